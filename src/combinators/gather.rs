@@ -1,0 +1,224 @@
+//! `gather` and `as_completed`: many futures polled in place.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use super::wake_set::WakeSet;
+
+/// Futures polled in place, each with its own waker.
+struct Children<F: Future> {
+    futures: Vec<Option<Pin<Box<F>>>>,
+    wake: WakeSet,
+    remaining: usize,
+    woken: Vec<usize>,
+}
+
+impl<F: Future> Children<F> {
+    fn new(futures: impl IntoIterator<Item = F>) -> Children<F> {
+        let futures: Vec<_> = futures.into_iter().map(|f| Some(Box::pin(f))).collect();
+        let n = futures.len();
+        Children {
+            futures,
+            wake: WakeSet::new(n),
+            remaining: n,
+            woken: Vec::new(),
+        }
+    }
+
+    /// Polls the children that were woken; hands each finished one's index
+    /// and output to `done`, in the order they were polled.
+    fn poll_woken(&mut self, cx: &mut Context<'_>, mut done: impl FnMut(usize, F::Output)) {
+        self.wake.take_woken(cx.waker(), &mut self.woken);
+        for &index in &self.woken {
+            let Some(future) = self.futures[index].as_mut() else {
+                continue;
+            };
+            let waker = self.wake.waker(index);
+            let mut child_cx = Context::from_waker(&waker);
+            if let Poll::Ready(output) = future.as_mut().poll(&mut child_cx) {
+                self.futures[index] = None;
+                self.remaining -= 1;
+                done(index, output);
+            }
+        }
+    }
+}
+
+/// Runs futures concurrently and returns their outputs in input order
+/// (asyncio's `gather`, gevent's `joinall`).
+///
+/// The futures are polled in place, inside the task that awaits `gather`;
+/// pass [`Task`](crate::Task)s to have them run as tasks of their own (then
+/// the outputs are `Result<T, TaskError>`). Only the futures that were woken
+/// are polled again.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use corio::time::sleep;
+///
+/// corio::run(async {
+///     let slow_first = [30u64, 10, 20].map(|ms| async move {
+///         sleep(Duration::from_millis(ms)).await;
+///         ms
+///     });
+///     assert_eq!(corio::gather(slow_first).await, [30, 10, 20]);
+/// });
+/// ```
+#[doc(alias = "joinall")]
+#[doc(alias = "join_all")]
+pub async fn gather<I>(futures: I) -> Vec<<I::Item as Future>::Output>
+where
+    I: IntoIterator,
+    I::Item: Future,
+{
+    let mut children = Children::new(futures);
+    let mut outputs: Vec<Option<_>> = children.futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        children.poll_woken(cx, |index, output| outputs[index] = Some(output));
+        if children.remaining == 0 {
+            Poll::Ready(std::mem::take(&mut outputs).into_iter().flatten().collect())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
+}
+
+/// Yields the outputs of futures in the order they complete (asyncio's
+/// `as_completed`).
+///
+/// The futures are polled in place by whoever awaits
+/// [`next`](AsCompleted::next); pass [`Task`](crate::Task)s to run them as
+/// tasks. `AsCompleted` is also a [`Stream`](futures_core::Stream).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use corio::time::sleep;
+///
+/// corio::run(async {
+///     let mut done = corio::as_completed([30u64, 10, 20].map(|ms| async move {
+///         sleep(Duration::from_millis(ms)).await;
+///         ms
+///     }));
+///     let mut order = Vec::new();
+///     while let Some(ms) = done.next().await {
+///         order.push(ms);
+///     }
+///     assert_eq!(order, [10, 20, 30]);
+/// });
+/// ```
+pub fn as_completed<I>(futures: I) -> AsCompleted<I::Item>
+where
+    I: IntoIterator,
+    I::Item: Future,
+{
+    AsCompleted {
+        children: Children::new(futures),
+        finished: VecDeque::new(),
+    }
+}
+
+/// The stream returned by [`as_completed`].
+///
+/// # Examples
+///
+/// ```
+/// corio::run(async {
+///     let mut done = corio::as_completed([1, 2].map(|i| async move { i }));
+///     assert_eq!(done.len(), 2);
+///     assert_eq!(done.next().await, Some(1));
+///     assert_eq!(done.len(), 1);
+/// });
+/// ```
+#[must_use = "streams do nothing unless polled"]
+pub struct AsCompleted<F: Future> {
+    children: Children<F>,
+    finished: VecDeque<F::Output>,
+}
+
+impl<F: Future> AsCompleted<F> {
+    /// The next output to complete, or `None` once all were returned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     let mut done = corio::as_completed(Vec::<std::future::Ready<()>>::new());
+    ///     assert_eq!(done.next().await, None);
+    /// });
+    /// ```
+    pub async fn next(&mut self) -> Option<F::Output> {
+        std::future::poll_fn(|cx| self.poll_next_output(cx)).await
+    }
+
+    /// How many outputs are still to come.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     let done = corio::as_completed([async { 1 }]);
+    ///     assert_eq!(done.len(), 1);
+    /// });
+    /// ```
+    pub fn len(&self) -> usize {
+        self.children.remaining + self.finished.len()
+    }
+
+    /// Have all outputs been returned?
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     let mut done = corio::as_completed([async { 1 }]);
+    ///     assert!(!done.is_empty());
+    ///     done.next().await;
+    ///     assert!(done.is_empty());
+    /// });
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn poll_next_output(&mut self, cx: &mut Context<'_>) -> Poll<Option<F::Output>> {
+        if self.finished.is_empty() && self.children.remaining > 0 {
+            let finished = &mut self.finished;
+            self.children
+                .poll_woken(cx, |_, output| finished.push_back(output));
+        }
+        match self.finished.pop_front() {
+            Some(output) => Poll::Ready(Some(output)),
+            None if self.children.remaining == 0 => Poll::Ready(None),
+            None => Poll::Pending,
+        }
+    }
+}
+
+// The futures are boxed and outputs are never pinned: moving is fine.
+impl<F: Future> Unpin for AsCompleted<F> {}
+
+impl<F: Future> futures_core::Stream for AsCompleted<F> {
+    type Item = F::Output;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<F::Output>> {
+        self.get_mut().poll_next_output(cx)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.len(), Some(self.len()))
+    }
+}
+
+impl<F: Future> std::fmt::Debug for AsCompleted<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsCompleted")
+            .field("remaining", &self.len())
+            .finish()
+    }
+}

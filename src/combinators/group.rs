@@ -1,0 +1,221 @@
+//! `TaskGroup`: structured concurrency (asyncio's `TaskGroup`).
+
+use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use super::wake_set::WakeSet;
+use crate::task::{Task, TaskError, TaskRef};
+
+/// Why a [`TaskGroup`] failed: the first child failure.
+///
+/// # Examples
+///
+/// ```
+/// use corio::{GroupError, TaskError};
+///
+/// let e: GroupError<&str> = GroupError::Failed("disk full");
+/// assert_eq!(e.to_string(), "a task of the group failed: disk full");
+/// assert!(GroupError::<&str>::Task(TaskError::Cancelled).to_string().contains("cancelled"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupError<E> {
+    /// A child returned `Err(e)`.
+    Failed(E),
+    /// A child panicked, or was cancelled from outside the group.
+    Task(TaskError),
+}
+
+impl<E: fmt::Display> fmt::Display for GroupError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GroupError::Failed(e) => write!(f, "a task of the group failed: {e}"),
+            GroupError::Task(e) => write!(f, "a task of the group did not finish: {e}"),
+        }
+    }
+}
+
+impl<E: fmt::Debug + fmt::Display> std::error::Error for GroupError<E> {}
+
+/// A group of tasks that finish together (asyncio's `TaskGroup`).
+///
+/// Children are spawned as tasks on the running loop and return
+/// `Result<T, E>`. [`join`](TaskGroup::join) waits for every child; the first
+/// `Err` or panic cancels all the others, and `join` still waits until each
+/// of them is gone before it returns that first error. So when `join`
+/// returns, no child is left running. Dropping a group without joining it
+/// (or dropping the `join` future) cancels the children still running.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use corio::{GroupError, TaskGroup, time::sleep};
+///
+/// corio::run(async {
+///     let mut group = TaskGroup::new();
+///     group.spawn(async { sleep(Duration::from_millis(5)).await; Ok(1) });
+///     group.spawn(async { Err("no route to host") });
+///     group.spawn(async { sleep(Duration::from_secs(60)).await; Ok(3) }); // cancelled
+///     assert_eq!(group.join().await, Err(GroupError::Failed("no route to host")));
+/// });
+/// ```
+pub struct TaskGroup<T: 'static, E: 'static> {
+    tasks: Vec<Option<Task<Result<T, E>>>>,
+}
+
+impl<T: 'static, E: 'static> TaskGroup<T, E> {
+    /// An empty group.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let group = corio::TaskGroup::<(), ()>::new();
+    /// assert!(group.is_empty());
+    /// ```
+    pub fn new() -> TaskGroup<T, E> {
+        TaskGroup { tasks: Vec::new() }
+    }
+
+    /// Spawns a child on the running loop.
+    ///
+    /// # Panics
+    ///
+    /// Outside a running loop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     let mut group = corio::TaskGroup::<_, ()>::new();
+    ///     let child = group.spawn(async { Ok(7) });
+    ///     assert!(!child.is_done());
+    ///     assert_eq!(group.join().await, Ok(vec![7]));
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn spawn<F>(&mut self, future: F) -> TaskRef
+    where
+        F: Future<Output = Result<T, E>> + 'static,
+    {
+        let task = crate::spawn(future);
+        let task_ref = task.task_ref();
+        self.tasks.push(Some(task));
+        task_ref
+    }
+
+    /// How many children were spawned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     let mut group = corio::TaskGroup::<(), ()>::new();
+    ///     group.spawn(async { Ok(()) });
+    ///     assert_eq!(group.len(), 1);
+    /// #   group.join().await.unwrap();
+    /// });
+    /// ```
+    pub fn len(&self) -> usize {
+        self.tasks.len()
+    }
+
+    /// Were no children spawned?
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(corio::TaskGroup::<(), ()>::new().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
+
+    fn cancel_all(&self) {
+        for task in self.tasks.iter().flatten() {
+            task.cancel();
+        }
+    }
+
+    /// Waits for every child. Returns their outputs in spawn order, or the
+    /// first failure — after the other children were cancelled and are gone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     let mut group = corio::TaskGroup::<_, String>::new();
+    ///     for i in 0..3 {
+    ///         group.spawn(async move { Ok(i * 10) });
+    ///     }
+    ///     assert_eq!(group.join().await, Ok(vec![0, 10, 20]));
+    /// });
+    /// ```
+    pub async fn join(mut self) -> Result<Vec<T>, GroupError<E>> {
+        let n = self.tasks.len();
+        let wake = WakeSet::new(n);
+        let mut outputs: Vec<Option<T>> = (0..n).map(|_| None).collect();
+        let mut first_error = None;
+        let mut remaining = n;
+        let mut woken = Vec::new();
+        std::future::poll_fn(|cx| {
+            wake.take_woken(cx.waker(), &mut woken);
+            for &index in &woken {
+                let Some(task) = self.tasks[index].as_mut() else {
+                    continue;
+                };
+                let waker = wake.waker(index);
+                let mut child_cx = Context::from_waker(&waker);
+                let Poll::Ready(outcome) = Pin::new(task).poll(&mut child_cx) else {
+                    continue;
+                };
+                self.tasks[index] = None;
+                remaining -= 1;
+                let error = match outcome {
+                    Ok(Ok(output)) => {
+                        outputs[index] = Some(output);
+                        continue;
+                    }
+                    Ok(Err(e)) => GroupError::Failed(e),
+                    Err(e) => GroupError::Task(e),
+                };
+                if first_error.is_none() {
+                    first_error = Some(error);
+                    self.cancel_all();
+                }
+            }
+            if remaining == 0 {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
+        match first_error {
+            Some(error) => Err(error),
+            None => Ok(outputs.into_iter().flatten().collect()),
+        }
+    }
+}
+
+impl<T: 'static, E: 'static> Default for TaskGroup<T, E> {
+    fn default() -> Self {
+        TaskGroup::new()
+    }
+}
+
+impl<T: 'static, E: 'static> Drop for TaskGroup<T, E> {
+    fn drop(&mut self) {
+        self.cancel_all();
+    }
+}
+
+impl<T: 'static, E: 'static> fmt::Debug for TaskGroup<T, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let running = self.tasks.iter().flatten().count();
+        f.debug_struct("TaskGroup")
+            .field("children", &self.tasks.len())
+            .field("running", &running)
+            .finish()
+    }
+}

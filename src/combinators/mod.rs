@@ -1,0 +1,17 @@
+//! Waiting on many futures at once: `gather`, `wait`, `as_completed`,
+//! `select`/`race` and [`TaskGroup`].
+//!
+//! These are ordinary futures built from other futures; the loop knows
+//! nothing of them. Each child gets its own waker (see `wake_set.rs`), so a
+//! combinator polls only the children that were woken.
+
+mod gather;
+mod group;
+mod select;
+mod wait;
+mod wake_set;
+
+pub use gather::{AsCompleted, as_completed, gather};
+pub use group::{GroupError, TaskGroup};
+pub use select::{Either, race, select};
+pub use wait::{ReturnWhen, wait};

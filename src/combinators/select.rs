@@ -1,0 +1,118 @@
+//! `select` and `race`: the first of two futures.
+
+use std::pin::pin;
+use std::task::Poll;
+
+/// The output of [`select`]: which future finished first.
+///
+/// # Examples
+///
+/// ```
+/// use corio::Either;
+///
+/// let e: Either<i32, &str> = Either::Left(1);
+/// assert!(e.is_left());
+/// assert_eq!(e.left(), Some(1));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Either<L, R> {
+    /// The first future won.
+    Left(L),
+    /// The second future won.
+    Right(R),
+}
+
+impl<L, R> Either<L, R> {
+    /// Did the first future win?
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(corio::Either::<(), ()>::Left(()).is_left());
+    /// ```
+    pub fn is_left(&self) -> bool {
+        matches!(self, Either::Left(_))
+    }
+
+    /// The first future's output, if it won.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(corio::Either::<i32, i32>::Right(2).left(), None);
+    /// ```
+    pub fn left(self) -> Option<L> {
+        match self {
+            Either::Left(l) => Some(l),
+            Either::Right(_) => None,
+        }
+    }
+
+    /// The second future's output, if it won.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(corio::Either::<i32, i32>::Right(2).right(), Some(2));
+    /// ```
+    pub fn right(self) -> Option<R> {
+        match self {
+            Either::Left(_) => None,
+            Either::Right(r) => Some(r),
+        }
+    }
+}
+
+/// Waits for the first of two futures and drops the other.
+///
+/// `a` is polled before `b` each time, so if both are ready `a` wins. The
+/// loser is dropped — cancelled, unless it is a [`Task`](crate::Task), which
+/// dropping detaches.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use corio::{Either, time::sleep};
+///
+/// corio::run(async {
+///     let fast = async { sleep(Duration::from_millis(1)).await; "fast" };
+///     let slow = async { sleep(Duration::from_secs(60)).await; 60 };
+///     assert_eq!(corio::select(fast, slow).await, Either::Left("fast"));
+/// });
+/// ```
+pub async fn select<A: Future, B: Future>(a: A, b: B) -> Either<A::Output, B::Output> {
+    let mut a = pin!(a);
+    let mut b = pin!(b);
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(out) = a.as_mut().poll(cx) {
+            return Poll::Ready(Either::Left(out));
+        }
+        if let Poll::Ready(out) = b.as_mut().poll(cx) {
+            return Poll::Ready(Either::Right(out));
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+/// The output of whichever of two futures of the same output type finishes
+/// first; the other is dropped. See [`select`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use corio::time::sleep;
+///
+/// corio::run(async {
+///     let a = async { sleep(Duration::from_millis(20)).await; "a" };
+///     let b = async { sleep(Duration::from_millis(1)).await; "b" };
+///     assert_eq!(corio::race(a, b).await, "b");
+/// });
+/// ```
+pub async fn race<T>(a: impl Future<Output = T>, b: impl Future<Output = T>) -> T {
+    match select(a, b).await {
+        Either::Left(out) | Either::Right(out) => out,
+    }
+}

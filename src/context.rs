@@ -1,0 +1,86 @@
+//! Which loop is running on this thread.
+//!
+//! asyncio keeps "the running loop" in a thread-local so that
+//! `asyncio.ensure_future(coro)` needs no loop argument; corio does the same.
+//! While `run_until_complete`, `run_forever` or `run_once` is on the stack,
+//! [`CURRENT`] holds the loop's [`Core`]. Free functions such as
+//! [`spawn`](crate::spawn) and [`sleep`](crate::time::sleep) find the loop
+//! here, and a waker finds out here whether it is being called on its own
+//! loop's thread (the cheap, local path) or from elsewhere.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use crate::core::Core;
+
+thread_local! {
+    static CURRENT: RefCell<Option<Rc<Core>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with the loop running on this thread, if there is one.
+///
+/// Returns `None` when no loop runs here — or when this thread is being torn
+/// down, or the slot is being changed, which callers treat the same way.
+pub(crate) fn with_current<R>(f: impl FnOnce(&Rc<Core>) -> R) -> Option<R> {
+    CURRENT
+        .try_with(|cur| match cur.try_borrow() {
+            Ok(cur) => cur.as_ref().map(f),
+            Err(_) => None,
+        })
+        .ok()
+        .flatten()
+}
+
+/// The running loop, or a panic that says what was called outside of one.
+///
+/// This is asyncio's `RuntimeError: no running event loop`.
+#[track_caller]
+pub(crate) fn current(what: &str) -> Rc<Core> {
+    match with_current(Rc::clone) {
+        Some(core) => core,
+        None => panic!(
+            "{what}: no running event loop on this thread; call it from a task or callback \
+             running on a corio loop, e.g. inside `corio::run(async {{ .. }})`"
+        ),
+    }
+}
+
+/// Marks `core` as the running loop until the guard is dropped.
+///
+/// Entering while another loop runs on this thread panics: a nested
+/// `run_until_complete` would block the outer loop forever.
+pub(crate) struct Enter {
+    _not_send: std::marker::PhantomData<Rc<()>>,
+}
+
+impl Enter {
+    #[track_caller]
+    pub(crate) fn new(core: &Rc<Core>) -> Enter {
+        let entered = CURRENT.with(|cur| {
+            let mut cur = cur.borrow_mut();
+            if cur.is_some() {
+                return false;
+            }
+            *cur = Some(Rc::clone(core));
+            true
+        });
+        if !entered {
+            panic!(
+                "corio: cannot run an event loop while another one is running on this thread \
+                 (asyncio: \"This event loop is already running\"); inside a task, `.await` the \
+                 future instead, or `corio::spawn` it"
+            );
+        }
+        Enter {
+            _not_send: std::marker::PhantomData,
+        }
+    }
+}
+
+impl Drop for Enter {
+    fn drop(&mut self) {
+        // Take the Rc out first, drop it after the slot is released.
+        let core = CURRENT.with(|cur| cur.borrow_mut().take());
+        drop(core);
+    }
+}

@@ -1,0 +1,611 @@
+//! The loop's state and the steps a turn is made of.
+//!
+//! [`Core`] is everything one event loop owns: the task slab, the ready
+//! queue, the callbacks, the timers, the reactor. It lives in an `Rc` shared
+//! by the [`EventLoop`](crate::EventLoop), task handles and timer futures;
+//! the turn itself — the order in which these steps run — is
+//! `EventLoop::turn` in `event_loop.rs`.
+//!
+//! Borrowing rule (invariant 6): `state` is borrowed only for short,
+//! bookkeeping-only stretches. Whenever user code runs — a poll, a callback,
+//! a destructor, a wake, the exception handler — nothing is borrowed, so
+//! that code may freely spawn, wake, cancel or drop handles. This is why
+//! the methods below take things *out* of the state, release it, do the
+//! work, and borrow again to put results back.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use futures_task::waker_ref;
+use slab::Slab;
+
+use crate::callback::{CallbackKey, CallbackSlot};
+use crate::handle::Shared;
+use crate::reactor::Reactor;
+use crate::report::{Report, ReportKind, panic_message, print_report};
+use crate::task::slot::{Outcome, Stage, TaskFuture, TaskSlot};
+use crate::task::{PanicError, TaskError};
+use crate::timers::{TimerAction, Timers};
+use crate::waker::{TaskKey, TaskWaker, WakerPool};
+
+/// One entry of the ready queue — asyncio's `_ready` deque, which likewise
+/// holds both callbacks and task steps, in the order they became ready.
+pub(crate) enum Runnable {
+    /// Poll this task (the main future, for the root key).
+    Task(TaskKey),
+    /// Run this `call_soon` / `call_later` / `call_soon_threadsafe` callback.
+    Callback(CallbackKey),
+    /// Run the done callbacks of this finished task.
+    DoneCallbacks(TaskKey),
+}
+
+/// Receives the loop's reports (see `EventLoop::set_exception_handler`).
+pub(crate) type ExceptionHandler = Rc<dyn Fn(&Report)>;
+
+/// The main future of `run_until_complete`, while one runs.
+pub(crate) struct RootState {
+    pub(crate) seq: u64,
+    pub(crate) queued: bool,
+}
+
+/// The single-threaded state of a loop, behind one `RefCell`.
+pub(crate) struct State {
+    pub(crate) tasks: Slab<TaskSlot>,
+    pub(crate) ready: VecDeque<Runnable>,
+    pub(crate) callbacks: Slab<CallbackSlot>,
+    pub(crate) timers: Timers<CallbackKey>,
+    pub(crate) wakers: WakerPool,
+    pub(crate) root: Option<RootState>,
+    next_task_seq: u64,
+    pub(crate) next_callback_seq: u64,
+    next_root_seq: u64,
+}
+
+/// An event loop's insides, shared by everything that belongs to the loop.
+pub(crate) struct Core {
+    pub(crate) state: RefCell<State>,
+    shared: Arc<Shared>,
+    pub(crate) reactor: RefCell<Reactor>,
+    /// The task being polled right now.
+    current_task: Cell<Option<TaskKey>>,
+    exception_handler: RefCell<Option<ExceptionHandler>>,
+    /// The clock as last read by the loop. It is never ahead of the real
+    /// clock, so "deadline <= now" on it means the deadline has truly passed.
+    now: Cell<Instant>,
+}
+
+impl Core {
+    pub(crate) fn new() -> std::io::Result<Rc<Core>> {
+        let (reactor, waker) = Reactor::new()?;
+        Ok(Rc::new(Core {
+            state: RefCell::new(State {
+                tasks: Slab::new(),
+                ready: VecDeque::new(),
+                callbacks: Slab::new(),
+                timers: Timers::new(),
+                wakers: WakerPool::new(),
+                root: None,
+                next_task_seq: 1,
+                next_callback_seq: 1,
+                next_root_seq: 1,
+            }),
+            shared: Arc::new(Shared::new(waker)),
+            reactor: RefCell::new(reactor),
+            current_task: Cell::new(None),
+            exception_handler: RefCell::new(None),
+            now: Cell::new(Instant::now()),
+        }))
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    pub(crate) fn current_task(&self) -> Option<TaskKey> {
+        self.current_task.get()
+    }
+
+    pub(crate) fn cached_now(&self) -> Instant {
+        self.now.get()
+    }
+
+    pub(crate) fn refresh_now(&self) -> Instant {
+        let now = Instant::now();
+        self.now.set(now);
+        now
+    }
+
+    // ----- waking ------------------------------------------------------------
+
+    /// Puts a task on the ready queue unless it is there already, finished,
+    /// or the key is stale. This is all a wake does.
+    ///
+    /// Returns `false` only if the state is busy (a wake from inside the
+    /// loop's own bookkeeping), so the caller takes the remote path instead.
+    pub(crate) fn schedule(&self, key: TaskKey) -> bool {
+        let Ok(mut st) = self.state.try_borrow_mut() else {
+            return false;
+        };
+        let st = &mut *st;
+        if key.is_root() {
+            if let Some(root) = &mut st.root {
+                if root.seq == key.seq && !root.queued {
+                    root.queued = true;
+                    st.ready.push_back(Runnable::Task(key));
+                }
+            }
+            return true;
+        }
+        if let Some(slot) = slot_mut(&mut st.tasks, key) {
+            if !slot.queued && matches!(slot.stage, Stage::Pending(_) | Stage::Running) {
+                slot.queued = true;
+                st.ready.push_back(Runnable::Task(key));
+            }
+        }
+        true
+    }
+
+    /// Takes in what other threads queued: their wakes and their callbacks.
+    pub(crate) fn take_remote(&self) {
+        let Some(remote) = self.shared.take_remote() else {
+            return;
+        };
+        for waker in remote.wakes {
+            waker.clear_remote_queued();
+            self.schedule(waker.key());
+        }
+        for callback in remote.callbacks {
+            self.call_soon(callback);
+        }
+    }
+
+    // ----- tasks -------------------------------------------------------------
+
+    /// Adds a task to the slab and queues its first poll.
+    pub(crate) fn spawn(&self, name: Option<String>, future: Pin<Box<dyn TaskFuture>>) -> TaskKey {
+        let mut st = self.state.borrow_mut();
+        let st = &mut *st;
+        let seq = st.next_task_seq;
+        st.next_task_seq += 1;
+        let entry = st.tasks.vacant_entry();
+        let index = match u32::try_from(entry.key()) {
+            Ok(index) if index != TaskKey::ROOT_INDEX => index,
+            _ => panic!("corio: more than 4 billion tasks alive at once"),
+        };
+        let mut slot = TaskSlot::new(seq, future, name);
+        slot.queued = true;
+        entry.insert(slot);
+        let key = TaskKey { index, seq };
+        st.ready.push_back(Runnable::Task(key));
+        key
+    }
+
+    /// Polls one task: the heart of the executor.
+    ///
+    /// Returns whether a future was polled (a stale key or a cancelled task
+    /// polls nothing).
+    pub(crate) fn run_task(&self, key: TaskKey) -> bool {
+        // 1. Take the future out of its slot, and a waker for it.
+        let (mut future, waker, keep) = {
+            let mut st = self.state.borrow_mut();
+            let st = &mut *st;
+            let Some(slot) = slot_mut(&mut st.tasks, key) else {
+                return false;
+            };
+            slot.queued = false;
+            if !matches!(slot.stage, Stage::Pending(_)) {
+                return false;
+            }
+            let Stage::Pending(future) = std::mem::replace(&mut slot.stage, Stage::Running) else {
+                unreachable!()
+            };
+            if slot.cancelled {
+                (future, None, false)
+            } else {
+                let keep = slot.keeps_output();
+                let waker = match slot.waker.take() {
+                    Some(waker) => waker,
+                    None => st.wakers.get(&self.shared, key),
+                };
+                (future, Some(waker), keep)
+            }
+        };
+        let Some(waker) = waker else {
+            // Cancelled: drop the future instead of polling it.
+            drop_contained(future);
+            self.finish(key, Outcome::Err(TaskError::Cancelled));
+            return false;
+        };
+
+        // 2. Poll it with nothing borrowed: it may spawn, wake, cancel, drop
+        //    handles. A panic stays inside the task.
+        let previous = self.current_task.replace(Some(key));
+        let polled = {
+            let waker = waker_ref(&waker);
+            let mut cx = Context::from_waker(&waker);
+            catch_unwind(AssertUnwindSafe(|| {
+                future.as_mut().poll_task(&mut cx, keep)
+            }))
+        };
+        self.current_task.set(previous);
+
+        // 3. Put it back, or record how it ended.
+        match polled {
+            Ok(Poll::Pending) => {
+                let mut st = self.state.borrow_mut();
+                let st = &mut *st;
+                let kept = st.wakers.put(waker);
+                match slot_mut(&mut st.tasks, key) {
+                    Some(slot) => {
+                        slot.stage = Stage::Pending(future);
+                        slot.waker = kept;
+                    }
+                    None => unreachable!("corio: a running task's slot is never freed"),
+                }
+            }
+            Ok(Poll::Ready(output)) => {
+                drop(future);
+                self.recycle(waker);
+                let cancelled = self.with_slot(key, |slot| slot.cancelled).unwrap_or(false);
+                let outcome = if cancelled {
+                    drop(output);
+                    Outcome::Err(TaskError::Cancelled)
+                } else {
+                    Outcome::Ok(output)
+                };
+                self.finish(key, outcome);
+            }
+            Err(payload) => {
+                let message = panic_message(&*payload);
+                drop_contained(payload);
+                drop_contained(future);
+                self.recycle(waker);
+                let name = self.with_slot(key, |slot| slot.name()).unwrap_or_default();
+                self.finish(
+                    key,
+                    Outcome::Err(TaskError::Panicked(PanicError::new(message, name))),
+                );
+            }
+        }
+        true
+    }
+
+    fn recycle(&self, waker: Arc<TaskWaker>) {
+        let kept = self.state.borrow_mut().wakers.put(waker);
+        drop(kept);
+    }
+
+    pub(crate) fn with_slot<R>(
+        &self,
+        key: TaskKey,
+        f: impl FnOnce(&mut TaskSlot) -> R,
+    ) -> Option<R> {
+        slot_mut(&mut self.state.borrow_mut().tasks, key).map(f)
+    }
+
+    /// Records a task's outcome, then: queues its done callbacks, or frees
+    /// the slot if nobody can see the outcome, or wakes whoever awaits it.
+    pub(crate) fn finish(&self, key: TaskKey, outcome: Outcome) {
+        let mut released = None;
+        let mut report = None;
+        let mut wake = None;
+        {
+            let mut st = self.state.borrow_mut();
+            let st = &mut *st;
+            let Some(slot) = slot_mut(&mut st.tasks, key) else {
+                return;
+            };
+            let panicked = outcome.is_panic();
+            slot.stage = Stage::Done(outcome);
+            if slot.has_callbacks() {
+                queue_done_callbacks(st, key);
+            } else if slot.detached {
+                if panicked {
+                    report = Some(unretrieved_panic(slot));
+                }
+                released = Some(release(st, key.index));
+            } else {
+                wake = slot.join_waker.take();
+            }
+        }
+        drop(released);
+        if let Some(report) = report {
+            self.report(report);
+        }
+        if let Some(waker) = wake {
+            waker.wake();
+        }
+    }
+
+    /// Runs the done callbacks of a finished task, with its outcome lent to
+    /// them. Returns how many ran.
+    pub(crate) fn run_done_callbacks(&self, key: TaskKey) -> usize {
+        let (callbacks, mut outcome, id, name) = {
+            let mut st = self.state.borrow_mut();
+            let Some(slot) = slot_mut(&mut st.tasks, key) else {
+                return 0;
+            };
+            slot.callbacks_queued = false;
+            let Some(callbacks) = slot.extra.as_mut().and_then(|extra| extra.callbacks.take())
+            else {
+                return 0;
+            };
+            let Stage::Done(outcome) = std::mem::replace(&mut slot.stage, Stage::Lent) else {
+                unreachable!("corio: done callbacks are queued only for finished tasks")
+            };
+            slot.observed = true;
+            (callbacks, outcome, slot.id(), slot.name())
+        };
+
+        let (ran, panics) = callbacks.run(&mut outcome);
+
+        let mut released = None;
+        let mut wake = None;
+        {
+            let mut st = self.state.borrow_mut();
+            let st = &mut *st;
+            if let Some(slot) = slot_mut(&mut st.tasks, key) {
+                slot.stage = Stage::Done(outcome);
+                if slot.has_callbacks() {
+                    // Added while these ran: they run at a later turn.
+                    queue_done_callbacks(st, key);
+                } else if slot.detached {
+                    released = Some(release(st, key.index));
+                } else {
+                    wake = slot.join_waker.take();
+                }
+            }
+        }
+        drop(released);
+        for message in panics {
+            let task = Some((id, name.clone()));
+            self.report(Report::new(ReportKind::CallbackPanic, message, task));
+        }
+        if let Some(waker) = wake {
+            waker.wake();
+        }
+        ran
+    }
+
+    // ----- timers ------------------------------------------------------------
+
+    /// Fires every timer that is due: wakes sleeping tasks and queues
+    /// `call_later` callbacks. Returns how many fired.
+    pub(crate) fn fire_timers(&self) -> usize {
+        let now = self.refresh_now();
+        let mut wakers = Vec::new();
+        let fired = {
+            let mut st = self.state.borrow_mut();
+            let State {
+                timers,
+                callbacks,
+                ready,
+                ..
+            } = &mut *st;
+            timers.fire_due(now, |action| match action {
+                TimerAction::Wake(waker) => wakers.extend(waker),
+                TimerAction::Call(key) => {
+                    if let Some(slot) = crate::callback::slot_mut(callbacks, key) {
+                        slot.timer = None;
+                        ready.push_back(Runnable::Callback(key));
+                    }
+                }
+            })
+        };
+        // Wake outside the borrow: waking borrows the state again.
+        for waker in wakers {
+            waker.wake();
+        }
+        fired
+    }
+
+    // ----- the main future ---------------------------------------------------
+
+    /// Starts a main future: returns its waker, and queues its first poll.
+    pub(crate) fn begin_root(&self) -> Arc<TaskWaker> {
+        let mut st = self.state.borrow_mut();
+        let seq = st.next_root_seq;
+        st.next_root_seq += 1;
+        st.root = Some(RootState { seq, queued: true });
+        let key = TaskKey {
+            index: TaskKey::ROOT_INDEX,
+            seq,
+        };
+        st.ready.push_back(Runnable::Task(key));
+        TaskWaker::new(&self.shared, key)
+    }
+
+    /// Takes the main future off the queue before polling it. Returns false
+    /// for a stale key (a previous main future's waker).
+    pub(crate) fn unqueue_root(&self, key: TaskKey) -> bool {
+        let mut st = self.state.borrow_mut();
+        match &mut st.root {
+            Some(root) if root.seq == key.seq => {
+                root.queued = false;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    pub(crate) fn end_root(&self) {
+        self.state.borrow_mut().root = None;
+    }
+
+    // ----- reports -----------------------------------------------------------
+
+    pub(crate) fn set_exception_handler(&self, handler: Option<ExceptionHandler>) {
+        let old = self.exception_handler.replace(handler);
+        drop(old);
+    }
+
+    /// Hands a report to the exception handler (stderr by default). A
+    /// panicking handler is itself contained, and both are printed.
+    pub(crate) fn report(&self, report: Report) {
+        let handler = self.exception_handler.borrow().clone();
+        match handler {
+            None => print_report(&report),
+            Some(handler) => {
+                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| handler(&report))) {
+                    print_report(&report);
+                    eprintln!(
+                        "corio: the exception handler panicked too: {}",
+                        panic_message(&*payload)
+                    );
+                }
+            }
+        }
+    }
+
+    // ----- idleness and closing ----------------------------------------------
+
+    /// Could anything ever give this loop work, if it waited?
+    ///
+    /// True if work is ready or queued by another thread, a timer or an I/O
+    /// source is armed, a `LoopHandle` exists, or some waker of a pending
+    /// task (or of the main future) is held by somebody other than the loop.
+    /// A pending task whose waker nobody holds can never be woken.
+    pub(crate) fn could_be_woken(&self, root_waker: Option<&Arc<TaskWaker>>) -> bool {
+        if self.shared.has_remote()
+            || self.shared.live_handles() > 0
+            || self.reactor.borrow().has_sources()
+        {
+            return true;
+        }
+        if root_waker.is_some_and(|w| Arc::strong_count(w) > 1) {
+            return true;
+        }
+        let st = self.state.borrow();
+        !st.ready.is_empty()
+            || st.timers.len() > 0
+            || st.tasks.iter().any(|(_, slot)| {
+                slot.waker
+                    .as_ref()
+                    .is_some_and(|w| Arc::strong_count(w) > 1)
+            })
+    }
+
+    /// Shuts the loop down: every unfinished task is cancelled (its future
+    /// dropped, its handle left with `Cancelled`), and callbacks and timers
+    /// are dropped without running. Safe to call more than once.
+    pub(crate) fn close(&self) {
+        self.shared.close();
+        // Dropping a future may spawn or schedule more; a few rounds settle
+        // every reasonable program, and the rest is dropped below.
+        for _ in 0..16 {
+            let pending: Vec<(TaskKey, Pin<Box<dyn TaskFuture>>)> = {
+                let mut st = self.state.borrow_mut();
+                st.tasks
+                    .iter_mut()
+                    .filter(|(_, slot)| matches!(slot.stage, Stage::Pending(_)))
+                    .map(|(index, slot)| {
+                        let key = TaskKey {
+                            index: index as u32,
+                            seq: slot.seq,
+                        };
+                        slot.cancelled = true;
+                        let Stage::Pending(future) =
+                            std::mem::replace(&mut slot.stage, Stage::Running)
+                        else {
+                            unreachable!()
+                        };
+                        (key, future)
+                    })
+                    .collect()
+            };
+            if pending.is_empty() {
+                break;
+            }
+            for (key, future) in pending {
+                drop_contained(future);
+                self.finish(key, Outcome::Err(TaskError::Cancelled));
+            }
+        }
+        let (freed, ready, callbacks, timers, remote) = {
+            let mut st = self.state.borrow_mut();
+            // Done callbacks will not run: the outcomes stay for the handles.
+            for (_, slot) in st.tasks.iter_mut() {
+                slot.callbacks_queued = false;
+                if let Some(extra) = &mut slot.extra {
+                    extra.callbacks = None;
+                }
+            }
+            let unreachable: Vec<usize> = st
+                .tasks
+                .iter()
+                .filter(|(_, slot)| slot.is_finished() && slot.is_unreachable())
+                .map(|(index, _)| index)
+                .collect();
+            let freed: Vec<TaskSlot> = unreachable
+                .into_iter()
+                .map(|i| st.tasks.remove(i))
+                .collect();
+            (
+                freed,
+                std::mem::take(&mut st.ready),
+                std::mem::take(&mut st.callbacks),
+                st.timers.drain(),
+                self.shared.take_remote(),
+            )
+        };
+        drop_contained((freed, ready, callbacks, timers, remote));
+    }
+}
+
+/// The slot a key names, if it still holds that task.
+pub(crate) fn slot_mut(tasks: &mut Slab<TaskSlot>, key: TaskKey) -> Option<&mut TaskSlot> {
+    tasks
+        .get_mut(key.index as usize)
+        .filter(|slot| slot.seq == key.seq)
+}
+
+/// Queues a `DoneCallbacks` entry for a finished task (once).
+pub(crate) fn queue_done_callbacks(st: &mut State, key: TaskKey) {
+    if let Some(slot) = slot_mut(&mut st.tasks, key) {
+        if !slot.callbacks_queued {
+            slot.callbacks_queued = true;
+            st.ready.push_back(Runnable::DoneCallbacks(key));
+        }
+    }
+}
+
+/// Frees a task's slot; its waker goes back to the pool if nobody holds it.
+/// The caller drops the returned slot after releasing the state.
+pub(crate) fn release(st: &mut State, index: u32) -> TaskSlot {
+    let mut slot = st.tasks.remove(index as usize);
+    if let Some(waker) = slot.waker.take() {
+        drop(st.wakers.put(waker));
+    }
+    slot
+}
+
+/// The report for a panic that nobody will ever see otherwise.
+pub(crate) fn unretrieved_panic(slot: &TaskSlot) -> Report {
+    let message = match &slot.stage {
+        Stage::Done(Outcome::Err(TaskError::Panicked(panic))) => panic.message().to_string(),
+        _ => String::new(),
+    };
+    Report::new(
+        ReportKind::UnretrievedPanic,
+        message,
+        Some((slot.id(), slot.name())),
+    )
+}
+
+/// Drops user data, containing a panicking destructor.
+pub(crate) fn drop_contained<T>(value: T) {
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(value))) {
+        eprintln!(
+            "corio: a destructor panicked while the loop dropped it: {}",
+            panic_message(&*payload)
+        );
+        // The payload's own destructor could panic again: leak it.
+        std::mem::forget(payload);
+    }
+}

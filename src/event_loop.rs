@@ -1,0 +1,516 @@
+//! The event loop and its turn.
+//!
+//! [`EventLoop::turn`] is the one place where futures and callbacks are run
+//! (asyncio's `_run_once`: "This is the only place where callbacks are
+//! actually called"). Everything else only *enqueues*: a wake pushes a task
+//! on the ready queue, a timer firing pushes a callback or wakes a task, a
+//! thread pushes on the remote queue. Read `turn` top to bottom and you have
+//! read the runtime.
+
+use std::io;
+use std::pin::pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use futures_task::waker_ref;
+
+use crate::callback::CallbackHandle;
+use crate::context::Enter;
+use crate::core::{Core, Runnable};
+use crate::handle::LoopHandle;
+use crate::report::Report;
+use crate::task::Task;
+use crate::waker::TaskWaker;
+
+/// What one turn of the loop did — returned by [`EventLoop::run_once`].
+///
+/// # Examples
+///
+/// ```
+/// let mut lp = corio::EventLoop::new()?;
+/// let task = lp.spawn(async { 1 });
+/// let turn = lp.run_once();
+/// assert_eq!(turn.tasks_polled, 1);
+/// assert!(task.is_done());
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Turn {
+    /// Task polls (the main future of `run_until_complete` included).
+    pub tasks_polled: usize,
+    /// Callbacks run: `call_soon`/`call_later`/`call_soon_threadsafe` and
+    /// done callbacks.
+    pub callbacks_run: usize,
+    /// I/O readiness events received.
+    pub io_events: usize,
+    /// Timers that fired (sleeps woken, `call_later` callbacks queued).
+    pub timers_fired: usize,
+    /// Time spent blocked waiting for an event or a deadline.
+    pub slept: Duration,
+    /// Nothing was ready and nothing could ever make anything ready: no
+    /// timer, no I/O, no other thread holding a way to wake the loop. The
+    /// turn returned at once instead of waiting forever.
+    pub idle: bool,
+}
+
+/// How the turn may wait when nothing is ready.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wait {
+    /// Wait until something happens, however long.
+    Block,
+    /// Wait if something could happen; return an idle turn if nothing can.
+    UnlessIdle,
+}
+
+/// The main future of `run_until_complete`, as the turn sees it.
+struct Root<'a> {
+    waker: Arc<TaskWaker>,
+    poll: &'a mut dyn FnMut(&mut Context<'_>) -> bool,
+    done: bool,
+}
+
+/// A single-threaded event loop: tasks, callbacks, timers and I/O.
+///
+/// asyncio users know it as `loop = asyncio.new_event_loop()`. Most programs
+/// only need [`corio::run`](crate::run); create a loop yourself to spawn
+/// tasks before it runs, step it with [`run_once`](EventLoop::run_once), run
+/// it with [`run_forever`](EventLoop::run_forever), or set an exception
+/// handler.
+///
+/// An `EventLoop` is `!Send`: it and its tasks stay on the thread that made
+/// it. Run one loop per thread to use more cores. Dropping the loop cancels
+/// the tasks still pending (their futures are dropped; their handles give
+/// `Err(Cancelled)`).
+///
+/// # Examples
+///
+/// ```
+/// // asyncio: task = asyncio.ensure_future(c); loop.run_until_complete(task)
+/// let mut lp = corio::EventLoop::new()?;
+/// let task = lp.spawn(async { 123 });
+/// task.add_done_callback(|outcome| println!("callback got {outcome:?}"));
+/// assert_eq!(lp.run_until_complete(task), Ok(123));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct EventLoop {
+    core: Rc<Core>,
+}
+
+impl EventLoop {
+    /// A new loop. Fails only if the OS refuses an `epoll` instance or an
+    /// `eventfd` (out of file descriptors).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = corio::EventLoop::new()?;
+    /// # drop(lp);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn new() -> io::Result<EventLoop> {
+        Ok(EventLoop { core: Core::new()? })
+    }
+
+    pub(crate) fn core(&self) -> &Rc<Core> {
+        &self.core
+    }
+
+    /// Spawns a task on this loop, which need not be running yet.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut lp = corio::EventLoop::new()?;
+    /// let a = lp.spawn(async { "a" });
+    /// let b = lp.spawn(async { "b" });
+    /// assert_eq!(lp.run_until_complete(async { (a.await, b.await) }), (Ok("a"), Ok("b")));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[doc(alias = "ensure_future")]
+    #[doc(alias = "create_task")]
+    pub fn spawn<F>(&self, future: F) -> Task<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        Task::spawn_on(&self.core, None, future)
+    }
+
+    /// Schedules `f` for the next turn; see [`call_soon`](crate::call_soon).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut lp = corio::EventLoop::new()?;
+    /// lp.call_soon(|| println!("first turn"));
+    /// assert_eq!(lp.run_once().callbacks_run, 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn call_soon(&self, f: impl FnOnce() + 'static) -> CallbackHandle {
+        let key = self.core.call_soon(Box::new(f));
+        CallbackHandle::new(&self.core, key)
+    }
+
+    /// Schedules `f` once `delay` has passed; see
+    /// [`call_later`](crate::call_later).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let mut lp = corio::EventLoop::new()?;
+    /// let handle = lp.call_later(Duration::from_millis(5), || {});
+    /// while handle.is_pending() {
+    ///     lp.run_once();
+    /// }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn call_later(&self, delay: Duration, f: impl FnOnce() + 'static) -> CallbackHandle {
+        self.call_at(crate::time::deadline_after(delay), f)
+    }
+
+    /// Schedules `f` once `when` has come; see [`call_at`](crate::call_at).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let mut lp = corio::EventLoop::new()?;
+    /// let when = Instant::now() + Duration::from_millis(5);
+    /// let handle = lp.call_at(when, move || assert!(Instant::now() >= when));
+    /// while handle.is_pending() {
+    ///     lp.run_once();
+    /// }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn call_at(&self, when: Instant, f: impl FnOnce() + 'static) -> CallbackHandle {
+        let key = self.core.call_at(when, Box::new(f));
+        CallbackHandle::new(&self.core, key)
+    }
+
+    /// A `Send + Clone` handle for other threads.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = corio::EventLoop::new()?;
+    /// let handle = lp.handle();
+    /// std::thread::spawn(move || handle.stop()).join().unwrap();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn handle(&self) -> LoopHandle {
+        LoopHandle::new(self.core.shared())
+    }
+
+    /// Asks [`run_forever`](EventLoop::run_forever) to return after its
+    /// current turn (asyncio's `loop.stop()`). If called before
+    /// `run_forever`, that call runs one turn and returns.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut lp = corio::EventLoop::new()?;
+    /// let handle = lp.handle();
+    /// lp.call_soon(move || handle.stop());
+    /// lp.run_forever();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn stop(&self) {
+        self.core.shared().request_stop();
+    }
+
+    /// Sets the function that receives the loop's [`Report`]s: panics that
+    /// nobody retrieved and panicking callbacks (asyncio's
+    /// `loop.set_exception_handler`). The default prints them to stderr.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut lp = corio::EventLoop::new()?;
+    /// let count = std::rc::Rc::new(std::cell::Cell::new(0));
+    /// let c = count.clone();
+    /// lp.set_exception_handler(move |_report| c.set(c.get() + 1));
+    /// lp.call_soon(|| panic!("one"));
+    /// lp.call_soon(|| panic!("two"));
+    /// lp.run_once();
+    /// assert_eq!(count.get(), 2);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn set_exception_handler(&self, handler: impl Fn(&Report) + 'static) {
+        self.core.set_exception_handler(Some(Rc::new(handler)));
+    }
+
+    /// Runs `future` to completion on this loop, running the loop's tasks and
+    /// callbacks meanwhile, and returns its output (asyncio's
+    /// `run_until_complete`).
+    ///
+    /// The future is polled in place — it is not spawned — so it may borrow
+    /// from the caller and need not be `'static`; it is not a task
+    /// ([`current_task`](crate::current_task) is `None` in it). Tasks still
+    /// pending when it completes stay in the loop for the next run.
+    ///
+    /// # Panics
+    ///
+    /// * If another loop is running on this thread (from inside a task,
+    ///   `.await` instead).
+    /// * If `future` panics: the panic propagates to the caller (the loop
+    ///   stays usable).
+    /// * If `future` is pending and nothing can ever wake it — no task ready,
+    ///   no timer, no I/O, no other thread holding a waker or a
+    ///   [`LoopHandle`]: it would hang forever.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut lp = corio::EventLoop::new()?;
+    /// let greeting = String::from("borrowed from the caller");
+    /// let len = lp.run_until_complete(async { greeting.len() });
+    /// assert_eq!(len, greeting.len());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn run_until_complete<F: Future>(&mut self, future: F) -> F::Output {
+        let _enter = Enter::new(&self.core);
+        let mut future = pin!(future);
+        let mut output = None;
+        let mut poll = |cx: &mut Context<'_>| match future.as_mut().poll(cx) {
+            Poll::Ready(out) => {
+                output = Some(out);
+                true
+            }
+            Poll::Pending => false,
+        };
+        let waker = self.core.begin_root();
+        let mut root = Root {
+            waker,
+            poll: &mut poll,
+            done: false,
+        };
+        let core = Rc::clone(&self.core);
+        let _end = scopeguard(move || core.end_root());
+        while !root.done {
+            let turn = self.turn(Some(&mut root), Wait::UnlessIdle);
+            if turn.idle && !root.done {
+                panic!(
+                    "corio: run_until_complete would hang forever: the future is pending and \
+                     nothing can wake it (no task is ready, no timer or I/O is armed, and no \
+                     waker or LoopHandle is held elsewhere)"
+                );
+            }
+        }
+        drop(root);
+        match output {
+            Some(output) => output,
+            None => unreachable!("the main future completed"),
+        }
+    }
+
+    /// Runs the loop until [`stop`](EventLoop::stop) is called — from a task,
+    /// a callback, or another thread through a [`LoopHandle`] (asyncio's
+    /// `run_forever`). With nothing to do it waits; it never spins.
+    ///
+    /// # Panics
+    ///
+    /// If another loop is running on this thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let mut lp = corio::EventLoop::new()?;
+    /// let handle = lp.handle();
+    /// lp.spawn(async move {
+    ///     corio::time::sleep(Duration::from_millis(5)).await;
+    ///     handle.stop();
+    /// });
+    /// lp.run_forever();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn run_forever(&mut self) {
+        let _enter = Enter::new(&self.core);
+        loop {
+            self.turn(None, Wait::Block);
+            if self.core.shared().take_stop() {
+                break;
+            }
+        }
+    }
+
+    /// Runs exactly one turn and says what it did (asyncio's `_run_once`):
+    /// the stepping API.
+    ///
+    /// The turn runs what was ready when it began, then waits for I/O or
+    /// the next timer if nothing is ready, then fires due timers. Work that
+    /// becomes ready during the turn runs at the next one. If nothing is
+    /// ready and nothing could ever be, it returns at once with
+    /// [`Turn::idle`] set.
+    ///
+    /// # Panics
+    ///
+    /// If another loop is running on this thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut lp = corio::EventLoop::new()?;
+    /// lp.spawn(async {
+    ///     corio::spawn(async {}); // ready during the turn: runs at the next
+    /// });
+    /// assert_eq!(lp.run_once().tasks_polled, 1);
+    /// assert_eq!(lp.run_once().tasks_polled, 1);
+    /// assert!(lp.run_once().idle);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn run_once(&mut self) -> Turn {
+        let _enter = Enter::new(&self.core);
+        self.turn(None, Wait::UnlessIdle)
+    }
+
+    /// One turn of the loop. This is the only place where futures and
+    /// callbacks run.
+    fn turn(&self, mut root: Option<&mut Root<'_>>, wait: Wait) -> Turn {
+        let core = &*self.core;
+        let mut turn = Turn::default();
+
+        // 1. Take in what other threads sent: cross-thread wakes and
+        //    `call_soon_threadsafe` callbacks join the ready queue.
+        core.take_remote();
+
+        // 2. Run what is ready now — and only that. Whatever becomes ready
+        //    while these run (a task woken, a task spawned, a callback
+        //    scheduled) waits for the next turn, so a task that keeps waking
+        //    itself cannot starve timers, I/O or other threads.
+        let ready_now = core.state.borrow().ready.len();
+        for _ in 0..ready_now {
+            let next = core.state.borrow_mut().ready.pop_front();
+            match next {
+                Some(Runnable::Task(key)) if key.is_root() => {
+                    if let Some(root) = root.as_deref_mut() {
+                        if core.unqueue_root(key) {
+                            let waker = waker_ref(&root.waker);
+                            let mut cx = Context::from_waker(&waker);
+                            root.done = (root.poll)(&mut cx);
+                            turn.tasks_polled += 1;
+                        }
+                    }
+                }
+                Some(Runnable::Task(key)) => turn.tasks_polled += usize::from(core.run_task(key)),
+                Some(Runnable::Callback(key)) => {
+                    turn.callbacks_run += usize::from(core.run_callback(key));
+                }
+                Some(Runnable::DoneCallbacks(key)) => {
+                    turn.callbacks_run += core.run_done_callbacks(key);
+                }
+                None => break,
+            }
+            if root.as_ref().is_some_and(|root| root.done) {
+                // The main future is done: stop here, leave the rest queued.
+                return turn;
+            }
+        }
+
+        // 3. Decide how long we may wait: not at all if work is ready or a
+        //    stop was asked for; else until the next timer; else until an
+        //    event — if any event could ever come.
+        let has_ready = !core.state.borrow().ready.is_empty();
+        let timeout = if has_ready || core.shared().stop_requested() {
+            Some(Duration::ZERO)
+        } else {
+            let now = core.refresh_now();
+            core.state.borrow_mut().timers.next_timeout(now)
+        };
+        if timeout.is_none() && wait == Wait::UnlessIdle {
+            let root_waker = root.as_ref().map(|root| &root.waker);
+            if !core.could_be_woken(root_waker) {
+                turn.idle = true;
+                return turn;
+            }
+        }
+
+        // 4. Wait in `mio::Poll::poll` for I/O readiness, a cross-thread
+        //    wake-up, or the timeout.
+        let started = Instant::now();
+        let polled = core.reactor.borrow_mut().poll(timeout);
+        if timeout != Some(Duration::ZERO) {
+            turn.slept = started.elapsed();
+        }
+        turn.io_events = polled.io_events;
+
+        // 5. What woke us: other threads' work joins the ready queue (I/O
+        //    sources will wake their tasks here too).
+        if polled.woken {
+            core.take_remote();
+        }
+
+        // 6. Fire the timers that are due: sleeping tasks are woken and
+        //    `call_later` callbacks queued, for the next turn.
+        turn.timers_fired = core.fire_timers();
+        turn
+    }
+}
+
+impl Drop for EventLoop {
+    fn drop(&mut self) {
+        self.core.close();
+    }
+}
+
+impl std::fmt::Debug for EventLoop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let st = self.core.state.borrow();
+        f.debug_struct("EventLoop")
+            .field("tasks", &st.tasks.len())
+            .field("ready", &st.ready.len())
+            .field("timers", &st.timers.len())
+            .finish()
+    }
+}
+
+/// Runs `future` on a new event loop and returns its output; then cancels
+/// and drops whatever tasks are left (asyncio's `asyncio.run`).
+///
+/// # Panics
+///
+/// If called while a loop is running on this thread, if the loop cannot be
+/// created (the process is out of file descriptors), or if `future` panics.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let answer = corio::run(async {
+///     corio::time::sleep(Duration::from_millis(1)).await;
+///     42
+/// });
+/// assert_eq!(answer, 42);
+/// ```
+#[track_caller]
+pub fn run<F: Future>(future: F) -> F::Output {
+    let mut lp = match EventLoop::new() {
+        Ok(lp) => lp,
+        Err(e) => panic!("corio::run: could not create an event loop: {e}"),
+    };
+    lp.run_until_complete(future)
+}
+
+/// Runs a closure when dropped (also while unwinding).
+fn scopeguard(f: impl FnOnce()) -> impl Drop {
+    struct Guard<F: FnOnce()>(Option<F>);
+    impl<F: FnOnce()> Drop for Guard<F> {
+        fn drop(&mut self) {
+            if let Some(f) = self.0.take() {
+                f();
+            }
+        }
+    }
+    Guard(Some(f))
+}

@@ -1,0 +1,263 @@
+//! The thread-safe half of a loop, and [`LoopHandle`], the way in from other
+//! threads.
+//!
+//! Everything else in the loop is single-threaded (`Rc`, `RefCell`). What
+//! other threads may touch lives in [`Shared`], behind an `Arc`:
+//!
+//! * a remote queue (a `Mutex<Vec<..>>`) of cross-thread wakes and
+//!   `call_soon_threadsafe` callbacks, which the loop drains once per turn;
+//! * the loop's `mio::Waker`, which interrupts a loop blocked in
+//!   `mio::Poll::poll` — written at most once per batch thanks to the
+//!   `notified` flag;
+//! * the stop request and the closed flag.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::waker::TaskWaker;
+
+/// A callback sent from another thread.
+pub(crate) type RemoteCallback = Box<dyn FnOnce() + Send>;
+
+/// What other threads have handed to the loop since it last looked.
+#[derive(Default)]
+pub(crate) struct Remote {
+    pub(crate) wakes: Vec<Arc<TaskWaker>>,
+    pub(crate) callbacks: Vec<RemoteCallback>,
+}
+
+/// The part of a loop that other threads may use.
+pub(crate) struct Shared {
+    remote: Mutex<Remote>,
+    /// True once something was queued remotely and the loop was poked; the
+    /// loop clears it before it drains the queue.
+    notified: AtomicBool,
+    waker: mio::Waker,
+    stop: AtomicBool,
+    closed: AtomicBool,
+    /// Live [`LoopHandle`]s: while one exists, another thread may still
+    /// wake the loop.
+    handles: AtomicUsize,
+}
+
+impl Shared {
+    pub(crate) fn new(waker: mio::Waker) -> Shared {
+        Shared {
+            remote: Mutex::new(Remote::default()),
+            notified: AtomicBool::new(false),
+            waker,
+            stop: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            handles: AtomicUsize::new(0),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Remote> {
+        // The queue holds no invariant a panic could break: a poisoned lock
+        // is still a good queue.
+        self.remote.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn push_remote_wake(&self, waker: Arc<TaskWaker>) {
+        self.lock().wakes.push(waker);
+        self.notify();
+    }
+
+    /// Queues `f` unless the loop is closed; gives it back if it is.
+    pub(crate) fn push_remote_callback(&self, f: RemoteCallback) -> Result<(), RemoteCallback> {
+        if self.is_closed() {
+            return Err(f);
+        }
+        self.lock().callbacks.push(f);
+        self.notify();
+        Ok(())
+    }
+
+    /// Interrupts `mio::Poll::poll`, once per batch of remote work.
+    pub(crate) fn notify(&self) {
+        if !self.notified.swap(true, Ordering::AcqRel) {
+            // A failed write to the eventfd means the loop is gone or the
+            // process is out of resources; the loop picks the queue up at its
+            // next turn either way.
+            let _ = self.waker.wake();
+        }
+    }
+
+    /// Is there remote work the loop has not taken yet?
+    pub(crate) fn has_remote(&self) -> bool {
+        self.notified.load(Ordering::Acquire)
+    }
+
+    /// Takes everything queued by other threads (loop thread only).
+    pub(crate) fn take_remote(&self) -> Option<Remote> {
+        if !self.notified.swap(false, Ordering::AcqRel) {
+            return None;
+        }
+        Some(std::mem::take(&mut *self.lock()))
+    }
+
+    pub(crate) fn request_stop(&self) {
+        self.stop.store(true, Ordering::Release);
+        self.notify();
+    }
+
+    pub(crate) fn stop_requested(&self) -> bool {
+        self.stop.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn take_stop(&self) -> bool {
+        self.stop.swap(false, Ordering::AcqRel)
+    }
+
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn live_handles(&self) -> usize {
+        self.handles.load(Ordering::Acquire)
+    }
+}
+
+/// A `Send + Clone` handle to an event loop, for other threads.
+///
+/// This is the asyncio idiom `loop.call_soon_threadsafe(cb)` plus
+/// `loop.stop()`: the only ways another thread may touch a loop. A handle
+/// never keeps the loop alive; once the loop is dropped, its methods report
+/// that it is closed.
+///
+/// While any handle exists the loop assumes another thread may still wake
+/// it, so a [`run_once`](crate::EventLoop::run_once) with nothing ready
+/// waits instead of returning an idle turn.
+///
+/// # Examples
+///
+/// A thread stops a loop that is blocked waiting for work:
+///
+/// ```
+/// let mut lp = corio::EventLoop::new()?;
+/// let handle = lp.handle();
+/// let worker = std::thread::spawn(move || {
+///     assert!(handle.call_soon_threadsafe(|| println!("hello from the loop thread")));
+///     handle.stop();
+/// });
+/// lp.run_forever(); // returns once the thread called stop()
+/// worker.join().unwrap();
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[doc(alias = "get_running_loop")]
+pub struct LoopHandle {
+    shared: Arc<Shared>,
+}
+
+impl LoopHandle {
+    pub(crate) fn new(shared: &Arc<Shared>) -> LoopHandle {
+        shared.handles.fetch_add(1, Ordering::AcqRel);
+        LoopHandle {
+            shared: Arc::clone(shared),
+        }
+    }
+
+    /// A handle to the loop running on this thread.
+    ///
+    /// # Panics
+    ///
+    /// If no loop runs on this thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     let handle = corio::LoopHandle::current();
+    ///     assert!(!handle.is_closed());
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn current() -> LoopHandle {
+        LoopHandle::new(crate::context::current("LoopHandle::current").shared())
+    }
+
+    /// Schedules `f` to run on the loop's thread at its next turn, from any
+    /// thread, and wakes the loop if it is blocked waiting.
+    ///
+    /// Returns `false` (and drops `f`) if the loop is already closed.
+    /// A panic in `f` is contained and reported like any callback's.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    ///
+    /// let mut lp = corio::EventLoop::new()?;
+    /// let handle = lp.handle();
+    /// let (tx, rx) = mpsc::channel();
+    /// std::thread::spawn(move || {
+    ///     handle.call_soon_threadsafe(move || tx.send(std::thread::current().name().map(String::from)).unwrap());
+    /// });
+    /// let ran_on = lp.run_until_complete(async move {
+    ///     loop {
+    ///         if let Ok(name) = rx.try_recv() { break name; }
+    ///         corio::time::sleep(std::time::Duration::from_millis(1)).await;
+    ///     }
+    /// });
+    /// assert_eq!(ran_on, std::thread::current().name().map(String::from));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn call_soon_threadsafe(&self, f: impl FnOnce() + Send + 'static) -> bool {
+        self.shared.push_remote_callback(Box::new(f)).is_ok()
+    }
+
+    /// Asks the loop to stop: [`run_forever`](crate::EventLoop::run_forever)
+    /// returns after finishing its current turn. Wakes a blocked loop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut lp = corio::EventLoop::new()?;
+    /// lp.handle().stop();
+    /// lp.run_forever(); // one turn, then returns
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn stop(&self) {
+        self.shared.request_stop();
+    }
+
+    /// Has the loop been dropped?
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = corio::EventLoop::new()?;
+    /// let handle = lp.handle();
+    /// drop(lp);
+    /// assert!(handle.is_closed());
+    /// assert!(!handle.call_soon_threadsafe(|| unreachable!()));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        self.shared.is_closed()
+    }
+}
+
+impl Clone for LoopHandle {
+    fn clone(&self) -> LoopHandle {
+        LoopHandle::new(&self.shared)
+    }
+}
+
+impl Drop for LoopHandle {
+    fn drop(&mut self) {
+        self.shared.handles.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl std::fmt::Debug for LoopHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoopHandle")
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}

@@ -1,0 +1,172 @@
+//! Reports of failures that nobody could otherwise see.
+//!
+//! A panicking task is contained; its panic becomes the task's outcome. If
+//! nobody awaits the task and no done callback looks at it, the panic would
+//! vanish — asyncio prints "Task exception was never retrieved" for that, and
+//! so does corio. A panicking callback has nobody to return to, so it is
+//! reported too. Reports go to one hook per loop (asyncio's
+//! `loop.set_exception_handler`); the default prints to stderr.
+
+use std::fmt;
+
+use crate::task::TaskId;
+
+/// What kind of failure a [`Report`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReportKind {
+    /// A task panicked and nobody observed its outcome: its handle was
+    /// dropped without being awaited and no done callback saw it
+    /// (asyncio: "Task exception was never retrieved").
+    UnretrievedPanic,
+    /// A callback (`call_soon`, `call_later`, `call_soon_threadsafe` or a
+    /// done callback) panicked (asyncio: "Exception in callback").
+    CallbackPanic,
+}
+
+/// A failure the loop reports through its exception handler.
+///
+/// # Examples
+///
+/// ```
+/// use std::cell::RefCell;
+/// use std::rc::Rc;
+/// use corio::{EventLoop, ReportKind};
+///
+/// let mut lp = EventLoop::new()?;
+/// let seen = Rc::new(RefCell::new(Vec::new()));
+/// let log = seen.clone();
+/// lp.set_exception_handler(move |report| log.borrow_mut().push(report.kind()));
+/// lp.call_soon(|| panic!("boom"));
+/// lp.run_once();
+/// assert_eq!(*seen.borrow(), [ReportKind::CallbackPanic]);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Report {
+    kind: ReportKind,
+    message: String,
+    task: Option<(TaskId, String)>,
+}
+
+impl Report {
+    pub(crate) fn new(kind: ReportKind, message: String, task: Option<(TaskId, String)>) -> Report {
+        Report {
+            kind,
+            message,
+            task,
+        }
+    }
+
+    /// What failed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut lp = corio::EventLoop::new()?;
+    /// let kinds = std::rc::Rc::new(std::cell::Cell::new(None));
+    /// let k = kinds.clone();
+    /// lp.set_exception_handler(move |r| k.set(Some(r.kind())));
+    /// drop(lp.spawn(async { panic!("nobody awaits me") }));
+    /// lp.run_once();
+    /// assert_eq!(kinds.get(), Some(corio::ReportKind::UnretrievedPanic));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn kind(&self) -> ReportKind {
+        self.kind
+    }
+
+    /// The panic message.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut lp = corio::EventLoop::new()?;
+    /// let msg = std::rc::Rc::new(std::cell::RefCell::new(String::new()));
+    /// let m = msg.clone();
+    /// lp.set_exception_handler(move |r| *m.borrow_mut() = r.message().to_string());
+    /// lp.call_soon(|| panic!("disk full"));
+    /// lp.run_once();
+    /// assert_eq!(*msg.borrow(), "disk full");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The task concerned, as its id and name — for a task's own panic, or
+    /// for a done callback of that task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut lp = corio::EventLoop::new()?;
+    /// let name = std::rc::Rc::new(std::cell::RefCell::new(None));
+    /// let n = name.clone();
+    /// lp.set_exception_handler(move |r| *n.borrow_mut() = r.task_name().map(String::from));
+    /// drop(corio::Builder::new().name("fetch /jay").spawn_on(&lp, async { panic!("404") }));
+    /// lp.run_once();
+    /// assert_eq!(name.borrow().as_deref(), Some("fetch /jay"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn task_name(&self) -> Option<&str> {
+        self.task.as_ref().map(|(_, name)| name.as_str())
+    }
+
+    /// The id of the task concerned, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut lp = corio::EventLoop::new()?;
+    /// let id = std::rc::Rc::new(std::cell::Cell::new(None));
+    /// let i = id.clone();
+    /// lp.set_exception_handler(move |r| i.set(r.task_id()));
+    /// let task = lp.spawn(async { panic!("boom") });
+    /// let expected = task.id();
+    /// drop(task);
+    /// lp.run_once();
+    /// assert_eq!(id.get(), Some(expected));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn task_id(&self) -> Option<TaskId> {
+        self.task.as_ref().map(|(id, _)| *id)
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.kind, &self.task) {
+            (ReportKind::UnretrievedPanic, Some((id, name))) => write!(
+                f,
+                "task {name:?} ({id}) panicked and nobody retrieved it: {}",
+                self.message
+            ),
+            (ReportKind::CallbackPanic, Some((id, name))) => write!(
+                f,
+                "a done callback of task {name:?} ({id}) panicked: {}",
+                self.message
+            ),
+            (ReportKind::CallbackPanic, None) => {
+                write!(f, "a callback panicked: {}", self.message)
+            }
+            (_, _) => write!(f, "{:?}: {}", self.kind, self.message),
+        }
+    }
+}
+
+/// The default exception handler: one line on stderr.
+pub(crate) fn print_report(report: &Report) {
+    eprintln!("corio: {report}");
+}
+
+/// Turns a panic payload into its message.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic with a non-string payload".to_string()
+    }
+}

@@ -1,0 +1,1068 @@
+//! Tasks: futures the loop runs on its own.
+//!
+//! [`spawn`] is asyncio's `ensure_future` / `create_task` and gevent's
+//! `spawn`: it hands a future to the loop, which polls it whenever it is
+//! woken, and returns a [`Task`] handle. The handle is itself a future —
+//! `task.await` gives `Ok(output)`, or an error if the task was cancelled or
+//! panicked — and it carries asyncio's task methods: [`Task::cancel`],
+//! [`Task::is_done`], [`Task::add_done_callback`], [`Task::name`].
+//!
+//! Dropping a handle *detaches* the task: it keeps running (as in asyncio,
+//! gevent and tokio). Use [`Task::cancel`] or [`Task::cancel_on_drop`] to
+//! stop it.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use crate::EventLoop;
+use crate::context;
+use crate::core::{Core, Runnable, queue_done_callbacks, release, slot_mut, unretrieved_panic};
+
+pub(crate) mod slot;
+
+use slot::{DoneCallbacks, Extra, Stage};
+
+use crate::waker::TaskKey;
+
+/// A task's id: unique within its loop, counting up from 1 in spawn order.
+///
+/// # Examples
+///
+/// ```
+/// corio::run(async {
+///     let a = corio::spawn(async {});
+///     let b = corio::spawn(async {});
+///     assert!(a.id() < b.id());
+///     assert_eq!(b.id().as_u64(), a.id().as_u64() + 1);
+/// });
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TaskId(pub(crate) u64);
+
+impl TaskId {
+    /// The id as a number.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     let task = corio::spawn(async {});
+    ///     assert!(task.id().as_u64() >= 1);
+    /// });
+    /// ```
+    pub fn as_u64(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// Why a task has no output.
+///
+/// # Examples
+///
+/// ```
+/// use corio::TaskError;
+///
+/// corio::run(async {
+///     let task = corio::spawn(async { panic!("bad input") });
+///     match task.await {
+///         Err(TaskError::Panicked(p)) => assert_eq!(p.message(), "bad input"),
+///         other => panic!("unexpected {other:?}"),
+///     }
+/// });
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskError {
+    /// The task was cancelled: its future was dropped before it finished
+    /// (asyncio's `CancelledError`, gevent's `GreenletExit`).
+    Cancelled,
+    /// The task's future panicked. The loop went on; the panic is here.
+    Panicked(PanicError),
+}
+
+impl TaskError {
+    /// Was the task cancelled?
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(corio::TaskError::Cancelled.is_cancelled());
+    /// ```
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, TaskError::Cancelled)
+    }
+
+    /// Did the task panic?
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(!corio::TaskError::Cancelled.is_panic());
+    /// ```
+    pub fn is_panic(&self) -> bool {
+        matches!(self, TaskError::Panicked(_))
+    }
+}
+
+impl fmt::Display for TaskError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TaskError::Cancelled => f.write_str("the task was cancelled"),
+            TaskError::Panicked(panic) => panic.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for TaskError {}
+
+/// A task's panic: its message and the task's name.
+///
+/// # Examples
+///
+/// ```
+/// corio::run(async {
+///     let task = corio::Builder::new().name("parser").spawn(async { panic!("line 3") });
+///     let err = task.await.unwrap_err();
+///     assert_eq!(err.to_string(), "task \"parser\" panicked: line 3");
+/// });
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PanicError(Box<PanicInfo>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct PanicInfo {
+    message: String,
+    task_name: String,
+}
+
+impl PanicError {
+    pub(crate) fn new(message: String, task_name: String) -> PanicError {
+        PanicError(Box::new(PanicInfo { message, task_name }))
+    }
+
+    /// The panic message (`"a panic with a non-string payload"` if the
+    /// payload was not a string).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     let err = corio::spawn(async { panic!("x = {}", 5) }).await.unwrap_err();
+    ///     let corio::TaskError::Panicked(p) = err else { unreachable!() };
+    ///     assert_eq!(p.message(), "x = 5");
+    /// });
+    /// ```
+    pub fn message(&self) -> &str {
+        &self.0.message
+    }
+
+    /// The name of the task that panicked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     let task = corio::spawn(async { panic!() });
+    ///     let default_name = task.name();
+    ///     let corio::TaskError::Panicked(p) = task.await.unwrap_err() else { unreachable!() };
+    ///     assert_eq!(p.task_name(), default_name);
+    /// });
+    /// ```
+    pub fn task_name(&self) -> &str {
+        &self.0.task_name
+    }
+}
+
+impl fmt::Display for PanicError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "task {:?} panicked: {}",
+            self.0.task_name, self.0.message
+        )
+    }
+}
+
+impl std::error::Error for PanicError {}
+
+/// Where a task is in its life (asyncio: `PENDING`, `CANCELLED`,
+/// `FINISHED`, plus "running right now").
+///
+/// # Examples
+///
+/// ```
+/// use corio::TaskState;
+///
+/// corio::run(async {
+///     let task = corio::spawn(async { corio::current_task().unwrap().state() });
+///     assert_eq!(task.task_ref().state(), TaskState::Pending);
+///     corio::yield_now().await;
+///     assert_eq!(task.task_ref().state(), TaskState::Finished);
+///     assert_eq!(task.await, Ok(TaskState::Running));
+/// });
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskState {
+    /// Waiting to be polled: queued, or parked until a wake.
+    Pending,
+    /// Being polled right now (it is the current task).
+    Running,
+    /// Cancelled: the future is dropped, or will be at the next turn.
+    Cancelled,
+    /// Finished, with an output or a panic.
+    Finished,
+}
+
+/// Spawns a future as a task on the running loop; returns its handle.
+///
+/// This is asyncio's `ensure_future` / `create_task` and gevent's `spawn`.
+/// The future needs `'static` but not `Send`: a task never leaves its loop's
+/// thread. Its first poll happens at the next turn, not inside `spawn`.
+///
+/// # Panics
+///
+/// Outside a running loop ("no running event loop"). Before the loop runs,
+/// use [`EventLoop::spawn`].
+///
+/// # Examples
+///
+/// ```
+/// corio::run(async {
+///     let task = corio::spawn(async { 6 * 7 });
+///     assert_eq!(task.await, Ok(42));
+/// });
+/// ```
+#[doc(alias = "ensure_future")]
+#[doc(alias = "create_task")]
+#[track_caller]
+pub fn spawn<F>(future: F) -> Task<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    let core = context::current("corio::spawn");
+    Task::spawn_on(&core, None, future)
+}
+
+/// Spawns with options: a name, for now (gevent shows `f(5)` for a greenlet;
+/// asyncio's `create_task(coro, name=..)`).
+///
+/// # Examples
+///
+/// ```
+/// corio::run(async {
+///     let task = corio::Builder::new().name("f(5)").spawn(async { 5 });
+///     assert_eq!(task.name(), "f(5)");
+///     assert_eq!(task.await, Ok(5));
+/// });
+/// ```
+#[derive(Debug, Default, Clone)]
+pub struct Builder {
+    name: Option<String>,
+}
+
+impl Builder {
+    /// A builder with no name set (tasks are then named `Task-<id>`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     let task = corio::Builder::new().spawn(async {});
+    ///     assert_eq!(task.name(), format!("Task-{}", task.id().as_u64()));
+    /// });
+    /// ```
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Names the task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     let task = corio::Builder::new().name("worker-1").spawn(async {});
+    ///     assert_eq!(task.name(), "worker-1");
+    /// });
+    /// ```
+    pub fn name(mut self, name: impl Into<String>) -> Builder {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Spawns on the running loop, like [`spawn`].
+    ///
+    /// # Panics
+    ///
+    /// Outside a running loop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     let out = corio::Builder::new().name("adder").spawn(async { 1 + 1 }).await;
+    ///     assert_eq!(out, Ok(2));
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn spawn<F>(self, future: F) -> Task<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        let core = context::current("corio::Builder::spawn");
+        Task::spawn_on(&core, self.name, future)
+    }
+
+    /// Spawns on `event_loop`, which need not be running yet.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut lp = corio::EventLoop::new()?;
+    /// let task = corio::Builder::new().name("early").spawn_on(&lp, async { "done" });
+    /// assert_eq!(lp.run_until_complete(task), Ok("done"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn spawn_on<F>(self, event_loop: &EventLoop, future: F) -> Task<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        Task::spawn_on(event_loop.core(), self.name, future)
+    }
+}
+
+/// A handle to a spawned task: awaiting it gives the task's outcome.
+///
+/// `Task<T>` is a `Future<Output = Result<T, TaskError>>` and is `Unpin`.
+/// It is asyncio's `Task` (and gevent's `Greenlet`): [`cancel`](Task::cancel),
+/// [`is_done`](Task::is_done), [`add_done_callback`](Task::add_done_callback),
+/// [`name`](Task::name) work as there.
+///
+/// Dropping the handle detaches the task; it keeps running, and if it then
+/// panics with nobody to see it, the panic is reported (asyncio's "Task
+/// exception was never retrieved").
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// corio::run(async {
+///     let task = corio::spawn(async {
+///         corio::time::sleep(Duration::from_millis(10)).await;
+///         "slept"
+///     });
+///     assert!(!task.is_done());
+///     assert_eq!(task.await, Ok("slept"));
+/// });
+/// ```
+#[must_use = "dropping a Task detaches it; await it, or call cancel()"]
+pub struct Task<T> {
+    core: Rc<Core>,
+    key: TaskKey,
+    /// Set once the outcome was taken (then the slot is gone).
+    taken: bool,
+    _output: PhantomData<fn() -> T>,
+}
+
+impl<T: 'static> Task<T> {
+    pub(crate) fn spawn_on<F>(core: &Rc<Core>, name: Option<String>, future: F) -> Task<T>
+    where
+        F: Future<Output = T> + 'static,
+    {
+        let key = core.spawn(name, Box::pin(future));
+        Task {
+            core: Rc::clone(core),
+            key,
+            taken: false,
+            _output: PhantomData,
+        }
+    }
+
+    /// The task's id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     let task = corio::spawn(async {});
+    ///     assert_eq!(task.id(), task.task_ref().id());
+    /// });
+    /// ```
+    pub fn id(&self) -> TaskId {
+        TaskId(self.key.seq)
+    }
+
+    /// The task's name: the one given to [`Builder::name`], or `Task-<id>`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     let task = corio::spawn(async {});
+    ///     assert!(task.name().starts_with("Task-"));
+    /// });
+    /// ```
+    pub fn name(&self) -> String {
+        self.task_ref().name()
+    }
+
+    /// A non-generic reference to the task (what [`current_task`] and
+    /// [`all_tasks`] return).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     let task = corio::spawn(async {});
+    ///     let r = task.task_ref();
+    ///     assert!(r.cancel());
+    ///     assert!(task.is_cancelled());
+    /// });
+    /// ```
+    pub fn task_ref(&self) -> TaskRef {
+        TaskRef {
+            core: Rc::clone(&self.core),
+            key: self.key,
+        }
+    }
+
+    /// Has the task finished — with an output, a panic, or cancelled?
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     let task = corio::spawn(async {});
+    ///     assert!(!task.is_done());
+    ///     corio::yield_now().await;
+    ///     assert!(task.is_done());
+    /// });
+    /// ```
+    pub fn is_done(&self) -> bool {
+        self.taken || self.task_ref().state_of().is_none_or(|s| s.is_finished())
+    }
+
+    /// Was the task cancelled? True as soon as [`cancel`](Task::cancel)
+    /// returned `true`, before the future is actually dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     let task = corio::spawn(std::future::pending::<()>());
+    ///     assert!(!task.is_cancelled());
+    ///     task.cancel();
+    ///     assert!(task.is_cancelled());
+    /// });
+    /// ```
+    pub fn is_cancelled(&self) -> bool {
+        self.task_ref().state() == TaskState::Cancelled
+    }
+
+    /// Cancels the task (asyncio's `Task.cancel`, gevent's `kill`).
+    ///
+    /// The task is marked at once; its future is dropped at the next turn —
+    /// never inside `cancel` — so its destructors run then, its done
+    /// callbacks see `Err(Cancelled)`, and awaiting the handle gives
+    /// `Err(TaskError::Cancelled)`. Returns `false` if the task had already
+    /// finished (or was already cancelled), `true` otherwise. A task that
+    /// finishes in the poll during which it was cancelled still ends as
+    /// cancelled: once `cancel` returned `true`, the outcome is `Cancelled`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::TaskError;
+    ///
+    /// corio::run(async {
+    ///     let task = corio::spawn(std::future::pending::<()>());
+    ///     assert!(task.cancel());
+    ///     assert_eq!(task.await, Err(TaskError::Cancelled));
+    /// });
+    /// ```
+    pub fn cancel(&self) -> bool {
+        self.task_ref().cancel()
+    }
+
+    /// Adds a callback that runs on the loop once the task has finished,
+    /// with a reference to its outcome (asyncio's `add_done_callback`,
+    /// gevent's `link`).
+    ///
+    /// Callbacks run soon after the task finishes — at a later turn, never
+    /// inside this call or inside the task's last poll — in the order they
+    /// were added, and before an awaiting handle gets the outcome. One added
+    /// after the task finished still runs, at a later turn. A callback may
+    /// spawn tasks and add callbacks. A panicking callback is contained and
+    /// reported. Returns `false`, without keeping the callback, if the
+    /// outcome was already taken by awaiting the handle (so it could never
+    /// run).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    ///
+    /// let seen = Rc::new(RefCell::new(None));
+    /// let s = seen.clone();
+    /// corio::run(async move {
+    ///     let task = corio::spawn(async { 123 });
+    ///     task.add_done_callback(move |outcome| *s.borrow_mut() = Some(outcome.clone()));
+    ///     assert_eq!(task.await, Ok(123));
+    /// });
+    /// assert_eq!(*seen.borrow(), Some(Ok(123)));
+    /// ```
+    pub fn add_done_callback<F>(&self, callback: F) -> bool
+    where
+        F: FnOnce(&Result<T, TaskError>) + 'static,
+    {
+        if self.taken {
+            return false;
+        }
+        let mut st = self.core.state.borrow_mut();
+        let st = &mut *st;
+        let Some(slot) = slot_mut(&mut st.tasks, self.key) else {
+            return false;
+        };
+        let extra = slot.extra.get_or_insert_with(|| Box::new(Extra::default()));
+        DoneCallbacks::push::<T>(&mut extra.callbacks, Box::new(callback));
+        if matches!(slot.stage, Stage::Done(_)) {
+            queue_done_callbacks(st, self.key);
+        }
+        true
+    }
+
+    /// Turns the handle into one that cancels the task when dropped (the
+    /// opposite of the default, detaching, behaviour).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     let guard = corio::spawn(std::future::pending::<()>()).cancel_on_drop();
+    ///     let task = guard.task_ref();
+    ///     drop(guard);
+    ///     assert!(task.is_cancelled());
+    /// });
+    /// ```
+    pub fn cancel_on_drop(self) -> CancelOnDrop<T> {
+        CancelOnDrop { task: self }
+    }
+
+    /// Readiness without taking the outcome: `Ready` once the task finished
+    /// and its done callbacks ran. Registers `cx`'s waker otherwise.
+    pub(crate) fn poll_finished(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.taken {
+            return Poll::Ready(());
+        }
+        let mut st = self.core.state.borrow_mut();
+        let Some(slot) = slot_mut(&mut st.tasks, self.key) else {
+            return Poll::Ready(());
+        };
+        if matches!(slot.stage, Stage::Done(_)) && !slot.callbacks_queued {
+            return Poll::Ready(());
+        }
+        match &slot.join_waker {
+            Some(waker) if waker.will_wake(cx.waker()) => {}
+            _ => slot.join_waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    /// Did the task end with a panic? (`false` while it runs.)
+    pub(crate) fn has_panicked(&self) -> bool {
+        let mut st = self.core.state.borrow_mut();
+        slot_mut(&mut st.tasks, self.key).is_some_and(|slot| {
+            matches!(
+                slot.stage,
+                Stage::Done(slot::Outcome::Err(TaskError::Panicked(_)))
+            )
+        })
+    }
+}
+
+impl<T: 'static> Future for Task<T> {
+    type Output = Result<T, TaskError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        assert!(
+            !self.taken,
+            "corio: a Task was polled after it returned its outcome"
+        );
+        let released = {
+            let mut st = self.core.state.borrow_mut();
+            let st = &mut *st;
+            let Some(slot) = slot_mut(&mut st.tasks, self.key) else {
+                unreachable!("corio: a task's slot lives until its handle takes the outcome")
+            };
+            if !matches!(slot.stage, Stage::Done(_)) || slot.callbacks_queued {
+                match &slot.join_waker {
+                    Some(waker) if waker.will_wake(cx.waker()) => {}
+                    _ => slot.join_waker = Some(cx.waker().clone()),
+                }
+                return Poll::Pending;
+            }
+            release(st, self.key.index)
+        };
+        self.taken = true;
+        let Stage::Done(outcome) = released.stage else {
+            unreachable!()
+        };
+        Poll::Ready(outcome.into_result())
+    }
+}
+
+impl<T> Drop for Task<T> {
+    fn drop(&mut self) {
+        if self.taken {
+            return;
+        }
+        let mut report = None;
+        let released = {
+            let Ok(mut st) = self.core.state.try_borrow_mut() else {
+                // Only possible if the loop's own bookkeeping dropped a
+                // handle, which it never does while borrowed.
+                return;
+            };
+            let st = &mut *st;
+            let Some(slot) = slot_mut(&mut st.tasks, self.key) else {
+                return;
+            };
+            slot.detached = true;
+            slot.join_waker = None;
+            if matches!(slot.stage, Stage::Done(_)) && slot.is_unreachable() {
+                if !slot.observed
+                    && matches!(
+                        slot.stage,
+                        Stage::Done(slot::Outcome::Err(TaskError::Panicked(_)))
+                    )
+                {
+                    report = Some(unretrieved_panic(slot));
+                }
+                Some(release(st, self.key.index))
+            } else {
+                None
+            }
+        };
+        drop(released);
+        if let Some(report) = report {
+            self.core.report(report);
+        }
+    }
+}
+
+impl<T: 'static> fmt::Debug for Task<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.taken {
+            return write!(f, "Task({}, taken)", self.id());
+        }
+        self.task_ref().fmt(f)
+    }
+}
+
+/// A [`Task`] that is cancelled when dropped; see [`Task::cancel_on_drop`].
+///
+/// # Examples
+///
+/// ```
+/// corio::run(async {
+///     let guard = corio::spawn(async { 1 }).cancel_on_drop();
+///     assert_eq!(guard.await, Ok(1));
+/// });
+/// ```
+#[must_use = "dropping a CancelOnDrop cancels the task at once"]
+pub struct CancelOnDrop<T: 'static> {
+    task: Task<T>,
+}
+
+impl<T: 'static> CancelOnDrop<T> {
+    /// A reference to the task.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     let guard = corio::spawn(async {}).cancel_on_drop();
+    ///     assert!(guard.task_ref().name().starts_with("Task-"));
+    /// });
+    /// ```
+    pub fn task_ref(&self) -> TaskRef {
+        self.task.task_ref()
+    }
+
+    /// Gives the plain, detaching, handle back.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     let task = corio::spawn(async { 2 }).cancel_on_drop().into_task();
+    ///     assert_eq!(task.await, Ok(2));
+    /// });
+    /// ```
+    pub fn into_task(self) -> Task<T> {
+        let mut this = std::mem::ManuallyDrop::new(self);
+        // Move the task out without running our Drop.
+        let placeholder = Task {
+            core: Rc::clone(&this.task.core),
+            key: this.task.key,
+            taken: true,
+            _output: PhantomData,
+        };
+        std::mem::replace(&mut this.task, placeholder)
+    }
+}
+
+impl<T: 'static> Future for CancelOnDrop<T> {
+    type Output = Result<T, TaskError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.task).poll(cx)
+    }
+}
+
+impl<T: 'static> Drop for CancelOnDrop<T> {
+    fn drop(&mut self) {
+        if !self.task.taken {
+            self.task.cancel();
+        }
+    }
+}
+
+impl<T: 'static> fmt::Debug for CancelOnDrop<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("CancelOnDrop").field(&self.task).finish()
+    }
+}
+
+/// A reference to a task of any output type: what [`current_task`] and
+/// [`all_tasks`] return (gevent's `getcurrent()`).
+///
+/// It does not keep the task alive or its outcome reachable; once the task
+/// is gone, [`state`](TaskRef::state) says `Finished` (or `Cancelled`).
+///
+/// # Examples
+///
+/// ```
+/// corio::run(async {
+///     let task = corio::Builder::new().name("f(5)").spawn(async {
+///         format!("{}", corio::current_task().unwrap())
+///     });
+///     assert_eq!(task.await.unwrap(), "<Task f(5) #1 running>");
+/// });
+/// ```
+#[derive(Clone)]
+pub struct TaskRef {
+    core: Rc<Core>,
+    key: TaskKey,
+}
+
+/// What a `TaskRef` sees of its slot.
+#[derive(Clone, Copy)]
+enum SlotState {
+    Pending,
+    Running,
+    Finished,
+}
+
+impl SlotState {
+    fn is_finished(self) -> bool {
+        matches!(self, SlotState::Finished)
+    }
+}
+
+impl TaskRef {
+    fn state_of(&self) -> Option<SlotState> {
+        let mut st = self.core.state.borrow_mut();
+        let slot = slot_mut(&mut st.tasks, self.key)?;
+        Some(match slot.stage {
+            Stage::Pending(_) => SlotState::Pending,
+            Stage::Running => SlotState::Running,
+            Stage::Done(_) | Stage::Lent => SlotState::Finished,
+        })
+    }
+
+    /// The task's id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     let task = corio::spawn(async { corio::current_task().unwrap().id() });
+    ///     let id = task.id();
+    ///     assert_eq!(task.await, Ok(id));
+    /// });
+    /// ```
+    pub fn id(&self) -> TaskId {
+        TaskId(self.key.seq)
+    }
+
+    /// The task's name (`Task-<id>` unless it was given one). Once the
+    /// task is gone from the loop, only `Task-<id>` is known.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     let task = corio::Builder::new().name("reader").spawn(async {
+    ///         corio::current_task().unwrap().name()
+    ///     });
+    ///     assert_eq!(task.await.unwrap(), "reader");
+    /// });
+    /// ```
+    pub fn name(&self) -> String {
+        let mut st = self.core.state.borrow_mut();
+        match slot_mut(&mut st.tasks, self.key) {
+            Some(slot) => slot.name(),
+            None => format!("Task-{}", self.key.seq),
+        }
+    }
+
+    /// Where the task is in its life.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::TaskState;
+    ///
+    /// corio::run(async {
+    ///     let task = corio::spawn(std::future::pending::<()>());
+    ///     let r = task.task_ref();
+    ///     assert_eq!(r.state(), TaskState::Pending);
+    ///     r.cancel();
+    ///     assert_eq!(r.state(), TaskState::Cancelled);
+    /// });
+    /// ```
+    pub fn state(&self) -> TaskState {
+        let mut st = self.core.state.borrow_mut();
+        let Some(slot) = slot_mut(&mut st.tasks, self.key) else {
+            return TaskState::Finished;
+        };
+        let cancelled_outcome = matches!(
+            slot.stage,
+            Stage::Done(slot::Outcome::Err(TaskError::Cancelled))
+        );
+        if slot.cancelled || cancelled_outcome {
+            return TaskState::Cancelled;
+        }
+        match slot.stage {
+            Stage::Pending(_) => TaskState::Pending,
+            Stage::Running => TaskState::Running,
+            Stage::Done(_) | Stage::Lent => TaskState::Finished,
+        }
+    }
+
+    /// Is the task finished (including cancelled)?
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     let r = corio::spawn(async {}).task_ref();
+    ///     assert!(!r.is_done());
+    ///     corio::yield_now().await;
+    ///     assert!(r.is_done());
+    /// });
+    /// ```
+    pub fn is_done(&self) -> bool {
+        self.state_of().is_none_or(|s| s.is_finished())
+    }
+
+    /// Is the task cancelled (or about to be, at the next turn)?
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     let r = corio::spawn(std::future::pending::<()>()).task_ref();
+    ///     r.cancel();
+    ///     assert!(r.is_cancelled());
+    /// });
+    /// ```
+    pub fn is_cancelled(&self) -> bool {
+        self.state() == TaskState::Cancelled
+    }
+
+    /// Cancels the task; see [`Task::cancel`]. Returns `false` if it had
+    /// already finished or was already cancelled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     let task = corio::spawn(std::future::pending::<()>());
+    ///     assert!(task.task_ref().cancel());
+    ///     assert!(!task.task_ref().cancel());
+    ///     assert!(task.await.unwrap_err().is_cancelled());
+    /// });
+    /// ```
+    pub fn cancel(&self) -> bool {
+        let mut st = self.core.state.borrow_mut();
+        let st = &mut *st;
+        let Some(slot) = slot_mut(&mut st.tasks, self.key) else {
+            return false;
+        };
+        if slot.is_finished() || slot.cancelled {
+            return false;
+        }
+        slot.cancelled = true;
+        if !slot.queued {
+            slot.queued = true;
+            st.ready.push_back(Runnable::Task(self.key));
+        }
+        true
+    }
+}
+
+impl fmt::Display for TaskRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match self.state() {
+            TaskState::Pending => "pending",
+            TaskState::Running => "running",
+            TaskState::Cancelled => "cancelled",
+            TaskState::Finished => "finished",
+        };
+        write!(f, "<Task {} {} {}>", self.name(), self.id(), state)
+    }
+}
+
+impl fmt::Debug for TaskRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl PartialEq for TaskRef {
+    fn eq(&self, other: &TaskRef) -> bool {
+        Rc::ptr_eq(&self.core, &other.core) && self.key == other.key
+    }
+}
+
+impl Eq for TaskRef {}
+
+/// The task being polled right now, or `None` when called from the main
+/// future of `run_until_complete`, from a callback, or outside a loop
+/// (asyncio's `current_task`, gevent's `getcurrent`).
+///
+/// # Examples
+///
+/// ```
+/// corio::run(async {
+///     assert!(corio::current_task().is_none(), "the main future is not a task");
+///     let task = corio::spawn(async { corio::current_task().map(|t| t.id()) });
+///     let id = task.id();
+///     assert_eq!(task.await, Ok(Some(id)));
+/// });
+/// ```
+#[doc(alias = "getcurrent")]
+pub fn current_task() -> Option<TaskRef> {
+    context::with_current(|core| {
+        core.current_task().map(|key| TaskRef {
+            core: Rc::clone(core),
+            key,
+        })
+    })
+    .flatten()
+}
+
+/// Every task of the running loop that has not finished yet, in slab order
+/// (asyncio's `all_tasks`). Empty outside a loop.
+///
+/// # Examples
+///
+/// ```
+/// corio::run(async {
+///     let a = corio::spawn(std::future::pending::<()>());
+///     let b = corio::spawn(async {});
+///     corio::yield_now().await; // b finishes, a parks
+///     let ids: Vec<_> = corio::all_tasks().iter().map(|t| t.id()).collect();
+///     assert_eq!(ids, [a.id()]);
+///     drop(b);
+/// });
+/// ```
+pub fn all_tasks() -> Vec<TaskRef> {
+    context::with_current(|core| {
+        let mut st = core.state.borrow_mut();
+        st.tasks
+            .iter_mut()
+            .filter(|(_, slot)| !slot.is_finished())
+            .map(|(index, slot)| TaskRef {
+                core: Rc::clone(core),
+                key: TaskKey {
+                    index: index as u32,
+                    seq: slot.seq,
+                },
+            })
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+/// Gives the other tasks a turn: returns `Pending` once, after waking
+/// itself (asyncio's `await asyncio.sleep(0)`, gevent's `sleep(0)`).
+///
+/// The task goes to the back of the ready queue, so everything that was
+/// ready runs before it continues.
+///
+/// # Examples
+///
+/// ```
+/// use std::cell::RefCell;
+/// use std::rc::Rc;
+///
+/// let log = Rc::new(RefCell::new(Vec::new()));
+/// corio::run({
+///     let log = log.clone();
+///     async move {
+///         let l = log.clone();
+///         let other = corio::spawn(async move { l.borrow_mut().push("other") });
+///         corio::yield_now().await;
+///         log.borrow_mut().push("main");
+///         other.await.unwrap();
+///     }
+/// });
+/// assert_eq!(*log.borrow(), ["other", "main"]);
+/// ```
+#[doc(alias = "sleep(0)")]
+pub fn yield_now() -> YieldNow {
+    YieldNow { yielded: false }
+}
+
+/// The future returned by [`yield_now`].
+///
+/// # Examples
+///
+/// ```
+/// let fut: corio::YieldNow = corio::yield_now();
+/// corio::run(fut);
+/// ```
+#[derive(Debug)]
+#[must_use = "futures do nothing unless awaited"]
+pub struct YieldNow {
+    yielded: bool,
+}
+
+impl Future for YieldNow {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.yielded {
+            return Poll::Ready(());
+        }
+        self.yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}

@@ -1,0 +1,528 @@
+//! Time: sleeping, deadlines and periodic ticks.
+//!
+//! [`sleep`] is `await asyncio.sleep(d)` / `gevent.sleep(d)`: the task parks
+//! and the loop arms a timer; when the deadline passes, the loop's turn wakes
+//! the task. Nothing here spins or blocks the thread — which is the whole
+//! lesson of seed 004's three `sleep(2)` "requests": blocking sleeps in
+//! tasks take 6 s, awaited sleeps 2 s.
+//!
+//! Timers never fire early: a sleep completes only once the clock has
+//! reached its deadline. They may fire late by the time the loop is busy
+//! elsewhere, plus up to about a millisecond of `epoll` resolution.
+//! Dropping a sleep disarms its timer.
+
+use std::fmt;
+use std::pin::{Pin, pin};
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use crate::context;
+use crate::core::Core;
+use crate::timers::{TimerAction, TimerKey};
+
+/// `Instant::now() + delay`, saturating at about a century from now instead
+/// of overflowing.
+pub(crate) fn deadline_after(delay: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(delay)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
+}
+
+impl Core {
+    fn add_sleep(&self, deadline: Instant, waker: &std::task::Waker) -> TimerKey {
+        let mut st = self.state.borrow_mut();
+        st.timers
+            .insert(deadline, TimerAction::Wake(Some(waker.clone())))
+    }
+
+    fn set_sleep_waker(&self, key: TimerKey, waker: &std::task::Waker) -> bool {
+        self.state.borrow_mut().timers.set_waker(key, waker)
+    }
+
+    fn cancel_sleep(&self, key: TimerKey) {
+        let action = self.state.borrow_mut().timers.cancel(key);
+        drop(action); // a waker: dropped outside the borrow
+    }
+}
+
+/// Waits until `duration` has passed (asyncio's `sleep`, gevent's `sleep`).
+///
+/// The timer is armed at the first poll and disarmed if the future is
+/// dropped first. `sleep(Duration::ZERO)` completes at once, without
+/// yielding; use [`yield_now`](crate::yield_now) to let others run.
+///
+/// # Panics
+///
+/// Outside a running loop.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+///
+/// corio::run(async {
+///     let start = Instant::now();
+///     corio::time::sleep(Duration::from_millis(20)).await;
+///     assert!(start.elapsed() >= Duration::from_millis(20));
+/// });
+/// ```
+#[track_caller]
+pub fn sleep(duration: Duration) -> Sleep {
+    let core = context::current("corio::time::sleep");
+    Sleep::new(core, deadline_after(duration))
+}
+
+/// Waits until `deadline` (asyncio's `sleep` to an absolute time).
+///
+/// # Panics
+///
+/// Outside a running loop.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+///
+/// corio::run(async {
+///     let deadline = Instant::now() + Duration::from_millis(10);
+///     corio::time::sleep_until(deadline).await;
+///     assert!(Instant::now() >= deadline);
+/// });
+/// ```
+#[track_caller]
+pub fn sleep_until(deadline: Instant) -> Sleep {
+    let core = context::current("corio::time::sleep_until");
+    Sleep::new(core, deadline)
+}
+
+/// The future returned by [`sleep`] and [`sleep_until`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// corio::run(async {
+///     let mut sleep = corio::time::sleep(Duration::from_secs(3600));
+///     sleep.reset(std::time::Instant::now());
+///     sleep.await; // the new deadline has passed
+/// });
+/// ```
+#[must_use = "futures do nothing unless awaited"]
+pub struct Sleep {
+    core: Rc<Core>,
+    deadline: Instant,
+    timer: Option<TimerKey>,
+}
+
+impl Sleep {
+    fn new(core: Rc<Core>, deadline: Instant) -> Sleep {
+        Sleep {
+            core,
+            deadline,
+            timer: None,
+        }
+    }
+
+    /// When this sleep completes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// corio::run(async {
+    ///     let at = Instant::now() + Duration::from_secs(5);
+    ///     assert_eq!(corio::time::sleep_until(at).deadline(), at);
+    /// });
+    /// ```
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// Has the deadline passed?
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// corio::run(async {
+    ///     assert!(corio::time::sleep(Duration::ZERO).is_elapsed());
+    ///     assert!(!corio::time::sleep(Duration::from_secs(60)).is_elapsed());
+    /// });
+    /// ```
+    pub fn is_elapsed(&self) -> bool {
+        Instant::now() >= self.deadline
+    }
+
+    /// Moves the deadline (earlier or later), re-arming the timer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// corio::run(async {
+    ///     let mut sleep = corio::time::sleep(Duration::from_secs(60));
+    ///     let soon = Instant::now() + Duration::from_millis(5);
+    ///     sleep.reset(soon);
+    ///     assert_eq!(sleep.deadline(), soon);
+    ///     sleep.await;
+    /// });
+    /// ```
+    pub fn reset(&mut self, deadline: Instant) {
+        if let Some(key) = self.timer.take() {
+            self.core.cancel_sleep(key);
+        }
+        self.deadline = deadline;
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // The loop's cached clock is never ahead of the real one, so if it
+        // says the deadline passed, it did — and no clock read was needed.
+        let due = self.core.cached_now() >= self.deadline || Instant::now() >= self.deadline;
+        if due {
+            if let Some(key) = self.timer.take() {
+                self.core.cancel_sleep(key);
+            }
+            return Poll::Ready(());
+        }
+        let armed = match self.timer {
+            Some(key) => self.core.set_sleep_waker(key, cx.waker()),
+            None => false,
+        };
+        if !armed {
+            let key = self.core.add_sleep(self.deadline, cx.waker());
+            self.timer = Some(key);
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        if let Some(key) = self.timer.take() {
+            self.core.cancel_sleep(key);
+        }
+    }
+}
+
+impl fmt::Debug for Sleep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sleep")
+            .field("deadline", &self.deadline)
+            .field("armed", &self.timer.is_some())
+            .finish()
+    }
+}
+
+/// The error of [`timeout`]: the deadline passed first.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// corio::run(async {
+///     let err = corio::time::timeout(Duration::ZERO, std::future::pending::<()>()).await.unwrap_err();
+///     assert_eq!(err.to_string(), "deadline has elapsed");
+///     let io: std::io::Error = err.into();
+///     assert_eq!(io.kind(), std::io::ErrorKind::TimedOut);
+/// });
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Elapsed(());
+
+impl fmt::Display for Elapsed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("deadline has elapsed")
+    }
+}
+
+impl std::error::Error for Elapsed {}
+
+impl From<Elapsed> for std::io::Error {
+    fn from(e: Elapsed) -> std::io::Error {
+        std::io::Error::new(std::io::ErrorKind::TimedOut, e)
+    }
+}
+
+/// Runs `future` with a time limit (asyncio's `wait_for`, gevent's
+/// `Timeout`): its output, or `Err(Elapsed)` if `duration` passes first.
+///
+/// On timeout the inner future is dropped — cancelled, with its destructors
+/// run — before `timeout` returns. Note that dropping a [`Task`](crate::Task)
+/// *detaches* it: `timeout(d, task)` stops waiting for the task but does not
+/// cancel it; wrap it with [`Task::cancel_on_drop`](crate::Task::cancel_on_drop)
+/// for that. The inner future is polled before the deadline is checked, so
+/// a future that is ready in time wins a tie.
+///
+/// # Panics
+///
+/// Outside a running loop.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use corio::time::{sleep, timeout};
+///
+/// corio::run(async {
+///     assert_eq!(timeout(Duration::from_secs(1), async { 5 }).await, Ok(5));
+///     let slow = sleep(Duration::from_secs(3600));
+///     assert!(timeout(Duration::from_millis(10), slow).await.is_err());
+/// });
+/// ```
+#[doc(alias = "wait_for")]
+#[track_caller]
+pub fn timeout<F: Future>(
+    duration: Duration,
+    future: F,
+) -> impl Future<Output = Result<F::Output, Elapsed>> {
+    timeout_at(deadline_after(duration), future)
+}
+
+pub use timeout as wait_for;
+
+/// Like [`timeout`], with an absolute deadline.
+///
+/// # Panics
+///
+/// Outside a running loop.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+///
+/// corio::run(async {
+///     let deadline = Instant::now() + Duration::from_millis(5);
+///     let out = corio::time::timeout_at(deadline, std::future::pending::<()>()).await;
+///     assert!(out.is_err());
+///     assert!(Instant::now() >= deadline);
+/// });
+/// ```
+#[track_caller]
+pub fn timeout_at<F: Future>(
+    deadline: Instant,
+    future: F,
+) -> impl Future<Output = Result<F::Output, Elapsed>> {
+    let mut sleep = sleep_until(deadline);
+    async move {
+        let mut future = pin!(future);
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(output) = future.as_mut().poll(cx) {
+                return Poll::Ready(Ok(output));
+            }
+            match Pin::new(&mut sleep).poll(cx) {
+                Poll::Ready(()) => Poll::Ready(Err(Elapsed(()))),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await
+    }
+}
+
+/// What an [`Interval`] does when ticks were missed because the task was
+/// busy (or the loop was).
+///
+/// # Examples
+///
+/// ```
+/// use corio::time::MissedTickBehavior;
+///
+/// assert_eq!(MissedTickBehavior::default(), MissedTickBehavior::Skip);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MissedTickBehavior {
+    /// Fire the missed ticks at once, back to back, then carry on on the
+    /// original schedule.
+    Burst,
+    /// Fire one tick now, then wait a full period from now (the schedule
+    /// shifts; like `while True: work(); await sleep(period)`).
+    Delay,
+    /// Fire one tick now, then carry on at the next point of the original
+    /// schedule, dropping the missed ones. The default: no bursts, no drift.
+    #[default]
+    Skip,
+}
+
+/// Ticks every `period`; the first tick completes at once.
+///
+/// Ticks stay on the schedule `start, start + period, ...`; see
+/// [`MissedTickBehavior`] (default `Skip`) for what happens when the task
+/// falls behind.
+///
+/// # Panics
+///
+/// If `period` is zero, or outside a running loop.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+///
+/// corio::run(async {
+///     let start = Instant::now();
+///     let mut ticks = corio::time::interval(Duration::from_millis(10));
+///     for _ in 0..3 {
+///         ticks.tick().await; // at 0, 10 and 20 ms
+///     }
+///     assert!(start.elapsed() >= Duration::from_millis(20));
+/// });
+/// ```
+#[track_caller]
+pub fn interval(period: Duration) -> Interval {
+    assert!(
+        !period.is_zero(),
+        "corio::time::interval: the period must be non-zero"
+    );
+    let core = context::current("corio::time::interval");
+    Interval {
+        sleep: Sleep::new(core, Instant::now()),
+        period,
+        missed: MissedTickBehavior::default(),
+    }
+}
+
+/// A periodic timer: see [`interval`]. It is also a
+/// [`Stream`](futures_core::Stream) of tick instants.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// corio::run(async {
+///     let mut ticks = corio::time::interval(Duration::from_millis(1));
+///     let first = ticks.tick().await;
+///     let second = ticks.tick().await;
+///     assert_eq!(second - first, Duration::from_millis(1));
+/// });
+/// ```
+#[derive(Debug)]
+pub struct Interval {
+    sleep: Sleep,
+    period: Duration,
+    missed: MissedTickBehavior,
+}
+
+impl Interval {
+    /// Waits for the next tick; returns when it was scheduled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// corio::run(async {
+    ///     let mut ticks = corio::time::interval(Duration::from_millis(5));
+    ///     let scheduled = ticks.tick().await;
+    ///     assert!(scheduled <= Instant::now());
+    /// });
+    /// ```
+    pub async fn tick(&mut self) -> Instant {
+        std::future::poll_fn(|cx| self.poll_tick(cx)).await
+    }
+
+    /// Polls for the next tick (for hand-written futures).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::task::Poll;
+    /// use std::time::Duration;
+    ///
+    /// corio::run(async {
+    ///     let mut ticks = corio::time::interval(Duration::from_secs(60));
+    ///     let first = std::future::poll_fn(|cx| ticks.poll_tick(cx)).await;
+    ///     let second = std::future::poll_fn(|cx| Poll::Ready(ticks.poll_tick(cx))).await;
+    ///     assert!(second.is_pending());
+    ///     let _ = first;
+    /// });
+    /// ```
+    pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
+        if Pin::new(&mut self.sleep).poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        let scheduled = self.sleep.deadline();
+        let now = Instant::now();
+        let next = match self.missed {
+            MissedTickBehavior::Burst => scheduled + self.period,
+            MissedTickBehavior::Delay if now > scheduled + self.period => now + self.period,
+            MissedTickBehavior::Delay => scheduled + self.period,
+            MissedTickBehavior::Skip => {
+                let behind = now.saturating_duration_since(scheduled).as_nanos();
+                let periods = behind / self.period.as_nanos() + 1;
+                let step = u32::try_from(periods).unwrap_or(u32::MAX);
+                scheduled + self.period * step
+            }
+        };
+        self.sleep.reset(next);
+        Poll::Ready(scheduled)
+    }
+
+    /// Sets what happens to missed ticks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use corio::time::MissedTickBehavior;
+    ///
+    /// corio::run(async {
+    ///     let mut ticks = corio::time::interval(Duration::from_millis(1));
+    ///     ticks.set_missed_tick_behavior(MissedTickBehavior::Burst);
+    ///     assert_eq!(ticks.missed_tick_behavior(), MissedTickBehavior::Burst);
+    /// });
+    /// ```
+    pub fn set_missed_tick_behavior(&mut self, behavior: MissedTickBehavior) {
+        self.missed = behavior;
+    }
+
+    /// What happens to missed ticks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// corio::run(async {
+    ///     let ticks = corio::time::interval(Duration::from_millis(1));
+    ///     assert_eq!(ticks.missed_tick_behavior(), corio::time::MissedTickBehavior::Skip);
+    /// });
+    /// ```
+    pub fn missed_tick_behavior(&self) -> MissedTickBehavior {
+        self.missed
+    }
+
+    /// The period between ticks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// corio::run(async {
+    ///     let ticks = corio::time::interval(Duration::from_millis(250));
+    ///     assert_eq!(ticks.period(), Duration::from_millis(250));
+    /// });
+    /// ```
+    pub fn period(&self) -> Duration {
+        self.period
+    }
+}
+
+impl futures_core::Stream for Interval {
+    type Item = Instant;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Instant>> {
+        self.poll_tick(cx).map(Some)
+    }
+}

@@ -1,0 +1,153 @@
+//! Task wakers: how a parked task asks to be polled again.
+//!
+//! A [`Waker`](std::task::Waker) is what a future keeps when it returns
+//! `Pending`; calling `wake()` on it must get the task polled again. corio
+//! builds its wakers with `futures-task`'s [`ArcWake`]: the waker is an
+//! `Arc<TaskWaker>` that names the task by its [`TaskKey`] — slab index plus
+//! the sequence number given at spawn — and knows the loop's thread-safe
+//! [`Shared`] half.
+//!
+//! Waking never runs anything (invariant 1 of `ARCHITECTURE.md`); it only
+//! enqueues:
+//!
+//! * **Same thread** (the common case): the loop is found in the thread-local
+//!   [`context`](crate::context), and the task is pushed on the ready queue
+//!   unless it is already there. No atomics, no locks.
+//! * **Another thread**: the waker puts itself on the loop's remote queue,
+//!   at most once until the loop has taken it (`remote_queued`), and pokes
+//!   the loop's `mio::Waker` so a loop blocked in `poll` wakes up.
+//!
+//! A waker may outlive its task. Its key then names a slot that is empty or
+//! holds a task spawned later with another sequence number, and the wake is
+//! ignored (invariant 4).
+//!
+//! Allocating an `Arc` per task would cost a malloc per spawn, so the loop
+//! keeps a [`WakerPool`]: after a poll, a waker that nobody else holds
+//! (`Arc::strong_count == 1`) goes back to the pool and is re-keyed for the
+//! next task that needs one. A waker that someone kept stays with its task.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering, fence};
+
+use futures_task::ArcWake;
+
+use crate::context;
+use crate::handle::Shared;
+
+/// Names a task: its slab index and the sequence number it was spawned with.
+///
+/// The sequence number never repeats within a loop, so a key whose slot now
+/// holds another task no longer matches it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct TaskKey {
+    pub(crate) index: u32,
+    pub(crate) seq: u64,
+}
+
+impl TaskKey {
+    /// The slab index reserved for the main future of `run_until_complete`.
+    pub(crate) const ROOT_INDEX: u32 = u32::MAX;
+
+    pub(crate) fn is_root(self) -> bool {
+        self.index == Self::ROOT_INDEX
+    }
+}
+
+/// The heap half of a corio waker.
+pub(crate) struct TaskWaker {
+    shared: Arc<Shared>,
+    // The key lives in atomics only so that a pooled waker can be re-keyed
+    // through a shared `Arc`; it is written only while nobody else holds it.
+    index: AtomicU32,
+    seq: AtomicU64,
+    /// Set while this waker sits on the loop's remote queue.
+    remote_queued: AtomicBool,
+}
+
+impl TaskWaker {
+    pub(crate) fn new(shared: &Arc<Shared>, key: TaskKey) -> Arc<TaskWaker> {
+        Arc::new(TaskWaker {
+            shared: Arc::clone(shared),
+            index: AtomicU32::new(key.index),
+            seq: AtomicU64::new(key.seq),
+            remote_queued: AtomicBool::new(false),
+        })
+    }
+
+    pub(crate) fn key(&self) -> TaskKey {
+        TaskKey {
+            index: self.index.load(Ordering::Relaxed),
+            seq: self.seq.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Called by the loop when it takes this waker off the remote queue.
+    pub(crate) fn clear_remote_queued(&self) {
+        self.remote_queued.store(false, Ordering::Release);
+    }
+
+    fn wake_from_elsewhere(this: &Arc<Self>) {
+        if !this.remote_queued.swap(true, Ordering::AcqRel) {
+            this.shared.push_remote_wake(Arc::clone(this));
+        }
+    }
+}
+
+impl ArcWake for TaskWaker {
+    fn wake_by_ref(this: &Arc<Self>) {
+        let key = this.key();
+        let done_here = context::with_current(|core| {
+            Arc::ptr_eq(core.shared(), &this.shared) && core.schedule(key)
+        });
+        if done_here != Some(true) {
+            TaskWaker::wake_from_elsewhere(this);
+        }
+    }
+}
+
+/// Wakers that nobody else holds, kept for re-use.
+pub(crate) struct WakerPool {
+    free: Vec<Arc<TaskWaker>>,
+}
+
+impl WakerPool {
+    /// Enough to cover the tasks of a busy turn; beyond it, wakers are freed.
+    const CAPACITY: usize = 1024;
+
+    pub(crate) fn new() -> WakerPool {
+        WakerPool { free: Vec::new() }
+    }
+
+    /// A waker for `key`: a pooled one re-keyed, or a new one.
+    pub(crate) fn get(&mut self, shared: &Arc<Shared>, key: TaskKey) -> Arc<TaskWaker> {
+        match self.free.pop() {
+            Some(waker) => {
+                // Only wakers with no other holder are pooled, and a holder
+                // can only come from an existing clone: nobody can observe
+                // these stores but us.
+                waker.index.store(key.index, Ordering::Relaxed);
+                waker.seq.store(key.seq, Ordering::Relaxed);
+                waker
+            }
+            None => TaskWaker::new(shared, key),
+        }
+    }
+
+    /// Takes `waker` back if nobody else holds it; otherwise drops our share.
+    ///
+    /// Returns the waker when somebody else still holds a clone, so the
+    /// caller can keep it with its task.
+    pub(crate) fn put(&mut self, waker: Arc<TaskWaker>) -> Option<Arc<TaskWaker>> {
+        if Arc::strong_count(&waker) == 1 {
+            // Pairs with the release decrement of the last other holder, so
+            // its final reads of the key happen before we re-key it.
+            fence(Ordering::Acquire);
+            if self.free.len() < Self::CAPACITY {
+                self.free.push(waker);
+            }
+            None
+        } else {
+            Some(waker)
+        }
+    }
+}
