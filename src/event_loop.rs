@@ -346,11 +346,11 @@ impl EventLoop {
     /// Runs exactly one turn and says what it did (asyncio's `_run_once`):
     /// the stepping API.
     ///
-    /// The turn runs what was ready when it began, then waits for I/O or
-    /// the next timer if nothing is ready, then fires due timers. Work that
-    /// becomes ready during the turn runs at the next one. If nothing is
-    /// ready and nothing could ever be, it returns at once with
-    /// [`Turn::idle`] set.
+    /// If nothing is ready, the turn first waits — for I/O, another
+    /// thread, or the next timer — then it fires due timers and runs what is
+    /// ready, and returns. Work that becomes ready while it runs waits for
+    /// the next turn. If nothing is ready and nothing could ever be, it
+    /// returns at once with [`Turn::idle`] set.
     ///
     /// # Panics
     ///
@@ -376,6 +376,10 @@ impl EventLoop {
 
     /// One turn of the loop. This is the only place where futures and
     /// callbacks run.
+    ///
+    /// The order is asyncio's `_run_once`: first find out what is ready
+    /// (waiting only if nothing is), then run it. So a turn ends right after
+    /// running its work, and `run_once` returns what that work did.
     fn turn(&self, mut root: Option<&mut Root<'_>>, wait: Wait) -> Turn {
         let core = &*self.core;
         let mut turn = Turn::default();
@@ -384,7 +388,46 @@ impl EventLoop {
         //    `call_soon_threadsafe` callbacks join the ready queue.
         core.take_remote();
 
-        // 2. Run what is ready now — and only that. Whatever becomes ready
+        // 2. Decide how long we may wait: not at all if work is ready or a
+        //    stop was asked for; else until the next timer; else until an
+        //    event — if any event could ever come. If none could, the turn
+        //    is idle and returns at once.
+        let has_ready = !core.state.borrow().ready.is_empty();
+        let timeout = if has_ready || core.shared().stop_requested() {
+            Some(Duration::ZERO)
+        } else {
+            let now = core.refresh_now();
+            core.state.borrow_mut().timers.next_timeout(now)
+        };
+        if timeout.is_none() && wait == Wait::UnlessIdle {
+            let root_waker = root.as_ref().map(|root| &root.waker);
+            if !core.could_be_woken(root_waker) {
+                turn.idle = true;
+                return turn;
+            }
+        }
+
+        // 3. Wait in `mio::Poll::poll` for I/O readiness, a cross-thread
+        //    wake-up, or the timeout.
+        let started = Instant::now();
+        let polled = core.reactor.borrow_mut().poll(timeout);
+        if timeout != Some(Duration::ZERO) {
+            turn.slept = started.elapsed();
+        }
+        turn.io_events = polled.io_events;
+
+        // 4. Wake whoever waits for what happened: I/O waiters (sockets
+        //    register with the reactor), and other threads' wakes and
+        //    callbacks, which join the ready queue.
+        if polled.woken {
+            core.take_remote();
+        }
+
+        // 5. Fire the timers that are due: sleeping tasks are woken and
+        //    `call_later` callbacks queued.
+        turn.timers_fired = core.fire_timers();
+
+        // 6. Run what is ready now — and only that. Whatever becomes ready
         //    while these run (a task woken, a task spawned, a callback
         //    scheduled) waits for the next turn, so a task that keeps waking
         //    itself cannot starve timers, I/O or other threads.
@@ -412,47 +455,10 @@ impl EventLoop {
                 None => break,
             }
             if root.as_ref().is_some_and(|root| root.done) {
-                // The main future is done: stop here, leave the rest queued.
-                return turn;
+                // The main future is done: leave the rest queued.
+                break;
             }
         }
-
-        // 3. Decide how long we may wait: not at all if work is ready or a
-        //    stop was asked for; else until the next timer; else until an
-        //    event — if any event could ever come.
-        let has_ready = !core.state.borrow().ready.is_empty();
-        let timeout = if has_ready || core.shared().stop_requested() {
-            Some(Duration::ZERO)
-        } else {
-            let now = core.refresh_now();
-            core.state.borrow_mut().timers.next_timeout(now)
-        };
-        if timeout.is_none() && wait == Wait::UnlessIdle {
-            let root_waker = root.as_ref().map(|root| &root.waker);
-            if !core.could_be_woken(root_waker) {
-                turn.idle = true;
-                return turn;
-            }
-        }
-
-        // 4. Wait in `mio::Poll::poll` for I/O readiness, a cross-thread
-        //    wake-up, or the timeout.
-        let started = Instant::now();
-        let polled = core.reactor.borrow_mut().poll(timeout);
-        if timeout != Some(Duration::ZERO) {
-            turn.slept = started.elapsed();
-        }
-        turn.io_events = polled.io_events;
-
-        // 5. What woke us: other threads' work joins the ready queue (I/O
-        //    sources will wake their tasks here too).
-        if polled.woken {
-            core.take_remote();
-        }
-
-        // 6. Fire the timers that are due: sleeping tasks are woken and
-        //    `call_later` callbacks queued, for the next turn.
-        turn.timers_fired = core.fire_timers();
         turn
     }
 }

@@ -1,0 +1,246 @@
+//! gather, wait, as_completed, select/race and TaskGroup.
+
+mod common;
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use common::{DropFlag, Probe, quiet_panics};
+use corio::time::sleep;
+use corio::{Either, EventLoop, GroupError, ReturnWhen, TaskError, TaskGroup};
+
+async fn after(ms: u64) -> u64 {
+    sleep(Duration::from_millis(ms)).await;
+    ms
+}
+
+#[test]
+fn gather_returns_results_in_input_order_and_runs_them_concurrently() {
+    let started = Instant::now();
+    let out = corio::run(corio::gather([after(30), after(10), after(20)]));
+    assert_eq!(out, [30, 10, 20]);
+    assert!(
+        started.elapsed() < Duration::from_millis(55),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn gather_of_tasks_gives_each_outcome() {
+    quiet_panics();
+    let out = corio::run(async {
+        let ok = corio::spawn(async { 1 });
+        let bad = corio::spawn(async { panic!("expected: gathered panic") });
+        corio::gather([ok, bad]).await
+    });
+    assert_eq!(out[0], Ok(1));
+    assert!(out[1].as_ref().unwrap_err().is_panic());
+}
+
+#[test]
+fn gather_of_nothing_is_empty() {
+    let out: Vec<u64> = corio::run(corio::gather(Vec::<std::future::Ready<u64>>::new()));
+    assert!(out.is_empty());
+}
+
+#[test]
+fn gather_polls_only_the_children_that_were_woken() {
+    let mut lp = EventLoop::new().unwrap();
+    let probes: Vec<Probe> = (0..10).map(|_| Probe::new()).collect();
+    let futures: Vec<_> = probes.iter().map(|p| p.future()).collect();
+    let gathered = lp.spawn(corio::gather(futures));
+    lp.run_once();
+    assert!(probes.iter().all(|p| p.polls() == 1));
+    probes[3].release();
+    probes[3].waker().wake();
+    lp.run_once();
+    let polls: Vec<usize> = probes.iter().map(|p| p.polls()).collect();
+    assert_eq!(polls, [1, 1, 1, 2, 1, 1, 1, 1, 1, 1]);
+    for p in &probes {
+        p.release();
+        p.waker().wake();
+    }
+    let out = lp.run_until_complete(gathered).unwrap();
+    assert_eq!(out, [2, 2, 2, 2, 2, 2, 2, 2, 2, 2]);
+}
+
+#[test]
+fn wait_first_completed_returns_as_soon_as_one_task_is_done() {
+    corio::run(async {
+        let tasks = vec![
+            corio::spawn(after(50)),
+            corio::spawn(after(1)),
+            corio::spawn(after(60)),
+        ];
+        let (done, pending) = corio::wait(tasks, ReturnWhen::FirstCompleted).await;
+        assert_eq!(done.len(), 1);
+        assert_eq!(pending.len(), 2);
+        for task in done {
+            assert_eq!(task.await, Ok(1));
+        }
+        for task in pending {
+            task.cancel();
+        }
+    });
+}
+
+#[test]
+fn wait_all_completed_returns_every_task_done_in_input_order() {
+    corio::run(async {
+        let tasks: Vec<_> = [20, 5, 10].map(|ms| corio::spawn(after(ms))).into();
+        let (done, pending) = corio::wait(tasks, ReturnWhen::AllCompleted).await;
+        assert!(pending.is_empty());
+        let outs: Vec<_> = corio::gather(done).await;
+        assert_eq!(outs, [Ok(20), Ok(5), Ok(10)]);
+    });
+}
+
+#[test]
+fn wait_first_exception_returns_at_the_first_panic_but_not_at_a_cancel() {
+    quiet_panics();
+    corio::run(async {
+        let cancelled = corio::spawn(async {
+            std::future::pending::<()>().await;
+            0
+        });
+        cancelled.cancel();
+        let panics = corio::spawn(async {
+            sleep(Duration::from_millis(10)).await;
+            panic!("expected: first exception")
+        });
+        let slow = corio::spawn(after(5000));
+        let (done, pending) =
+            corio::wait(vec![cancelled, panics, slow], ReturnWhen::FirstException).await;
+        assert_eq!(done.len(), 2, "the cancelled one and the panicked one");
+        assert_eq!(pending.len(), 1);
+        pending[0].cancel();
+        let outs = corio::gather(done).await;
+        assert_eq!(outs[0], Err(TaskError::Cancelled));
+        assert!(outs[1].as_ref().unwrap_err().is_panic());
+    });
+}
+
+#[test]
+fn wait_of_nothing_returns_at_once() {
+    corio::run(async {
+        let (done, pending) =
+            corio::wait(Vec::<corio::Task<()>>::new(), ReturnWhen::AllCompleted).await;
+        assert!(done.is_empty() && pending.is_empty());
+    });
+}
+
+#[test]
+fn as_completed_yields_in_completion_order() {
+    corio::run(async {
+        let mut done = corio::as_completed([after(30), after(1), after(15)]);
+        let mut order = Vec::new();
+        while let Some(ms) = done.next().await {
+            order.push(ms);
+        }
+        assert_eq!(order, [1, 15, 30]);
+        assert!(done.is_empty());
+    });
+}
+
+#[test]
+fn select_returns_the_first_and_drops_the_loser() {
+    let dropped = Rc::new(Cell::new(false));
+    let d = dropped.clone();
+    let out = corio::run(async move {
+        let slow = async move {
+            let _flag = DropFlag(d);
+            after(5000).await
+        };
+        corio::select(slow, after(1)).await
+    });
+    assert_eq!(out, Either::Right(1));
+    assert!(dropped.get());
+}
+
+#[test]
+fn race_prefers_the_first_future_on_a_tie() {
+    let out = corio::run(corio::race(async { "a" }, async { "b" }));
+    assert_eq!(out, "a");
+}
+
+#[test]
+fn a_task_group_returns_every_output_in_spawn_order() {
+    corio::run(async {
+        let mut group = TaskGroup::<u64, String>::new();
+        for ms in [20, 5, 10] {
+            group.spawn(async move { Ok(after(ms).await) });
+        }
+        assert_eq!(group.join().await, Ok(vec![20, 5, 10]));
+    });
+}
+
+#[test]
+fn the_first_failure_in_a_task_group_cancels_the_others_and_joins_them() {
+    let dropped = Rc::new(Cell::new(0));
+    let d = dropped.clone();
+    let started = Instant::now();
+    let (out, dropped_before_join_returned) = corio::run(async move {
+        let mut group = TaskGroup::new();
+        for _ in 0..3 {
+            let d = d.clone();
+            group.spawn(async move {
+                struct Count(Rc<Cell<u32>>);
+                impl Drop for Count {
+                    fn drop(&mut self) {
+                        self.0.set(self.0.get() + 1);
+                    }
+                }
+                let _count = Count(d);
+                after(5000).await;
+                Ok(())
+            });
+        }
+        group.spawn(async {
+            sleep(Duration::from_millis(5)).await;
+            Err("failed")
+        });
+        let out = group.join().await;
+        (out, d.get())
+    });
+    assert_eq!(out, Err(GroupError::Failed("failed")));
+    assert_eq!(
+        dropped_before_join_returned, 3,
+        "every sibling was gone before join returned"
+    );
+    assert_eq!(dropped.get(), 3);
+    assert!(started.elapsed() < Duration::from_secs(4));
+}
+
+#[test]
+fn a_panic_in_a_task_group_is_its_failure() {
+    quiet_panics();
+    corio::run(async {
+        let mut group = TaskGroup::<(), ()>::new();
+        group.spawn(async { panic!("expected: group panic") });
+        group.spawn(async {
+            after(5000).await;
+            Ok(())
+        });
+        match group.join().await {
+            Err(GroupError::Task(TaskError::Panicked(p))) => {
+                assert_eq!(p.message(), "expected: group panic")
+            }
+            other => panic!("{other:?}"),
+        }
+    });
+}
+
+#[test]
+fn dropping_a_task_group_cancels_its_children() {
+    corio::run(async {
+        let mut group = TaskGroup::<(), ()>::new();
+        let child = group.spawn(async {
+            after(5000).await;
+            Ok(())
+        });
+        drop(group);
+        assert!(child.is_cancelled());
+    });
+}

@@ -1,0 +1,125 @@
+//! Test helpers: futures that count what happens to them.
+#![allow(dead_code)]
+
+use std::cell::{Cell, RefCell};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+/// Watches one future: how often it was polled, whether it was dropped, and
+/// the waker it was last polled with. The future completes (with its poll
+/// count) once `release` was called.
+#[derive(Clone, Default)]
+pub struct Probe(Rc<Inner>);
+
+#[derive(Default)]
+struct Inner {
+    polls: Cell<usize>,
+    drops: Cell<usize>,
+    released: Cell<bool>,
+    waker: RefCell<Option<Waker>>,
+}
+
+impl Probe {
+    pub fn new() -> Probe {
+        Probe::default()
+    }
+
+    pub fn future(&self) -> ProbeFuture {
+        ProbeFuture(self.clone())
+    }
+
+    pub fn polls(&self) -> usize {
+        self.0.polls.get()
+    }
+
+    pub fn drops(&self) -> usize {
+        self.0.drops.get()
+    }
+
+    /// The waker from the last poll.
+    pub fn waker(&self) -> Waker {
+        self.0.waker.borrow().clone().expect("polled at least once")
+    }
+
+    /// Lets the future complete at its next poll (does not wake it).
+    pub fn release(&self) {
+        self.0.released.set(true);
+    }
+}
+
+pub struct ProbeFuture(Probe);
+
+impl Future for ProbeFuture {
+    type Output = usize;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<usize> {
+        let inner = &(self.0).0;
+        inner.polls.set(inner.polls.get() + 1);
+        *inner.waker.borrow_mut() = Some(cx.waker().clone());
+        if inner.released.get() {
+            Poll::Ready(inner.polls.get())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+impl Drop for ProbeFuture {
+    fn drop(&mut self) {
+        let inner = &(self.0).0;
+        inner.drops.set(inner.drops.get() + 1);
+    }
+}
+
+/// Sets a flag when dropped.
+pub struct DropFlag(pub Rc<Cell<bool>>);
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.set(true);
+    }
+}
+
+/// An append-only log shared between tasks and callbacks.
+#[derive(Clone, Default)]
+pub struct Log(Rc<RefCell<Vec<String>>>);
+
+impl Log {
+    pub fn push(&self, entry: impl Into<String>) {
+        self.0.borrow_mut().push(entry.into());
+    }
+
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut self.0.borrow_mut())
+    }
+}
+
+/// Collects the loop's reports.
+pub fn capture_reports(lp: &corio::EventLoop) -> Rc<RefCell<Vec<corio::Report>>> {
+    let reports = Rc::new(RefCell::new(Vec::new()));
+    let sink = reports.clone();
+    lp.set_exception_handler(move |report| sink.borrow_mut().push(report.clone()));
+    reports
+}
+
+/// Silences the default panic hook's message for panics the test expects
+/// (they would otherwise clutter the test output). Returns a guard that
+/// restores nothing: tests in a binary share the hook, so install it once.
+pub fn quiet_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let msg = info
+                .payload()
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| info.payload().downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            if !msg.starts_with("expected:") {
+                default(info);
+            }
+        }));
+    });
+}

@@ -1,0 +1,503 @@
+//! Tasks: spawning, joining, cancelling, done callbacks, panics.
+
+mod common;
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::time::Duration;
+
+use common::{DropFlag, Log, Probe, capture_reports, quiet_panics};
+use corio::{Builder, EventLoop, ReportKind, TaskError, TaskState};
+
+#[test]
+fn a_spawned_task_runs_at_the_next_turn_not_inside_spawn() {
+    let mut lp = EventLoop::new().unwrap();
+    let ran = Rc::new(Cell::new(false));
+    let r = ran.clone();
+    let task = lp.spawn(async move { r.set(true) });
+    assert!(!ran.get());
+    lp.run_once();
+    assert!(ran.get());
+    assert!(task.is_done());
+}
+
+#[test]
+fn awaiting_a_task_gives_its_output() {
+    let out = corio::run(async {
+        let task = corio::spawn(async { String::from("hello") });
+        task.await
+    });
+    assert_eq!(out.as_deref(), Ok("hello"));
+}
+
+#[test]
+fn a_dropped_handle_detaches_the_task_which_keeps_running() {
+    let log = Log::default();
+    let l = log.clone();
+    corio::run(async move {
+        let l2 = l.clone();
+        drop(corio::spawn(async move {
+            corio::time::sleep(Duration::from_millis(5)).await;
+            l2.push("detached task finished");
+        }));
+        corio::time::sleep(Duration::from_millis(20)).await;
+        l.push("main finished");
+    });
+    assert_eq!(log.take(), ["detached task finished", "main finished"]);
+}
+
+#[test]
+fn done_callbacks_run_on_the_loop_after_completion_in_registration_order() {
+    let mut lp = EventLoop::new().unwrap();
+    let log = Log::default();
+    let probe = Probe::new();
+    let task = lp.spawn(probe.future());
+    for name in ["first", "second", "third"] {
+        let log = log.clone();
+        assert!(task.add_done_callback(move |outcome| {
+            log.push(format!("{name}: {outcome:?}"));
+        }));
+    }
+    probe.release();
+    let turn = lp.run_once(); // the task completes: callbacks are queued, not run
+    assert_eq!(turn.tasks_polled, 1);
+    assert_eq!(turn.callbacks_run, 0);
+    assert!(
+        log.take().is_empty(),
+        "callbacks never run inside the task's last poll"
+    );
+    let turn = lp.run_once();
+    assert_eq!(turn.callbacks_run, 3);
+    assert_eq!(
+        log.take(),
+        ["first: Ok(1)", "second: Ok(1)", "third: Ok(1)"]
+    );
+    assert_eq!(lp.run_until_complete(task), Ok(1));
+}
+
+#[test]
+fn a_callback_added_after_completion_still_runs_on_a_later_turn() {
+    let mut lp = EventLoop::new().unwrap();
+    let task = lp.spawn(async { 5 });
+    lp.run_once();
+    assert!(task.is_done());
+    let seen = Rc::new(RefCell::new(None));
+    let s = seen.clone();
+    assert!(task.add_done_callback(move |outcome| *s.borrow_mut() = Some(outcome.clone())));
+    assert_eq!(
+        *seen.borrow(),
+        None,
+        "not run re-entrantly inside add_done_callback"
+    );
+    assert_eq!(lp.run_once().callbacks_run, 1);
+    assert_eq!(*seen.borrow(), Some(Ok(5)));
+}
+
+#[test]
+fn callbacks_see_the_outcome_before_the_awaiting_handle_takes_it() {
+    let log = Log::default();
+    let l = log.clone();
+    corio::run(async move {
+        let task = corio::spawn(async { 7 });
+        let l2 = l.clone();
+        task.add_done_callback(move |outcome| l2.push(format!("callback saw {outcome:?}")));
+        let out = task.await;
+        l.push(format!("await got {out:?}"));
+    });
+    assert_eq!(log.take(), ["callback saw Ok(7)", "await got Ok(7)"]);
+}
+
+#[test]
+fn a_callback_added_after_the_output_was_taken_returns_false_and_never_runs() {
+    corio::run(async {
+        let mut task = corio::spawn(async { 1 });
+        assert_eq!((&mut task).await, Ok(1));
+        assert!(!task.add_done_callback(|_| panic!("must not run")));
+        corio::yield_now().await;
+    });
+}
+
+#[test]
+fn a_done_callback_may_spawn_tasks_and_add_callbacks() {
+    let log = Log::default();
+    let l = log.clone();
+    corio::run(async move {
+        let first = Rc::new(corio::spawn(async { 1 }));
+        let f = first.clone();
+        let l2 = l.clone();
+        first.add_done_callback(move |outcome| {
+            l2.push(format!("first done: {outcome:?}"));
+            let l3 = l2.clone();
+            let child = corio::spawn(async move { l3.push("spawned by a callback") });
+            let l4 = l2.clone();
+            child.add_done_callback(move |_| l4.push("callback of the spawned task"));
+            let l5 = l2.clone();
+            assert!(f.add_done_callback(move |_| l5.push("added by a callback")));
+        });
+        for _ in 0..5 {
+            corio::yield_now().await;
+        }
+    });
+    assert_eq!(
+        log.take(),
+        [
+            "first done: Ok(1)",
+            "spawned by a callback",
+            "added by a callback",
+            "callback of the spawned task",
+        ]
+    );
+}
+
+#[test]
+fn a_panicking_done_callback_is_contained_and_reported() {
+    quiet_panics();
+    let mut lp = EventLoop::new().unwrap();
+    let reports = capture_reports(&lp);
+    let task = Builder::new().name("worker").spawn_on(&lp, async { 3 });
+    let after = Rc::new(Cell::new(false));
+    let a = after.clone();
+    task.add_done_callback(|_| panic!("expected: callback failure"));
+    task.add_done_callback(move |_| a.set(true));
+    assert_eq!(
+        lp.run_until_complete(task),
+        Ok(3),
+        "the task's outcome is intact"
+    );
+    assert!(after.get(), "the next callback still ran");
+    let reports = reports.borrow();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].kind(), ReportKind::CallbackPanic);
+    assert_eq!(reports[0].message(), "expected: callback failure");
+    assert_eq!(reports[0].task_name(), Some("worker"));
+}
+
+#[test]
+fn a_panicking_call_soon_callback_is_contained_and_reported() {
+    quiet_panics();
+    let mut lp = EventLoop::new().unwrap();
+    let reports = capture_reports(&lp);
+    lp.call_soon(|| panic!("expected: plain callback"));
+    let ok = lp.run_until_complete(async { "the loop went on" });
+    assert_eq!(ok, "the loop went on");
+    assert_eq!(reports.borrow()[0].kind(), ReportKind::CallbackPanic);
+    assert_eq!(reports.borrow()[0].task_name(), None);
+}
+
+#[test]
+fn cancelling_runs_the_destructors_of_the_future() {
+    let mut lp = EventLoop::new().unwrap();
+    let dropped = Rc::new(Cell::new(false));
+    let flag = DropFlag(dropped.clone());
+    let task = lp.spawn(async move {
+        let _flag = flag;
+        std::future::pending::<()>().await;
+    });
+    lp.run_once();
+    assert!(task.cancel());
+    assert!(task.is_cancelled(), "marked at once");
+    assert!(
+        !dropped.get(),
+        "the future is dropped at the next turn, not inside cancel()"
+    );
+    lp.run_once();
+    assert!(dropped.get());
+    assert_eq!(lp.run_until_complete(task), Err(TaskError::Cancelled));
+}
+
+#[test]
+fn a_task_cancelled_before_its_first_poll_is_never_polled() {
+    let mut lp = EventLoop::new().unwrap();
+    let probe = Probe::new();
+    let task = lp.spawn(probe.future());
+    task.cancel();
+    assert_eq!(lp.run_until_complete(task), Err(TaskError::Cancelled));
+    assert_eq!(probe.polls(), 0);
+    assert_eq!(probe.drops(), 1);
+}
+
+#[test]
+fn the_callbacks_of_a_cancelled_task_run_with_cancelled() {
+    let mut lp = EventLoop::new().unwrap();
+    let seen = Rc::new(RefCell::new(None));
+    let s = seen.clone();
+    let task = lp.spawn(std::future::pending::<u8>());
+    task.add_done_callback(move |outcome| *s.borrow_mut() = Some(outcome.clone()));
+    task.cancel();
+    assert_eq!(lp.run_until_complete(task), Err(TaskError::Cancelled));
+    assert_eq!(*seen.borrow(), Some(Err(TaskError::Cancelled)));
+}
+
+#[test]
+fn cancelling_a_finished_task_returns_false() {
+    corio::run(async {
+        let task = corio::spawn(async { 1 });
+        corio::yield_now().await;
+        assert!(task.is_done());
+        assert!(!task.cancel());
+        assert!(!task.is_cancelled());
+        assert_eq!(task.await, Ok(1));
+    });
+}
+
+#[test]
+fn cancelling_twice_returns_false_the_second_time() {
+    corio::run(async {
+        let task = corio::spawn(std::future::pending::<()>());
+        assert!(task.cancel());
+        assert!(!task.cancel());
+        assert_eq!(task.await, Err(TaskError::Cancelled));
+    });
+}
+
+#[test]
+fn a_task_that_cancels_itself_and_then_finishes_ends_cancelled() {
+    corio::run(async {
+        let task = corio::spawn(async {
+            assert!(corio::current_task().unwrap().cancel());
+            "finished anyway"
+        });
+        assert_eq!(task.await, Err(TaskError::Cancelled));
+    });
+}
+
+#[test]
+fn a_task_that_cancels_itself_is_dropped_at_its_next_turn() {
+    let dropped = Rc::new(Cell::new(false));
+    let d = dropped.clone();
+    corio::run(async move {
+        let task = corio::spawn(async move {
+            let _flag = DropFlag(d);
+            corio::current_task().unwrap().cancel();
+            corio::yield_now().await;
+            unreachable!("cancelled at the yield");
+        });
+        assert_eq!(task.await, Err(TaskError::Cancelled));
+    });
+    assert!(dropped.get());
+}
+
+#[test]
+fn a_panicking_task_gives_panicked_and_the_loop_goes_on() {
+    quiet_panics();
+    let out = corio::run(async {
+        let bad = Builder::new()
+            .name("bad")
+            .spawn(async { panic!("expected: task failure") });
+        let good = corio::spawn(async { "still running" });
+        (bad.await, good.await)
+    });
+    match out.0 {
+        Err(TaskError::Panicked(p)) => {
+            assert_eq!(p.message(), "expected: task failure");
+            assert_eq!(p.task_name(), "bad");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(out.1, Ok("still running"));
+}
+
+#[test]
+fn a_panic_that_nobody_observes_is_reported_with_the_task_name() {
+    quiet_panics();
+    let mut lp = EventLoop::new().unwrap();
+    let reports = capture_reports(&lp);
+    drop(
+        Builder::new()
+            .name("f(5)")
+            .spawn_on(&lp, async { panic!("expected: unobserved") }),
+    );
+    lp.run_once();
+    let reports = reports.borrow();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].kind(), ReportKind::UnretrievedPanic);
+    assert_eq!(reports[0].task_name(), Some("f(5)"));
+    assert!(reports[0].to_string().contains("f(5)"), "{}", reports[0]);
+}
+
+#[test]
+fn a_panic_is_reported_when_the_last_handle_is_dropped_unawaited() {
+    quiet_panics();
+    let mut lp = EventLoop::new().unwrap();
+    let reports = capture_reports(&lp);
+    let task = lp.spawn(async { panic!("expected: later") });
+    lp.run_once();
+    assert!(
+        reports.borrow().is_empty(),
+        "the handle could still retrieve it"
+    );
+    drop(task);
+    assert_eq!(reports.borrow().len(), 1);
+}
+
+#[test]
+fn a_panic_seen_by_a_done_callback_or_awaited_is_not_reported() {
+    quiet_panics();
+    let mut lp = EventLoop::new().unwrap();
+    let reports = capture_reports(&lp);
+    let seen = lp.spawn(async { panic!("expected: seen") });
+    seen.add_done_callback(|outcome| assert!(outcome.is_err()));
+    drop(seen);
+    let awaited = lp.spawn(async { panic!("expected: awaited") });
+    assert!(lp.run_until_complete(awaited).is_err());
+    lp.run_once();
+    assert!(reports.borrow().is_empty(), "{:?}", reports.borrow());
+}
+
+#[test]
+fn a_panic_in_the_main_future_propagates_to_the_caller() {
+    quiet_panics();
+    let mut lp = EventLoop::new().unwrap();
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        lp.run_until_complete(async { panic!("expected: main") })
+    }));
+    let payload = caught.unwrap_err();
+    assert_eq!(payload.downcast_ref::<&str>(), Some(&"expected: main"));
+    // The loop is still usable afterwards.
+    assert_eq!(lp.run_until_complete(async { 1 }), 1);
+}
+
+#[test]
+fn run_until_complete_inside_a_running_loop_is_a_clear_error() {
+    quiet_panics();
+    let out = corio::run(async {
+        corio::spawn(async {
+            let mut inner = EventLoop::new().unwrap();
+            inner.run_until_complete(async {});
+        })
+        .await
+    });
+    let Err(TaskError::Panicked(p)) = out else {
+        panic!("{out:?}")
+    };
+    assert!(
+        p.message().contains("another one is running"),
+        "{}",
+        p.message()
+    );
+}
+
+#[test]
+fn run_until_complete_fails_instead_of_hanging_when_nothing_can_wake_the_future() {
+    quiet_panics();
+    let mut lp = EventLoop::new().unwrap();
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        lp.run_until_complete(std::future::pending::<()>())
+    }));
+    let payload = caught.unwrap_err();
+    let msg = payload.downcast_ref::<&str>().copied().unwrap_or_default();
+    assert!(msg.contains("hang forever"), "{msg}");
+}
+
+#[test]
+fn current_task_names_the_running_task_and_is_none_elsewhere() {
+    assert!(corio::current_task().is_none(), "outside a loop");
+    corio::run(async {
+        assert!(
+            corio::current_task().is_none(),
+            "the main future is not a task"
+        );
+        let task = Builder::new().name("me").spawn(async {
+            let me = corio::current_task().unwrap();
+            (me.name(), me.state())
+        });
+        assert_eq!(task.await, Ok(("me".to_string(), TaskState::Running)));
+        corio::call_soon(|| assert!(corio::current_task().is_none(), "callbacks are not tasks"));
+        corio::yield_now().await;
+    });
+}
+
+#[test]
+fn all_tasks_lists_the_unfinished_tasks() {
+    corio::run(async {
+        let parked = Builder::new()
+            .name("parked")
+            .spawn(std::future::pending::<()>());
+        let quick = corio::spawn(async {});
+        let names: Vec<String> = corio::all_tasks().iter().map(|t| t.name()).collect();
+        assert_eq!(names.len(), 2);
+        corio::yield_now().await;
+        let names: Vec<String> = corio::all_tasks().iter().map(|t| t.name()).collect();
+        assert_eq!(names, ["parked"]);
+        parked.cancel();
+        corio::yield_now().await;
+        assert!(corio::all_tasks().is_empty());
+        drop(quick);
+    });
+}
+
+#[test]
+fn default_names_count_up_like_asyncio() {
+    corio::run(async {
+        let a = corio::spawn(async {});
+        let b = corio::spawn(async {});
+        assert_eq!(a.name(), format!("Task-{}", a.id().as_u64()));
+        assert_eq!(b.id().as_u64(), a.id().as_u64() + 1);
+    });
+}
+
+#[test]
+fn cancel_on_drop_cancels_and_runs_destructors() {
+    let dropped = Rc::new(Cell::new(false));
+    let d = dropped.clone();
+    corio::run(async move {
+        let guard = corio::spawn(async move {
+            let _flag = DropFlag(d);
+            std::future::pending::<()>().await;
+        })
+        .cancel_on_drop();
+        corio::yield_now().await;
+        let task = guard.task_ref();
+        drop(guard);
+        assert!(task.is_cancelled());
+        corio::yield_now().await;
+    });
+    assert!(dropped.get());
+}
+
+#[test]
+fn dropping_the_loop_cancels_pending_tasks_and_their_handles_see_cancelled() {
+    let mut lp = EventLoop::new().unwrap();
+    let dropped = Rc::new(Cell::new(false));
+    let flag = DropFlag(dropped.clone());
+    let pending = lp.spawn(async move {
+        let _flag = flag;
+        std::future::pending::<()>().await;
+    });
+    let finished = lp.spawn(async { 9 });
+    lp.run_once();
+    drop(lp);
+    assert!(dropped.get());
+    assert!(pending.is_cancelled());
+    // The finished task's outcome outlives the loop; poll the handles
+    // with a fresh loop.
+    let mut other = EventLoop::new().unwrap();
+    assert_eq!(other.run_until_complete(finished), Ok(9));
+    assert_eq!(other.run_until_complete(pending), Err(TaskError::Cancelled));
+}
+
+#[test]
+fn corio_run_drops_the_tasks_left_over() {
+    let dropped = Rc::new(Cell::new(false));
+    let d = dropped.clone();
+    corio::run(async move {
+        drop(corio::spawn(async move {
+            let _flag = DropFlag(d);
+            std::future::pending::<()>().await;
+        }));
+        corio::yield_now().await;
+    });
+    assert!(dropped.get());
+}
+
+#[test]
+fn the_slot_of_a_finished_task_is_reused_and_the_old_id_is_not() {
+    corio::run(async {
+        let first = corio::spawn(async { 1 });
+        let first_id = first.id();
+        assert_eq!(first.await, Ok(1));
+        let second = corio::spawn(async { 2 });
+        assert_ne!(second.id(), first_id);
+        assert_eq!(second.await, Ok(2));
+    });
+}

@@ -1,0 +1,216 @@
+//! Timers: order, never early, timeouts, intervals.
+
+mod common;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use common::{DropFlag, Log};
+use corio::EventLoop;
+use corio::time::{Elapsed, MissedTickBehavior, interval, sleep, sleep_until, timeout};
+
+#[test]
+fn timers_fire_in_deadline_order() {
+    let log = Log::default();
+    let l = log.clone();
+    corio::run(async move {
+        let tasks: Vec<_> = [30u64, 10, 20, 0, 10]
+            .into_iter()
+            .enumerate()
+            .map(|(i, ms)| {
+                let l = l.clone();
+                corio::spawn(async move {
+                    sleep(Duration::from_millis(ms)).await;
+                    l.push(format!("{ms}ms#{i}"));
+                })
+            })
+            .collect();
+        corio::gather(tasks).await;
+    });
+    assert_eq!(
+        log.take(),
+        ["0ms#3", "10ms#1", "10ms#4", "20ms#2", "30ms#0"]
+    );
+}
+
+#[test]
+fn call_later_callbacks_fire_in_deadline_order() {
+    let mut lp = EventLoop::new().unwrap();
+    let log = Log::default();
+    let start = Instant::now();
+    for ms in [15u64, 5, 10] {
+        let l = log.clone();
+        lp.call_at(start + Duration::from_millis(ms), move || {
+            l.push(ms.to_string())
+        });
+    }
+    while !lp.run_once().idle {}
+    assert_eq!(log.take(), ["5", "10", "15"]);
+}
+
+#[test]
+fn timers_never_fire_before_their_deadline() {
+    let late = corio::run(async {
+        let mut checks = Vec::new();
+        for i in 0..50u64 {
+            let deadline = Instant::now() + Duration::from_micros(i * 137);
+            checks.push(corio::spawn(async move {
+                sleep_until(deadline).await;
+                Instant::now() >= deadline
+            }));
+        }
+        corio::gather(checks).await
+    });
+    assert!(late.iter().all(|ok| *ok == Ok(true)));
+
+    let mut lp = EventLoop::new().unwrap();
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    for i in 0..50u64 {
+        let deadline = Instant::now() + Duration::from_micros(i * 211);
+        let s = seen.clone();
+        lp.call_at(deadline, move || {
+            s.borrow_mut().push(Instant::now() >= deadline)
+        });
+    }
+    while !lp.run_once().idle {}
+    assert_eq!(seen.borrow().len(), 50);
+    assert!(seen.borrow().iter().all(|ok| *ok));
+}
+
+#[test]
+fn timeout_returns_elapsed_and_drops_the_inner_future() {
+    let dropped = Rc::new(std::cell::Cell::new(false));
+    let d = dropped.clone();
+    let out = corio::run(async move {
+        let slow = async move {
+            let _flag = DropFlag(d);
+            sleep(Duration::from_secs(3600)).await;
+            "never"
+        };
+        let out = timeout(Duration::from_millis(10), slow).await;
+        (out, dropped.get())
+    });
+    assert!(matches!(out.0, Err(Elapsed { .. })));
+    assert!(out.1, "dropped before timeout returned");
+}
+
+#[test]
+fn timeout_gives_the_output_when_the_future_is_in_time() {
+    corio::run(async {
+        let out = timeout(Duration::from_secs(5), async {
+            sleep(Duration::from_millis(1)).await;
+            "in time"
+        })
+        .await;
+        assert_eq!(out, Ok("in time"));
+    });
+}
+
+#[test]
+fn a_dropped_sleep_disarms_its_timer() {
+    let mut lp = EventLoop::new().unwrap();
+    lp.run_until_complete(async {
+        let mut sleep = std::pin::pin!(sleep(Duration::from_secs(3600)));
+        // Poll once, so the timer is really armed.
+        let polled =
+            std::future::poll_fn(|cx| std::task::Poll::Ready(sleep.as_mut().poll(cx))).await;
+        assert!(polled.is_pending());
+    });
+    // Nothing is left armed: the loop is idle, not waiting an hour.
+    assert!(lp.run_once().idle);
+}
+
+#[test]
+fn a_sleep_of_zero_completes_without_waiting() {
+    let mut lp = EventLoop::new().unwrap();
+    let started = Instant::now();
+    lp.run_until_complete(async { sleep(Duration::ZERO).await });
+    assert!(started.elapsed() < Duration::from_secs(1));
+}
+
+#[test]
+fn a_huge_sleep_does_not_overflow() {
+    corio::run(async {
+        let out = timeout(Duration::from_millis(1), sleep(Duration::MAX)).await;
+        assert!(out.is_err());
+    });
+}
+
+#[test]
+fn reset_moves_a_sleep_earlier() {
+    corio::run(async {
+        let mut s = sleep(Duration::from_secs(3600));
+        s.reset(Instant::now() + Duration::from_millis(5));
+        let out = timeout(Duration::from_secs(5), s).await;
+        assert!(out.is_ok());
+    });
+}
+
+/// Makes the task miss ticks: blocks the thread (on purpose) for `ms`.
+fn block_for(ms: u64) {
+    std::thread::sleep(Duration::from_millis(ms));
+}
+
+#[test]
+fn interval_skip_drops_missed_ticks_and_stays_on_the_grid() {
+    corio::run(async {
+        let period = Duration::from_millis(10);
+        let mut ticks = interval(period);
+        let t0 = ticks.tick().await;
+        block_for(35);
+        let late = ticks.tick().await; // the tick due at 10 ms, late
+        let next = ticks.tick().await;
+        assert_eq!(late - t0, period);
+        assert_eq!(next - t0, period * 4, "30 and 20 were skipped");
+    });
+}
+
+#[test]
+fn interval_burst_fires_missed_ticks_back_to_back() {
+    corio::run(async {
+        let period = Duration::from_millis(10);
+        let mut ticks = interval(period);
+        ticks.set_missed_tick_behavior(MissedTickBehavior::Burst);
+        let t0 = ticks.tick().await;
+        block_for(35);
+        let before = Instant::now();
+        let scheduled: Vec<Duration> = [ticks.tick().await, ticks.tick().await, ticks.tick().await]
+            .iter()
+            .map(|t| *t - t0)
+            .collect();
+        assert_eq!(scheduled, [period, period * 2, period * 3]);
+        assert!(before.elapsed() < period, "the burst does not wait");
+    });
+}
+
+#[test]
+fn interval_delay_restarts_the_schedule_from_now() {
+    corio::run(async {
+        let period = Duration::from_millis(10);
+        let mut ticks = interval(period);
+        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let t0 = ticks.tick().await;
+        block_for(35);
+        let late = ticks.tick().await;
+        let resumed = Instant::now();
+        let next = ticks.tick().await;
+        assert_eq!(late - t0, period);
+        assert!(next >= resumed + period - Duration::from_millis(1));
+    });
+}
+
+#[test]
+#[should_panic(expected = "period must be non-zero")]
+fn an_interval_of_zero_is_refused() {
+    corio::run(async {
+        let _ = interval(Duration::ZERO);
+    });
+}
+
+#[test]
+fn sleep_outside_a_loop_says_there_is_no_running_loop() {
+    let err = std::panic::catch_unwind(|| sleep(Duration::from_secs(1))).unwrap_err();
+    let msg = err.downcast_ref::<String>().unwrap();
+    assert!(msg.contains("no running event loop"), "{msg}");
+}

@@ -1,0 +1,252 @@
+//! The shape of a turn: what runs when, fairness, idling, stopping.
+
+mod common;
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use common::Log;
+use corio::EventLoop;
+
+#[test]
+fn run_once_runs_only_what_was_ready_when_the_turn_began() {
+    let mut lp = EventLoop::new().unwrap();
+    let log = Log::default();
+    let l = log.clone();
+    drop(lp.spawn(async move {
+        l.push("parent");
+        let l2 = l.clone();
+        drop(corio::spawn(async move { l2.push("child") }));
+        let l3 = l.clone();
+        corio::call_soon(move || l3.push("callback"));
+    }));
+    let turn = lp.run_once();
+    assert_eq!((turn.tasks_polled, turn.callbacks_run), (1, 0));
+    assert_eq!(log.take(), ["parent"]);
+    let turn = lp.run_once();
+    assert_eq!((turn.tasks_polled, turn.callbacks_run), (1, 1));
+    assert_eq!(log.take(), ["child", "callback"]);
+    assert!(lp.run_once().idle);
+}
+
+#[test]
+fn callbacks_and_tasks_share_one_fifo_ready_queue() {
+    let mut lp = EventLoop::new().unwrap();
+    let log = Log::default();
+    let (l1, l2, l3) = (log.clone(), log.clone(), log.clone());
+    lp.call_soon(move || l1.push("callback 1"));
+    drop(lp.spawn(async move { l2.push("task") }));
+    lp.call_soon(move || l3.push("callback 2"));
+    lp.run_once();
+    assert_eq!(log.take(), ["callback 1", "task", "callback 2"]);
+}
+
+#[test]
+fn a_callback_may_spawn_a_task_that_runs_at_the_next_turn() {
+    let mut lp = EventLoop::new().unwrap();
+    let log = Log::default();
+    let l = log.clone();
+    lp.call_soon(move || {
+        let l2 = l.clone();
+        drop(corio::spawn(
+            async move { l2.push("spawned from a callback") },
+        ));
+    });
+    assert_eq!(lp.run_once().callbacks_run, 1);
+    assert!(log.take().is_empty());
+    assert_eq!(lp.run_once().tasks_polled, 1);
+    assert_eq!(log.take(), ["spawned from a callback"]);
+}
+
+#[test]
+fn a_cancelled_callback_does_not_run() {
+    let mut lp = EventLoop::new().unwrap();
+    let handle = lp.call_soon(|| panic!("cancelled callbacks never run"));
+    assert!(handle.cancel());
+    let later = lp.call_later(Duration::from_millis(1), || panic!("nor do timers"));
+    assert!(later.cancel());
+    assert!(!later.is_pending());
+    let turn = lp.run_once();
+    assert_eq!(turn.callbacks_run, 0);
+    assert!(lp.run_once().idle);
+}
+
+#[test]
+fn a_self_waking_task_does_not_starve_a_due_timer() {
+    let started = Instant::now();
+    corio::run(async {
+        let spinner = corio::spawn(async {
+            loop {
+                corio::yield_now().await;
+            }
+        });
+        corio::time::sleep(Duration::from_millis(20)).await;
+        spinner.cancel();
+    });
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn a_self_waking_task_does_not_starve_a_call_soon_threadsafe_callback() {
+    let mut lp = EventLoop::new().unwrap();
+    let handle = lp.handle();
+    let done = Arc::new(AtomicBool::new(false));
+    let d = done.clone();
+    let spinner = lp.spawn(async {
+        loop {
+            corio::yield_now().await;
+        }
+    });
+    let thread = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(10));
+        handle.call_soon_threadsafe(move || d.store(true, Ordering::SeqCst));
+    });
+    let started = Instant::now();
+    lp.run_until_complete(async {
+        while !done.load(Ordering::SeqCst) {
+            corio::yield_now().await;
+        }
+    });
+    assert!(started.elapsed() < Duration::from_secs(5));
+    spinner.cancel();
+    thread.join().unwrap();
+}
+
+#[test]
+fn an_empty_loop_returns_an_idle_turn_at_once() {
+    let mut lp = EventLoop::new().unwrap();
+    let turn = lp.run_once();
+    assert!(turn.idle);
+    assert_eq!(turn.slept, Duration::ZERO);
+}
+
+#[test]
+fn a_parked_task_that_nobody_can_wake_makes_the_turn_idle() {
+    let mut lp = EventLoop::new().unwrap();
+    let task = lp.spawn(std::future::pending::<()>());
+    assert_eq!(lp.run_once().tasks_polled, 1);
+    assert!(lp.run_once().idle, "std::future::pending() keeps no waker");
+    drop(task);
+}
+
+#[test]
+fn run_once_sleeps_until_the_next_timer_and_fires_it() {
+    let mut lp = EventLoop::new().unwrap();
+    let fired = Rc::new(Cell::new(false));
+    let f = fired.clone();
+    let when = Instant::now() + Duration::from_millis(20);
+    lp.call_at(when, move || f.set(true));
+    let turn = lp.run_once();
+    assert!(Instant::now() >= when);
+    assert_eq!(turn.timers_fired, 1);
+    assert_eq!(
+        turn.callbacks_run, 1,
+        "the fired callback runs in the same turn"
+    );
+    assert!(turn.slept > Duration::ZERO);
+    assert!(fired.get());
+    assert!(lp.run_once().idle);
+}
+
+#[test]
+fn stop_from_a_task_ends_run_forever() {
+    let mut lp = EventLoop::new().unwrap();
+    let handle = lp.handle();
+    let task = lp.spawn(async move {
+        corio::time::sleep(Duration::from_millis(5)).await;
+        handle.stop();
+        "stopped"
+    });
+    lp.run_forever();
+    assert_eq!(lp.run_until_complete(task), Ok("stopped"));
+}
+
+#[test]
+fn stop_from_another_thread_wakes_a_blocked_run_forever() {
+    let mut lp = EventLoop::new().unwrap();
+    let handle = lp.handle();
+    let thread = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(30));
+        handle.stop();
+    });
+    let started = Instant::now();
+    lp.run_forever();
+    assert!(started.elapsed() >= Duration::from_millis(20));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    thread.join().unwrap();
+}
+
+#[test]
+fn stop_before_run_forever_runs_one_turn() {
+    let mut lp = EventLoop::new().unwrap();
+    let ran = Rc::new(Cell::new(false));
+    let r = ran.clone();
+    lp.call_soon(move || r.set(true));
+    lp.stop();
+    lp.run_forever();
+    assert!(ran.get());
+}
+
+#[test]
+fn call_soon_threadsafe_runs_on_the_loop_thread() {
+    let mut lp = EventLoop::new().unwrap();
+    let handle = lp.handle();
+    let loop_thread = std::thread::current().id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        assert!(handle.call_soon_threadsafe(move || {
+            tx.send(std::thread::current().id()).unwrap();
+        }));
+    })
+    .join()
+    .unwrap();
+    lp.run_once();
+    assert_eq!(rx.try_recv(), Ok(loop_thread));
+}
+
+#[test]
+fn call_soon_threadsafe_on_a_closed_loop_returns_false() {
+    let lp = EventLoop::new().unwrap();
+    let handle = lp.handle();
+    drop(lp);
+    assert!(handle.is_closed());
+    assert!(!handle.call_soon_threadsafe(|| unreachable!()));
+    handle.stop(); // harmless
+}
+
+#[test]
+fn the_loop_can_be_run_again_after_run_until_complete() {
+    let mut lp = EventLoop::new().unwrap();
+    let background = lp.spawn(async {
+        corio::time::sleep(Duration::from_millis(5)).await;
+        "background"
+    });
+    assert_eq!(lp.run_until_complete(async { 1 }), 1);
+    assert!(!background.is_done(), "left pending for the next run");
+    assert_eq!(lp.run_until_complete(background), Ok("background"));
+}
+
+#[test]
+fn two_loops_on_two_threads_run_independently() {
+    let threads: Vec<_> = (0..2)
+        .map(|i| {
+            std::thread::spawn(move || {
+                corio::run(async move {
+                    let tasks: Vec<_> = (0..100)
+                        .map(|j| corio::spawn(async move { i * 1000 + j }))
+                        .collect();
+                    corio::gather(tasks)
+                        .await
+                        .into_iter()
+                        .map(Result::unwrap)
+                        .sum::<i32>()
+                })
+            })
+        })
+        .collect();
+    let sums: Vec<i32> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    assert_eq!(sums, [4950, 104950]);
+}

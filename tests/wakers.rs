@@ -1,0 +1,178 @@
+//! Wakers: same thread, other threads, stale keys, duplicates.
+
+mod common;
+
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::Probe;
+use corio::EventLoop;
+
+#[test]
+fn a_task_woken_from_another_thread_is_polled() {
+    let mut lp = EventLoop::new().unwrap();
+    let probe = Probe::new();
+    let task = lp.spawn(probe.future());
+    let (tx, rx) = mpsc::channel();
+    let started = Instant::now();
+    let out = lp.run_until_complete(async {
+        corio::yield_now().await; // let the task park first
+        probe.release();
+        let waker = probe.waker();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            waker.wake();
+            tx.send(()).unwrap();
+        });
+        task.await
+    });
+    rx.recv().unwrap();
+    assert_eq!(out, Ok(2), "polled once to park, once after the wake");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn a_loop_blocked_in_poll_with_no_timers_is_woken_by_another_thread() {
+    let mut lp = EventLoop::new().unwrap();
+    let probe = Probe::new();
+    let task = lp.spawn(probe.future());
+    lp.run_once(); // parks; the probe holds the waker
+    probe.release();
+    let waker = probe.waker();
+    let waker_thread = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        waker.wake();
+    });
+    let started = Instant::now();
+    // Nothing is ready and no timer is armed: this turn blocks in
+    // mio::Poll::poll until the other thread's wake pokes the mio::Waker.
+    let turn = lp.run_once();
+    assert!(turn.slept >= Duration::from_millis(20), "{turn:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    waker_thread.join().unwrap();
+    assert_eq!(lp.run_until_complete(task), Ok(2));
+}
+
+#[test]
+fn ten_thousand_wakes_before_it_runs_poll_a_task_once() {
+    let mut lp = EventLoop::new().unwrap();
+    let probe = Probe::new();
+    let task = lp.spawn(probe.future());
+    lp.run_once();
+    assert_eq!(probe.polls(), 1);
+    let waker = probe.waker();
+    for _ in 0..10_000 {
+        waker.wake_by_ref();
+    }
+    let turn = lp.run_once();
+    assert_eq!(turn.tasks_polled, 1);
+    assert_eq!(probe.polls(), 2);
+    task.cancel();
+    lp.run_once();
+}
+
+#[test]
+fn ten_thousand_wakes_from_another_thread_poll_a_task_once() {
+    let mut lp = EventLoop::new().unwrap();
+    let probe = Probe::new();
+    let task = lp.spawn(probe.future());
+    lp.run_once();
+    let waker = probe.waker();
+    std::thread::spawn(move || {
+        for _ in 0..10_000 {
+            waker.wake_by_ref();
+        }
+    })
+    .join()
+    .unwrap();
+    let turn = lp.run_once();
+    assert_eq!(turn.tasks_polled, 1);
+    assert_eq!(probe.polls(), 2);
+    task.cancel();
+    lp.run_once();
+}
+
+#[test]
+fn waking_a_finished_task_does_nothing() {
+    let mut lp = EventLoop::new().unwrap();
+    let probe = Probe::new();
+    probe.release();
+    let task = lp.spawn(probe.future());
+    assert_eq!(lp.run_until_complete(task), Ok(1));
+    let waker = probe.waker();
+    waker.wake_by_ref();
+    std::thread::spawn(move || waker.wake()).join().unwrap();
+    let turn = lp.run_once();
+    assert_eq!(turn.tasks_polled, 0);
+    assert_eq!(probe.polls(), 1);
+}
+
+#[test]
+fn a_stale_waker_does_not_poll_the_task_that_reused_its_slot() {
+    let mut lp = EventLoop::new().unwrap();
+    // The first task parks, keeping its waker in the probe, then finishes.
+    let old = Probe::new();
+    let first = lp.spawn(old.future());
+    lp.run_once();
+    let stale = old.waker();
+    old.release();
+    stale.wake_by_ref();
+    assert_eq!(lp.run_until_complete(first), Ok(2));
+    // The next task takes the freed slot.
+    let new = Probe::new();
+    let second = lp.spawn(new.future());
+    lp.run_once();
+    assert_eq!(new.polls(), 1);
+    // Waking the old task's waker, here and from another thread, must not
+    // poll the new one.
+    stale.wake_by_ref();
+    let s = stale.clone();
+    std::thread::spawn(move || s.wake()).join().unwrap();
+    let turn = lp.run_once();
+    assert_eq!(turn.tasks_polled, 0);
+    assert_eq!(new.polls(), 1);
+    assert_eq!(old.polls(), 2);
+    // The new task's own waker still works.
+    new.release();
+    new.waker().wake();
+    assert_eq!(lp.run_until_complete(second), Ok(2));
+}
+
+#[test]
+fn a_pooled_waker_is_never_handed_to_a_task_while_someone_still_holds_it() {
+    let mut lp = EventLoop::new().unwrap();
+    // Many short tasks, each keeping its waker in a probe after finishing.
+    let probes: Vec<Probe> = (0..100).map(|_| Probe::new()).collect();
+    for probe in &probes {
+        probe.release();
+        let task = lp.spawn(probe.future());
+        assert_eq!(lp.run_until_complete(task), Ok(1));
+    }
+    let parked = Probe::new();
+    let task = lp.spawn(parked.future());
+    lp.run_once();
+    for probe in &probes {
+        probe.waker().wake();
+    }
+    assert_eq!(
+        lp.run_once().tasks_polled,
+        0,
+        "no stale waker reaches the parked task"
+    );
+    assert_eq!(parked.polls(), 1);
+    task.cancel();
+    lp.run_once();
+}
+
+#[test]
+fn a_waker_that_outlives_its_loop_is_harmless() {
+    let mut lp = EventLoop::new().unwrap();
+    let probe = Probe::new();
+    let task = lp.spawn(probe.future());
+    lp.run_once();
+    let waker = probe.waker();
+    drop(task);
+    drop(lp);
+    waker.wake_by_ref();
+    std::thread::spawn(move || waker.wake()).join().unwrap();
+}
