@@ -87,3 +87,8 @@ pub use task::{
     Builder, CancelOnDrop, PanicError, Task, TaskError, TaskId, TaskRef, TaskState, YieldNow,
     all_tasks, current_task, spawn, yield_now,
 };
+
+/// The README's code, checked as a doc test so that it stays true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
