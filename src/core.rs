@@ -78,6 +78,8 @@ pub(crate) struct Core {
     /// The clock as last read by the loop. It is never ahead of the real
     /// clock, so "deadline <= now" on it means the deadline has truly passed.
     now: Cell<Instant>,
+    /// Polls run since the loop last looked at I/O and timers.
+    polls_since_look: Cell<usize>,
 }
 
 impl Core {
@@ -100,6 +102,7 @@ impl Core {
             current_task: Cell::new(None),
             exception_handler: RefCell::new(None),
             now: Cell::new(Instant::now()),
+            polls_since_look: Cell::new(0),
         }))
     }
 
@@ -119,6 +122,28 @@ impl Core {
         let now = Instant::now();
         self.now.set(now);
         now
+    }
+
+    pub(crate) fn polls_since_look(&self) -> usize {
+        self.polls_since_look.get()
+    }
+
+    pub(crate) fn count_polls(&self, polls: usize) {
+        self.polls_since_look
+            .set(self.polls_since_look.get() + polls);
+    }
+
+    pub(crate) fn looked(&self) {
+        self.polls_since_look.set(0);
+    }
+
+    /// Time until the next armed timer; `None` if no timer is armed.
+    pub(crate) fn next_timer_timeout(&self) -> Option<std::time::Duration> {
+        if self.state.borrow().timers.len() == 0 {
+            return None;
+        }
+        let now = self.refresh_now();
+        self.state.borrow_mut().timers.next_timeout(now)
     }
 
     // ----- waking ------------------------------------------------------------
@@ -378,6 +403,9 @@ impl Core {
     /// Fires every timer that is due: wakes sleeping tasks and queues
     /// `call_later` callbacks. Returns how many fired.
     pub(crate) fn fire_timers(&self) -> usize {
+        if self.state.borrow().timers.len() == 0 {
+            return 0;
+        }
         let now = self.refresh_now();
         let mut wakers = Vec::new();
         let fired = {

@@ -388,44 +388,19 @@ impl EventLoop {
         //    `call_soon_threadsafe` callbacks join the ready queue.
         core.take_remote();
 
-        // 2. Decide how long we may wait: not at all if work is ready or a
-        //    stop was asked for; else until the next timer; else until an
-        //    event — if any event could ever come. If none could, the turn
-        //    is idle and returns at once.
+        // 2. Look outside — wait for I/O and fire timers — whenever nothing
+        //    is ready (then we may block), and otherwise every
+        //    `LOOK_INTERVAL` polls: a zero-timeout `epoll_wait` and a clock
+        //    read cost more than a task poll, so a busy loop batches them
+        //    (tokio's `event_interval`), yet a task that keeps waking itself
+        //    still lets I/O and timers in within that many polls.
         let has_ready = !core.state.borrow().ready.is_empty();
-        let timeout = if has_ready || core.shared().stop_requested() {
-            Some(Duration::ZERO)
-        } else {
-            let now = core.refresh_now();
-            core.state.borrow_mut().timers.next_timeout(now)
-        };
-        if timeout.is_none() && wait == Wait::UnlessIdle {
-            let root_waker = root.as_ref().map(|root| &root.waker);
-            if !core.could_be_woken(root_waker) {
-                turn.idle = true;
-                return turn;
-            }
+        let stopping = core.shared().stop_requested();
+        let must_look = !has_ready || stopping || core.polls_since_look() >= LOOK_INTERVAL;
+        if must_look && !self.look_outside(&mut turn, has_ready || stopping, root.as_deref(), wait)
+        {
+            return turn; // idle: nothing is ready, nothing ever could be
         }
-
-        // 3. Wait in `mio::Poll::poll` for I/O readiness, a cross-thread
-        //    wake-up, or the timeout.
-        let started = Instant::now();
-        let polled = core.reactor.borrow_mut().poll(timeout);
-        if timeout != Some(Duration::ZERO) {
-            turn.slept = started.elapsed();
-        }
-        turn.io_events = polled.io_events;
-
-        // 4. Wake whoever waits for what happened: I/O waiters (sockets
-        //    register with the reactor), and other threads' wakes and
-        //    callbacks, which join the ready queue.
-        if polled.woken {
-            core.take_remote();
-        }
-
-        // 5. Fire the timers that are due: sleeping tasks are woken and
-        //    `call_later` callbacks queued.
-        turn.timers_fired = core.fire_timers();
 
         // 6. Run what is ready now — and only that. Whatever becomes ready
         //    while these run (a task woken, a task spawned, a callback
@@ -459,9 +434,61 @@ impl EventLoop {
                 break;
             }
         }
+        core.count_polls(turn.tasks_polled + turn.callbacks_run);
         turn
     }
+
+    /// Steps 2–5 of a turn: compute how long we may wait, wait in
+    /// `mio::Poll::poll`, hand out what happened, fire due timers. Returns
+    /// false — without waiting — if nothing is ready and nothing could ever
+    /// be (an idle turn).
+    fn look_outside(
+        &self,
+        turn: &mut Turn,
+        ready: bool,
+        root: Option<&Root<'_>>,
+        wait: Wait,
+    ) -> bool {
+        let core = &*self.core;
+
+        // 2. How long may we wait? Not at all if work is ready (or a stop
+        //    was asked for); else until the next timer; else until an event
+        //    — if any event could ever come.
+        let timeout = if ready {
+            Some(Duration::ZERO)
+        } else {
+            core.next_timer_timeout()
+        };
+        let may_be_idle = timeout.is_none() && wait == Wait::UnlessIdle;
+        if may_be_idle && !core.could_be_woken(root.map(|root| &root.waker)) {
+            turn.idle = true;
+            return false;
+        }
+
+        // 3. Wait in `mio::Poll::poll` for I/O readiness, a cross-thread
+        //    wake-up, or the timeout.
+        let started = (timeout != Some(Duration::ZERO)).then(Instant::now);
+        let polled = core.reactor.borrow_mut().poll(timeout);
+        turn.slept = started.map_or(Duration::ZERO, |t| t.elapsed());
+        turn.io_events = polled.io_events;
+
+        // 4. Wake whoever waits for what happened: I/O waiters (sockets
+        //    register with the reactor), and other threads' wakes and
+        //    callbacks, which join the ready queue.
+        if polled.woken {
+            core.take_remote();
+        }
+
+        // 5. Fire the timers that are due: sleeping tasks are woken and
+        //    `call_later` callbacks queued.
+        turn.timers_fired = core.fire_timers();
+        core.looked();
+        true
+    }
 }
+
+/// How many polls a busy loop runs between two looks at I/O and timers.
+const LOOK_INTERVAL: usize = 61;
 
 impl Drop for EventLoop {
     fn drop(&mut self) {

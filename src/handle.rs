@@ -90,7 +90,9 @@ impl Shared {
 
     /// Takes everything queued by other threads (loop thread only).
     pub(crate) fn take_remote(&self) -> Option<Remote> {
-        if !self.notified.swap(false, Ordering::AcqRel) {
+        // A plain load first: the common case (nothing queued) then costs no
+        // atomic read-modify-write.
+        if !self.notified.load(Ordering::Acquire) || !self.notified.swap(false, Ordering::AcqRel) {
             return None;
         }
         Some(std::mem::take(&mut *self.lock()))
