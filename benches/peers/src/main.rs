@@ -1,0 +1,228 @@
+//! corio side by side with its peers, on the workloads of
+//! `../shared/BENCHMARKS.md`.
+//!
+//! ```text
+//! cargo run --release -- table [--rounds 5] [--only W1,W2] [--runtimes corio,tokio]
+//! cargo run --release -- run <runtime> <workload> [--n N] [--reps R]
+//! ```
+//!
+//! `table` runs every (runtime, workload) pair in a fresh process, rounds
+//! interleaved (A B C D, B C D A, ...), and prints the median of the rounds
+//! with their spread, plus corio's ratio to the best peer. `run` is one
+//! such process: a warm-up, then the median of `--reps` repetitions.
+
+mod runtimes;
+mod workloads;
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use runtimes::{Corio, Monoio, Runtime, Smol, TokioLocal};
+
+const RUNTIMES: [&str; 4] = ["corio", "tokio", "smol", "monoio"];
+
+/// (id, default n, unit, lower is better)
+const WORKLOADS: [(&str, usize, &str); 8] = [
+    ("W1", 1_000_000, "ns/task"),
+    ("W2", 1_000_000, "ns/hand-off"),
+    ("W3", 1_000_000, "ns/poll"),
+    ("W4", 100_000, "CPU ns/timer"),
+    ("W4c", 1_000_000, "ns/op"),
+    ("W7", 100_000, "bytes/task"),
+    ("W8", 100_000, "ns/creation"),
+    ("W8-raw", 1_000, "thread / process ns"),
+];
+
+fn measure<R: Runtime>(workload: &str, n: usize) -> f64 {
+    match workload {
+        "W1" => workloads::w1::<R>(n),
+        "W2" => workloads::w2::<R>(n),
+        "W3" => workloads::w3::<R>(n),
+        "W4" => workloads::w4::<R>(n),
+        "W4c" => workloads::w4c::<R>(n),
+        "W7" => workloads::w7::<R>(n),
+        "W8" => workloads::w8_task::<R>(n),
+        other => panic!("unknown workload {other}"),
+    }
+}
+
+fn measure_on(runtime: &str, workload: &str, n: usize) -> f64 {
+    match runtime {
+        "corio" => measure::<Corio>(workload, n),
+        "tokio" => measure::<TokioLocal>(workload, n),
+        "smol" => measure::<Smol>(workload, n),
+        "monoio" => measure::<Monoio>(workload, n),
+        other => panic!("unknown runtime {other}"),
+    }
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len() % 2 == 1 {
+        values[mid]
+    } else {
+        (values[mid - 1] + values[mid]) / 2.0
+    }
+}
+
+fn flag<T: std::str::FromStr>(args: &[String], name: &str) -> Option<T> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+}
+
+/// One process, one (runtime, workload): prints the median of the reps.
+fn run(args: &[String]) {
+    let runtime = args.first().expect("runtime").as_str();
+    let workload = args.get(1).expect("workload").as_str();
+    let default_n = WORKLOADS
+        .iter()
+        .find(|w| w.0 == workload)
+        .map_or(0, |w| w.1);
+    let n = flag(args, "--n").unwrap_or(default_n);
+    if workload == "W8-raw" {
+        let thread = workloads::w8_thread(n);
+        let process = workloads::w8_process(n / 5);
+        println!("{thread:.0} {process:.0}");
+        return;
+    }
+    if workload == "W7" {
+        // Peak memory: one clean measurement, no warm-up.
+        println!("{:.1}", measure_on(runtime, workload, n));
+        return;
+    }
+    let reps = flag(args, "--reps").unwrap_or(5);
+    measure_on(runtime, workload, n); // warm-up
+    let mut samples: Vec<f64> = (0..reps)
+        .map(|_| measure_on(runtime, workload, n))
+        .collect();
+    println!("{:.1}", median(&mut samples));
+}
+
+fn run_child(runtime: &str, workload: &str, extra: &[String]) -> Vec<f64> {
+    let exe = std::env::current_exe().expect("own path");
+    let out = Command::new(exe)
+        .args(["run", runtime, workload])
+        .args(extra)
+        .output()
+        .expect("spawn the measuring process");
+    if !out.status.success() {
+        eprintln!(
+            "{runtime} {workload} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return Vec::new();
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .filter_map(|v| v.parse().ok())
+        .collect()
+}
+
+fn table(args: &[String]) {
+    let rounds: usize = flag(args, "--rounds").unwrap_or(5);
+    let only: Option<String> = flag(args, "--only");
+    let runtimes: Vec<String> = flag::<String>(args, "--runtimes")
+        .map(|r| r.split(',').map(String::from).collect())
+        .unwrap_or_else(|| RUNTIMES.iter().map(|s| s.to_string()).collect());
+    let mut extra = Vec::new();
+    if let Some(n) = flag::<usize>(args, "--n") {
+        extra = vec!["--n".to_string(), n.to_string()];
+    }
+    let workloads: Vec<_> = WORKLOADS
+        .iter()
+        .filter(|w| only.as_ref().is_none_or(|o| o.split(',').any(|x| x == w.0)))
+        .collect();
+
+    let mut results: BTreeMap<(String, String), Vec<Vec<f64>>> = BTreeMap::new();
+    for round in 0..rounds {
+        eprintln!("round {}/{rounds}", round + 1);
+        for (id, _, _) in &workloads {
+            if *id == "W8-raw" {
+                if round == 0 {
+                    let v = run_child("corio", id, &extra);
+                    results
+                        .entry(("raw".into(), id.to_string()))
+                        .or_default()
+                        .push(v);
+                }
+                continue;
+            }
+            // Rotate the order every round: A B C D, B C D A, ...
+            for k in 0..runtimes.len() {
+                let rt = &runtimes[(k + round) % runtimes.len()];
+                let v = run_child(rt, id, &extra);
+                results
+                    .entry((rt.clone(), id.to_string()))
+                    .or_default()
+                    .push(v);
+            }
+        }
+    }
+
+    println!(
+        "| workload | {} | corio ÷ best peer |",
+        runtimes.join(" | ")
+    );
+    println!("|---|{}---|", "---|".repeat(runtimes.len()));
+    for (id, _, unit) in &workloads {
+        if *id == "W8-raw" {
+            if let Some(v) = results
+                .get(&("raw".into(), id.to_string()))
+                .and_then(|r| r.first())
+            {
+                if v.len() == 2 {
+                    println!(
+                        "| W8 thread · process ({unit}) | {:.0} · {:.0} |",
+                        v[0], v[1]
+                    );
+                }
+            }
+            continue;
+        }
+        let mut cells = Vec::new();
+        let mut medians = BTreeMap::new();
+        for rt in &runtimes {
+            let mut vals: Vec<f64> = results
+                .get(&(rt.clone(), id.to_string()))
+                .map(|r| r.iter().filter_map(|v| v.first().copied()).collect())
+                .unwrap_or_default();
+            if vals.is_empty() {
+                cells.push("—".to_string());
+                continue;
+            }
+            let lo = vals.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = vals.iter().copied().fold(0.0, f64::max);
+            let med = median(&mut vals);
+            medians.insert(rt.clone(), med);
+            cells.push(format!("{med:.1} ({lo:.1}–{hi:.1})"));
+        }
+        // BENCHMARKS.md: monoio's yield re-polls the same task at once, so
+        // its W3 is not comparable.
+        let comparable = |rt: &str| rt != "corio" && !(*id == "W3" && rt == "monoio");
+        let best_peer = medians
+            .iter()
+            .filter(|(rt, _)| comparable(rt))
+            .map(|(rt, v)| (v, rt))
+            .min_by(|a, b| a.0.total_cmp(b.0));
+        let ratio = match (medians.get("corio"), best_peer) {
+            (Some(c), Some((p, name))) => format!("{:.2}× {name}", c / p),
+            _ => "—".to_string(),
+        };
+        println!("| {id} ({unit}) | {} | {ratio} |", cells.join(" | "));
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("run") => run(&args[1..]),
+        Some("table") | None => table(args.get(1..).unwrap_or(&[])),
+        Some(other) => {
+            eprintln!("unknown command {other:?}; use `table` or `run <runtime> <workload>`");
+            std::process::exit(2);
+        }
+    }
+}

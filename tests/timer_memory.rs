@@ -1,0 +1,78 @@
+//! Memory of timers: a million armed, and create/cancel churn.
+//!
+//! Its own test binary, with one test that runs its parts in sequence: it
+//! reads this process's resident memory, which anything running beside it
+//! would disturb.
+
+use std::pin::Pin;
+use std::task::Poll;
+use std::time::Duration;
+
+use corio::time::{Sleep, sleep};
+
+/// Resident memory of this process, in bytes.
+fn rss() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kb: usize = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kb * 1024
+}
+
+/// Polls a sleep once, so that its timer is really armed.
+async fn arm(sleep: &mut Sleep) {
+    std::future::poll_fn(|cx| {
+        assert!(Pin::new(&mut *sleep).poll(cx).is_pending());
+        Poll::Ready(())
+    })
+    .await;
+}
+
+#[test]
+fn timer_memory_stays_bounded() {
+    a_million_armed_timers_cost_a_bounded_amount_each_and_are_all_disarmed();
+    create_and_cancel_churn_keeps_memory_flat();
+}
+
+fn a_million_armed_timers_cost_a_bounded_amount_each_and_are_all_disarmed() {
+    let mut lp = corio::EventLoop::new().unwrap();
+    let per_timer = lp.run_until_complete(async {
+        let n = 1_000_000;
+        let before = rss();
+        let mut sleeps: Vec<Sleep> = Vec::with_capacity(n);
+        for i in 0..n {
+            sleeps.push(sleep(Duration::from_secs(3600 + i as u64 % 1000)));
+        }
+        for s in &mut sleeps {
+            arm(s).await;
+        }
+        let armed = rss();
+        drop(sleeps);
+        (armed - before) / n
+    });
+    // A Sleep is ~40 bytes, its heap entry 24, its slot 40: well under 200.
+    assert!(per_timer < 200, "{per_timer} bytes per armed timer");
+    assert!(lp.run_once().idle, "every timer was disarmed");
+}
+
+fn create_and_cancel_churn_keeps_memory_flat() {
+    corio::run(async {
+        // Warm up the allocator and the heap's capacity.
+        for _ in 0..10_000 {
+            let mut s = sleep(Duration::from_secs(10));
+            arm(&mut s).await;
+        }
+        let before = rss();
+        for _ in 0..2_000_000 {
+            let mut s = sleep(Duration::from_secs(10));
+            arm(&mut s).await;
+        }
+        let grown = rss().saturating_sub(before);
+        assert!(
+            grown < 4 << 20,
+            "grew {grown} bytes over 2M create/cancel cycles"
+        );
+    });
+}
