@@ -177,7 +177,16 @@ impl Core {
     }
 
     /// Takes in what other threads queued: their wakes and their callbacks.
+    #[inline]
     pub(crate) fn take_remote(&self) {
+        // Checked on every turn: keep the common, empty, case to one load.
+        if self.shared.has_remote() {
+            self.take_remote_slow();
+        }
+    }
+
+    #[cold]
+    fn take_remote_slow(&self) {
         let Some(remote) = self.shared.take_remote() else {
             return;
         };
@@ -274,31 +283,49 @@ impl Core {
                     None => unreachable!("corio: a running task's slot is never freed"),
                 }
             }
-            Ok(Poll::Ready(output)) => {
-                drop(future);
-                self.recycle(waker);
-                let cancelled = self.with_slot(key, |slot| slot.cancelled).unwrap_or(false);
-                let outcome = if cancelled {
-                    drop(output);
-                    Outcome::Err(TaskError::Cancelled)
-                } else {
-                    Outcome::Ok(output)
-                };
-                self.finish(key, outcome);
-            }
-            Err(payload) => {
-                let message = panic_message(&*payload);
-                drop_contained(payload);
-                drop_contained(future);
-                self.recycle(waker);
-                let name = self.with_slot(key, |slot| slot.name()).unwrap_or_default();
-                self.finish(
-                    key,
-                    Outcome::Err(TaskError::Panicked(PanicError::new(message, name))),
-                );
-            }
+            Ok(Poll::Ready(output)) => self.completed(key, future, waker, output),
+            Err(payload) => self.panicked(key, future, waker, payload),
         }
         true
+    }
+
+    /// The task's future returned `Ready`.
+    #[inline(never)]
+    fn completed(
+        &self,
+        key: TaskKey,
+        future: Pin<Box<dyn TaskFuture>>,
+        waker: Arc<TaskWaker>,
+        output: Option<Box<dyn std::any::Any>>,
+    ) {
+        drop(future);
+        self.recycle(waker);
+        let cancelled = self.with_slot(key, |slot| slot.cancelled).unwrap_or(false);
+        let outcome = if cancelled {
+            drop(output);
+            Outcome::Err(TaskError::Cancelled)
+        } else {
+            Outcome::Ok(output)
+        };
+        self.finish(key, outcome);
+    }
+
+    /// The task's future panicked.
+    #[cold]
+    fn panicked(
+        &self,
+        key: TaskKey,
+        future: Pin<Box<dyn TaskFuture>>,
+        waker: Arc<TaskWaker>,
+        payload: Box<dyn std::any::Any + Send>,
+    ) {
+        let message = panic_message(&*payload);
+        drop_contained(payload);
+        drop_contained(future);
+        self.recycle(waker);
+        let name = self.with_slot(key, |slot| slot.name()).unwrap_or_default();
+        let panic = PanicError::new(message, name);
+        self.finish(key, Outcome::Err(TaskError::Panicked(panic)));
     }
 
     fn recycle(&self, waker: Arc<TaskWaker>) {
