@@ -21,14 +21,15 @@ use runtimes::{Corio, Monoio, Runtime, Smol, TokioLocal};
 
 const RUNTIMES: [&str; 4] = ["corio", "tokio", "smol", "monoio"];
 
-/// (id, default n, unit, lower is better)
-const WORKLOADS: [(&str, usize, &str); 8] = [
+/// (id, default n, unit); lower is better for all
+const WORKLOADS: [(&str, usize, &str); 9] = [
     ("W1", 1_000_000, "ns/task"),
     ("W2", 1_000_000, "ns/hand-off"),
     ("W3", 1_000_000, "ns/poll"),
     ("W4", 100_000, "CPU ns/timer"),
     ("W4c", 1_000_000, "ns/op"),
     ("W7", 100_000, "bytes/task"),
+    ("W7p", 100_000, "bytes/unreachable task"),
     ("W8", 100_000, "ns/creation"),
     ("W8-raw", 1_000, "thread / process ns"),
 ];
@@ -40,7 +41,8 @@ fn measure<R: Runtime>(workload: &str, n: usize) -> f64 {
         "W3" => workloads::w3::<R>(n),
         "W4" => workloads::w4::<R>(n),
         "W4c" => workloads::w4c::<R>(n),
-        "W7" => workloads::w7::<R>(n),
+        "W7" => workloads::w7::<R>(n, true),
+        "W7p" => workloads::w7::<R>(n, false),
         "W8" => workloads::w8_task::<R>(n),
         other => panic!("unknown workload {other}"),
     }
@@ -88,7 +90,7 @@ fn run(args: &[String]) {
         println!("{thread:.0} {process:.0}");
         return;
     }
-    if workload == "W7" {
+    if workload.starts_with("W7") {
         // Peak memory: one clean measurement, no warm-up.
         println!("{:.1}", measure_on(runtime, workload, n));
         return;

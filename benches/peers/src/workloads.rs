@@ -215,20 +215,47 @@ pub fn rss() -> usize {
         .map_or(0, |kb| kb * 1024)
 }
 
+/// Never ready; keeps the waker it was polled with, as a task parked on a
+/// channel or a lock would (its waker is held by what it waits for).
+struct Parked(Option<Waker>);
+
+impl Future for Parked {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.0 = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
 /// W7: `n` detached tasks each awaiting a never-ready future with a 64-byte
-/// payload. Bytes per task (RSS growth / n).
-pub fn w7<R: Runtime>(n: usize) -> f64 {
-    R::block_on(async move {
-        let before = rss();
+/// payload. Bytes per task: the RSS growth of a second batch of `n` tasks,
+/// divided by `n` — the first batch warms the allocator and the runtime's
+/// queues, so that memory freed during start-up does not hide the cost.
+///
+/// With `keeps_waker`, the never-ready future holds its waker (a task parked
+/// on something); without, it is `std::future::pending()`, whose task no
+/// waker can reach — a runtime may then free it (monoio does).
+pub fn w7<R: Runtime>(n: usize, keeps_waker: bool) -> f64 {
+    fn batch<R: Runtime>(n: usize, keeps_waker: bool) {
         for i in 0..n {
             R::detach(R::spawn(async move {
                 let payload = [i as u8; 64];
                 black_box(&payload);
-                std::future::pending::<()>().await;
+                if keeps_waker {
+                    Parked(None).await;
+                } else {
+                    std::future::pending::<()>().await;
+                }
                 black_box(&payload);
             }));
         }
-        // Let every task run to its first await.
+    }
+    R::block_on(async move {
+        batch::<R>(n, keeps_waker);
+        R::sleep(Duration::from_millis(50)).await; // every task reaches its await
+        let before = rss();
+        batch::<R>(n, keeps_waker);
         R::sleep(Duration::from_millis(50)).await;
         (rss() - before) as f64 / n as f64
     })
