@@ -106,8 +106,8 @@ impl EventLoop {
     /// # Examples
     ///
     /// ```
-    /// let lp = corio::EventLoop::new()?;
-    /// # drop(lp);
+    /// let mut lp = corio::EventLoop::new()?;
+    /// assert!(lp.run_once().idle, "a new loop has nothing to do");
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn new() -> io::Result<EventLoop> {
@@ -160,13 +160,19 @@ impl EventLoop {
     /// # Examples
     ///
     /// ```
-    /// use std::time::Duration;
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// use std::time::{Duration, Instant};
     ///
     /// let mut lp = corio::EventLoop::new()?;
-    /// let handle = lp.call_later(Duration::from_millis(5), || {});
+    /// let start = Instant::now();
+    /// let ran_at = Rc::new(Cell::new(None));
+    /// let r = ran_at.clone();
+    /// let handle = lp.call_later(Duration::from_millis(5), move || r.set(Some(Instant::now())));
     /// while handle.is_pending() {
     ///     lp.run_once();
     /// }
+    /// assert!(ran_at.get().unwrap() >= start + Duration::from_millis(5));
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn call_later(&self, delay: Duration, f: impl FnOnce() + 'static) -> CallbackHandle {
@@ -178,14 +184,19 @@ impl EventLoop {
     /// # Examples
     ///
     /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
     /// use std::time::{Duration, Instant};
     ///
     /// let mut lp = corio::EventLoop::new()?;
     /// let when = Instant::now() + Duration::from_millis(5);
-    /// let handle = lp.call_at(when, move || assert!(Instant::now() >= when));
+    /// let ran_at = Rc::new(Cell::new(None));
+    /// let r = ran_at.clone();
+    /// let handle = lp.call_at(when, move || r.set(Some(Instant::now())));
     /// while handle.is_pending() {
     ///     lp.run_once();
     /// }
+    /// assert!(ran_at.get().unwrap() >= when, "never early");
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn call_at(&self, when: Instant, f: impl FnOnce() + 'static) -> CallbackHandle {
@@ -198,9 +209,14 @@ impl EventLoop {
     /// # Examples
     ///
     /// ```
-    /// let lp = corio::EventLoop::new()?;
+    /// let mut lp = corio::EventLoop::new()?;
     /// let handle = lp.handle();
-    /// std::thread::spawn(move || handle.stop()).join().unwrap();
+    /// let other = std::thread::spawn(move || {
+    ///     assert!(!handle.is_closed());
+    ///     handle.stop();
+    /// });
+    /// lp.run_forever(); // returns once the other thread asked it to stop
+    /// other.join().unwrap();
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn handle(&self) -> LoopHandle {
@@ -208,20 +224,28 @@ impl EventLoop {
     }
 
     /// Asks [`run_forever`](EventLoop::run_forever) to return after its
-    /// current turn (asyncio's `loop.stop()`). If called before
-    /// `run_forever`, that call runs one turn and returns.
+    /// current turn (asyncio's `loop.stop()`). The request stays pending
+    /// until a `run_forever` takes it: called before `run_forever`, that call
+    /// runs one turn and returns. `run_until_complete` and `run_once` ignore
+    /// it.
     ///
     /// # Examples
     ///
     /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    ///
     /// let mut lp = corio::EventLoop::new()?;
-    /// let handle = lp.handle();
-    /// lp.call_soon(move || handle.stop());
-    /// lp.run_forever();
+    /// let ran = Rc::new(Cell::new(false));
+    /// let r = ran.clone();
+    /// lp.call_soon(move || r.set(true));
+    /// lp.stop();
+    /// lp.run_forever(); // one turn: the callback runs, then it returns
+    /// assert!(ran.get());
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn stop(&self) {
-        self.core.shared().request_stop();
+        self.core.shared().request_stop_here();
     }
 
     /// Sets the function that receives the loop's [`Report`]s: panics that
@@ -321,15 +345,18 @@ impl EventLoop {
     /// # Examples
     ///
     /// ```
-    /// use std::time::Duration;
+    /// use std::time::{Duration, Instant};
     ///
     /// let mut lp = corio::EventLoop::new()?;
     /// let handle = lp.handle();
-    /// lp.spawn(async move {
+    /// let start = Instant::now();
+    /// let task = lp.spawn(async move {
     ///     corio::time::sleep(Duration::from_millis(5)).await;
     ///     handle.stop();
     /// });
     /// lp.run_forever();
+    /// assert!(task.is_done());
+    /// assert!(start.elapsed() >= Duration::from_millis(5));
     /// # Ok::<(), std::io::Error>(())
     /// ```
     #[track_caller]
@@ -395,7 +422,9 @@ impl EventLoop {
         //    (tokio's `event_interval`), yet a task that keeps waking itself
         //    still lets I/O and timers in within that many polls.
         let has_ready = !core.state.borrow().ready.is_empty();
-        let stopping = core.shared().stop_requested();
+        // A pending stop request matters only to run_forever, which returns
+        // after this turn: don't wait then.
+        let stopping = wait == Wait::Block && core.shared().stop_requested();
         let must_look = !has_ready || stopping || core.polls_since_look() >= LOOK_INTERVAL;
         if must_look && !self.look_outside(&mut turn, has_ready || stopping, root.as_deref(), wait)
         {

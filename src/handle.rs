@@ -64,11 +64,18 @@ impl Shared {
     }
 
     /// Queues `f` unless the loop is closed; gives it back if it is.
+    ///
+    /// The closed flag is checked under the queue's lock, and `close` sets
+    /// it under the same lock, so a callback is either refused or queued
+    /// before the loop's final drain.
     pub(crate) fn push_remote_callback(&self, f: RemoteCallback) -> Result<(), RemoteCallback> {
-        if self.is_closed() {
-            return Err(f);
+        {
+            let mut remote = self.lock();
+            if self.is_closed() {
+                return Err(f);
+            }
+            remote.callbacks.push(f);
         }
-        self.lock().callbacks.push(f);
         self.notify();
         Ok(())
     }
@@ -98,9 +105,16 @@ impl Shared {
         Some(std::mem::take(&mut *self.lock()))
     }
 
+    /// Asks `run_forever` to return, waking the loop if it is blocked.
     pub(crate) fn request_stop(&self) {
         self.stop.store(true, Ordering::Release);
         self.notify();
+    }
+
+    /// The same, from the loop's own thread: it is not blocked, so there is
+    /// no need to poke it (which would cost a spurious wake-up).
+    pub(crate) fn request_stop_here(&self) {
+        self.stop.store(true, Ordering::Release);
     }
 
     pub(crate) fn stop_requested(&self) -> bool {
@@ -112,6 +126,7 @@ impl Shared {
     }
 
     pub(crate) fn close(&self) {
+        let _remote = self.lock();
         self.closed.store(true, Ordering::Release);
     }
 
@@ -128,8 +143,9 @@ impl Shared {
 ///
 /// This is the asyncio idiom `loop.call_soon_threadsafe(cb)` plus
 /// `loop.stop()`: the only ways another thread may touch a loop. A handle
-/// never keeps the loop alive; once the loop is dropped, its methods report
-/// that it is closed.
+/// never keeps the loop alive; once the loop is dropped,
+/// [`is_closed`](LoopHandle::is_closed) says so, `call_soon_threadsafe`
+/// refuses new callbacks and `stop` does nothing.
 ///
 /// While any handle exists the loop assumes another thread may still wake
 /// it, so a [`run_once`](crate::EventLoop::run_once) with nothing ready
@@ -185,8 +201,9 @@ impl LoopHandle {
     /// Schedules `f` to run on the loop's thread at its next turn, from any
     /// thread, and wakes the loop if it is blocked waiting.
     ///
-    /// Returns `false` (and drops `f`) if the loop is already closed.
-    /// A panic in `f` is contained and reported like any callback's.
+    /// Returns `false` (and drops `f`) if the loop is already closed; a
+    /// callback accepted just before the loop closes is dropped unrun. A
+    /// panic in `f` is contained and reported like any callback's.
     ///
     /// # Examples
     ///
@@ -196,16 +213,16 @@ impl LoopHandle {
     /// let mut lp = corio::EventLoop::new()?;
     /// let handle = lp.handle();
     /// let (tx, rx) = mpsc::channel();
+    /// let loop_thread = std::thread::current().id();
     /// std::thread::spawn(move || {
-    ///     handle.call_soon_threadsafe(move || tx.send(std::thread::current().name().map(String::from)).unwrap());
+    ///     let stopper = handle.clone();
+    ///     assert!(handle.call_soon_threadsafe(move || {
+    ///         tx.send(std::thread::current().id()).unwrap();
+    ///         stopper.stop();
+    ///     }));
     /// });
-    /// let ran_on = lp.run_until_complete(async move {
-    ///     loop {
-    ///         if let Ok(name) = rx.try_recv() { break name; }
-    ///         corio::time::sleep(std::time::Duration::from_millis(1)).await;
-    ///     }
-    /// });
-    /// assert_eq!(ran_on, std::thread::current().name().map(String::from));
+    /// lp.run_forever(); // until the callback stops it
+    /// assert_eq!(rx.recv().unwrap(), loop_thread, "ran on the loop's thread");
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn call_soon_threadsafe(&self, f: impl FnOnce() + Send + 'static) -> bool {
@@ -219,8 +236,12 @@ impl LoopHandle {
     ///
     /// ```
     /// let mut lp = corio::EventLoop::new()?;
+    /// let ran = std::rc::Rc::new(std::cell::Cell::new(false));
+    /// let r = ran.clone();
+    /// lp.call_soon(move || r.set(true));
     /// lp.handle().stop();
     /// lp.run_forever(); // one turn, then returns
+    /// assert!(ran.get());
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn stop(&self) {

@@ -23,14 +23,14 @@
 //! # A first program
 //!
 //! Seed 004's lesson: three "requests" of two seconds each overlap when
-//! they *await* their sleep (here scaled down to 20 ms):
+//! they *await* their sleep (here scaled down to 100 ms):
 //!
 //! ```
 //! use std::time::{Duration, Instant};
 //! use corio::time::sleep;
 //!
 //! async fn get_request(url: &'static str) -> &'static str {
-//!     sleep(Duration::from_millis(20)).await; // the task parks; others run
+//!     sleep(Duration::from_millis(100)).await; // the task parks; others run
 //!     url
 //! }
 //!
@@ -40,7 +40,7 @@
 //!     corio::gather(tasks).await
 //! });
 //! assert_eq!(pages, [Ok("www.1.com"), Ok("www.2.com"), Ok("www.3.com")]);
-//! assert!(start.elapsed() < Duration::from_millis(60)); // ~20 ms, not 60
+//! assert!(start.elapsed() < Duration::from_millis(250)); // ~100 ms, not 300
 //! ```
 //!
 //! # How it works, in one paragraph

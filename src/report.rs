@@ -12,6 +12,24 @@ use std::fmt;
 use crate::task::TaskId;
 
 /// What kind of failure a [`Report`] is about.
+///
+/// # Examples
+///
+/// ```
+/// use std::cell::RefCell;
+/// use std::rc::Rc;
+/// use corio::{EventLoop, ReportKind};
+///
+/// let mut lp = EventLoop::new()?;
+/// let kinds = Rc::new(RefCell::new(Vec::new()));
+/// let k = kinds.clone();
+/// lp.set_exception_handler(move |report| k.borrow_mut().push(report.kind()));
+/// lp.call_soon(|| panic!("in a callback"));
+/// drop(lp.spawn(async { panic!("in a task nobody awaits") }));
+/// lp.run_once();
+/// assert_eq!(*kinds.borrow(), [ReportKind::CallbackPanic, ReportKind::UnretrievedPanic]);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ReportKind {
@@ -94,8 +112,8 @@ impl Report {
         &self.message
     }
 
-    /// The task concerned, as its id and name — for a task's own panic, or
-    /// for a done callback of that task.
+    /// The name of the task concerned, if any: the task that panicked, or
+    /// the task whose done callback panicked.
     ///
     /// # Examples
     ///

@@ -9,7 +9,23 @@
 //! Timers never fire early: a sleep completes only once the clock has
 //! reached its deadline. They may fire late by the time the loop is busy
 //! elsewhere, plus up to about a millisecond of `epoll` resolution.
-//! Dropping a sleep disarms its timer.
+//! Dropping a sleep disarms its timer. Deadlines are fixed when
+//! [`sleep`] or [`timeout`] is *called* (as in tokio), not when the future
+//! is first awaited (as in asyncio).
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use corio::time::{sleep, timeout};
+//!
+//! corio::run(async {
+//!     let start = Instant::now();
+//!     sleep(Duration::from_millis(10)).await;
+//!     assert!(start.elapsed() >= Duration::from_millis(10));
+//!
+//!     let too_slow = timeout(Duration::from_millis(5), sleep(Duration::from_secs(60))).await;
+//!     assert!(too_slow.is_err());
+//! });
+//! ```
 
 use std::fmt;
 use std::pin::{Pin, pin};
@@ -48,8 +64,9 @@ impl Core {
 
 /// Waits until `duration` has passed (asyncio's `sleep`, gevent's `sleep`).
 ///
-/// The timer is armed at the first poll and disarmed if the future is
-/// dropped first. `sleep(Duration::ZERO)` completes at once, without
+/// The deadline is `now + duration`, taken when `sleep` is called; the
+/// timer is armed at the first poll and disarmed if the future is dropped
+/// first. `sleep(Duration::ZERO)` completes at once, without
 /// yielding; use [`yield_now`](crate::yield_now) to let others run.
 ///
 /// # Panics
@@ -105,8 +122,10 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 ///
 /// corio::run(async {
 ///     let mut sleep = corio::time::sleep(Duration::from_secs(3600));
+///     assert!(!sleep.is_elapsed());
 ///     sleep.reset(std::time::Instant::now());
-///     sleep.await; // the new deadline has passed
+///     assert!(sleep.is_elapsed());
+///     sleep.await; // completes at once: the new deadline has passed
 /// });
 /// ```
 #[must_use = "futures do nothing unless awaited"]
@@ -157,7 +176,8 @@ impl Sleep {
         Instant::now() >= self.deadline
     }
 
-    /// Moves the deadline (earlier or later), re-arming the timer.
+    /// Moves the deadline (earlier or later). The old timer is disarmed;
+    /// the new deadline is armed at the next poll.
     ///
     /// # Examples
     ///
@@ -255,6 +275,7 @@ impl From<Elapsed> for std::io::Error {
 
 /// Runs `future` with a time limit (asyncio's `wait_for`, gevent's
 /// `Timeout`): its output, or `Err(Elapsed)` if `duration` passes first.
+/// The limit counts from the call to `timeout`.
 ///
 /// On timeout the inner future is dropped — cancelled, with its destructors
 /// run — before `timeout` returns. Note that dropping a [`Task`](crate::Task)
@@ -288,7 +309,30 @@ pub fn timeout<F: Future>(
     timeout_at(deadline_after(duration), future)
 }
 
-pub use timeout as wait_for;
+/// asyncio's name for [`timeout`]: the same function.
+///
+/// # Panics
+///
+/// Outside a running loop.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use corio::time::{sleep, wait_for};
+///
+/// corio::run(async {
+///     assert_eq!(wait_for(Duration::from_secs(1), async { "fast" }).await, Ok("fast"));
+///     assert!(wait_for(Duration::from_millis(1), sleep(Duration::from_secs(60))).await.is_err());
+/// });
+/// ```
+#[track_caller]
+pub fn wait_for<F: Future>(
+    duration: Duration,
+    future: F,
+) -> impl Future<Output = Result<F::Output, Elapsed>> {
+    timeout(duration, future)
+}
 
 /// Like [`timeout`], with an absolute deadline.
 ///
@@ -344,8 +388,10 @@ pub enum MissedTickBehavior {
     /// Fire the missed ticks at once, back to back, then carry on on the
     /// original schedule.
     Burst,
-    /// Fire one tick now, then wait a full period from now (the schedule
-    /// shifts; like `while True: work(); await sleep(period)`).
+    /// Fire one tick now; if more than a whole period was missed, the next
+    /// one comes a full period from now (the schedule shifts, like
+    /// `while True: work(); await sleep(period)`); a tick less late than
+    /// that keeps the original schedule.
     Delay,
     /// Fire one tick now, then carry on at the next point of the original
     /// schedule, dropping the missed ones. The default: no bursts, no drift.
@@ -403,7 +449,8 @@ pub fn interval(period: Duration) -> Interval {
 ///     let mut ticks = corio::time::interval(Duration::from_millis(1));
 ///     let first = ticks.tick().await;
 ///     let second = ticks.tick().await;
-///     assert_eq!(second - first, Duration::from_millis(1));
+///     // One period apart, or a multiple if the loop fell behind (Skip).
+///     assert!(second - first >= ticks.period());
 /// });
 /// ```
 #[derive(Debug)]
@@ -442,9 +489,9 @@ impl Interval {
     /// corio::run(async {
     ///     let mut ticks = corio::time::interval(Duration::from_secs(60));
     ///     let first = std::future::poll_fn(|cx| ticks.poll_tick(cx)).await;
+    ///     assert!(first <= std::time::Instant::now());
     ///     let second = std::future::poll_fn(|cx| Poll::Ready(ticks.poll_tick(cx))).await;
-    ///     assert!(second.is_pending());
-    ///     let _ = first;
+    ///     assert!(second.is_pending(), "the next tick is a minute away");
     /// });
     /// ```
     pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {

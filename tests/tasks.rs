@@ -501,3 +501,29 @@ fn the_slot_of_a_finished_task_is_reused_and_the_old_id_is_not() {
         assert_eq!(second.await, Ok(2));
     });
 }
+
+#[test]
+fn a_task_stays_cancelled_after_its_outcome_was_taken() {
+    corio::run(async {
+        let mut task = corio::spawn(std::future::pending::<()>());
+        task.cancel();
+        assert_eq!((&mut task).await, Err(TaskError::Cancelled));
+        assert!(task.is_cancelled());
+        assert!(task.is_done());
+        assert!(!task.cancel());
+    });
+}
+
+#[test]
+fn into_task_gives_back_a_handle_that_detaches() {
+    corio::run(async {
+        let task = corio::spawn(async {
+            corio::time::sleep(Duration::from_millis(5)).await;
+            3
+        })
+        .cancel_on_drop()
+        .into_task();
+        assert!(!task.is_cancelled());
+        assert_eq!(task.await, Ok(3));
+    });
+}

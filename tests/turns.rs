@@ -250,3 +250,14 @@ fn two_loops_on_two_threads_run_independently() {
     let sums: Vec<i32> = threads.into_iter().map(|t| t.join().unwrap()).collect();
     assert_eq!(sums, [4950, 104950]);
 }
+
+#[test]
+fn a_pending_stop_request_does_not_make_run_once_spin() {
+    let mut lp = EventLoop::new().unwrap();
+    lp.stop(); // pending until a run_forever takes it
+    lp.call_later(Duration::from_millis(20), || {});
+    let turn = lp.run_once();
+    assert_eq!(turn.timers_fired, 1, "the turn waited for the timer");
+    assert!(turn.slept >= Duration::from_millis(10), "{turn:?}");
+    lp.run_forever(); // takes the request: one turn, then returns
+}

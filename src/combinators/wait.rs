@@ -11,7 +11,16 @@ use crate::task::Task;
 /// # Examples
 ///
 /// ```
-/// assert_ne!(corio::ReturnWhen::FirstCompleted, corio::ReturnWhen::AllCompleted);
+/// use std::time::Duration;
+/// use corio::{ReturnWhen, time::sleep};
+///
+/// corio::run(async {
+///     let slow = corio::spawn(async { sleep(Duration::from_secs(60)).await });
+///     let failing = corio::spawn(async { panic!("boom") });
+///     let (done, pending) = corio::wait([slow, failing], ReturnWhen::FirstException).await;
+///     assert_eq!((done.len(), pending.len()), (1, 1), "returned at the panic");
+///     pending[0].cancel();
+/// });
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReturnWhen {

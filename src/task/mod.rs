@@ -106,6 +106,10 @@ impl TaskError {
     ///
     /// ```
     /// assert!(!corio::TaskError::Cancelled.is_panic());
+    /// corio::run(async {
+    ///     let err = corio::spawn(async { panic!("oops") }).await.unwrap_err();
+    ///     assert!(err.is_panic());
+    /// });
     /// ```
     pub fn is_panic(&self) -> bool {
         matches!(self, TaskError::Panicked(_))
@@ -215,7 +219,8 @@ pub enum TaskState {
     Pending,
     /// Being polled right now (it is the current task).
     Running,
-    /// Cancelled: the future is dropped, or will be at the next turn.
+    /// Cancelled: the future is dropped, or will be when the loop next
+    /// reaches the task (never inside `cancel`).
     Cancelled,
     /// Finished, with an output or a panic.
     Finished,
@@ -373,6 +378,8 @@ pub struct Task<T> {
     key: TaskKey,
     /// Set once the outcome was taken (then the slot is gone).
     taken: bool,
+    /// The taken outcome was `Cancelled` (so `is_cancelled` stays true).
+    taken_cancelled: bool,
     _output: PhantomData<fn() -> T>,
 }
 
@@ -386,6 +393,7 @@ impl<T: 'static> Task<T> {
             core: Rc::clone(core),
             key,
             taken: false,
+            taken_cancelled: false,
             _output: PhantomData,
         }
     }
@@ -468,13 +476,17 @@ impl<T: 'static> Task<T> {
     /// });
     /// ```
     pub fn is_cancelled(&self) -> bool {
+        if self.taken {
+            return self.taken_cancelled;
+        }
         self.task_ref().state() == TaskState::Cancelled
     }
 
     /// Cancels the task (asyncio's `Task.cancel`, gevent's `kill`).
     ///
-    /// The task is marked at once; its future is dropped at the next turn —
-    /// never inside `cancel` — so its destructors run then, its done
+    /// The task is marked at once; its future is dropped when the loop next
+    /// reaches the task — later in this turn if it is already queued, else
+    /// at the next turn; never inside `cancel` — so its destructors run then, its done
     /// callbacks see `Err(Cancelled)`, and awaiting the handle gives
     /// `Err(TaskError::Cancelled)`. Returns `false` if the task had already
     /// finished (or was already cancelled), `true` otherwise. A task that
@@ -558,7 +570,7 @@ impl<T: 'static> Task<T> {
     /// });
     /// ```
     pub fn cancel_on_drop(self) -> CancelOnDrop<T> {
-        CancelOnDrop { task: self }
+        CancelOnDrop { task: Some(self) }
     }
 
     /// Readiness without taking the outcome: `Ready` once the task finished
@@ -620,7 +632,9 @@ impl<T: 'static> Future for Task<T> {
         let Stage::Done(outcome) = released.stage else {
             unreachable!()
         };
-        Poll::Ready(outcome.into_result())
+        let result = outcome.into_result();
+        self.taken_cancelled = matches!(result, Err(TaskError::Cancelled));
+        Poll::Ready(result)
     }
 }
 
@@ -682,12 +696,20 @@ impl<T: 'static> fmt::Debug for Task<T> {
 ///     assert_eq!(guard.await, Ok(1));
 /// });
 /// ```
-#[must_use = "dropping a CancelOnDrop cancels the task at once"]
+#[must_use = "dropping a CancelOnDrop cancels the task"]
 pub struct CancelOnDrop<T: 'static> {
-    task: Task<T>,
+    /// `None` only after `into_task` gave it back.
+    task: Option<Task<T>>,
 }
 
 impl<T: 'static> CancelOnDrop<T> {
+    fn task(&self) -> &Task<T> {
+        match &self.task {
+            Some(task) => task,
+            None => unreachable!("only into_task takes the task, consuming self"),
+        }
+    }
+
     /// A reference to the task.
     ///
     /// # Examples
@@ -699,7 +721,7 @@ impl<T: 'static> CancelOnDrop<T> {
     /// });
     /// ```
     pub fn task_ref(&self) -> TaskRef {
-        self.task.task_ref()
+        self.task().task_ref()
     }
 
     /// Gives the plain, detaching, handle back.
@@ -712,16 +734,11 @@ impl<T: 'static> CancelOnDrop<T> {
     ///     assert_eq!(task.await, Ok(2));
     /// });
     /// ```
-    pub fn into_task(self) -> Task<T> {
-        let mut this = std::mem::ManuallyDrop::new(self);
-        // Move the task out without running our Drop.
-        let placeholder = Task {
-            core: Rc::clone(&this.task.core),
-            key: this.task.key,
-            taken: true,
-            _output: PhantomData,
-        };
-        std::mem::replace(&mut this.task, placeholder)
+    pub fn into_task(mut self) -> Task<T> {
+        match self.task.take() {
+            Some(task) => task,
+            None => unreachable!("only into_task takes the task, consuming self"),
+        }
     }
 }
 
@@ -729,14 +746,19 @@ impl<T: 'static> Future for CancelOnDrop<T> {
     type Output = Result<T, TaskError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.task).poll(cx)
+        match &mut self.task {
+            Some(task) => Pin::new(task).poll(cx),
+            None => unreachable!("only into_task takes the task, consuming self"),
+        }
     }
 }
 
 impl<T: 'static> Drop for CancelOnDrop<T> {
     fn drop(&mut self) {
-        if !self.task.taken {
-            self.task.cancel();
+        if let Some(task) = &self.task {
+            if !task.taken {
+                task.cancel();
+            }
         }
     }
 }
@@ -750,8 +772,11 @@ impl<T: 'static> fmt::Debug for CancelOnDrop<T> {
 /// A reference to a task of any output type: what [`current_task`] and
 /// [`all_tasks`] return (gevent's `getcurrent()`).
 ///
-/// It does not keep the task alive or its outcome reachable; once the task
-/// is gone, [`state`](TaskRef::state) says `Finished` (or `Cancelled`).
+/// It does not keep the task alive or its outcome reachable. Once the task
+/// is gone from the loop — its handle took the outcome, or it finished
+/// detached — a `TaskRef` only knows that it ended:
+/// [`state`](TaskRef::state) then says `Finished`, even for a task that
+/// was cancelled.
 ///
 /// # Examples
 ///
@@ -880,7 +905,8 @@ impl TaskRef {
         self.state_of().is_none_or(|s| s.is_finished())
     }
 
-    /// Is the task cancelled (or about to be, at the next turn)?
+    /// Is the task cancelled (its future dropped, or about to be)? Once the
+    /// task is gone from the loop this is `false`; see [`TaskRef`].
     ///
     /// # Examples
     ///
@@ -1045,8 +1071,12 @@ pub fn yield_now() -> YieldNow {
 /// # Examples
 ///
 /// ```
-/// let fut: corio::YieldNow = corio::yield_now();
-/// corio::run(fut);
+/// corio::run(async {
+///     let other = corio::spawn(async {});
+///     let fut: corio::YieldNow = corio::yield_now();
+///     fut.await; // the other task runs meanwhile
+///     assert!(other.is_done());
+/// });
 /// ```
 #[derive(Debug)]
 #[must_use = "futures do nothing unless awaited"]
