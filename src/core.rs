@@ -298,11 +298,13 @@ impl Core {
         waker: Arc<TaskWaker>,
         output: Option<Box<dyn std::any::Any>>,
     ) {
-        drop(future);
+        // Destructors are user code: a panicking one must not leave the
+        // task stuck in `Running`.
+        drop_contained(future);
         self.recycle(waker);
         let cancelled = self.with_slot(key, |slot| slot.cancelled).unwrap_or(false);
         let outcome = if cancelled {
-            drop(output);
+            drop_contained(output);
             Outcome::Err(TaskError::Cancelled)
         } else {
             Outcome::Ok(output)
@@ -323,9 +325,16 @@ impl Core {
         drop_contained(payload);
         drop_contained(future);
         self.recycle(waker);
-        let name = self.with_slot(key, |slot| slot.name()).unwrap_or_default();
-        let panic = PanicError::new(message, name);
-        self.finish(key, Outcome::Err(TaskError::Panicked(panic)));
+        let (cancelled, name) = self
+            .with_slot(key, |slot| (slot.cancelled, slot.name()))
+            .unwrap_or_default();
+        // Once `cancel()` returned true, the outcome is `Cancelled`.
+        let outcome = if cancelled {
+            TaskError::Cancelled
+        } else {
+            TaskError::Panicked(PanicError::new(message, name))
+        };
+        self.finish(key, Outcome::Err(outcome));
     }
 
     fn recycle(&self, waker: Arc<TaskWaker>) {
@@ -366,7 +375,7 @@ impl Core {
                 wake = slot.join_waker.take();
             }
         }
-        drop(released);
+        drop_contained(released);
         if let Some(report) = report {
             self.report(report);
         }
@@ -414,7 +423,7 @@ impl Core {
                 }
             }
         }
-        drop(released);
+        drop_contained(released);
         for message in panics {
             let task = Some((id, name.clone()));
             self.report(Report::new(ReportKind::CallbackPanic, message, task));
@@ -547,33 +556,19 @@ impl Core {
     }
 
     /// Shuts the loop down: every unfinished task is cancelled (its future
-    /// dropped, its handle left with `Cancelled`), and callbacks and timers
-    /// are dropped without running. Safe to call more than once.
+    /// dropped, its handle left with `Cancelled`); callbacks, timers, done
+    /// callbacks and the exception handler are dropped without running.
+    /// Everything is dropped outside the state's borrow, since destructors
+    /// are user code. Safe to call more than once.
     pub(crate) fn close(&self) {
-        self.shared.close();
-        // Dropping a future may spawn or schedule more; a few rounds settle
-        // every reasonable program, and the rest is dropped below.
-        for _ in 0..16 {
-            let pending: Vec<(TaskKey, Pin<Box<dyn TaskFuture>>)> = {
-                let mut st = self.state.borrow_mut();
-                st.tasks
-                    .iter_mut()
-                    .filter(|(_, slot)| matches!(slot.stage, Stage::Pending(_)))
-                    .map(|(index, slot)| {
-                        let key = TaskKey {
-                            index: index as u32,
-                            seq: slot.seq,
-                        };
-                        slot.cancelled = true;
-                        let Stage::Pending(future) =
-                            std::mem::replace(&mut slot.stage, Stage::Running)
-                        else {
-                            unreachable!()
-                        };
-                        (key, future)
-                    })
-                    .collect()
-            };
+        // Refuse new cross-thread work, and take what was queued.
+        let remote = self.shared.close();
+        // Dropping a future may spawn tasks or cancel others: go round until
+        // none is left, within reason (destructors that spawn without end
+        // leave the last round's tasks pending; they are dropped with the
+        // loop's state, unless they keep it alive themselves).
+        for _ in 0..Self::CLOSE_ROUNDS {
+            let pending = self.take_pending_futures();
             if pending.is_empty() {
                 break;
             }
@@ -582,13 +577,14 @@ impl Core {
                 self.finish(key, Outcome::Err(TaskError::Cancelled));
             }
         }
-        let (freed, ready, callbacks, timers, remote) = {
+        let leftovers = {
             let mut st = self.state.borrow_mut();
-            // Done callbacks will not run: the outcomes stay for the handles.
+            // Done callbacks will not run; the outcomes stay for the handles.
+            let mut callback_lists = Vec::new();
             for (_, slot) in st.tasks.iter_mut() {
                 slot.callbacks_queued = false;
                 if let Some(extra) = &mut slot.extra {
-                    extra.callbacks = None;
+                    callback_lists.extend(extra.callbacks.take());
                 }
             }
             let unreachable: Vec<usize> = st
@@ -602,14 +598,42 @@ impl Core {
                 .map(|i| st.tasks.remove(i))
                 .collect();
             (
+                callback_lists,
                 freed,
                 std::mem::take(&mut st.ready),
                 std::mem::take(&mut st.callbacks),
                 st.timers.drain(),
-                self.shared.take_remote(),
             )
         };
-        drop_contained((freed, ready, callbacks, timers, remote));
+        // A handler may hold handles of this loop: drop it, or the two would
+        // keep each other alive. Later reports go to stderr.
+        let handler = self.exception_handler.take();
+        drop_contained((leftovers, remote, handler));
+    }
+
+    /// How many rounds `close` spends cancelling tasks spawned by
+    /// destructors of cancelled tasks.
+    const CLOSE_ROUNDS: usize = 16;
+
+    /// Takes the futures of all pending tasks, marking them cancelled.
+    fn take_pending_futures(&self) -> Vec<(TaskKey, Pin<Box<dyn TaskFuture>>)> {
+        let mut st = self.state.borrow_mut();
+        st.tasks
+            .iter_mut()
+            .filter(|(_, slot)| matches!(slot.stage, Stage::Pending(_)))
+            .map(|(index, slot)| {
+                let key = TaskKey {
+                    index: index as u32,
+                    seq: slot.seq,
+                };
+                slot.cancelled = true;
+                let Stage::Pending(future) = std::mem::replace(&mut slot.stage, Stage::Running)
+                else {
+                    unreachable!()
+                };
+                (key, future)
+            })
+            .collect()
     }
 }
 

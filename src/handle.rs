@@ -58,8 +58,17 @@ impl Shared {
         self.remote.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Queues a cross-thread wake, unless the loop is closed (then the
+    /// wake has nothing to do, and queuing it would keep `Shared` alive
+    /// through the waker's own reference to it).
     pub(crate) fn push_remote_wake(&self, waker: Arc<TaskWaker>) {
-        self.lock().wakes.push(waker);
+        {
+            let mut remote = self.lock();
+            if self.is_closed() {
+                return;
+            }
+            remote.wakes.push(waker);
+        }
         self.notify();
     }
 
@@ -125,9 +134,13 @@ impl Shared {
         self.stop.swap(false, Ordering::AcqRel)
     }
 
-    pub(crate) fn close(&self) {
-        let _remote = self.lock();
+    /// Marks the loop closed and takes what was queued, under the queue's
+    /// lock: after this, nothing more is queued.
+    pub(crate) fn close(&self) -> Remote {
+        let mut remote = self.lock();
         self.closed.store(true, Ordering::Release);
+        self.notified.store(false, Ordering::Release);
+        std::mem::take(&mut *remote)
     }
 
     pub(crate) fn is_closed(&self) -> bool {

@@ -53,7 +53,8 @@ impl Core {
     }
 
     fn set_sleep_waker(&self, key: TimerKey, waker: &std::task::Waker) -> bool {
-        self.state.borrow_mut().timers.set_waker(key, waker)
+        let replaced = self.state.borrow_mut().timers.set_waker(key, waker);
+        replaced.is_some() // the old waker is dropped here, after the borrow
     }
 
     fn cancel_sleep(&self, key: TimerKey) {
@@ -500,15 +501,19 @@ impl Interval {
         }
         let scheduled = self.sleep.deadline();
         let now = Instant::now();
+        // Saturating arithmetic: a huge period means "never", not a panic.
+        let after = |t: Instant, d: Duration| t.checked_add(d).unwrap_or_else(|| deadline_after(d));
+        let next_on_schedule = after(scheduled, self.period);
         let next = match self.missed {
-            MissedTickBehavior::Burst => scheduled + self.period,
-            MissedTickBehavior::Delay if now > scheduled + self.period => now + self.period,
-            MissedTickBehavior::Delay => scheduled + self.period,
+            MissedTickBehavior::Burst => next_on_schedule,
+            MissedTickBehavior::Delay if now > next_on_schedule => after(now, self.period),
+            MissedTickBehavior::Delay => next_on_schedule,
             MissedTickBehavior::Skip => {
                 let behind = now.saturating_duration_since(scheduled).as_nanos();
                 let periods = behind / self.period.as_nanos() + 1;
                 let step = u32::try_from(periods).unwrap_or(u32::MAX);
-                scheduled + self.period * step
+                let step = self.period.checked_mul(step).unwrap_or(Duration::MAX);
+                after(scheduled, step)
             }
         };
         self.sleep.reset(next);

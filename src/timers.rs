@@ -108,21 +108,19 @@ impl<C> Timers<C> {
             .filter(|slot| slot.seq == key.seq)
     }
 
-    /// Stores the waker a `Sleep` was last polled with. Returns false if the
-    /// timer is no longer armed (it fired, or was cancelled).
-    pub(crate) fn set_waker(&mut self, key: TimerKey, waker: &Waker) -> bool {
+    /// Stores the waker a `Sleep` was last polled with. Returns `None` if
+    /// the timer is no longer armed (it fired, or was cancelled), else the
+    /// waker it replaced, for the caller to drop outside the loop's state.
+    pub(crate) fn set_waker(&mut self, key: TimerKey, waker: &Waker) -> Option<Option<Waker>> {
         match self.slot_mut(key) {
             Some(TimerSlot {
                 action: TimerAction::Wake(slot),
                 ..
-            }) => {
-                match slot {
-                    Some(old) if old.will_wake(waker) => {}
-                    _ => *slot = Some(waker.clone()),
-                }
-                true
-            }
-            _ => false,
+            }) => match slot {
+                Some(old) if old.will_wake(waker) => Some(None),
+                _ => Some(slot.replace(waker.clone())),
+            },
+            _ => None,
         }
     }
 

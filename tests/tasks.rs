@@ -527,3 +527,55 @@ fn into_task_gives_back_a_handle_that_detaches() {
         assert_eq!(task.await, Ok(3));
     });
 }
+
+struct PanicOnDrop;
+
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        panic!("expected: a destructor panicked");
+    }
+}
+
+/// Ready at the first poll; its destructor panics.
+struct ReadyBomb(#[allow(dead_code)] PanicOnDrop);
+
+impl Future for ReadyBomb {
+    type Output = u8;
+
+    fn poll(self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>) -> std::task::Poll<u8> {
+        std::task::Poll::Ready(7)
+    }
+}
+
+#[test]
+fn a_future_whose_destructor_panics_still_completes_its_task() {
+    quiet_panics();
+    let mut lp = EventLoop::new().unwrap();
+    let task = lp.spawn(ReadyBomb(PanicOnDrop));
+    lp.run_once(); // the destructor's panic does not escape the turn
+    assert!(task.is_done());
+    assert_eq!(lp.run_until_complete(task), Ok(7));
+}
+
+#[test]
+fn a_task_that_cancels_itself_and_then_panics_ends_cancelled() {
+    quiet_panics();
+    corio::run(async {
+        let task = corio::spawn(async {
+            corio::current_task().unwrap().cancel();
+            panic!("expected: after self-cancel");
+        });
+        assert_eq!(task.await, Err(TaskError::Cancelled));
+    });
+}
+
+#[test]
+fn dropping_the_loop_with_a_done_callback_that_holds_handles_does_not_panic() {
+    let lp = EventLoop::new().unwrap();
+    let watched = lp.spawn(std::future::pending::<()>());
+    let guard = lp.spawn(std::future::pending::<()>()).cancel_on_drop();
+    let sleeper = lp.spawn(async { corio::time::sleep(Duration::from_secs(60)).await });
+    watched.add_done_callback(move |_| drop((guard, sleeper)));
+    drop(lp);
+    assert!(watched.is_cancelled());
+}

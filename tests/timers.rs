@@ -214,3 +214,13 @@ fn sleep_outside_a_loop_says_there_is_no_running_loop() {
     let msg = err.downcast_ref::<String>().unwrap();
     assert!(msg.contains("no running event loop"), "{msg}");
 }
+
+#[test]
+fn an_interval_with_a_huge_period_does_not_overflow() {
+    corio::run(async {
+        let mut ticks = interval(Duration::MAX);
+        ticks.tick().await; // the first tick is immediate
+        let second = timeout(Duration::from_millis(5), ticks.tick()).await;
+        assert!(second.is_err(), "the next tick is (practically) never");
+    });
+}

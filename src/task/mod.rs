@@ -579,17 +579,17 @@ impl<T: 'static> Task<T> {
         if self.taken {
             return Poll::Ready(());
         }
-        let mut st = self.core.state.borrow_mut();
-        let Some(slot) = slot_mut(&mut st.tasks, self.key) else {
-            return Poll::Ready(());
+        let replaced = {
+            let mut st = self.core.state.borrow_mut();
+            let Some(slot) = slot_mut(&mut st.tasks, self.key) else {
+                return Poll::Ready(());
+            };
+            if slot.outcome_is_ready() {
+                return Poll::Ready(());
+            }
+            slot.set_join_waker(cx.waker())
         };
-        if matches!(slot.stage, Stage::Done(_)) && !slot.callbacks_queued {
-            return Poll::Ready(());
-        }
-        match &slot.join_waker {
-            Some(waker) if waker.will_wake(cx.waker()) => {}
-            _ => slot.join_waker = Some(cx.waker().clone()),
-        }
+        drop(replaced);
         Poll::Pending
     }
 
@@ -619,14 +619,18 @@ impl<T: 'static> Future for Task<T> {
             let Some(slot) = slot_mut(&mut st.tasks, self.key) else {
                 unreachable!("corio: a task's slot lives until its handle takes the outcome")
             };
-            if !matches!(slot.stage, Stage::Done(_)) || slot.callbacks_queued {
-                match &slot.join_waker {
-                    Some(waker) if waker.will_wake(cx.waker()) => {}
-                    _ => slot.join_waker = Some(cx.waker().clone()),
-                }
+            if slot.outcome_is_ready() {
+                Ok(release(st, self.key.index))
+            } else {
+                Err(slot.set_join_waker(cx.waker()))
+            }
+        };
+        let released = match released {
+            Ok(released) => released,
+            Err(replaced) => {
+                drop(replaced); // after the borrow: a waker may be foreign code
                 return Poll::Pending;
             }
-            release(st, self.key.index)
         };
         self.taken = true;
         let Stage::Done(outcome) = released.stage else {
@@ -644,7 +648,7 @@ impl<T> Drop for Task<T> {
             return;
         }
         let mut report = None;
-        let released = {
+        let (join_waker, released) = {
             let Ok(mut st) = self.core.state.try_borrow_mut() else {
                 // Only possible if the loop's own bookkeeping dropped a
                 // handle, which it never does while borrowed.
@@ -655,7 +659,7 @@ impl<T> Drop for Task<T> {
                 return;
             };
             slot.detached = true;
-            slot.join_waker = None;
+            let join_waker = slot.join_waker.take();
             if matches!(slot.stage, Stage::Done(_)) && slot.is_unreachable() {
                 if !slot.observed
                     && matches!(
@@ -665,11 +669,12 @@ impl<T> Drop for Task<T> {
                 {
                     report = Some(unretrieved_panic(slot));
                 }
-                Some(release(st, self.key.index))
+                (join_waker, Some(release(st, self.key.index)))
             } else {
-                None
+                (join_waker, None)
             }
         };
+        drop(join_waker);
         drop(released);
         if let Some(report) = report {
             self.core.report(report);

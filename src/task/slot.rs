@@ -144,6 +144,7 @@ fn run_callbacks<T: 'static>(list: Box<dyn Any>, outcome: &mut Outcome) -> (usiz
     for callback in *list {
         if let Err(payload) = catch_unwind(AssertUnwindSafe(|| callback(&result))) {
             panics.push(panic_message(&*payload));
+            crate::core::drop_contained(payload);
         }
     }
     *outcome = Outcome::from_result(result);
@@ -219,6 +220,21 @@ impl TaskSlot {
         self.extra
             .as_ref()
             .is_some_and(|extra| extra.callbacks.is_some())
+    }
+
+    /// Is the outcome there for the handle to take (finished, and its done
+    /// callbacks have run)?
+    pub(crate) fn outcome_is_ready(&self) -> bool {
+        matches!(self.stage, Stage::Done(_)) && !self.callbacks_queued
+    }
+
+    /// Remembers who awaits the handle. Returns the waker it replaced, for
+    /// the caller to drop once the loop's state is released.
+    pub(crate) fn set_join_waker(&mut self, waker: &Waker) -> Option<Waker> {
+        match &self.join_waker {
+            Some(old) if old.will_wake(waker) => None,
+            _ => self.join_waker.replace(waker.clone()),
+        }
     }
 
     /// Should the output be kept when the future completes?
