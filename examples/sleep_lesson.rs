@@ -16,44 +16,52 @@ use std::time::{Duration, Instant};
 const URLS: [&str; 3] = ["www.1.com", "www.2.com", "www.3.com"];
 
 /// Like seed 004's first try: `time.sleep(2)` inside a coroutine.
-async fn get_request_blocking(url: &str, secs: Duration) {
+async fn get_request_blocking(url: &'static str, secs: Duration) {
     println!("  正在请求 (requesting): {url}");
     std::thread::sleep(secs); // blocks the thread: no other task can run
     println!("  请求结束 (done):       {url}");
 }
 
 /// Like seed 004's fix: `await asyncio.sleep(2)`.
-async fn get_request(url: &str, secs: Duration) {
+async fn get_request(url: &'static str, secs: Duration) {
     println!("  正在请求 (requesting): {url}");
     corio::time::sleep(secs).await; // parks the task: the loop runs others
     println!("  请求结束 (done):       {url}");
 }
 
+/// Spawns one task per URL on a new loop, waits for all (asyncio's
+/// `loop.run_until_complete(asyncio.wait(tasks))`), and returns the time.
+fn time_three_requests<F: Future<Output = ()> + 'static>(
+    request: impl Fn(&'static str) -> F,
+) -> Duration {
+    let start = Instant::now();
+    corio::run(async {
+        let tasks = URLS.map(|url| corio::spawn(request(url)));
+        corio::gather(tasks).await;
+    });
+    let total = start.elapsed();
+    println!("   总耗时 (total): {:.2} s\n", total.as_secs_f64());
+    total
+}
+
 fn main() {
-    let secs = std::env::args()
-        .nth(1)
-        .and_then(|s| s.parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
-        .unwrap_or(Duration::from_secs(2));
+    let secs = match std::env::args().nth(1) {
+        None => Duration::from_secs(2),
+        Some(arg) => match arg.parse::<f64>() {
+            Ok(s) if s.is_finite() && (0.0..=60.0).contains(&s) => Duration::from_secs_f64(s),
+            _ => {
+                eprintln!(
+                    "usage: sleep_lesson [SECONDS per request, 0 to 60; default 2]; got {arg:?}"
+                );
+                std::process::exit(2);
+            }
+        },
+    };
 
     println!("1) time.sleep inside tasks (blocking the loop):");
-    let start = Instant::now();
-    corio::run(async {
-        let tasks = URLS.map(|url| corio::spawn(get_request_blocking(url, secs)));
-        corio::gather(tasks).await;
-    });
-    let blocking = start.elapsed();
-    println!("   总耗时 (total): {:.2} s\n", blocking.as_secs_f64());
-
+    let blocking = time_three_requests(|url| get_request_blocking(url, secs));
     println!("2) await sleep inside tasks (the loop switches while they wait):");
-    let start = Instant::now();
-    corio::run(async {
-        let tasks = URLS.map(|url| corio::spawn(get_request(url, secs)));
-        corio::gather(tasks).await;
-    });
-    let awaited = start.elapsed();
-    println!("   总耗时 (total): {:.2} s\n", awaited.as_secs_f64());
+    let awaited = time_three_requests(|url| get_request(url, secs));
 
     println!(
         "blocking: {:.2} s ≈ 3 × {:.2} s; awaited: {:.2} s ≈ 1 × {:.2} s",

@@ -5,7 +5,7 @@ mod common;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::Probe;
+use common::{Probe, spawn_parked};
 use corio::EventLoop;
 
 #[test]
@@ -34,9 +34,7 @@ fn a_task_woken_from_another_thread_is_polled() {
 #[test]
 fn a_loop_blocked_in_poll_with_no_timers_is_woken_by_another_thread() {
     let mut lp = EventLoop::new().unwrap();
-    let probe = Probe::new();
-    let task = lp.spawn(probe.future());
-    lp.run_once(); // parks; the probe holds the waker
+    let (probe, task) = spawn_parked(&mut lp); // the probe holds the waker
     probe.release();
     let waker = probe.waker();
     let waker_thread = std::thread::spawn(move || {
@@ -56,10 +54,7 @@ fn a_loop_blocked_in_poll_with_no_timers_is_woken_by_another_thread() {
 #[test]
 fn ten_thousand_wakes_before_it_runs_poll_a_task_once() {
     let mut lp = EventLoop::new().unwrap();
-    let probe = Probe::new();
-    let task = lp.spawn(probe.future());
-    lp.run_once();
-    assert_eq!(probe.polls(), 1);
+    let (probe, task) = spawn_parked(&mut lp);
     let waker = probe.waker();
     for _ in 0..10_000 {
         waker.wake_by_ref();
@@ -74,9 +69,7 @@ fn ten_thousand_wakes_before_it_runs_poll_a_task_once() {
 #[test]
 fn ten_thousand_wakes_from_another_thread_poll_a_task_once() {
     let mut lp = EventLoop::new().unwrap();
-    let probe = Probe::new();
-    let task = lp.spawn(probe.future());
-    lp.run_once();
+    let (probe, task) = spawn_parked(&mut lp);
     let waker = probe.waker();
     std::thread::spawn(move || {
         for _ in 0..10_000 {
@@ -148,9 +141,7 @@ fn a_pooled_waker_is_never_handed_to_a_task_while_someone_still_holds_it() {
         let task = lp.spawn(probe.future());
         assert_eq!(lp.run_until_complete(task), Ok(1));
     }
-    let parked = Probe::new();
-    let task = lp.spawn(parked.future());
-    lp.run_once();
+    let (parked, task) = spawn_parked(&mut lp);
     for probe in &probes {
         probe.waker().wake();
     }
@@ -167,9 +158,7 @@ fn a_pooled_waker_is_never_handed_to_a_task_while_someone_still_holds_it() {
 #[test]
 fn a_waker_that_outlives_its_loop_is_harmless() {
     let mut lp = EventLoop::new().unwrap();
-    let probe = Probe::new();
-    let task = lp.spawn(probe.future());
-    lp.run_once();
+    let (probe, task) = spawn_parked(&mut lp);
     let waker = probe.waker();
     drop(task);
     drop(lp);

@@ -50,6 +50,16 @@ impl Probe {
 
 pub struct ProbeFuture(Probe);
 
+/// Spawns a probe's future on `lp` and runs one turn, so that the task is
+/// parked, its waker in the probe.
+pub fn spawn_parked(lp: &mut corio::EventLoop) -> (Probe, corio::Task<usize>) {
+    let probe = Probe::new();
+    let task = lp.spawn(probe.future());
+    lp.run_once();
+    assert_eq!(probe.polls(), 1);
+    (probe, task)
+}
+
 impl Future for ProbeFuture {
     type Output = usize;
 
