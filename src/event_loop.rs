@@ -318,7 +318,7 @@ impl EventLoop {
         let core = Rc::clone(&self.core);
         let _end = scopeguard(move || core.end_root());
         while !root.done {
-            let turn = self.turn(Some(&mut root), Wait::UnlessIdle);
+            let turn = self.turn(Some(&mut root), Wait::UnlessIdle, true);
             if turn.idle && !root.done {
                 panic!(
                     "corio: run_until_complete would hang forever: the future is pending and \
@@ -363,7 +363,7 @@ impl EventLoop {
     pub fn run_forever(&mut self) {
         let _enter = Enter::new(&self.core);
         loop {
-            self.turn(None, Wait::Block);
+            self.turn(None, Wait::Block, true);
             if self.core.shared().take_stop() {
                 break;
             }
@@ -398,7 +398,7 @@ impl EventLoop {
     #[track_caller]
     pub fn run_once(&mut self) -> Turn {
         let _enter = Enter::new(&self.core);
-        self.turn(None, Wait::UnlessIdle)
+        self.turn(None, Wait::UnlessIdle, false)
     }
 
     /// One turn of the loop. This is the only place where futures and
@@ -407,7 +407,7 @@ impl EventLoop {
     /// The order is asyncio's `_run_once`: first find out what is ready
     /// (waiting only if nothing is), then run it. So a turn ends right after
     /// running its work, and `run_once` returns what that work did.
-    fn turn(&self, mut root: Option<&mut Root<'_>>, wait: Wait) -> Turn {
+    fn turn(&self, mut root: Option<&mut Root<'_>>, wait: Wait, chain: bool) -> Turn {
         let core = &*self.core;
         let mut turn = Turn::default();
 
@@ -435,6 +435,38 @@ impl EventLoop {
         //    while these run (a task woken, a task spawned, a callback
         //    scheduled) waits for the next turn, so a task that keeps waking
         //    itself cannot starve timers, I/O or other threads.
+        self.run_ready(&mut turn, root.as_deref_mut());
+
+        // When the loop runs on its own (not stepped by run_once), the next
+        // turns follow at once while work is ready and the look budget
+        // lasts: each is just its step 6 (steps 1-5 are skipped then
+        // anyway), without leaving and re-entering this function.
+        if chain {
+            while self.may_run_on(root.as_deref(), wait) {
+                self.run_ready(&mut turn, root.as_deref_mut());
+            }
+        }
+        turn
+    }
+
+    /// May the next turn be just its run phase, without leaving `turn`?
+    fn may_run_on(&self, root: Option<&Root<'_>>, wait: Wait) -> bool {
+        let core = &*self.core;
+        if core.polls_since_look() >= LOOK_INTERVAL || core.shared().has_remote() {
+            return false; // time to look outside
+        }
+        if root.is_some_and(|root| root.done) {
+            return false; // run_until_complete is done
+        }
+        if wait == Wait::Block && core.shared().stop_requested() {
+            return false; // run_forever was asked to stop
+        }
+        !core.state.borrow().ready.is_empty()
+    }
+
+    /// Step 6 of a turn: runs the entries that are on the ready queue now.
+    fn run_ready(&self, turn: &mut Turn, mut root: Option<&mut Root<'_>>) {
+        let core = &*self.core;
         let ready_now = core.state.borrow().ready.len();
         for _ in 0..ready_now {
             let next = core.state.borrow_mut().ready.pop_front();
@@ -446,6 +478,10 @@ impl EventLoop {
                             let mut cx = Context::from_waker(&waker);
                             root.done = (root.poll)(&mut cx);
                             turn.tasks_polled += 1;
+                            if root.done {
+                                // The main future is done: leave the rest queued.
+                                break;
+                            }
                         }
                     }
                 }
@@ -458,13 +494,8 @@ impl EventLoop {
                 }
                 None => break,
             }
-            if root.as_ref().is_some_and(|root| root.done) {
-                // The main future is done: leave the rest queued.
-                break;
-            }
         }
-        core.count_polls(turn.tasks_polled + turn.callbacks_run);
-        turn
+        core.count_polls(ready_now);
     }
 
     /// Steps 2–5 of a turn: compute how long we may wait, wait in
