@@ -29,7 +29,7 @@ use crate::callback::{CallbackKey, CallbackSlot};
 use crate::handle::Shared;
 use crate::reactor::Reactor;
 use crate::report::{Report, ReportKind, panic_message, print_report};
-use crate::task::slot::{Outcome, Stage, TaskFuture, TaskSlot};
+use crate::task::slot::{Finished, Outcome, Stage, TaskFuture, TaskSlot};
 use crate::task::{PanicError, TaskError};
 use crate::timers::{TimerAction, Timers};
 use crate::waker::{TaskKey, TaskWaker, WakerPool};
@@ -47,6 +47,17 @@ pub(crate) enum Runnable {
 
 /// Receives the loop's reports (see `EventLoop::set_exception_handler`).
 pub(crate) type ExceptionHandler = Rc<dyn Fn(&Report)>;
+
+/// How a task's run ended, before its slot says whether it was cancelled
+/// meanwhile (then the outcome is `Cancelled` whatever the ending).
+pub(crate) enum Ending {
+    /// The future produced its output (`Held` or `Boxed`).
+    Output(Outcome),
+    /// The future panicked, with this message.
+    Panic(String),
+    /// The future was dropped unfinished.
+    Cancelled,
+}
 
 /// The main future of `run_until_complete`, while one runs.
 pub(crate) struct RootState {
@@ -242,18 +253,17 @@ impl Core {
             if slot.cancelled {
                 (future, None, false)
             } else {
-                let keep = slot.keeps_output();
                 let waker = match slot.waker.take() {
                     Some(waker) => waker,
                     None => st.wakers.get(&self.shared, key),
                 };
-                (future, Some(waker), keep)
+                (future, Some(waker), slot.keeps_output())
             }
         };
         let Some(waker) = waker else {
             // Cancelled: drop the future instead of polling it.
             drop_contained(future);
-            self.finish(key, Outcome::Err(TaskError::Cancelled));
+            self.finish(key, Ending::Cancelled, None);
             return false;
         };
 
@@ -283,33 +293,29 @@ impl Core {
                     None => unreachable!("corio: a running task's slot is never freed"),
                 }
             }
-            Ok(Poll::Ready(output)) => self.completed(key, future, waker, output),
+            Ok(Poll::Ready(Finished::InPlace)) => {
+                self.finish(key, Ending::Output(Outcome::Held(future)), Some(waker));
+            }
+            Ok(Poll::Ready(Finished::Boxed(output))) => {
+                // Dropping the finished future is still the task's work: a
+                // panicking destructor makes it `Panicked` — as it does for a
+                // wrapped future, whose inner future is dropped in its poll.
+                match catch_unwind(AssertUnwindSafe(move || drop(future))) {
+                    Ok(()) => {
+                        let output = Ending::Output(Outcome::Boxed(output));
+                        self.finish(key, output, Some(waker));
+                    }
+                    Err(payload) => {
+                        drop_contained(output);
+                        let message = panic_message(&*payload);
+                        drop_contained(payload);
+                        self.finish(key, Ending::Panic(message), Some(waker));
+                    }
+                }
+            }
             Err(payload) => self.panicked(key, future, waker, payload),
         }
         true
-    }
-
-    /// The task's future returned `Ready`.
-    #[inline(never)]
-    fn completed(
-        &self,
-        key: TaskKey,
-        future: Pin<Box<dyn TaskFuture>>,
-        waker: Arc<TaskWaker>,
-        output: Option<Box<dyn std::any::Any>>,
-    ) {
-        // Destructors are user code: a panicking one must not leave the
-        // task stuck in `Running`.
-        drop_contained(future);
-        self.recycle(waker);
-        let cancelled = self.with_slot(key, |slot| slot.cancelled).unwrap_or(false);
-        let outcome = if cancelled {
-            drop_contained(output);
-            Outcome::Err(TaskError::Cancelled)
-        } else {
-            Outcome::Ok(output)
-        };
-        self.finish(key, outcome);
     }
 
     /// The task's future panicked.
@@ -324,43 +330,43 @@ impl Core {
         let message = panic_message(&*payload);
         drop_contained(payload);
         drop_contained(future);
-        self.recycle(waker);
-        let (cancelled, name) = self
-            .with_slot(key, |slot| (slot.cancelled, slot.name()))
-            .unwrap_or_default();
-        // Once `cancel()` returned true, the outcome is `Cancelled`.
-        let outcome = if cancelled {
-            TaskError::Cancelled
-        } else {
-            TaskError::Panicked(PanicError::new(message, name))
-        };
-        self.finish(key, Outcome::Err(outcome));
+        self.finish(key, Ending::Panic(message), Some(waker));
     }
 
-    fn recycle(&self, waker: Arc<TaskWaker>) {
-        let kept = self.state.borrow_mut().wakers.put(waker);
-        drop(kept);
-    }
-
-    pub(crate) fn with_slot<R>(
-        &self,
-        key: TaskKey,
-        f: impl FnOnce(&mut TaskSlot) -> R,
-    ) -> Option<R> {
-        slot_mut(&mut self.state.borrow_mut().tasks, key).map(f)
-    }
-
-    /// Records a task's outcome, then: queues its done callbacks, or frees
+    /// Records how a task ended, then: queues its done callbacks, or frees
     /// the slot if nobody can see the outcome, or wakes whoever awaits it.
-    pub(crate) fn finish(&self, key: TaskKey, outcome: Outcome) {
+    /// All in one borrow of the state; the task's waker (if it had one out)
+    /// goes back to the pool on the way.
+    pub(crate) fn finish(&self, key: TaskKey, ending: Ending, waker: Option<Arc<TaskWaker>>) {
+        let mut unwanted = None;
         let mut released = None;
         let mut report = None;
         let mut wake = None;
+        let mut kept_waker = None;
         {
             let mut st = self.state.borrow_mut();
             let st = &mut *st;
+            if let Some(waker) = waker {
+                kept_waker = st.wakers.put(waker);
+            }
             let Some(slot) = slot_mut(&mut st.tasks, key) else {
                 return;
+            };
+            // Once `cancel()` returned true, the outcome is `Cancelled`.
+            let outcome = match ending {
+                Ending::Output(output) if slot.cancelled => {
+                    unwanted = Some(output);
+                    Outcome::Err(TaskError::Cancelled)
+                }
+                Ending::Output(output) => output,
+                Ending::Panic(_) | Ending::Cancelled if slot.cancelled => {
+                    Outcome::Err(TaskError::Cancelled)
+                }
+                Ending::Panic(message) => {
+                    let panic = PanicError::new(message, slot.name());
+                    Outcome::Err(TaskError::Panicked(panic))
+                }
+                Ending::Cancelled => Outcome::Err(TaskError::Cancelled),
             };
             let panicked = outcome.is_panic();
             slot.stage = Stage::Done(outcome);
@@ -375,7 +381,8 @@ impl Core {
                 wake = slot.join_waker.take();
             }
         }
-        drop_contained(released);
+        drop(kept_waker);
+        drop_contained((unwanted, released));
         if let Some(report) = report {
             self.report(report);
         }
@@ -574,7 +581,7 @@ impl Core {
             }
             for (key, future) in pending {
                 drop_contained(future);
-                self.finish(key, Outcome::Err(TaskError::Cancelled));
+                self.finish(key, Ending::Cancelled, None);
             }
         }
         let leftovers = {

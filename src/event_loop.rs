@@ -136,7 +136,7 @@ impl EventLoop {
         F: Future + 'static,
         F::Output: 'static,
     {
-        Task::spawn_on(&self.core, None, future)
+        Task::spawn_on(Rc::clone(&self.core), None, future)
     }
 
     /// Schedules `f` for the next turn; see [`call_soon`](crate::call_soon).

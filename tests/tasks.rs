@@ -547,14 +547,47 @@ impl Future for ReadyBomb {
     }
 }
 
+/// Like `ReadyBomb`, but too large to be kept in place, and with no output.
+struct BigReadyBomb(
+    #[allow(dead_code)] PanicOnDrop,
+    #[allow(dead_code)] [u8; 256],
+);
+
+impl Future for BigReadyBomb {
+    type Output = ();
+
+    fn poll(self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        std::task::Poll::Ready(())
+    }
+}
+
 #[test]
-fn a_future_whose_destructor_panics_still_completes_its_task() {
+fn a_large_future_whose_destructor_panics_also_ends_its_task_as_panicked() {
+    quiet_panics();
+    let mut lp = EventLoop::new().unwrap();
+    let task = lp.spawn(BigReadyBomb(PanicOnDrop, [0; 256]));
+    lp.run_once();
+    assert!(task.is_done());
+    assert!(lp.run_until_complete(task).unwrap_err().is_panic());
+}
+
+#[test]
+fn a_future_whose_destructor_panics_ends_its_task_as_panicked() {
     quiet_panics();
     let mut lp = EventLoop::new().unwrap();
     let task = lp.spawn(ReadyBomb(PanicOnDrop));
-    lp.run_once(); // the destructor's panic does not escape the turn
+    // The future is dropped as it completes, inside the task's poll: the
+    // panic is the task's, contained like any other, and the task ends.
+    lp.run_once();
     assert!(task.is_done());
-    assert_eq!(lp.run_until_complete(task), Ok(7));
+    match lp.run_until_complete(task) {
+        Err(TaskError::Panicked(p)) => assert_eq!(p.message(), "expected: a destructor panicked"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        lp.run_until_complete(async { "the loop goes on" }),
+        "the loop goes on"
+    );
 }
 
 #[test]
@@ -578,4 +611,62 @@ fn dropping_the_loop_with_a_done_callback_that_holds_handles_does_not_panic() {
     watched.add_done_callback(move |_| drop((guard, sleeper)));
     drop(lp);
     assert!(watched.is_cancelled());
+}
+
+/// Counts how often it is dropped.
+struct Counted(Rc<Cell<u32>>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() + 1);
+    }
+}
+
+/// A future of at least `N` bytes producing a `Counted` (small futures keep
+/// their output in place, large ones box it: both paths are exercised).
+async fn produce<const N: usize>(drops: Rc<Cell<u32>>) -> Counted {
+    let ballast = [0u8; N];
+    corio::yield_now().await;
+    std::hint::black_box(&ballast);
+    Counted(drops)
+}
+
+fn each_output_is_dropped_exactly_once<const N: usize>() {
+    let drops = Rc::new(Cell::new(0));
+    corio::run({
+        let drops = drops.clone();
+        async move {
+            // Taken by awaiting the handle.
+            let taken = corio::spawn(produce::<N>(drops.clone())).await.unwrap();
+            assert_eq!(drops.get(), 0);
+            drop(taken);
+            assert_eq!(drops.get(), 1);
+            // Seen by a done callback, then taken.
+            let seen = corio::spawn(produce::<N>(drops.clone()));
+            let saw = Rc::new(Cell::new(false));
+            let s = saw.clone();
+            seen.add_done_callback(move |outcome| s.set(outcome.is_ok()));
+            drop(seen.await.unwrap());
+            assert!(saw.get());
+            assert_eq!(drops.get(), 2);
+            // Detached: dropped when the task finishes.
+            drop(corio::spawn(produce::<N>(drops.clone())));
+            // Detached with a callback: dropped after the callback ran.
+            corio::spawn(produce::<N>(drops.clone())).add_done_callback(|o| assert!(o.is_ok()));
+            // Cancelled while its output is ready: never produced.
+            let cancelled = corio::spawn(produce::<N>(drops.clone()));
+            for _ in 0..4 {
+                corio::yield_now().await;
+            }
+            assert!(!cancelled.cancel(), "already finished");
+            drop(cancelled.await.unwrap());
+        }
+    });
+    assert_eq!(drops.get(), 5);
+}
+
+#[test]
+fn outputs_are_dropped_exactly_once_whether_kept_in_place_or_boxed() {
+    each_output_is_dropped_exactly_once::<8>(); // small: kept in the future's box
+    each_output_is_dropped_exactly_once::<512>(); // large: boxed on completion
 }

@@ -253,8 +253,7 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
-    let core = context::current("corio::spawn");
-    Task::spawn_on(&core, None, future)
+    Task::spawn_on(context::current("corio::spawn"), None, future)
 }
 
 /// Spawns with options: a name, for now (gevent shows `f(5)` for a greenlet;
@@ -324,8 +323,7 @@ impl Builder {
         F: Future + 'static,
         F::Output: 'static,
     {
-        let core = context::current("corio::Builder::spawn");
-        Task::spawn_on(&core, self.name, future)
+        Task::spawn_on(context::current("corio::Builder::spawn"), self.name, future)
     }
 
     /// Spawns on `event_loop`, which need not be running yet.
@@ -343,7 +341,7 @@ impl Builder {
         F: Future + 'static,
         F::Output: 'static,
     {
-        Task::spawn_on(event_loop.core(), self.name, future)
+        Task::spawn_on(Rc::clone(event_loop.core()), self.name, future)
     }
 }
 
@@ -384,13 +382,13 @@ pub struct Task<T> {
 }
 
 impl<T: 'static> Task<T> {
-    pub(crate) fn spawn_on<F>(core: &Rc<Core>, name: Option<String>, future: F) -> Task<T>
+    pub(crate) fn spawn_on<F>(core: Rc<Core>, name: Option<String>, future: F) -> Task<T>
     where
         F: Future<Output = T> + 'static,
     {
-        let key = core.spawn(name, Box::pin(future));
+        let key = core.spawn(name, slot::box_task(future));
         Task {
-            core: Rc::clone(core),
+            core,
             key,
             taken: false,
             taken_cancelled: false,

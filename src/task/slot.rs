@@ -1,17 +1,34 @@
-//! A task as the loop stores it: one slab slot.
+//! A task as the loop stores it: one slab slot, plus one allocation.
 //!
 //! The slot holds the boxed future while the task runs, then its outcome
 //! until the [`Task`](super::Task) handle takes it. The handle itself is only
-//! a key into the slab, so a task costs one allocation for its future (plus
-//! one for its output, unless the output is zero-sized or nobody can take
-//! it), and a parked task that nobody awaits is its future plus this slot.
+//! a key into the slab.
+//!
+//! A task costs one allocation, its boxed future — and one more for its
+//! output when that output is neither zero-sized nor kept in place. Keeping
+//! it in place works like this: [`spawn`](super::spawn) wraps the future as
+//!
+//! ```text
+//! async move { let output = future.await; Completed.await; output }
+//! ```
+//!
+//! When the future is done, [`Completed`] tells the loop so (through a
+//! thread-local flag) and parks, with the output alive in the async block's
+//! state. The handle, which knows the output type, later polls the box once
+//! more and receives the output by value: no `unsafe`, no second box. But an
+//! async block stores a captured future twice (as the capture, and as the
+//! `.await` in progress), so the wrapper doubles the future's size for as
+//! long as the task lives. [`box_task`] therefore wraps only small futures
+//! with a non-zero-sized output ([`INLINE_OUTPUT_MAX`]); the others run
+//! unwrapped and their output is boxed when they finish (free for
+//! zero-sized outputs, and skipped when nobody can take it).
 //!
 //! The life of a slot:
 //!
 //! ```text
 //!   spawn ──► Pending(future) ──poll──► Running ──Pending──► Pending(future) ...
 //!                 │                        │
-//!              cancel                   Ready / panic
+//!              cancel                   finished / panic
 //!                 ▼                        ▼
 //!             Done(Err(Cancelled))      Done(outcome) ──done callbacks──► Lent ──► Done
 //!                                          │
@@ -19,6 +36,7 @@
 //! ```
 
 use std::any::Any;
+use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -28,15 +46,71 @@ use super::{TaskError, TaskId};
 use crate::report::panic_message;
 use crate::waker::TaskWaker;
 
-/// A future with its output type erased, as the slab stores it.
+thread_local! {
+    /// Set by [`Completed`] when a task's future has produced its output.
+    static COMPLETED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Parks a finished task with its output: the first poll raises the
+/// `COMPLETED` flag and returns `Pending`; the second (the handle's) returns
+/// `Ready`.
+struct Completed {
+    signalled: bool,
+}
+
+impl Future for Completed {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+        if self.signalled {
+            return Poll::Ready(());
+        }
+        self.signalled = true;
+        COMPLETED.with(|flag| flag.set(true));
+        Poll::Pending
+    }
+}
+
+/// Futures up to this size with a non-zero-sized output keep it in place
+/// (see the module docs): doubling them costs less than a second box.
+pub(crate) const INLINE_OUTPUT_MAX: usize = 64;
+
+/// Boxes a future for the slab, wrapped to keep its output in place when
+/// that is the cheaper way (see the module docs).
+pub(crate) fn box_task<F>(future: F) -> Pin<Box<dyn TaskFuture>>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    let output_size = std::mem::size_of::<F::Output>();
+    if output_size > 0 && std::mem::size_of::<F>() <= INLINE_OUTPUT_MAX {
+        Box::pin(async move {
+            let output = future.await;
+            Completed { signalled: false }.await;
+            output
+        })
+    } else {
+        Box::pin(future)
+    }
+}
+
+/// How a task's future finished.
+pub(crate) enum Finished {
+    /// The output waits inside the (wrapped) future.
+    InPlace,
+    /// The output, boxed — or `None` when nobody could take it.
+    Boxed(Option<Box<dyn Any>>),
+}
+
+/// A task's future with its output type erased, as the slab stores it.
 pub(crate) trait TaskFuture {
-    /// Polls the future. On completion the output is boxed if `keep` is set
-    /// (somebody may still want it), and dropped here otherwise.
-    fn poll_task(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        keep: bool,
-    ) -> Poll<Option<Box<dyn Any>>>;
+    /// Polls the future. `keep` says whether anybody may still want the
+    /// output of an unwrapped future (if not, it is dropped at once).
+    fn poll_task(self: Pin<&mut Self>, cx: &mut Context<'_>, keep: bool) -> Poll<Finished>;
+
+    /// Moves the output of a finished wrapped future into `out`, which must
+    /// be an `&mut Option<Output>`.
+    fn take_output(self: Pin<&mut Self>, out: &mut dyn Any);
 }
 
 impl<F> TaskFuture for F
@@ -44,23 +118,38 @@ where
     F: Future,
     F::Output: 'static,
 {
-    fn poll_task(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        keep: bool,
-    ) -> Poll<Option<Box<dyn Any>>> {
+    fn poll_task(self: Pin<&mut Self>, cx: &mut Context<'_>, keep: bool) -> Poll<Finished> {
+        COMPLETED.with(|flag| flag.set(false));
         match self.poll(cx) {
-            Poll::Ready(output) => Poll::Ready(keep.then(|| Box::new(output) as Box<dyn Any>)),
+            // An unwrapped future.
+            Poll::Ready(output) => {
+                let output = keep.then(|| Box::new(output) as Box<dyn Any>);
+                Poll::Ready(Finished::Boxed(output))
+            }
+            // A wrapped future parks in `Completed` once it has its output.
+            Poll::Pending if COMPLETED.with(Cell::take) => Poll::Ready(Finished::InPlace),
             Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn take_output(self: Pin<&mut Self>, out: &mut dyn Any) {
+        let mut cx = Context::from_waker(Waker::noop());
+        if let Poll::Ready(output) = self.poll(&mut cx) {
+            if let Some(out) = out.downcast_mut::<Option<F::Output>>() {
+                *out = Some(output);
+            }
         }
     }
 }
 
 /// How a task ended, with the output type erased.
 pub(crate) enum Outcome {
-    /// The future's output (`None` when it was dropped because nobody could
-    /// take it).
-    Ok(Option<Box<dyn Any>>),
+    /// Finished: the output is still inside the task's wrapped future.
+    Held(Pin<Box<dyn TaskFuture>>),
+    /// Finished: the output, boxed on its own (`None` if nobody could take
+    /// it).
+    Boxed(Option<Box<dyn Any>>),
+    /// Cancelled or panicked.
     Err(TaskError),
 }
 
@@ -68,18 +157,28 @@ impl Outcome {
     /// Typed again, for the handle or the done callbacks.
     pub(crate) fn into_result<T: 'static>(self) -> Result<T, TaskError> {
         match self {
-            Outcome::Ok(Some(output)) => match output.downcast::<T>() {
+            Outcome::Held(mut future) => {
+                let mut out: Option<T> = None;
+                future.as_mut().take_output(&mut out);
+                match out {
+                    Some(output) => Ok(output),
+                    None => unreachable!("corio: a finished task holds an output of its type"),
+                }
+            }
+            Outcome::Boxed(Some(output)) => match output.downcast::<T>() {
                 Ok(output) => Ok(*output),
                 Err(_) => unreachable!("corio: a task's output has the type it was spawned with"),
             },
-            Outcome::Ok(None) => Err(TaskError::Cancelled),
+            Outcome::Boxed(None) => {
+                unreachable!("corio: an output is dropped only when nobody can take it")
+            }
             Outcome::Err(err) => Err(err),
         }
     }
 
     pub(crate) fn from_result<T: 'static>(result: Result<T, TaskError>) -> Outcome {
         match result {
-            Ok(output) => Outcome::Ok(Some(Box::new(output))),
+            Ok(output) => Outcome::Boxed(Some(Box::new(output))),
             Err(err) => Outcome::Err(err),
         }
     }
@@ -138,7 +237,7 @@ fn run_callbacks<T: 'static>(list: Box<dyn Any>, outcome: &mut Outcome) -> (usiz
     let Ok(list) = list.downcast::<Vec<DoneCallback<T>>>() else {
         unreachable!("corio: done callbacks have the task's output type")
     };
-    let result = std::mem::replace(outcome, Outcome::Ok(None)).into_result::<T>();
+    let result = std::mem::replace(outcome, Outcome::Err(TaskError::Cancelled)).into_result::<T>();
     let ran = list.len();
     let mut panics = Vec::new();
     for callback in *list {
@@ -222,6 +321,11 @@ impl TaskSlot {
             .is_some_and(|extra| extra.callbacks.is_some())
     }
 
+    /// Should an unwrapped future's output be kept when it completes?
+    pub(crate) fn keeps_output(&self) -> bool {
+        !self.detached || self.has_callbacks()
+    }
+
     /// Is the outcome there for the handle to take (finished, and its done
     /// callbacks have run)?
     pub(crate) fn outcome_is_ready(&self) -> bool {
@@ -235,11 +339,6 @@ impl TaskSlot {
             Some(old) if old.will_wake(waker) => None,
             _ => self.join_waker.replace(waker.clone()),
         }
-    }
-
-    /// Should the output be kept when the future completes?
-    pub(crate) fn keeps_output(&self) -> bool {
-        !self.detached || self.has_callbacks()
     }
 
     /// Can nobody see the outcome any more? (Then the slot can go.)
