@@ -85,6 +85,10 @@ pub(crate) struct Core {
     pub(crate) reactor: RefCell<Reactor>,
     /// The task being polled right now.
     current_task: Cell<Option<TaskKey>>,
+    /// The key of whatever is being polled (a task, or the main future),
+    /// with the address of its waker — to recognise that waker in
+    /// [`Core::waiter`].
+    polling: Cell<Option<(TaskKey, *const ())>>,
     exception_handler: RefCell<Option<ExceptionHandler>>,
     /// The clock as last read by the loop. It is never ahead of the real
     /// clock, so "deadline <= now" on it means the deadline has truly passed.
@@ -111,6 +115,7 @@ impl Core {
             shared: Arc::new(Shared::new(waker)),
             reactor: RefCell::new(reactor),
             current_task: Cell::new(None),
+            polling: Cell::new(None),
             exception_handler: RefCell::new(None),
             now: Cell::new(Instant::now()),
             polls_since_look: Cell::new(0),
@@ -123,6 +128,30 @@ impl Core {
 
     pub(crate) fn current_task(&self) -> Option<TaskKey> {
         self.current_task.get()
+    }
+
+    /// The key of the task (or main future) being polled, if `waker` is
+    /// its own waker — see [`Waiter`](crate::waker::Waiter). (Only the waker's address is
+    /// compared, never followed.)
+    pub(crate) fn own_key(&self, waker: &std::task::Waker) -> Option<TaskKey> {
+        match self.polling.get() {
+            Some((key, data)) if std::ptr::eq(waker.data(), data) => Some(key),
+            _ => None,
+        }
+    }
+
+    /// Marks `key` as being polled with `waker` until the returned value is
+    /// handed back to [`Core::end_polling`].
+    pub(crate) fn begin_polling(
+        &self,
+        key: TaskKey,
+        waker: &Arc<TaskWaker>,
+    ) -> Option<(TaskKey, *const ())> {
+        self.polling.replace(Some((key, Arc::as_ptr(waker).cast())))
+    }
+
+    pub(crate) fn end_polling(&self, previous: Option<(TaskKey, *const ())>) {
+        self.polling.set(previous);
     }
 
     pub(crate) fn cached_now(&self) -> Instant {
@@ -270,6 +299,7 @@ impl Core {
         // 2. Poll it with nothing borrowed: it may spawn, wake, cancel, drop
         //    handles. A panic stays inside the task.
         let previous = self.current_task.replace(Some(key));
+        let previous_polling = self.begin_polling(key, &waker);
         let polled = {
             let waker = waker_ref(&waker);
             let mut cx = Context::from_waker(&waker);
@@ -278,6 +308,7 @@ impl Core {
             }))
         };
         self.current_task.set(previous);
+        self.end_polling(previous_polling);
 
         // 3. Put it back, or record how it ended.
         match polled {
@@ -386,8 +417,8 @@ impl Core {
         if let Some(report) = report {
             self.report(report);
         }
-        if let Some(waker) = wake {
-            waker.wake();
+        if let Some(waiter) = wake {
+            waiter.wake(self);
         }
     }
 
@@ -435,8 +466,8 @@ impl Core {
             let task = Some((id, name.clone()));
             self.report(Report::new(ReportKind::CallbackPanic, message, task));
         }
-        if let Some(waker) = wake {
-            waker.wake();
+        if let Some(waiter) = wake {
+            waiter.wake(self);
         }
         ran
     }
@@ -450,7 +481,7 @@ impl Core {
             return 0;
         }
         let now = self.refresh_now();
-        let mut wakers = Vec::new();
+        let mut waiters = Vec::new();
         let fired = {
             let mut st = self.state.borrow_mut();
             let State {
@@ -460,7 +491,7 @@ impl Core {
                 ..
             } = &mut *st;
             timers.fire_due(now, |action| match action {
-                TimerAction::Wake(waker) => wakers.extend(waker),
+                TimerAction::Wake(waiter) => waiters.extend(waiter),
                 TimerAction::Call(key) => {
                     if let Some(slot) = crate::callback::slot_mut(callbacks, key) {
                         slot.timer = None;
@@ -470,8 +501,8 @@ impl Core {
             })
         };
         // Wake outside the borrow: waking borrows the state again.
-        for waker in wakers {
-            waker.wake();
+        for waiter in waiters {
+            waiter.wake(self);
         }
         fired
     }

@@ -36,6 +36,7 @@ use std::time::{Duration, Instant};
 use crate::context;
 use crate::core::Core;
 use crate::timers::{TimerAction, TimerKey};
+use crate::waker::Waiter;
 
 /// `Instant::now() + delay`, saturating at about a century from now instead
 /// of overflowing.
@@ -47,14 +48,16 @@ pub(crate) fn deadline_after(delay: Duration) -> Instant {
 
 impl Core {
     fn add_sleep(&self, deadline: Instant, waker: &std::task::Waker) -> TimerKey {
+        let waiter = Waiter::new(self.own_key(waker), waker);
         let mut st = self.state.borrow_mut();
-        st.timers
-            .insert(deadline, TimerAction::Wake(Some(waker.clone())))
+        st.timers.insert(deadline, TimerAction::Wake(Some(waiter)))
     }
 
+    /// Re-registers an armed sleep's waiter; false if it is no longer armed.
     fn set_sleep_waker(&self, key: TimerKey, waker: &std::task::Waker) -> bool {
-        let replaced = self.state.borrow_mut().timers.set_waker(key, waker);
-        replaced.is_some() // the old waker is dropped here, after the borrow
+        let own = self.own_key(waker);
+        let replaced = self.state.borrow_mut().timers.set_waiter(key, own, waker);
+        replaced.is_ok() // the old waiter is dropped here, after the borrow
     }
 
     fn cancel_sleep(&self, key: TimerKey) {

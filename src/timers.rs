@@ -17,10 +17,11 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use slab::Slab;
+
+use crate::waker::Waiter;
 
 /// Names a timer: slot index plus a sequence number that never repeats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,8 +32,8 @@ pub(crate) struct TimerKey {
 
 /// What happens when a timer's deadline passes.
 pub(crate) enum TimerAction<C> {
-    /// Wake the task waiting in a `Sleep` (if it has polled it yet).
-    Wake(Option<Waker>),
+    /// Wake whoever waits in a `Sleep` (always `Some` while armed).
+    Wake(Option<Waiter>),
     /// Queue a `call_later` callback.
     Call(C),
 }
@@ -108,19 +109,22 @@ impl<C> Timers<C> {
             .filter(|slot| slot.seq == key.seq)
     }
 
-    /// Stores the waker a `Sleep` was last polled with. Returns `None` if
-    /// the timer is no longer armed (it fired, or was cancelled), else the
-    /// waker it replaced, for the caller to drop outside the loop's state.
-    pub(crate) fn set_waker(&mut self, key: TimerKey, waker: &Waker) -> Option<Option<Waker>> {
+    /// Stores whom a `Sleep` must wake, after its latest poll (see
+    /// [`Waiter::update`]). Returns `Err(())` if the timer is no longer
+    /// armed (it fired, or was cancelled), else the waiter it replaced, for
+    /// the caller to drop outside the loop's state.
+    pub(crate) fn set_waiter(
+        &mut self,
+        key: TimerKey,
+        own: Option<crate::waker::TaskKey>,
+        waker: &std::task::Waker,
+    ) -> Result<Option<Waiter>, ()> {
         match self.slot_mut(key) {
             Some(TimerSlot {
                 action: TimerAction::Wake(slot),
                 ..
-            }) => match slot {
-                Some(old) if old.will_wake(waker) => Some(None),
-                _ => Some(slot.replace(waker.clone())),
-            },
-            _ => None,
+            }) => Ok(Waiter::update(slot, own, waker)),
+            _ => Err(()),
         }
     }
 
@@ -255,7 +259,7 @@ mod tests {
         let far = Instant::now() + Duration::from_secs(3600);
         let keep = timers.insert(far, TimerAction::Call(0));
         for _ in 0..100_000 {
-            let key = timers.insert(far, TimerAction::Wake(None));
+            let key = timers.insert(far, TimerAction::Call(1));
             timers.cancel(key);
         }
         assert!(

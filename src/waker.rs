@@ -105,6 +105,60 @@ impl ArcWake for TaskWaker {
     }
 }
 
+/// Whom to wake when something a future waits for happens.
+///
+/// corio's own leaf futures (timers, task handles) usually run directly in
+/// a task and are polled with that task's own waker. Then they remember the
+/// task's key instead of cloning the waker: the wake is the same (the task
+/// is scheduled), but the task's waker stays unshared and goes back to the
+/// pool — no `Arc` per parked task. Any other waker (a combinator's child
+/// waker, another executor's) is cloned as usual.
+pub(crate) enum Waiter {
+    Task(TaskKey),
+    Waker(std::task::Waker),
+}
+
+impl Waiter {
+    /// The waiter for a future polled with `waker`; `own` is the key of the
+    /// task being polled if `waker` is that task's own waker.
+    pub(crate) fn new(own: Option<TaskKey>, waker: &std::task::Waker) -> Waiter {
+        match own {
+            Some(key) => Waiter::Task(key),
+            None => Waiter::Waker(waker.clone()),
+        }
+    }
+
+    /// Points `slot` at the waiter for `(own, waker)`, cloning nothing if
+    /// it already is that. Returns the waiter it replaced, for the caller
+    /// to drop outside the loop's state.
+    pub(crate) fn update(
+        slot: &mut Option<Waiter>,
+        own: Option<TaskKey>,
+        waker: &std::task::Waker,
+    ) -> Option<Waiter> {
+        let unchanged = match (&*slot, own) {
+            (Some(Waiter::Task(key)), Some(own)) => *key == own,
+            (Some(Waiter::Waker(old)), None) => old.will_wake(waker),
+            _ => false,
+        };
+        if unchanged {
+            None
+        } else {
+            slot.replace(Waiter::new(own, waker))
+        }
+    }
+
+    /// Wakes it: schedules the task, or calls the waker.
+    pub(crate) fn wake(self, core: &crate::core::Core) {
+        match self {
+            Waiter::Task(key) => {
+                core.schedule(key);
+            }
+            Waiter::Waker(waker) => waker.wake(),
+        }
+    }
+}
+
 /// Wakers that nobody else holds, kept for re-use.
 pub(crate) struct WakerPool {
     free: Vec<Arc<TaskWaker>>,

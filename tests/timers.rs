@@ -224,3 +224,38 @@ fn an_interval_with_a_huge_period_does_not_overflow() {
         assert!(second.is_err(), "the next tick is (practically) never");
     });
 }
+
+#[test]
+fn a_sleep_polled_by_its_task_then_inside_gather_wakes_gather() {
+    corio::run(async {
+        let task = corio::spawn(async {
+            let mut nap = std::pin::pin!(sleep(Duration::from_millis(10)));
+            // First polled directly by the task: it registers the task's key.
+            let first =
+                std::future::poll_fn(|cx| std::task::Poll::Ready(nap.as_mut().poll(cx))).await;
+            assert!(first.is_pending());
+            // Then polled inside gather, with a child waker of its own: the
+            // timer must now wake that child, or gather would never see it.
+            corio::gather([nap]).await.len() == 1
+        });
+        let out = timeout(Duration::from_secs(5), task).await;
+        assert_eq!(out, Ok(Ok(true)));
+    });
+}
+
+#[test]
+fn a_task_parked_on_a_timer_leaves_its_waker_in_the_pool() {
+    // 10,000 tasks sleeping at once: the timers remember task keys, so the
+    // loop needs no waker per sleeping task (and stays correct).
+    let woke = corio::run(async {
+        let tasks: Vec<_> = (0..10_000u64)
+            .map(|i| corio::spawn(async move { sleep(Duration::from_millis(1 + i % 20)).await }))
+            .collect();
+        corio::gather(tasks)
+            .await
+            .into_iter()
+            .filter(Result::is_ok)
+            .count()
+    });
+    assert_eq!(woke, 10_000);
+}
