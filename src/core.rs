@@ -417,8 +417,8 @@ impl Core {
         if let Some(report) = report {
             self.report(report);
         }
-        if let Some(waiter) = wake {
-            waiter.wake(self);
+        if let Some(waker) = wake {
+            waker.wake();
         }
     }
 
@@ -466,8 +466,8 @@ impl Core {
             let task = Some((id, name.clone()));
             self.report(Report::new(ReportKind::CallbackPanic, message, task));
         }
-        if let Some(waiter) = wake {
-            waiter.wake(self);
+        if let Some(waker) = wake {
+            waker.wake();
         }
         ran
     }

@@ -107,8 +107,8 @@ impl ArcWake for TaskWaker {
 
 /// Whom to wake when something a future waits for happens.
 ///
-/// corio's own leaf futures (timers, task handles) usually run directly in
-/// a task and are polled with that task's own waker. Then they remember the
+/// corio's timers usually run directly in a task and are polled with that
+/// task's own waker. Then they remember the
 /// task's key instead of cloning the waker: the wake is the same (the task
 /// is scheduled), but the task's waker stays unshared and goes back to the
 /// pool — no `Arc` per parked task. Any other waker (a combinator's child

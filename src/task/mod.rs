@@ -577,7 +577,6 @@ impl<T: 'static> Task<T> {
         if self.taken {
             return Poll::Ready(());
         }
-        let own = self.core.own_key(cx.waker());
         let replaced = {
             let mut st = self.core.state.borrow_mut();
             let Some(slot) = slot_mut(&mut st.tasks, self.key) else {
@@ -586,7 +585,7 @@ impl<T: 'static> Task<T> {
             if slot.outcome_is_ready() {
                 return Poll::Ready(());
             }
-            slot.set_join_waiter(own, cx.waker())
+            slot.set_join_waker(cx.waker())
         };
         drop(replaced);
         Poll::Pending
@@ -612,7 +611,6 @@ impl<T: 'static> Future for Task<T> {
             !self.taken,
             "corio: a Task was polled after it returned its outcome"
         );
-        let own = self.core.own_key(cx.waker());
         let released = {
             let mut st = self.core.state.borrow_mut();
             let st = &mut *st;
@@ -622,7 +620,7 @@ impl<T: 'static> Future for Task<T> {
             if slot.outcome_is_ready() {
                 Ok(release(st, self.key.index))
             } else {
-                Err(slot.set_join_waiter(own, cx.waker()))
+                Err(slot.set_join_waker(cx.waker()))
             }
         };
         let released = match released {

@@ -44,7 +44,7 @@ use std::task::{Context, Poll, Waker};
 
 use super::{TaskError, TaskId};
 use crate::report::panic_message;
-use crate::waker::{TaskWaker, Waiter};
+use crate::waker::TaskWaker;
 
 thread_local! {
     /// Set by [`Completed`] when a task's future has produced its output.
@@ -264,8 +264,9 @@ pub(crate) struct TaskSlot {
     pub(crate) stage: Stage,
     /// The task's waker, kept while somebody else holds a clone of it.
     pub(crate) waker: Option<Arc<TaskWaker>>,
-    /// Whoever awaits the handle.
-    pub(crate) join_waker: Option<Waiter>,
+    /// The waker of whoever awaits the handle. (A plain `Waker`, not a
+    /// `Waiter`: a 24-byte waiter here would cost every task 8 bytes.)
+    pub(crate) join_waker: Option<Waker>,
     pub(crate) extra: Option<Box<Extra>>,
     /// On the ready queue (so it is not pushed twice).
     pub(crate) queued: bool,
@@ -332,15 +333,13 @@ impl TaskSlot {
         matches!(self.stage, Stage::Done(_)) && !self.callbacks_queued
     }
 
-    /// Remembers who awaits the handle (see [`Waiter::update`]). Returns
-    /// the waiter it replaced, for the caller to drop once the loop's state
-    /// is released.
-    pub(crate) fn set_join_waiter(
-        &mut self,
-        own: Option<crate::waker::TaskKey>,
-        waker: &Waker,
-    ) -> Option<Waiter> {
-        Waiter::update(&mut self.join_waker, own, waker)
+    /// Remembers who awaits the handle. Returns the waker it replaced, for
+    /// the caller to drop once the loop's state is released.
+    pub(crate) fn set_join_waker(&mut self, waker: &Waker) -> Option<Waker> {
+        match &self.join_waker {
+            Some(old) if old.will_wake(waker) => None,
+            _ => self.join_waker.replace(waker.clone()),
+        }
     }
 
     /// Can nobody see the outcome any more? (Then the slot can go.)
