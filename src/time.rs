@@ -41,9 +41,13 @@ use crate::waker::Waiter;
 /// `Instant::now() + delay`, saturating at about a century from now instead
 /// of overflowing.
 pub(crate) fn deadline_after(delay: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(delay)
-        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
+    later(Instant::now(), delay)
+}
+
+/// `t + delay`, saturating at about a century after `t`.
+fn later(t: Instant, delay: Duration) -> Instant {
+    t.checked_add(delay)
+        .unwrap_or_else(|| t + Duration::from_secs(100 * 365 * 24 * 3600))
 }
 
 impl Core {
@@ -91,7 +95,10 @@ impl Core {
 #[track_caller]
 pub fn sleep(duration: Duration) -> Sleep {
     let core = context::current("corio::time::sleep");
-    Sleep::new(core, deadline_after(duration))
+    // The clock read gives the deadline and refreshes the loop's cached
+    // clock, which the first poll then checks instead of reading again.
+    let now = core.refresh_now();
+    Sleep::new(core, later(now, duration))
 }
 
 /// Waits until `deadline` (asyncio's `sleep` to an absolute time).
@@ -114,6 +121,7 @@ pub fn sleep(duration: Duration) -> Sleep {
 #[track_caller]
 pub fn sleep_until(deadline: Instant) -> Sleep {
     let core = context::current("corio::time::sleep_until");
+    core.refresh_now();
     Sleep::new(core, deadline)
 }
 
@@ -208,9 +216,11 @@ impl Future for Sleep {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        // The loop's cached clock is never ahead of the real one, so if it
-        // says the deadline passed, it did — and no clock read was needed.
-        let due = self.core.cached_now() >= self.deadline || Instant::now() >= self.deadline;
+        // The loop's cached clock is never ahead of the real one: if it says
+        // the deadline passed, it did. If it lags, the timer is armed and
+        // fires at the loop's next look at its timers — still never early,
+        // and without a clock read per poll.
+        let due = self.core.cached_now() >= self.deadline;
         if due {
             if let Some(key) = self.timer.take() {
                 self.core.cancel_sleep(key);

@@ -259,3 +259,14 @@ fn a_task_parked_on_a_timer_leaves_its_waker_in_the_pool() {
     });
     assert_eq!(woke, 10_000);
 }
+
+#[test]
+fn a_sleep_whose_deadline_passed_before_its_first_poll_completes_without_waiting() {
+    corio::run(async {
+        let nap = sleep(Duration::from_millis(1));
+        std::thread::sleep(Duration::from_millis(20)); // the loop's clock is now stale
+        let started = Instant::now();
+        nap.await; // armed, then fired at the loop's next look: no real wait
+        assert!(started.elapsed() < Duration::from_millis(500));
+    });
+}
