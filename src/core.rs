@@ -83,10 +83,8 @@ pub(crate) struct Core {
     pub(crate) state: RefCell<State>,
     shared: Arc<Shared>,
     pub(crate) reactor: RefCell<Reactor>,
-    /// The task being polled right now.
-    current_task: Cell<Option<TaskKey>>,
-    /// The key of whatever is being polled (a task, or the main future),
-    /// with the address of its waker — to recognise that waker in
+    /// The key of whatever is being polled right now (a task, or the main
+    /// future), with the address of its waker — to recognise that waker in
     /// [`Core::waiter`].
     polling: Cell<Option<(TaskKey, *const ())>>,
     exception_handler: RefCell<Option<ExceptionHandler>>,
@@ -114,7 +112,6 @@ impl Core {
             }),
             shared: Arc::new(Shared::new(waker)),
             reactor: RefCell::new(reactor),
-            current_task: Cell::new(None),
             polling: Cell::new(None),
             exception_handler: RefCell::new(None),
             now: Cell::new(Instant::now()),
@@ -126,8 +123,12 @@ impl Core {
         &self.shared
     }
 
+    /// The task being polled right now (not the main future: it is no task).
     pub(crate) fn current_task(&self) -> Option<TaskKey> {
-        self.current_task.get()
+        self.polling
+            .get()
+            .map(|(key, _)| key)
+            .filter(|key| !key.is_root())
     }
 
     /// The key of the task (or main future) being polled, if `waker` is
@@ -298,8 +299,7 @@ impl Core {
 
         // 2. Poll it with nothing borrowed: it may spawn, wake, cancel, drop
         //    handles. A panic stays inside the task.
-        let previous = self.current_task.replace(Some(key));
-        let previous_polling = self.begin_polling(key, &waker);
+        let previous = self.begin_polling(key, &waker);
         let polled = {
             let waker = waker_ref(&waker);
             let mut cx = Context::from_waker(&waker);
@@ -307,22 +307,25 @@ impl Core {
                 future.as_mut().poll_task(&mut cx, keep)
             }))
         };
-        self.current_task.set(previous);
-        self.end_polling(previous_polling);
+        self.end_polling(previous);
 
         // 3. Put it back, or record how it ended.
         match polled {
             Ok(Poll::Pending) => {
                 let mut st = self.state.borrow_mut();
                 let st = &mut *st;
-                let kept = st.wakers.put(waker);
-                match slot_mut(&mut st.tasks, key) {
-                    Some(slot) => {
-                        slot.stage = Stage::Pending(future);
-                        slot.waker = kept;
-                    }
-                    None => unreachable!("corio: a running task's slot is never freed"),
-                }
+                let Some(slot) = slot_mut(&mut st.tasks, key) else {
+                    unreachable!("corio: a running task's slot is never freed")
+                };
+                slot.stage = Stage::Pending(future);
+                // A task that was woken while it ran (a yield) runs again
+                // soon: it keeps its waker. A parked one keeps it only if
+                // somebody holds a clone; else the waker goes to the pool.
+                slot.waker = if slot.queued {
+                    Some(waker)
+                } else {
+                    st.wakers.put(waker)
+                };
             }
             Ok(Poll::Ready(Finished::InPlace)) => {
                 self.finish(key, Ending::Output(Outcome::Held(future)), Some(waker));
