@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Instructions per operation, corio beside its peers, counted by
+# `valgrind --tool=callgrind` — repeatable run to run, unlike wall time on a
+# shared machine. Each figure is a difference of two run sizes, so that
+# start-up and teardown cancel out:
+#   (instructions at 2n - instructions at n) / (n operations more, ×2 runs)
+#
+# Usage: scripts/callgrind.sh [WORKLOAD ...]   (default: W1 W2 W3 W4 W4c)
+# Needs valgrind (Debian: apt-get install valgrind); builds benches/peers.
+set -euo pipefail
+cd "$(dirname "$0")/../benches/peers"
+command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install valgrind)"; exit 2; }
+cargo build --release --quiet
+bin=./target/release/corio-peers
+
+workloads=("$@")
+[ ${#workloads[@]} -gt 0 ] || workloads=(W1 W2 W3 W4 W4c)
+
+count() { # runtime workload n -> instructions of one process (warm-up + 1 rep)
+  valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" run "$1" "$2" --n "$3" --reps 1 2>&1 \
+    | awk '/Collected/ {print $4}'
+}
+
+printf '| workload | n | corio | tokio | smol | monoio |\n|---|---|---|---|---|---|\n'
+for w in "${workloads[@]}"; do
+  case "$w" in
+    W1|W4c) n=100000 ;;
+    W2|W3) n=200000 ;;
+    W4) n=50000 ;;
+    *) echo "unknown workload $w" >&2; exit 2 ;;
+  esac
+  row="| $w | $n"
+  for rt in corio tokio smol monoio; do
+    a=$(count "$rt" "$w" "$n"); b=$(count "$rt" "$w" $((2 * n)))
+    # Two runs per process (warm-up + 1 rep): 2n more operations.
+    row="$row | $(( (b - a) / (2 * n) ))"
+  done
+  echo "$row |"
+done
