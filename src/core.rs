@@ -93,6 +93,9 @@ pub(crate) struct Core {
     now: Cell<Instant>,
     /// Polls run since the loop last looked at I/O and timers.
     polls_since_look: Cell<usize>,
+    /// Every timer due at or before this instant has fired (left the timer
+    /// queue); `None` before the first firing.
+    fired_through: Cell<Option<Instant>>,
 }
 
 impl Core {
@@ -116,6 +119,7 @@ impl Core {
             exception_handler: RefCell::new(None),
             now: Cell::new(Instant::now()),
             polls_since_look: Cell::new(0),
+            fired_through: Cell::new(None),
         }))
     }
 
@@ -163,6 +167,12 @@ impl Core {
         let now = Instant::now();
         self.now.set(now);
         now
+    }
+
+    /// Has the timer of a sleep with this deadline certainly fired (so it
+    /// is no longer in the timer queue)?
+    pub(crate) fn timer_fired(&self, deadline: Instant) -> bool {
+        self.fired_through.get().is_some_and(|t| deadline <= t)
     }
 
     pub(crate) fn polls_since_look(&self) -> usize {
@@ -503,6 +513,7 @@ impl Core {
                 }
             })
         };
+        self.fired_through.set(Some(now));
         // Wake outside the borrow: waking borrows the state again.
         for waiter in waiters {
             waiter.wake(self);

@@ -205,9 +205,7 @@ impl Sleep {
     /// });
     /// ```
     pub fn reset(&mut self, deadline: Instant) {
-        if let Some(key) = self.timer.take() {
-            self.core.cancel_sleep(key);
-        }
+        self.disarm();
         self.deadline = deadline;
     }
 }
@@ -222,9 +220,7 @@ impl Future for Sleep {
         // and without a clock read per poll.
         let due = self.core.cached_now() >= self.deadline;
         if due {
-            if let Some(key) = self.timer.take() {
-                self.core.cancel_sleep(key);
-            }
+            self.disarm();
             return Poll::Ready(());
         }
         let armed = match self.timer {
@@ -239,11 +235,21 @@ impl Future for Sleep {
     }
 }
 
+impl Sleep {
+    /// Forgets the timer, removing it from the queue unless it certainly
+    /// fired already (which saves a lookup per completed sleep).
+    fn disarm(&mut self) {
+        if let Some(key) = self.timer.take() {
+            if !self.core.timer_fired(self.deadline) {
+                self.core.cancel_sleep(key);
+            }
+        }
+    }
+}
+
 impl Drop for Sleep {
     fn drop(&mut self) {
-        if let Some(key) = self.timer.take() {
-            self.core.cancel_sleep(key);
-        }
+        self.disarm();
     }
 }
 

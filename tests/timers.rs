@@ -270,3 +270,21 @@ fn a_sleep_whose_deadline_passed_before_its_first_poll_completes_without_waiting
         assert!(started.elapsed() < Duration::from_millis(500));
     });
 }
+
+#[test]
+fn no_timer_is_left_armed_after_sleeps_complete_or_are_dropped() {
+    let mut lp = EventLoop::new().unwrap();
+    lp.run_until_complete(async {
+        let done: Vec<_> = (0..1000u64)
+            .map(|i| corio::spawn(sleep(Duration::from_micros(100 + i * 7))))
+            .collect();
+        corio::gather(done).await;
+        // Fired, then dropped unpolled; and reset after firing.
+        let mut fired = sleep(Duration::from_millis(1));
+        sleep(Duration::from_millis(5)).await;
+        drop(sleep(Duration::ZERO));
+        fired.reset(Instant::now() + Duration::from_millis(1));
+        fired.await;
+    });
+    assert!(lp.run_once().idle, "a timer was left armed");
+}
