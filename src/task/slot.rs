@@ -15,7 +15,7 @@
 //! When the future is done, [`Completed`] tells the loop so (through a
 //! thread-local flag) and parks, with the output alive in the async block's
 //! state. The handle, which knows the output type, later polls the box once
-//! more and receives the output by value: no `unsafe`, no second box. But an
+//! more and receives the output by value: safe code, no second box. But an
 //! async block stores a captured future twice (as the capture, and as the
 //! `.await` in progress), so the wrapper doubles the future's size for as
 //! long as the task lives. [`box_task`] therefore wraps only small futures
