@@ -50,7 +50,7 @@ pub(crate) fn current(what: &str) -> Rc<Core> {
 /// Entering while another loop runs on this thread panics: a nested
 /// `run_until_complete` would block the outer loop forever.
 pub(crate) struct Enter {
-    _not_send: std::marker::PhantomData<Rc<()>>,
+    core: Rc<Core>,
 }
 
 impl Enter {
@@ -71,14 +71,16 @@ impl Enter {
                  future instead, or `corio::spawn` it"
             );
         }
+        core.set_running(true);
         Enter {
-            _not_send: std::marker::PhantomData,
+            core: Rc::clone(core),
         }
     }
 }
 
 impl Drop for Enter {
     fn drop(&mut self) {
+        self.core.set_running(false);
         // Take the Rc out first, drop it after the slot is released.
         let core = CURRENT.with(|cur| cur.borrow_mut().take());
         drop(core);

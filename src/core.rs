@@ -96,6 +96,8 @@ pub(crate) struct Core {
     /// Every timer due at or before this instant has fired (left the timer
     /// queue); `None` before the first firing.
     fired_through: Cell<Option<Instant>>,
+    /// Inside `run_until_complete` / `run_forever` / `run_once`.
+    running: Cell<bool>,
 }
 
 impl Core {
@@ -120,6 +122,7 @@ impl Core {
             now: Cell::new(Instant::now()),
             polls_since_look: Cell::new(0),
             fired_through: Cell::new(None),
+            running: Cell::new(false),
         }))
     }
 
@@ -145,18 +148,25 @@ impl Core {
         }
     }
 
-    /// Marks `key` as being polled with `waker` until the returned value is
-    /// handed back to [`Core::end_polling`].
-    pub(crate) fn begin_polling(
-        &self,
-        key: TaskKey,
-        waker: &Arc<TaskWaker>,
-    ) -> Option<(TaskKey, *const ())> {
-        self.polling.replace(Some((key, Arc::as_ptr(waker).cast())))
+    /// Marks `key` as being polled with `waker` until the returned guard
+    /// is dropped — also when the poll unwinds, so that a stale entry never
+    /// outlives its waker (whose address a later waker may reuse).
+    pub(crate) fn begin_polling(&self, key: TaskKey, waker: &Arc<TaskWaker>) -> Polling<'_> {
+        let previous = self.polling.replace(Some((key, Arc::as_ptr(waker).cast())));
+        Polling {
+            core: self,
+            previous,
+        }
     }
 
-    pub(crate) fn end_polling(&self, previous: Option<(TaskKey, *const ())>) {
-        self.polling.set(previous);
+    /// Is this loop running (inside `run_*`)? Only then does it keep its
+    /// cached clock fresh.
+    pub(crate) fn is_running(&self) -> bool {
+        self.running.get()
+    }
+
+    pub(crate) fn set_running(&self, running: bool) {
+        self.running.set(running);
     }
 
     pub(crate) fn cached_now(&self) -> Instant {
@@ -309,7 +319,7 @@ impl Core {
 
         // 2. Poll it with nothing borrowed: it may spawn, wake, cancel, drop
         //    handles. A panic stays inside the task.
-        let previous = self.begin_polling(key, &waker);
+        let polling = self.begin_polling(key, &waker);
         let polled = {
             let waker = waker_ref(&waker);
             let mut cx = Context::from_waker(&waker);
@@ -317,7 +327,7 @@ impl Core {
                 future.as_mut().poll_task(&mut cx, keep)
             }))
         };
-        self.end_polling(previous);
+        drop(polling);
 
         // 3. Put it back, or record how it ended.
         match polled {
@@ -686,6 +696,19 @@ impl Core {
                 (key, future)
             })
             .collect()
+    }
+}
+
+/// What is being polled, for as long as it lives; see
+/// [`Core::begin_polling`].
+pub(crate) struct Polling<'a> {
+    core: &'a Core,
+    previous: Option<(TaskKey, *const ())>,
+}
+
+impl Drop for Polling<'_> {
+    fn drop(&mut self) {
+        self.core.polling.set(self.previous);
     }
 }
 

@@ -207,6 +207,9 @@ impl Sleep {
     pub fn reset(&mut self, deadline: Instant) {
         self.disarm();
         self.deadline = deadline;
+        // As in `sleep`: a fresh reading, so the next poll sees a deadline
+        // that has already passed as due.
+        self.core.refresh_now();
     }
 }
 
@@ -217,8 +220,10 @@ impl Future for Sleep {
         // The loop's cached clock is never ahead of the real one: if it says
         // the deadline passed, it did. If it lags, the timer is armed and
         // fires at the loop's next look at its timers — still never early,
-        // and without a clock read per poll.
-        let due = self.core.cached_now() >= self.deadline;
+        // and without a clock read per poll. A loop that is not running
+        // keeps no fresh clock: then read the real one.
+        let due = self.core.cached_now() >= self.deadline
+            || (!self.core.is_running() && Instant::now() >= self.deadline);
         if due {
             self.disarm();
             return Poll::Ready(());
@@ -450,8 +455,9 @@ pub fn interval(period: Duration) -> Interval {
         "corio::time::interval: the period must be non-zero"
     );
     let core = context::current("corio::time::interval");
+    let start = core.refresh_now(); // the first tick is due now, and seen so
     Interval {
-        sleep: Sleep::new(core, Instant::now()),
+        sleep: Sleep::new(core, start),
         period,
         missed: MissedTickBehavior::default(),
     }

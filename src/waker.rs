@@ -152,7 +152,12 @@ impl Waiter {
     pub(crate) fn wake(self, core: &crate::core::Core) {
         match self {
             Waiter::Task(key) => {
-                core.schedule(key);
+                if !core.schedule(key) {
+                    // The state is busy (a wake from inside the loop's own
+                    // bookkeeping): take the remote path, as a waker would.
+                    core.shared()
+                        .push_remote_wake(TaskWaker::new(core.shared(), key));
+                }
             }
             Waiter::Waker(waker) => waker.wake(),
         }

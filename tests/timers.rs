@@ -288,3 +288,105 @@ fn no_timer_is_left_armed_after_sleeps_complete_or_are_dropped() {
     });
     assert!(lp.run_once().idle, "a timer was left armed");
 }
+
+#[test]
+fn the_first_tick_of_an_interval_completes_at_its_first_poll() {
+    corio::run(async {
+        let mut ticks = interval(Duration::from_secs(60));
+        let first = std::future::poll_fn(|cx| std::task::Poll::Ready(ticks.poll_tick(cx))).await;
+        assert!(first.is_ready());
+    });
+}
+
+#[test]
+fn the_first_tick_does_not_wait_for_a_busy_loop_to_look_at_its_timers() {
+    corio::run(async {
+        let spins = Rc::new(std::cell::Cell::new(0u32));
+        let s = spins.clone();
+        let spinner = corio::spawn(async move {
+            loop {
+                s.set(s.get() + 1);
+                corio::yield_now().await;
+            }
+        })
+        .cancel_on_drop();
+        corio::yield_now().await;
+        let before = spins.get();
+        interval(Duration::from_secs(60)).tick().await;
+        assert!(
+            spins.get() - before <= 2,
+            "waited {} polls",
+            spins.get() - before
+        );
+        drop(spinner);
+    });
+}
+
+#[test]
+fn a_sleep_reset_to_now_completes_at_its_next_poll() {
+    corio::run(async {
+        let mut nap = Box::pin(sleep(Duration::from_secs(60)));
+        nap.as_mut().reset(Instant::now());
+        let polled = std::future::poll_fn(|cx| std::task::Poll::Ready(nap.as_mut().poll(cx))).await;
+        assert!(polled.is_ready());
+    });
+}
+
+#[test]
+fn an_elapsed_sleep_polled_after_its_loop_stopped_completes() {
+    let mut lp = EventLoop::new().unwrap();
+    // Made inside the running loop, handed out unawaited.
+    let nap = lp.run_until_complete(async { Some(sleep(Duration::from_millis(1))) });
+    let nap = nap.unwrap();
+    std::thread::sleep(Duration::from_millis(5));
+    let mut nap = Box::pin(nap);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    assert!(nap.as_mut().poll(&mut cx).is_ready());
+}
+
+/// The main future's first poll hands a clone of its waker to a callback,
+/// which polls a 10 ms sleep with it, outside any task's poll. A 300 ms
+/// fallback timer also wakes it. Returns whether the fallback was needed.
+fn main_future_woken_by_a_sleep_polled_in_a_callback(lp: &mut EventLoop) -> bool {
+    let fallback = Rc::new(std::cell::Cell::new(false));
+    let kept: Rc<RefCell<Vec<std::pin::Pin<Box<corio::time::Sleep>>>>> = Rc::default();
+    let f = fallback.clone();
+    let mut polls = 0;
+    lp.run_until_complete(std::future::poll_fn(move |cx| {
+        polls += 1;
+        if polls > 1 {
+            return std::task::Poll::Ready(());
+        }
+        let waker = cx.waker().clone();
+        let kept = kept.clone();
+        corio::call_soon(move || {
+            let mut nap = Box::pin(sleep(Duration::from_millis(10)));
+            let mut cx = std::task::Context::from_waker(&waker);
+            assert!(nap.as_mut().poll(&mut cx).is_pending());
+            kept.borrow_mut().push(nap);
+        });
+        let waker = cx.waker().clone();
+        let f = f.clone();
+        corio::call_later(Duration::from_millis(300), move || {
+            f.set(true);
+            waker.wake();
+        });
+        std::task::Poll::Pending
+    }));
+    fallback.get()
+}
+
+#[test]
+fn a_main_future_that_panicked_leaves_no_stale_waker_identity_behind() {
+    common::quiet_panics();
+    let mut lp = EventLoop::new().unwrap();
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        lp.run_until_complete(std::future::poll_fn(|_| -> std::task::Poll<()> {
+            panic!("expected: the main future panics")
+        }))
+    }));
+    assert!(panicked.is_err());
+    // The next main future's waker may reuse the freed address; its sleep,
+    // polled from a callback, must still wake it (not the dead main future).
+    assert!(!main_future_woken_by_a_sleep_polled_in_a_callback(&mut lp));
+}
