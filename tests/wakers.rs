@@ -51,6 +51,15 @@ fn a_loop_blocked_in_poll_with_no_timers_is_woken_by_another_thread() {
     assert_eq!(lp.run_until_complete(task), Ok(2));
 }
 
+/// The next turn polls the parked probe task exactly once; then cancels it.
+fn polls_once_more(lp: &mut EventLoop, probe: &Probe, task: corio::Task<usize>) {
+    let turn = lp.run_once();
+    assert_eq!(turn.tasks_polled, 1);
+    assert_eq!(probe.polls(), 2);
+    task.cancel();
+    lp.run_once();
+}
+
 #[test]
 fn ten_thousand_wakes_before_it_runs_poll_a_task_once() {
     let mut lp = EventLoop::new().unwrap();
@@ -59,11 +68,7 @@ fn ten_thousand_wakes_before_it_runs_poll_a_task_once() {
     for _ in 0..10_000 {
         waker.wake_by_ref();
     }
-    let turn = lp.run_once();
-    assert_eq!(turn.tasks_polled, 1);
-    assert_eq!(probe.polls(), 2);
-    task.cancel();
-    lp.run_once();
+    polls_once_more(&mut lp, &probe, task);
 }
 
 #[test]
@@ -78,11 +83,7 @@ fn ten_thousand_wakes_from_another_thread_poll_a_task_once() {
     })
     .join()
     .unwrap();
-    let turn = lp.run_once();
-    assert_eq!(turn.tasks_polled, 1);
-    assert_eq!(probe.polls(), 2);
-    task.cancel();
-    lp.run_once();
+    polls_once_more(&mut lp, &probe, task);
 }
 
 #[test]
