@@ -87,6 +87,10 @@ pub(crate) struct Core {
     /// future), with the address of its waker — to recognise that waker in
     /// [`Core::waiter`].
     polling: Cell<Option<(TaskKey, *const ())>>,
+    /// The task being polled woke its own waker during the poll (a yield,
+    /// mostly). Recorded here instead of queueing it at once — the cheapest
+    /// wake there is; `run_task` queues the task when the poll returns.
+    woke_itself: Cell<bool>,
     exception_handler: RefCell<Option<ExceptionHandler>>,
     /// The clock as last read by the loop. It is never ahead of the real
     /// clock, so "deadline <= now" on it means the deadline has truly passed.
@@ -118,6 +122,7 @@ impl Core {
             shared: Arc::new(Shared::new(waker)),
             reactor: RefCell::new(reactor),
             polling: Cell::new(None),
+            woke_itself: Cell::new(false),
             exception_handler: RefCell::new(None),
             now: Cell::new(Instant::now()),
             polls_since_look: Cell::new(0),
@@ -153,9 +158,24 @@ impl Core {
     /// outlives its waker (whose address a later waker may reuse).
     pub(crate) fn begin_polling(&self, key: TaskKey, waker: &Arc<TaskWaker>) -> Polling<'_> {
         let previous = self.polling.replace(Some((key, Arc::as_ptr(waker).cast())));
+        let previous_woke = self.woke_itself.replace(false);
         Polling {
             core: self,
             previous,
+            previous_woke,
+        }
+    }
+
+    /// The same-thread wake of `waker`, if it is the waker of whatever is
+    /// being polled right now: remembered, to be queued when the poll
+    /// returns. Returns false (nothing done) for any other waker.
+    pub(crate) fn wake_polling(&self, waker: &Arc<TaskWaker>) -> bool {
+        match self.polling.get() {
+            Some((_, data)) if std::ptr::eq(Arc::as_ptr(waker).cast(), data) => {
+                self.woke_itself.set(true);
+                true
+            }
+            _ => false,
         }
     }
 
@@ -327,7 +347,7 @@ impl Core {
                 future.as_mut().poll_task(&mut cx, keep)
             }))
         };
-        drop(polling);
+        let woke_itself = polling.end();
 
         // 3. Put it back, or record how it ended.
         match polled {
@@ -338,6 +358,10 @@ impl Core {
                     unreachable!("corio: a running task's slot is never freed")
                 };
                 slot.stage = Stage::Pending(future);
+                if woke_itself && !slot.queued {
+                    slot.queued = true;
+                    st.ready.push_back(Runnable::Task(key));
+                }
                 // A task that was woken while it ran (a yield) runs again
                 // soon: it keeps its waker. A parked one keeps it only if
                 // somebody holds a clone; else the waker goes to the pool.
@@ -704,11 +728,20 @@ impl Core {
 pub(crate) struct Polling<'a> {
     core: &'a Core,
     previous: Option<(TaskKey, *const ())>,
+    previous_woke: bool,
+}
+
+impl Polling<'_> {
+    /// Ends the poll; returns whether the polled thing woke itself.
+    pub(crate) fn end(self) -> bool {
+        self.core.woke_itself.get()
+    }
 }
 
 impl Drop for Polling<'_> {
     fn drop(&mut self) {
         self.core.polling.set(self.previous);
+        self.core.woke_itself.set(self.previous_woke);
     }
 }
 

@@ -476,8 +476,11 @@ impl EventLoop {
                         if core.unqueue_root(key) {
                             let waker = waker_ref(&root.waker);
                             let mut cx = Context::from_waker(&waker);
-                            let _polling = core.begin_polling(key, &root.waker);
+                            let polling = core.begin_polling(key, &root.waker);
                             root.done = (root.poll)(&mut cx);
+                            if polling.end() && !root.done {
+                                core.schedule(key);
+                            }
                             turn.tasks_polled += 1;
                             if root.done {
                                 // The main future is done: leave the rest queued.

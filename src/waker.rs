@@ -95,9 +95,9 @@ impl TaskWaker {
 
 impl ArcWake for TaskWaker {
     fn wake_by_ref(this: &Arc<Self>) {
-        let key = this.key();
         let done_here = context::with_current(|core| {
-            Arc::ptr_eq(core.shared(), &this.shared) && core.schedule(key)
+            Arc::ptr_eq(core.shared(), &this.shared)
+                && (core.wake_polling(this) || core.schedule(this.key()))
         });
         if done_here != Some(true) {
             TaskWaker::wake_from_elsewhere(this);

@@ -166,3 +166,117 @@ fn a_waker_that_outlives_its_loop_is_harmless() {
     waker.wake_by_ref();
     std::thread::spawn(move || waker.wake()).join().unwrap();
 }
+
+/// Wakes its own waker `times` times in its first poll, runs `during` in
+/// the same poll, then finishes at its second poll.
+struct WakesItself<F: FnMut()> {
+    times: usize,
+    polls: std::rc::Rc<std::cell::Cell<usize>>,
+    during: F,
+}
+
+impl<F: FnMut() + Unpin> Future for WakesItself<F> {
+    type Output = usize;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<usize> {
+        let polls = self.polls.get() + 1;
+        self.polls.set(polls);
+        if polls > 1 {
+            return std::task::Poll::Ready(polls);
+        }
+        for _ in 0..self.times {
+            cx.waker().wake_by_ref();
+        }
+        (self.during)();
+        std::task::Poll::Pending
+    }
+}
+
+#[test]
+fn a_task_that_wakes_itself_many_times_in_one_poll_is_polled_once_more() {
+    let mut lp = EventLoop::new().unwrap();
+    let polls = std::rc::Rc::new(std::cell::Cell::new(0));
+    let task = lp.spawn(WakesItself {
+        times: 1000,
+        polls: polls.clone(),
+        during: || {},
+    });
+    assert_eq!(lp.run_once().tasks_polled, 1);
+    assert_eq!(lp.run_once().tasks_polled, 1);
+    assert_eq!(lp.run_until_complete(task), Ok(2));
+    assert_eq!(polls.get(), 2);
+}
+
+#[test]
+fn a_task_that_wakes_itself_and_another_runs_after_the_other_like_asyncio() {
+    // asyncio queues a task's next step when the step returns, so whatever
+    // the step woke runs first; corio does the same.
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let other_waker = Rc::new(RefCell::new(None::<std::task::Waker>));
+    let mut lp = EventLoop::new().unwrap();
+    let (l, w) = (log.clone(), other_waker.clone());
+    let other = lp.spawn(std::future::poll_fn(move |cx| {
+        l.borrow_mut().push("other");
+        if l.borrow().len() > 1 {
+            return std::task::Poll::Ready(());
+        }
+        *w.borrow_mut() = Some(cx.waker().clone());
+        std::task::Poll::Pending
+    }));
+    lp.run_once(); // `other` is parked now
+    let l = log.clone();
+    let me = lp.spawn(std::future::poll_fn(move |cx| {
+        l.borrow_mut().push("me");
+        if l.borrow().len() > 2 {
+            return std::task::Poll::Ready(());
+        }
+        cx.waker().wake_by_ref();
+        if let Some(waker) = other_waker.borrow_mut().take() {
+            waker.wake();
+        }
+        std::task::Poll::Pending
+    }));
+    lp.run_until_complete(async move {
+        me.await.unwrap();
+        other.await.unwrap();
+    });
+    assert_eq!(*log.borrow(), ["other", "me", "other", "me"]);
+}
+
+#[test]
+fn a_task_that_wakes_itself_and_is_cancelled_in_the_same_poll_ends_cancelled() {
+    let mut lp = EventLoop::new().unwrap();
+    let polls = std::rc::Rc::new(std::cell::Cell::new(0));
+    let cancel_me = std::rc::Rc::new(std::cell::RefCell::new(None::<corio::TaskRef>));
+    let c = cancel_me.clone();
+    let task = lp.spawn(WakesItself {
+        times: 3,
+        polls: polls.clone(),
+        during: move || {
+            c.borrow_mut().take().map(|task| task.cancel());
+        },
+    });
+    *cancel_me.borrow_mut() = Some(task.task_ref());
+    assert_eq!(
+        lp.run_until_complete(task),
+        Err(corio::TaskError::Cancelled)
+    );
+    assert_eq!(polls.get(), 1, "a cancelled task is not polled again");
+}
+
+#[test]
+fn a_main_future_that_wakes_itself_is_polled_again() {
+    let mut lp = EventLoop::new().unwrap();
+    let polls = std::rc::Rc::new(std::cell::Cell::new(0));
+    let fut = WakesItself {
+        times: 2,
+        polls: polls.clone(),
+        during: || {},
+    };
+    assert_eq!(lp.run_until_complete(fut), 2);
+}
