@@ -87,6 +87,9 @@ pub(crate) struct Core {
     /// future), with the address of its waker — to recognise that waker in
     /// [`Core::waiter`].
     polling: Cell<Option<(TaskKey, *const ())>>,
+    /// The same waker address alone (null when nothing is polled): what the
+    /// hottest wake path compares against, in one load.
+    polling_waker: Cell<*const ()>,
     /// The task being polled woke its own waker during the poll (a yield,
     /// mostly). Recorded here instead of queueing it at once — the cheapest
     /// wake there is; `run_task` queues the task when the poll returns.
@@ -102,6 +105,8 @@ pub(crate) struct Core {
     fired_through: Cell<Option<Instant>>,
     /// Inside `run_until_complete` / `run_forever` / `run_once`.
     running: Cell<bool>,
+    /// The pool of `spawn_blocking`, started on first use.
+    default_pool: std::cell::OnceCell<crate::pool::ThreadPool>,
 }
 
 impl Core {
@@ -122,17 +127,25 @@ impl Core {
             shared: Arc::new(Shared::new(waker)),
             reactor: RefCell::new(reactor),
             polling: Cell::new(None),
+            polling_waker: Cell::new(std::ptr::null()),
             woke_itself: Cell::new(false),
             exception_handler: RefCell::new(None),
             now: Cell::new(Instant::now()),
             polls_since_look: Cell::new(0),
             fired_through: Cell::new(None),
             running: Cell::new(false),
+            default_pool: std::cell::OnceCell::new(),
         }))
     }
 
     pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.shared
+    }
+
+    /// The loop's default thread pool (for `spawn_blocking`).
+    pub(crate) fn default_pool(&self) -> &crate::pool::ThreadPool {
+        self.default_pool
+            .get_or_init(crate::pool::blocking::default_pool)
     }
 
     /// The task being polled right now (not the main future: it is no task).
@@ -155,28 +168,27 @@ impl Core {
 
     /// Marks `key` as being polled with `waker` until the returned guard
     /// is dropped — also when the poll unwinds, so that a stale entry never
-    /// outlives its waker (whose address a later waker may reuse).
+    /// outlives its waker (whose address a later waker may reuse). Polls
+    /// never nest (a loop cannot run inside one of its polls), so the guard
+    /// just clears the marks.
     pub(crate) fn begin_polling(&self, key: TaskKey, waker: &Arc<TaskWaker>) -> Polling<'_> {
-        let previous = self.polling.replace(Some((key, Arc::as_ptr(waker).cast())));
-        let previous_woke = self.woke_itself.replace(false);
-        Polling {
-            core: self,
-            previous,
-            previous_woke,
-        }
+        let data = Arc::as_ptr(waker).cast();
+        self.polling.set(Some((key, data)));
+        self.polling_waker.set(data);
+        self.woke_itself.set(false);
+        Polling { core: self }
     }
 
     /// The same-thread wake of `waker`, if it is the waker of whatever is
     /// being polled right now: remembered, to be queued when the poll
     /// returns. Returns false (nothing done) for any other waker.
+    #[inline]
     pub(crate) fn wake_polling(&self, waker: &Arc<TaskWaker>) -> bool {
-        match self.polling.get() {
-            Some((_, data)) if std::ptr::eq(Arc::as_ptr(waker).cast(), data) => {
-                self.woke_itself.set(true);
-                true
-            }
-            _ => false,
+        let polled = std::ptr::eq(Arc::as_ptr(waker).cast(), self.polling_waker.get());
+        if polled {
+            self.woke_itself.set(true);
         }
+        polled
     }
 
     /// Is this loop running (inside `run_*`)? Only then does it keep its
@@ -649,6 +661,11 @@ impl Core {
     pub(crate) fn close(&self) {
         // Refuse new cross-thread work, and take what was queued.
         let remote = self.shared.close();
+        // Queued blocking jobs end as cancelled; running ones are not
+        // waited for (one may block forever, on stdin say).
+        if let Some(pool) = self.default_pool.get() {
+            pool.shutdown_detached();
+        }
         // Dropping a future may spawn tasks or cancel others: go round until
         // none is left, within reason (destructors that spawn without end
         // leave the last round's tasks pending; they are dropped with the
@@ -727,8 +744,6 @@ impl Core {
 /// [`Core::begin_polling`].
 pub(crate) struct Polling<'a> {
     core: &'a Core,
-    previous: Option<(TaskKey, *const ())>,
-    previous_woke: bool,
 }
 
 impl Polling<'_> {
@@ -740,8 +755,8 @@ impl Polling<'_> {
 
 impl Drop for Polling<'_> {
     fn drop(&mut self) {
-        self.core.polling.set(self.previous);
-        self.core.woke_itself.set(self.previous_woke);
+        self.core.polling.set(None);
+        self.core.polling_waker.set(std::ptr::null());
     }
 }
 

@@ -19,6 +19,8 @@
 //! | `asyncio.gather` / `gevent.joinall`      | [`gather`]                              |
 //! | `asyncio.wait`, `as_completed`, `TaskGroup` | [`wait`], [`as_completed`], [`TaskGroup`] |
 //! | `asyncio.current_task` / `gevent.getcurrent` | [`current_task`]                    |
+//! | `asyncio.to_thread` / `run_in_executor`  | [`spawn_blocking`]                      |
+//! | `ThreadPoolExecutor` / Java's `ThreadPoolExecutor` | [`pool::ThreadPool`]          |
 //!
 //! # A first program
 //!
@@ -73,6 +75,7 @@ mod task;
 mod timers;
 mod waker;
 
+pub mod pool;
 pub mod time;
 
 pub use callback::{CallbackHandle, call_at, call_later, call_soon};
@@ -82,6 +85,7 @@ pub use combinators::{
 };
 pub use event_loop::{EventLoop, Turn, run};
 pub use handle::LoopHandle;
+pub use pool::spawn_blocking;
 pub use report::{Report, ReportKind};
 pub use task::{
     Builder, CancelOnDrop, PanicError, Task, TaskError, TaskId, TaskRef, TaskState, YieldNow,

@@ -17,12 +17,12 @@ mod workloads;
 use std::collections::BTreeMap;
 use std::process::Command;
 
-use runtimes::{Corio, Monoio, Runtime, Smol, TokioLocal};
+use runtimes::{Blocking, Corio, Monoio, Runtime, Smol, TokioLocal};
 
 const RUNTIMES: [&str; 4] = ["corio", "tokio", "smol", "monoio"];
 
 /// (id, default n, unit); lower is better for all
-const WORKLOADS: [(&str, usize, &str); 9] = [
+const WORKLOADS: [(&str, usize, &str); 11] = [
     ("W1", 1_000_000, "ns/task"),
     ("W2", 1_000_000, "ns/hand-off"),
     ("W3", 1_000_000, "ns/poll"),
@@ -32,7 +32,19 @@ const WORKLOADS: [(&str, usize, &str); 9] = [
     ("W7p", 100_000, "bytes/unreachable task"),
     ("W8", 100_000, "ns/creation"),
     ("W8-raw", 1_000, "thread / process ns"),
+    ("P1", 20_000, "ns/round trip"),
+    ("P2", 100_000, "ns/job"),
 ];
+
+/// Issue 3's pool workloads: corio, tokio's `spawn_blocking`, smol's
+/// `unblock` (monoio has no comparable default pool).
+fn measure_blocking<R: Blocking>(workload: &str, n: usize) -> f64 {
+    match workload {
+        "P1" => workloads::p1::<R>(n),
+        "P2" => workloads::p2::<R>(n),
+        other => panic!("unknown workload {other}"),
+    }
+}
 
 fn measure<R: Runtime>(workload: &str, n: usize) -> f64 {
     match workload {
@@ -49,6 +61,14 @@ fn measure<R: Runtime>(workload: &str, n: usize) -> f64 {
 }
 
 fn measure_on(runtime: &str, workload: &str, n: usize) -> f64 {
+    if workload.starts_with('P') {
+        return match runtime {
+            "corio" => measure_blocking::<Corio>(workload, n),
+            "tokio" => measure_blocking::<TokioLocal>(workload, n),
+            "smol" => measure_blocking::<Smol>(workload, n),
+            _ => f64::NAN,
+        };
+    }
     match runtime {
         "corio" => measure::<Corio>(workload, n),
         "tokio" => measure::<TokioLocal>(workload, n),
@@ -120,6 +140,7 @@ fn run_child(runtime: &str, workload: &str, extra: &[String]) -> Vec<f64> {
     String::from_utf8_lossy(&out.stdout)
         .split_whitespace()
         .filter_map(|v| v.parse().ok())
+        .filter(|v: &f64| !v.is_nan())
         .collect()
 }
 

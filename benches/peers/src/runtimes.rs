@@ -177,3 +177,43 @@ impl Runtime for Monoio {
         monoio::time::sleep(duration)
     }
 }
+
+/// Runtimes with a pool for blocking work (issue 3's P workloads).
+pub trait Blocking: Runtime {
+    fn spawn_blocking<T, F>(f: F) -> impl Future<Output = T> + 'static
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static;
+}
+
+impl Blocking for Corio {
+    fn spawn_blocking<T, F>(f: F) -> impl Future<Output = T> + 'static
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let task = corio::spawn_blocking(f);
+        async move { task.await.expect("corio blocking job") }
+    }
+}
+
+impl Blocking for TokioLocal {
+    fn spawn_blocking<T, F>(f: F) -> impl Future<Output = T> + 'static
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let handle = tokio::task::spawn_blocking(f);
+        async move { handle.await.expect("tokio blocking job") }
+    }
+}
+
+impl Blocking for Smol {
+    fn spawn_blocking<T, F>(f: F) -> impl Future<Output = T> + 'static
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        blocking::unblock(f)
+    }
+}

@@ -7,7 +7,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use crate::runtimes::Runtime;
+use crate::runtimes::{Blocking, Runtime};
 
 fn per(elapsed: Duration, n: usize) -> f64 {
     elapsed.as_nanos() as f64 / n as f64
@@ -291,4 +291,31 @@ pub fn w8_process(n: usize) -> f64 {
         assert!(status.success());
     }
     per(start.elapsed(), n)
+}
+
+/// P1: submit a trivial blocking job from the loop, run it on the pool,
+/// complete back on the loop — sequentially. ns per round trip.
+pub fn p1<R: Blocking>(n: usize) -> f64 {
+    R::block_on(async move {
+        let start = Instant::now();
+        for i in 0..n {
+            black_box(R::spawn_blocking(move || i).await);
+        }
+        per(start.elapsed(), n)
+    })
+}
+
+/// P2: `n` tiny blocking jobs submitted at once, then awaited in order.
+/// ns per job (throughput).
+pub fn p2<R: Blocking>(n: usize) -> f64 {
+    R::block_on(async move {
+        let start = Instant::now();
+        let jobs: Vec<_> = (0..n).map(|i| R::spawn_blocking(move || black_box(i))).collect();
+        let mut sum = 0;
+        for job in jobs {
+            sum += job.await;
+        }
+        assert_eq!(sum, n * (n - 1) / 2);
+        per(start.elapsed(), n)
+    })
 }

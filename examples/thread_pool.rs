@@ -1,0 +1,150 @@
+//! Seed 000's thread-pool lesson: `threadpool.ThreadPool(8)` greets four
+//! names, one of them slow.
+//!
+//! ```python
+//! def sayhello(str):
+//!     print("Hello ", str)
+//!     if str == 'aa':
+//!         time.sleep(8)
+//!     time.sleep(2)
+//!
+//! name_list = ['xiaozi', 'aa', 'bb', 'cc']
+//! pool = threadpool.ThreadPool(8)
+//! requests = threadpool.makeRequests(sayhello, name_list)
+//! print(len(requests))                      # 4
+//! [pool.putRequest(req) for req in requests]
+//! pool.wait()
+//! print('%d second' % (time.time() - start_time))   # 10 second
+//! ```
+//!
+//! One by one, the four greetings take 2 + 10 + 2 + 2 = 16 seed-seconds.
+//! On the pool they all run at once, so the whole batch takes as long as
+//! the slowest one, 'aa': 10 seed-seconds. The seconds are scaled down: one
+//! seed-second is 0.05 s here, so the whole run takes about 1.5 s.
+//!
+//! The third part does the same with [`ThreadPool::map`], the twin of
+//! `concurrent.futures`' `Executor.map`: results come back in name order.
+//!
+//! Run it: `cargo run --release --example thread_pool`. An optional argument
+//! sets the real seconds per seed-second, e.g. `-- 1` for the seed's own
+//! timings.
+
+use std::time::{Duration, Instant};
+
+use corio::pool::ThreadPool;
+
+const NAMES: [&str; 4] = ["xiaozi", "aa", "bb", "cc"];
+
+/// Seed 000's `sayhello`: 2 seed-seconds of work, plus 8 more for 'aa'.
+/// Prints when it starts, and on which thread.
+fn sayhello(name: &str, unit: Duration, start: Instant) {
+    println!(
+        "  [{:4.2} s] Hello  {name:<6} (thread {})",
+        start.elapsed().as_secs_f64(),
+        std::thread::current().name().unwrap_or("?")
+    );
+    if name == "aa" {
+        std::thread::sleep(unit * 8);
+    }
+    std::thread::sleep(unit * 2);
+}
+
+/// Prints the total like the seed (`10 second`), in seed-seconds and in
+/// real seconds.
+fn report(total: Duration, unit: Duration, expected: &str) -> Duration {
+    let seed_seconds = total.as_secs_f64() / unit.as_secs_f64();
+    println!(
+        "  {seed_seconds:.0} second  (总耗时 total: {:.2} s real; {expected})\n",
+        total.as_secs_f64()
+    );
+    total
+}
+
+/// A plain `for` loop on the main thread: each greeting waits for the one
+/// before.
+fn one_by_one(unit: Duration) -> Duration {
+    let start = Instant::now();
+    for name in NAMES {
+        sayhello(name, unit, start);
+    }
+    report(start.elapsed(), unit, "≈ the sum, 2 + 10 + 2 + 2")
+}
+
+/// The seed's shape: `ThreadPool(8)`, `makeRequests`, `putRequest`, `wait`.
+fn on_a_pool(unit: Duration) -> Duration {
+    let start = Instant::now();
+    let pool = ThreadPool::new(8); // threadpool.ThreadPool(8)
+
+    // makeRequests(sayhello, name_list): one request (a closure) per name.
+    let requests: Vec<_> = NAMES
+        .iter()
+        .map(|&name| move || sayhello(name, unit, start))
+        .collect();
+    println!("  {}", requests.len()); // print(len(requests)): 4
+
+    // putRequest: each request starts on a free thread right away.
+    let handles: Vec<_> = requests
+        .into_iter()
+        .map(|request| pool.submit(request).expect("the queue is unbounded"))
+        .collect();
+
+    // pool.wait(): wait for every request to finish.
+    for handle in handles {
+        handle.wait().expect("sayhello does not panic");
+    }
+    report(start.elapsed(), unit, "≈ the slowest, 'aa': 10")
+}
+
+/// The same with `pool.map`: the results come back in the order of the
+/// names, however the jobs finish.
+fn with_map(unit: Duration) -> Duration {
+    let start = Instant::now();
+    let pool = ThreadPool::new(8);
+    let lengths = pool.map(
+        move |name: &str| {
+            sayhello(name, unit, start);
+            name.len()
+        },
+        NAMES,
+    );
+    // Iterating waits for each result in turn (the slow 'aa' holds up the
+    // ones after it, which are already done by then).
+    for (name, length) in NAMES.iter().zip(lengths) {
+        println!("  map result for {name:<6}: {length:?}");
+    }
+    report(start.elapsed(), unit, "≈ the slowest again")
+}
+
+fn main() {
+    let unit = match std::env::args().nth(1) {
+        None => Duration::from_millis(50),
+        Some(arg) => match arg.parse::<f64>() {
+            Ok(s) if s.is_finite() && (0.0..=10.0).contains(&s) && s > 0.0 => {
+                Duration::from_secs_f64(s)
+            }
+            _ => {
+                eprintln!(
+                    "usage: thread_pool [real SECONDS per seed-second, above 0 up to 10; \
+                     default 0.05]; got {arg:?}"
+                );
+                std::process::exit(2);
+            }
+        },
+    };
+    println!("(1 seed-second = {:.2} s real here)\n", unit.as_secs_f64());
+
+    println!("1) one by one, in a for loop (串行):");
+    let serial = one_by_one(unit);
+    println!("2) on ThreadPool::new(8): makeRequests + putRequest + wait (线程池):");
+    let pooled = on_a_pool(unit);
+    println!("3) on ThreadPool::new(8) with pool.map (Executor.map):");
+    let mapped = with_map(unit);
+
+    println!(
+        "one by one: {:.2} s ≈ the sum (16 units); pool: {:.2} s and map: {:.2} s ≈ the \
+         slowest (10 units)",
+        serial.as_secs_f64(),
+        pooled.as_secs_f64(),
+        mapped.as_secs_f64()
+    );
+}

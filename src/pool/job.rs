@@ -1,0 +1,499 @@
+//! One job on a thread pool, and the handle that waits for it.
+//!
+//! A job is shared by two sides, on different threads: the worker that runs
+//! it, and the [`JobHandle`] that waits for it — by `.await` on a loop, or by
+//! [`wait`](JobHandle::wait) on a plain thread. What they share is a
+//! `Mutex<JobState>` plus a `Condvar` for the plain-thread waiters:
+//!
+//! ```text
+//!   Queued ──worker takes it──► Running ──f returns / panics──► Done(result)
+//!     │                                                             │
+//!   cancel() / shutdown / a Discard policy                   handle takes it
+//!     ▼                                                             ▼
+//!   Done(Err(Cancelled | Rejected))                                Taken
+//! ```
+//!
+//! A job with done callbacks passes through `Lent` on the way to `Done`:
+//! the result is lent to the callbacks (on the loop the job was submitted
+//! from, else on the finishing thread), and the handle sees it only once
+//! they have run — the rule corio's tasks follow too.
+
+use std::fmt;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use crate::handle::Shared;
+use crate::report::panic_message;
+
+/// Why a job gave no output.
+///
+/// # Examples
+///
+/// ```
+/// use corio::pool::{JobError, ThreadPool};
+///
+/// let pool = ThreadPool::new(1);
+/// let job = pool.submit(|| panic!("boom")).unwrap();
+/// let err = job.wait().unwrap_err();
+/// assert_eq!(err, JobError::Panicked("boom".to_string()));
+/// assert_eq!(err.to_string(), "the job panicked: boom");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JobError {
+    /// The job was cancelled before it started (by
+    /// [`JobHandle::cancel`], or by [`ThreadPool::shutdown`](super::ThreadPool::shutdown)
+    /// without waiting).
+    Cancelled,
+    /// The pool was full and its policy (`Discard`, `DiscardOldest`)
+    /// dropped this job instead of running it.
+    Rejected,
+    /// The job panicked, with this message. Its worker thread survived.
+    Panicked(String),
+}
+
+impl JobError {
+    /// Was the job cancelled?
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(corio::pool::JobError::Cancelled.is_cancelled());
+    /// ```
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, JobError::Cancelled)
+    }
+}
+
+impl fmt::Display for JobError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JobError::Cancelled => f.write_str("the job was cancelled before it started"),
+            JobError::Rejected => {
+                f.write_str("the job was dropped by the pool's rejection policy: the pool was full")
+            }
+            JobError::Panicked(message) => write!(f, "the job panicked: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for JobError {}
+
+/// What a job's handle gets.
+pub type JobResult<T> = Result<T, JobError>;
+
+type DoneCallback<T> = Box<dyn FnOnce(&JobResult<T>) + Send>;
+
+enum Stage<T> {
+    Queued,
+    Running,
+    /// Finished; the result is with the done callbacks right now.
+    Lent,
+    Done(JobResult<T>),
+    Taken,
+}
+
+struct JobState<T> {
+    stage: Stage<T>,
+    /// Whoever awaits the handle on a loop.
+    waker: Option<Waker>,
+    callbacks: Vec<DoneCallback<T>>,
+}
+
+/// The half of a job that both threads see.
+pub(crate) struct JobShared<T> {
+    state: Mutex<JobState<T>>,
+    /// Signalled when the result is there (for `wait`).
+    done: Condvar,
+    /// The loop the job was submitted from: its done callbacks run there.
+    home: Option<Arc<Shared>>,
+}
+
+impl<T: Send + 'static> JobShared<T> {
+    pub(crate) fn new(home: Option<Arc<Shared>>) -> Arc<JobShared<T>> {
+        Arc::new(JobShared {
+            state: Mutex::new(JobState {
+                stage: Stage::Queued,
+                waker: None,
+                callbacks: Vec::new(),
+            }),
+            done: Condvar::new(),
+            home,
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, JobState<T>> {
+        // No invariant of the state can be broken half-way by a panic (user
+        // code never runs under the lock): a poisoned lock is still good.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The worker is about to run the job: `false` if it was cancelled (or
+    /// rejected) meanwhile, and must not run.
+    pub(crate) fn start(&self) -> bool {
+        let mut st = self.lock();
+        if matches!(st.stage, Stage::Queued) {
+            st.stage = Stage::Running;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Ends a job that has not started with `err`; `false` if it had
+    /// already started or ended.
+    pub(crate) fn end_unstarted(self: &Arc<Self>, err: JobError) -> bool {
+        {
+            let mut st = self.lock();
+            if !matches!(st.stage, Stage::Queued) {
+                return false;
+            }
+            st.stage = Stage::Running;
+        }
+        self.complete(Err(err));
+        true
+    }
+
+    /// Stores the result, or lends it to the done callbacks first.
+    pub(crate) fn complete(self: &Arc<Self>, result: JobResult<T>) {
+        let callbacks = {
+            let mut st = self.lock();
+            if st.callbacks.is_empty() {
+                return self.publish(st, result);
+            }
+            st.stage = Stage::Lent;
+            std::mem::take(&mut st.callbacks)
+        };
+        self.lend(callbacks, result);
+    }
+
+    /// Runs `callbacks` with the result — on the home loop if there is one
+    /// still running, else right here — then publishes it.
+    fn lend(self: &Arc<Self>, callbacks: Vec<DoneCallback<T>>, result: JobResult<T>) {
+        let job = Arc::clone(self);
+        let run = move || job.run_callbacks(callbacks, result);
+        match &self.home {
+            Some(home) => {
+                if let Err(run) = home.push_remote_callback(Box::new(run)) {
+                    run(); // the loop is gone: run them here, lose nothing
+                }
+            }
+            None => run(),
+        }
+    }
+
+    fn run_callbacks(self: &Arc<Self>, mut callbacks: Vec<DoneCallback<T>>, result: JobResult<T>) {
+        loop {
+            for callback in callbacks {
+                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| callback(&result))) {
+                    eprintln!(
+                        "corio: a thread-pool job's done callback panicked: {}",
+                        panic_message(&*payload)
+                    );
+                }
+            }
+            let st = self.lock();
+            if st.callbacks.is_empty() {
+                return self.publish(st, result);
+            }
+            // Added while these ran: they see the result too.
+            let mut st = st;
+            callbacks = std::mem::take(&mut st.callbacks);
+        }
+    }
+
+    /// Makes the result visible to the handle and wakes whoever waits.
+    fn publish(&self, mut st: MutexGuard<'_, JobState<T>>, result: JobResult<T>) {
+        st.stage = Stage::Done(result);
+        let waker = st.waker.take();
+        drop(st);
+        self.done.notify_all();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+/// The work a pool queues: a job's function with its shared half, type
+/// erased so that one queue holds jobs of every output type.
+pub(crate) trait Work: Send {
+    /// Runs the job on this thread (unless it was cancelled meanwhile).
+    fn run(self: Box<Self>);
+    /// Ends the job without running it.
+    fn end(self: Box<Self>, err: JobError);
+}
+
+pub(crate) struct Job<F, T> {
+    pub(crate) f: F,
+    pub(crate) shared: Arc<JobShared<T>>,
+}
+
+impl<F, T> Work for Job<F, T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    fn run(self: Box<Self>) {
+        let Job { f, shared } = *self;
+        if !shared.start() {
+            return;
+        }
+        let result = catch_unwind(AssertUnwindSafe(f))
+            .map_err(|payload| JobError::Panicked(panic_message(&*payload)));
+        shared.complete(result);
+    }
+
+    fn end(self: Box<Self>, err: JobError) {
+        self.shared.end_unstarted(err);
+    }
+}
+
+/// A job on a [`ThreadPool`](super::ThreadPool): await it on a loop, or
+/// [`wait`](JobHandle::wait) for it on a plain thread.
+///
+/// The handle is `Send`, so it can go to another thread. Dropping it
+/// detaches the job (it still runs). Awaiting gives the job's
+/// [`JobResult`].
+///
+/// # Examples
+///
+/// ```
+/// use corio::pool::ThreadPool;
+///
+/// let pool = ThreadPool::new(2);
+/// let job = pool.submit(|| 6 * 7).unwrap();
+/// // On a loop:
+/// assert_eq!(corio::run(job), Ok(42));
+/// // Or from a plain thread:
+/// let job = pool.submit(|| "done").unwrap();
+/// assert_eq!(std::thread::spawn(move || job.wait()).join().unwrap(), Ok("done"));
+/// ```
+#[must_use = "dropping a JobHandle detaches the job; await it or wait() for it"]
+pub struct JobHandle<T> {
+    shared: Arc<JobShared<T>>,
+}
+
+impl<T: Send + 'static> JobHandle<T> {
+    pub(crate) fn new(shared: Arc<JobShared<T>>) -> JobHandle<T> {
+        JobHandle { shared }
+    }
+
+    /// Has the job ended — with an output, a panic, cancelled or rejected?
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = corio::pool::ThreadPool::new(1);
+    /// let job = pool.submit(|| 1).unwrap();
+    /// while !job.is_done() {
+    ///     std::thread::yield_now();
+    /// }
+    /// assert_eq!(job.wait(), Ok(1));
+    /// ```
+    pub fn is_done(&self) -> bool {
+        !matches!(self.shared.lock().stage, Stage::Queued | Stage::Running)
+    }
+
+    /// Cancels the job if it has not started: it never runs, and its handle
+    /// and done callbacks get [`JobError::Cancelled`]. Returns whether it
+    /// did. A job that is already running cannot be stopped (threads cannot
+    /// be interrupted safely): it runs to its end, and `cancel` returns
+    /// `false`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::pool::{JobError, ThreadPool};
+    /// use std::sync::mpsc;
+    ///
+    /// let pool = ThreadPool::new(1);
+    /// let (tx, rx) = mpsc::channel::<()>();
+    /// let busy = pool.submit(move || rx.recv().ok()).unwrap(); // holds the only thread
+    /// let queued = pool.submit(|| "never").unwrap();
+    /// assert!(queued.cancel());
+    /// tx.send(()).unwrap();
+    /// assert_eq!(queued.wait(), Err(JobError::Cancelled));
+    /// assert_eq!(busy.wait(), Ok(Some(())));
+    /// ```
+    pub fn cancel(&self) -> bool {
+        self.shared.end_unstarted(JobError::Cancelled)
+    }
+
+    /// Adds a callback that runs once the job has ended, with its result
+    /// (`concurrent.futures.Future.add_done_callback`).
+    ///
+    /// Where it runs: on the event loop the job was submitted from, if it
+    /// was submitted from a task or callback (it is queued there like
+    /// `call_soon_threadsafe`); otherwise on the thread that finished the
+    /// job — or, if the job had already ended, right here in the caller.
+    /// If that loop has been closed meanwhile, the callback runs on the
+    /// finishing thread instead, so it is never lost. The handle gets the
+    /// result only after the callbacks ran. A panicking callback is
+    /// contained and reported on stderr. Returns `false`, dropping the
+    /// callback, if the handle has already taken the result. Callbacks are
+    /// `Send` even when they will run on the loop's thread, since the job
+    /// may end on a worker: to touch loop-only state (`Rc`), `.await` the
+    /// handle in a task instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::pool::ThreadPool;
+    /// use std::sync::mpsc;
+    ///
+    /// let pool = ThreadPool::new(1);
+    /// let (tx, rx) = mpsc::channel();
+    /// let job = pool.submit(|| 2 + 2).unwrap();
+    /// job.add_done_callback(move |result| tx.send(result.clone()).unwrap());
+    /// assert_eq!(job.wait(), Ok(4));
+    /// assert_eq!(rx.recv().unwrap(), Ok(4));
+    /// ```
+    pub fn add_done_callback<F>(&self, callback: F) -> bool
+    where
+        F: FnOnce(&JobResult<T>) + Send + 'static,
+    {
+        let mut st = self.shared.lock();
+        match &st.stage {
+            Stage::Taken => false,
+            Stage::Queued | Stage::Running | Stage::Lent => {
+                st.callbacks.push(Box::new(callback));
+                true
+            }
+            Stage::Done(_) => {
+                let Stage::Done(result) = std::mem::replace(&mut st.stage, Stage::Lent) else {
+                    unreachable!()
+                };
+                drop(st);
+                self.shared.lend(vec![Box::new(callback)], result);
+                true
+            }
+        }
+    }
+
+    /// Blocks this thread until the job has ended, and returns its result.
+    ///
+    /// For plain threads. On a thread that is running a corio loop it
+    /// panics instead of blocking the loop: `.await` the handle there. (A
+    /// job submitted from a task, with done callbacks, delivers its result
+    /// after they ran on that task's loop: that loop must keep running, or
+    /// be closed, for `wait` to return.)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = corio::pool::ThreadPool::new(1);
+    /// let job = pool.submit(|| "hello").unwrap();
+    /// assert_eq!(job.wait(), Ok("hello"));
+    /// ```
+    #[track_caller]
+    pub fn wait(self) -> JobResult<T> {
+        refuse_on_loop("JobHandle::wait");
+        let mut st = self.shared.lock();
+        loop {
+            if let Some(result) = take_done(&mut st) {
+                return result;
+            }
+            st = self.shared.done.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Like [`wait`](JobHandle::wait), but gives up after `timeout`:
+    /// `None` then, and the handle can be waited on (or awaited) again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let pool = corio::pool::ThreadPool::new(1);
+    /// let mut job = pool.submit(|| std::thread::sleep(Duration::from_millis(50))).unwrap();
+    /// assert_eq!(job.wait_timeout(Duration::from_millis(1)), None);
+    /// assert_eq!(job.wait_timeout(Duration::from_secs(10)), Some(Ok(())));
+    /// ```
+    #[track_caller]
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Option<JobResult<T>> {
+        refuse_on_loop("JobHandle::wait_timeout");
+        let deadline = Instant::now().checked_add(timeout);
+        let mut st = self.shared.lock();
+        loop {
+            if let Some(result) = take_done(&mut st) {
+                return Some(result);
+            }
+            if matches!(st.stage, Stage::Taken) {
+                panic!("corio: JobHandle::wait_timeout after the result was taken");
+            }
+            let left = match deadline {
+                Some(deadline) => deadline.saturating_duration_since(Instant::now()),
+                None => Duration::MAX,
+            };
+            if left.is_zero() {
+                return None;
+            }
+            st = match self.shared.done.wait_timeout(st, left) {
+                Ok((st, _)) => st,
+                Err(e) => e.into_inner().0,
+            };
+        }
+    }
+}
+
+/// Takes a published result out of the state.
+fn take_done<T>(st: &mut JobState<T>) -> Option<JobResult<T>> {
+    if !matches!(st.stage, Stage::Done(_)) {
+        return None;
+    }
+    match std::mem::replace(&mut st.stage, Stage::Taken) {
+        Stage::Done(result) => Some(result),
+        _ => unreachable!(),
+    }
+}
+
+#[track_caller]
+fn refuse_on_loop(what: &str) {
+    if crate::context::with_current(|_| ()).is_some() {
+        panic!(
+            "{what} would block the event loop running on this thread; `.await` the handle \
+             instead"
+        );
+    }
+}
+
+impl<T: Send + 'static> Future for JobHandle<T> {
+    type Output = JobResult<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<JobResult<T>> {
+        let mut st = self.shared.lock();
+        if let Some(result) = take_done(&mut st) {
+            return Poll::Ready(result);
+        }
+        if matches!(st.stage, Stage::Taken) {
+            panic!("corio: a JobHandle was polled after it returned its result");
+        }
+        let replaced = match &st.waker {
+            Some(old) if old.will_wake(cx.waker()) => None,
+            _ => st.waker.replace(cx.waker().clone()),
+        };
+        drop(st);
+        drop(replaced);
+        Poll::Pending
+    }
+}
+
+impl<T> fmt::Debug for JobHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match self.shared.state.lock() {
+            Ok(st) => match st.stage {
+                Stage::Queued => "queued",
+                Stage::Running => "running",
+                Stage::Lent | Stage::Done(_) => "done",
+                Stage::Taken => "taken",
+            },
+            Err(_) => "?",
+        };
+        write!(f, "JobHandle({state})")
+    }
+}

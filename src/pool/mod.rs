@@ -1,0 +1,758 @@
+//! Blocking work on OS threads: [`ThreadPool`], [`spawn_blocking`], and
+//! channels from plain threads to tasks.
+//!
+//! A task must never block its loop: one `std::thread::sleep`, one blocking
+//! file read or one long computation in a task stops every other task on
+//! the loop. Such work goes to a thread pool instead, and the loop awaits
+//! its result — asyncio's `to_thread` / `run_in_executor`, and the seeds'
+//! `ThreadPoolExecutor`, `threadpool` and `multiprocessing.dummy.Pool`.
+//!
+//! * [`spawn_blocking`] runs a closure on the loop's default pool and gives
+//!   a [`Task`](crate::Task): the one-line answer for "this call blocks".
+//! * [`ThreadPool`] is the pool itself, with Java's knobs (seed 003): core
+//!   and maximum threads, keep-alive for the extra ones, a bounded queue,
+//!   and a [`Policy`] for when all of them are full.
+//!   [`submit`](ThreadPool::submit) gives a [`JobHandle`], awaited on a loop
+//!   or [`wait`](JobHandle::wait)ed on from any thread.
+//! * [`channel`] carries values from plain threads to tasks.
+//!
+//! No polling anywhere: a finished job wakes the task awaiting it through
+//! the task's waker, which — from another thread — queues the wake for the
+//! loop and pokes the loop's `mio::Waker`, so a loop asleep in `mio::Poll`
+//! wakes at once.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! corio::run(async {
+//!     // Blocking calls go to a thread; the loop keeps running meanwhile.
+//!     let slow = corio::spawn_blocking(|| {
+//!         std::thread::sleep(Duration::from_millis(20));
+//!         "read the file"
+//!     });
+//!     corio::time::sleep(Duration::from_millis(1)).await; // still responsive
+//!     assert_eq!(slow.await, Ok("read the file"));
+//! });
+//! ```
+
+pub(crate) mod blocking;
+pub mod channel;
+mod job;
+
+pub use blocking::spawn_blocking;
+pub use job::{JobError, JobHandle, JobResult};
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use job::{Job, JobShared, Work};
+
+/// What [`ThreadPool::submit`] does when every thread is busy, the queue is
+/// full and no more threads may start (Java's `RejectedExecutionHandler`).
+///
+/// # Examples
+///
+/// ```
+/// use corio::pool::{Policy, ThreadPool};
+///
+/// let pool = ThreadPool::builder().max_threads(1).queue_capacity(1)
+///     .policy(Policy::CallerRuns).build();
+/// # drop(pool);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Policy {
+    /// `submit` returns `Err(Rejected::Full)` (Java's `AbortPolicy`). The
+    /// default.
+    #[default]
+    Abort,
+    /// The new job is dropped without running; its handle completes with
+    /// [`JobError::Rejected`] (Java's `DiscardPolicy`, which would leave it
+    /// pending forever).
+    Discard,
+    /// The oldest queued job is dropped — its handle completes with
+    /// [`JobError::Rejected`] — and the new one is queued in its place
+    /// (Java's `DiscardOldestPolicy`). With no queue, like `Discard`.
+    DiscardOldest,
+    /// The job runs right away on the thread that called `submit` (Java's
+    /// `CallerRunsPolicy`): back-pressure, since the submitter is busy
+    /// meanwhile. On a loop thread that blocks the loop — use it from plain
+    /// threads — and a job that waits for its own submitter never returns.
+    CallerRuns,
+}
+
+/// Why [`ThreadPool::submit`] refused a job.
+///
+/// # Examples
+///
+/// ```
+/// use corio::pool::{Rejected, ThreadPool};
+///
+/// let pool = ThreadPool::new(1);
+/// pool.shutdown(true);
+/// assert_eq!(pool.submit(|| ()).unwrap_err(), Rejected::ShutDown);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejected {
+    /// Every thread was busy and the queue full ([`Policy::Abort`]).
+    Full,
+    /// The pool has been shut down.
+    ShutDown,
+}
+
+impl fmt::Display for Rejected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Rejected::Full => {
+                f.write_str("job rejected: every thread is busy and the queue is full")
+            }
+            Rejected::ShutDown => f.write_str("job rejected: the pool has been shut down"),
+        }
+    }
+}
+
+impl std::error::Error for Rejected {}
+
+/// Configures a [`ThreadPool`]; see [`ThreadPool::builder`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use corio::pool::{Policy, ThreadPool};
+///
+/// let pool = ThreadPool::builder()
+///     .core_threads(2)
+///     .max_threads(4)
+///     .keep_alive(Duration::from_secs(30))
+///     .queue_capacity(100)
+///     .policy(Policy::DiscardOldest)
+///     .thread_name("crawler")
+///     .build();
+/// assert_eq!(pool.submit(|| 1).unwrap().wait(), Ok(1));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Builder {
+    core: usize,
+    max: Option<usize>,
+    keep_alive: Duration,
+    capacity: usize,
+    policy: Policy,
+    name: String,
+}
+
+impl Builder {
+    /// Threads kept even when idle (Java's `corePoolSize`; default 1). A
+    /// core thread starts for a job when all running ones are busy, before
+    /// anything is queued.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = corio::pool::ThreadPool::builder().core_threads(4).build();
+    /// # drop(pool);
+    /// ```
+    pub fn core_threads(mut self, n: usize) -> Builder {
+        self.core = n;
+        self
+    }
+
+    /// The most threads at once (Java's `maximumPoolSize`; default: the
+    /// core count). Threads beyond the core start only when the queue is
+    /// full. Values below the core count (or 0) are raised to it, and to 1.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = corio::pool::ThreadPool::builder().core_threads(1).max_threads(8).build();
+    /// # drop(pool);
+    /// ```
+    pub fn max_threads(mut self, n: usize) -> Builder {
+        self.max = Some(n);
+        self
+    }
+
+    /// How long a thread beyond the core count may idle before it exits
+    /// (Java's `keepAliveTime`; default 10 s).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let pool = corio::pool::ThreadPool::builder().keep_alive(Duration::from_millis(500)).build();
+    /// # drop(pool);
+    /// ```
+    pub fn keep_alive(mut self, keep_alive: Duration) -> Builder {
+        self.keep_alive = keep_alive;
+        self
+    }
+
+    /// How many jobs may wait for a thread (default: no bound). `0` means
+    /// no queue at all: a job is handed to a free thread or not taken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = corio::pool::ThreadPool::builder().queue_capacity(16).build();
+    /// # drop(pool);
+    /// ```
+    pub fn queue_capacity(mut self, capacity: usize) -> Builder {
+        self.capacity = capacity;
+        self
+    }
+
+    /// What to do with a job when the pool is full (default
+    /// [`Policy::Abort`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::pool::{Policy, ThreadPool};
+    /// let pool = ThreadPool::builder().policy(Policy::Discard).build();
+    /// # drop(pool);
+    /// ```
+    pub fn policy(mut self, policy: Policy) -> Builder {
+        self.policy = policy;
+        self
+    }
+
+    /// The prefix of the threads' names: `<prefix>-1`, `<prefix>-2`, ...
+    /// (default `corio-pool`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = corio::pool::ThreadPool::builder().thread_name("io").build();
+    /// let name = pool.submit(|| std::thread::current().name().map(String::from)).unwrap().wait();
+    /// assert_eq!(name, Ok(Some("io-1".to_string())));
+    /// ```
+    pub fn thread_name(mut self, prefix: impl Into<String>) -> Builder {
+        self.name = prefix.into();
+        self
+    }
+
+    /// Builds the pool. No thread starts before the first job.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = corio::pool::ThreadPool::builder().build();
+    /// # drop(pool);
+    /// ```
+    pub fn build(self) -> ThreadPool {
+        let core = self.core;
+        let max = self.max.unwrap_or(core).max(core).max(1);
+        ThreadPool {
+            inner: Arc::new(Inner {
+                config: Config {
+                    core,
+                    max,
+                    keep_alive: self.keep_alive,
+                    capacity: self.capacity,
+                    policy: self.policy,
+                    name: self.name,
+                },
+                state: Mutex::new(State {
+                    queue: VecDeque::new(),
+                    threads: 0,
+                    idle: 0,
+                    started: 0,
+                    shut_down: false,
+                    workers: Vec::new(),
+                }),
+                work: Condvar::new(),
+            }),
+        }
+    }
+}
+
+struct Config {
+    core: usize,
+    max: usize,
+    keep_alive: Duration,
+    capacity: usize,
+    policy: Policy,
+    name: String,
+}
+
+struct State {
+    queue: VecDeque<Box<dyn Work>>,
+    /// Threads alive.
+    threads: usize,
+    /// Threads waiting for work. Each queued job is meant for one of them
+    /// while `idle > queue.len()`.
+    idle: usize,
+    /// Threads ever started (for their names).
+    started: usize,
+    shut_down: bool,
+    /// Join handles of the threads started (finished ones are pruned).
+    workers: Vec<JoinHandle<()>>,
+}
+
+struct Inner {
+    config: Config,
+    state: Mutex<State>,
+    /// Signalled when a job is queued, and at shutdown.
+    work: Condvar,
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Jobs never run under the lock, so a panic cannot leave the state
+        // half-changed: a poisoned lock is still good.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A pool of OS threads for blocking work (seed 003's Java
+/// `ThreadPoolExecutor`, Python's `ThreadPoolExecutor`).
+///
+/// A new job goes, in this order (seed 003, exactly):
+/// 1. to an idle thread, or to a new core thread if fewer than
+///    `core_threads` run;
+/// 2. else to the queue, if it has room;
+/// 3. else to a new thread, if fewer than `max_threads` run;
+/// 4. else to the [`Policy`].
+///
+/// Threads beyond the core count exit after idling for `keep_alive`. A
+/// panicking job ends with [`JobError::Panicked`] and its thread goes on.
+/// Dropping the pool runs the queued jobs and joins every thread (like
+/// Python's `with ThreadPoolExecutor() as pool:`); [`shutdown`](Self::shutdown)
+/// does it explicitly.
+///
+/// # Examples
+///
+/// ```
+/// use corio::pool::ThreadPool;
+///
+/// let pool = ThreadPool::new(4);
+/// let jobs: Vec<_> = (1..=4).map(|i| pool.submit(move || i * i).unwrap()).collect();
+/// let squares: Vec<_> = jobs.into_iter().map(|job| job.wait().unwrap()).collect();
+/// assert_eq!(squares, [1, 4, 9, 16]);
+/// ```
+pub struct ThreadPool {
+    inner: Arc<Inner>,
+}
+
+impl ThreadPool {
+    /// A pool of `threads` threads (core = max), an unbounded queue and
+    /// the `Abort` policy — `ThreadPoolExecutor(max_workers=threads)`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = corio::pool::ThreadPool::new(8);
+    /// assert_eq!(pool.submit(|| "hi").unwrap().wait(), Ok("hi"));
+    /// ```
+    pub fn new(threads: usize) -> ThreadPool {
+        ThreadPool::builder()
+            .core_threads(threads)
+            .max_threads(threads)
+            .build()
+    }
+
+    /// A [`Builder`] with the defaults: 1 core thread, max = core, 10 s
+    /// keep-alive, an unbounded queue, [`Policy::Abort`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = corio::pool::ThreadPool::builder().core_threads(2).build();
+    /// # drop(pool);
+    /// ```
+    pub fn builder() -> Builder {
+        Builder {
+            core: 1,
+            max: None,
+            keep_alive: Duration::from_secs(10),
+            capacity: usize::MAX,
+            policy: Policy::Abort,
+            name: "corio-pool".to_string(),
+        }
+    }
+
+    /// Runs `f` on the pool; see the type's docs for where it goes.
+    ///
+    /// Returns the job's handle, or `Err` if the pool is shut down or full
+    /// under [`Policy::Abort`]. Under the other policies the handle is
+    /// always returned (a discarded job's handle gives
+    /// [`JobError::Rejected`]). Done callbacks of a job submitted from a
+    /// task run on that task's loop ([`JobHandle::add_done_callback`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = corio::pool::ThreadPool::new(1);
+    /// let job = pool.submit(|| std::thread::current().name().unwrap().to_string()).unwrap();
+    /// assert_eq!(job.wait(), Ok("corio-pool-1".to_string()));
+    /// ```
+    pub fn submit<F, T>(&self, f: F) -> Result<JobHandle<T>, Rejected>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let home = crate::context::with_current(|core| std::sync::Arc::clone(core.shared()));
+        let shared = JobShared::new(home);
+        let job = Box::new(Job {
+            f,
+            shared: Arc::clone(&shared),
+        });
+        self.execute(job)?;
+        Ok(JobHandle::new(shared))
+    }
+
+    /// Queues or runs `job` (the steps of the type's docs).
+    fn execute(&self, job: Box<dyn Work>) -> Result<(), Rejected> {
+        let config = &self.inner.config;
+        let mut st = self.inner.lock();
+        if st.shut_down {
+            return Err(Rejected::ShutDown);
+        }
+        // 1. An idle thread, or a new core thread.
+        if st.idle > st.queue.len() {
+            st.queue.push_back(job);
+            drop(st);
+            self.inner.work.notify_one();
+            return Ok(());
+        }
+        if st.threads < config.core {
+            return self.start_or_end(st, job);
+        }
+        // 2. The queue — unless no thread runs at all (core 0), which
+        //    would leave the job there forever: Java starts one then too.
+        if st.queue.len() < config.capacity && st.threads > 0 {
+            st.queue.push_back(job);
+            return Ok(());
+        }
+        // 3. A thread beyond the core.
+        if st.threads < config.max {
+            return self.start_or_end(st, job);
+        }
+        // 4. The policy.
+        match config.policy {
+            Policy::Abort => Err(Rejected::Full),
+            Policy::Discard => {
+                drop(st);
+                job.end(JobError::Rejected);
+                Ok(())
+            }
+            Policy::DiscardOldest => {
+                let oldest = st.queue.pop_front();
+                let dropped = match oldest {
+                    Some(oldest) => {
+                        st.queue.push_back(job);
+                        oldest
+                    }
+                    None => job,
+                };
+                drop(st);
+                dropped.end(JobError::Rejected);
+                Ok(())
+            }
+            Policy::CallerRuns => {
+                drop(st);
+                job.run();
+                Ok(())
+            }
+        }
+    }
+
+    fn start_or_end(
+        &self,
+        mut st: MutexGuard<'_, State>,
+        job: Box<dyn Work>,
+    ) -> Result<(), Rejected> {
+        if let Err(job) = self.start_thread(&mut st, job) {
+            drop(st);
+            job.end(JobError::Rejected);
+        }
+        Ok(())
+    }
+
+    /// Starts a thread whose first job is `first`. If no thread can start
+    /// and none runs, gives the job back for the caller to end (after
+    /// releasing the lock: ending it may run callbacks).
+    fn start_thread(&self, st: &mut State, first: Box<dyn Work>) -> Result<(), Box<dyn Work>> {
+        st.threads += 1;
+        st.started += 1;
+        st.workers.retain(|worker| !worker.is_finished());
+        let name = format!("{}-{}", self.inner.config.name, st.started);
+        let inner = Arc::clone(&self.inner);
+        // The job travels through a slot we keep a share of, so that it is
+        // not lost if the thread cannot start.
+        let slot = Arc::new(Mutex::new(Some(first)));
+        let theirs = Arc::clone(&slot);
+        let spawned = std::thread::Builder::new().name(name).spawn(move || {
+            let first = theirs.lock().unwrap_or_else(|e| e.into_inner()).take();
+            worker(inner, first);
+        });
+        match spawned {
+            Ok(handle) => {
+                st.workers.push(handle);
+                Ok(())
+            }
+            Err(err) => {
+                st.threads -= 1;
+                eprintln!("corio: the thread pool could not start a thread: {err}");
+                let job = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+                match job {
+                    Some(job) if st.threads == 0 => Err(job),
+                    Some(job) => {
+                        st.queue.push_back(job); // a running thread takes it
+                        Ok(())
+                    }
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+
+    /// Like Python's `Executor.map`: runs `f` on every item, and gives the
+    /// results in the order of the items (however the jobs finish).
+    ///
+    /// Items the pool rejects (full under `Abort`, or shut down) give
+    /// `Err(JobError::Rejected)` in their place, so the results always
+    /// line up with the items. The returned [`Map`] is an `Iterator` that
+    /// waits for each result in turn (plain threads) and a `Future` of all
+    /// of them (tasks).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = corio::pool::ThreadPool::new(4);
+    /// let lengths: Vec<_> = pool.map(|s: &str| s.len(), ["a", "bbb", "cc"]).collect();
+    /// assert_eq!(lengths, [Ok(1), Ok(3), Ok(2)]);
+    /// ```
+    pub fn map<I, F, T>(&self, f: F, items: I) -> Map<T>
+    where
+        I: IntoIterator,
+        I::Item: Send + 'static,
+        F: Fn(I::Item) -> T + Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        let f = Arc::new(f);
+        let jobs = items
+            .into_iter()
+            .map(|item| {
+                let f = Arc::clone(&f);
+                self.submit(move || f(item)).ok()
+            })
+            .collect();
+        Map {
+            jobs,
+            done: Vec::new(),
+        }
+    }
+
+    /// Stops taking jobs. With `wait`, runs every queued job, then joins
+    /// all threads before returning. Without, queued jobs end as
+    /// [`JobError::Cancelled`] and it returns at once; running jobs finish
+    /// on their threads, which then exit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = corio::pool::ThreadPool::new(2);
+    /// let job = pool.submit(|| 1).unwrap();
+    /// pool.shutdown(true);
+    /// assert_eq!(job.wait(), Ok(1));
+    /// assert!(pool.submit(|| 2).is_err());
+    /// ```
+    pub fn shutdown(&self, wait: bool) {
+        let (cancelled, workers) = {
+            let mut st = self.inner.lock();
+            st.shut_down = true;
+            let cancelled: Vec<_> = if wait {
+                Vec::new()
+            } else {
+                st.queue.drain(..).collect()
+            };
+            let workers = if wait {
+                std::mem::take(&mut st.workers)
+            } else {
+                Vec::new()
+            };
+            (cancelled, workers)
+        };
+        self.inner.work.notify_all();
+        for job in cancelled {
+            job.end(JobError::Cancelled);
+        }
+        let me = std::thread::current().id();
+        for worker in workers {
+            // A job that shuts its own pool down cannot wait for itself.
+            if worker.thread().id() != me {
+                let _ = worker.join();
+            }
+        }
+    }
+
+    /// Shuts down without waiting and forgets the threads (they exit after
+    /// their current job): for the loop's default pool, so that closing a
+    /// loop never waits on a job that blocks forever (a stdin read).
+    pub(crate) fn shutdown_detached(&self) {
+        self.shutdown(false);
+        drop(std::mem::take(&mut self.inner.lock().workers));
+    }
+
+    /// Threads alive right now (busy or idle).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = corio::pool::ThreadPool::new(2);
+    /// assert_eq!(pool.threads(), 0); // none before the first job
+    /// pool.submit(|| ()).unwrap().wait().unwrap();
+    /// assert_eq!(pool.threads(), 1);
+    /// ```
+    pub fn threads(&self) -> usize {
+        self.inner.lock().threads
+    }
+
+    /// Threads waiting for a job right now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = corio::pool::ThreadPool::new(2);
+    /// assert_eq!(pool.idle_threads(), 0);
+    /// ```
+    pub fn idle_threads(&self) -> usize {
+        self.inner.lock().idle
+    }
+
+    /// Jobs waiting in the queue right now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = corio::pool::ThreadPool::new(1);
+    /// assert_eq!(pool.queued(), 0);
+    /// ```
+    pub fn queued(&self) -> usize {
+        self.inner.lock().queue.len()
+    }
+}
+
+impl Drop for ThreadPool {
+    fn drop(&mut self) {
+        self.shutdown(true);
+    }
+}
+
+impl fmt::Debug for ThreadPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let st = self.inner.lock();
+        f.debug_struct("ThreadPool")
+            .field("threads", &st.threads)
+            .field("idle", &st.idle)
+            .field("queued", &st.queue.len())
+            .field("shut_down", &st.shut_down)
+            .finish()
+    }
+}
+
+/// A worker thread: run the first job, then take jobs from the queue
+/// until shutdown — or, beyond the core count, until idle for keep-alive.
+fn worker(inner: Arc<Inner>, first: Option<Box<dyn Work>>) {
+    if let Some(first) = first {
+        first.run();
+    }
+    let config = &inner.config;
+    let mut st = inner.lock();
+    loop {
+        if let Some(job) = st.queue.pop_front() {
+            drop(st);
+            job.run();
+            st = inner.lock();
+            continue;
+        }
+        if st.shut_down {
+            break;
+        }
+        st.idle += 1;
+        if st.threads > config.core {
+            let (guard, timeout) = match inner.work.wait_timeout(st, config.keep_alive) {
+                Ok(woken) => woken,
+                Err(e) => e.into_inner(),
+            };
+            st = guard;
+            st.idle -= 1;
+            if timeout.timed_out() && st.queue.is_empty() && st.threads > config.core {
+                break; // an extra thread idle for keep-alive: shrink back
+            }
+        } else {
+            st = inner.work.wait(st).unwrap_or_else(|e| e.into_inner());
+            st.idle -= 1;
+        }
+    }
+    st.threads -= 1;
+}
+
+/// The results of [`ThreadPool::map`], in the order of the items.
+///
+/// # Examples
+///
+/// ```
+/// let pool = corio::pool::ThreadPool::new(2);
+/// // On a loop, await all of them:
+/// let all = corio::run(pool.map(|x: u32| x + 1, [1, 2, 3]));
+/// assert_eq!(all, [Ok(2), Ok(3), Ok(4)]);
+/// ```
+#[must_use = "a Map does nothing to the jobs if dropped; iterate or await it"]
+pub struct Map<T> {
+    jobs: VecDeque<Option<JobHandle<T>>>,
+    done: Vec<JobResult<T>>,
+}
+
+// The results are never pinned: they are only moved into a `Vec`.
+impl<T> Unpin for Map<T> {}
+
+impl<T: Send + 'static> Iterator for Map<T> {
+    type Item = JobResult<T>;
+
+    /// Waits (blocking this thread) for the next item's result.
+    fn next(&mut self) -> Option<JobResult<T>> {
+        Some(match self.jobs.pop_front()? {
+            Some(job) => job.wait(),
+            None => Err(JobError::Rejected),
+        })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.jobs.len(), Some(self.jobs.len()))
+    }
+}
+
+impl<T: Send + 'static> std::future::Future for Map<T> {
+    type Output = Vec<JobResult<T>>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let this = &mut *self;
+        while let Some(front) = this.jobs.front_mut() {
+            let result = match front {
+                Some(job) => match std::pin::Pin::new(job).poll(cx) {
+                    std::task::Poll::Ready(result) => result,
+                    std::task::Poll::Pending => return std::task::Poll::Pending,
+                },
+                None => Err(JobError::Rejected),
+            };
+            this.jobs.pop_front();
+            this.done.push(result);
+        }
+        std::task::Poll::Ready(std::mem::take(&mut this.done))
+    }
+}
+
+impl<T> fmt::Debug for Map<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Map({} left)", self.jobs.len())
+    }
+}

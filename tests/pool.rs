@@ -1,0 +1,740 @@
+//! The thread pool: where jobs go, rejection policies, shutdown, handles
+//! on loops and on plain threads, spawn_blocking, and thread → task channels.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use corio::pool::channel;
+use corio::pool::{JobError, JobHandle, Policy, Rejected, ThreadPool};
+use corio::{EventLoop, TaskError};
+
+/// A gate jobs wait at until the test opens it: makes "busy" deterministic.
+#[derive(Clone, Default)]
+struct Gate(Arc<(Mutex<bool>, Condvar)>);
+
+impl Gate {
+    fn open(&self) {
+        *self.0.0.lock().unwrap() = true;
+        self.0.1.notify_all();
+    }
+
+    fn wait(&self) {
+        let mut open = self.0.0.lock().unwrap();
+        while !*open {
+            open = self.0.1.wait(open).unwrap();
+        }
+    }
+}
+
+/// Waits (bounded) until `cond` holds.
+fn eventually(what: &str, cond: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// A job that waits at the gate, then returns its number and thread name.
+fn gated(pool: &ThreadPool, gate: &Gate, n: usize) -> Result<JobHandle<(usize, String)>, Rejected> {
+    let gate = gate.clone();
+    pool.submit(move || {
+        gate.wait();
+        (n, std::thread::current().name().unwrap_or("?").to_string())
+    })
+}
+
+fn tiny_pool(policy: Policy) -> ThreadPool {
+    ThreadPool::builder()
+        .core_threads(1)
+        .max_threads(2)
+        .queue_capacity(1)
+        .policy(policy)
+        .thread_name("tiny")
+        .build()
+}
+
+// ----- where jobs go -----------------------------------------------------------
+
+#[test]
+fn jobs_go_to_core_threads_then_the_queue_then_extra_threads_then_the_policy() {
+    let pool = tiny_pool(Policy::Abort);
+    let gate = Gate::default();
+    let first = gated(&pool, &gate, 1).unwrap(); // starts core thread 1
+    assert_eq!((pool.threads(), pool.queued()), (1, 0));
+    let second = gated(&pool, &gate, 2).unwrap(); // core busy: queued
+    assert_eq!((pool.threads(), pool.queued()), (1, 1));
+    let third = gated(&pool, &gate, 3).unwrap(); // queue full: extra thread
+    assert_eq!((pool.threads(), pool.queued()), (2, 1));
+    assert_eq!(gated(&pool, &gate, 4).unwrap_err(), Rejected::Full); // policy
+    gate.open();
+    assert_eq!(first.wait().unwrap(), (1, "tiny-1".to_string()));
+    assert_eq!(third.wait().unwrap(), (3, "tiny-2".to_string()));
+    assert_eq!(second.wait().unwrap().0, 2);
+}
+
+#[test]
+fn an_idle_core_thread_takes_the_next_job_instead_of_a_new_thread() {
+    let pool = ThreadPool::new(4);
+    for i in 0..20 {
+        assert_eq!(pool.submit(move || i).unwrap().wait(), Ok(i));
+        eventually("the thread is idle again", || pool.idle_threads() == 1);
+    }
+    assert_eq!(pool.threads(), 1, "one thread, reused for every job");
+}
+
+#[test]
+fn a_pool_with_no_core_threads_still_runs_its_queue() {
+    let pool = ThreadPool::builder()
+        .core_threads(0)
+        .max_threads(1)
+        .keep_alive(Duration::from_millis(5))
+        .build();
+    let jobs: Vec<_> = (0..5).map(|i| pool.submit(move || i).unwrap()).collect();
+    let got: Vec<_> = jobs.into_iter().map(|j| j.wait().unwrap()).collect();
+    assert_eq!(got, [0, 1, 2, 3, 4]);
+    eventually("the extra thread leaves", || pool.threads() == 0);
+    assert_eq!(pool.submit(|| 9).unwrap().wait(), Ok(9), "and comes back");
+}
+
+#[test]
+fn the_queue_holds_at_most_its_capacity() {
+    let pool = ThreadPool::builder()
+        .core_threads(1)
+        .max_threads(1)
+        .queue_capacity(3)
+        .build();
+    let gate = Gate::default();
+    let jobs: Vec<_> = (0..4).map(|i| gated(&pool, &gate, i).unwrap()).collect();
+    assert_eq!(pool.queued(), 3);
+    assert_eq!(gated(&pool, &gate, 4).unwrap_err(), Rejected::Full);
+    gate.open();
+    for (i, job) in jobs.into_iter().enumerate() {
+        assert_eq!(job.wait().unwrap().0, i);
+    }
+}
+
+#[test]
+fn threads_beyond_the_core_exit_after_keep_alive() {
+    let pool = ThreadPool::builder()
+        .core_threads(1)
+        .max_threads(3)
+        .queue_capacity(0)
+        .keep_alive(Duration::from_millis(20))
+        .build();
+    let gate = Gate::default();
+    let jobs: Vec<_> = (0..3).map(|i| gated(&pool, &gate, i).unwrap()).collect();
+    assert_eq!(pool.threads(), 3);
+    gate.open();
+    for job in jobs {
+        job.wait().unwrap();
+    }
+    eventually("the pool shrinks back to its core", || pool.threads() == 1);
+    // The core thread stays, and still works.
+    std::thread::sleep(Duration::from_millis(60));
+    assert_eq!(pool.threads(), 1);
+    assert_eq!(pool.submit(|| 5).unwrap().wait(), Ok(5));
+}
+
+// ----- rejection policies ------------------------------------------------------
+
+/// Fills the tiny pool (2 running, 1 queued); returns the three handles.
+fn fill(pool: &ThreadPool, gate: &Gate) -> Vec<JobHandle<(usize, String)>> {
+    (1..=3).map(|i| gated(pool, gate, i).unwrap()).collect()
+}
+
+#[test]
+fn abort_refuses_the_job_with_an_error() {
+    let pool = tiny_pool(Policy::Abort);
+    let gate = Gate::default();
+    let jobs = fill(&pool, &gate);
+    let err = pool.submit(|| ()).unwrap_err();
+    assert_eq!(err, Rejected::Full);
+    assert!(err.to_string().contains("queue is full"));
+    gate.open();
+    assert_eq!(
+        jobs.into_iter().map(|j| j.wait().unwrap().0).sum::<usize>(),
+        6
+    );
+}
+
+#[test]
+fn discard_completes_the_new_job_with_rejected() {
+    let pool = tiny_pool(Policy::Discard);
+    let gate = Gate::default();
+    let jobs = fill(&pool, &gate);
+    let ran = Arc::new(AtomicUsize::new(0));
+    let r = ran.clone();
+    let dropped = pool
+        .submit(move || r.fetch_add(1, Ordering::SeqCst))
+        .unwrap();
+    assert!(dropped.is_done());
+    assert_eq!(dropped.wait(), Err(JobError::Rejected));
+    gate.open();
+    for job in jobs {
+        job.wait().unwrap();
+    }
+    assert_eq!(ran.load(Ordering::SeqCst), 0, "a discarded job never runs");
+}
+
+#[test]
+fn discard_oldest_completes_the_oldest_queued_job_with_rejected_and_queues_the_new_one() {
+    let pool = tiny_pool(Policy::DiscardOldest);
+    let gate = Gate::default();
+    let mut jobs = fill(&pool, &gate); // job 2 is the queued one
+    let newest = gated(&pool, &gate, 4).unwrap();
+    let queued = jobs.remove(1);
+    assert_eq!(queued.wait(), Err(JobError::Rejected));
+    gate.open();
+    assert_eq!(newest.wait().unwrap().0, 4);
+    for job in jobs {
+        job.wait().unwrap();
+    }
+}
+
+#[test]
+fn discard_oldest_without_a_queue_discards_the_new_job() {
+    let pool = ThreadPool::builder()
+        .core_threads(1)
+        .queue_capacity(0)
+        .policy(Policy::DiscardOldest)
+        .build();
+    let gate = Gate::default();
+    let running = gated(&pool, &gate, 1).unwrap();
+    let dropped = gated(&pool, &gate, 2).unwrap();
+    assert_eq!(dropped.wait(), Err(JobError::Rejected));
+    gate.open();
+    assert_eq!(running.wait().unwrap().0, 1);
+}
+
+#[test]
+fn caller_runs_runs_the_job_on_the_submitting_thread() {
+    let pool = tiny_pool(Policy::CallerRuns);
+    let gate = Gate::default();
+    let jobs = fill(&pool, &gate);
+    let here = std::thread::current().id();
+    let job = pool
+        .submit(move || std::thread::current().id() == here)
+        .unwrap();
+    assert!(job.is_done(), "it ran inside submit");
+    assert_eq!(job.wait(), Ok(true));
+    gate.open();
+    for job in jobs {
+        job.wait().unwrap();
+    }
+}
+
+// ----- handles -----------------------------------------------------------------
+
+#[test]
+fn a_panicking_job_gives_panicked_and_its_thread_goes_on() {
+    let pool = ThreadPool::new(1);
+    let job = pool.submit(|| -> u8 { panic!("job failed") }).unwrap();
+    assert_eq!(job.wait(), Err(JobError::Panicked("job failed".into())));
+    let name = pool.submit(|| std::thread::current().name().map(String::from));
+    assert_eq!(name.unwrap().wait(), Ok(Some("corio-pool-1".into())));
+    assert_eq!(pool.threads(), 1, "the same thread survived");
+}
+
+#[test]
+fn a_cancelled_queued_job_never_starts() {
+    let pool = ThreadPool::new(1);
+    let gate = Gate::default();
+    let busy = gated(&pool, &gate, 1).unwrap();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let r = ran.clone();
+    let queued = pool
+        .submit(move || r.fetch_add(1, Ordering::SeqCst))
+        .unwrap();
+    assert!(queued.cancel());
+    assert!(!queued.cancel(), "a second cancel does nothing");
+    assert!(queued.is_done());
+    gate.open();
+    busy.wait().unwrap();
+    assert_eq!(queued.wait(), Err(JobError::Cancelled));
+    pool.shutdown(true);
+    assert_eq!(ran.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn a_running_job_cannot_be_cancelled() {
+    let pool = ThreadPool::new(1);
+    let gate = Gate::default();
+    let (started_tx, started) = mpsc::channel();
+    let g = gate.clone();
+    let job = pool
+        .submit(move || {
+            started_tx.send(()).unwrap();
+            g.wait();
+            "finished"
+        })
+        .unwrap();
+    started.recv().unwrap();
+    assert!(!job.cancel());
+    gate.open();
+    assert_eq!(job.wait(), Ok("finished"));
+}
+
+#[test]
+fn wait_timeout_gives_up_and_can_wait_again() {
+    let pool = ThreadPool::new(1);
+    let gate = Gate::default();
+    let mut job = gated(&pool, &gate, 7).unwrap();
+    assert_eq!(job.wait_timeout(Duration::from_millis(10)), None);
+    gate.open();
+    let got = job.wait_timeout(Duration::from_secs(10));
+    assert_eq!(got.map(|r| r.map(|(n, _)| n)), Some(Ok(7)));
+}
+
+#[test]
+fn handles_can_be_waited_on_from_other_threads() {
+    fn assert_send<T: Send>(_: &T) {}
+    let pool = ThreadPool::new(2);
+    let job = pool.submit(|| 1 + 1).unwrap();
+    assert_send(&job);
+    let got = std::thread::spawn(move || job.wait()).join().unwrap();
+    assert_eq!(got, Ok(2));
+}
+
+#[test]
+#[should_panic(expected = "would block the event loop")]
+fn waiting_on_a_loop_thread_is_a_clear_error() {
+    let pool = ThreadPool::new(1);
+    corio::run(async move {
+        let job = pool.submit(|| ()).unwrap();
+        let _ = job.wait();
+    });
+}
+
+#[test]
+fn done_callbacks_of_jobs_submitted_from_a_plain_thread_run_on_the_worker() {
+    let pool = ThreadPool::builder().thread_name("w").build();
+    let (tx, rx) = mpsc::channel();
+    let job = pool.submit(|| 3).unwrap();
+    let tx2 = tx.clone();
+    job.add_done_callback(move |r| {
+        let thread = std::thread::current().name().map(String::from);
+        tx2.send((r.clone(), thread)).unwrap();
+    });
+    assert_eq!(job.wait(), Ok(3));
+    let (result, thread) = rx.recv().unwrap();
+    assert_eq!(result, Ok(3));
+    // Usually the worker; the caller if the job had ended before the add.
+    assert!(
+        thread.as_deref() == Some("w-1")
+            || thread == std::thread::current().name().map(String::from)
+    );
+}
+
+#[test]
+fn done_callbacks_of_jobs_submitted_from_a_task_run_on_the_loop_before_the_handle_is_ready() {
+    let pool = ThreadPool::new(1);
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let o = order.clone();
+    let loop_thread = std::thread::current().id();
+    corio::run(async move {
+        let job = pool.submit(|| 10).unwrap();
+        let o2 = o.clone();
+        assert!(job.add_done_callback(move |r| {
+            assert_eq!(std::thread::current().id(), loop_thread, "runs on the loop");
+            o2.lock().unwrap().push(format!("callback {r:?}"));
+        }));
+        let result = job.await;
+        o.lock().unwrap().push(format!("handle {result:?}"));
+    });
+    assert_eq!(*order.lock().unwrap(), ["callback Ok(10)", "handle Ok(10)"]);
+}
+
+#[test]
+fn a_callback_added_after_the_job_ended_still_runs_and_one_after_the_result_was_taken_does_not() {
+    let pool = ThreadPool::new(1);
+    let job = pool.submit(|| 1).unwrap();
+    while !job.is_done() {
+        std::thread::yield_now();
+    }
+    let (tx, rx) = mpsc::channel();
+    assert!(job.add_done_callback(move |r| tx.send(r.clone()).unwrap()));
+    assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap(), Ok(1));
+    let got = corio::run(async {
+        let mut job = job;
+        let got = (&mut job).await;
+        (got, job.add_done_callback(|_| panic!("never runs")))
+    });
+    assert_eq!(got, (Ok(1), false));
+}
+
+#[test]
+fn a_panicking_done_callback_is_contained_and_the_result_still_arrives() {
+    let pool = ThreadPool::new(1);
+    let gate = Gate::default();
+    let job = gated(&pool, &gate, 1).unwrap();
+    job.add_done_callback(|_| panic!("callback bug"));
+    gate.open();
+    assert_eq!(job.wait().unwrap().0, 1);
+}
+
+#[test]
+fn map_keeps_the_order_of_the_items() {
+    let pool = ThreadPool::new(4);
+    // Later items finish first.
+    let got: Vec<_> = pool
+        .map(
+            |i: u64| {
+                std::thread::sleep(Duration::from_millis(20 - 4 * i));
+                i * 10
+            },
+            0..5,
+        )
+        .collect();
+    assert_eq!(got, [Ok(0), Ok(10), Ok(20), Ok(30), Ok(40)]);
+}
+
+#[test]
+fn map_gives_rejected_in_place_of_items_the_pool_refused() {
+    let pool = ThreadPool::builder()
+        .core_threads(1)
+        .queue_capacity(1)
+        .build();
+    let gate = Gate::default();
+    let g = gate.clone();
+    let got = std::thread::scope(|s| {
+        let map = pool.map(
+            move |i: u32| {
+                g.wait();
+                i
+            },
+            0..4,
+        );
+        s.spawn(|| gate.open());
+        map.collect::<Vec<_>>()
+    });
+    assert_eq!(
+        got,
+        [
+            Ok(0),
+            Ok(1),
+            Err(JobError::Rejected),
+            Err(JobError::Rejected)
+        ]
+    );
+}
+
+// ----- shutdown ----------------------------------------------------------------
+
+#[test]
+fn shutdown_with_wait_runs_the_queued_jobs_first() {
+    let pool = ThreadPool::new(1);
+    let done = Arc::new(AtomicUsize::new(0));
+    let jobs: Vec<_> = (0..10)
+        .map(|_| {
+            let d = done.clone();
+            pool.submit(move || {
+                std::thread::sleep(Duration::from_millis(1));
+                d.fetch_add(1, Ordering::SeqCst)
+            })
+            .unwrap()
+        })
+        .collect();
+    pool.shutdown(true);
+    assert_eq!(done.load(Ordering::SeqCst), 10);
+    assert_eq!(pool.threads(), 0);
+    assert!(jobs.into_iter().all(|job| job.wait().is_ok()));
+    assert_eq!(pool.submit(|| ()).unwrap_err(), Rejected::ShutDown);
+}
+
+#[test]
+fn shutdown_without_wait_cancels_the_queued_jobs() {
+    let pool = ThreadPool::new(1);
+    let gate = Gate::default();
+    let running = gated(&pool, &gate, 1).unwrap();
+    let queued: Vec<_> = (2..5).map(|i| gated(&pool, &gate, i).unwrap()).collect();
+    pool.shutdown(false);
+    for job in queued {
+        assert_eq!(job.wait(), Err(JobError::Cancelled));
+    }
+    gate.open();
+    assert_eq!(running.wait().unwrap().0, 1, "the running job finishes");
+    eventually("the thread exits", || pool.threads() == 0);
+}
+
+#[test]
+fn dropping_the_pool_finishes_queued_work() {
+    let pool = ThreadPool::new(1);
+    let jobs: Vec<_> = (0..5).map(|i| pool.submit(move || i).unwrap()).collect();
+    drop(pool);
+    let got: Vec<_> = jobs.into_iter().map(|j| j.wait().unwrap()).collect();
+    assert_eq!(got, [0, 1, 2, 3, 4]);
+}
+
+#[test]
+fn a_job_may_drop_the_last_reference_to_its_own_pool() {
+    let pool = Arc::new(ThreadPool::new(1));
+    let p = pool.clone();
+    let (tx, rx) = mpsc::channel();
+    let job = pool.submit(move || tx.send(p).unwrap()).unwrap();
+    let p = rx.recv().unwrap();
+    drop(pool);
+    job.wait().unwrap();
+    // The last reference goes on the worker itself: no self-join deadlock.
+    let job = p.submit(|| ()).unwrap();
+    let p2 = Arc::new(Mutex::new(Some(p)));
+    let p3 = p2.clone();
+    drop(job);
+    let last = p2.lock().unwrap().take().unwrap();
+    let done = last
+        .submit(move || drop(p3.lock().unwrap().take()))
+        .unwrap();
+    drop(last); // joins the worker, which is not running a self-drop
+    done.wait().unwrap();
+}
+
+// ----- on a loop -----------------------------------------------------------------
+
+#[test]
+fn a_finished_job_wakes_a_loop_blocked_in_poll_with_no_timers() {
+    let mut lp = EventLoop::new().unwrap();
+    let pool = ThreadPool::new(1);
+    let gate = Gate::default();
+    let job = gated(&pool, &gate, 9).unwrap();
+    let g = gate.clone();
+    // Open the gate a little after the loop has blocked in mio::Poll.
+    let opener = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        g.open();
+    });
+    let start = Instant::now();
+    let got = lp.run_until_complete(job);
+    assert_eq!(got.unwrap().0, 9);
+    assert!(start.elapsed() < Duration::from_secs(10));
+    opener.join().unwrap();
+}
+
+#[test]
+fn spawn_blocking_runs_off_the_loop_and_the_loop_stays_responsive() {
+    let loop_thread = std::thread::current().id();
+    corio::run(async move {
+        let blocking = corio::spawn_blocking(move || std::thread::current().id());
+        // While the job runs, tasks on the loop go on.
+        let ticker = corio::spawn(async {
+            for _ in 0..3 {
+                corio::time::sleep(Duration::from_millis(1)).await;
+            }
+            "ticked"
+        });
+        assert_eq!(ticker.await, Ok("ticked"));
+        let thread = blocking.await.unwrap();
+        assert_ne!(thread, loop_thread);
+    });
+}
+
+#[test]
+fn a_panicking_spawn_blocking_gives_panicked_with_the_message() {
+    let err =
+        corio::run(async { corio::spawn_blocking(|| -> u8 { panic!("disk on fire") }).await });
+    match err {
+        Err(TaskError::Panicked(p)) => assert_eq!(p.message(), "disk on fire"),
+        other => panic!("expected a panic, got {other:?}"),
+    }
+}
+
+#[test]
+fn many_spawn_blocking_jobs_all_complete() {
+    let total = corio::run(async {
+        let tasks: Vec<_> = (0..200u64)
+            .map(|i| corio::spawn_blocking(move || i))
+            .collect();
+        let mut total = 0;
+        for task in tasks {
+            total += task.await.unwrap();
+        }
+        total
+    });
+    assert_eq!(total, 199 * 200 / 2);
+}
+
+#[test]
+fn a_loop_dropped_while_its_jobs_run_is_fine_and_the_jobs_finish() {
+    let gate = Gate::default();
+    let finished = Arc::new(AtomicUsize::new(0));
+    let (started_tx, started) = mpsc::channel();
+    {
+        let mut lp = EventLoop::new().unwrap();
+        let (g, f) = (gate.clone(), finished.clone());
+        lp.run_until_complete(async move {
+            let _detached = corio::spawn_blocking(move || {
+                started_tx.send(()).unwrap();
+                g.wait();
+                f.fetch_add(1, Ordering::SeqCst);
+            });
+            corio::yield_now().await;
+        });
+        started.recv().unwrap();
+        // Leaving the loop with the job running (and its task pending):
+        // closing cancels the task, but a running job cannot be stopped.
+    }
+    gate.open();
+    eventually("the job finishes after its loop is gone", || {
+        finished.load(Ordering::SeqCst) == 1
+    });
+}
+
+#[test]
+fn closing_a_loop_cancels_its_blocking_jobs_that_have_not_started() {
+    let ran = Arc::new(AtomicUsize::new(0));
+    let gate = Gate::default();
+    {
+        let mut lp = EventLoop::new().unwrap();
+        let (r, g) = (ran.clone(), gate.clone());
+        lp.run_until_complete(async move {
+            // Occupy every thread of the default pool, then queue one more.
+            let n = std::thread::available_parallelism().map_or(1, |n| n.get()) + 4;
+            for _ in 0..n.min(32) {
+                let g = g.clone();
+                drop(corio::spawn_blocking(move || g.wait()));
+            }
+            drop(corio::spawn_blocking(move || {
+                r.fetch_add(1, Ordering::SeqCst)
+            }));
+            corio::yield_now().await;
+        });
+    }
+    gate.open();
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(
+        ran.load(Ordering::SeqCst),
+        0,
+        "the queued job was cancelled"
+    );
+}
+
+#[test]
+#[allow(clippy::async_yields_async)] // the job's handle leaves the loop
+fn a_job_with_a_loop_callback_finishing_after_the_loop_closed_runs_it_on_the_worker() {
+    let pool = ThreadPool::builder().thread_name("late").build();
+    let gate = Gate::default();
+    let (tx, rx) = mpsc::channel();
+    let job = {
+        let mut lp = EventLoop::new().unwrap();
+        let g = gate.clone();
+        lp.run_until_complete(async {
+            let job = pool.submit(move || g.wait()).unwrap();
+            job.add_done_callback(move |r| {
+                let thread = std::thread::current().name().map(String::from);
+                tx.send((r.clone(), thread)).unwrap();
+            });
+            job
+        })
+    }; // the loop is closed here
+    gate.open();
+    let (result, thread) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(result, Ok(()));
+    assert_eq!(thread.as_deref(), Some("late-1"));
+    assert_eq!(job.wait(), Ok(()));
+}
+
+#[test]
+#[allow(clippy::async_yields_async)] // the job's handle leaves the loop
+fn a_pool_dropped_after_its_loop_is_gone_is_fine() {
+    let pool = ThreadPool::new(2);
+    let job = {
+        let mut lp = EventLoop::new().unwrap();
+        lp.run_until_complete(async { pool.submit(|| 5).unwrap() })
+    };
+    assert_eq!(job.wait(), Ok(5));
+    drop(pool);
+}
+
+// ----- channels ------------------------------------------------------------------
+
+#[test]
+fn a_thread_feeds_a_task_through_an_unbounded_channel_and_the_end_is_seen() {
+    let (tx, mut rx) = channel::unbounded();
+    let producer = std::thread::spawn(move || {
+        for i in 0..1000 {
+            tx.send(i).unwrap();
+        }
+    });
+    let got = corio::run(async move {
+        let mut got = Vec::new();
+        while let Some(i) = rx.recv().await {
+            got.push(i);
+        }
+        got
+    });
+    producer.join().unwrap();
+    assert_eq!(got, (0..1000).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_bounded_channel_makes_the_producer_thread_wait() {
+    let (tx, mut rx) = channel::bounded(2);
+    let sent = Arc::new(AtomicUsize::new(0));
+    let s = sent.clone();
+    let producer = std::thread::spawn(move || {
+        for i in 0..10 {
+            tx.send(i).unwrap();
+            s.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    std::thread::sleep(Duration::from_millis(30));
+    assert_eq!(
+        sent.load(Ordering::SeqCst),
+        2,
+        "blocked once two are queued"
+    );
+    let got = corio::run(async move {
+        let mut got = Vec::new();
+        while let Some(i) = rx.recv().await {
+            got.push(i);
+        }
+        got
+    });
+    producer.join().unwrap();
+    assert_eq!(got.len(), 10);
+}
+
+#[test]
+fn a_dropped_receiver_unblocks_and_fails_a_waiting_sender() {
+    let (tx, rx) = channel::bounded(1);
+    tx.send(1).unwrap();
+    let sender = std::thread::spawn(move || tx.send(2));
+    std::thread::sleep(Duration::from_millis(20));
+    drop(rx);
+    assert_eq!(sender.join().unwrap(), Err(channel::SendError(2)));
+}
+
+#[test]
+#[should_panic(expected = "would block the event loop")]
+fn a_full_send_on_a_loop_thread_is_a_clear_error() {
+    let (tx, _rx) = channel::bounded(1);
+    corio::run(async move {
+        tx.send(1).unwrap();
+        tx.send(2).unwrap();
+    });
+}
+
+#[test]
+fn a_dropped_recv_future_loses_no_value() {
+    let (tx, mut rx) = channel::unbounded();
+    corio::run(async move {
+        let timed_out = corio::time::timeout(Duration::from_millis(5), rx.recv()).await;
+        assert!(timed_out.is_err());
+        tx.send("kept").unwrap();
+        assert_eq!(rx.recv().await, Some("kept"));
+    });
+}
+
+#[test]
+fn a_oneshot_from_a_thread_wakes_a_loop_with_nothing_else_to_do() {
+    let (tx, rx) = channel::oneshot();
+    let sender = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(30));
+        tx.send("hello").unwrap();
+    });
+    assert_eq!(corio::run(rx), Ok("hello"));
+    sender.join().unwrap();
+    let (tx, rx) = channel::oneshot::<()>();
+    std::thread::spawn(move || drop(tx)).join().unwrap();
+    assert_eq!(corio::run(rx), Err(channel::RecvError));
+}
