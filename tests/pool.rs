@@ -493,21 +493,82 @@ fn a_job_may_drop_the_last_reference_to_its_own_pool() {
 
 #[test]
 fn a_finished_job_wakes_a_loop_blocked_in_poll_with_no_timers() {
-    let mut lp = EventLoop::new().unwrap();
-    let pool = ThreadPool::new(1);
+    let pool = Arc::new(ThreadPool::new(1));
     let gate = Gate::default();
     let job = gated(&pool, &gate, 9).unwrap();
-    let g = gate.clone();
-    // Open the gate a little after the loop has blocked in mio::Poll.
-    let opener = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(50));
-        g.open();
+    let (tx, rx) = mpsc::channel();
+    // The loop runs on its own thread, so a lost wake-up fails the test
+    // (recv_timeout) instead of hanging it.
+    let looper = std::thread::spawn(move || {
+        let mut lp = EventLoop::new().unwrap();
+        tx.send(lp.run_until_complete(job).map(|(n, _)| n)).unwrap();
     });
-    let start = Instant::now();
-    let got = lp.run_until_complete(job);
-    assert_eq!(got.unwrap().0, 9);
-    assert!(start.elapsed() < Duration::from_secs(10));
-    opener.join().unwrap();
+    std::thread::sleep(Duration::from_millis(50)); // the loop is in mio::Poll now
+    gate.open();
+    let got = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the loop was not woken");
+    assert_eq!(got, Ok(9));
+    looper.join().unwrap();
+}
+
+#[test]
+fn callbacks_queued_on_a_loop_that_closes_before_running_them_still_run() {
+    let pool = ThreadPool::new(1);
+    let (tx, rx) = mpsc::channel();
+    let job = {
+        let mut lp = EventLoop::new().unwrap();
+        lp.run_until_complete(async {
+            let job = pool.submit(|| 7).unwrap();
+            job.add_done_callback(move |r| tx.send(r.clone()).unwrap());
+            // The job ends meanwhile: its callbacks go to this loop's queue,
+            // which closes before another turn.
+            std::thread::sleep(Duration::from_millis(100));
+            Some(job)
+        })
+        .unwrap()
+    };
+    assert_eq!(rx.recv_timeout(Duration::from_secs(10)).unwrap(), Ok(7));
+    let mut job = job;
+    assert_eq!(job.wait_timeout(Duration::from_secs(10)), Some(Ok(7)));
+}
+
+#[test]
+fn a_result_whose_destructor_panics_does_not_kill_the_worker() {
+    struct Bomb;
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            panic!("bomb");
+        }
+    }
+    let pool = ThreadPool::new(1);
+    let gate = Gate::default();
+    let g = gate.clone();
+    let job = pool.submit(move || {
+        g.wait();
+        Bomb
+    });
+    drop(job.unwrap()); // nobody takes the result: dropped on the worker
+    gate.open();
+    let mut next = pool.submit(|| 2).unwrap();
+    assert_eq!(next.wait_timeout(Duration::from_secs(10)), Some(Ok(2)));
+    assert_eq!(pool.threads(), 1);
+}
+
+#[test]
+#[should_panic(expected = "after the result was taken")]
+fn waiting_after_the_result_was_taken_is_a_clear_error() {
+    let pool = ThreadPool::new(1);
+    let mut job = pool.submit(|| 1).unwrap();
+    assert_eq!(corio::run(&mut job), Ok(1));
+    let _ = job.wait();
+}
+
+#[test]
+fn a_thread_name_with_a_nul_is_cleaned_instead_of_panicking() {
+    let pool = ThreadPool::builder().thread_name("a\0b").build();
+    let name = pool.submit(|| std::thread::current().name().map(String::from));
+    assert_eq!(name.unwrap().wait(), Ok(Some("ab-1".to_string())));
 }
 
 #[test]

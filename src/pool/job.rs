@@ -174,8 +174,11 @@ impl<T: Send + 'static> JobShared<T> {
     /// Runs `callbacks` with the result — on the home loop if there is one
     /// still running, else right here — then publishes it.
     fn lend(self: &Arc<Self>, callbacks: Vec<DoneCallback<T>>, result: JobResult<T>) {
-        let job = Arc::clone(self);
-        let run = move || job.run_callbacks(callbacks, result);
+        let lent = Lent {
+            job: Arc::clone(self),
+            callbacks_and_result: Some((callbacks, result)),
+        };
+        let run = move || drop(lent);
         match &self.home {
             Some(home) => {
                 if let Err(run) = home.push_remote_callback(Box::new(run)) {
@@ -214,6 +217,23 @@ impl<T: Send + 'static> JobShared<T> {
         self.done.notify_all();
         if let Some(waker) = waker {
             waker.wake();
+        }
+    }
+}
+
+/// A result lent to done callbacks on its way to a loop. Dropping it runs
+/// them and publishes the result — when the loop runs it, or, if the loop
+/// closes with it still queued, wherever it is dropped — so a closing loop
+/// never leaves a handle waiting forever.
+struct Lent<T: Send + 'static> {
+    job: Arc<JobShared<T>>,
+    callbacks_and_result: Option<(Vec<DoneCallback<T>>, JobResult<T>)>,
+}
+
+impl<T: Send + 'static> Drop for Lent<T> {
+    fn drop(&mut self) {
+        if let Some((callbacks, result)) = self.callbacks_and_result.take() {
+            self.job.run_callbacks(callbacks, result);
         }
     }
 }
@@ -396,6 +416,9 @@ impl<T: Send + 'static> JobHandle<T> {
         loop {
             if let Some(result) = take_done(&mut st) {
                 return result;
+            }
+            if matches!(st.stage, Stage::Taken) {
+                panic!("corio: JobHandle::wait after the result was taken");
             }
             st = self.shared.done.wait(st).unwrap_or_else(|e| e.into_inner());
         }
