@@ -799,3 +799,91 @@ fn a_oneshot_from_a_thread_wakes_a_loop_with_nothing_else_to_do() {
     std::thread::spawn(move || drop(tx)).join().unwrap();
     assert_eq!(corio::run(rx), Err(channel::RecvError));
 }
+
+#[test]
+fn a_cancelled_job_gives_its_queue_place_to_the_next_one() {
+    let pool = ThreadPool::builder()
+        .core_threads(1)
+        .queue_capacity(1)
+        .build();
+    let gate = Gate::default();
+    let running = gated(&pool, &gate, 1).unwrap();
+    let queued = gated(&pool, &gate, 2).unwrap();
+    assert_eq!(gated(&pool, &gate, 3).unwrap_err(), Rejected::Full);
+    assert!(queued.cancel());
+    let next = gated(&pool, &gate, 4).expect("the cancelled job's place is free");
+    gate.open();
+    assert_eq!(running.wait().unwrap().0, 1);
+    assert_eq!(next.wait().unwrap().0, 4);
+    assert_eq!(queued.wait(), Err(JobError::Cancelled));
+}
+
+#[test]
+fn two_shutdowns_at_once_both_wait_for_every_thread() {
+    let pool = Arc::new(ThreadPool::new(2));
+    let gate = Gate::default();
+    let jobs: Vec<_> = (0..2).map(|i| gated(&pool, &gate, i).unwrap()).collect();
+    let p = pool.clone();
+    let first = std::thread::spawn(move || p.shutdown(true));
+    std::thread::sleep(Duration::from_millis(20));
+    let p = pool.clone();
+    let g = gate.clone();
+    let second = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(20));
+        g.open();
+    });
+    pool.shutdown(true);
+    assert_eq!(pool.threads(), 0, "the second shutdown waited too");
+    first.join().unwrap();
+    second.join().unwrap();
+    drop(p);
+    for job in jobs {
+        job.wait().unwrap();
+    }
+}
+
+#[test]
+fn a_plain_thread_can_block_on_a_channel_receiver() {
+    let (tx, mut rx) = channel::bounded(4);
+    let consumer = std::thread::spawn(move || {
+        let mut got = Vec::new();
+        while let Some(v) = rx.recv_blocking() {
+            got.push(v);
+        }
+        got
+    });
+    corio::run(async move {
+        for i in 0..100 {
+            while let Err(channel::TrySendError::Full(_)) = tx.try_send(i) {
+                corio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+    });
+    assert_eq!(consumer.join().unwrap(), (0..100).collect::<Vec<_>>());
+}
+
+#[test]
+fn cancelling_a_queued_spawn_blocking_task_keeps_its_job_from_running() {
+    let ran = Arc::new(AtomicUsize::new(0));
+    let gate = Gate::default();
+    let (r, g) = (ran.clone(), gate.clone());
+    corio::run(async move {
+        let n = std::thread::available_parallelism().map_or(1, |n| n.get()) + 4;
+        let busy: Vec<_> = (0..n.min(32))
+            .map(|_| {
+                let g = g.clone();
+                corio::spawn_blocking(move || g.wait())
+            })
+            .collect();
+        let queued = corio::spawn_blocking(move || r.fetch_add(1, Ordering::SeqCst));
+        corio::yield_now().await;
+        assert!(queued.cancel());
+        assert_eq!(queued.await, Err(TaskError::Cancelled));
+        g.open();
+        for task in busy {
+            task.await.unwrap();
+        }
+    });
+    assert_eq!(ran.load(Ordering::SeqCst), 0);
+    drop(gate);
+}

@@ -151,12 +151,16 @@ struct Chan<T> {
     receiver_alive: bool,
     /// The receiving task, parked.
     waker: Option<Waker>,
+    /// The receiver is blocked in `recv_blocking` (a plain thread).
+    receiver_blocked: bool,
 }
 
 struct ChanShared<T> {
     chan: Mutex<Chan<T>>,
     /// Signalled when a bounded channel has room again (or closes).
     not_full: Condvar,
+    /// Signalled for a receiver blocked in `recv_blocking`.
+    not_empty: Condvar,
 }
 
 impl<T> ChanShared<T> {
@@ -174,8 +178,10 @@ fn channel<T>(capacity: Option<usize>) -> (Sender<T>, Receiver<T>) {
             senders: 1,
             receiver_alive: true,
             waker: None,
+            receiver_blocked: false,
         }),
         not_full: Condvar::new(),
+        not_empty: Condvar::new(),
     });
     (
         Sender {
@@ -278,7 +284,7 @@ impl<T> Sender<T> {
                 .wait(chan)
                 .unwrap_or_else(|e| e.into_inner());
         }
-        push(chan, value);
+        push(&self.shared, chan, value);
         Ok(())
     }
 
@@ -303,7 +309,7 @@ impl<T> Sender<T> {
         if chan.capacity.is_some_and(|cap| chan.queue.len() >= cap) {
             return Err(TrySendError::Full(value));
         }
-        push(chan, value);
+        push(&self.shared, chan, value);
         Ok(())
     }
 
@@ -323,12 +329,16 @@ impl<T> Sender<T> {
 }
 
 /// Queues `value` and wakes the receiver (outside the lock).
-fn push<T>(mut chan: MutexGuard<'_, Chan<T>>, value: T) {
+fn push<T>(shared: &ChanShared<T>, mut chan: MutexGuard<'_, Chan<T>>, value: T) {
     chan.queue.push_back(value);
     let waker = chan.waker.take();
+    let blocked = chan.receiver_blocked;
     drop(chan);
     if let Some(waker) = waker {
         waker.wake();
+    }
+    if blocked {
+        shared.not_empty.notify_one();
     }
 }
 
@@ -354,6 +364,7 @@ impl<T> Drop for Sender<T> {
         if let Some(waker) = waker {
             waker.wake(); // the receiver sees the end
         }
+        self.shared.not_empty.notify_one();
     }
 }
 
@@ -396,6 +407,52 @@ impl<T> Receiver<T> {
     /// ```
     pub fn recv(&mut self) -> Recv<'_, T> {
         Recv { receiver: self }
+    }
+
+    /// Blocks this thread until a value comes — for a plain thread that
+    /// shares a channel type with tasks; `None` once the channel is empty
+    /// and every sender is gone.
+    ///
+    /// # Panics
+    ///
+    /// On a thread that runs a corio loop (it would block the loop):
+    /// `.await` [`recv`](Self::recv) there.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, mut rx) = corio::pool::channel::unbounded();
+    /// std::thread::spawn(move || tx.send("hi").unwrap());
+    /// assert_eq!(rx.recv_blocking(), Some("hi"));
+    /// assert_eq!(rx.recv_blocking(), None);
+    /// ```
+    #[track_caller]
+    pub fn recv_blocking(&mut self) -> Option<T> {
+        if crate::context::with_current(|_| ()).is_some() {
+            panic!(
+                "corio: Receiver::recv_blocking would block the event loop running on this \
+                 thread; `.await` recv() instead"
+            );
+        }
+        let mut chan = self.shared.lock();
+        loop {
+            if let Some(value) = chan.queue.pop_front() {
+                chan.receiver_blocked = false;
+                drop(chan);
+                self.shared.not_full.notify_one();
+                return Some(value);
+            }
+            if chan.senders == 0 {
+                chan.receiver_blocked = false;
+                return None;
+            }
+            chan.receiver_blocked = true;
+            chan = self
+                .shared
+                .not_empty
+                .wait(chan)
+                .unwrap_or_else(|e| e.into_inner());
+        }
     }
 
     /// Takes a value if one is there now.

@@ -245,6 +245,8 @@ pub(crate) trait Work: Send {
     fn run(self: Box<Self>);
     /// Ends the job without running it.
     fn end(self: Box<Self>, err: JobError);
+    /// Has the job ended while still queued (cancelled)?
+    fn has_ended(&self) -> bool;
 }
 
 pub(crate) struct Job<F, T> {
@@ -269,6 +271,10 @@ where
 
     fn end(self: Box<Self>, err: JobError) {
         self.shared.end_unstarted(err);
+    }
+
+    fn has_ended(&self) -> bool {
+        !matches!(self.shared.lock().stage, Stage::Queued)
     }
 }
 

@@ -264,8 +264,11 @@ impl Builder {
                     started: 0,
                     shut_down: false,
                     workers: Vec::new(),
+                    ids: Vec::new(),
+                    detached: false,
                 }),
                 work: Condvar::new(),
+                exited: Condvar::new(),
             }),
         }
     }
@@ -292,6 +295,10 @@ struct State {
     shut_down: bool,
     /// Join handles of the threads started (finished ones are pruned).
     workers: Vec<JoinHandle<()>>,
+    /// Ids of the threads alive (to know whether a caller is one of them).
+    ids: Vec<std::thread::ThreadId>,
+    /// Shut down with its threads let go: nobody waits for them.
+    detached: bool,
 }
 
 struct Inner {
@@ -299,6 +306,8 @@ struct Inner {
     state: Mutex<State>,
     /// Signalled when a job is queued, and at shutdown.
     work: Condvar,
+    /// Signalled when a thread exits.
+    exited: Condvar,
 }
 
 impl Inner {
@@ -323,7 +332,12 @@ impl Inner {
 /// panicking job ends with [`JobError::Panicked`] and its thread goes on.
 /// Dropping the pool runs the queued jobs and joins every thread (like
 /// Python's `with ThreadPoolExecutor() as pool:`); [`shutdown`](Self::shutdown)
-/// does it explicitly.
+/// does it explicitly. Both block the calling thread until the jobs end: on
+/// a loop thread, a job that waits for a task of that loop would then never
+/// end — there, use `shutdown(false)` first, or keep the pool off the loop.
+///
+/// A cancelled job leaves the queue when a thread reaches it or when the
+/// queue is full and its place is wanted; its closure is dropped then.
 ///
 /// # Examples
 ///
@@ -409,9 +423,20 @@ impl ThreadPool {
     /// Queues or runs `job` (the steps of the type's docs).
     fn execute(&self, job: Box<dyn Work>) -> Result<(), Rejected> {
         let config = &self.inner.config;
+        // Cancelled jobs purged from a full queue; declared before the
+        // guard so that their closures are dropped after the lock is.
+        let mut purged = Vec::new();
         let mut st = self.inner.lock();
         if st.shut_down {
             return Err(Rejected::ShutDown);
+        }
+        if st.queue.len() >= config.capacity && config.capacity > 0 {
+            // Cancelled jobs wait in the queue until a thread skips them;
+            // when their places are wanted, they go now.
+            let (ended, live): (VecDeque<_>, VecDeque<_>) =
+                st.queue.drain(..).partition(|job| job.has_ended());
+            st.queue = live;
+            purged.extend(ended);
         }
         // 1. An idle thread, or a new core thread.
         if st.idle > st.queue.len() {
@@ -493,6 +518,7 @@ impl ThreadPool {
         });
         match spawned {
             Ok(handle) => {
+                st.ids.push(handle.thread().id());
                 st.workers.push(handle);
                 Ok(())
             }
@@ -583,12 +609,25 @@ impl ThreadPool {
         for job in cancelled {
             job.end(JobError::Cancelled);
         }
+        if !wait {
+            return;
+        }
         let me = std::thread::current().id();
         for worker in workers {
             // A job that shuts its own pool down cannot wait for itself.
             if worker.thread().id() != me {
                 let _ = worker.join();
             }
+        }
+        // Another `shutdown(true)` may have taken some of the handles:
+        // wait until every thread (but the caller, if it is one) is gone.
+        let mut st = self.inner.lock();
+        while !st.detached && st.threads > usize::from(st.ids.contains(&me)) {
+            st = self
+                .inner
+                .exited
+                .wait(st)
+                .unwrap_or_else(|e| e.into_inner());
         }
     }
 
@@ -597,7 +636,12 @@ impl ThreadPool {
     /// loop never waits on a job that blocks forever (a stdin read).
     pub(crate) fn shutdown_detached(&self) {
         self.shutdown(false);
-        drop(std::mem::take(&mut self.inner.lock().workers));
+        let workers = {
+            let mut st = self.inner.lock();
+            st.detached = true;
+            std::mem::take(&mut st.workers)
+        };
+        drop(workers);
     }
 
     /// Threads alive right now (busy or idle).
@@ -705,6 +749,10 @@ fn worker(inner: Arc<Inner>, first: Option<Box<dyn Work>>) {
         }
     }
     st.threads -= 1;
+    let me = std::thread::current().id();
+    st.ids.retain(|id| *id != me);
+    drop(st);
+    inner.exited.notify_all();
 }
 
 /// Runs a job, containing what its own `catch_unwind` cannot: a panicking
