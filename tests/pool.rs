@@ -887,3 +887,38 @@ fn cancelling_a_queued_spawn_blocking_task_keeps_its_job_from_running() {
     assert_eq!(ran.load(Ordering::SeqCst), 0);
     drop(gate);
 }
+
+#[test]
+fn the_default_pool_runs_min_32_cores_plus_4_jobs_at_once() {
+    let expected = (std::thread::available_parallelism().map_or(1, |n| n.get()) + 4).min(32);
+    let gate = Gate::default();
+    let started = Arc::new(AtomicUsize::new(0));
+    let (g, s) = (gate.clone(), started.clone());
+    corio::run(async move {
+        let tasks: Vec<_> = (0..expected + 3)
+            .map(|_| {
+                let (g, s) = (g.clone(), s.clone());
+                corio::spawn_blocking(move || {
+                    s.fetch_add(1, Ordering::SeqCst);
+                    g.wait();
+                })
+            })
+            .collect();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while s.load(Ordering::SeqCst) < expected && Instant::now() < deadline {
+            corio::time::sleep(Duration::from_millis(1)).await;
+        }
+        corio::time::sleep(Duration::from_millis(30)).await;
+        assert_eq!(
+            s.load(Ordering::SeqCst),
+            expected,
+            "the rest wait in the queue"
+        );
+        g.open();
+        for task in tasks {
+            task.await.unwrap();
+        }
+    });
+    assert_eq!(started.load(Ordering::SeqCst), expected + 3);
+    drop(gate);
+}
