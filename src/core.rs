@@ -105,6 +105,9 @@ pub(crate) struct Core {
     fired_through: Cell<Option<Instant>>,
     /// Inside `run_until_complete` / `run_forever` / `run_once`.
     running: Cell<bool>,
+    /// The wakers of I/O waiters a reactor poll made ready; kept between
+    /// turns for its allocation.
+    io_wakers: Cell<Vec<std::task::Waker>>,
     /// The pool of `spawn_blocking`, started on first use.
     default_pool: std::cell::OnceCell<crate::pool::ThreadPool>,
 }
@@ -134,12 +137,21 @@ impl Core {
             polls_since_look: Cell::new(0),
             fired_through: Cell::new(None),
             running: Cell::new(false),
+            io_wakers: Cell::new(Vec::new()),
             default_pool: std::cell::OnceCell::new(),
         }))
     }
 
     pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.shared
+    }
+
+    pub(crate) fn take_io_wakers(&self) -> Vec<std::task::Waker> {
+        self.io_wakers.take()
+    }
+
+    pub(crate) fn put_io_wakers(&self, wakers: Vec<std::task::Waker>) {
+        self.io_wakers.set(wakers);
     }
 
     /// The loop's default thread pool (for `spawn_blocking`).

@@ -532,13 +532,18 @@ impl EventLoop {
         // 3. Wait in `mio::Poll::poll` for I/O readiness, a cross-thread
         //    wake-up, or the timeout.
         let started = (timeout != Some(Duration::ZERO)).then(Instant::now);
-        let polled = core.reactor.borrow_mut().poll(timeout);
+        let mut io_wakers = core.take_io_wakers();
+        let polled = core.reactor.borrow_mut().poll(timeout, &mut io_wakers);
         turn.slept = started.map_or(Duration::ZERO, |t| t.elapsed());
         turn.io_events = polled.io_events;
 
-        // 4. Wake whoever waits for what happened: I/O waiters (sockets
-        //    register with the reactor), and other threads' wakes and
+        // 4. Wake whoever waits for what happened: the tasks parked on I/O
+        //    sources that became ready, and other threads' wakes and
         //    callbacks, which join the ready queue.
+        for waker in io_wakers.drain(..) {
+            waker.wake();
+        }
+        core.put_io_wakers(io_wakers);
         if polled.woken {
             core.take_remote();
         }

@@ -1,17 +1,116 @@
 //! The reactor: where the loop waits for the outside world.
 //!
-//! It owns the loop's `mio::Poll`. The turn calls [`Reactor::poll`] with the
-//! time until the next timer as its timeout; `poll` returns when that time
-//! is up, when an I/O source becomes ready, or when another thread pokes the
-//! loop's `mio::Waker` (registered under [`Reactor::WAKER`]).
+//! It owns the loop's `mio::Poll` and a slab of I/O [`Source`]s. The turn
+//! calls [`Reactor::poll`] with the time until the next timer as its
+//! timeout; `poll` returns when that time is up, when an I/O source becomes
+//! ready, or when another thread pokes the loop's `mio::Waker` (registered
+//! under [`Reactor::WAKER`]).
+//!
+//! mio is edge-triggered: an event says "this socket *became* readable",
+//! once. So each source remembers its readiness between events: an event
+//! sets the bit, and only an operation that fails with `WouldBlock` clears
+//! it (see `net::io_source`). A task that finds its source not ready parks
+//! its waker in the source; the event wakes it. Spurious events are
+//! harmless — the woken task tries, gets `WouldBlock`, parks again.
+//!
+//! Tokens carry a generation: a socket's slab index plus a registration
+//! count. A file descriptor closed and reused by a new socket (or an event
+//! still queued for a source that was just dropped) never reaches the new
+//! source, because its token no longer matches.
 //!
 //! The reactor knows sources and wakers, nothing of tasks (see the layers in
-//! `ARCHITECTURE.md`). Sockets register here in `corio::net`.
+//! `ARCHITECTURE.md`).
 
+use std::cell::Cell;
 use std::io;
+use std::rc::Rc;
+use std::task::Waker;
 use std::time::Duration;
 
-use mio::{Events, Poll, Token};
+use mio::{Events, Interest, Poll, Token};
+use slab::Slab;
+
+/// A direction of readiness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Direction {
+    Read,
+    Write,
+}
+
+impl Direction {
+    /// The bit an operation in this direction consumes.
+    fn bit(self) -> u8 {
+        match self {
+            Direction::Read => READABLE,
+            Direction::Write => WRITABLE,
+        }
+    }
+
+    /// The bits that let an operation in this direction be tried.
+    fn mask(self) -> u8 {
+        match self {
+            Direction::Read => READABLE | READ_CLOSED,
+            Direction::Write => WRITABLE | WRITE_CLOSED,
+        }
+    }
+}
+
+const READABLE: u8 = 1;
+const WRITABLE: u8 = 2;
+/// The peer closed its side, or the socket failed: final states, never
+/// cleared — every later operation returns at once (EOF or the error). A
+/// read that drained the last data before a FIN must not park forever
+/// waiting for an edge that already came.
+const READ_CLOSED: u8 = 4;
+const WRITE_CLOSED: u8 = 8;
+
+/// One registered I/O object: its readiness and the wakers of the tasks
+/// waiting to read and to write.
+pub(crate) struct Source {
+    token: Token,
+    ready: Cell<u8>,
+    reader: Cell<Option<Waker>>,
+    writer: Cell<Option<Waker>>,
+}
+
+impl Source {
+    fn waiter(&self, dir: Direction) -> &Cell<Option<Waker>> {
+        match dir {
+            Direction::Read => &self.reader,
+            Direction::Write => &self.writer,
+        }
+    }
+
+    /// Might an operation in `dir` succeed now (as far as we know)?
+    pub(crate) fn is_ready(&self, dir: Direction) -> bool {
+        self.ready.get() & dir.mask() != 0
+    }
+
+    /// An operation in `dir` would block: forget the readiness until the
+    /// next event.
+    pub(crate) fn clear_ready(&self, dir: Direction) {
+        self.ready.set(self.ready.get() & !dir.bit());
+    }
+
+    /// Parks `waker` to be woken by the next event in `dir` (cloning it only
+    /// if it is not the one already parked).
+    pub(crate) fn park(&self, dir: Direction, waker: &Waker) {
+        let slot = self.waiter(dir);
+        let old = slot.take();
+        match old {
+            Some(old) if old.will_wake(waker) => slot.set(Some(old)),
+            old => {
+                slot.set(Some(waker.clone()));
+                drop(old);
+            }
+        }
+    }
+
+    /// Takes the parked wakers (for a dropped source).
+    fn take_wakers(&self) -> (Option<Waker>, Option<Waker>) {
+        (self.reader.take(), self.writer.take())
+    }
+}
 
 /// What one call to [`Reactor::poll`] saw.
 #[derive(Debug, Default, Clone, Copy)]
@@ -25,6 +124,9 @@ pub(crate) struct Polled {
 pub(crate) struct Reactor {
     poll: Poll,
     events: Events,
+    sources: Slab<Rc<Source>>,
+    /// Registrations so far: the generation part of the next token.
+    registrations: u32,
 }
 
 impl Reactor {
@@ -38,20 +140,70 @@ impl Reactor {
         let reactor = Reactor {
             poll,
             events: Events::with_capacity(1024),
+            sources: Slab::new(),
+            registrations: 0,
         };
         Ok((reactor, waker))
     }
 
-    /// Does any I/O source wait for readiness? (None can yet: sockets come
-    /// with `corio::net`.)
+    /// Does any I/O source wait for readiness? (Then the loop may be woken
+    /// by the outside world.)
     pub(crate) fn has_sources(&self) -> bool {
-        false
+        !self.sources.is_empty()
+    }
+
+    /// Registers `io` for `interest`, edge-triggered. The new source starts
+    /// out ready in both directions, so the first operation is simply
+    /// tried (it may well succeed: a connected socket is writable).
+    pub(crate) fn register(
+        &mut self,
+        io: &mut impl mio::event::Source,
+        interest: Interest,
+    ) -> io::Result<Rc<Source>> {
+        let entry = self.sources.vacant_entry();
+        let index = entry.key();
+        if index >= u32::MAX as usize {
+            return Err(io::Error::other("corio: too many I/O sources"));
+        }
+        self.registrations = self.registrations.wrapping_add(1);
+        let token = Token(((self.registrations as usize) << 32) | index);
+        self.poll.registry().register(io, token, interest)?;
+        let source = Rc::new(Source {
+            token,
+            ready: Cell::new(READABLE | WRITABLE),
+            reader: Cell::new(None),
+            writer: Cell::new(None),
+        });
+        entry.insert(Rc::clone(&source));
+        Ok(source)
+    }
+
+    /// Deregisters `io` and forgets its source; returns the wakers still
+    /// parked there, for the caller to drop outside the reactor's borrow.
+    pub(crate) fn deregister(
+        &mut self,
+        io: &mut impl mio::event::Source,
+        source: &Source,
+    ) -> (Option<Waker>, Option<Waker>) {
+        // Failing only if the fd is already gone from the epoll set, which
+        // is what we want anyway.
+        let _ = self.poll.registry().deregister(io);
+        let index = source.token.0 & (u32::MAX as usize);
+        if self
+            .sources
+            .get(index)
+            .is_some_and(|s| s.token == source.token)
+        {
+            self.sources.remove(index);
+        }
+        source.take_wakers()
     }
 
     /// Waits for readiness, at most `timeout` (`None`: until something
-    /// happens). A signal interrupting the wait counts as a spurious wake-up:
+    /// happens), records it in the sources and pushes the wakers to wake on
+    /// `wake`. A signal interrupting the wait counts as a spurious wake-up:
     /// the loop simply goes round again.
-    pub(crate) fn poll(&mut self, timeout: Option<Duration>) -> Polled {
+    pub(crate) fn poll(&mut self, timeout: Option<Duration>, wake: &mut Vec<Waker>) -> Polled {
         let mut polled = Polled::default();
         match self.poll.poll(&mut self.events, timeout) {
             Ok(()) => {}
@@ -61,12 +213,105 @@ impl Reactor {
             Err(e) => panic!("corio: mio::Poll::poll failed: {e}"),
         }
         for event in &self.events {
-            if event.token() == Reactor::WAKER {
+            let token = event.token();
+            if token == Reactor::WAKER {
                 polled.woken = true;
-            } else {
-                polled.io_events += 1;
+                continue;
             }
+            polled.io_events += 1;
+            let broken = event.is_error();
+            let mut bits = 0;
+            if event.is_readable() {
+                bits |= READABLE;
+            }
+            if event.is_read_closed() || broken {
+                bits |= READ_CLOSED;
+            }
+            if event.is_writable() {
+                bits |= WRITABLE;
+            }
+            if event.is_write_closed() || broken {
+                bits |= WRITE_CLOSED;
+            }
+            self.dispatch(token, bits, wake);
         }
         polled
+    }
+
+    /// Records readiness `bits` for the source `token` names — if it still
+    /// names one: the generation in the token must match — and collects
+    /// the wakers to wake.
+    fn dispatch(&self, token: Token, bits: u8, wake: &mut Vec<Waker>) {
+        let index = token.0 & (u32::MAX as usize);
+        let Some(source) = self.sources.get(index).filter(|s| s.token == token) else {
+            return; // a source dropped (and maybe its slot reused) meanwhile
+        };
+        if bits & Direction::Read.mask() != 0 {
+            wake.extend(source.reader.take());
+        }
+        if bits & Direction::Write.mask() != 0 {
+            wake.extend(source.writer.take());
+        }
+        source.ready.set(source.ready.get() | bits);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::Wake;
+
+    use super::*;
+
+    struct Count(AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn an_event_for_a_dropped_source_never_reaches_the_source_that_reused_its_slot() {
+        let (mut reactor, _waker) = Reactor::new().unwrap();
+        let mut first = mio::net::UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let old = reactor.register(&mut first, Interest::READABLE).unwrap();
+        let old_token = old.token;
+        drop(reactor.deregister(&mut first, &old));
+        drop(first);
+
+        let mut second = mio::net::UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let new = reactor.register(&mut second, Interest::READABLE).unwrap();
+        assert_eq!(
+            new.token.0 & (u32::MAX as usize),
+            old_token.0 & (u32::MAX as usize)
+        );
+        assert_ne!(new.token, old_token, "same slot, new generation");
+
+        new.clear_ready(Direction::Read);
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        new.park(Direction::Read, &Waker::from(count.clone()));
+        let mut wake = Vec::new();
+        reactor.dispatch(old_token, READABLE, &mut wake);
+        assert!(wake.is_empty(), "the stale event woke nobody");
+        assert!(!new.is_ready(Direction::Read), "and set no readiness");
+        reactor.dispatch(new.token, READABLE, &mut wake);
+        assert_eq!(wake.len(), 1, "the new source's own event wakes its reader");
+        assert!(new.is_ready(Direction::Read));
+    }
+
+    #[test]
+    fn closed_states_survive_a_would_block() {
+        let (mut reactor, _waker) = Reactor::new().unwrap();
+        let mut socket = mio::net::UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let source = reactor.register(&mut socket, Interest::READABLE).unwrap();
+        source.clear_ready(Direction::Read);
+        reactor.dispatch(source.token, READABLE | READ_CLOSED, &mut Vec::new());
+        source.clear_ready(Direction::Read);
+        assert!(
+            source.is_ready(Direction::Read),
+            "end of stream stays visible"
+        );
     }
 }

@@ -1,0 +1,113 @@
+//! [`IoSource`]: a mio socket registered with the loop's reactor — the bridge
+//! between nonblocking system calls and tasks.
+//!
+//! Every operation follows mio's rule for edge-triggered readiness: *try
+//! first*. If the source may be ready, do the system call; if it fails with
+//! `WouldBlock`, clear the readiness and park the task's waker in the source
+//! (the next event wakes it); `Interrupted` is simply retried. A spurious
+//! event costs one failed try. (smol's `Async::read_with` has the same
+//! shape.)
+
+use std::io;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use mio::Interest;
+
+use crate::context;
+use crate::core::Core;
+use crate::reactor::{Direction, Source};
+
+pub(crate) struct IoSource<T: mio::event::Source> {
+    /// `None` only once `into_inner` has taken it.
+    io: Option<T>,
+    source: Rc<Source>,
+    core: Rc<Core>,
+}
+
+impl<T: mio::event::Source> IoSource<T> {
+    /// Registers `io` with the running loop's reactor.
+    ///
+    /// Panics outside a running loop (asyncio's "no running event loop").
+    #[track_caller]
+    pub(crate) fn new(mut io: T, interest: Interest) -> io::Result<IoSource<T>> {
+        let core = context::current("corio::net");
+        let source = core.reactor.borrow_mut().register(&mut io, interest)?;
+        Ok(IoSource {
+            io: Some(io),
+            source,
+            core,
+        })
+    }
+
+    pub(crate) fn get_ref(&self) -> &T {
+        match &self.io {
+            Some(io) => io,
+            None => unreachable!("corio: an IoSource is used after into_inner"),
+        }
+    }
+
+    /// Runs `op` when the source may be ready in `dir`, parking the task
+    /// until it is; see the module docs.
+    pub(crate) fn poll_io<R>(
+        &self,
+        dir: Direction,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut(&T) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        loop {
+            if !self.source.is_ready(dir) {
+                self.source.park(dir, cx.waker());
+                return Poll::Pending;
+            }
+            match op(self.get_ref()) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.source.clear_ready(dir),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                result => return Poll::Ready(result),
+            }
+        }
+    }
+
+    /// Waits until the source may be ready in `dir` (without an operation).
+    pub(crate) fn poll_ready(&self, dir: Direction, cx: &mut Context<'_>) -> Poll<()> {
+        if self.source.is_ready(dir) {
+            Poll::Ready(())
+        } else {
+            self.source.park(dir, cx.waker());
+            Poll::Pending
+        }
+    }
+
+    /// The readiness in `dir` was used up (an operation found it drained).
+    pub(crate) fn clear_ready(&self, dir: Direction) {
+        self.source.clear_ready(dir);
+    }
+
+    /// Deregisters and gives the socket back.
+    pub(crate) fn into_inner(mut self) -> T {
+        let mut io = self.io.take().expect("corio: IoSource::into_inner twice");
+        self.deregister(&mut io);
+        io
+    }
+
+    fn deregister(&self, io: &mut T) {
+        let wakers = match self.core.reactor.try_borrow_mut() {
+            Ok(mut reactor) => reactor.deregister(io, &self.source),
+            // The reactor is busy only inside its own poll, which runs no
+            // user code; closing the descriptor removes it from epoll anyway.
+            Err(_) => (None, None),
+        };
+        drop(wakers);
+    }
+}
+
+impl<T: mio::event::Source> Drop for IoSource<T> {
+    fn drop(&mut self) {
+        if let Some(mut io) = self.io.take() {
+            // Deregister first, then close: a later socket that gets the
+            // same descriptor number has a new token anyway.
+            self.deregister(&mut io);
+            drop(io);
+        }
+    }
+}

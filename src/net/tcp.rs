@@ -1,0 +1,1125 @@
+//! TCP: listeners, streams and their halves.
+
+use std::fmt;
+use std::future::{Future, poll_fn};
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use mio::Interest;
+use socket2::{Domain, Protocol, SockRef, Socket, Type};
+
+use super::io_source::IoSource;
+use super::{ToSocketAddrs, each_addr};
+use crate::reactor::Direction;
+use crate::time::Sleep;
+
+// ----- listener ----------------------------------------------------------------
+
+/// Options for a listening socket, set (through socket2) before it binds.
+///
+/// # Examples
+///
+/// ```
+/// use corio::net::ListenOptions;
+///
+/// corio::run(async {
+///     // Two listeners on one port: the kernel spreads connections over
+///     // them (run one per thread, each on its own loop).
+///     let a = ListenOptions::new().reuse_port(true).backlog(512).bind("127.0.0.1:0").await?;
+///     let port = a.local_addr()?.port();
+///     let b = ListenOptions::new().reuse_port(true).bind(("127.0.0.1", port)).await?;
+///     assert_eq!(b.local_addr()?.port(), port);
+///     std::io::Result::Ok(())
+/// })
+/// .unwrap();
+/// ```
+#[derive(Debug, Clone)]
+pub struct ListenOptions {
+    reuse_address: bool,
+    reuse_port: bool,
+    backlog: i32,
+}
+
+impl Default for ListenOptions {
+    fn default() -> ListenOptions {
+        ListenOptions::new()
+    }
+}
+
+impl ListenOptions {
+    /// The defaults: `SO_REUSEADDR` on (as std does on Unix), no
+    /// `SO_REUSEPORT`, a backlog of 1024.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let options = corio::net::ListenOptions::new();
+    /// # drop(options);
+    /// ```
+    pub fn new() -> ListenOptions {
+        ListenOptions {
+            reuse_address: true,
+            reuse_port: false,
+            backlog: 1024,
+        }
+    }
+
+    /// Sets `SO_REUSEADDR` (rebinding a port whose old connections linger
+    /// in `TIME_WAIT`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let options = corio::net::ListenOptions::new().reuse_address(false);
+    /// # drop(options);
+    /// ```
+    pub fn reuse_address(mut self, on: bool) -> ListenOptions {
+        self.reuse_address = on;
+        self
+    }
+
+    /// Sets `SO_REUSEPORT`: several sockets — one per thread and loop —
+    /// listen on one port, and the kernel balances connections between
+    /// them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let options = corio::net::ListenOptions::new().reuse_port(true);
+    /// # drop(options);
+    /// ```
+    pub fn reuse_port(mut self, on: bool) -> ListenOptions {
+        self.reuse_port = on;
+        self
+    }
+
+    /// How many connections may wait to be accepted (`listen`'s backlog;
+    /// the kernel caps it at `net.core.somaxconn`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let options = corio::net::ListenOptions::new().backlog(4096);
+    /// # drop(options);
+    /// ```
+    pub fn backlog(mut self, backlog: u32) -> ListenOptions {
+        self.backlog = i32::try_from(backlog).unwrap_or(i32::MAX);
+        self
+    }
+
+    /// Binds a listener with these options: the first address that works.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     let listener = corio::net::ListenOptions::new().bind("127.0.0.1:0").await.unwrap();
+    ///     assert!(listener.local_addr().unwrap().port() > 0);
+    /// });
+    /// ```
+    pub async fn bind(&self, addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+        each_addr(&addr, |addr| async move { self.bind_addr(addr) }).await
+    }
+
+    fn bind_addr(&self, addr: SocketAddr) -> io::Result<TcpListener> {
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        socket.set_nonblocking(true)?;
+        socket.set_reuse_address(self.reuse_address)?;
+        if self.reuse_port {
+            socket.set_reuse_port(true)?;
+        }
+        socket.bind(&addr.into())?;
+        socket.listen(self.backlog)?;
+        TcpListener::from_std(socket.into())
+    }
+}
+
+/// A listening TCP socket.
+///
+/// # Examples
+///
+/// ```
+/// use corio::net::{TcpListener, TcpStream};
+///
+/// corio::run(async {
+///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+///     let addr = listener.local_addr()?;
+///     let client = corio::spawn(async move { TcpStream::connect(addr).await });
+///     let (_conn, peer) = listener.accept().await?;
+///     assert_eq!(peer, client.await.unwrap()?.local_addr()?);
+///     std::io::Result::Ok(())
+/// })
+/// .unwrap();
+/// ```
+pub struct TcpListener {
+    io: IoSource<mio::net::TcpListener>,
+}
+
+impl TcpListener {
+    /// Binds to `addr` with the default [`ListenOptions`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     let listener = corio::net::TcpListener::bind("[::1]:0").await;
+    ///     // IPv6 may be off on some machines; IPv4 always works:
+    ///     let listener = corio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    /// });
+    /// ```
+    pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+        ListenOptions::new().bind(addr).await
+    }
+
+    /// Waits for a connection; gives the stream and the peer's address.
+    ///
+    /// Cancel safe: a connection is taken from the kernel only when the
+    /// future completes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     let listener = corio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    ///     let addr = listener.local_addr().unwrap();
+    ///     corio::spawn(corio::net::TcpStream::connect(addr));
+    ///     let (stream, _peer) = listener.accept().await.unwrap();
+    ///     assert_eq!(stream.local_addr().unwrap(), addr);
+    /// });
+    /// ```
+    pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        poll_fn(|cx| self.poll_accept(cx)).await
+    }
+
+    /// The poll form of [`accept`](Self::accept).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::future::poll_fn;
+    ///
+    /// corio::run(async {
+    ///     let listener = corio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    ///     corio::spawn(corio::net::TcpStream::connect(listener.local_addr().unwrap()));
+    ///     let (_stream, _peer) = poll_fn(|cx| listener.poll_accept(cx)).await.unwrap();
+    /// });
+    /// ```
+    pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
+        let (stream, addr) = ready!(self.io.poll_io(Direction::Read, cx, |l| l.accept()))?;
+        Poll::Ready(TcpStream::from_mio(stream).map(|stream| (stream, addr)))
+    }
+
+    /// The connections, as a `Stream` of `io::Result<TcpStream>`.
+    ///
+    /// An accept loop over it survives running out of file descriptors
+    /// (`EMFILE`) and similar resource errors: the error is yielded, and
+    /// the next accept waits [`Incoming::BACKOFF`] on a timer first — no
+    /// spinning, and the pending connections are taken once descriptors
+    /// are free again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::future::poll_fn;
+    /// use std::pin::Pin;
+    /// use futures_core::Stream;
+    ///
+    /// corio::run(async {
+    ///     let listener = corio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    ///     let addr = listener.local_addr().unwrap();
+    ///     corio::spawn(async move { corio::net::TcpStream::connect(addr).await });
+    ///     let mut incoming = listener.incoming();
+    ///     let first = poll_fn(|cx| Pin::new(&mut incoming).poll_next(cx)).await;
+    ///     assert!(first.unwrap().is_ok());
+    /// });
+    /// ```
+    pub fn incoming(&self) -> Incoming<'_> {
+        Incoming {
+            listener: self,
+            backoff: None,
+        }
+    }
+
+    /// The address it listens on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     let listener = corio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    ///     assert!(listener.local_addr().unwrap().ip().is_loopback());
+    /// });
+    /// ```
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().local_addr()
+    }
+
+    /// Registers a std listener (bound and listening) with the running
+    /// loop; it is made nonblocking.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     let listener = corio::net::TcpListener::from_std(std_listener).unwrap();
+    ///     # drop(listener);
+    /// });
+    /// ```
+    pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
+        listener.set_nonblocking(true)?;
+        let io = IoSource::new(
+            mio::net::TcpListener::from_std(listener),
+            Interest::READABLE,
+        )?;
+        Ok(TcpListener { io })
+    }
+
+    /// Deregisters it and gives back the std listener (still nonblocking).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     let listener = corio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    ///     let addr = listener.local_addr().unwrap();
+    ///     let std_listener = listener.into_std().unwrap();
+    ///     assert_eq!(std_listener.local_addr().unwrap(), addr);
+    /// });
+    /// ```
+    pub fn into_std(self) -> io::Result<std::net::TcpListener> {
+        Ok(self.io.into_inner().into())
+    }
+}
+
+impl fmt::Debug for TcpListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpListener")
+            .field("local_addr", &self.local_addr().ok())
+            .finish()
+    }
+}
+
+/// The connections of a [`TcpListener`], as a `Stream`; see
+/// [`TcpListener::incoming`].
+///
+/// # Examples
+///
+/// ```
+/// corio::run(async {
+///     let listener = corio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+///     let incoming: corio::net::Incoming<'_> = listener.incoming();
+///     # drop(incoming);
+/// });
+/// ```
+pub struct Incoming<'a> {
+    listener: &'a TcpListener,
+    backoff: Option<Pin<Box<Sleep>>>,
+}
+
+impl Incoming<'_> {
+    /// How long the next accept waits after a resource error (`EMFILE`,
+    /// `ENFILE`, `ENOBUFS`, `ENOMEM`).
+    pub const BACKOFF: Duration = Duration::from_millis(10);
+}
+
+/// Errors of `accept` that concern the process, not one connection: retry
+/// later rather than at once.
+fn is_resource_error(err: &io::Error) -> bool {
+    // EMFILE, ENFILE, ENOBUFS, ENOMEM on Linux; EMFILE, ENFILE, ENOBUFS,
+    // ENOMEM on the BSDs and macOS.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    const CODES: [i32; 4] = [24, 23, 105, 12];
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    const CODES: [i32; 4] = [24, 23, 55, 12];
+    err.raw_os_error().is_some_and(|code| CODES.contains(&code))
+        || err.kind() == io::ErrorKind::OutOfMemory
+}
+
+impl futures_core::Stream for Incoming<'_> {
+    type Item = io::Result<TcpStream>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if let Some(backoff) = self.backoff.as_mut() {
+            ready!(backoff.as_mut().poll(cx));
+            self.backoff = None;
+        }
+        match ready!(self.listener.poll_accept(cx)) {
+            Ok((stream, _)) => Poll::Ready(Some(Ok(stream))),
+            Err(err) => {
+                if is_resource_error(&err) {
+                    self.backoff = Some(Box::pin(crate::time::sleep(Incoming::BACKOFF)));
+                }
+                Poll::Ready(Some(Err(err)))
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Incoming<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Incoming")
+            .field("backing_off", &self.backoff.is_some())
+            .finish()
+    }
+}
+
+// ----- stream --------------------------------------------------------------------
+
+type Source = IoSource<mio::net::TcpStream>;
+
+/// A TCP connection.
+///
+/// Read and write with the `async` methods, or through `futures_io`'s
+/// `AsyncRead` / `AsyncWrite`. For a reader task and a writer task at once,
+/// [`into_split`](Self::into_split).
+///
+/// # Examples
+///
+/// ```
+/// use corio::net::{TcpListener, TcpStream};
+///
+/// corio::run(async {
+///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+///     let addr = listener.local_addr()?;
+///     corio::spawn(async move {
+///         let (mut conn, _) = listener.accept().await?;
+///         conn.write_all(b"HTTP/1.0 200 OK\r\n\r\nhi").await?;
+///         conn.shutdown(std::net::Shutdown::Write)
+///     });
+///     let mut stream = TcpStream::connect(addr).await?;
+///     let mut page = Vec::new();
+///     stream.read_to_end(&mut page).await?;
+///     assert!(page.ends_with(b"hi"));
+///     std::io::Result::Ok(())
+/// })
+/// .unwrap();
+/// ```
+pub struct TcpStream {
+    io: Rc<Source>,
+}
+
+/// `EINPROGRESS`: a nonblocking `connect` has started.
+fn connect_in_progress(err: &io::Error) -> bool {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    const EINPROGRESS: i32 = 115;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    const EINPROGRESS: i32 = 36;
+    err.raw_os_error() == Some(EINPROGRESS) || err.kind() == io::ErrorKind::WouldBlock
+}
+
+impl TcpStream {
+    /// Connects to `addr` (trying each address a name resolves to).
+    ///
+    /// The connect is nonblocking: the socket is created with socket2,
+    /// `connect` starts, the task parks until the socket is writable, and
+    /// the outcome is read from `SO_ERROR` — so a refused connection is
+    /// `ConnectionRefused`, not a hang. Names are resolved on the thread
+    /// pool. Dropping the future closes the half-open socket.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     // Nobody listens on this port (it was just freed):
+    ///     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    ///     let err = corio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap_err();
+    ///     assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
+    /// });
+    /// ```
+    pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
+        each_addr(&addr, connect_addr).await
+    }
+
+    /// Like [`connect`](Self::connect), giving up after `timeout` with
+    /// `TimedOut` (name resolution included).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// corio::run(async {
+    ///     let listener = corio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    ///     let addr = listener.local_addr().unwrap();
+    ///     let stream = corio::net::TcpStream::connect_timeout(addr, Duration::from_secs(5)).await;
+    ///     assert!(stream.is_ok());
+    /// });
+    /// ```
+    pub async fn connect_timeout(
+        addr: impl ToSocketAddrs,
+        timeout: Duration,
+    ) -> io::Result<TcpStream> {
+        match crate::time::timeout(timeout, TcpStream::connect(addr)).await {
+            Ok(result) => result,
+            Err(_) => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("connect timed out after {timeout:?}"),
+            )),
+        }
+    }
+
+    fn from_mio(stream: mio::net::TcpStream) -> io::Result<TcpStream> {
+        let io = IoSource::new(stream, Interest::READABLE | Interest::WRITABLE)?;
+        Ok(TcpStream { io: Rc::new(io) })
+    }
+
+    /// Registers a connected std stream with the running loop; it is made
+    /// nonblocking.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     let std_stream = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    ///     let stream = corio::net::TcpStream::from_std(std_stream).unwrap();
+    ///     # drop(stream);
+    /// });
+    /// ```
+    pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
+        stream.set_nonblocking(true)?;
+        TcpStream::from_mio(mio::net::TcpStream::from_std(stream))
+    }
+
+    /// Deregisters it and gives back the std stream (still nonblocking).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     let listener = corio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    ///     let stream = corio::net::TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+    ///     let std_stream = stream.into_std().unwrap();
+    ///     std_stream.set_nonblocking(false).unwrap();
+    /// });
+    /// ```
+    pub fn into_std(self) -> io::Result<std::net::TcpStream> {
+        // Only halves share the source, and `into_split` consumed the
+        // stream to make them.
+        match Rc::try_unwrap(self.io) {
+            Ok(io) => Ok(io.into_inner().into()),
+            Err(_) => unreachable!("corio: a TcpStream's source is shared only by its halves"),
+        }
+    }
+
+    /// Reads some bytes into `buf`; `Ok(0)` at end of stream (or for an
+    /// empty `buf`). Cancel safe.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # corio::run(async {
+    /// # let listener = corio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// # let addr = listener.local_addr()?;
+    /// # corio::spawn(async move { let (mut c, _) = listener.accept().await?; c.write_all(b"hi").await });
+    /// let mut stream = corio::net::TcpStream::connect(addr).await?;
+    /// let mut buf = [0; 16];
+    /// let n = stream.read(&mut buf).await?;
+    /// assert!(n > 0 && b"hi".starts_with(&buf[..n]));
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        poll_fn(|cx| poll_read(&self.io, cx, buf)).await
+    }
+
+    /// Writes some bytes of `buf`; returns how many. Cancel safe.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # corio::run(async {
+    /// # let listener = corio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let mut stream = corio::net::TcpStream::connect(listener.local_addr()?).await?;
+    /// let n = stream.write(b"hello").await?;
+    /// assert!(n > 0);
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        poll_fn(|cx| poll_write(&self.io, cx, buf)).await
+    }
+
+    /// Reads exactly `buf.len()` bytes; `UnexpectedEof` if the stream ends
+    /// first. Not cancel safe: bytes read before a drop are lost.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # corio::run(async {
+    /// # let listener = corio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// # let addr = listener.local_addr()?;
+    /// # corio::spawn(async move { let (mut c, _) = listener.accept().await?; c.write_all(b"abcd").await });
+    /// let mut stream = corio::net::TcpStream::connect(addr).await?;
+    /// let mut buf = [0; 4];
+    /// stream.read_exact(&mut buf).await?;
+    /// assert_eq!(&buf, b"abcd");
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub async fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        read_exact(&self.io, buf).await
+    }
+
+    /// Writes all of `buf`. Not cancel safe: part of it may have been
+    /// sent before a drop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # corio::run(async {
+    /// # let listener = corio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let mut stream = corio::net::TcpStream::connect(listener.local_addr()?).await?;
+    /// stream.write_all(b"GET / HTTP/1.0\r\n\r\n").await?;
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        write_all(&self.io, buf).await
+    }
+
+    /// Reads until the end of the stream, appending to `buf`; returns how
+    /// many bytes it read. Not cancel safe: bytes appended before a drop
+    /// stay in `buf`, but the future's count is lost.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # corio::run(async {
+    /// # let listener = corio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// # let addr = listener.local_addr()?;
+    /// # corio::spawn(async move { let (mut c, _) = listener.accept().await?; c.write_all(b"all of it").await });
+    /// let mut stream = corio::net::TcpStream::connect(addr).await?;
+    /// let mut buf = Vec::new();
+    /// stream.read_to_end(&mut buf).await?;
+    /// assert_eq!(buf, b"all of it");
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub async fn read_to_end(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        read_to_end(&self.io, buf).await
+    }
+
+    /// Does nothing: a TCP stream has no user-space buffer (here for the
+    /// familiar shape; `BufWriter` flushes for real).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # corio::run(async {
+    /// # let listener = corio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let mut stream = corio::net::TcpStream::connect(listener.local_addr()?).await?;
+    /// stream.flush().await?;
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub async fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// Shuts down the read side, the write side (the peer then reads end of
+    /// stream) or both.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # corio::run(async {
+    /// # let listener = corio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let stream = corio::net::TcpStream::connect(listener.local_addr()?).await?;
+    /// stream.shutdown(std::net::Shutdown::Write)?;
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.io.get_ref().shutdown(how)
+    }
+
+    /// The address of the peer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # corio::run(async {
+    /// # let listener = corio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let addr = listener.local_addr()?;
+    /// let stream = corio::net::TcpStream::connect(addr).await?;
+    /// assert_eq!(stream.peer_addr()?, addr);
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().peer_addr()
+    }
+
+    /// The local address.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # corio::run(async {
+    /// # let listener = corio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let stream = corio::net::TcpStream::connect(listener.local_addr()?).await?;
+    /// assert!(stream.local_addr()?.ip().is_loopback());
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().local_addr()
+    }
+
+    /// Sets `TCP_NODELAY` (send small writes at once instead of waiting to
+    /// coalesce them: what request/response protocols want).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # corio::run(async {
+    /// # let listener = corio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let stream = corio::net::TcpStream::connect(listener.local_addr()?).await?;
+    /// stream.set_nodelay(true)?;
+    /// assert!(stream.nodelay()?);
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.io.get_ref().set_nodelay(nodelay)
+    }
+
+    /// Is `TCP_NODELAY` set?
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # corio::run(async {
+    /// # let listener = corio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let stream = corio::net::TcpStream::connect(listener.local_addr()?).await?;
+    /// assert!(!stream.nodelay()?);
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.io.get_ref().nodelay()
+    }
+
+    /// Turns TCP keep-alive on with this idle time before the first probe
+    /// (`Some`), or off (`None`) — through socket2.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # corio::run(async {
+    /// # let listener = corio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let stream = corio::net::TcpStream::connect(listener.local_addr()?).await?;
+    /// stream.set_keepalive(Some(std::time::Duration::from_secs(60)))?;
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub fn set_keepalive(&self, idle: Option<Duration>) -> io::Result<()> {
+        let socket = SockRef::from(self.io.get_ref());
+        match idle {
+            Some(idle) => socket.set_tcp_keepalive(&socket2::TcpKeepalive::new().with_time(idle)),
+            None => socket.set_keepalive(false),
+        }
+    }
+
+    /// Splits the stream into a read half and a write half, each usable
+    /// from its own task at the same time (one reader, one writer). Dropping
+    /// the write half shuts down the write side.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # corio::run(async {
+    /// # let listener = corio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// # let addr = listener.local_addr()?;
+    /// # corio::spawn(async move { let (mut c, _) = listener.accept().await?; let mut b = [0; 4]; c.read_exact(&mut b).await?; c.write_all(&b).await });
+    /// let stream = corio::net::TcpStream::connect(addr).await?;
+    /// let (mut reader, mut writer) = stream.into_split();
+    /// let echo = corio::spawn(async move {
+    ///     let mut buf = [0; 4];
+    ///     reader.read_exact(&mut buf).await.map(|()| buf)
+    /// });
+    /// writer.write_all(b"ping").await?;
+    /// assert_eq!(&echo.await.unwrap()?, b"ping");
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
+        (
+            OwnedReadHalf {
+                io: Rc::clone(&self.io),
+            },
+            OwnedWriteHalf { io: self.io },
+        )
+    }
+}
+
+async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_nonblocking(true)?;
+    match socket.connect(&addr.into()) {
+        Ok(()) => {}
+        Err(err) if connect_in_progress(&err) => {}
+        Err(err) => return Err(err),
+    }
+    let std_stream: std::net::TcpStream = socket.into();
+    let stream = TcpStream::from_mio(mio::net::TcpStream::from_std(std_stream))?;
+    // Writable means the connect is done, one way or the other.
+    poll_fn(|cx| {
+        loop {
+            ready!(stream.io.poll_ready(Direction::Write, cx));
+            if let Some(err) = stream.io.get_ref().take_error()? {
+                return Poll::Ready(Err(err));
+            }
+            match stream.io.get_ref().peer_addr() {
+                Ok(_) => return Poll::Ready(Ok(())),
+                // A spurious wake-up: not connected yet.
+                Err(err) if err.kind() == io::ErrorKind::NotConnected => {
+                    stream.io.clear_ready(Direction::Write);
+                }
+                Err(err) => return Poll::Ready(Err(err)),
+            }
+        }
+    })
+    .await?;
+    Ok(stream)
+}
+
+fn poll_read(io: &Source, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+    if buf.is_empty() {
+        return Poll::Ready(Ok(0));
+    }
+    let len = buf.len();
+    let n = ready!(io.poll_io(Direction::Read, cx, |s| (&*s).read(&mut *buf)))?;
+    if n > 0 && n < len {
+        // A short read drained the socket's buffer. With epoll's edge
+        // trigger, more data makes a new event, so the next read may park
+        // at once instead of paying for a read that says EAGAIN.
+        io.clear_ready(Direction::Read);
+    }
+    Poll::Ready(Ok(n))
+}
+
+fn poll_write(io: &Source, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    if buf.is_empty() {
+        return Poll::Ready(Ok(0));
+    }
+    io.poll_io(Direction::Write, cx, |s| (&*s).write(buf))
+}
+
+async fn read_exact(io: &Source, mut buf: &mut [u8]) -> io::Result<()> {
+    while !buf.is_empty() {
+        let n = poll_fn(|cx| poll_read(io, cx, buf)).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        buf = &mut buf[n..];
+    }
+    Ok(())
+}
+
+async fn write_all(io: &Source, mut buf: &[u8]) -> io::Result<()> {
+    while !buf.is_empty() {
+        let n = poll_fn(|cx| poll_write(io, cx, buf)).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        buf = &buf[n..];
+    }
+    Ok(())
+}
+
+async fn read_to_end(io: &Source, buf: &mut Vec<u8>) -> io::Result<usize> {
+    let start = buf.len();
+    let mut chunk = 4096;
+    loop {
+        let filled = buf.len();
+        buf.resize(filled + chunk, 0);
+        let result = poll_fn(|cx| poll_read(io, cx, &mut buf[filled..])).await;
+        match result {
+            Ok(0) => {
+                buf.truncate(filled);
+                return Ok(filled - start);
+            }
+            Ok(n) => {
+                buf.truncate(filled + n);
+                if n == chunk {
+                    chunk = (chunk * 2).min(1 << 20);
+                }
+            }
+            Err(err) => {
+                buf.truncate(filled);
+                return Err(err);
+            }
+        }
+    }
+}
+
+impl fmt::Debug for TcpStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpStream")
+            .field("local_addr", &self.local_addr().ok())
+            .field("peer_addr", &self.peer_addr().ok())
+            .finish()
+    }
+}
+
+impl futures_io::AsyncRead for TcpStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        poll_read(&self.io, cx, buf)
+    }
+}
+
+impl futures_io::AsyncWrite for TcpStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        poll_write(&self.io, cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(self.shutdown(Shutdown::Write))
+    }
+}
+
+// ----- halves --------------------------------------------------------------------
+
+/// The read half of a [`TcpStream`]; see [`TcpStream::into_split`].
+///
+/// # Examples
+///
+/// ```
+/// # corio::run(async {
+/// # let listener = corio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// let stream = corio::net::TcpStream::connect(listener.local_addr()?).await?;
+/// let (reader, _writer): (corio::net::OwnedReadHalf, _) = stream.into_split();
+/// assert!(reader.peer_addr().is_ok());
+/// # std::io::Result::Ok(()) }).unwrap();
+/// ```
+pub struct OwnedReadHalf {
+    io: Rc<Source>,
+}
+
+impl OwnedReadHalf {
+    /// Like [`TcpStream::read`]. Cancel safe.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # corio::run(async {
+    /// # let listener = corio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// # let addr = listener.local_addr()?;
+    /// # corio::spawn(async move { let (mut c, _) = listener.accept().await?; c.write_all(b"x").await });
+    /// let (mut reader, _writer) = corio::net::TcpStream::connect(addr).await?.into_split();
+    /// let mut buf = [0; 1];
+    /// assert_eq!(reader.read(&mut buf).await?, 1);
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        poll_fn(|cx| poll_read(&self.io, cx, buf)).await
+    }
+
+    /// Like [`TcpStream::read_exact`]. Not cancel safe.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # corio::run(async {
+    /// # let listener = corio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// # let addr = listener.local_addr()?;
+    /// # corio::spawn(async move { let (mut c, _) = listener.accept().await?; c.write_all(b"xy").await });
+    /// let (mut reader, _writer) = corio::net::TcpStream::connect(addr).await?.into_split();
+    /// let mut buf = [0; 2];
+    /// reader.read_exact(&mut buf).await?;
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub async fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        read_exact(&self.io, buf).await
+    }
+
+    /// Like [`TcpStream::read_to_end`]. Not cancel safe.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # corio::run(async {
+    /// # let listener = corio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// # let addr = listener.local_addr()?;
+    /// # corio::spawn(async move { let (mut c, _) = listener.accept().await?; c.write_all(b"xy").await });
+    /// let (mut reader, _writer) = corio::net::TcpStream::connect(addr).await?.into_split();
+    /// let mut all = Vec::new();
+    /// reader.read_to_end(&mut all).await?;
+    /// assert_eq!(all, b"xy");
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub async fn read_to_end(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        read_to_end(&self.io, buf).await
+    }
+
+    /// The address of the peer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # corio::run(async {
+    /// # let listener = corio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let (reader, _) = corio::net::TcpStream::connect(listener.local_addr()?).await?.into_split();
+    /// assert_eq!(reader.peer_addr()?, listener.local_addr()?);
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().peer_addr()
+    }
+}
+
+impl fmt::Debug for OwnedReadHalf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedReadHalf")
+            .field("peer_addr", &self.peer_addr().ok())
+            .finish()
+    }
+}
+
+impl futures_io::AsyncRead for OwnedReadHalf {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        poll_read(&self.io, cx, buf)
+    }
+}
+
+/// The write half of a [`TcpStream`]; see [`TcpStream::into_split`].
+/// Dropping it shuts down the write side (the peer reads end of stream).
+///
+/// # Examples
+///
+/// ```
+/// # corio::run(async {
+/// # let listener = corio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// let stream = corio::net::TcpStream::connect(listener.local_addr()?).await?;
+/// let (_reader, writer): (_, corio::net::OwnedWriteHalf) = stream.into_split();
+/// assert!(writer.local_addr().is_ok());
+/// # std::io::Result::Ok(()) }).unwrap();
+/// ```
+pub struct OwnedWriteHalf {
+    io: Rc<Source>,
+}
+
+impl OwnedWriteHalf {
+    /// Like [`TcpStream::write`]. Cancel safe.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # corio::run(async {
+    /// # let listener = corio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let (_r, mut writer) = corio::net::TcpStream::connect(listener.local_addr()?).await?.into_split();
+    /// assert!(writer.write(b"x").await? > 0);
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        poll_fn(|cx| poll_write(&self.io, cx, buf)).await
+    }
+
+    /// Like [`TcpStream::write_all`]. Not cancel safe.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # corio::run(async {
+    /// # let listener = corio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let (_r, mut writer) = corio::net::TcpStream::connect(listener.local_addr()?).await?.into_split();
+    /// writer.write_all(b"all").await?;
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        write_all(&self.io, buf).await
+    }
+
+    /// The local address.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # corio::run(async {
+    /// # let listener = corio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let (_r, writer) = corio::net::TcpStream::connect(listener.local_addr()?).await?.into_split();
+    /// assert!(writer.local_addr()?.ip().is_loopback());
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().local_addr()
+    }
+}
+
+impl Drop for OwnedWriteHalf {
+    fn drop(&mut self) {
+        // The peer sees end of stream; errors (already closed) don't matter.
+        let _ = self.io.get_ref().shutdown(Shutdown::Write);
+    }
+}
+
+impl fmt::Debug for OwnedWriteHalf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedWriteHalf")
+            .field("local_addr", &self.local_addr().ok())
+            .finish()
+    }
+}
+
+impl futures_io::AsyncWrite for OwnedWriteHalf {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        poll_write(&self.io, cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(self.io.get_ref().shutdown(Shutdown::Write))
+    }
+}
+
+#[cfg(unix)]
+mod fd {
+    use std::os::fd::{AsFd, BorrowedFd};
+
+    use super::{OwnedReadHalf, OwnedWriteHalf, TcpListener, TcpStream};
+
+    /// The socket's descriptor (for socket2's `SockRef` and other options).
+    impl AsFd for TcpListener {
+        fn as_fd(&self) -> BorrowedFd<'_> {
+            self.io.get_ref().as_fd()
+        }
+    }
+
+    /// The socket's descriptor (for socket2's `SockRef` and other options).
+    impl AsFd for TcpStream {
+        fn as_fd(&self) -> BorrowedFd<'_> {
+            self.io.get_ref().as_fd()
+        }
+    }
+
+    /// The socket's descriptor.
+    impl AsFd for OwnedReadHalf {
+        fn as_fd(&self) -> BorrowedFd<'_> {
+            self.io.get_ref().as_fd()
+        }
+    }
+
+    /// The socket's descriptor.
+    impl AsFd for OwnedWriteHalf {
+        fn as_fd(&self) -> BorrowedFd<'_> {
+            self.io.get_ref().as_fd()
+        }
+    }
+}

@@ -1,0 +1,444 @@
+//! TCP and UDP on loopback: data intact, ends and errors seen, cancelled
+//! readers harmless, halves in two tasks. Every test is bounded in time.
+
+use std::cell::Cell;
+use std::io::ErrorKind;
+use std::net::{Shutdown, SocketAddr};
+use std::rc::Rc;
+use std::time::Duration;
+
+use corio::net::{ListenOptions, TcpListener, TcpStream, UdpSocket};
+use corio::time::timeout;
+
+/// Runs `f` on a fresh loop, failing (not hanging) after 20 s.
+fn run<F: Future>(f: F) -> F::Output {
+    corio::run(async move {
+        timeout(Duration::from_secs(20), f)
+            .await
+            .expect("the test timed out")
+    })
+}
+
+/// A listener on a free loopback port, and its address.
+async fn listener() -> (TcpListener, SocketAddr) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    (listener, addr)
+}
+
+/// Accepts connections forever, echoing each in its own task.
+fn spawn_echo_server(listener: TcpListener) -> corio::Task<()> {
+    corio::spawn(async move {
+        loop {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            let _task = corio::spawn(async move {
+                let mut buf = vec![0; 16 * 1024];
+                loop {
+                    match conn.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            if conn.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    })
+}
+
+#[test]
+fn one_mebibyte_echoed_through_one_connection_arrives_intact() {
+    run(async {
+        let (listener, addr) = listener().await;
+        let _server = spawn_echo_server(listener).cancel_on_drop();
+        let data: Vec<u8> = (0..1 << 20).map(|i: u32| (i * 7 % 251) as u8).collect();
+        let (mut reader, mut writer) = TcpStream::connect(addr).await.unwrap().into_split();
+        let expected = data.clone();
+        let sending = corio::spawn(async move { writer.write_all(&data).await });
+        let mut echoed = vec![0; expected.len()];
+        reader.read_exact(&mut echoed).await.unwrap();
+        sending.await.unwrap().unwrap();
+        assert!(echoed == expected, "the echoed bytes differ");
+    });
+}
+
+#[test]
+fn after_the_peer_shuts_down_writing_read_to_end_returns() {
+    run(async {
+        let (listener, addr) = listener().await;
+        let _task = corio::spawn(async move {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            conn.write_all(b"the whole page").await.unwrap();
+            conn.shutdown(Shutdown::Write).unwrap();
+            // Keep the connection open: only the write side ended.
+            corio::time::sleep(Duration::from_secs(5)).await;
+        });
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        let mut page = Vec::new();
+        assert_eq!(stream.read_to_end(&mut page).await.unwrap(), 14);
+        assert_eq!(page, b"the whole page");
+    });
+}
+
+#[test]
+fn data_and_end_of_stream_arriving_together_are_both_read() {
+    // The short-read shortcut (a read that did not fill the buffer clears
+    // readiness) must not hide an end of stream that came with the data.
+    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = std_listener.local_addr().unwrap();
+    run(async {
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = std_listener.accept().unwrap();
+            std::io::Write::write_all(&mut conn, b"abc").unwrap();
+            drop(conn); // data then FIN, back to back
+        });
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        corio::time::sleep(Duration::from_millis(50)).await; // both have arrived
+        let mut buf = [0; 100];
+        assert_eq!(stream.read(&mut buf).await.unwrap(), 3);
+        assert_eq!(stream.read(&mut buf).await.unwrap(), 0);
+        server.join().unwrap();
+    });
+}
+
+#[test]
+fn data_that_arrives_after_a_short_read_wakes_the_reader() {
+    run(async {
+        let (listener, addr) = listener().await;
+        let _task = corio::spawn(async move {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            for part in [&b"first"[..], b"second", b"third"] {
+                conn.write_all(part).await.unwrap();
+                corio::time::sleep(Duration::from_millis(20)).await;
+            }
+        });
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0; 64];
+        while got.len() < 16 {
+            let n = stream.read(&mut buf).await.unwrap();
+            assert!(n > 0);
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(got, b"firstsecondthird");
+    });
+}
+
+#[test]
+fn connecting_to_a_closed_port_is_connection_refused() {
+    run(async {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let err = TcpStream::connect(("127.0.0.1", port)).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ConnectionRefused);
+    });
+}
+
+#[test]
+fn a_connect_that_cannot_complete_times_out() {
+    run(async {
+        // A listener that never accepts, with the smallest backlog: once
+        // its queue is full, the kernel drops further SYNs, and a connect
+        // can only wait.
+        let listener = ListenOptions::new()
+            .backlog(0)
+            .bind("127.0.0.1:0")
+            .await
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut queued = Vec::new();
+        let mut timed_out = None;
+        for _ in 0..64 {
+            match TcpStream::connect_timeout(addr, Duration::from_millis(200)).await {
+                Ok(stream) => queued.push(stream),
+                Err(err) => {
+                    timed_out = Some(err);
+                    break;
+                }
+            }
+        }
+        let err = timed_out.expect("every connect completed: the backlog never filled");
+        assert_eq!(err.kind(), ErrorKind::TimedOut);
+        assert!(err.to_string().contains("timed out"));
+    });
+}
+
+#[test]
+fn a_peer_reset_gives_an_error_not_a_hang() {
+    run(async {
+        let (listener, addr) = listener().await;
+        let _task = corio::spawn(async move {
+            let (conn, _) = listener.accept().await.unwrap();
+            // SO_LINGER 0: closing sends a reset instead of a FIN.
+            socket2::SockRef::from(&conn)
+                .set_linger(Some(Duration::ZERO))
+                .unwrap();
+            drop(conn);
+        });
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        let mut buf = [0; 16];
+        let mut saw_error = false;
+        // A reset shows as an error on read (or on a write after it).
+        for _ in 0..10 {
+            match stream.read(&mut buf).await {
+                Err(err) => {
+                    assert_eq!(err.kind(), ErrorKind::ConnectionReset);
+                    saw_error = true;
+                    break;
+                }
+                Ok(0) => {
+                    if let Err(err) = stream.write_all(b"anyone?").await {
+                        assert!(matches!(
+                            err.kind(),
+                            ErrorKind::ConnectionReset | ErrorKind::BrokenPipe
+                        ));
+                        saw_error = true;
+                        break;
+                    }
+                    corio::time::sleep(Duration::from_millis(10)).await;
+                }
+                Ok(_) => unreachable!("the peer sent nothing"),
+            }
+        }
+        assert!(saw_error);
+    });
+}
+
+#[test]
+fn a_task_cancelled_while_it_waits_in_read_leaves_the_loop_and_other_connections_healthy() {
+    run(async {
+        let (listener, addr) = listener().await;
+        let _server = spawn_echo_server(listener).cancel_on_drop();
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let reader = corio::spawn(async move {
+            let mut stream = stream;
+            let mut buf = [0; 8];
+            let n = stream.read(&mut buf).await; // nothing comes: parks
+            (stream, n.map(|_| ()))
+        });
+        corio::time::sleep(Duration::from_millis(20)).await;
+        assert!(reader.cancel());
+        assert!(reader.await.is_err());
+        // Other connections still work, on the same loop.
+        for _ in 0..3 {
+            let mut other = TcpStream::connect(addr).await.unwrap();
+            other.write_all(b"still fine").await.unwrap();
+            let mut buf = [0; 10];
+            other.read_exact(&mut buf).await.unwrap();
+            assert_eq!(&buf, b"still fine");
+        }
+    });
+}
+
+#[test]
+fn a_read_future_dropped_midway_loses_no_data() {
+    run(async {
+        let (listener, addr) = listener().await;
+        let _task = corio::spawn(async move {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            corio::time::sleep(Duration::from_millis(50)).await;
+            conn.write_all(b"late").await.unwrap();
+            corio::time::sleep(Duration::from_secs(5)).await;
+        });
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        let mut buf = [0; 4];
+        assert!(
+            timeout(Duration::from_millis(5), stream.read(&mut buf))
+                .await
+                .is_err()
+        );
+        stream.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"late");
+    });
+}
+
+#[test]
+fn two_tasks_use_the_two_halves_of_one_stream_at_once() {
+    run(async {
+        let (listener, addr) = listener().await;
+        let _server = spawn_echo_server(listener).cancel_on_drop();
+        let (mut reader, mut writer) = TcpStream::connect(addr).await.unwrap().into_split();
+        const N: usize = 1000;
+        let writing = corio::spawn(async move {
+            for i in 0..N {
+                writer.write_all(&(i as u32).to_be_bytes()).await.unwrap();
+                if i % 100 == 0 {
+                    corio::yield_now().await;
+                }
+            }
+            // Dropping the write half sends FIN; the echo server then ends.
+        });
+        let reading = corio::spawn(async move {
+            let mut buf = [0; 4];
+            for i in 0..N {
+                reader.read_exact(&mut buf).await.unwrap();
+                assert_eq!(u32::from_be_bytes(buf), i as u32);
+            }
+            let mut rest = Vec::new();
+            reader.read_to_end(&mut rest).await.unwrap();
+            rest.len()
+        });
+        writing.await.unwrap();
+        assert_eq!(reading.await.unwrap(), 0);
+    });
+}
+
+#[test]
+fn streams_work_through_futures_io_traits() {
+    use std::future::poll_fn;
+    use std::pin::Pin;
+
+    use futures_io::{AsyncRead, AsyncWrite};
+
+    run(async {
+        let (listener, addr) = listener().await;
+        let _server = spawn_echo_server(listener).cancel_on_drop();
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        let n = poll_fn(|cx| Pin::new(&mut stream).poll_write(cx, b"trait"))
+            .await
+            .unwrap();
+        assert_eq!(n, 5);
+        let mut buf = [0; 5];
+        let mut got = 0;
+        while got < 5 {
+            got += poll_fn(|cx| Pin::new(&mut stream).poll_read(cx, &mut buf[got..]))
+                .await
+                .unwrap();
+        }
+        assert_eq!(&buf, b"trait");
+        poll_fn(|cx| Pin::new(&mut stream).poll_close(cx))
+            .await
+            .unwrap();
+    });
+}
+
+#[test]
+fn names_are_resolved_off_the_loop_and_ipv6_works_where_the_machine_has_it() {
+    run(async {
+        let listener = TcpListener::bind(("localhost", 0)).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stream = TcpStream::connect(("localhost", addr.port())).await;
+        assert!(stream.is_ok());
+        if let Ok(v6) = TcpListener::bind("[::1]:0").await {
+            let addr = v6.local_addr().unwrap();
+            let _server = spawn_echo_server(v6).cancel_on_drop();
+            let mut stream = TcpStream::connect(addr).await.unwrap();
+            stream.write_all(b"v6").await.unwrap();
+            let mut buf = [0; 2];
+            stream.read_exact(&mut buf).await.unwrap();
+            assert_eq!(&buf, b"v6");
+        }
+        let err = TcpStream::connect("no-such-host.invalid:80")
+            .await
+            .unwrap_err();
+        assert_ne!(err.kind(), ErrorKind::TimedOut);
+    });
+}
+
+#[test]
+fn a_new_socket_on_a_reused_descriptor_gets_no_stale_wake_ups() {
+    use std::os::fd::{AsFd, AsRawFd};
+
+    run(async {
+        let (listener, addr) = listener().await;
+        let _server = spawn_echo_server(listener).cancel_on_drop();
+        // A reader parked on stream A, then cancelled: A is dropped
+        // (deregistered, closed) while its waker was parked.
+        let a = TcpStream::connect(addr).await.unwrap();
+        let old_fd = a.as_fd().as_raw_fd();
+        let parked = corio::spawn(async move {
+            let mut a = a;
+            let mut buf = [0; 1];
+            let _ = a.read(&mut buf).await;
+        });
+        corio::yield_now().await;
+        parked.cancel();
+        let _ = parked.await;
+        // B gets a descriptor — usually A's number again.
+        let b = TcpStream::connect(addr).await.unwrap();
+        let reused = b.as_fd().as_raw_fd() == old_fd;
+        let (mut reader, mut writer) = b.into_split();
+        // B's reader runs in its own task, counting its polls: it is polled
+        // once, parks, and is woken only by B's own data.
+        let polls = Rc::new(Cell::new(0));
+        let p = polls.clone();
+        let reading = corio::spawn(async move {
+            let mut buf = [0; 4];
+            std::future::poll_fn(|cx| {
+                p.set(p.get() + 1);
+                let fut = std::pin::pin!(reader.read(&mut buf));
+                fut.poll(cx)
+            })
+            .await
+            .map(|n| buf[..n].to_vec())
+        });
+        corio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(
+            polls.get(),
+            1,
+            "B's reader was woken spuriously (fd reused: {reused})"
+        );
+        writer.write_all(b"ping").await.unwrap(); // echoed back to B
+        let got = reading.await.unwrap().unwrap();
+        assert!(b"ping".starts_with(&got) && !got.is_empty());
+        assert_eq!(polls.get(), 2);
+    });
+}
+
+// ----- UDP -----------------------------------------------------------------------
+
+#[test]
+fn udp_datagrams_round_trip() {
+    run(async {
+        let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let server_addr = server.local_addr().unwrap();
+        let echo = corio::spawn(async move {
+            let mut buf = [0; 1500];
+            for _ in 0..100 {
+                let (n, from) = server.recv_from(&mut buf).await.unwrap();
+                server.send_to(&buf[..n], from).await.unwrap();
+            }
+        });
+        let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        client.connect(server_addr).await.unwrap();
+        let mut buf = [0; 1500];
+        for i in 0..100u32 {
+            client.send(&i.to_be_bytes()).await.unwrap();
+            let n = client.recv(&mut buf).await.unwrap();
+            assert_eq!(&buf[..n], &i.to_be_bytes());
+        }
+        echo.await.unwrap();
+    });
+}
+
+#[test]
+fn a_datagram_larger_than_the_buffer_is_truncated_silently() {
+    run(async {
+        let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        a.send_to(&[7; 100], b.local_addr().unwrap()).await.unwrap();
+        a.send_to(b"next", b.local_addr().unwrap()).await.unwrap();
+        let mut small = [0; 10];
+        let (n, _) = b.recv_from(&mut small).await.unwrap();
+        assert_eq!(n, 10, "the OS truncates: 10 of 100 bytes, no error");
+        assert_eq!(small, [7; 10]);
+        // The rest of that datagram is gone; the next one is whole.
+        let mut buf = [0; 100];
+        let (n, _) = b.recv_from(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"next");
+    });
+}
+
+#[test]
+#[should_panic(expected = "no running event loop")]
+fn creating_a_socket_outside_a_loop_panics_with_a_clear_message() {
+    let _ = TcpStream::from_std(
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| std::net::TcpStream::connect(l.local_addr()?))
+            .unwrap(),
+    );
+}
