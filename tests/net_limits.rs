@@ -50,6 +50,7 @@ fn many_connections_and_many_cycles() {
     }
     one_thousand_concurrent_connections_are_served_by_one_loop();
     ten_thousand_connect_close_cycles_leave_the_descriptor_count_where_it_was();
+    an_accept_loop_survives_running_out_of_descriptors_without_spinning();
 }
 
 fn one_thousand_concurrent_connections_are_served_by_one_loop() {
@@ -138,4 +139,83 @@ fn ten_thousand_connect_close_cycles_leave_the_descriptor_count_where_it_was() {
         std::thread::sleep(Duration::from_millis(10));
     }
     assert_eq!(open_fds(), before, "descriptors leaked");
+}
+
+/// Sets the soft open-file limit (the hard one unchanged).
+fn set_soft_open_files(soft: u64) -> bool {
+    let Some((_, hard)) = nofile_limits() else {
+        return false;
+    };
+    let pid = std::process::id().to_string();
+    let limit = format!("--nofile={soft}:{hard}");
+    std::process::Command::new("prlimit")
+        .args(["--pid", &pid, &limit])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn an_accept_loop_survives_running_out_of_descriptors_without_spinning() {
+    use std::future::poll_fn;
+    use std::pin::Pin;
+
+    use futures_core::Stream;
+
+    let Some((soft, _)) = nofile_limits() else {
+        return;
+    };
+    let (errors, accepted) = corio::run(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        // Three clients wait in the backlog (their connects complete in
+        // the kernel before any accept).
+        let mut clients = Vec::new();
+        for _ in 0..3 {
+            clients.push(TcpStream::connect(addr).await.unwrap());
+        }
+        // No descriptor left for accept: a low limit, filled up with
+        // /dev/null handles (freed again below).
+        assert!(
+            set_soft_open_files(open_fds() as u64 + 16),
+            "prlimit failed"
+        );
+        let mut fillers = Vec::new();
+        while let Ok(file) = std::fs::File::open("/dev/null") {
+            fillers.push(file);
+        }
+        let mut incoming = listener.incoming();
+        let mut errors = 0;
+        let mut accepted = 0;
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_millis(200) {
+            let next = corio::time::timeout(
+                Duration::from_millis(20),
+                poll_fn(|cx| Pin::new(&mut incoming).poll_next(cx)),
+            )
+            .await;
+            match next {
+                Ok(Some(Err(_))) => errors += 1,
+                Ok(Some(Ok(_))) => accepted += 1,
+                Ok(None) | Err(_) => {}
+            }
+        }
+        // Descriptors again: the waiting connections are taken.
+        drop(fillers);
+        assert!(set_soft_open_files(soft));
+        while accepted < 3 {
+            let next = poll_fn(|cx| Pin::new(&mut incoming).poll_next(cx)).await;
+            if let Some(Ok(_)) = next {
+                accepted += 1;
+            }
+        }
+        drop(clients);
+        (errors, accepted)
+    });
+    eprintln!("EMFILE for 200 ms: {errors} failed accepts, then {accepted} accepted");
+    assert!(errors >= 1, "accept should have failed with EMFILE");
+    // 200 ms with a 10 ms back-off: about 20 tries, not thousands.
+    assert!(
+        errors <= 40,
+        "the accept loop spun: {errors} errors in 200 ms"
+    );
+    assert_eq!(accepted, 3);
 }

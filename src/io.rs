@@ -1,0 +1,747 @@
+//! Buffered reading and writing, `copy`, and stdin — what line protocols
+//! and small tools need on top of `futures_io`'s `AsyncRead`/`AsyncWrite`.
+//!
+//! * [`BufReader`] — [`read_line`](BufReader::read_line),
+//!   [`lines`](BufReader::lines), [`read_until`](BufReader::read_until).
+//! * [`BufWriter`] — many small writes become few system calls; call
+//!   [`flush`](BufWriter::flush) before dropping it.
+//! * [`copy`] — everything from a reader into a writer.
+//! * [`stdin`] — lines typed by the user, read on the thread pool so the
+//!   loop never blocks on the terminal.
+//!
+//! # Examples
+//!
+//! ```
+//! use corio::io::{BufReader, BufWriter};
+//! use corio::net::{TcpListener, TcpStream};
+//!
+//! corio::run(async {
+//!     let listener = TcpListener::bind("127.0.0.1:0").await?;
+//!     let addr = listener.local_addr()?;
+//!     corio::spawn(async move {
+//!         let (conn, _) = listener.accept().await?;
+//!         let (reader, writer) = conn.into_split();
+//!         let (mut reader, mut writer) = (BufReader::new(reader), BufWriter::new(writer));
+//!         let mut line = String::new();
+//!         while reader.read_line(&mut line).await? > 0 {
+//!             writer.write_all(line.to_uppercase().as_bytes()).await?;
+//!             writer.flush().await?;
+//!             line.clear();
+//!         }
+//!         std::io::Result::Ok(())
+//!     });
+//!     let (reader, mut writer) = TcpStream::connect(addr).await?.into_split();
+//!     writer.write_all(b"hello\n").await?;
+//!     let mut reader = BufReader::new(reader);
+//!     let mut reply = String::new();
+//!     reader.read_line(&mut reply).await?;
+//!     assert_eq!(reply, "HELLO\n");
+//!     std::io::Result::Ok(())
+//! })
+//! .unwrap();
+//! ```
+
+use std::fmt;
+use std::future::poll_fn;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use futures_io::{AsyncBufRead, AsyncRead, AsyncWrite};
+
+const DEFAULT_CAPACITY: usize = 8 * 1024;
+
+// ----- BufReader -------------------------------------------------------------------
+
+/// Adds a buffer to a reader: fewer system calls for small reads, and
+/// line-by-line reading.
+///
+/// # Examples
+///
+/// ```
+/// use corio::io::BufReader;
+///
+/// corio::run(async {
+///     let mut reader = BufReader::new(&b"one\ntwo\n"[..]);
+///     let mut line = String::new();
+///     reader.read_line(&mut line).await.unwrap();
+///     assert_eq!(line, "one\n");
+/// });
+/// ```
+pub struct BufReader<R> {
+    inner: R,
+    buf: Box<[u8]>,
+    pos: usize,
+    filled: usize,
+}
+
+impl<R: AsyncRead + Unpin> BufReader<R> {
+    /// A reader with an 8 KiB buffer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let reader = corio::io::BufReader::new(&b"data"[..]);
+    /// assert!(reader.buffer().is_empty());
+    /// ```
+    pub fn new(inner: R) -> BufReader<R> {
+        BufReader::with_capacity(DEFAULT_CAPACITY, inner)
+    }
+
+    /// A reader with a buffer of `capacity` bytes (at least 1).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let reader = corio::io::BufReader::with_capacity(64, &b"data"[..]);
+    /// # drop(reader);
+    /// ```
+    pub fn with_capacity(capacity: usize, inner: R) -> BufReader<R> {
+        BufReader {
+            inner,
+            buf: vec![0; capacity.max(1)].into_boxed_slice(),
+            pos: 0,
+            filled: 0,
+        }
+    }
+
+    /// The bytes read from the inner reader but not yet consumed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     let mut reader = corio::io::BufReader::new(&b"ab\ncd"[..]);
+    ///     let mut line = String::new();
+    ///     reader.read_line(&mut line).await.unwrap();
+    ///     assert_eq!(reader.buffer(), b"cd");
+    /// });
+    /// ```
+    pub fn buffer(&self) -> &[u8] {
+        &self.buf[self.pos..self.filled]
+    }
+
+    /// The inner reader.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let reader = corio::io::BufReader::new(&b"x"[..]);
+    /// assert_eq!(*reader.get_ref(), b"x");
+    /// ```
+    pub fn get_ref(&self) -> &R {
+        &self.inner
+    }
+
+    /// The inner reader, mutably (reading from it directly skips what is
+    /// buffered).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut reader = corio::io::BufReader::new(&b"x"[..]);
+    /// let _inner: &mut &[u8] = reader.get_mut();
+    /// ```
+    pub fn get_mut(&mut self) -> &mut R {
+        &mut self.inner
+    }
+
+    /// The inner reader; buffered bytes are lost.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let reader = corio::io::BufReader::new(&b"x"[..]);
+    /// assert_eq!(reader.into_inner(), b"x");
+    /// ```
+    pub fn into_inner(self) -> R {
+        self.inner
+    }
+
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
+        if self.pos >= self.filled {
+            let n = ready!(Pin::new(&mut self.inner).poll_read(cx, &mut self.buf))?;
+            self.pos = 0;
+            self.filled = n;
+        }
+        Poll::Ready(Ok(&self.buf[self.pos..self.filled]))
+    }
+
+    /// Reads into `buf` up to and including `byte` (or to the end of the
+    /// stream); returns how many bytes it appended.
+    ///
+    /// Not cancel safe: bytes appended before a drop stay in `buf`, but a
+    /// retry starts a new search.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     let mut reader = corio::io::BufReader::new(&b"key=value;rest"[..]);
+    ///     let mut field = Vec::new();
+    ///     reader.read_until(b';', &mut field).await.unwrap();
+    ///     assert_eq!(field, b"key=value;");
+    /// });
+    /// ```
+    pub async fn read_until(&mut self, byte: u8, buf: &mut Vec<u8>) -> io::Result<usize> {
+        let mut read = 0;
+        loop {
+            let (done, used) = {
+                let available = poll_fn(|cx| {
+                    self.poll_fill(cx)
+                        .map(|r| r.map(|b| (b.len(), b.iter().position(|&c| c == byte))))
+                })
+                .await?;
+                let slice = &self.buf[self.pos..self.filled];
+                match available {
+                    (0, _) => (true, 0),
+                    (_, Some(i)) => {
+                        buf.extend_from_slice(&slice[..=i]);
+                        (true, i + 1)
+                    }
+                    (len, None) => {
+                        buf.extend_from_slice(slice);
+                        (false, len)
+                    }
+                }
+            };
+            self.pos += used;
+            read += used;
+            if done {
+                return Ok(read);
+            }
+        }
+    }
+
+    /// Reads one line, including its `\n`, appending it to `line`; returns
+    /// the bytes read, `0` at the end of the stream. A line that is not
+    /// UTF-8 is an `InvalidData` error (and is not appended).
+    ///
+    /// Not cancel safe (see [`read_until`](Self::read_until)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     let mut reader = corio::io::BufReader::new(&b"first\nsecond"[..]);
+    ///     let mut line = String::new();
+    ///     assert_eq!(reader.read_line(&mut line).await.unwrap(), 6);
+    ///     assert_eq!(reader.read_line(&mut line).await.unwrap(), 6);
+    ///     assert_eq!(line, "first\nsecond");
+    ///     assert_eq!(reader.read_line(&mut line).await.unwrap(), 0);
+    /// });
+    /// ```
+    pub async fn read_line(&mut self, line: &mut String) -> io::Result<usize> {
+        let mut bytes = Vec::new();
+        let n = self.read_until(b'\n', &mut bytes).await?;
+        match String::from_utf8(bytes) {
+            Ok(text) => {
+                line.push_str(&text);
+                Ok(n)
+            }
+            Err(_) => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "stream did not contain valid UTF-8",
+            )),
+        }
+    }
+
+    /// The lines, without their `\n` or `\r\n`, as a `Stream` of
+    /// `io::Result<String>` (use [`Lines::next_line`] to await one).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     let mut lines = corio::io::BufReader::new(&b"a\r\nb\n"[..]).lines();
+    ///     assert_eq!(lines.next_line().await.unwrap(), Some("a".to_string()));
+    ///     assert_eq!(lines.next_line().await.unwrap(), Some("b".to_string()));
+    ///     assert_eq!(lines.next_line().await.unwrap(), None);
+    /// });
+    /// ```
+    pub fn lines(self) -> Lines<R> {
+        Lines {
+            reader: self,
+            partial: Vec::new(),
+        }
+    }
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for BufReader<R> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        out: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        // A read at least as large as the buffer skips it.
+        if self.pos >= self.filled && out.len() >= self.buf.len() {
+            return Pin::new(&mut self.inner).poll_read(cx, out);
+        }
+        let available = ready!(self.poll_fill(cx))?;
+        let n = available.len().min(out.len());
+        out[..n].copy_from_slice(&available[..n]);
+        self.pos += n;
+        Poll::Ready(Ok(n))
+    }
+}
+
+impl<R: AsyncRead + Unpin> AsyncBufRead for BufReader<R> {
+    fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
+        self.get_mut().poll_fill(cx)
+    }
+
+    fn consume(mut self: Pin<&mut Self>, amt: usize) {
+        self.pos = (self.pos + amt).min(self.filled);
+    }
+}
+
+impl<R> fmt::Debug for BufReader<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BufReader")
+            .field("buffered", &(self.filled - self.pos))
+            .field("capacity", &self.buf.len())
+            .finish()
+    }
+}
+
+/// The lines of a [`BufReader`]; see [`BufReader::lines`].
+///
+/// # Examples
+///
+/// ```
+/// corio::run(async {
+///     let mut lines: corio::io::Lines<&[u8]> = corio::io::BufReader::new(&b"x\n"[..]).lines();
+///     assert_eq!(lines.next_line().await.unwrap().as_deref(), Some("x"));
+/// });
+/// ```
+pub struct Lines<R> {
+    reader: BufReader<R>,
+    /// A line begun by a `next_line` future that was dropped: kept, so
+    /// nothing is lost.
+    partial: Vec<u8>,
+}
+
+impl<R: AsyncRead + Unpin> Lines<R> {
+    /// The next line, without its `\n` / `\r\n`; `None` at the end.
+    ///
+    /// Cancel safe: a line begun by a dropped call is finished by the next.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     let mut lines = corio::io::BufReader::new(&b"only"[..]).lines();
+    ///     assert_eq!(lines.next_line().await.unwrap(), Some("only".to_string()));
+    ///     assert_eq!(lines.next_line().await.unwrap(), None);
+    /// });
+    /// ```
+    pub async fn next_line(&mut self) -> io::Result<Option<String>> {
+        poll_fn(|cx| self.poll_line(cx)).await
+    }
+
+    fn poll_line(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Option<String>>> {
+        loop {
+            let available = ready!(self.reader.poll_fill(cx))?;
+            if available.is_empty() {
+                if self.partial.is_empty() {
+                    return Poll::Ready(Ok(None));
+                }
+                return Poll::Ready(finish_line(std::mem::take(&mut self.partial)).map(Some));
+            }
+            match available.iter().position(|&c| c == b'\n') {
+                Some(i) => {
+                    self.partial.extend_from_slice(&available[..i]);
+                    self.reader.pos += i + 1;
+                    return Poll::Ready(finish_line(std::mem::take(&mut self.partial)).map(Some));
+                }
+                None => {
+                    let len = available.len();
+                    self.partial.extend_from_slice(available);
+                    self.reader.pos += len;
+                }
+            }
+        }
+    }
+
+    /// The reader back (a line begun and not finished is lost).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lines = corio::io::BufReader::new(&b""[..]).lines();
+    /// let _reader = lines.into_inner();
+    /// ```
+    pub fn into_inner(self) -> BufReader<R> {
+        self.reader
+    }
+}
+
+fn finish_line(mut bytes: Vec<u8>) -> io::Result<String> {
+    if bytes.last() == Some(&b'\r') {
+        bytes.pop();
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        )
+    })
+}
+
+impl<R: AsyncRead + Unpin> futures_core::Stream for Lines<R> {
+    type Item = io::Result<String>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_line(cx).map(Result::transpose)
+    }
+}
+
+impl<R> fmt::Debug for Lines<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Lines")
+            .field("partial", &self.partial.len())
+            .finish()
+    }
+}
+
+// ----- BufWriter -------------------------------------------------------------------
+
+/// Adds a buffer to a writer: small writes collect in memory and go out in
+/// one system call at [`flush`](Self::flush) (or when the buffer is full).
+///
+/// Dropping a `BufWriter` with unflushed data loses that data (flushing
+/// needs an `.await`, which `Drop` cannot do): flush first.
+///
+/// # Examples
+///
+/// ```
+/// use corio::io::BufWriter;
+///
+/// corio::run(async {
+///     let mut out = BufWriter::new(Vec::new());
+///     out.write_all(b"a").await.unwrap();
+///     out.write_all(b"b").await.unwrap();
+///     assert!(out.get_ref().is_empty()); // still buffered
+///     out.flush().await.unwrap();
+///     assert_eq!(out.get_ref(), b"ab");
+/// });
+/// ```
+pub struct BufWriter<W> {
+    inner: W,
+    buf: Vec<u8>,
+    capacity: usize,
+}
+
+impl<W: AsyncWrite + Unpin> BufWriter<W> {
+    /// A writer with an 8 KiB buffer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let writer = corio::io::BufWriter::new(Vec::<u8>::new());
+    /// # drop(writer);
+    /// ```
+    pub fn new(inner: W) -> BufWriter<W> {
+        BufWriter::with_capacity(DEFAULT_CAPACITY, inner)
+    }
+
+    /// A writer with a buffer of `capacity` bytes (at least 1).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let writer = corio::io::BufWriter::with_capacity(64, Vec::<u8>::new());
+    /// # drop(writer);
+    /// ```
+    pub fn with_capacity(capacity: usize, inner: W) -> BufWriter<W> {
+        BufWriter {
+            inner,
+            buf: Vec::with_capacity(capacity.max(1)),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// The inner writer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let writer = corio::io::BufWriter::new(Vec::<u8>::new());
+    /// assert!(writer.get_ref().is_empty());
+    /// ```
+    pub fn get_ref(&self) -> &W {
+        &self.inner
+    }
+
+    /// The inner writer, mutably (writing to it directly jumps the queue).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut writer = corio::io::BufWriter::new(Vec::<u8>::new());
+    /// writer.get_mut().push(1);
+    /// ```
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.inner
+    }
+
+    /// The bytes waiting in the buffer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     let mut writer = corio::io::BufWriter::new(Vec::<u8>::new());
+    ///     writer.write_all(b"xy").await.unwrap();
+    ///     assert_eq!(writer.buffer(), b"xy");
+    /// });
+    /// ```
+    pub fn buffer(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// The inner writer; unflushed bytes are lost (flush first).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     let mut writer = corio::io::BufWriter::new(Vec::<u8>::new());
+    ///     writer.write_all(b"z").await.unwrap();
+    ///     writer.flush().await.unwrap();
+    ///     assert_eq!(writer.into_inner(), b"z");
+    /// });
+    /// ```
+    pub fn into_inner(self) -> W {
+        self.inner
+    }
+
+    /// Writes the buffer out (not the inner writer's own flush).
+    fn poll_flush_buf(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut written = 0;
+        let result = loop {
+            if written >= self.buf.len() {
+                break Ok(());
+            }
+            match Pin::new(&mut self.inner).poll_write(cx, &self.buf[written..]) {
+                Poll::Ready(Ok(0)) => break Err(io::ErrorKind::WriteZero.into()),
+                Poll::Ready(Ok(n)) => written += n,
+                Poll::Ready(Err(e)) => break Err(e),
+                Poll::Pending => {
+                    self.buf.drain(..written);
+                    return Poll::Pending;
+                }
+            }
+        };
+        self.buf.drain(..written);
+        Poll::Ready(result)
+    }
+
+    /// Buffers all of `data`, writing the buffer out when it fills (data
+    /// larger than the buffer goes straight through). Cancel safe in the
+    /// sense that buffered bytes stay buffered; a dropped call may have
+    /// taken part of `data`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     let mut writer = corio::io::BufWriter::with_capacity(4, Vec::new());
+    ///     writer.write_all(b"longer than four").await.unwrap();
+    ///     writer.flush().await.unwrap();
+    ///     assert_eq!(writer.get_ref(), b"longer than four");
+    /// });
+    /// ```
+    pub async fn write_all(&mut self, mut data: &[u8]) -> io::Result<()> {
+        while !data.is_empty() {
+            let n = poll_fn(|cx| Pin::new(&mut *self).poll_write(cx, data)).await?;
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            data = &data[n..];
+        }
+        Ok(())
+    }
+
+    /// Writes out everything buffered, then flushes the inner writer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     let mut writer = corio::io::BufWriter::new(Vec::new());
+    ///     writer.write_all(b"done").await.unwrap();
+    ///     writer.flush().await.unwrap();
+    ///     assert!(writer.buffer().is_empty());
+    /// });
+    /// ```
+    pub async fn flush(&mut self) -> io::Result<()> {
+        poll_fn(|cx| Pin::new(&mut *self).poll_flush(cx)).await
+    }
+}
+
+impl<W: AsyncWrite + Unpin> AsyncWrite for BufWriter<W> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if self.buf.len() + data.len() > self.capacity {
+            ready!(self.poll_flush_buf(cx))?;
+        }
+        if data.len() >= self.capacity {
+            Pin::new(&mut self.inner).poll_write(cx, data)
+        } else {
+            self.buf.extend_from_slice(data);
+            Poll::Ready(Ok(data.len()))
+        }
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(self.poll_flush_buf(cx))?;
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(self.poll_flush_buf(cx))?;
+        Pin::new(&mut self.inner).poll_close(cx)
+    }
+}
+
+impl<W> fmt::Debug for BufWriter<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BufWriter")
+            .field("buffered", &self.buf.len())
+            .field("capacity", &self.capacity)
+            .finish()
+    }
+}
+
+// ----- copy ------------------------------------------------------------------------
+
+/// Copies everything from `reader` to `writer` until the reader ends, then
+/// flushes the writer; returns the bytes copied.
+///
+/// Not cancel safe: bytes read but not yet written when the future is
+/// dropped are lost.
+///
+/// # Examples
+///
+/// ```
+/// corio::run(async {
+///     let mut out = Vec::new();
+///     let n = corio::io::copy(&mut &b"through"[..], &mut out).await.unwrap();
+///     assert_eq!((n, &out[..]), (7, &b"through"[..]));
+/// });
+/// ```
+pub async fn copy<R, W>(reader: &mut R, writer: &mut W) -> io::Result<u64>
+where
+    R: AsyncRead + Unpin + ?Sized,
+    W: AsyncWrite + Unpin + ?Sized,
+{
+    let mut buf = vec![0; DEFAULT_CAPACITY];
+    let mut total = 0u64;
+    loop {
+        let n = poll_fn(|cx| Pin::new(&mut *reader).poll_read(cx, &mut buf)).await?;
+        if n == 0 {
+            poll_fn(|cx| Pin::new(&mut *writer).poll_flush(cx)).await?;
+            return Ok(total);
+        }
+        let mut data = &buf[..n];
+        while !data.is_empty() {
+            let written = poll_fn(|cx| Pin::new(&mut *writer).poll_write(cx, data)).await?;
+            if written == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            data = &data[written..];
+        }
+        total += n as u64;
+    }
+}
+
+// ----- stdin -----------------------------------------------------------------------
+
+/// Standard input for tasks; see [`stdin`].
+///
+/// # Examples
+///
+/// ```no_run
+/// corio::run(async {
+///     let mut input = corio::io::stdin();
+///     while let Some(line) = input.next_line().await.unwrap() {
+///         println!("you typed {line:?}");
+///     }
+/// });
+/// ```
+pub struct Stdin {
+    /// The read in flight on the pool, kept across dropped calls.
+    pending: Option<crate::Task<io::Result<Option<String>>>>,
+}
+
+/// Standard input, read line by line without blocking the loop: each line
+/// is read by a thread of the loop's default pool
+/// ([`spawn_blocking`](crate::spawn_blocking)) while tasks go on.
+///
+/// # Examples
+///
+/// ```no_run
+/// corio::run(async {
+///     let mut input = corio::io::stdin();
+///     if let Some(name) = input.next_line().await.unwrap() {
+///         println!("hello, {name}");
+///     }
+/// });
+/// ```
+pub fn stdin() -> Stdin {
+    Stdin { pending: None }
+}
+
+impl Stdin {
+    /// The next line typed, without its `\n` / `\r\n`; `None` at the end of
+    /// input (Ctrl-D).
+    ///
+    /// Cancel safe: a line being read when the call is dropped is returned
+    /// by the next call. (When the loop closes, a read still blocked on the
+    /// terminal is left to its thread, not waited for.)
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// corio::run(async {
+    ///     let mut input = corio::io::stdin();
+    ///     let first = input.next_line().await.unwrap();
+    ///     # drop(first);
+    /// });
+    /// ```
+    pub async fn next_line(&mut self) -> io::Result<Option<String>> {
+        let task = self.pending.get_or_insert_with(|| {
+            crate::spawn_blocking(|| {
+                let mut line = String::new();
+                if io::stdin().read_line(&mut line)? == 0 {
+                    return Ok(None);
+                }
+                if line.ends_with('\n') {
+                    line.pop();
+                    if line.ends_with('\r') {
+                        line.pop();
+                    }
+                }
+                Ok(Some(line))
+            })
+        });
+        let result = poll_fn(|cx| Pin::new(&mut *task).poll(cx)).await;
+        self.pending = None;
+        match result {
+            Ok(line) => line,
+            Err(err) => Err(io::Error::other(err)),
+        }
+    }
+}
+
+impl fmt::Debug for Stdin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stdin")
+            .field("reading", &self.pending.is_some())
+            .finish()
+    }
+}

@@ -1,0 +1,228 @@
+//! corio::io: buffered lines over sockets, cancel-safe lines, batched
+//! writes, copy, and stdin read without blocking the loop.
+
+use std::cell::Cell;
+use std::io::ErrorKind;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use corio::io::{BufReader, BufWriter, copy};
+use corio::net::{TcpListener, TcpStream};
+use corio::time::{sleep, timeout};
+use futures_io::AsyncWrite;
+
+fn run<F: Future>(f: F) -> F::Output {
+    corio::run(async move {
+        timeout(Duration::from_secs(20), f)
+            .await
+            .expect("the test timed out")
+    })
+}
+
+/// A connected pair on loopback: (client, server side).
+async fn pair() -> (TcpStream, TcpStream) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let client = TcpStream::connect(listener.local_addr().unwrap())
+        .await
+        .unwrap();
+    let (server, _) = listener.accept().await.unwrap();
+    (client, server)
+}
+
+#[test]
+fn lines_split_across_packets_are_read_whole() {
+    run(async {
+        let (client, mut server) = pair().await;
+        let _writer = corio::spawn(async move {
+            for part in [&b"GET / HT"[..], b"TP/1.1\r\nHost: x\r", b"\n\r\n"] {
+                server.write_all(part).await.unwrap();
+                sleep(Duration::from_millis(10)).await;
+            }
+        });
+        let mut lines = BufReader::new(client).lines();
+        assert_eq!(lines.next_line().await.unwrap().unwrap(), "GET / HTTP/1.1");
+        assert_eq!(lines.next_line().await.unwrap().unwrap(), "Host: x");
+        assert_eq!(lines.next_line().await.unwrap().unwrap(), "");
+        assert_eq!(lines.next_line().await.unwrap(), None);
+    });
+}
+
+#[test]
+fn a_dropped_next_line_loses_nothing() {
+    run(async {
+        let (client, mut server) = pair().await;
+        let _writer = corio::spawn(async move {
+            server.write_all(b"half a ").await.unwrap();
+            sleep(Duration::from_millis(50)).await;
+            server.write_all(b"line\nnext\n").await.unwrap();
+        });
+        let mut lines = BufReader::new(client).lines();
+        // Gives up while the line is half there.
+        assert!(
+            timeout(Duration::from_millis(20), lines.next_line())
+                .await
+                .is_err()
+        );
+        assert_eq!(lines.next_line().await.unwrap().unwrap(), "half a line");
+        assert_eq!(lines.next_line().await.unwrap().unwrap(), "next");
+    });
+}
+
+#[test]
+fn a_line_that_is_not_utf8_is_an_invalid_data_error() {
+    run(async {
+        let mut reader = BufReader::new(&b"ok\n\xff\xfe\n"[..]);
+        let mut line = String::new();
+        reader.read_line(&mut line).await.unwrap();
+        let err = reader.read_line(&mut line).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidData);
+        assert_eq!(line, "ok\n", "the bad line is not appended");
+    });
+}
+
+/// A writer that counts its `poll_write` calls.
+struct Counting {
+    writes: Rc<Cell<usize>>,
+    data: Vec<u8>,
+}
+
+impl AsyncWrite for Counting {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        self.writes.set(self.writes.get() + 1);
+        self.data.extend_from_slice(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+#[test]
+fn a_buf_writer_turns_many_small_writes_into_few() {
+    run(async {
+        let writes = Rc::new(Cell::new(0));
+        let mut out = BufWriter::with_capacity(
+            1024,
+            Counting {
+                writes: writes.clone(),
+                data: Vec::new(),
+            },
+        );
+        for i in 0..1000 {
+            out.write_all(format!("{i}\n").as_bytes()).await.unwrap();
+        }
+        out.flush().await.unwrap();
+        let expected: String = (0..1000).map(|i| format!("{i}\n")).collect();
+        assert_eq!(out.get_ref().data, expected.as_bytes());
+        assert!(writes.get() <= 5, "{} writes for 3,890 bytes", writes.get());
+    });
+}
+
+#[test]
+fn copy_moves_a_whole_stream_between_sockets() {
+    run(async {
+        // client -> proxy -> sink
+        let (client, proxy_in) = pair().await;
+        let (proxy_out, sink) = pair().await;
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+        let expected = data.clone();
+        let _sender = corio::spawn(async move {
+            let mut client = client;
+            client.write_all(&data).await.unwrap();
+            client.shutdown(std::net::Shutdown::Write).unwrap();
+            client // keep it open until the end
+        });
+        let proxy = corio::spawn(async move {
+            let (mut from, mut to) = (proxy_in, proxy_out);
+            let n = copy(&mut from, &mut to).await.unwrap();
+            to.shutdown(std::net::Shutdown::Write).unwrap();
+            n
+        });
+        let mut sink = sink;
+        let mut got = Vec::new();
+        sink.read_to_end(&mut got).await.unwrap();
+        assert_eq!(proxy.await.unwrap(), expected.len() as u64);
+        assert!(got == expected);
+    });
+}
+
+/// The child half of the stdin test: reads lines with corio::io::stdin
+/// while a ticker task keeps running, and prints what happened.
+#[test]
+#[ignore = "run by stdin_lines_are_read_without_blocking_the_loop in a child process"]
+fn stdin_child() {
+    if std::env::var_os("CORIO_STDIN_CHILD").is_none() {
+        return;
+    }
+    corio::run(async {
+        let ticks = Rc::new(Cell::new(0));
+        let t = ticks.clone();
+        let _ticker = corio::spawn(async move {
+            loop {
+                sleep(Duration::from_millis(5)).await;
+                t.set(t.get() + 1);
+            }
+        });
+        let mut input = corio::io::stdin();
+        while let Some(line) = input.next_line().await.unwrap() {
+            println!("LINE {line} TICKS {}", ticks.get());
+        }
+        println!("END");
+    });
+}
+
+#[test]
+fn stdin_lines_are_read_without_blocking_the_loop() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "stdin_child",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("CORIO_STDIN_CHILD", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"first\n").unwrap();
+    stdin.flush().unwrap();
+    // While the child waits for the next line, its ticker must run.
+    std::thread::sleep(Duration::from_millis(200));
+    stdin.write_all(b"second\r\n").unwrap();
+    drop(stdin); // end of input
+    let out = child.wait_with_output().unwrap();
+    let out = String::from_utf8_lossy(&out.stdout);
+    // The test harness may print its own words before ours on a line.
+    let lines: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.find("LINE ").or_else(|| l.find("END")).map(|i| &l[i..]))
+        .collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(lines[0].starts_with("LINE first TICKS"));
+    let ticks: u32 = lines[1]
+        .strip_prefix("LINE second TICKS ")
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected: {}", lines[1]));
+    assert!(
+        ticks >= 5,
+        "the loop was blocked while stdin was read ({ticks} ticks)"
+    );
+    assert_eq!(lines[2], "END");
+}
