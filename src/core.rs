@@ -641,15 +641,13 @@ impl Core {
 
     /// Could anything ever give this loop work, if it waited?
     ///
-    /// True if work is ready or queued by another thread, a timer or an I/O
-    /// source is armed, a `LoopHandle` exists, or some waker of a pending
+    /// True if work is ready or queued by another thread, a timer is armed, a `LoopHandle` exists, or some waker of a pending
     /// task (or of the main future) is held by somebody other than the loop.
     /// A pending task whose waker nobody holds can never be woken.
     pub(crate) fn could_be_woken(&self, root_waker: Option<&Arc<TaskWaker>>) -> bool {
-        if self.shared.has_remote()
-            || self.shared.live_handles() > 0
-            || self.reactor.borrow().has_sources()
-        {
+        // (A registered socket alone cannot wake anybody: a task waiting on
+        // one has left its waker there, which the waker count below sees.)
+        if self.shared.has_remote() || self.shared.live_handles() > 0 {
             return true;
         }
         if root_waker.is_some_and(|w| Arc::strong_count(w) > 1) {

@@ -55,6 +55,11 @@ impl Direction {
     }
 }
 
+/// A token is (generation << INDEX_BITS) | slab index: half the bits each.
+/// The index never reaches `INDEX_MASK`, so no token equals `WAKER`.
+const INDEX_BITS: u32 = usize::BITS / 2;
+const INDEX_MASK: usize = (1 << INDEX_BITS) - 1;
+
 const READABLE: u8 = 1;
 const WRITABLE: u8 = 2;
 /// The peer closed its side, or the socket failed: final states, never
@@ -69,16 +74,69 @@ const WRITE_CLOSED: u8 = 8;
 pub(crate) struct Source {
     token: Token,
     ready: Cell<u8>,
-    reader: Cell<Option<Waker>>,
-    writer: Cell<Option<Waker>>,
+    reader: Waiters,
+    writer: Waiters,
+}
+
+/// The tasks waiting on one direction of a source: usually one (kept
+/// inline), sometimes several (two tasks accepting on one listener,
+/// receiving on one UDP socket).
+#[derive(Default)]
+struct Waiters {
+    first: Cell<Option<Waker>>,
+    others: Cell<Vec<Waker>>,
+}
+
+impl Waiters {
+    /// More distinct wakers than this parked at once are woken and dropped
+    /// (those still interested park again): a loop that keeps re-polling
+    /// with fresh wakers cannot grow the list without bound.
+    const MAX_OTHERS: usize = 32;
+
+    fn park(&self, waker: &Waker) {
+        let first = self.first.take();
+        match first {
+            None => self.first.set(Some(waker.clone())),
+            Some(first) if first.will_wake(waker) => self.first.set(Some(first)),
+            Some(first) => {
+                self.first.set(Some(first));
+                let mut others = self.others.take();
+                if !others.iter().any(|w| w.will_wake(waker)) {
+                    if others.len() >= Self::MAX_OTHERS {
+                        for waker in others.drain(..) {
+                            waker.wake();
+                        }
+                    }
+                    others.push(waker.clone());
+                }
+                self.others.set(others);
+            }
+        }
+    }
+
+    /// Moves every parked waker to `wake`.
+    fn take_into(&self, wake: &mut Vec<Waker>) {
+        wake.extend(self.first.take());
+        let mut others = self.others.take();
+        if !others.is_empty() {
+            wake.append(&mut others);
+        }
+        self.others.set(others);
+    }
 }
 
 impl Source {
-    fn waiter(&self, dir: Direction) -> &Cell<Option<Waker>> {
+    fn waiters(&self, dir: Direction) -> &Waiters {
         match dir {
             Direction::Read => &self.reader,
             Direction::Write => &self.writer,
         }
+    }
+
+    /// Has `dir` been closed (hang-up or error) since readiness was last
+    /// cleared?
+    pub(crate) fn is_closed(&self, dir: Direction) -> bool {
+        self.ready.get() & dir.mask() & !dir.bit() != 0
     }
 
     /// Might an operation in `dir` succeed now (as far as we know)?
@@ -87,28 +145,31 @@ impl Source {
     }
 
     /// An operation in `dir` would block: forget the readiness until the
-    /// next event.
+    /// next event — the closed state too, since a socket that says "would
+    /// block" is not closed (a UDP socket goes on after an ICMP error; a
+    /// TCP socket after a FIN or a reset never says it).
     pub(crate) fn clear_ready(&self, dir: Direction) {
+        self.ready.set(self.ready.get() & !dir.mask());
+    }
+
+    /// A short read drained the socket: forget that it was readable, but
+    /// keep a closed state, which no further event would announce again.
+    pub(crate) fn drained(&self, dir: Direction) {
         self.ready.set(self.ready.get() & !dir.bit());
     }
 
     /// Parks `waker` to be woken by the next event in `dir` (cloning it only
-    /// if it is not the one already parked).
+    /// if it is not parked already).
     pub(crate) fn park(&self, dir: Direction, waker: &Waker) {
-        let slot = self.waiter(dir);
-        let old = slot.take();
-        match old {
-            Some(old) if old.will_wake(waker) => slot.set(Some(old)),
-            old => {
-                slot.set(Some(waker.clone()));
-                drop(old);
-            }
-        }
+        self.waiters(dir).park(waker);
     }
 
     /// Takes the parked wakers (for a dropped source).
-    fn take_wakers(&self) -> (Option<Waker>, Option<Waker>) {
-        (self.reader.take(), self.writer.take())
+    fn take_wakers(&self) -> Vec<Waker> {
+        let mut wakers = Vec::new();
+        self.reader.take_into(&mut wakers);
+        self.writer.take_into(&mut wakers);
+        wakers
     }
 }
 
@@ -146,12 +207,6 @@ impl Reactor {
         Ok((reactor, waker))
     }
 
-    /// Does any I/O source wait for readiness? (Then the loop may be woken
-    /// by the outside world.)
-    pub(crate) fn has_sources(&self) -> bool {
-        !self.sources.is_empty()
-    }
-
     /// Registers `io` for `interest`, edge-triggered. The new source starts
     /// out ready in both directions, so the first operation is simply
     /// tried (it may well succeed: a connected socket is writable).
@@ -162,17 +217,18 @@ impl Reactor {
     ) -> io::Result<Rc<Source>> {
         let entry = self.sources.vacant_entry();
         let index = entry.key();
-        if index >= u32::MAX as usize {
+        if index >= INDEX_MASK {
             return Err(io::Error::other("corio: too many I/O sources"));
         }
         self.registrations = self.registrations.wrapping_add(1);
-        let token = Token(((self.registrations as usize) << 32) | index);
+        let generation = (self.registrations as usize) & INDEX_MASK;
+        let token = Token((generation << INDEX_BITS) | index);
         self.poll.registry().register(io, token, interest)?;
         let source = Rc::new(Source {
             token,
             ready: Cell::new(READABLE | WRITABLE),
-            reader: Cell::new(None),
-            writer: Cell::new(None),
+            reader: Waiters::default(),
+            writer: Waiters::default(),
         });
         entry.insert(Rc::clone(&source));
         Ok(source)
@@ -184,11 +240,11 @@ impl Reactor {
         &mut self,
         io: &mut impl mio::event::Source,
         source: &Source,
-    ) -> (Option<Waker>, Option<Waker>) {
+    ) -> Vec<Waker> {
         // Failing only if the fd is already gone from the epoll set, which
         // is what we want anyway.
         let _ = self.poll.registry().deregister(io);
-        let index = source.token.0 & (u32::MAX as usize);
+        let index = source.token.0 & INDEX_MASK;
         if self
             .sources
             .get(index)
@@ -242,15 +298,15 @@ impl Reactor {
     /// names one: the generation in the token must match — and collects
     /// the wakers to wake.
     fn dispatch(&self, token: Token, bits: u8, wake: &mut Vec<Waker>) {
-        let index = token.0 & (u32::MAX as usize);
+        let index = token.0 & INDEX_MASK;
         let Some(source) = self.sources.get(index).filter(|s| s.token == token) else {
             return; // a source dropped (and maybe its slot reused) meanwhile
         };
         if bits & Direction::Read.mask() != 0 {
-            wake.extend(source.reader.take());
+            source.reader.take_into(wake);
         }
         if bits & Direction::Write.mask() != 0 {
-            wake.extend(source.writer.take());
+            source.writer.take_into(wake);
         }
         source.ready.set(source.ready.get() | bits);
     }
@@ -283,10 +339,7 @@ mod tests {
 
         let mut second = mio::net::UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
         let new = reactor.register(&mut second, Interest::READABLE).unwrap();
-        assert_eq!(
-            new.token.0 & (u32::MAX as usize),
-            old_token.0 & (u32::MAX as usize)
-        );
+        assert_eq!(new.token.0 & INDEX_MASK, old_token.0 & INDEX_MASK);
         assert_ne!(new.token, old_token, "same slot, new generation");
 
         new.clear_ready(Direction::Read);
@@ -302,16 +355,40 @@ mod tests {
     }
 
     #[test]
-    fn closed_states_survive_a_would_block() {
+    fn a_closed_state_survives_a_short_read_but_not_a_would_block() {
         let (mut reactor, _waker) = Reactor::new().unwrap();
         let mut socket = mio::net::UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
         let source = reactor.register(&mut socket, Interest::READABLE).unwrap();
         source.clear_ready(Direction::Read);
         reactor.dispatch(source.token, READABLE | READ_CLOSED, &mut Vec::new());
-        source.clear_ready(Direction::Read);
+        source.drained(Direction::Read);
         assert!(
             source.is_ready(Direction::Read),
             "end of stream stays visible"
         );
+        source.clear_ready(Direction::Read);
+        assert!(
+            !source.is_ready(Direction::Read),
+            "a would-block means not closed"
+        );
+    }
+
+    #[test]
+    fn every_task_parked_on_a_direction_is_woken() {
+        let (mut reactor, _waker) = Reactor::new().unwrap();
+        let mut socket = mio::net::UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let source = reactor.register(&mut socket, Interest::READABLE).unwrap();
+        source.clear_ready(Direction::Read);
+        let counts: Vec<_> = (0..3)
+            .map(|_| Arc::new(Count(AtomicUsize::new(0))))
+            .collect();
+        for count in &counts {
+            let waker = Waker::from(count.clone());
+            source.park(Direction::Read, &waker);
+            source.park(Direction::Read, &waker); // the same one again: kept once
+        }
+        let mut wake = Vec::new();
+        reactor.dispatch(source.token, READABLE, &mut wake);
+        assert_eq!(wake.len(), 3);
     }
 }

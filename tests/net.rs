@@ -361,6 +361,12 @@ fn a_new_socket_on_a_reused_descriptor_gets_no_stale_wake_ups() {
         // B gets a descriptor — usually A's number again.
         let b = TcpStream::connect(addr).await.unwrap();
         let reused = b.as_fd().as_raw_fd() == old_fd;
+        // Linux hands out the lowest free descriptor: A's number again.
+        #[cfg(target_os = "linux")]
+        assert!(
+            reused,
+            "the descriptor was not reused; the test proves nothing"
+        );
         let (mut reader, mut writer) = b.into_split();
         // B's reader runs in its own task, counting its polls: it is polled
         // once, parks, and is woken only by B's own data.
@@ -441,4 +447,131 @@ fn creating_a_socket_outside_a_loop_panics_with_a_clear_message() {
             .and_then(|l| std::net::TcpStream::connect(l.local_addr()?))
             .unwrap(),
     );
+}
+
+#[test]
+fn a_udp_socket_goes_on_after_an_icmp_error_without_spinning() {
+    run(async {
+        let closed_addr = {
+            let closed = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            closed.local_addr().unwrap()
+        };
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        socket.connect(closed_addr).await.unwrap();
+        socket.send(b"anyone?").await.unwrap();
+        corio::time::sleep(Duration::from_millis(50)).await; // the ICMP error arrives
+        let mut buf = [0; 16];
+        let first = timeout(Duration::from_millis(200), socket.recv(&mut buf)).await;
+        assert_eq!(
+            first.unwrap().unwrap_err().kind(),
+            ErrorKind::ConnectionRefused
+        );
+        // Nothing more comes: the next recv parks (and times out) instead of
+        // spinning on a "closed" state that a UDP error does not mean.
+        let started = std::time::Instant::now();
+        let second = timeout(Duration::from_millis(100), socket.recv(&mut buf)).await;
+        assert!(second.is_err());
+        assert!(started.elapsed() < Duration::from_secs(2));
+    });
+}
+
+#[test]
+fn two_tasks_accepting_on_one_listener_both_get_connections() {
+    run(async {
+        let listener = Rc::new(TcpListener::bind("127.0.0.1:0").await.unwrap());
+        let addr = listener.local_addr().unwrap();
+        let (l1, l2) = (listener.clone(), listener.clone());
+        let a = corio::spawn(async move { l1.accept().await.map(|_| ()) });
+        let b = corio::spawn(async move { l2.accept().await.map(|_| ()) });
+        corio::yield_now().await; // both are parked on the listener now
+        let _c1 = TcpStream::connect(addr).await.unwrap();
+        let _c2 = TcpStream::connect(addr).await.unwrap();
+        timeout(Duration::from_secs(5), b)
+            .await
+            .expect("b hung")
+            .unwrap()
+            .unwrap();
+        timeout(Duration::from_secs(5), a)
+            .await
+            .expect("a hung")
+            .unwrap()
+            .unwrap();
+    });
+}
+
+#[test]
+fn two_tasks_receiving_on_one_udp_socket_both_get_datagrams() {
+    run(async {
+        let socket = Rc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+        let addr = socket.local_addr().unwrap();
+        let (s1, s2) = (socket.clone(), socket.clone());
+        let a = corio::spawn(async move { s1.recv_from(&mut [0; 8]).await.map(|_| ()) });
+        let b = corio::spawn(async move { s2.recv_from(&mut [0; 8]).await.map(|_| ()) });
+        corio::yield_now().await;
+        let sender = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        sender.send_to(b"1", addr).await.unwrap();
+        sender.send_to(b"2", addr).await.unwrap();
+        timeout(Duration::from_secs(5), b)
+            .await
+            .expect("b hung")
+            .unwrap()
+            .unwrap();
+        timeout(Duration::from_secs(5), a)
+            .await
+            .expect("a hung")
+            .unwrap()
+            .unwrap();
+    });
+}
+
+#[test]
+fn a_cancelled_read_to_end_leaves_exactly_the_bytes_read() {
+    run(async {
+        let (listener, addr) = listener().await;
+        let _task = corio::spawn(async move {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            conn.write_all(b"abc").await.unwrap();
+            corio::time::sleep(Duration::from_secs(5)).await;
+        });
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        let mut buf = Vec::new();
+        let result = timeout(Duration::from_millis(100), stream.read_to_end(&mut buf)).await;
+        assert!(result.is_err());
+        assert_eq!(buf, b"abc");
+    });
+}
+
+#[test]
+fn a_loop_with_only_an_unused_socket_is_idle_not_stuck() {
+    let result = std::panic::catch_unwind(|| {
+        corio::run(async {
+            let _listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            std::future::pending::<()>().await
+        })
+    });
+    let err = result.expect_err("nothing can ever wake it: a clear panic, not a hang");
+    let message = err
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default();
+    assert!(message.contains("would hang forever"), "{message}");
+}
+
+#[test]
+#[should_panic(expected = "belongs to another event loop")]
+fn a_socket_used_on_another_loop_is_a_clear_error() {
+    let (listener, stream) = corio::run(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let stream = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        (listener, stream)
+    });
+    corio::run(async move {
+        let _listener = listener; // kept: the connection waits in its backlog
+        let mut stream = stream;
+        let mut buf = [0; 1];
+        let _ = stream.read(&mut buf).await;
+    });
 }

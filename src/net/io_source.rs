@@ -57,7 +57,7 @@ impl<T: mio::event::Source> IoSource<T> {
     ) -> Poll<io::Result<R>> {
         loop {
             if !self.source.is_ready(dir) {
-                self.source.park(dir, cx.waker());
+                self.park(dir, cx);
                 return Poll::Pending;
             }
             match op(self.get_ref()) {
@@ -73,14 +73,38 @@ impl<T: mio::event::Source> IoSource<T> {
         if self.source.is_ready(dir) {
             Poll::Ready(())
         } else {
-            self.source.park(dir, cx.waker());
+            self.park(dir, cx);
             Poll::Pending
         }
     }
 
-    /// The readiness in `dir` was used up (an operation found it drained).
+    /// Parks the task — on this socket's own loop: a socket used on another
+    /// loop would wait on a reactor nobody polls, so that is refused.
+    fn park(&self, dir: Direction, cx: &mut Context<'_>) {
+        let here = context::with_current(|core| Rc::ptr_eq(core, &self.core));
+        if here == Some(false) {
+            panic!(
+                "corio: this socket belongs to another event loop (sockets are registered \
+                 with the loop that created them; create it on this loop instead)"
+            );
+        }
+        self.source.park(dir, cx.waker());
+    }
+
+    /// Was `dir` closed (hang-up or error seen)? Then waiting for another
+    /// event there would wait forever.
+    pub(crate) fn is_closed(&self, dir: Direction) -> bool {
+        self.source.is_closed(dir)
+    }
+
+    /// The readiness in `dir` was used up (an operation would block).
     pub(crate) fn clear_ready(&self, dir: Direction) {
         self.source.clear_ready(dir);
+    }
+
+    /// A short read drained the socket (see `Source::drained`).
+    pub(crate) fn drained(&self, dir: Direction) {
+        self.source.drained(dir);
     }
 
     /// Deregisters and gives the socket back.
@@ -95,7 +119,7 @@ impl<T: mio::event::Source> IoSource<T> {
             Ok(mut reactor) => reactor.deregister(io, &self.source),
             // The reactor is busy only inside its own poll, which runs no
             // user code; closing the descriptor removes it from epoll anyway.
-            Err(_) => (None, None),
+            Err(_) => Vec::new(),
         };
         drop(wakers);
     }

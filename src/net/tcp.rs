@@ -580,8 +580,8 @@ impl TcpStream {
     }
 
     /// Reads until the end of the stream, appending to `buf`; returns how
-    /// many bytes it read. Not cancel safe: bytes appended before a drop
-    /// stay in `buf`, but the future's count is lost.
+    /// many bytes it read. If the future is dropped part-way, `buf` holds
+    /// exactly the bytes read so far (the count is lost).
     ///
     /// # Examples
     ///
@@ -765,8 +765,15 @@ async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
             }
             match stream.io.get_ref().peer_addr() {
                 Ok(_) => return Poll::Ready(Ok(())),
-                // A spurious wake-up: not connected yet.
+                // A spurious wake-up: not connected yet — unless the socket
+                // hung up without an error, which no later event will fix.
                 Err(err) if err.kind() == io::ErrorKind::NotConnected => {
+                    if stream.io.is_closed(Direction::Write) {
+                        return Poll::Ready(Err(io::Error::new(
+                            io::ErrorKind::NotConnected,
+                            "the connection closed before it was established",
+                        )));
+                    }
                     stream.io.clear_ready(Direction::Write);
                 }
                 Err(err) => return Poll::Ready(Err(err)),
@@ -783,12 +790,17 @@ fn poll_read(io: &Source, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Resu
     }
     let len = buf.len();
     let n = ready!(io.poll_io(Direction::Read, cx, |s| (&*s).read(&mut *buf)))?;
+    // A short read drained the socket's buffer. With epoll's edge trigger,
+    // more data makes a new event, so the next read may park at once
+    // instead of paying for a read that says EAGAIN. Only where the
+    // selector is epoll: with level-triggered ones (mio's poll(2) fallback,
+    // Windows) this would lose wake-ups (tokio-rs/tokio#5866).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
     if n > 0 && n < len {
-        // A short read drained the socket's buffer. With epoll's edge
-        // trigger, more data makes a new event, so the next read may park
-        // at once instead of paying for a read that says EAGAIN.
-        io.clear_ready(Direction::Read);
+        io.drained(Direction::Read);
     }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let _ = len;
     Poll::Ready(Ok(n))
 }
 
@@ -822,27 +834,31 @@ async fn write_all(io: &Source, mut buf: &[u8]) -> io::Result<()> {
 }
 
 async fn read_to_end(io: &Source, buf: &mut Vec<u8>) -> io::Result<usize> {
+    /// Keeps `buf` to the bytes actually read, also if the future is
+    /// dropped while a read is pending in the zeroed spare space.
+    struct Filled<'a> {
+        buf: &'a mut Vec<u8>,
+        len: usize,
+    }
+    impl Drop for Filled<'_> {
+        fn drop(&mut self) {
+            self.buf.truncate(self.len);
+        }
+    }
+
     let start = buf.len();
+    let mut filled = Filled { len: start, buf };
     let mut chunk = 4096;
     loop {
-        let filled = buf.len();
-        buf.resize(filled + chunk, 0);
-        let result = poll_fn(|cx| poll_read(io, cx, &mut buf[filled..])).await;
-        match result {
-            Ok(0) => {
-                buf.truncate(filled);
-                return Ok(filled - start);
-            }
-            Ok(n) => {
-                buf.truncate(filled + n);
-                if n == chunk {
-                    chunk = (chunk * 2).min(1 << 20);
-                }
-            }
-            Err(err) => {
-                buf.truncate(filled);
-                return Err(err);
-            }
+        let len = filled.len;
+        filled.buf.resize(len + chunk, 0);
+        let n = poll_fn(|cx| poll_read(io, cx, &mut filled.buf[len..])).await?;
+        if n == 0 {
+            return Ok(filled.len - start);
+        }
+        filled.len += n;
+        if n == chunk {
+            chunk = (chunk * 2).min(1 << 20);
         }
     }
 }
@@ -939,7 +955,8 @@ impl OwnedReadHalf {
         read_exact(&self.io, buf).await
     }
 
-    /// Like [`TcpStream::read_to_end`]. Not cancel safe.
+    /// Like [`TcpStream::read_to_end`] (after a drop, `buf` holds the bytes
+    /// read so far).
     ///
     /// # Examples
     ///
