@@ -244,6 +244,9 @@ impl LoopHandle {
 
     /// Asks the loop to stop: [`run_forever`](crate::EventLoop::run_forever)
     /// returns after finishing its current turn. Wakes a blocked loop.
+    /// (`run_until_complete` and `corio::run` end with their future, not
+    /// with `stop`; to end one from another thread, have its future await
+    /// a [`pool::channel::oneshot`](crate::pool::channel::oneshot).)
     ///
     /// # Examples
     ///

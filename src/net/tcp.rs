@@ -84,7 +84,9 @@ impl ListenOptions {
 
     /// Sets `SO_REUSEPORT`: several sockets — one per thread and loop —
     /// listen on one port, and the kernel balances connections between
-    /// them.
+    /// them. Any other socket of the same user that sets it may join the
+    /// port too (a second copy of your server starts silently instead of
+    /// failing with "address in use"): set it only when you mean it.
     ///
     /// # Examples
     ///
@@ -325,6 +327,30 @@ impl Incoming<'_> {
     /// How long the next accept waits after a resource error (`EMFILE`,
     /// `ENFILE`, `ENOBUFS`, `ENOMEM`).
     pub const BACKOFF: Duration = Duration::from_millis(10);
+
+    /// The next connection (never `None`: a listener does not end), or the
+    /// error of this attempt — after which the loop goes on; see
+    /// [`TcpListener::incoming`]. Cancel safe.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     let listener = corio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    ///     let addr = listener.local_addr().unwrap();
+    ///     corio::spawn(corio::net::TcpStream::connect(addr)).detach();
+    ///     let mut incoming = listener.incoming();
+    ///     let conn = incoming.next().await.unwrap();
+    ///     # drop(conn);
+    /// });
+    /// ```
+    pub async fn next(&mut self) -> io::Result<TcpStream> {
+        use futures_core::Stream;
+        match poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await {
+            Some(result) => result,
+            None => unreachable!("corio: Incoming never ends"),
+        }
+    }
 }
 
 /// Errors of `accept` that concern the process, not one connection: retry

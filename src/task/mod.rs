@@ -127,6 +127,30 @@ impl fmt::Display for TaskError {
 
 impl std::error::Error for TaskError {}
 
+/// A task that failed as an I/O error (`Interrupted` for a cancelled task,
+/// `Other` for a panic), so that `?` works in I/O code that awaits tasks.
+///
+/// # Examples
+///
+/// ```
+/// fn main() -> std::io::Result<()> {
+///     corio::run(async {
+///         let n = corio::spawn(async { 2 }).await?;
+///         assert_eq!(n, 2);
+///         Ok(())
+///     })
+/// }
+/// ```
+impl From<TaskError> for std::io::Error {
+    fn from(err: TaskError) -> std::io::Error {
+        let kind = match err {
+            TaskError::Cancelled => std::io::ErrorKind::Interrupted,
+            _ => std::io::ErrorKind::Other,
+        };
+        std::io::Error::new(kind, err)
+    }
+}
+
 /// A task's panic: its message and the task's name.
 ///
 /// # Examples
@@ -552,6 +576,22 @@ impl<T: 'static> Task<T> {
             queue_done_callbacks(st, self.key);
         }
         true
+    }
+
+    /// Lets the task run on without its handle — the same as dropping it,
+    /// said out loud (`Task` is `#[must_use]`, so `let _ = spawn(..)` is
+    /// flagged).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     corio::spawn(async { println!("in the background") }).detach();
+    ///     corio::yield_now().await;
+    /// });
+    /// ```
+    pub fn detach(self) {
+        drop(self);
     }
 
     /// Turns the handle into one that cancels the task when dropped (the

@@ -4,6 +4,7 @@
 //! ```text
 //! cargo run --release -- table [--rounds 5] [--only W1,W2] [--runtimes corio,tokio]
 //! cargo run --release -- run <runtime> <workload> [--n N] [--reps R]
+//! cargo run --release -- w5 [--rounds 5] [--conns 64] [--msgs 5000]   # TCP echo, see echo.rs
 //! ```
 //!
 //! `table` runs every (runtime, workload) pair in a fresh process, rounds
@@ -11,6 +12,7 @@
 //! with their spread, plus corio's ratio to the best peer. `run` is one
 //! such process: a warm-up, then the median of `--reps` repetitions.
 
+mod echo;
 mod runtimes;
 mod workloads;
 
@@ -242,6 +244,23 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("run") => run(&args[1..]),
+        Some("echo-server") => {
+            let port = args.get(2).and_then(|p| p.parse().ok()).expect("port");
+            echo::server(&args[1], port);
+        }
+        Some("echo-client") => {
+            let num = |i: usize| args.get(i).and_then(|v| v.parse().ok()).expect("number");
+            echo::client_main(&args[1], num(2) as u16, num(3), num(4));
+        }
+        Some("w5") => {
+            let rest = &args[1..];
+            echo::w5(
+                flag(rest, "--rounds").unwrap_or(5),
+                flag(rest, "--conns").unwrap_or(64),
+                flag(rest, "--msgs").unwrap_or(5000),
+                flag(rest, "--runtimes"),
+            );
+        }
         Some("table") | None => table(args.get(1..).unwrap_or(&[])),
         Some(other) => {
             eprintln!("unknown command {other:?}; use `table` or `run <runtime> <workload>`");
