@@ -1,6 +1,9 @@
 //! corio::io: buffered lines over sockets, cancel-safe lines, batched
 //! writes, copy, and stdin read without blocking the loop.
 
+mod common;
+
+use common::run_bounded as run;
 use std::cell::Cell;
 use std::io::ErrorKind;
 use std::pin::Pin;
@@ -12,14 +15,6 @@ use corio::io::{BufReader, BufWriter, copy};
 use corio::net::{TcpListener, TcpStream};
 use corio::time::{sleep, timeout};
 use futures_io::AsyncWrite;
-
-fn run<F: Future>(f: F) -> F::Output {
-    corio::run(async move {
-        timeout(Duration::from_secs(20), f)
-            .await
-            .expect("the test timed out")
-    })
-}
 
 /// A connected pair on loopback: (client, server side).
 async fn pair() -> (TcpStream, TcpStream) {

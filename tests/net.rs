@@ -1,6 +1,9 @@
 //! TCP and UDP on loopback: data intact, ends and errors seen, cancelled
 //! readers harmless, halves in two tasks. Every test is bounded in time.
 
+mod common;
+
+use common::run_bounded as run;
 use std::cell::Cell;
 use std::io::ErrorKind;
 use std::net::{Shutdown, SocketAddr};
@@ -9,15 +12,6 @@ use std::time::Duration;
 
 use corio::net::{ListenOptions, TcpListener, TcpStream, UdpSocket};
 use corio::time::timeout;
-
-/// Runs `f` on a fresh loop, failing (not hanging) after 20 s.
-fn run<F: Future>(f: F) -> F::Output {
-    corio::run(async move {
-        timeout(Duration::from_secs(20), f)
-            .await
-            .expect("the test timed out")
-    })
-}
 
 /// A listener on a free loopback port, and its address.
 async fn listener() -> (TcpListener, SocketAddr) {

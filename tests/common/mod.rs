@@ -133,3 +133,13 @@ pub fn quiet_panics() {
         }));
     });
 }
+
+/// Runs `f` on a fresh loop, failing (not hanging) after 20 s: for tests
+/// that talk to sockets.
+pub fn run_bounded<F: std::future::Future>(f: F) -> F::Output {
+    corio::run(async move {
+        corio::time::timeout(std::time::Duration::from_secs(20), f)
+            .await
+            .expect("the test timed out")
+    })
+}
