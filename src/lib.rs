@@ -78,6 +78,7 @@ mod waker;
 pub mod io;
 pub mod net;
 pub mod pool;
+pub mod sync;
 pub mod time;
 
 pub use callback::{CallbackHandle, call_at, call_later, call_soon};

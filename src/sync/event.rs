@@ -1,0 +1,200 @@
+//! `Event`: a flag tasks can wait for.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use super::wait_queue::{Ticket, WaitQueue};
+
+/// A flag that tasks wait for (asyncio's `Event`, `threading.Event`):
+/// [`set`](Self::set) wakes every waiter, [`clear`](Self::clear) resets it.
+///
+/// A waiter woken by `set` returns even if `clear` came right after (it was
+/// set while it waited), as in asyncio. Cancel safe: a dropped `wait` leaves
+/// nothing behind.
+///
+/// # Examples
+///
+/// ```
+/// use std::rc::Rc;
+/// use corio::sync::Event;
+///
+/// corio::run(async {
+///     let ready = Rc::new(Event::new());
+///     let r = ready.clone();
+///     let waiter = corio::spawn(async move {
+///         r.wait().await;
+///         "went"
+///     });
+///     corio::yield_now().await;
+///     assert!(!waiter.is_done());
+///     ready.set();
+///     assert_eq!(waiter.await, Ok("went"));
+/// });
+/// ```
+pub struct Event {
+    state: RefCell<State>,
+}
+
+struct State {
+    set: bool,
+    waiters: WaitQueue<()>,
+}
+
+impl Default for Event {
+    fn default() -> Event {
+        Event::new()
+    }
+}
+
+impl Event {
+    /// A cleared event.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(!corio::sync::Event::new().is_set());
+    /// ```
+    pub fn new() -> Event {
+        Event {
+            state: RefCell::new(State {
+                set: false,
+                waiters: WaitQueue::default(),
+            }),
+        }
+    }
+
+    /// Sets the flag and wakes every waiter.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event = corio::sync::Event::new();
+    /// event.set();
+    /// assert!(event.is_set());
+    /// ```
+    pub fn set(&self) {
+        let mut wakers = Vec::new();
+        {
+            let mut st = self.state.borrow_mut();
+            st.set = true;
+            st.waiters.hand_all((), &mut wakers);
+        }
+        for waker in wakers {
+            waker.wake();
+        }
+    }
+
+    /// Clears the flag; later `wait`s wait again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let event = corio::sync::Event::new();
+    /// event.set();
+    /// event.clear();
+    /// assert!(!event.is_set());
+    /// ```
+    pub fn clear(&self) {
+        self.state.borrow_mut().set = false;
+    }
+
+    /// Is the flag set?
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(!corio::sync::Event::new().is_set());
+    /// ```
+    pub fn is_set(&self) -> bool {
+        self.state.borrow().set
+    }
+
+    /// Waits until the flag is set (at once if it is).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     let event = corio::sync::Event::new();
+    ///     event.set();
+    ///     event.wait().await; // set already: returns at once
+    /// });
+    /// ```
+    pub fn wait(&self) -> EventWait<'_> {
+        EventWait {
+            event: self,
+            ticket: None,
+        }
+    }
+}
+
+impl fmt::Debug for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Event")
+            .field("set", &self.is_set())
+            .finish()
+    }
+}
+
+/// The future of [`Event::wait`].
+///
+/// # Examples
+///
+/// ```
+/// corio::run(async {
+///     let event = corio::sync::Event::new();
+///     event.set();
+///     let wait: corio::sync::EventWait<'_> = event.wait();
+///     wait.await;
+/// });
+/// ```
+#[must_use = "futures do nothing unless awaited"]
+pub struct EventWait<'a> {
+    event: &'a Event,
+    ticket: Option<Ticket>,
+}
+
+impl Future for EventWait<'_> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut st = self.event.state.borrow_mut();
+        match self.ticket {
+            None if st.set => Poll::Ready(()),
+            None => {
+                let ticket = st.waiters.push(cx.waker());
+                drop(st);
+                self.ticket = Some(ticket);
+                Poll::Pending
+            }
+            Some(ticket) => match st.waiters.take_or_wait(ticket, cx.waker()) {
+                Some(()) => {
+                    drop(st);
+                    self.ticket = None;
+                    Poll::Ready(())
+                }
+                None => Poll::Pending,
+            },
+        }
+    }
+}
+
+impl Drop for EventWait<'_> {
+    fn drop(&mut self) {
+        if let Some(ticket) = self.ticket {
+            // A `set` handed to us needs no passing on: everybody got one.
+            let _ = self.event.state.borrow_mut().waiters.cancel(ticket);
+        }
+    }
+}
+
+impl fmt::Debug for EventWait<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventWait")
+            .field("waiting", &self.ticket.is_some())
+            .finish()
+    }
+}

@@ -1,0 +1,59 @@
+//! Locks, events, semaphores and queues for the tasks of one loop — the
+//! coroutine twins of `threading.Lock`, `Event`, `Semaphore` and
+//! `queue.Queue` (asyncio's `asyncio.Lock`, ...).
+//!
+//! Why does a single thread need locks? Because a task may be suspended at
+//! every `.await`: between reading shared state and writing it back, other
+//! tasks run. Whatever must look atomic across an `.await` needs a
+//! [`Lock`]; whatever must be limited (3 downloads at once) a
+//! [`Semaphore`]; a producer/consumer pair a [`Queue`].
+//!
+//! These types are for one loop: `Rc` to share them, no atomics, `!Send`.
+//! They need nothing but a `Waker`, so they also work under another
+//! executor. (For values coming from other threads, see
+//! [`pool::channel`](crate::pool::channel).)
+//!
+//! **Fair and cancel safe.** Waiters are served in the order they came, and
+//! what a waiter waits for — a permit, the lock, an item — is *handed* to
+//! it. A waiter dropped at any moment (by `timeout`, `select`, a cancelled
+//! task), even after it was handed its due but before it ran, passes it on:
+//! nothing is lost. Each method's docs say what it does when dropped.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::rc::Rc;
+//! use std::time::Duration;
+//! use corio::sync::{Lock, Semaphore};
+//!
+//! corio::run(async {
+//!     let downloads = Rc::new(Semaphore::new(3)); // at most 3 at once
+//!     let log = Rc::new(Lock::new(Vec::new()));
+//!     let tasks: Vec<_> = (0..10)
+//!         .map(|i| {
+//!             let (downloads, log) = (downloads.clone(), log.clone());
+//!             corio::spawn(async move {
+//!                 let _slot = downloads.acquire().await;
+//!                 corio::time::sleep(Duration::from_millis(1)).await;
+//!                 log.lock().await.push(i);
+//!             })
+//!         })
+//!         .collect();
+//!     corio::gather(tasks).await;
+//!     assert_eq!(log.lock().await.len(), 10);
+//! });
+//! ```
+
+mod event;
+mod lock;
+mod queue;
+mod semaphore;
+mod wait_queue;
+
+pub use event::{Event, EventWait};
+pub use lock::{Lock, LockFuture, LockGuard};
+pub use queue::{
+    Fifo, GenericQueue, Get, Join, Lifo, LifoQueue, Order, Priority, PriorityQueue, Put, Queue,
+    QueueShutDown, TaskDoneError, TryGetError, TryPutError,
+};
+pub use semaphore::{Acquire, BoundedSemaphore, ReleaseError, Semaphore, SemaphorePermit};

@@ -1,0 +1,869 @@
+//! `Queue`, `LifoQueue`, `PriorityQueue`: producer/consumer queues for tasks.
+
+use std::cell::RefCell;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+use super::wait_queue::{Ticket, WaitQueue};
+
+/// In which order a [`Queue`] gives its items: [`Fifo`], [`Lifo`] or
+/// [`Priority`]. (Sealed: these three are all there are.)
+pub trait Order<T>: sealed::Sealed {
+    #[doc(hidden)]
+    type Store: Store<T>;
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+#[doc(hidden)]
+pub trait Store<T>: Default {
+    fn push(&mut self, item: T);
+    fn pop(&mut self) -> Option<T>;
+    /// Puts back an item that was taken but not delivered, to come next.
+    fn unpop(&mut self, item: T);
+    fn len(&self) -> usize;
+    fn take_all(&mut self) -> Vec<T>;
+}
+
+/// First in, first out (asyncio's `Queue`).
+#[derive(Debug)]
+pub struct Fifo;
+/// Last in, first out (asyncio's `LifoQueue`).
+#[derive(Debug)]
+pub struct Lifo;
+/// Smallest first (asyncio's `PriorityQueue`; items are `Ord`, e.g.
+/// `(priority, data)` tuples).
+#[derive(Debug)]
+pub struct Priority;
+
+impl sealed::Sealed for Fifo {}
+impl sealed::Sealed for Lifo {}
+impl sealed::Sealed for Priority {}
+
+impl<T> Order<T> for Fifo {
+    type Store = VecDeque<T>;
+}
+impl<T> Order<T> for Lifo {
+    type Store = Vec<T>;
+}
+impl<T: Ord> Order<T> for Priority {
+    type Store = BinaryHeap<Reverse<T>>;
+}
+
+impl<T> Store<T> for VecDeque<T> {
+    fn push(&mut self, item: T) {
+        self.push_back(item);
+    }
+    fn pop(&mut self) -> Option<T> {
+        self.pop_front()
+    }
+    fn unpop(&mut self, item: T) {
+        self.push_front(item);
+    }
+    fn len(&self) -> usize {
+        VecDeque::len(self)
+    }
+    fn take_all(&mut self) -> Vec<T> {
+        self.drain(..).collect()
+    }
+}
+
+impl<T> Store<T> for Vec<T> {
+    fn push(&mut self, item: T) {
+        Vec::push(self, item);
+    }
+    fn pop(&mut self) -> Option<T> {
+        Vec::pop(self)
+    }
+    fn unpop(&mut self, item: T) {
+        Vec::push(self, item);
+    }
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+    fn take_all(&mut self) -> Vec<T> {
+        std::mem::take(self)
+    }
+}
+
+impl<T: Ord> Store<T> for BinaryHeap<Reverse<T>> {
+    fn push(&mut self, item: T) {
+        BinaryHeap::push(self, Reverse(item));
+    }
+    fn pop(&mut self) -> Option<T> {
+        BinaryHeap::pop(self).map(|Reverse(item)| item)
+    }
+    fn unpop(&mut self, item: T) {
+        BinaryHeap::push(self, Reverse(item));
+    }
+    fn len(&self) -> usize {
+        BinaryHeap::len(self)
+    }
+    fn take_all(&mut self) -> Vec<T> {
+        self.drain().map(|Reverse(item)| item).collect()
+    }
+}
+
+/// The queue was shut down ([`Queue::shutdown`]); a `put` gives its item
+/// back in it.
+///
+/// # Examples
+///
+/// ```
+/// corio::run(async {
+///     let queue = corio::sync::Queue::new(0);
+///     queue.shutdown(false);
+///     assert_eq!(queue.put(1).await, Err(corio::sync::QueueShutDown(1)));
+/// });
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueShutDown<T = ()>(pub T);
+
+impl<T> fmt::Display for QueueShutDown<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the queue is shut down")
+    }
+}
+
+impl<T: fmt::Debug> std::error::Error for QueueShutDown<T> {}
+
+/// Why [`Queue::put_nowait`] did not put (asyncio's `QueueFull`, or
+/// `QueueShutDown`); the item is given back.
+///
+/// # Examples
+///
+/// ```
+/// use corio::sync::{Queue, TryPutError};
+///
+/// let queue = Queue::new(1);
+/// queue.put_nowait('a').unwrap();
+/// assert_eq!(queue.put_nowait('b'), Err(TryPutError::Full('b')));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TryPutError<T> {
+    /// The queue holds `maxsize` items (asyncio's `QueueFull`).
+    Full(T),
+    /// The queue was shut down.
+    ShutDown(T),
+}
+
+impl<T> fmt::Display for TryPutError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TryPutError::Full(_) => f.write_str("the queue is full"),
+            TryPutError::ShutDown(_) => f.write_str("the queue is shut down"),
+        }
+    }
+}
+
+impl<T: fmt::Debug> std::error::Error for TryPutError<T> {}
+
+/// Why [`Queue::get_nowait`] got nothing (asyncio's `QueueEmpty`, or
+/// `QueueShutDown`).
+///
+/// # Examples
+///
+/// ```
+/// use corio::sync::{Queue, TryGetError};
+///
+/// let queue = Queue::<u8>::new(0);
+/// assert_eq!(queue.get_nowait(), Err(TryGetError::Empty));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TryGetError {
+    /// Nothing is queued (asyncio's `QueueEmpty`).
+    Empty,
+    /// Nothing is queued and the queue was shut down.
+    ShutDown,
+}
+
+impl fmt::Display for TryGetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TryGetError::Empty => f.write_str("the queue is empty"),
+            TryGetError::ShutDown => f.write_str("the queue is empty and shut down"),
+        }
+    }
+}
+
+impl std::error::Error for TryGetError {}
+
+/// [`Queue::task_done`] was called more times than items were put.
+///
+/// # Examples
+///
+/// ```
+/// let queue = corio::sync::Queue::<u8>::new(0);
+/// assert!(queue.task_done().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaskDoneError;
+
+impl fmt::Display for TaskDoneError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("task_done() called more times than there were items")
+    }
+}
+
+impl std::error::Error for TaskDoneError {}
+
+struct State<T, S> {
+    items: S,
+    maxsize: usize,
+    /// Places handed to waiting putters, not yet filled.
+    reserved: usize,
+    /// Getters get an item, or `None` when the queue shuts down.
+    getters: WaitQueue<Option<T>>,
+    /// Putters get `true` (a place) or `false` (the queue shut down).
+    putters: WaitQueue<bool>,
+    /// Items put and not yet marked done.
+    unfinished: usize,
+    joiners: WaitQueue<()>,
+    shut_down: bool,
+}
+
+impl<T, S: Store<T>> State<T, S> {
+    fn has_room(&self) -> bool {
+        self.maxsize == 0 || self.items.len() + self.reserved < self.maxsize
+    }
+
+    /// Delivers an item: to the first waiting getter, else into the store.
+    fn deliver(&mut self, item: T) -> Option<Waker> {
+        match self.getters.hand(Some(item)) {
+            Ok(waker) => waker,
+            Err(Some(item)) => {
+                self.items.push(item);
+                None
+            }
+            Err(None) => unreachable!(),
+        }
+    }
+
+    /// An item came back from a getter dropped after it was handed one: to
+    /// the next getter, else first in the store.
+    fn redeliver(&mut self, item: T) -> Option<Waker> {
+        match self.getters.hand(Some(item)) {
+            Ok(waker) => waker,
+            Err(Some(item)) => {
+                self.items.unpop(item);
+                None
+            }
+            Err(None) => unreachable!(),
+        }
+    }
+
+    /// A place may have come free: hand it to the first waiting putter.
+    fn free_place(&mut self) -> Option<Waker> {
+        if self.maxsize > 0 && self.has_room() && self.putters.has_waiting() {
+            self.reserved += 1;
+            match self.putters.hand(true) {
+                Ok(waker) => return waker,
+                Err(_) => self.reserved -= 1,
+            }
+        }
+        None
+    }
+}
+
+/// A queue for tasks on one loop (asyncio's `Queue`, `queue.Queue`):
+/// producers [`put`](Self::put), consumers [`get`](Self::get); with a
+/// `maxsize`, producers wait while it is full. [`task_done`](Self::task_done)
+/// and [`join`](Self::join) let a producer wait until every item was
+/// processed; [`shutdown`](Self::shutdown) ends it.
+///
+/// The order is FIFO; [`LifoQueue`] and [`PriorityQueue`] are the same
+/// type with another [`Order`]. Waiting producers and consumers are served
+/// in the order they came.
+///
+/// **Cancel safety.** A `get` dropped at any moment loses no item: one
+/// already handed to it goes to the next consumer, or back to the front of
+/// the queue. A `put` dropped before it completed put nothing (its item is
+/// dropped with it); a place already handed to it goes to the next producer.
+///
+/// # Examples
+///
+/// ```
+/// use std::rc::Rc;
+/// use corio::sync::Queue;
+///
+/// corio::run(async {
+///     let queue = Rc::new(Queue::new(2));
+///     let q = queue.clone();
+///     let producer = corio::spawn(async move {
+///         for url in ["/a", "/b", "/c"] {
+///             q.put(url).await.unwrap(); // waits while 2 are queued
+///         }
+///     });
+///     let mut got = Vec::new();
+///     for _ in 0..3 {
+///         got.push(queue.get().await.unwrap());
+///         queue.task_done().unwrap();
+///     }
+///     producer.await.unwrap();
+///     queue.join().await;
+///     assert_eq!(got, ["/a", "/b", "/c"]);
+/// });
+/// ```
+pub type Queue<T> = GenericQueue<T, Fifo>;
+
+/// The one queue type behind [`Queue`], [`LifoQueue`] and [`PriorityQueue`]
+/// (the aliases pick its [`Order`]); its methods are documented here.
+///
+/// # Examples
+///
+/// ```
+/// use corio::sync::{GenericQueue, Lifo};
+///
+/// let stack: GenericQueue<u8, Lifo> = corio::sync::LifoQueue::new(0);
+/// # drop(stack);
+/// ```
+pub struct GenericQueue<T, O: Order<T>> {
+    state: RefCell<State<T, O::Store>>,
+    _order: PhantomData<O>,
+}
+
+/// A last-in, first-out [`Queue`] (asyncio's `LifoQueue`).
+///
+/// # Examples
+///
+/// ```
+/// let stack = corio::sync::LifoQueue::new(0);
+/// stack.put_nowait(1).unwrap();
+/// stack.put_nowait(2).unwrap();
+/// assert_eq!(stack.get_nowait(), Ok(2));
+/// ```
+pub type LifoQueue<T> = GenericQueue<T, Lifo>;
+
+/// A smallest-first [`Queue`] (asyncio's `PriorityQueue`).
+///
+/// # Examples
+///
+/// ```
+/// let jobs = corio::sync::PriorityQueue::new(0);
+/// jobs.put_nowait((2, "later")).unwrap();
+/// jobs.put_nowait((1, "first")).unwrap();
+/// assert_eq!(jobs.get_nowait(), Ok((1, "first")));
+/// ```
+pub type PriorityQueue<T> = GenericQueue<T, Priority>;
+
+impl<T, O: Order<T>> GenericQueue<T, O> {
+    /// A queue holding at most `maxsize` items (`0`: no limit).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let queue = corio::sync::Queue::<String>::new(10);
+    /// assert_eq!(queue.maxsize(), 10);
+    /// ```
+    pub fn new(maxsize: usize) -> GenericQueue<T, O> {
+        GenericQueue {
+            state: RefCell::new(State {
+                items: O::Store::default(),
+                maxsize,
+                reserved: 0,
+                getters: WaitQueue::default(),
+                putters: WaitQueue::default(),
+                unfinished: 0,
+                joiners: WaitQueue::default(),
+                shut_down: false,
+            }),
+            _order: PhantomData,
+        }
+    }
+
+    /// Puts an item, waiting while the queue is full. Fails (giving the
+    /// item back) once the queue is shut down. Cancel safe: see the type.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     let queue = corio::sync::Queue::new(0);
+    ///     queue.put("job").await.unwrap();
+    ///     assert_eq!(queue.qsize(), 1);
+    /// });
+    /// ```
+    pub fn put(&self, item: T) -> Put<'_, T, O> {
+        Put {
+            queue: self,
+            item: Some(item),
+            ticket: None,
+        }
+    }
+
+    /// Puts an item if there is room now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let queue = corio::sync::Queue::new(1);
+    /// assert!(queue.put_nowait(1).is_ok());
+    /// assert!(queue.put_nowait(2).is_err());
+    /// ```
+    pub fn put_nowait(&self, item: T) -> Result<(), TryPutError<T>> {
+        let waker = {
+            let mut st = self.state.borrow_mut();
+            if st.shut_down {
+                return Err(TryPutError::ShutDown(item));
+            }
+            if !st.has_room() || st.putters.has_waiting() {
+                return Err(TryPutError::Full(item));
+            }
+            st.unfinished += 1;
+            st.deliver(item)
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        Ok(())
+    }
+
+    /// Takes an item, waiting while the queue is empty. Fails once the
+    /// queue is shut down and empty. Cancel safe: see the type.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     let queue = corio::sync::Queue::new(0);
+    ///     queue.put_nowait(7).unwrap();
+    ///     assert_eq!(queue.get().await, Ok(7));
+    /// });
+    /// ```
+    pub fn get(&self) -> Get<'_, T, O> {
+        Get {
+            queue: self,
+            ticket: None,
+        }
+    }
+
+    /// Takes an item if there is one now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let queue = corio::sync::Queue::new(0);
+    /// queue.put_nowait('x').unwrap();
+    /// assert_eq!(queue.get_nowait(), Ok('x'));
+    /// ```
+    pub fn get_nowait(&self) -> Result<T, TryGetError> {
+        let (item, waker) = {
+            let mut st = self.state.borrow_mut();
+            match st.items.pop() {
+                Some(item) => (item, st.free_place()),
+                None if st.shut_down => return Err(TryGetError::ShutDown),
+                None => return Err(TryGetError::Empty),
+            }
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        Ok(item)
+    }
+
+    /// Marks one item taken with `get` as processed (for [`join`](Self::join)).
+    /// An error if called more times than items were put.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let queue = corio::sync::Queue::new(0);
+    /// queue.put_nowait(1).unwrap();
+    /// queue.get_nowait().unwrap();
+    /// assert!(queue.task_done().is_ok());
+    /// assert!(queue.task_done().is_err());
+    /// ```
+    pub fn task_done(&self) -> Result<(), TaskDoneError> {
+        let mut wakers = Vec::new();
+        {
+            let mut st = self.state.borrow_mut();
+            if st.unfinished == 0 {
+                return Err(TaskDoneError);
+            }
+            st.unfinished -= 1;
+            if st.unfinished == 0 {
+                st.joiners.hand_all((), &mut wakers);
+            }
+        }
+        for waker in wakers {
+            waker.wake();
+        }
+        Ok(())
+    }
+
+    /// Waits until every item put has been marked done with `task_done`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     let queue = corio::sync::Queue::<u8>::new(0);
+    ///     queue.join().await; // nothing put: done at once
+    /// });
+    /// ```
+    pub fn join(&self) -> Join<'_, T, O> {
+        Join {
+            queue: self,
+            ticket: None,
+        }
+    }
+
+    /// Shuts the queue down: `put`s fail from now on (waiting ones too). With
+    /// `immediate`, the queued items are dropped (and counted as done) and
+    /// waiting `get`s fail; without, `get`s go on until the queue is empty,
+    /// then fail.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::sync::{Queue, TryGetError};
+    ///
+    /// let queue = Queue::new(0);
+    /// queue.put_nowait(1).unwrap();
+    /// queue.shutdown(false);
+    /// assert_eq!(queue.get_nowait(), Ok(1)); // what was queued still comes out
+    /// assert_eq!(queue.get_nowait(), Err(TryGetError::ShutDown));
+    /// ```
+    pub fn shutdown(&self, immediate: bool) {
+        let mut wakers = Vec::new();
+        let dropped = {
+            let mut st = self.state.borrow_mut();
+            st.shut_down = true;
+            st.putters.hand_all(false, &mut wakers);
+            let dropped = if immediate {
+                let dropped = st.items.take_all();
+                st.unfinished = st.unfinished.saturating_sub(dropped.len());
+                if st.unfinished == 0 {
+                    st.joiners.hand_all((), &mut wakers);
+                }
+                dropped
+            } else {
+                Vec::new()
+            };
+            if st.items.len() == 0 {
+                st.getters.hand_all_with(|| None, &mut wakers);
+            }
+            dropped
+        };
+        drop(dropped);
+        for waker in wakers {
+            waker.wake();
+        }
+    }
+
+    /// Items queued right now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let queue = corio::sync::Queue::new(0);
+    /// queue.put_nowait(()).unwrap();
+    /// assert_eq!(queue.qsize(), 1);
+    /// ```
+    pub fn qsize(&self) -> usize {
+        self.state.borrow().items.len()
+    }
+
+    /// The most items it holds (`0`: no limit).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(corio::sync::Queue::<u8>::new(0).maxsize(), 0);
+    /// ```
+    pub fn maxsize(&self) -> usize {
+        self.state.borrow().maxsize
+    }
+
+    /// Is it empty?
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(corio::sync::Queue::<u8>::new(0).empty());
+    /// ```
+    pub fn empty(&self) -> bool {
+        self.qsize() == 0
+    }
+
+    /// Does it hold `maxsize` items?
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let queue = corio::sync::Queue::new(1);
+    /// queue.put_nowait(1).unwrap();
+    /// assert!(queue.full());
+    /// ```
+    pub fn full(&self) -> bool {
+        !self.state.borrow().has_room()
+    }
+}
+
+impl<T, O: Order<T>> fmt::Debug for GenericQueue<T, O> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let st = self.state.borrow();
+        f.debug_struct("Queue")
+            .field("qsize", &st.items.len())
+            .field("maxsize", &st.maxsize)
+            .field("shut_down", &st.shut_down)
+            .finish()
+    }
+}
+
+impl<T> WaitQueue<Option<T>> {
+    /// Hands `make()` to everybody in line.
+    fn hand_all_with(&mut self, make: impl Fn() -> Option<T>, wakers: &mut Vec<Waker>) {
+        while let Ok(waker) = self.hand(make()) {
+            wakers.extend(waker);
+        }
+    }
+}
+
+/// The future of [`Queue::put`].
+///
+/// # Examples
+///
+/// ```
+/// corio::run(async {
+///     let queue = corio::sync::Queue::new(0);
+///     let put: corio::sync::Put<'_, i32> = queue.put(1);
+///     put.await.unwrap();
+/// });
+/// ```
+#[must_use = "futures do nothing unless awaited"]
+pub struct Put<'a, T, O: Order<T> = Fifo> {
+    queue: &'a GenericQueue<T, O>,
+    item: Option<T>,
+    ticket: Option<Ticket>,
+}
+
+impl<T, O: Order<T>> Unpin for Put<'_, T, O> {}
+
+impl<T, O: Order<T>> Future for Put<'_, T, O> {
+    type Output = Result<(), QueueShutDown<T>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let mut st = this.queue.state.borrow_mut();
+        let placed = match this.ticket {
+            None => {
+                if st.shut_down {
+                    drop(st);
+                    let item = this
+                        .item
+                        .take()
+                        .expect("corio: Put polled after it completed");
+                    return Poll::Ready(Err(QueueShutDown(item)));
+                }
+                if st.has_room() && !st.putters.has_waiting() {
+                    true
+                } else {
+                    this.ticket = Some(st.putters.push(cx.waker()));
+                    return Poll::Pending;
+                }
+            }
+            Some(ticket) => match st.putters.take_or_wait(ticket, cx.waker()) {
+                None => return Poll::Pending,
+                Some(place) => {
+                    this.ticket = None;
+                    if place {
+                        st.reserved -= 1;
+                    }
+                    place
+                }
+            },
+        };
+        let item = this
+            .item
+            .take()
+            .expect("corio: Put polled after it completed");
+        if !placed {
+            drop(st);
+            return Poll::Ready(Err(QueueShutDown(item)));
+        }
+        st.unfinished += 1;
+        let waker = st.deliver(item);
+        drop(st);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<T, O: Order<T>> Drop for Put<'_, T, O> {
+    fn drop(&mut self) {
+        let Some(ticket) = self.ticket else {
+            return;
+        };
+        let waker = {
+            let mut st = self.queue.state.borrow_mut();
+            match st.putters.cancel(ticket) {
+                // A place had been handed to us: it goes to the next putter.
+                Some(true) => {
+                    st.reserved -= 1;
+                    st.free_place()
+                }
+                _ => None,
+            }
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+impl<T, O: Order<T>> fmt::Debug for Put<'_, T, O> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Put")
+            .field("waiting", &self.ticket.is_some())
+            .finish()
+    }
+}
+
+/// The future of [`Queue::get`].
+///
+/// # Examples
+///
+/// ```
+/// corio::run(async {
+///     let queue = corio::sync::Queue::new(0);
+///     queue.put_nowait(1).unwrap();
+///     let get: corio::sync::Get<'_, i32> = queue.get();
+///     assert_eq!(get.await, Ok(1));
+/// });
+/// ```
+#[must_use = "futures do nothing unless awaited"]
+pub struct Get<'a, T, O: Order<T> = Fifo> {
+    queue: &'a GenericQueue<T, O>,
+    ticket: Option<Ticket>,
+}
+
+impl<T, O: Order<T>> Future for Get<'_, T, O> {
+    type Output = Result<T, QueueShutDown>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let queue = self.queue;
+        let mut st = queue.state.borrow_mut();
+        let item = match self.ticket {
+            None => match st.items.pop() {
+                Some(item) => item,
+                None if st.shut_down => return Poll::Ready(Err(QueueShutDown(()))),
+                None => {
+                    let ticket = st.getters.push(cx.waker());
+                    drop(st);
+                    self.ticket = Some(ticket);
+                    return Poll::Pending;
+                }
+            },
+            Some(ticket) => match st.getters.take_or_wait(ticket, cx.waker()) {
+                None => return Poll::Pending,
+                Some(gift) => {
+                    drop(st);
+                    self.ticket = None;
+                    return Poll::Ready(gift.ok_or(QueueShutDown(())));
+                }
+            },
+        };
+        let waker = st.free_place();
+        drop(st);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        Poll::Ready(Ok(item))
+    }
+}
+
+impl<T, O: Order<T>> Drop for Get<'_, T, O> {
+    fn drop(&mut self) {
+        let Some(ticket) = self.ticket else {
+            return;
+        };
+        let waker = {
+            let mut st = self.queue.state.borrow_mut();
+            match st.getters.cancel(ticket) {
+                // An item had been handed to us: it goes on, lost to nobody.
+                Some(Some(item)) => st.redeliver(item),
+                _ => None,
+            }
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+impl<T, O: Order<T>> fmt::Debug for Get<'_, T, O> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Get")
+            .field("waiting", &self.ticket.is_some())
+            .finish()
+    }
+}
+
+/// The future of [`Queue::join`].
+///
+/// # Examples
+///
+/// ```
+/// corio::run(async {
+///     let queue = corio::sync::Queue::<u8>::new(0);
+///     let join: corio::sync::Join<'_, u8> = queue.join();
+///     join.await;
+/// });
+/// ```
+#[must_use = "futures do nothing unless awaited"]
+pub struct Join<'a, T, O: Order<T> = Fifo> {
+    queue: &'a GenericQueue<T, O>,
+    ticket: Option<Ticket>,
+}
+
+impl<T, O: Order<T>> Future for Join<'_, T, O> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let queue = self.queue;
+        let mut st = queue.state.borrow_mut();
+        match self.ticket {
+            None if st.unfinished == 0 => Poll::Ready(()),
+            None => {
+                let ticket = st.joiners.push(cx.waker());
+                drop(st);
+                self.ticket = Some(ticket);
+                Poll::Pending
+            }
+            Some(ticket) => match st.joiners.take_or_wait(ticket, cx.waker()) {
+                Some(()) => {
+                    drop(st);
+                    self.ticket = None;
+                    Poll::Ready(())
+                }
+                None => Poll::Pending,
+            },
+        }
+    }
+}
+
+impl<T, O: Order<T>> Drop for Join<'_, T, O> {
+    fn drop(&mut self) {
+        if let Some(ticket) = self.ticket {
+            let _ = self.queue.state.borrow_mut().joiners.cancel(ticket);
+        }
+    }
+}
+
+impl<T, O: Order<T>> fmt::Debug for Join<'_, T, O> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Join")
+            .field("waiting", &self.ticket.is_some())
+            .finish()
+    }
+}

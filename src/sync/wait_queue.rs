@@ -1,0 +1,140 @@
+//! [`WaitQueue`]: the FIFO line of waiting futures every primitive uses.
+//!
+//! A waiting future holds a [`Ticket`]. What it waits for — a permit, an
+//! item, a notification — is *handed* to the first ticket in line
+//! ([`WaitQueue::hand`]), so nobody can barge ahead, and a handed gift
+//! waits in the entry until its future takes it. The cancel-safety rule
+//! follows: a future dropped with a gift in its entry gets the gift back
+//! from [`WaitQueue::cancel`] and passes it on. Nothing is lost, whichever
+//! moment the drop comes at.
+//!
+//! Entries live in a slab; the line is a `VecDeque` of (slot, sequence)
+//! pairs, so a cancelled entry is removed at once and its stale place in
+//! the line is skipped later.
+
+use std::collections::VecDeque;
+use std::task::Waker;
+
+use slab::Slab;
+
+/// A place in line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Ticket {
+    key: usize,
+    seq: u64,
+}
+
+struct Entry<T> {
+    seq: u64,
+    waker: Option<Waker>,
+    /// Handed over, not yet taken.
+    gift: Option<T>,
+}
+
+pub(crate) struct WaitQueue<T> {
+    entries: Slab<Entry<T>>,
+    line: VecDeque<Ticket>,
+    next_seq: u64,
+}
+
+impl<T> Default for WaitQueue<T> {
+    fn default() -> Self {
+        WaitQueue {
+            entries: Slab::new(),
+            line: VecDeque::new(),
+            next_seq: 0,
+        }
+    }
+}
+
+impl<T> WaitQueue<T> {
+    /// Joins the end of the line.
+    pub(crate) fn push(&mut self, waker: &Waker) -> Ticket {
+        self.next_seq += 1;
+        let seq = self.next_seq;
+        let key = self.entries.insert(Entry {
+            seq,
+            waker: Some(waker.clone()),
+            gift: None,
+        });
+        let ticket = Ticket { key, seq };
+        self.line.push_back(ticket);
+        ticket
+    }
+
+    fn entry(&mut self, ticket: Ticket) -> Option<&mut Entry<T>> {
+        self.entries
+            .get_mut(ticket.key)
+            .filter(|entry| entry.seq == ticket.seq)
+    }
+
+    /// The gift handed to `ticket`, if any; taking it leaves the line.
+    /// Otherwise remembers `waker` for the hand-over.
+    pub(crate) fn take_or_wait(&mut self, ticket: Ticket, waker: &Waker) -> Option<T> {
+        let entry = self.entry(ticket)?;
+        if let Some(gift) = entry.gift.take() {
+            self.entries.remove(ticket.key);
+            return Some(gift);
+        }
+        match &entry.waker {
+            Some(old) if old.will_wake(waker) => {}
+            _ => entry.waker = Some(waker.clone()),
+        }
+        None
+    }
+
+    /// Leaves the line (a dropped future). Returns a gift that was handed
+    /// to it and never taken: the caller must pass it on.
+    pub(crate) fn cancel(&mut self, ticket: Ticket) -> Option<T> {
+        self.entry(ticket)?;
+        self.entries.remove(ticket.key).gift
+    }
+
+    /// Is anybody waiting without a gift yet?
+    pub(crate) fn has_waiting(&mut self) -> bool {
+        self.skip_stale();
+        !self.line.is_empty()
+    }
+
+    /// How many wait without a gift (counting stale places too — an upper
+    /// bound, exact after `has_waiting`).
+    pub(crate) fn waiting(&self) -> usize {
+        self.line.len()
+    }
+
+    fn skip_stale(&mut self) {
+        while let Some(&front) = self.line.front() {
+            let live = self
+                .entries
+                .get(front.key)
+                .is_some_and(|e| e.seq == front.seq);
+            if live {
+                return;
+            }
+            self.line.pop_front();
+        }
+    }
+
+    /// Hands `gift` to the first in line; returns the waker to wake (after
+    /// the caller's borrow ends), or the gift back if nobody waits.
+    pub(crate) fn hand(&mut self, gift: T) -> Result<Option<Waker>, T> {
+        self.skip_stale();
+        let Some(front) = self.line.pop_front() else {
+            return Err(gift);
+        };
+        let Some(entry) = self.entry(front) else {
+            unreachable!("corio: skip_stale leaves a live entry in front")
+        };
+        entry.gift = Some(gift);
+        Ok(entry.waker.take())
+    }
+}
+
+impl<T: Clone> WaitQueue<T> {
+    /// Hands a copy of `gift` to everybody in line (a broadcast).
+    pub(crate) fn hand_all(&mut self, gift: T, wakers: &mut Vec<Waker>) {
+        while let Ok(waker) = self.hand(gift.clone()) {
+            wakers.extend(waker);
+        }
+    }
+}
