@@ -597,3 +597,166 @@ fn the_primitives_need_nothing_but_a_waker() {
     });
     assert_eq!(out, 6);
 }
+
+// ----- Condition -----------------------------------------------------------------
+
+#[test]
+fn notify_n_wakes_that_many_waiters_in_order_and_notify_all_the_rest() {
+    use corio::sync::Condition;
+    let mut lp = EventLoop::new().unwrap();
+    let lock = Rc::new(Lock::new(()));
+    let cond = Rc::new(Condition::new());
+    let woken = Rc::new(RefCell::new(Vec::new()));
+    for i in 0..4 {
+        let (lock, cond, woken) = (lock.clone(), cond.clone(), woken.clone());
+        lp.spawn(async move {
+            let guard = lock.lock().await;
+            let _guard = cond.wait(guard).await;
+            woken.borrow_mut().push(i);
+        })
+        .detach();
+    }
+    settle(&mut lp);
+    assert!(!lock.locked(), "waiting releases the lock");
+    cond.notify(2);
+    settle(&mut lp);
+    assert_eq!(*woken.borrow(), [0, 1]);
+    cond.notify_all();
+    settle(&mut lp);
+    assert_eq!(*woken.borrow(), [0, 1, 2, 3]);
+}
+
+#[test]
+fn a_notified_waiter_dropped_before_it_ran_passes_the_notification_on() {
+    // tokio-rs/tokio#4618: the notification must not be lost.
+    use corio::sync::Condition;
+    let mut lp = EventLoop::new().unwrap();
+    let lock = Rc::new(Lock::new(()));
+    let cond = Rc::new(Condition::new());
+    let woken = Rc::new(Cell::new(0));
+    let spawn_waiter = |lp: &mut EventLoop| {
+        let (lock, cond, woken) = (lock.clone(), cond.clone(), woken.clone());
+        lp.spawn(async move {
+            let guard = lock.lock().await;
+            let _guard = cond.wait(guard).await;
+            woken.set(woken.get() + 1);
+        })
+    };
+    let a = spawn_waiter(&mut lp);
+    let b = spawn_waiter(&mut lp);
+    settle(&mut lp);
+    cond.notify(1); // to A
+    assert!(a.cancel()); // A dropped before it ran
+    settle(&mut lp);
+    assert_eq!(woken.get(), 1, "B got A's notification");
+    assert!(b.is_done());
+}
+
+#[test]
+fn wait_for_checks_the_predicate_after_every_notification() {
+    use corio::sync::Condition;
+    corio::run(async {
+        let lock = Rc::new(Lock::new(0));
+        let cond = Rc::new(Condition::new());
+        let (l, c) = (lock.clone(), cond.clone());
+        let waiter = corio::spawn(async move {
+            let guard = c.wait_for(l.lock().await, |n| *n == 3).await;
+            *guard
+        });
+        for _ in 0..3 {
+            corio::yield_now().await;
+            *lock.lock().await += 1;
+            cond.notify_all();
+        }
+        assert_eq!(waiter.await, Ok(3));
+    });
+}
+
+// ----- Barrier -------------------------------------------------------------------
+
+#[test]
+fn a_barrier_releases_each_round_together_and_a_cancelled_arrival_unarrives() {
+    use corio::sync::Barrier;
+    let mut lp = EventLoop::new().unwrap();
+    let barrier = Rc::new(Barrier::new(2));
+    let b = barrier.clone();
+    let first = lp.spawn(async move { b.wait().await.is_leader() });
+    settle(&mut lp);
+    assert_eq!(barrier.n_waiting(), 1);
+    assert!(first.cancel());
+    settle(&mut lp);
+    assert_eq!(barrier.n_waiting(), 0, "the cancelled task left the round");
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let b = barrier.clone();
+            lp.spawn(async move { b.wait().await.is_leader() })
+        })
+        .collect();
+    let leaders = lp
+        .run_until_complete(corio::gather(tasks))
+        .into_iter()
+        .filter(|r| *r == Ok(true))
+        .count();
+    assert_eq!(leaders, 2, "two rounds, one leader each");
+}
+
+// ----- oneshot and mpsc ------------------------------------------------------------
+
+#[test]
+fn oneshot_delivers_once_and_reports_a_dropped_sender() {
+    use corio::sync::oneshot;
+    corio::run(async {
+        let (tx, rx) = oneshot::channel();
+        corio::spawn(async move { tx.send(7).unwrap() }).detach();
+        assert_eq!(rx.await, Ok(7));
+        let (tx, rx) = oneshot::channel::<u8>();
+        drop(tx);
+        assert_eq!(rx.await, Err(oneshot::RecvError));
+        let (tx, rx) = oneshot::channel();
+        drop(rx);
+        assert!(tx.is_closed());
+        assert_eq!(tx.send(1), Err(1));
+    });
+}
+
+#[test]
+fn mpsc_ends_when_every_sender_is_gone_and_fails_sends_when_the_receiver_is() {
+    use corio::sync::mpsc;
+    corio::run(async {
+        let (tx, mut rx) = mpsc::channel(2);
+        let tx2 = tx.clone();
+        tx.send(1).await.unwrap();
+        tx2.send(2).await.unwrap();
+        drop((tx, tx2));
+        assert_eq!(rx.recv().await, Some(1));
+        assert_eq!(rx.recv().await, Some(2));
+        assert_eq!(rx.recv().await, None);
+
+        let (tx, rx) = mpsc::channel(1);
+        tx.send(1).await.unwrap();
+        let t = Rc::new(tx);
+        let t2 = t.clone();
+        let blocked = corio::spawn(async move { t2.send(2).await });
+        corio::yield_now().await;
+        drop(rx);
+        assert_eq!(blocked.await, Ok(Err(mpsc::SendError(2))));
+        assert!(t.is_closed());
+    });
+}
+
+#[test]
+fn an_mpsc_recv_dropped_midway_loses_nothing_and_the_receiver_is_a_stream() {
+    use corio::sync::mpsc;
+    use futures_core::Stream;
+    corio::run(async {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        assert!(
+            corio::time::timeout(Duration::from_millis(1), rx.recv())
+                .await
+                .is_err()
+        );
+        tx.try_send("kept").unwrap();
+        let next = std::future::poll_fn(|cx| std::pin::Pin::new(&mut rx).poll_next(cx)).await;
+        assert_eq!(next, Some("kept"));
+    });
+}

@@ -110,6 +110,7 @@ impl<T> Lock<T> {
             Ok(value) => LockGuard {
                 value,
                 _permit: permit,
+                lock: self,
             },
             Err(_) => unreachable!("corio: a Lock's value is borrowed only by its one guard"),
         }
@@ -215,6 +216,14 @@ pub struct LockGuard<'a, T> {
     // owner is handed the permit.
     value: RefMut<'a, T>,
     _permit: SemaphorePermit<'a>,
+    lock: &'a Lock<T>,
+}
+
+impl<'a, T> LockGuard<'a, T> {
+    /// The lock this guard holds (for `Condition` to take it again).
+    pub(crate) fn lock(&self) -> &'a Lock<T> {
+        self.lock
+    }
 }
 
 impl<T> Deref for LockGuard<'_, T> {

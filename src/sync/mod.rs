@@ -44,12 +44,18 @@
 //! });
 //! ```
 
+mod barrier;
+mod condition;
 mod event;
 mod lock;
+pub mod mpsc;
+pub mod oneshot;
 mod queue;
 mod semaphore;
 mod wait_queue;
 
+pub use barrier::{Barrier, BarrierWait, BarrierWaitResult};
+pub use condition::{CondWait, Condition};
 pub use event::{Event, EventWait};
 pub use lock::{Lock, LockFuture, LockGuard};
 pub use queue::{

@@ -558,6 +558,11 @@ impl<T, O: Order<T>> GenericQueue<T, O> {
         }
     }
 
+    /// Would a put fail because the queue is shut down?
+    pub(crate) fn put_nowait_would_fail_closed(&self) -> bool {
+        self.state.borrow().shut_down
+    }
+
     /// Items queued right now.
     ///
     /// # Examples
@@ -751,24 +756,41 @@ impl<T, O: Order<T>> Future for Get<'_, T, O> {
     type Output = Result<T, QueueShutDown>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let queue = self.queue;
-        let mut st = queue.state.borrow_mut();
-        let item = match self.ticket {
+        let this = &mut *self;
+        this.queue.poll_get(&mut this.ticket, cx)
+    }
+}
+
+impl<T, O: Order<T>> Drop for Get<'_, T, O> {
+    fn drop(&mut self) {
+        if let Some(ticket) = self.ticket.take() {
+            self.queue.cancel_get(ticket);
+        }
+    }
+}
+
+impl<T, O: Order<T>> GenericQueue<T, O> {
+    /// A `get` as a poll function, its place in line kept in `ticket`
+    /// (for `Get`, and for channel receivers that are `Stream`s).
+    pub(crate) fn poll_get(
+        &self,
+        ticket: &mut Option<Ticket>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<T, QueueShutDown>> {
+        let mut st = self.state.borrow_mut();
+        let item = match *ticket {
             None => match st.items.pop() {
                 Some(item) => item,
                 None if st.shut_down => return Poll::Ready(Err(QueueShutDown(()))),
                 None => {
-                    let ticket = st.getters.push(cx.waker());
-                    drop(st);
-                    self.ticket = Some(ticket);
+                    *ticket = Some(st.getters.push(cx.waker()));
                     return Poll::Pending;
                 }
             },
-            Some(ticket) => match st.getters.take_or_wait(ticket, cx.waker()) {
+            Some(t) => match st.getters.take_or_wait(t, cx.waker()) {
                 None => return Poll::Pending,
                 Some(gift) => {
-                    drop(st);
-                    self.ticket = None;
+                    *ticket = None;
                     return Poll::Ready(gift.ok_or(QueueShutDown(())));
                 }
             },
@@ -780,17 +802,13 @@ impl<T, O: Order<T>> Future for Get<'_, T, O> {
         }
         Poll::Ready(Ok(item))
     }
-}
 
-impl<T, O: Order<T>> Drop for Get<'_, T, O> {
-    fn drop(&mut self) {
-        let Some(ticket) = self.ticket else {
-            return;
-        };
+    /// A waiting `get` leaves the line; an item already handed to it goes
+    /// on — to the next getter, or back to the front of the queue.
+    pub(crate) fn cancel_get(&self, ticket: Ticket) {
         let waker = {
-            let mut st = self.queue.state.borrow_mut();
+            let mut st = self.state.borrow_mut();
             match st.getters.cancel(ticket) {
-                // An item had been handed to us: it goes on, lost to nobody.
                 Some(Some(item)) => st.redeliver(item),
                 _ => None,
             }

@@ -1,0 +1,332 @@
+//! Multi-producer, single-consumer channels between tasks of one loop.
+//!
+//! A channel is a [`Queue`] with ends: the queue's FIFO
+//! order, fairness and cancel safety, plus close semantics — when every
+//! [`Sender`] is gone the receiver drains what is left and then gets
+//! `None`; when the [`Receiver`] is gone, sends fail and give their value
+//! back. For values from other threads use
+//! [`pool::channel`](crate::pool::channel).
+//!
+//! # Examples
+//!
+//! ```
+//! use corio::sync::mpsc;
+//!
+//! corio::run(async {
+//!     let (tx, mut rx) = mpsc::channel(8);
+//!     for id in 0..3 {
+//!         let tx = tx.clone();
+//!         corio::spawn(async move { tx.send(id).await.unwrap() }).detach();
+//!     }
+//!     drop(tx); // the clones keep it open until they finish
+//!     let mut got = Vec::new();
+//!     while let Some(id) = rx.recv().await {
+//!         got.push(id);
+//!     }
+//!     got.sort();
+//!     assert_eq!(got, [0, 1, 2]);
+//! });
+//! ```
+
+use std::cell::Cell;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use super::queue::{Put, Queue, QueueShutDown};
+use super::wait_queue::Ticket;
+
+/// The receiver is gone; the value is given back.
+///
+/// # Examples
+///
+/// ```
+/// corio::run(async {
+///     let (tx, rx) = corio::sync::mpsc::channel::<u8>(1);
+///     drop(rx);
+///     assert_eq!(tx.send(3).await, Err(corio::sync::mpsc::SendError(3)));
+/// });
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendError<T>(pub T);
+
+impl<T> fmt::Display for SendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("sending on a channel whose receiver is gone")
+    }
+}
+
+impl<T: fmt::Debug> std::error::Error for SendError<T> {}
+
+struct Chan<T> {
+    queue: Queue<T>,
+    senders: Cell<usize>,
+}
+
+/// A channel holding at most `capacity` values (at least 1): `send` waits
+/// while it is full.
+///
+/// # Examples
+///
+/// ```
+/// corio::run(async {
+///     let (tx, mut rx) = corio::sync::mpsc::channel(1);
+///     tx.send('a').await.unwrap();
+///     assert!(tx.try_send('b').is_err()); // full
+///     assert_eq!(rx.recv().await, Some('a'));
+/// });
+/// ```
+pub fn channel<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
+    make(capacity.max(1))
+}
+
+/// A channel without a bound: `send` never waits.
+///
+/// # Examples
+///
+/// ```
+/// corio::run(async {
+///     let (tx, mut rx) = corio::sync::mpsc::unbounded_channel();
+///     for i in 0..1000 {
+///         tx.try_send(i).unwrap();
+///     }
+///     assert_eq!(rx.recv().await, Some(0));
+/// });
+/// ```
+pub fn unbounded_channel<T>() -> (Sender<T>, Receiver<T>) {
+    make(0)
+}
+
+fn make<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
+    let chan = Rc::new(Chan {
+        queue: Queue::new(capacity),
+        senders: Cell::new(1),
+    });
+    (
+        Sender {
+            chan: Rc::clone(&chan),
+        },
+        Receiver { chan, ticket: None },
+    )
+}
+
+/// The sending end; `Clone` for more producers.
+///
+/// # Examples
+///
+/// ```
+/// let (tx, _rx) = corio::sync::mpsc::unbounded_channel::<u8>();
+/// let tx2 = tx.clone();
+/// tx2.try_send(1).unwrap();
+/// ```
+pub struct Sender<T> {
+    chan: Rc<Chan<T>>,
+}
+
+impl<T> Sender<T> {
+    /// Sends a value, waiting while the channel is full; fails (giving the
+    /// value back) if the receiver is gone. Cancel safe in the queue's
+    /// sense: dropped before it completed, it sent nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     let (tx, mut rx) = corio::sync::mpsc::channel(4);
+    ///     tx.send("hi").await.unwrap();
+    ///     assert_eq!(rx.recv().await, Some("hi"));
+    /// });
+    /// ```
+    pub fn send(&self, value: T) -> Send<'_, T> {
+        Send {
+            put: self.chan.queue.put(value),
+        }
+    }
+
+    /// Sends a value if there is room now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = corio::sync::mpsc::channel(1);
+    /// assert!(tx.try_send(1).is_ok());
+    /// assert!(tx.try_send(2).is_err());
+    /// drop(rx);
+    /// ```
+    pub fn try_send(&self, value: T) -> Result<(), super::TryPutError<T>> {
+        self.chan.queue.put_nowait(value)
+    }
+
+    /// Is the receiver gone?
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, rx) = corio::sync::mpsc::channel::<u8>(1);
+    /// drop(rx);
+    /// assert!(tx.is_closed());
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        self.chan.queue.put_nowait_would_fail_closed()
+    }
+}
+
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Sender<T> {
+        self.chan.senders.set(self.chan.senders.get() + 1);
+        Sender {
+            chan: Rc::clone(&self.chan),
+        }
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        let left = self.chan.senders.get() - 1;
+        self.chan.senders.set(left);
+        if left == 0 {
+            // The receiver drains what is queued, then sees the end.
+            self.chan.queue.shutdown(false);
+        }
+    }
+}
+
+impl<T> fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("mpsc::Sender")
+    }
+}
+
+/// The future of [`Sender::send`].
+///
+/// # Examples
+///
+/// ```
+/// corio::run(async {
+///     let (tx, _rx) = corio::sync::mpsc::channel(1);
+///     let send: corio::sync::mpsc::Send<'_, u8> = tx.send(1);
+///     send.await.unwrap();
+/// });
+/// ```
+#[must_use = "futures do nothing unless awaited"]
+pub struct Send<'a, T> {
+    put: Put<'a, T>,
+}
+
+impl<T> Future for Send<'_, T> {
+    type Output = Result<(), SendError<T>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.put)
+            .poll(cx)
+            .map(|result| result.map_err(|QueueShutDown(value)| SendError(value)))
+    }
+}
+
+impl<T> fmt::Debug for Send<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("mpsc::Send")
+    }
+}
+
+/// The receiving end: [`recv`](Self::recv), or as a `Stream`.
+///
+/// # Examples
+///
+/// ```
+/// corio::run(async {
+///     let (tx, mut rx) = corio::sync::mpsc::unbounded_channel();
+///     tx.try_send(1).unwrap();
+///     drop(tx);
+///     assert_eq!(rx.recv().await, Some(1));
+///     assert_eq!(rx.recv().await, None);
+/// });
+/// ```
+pub struct Receiver<T> {
+    chan: Rc<Chan<T>>,
+    /// The place in line of a pending `recv` (kept across polls, so the
+    /// `Stream` form loses no wake-up).
+    ticket: Option<Ticket>,
+}
+
+impl<T> Receiver<T> {
+    /// The next value; `None` once every sender is gone and the channel is
+    /// empty. Cancel safe: a value handed to a dropped `recv` stays first
+    /// in the channel.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     let (tx, mut rx) = corio::sync::mpsc::channel(2);
+    ///     tx.send(9).await.unwrap();
+    ///     assert_eq!(rx.recv().await, Some(9));
+    /// });
+    /// ```
+    pub async fn recv(&mut self) -> Option<T> {
+        std::future::poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// A value if one is there now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, mut rx) = corio::sync::mpsc::unbounded_channel();
+    /// assert!(rx.try_recv().is_err());
+    /// tx.try_send(1).unwrap();
+    /// assert_eq!(rx.try_recv(), Ok(1));
+    /// ```
+    pub fn try_recv(&mut self) -> Result<T, super::TryGetError> {
+        self.chan.queue.get_nowait()
+    }
+
+    /// Closes the channel from the receiving side: sends fail from now on;
+    /// values already queued can still be received.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (tx, mut rx) = corio::sync::mpsc::unbounded_channel();
+    /// tx.try_send(1).unwrap();
+    /// rx.close();
+    /// assert!(tx.try_send(2).is_err());
+    /// assert_eq!(rx.try_recv(), Ok(1));
+    /// ```
+    pub fn close(&mut self) {
+        self.chan.queue.shutdown(false);
+    }
+
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        self.chan
+            .queue
+            .poll_get(&mut self.ticket, cx)
+            .map(Result::ok)
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        if let Some(ticket) = self.ticket.take() {
+            self.chan.queue.cancel_get(ticket);
+        }
+        // Senders fail from now on; what is queued is dropped.
+        self.chan.queue.shutdown(true);
+    }
+}
+
+impl<T> futures_core::Stream for Receiver<T> {
+    type Item = T;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        self.get_mut().poll_recv(cx)
+    }
+}
+
+impl<T> fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("mpsc::Receiver")
+    }
+}
