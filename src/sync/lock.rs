@@ -105,6 +105,7 @@ impl<T> Lock<T> {
         Some(self.guard(permit))
     }
 
+    #[inline]
     fn guard<'a>(&'a self, permit: SemaphorePermit<'a>) -> LockGuard<'a, T> {
         match self.value.try_borrow_mut() {
             Ok(value) => LockGuard {
@@ -183,6 +184,7 @@ pub struct LockFuture<'a, T> {
 impl<'a, T> Future for LockFuture<'a, T> {
     type Output = LockGuard<'a, T>;
 
+    #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<LockGuard<'a, T>> {
         let permit = match Pin::new(&mut self.acquire).poll(cx) {
             Poll::Ready(permit) => permit,

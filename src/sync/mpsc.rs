@@ -218,6 +218,7 @@ pub struct Send<'a, T> {
 impl<T> Future for Send<'_, T> {
     type Output = Result<(), SendError<T>>;
 
+    #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         Pin::new(&mut self.put)
             .poll(cx)
@@ -299,6 +300,7 @@ impl<T> Receiver<T> {
         self.chan.queue.shutdown(false);
     }
 
+    #[inline]
     fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         self.chan
             .queue
@@ -320,6 +322,7 @@ impl<T> Drop for Receiver<T> {
 impl<T> futures_core::Stream for Receiver<T> {
     type Item = T;
 
+    #[inline]
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         self.get_mut().poll_recv(cx)
     }

@@ -230,11 +230,13 @@ struct State<T, S> {
 }
 
 impl<T, S: Store<T>> State<T, S> {
+    #[inline]
     fn has_room(&self) -> bool {
         self.maxsize == 0 || self.items.len() + self.reserved < self.maxsize
     }
 
     /// Delivers an item: to the first waiting getter, else into the store.
+    #[inline]
     fn deliver(&mut self, item: T) -> Option<Waker> {
         match self.getters.hand(Some(item)) {
             Ok(waker) => waker,
@@ -260,6 +262,7 @@ impl<T, S: Store<T>> State<T, S> {
     }
 
     /// A place may have come free: hand it to the first waiting putter.
+    #[inline]
     fn free_place(&mut self) -> Option<Waker> {
         if self.maxsize > 0 && self.has_room() && self.putters.has_waiting() {
             self.reserved += 1;
@@ -655,6 +658,7 @@ impl<T, O: Order<T>> Unpin for Put<'_, T, O> {}
 impl<T, O: Order<T>> Future for Put<'_, T, O> {
     type Output = Result<(), QueueShutDown<T>>;
 
+    #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         let mut st = this.queue.state.borrow_mut();
@@ -755,6 +759,7 @@ pub struct Get<'a, T, O: Order<T> = Fifo> {
 impl<T, O: Order<T>> Future for Get<'_, T, O> {
     type Output = Result<T, QueueShutDown>;
 
+    #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         this.queue.poll_get(&mut this.ticket, cx)
@@ -772,6 +777,7 @@ impl<T, O: Order<T>> Drop for Get<'_, T, O> {
 impl<T, O: Order<T>> GenericQueue<T, O> {
     /// A `get` as a poll function, its place in line kept in `ticket`
     /// (for `Get`, and for channel receivers that are `Stream`s).
+    #[inline]
     pub(crate) fn poll_get(
         &self,
         ticket: &mut Option<Ticket>,
@@ -847,6 +853,7 @@ pub struct Join<'a, T, O: Order<T> = Fifo> {
 impl<T, O: Order<T>> Future for Join<'_, T, O> {
     type Output = ();
 
+    #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let queue = self.queue;
         let mut st = queue.state.borrow_mut();

@@ -15,7 +15,12 @@ struct State {
 
 impl State {
     /// Gives one permit back: to the first waiter, or to the count.
+    #[inline]
     fn release(&mut self) -> Option<Waker> {
+        if self.waiters.is_empty() {
+            self.permits += 1;
+            return None;
+        }
         match self.waiters.hand(()) {
             Ok(waker) => waker,
             Err(()) => {
@@ -137,6 +142,7 @@ impl Semaphore {
     /// sem.release();
     /// assert_eq!(sem.available_permits(), 1);
     /// ```
+    #[inline]
     pub fn release(&self) {
         let waker = self.state.borrow_mut().release();
         if let Some(waker) = waker {
@@ -200,12 +206,13 @@ pub struct Acquire<'a> {
 impl<'a> Future for Acquire<'a> {
     type Output = SemaphorePermit<'a>;
 
+    #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<SemaphorePermit<'a>> {
         let sem = self.sem;
         let mut st = sem.state.borrow_mut();
         match self.ticket {
             None => {
-                if st.permits > 0 && !st.waiters.has_waiting() {
+                if st.permits > 0 && (st.waiters.is_empty() || !st.waiters.has_waiting()) {
                     st.permits -= 1;
                     return Poll::Ready(SemaphorePermit { sem });
                 }
@@ -227,6 +234,7 @@ impl<'a> Future for Acquire<'a> {
 }
 
 impl Drop for Acquire<'_> {
+    #[inline]
     fn drop(&mut self) {
         let Some(ticket) = self.ticket else {
             return;
@@ -287,6 +295,7 @@ impl SemaphorePermit<'_> {
 }
 
 impl Drop for SemaphorePermit<'_> {
+    #[inline]
     fn drop(&mut self) {
         self.sem.release();
     }

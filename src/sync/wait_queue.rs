@@ -90,6 +90,13 @@ impl<T> WaitQueue<T> {
         self.entries.remove(ticket.key).gift
     }
 
+    /// Is the line empty (not even a stale place in it)? The cheap check
+    /// for the uncontended fast paths.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.line.is_empty()
+    }
+
     /// Is anybody waiting without a gift yet?
     pub(crate) fn has_waiting(&mut self) -> bool {
         self.skip_stale();

@@ -14,6 +14,7 @@
 
 mod echo;
 mod runtimes;
+mod syncs;
 mod workloads;
 
 use std::collections::BTreeMap;
@@ -24,7 +25,7 @@ use runtimes::{Blocking, Corio, Monoio, Runtime, Smol, TokioLocal};
 const RUNTIMES: [&str; 4] = ["corio", "tokio", "smol", "monoio"];
 
 /// (id, default n, unit); lower is better for all
-const WORKLOADS: [(&str, usize, &str); 11] = [
+const WORKLOADS: [(&str, usize, &str); 14] = [
     ("W1", 1_000_000, "ns/task"),
     ("W2", 1_000_000, "ns/hand-off"),
     ("W3", 1_000_000, "ns/poll"),
@@ -36,6 +37,9 @@ const WORKLOADS: [(&str, usize, &str); 11] = [
     ("W8-raw", 1_000, "thread / process ns"),
     ("P1", 20_000, "ns/round trip"),
     ("P2", 100_000, "ns/job"),
+    ("S1", 1_000_000, "ns/lock+unlock"),
+    ("S2", 1_000_000, "ns/message (mpsc)"),
+    ("S3", 1_000_000, "ns/put+get (Queue; peers: their channel)"),
 ];
 
 /// Issue 3's pool workloads: corio, tokio's `spawn_blocking`, smol's
@@ -63,6 +67,9 @@ fn measure<R: Runtime>(workload: &str, n: usize) -> f64 {
 }
 
 fn measure_on(runtime: &str, workload: &str, n: usize) -> f64 {
+    if workload.starts_with('S') {
+        return syncs::measure(runtime, workload, n);
+    }
     if workload.starts_with('P') {
         return match runtime {
             "corio" => measure_blocking::<Corio>(workload, n),
