@@ -281,6 +281,11 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.try_recv(), Ok(1));
     /// ```
     pub fn try_recv(&mut self) -> Result<T, super::TryGetError> {
+        // A `recv` dropped while waiting left its place in line: give it up
+        // first, so that a value handed to it comes back to the front.
+        if let Some(ticket) = self.ticket.take() {
+            self.chan.queue.cancel_get(ticket);
+        }
         self.chan.queue.get_nowait()
     }
 

@@ -219,6 +219,9 @@ struct State<T, S> {
     maxsize: usize,
     /// Places handed to waiting putters, not yet filled.
     reserved: usize,
+    /// Items handed to waiting getters, not yet taken: they still take up
+    /// room, so `maxsize` holds whichever way an item goes.
+    handed: usize,
     /// Getters get an item, or `None` when the queue shuts down.
     getters: WaitQueue<Option<T>>,
     /// Putters get `true` (a place) or `false` (the queue shut down).
@@ -227,19 +230,24 @@ struct State<T, S> {
     unfinished: usize,
     joiners: WaitQueue<()>,
     shut_down: bool,
+    /// Shut down with `immediate`: items still around are dropped.
+    dropping: bool,
 }
 
 impl<T, S: Store<T>> State<T, S> {
     #[inline]
     fn has_room(&self) -> bool {
-        self.maxsize == 0 || self.items.len() + self.reserved < self.maxsize
+        self.maxsize == 0 || self.items.len() + self.reserved + self.handed < self.maxsize
     }
 
     /// Delivers an item: to the first waiting getter, else into the store.
     #[inline]
     fn deliver(&mut self, item: T) -> Option<Waker> {
         match self.getters.hand(Some(item)) {
-            Ok(waker) => waker,
+            Ok(waker) => {
+                self.handed += 1;
+                waker
+            }
             Err(Some(item)) => {
                 self.items.push(item);
                 None
@@ -252,7 +260,10 @@ impl<T, S: Store<T>> State<T, S> {
     /// the next getter, else first in the store.
     fn redeliver(&mut self, item: T) -> Option<Waker> {
         match self.getters.hand(Some(item)) {
-            Ok(waker) => waker,
+            Ok(waker) => {
+                self.handed += 1;
+                waker
+            }
             Err(Some(item)) => {
                 self.items.unpop(item);
                 None
@@ -371,11 +382,13 @@ impl<T, O: Order<T>> GenericQueue<T, O> {
                 items: O::Store::default(),
                 maxsize,
                 reserved: 0,
+                handed: 0,
                 getters: WaitQueue::default(),
                 putters: WaitQueue::default(),
                 unfinished: 0,
                 joiners: WaitQueue::default(),
                 shut_down: false,
+                dropping: false,
             }),
             _order: PhantomData,
         }
@@ -539,6 +552,7 @@ impl<T, O: Order<T>> GenericQueue<T, O> {
         let dropped = {
             let mut st = self.state.borrow_mut();
             st.shut_down = true;
+            st.dropping |= immediate;
             st.putters.hand_all(false, &mut wakers);
             let dropped = if immediate {
                 let dropped = st.items.take_all();
@@ -686,7 +700,8 @@ impl<T, O: Order<T>> Future for Put<'_, T, O> {
                     if place {
                         st.reserved -= 1;
                     }
-                    place
+                    // A place handed before a shutdown is no use after it.
+                    place && !st.shut_down
                 }
             },
         };
@@ -795,9 +810,14 @@ impl<T, O: Order<T>> GenericQueue<T, O> {
             },
             Some(t) => match st.getters.take_or_wait(t, cx.waker()) {
                 None => return Poll::Pending,
-                Some(gift) => {
+                Some(None) => {
                     *ticket = None;
-                    return Poll::Ready(gift.ok_or(QueueShutDown(())));
+                    return Poll::Ready(Err(QueueShutDown(())));
+                }
+                Some(Some(item)) => {
+                    *ticket = None;
+                    st.handed -= 1;
+                    item
                 }
             },
         };
@@ -812,14 +832,27 @@ impl<T, O: Order<T>> GenericQueue<T, O> {
     /// A waiting `get` leaves the line; an item already handed to it goes
     /// on — to the next getter, or back to the front of the queue.
     pub(crate) fn cancel_get(&self, ticket: Ticket) {
-        let waker = {
+        let mut wakers = Vec::new();
+        let mut dropped = None;
+        {
             let mut st = self.state.borrow_mut();
-            match st.getters.cancel(ticket) {
-                Some(Some(item)) => st.redeliver(item),
-                _ => None,
+            if let Some(Some(item)) = st.getters.cancel(ticket) {
+                st.handed -= 1;
+                if st.dropping {
+                    // Shut down at once meanwhile: the item goes the way of
+                    // the others, counted as done.
+                    dropped = Some(item);
+                    st.unfinished = st.unfinished.saturating_sub(1);
+                    if st.unfinished == 0 {
+                        st.joiners.hand_all((), &mut wakers);
+                    }
+                } else {
+                    wakers.extend(st.redeliver(item));
+                }
             }
-        };
-        if let Some(waker) = waker {
+        }
+        drop(dropped);
+        for waker in wakers {
             waker.wake();
         }
     }

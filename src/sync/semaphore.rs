@@ -10,6 +10,9 @@ use super::wait_queue::{Ticket, WaitQueue};
 
 struct State {
     permits: usize,
+    /// Permits handed to waiters that have not run yet (they are neither
+    /// free nor held by anybody's code).
+    handed: usize,
     waiters: WaitQueue<()>,
 }
 
@@ -22,7 +25,10 @@ impl State {
             return None;
         }
         match self.waiters.hand(()) {
-            Ok(waker) => waker,
+            Ok(waker) => {
+                self.handed += 1;
+                waker
+            }
             Err(()) => {
                 self.permits += 1;
                 None
@@ -84,6 +90,7 @@ impl Semaphore {
         Semaphore {
             state: RefCell::new(State {
                 permits,
+                handed: 0,
                 waiters: WaitQueue::default(),
             }),
             bound: None,
@@ -223,6 +230,7 @@ impl<'a> Future for Acquire<'a> {
             }
             Some(ticket) => {
                 if st.waiters.take_or_wait(ticket, cx.waker()).is_some() {
+                    st.handed -= 1;
                     drop(st);
                     self.ticket = None;
                     return Poll::Ready(SemaphorePermit { sem });
@@ -243,7 +251,10 @@ impl Drop for Acquire<'_> {
             let mut st = self.sem.state.borrow_mut();
             match st.waiters.cancel(ticket) {
                 // A permit had reached us: it goes to the next in line.
-                Some(()) => st.release(),
+                Some(()) => {
+                    st.handed -= 1;
+                    st.release()
+                }
                 None => None,
             }
         };
@@ -407,8 +418,8 @@ impl BoundedSemaphore {
         let bound = self.sem.bound.unwrap_or(usize::MAX);
         let out = {
             let st = self.sem.state.borrow();
-            // Permits out = bound - free; waiters hold none yet.
-            st.permits >= bound
+            // Free permits and permits on their way to a waiter both count.
+            st.permits + st.handed >= bound
         };
         if out {
             return Err(ReleaseError { bound });
