@@ -92,7 +92,8 @@ impl Barrier {
         }
     }
 
-    /// Arrives and waits for the others of this round.
+    /// Arrives and waits for the others of this round. Cancel safe: dropped
+    /// before the round completes, it un-arrives.
     ///
     /// # Examples
     ///

@@ -106,7 +106,8 @@ impl Condition {
     }
 
     /// Waits until `predicate` holds for the locked value: checks it, and
-    /// waits again after each notification while it does not.
+    /// waits again after each notification while it does not. Cancel safe
+    /// as [`wait`](Self::wait) is (a notification it was handed goes on).
     ///
     /// # Examples
     ///

@@ -112,7 +112,8 @@ impl Event {
         self.state.borrow().set
     }
 
-    /// Waits until the flag is set (at once if it is).
+    /// Waits until the flag is set (at once if it is). Cancel safe: a
+    /// dropped wait leaves nothing behind.
     ///
     /// # Examples
     ///

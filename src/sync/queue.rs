@@ -515,6 +515,7 @@ impl<T, O: Order<T>> GenericQueue<T, O> {
     }
 
     /// Waits until every item put has been marked done with `task_done`.
+    /// Cancel safe: a dropped join leaves nothing behind.
     ///
     /// # Examples
     ///
