@@ -75,6 +75,7 @@ mod task;
 mod timers;
 mod waker;
 
+pub mod generator;
 pub mod io;
 pub mod net;
 pub mod pool;

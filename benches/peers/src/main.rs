@@ -13,6 +13,7 @@
 //! such process: a warm-up, then the median of `--reps` repetitions.
 
 mod echo;
+mod gens;
 mod runtimes;
 mod syncs;
 mod workloads;
@@ -25,7 +26,7 @@ use runtimes::{Blocking, Corio, Monoio, Runtime, Smol, TokioLocal};
 const RUNTIMES: [&str; 4] = ["corio", "tokio", "smol", "monoio"];
 
 /// (id, default n, unit); lower is better for all
-const WORKLOADS: [(&str, usize, &str); 14] = [
+const WORKLOADS: [(&str, usize, &str); 16] = [
     ("W1", 1_000_000, "ns/task"),
     ("W2", 1_000_000, "ns/hand-off"),
     ("W3", 1_000_000, "ns/poll"),
@@ -40,6 +41,8 @@ const WORKLOADS: [(&str, usize, &str); 14] = [
     ("S1", 1_000_000, "ns/lock+unlock"),
     ("S2", 1_000_000, "ns/message (mpsc)"),
     ("S3", 1_000_000, "ns/put+get (Queue; peers: their channel)"),
+    ("G1", 10_000_000, "ns/resume+yield"),
+    ("G2", 10_000_000, "ns/item with ~20 ns of work"),
 ];
 
 /// Issue 3's pool workloads: corio, tokio's `spawn_blocking`, smol's
@@ -69,6 +72,9 @@ fn measure<R: Runtime>(workload: &str, n: usize) -> f64 {
 fn measure_on(runtime: &str, workload: &str, n: usize) -> f64 {
     if workload.starts_with('S') {
         return syncs::measure(runtime, workload, n);
+    }
+    if workload.starts_with('G') {
+        return gens::measure(runtime, workload, n);
     }
     if workload.starts_with('P') {
         return match runtime {

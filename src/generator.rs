@@ -1,0 +1,438 @@
+//! Generators: coroutines driven by hand — the bridge from Python's `yield`
+//! to tasks.
+//!
+//! Seed 003 walks this road: an iterator class with `__next__`; then a
+//! function with `yield`, a *generator*, whose body stops at each `yield`
+//! and goes on at the next `next()`; then `send(value)`, which makes the
+//! paused `yield` return that value — the generator has become a
+//! *coroutine*; and finally two generators `t1`, `t2` run in turn by
+//! `while True: next(t1); next(t2)` — cooperative multitasking by hand.
+//!
+//! Stable Rust has no `yield`, but an `async` block is the same machine: it
+//! stops at each `.await` that is not ready and goes on when polled again.
+//! [`Gen`] drives such a block by hand. Its body gets a [`Co`] and calls
+//! `co.yield_(value).await`; [`Gen::resume`] polls the body until the next
+//! yield (Python's `next` / `send`) or its end. No event loop is involved:
+//! the body is polled with a no-op waker, right inside `resume`.
+//!
+//! The event loop is the round-robin grown up: instead of you calling
+//! `next` on each generator in turn, [`EventLoop::run_once`](crate::EventLoop::run_once)
+//! polls each *task* that is ready, and a task's "yield" is any `.await`
+//! that is not ready yet — a timer, a socket, a lock — whose waker puts it
+//! back in line when it can go on. A generator knows only `co.yield_`:
+//! awaiting a sleep or a socket inside one would wait for a waker that
+//! nobody calls, so `resume` reports it as a [`GenError`] instead.
+//!
+//! # Examples
+//!
+//! Python's `def fib(): a, b = 0, 1; while True: yield a; a, b = b, a + b`:
+//!
+//! ```
+//! use corio::generator::Gen;
+//!
+//! let fib = Gen::new(|co| async move {
+//!     let (mut a, mut b) = (0u64, 1);
+//!     loop {
+//!         co.yield_(a).await;
+//!         (a, b) = (b, a + b);
+//!     }
+//! });
+//! let first: Vec<u64> = fib.take(10).collect();
+//! assert_eq!(first, [0, 1, 1, 2, 3, 5, 8, 13, 21, 34]);
+//! ```
+//!
+//! A coroutine that receives values with `send` (here `resume(arg)`):
+//!
+//! ```
+//! use corio::generator::{Gen, GenState};
+//!
+//! // A running average: each value sent in gives the average so far.
+//! let mut averager = Gen::new(|co| async move {
+//!     let (mut total, mut count) = (0.0, 0.0);
+//!     let mut average = 0.0;
+//!     loop {
+//!         let value: f64 = co.yield_(average).await;
+//!         total += value;
+//!         count += 1.0;
+//!         average = total / count;
+//!     }
+//! });
+//! averager.resume(0.0).unwrap(); // start it: runs to the first yield
+//! assert_eq!(averager.resume(10.0), Ok(GenState::Yielded(10.0)));
+//! assert_eq!(averager.resume(20.0), Ok(GenState::Yielded(15.0)));
+//! ```
+
+use std::cell::Cell;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+/// What a [`resume`](Gen::resume) ran into: the next yielded value, or the
+/// end of the body with its result.
+///
+/// # Examples
+///
+/// ```
+/// use corio::generator::{Gen, GenState};
+///
+/// let mut once = Gen::new(|co| async move {
+///     co.yield_('a').await;
+///     "done"
+/// });
+/// assert_eq!(once.resume(()), Ok(GenState::Yielded('a')));
+/// assert_eq!(once.resume(()), Ok(GenState::Complete("done")));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GenState<Y, R> {
+    /// The body stopped at `co.yield_(value)`.
+    Yielded(Y),
+    /// The body ended with this value (Python's `StopIteration.value`).
+    Complete(R),
+}
+
+/// Why a generator could not be resumed.
+///
+/// # Examples
+///
+/// ```
+/// use corio::generator::{Gen, GenError};
+///
+/// let mut g = Gen::new(|_co: corio::generator::Co<()>| async { 1 });
+/// g.resume(()).unwrap();
+/// assert_eq!(g.resume(()), Err(GenError::Finished));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GenError {
+    /// The body already ended (or failed); there is nothing to resume
+    /// (Python raises `StopIteration` again).
+    Finished,
+    /// The body awaited something other than `co.yield_` — a sleep, a
+    /// socket, a lock — which only an event loop can finish. The generator
+    /// is finished from then on.
+    ForeignAwait,
+}
+
+impl fmt::Display for GenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GenError::Finished => f.write_str("the generator has already finished"),
+            GenError::ForeignAwait => f.write_str(
+                "the generator awaited something other than co.yield_(): a generator runs \
+                 without an event loop, so sleeps, sockets and locks never wake it; await them \
+                 in a task (corio::spawn) instead, or yield the values they produce",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for GenError {}
+
+/// The mailbox between a generator's body and whoever resumes it.
+struct Mailbox<Y, A> {
+    /// Set by `yield_`, taken by `resume`.
+    yielded: Cell<Option<Y>>,
+    /// Set by `resume`, taken by the pending `yield_`.
+    arg: Cell<Option<A>>,
+}
+
+/// The handle a generator's body yields through.
+///
+/// # Examples
+///
+/// ```
+/// use corio::generator::{Co, Gen};
+///
+/// // Yields can come from nested async functions that get the `Co`.
+/// async fn count_to(co: &Co<u32>, n: u32) {
+///     for i in 1..=n {
+///         co.yield_(i).await;
+///     }
+/// }
+///
+/// let g = Gen::new(|co| async move {
+///     count_to(&co, 2).await;
+///     count_to(&co, 1).await;
+/// });
+/// assert_eq!(g.collect::<Vec<_>>(), [1, 2, 1]);
+/// ```
+pub struct Co<Y, A = ()> {
+    mailbox: Rc<Mailbox<Y, A>>,
+}
+
+impl<Y, A> Co<Y, A> {
+    /// Stops the body here, handing `value` to `resume`; returns the
+    /// argument of the next `resume` (Python's `x = yield value`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::generator::{Gen, GenState};
+    ///
+    /// let mut echo = Gen::new(|co| async move {
+    ///     let mut heard = co.yield_(String::new()).await;
+    ///     loop {
+    ///         heard = co.yield_(format!("you said {heard}")).await;
+    ///     }
+    /// });
+    /// echo.resume("ignored: the first resume only starts the body").unwrap();
+    /// assert_eq!(echo.resume("hi"), Ok(GenState::Yielded("you said hi".to_string())));
+    /// ```
+    pub fn yield_(&self, value: Y) -> Yield<'_, Y, A> {
+        Yield {
+            co: self,
+            value: Some(value),
+        }
+    }
+}
+
+impl<Y, A> fmt::Debug for Co<Y, A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Co")
+    }
+}
+
+/// The future of [`Co::yield_`].
+///
+/// # Examples
+///
+/// ```
+/// let g = corio::generator::Gen::new(|co| async move {
+///     let step: corio::generator::Yield<'_, i32, ()> = co.yield_(1);
+///     step.await;
+/// });
+/// assert_eq!(g.collect::<Vec<_>>(), [1]);
+/// ```
+#[must_use = "a yield does nothing unless awaited"]
+pub struct Yield<'a, Y, A> {
+    co: &'a Co<Y, A>,
+    value: Option<Y>,
+}
+
+impl<Y, A> Unpin for Yield<'_, Y, A> {}
+
+impl<Y, A> Future for Yield<'_, Y, A> {
+    type Output = A;
+
+    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<A> {
+        match self.value.take() {
+            // First poll: hand the value out and stop.
+            Some(value) => {
+                self.co.mailbox.yielded.set(Some(value));
+                Poll::Pending
+            }
+            // Polled again by the next resume: its argument is our result.
+            None => match self.co.mailbox.arg.take() {
+                Some(arg) => Poll::Ready(arg),
+                None => Poll::Pending,
+            },
+        }
+    }
+}
+
+impl<Y, A> fmt::Debug for Yield<'_, Y, A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Yield")
+    }
+}
+
+/// A generator: an `async` body that yields values of type `Y` through a
+/// [`Co`], receives a value of type `A` at each resume (default `()`), and
+/// ends with a value of type `R`.
+///
+/// `Gen::new` keeps the body's own type (`F`), so each resume is a direct,
+/// inlinable call. [`boxed`](Gen::boxed) erases it: `Gen<Y, R, A>` (the
+/// default `F`) is one type for every body, so different generators can
+/// share a `Vec` or a `VecDeque` (the `round_robin` example). Dropping a generator part-way drops its body and
+/// runs the destructors of whatever it holds (Python's `close()`). A panic
+/// in the body propagates out of `resume`, and the generator is finished.
+///
+/// # Examples
+///
+/// Seed 003's two generators, run in turn by hand:
+///
+/// ```
+/// use corio::generator::Gen;
+///
+/// let task = |name: &'static str| Gen::new(move |co| async move {
+///     for i in 0..2 {
+///         co.yield_(format!("{name} step {i}")).await;
+///     }
+/// });
+/// let (mut t1, mut t2) = (task("t1"), task("t2"));
+/// let mut log = Vec::new();
+/// for _ in 0..2 {
+///     log.extend(t1.next()); // next(task1)
+///     log.extend(t2.next()); // next(task2)
+/// }
+/// assert_eq!(log, ["t1 step 0", "t2 step 0", "t1 step 1", "t2 step 1"]);
+/// ```
+pub struct Gen<Y, R = (), A = (), F: ?Sized = dyn Future<Output = R>> {
+    mailbox: Rc<Mailbox<Y, A>>,
+    /// `None` once finished (completed, failed or misused).
+    body: Option<Pin<Box<F>>>,
+    _result: std::marker::PhantomData<fn() -> R>,
+}
+
+impl<Y, R, A, F: Future<Output = R>> Gen<Y, R, A, F> {
+    /// A generator running `body(co)`; nothing runs before the first
+    /// [`resume`](Self::resume).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let g = corio::generator::Gen::new(|co| async move {
+    ///     co.yield_(1).await;
+    ///     co.yield_(2).await;
+    /// });
+    /// assert_eq!(g.collect::<Vec<i32>>(), [1, 2]);
+    /// ```
+    pub fn new<B>(body: B) -> Gen<Y, R, A, F>
+    where
+        B: FnOnce(Co<Y, A>) -> F,
+    {
+        let mailbox = Rc::new(Mailbox {
+            yielded: Cell::new(None),
+            arg: Cell::new(None),
+        });
+        let co = Co {
+            mailbox: Rc::clone(&mailbox),
+        };
+        Gen {
+            mailbox,
+            body: Some(Box::pin(body(co))),
+            _result: std::marker::PhantomData,
+        }
+    }
+
+    /// The same generator with its body's type erased: `Gen<Y, R, A>`, one
+    /// type for every body, so that different generators can share a
+    /// collection. (A call through a `dyn` pointer per resume; the typed
+    /// form lets the compiler inline the body.)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::generator::Gen;
+    ///
+    /// let gens: Vec<Gen<u32>> = vec![
+    ///     Gen::new(|co| async move { co.yield_(1).await }).boxed(),
+    ///     Gen::new(|co| async move {
+    ///         for i in 10..12 {
+    ///             co.yield_(i).await;
+    ///         }
+    ///     })
+    ///     .boxed(),
+    /// ];
+    /// let all: Vec<u32> = gens.into_iter().flatten().collect();
+    /// assert_eq!(all, [1, 10, 11]);
+    /// ```
+    pub fn boxed(self) -> Gen<Y, R, A>
+    where
+        F: 'static,
+    {
+        let body: Option<Pin<Box<dyn Future<Output = R>>>> = match self.body {
+            Some(body) => Some(body),
+            None => None,
+        };
+        Gen {
+            mailbox: self.mailbox,
+            body,
+            _result: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<Y, R, A, F: Future<Output = R> + ?Sized> Gen<Y, R, A, F> {
+    /// Runs the body until its next `co.yield_` or its end (Python's
+    /// `gen.send(arg)`; `next(gen)` when `A` is `()`).
+    ///
+    /// `arg` becomes the value of the `co.yield_(..).await` the body is
+    /// stopped at. The first resume starts the body, which is not stopped
+    /// at any yield yet, so its `arg` is dropped (Python requires
+    /// `send(None)` there). Resuming a finished generator is
+    /// `Err(GenError::Finished)`; a body that awaited anything but
+    /// `co.yield_` gives `Err(GenError::ForeignAwait)` and is finished.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::generator::{Gen, GenError, GenState};
+    ///
+    /// let mut adder = Gen::new(|co| async move {
+    ///     let a: i32 = co.yield_(()).await;
+    ///     let b: i32 = co.yield_(()).await;
+    ///     a + b
+    /// });
+    /// assert_eq!(adder.resume(0), Ok(GenState::Yielded(()))); // starts it; 0 is dropped
+    /// assert_eq!(adder.resume(2), Ok(GenState::Yielded(())));
+    /// assert_eq!(adder.resume(3), Ok(GenState::Complete(5)));
+    /// assert_eq!(adder.resume(4), Err(GenError::Finished));
+    /// ```
+    pub fn resume(&mut self, arg: A) -> Result<GenState<Y, R>, GenError> {
+        // The body is taken out while it runs: if it panics, it is dropped
+        // on the way out and the generator is finished.
+        let Some(mut body) = self.body.take() else {
+            return Err(GenError::Finished);
+        };
+        self.mailbox.arg.set(Some(arg));
+        let mut cx = Context::from_waker(Waker::noop());
+        let polled = body.as_mut().poll(&mut cx);
+        // An argument nobody took (the first resume) is dropped here.
+        drop(self.mailbox.arg.take());
+        match polled {
+            Poll::Pending => match self.mailbox.yielded.take() {
+                Some(value) => {
+                    self.body = Some(body);
+                    Ok(GenState::Yielded(value))
+                }
+                None => Err(GenError::ForeignAwait),
+            },
+            Poll::Ready(result) => Ok(GenState::Complete(result)),
+        }
+    }
+
+    /// Has the body ended (or failed)?
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut g = corio::generator::Gen::new(|_co: corio::generator::Co<()>| async {});
+    /// assert!(!g.is_finished());
+    /// g.resume(()).unwrap();
+    /// assert!(g.is_finished());
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        self.body.is_none()
+    }
+}
+
+/// Python's `for x in gen`: each `next` resumes with `()`; the iteration
+/// ends when the body does (its result is dropped).
+///
+/// # Panics
+///
+/// `next` panics with the [`GenError::ForeignAwait`] message if the body
+/// awaits anything but `co.yield_` (an iterator has no way to return an
+/// error); use [`Gen::resume`] to get it as a value.
+impl<Y, R, F: Future<Output = R> + ?Sized> Iterator for Gen<Y, R, (), F> {
+    type Item = Y;
+
+    fn next(&mut self) -> Option<Y> {
+        match self.resume(()) {
+            Ok(GenState::Yielded(value)) => Some(value),
+            Ok(GenState::Complete(_)) | Err(GenError::Finished) => None,
+            Err(err) => panic!("corio: {err}"),
+        }
+    }
+}
+
+impl<Y, R, A, F: Future<Output = R> + ?Sized> fmt::Debug for Gen<Y, R, A, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Gen")
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}

@@ -1,0 +1,182 @@
+//! Generators driven by hand: order, sent values, completion, misuse,
+//! early drop, nested yields, a shared collection of them.
+
+use std::cell::Cell;
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use corio::generator::{Co, Gen, GenError, GenState};
+
+#[test]
+fn values_come_out_in_the_order_they_are_yielded() {
+    let g = Gen::new(|co| async move {
+        for word in ["one", "two", "three"] {
+            co.yield_(word).await;
+        }
+    });
+    assert_eq!(g.collect::<Vec<_>>(), ["one", "two", "three"]);
+}
+
+#[test]
+fn a_value_sent_in_is_what_the_pending_yield_returns() {
+    let mut g = Gen::new(|co| async move {
+        let mut got = Vec::new();
+        for i in 0..3 {
+            let sent: char = co.yield_(i).await;
+            got.push(sent);
+        }
+        got
+    });
+    assert_eq!(g.resume('x'), Ok(GenState::Yielded(0))); // 'x' is dropped
+    assert_eq!(g.resume('a'), Ok(GenState::Yielded(1)));
+    assert_eq!(g.resume('b'), Ok(GenState::Yielded(2)));
+    assert_eq!(g.resume('c'), Ok(GenState::Complete(vec!['a', 'b', 'c'])));
+}
+
+#[test]
+fn the_first_resume_argument_is_dropped_not_leaked() {
+    let drops = Rc::new(Cell::new(0));
+    struct Counted(Rc<Cell<u32>>);
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.set(self.0.get() + 1);
+        }
+    }
+    let mut g = Gen::new(|co: Co<(), Counted>| async move {
+        let _second = co.yield_(()).await;
+    });
+    g.resume(Counted(drops.clone())).unwrap();
+    assert_eq!(drops.get(), 1, "the first argument was dropped at once");
+    g.resume(Counted(drops.clone())).unwrap();
+    assert_eq!(drops.get(), 2);
+}
+
+#[test]
+fn resuming_after_completion_is_an_error() {
+    let mut g = Gen::new(|_co: Co<u8>| async { "result" });
+    assert!(!g.is_finished());
+    assert_eq!(g.resume(()), Ok(GenState::Complete("result")));
+    assert!(g.is_finished());
+    assert_eq!(g.resume(()), Err(GenError::Finished));
+    assert_eq!(g.next(), None);
+}
+
+#[test]
+fn dropping_a_generator_midway_runs_its_destructors() {
+    let alive = Rc::new(Cell::new(0));
+    struct Guard(Rc<Cell<i32>>);
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            self.0.set(self.0.get() - 1);
+        }
+    }
+    let a = alive.clone();
+    let mut g = Gen::new(|co| async move {
+        a.set(a.get() + 2);
+        let _outer = Guard(a.clone());
+        let _inner = Guard(a.clone());
+        loop {
+            co.yield_(()).await;
+        }
+    });
+    g.next();
+    assert_eq!(alive.get(), 2);
+    drop(g); // Python's close()
+    assert_eq!(alive.get(), 0, "both guards were dropped");
+}
+
+#[test]
+fn yields_work_from_nested_async_functions() {
+    async fn squares(co: &Co<u32>, upto: u32) -> u32 {
+        for i in 1..=upto {
+            co.yield_(i * i).await;
+        }
+        upto
+    }
+    let mut g = Gen::new(|co| async move {
+        let a = squares(&co, 2).await;
+        let b = squares(&co, 3).await;
+        a + b
+    });
+    let mut out = Vec::new();
+    let result = loop {
+        match g.resume(()).unwrap() {
+            GenState::Yielded(v) => out.push(v),
+            GenState::Complete(r) => break r,
+        }
+    };
+    assert_eq!(out, [1, 4, 1, 4, 9]);
+    assert_eq!(result, 5);
+}
+
+#[test]
+fn generators_with_different_bodies_share_one_collection() {
+    // The round-robin scheduler of seed 003, for any number of generators.
+    let mut ready: VecDeque<Gen<String>> = VecDeque::new();
+    for (name, steps) in [("a", 1), ("b", 3), ("c", 2)] {
+        ready.push_back(
+            Gen::new(move |co| async move {
+                for i in 0..steps {
+                    co.yield_(format!("{name}{i}")).await;
+                }
+            })
+            .boxed(),
+        );
+    }
+    let mut log = Vec::new();
+    while let Some(mut g) = ready.pop_front() {
+        if let Some(step) = g.next() {
+            log.push(step);
+            ready.push_back(g);
+        }
+    }
+    assert_eq!(log, ["a0", "b0", "c0", "b1", "c1", "b2"]);
+}
+
+#[test]
+fn awaiting_anything_but_yield_is_reported_not_hung() {
+    let mut g = Gen::new(|co| async move {
+        co.yield_(1).await;
+        std::future::pending::<()>().await; // would never wake
+        co.yield_(2).await;
+    });
+    assert_eq!(g.resume(()), Ok(GenState::Yielded(1)));
+    let err = g.resume(()).unwrap_err();
+    assert_eq!(err, GenError::ForeignAwait);
+    assert!(err.to_string().contains("await them in a task"));
+    assert_eq!(g.resume(()), Err(GenError::Finished));
+}
+
+#[test]
+fn a_sleep_inside_a_generator_on_a_loop_is_reported_too() {
+    corio::run(async {
+        let mut g = Gen::new(|co| async move {
+            corio::time::sleep(std::time::Duration::from_millis(1)).await;
+            co.yield_(()).await;
+        });
+        assert_eq!(g.resume(()), Err(GenError::ForeignAwait));
+    });
+}
+
+#[test]
+#[should_panic(expected = "await them in a task")]
+fn iterating_a_misused_generator_panics_with_the_explanation() {
+    let g = Gen::new(|co: Co<u8>| async move {
+        std::future::pending::<()>().await;
+        co.yield_(1).await;
+    });
+    let _ = g.collect::<Vec<_>>();
+}
+
+#[test]
+fn a_panicking_body_propagates_and_finishes_the_generator() {
+    let mut g = Gen::new(|co| async move {
+        co.yield_(1).await;
+        panic!("body failed");
+    });
+    g.next();
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| g.next()));
+    assert!(caught.is_err());
+    assert!(g.is_finished());
+    assert_eq!(g.next(), None);
+}
