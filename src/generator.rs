@@ -181,9 +181,12 @@ impl<Y, A> Co<Y, A> {
     /// assert_eq!(echo.resume("hi"), Ok(GenState::Yielded("you said hi".to_string())));
     /// ```
     pub fn yield_(&self, value: Y) -> Yield<'_, Y, A> {
+        // The value goes to the mailbox at once; the future only stops the
+        // body (first poll) and brings back the next argument (second).
+        self.mailbox.yielded.set(Some(value));
         Yield {
             co: self,
-            value: Some(value),
+            stopped: false,
         }
     }
 }
@@ -208,7 +211,7 @@ impl<Y, A> fmt::Debug for Co<Y, A> {
 #[must_use = "a yield does nothing unless awaited"]
 pub struct Yield<'a, Y, A> {
     co: &'a Co<Y, A>,
-    value: Option<Y>,
+    stopped: bool,
 }
 
 impl<Y, A> Unpin for Yield<'_, Y, A> {}
@@ -216,18 +219,17 @@ impl<Y, A> Unpin for Yield<'_, Y, A> {}
 impl<Y, A> Future for Yield<'_, Y, A> {
     type Output = A;
 
+    #[inline]
     fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<A> {
-        match self.value.take() {
-            // First poll: hand the value out and stop.
-            Some(value) => {
-                self.co.mailbox.yielded.set(Some(value));
-                Poll::Pending
-            }
-            // Polled again by the next resume: its argument is our result.
-            None => match self.co.mailbox.arg.take() {
-                Some(arg) => Poll::Ready(arg),
-                None => Poll::Pending,
-            },
+        if !self.stopped {
+            // First poll: stop here; resume finds the value in the mailbox.
+            self.stopped = true;
+            return Poll::Pending;
+        }
+        // Polled again by the next resume: its argument is our result.
+        match self.co.mailbox.arg.take() {
+            Some(arg) => Poll::Ready(arg),
+            None => Poll::Pending,
         }
     }
 }
@@ -371,6 +373,7 @@ impl<Y, R, A, F: Future<Output = R> + ?Sized> Gen<Y, R, A, F> {
     /// assert_eq!(adder.resume(3), Ok(GenState::Complete(5)));
     /// assert_eq!(adder.resume(4), Err(GenError::Finished));
     /// ```
+    #[inline]
     pub fn resume(&mut self, arg: A) -> Result<GenState<Y, R>, GenError> {
         // The body is taken out while it runs: if it panics, it is dropped
         // on the way out and the generator is finished.
@@ -390,7 +393,11 @@ impl<Y, R, A, F: Future<Output = R> + ?Sized> Gen<Y, R, A, F> {
                 }
                 None => Err(GenError::ForeignAwait),
             },
-            Poll::Ready(result) => Ok(GenState::Complete(result)),
+            Poll::Ready(result) => {
+                // A yield future made but never awaited left its value.
+                drop(self.mailbox.yielded.take());
+                Ok(GenState::Complete(result))
+            }
         }
     }
 
