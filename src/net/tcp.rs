@@ -326,6 +326,12 @@ pub struct Incoming<'a> {
 impl Incoming<'_> {
     /// How long the next accept waits after a resource error (`EMFILE`,
     /// `ENFILE`, `ENOBUFS`, `ENOMEM`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(corio::net::Incoming::BACKOFF, std::time::Duration::from_millis(10));
+    /// ```
     pub const BACKOFF: Duration = Duration::from_millis(10);
 
     /// The next connection (never `None`: a listener does not end), or the

@@ -84,6 +84,14 @@ impl fmt::Display for JobError {
 impl std::error::Error for JobError {}
 
 /// What a job's handle gets.
+///
+/// # Examples
+///
+/// ```
+/// let pool = corio::pool::ThreadPool::new(1);
+/// let result: corio::pool::JobResult<u8> = pool.submit(|| 7).unwrap().wait();
+/// assert_eq!(result, Ok(7));
+/// ```
 pub type JobResult<T> = Result<T, JobError>;
 
 type DoneCallback<T> = Box<dyn FnOnce(&JobResult<T>) + Send>;

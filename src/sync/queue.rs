@@ -13,6 +13,17 @@ use super::wait_queue::{Ticket, WaitQueue};
 
 /// In which order a [`Queue`] gives its items: [`Fifo`], [`Lifo`] or
 /// [`Priority`]. (Sealed: these three are all there are.)
+///
+/// # Examples
+///
+/// ```
+/// use corio::sync::{GenericQueue, Priority};
+///
+/// let queue: GenericQueue<u8, Priority> = GenericQueue::new(0);
+/// queue.put_nowait(3).unwrap();
+/// queue.put_nowait(1).unwrap();
+/// assert_eq!(queue.get_nowait(), Ok(1));
+/// ```
 pub trait Order<T>: sealed::Sealed {
     #[doc(hidden)]
     type Store: Store<T>;
@@ -33,13 +44,41 @@ pub trait Store<T>: Default {
 }
 
 /// First in, first out (asyncio's `Queue`).
+///
+/// # Examples
+///
+/// ```
+/// let queue: corio::sync::GenericQueue<u8, corio::sync::Fifo> = corio::sync::Queue::new(0);
+/// queue.put_nowait(1).unwrap();
+/// queue.put_nowait(2).unwrap();
+/// assert_eq!(queue.get_nowait(), Ok(1));
+/// ```
 #[derive(Debug)]
 pub struct Fifo;
 /// Last in, first out (asyncio's `LifoQueue`).
+///
+/// # Examples
+///
+/// ```
+/// let stack: corio::sync::GenericQueue<u8, corio::sync::Lifo> = corio::sync::LifoQueue::new(0);
+/// stack.put_nowait(1).unwrap();
+/// stack.put_nowait(2).unwrap();
+/// assert_eq!(stack.get_nowait(), Ok(2));
+/// ```
 #[derive(Debug)]
 pub struct Lifo;
 /// Smallest first (asyncio's `PriorityQueue`; items are `Ord`, e.g.
 /// `(priority, data)` tuples).
+///
+/// # Examples
+///
+/// ```
+/// let jobs: corio::sync::GenericQueue<(u8, &str), corio::sync::Priority> =
+///     corio::sync::PriorityQueue::new(0);
+/// jobs.put_nowait((9, "later")).unwrap();
+/// jobs.put_nowait((0, "now")).unwrap();
+/// assert_eq!(jobs.get_nowait(), Ok((0, "now")));
+/// ```
 #[derive(Debug)]
 pub struct Priority;
 
