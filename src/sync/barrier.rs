@@ -181,14 +181,12 @@ impl Future for BarrierWait<'_> {
                         Poll::Pending
                     }
                 }
-                Some(ticket) => match st.waiters.take_or_wait(ticket, cx.waker()) {
-                    Some(()) => {
-                        drop(st);
-                        self.ticket = None;
-                        Poll::Ready(BarrierWaitResult(false))
-                    }
-                    None => Poll::Pending,
-                },
+                Some(_) => {
+                    let this = &mut *self;
+                    st.waiters
+                        .poll_wait(&mut this.ticket, false, cx.waker())
+                        .map(|_| BarrierWaitResult(false))
+                }
             }
         };
         for waker in wakers {

@@ -162,24 +162,12 @@ impl Future for EventWait<'_> {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let mut st = self.event.state.borrow_mut();
-        match self.ticket {
-            None if st.set => Poll::Ready(()),
-            None => {
-                let ticket = st.waiters.push(cx.waker());
-                drop(st);
-                self.ticket = Some(ticket);
-                Poll::Pending
-            }
-            Some(ticket) => match st.waiters.take_or_wait(ticket, cx.waker()) {
-                Some(()) => {
-                    drop(st);
-                    self.ticket = None;
-                    Poll::Ready(())
-                }
-                None => Poll::Pending,
-            },
-        }
+        let this = &mut *self;
+        let mut st = this.event.state.borrow_mut();
+        let set = st.set;
+        st.waiters
+            .poll_wait(&mut this.ticket, set, cx.waker())
+            .map(|_| ())
     }
 }
 

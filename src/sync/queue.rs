@@ -928,25 +928,12 @@ impl<T, O: Order<T>> Future for Join<'_, T, O> {
 
     #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let queue = self.queue;
-        let mut st = queue.state.borrow_mut();
-        match self.ticket {
-            None if st.unfinished == 0 => Poll::Ready(()),
-            None => {
-                let ticket = st.joiners.push(cx.waker());
-                drop(st);
-                self.ticket = Some(ticket);
-                Poll::Pending
-            }
-            Some(ticket) => match st.joiners.take_or_wait(ticket, cx.waker()) {
-                Some(()) => {
-                    drop(st);
-                    self.ticket = None;
-                    Poll::Ready(())
-                }
-                None => Poll::Pending,
-            },
-        }
+        let this = &mut *self;
+        let mut st = this.queue.state.borrow_mut();
+        let done = st.unfinished == 0;
+        st.joiners
+            .poll_wait(&mut this.ticket, done, cx.waker())
+            .map(|_| ())
     }
 }
 

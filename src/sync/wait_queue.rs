@@ -83,6 +83,32 @@ impl<T> WaitQueue<T> {
         None
     }
 
+    /// The common shape of a waiting future's poll: done at once if
+    /// `ready_now` (while not yet in line: `Ready(None)`); else join the
+    /// line, and later take what was handed over (`Ready(Some(gift))`).
+    pub(crate) fn poll_wait(
+        &mut self,
+        ticket: &mut Option<Ticket>,
+        ready_now: bool,
+        waker: &Waker,
+    ) -> std::task::Poll<Option<T>> {
+        use std::task::Poll;
+        match *ticket {
+            None if ready_now => Poll::Ready(None),
+            None => {
+                *ticket = Some(self.push(waker));
+                Poll::Pending
+            }
+            Some(t) => match self.take_or_wait(t, waker) {
+                Some(gift) => {
+                    *ticket = None;
+                    Poll::Ready(Some(gift))
+                }
+                None => Poll::Pending,
+            },
+        }
+    }
+
     /// Leaves the line (a dropped future). Returns a gift that was handed
     /// to it and never taken: the caller must pass it on.
     pub(crate) fn cancel(&mut self, ticket: Ticket) -> Option<T> {
