@@ -708,28 +708,33 @@ fn a_pool_dropped_after_its_loop_is_gone_is_fine() {
 
 // ----- channels ------------------------------------------------------------------
 
+/// Receives on a loop until every sender is gone.
+fn receive_all<T>(mut rx: channel::Receiver<T>) -> Vec<T> {
+    corio::run(async move {
+        let mut got = Vec::new();
+        while let Some(item) = rx.recv().await {
+            got.push(item);
+        }
+        got
+    })
+}
+
 #[test]
 fn a_thread_feeds_a_task_through_an_unbounded_channel_and_the_end_is_seen() {
-    let (tx, mut rx) = channel::unbounded();
+    let (tx, rx) = channel::unbounded();
     let producer = std::thread::spawn(move || {
         for i in 0..1000 {
             tx.send(i).unwrap();
         }
     });
-    let got = corio::run(async move {
-        let mut got = Vec::new();
-        while let Some(i) = rx.recv().await {
-            got.push(i);
-        }
-        got
-    });
+    let got = receive_all(rx);
     producer.join().unwrap();
     assert_eq!(got, (0..1000).collect::<Vec<_>>());
 }
 
 #[test]
 fn a_bounded_channel_makes_the_producer_thread_wait() {
-    let (tx, mut rx) = channel::bounded(2);
+    let (tx, rx) = channel::bounded(2);
     let sent = Arc::new(AtomicUsize::new(0));
     let s = sent.clone();
     let producer = std::thread::spawn(move || {
@@ -738,19 +743,14 @@ fn a_bounded_channel_makes_the_producer_thread_wait() {
             s.fetch_add(1, Ordering::SeqCst);
         }
     });
+    eventually("two are queued", || sent.load(Ordering::SeqCst) >= 2);
     std::thread::sleep(Duration::from_millis(30));
     assert_eq!(
         sent.load(Ordering::SeqCst),
         2,
         "blocked once two are queued"
     );
-    let got = corio::run(async move {
-        let mut got = Vec::new();
-        while let Some(i) = rx.recv().await {
-            got.push(i);
-        }
-        got
-    });
+    let got = receive_all(rx);
     producer.join().unwrap();
     assert_eq!(got.len(), 10);
 }
