@@ -76,6 +76,7 @@ mod timers;
 mod waker;
 
 pub mod generator;
+pub mod http;
 pub mod io;
 pub mod net;
 pub mod pool;

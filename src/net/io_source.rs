@@ -40,6 +40,11 @@ impl<T: mio::event::Source> IoSource<T> {
         })
     }
 
+    /// Was this source registered with the loop running on this thread?
+    pub(crate) fn on_current_loop(&self) -> bool {
+        context::with_current(|core| Rc::ptr_eq(core, &self.core)) == Some(true)
+    }
+
     pub(crate) fn get_ref(&self) -> &T {
         match &self.io {
             Some(io) => io,

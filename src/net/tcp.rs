@@ -495,6 +495,12 @@ impl TcpStream {
         }
     }
 
+    /// Was this stream created on the loop running on this thread? (A
+    /// pooled connection from a loop that has ended is useless.)
+    pub(crate) fn on_current_loop(&self) -> bool {
+        self.io.on_current_loop()
+    }
+
     fn from_mio(stream: mio::net::TcpStream) -> io::Result<TcpStream> {
         let io = IoSource::new(stream, Interest::READABLE | Interest::WRITABLE)?;
         Ok(TcpStream { io: Rc::new(io) })

@@ -1,0 +1,1481 @@
+//! `Client`: requests with time limits, redirects and kept-alive
+//! connections, on top of the decoder and `corio::net`.
+//!
+//! One request, step by step (`Client::exchange`):
+//!
+//! 1. take an idle connection to the same `host:port` from the pool, or
+//!    connect a new one (names resolve on the thread pool);
+//! 2. write the request head and body in one `write_all`;
+//! 3. read until the decoder has the head, and hand back a
+//!    [`StreamingResponse`] that owns the connection;
+//! 4. when the body has been read to its end, and both sides allow it, the
+//!    connection goes back to the pool. Any error drops it instead: a
+//!    connection whose response went wrong is never reused.
+//!
+//! If step 2 or 3 fails on a *reused* connection before a single byte of
+//! response arrived, the server probably closed it while it sat idle: an
+//! idempotent request is retried once on a fresh connection.
+
+use std::borrow::Cow;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::rc::{Rc, Weak};
+use std::time::{Duration, Instant};
+
+use url::Url;
+
+use super::decode::{Event, Head, ResponseDecoder, Version};
+use super::error::{Error, ErrorKind};
+use super::headers::Headers;
+use super::request::{self, Connect, Method, Target};
+use crate::net::TcpStream;
+
+/// The first size of a connection's read buffer.
+const READ_BUFFER: usize = 16 * 1024;
+/// A redirect's body is read (so the connection can be reused) only up to
+/// this size; a longer one closes the connection instead.
+const DISCARD_LIMIT: u64 = 64 * 1024;
+
+/// The settings a [`Client`] is built with.
+#[derive(Debug, Clone)]
+struct Config {
+    connect_timeout: Duration,
+    read_timeout: Duration,
+    total_timeout: Option<Duration>,
+    follow_redirects: bool,
+    max_redirects: usize,
+    max_head_bytes: usize,
+    max_body_bytes: u64,
+    /// `User-Agent`, `Accept`, `Accept-Encoding`, `Connection` and the
+    /// user's default headers: sent unless the request sets them.
+    default_headers: Headers,
+    keep_alive: bool,
+    pool_idle_timeout: Duration,
+    pool_max_idle_per_host: usize,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        let mut default_headers = Headers::new();
+        let fields: [(&str, &str); 4] = [
+            ("User-Agent", concat!("corio/", env!("CARGO_PKG_VERSION"))),
+            ("Accept", "*/*"),
+            ("Accept-Encoding", "identity"),
+            ("Connection", "keep-alive"),
+        ];
+        for (name, value) in fields {
+            default_headers.push_unchecked(name, value.as_bytes());
+        }
+        Config {
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(30),
+            total_timeout: None,
+            follow_redirects: true,
+            max_redirects: 10,
+            max_head_bytes: 64 * 1024,
+            max_body_bytes: 64 * 1024 * 1024,
+            default_headers,
+            keep_alive: true,
+            pool_idle_timeout: Duration::from_secs(30),
+            pool_max_idle_per_host: 16,
+        }
+    }
+}
+
+/// An HTTP/1.1 client (aiohttp's `ClientSession`, requests' `Session`):
+/// settings, plus a pool of kept-alive connections reused per
+/// `host:port`. Cloning is cheap and shares the pool.
+///
+/// Defaults: connect timeout 10 s, read timeout (idle between bytes) 30 s,
+/// no total timeout, up to 10 redirects followed, 64 KiB of response head,
+/// 64 MiB of body, idle connections kept 30 s (16 per host).
+///
+/// A `Client` belongs to one thread (it is `!Send`), like the sockets it
+/// keeps; it may outlive a loop, and connections left from an earlier loop
+/// are dropped rather than used.
+///
+/// # Examples
+///
+/// ```
+/// use corio::http::{Client, server::{Reply, Server}};
+///
+/// corio::run(async {
+///     let server = Server::bind("127.0.0.1:0", |_req| async { Reply::text("hi") }).await?;
+///     let client = Client::new();
+///     for _ in 0..3 {
+///         let response = client.get(server.url("/")).send().await?;
+///         assert_eq!((response.status, response.text().as_ref()), (200, "hi"));
+///     }
+///     assert_eq!(server.connections(), 1); // one connection, kept alive
+///     Ok::<_, Box<dyn std::error::Error>>(())
+/// })
+/// .unwrap();
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Rc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    pool: RefCell<Pool>,
+}
+
+impl Default for Client {
+    fn default() -> Client {
+        Client::new()
+    }
+}
+
+impl Client {
+    /// A client with the default settings.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let client = corio::http::Client::new();
+    /// # drop(client);
+    /// ```
+    pub fn new() -> Client {
+        Client::from_config(Config::default())
+    }
+
+    /// A [`Builder`] to change the settings.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let client = corio::http::Client::builder()
+    ///     .read_timeout(Duration::from_secs(5))
+    ///     .max_redirects(3)
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(client);
+    /// ```
+    pub fn builder() -> Builder {
+        Builder {
+            config: Config::default(),
+            error: None,
+        }
+    }
+
+    fn from_config(config: Config) -> Client {
+        Client {
+            inner: Rc::new(Inner {
+                config,
+                pool: RefCell::new(Pool::default()),
+            }),
+        }
+    }
+
+    /// A `GET` request, to finish and [`send`](RequestBuilder::send).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::http::{Client, server::{Reply, Server}};
+    ///
+    /// corio::run(async {
+    ///     let server = Server::bind("127.0.0.1:0", |req| async move { Reply::text(req.path().to_owned()) }).await?;
+    ///     let response = Client::new().get(server.url("/a/b?c=d")).send().await?;
+    ///     assert_eq!(response.text(), "/a/b");
+    ///     Ok::<_, Box<dyn std::error::Error>>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn get(&self, url: impl AsRef<str>) -> RequestBuilder {
+        self.request(Method::Get, url)
+    }
+
+    /// A `HEAD` request: the response has headers and no body.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::http::{Client, server::{Reply, Server}};
+    ///
+    /// corio::run(async {
+    ///     let server = Server::bind("127.0.0.1:0", |_req| async { Reply::text("12345") }).await?;
+    ///     let response = Client::new().head(server.url("/")).send().await?;
+    ///     assert_eq!(response.header("content-length"), Some("5"));
+    ///     assert!(response.body.is_empty());
+    ///     Ok::<_, Box<dyn std::error::Error>>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn head(&self, url: impl AsRef<str>) -> RequestBuilder {
+        self.request(Method::Head, url)
+    }
+
+    /// A `POST` request; give it a [`body`](RequestBuilder::body).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::http::{Client, server::{Reply, Server}};
+    ///
+    /// corio::run(async {
+    ///     let server = Server::bind("127.0.0.1:0", |req| async move { Reply::new(201).body(req.body) }).await?;
+    ///     let response = Client::new().post(server.url("/")).body("data").send().await?;
+    ///     assert_eq!((response.status, response.body.as_slice()), (201, &b"data"[..]));
+    ///     Ok::<_, Box<dyn std::error::Error>>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn post(&self, url: impl AsRef<str>) -> RequestBuilder {
+        self.request(Method::Post, url)
+    }
+
+    /// A `PUT` request; give it a [`body`](RequestBuilder::body).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::http::{Client, server::{Reply, Server}};
+    ///
+    /// corio::run(async {
+    ///     let server = Server::bind("127.0.0.1:0", |req| async move { Reply::text(req.method) }).await?;
+    ///     let response = Client::new().put(server.url("/x")).body(vec![1, 2, 3]).send().await?;
+    ///     assert_eq!(response.text(), "PUT");
+    ///     Ok::<_, Box<dyn std::error::Error>>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn put(&self, url: impl AsRef<str>) -> RequestBuilder {
+        self.request(Method::Put, url)
+    }
+
+    /// A `DELETE` request.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::http::{Client, server::{Reply, Server}};
+    ///
+    /// corio::run(async {
+    ///     let server = Server::bind("127.0.0.1:0", |req| async move { Reply::text(req.method) }).await?;
+    ///     let response = Client::new().delete(server.url("/x")).send().await?;
+    ///     assert_eq!(response.text(), "DELETE");
+    ///     Ok::<_, Box<dyn std::error::Error>>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn delete(&self, url: impl AsRef<str>) -> RequestBuilder {
+        self.request(Method::Delete, url)
+    }
+
+    /// A request with any [`Method`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::http::{Client, Method, server::{Reply, Server}};
+    ///
+    /// corio::run(async {
+    ///     let server = Server::bind("127.0.0.1:0", |req| async move { Reply::text(req.method) }).await?;
+    ///     let response = Client::new().request(Method::Options, server.url("/")).send().await?;
+    ///     assert_eq!(response.text(), "OPTIONS");
+    ///     Ok::<_, Box<dyn std::error::Error>>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn request(&self, method: Method, url: impl AsRef<str>) -> RequestBuilder {
+        RequestBuilder {
+            client: self.clone(),
+            method,
+            url: url.as_ref().to_owned(),
+            headers: Headers::new(),
+            body: Vec::new(),
+            timeout: self.inner.config.total_timeout,
+            error: None,
+        }
+    }
+
+    /// How many idle connections the pool holds now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(corio::http::Client::new().idle_connections(), 0);
+    /// ```
+    pub fn idle_connections(&self) -> usize {
+        self.inner.pool.borrow().len()
+    }
+
+    /// Sends one request and reads the response head; follows no redirect.
+    async fn exchange(
+        &self,
+        method: Method,
+        url: &Url,
+        headers: &Headers,
+        body: &[u8],
+        deadline: Option<Deadline>,
+    ) -> Result<StreamingResponse, Error> {
+        let config = &self.inner.config;
+        let target = request::target(url);
+        let mut wire = Vec::with_capacity(256 + body.len());
+        request::encode(
+            &mut wire,
+            method,
+            &target,
+            headers,
+            &config.default_headers,
+            body,
+        );
+        let closing = !config.keep_alive || headers.has_token("connection", "close");
+        let clock = Clock {
+            idle: config.read_timeout,
+            deadline,
+        };
+        let mut fresh_only = false;
+        loop {
+            let pooled = if fresh_only {
+                None
+            } else {
+                self.checkout(&target.authority)
+            };
+            let reused = pooled.is_some();
+            let mut conn = match pooled {
+                Some(conn) => conn,
+                None => self.connect(&target, deadline).await?,
+            };
+            let decoder = ResponseDecoder::new(method == Method::Head)
+                .max_head_bytes(config.max_head_bytes)
+                .max_body_bytes(config.max_body_bytes);
+            match conn.exchange(&wire, decoder, &clock).await {
+                Ok((head, decoder)) => {
+                    return Ok(StreamingResponse {
+                        status: head.status,
+                        version: head.version,
+                        reason: head.reason,
+                        headers: head.headers,
+                        url: url.as_str().to_owned(),
+                        body: Body {
+                            conn: Some(conn),
+                            decoder,
+                            clock,
+                            pool: Rc::downgrade(&self.inner),
+                            reusable: !closing,
+                        },
+                    });
+                }
+                // The server closed the idle connection meanwhile: once more,
+                // on a fresh one.
+                Err(err)
+                    if reused && conn.received == 0 && method.is_idempotent() && err.stale() =>
+                {
+                    fresh_only = true;
+                }
+                Err(err) => return Err(err.error),
+            }
+        }
+    }
+
+    /// Connects to the target, within the connect timeout (and the total).
+    async fn connect(&self, target: &Target, deadline: Option<Deadline>) -> Result<Conn, Error> {
+        let clock = Clock {
+            idle: self.inner.config.connect_timeout,
+            deadline,
+        };
+        let what = "connecting";
+        let stream = match &target.connect {
+            Connect::Addr(addr) => clock.limit(TcpStream::connect(*addr), what).await?,
+            Connect::Name(name, port) => {
+                clock
+                    .limit(TcpStream::connect((name.as_str(), *port)), what)
+                    .await?
+            }
+        };
+        // Requests go out in one write; replies should not wait for Nagle.
+        stream
+            .set_nodelay(true)
+            .map_err(|e| Error::io(e, "setting TCP_NODELAY"))?;
+        Ok(Conn {
+            stream,
+            key: target.authority.clone(),
+            buf: vec![0; READ_BUFFER],
+            start: 0,
+            end: 0,
+            eof: false,
+            received: 0,
+        })
+    }
+
+    /// An idle connection to `key` that belongs to this loop, if any.
+    fn checkout(&self, key: &str) -> Option<Conn> {
+        let timeout = self.inner.config.pool_idle_timeout;
+        let mut pool = self.inner.pool.borrow_mut();
+        let idle = pool.idle.get_mut(key)?;
+        let now = Instant::now();
+        // The most recently used first: the least likely to have been closed.
+        while let Some(entry) = idle.pop() {
+            if now.duration_since(entry.since) < timeout && entry.conn.stream.on_current_loop() {
+                return Some(entry.conn);
+            }
+        }
+        None
+    }
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("config", &self.inner.config)
+            .field("idle_connections", &self.idle_connections())
+            .finish()
+    }
+}
+
+/// Sets up a [`Client`]; from [`Client::builder`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let client = corio::http::Client::builder()
+///     .connect_timeout(Duration::from_secs(2))
+///     .total_timeout(Duration::from_secs(20))
+///     .user_agent("my-crawler/1.0")
+///     .default_header("Accept-Language", "zh-CN")
+///     .build()
+///     .unwrap();
+/// # drop(client);
+/// ```
+#[derive(Debug)]
+pub struct Builder {
+    config: Config,
+    error: Option<Error>,
+}
+
+impl Builder {
+    /// How long a connect (name resolution included) may take. Default 10 s.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = corio::http::Client::builder().connect_timeout(std::time::Duration::from_secs(1));
+    /// # drop(builder);
+    /// ```
+    pub fn connect_timeout(mut self, timeout: Duration) -> Builder {
+        self.config.connect_timeout = timeout;
+        self
+    }
+
+    /// How long a read or write may wait with no progress: the longest
+    /// silence between bytes. Default 30 s.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = corio::http::Client::builder().read_timeout(std::time::Duration::from_secs(5));
+    /// # drop(builder);
+    /// ```
+    pub fn read_timeout(mut self, timeout: Duration) -> Builder {
+        self.config.read_timeout = timeout;
+        self
+    }
+
+    /// How long a whole request may take: connect, redirects and reading
+    /// the body included. Default: no limit (the read timeout still
+    /// applies). [`RequestBuilder::timeout`] sets it for one request.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = corio::http::Client::builder().total_timeout(std::time::Duration::from_secs(60));
+    /// # drop(builder);
+    /// ```
+    pub fn total_timeout(mut self, timeout: Duration) -> Builder {
+        self.config.total_timeout = Some(timeout);
+        self
+    }
+
+    /// Whether to follow redirects at all. Default: yes. Without, a `3xx`
+    /// response is returned as it is.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = corio::http::Client::builder().follow_redirects(false);
+    /// # drop(builder);
+    /// ```
+    pub fn follow_redirects(mut self, follow: bool) -> Builder {
+        self.config.follow_redirects = follow;
+        self
+    }
+
+    /// How many redirects one request may follow; one more is an
+    /// [`ErrorKind::TooManyRedirects`] error. Default 10.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = corio::http::Client::builder().max_redirects(3);
+    /// # drop(builder);
+    /// ```
+    pub fn max_redirects(mut self, max: usize) -> Builder {
+        self.config.max_redirects = max;
+        self
+    }
+
+    /// The most bytes a response head may have. Default 64 KiB.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = corio::http::Client::builder().max_head_bytes(8 * 1024);
+    /// # drop(builder);
+    /// ```
+    pub fn max_head_bytes(mut self, max: usize) -> Builder {
+        self.config.max_head_bytes = max;
+        self
+    }
+
+    /// The most bytes a response body may have, buffered or streamed.
+    /// Default 64 MiB; `u64::MAX` for no limit (with
+    /// [`send_streaming`](RequestBuilder::send_streaming), a body need not
+    /// fit in memory).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = corio::http::Client::builder().max_body_bytes(u64::MAX);
+    /// # drop(builder);
+    /// ```
+    pub fn max_body_bytes(mut self, max: u64) -> Builder {
+        self.config.max_body_bytes = max;
+        self
+    }
+
+    /// The `User-Agent` header. Default `corio/<version>`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = corio::http::Client::builder().user_agent("fetch/1.0");
+    /// # drop(builder);
+    /// ```
+    pub fn user_agent(self, agent: impl AsRef<[u8]>) -> Builder {
+        self.default_header("User-Agent", agent)
+    }
+
+    /// A header sent with every request that does not set it itself.
+    /// A bad name or value makes [`build`](Self::build) fail.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let client = corio::http::Client::builder().default_header("Accept", "text/html").build();
+    /// assert!(client.is_ok());
+    /// let client = corio::http::Client::builder().default_header("X", "a\r\nb").build();
+    /// assert!(client.is_err());
+    /// ```
+    pub fn default_header(mut self, name: &str, value: impl AsRef<[u8]>) -> Builder {
+        if let Err(err) = self.config.default_headers.insert(name, value) {
+            self.error.get_or_insert(err);
+        }
+        self
+    }
+
+    /// Whether to keep connections open for reuse. Default: yes. Without,
+    /// every request says `Connection: close` and gets its own connection.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = corio::http::Client::builder().keep_alive(false);
+    /// # drop(builder);
+    /// ```
+    pub fn keep_alive(mut self, keep: bool) -> Builder {
+        self.config.keep_alive = keep;
+        let value = if keep { "keep-alive" } else { "close" };
+        self.config
+            .default_headers
+            .push_unchecked("Connection", value.as_bytes());
+        self.config.default_headers = dedup_last(&self.config.default_headers, "Connection");
+        self
+    }
+
+    /// How long an idle connection is kept for reuse (default 30 s), and
+    /// how many per `host:port` (default 16).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let builder = corio::http::Client::builder().pool(std::time::Duration::from_secs(5), 4);
+    /// # drop(builder);
+    /// ```
+    pub fn pool(mut self, idle_timeout: Duration, max_idle_per_host: usize) -> Builder {
+        self.config.pool_idle_timeout = idle_timeout;
+        self.config.pool_max_idle_per_host = max_idle_per_host;
+        self
+    }
+
+    /// The client, or the first bad setting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(corio::http::Client::builder().build().is_ok());
+    /// ```
+    pub fn build(self) -> Result<Client, Error> {
+        match self.error {
+            Some(err) => Err(err),
+            None => Ok(Client::from_config(self.config)),
+        }
+    }
+}
+
+/// `headers` with only the last `name` field kept.
+fn dedup_last(headers: &Headers, name: &str) -> Headers {
+    let last = headers.get_all(name).last().map(<[u8]>::to_vec);
+    let mut out = headers.clone();
+    out.remove(name);
+    if let Some(value) = last {
+        out.push_unchecked(name, &value);
+    }
+    out
+}
+
+/// One request being put together: from [`Client::get`] and friends, or
+/// [`get`](super::get).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use corio::http::{Client, server::{Reply, Server}};
+///
+/// corio::run(async {
+///     let server = Server::bind("127.0.0.1:0", |req| async move {
+///         Reply::text(req.headers.get_str("x-token").unwrap_or("none").to_owned())
+///     })
+///     .await?;
+///     let response = Client::new()
+///         .get(server.url("/"))
+///         .header("X-Token", "abc")
+///         .timeout(Duration::from_secs(5))
+///         .send()
+///         .await?;
+///     assert_eq!(response.text(), "abc");
+///     Ok::<_, Box<dyn std::error::Error>>(())
+/// })
+/// .unwrap();
+/// ```
+#[must_use = "a request does nothing until it is sent"]
+#[derive(Debug)]
+pub struct RequestBuilder {
+    client: Client,
+    method: Method,
+    url: String,
+    headers: Headers,
+    body: Vec<u8>,
+    timeout: Option<Duration>,
+    error: Option<Error>,
+}
+
+impl RequestBuilder {
+    /// Adds a header. A name that is not a token, or a value with CR, LF
+    /// or NUL, makes the request fail with
+    /// [`ErrorKind::InvalidRequest`] before anything is sent.
+    /// `Content-Length` and `Transfer-Encoding` are the client's to set
+    /// (from the body) and are refused too.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::http::{Client, ErrorKind};
+    ///
+    /// corio::run(async {
+    ///     let err = Client::new()
+    ///         .get("http://127.0.0.1:9/")
+    ///         .header("X-Name", "a\r\nInjected: 1")
+    ///         .send()
+    ///         .await
+    ///         .unwrap_err();
+    ///     assert_eq!(err.kind(), ErrorKind::InvalidRequest);
+    /// });
+    /// ```
+    pub fn header(mut self, name: &str, value: impl AsRef<[u8]>) -> RequestBuilder {
+        let checked = if name.eq_ignore_ascii_case("content-length")
+            || name.eq_ignore_ascii_case("transfer-encoding")
+        {
+            Err(Error::new(
+                ErrorKind::InvalidRequest,
+                format!("{name} is set by the client from the body; do not set it by hand"),
+            ))
+        } else {
+            self.headers.append(name, value)
+        };
+        if let Err(err) = checked {
+            self.error.get_or_insert(err);
+        }
+        self
+    }
+
+    /// The request body, sent with a `Content-Length`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let request = corio::http::Client::new().post("http://127.0.0.1/").body("name=corio");
+    /// # drop(request);
+    /// ```
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> RequestBuilder {
+        self.body = body.into();
+        self
+    }
+
+    /// A total time limit for this request (connect, redirects and body),
+    /// instead of the client's.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let request = corio::http::Client::new().get("http://127.0.0.1/").timeout(std::time::Duration::from_secs(3));
+    /// # drop(request);
+    /// ```
+    pub fn timeout(mut self, timeout: Duration) -> RequestBuilder {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Sends the request and reads the whole response into memory.
+    ///
+    /// # Errors
+    ///
+    /// An [`Error`] whose [`kind`](Error::kind) says what went wrong. An
+    /// HTTP error status (404, 500) is *not* an error: check
+    /// `response.status`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::http::{Client, server::{Reply, Server}};
+    ///
+    /// corio::run(async {
+    ///     let server = Server::bind("127.0.0.1:0", |_req| async { Reply::new(404) }).await?;
+    ///     let response = Client::new().get(server.url("/missing")).send().await?;
+    ///     assert_eq!(response.status, 404);
+    ///     Ok::<_, Box<dyn std::error::Error>>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub async fn send(self) -> Result<Response, Error> {
+        self.send_streaming().await?.into_response().await
+    }
+
+    /// Sends the request and returns once the response head has arrived;
+    /// read the body piece by piece with [`StreamingResponse::chunk`] —
+    /// for bodies larger than memory. The total timeout, if any, keeps
+    /// running while the body is read.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::http::{Client, server::{Reply, Server}};
+    ///
+    /// corio::run(async {
+    ///     let server = Server::bind("127.0.0.1:0", |_req| async { Reply::new(200).body(vec![7; 100_000]) }).await?;
+    ///     let mut response = Client::new().get(server.url("/big")).send_streaming().await?;
+    ///     let mut total = 0;
+    ///     while let Some(piece) = response.chunk().await? {
+    ///         total += piece.len(); // write it to a file, hash it, ...
+    ///     }
+    ///     assert_eq!(total, 100_000);
+    ///     Ok::<_, Box<dyn std::error::Error>>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub async fn send_streaming(self) -> Result<StreamingResponse, Error> {
+        let first_url = self.url.clone();
+        match self.timeout {
+            None => self.follow(None).await,
+            Some(total) => {
+                let deadline = Deadline {
+                    at: Instant::now() + total,
+                    total,
+                };
+                let outcome =
+                    crate::time::timeout_at(deadline.at, self.follow(Some(deadline))).await;
+                outcome.unwrap_or_else(|_| Err(deadline.error().at(&first_url)))
+            }
+        }
+    }
+
+    /// The redirect loop (RFC 9110 §15.4).
+    async fn follow(self, deadline: Option<Deadline>) -> Result<StreamingResponse, Error> {
+        let RequestBuilder {
+            client,
+            mut method,
+            url,
+            mut headers,
+            mut body,
+            error,
+            ..
+        } = self;
+        if let Some(err) = error {
+            return Err(err.at(&url));
+        }
+        let config = &client.inner.config;
+        let mut url = request::parse_url(&url)?;
+        let mut visited = vec![(method, url.clone())];
+        loop {
+            let response = client
+                .exchange(method, &url, &headers, &body, deadline)
+                .await
+                .map_err(|err| err.at(url.as_str()))?;
+            let redirect = matches!(response.status, 301 | 302 | 303 | 307 | 308);
+            let location = response.headers.get("location").map(<[u8]>::to_vec);
+            let (true, true, Some(location)) = (config.follow_redirects, redirect, location) else {
+                return Ok(response);
+            };
+            let next = redirect_target(&url, &location).map_err(|err| err.at(url.as_str()))?;
+            if visited.len() > config.max_redirects {
+                return Err(Error::new(
+                    ErrorKind::TooManyRedirects,
+                    format!(
+                        "stopped after {} redirects; the next went to {next}",
+                        config.max_redirects
+                    ),
+                )
+                .at(url.as_str()));
+            }
+            // 303 turns anything but HEAD into GET; 301 and 302 turn POST
+            // into GET (what browsers do, allowed by §15.4.2-3); 307 and
+            // 308 keep method and body.
+            let to_get = match response.status {
+                303 => method != Method::Head,
+                301 | 302 => method == Method::Post,
+                _ => false,
+            };
+            if to_get {
+                method = Method::Get;
+                body = Vec::new();
+                headers.remove("content-type");
+            }
+            if (next.host(), next.port_or_known_default())
+                != (url.host(), url.port_or_known_default())
+            {
+                // Credentials are for the origin they were given to.
+                for name in ["authorization", "proxy-authorization", "cookie", "host"] {
+                    headers.remove(name);
+                }
+            }
+            if visited.iter().any(|(m, u)| *m == method && *u == next) {
+                return Err(Error::new(
+                    ErrorKind::TooManyRedirects,
+                    format!("redirect loop: {next} was visited before"),
+                )
+                .at(url.as_str()));
+            }
+            response.discard().await;
+            visited.push((method, next.clone()));
+            url = next;
+        }
+    }
+}
+
+/// Where a `Location` points, resolved against the URL it came from.
+fn redirect_target(base: &Url, location: &[u8]) -> Result<Url, Error> {
+    let text = std::str::from_utf8(location)
+        .map_err(|_| Error::new(ErrorKind::Malformed, "the redirect Location is not UTF-8"))?;
+    let next = base.join(text.trim()).map_err(|err| {
+        Error::new(
+            ErrorKind::Malformed,
+            format!("the redirect Location {text:?} is not a URL: {err}"),
+        )
+    })?;
+    request::check_url(&next).map_err(|err| err.at(next.as_str()))?;
+    Ok(next)
+}
+
+/// A total time limit: when it ends and how long it was (for the message).
+#[derive(Debug, Clone, Copy)]
+struct Deadline {
+    at: Instant,
+    total: Duration,
+}
+
+impl Deadline {
+    fn error(self) -> Error {
+        Error::new(
+            ErrorKind::Timeout,
+            format!(
+                "the request took longer than its total timeout of {:?}",
+                self.total
+            ),
+        )
+    }
+}
+
+/// The time limits of one I/O step: an idle limit, and the total.
+#[derive(Debug, Clone, Copy)]
+struct Clock {
+    idle: Duration,
+    deadline: Option<Deadline>,
+}
+
+impl Clock {
+    /// Runs one I/O step within the idle limit and the total deadline.
+    async fn limit<T>(
+        &self,
+        step: impl Future<Output = io::Result<T>>,
+        doing: &str,
+    ) -> Result<T, Error> {
+        let idle_until = Instant::now() + self.idle;
+        let (until, total) = match self.deadline {
+            Some(deadline) if deadline.at <= idle_until => (deadline.at, Some(deadline)),
+            _ => (idle_until, None),
+        };
+        match crate::time::timeout_at(until, step).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(err)) => Err(Error::io(err, doing)),
+            Err(_) => Err(match total {
+                Some(deadline) => deadline.error(),
+                None => Error::new(
+                    ErrorKind::Timeout,
+                    format!("{doing}: nothing happened for {:?}", self.idle),
+                ),
+            }),
+        }
+    }
+}
+
+/// An open connection and the bytes received on it but not yet decoded.
+struct Conn {
+    stream: TcpStream,
+    /// The pool key: `host:port`.
+    key: String,
+    buf: Vec<u8>,
+    /// `buf[start..end]` is received and not yet used.
+    start: usize,
+    end: usize,
+    /// The server closed its side.
+    eof: bool,
+    /// Bytes received since the current request was sent.
+    received: usize,
+}
+
+/// An error from one exchange, and whether a retry could help.
+struct Failed {
+    error: Error,
+    /// The connection failed the way a stale one does (closed or reset).
+    io_kind: Option<io::ErrorKind>,
+    closed: bool,
+}
+
+impl Failed {
+    fn stale(&self) -> bool {
+        self.closed
+            || matches!(
+                self.io_kind,
+                Some(
+                    io::ErrorKind::BrokenPipe
+                        | io::ErrorKind::ConnectionReset
+                        | io::ErrorKind::ConnectionAborted
+                )
+            )
+    }
+}
+
+impl From<Error> for Failed {
+    fn from(error: Error) -> Failed {
+        let io_kind = std::error::Error::source(&error)
+            .and_then(|s| s.downcast_ref::<io::Error>())
+            .map(io::Error::kind);
+        let closed = error.kind() == ErrorKind::Closed;
+        Failed {
+            error,
+            io_kind,
+            closed,
+        }
+    }
+}
+
+impl Conn {
+    fn unread(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    /// Sends `wire` and reads until the decoder has the response head.
+    async fn exchange(
+        &mut self,
+        wire: &[u8],
+        mut decoder: ResponseDecoder,
+        clock: &Clock,
+    ) -> Result<(Head, ResponseDecoder), Failed> {
+        self.received = 0;
+        clock
+            .limit(self.stream.write_all(wire), "sending the request")
+            .await?;
+        loop {
+            let (used, event) = decoder.decode(self.unread(), self.eof)?;
+            match event {
+                Event::NeedMore => self.fill(clock).await?,
+                Event::Head(head) => {
+                    self.start += used;
+                    return Ok((head, decoder));
+                }
+                Event::Data(_) | Event::End => unreachable!("the decoder gives the head first"),
+            }
+        }
+    }
+
+    /// Reads more bytes after the unread ones; at the end of the stream,
+    /// sets `eof`.
+    async fn fill(&mut self, clock: &Clock) -> Result<(), Error> {
+        if self.start == self.end {
+            (self.start, self.end) = (0, 0);
+        } else if self.end == self.buf.len() {
+            if self.start > 0 {
+                self.buf.copy_within(self.start..self.end, 0);
+                (self.start, self.end) = (0, self.end - self.start);
+            } else {
+                // A head larger than the buffer: grow (the decoder caps it).
+                self.buf.resize(self.buf.len() * 2, 0);
+            }
+        }
+        let Conn {
+            stream, buf, end, ..
+        } = self;
+        let n = clock
+            .limit(stream.read(&mut buf[*end..]), "reading the response")
+            .await?;
+        self.end += n;
+        self.received += n;
+        self.eof = n == 0;
+        Ok(())
+    }
+}
+
+/// A response whose head has arrived and whose body is read on demand:
+/// from [`RequestBuilder::send_streaming`]. Dropping it before the end of
+/// the body closes the connection.
+///
+/// # Examples
+///
+/// ```
+/// use corio::http::{Client, server::{Reply, Server}};
+///
+/// corio::run(async {
+///     let server = Server::bind("127.0.0.1:0", |_req| async { Reply::text("streamed") }).await?;
+///     let response = Client::new().get(server.url("/")).send_streaming().await?;
+///     assert_eq!(response.status, 200);
+///     let whole = response.into_response().await?; // or read it with `chunk`
+///     assert_eq!(whole.text(), "streamed");
+///     Ok::<_, Box<dyn std::error::Error>>(())
+/// })
+/// .unwrap();
+/// ```
+pub struct StreamingResponse {
+    /// The status code.
+    pub status: u16,
+    /// The HTTP version of the response.
+    pub version: Version,
+    /// The reason phrase.
+    pub reason: String,
+    /// The header fields.
+    pub headers: Headers,
+    url: String,
+    body: Body,
+}
+
+/// The body half of a streaming response: the connection and the decoder.
+struct Body {
+    /// `None` once the body ended or failed.
+    conn: Option<Conn>,
+    decoder: ResponseDecoder,
+    clock: Clock,
+    pool: Weak<Inner>,
+    /// The request allowed reuse (no `Connection: close` from our side).
+    reusable: bool,
+}
+
+impl StreamingResponse {
+    /// The next piece of the body, or `None` at its end. When the body
+    /// ends cleanly, the connection goes back to the client's pool.
+    ///
+    /// Cancel safety: dropping the future loses no body bytes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::http::{Client, server::{Reply, Server}};
+    ///
+    /// corio::run(async {
+    ///     let server = Server::bind("127.0.0.1:0", |_req| async { Reply::text("abc").chunked() }).await?;
+    ///     let mut response = Client::new().get(server.url("/")).send_streaming().await?;
+    ///     let mut body = Vec::new();
+    ///     while let Some(piece) = response.chunk().await? {
+    ///         body.extend_from_slice(piece);
+    ///     }
+    ///     assert_eq!(body, b"abc");
+    ///     Ok::<_, Box<dyn std::error::Error>>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub async fn chunk(&mut self) -> Result<Option<&[u8]>, Error> {
+        let body = &mut self.body;
+        let piece = loop {
+            let Some(conn) = body.conn.as_mut() else {
+                return Ok(None);
+            };
+            let (used, event) = match body.decoder.decode(conn.unread(), conn.eof) {
+                Ok(step) => step,
+                Err(err) => {
+                    body.conn = None; // never reuse a connection that went wrong
+                    return Err(err.at(&self.url));
+                }
+            };
+            match event {
+                Event::NeedMore => {
+                    if let Err(err) = conn.fill(&body.clock).await {
+                        body.conn = None;
+                        return Err(err.at(&self.url));
+                    }
+                }
+                // The data is the last `len` of the used bytes.
+                Event::Data(data) => {
+                    let len = data.len();
+                    conn.start += used;
+                    break conn.start - len..conn.start;
+                }
+                Event::End => {
+                    conn.start += used;
+                    body.finish();
+                    return Ok(None);
+                }
+                Event::Head(_) => unreachable!("the decoder gives one head"),
+            }
+        };
+        Ok(self.body.conn.as_ref().map(|conn| &conn.buf[piece]))
+    }
+
+    /// Reads the rest of the body into memory: a [`Response`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::http::{Client, server::{Reply, Server}};
+    ///
+    /// corio::run(async {
+    ///     let server = Server::bind("127.0.0.1:0", |_req| async { Reply::text("all of it") }).await?;
+    ///     let response = Client::new().get(server.url("/")).send_streaming().await?;
+    ///     assert_eq!(response.into_response().await?.body, b"all of it");
+    ///     Ok::<_, Box<dyn std::error::Error>>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub async fn into_response(mut self) -> Result<Response, Error> {
+        let mut body = Vec::new();
+        if let Some(length) = self
+            .headers
+            .get_str("content-length")
+            .and_then(|v| v.trim().parse::<usize>().ok())
+        {
+            body.reserve_exact(length.min(1 << 20));
+        }
+        while let Some(piece) = self.chunk().await? {
+            body.extend_from_slice(piece);
+        }
+        Ok(Response {
+            status: self.status,
+            version: self.version,
+            reason: self.reason,
+            headers: self.headers,
+            body,
+            url: self.url,
+        })
+    }
+
+    /// The first value of header `name` (any case), if it is UTF-8.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::http::{Client, server::{Reply, Server}};
+    ///
+    /// corio::run(async {
+    ///     let server = Server::bind("127.0.0.1:0", |_req| async { Reply::html("<p>") }).await?;
+    ///     let response = Client::new().get(server.url("/")).send_streaming().await?;
+    ///     assert_eq!(response.header("Content-Type"), Some("text/html; charset=utf-8"));
+    ///     Ok::<_, Box<dyn std::error::Error>>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get_str(name)
+    }
+
+    /// The URL that answered (after redirects).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::http::{Client, server::{Reply, Server}};
+    ///
+    /// corio::run(async {
+    ///     let server = Server::bind("127.0.0.1:0", |_req| async { Reply::text("") }).await?;
+    ///     let response = Client::new().get(server.url("/x")).send_streaming().await?;
+    ///     assert!(response.url().ends_with("/x"));
+    ///     Ok::<_, Box<dyn std::error::Error>>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Reads and drops a short body so that the connection can be reused;
+    /// a long one (or any error) just closes the connection.
+    async fn discard(mut self) {
+        while self.body.decoder.body_len() <= DISCARD_LIMIT {
+            match self.chunk().await {
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => return,
+            }
+        }
+    }
+}
+
+impl Body {
+    /// The body ended cleanly: the connection goes back to the pool, if
+    /// both sides allow reuse and nothing unexpected follows the response.
+    fn finish(&mut self) {
+        let Some(conn) = self.conn.take() else { return };
+        let clean =
+            self.reusable && self.decoder.keep_alive() && conn.start == conn.end && !conn.eof;
+        if let (true, Some(inner)) = (clean, self.pool.upgrade()) {
+            Pool::checkin(&inner, conn);
+        }
+    }
+}
+
+impl fmt::Debug for StreamingResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StreamingResponse")
+            .field("status", &self.status)
+            .field("version", &self.version)
+            .field("reason", &self.reason)
+            .field("headers", &self.headers)
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A complete response, body in memory: from [`RequestBuilder::send`] or
+/// [`get`](super::get).
+///
+/// # Examples
+///
+/// ```
+/// use corio::http::{self, server::{Reply, Server}};
+///
+/// corio::run(async {
+///     let server = Server::bind("127.0.0.1:0", |_req| async { Reply::html("<h1>hi</h1>") }).await?;
+///     let response = http::get(server.url("/")).await?;
+///     println!("{} {} {}", response.version, response.status, response.reason); // HTTP/1.1 200 OK
+///     assert_eq!(response.header("content-type"), Some("text/html; charset=utf-8"));
+///     assert_eq!(response.text(), "<h1>hi</h1>");
+///     Ok::<_, Box<dyn std::error::Error>>(())
+/// })
+/// .unwrap();
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Response {
+    /// The status code.
+    pub status: u16,
+    /// The HTTP version of the response.
+    pub version: Version,
+    /// The reason phrase.
+    pub reason: String,
+    /// The header fields (values as bytes; lookup ignores case).
+    pub headers: Headers,
+    /// The body.
+    pub body: Vec<u8>,
+    url: String,
+}
+
+impl Response {
+    /// The body as text: UTF-8, with invalid bytes replaced by `�`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::http::server::{Reply, Server};
+    ///
+    /// corio::run(async {
+    ///     let server = Server::bind("127.0.0.1:0", |_req| async { Reply::text("事件循环") }).await?;
+    ///     assert_eq!(corio::http::get(server.url("/")).await?.text(), "事件循环");
+    ///     Ok::<_, Box<dyn std::error::Error>>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn text(&self) -> Cow<'_, str> {
+        String::from_utf8_lossy(&self.body)
+    }
+
+    /// The first value of header `name` (any case), if it is UTF-8; the
+    /// raw bytes are in [`headers`](Self::headers).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::http::server::{Reply, Server};
+    ///
+    /// corio::run(async {
+    ///     let server = Server::bind("127.0.0.1:0", |_req| async { Reply::text("x").header("X-Id", "7") }).await?;
+    ///     assert_eq!(corio::http::get(server.url("/")).await?.header("x-id"), Some("7"));
+    ///     Ok::<_, Box<dyn std::error::Error>>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get_str(name)
+    }
+
+    /// The URL that answered (after redirects).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::http::server::{Reply, Server};
+    ///
+    /// corio::run(async {
+    ///     let server = Server::bind("127.0.0.1:0", |req| async move {
+    ///         match req.path() {
+    ///             "/old" => Reply::redirect(301, "/new"),
+    ///             _ => Reply::text("moved here"),
+    ///         }
+    ///     })
+    ///     .await?;
+    ///     let response = corio::http::get(server.url("/old")).await?;
+    ///     assert!(response.url().ends_with("/new"));
+    ///     Ok::<_, Box<dyn std::error::Error>>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Is the status 2xx?
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::http::server::{Reply, Server};
+    ///
+    /// corio::run(async {
+    ///     let server = Server::bind("127.0.0.1:0", |_req| async { Reply::new(500) }).await?;
+    ///     assert!(!corio::http::get(server.url("/")).await?.is_success());
+    ///     Ok::<_, Box<dyn std::error::Error>>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field("version", &self.version)
+            .field("reason", &self.reason)
+            .field("headers", &self.headers)
+            .field("body", &format_args!("{} bytes", self.body.len()))
+            .field("url", &self.url)
+            .finish()
+    }
+}
+
+/// Idle connections, by `host:port`, newest last.
+#[derive(Default)]
+struct Pool {
+    idle: HashMap<String, Vec<Idle>>,
+    /// A reaper task is closing expired connections.
+    reaping: Rc<Cell<bool>>,
+}
+
+struct Idle {
+    conn: Conn,
+    since: Instant,
+}
+
+impl Pool {
+    fn len(&self) -> usize {
+        self.idle.values().map(Vec::len).sum()
+    }
+
+    /// Puts a connection back, and makes sure a reaper will close it when
+    /// it has been idle too long.
+    fn checkin(inner: &Rc<Inner>, conn: Conn) {
+        let config = &inner.config;
+        let mut pool = inner.pool.borrow_mut();
+        let idle = pool.idle.entry(conn.key.clone()).or_default();
+        if idle.len() >= config.pool_max_idle_per_host {
+            idle.remove(0); // the oldest goes
+        }
+        if config.pool_max_idle_per_host > 0 {
+            idle.push(Idle {
+                conn,
+                since: Instant::now(),
+            });
+        }
+        if !pool.reaping.get() && pool.len() > 0 {
+            pool.reaping.set(true);
+            let flag = Rc::clone(&pool.reaping);
+            crate::spawn(reap(Rc::downgrade(inner), flag)).detach();
+        }
+    }
+
+    /// Closes connections idle for `timeout` or more; returns when the
+    /// next one expires.
+    fn purge(&mut self, timeout: Duration) -> Option<Instant> {
+        let now = Instant::now();
+        for idle in self.idle.values_mut() {
+            idle.retain(|entry| now.duration_since(entry.since) < timeout);
+        }
+        self.idle.retain(|_, idle| !idle.is_empty());
+        self.idle
+            .values()
+            .flatten()
+            .map(|entry| entry.since + timeout)
+            .min()
+    }
+}
+
+/// The pool's reaper: a task that sleeps until the next idle connection
+/// expires, closes it, and ends when the pool is empty (or the client is
+/// gone). Dropping it (the loop closing) clears the flag too.
+async fn reap(client: Weak<Inner>, reaping: Rc<Cell<bool>>) {
+    struct Clear(Rc<Cell<bool>>);
+    impl Drop for Clear {
+        fn drop(&mut self) {
+            self.0.set(false);
+        }
+    }
+    let _clear = Clear(reaping);
+    loop {
+        let next = {
+            let Some(inner) = client.upgrade() else {
+                return;
+            };
+            let mut pool = inner.pool.borrow_mut();
+            pool.purge(inner.config.pool_idle_timeout)
+        };
+        match next {
+            Some(at) => crate::time::sleep_until(at).await,
+            None => return,
+        }
+    }
+}

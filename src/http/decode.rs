@@ -1,0 +1,711 @@
+//! The response decoder: bytes in, events out, and no I/O at all.
+//!
+//! This is the part of an HTTP client that must never trust its input.
+//! It is written "sans-I/O": [`ResponseDecoder::decode`] looks at the bytes
+//! received so far and says what they contain — nothing yet, the head, a
+//! piece of body, the end — and how many of them it used. The client owns
+//! the socket and the buffer; the decoder owns only the rules. That makes
+//! it easy to test with every way of splitting a response into reads, and
+//! to fuzz.
+//!
+//! The rules it enforces (RFC 9112):
+//!
+//! * the head is parsed by `httparse`, and must fit in `max_head_bytes`;
+//! * `1xx` interim heads are skipped; `101` is refused (corio never asks to
+//!   switch protocols);
+//! * a response to `HEAD`, and `204` and `304`, have no body, whatever
+//!   their headers say;
+//! * otherwise the body is framed by `Transfer-Encoding: chunked`, by
+//!   `Content-Length`, or by the connection closing. Both framings at
+//!   once, differing lengths, a length that is not a decimal number, or a
+//!   coding other than `chunked` are errors;
+//! * chunk sizes are checked strictly (hex digits only, not empty, no
+//!   overflow), chunk data must be followed by CRLF, trailers are read and
+//!   dropped;
+//! * the body may not exceed `max_body_bytes`.
+
+use super::error::{Error, ErrorKind};
+use super::headers::Headers;
+
+/// The most header fields a response head may have.
+const MAX_HEADERS: usize = 128;
+/// The longest chunk-size line (size and extensions) accepted.
+const MAX_CHUNK_LINE: usize = 4096;
+
+/// An HTTP version.
+///
+/// # Examples
+///
+/// ```
+/// use corio::http::Version;
+///
+/// assert_eq!(Version::Http11.to_string(), "HTTP/1.1");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Version {
+    /// HTTP/1.0: connections close after each response unless the server
+    /// says `Connection: keep-alive`.
+    Http10,
+    /// HTTP/1.1: connections stay open unless a side says
+    /// `Connection: close`.
+    Http11,
+}
+
+impl std::fmt::Display for Version {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Version::Http10 => "HTTP/1.0",
+            Version::Http11 => "HTTP/1.1",
+        })
+    }
+}
+
+/// A parsed response head: the status line and the header fields.
+///
+/// # Examples
+///
+/// ```
+/// use corio::http::{Event, ResponseDecoder, Version};
+///
+/// let mut decoder = ResponseDecoder::new(false);
+/// let (_, event) = decoder.decode(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", false).unwrap();
+/// let Event::Head(head) = event else { panic!() };
+/// assert_eq!((head.status, head.version, head.reason.as_str()), (404, Version::Http11, "Not Found"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    /// The status code, `100..=999`.
+    pub status: u16,
+    /// The version the server answered with.
+    pub version: Version,
+    /// The reason phrase (`"OK"`), lossily decoded.
+    pub reason: String,
+    /// The header fields.
+    pub headers: Headers,
+}
+
+/// What [`ResponseDecoder::decode`] found in the bytes it was given.
+///
+/// # Examples
+///
+/// ```
+/// use corio::http::{Event, ResponseDecoder};
+///
+/// let mut decoder = ResponseDecoder::new(false);
+/// let (used, event) = decoder.decode(b"HTTP/1.1 200 OK\r\n", false).unwrap();
+/// assert_eq!((used, event), (0, Event::NeedMore)); // the head is not complete yet
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event<'a> {
+    /// Nothing more can be decoded: read more bytes, and call again with
+    /// the unused ones first.
+    NeedMore,
+    /// The response head. Comes once, first.
+    Head(Head),
+    /// A piece of body: always the last bytes of the used ones.
+    Data(&'a [u8]),
+    /// The response is complete. Bytes after it belong to no response.
+    End,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Head,
+    /// `Content-Length` framing: this many bytes to go.
+    Length(u64),
+    /// Chunked framing.
+    Chunked(Chunk),
+    /// The body runs until the server closes the connection.
+    UntilClose,
+    Done,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chunk {
+    /// Expecting a chunk-size line.
+    Size,
+    /// Inside a chunk's data: this many bytes to go.
+    Data(u64),
+    /// Expecting the CRLF that ends a chunk's data.
+    DataEnd,
+    /// After the last chunk: trailer lines, until an empty one.
+    Trailers,
+}
+
+/// The sans-I/O HTTP/1.x response decoder: feed it the bytes received so
+/// far, act on the [`Event`] it returns, drop the bytes it says it used.
+///
+/// `eof` tells it the connection is closed (no more bytes will come): that
+/// ends a body framed by closing, and is an [`ErrorKind::Closed`] error
+/// anywhere else.
+///
+/// # Examples
+///
+/// ```
+/// use corio::http::{Event, ResponseDecoder};
+///
+/// let wire = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
+/// let mut decoder = ResponseDecoder::new(false);
+/// let mut input = &wire[..];
+/// let mut body = Vec::new();
+/// loop {
+///     let (used, event) = decoder.decode(input, false).unwrap();
+///     match event {
+///         Event::Head(head) => assert_eq!(head.status, 200),
+///         Event::Data(data) => body.extend_from_slice(data),
+///         Event::End => break,
+///         Event::NeedMore => unreachable!("the whole response is here"),
+///     }
+///     input = &input[used..];
+/// }
+/// assert_eq!(body, b"hello");
+/// assert!(decoder.keep_alive());
+/// ```
+#[derive(Debug, Clone)]
+pub struct ResponseDecoder {
+    state: State,
+    head_request: bool,
+    max_head: usize,
+    max_body: u64,
+    body_len: u64,
+    /// Bytes of interim (1xx) heads already used: they count toward `max_head`.
+    head_seen: usize,
+    trailer_len: usize,
+    keep_alive: bool,
+}
+
+impl ResponseDecoder {
+    /// A decoder for one response. `head_request`: the request was a
+    /// `HEAD`, so the response has no body. Limits: 64 KiB of head,
+    /// unlimited body.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::http::{Event, ResponseDecoder};
+    ///
+    /// // A HEAD response announces a length but sends no body.
+    /// let mut decoder = ResponseDecoder::new(true);
+    /// let wire = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n";
+    /// let (used, _head) = decoder.decode(wire, false).unwrap();
+    /// assert_eq!(decoder.decode(&wire[used..], false).unwrap(), (0, Event::End));
+    /// ```
+    pub fn new(head_request: bool) -> ResponseDecoder {
+        ResponseDecoder {
+            state: State::Head,
+            head_request,
+            max_head: 64 * 1024,
+            max_body: u64::MAX,
+            body_len: 0,
+            head_seen: 0,
+            trailer_len: 0,
+            keep_alive: false,
+        }
+    }
+
+    /// Sets the most bytes the head (status line and headers, interim
+    /// heads included) may take; more is [`ErrorKind::TooLarge`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::http::{ErrorKind, ResponseDecoder};
+    ///
+    /// let mut decoder = ResponseDecoder::new(false).max_head_bytes(16);
+    /// let err = decoder.decode(b"HTTP/1.1 200 OK\r\nServer: x\r\n", false).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::TooLarge);
+    /// ```
+    pub fn max_head_bytes(mut self, limit: usize) -> ResponseDecoder {
+        self.max_head = limit;
+        self
+    }
+
+    /// Sets the most body bytes the response may have; more is
+    /// [`ErrorKind::TooLarge`] (as soon as a `Content-Length` announces it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::http::{ErrorKind, ResponseDecoder};
+    ///
+    /// let mut decoder = ResponseDecoder::new(false).max_body_bytes(10);
+    /// let err = decoder.decode(b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n", false).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::TooLarge);
+    /// ```
+    pub fn max_body_bytes(mut self, limit: u64) -> ResponseDecoder {
+        self.max_body = limit;
+        self
+    }
+
+    /// After [`Event::End`]: may the connection carry another request? True
+    /// for a complete response whose body was framed (not ended by a close)
+    /// on a connection neither side asked to close.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::http::ResponseDecoder;
+    ///
+    /// let mut decoder = ResponseDecoder::new(false);
+    /// decoder.decode(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n", false).unwrap();
+    /// decoder.decode(b"", false).unwrap();
+    /// assert!(!decoder.keep_alive());
+    /// ```
+    pub fn keep_alive(&self) -> bool {
+        self.state == State::Done && self.keep_alive
+    }
+
+    /// Has the decoder returned [`Event::End`]?
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::http::ResponseDecoder;
+    ///
+    /// let mut decoder = ResponseDecoder::new(false);
+    /// assert!(!decoder.is_done());
+    /// decoder.decode(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", false).unwrap();
+    /// decoder.decode(b"", false).unwrap();
+    /// assert!(decoder.is_done());
+    /// ```
+    pub fn is_done(&self) -> bool {
+        self.state == State::Done
+    }
+
+    /// Body bytes decoded so far.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::http::ResponseDecoder;
+    ///
+    /// let mut decoder = ResponseDecoder::new(false);
+    /// let wire = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc";
+    /// let (used, _) = decoder.decode(wire, false).unwrap();
+    /// decoder.decode(&wire[used..], false).unwrap();
+    /// assert_eq!(decoder.body_len(), 3);
+    /// ```
+    pub fn body_len(&self) -> u64 {
+        self.body_len
+    }
+
+    /// Decodes from the start of `input` (the bytes not yet used); returns
+    /// how many bytes it used and what they were. `eof`: no bytes will
+    /// follow `input`.
+    ///
+    /// Errors have an [`ErrorKind`] of `Malformed`, `TooLarge`, `Closed`
+    /// or `Unsupported`. After an error the decoder's state is unspecified
+    /// and the connection must not be reused.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::http::{ErrorKind, Event, ResponseDecoder};
+    ///
+    /// let wire = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab";
+    /// let mut decoder = ResponseDecoder::new(false);
+    /// let (used, _head) = decoder.decode(wire, true).unwrap();
+    /// let (_, data) = decoder.decode(&wire[used..], true).unwrap();
+    /// assert_eq!(data, Event::Data(b"ab"));
+    /// let err = decoder.decode(b"", true).unwrap_err(); // the server closed: 3 bytes never came
+    /// assert_eq!(err.kind(), ErrorKind::Closed);
+    /// ```
+    pub fn decode<'a>(&mut self, input: &'a [u8], eof: bool) -> Result<(usize, Event<'a>), Error> {
+        match self.state {
+            State::Head => self.decode_head(input, eof),
+            State::Length(remaining) => {
+                if remaining == 0 {
+                    self.state = State::Done;
+                    return Ok((0, Event::End));
+                }
+                if input.is_empty() {
+                    return if eof {
+                        Err(Error::new(
+                            ErrorKind::Closed,
+                            format!(
+                                "the connection closed after {} of {} body bytes",
+                                self.body_len,
+                                self.body_len + remaining
+                            ),
+                        ))
+                    } else {
+                        Ok((0, Event::NeedMore))
+                    };
+                }
+                let n = input
+                    .len()
+                    .min(usize::try_from(remaining).unwrap_or(usize::MAX));
+                self.state = State::Length(remaining - n as u64);
+                self.count_body(n)?;
+                Ok((n, Event::Data(&input[..n])))
+            }
+            State::UntilClose => {
+                if input.is_empty() {
+                    return if eof {
+                        self.state = State::Done;
+                        Ok((0, Event::End))
+                    } else {
+                        Ok((0, Event::NeedMore))
+                    };
+                }
+                self.count_body(input.len())?;
+                Ok((input.len(), Event::Data(input)))
+            }
+            State::Chunked(_) => self.decode_chunked(input, eof),
+            State::Done => Ok((0, Event::End)),
+        }
+    }
+
+    fn count_body(&mut self, n: usize) -> Result<(), Error> {
+        self.body_len += n as u64;
+        if self.body_len > self.max_body {
+            return Err(too_large_body(self.max_body));
+        }
+        Ok(())
+    }
+
+    fn decode_head<'a>(&mut self, input: &'a [u8], eof: bool) -> Result<(usize, Event<'a>), Error> {
+        let mut used = 0;
+        loop {
+            let rest = &input[used..];
+            let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            let mut response = httparse::Response::new(&mut fields);
+            let len = match response.parse(rest) {
+                Ok(httparse::Status::Complete(len)) => len,
+                Ok(httparse::Status::Partial) => {
+                    if self.head_seen + used + rest.len() > self.max_head {
+                        return Err(too_large_head(self.max_head));
+                    }
+                    if eof {
+                        let what = if rest.is_empty() && used == 0 {
+                            "the connection closed before any response".to_owned()
+                        } else {
+                            format!(
+                                "the connection closed inside the response head ({} bytes)",
+                                rest.len()
+                            )
+                        };
+                        return Err(Error::new(ErrorKind::Closed, what));
+                    }
+                    self.head_seen += used; // interim heads, used up
+                    return Ok((used, Event::NeedMore));
+                }
+                Err(httparse::Error::TooManyHeaders) => {
+                    return Err(Error::new(
+                        ErrorKind::TooLarge,
+                        format!("the response head has more than {MAX_HEADERS} header fields"),
+                    ));
+                }
+                Err(err) => {
+                    return Err(Error::new(
+                        ErrorKind::Malformed,
+                        format!("bad response head ({err}), starting {:?}", preview(rest)),
+                    ));
+                }
+            };
+            used += len;
+            if self.head_seen + used > self.max_head {
+                return Err(too_large_head(self.max_head));
+            }
+            // `Complete` guarantees the status line parsed.
+            let status = response.code.unwrap_or(0);
+            let version = if response.version == Some(0) {
+                Version::Http10
+            } else {
+                Version::Http11
+            };
+            if status == 101 {
+                return Err(Error::new(
+                    ErrorKind::Unsupported,
+                    "101 Switching Protocols: corio does not switch protocols (it never asks to)",
+                ));
+            }
+            if (100..200).contains(&status) {
+                // An interim response (100 Continue, 103 Early Hints): skip it.
+                continue;
+            }
+            let mut headers = Headers::new();
+            for field in response.headers.iter() {
+                headers.push_unchecked(field.name, field.value);
+            }
+            let head = Head {
+                status,
+                version,
+                reason: String::from_utf8_lossy(response.reason.unwrap_or("").as_bytes())
+                    .into_owned(),
+                headers,
+            };
+            self.begin_body(&head)?;
+            return Ok((used, Event::Head(head)));
+        }
+    }
+
+    /// Chooses the body framing (RFC 9112 §6.3) and whether the connection
+    /// may be reused.
+    fn begin_body(&mut self, head: &Head) -> Result<(), Error> {
+        let headers = &head.headers;
+        self.keep_alive = match head.version {
+            Version::Http11 => !headers.has_token("connection", "close"),
+            Version::Http10 => headers.has_token("connection", "keep-alive"),
+        };
+        let codings = transfer_codings(headers);
+        let length = content_length(headers)?;
+        if !codings.is_empty() && length.is_some() {
+            // A classic request-smuggling shape: refuse it rather than pick one.
+            return Err(Error::new(
+                ErrorKind::Malformed,
+                "the response has both Content-Length and Transfer-Encoding",
+            ));
+        }
+        if self.head_request || head.status == 204 || head.status == 304 {
+            self.state = State::Length(0);
+            return Ok(());
+        }
+        self.state = match (codings.as_slice(), length) {
+            ([], Some(length)) => {
+                if length > self.max_body {
+                    return Err(too_large_body(self.max_body));
+                }
+                State::Length(length)
+            }
+            ([], None) => {
+                self.keep_alive = false;
+                State::UntilClose
+            }
+            ([only], None) if only == "chunked" => State::Chunked(Chunk::Size),
+            _ if codings.iter().filter(|c| *c == "chunked").count() > 1 => {
+                return Err(Error::new(
+                    ErrorKind::Malformed,
+                    "chunked is applied more than once",
+                ));
+            }
+            _ => {
+                return Err(Error::new(
+                    ErrorKind::Unsupported,
+                    format!(
+                        "transfer coding {:?} is not supported (corio decodes only \"chunked\")",
+                        codings.join(", ")
+                    ),
+                ));
+            }
+        };
+        Ok(())
+    }
+
+    fn decode_chunked<'a>(
+        &mut self,
+        input: &'a [u8],
+        eof: bool,
+    ) -> Result<(usize, Event<'a>), Error> {
+        let mut used = 0;
+        loop {
+            let State::Chunked(chunk) = self.state else {
+                return Ok((used, Event::End));
+            };
+            let rest = &input[used..];
+            let need_more = |used| {
+                if eof {
+                    Err(Error::new(
+                        ErrorKind::Closed,
+                        "the connection closed inside a chunked body",
+                    ))
+                } else {
+                    Ok((used, Event::NeedMore))
+                }
+            };
+            match chunk {
+                Chunk::Size => {
+                    let Some(line) = take_line(rest, MAX_CHUNK_LINE)? else {
+                        return need_more(used);
+                    };
+                    used += line.len() + 2;
+                    let size = parse_chunk_size(line)?;
+                    self.state = State::Chunked(if size == 0 {
+                        Chunk::Trailers
+                    } else {
+                        Chunk::Data(size)
+                    });
+                }
+                Chunk::Data(remaining) => {
+                    if rest.is_empty() {
+                        return need_more(used);
+                    }
+                    let n = rest
+                        .len()
+                        .min(usize::try_from(remaining).unwrap_or(usize::MAX));
+                    self.count_body(n)?;
+                    let left = remaining - n as u64;
+                    self.state = State::Chunked(if left == 0 {
+                        Chunk::DataEnd
+                    } else {
+                        Chunk::Data(left)
+                    });
+                    return Ok((used + n, Event::Data(&rest[..n])));
+                }
+                Chunk::DataEnd => {
+                    if rest.len() < 2 {
+                        return need_more(used);
+                    }
+                    if &rest[..2] != b"\r\n" {
+                        return Err(Error::new(
+                            ErrorKind::Malformed,
+                            "chunk data is longer than its size says (no CRLF after it)",
+                        ));
+                    }
+                    used += 2;
+                    self.state = State::Chunked(Chunk::Size);
+                }
+                Chunk::Trailers => {
+                    let Some(line) = take_line(rest, self.max_head)? else {
+                        return need_more(used);
+                    };
+                    used += line.len() + 2;
+                    if line.is_empty() {
+                        self.state = State::Done;
+                        return Ok((used, Event::End));
+                    }
+                    self.trailer_len += line.len() + 2;
+                    if self.trailer_len > self.max_head {
+                        return Err(Error::new(
+                            ErrorKind::TooLarge,
+                            format!("the trailers are longer than {} bytes", self.max_head),
+                        ));
+                    }
+                    if !line.contains(&b':') || line.iter().any(|&b| b == 0 || b == b'\r') {
+                        return Err(Error::new(
+                            ErrorKind::Malformed,
+                            format!("bad trailer field {:?}", preview(line)),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The line at the start of `input`, without its CRLF; `None` if the CRLF
+/// has not arrived yet. A line longer than `limit`, or a bare LF, is an error.
+fn take_line(input: &[u8], limit: usize) -> Result<Option<&[u8]>, Error> {
+    match input.iter().position(|&b| b == b'\n') {
+        Some(lf) if lf > 0 && input[lf - 1] == b'\r' => {
+            if lf - 1 > limit {
+                return Err(long_line(limit));
+            }
+            Ok(Some(&input[..lf - 1]))
+        }
+        Some(_) => Err(Error::new(
+            ErrorKind::Malformed,
+            "a line in the chunked body ends in a bare LF",
+        )),
+        None if input.len() > limit + 1 => Err(long_line(limit)),
+        None => Ok(None),
+    }
+}
+
+fn long_line(limit: usize) -> Error {
+    Error::new(
+        ErrorKind::Malformed,
+        format!("a line in the chunked body is longer than {limit} bytes"),
+    )
+}
+
+/// `chunk-size [ BWS ; chunk-ext ]`: one or more hex digits that fit in 64
+/// bits (leading zeros allowed). httparse's own parser accepts an empty
+/// size and wraps on overflow, which is why this one exists.
+fn parse_chunk_size(line: &[u8]) -> Result<u64, Error> {
+    let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+    let bad = |why: &str| {
+        Error::new(
+            ErrorKind::Malformed,
+            format!("bad chunk size line {:?}: {why}", preview(line)),
+        )
+    };
+    if digits == 0 {
+        return Err(bad("no hex digits"));
+    }
+    let significant = line[..digits].iter().skip_while(|&&b| b == b'0').count();
+    if significant > 16 {
+        return Err(bad("the size does not fit in 64 bits"));
+    }
+    let mut size = 0u64;
+    for &b in &line[..digits] {
+        size = size << 4 | u64::from((b as char).to_digit(16).unwrap_or(0));
+    }
+    // After the digits: optional blanks, then nothing or `;extensions`.
+    let rest = &line[digits..];
+    let blanks = rest
+        .iter()
+        .take_while(|&&b| b == b' ' || b == b'\t')
+        .count();
+    match rest[blanks..].first() {
+        None => Ok(size),
+        Some(b';') if !rest.iter().any(|&b| b.is_ascii_control() && b != b'\t') => Ok(size),
+        Some(b';') => Err(bad("a control character in a chunk extension")),
+        Some(_) => Err(bad("unexpected bytes after the size")),
+    }
+}
+
+/// The `Transfer-Encoding` codings, lowercased, in order.
+fn transfer_codings(headers: &Headers) -> Vec<String> {
+    headers
+        .get_all("transfer-encoding")
+        .flat_map(|value| value.split(|&b| b == b','))
+        .map(|coding| String::from_utf8_lossy(coding.trim_ascii()).to_ascii_lowercase())
+        .filter(|coding| !coding.is_empty())
+        .collect()
+}
+
+/// The `Content-Length`, if any. Every value (across repeated fields and
+/// comma lists) must be the same run of decimal digits.
+fn content_length(headers: &Headers) -> Result<Option<u64>, Error> {
+    let mut length = None;
+    for value in headers
+        .get_all("content-length")
+        .flat_map(|v| v.split(|&b| b == b','))
+    {
+        let value = value.trim_ascii();
+        let parsed = (!value.is_empty() && value.iter().all(u8::is_ascii_digit))
+            .then(|| std::str::from_utf8(value).ok()?.parse::<u64>().ok())
+            .flatten()
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Malformed,
+                    format!("Content-Length {:?} is not a length", preview(value)),
+                )
+            })?;
+        match length {
+            Some(earlier) if earlier != parsed => {
+                return Err(Error::new(
+                    ErrorKind::Malformed,
+                    format!("differing Content-Length values ({earlier} and {parsed})"),
+                ));
+            }
+            _ => length = Some(parsed),
+        }
+    }
+    Ok(length)
+}
+
+fn too_large_head(limit: usize) -> Error {
+    Error::new(
+        ErrorKind::TooLarge,
+        format!("the response head is longer than {limit} bytes (raise `max_head_bytes`)"),
+    )
+}
+
+fn too_large_body(limit: u64) -> Error {
+    Error::new(
+        ErrorKind::TooLarge,
+        format!("the response body is longer than {limit} bytes (raise `max_body_bytes`)"),
+    )
+}
+
+/// The first bytes of `bytes`, printable, for error messages.
+fn preview(bytes: &[u8]) -> String {
+    let cut = &bytes[..bytes.len().min(40)];
+    let mut text = String::from_utf8_lossy(cut).into_owned();
+    if bytes.len() > cut.len() {
+        text.push('…');
+    }
+    text
+}

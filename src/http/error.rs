@@ -1,0 +1,198 @@
+//! `http::Error`: what went wrong, as a kind you can match on and a
+//! sentence you can print.
+
+use std::fmt;
+use std::io;
+
+/// Which way a request failed. Match on it; print the [`Error`] itself for
+/// the details.
+///
+/// # Examples
+///
+/// ```
+/// use corio::http::{self, ErrorKind};
+///
+/// corio::run(async {
+///     let err = http::get("https://example.com/").await.unwrap_err();
+///     assert_eq!(err.kind(), ErrorKind::Unsupported); // no TLS in corio
+/// });
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A connect, read, write or total time limit passed.
+    Timeout,
+    /// The response head or body is larger than the client's limit.
+    TooLarge,
+    /// The response breaks HTTP/1.1's rules: a bad status line or header,
+    /// bad chunk framing, conflicting or invalid `Content-Length`, a
+    /// `Location` that is not a URL.
+    Malformed,
+    /// The server closed the connection before the response was complete.
+    Closed,
+    /// The network said no: connection refused or reset, name not found.
+    Io,
+    /// Something corio does not do: `https://` and other schemes, a
+    /// transfer coding other than `chunked`, `101 Switching Protocols`.
+    Unsupported,
+    /// More redirects than the client allows, or a redirect loop.
+    TooManyRedirects,
+    /// The request could not be sent as given (a URL that does not parse,
+    /// a header name or value with CR, LF or NUL); nothing was sent.
+    InvalidRequest,
+}
+
+impl ErrorKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Timeout => "timed out",
+            ErrorKind::TooLarge => "response too large",
+            ErrorKind::Malformed => "malformed response",
+            ErrorKind::Closed => "connection closed early",
+            ErrorKind::Io => "network error",
+            ErrorKind::Unsupported => "unsupported",
+            ErrorKind::TooManyRedirects => "too many redirects",
+            ErrorKind::InvalidRequest => "invalid request",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A failed HTTP request: its [`kind`](Error::kind), a message that says
+/// what happened, and the URL it happened at.
+///
+/// It converts into `std::io::Error` (so `?` works in functions returning
+/// `io::Result`): `Timeout` becomes `TimedOut`, `Io` keeps the underlying
+/// error's kind, the rest become `InvalidData` or `Unsupported`.
+///
+/// # Examples
+///
+/// ```
+/// use corio::http::{self, ErrorKind};
+///
+/// corio::run(async {
+///     let err = http::get("http://exa mple.com/").await.unwrap_err();
+///     assert_eq!(err.kind(), ErrorKind::InvalidRequest);
+///     println!("{err}"); // invalid request: `http://exa mple.com/` is not a URL: ...
+/// });
+/// ```
+#[derive(Debug)]
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+    url: Option<String>,
+    source: Option<io::Error>,
+}
+
+impl Error {
+    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
+        Error {
+            kind,
+            message: message.into(),
+            url: None,
+            source: None,
+        }
+    }
+
+    /// An I/O error; timeouts and early closes get their own kinds.
+    pub(crate) fn io(err: io::Error, doing: &str) -> Error {
+        let kind = match err.kind() {
+            io::ErrorKind::TimedOut => ErrorKind::Timeout,
+            io::ErrorKind::UnexpectedEof => ErrorKind::Closed,
+            _ => ErrorKind::Io,
+        };
+        Error {
+            kind,
+            message: format!("{doing}: {err}"),
+            url: None,
+            source: Some(err),
+        }
+    }
+
+    /// Attaches the URL, unless one is already there.
+    pub(crate) fn at(mut self, url: &str) -> Error {
+        if self.url.is_none() {
+            self.url = Some(url.to_owned());
+        }
+        self
+    }
+
+    /// What kind of failure this is.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::http::{self, ErrorKind};
+    ///
+    /// corio::run(async {
+    ///     let err = http::get("ftp://example.com/file").await.unwrap_err();
+    ///     assert_eq!(err.kind(), ErrorKind::Unsupported);
+    /// });
+    /// ```
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The URL of the request that failed (after redirects: the last one).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     let err = corio::http::get("https://example.com/").await.unwrap_err();
+    ///     assert_eq!(err.url(), Some("https://example.com/"));
+    /// });
+    /// ```
+    pub fn url(&self) -> Option<&str> {
+        self.url.as_deref()
+    }
+
+    /// Is this a time limit passing? (`kind() == Timeout`.)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// corio::run(async {
+    ///     let err = corio::http::get("https://example.com/").await.unwrap_err();
+    ///     assert!(!err.is_timeout());
+    /// });
+    /// ```
+    pub fn is_timeout(&self) -> bool {
+        self.kind == ErrorKind::Timeout
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind, self.message)?;
+        if let Some(url) = &self.url {
+            write!(f, " ({url})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_ref().map(|e| e as _)
+    }
+}
+
+impl From<Error> for io::Error {
+    fn from(err: Error) -> io::Error {
+        let kind = match (&err.source, err.kind) {
+            (Some(source), ErrorKind::Io) => source.kind(),
+            (_, ErrorKind::Timeout) => io::ErrorKind::TimedOut,
+            (_, ErrorKind::Closed) => io::ErrorKind::UnexpectedEof,
+            (_, ErrorKind::Unsupported) => io::ErrorKind::Unsupported,
+            (_, ErrorKind::InvalidRequest) => io::ErrorKind::InvalidInput,
+            _ => io::ErrorKind::InvalidData,
+        };
+        io::Error::new(kind, err)
+    }
+}

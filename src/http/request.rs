@@ -1,0 +1,213 @@
+//! The request side: which server a URL names, and the bytes of a request
+//! head.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+
+use url::{Host, Url};
+
+use super::error::{Error, ErrorKind};
+use super::headers::Headers;
+
+/// An HTTP request method.
+///
+/// # Examples
+///
+/// ```
+/// use corio::http::Method;
+///
+/// assert_eq!(Method::Get.as_str(), "GET");
+/// assert!(Method::Put.is_idempotent());
+/// assert!(!Method::Post.is_idempotent());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Method {
+    /// `GET`: fetch a resource.
+    Get,
+    /// `HEAD`: like `GET`, but the response has no body.
+    Head,
+    /// `POST`: send data to be processed.
+    Post,
+    /// `PUT`: store the body at the URL.
+    Put,
+    /// `DELETE`: remove the resource.
+    Delete,
+    /// `PATCH`: change part of the resource.
+    Patch,
+    /// `OPTIONS`: ask what the server allows.
+    Options,
+}
+
+impl Method {
+    /// The method as it appears on the request line.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(corio::http::Method::Delete.as_str(), "DELETE");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+            Method::Patch => "PATCH",
+            Method::Options => "OPTIONS",
+        }
+    }
+
+    /// May the request be sent twice with the effect of once (RFC 9110
+    /// §9.2.2)? Only these are retried after a reused connection turns out
+    /// to have been closed by the server.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::http::Method;
+    ///
+    /// assert!(Method::Get.is_idempotent() && Method::Delete.is_idempotent());
+    /// assert!(!Method::Patch.is_idempotent());
+    /// ```
+    pub fn is_idempotent(self) -> bool {
+        !matches!(self, Method::Post | Method::Patch)
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a URL sends a request: the server to connect to, the `Host`
+/// header and the request target.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    /// Connect here: a name to resolve, or an address.
+    pub(crate) connect: Connect,
+    /// `host[:port]` as the `Host` header wants it; also the key under
+    /// which idle connections wait.
+    pub(crate) authority: String,
+    /// `/path?query`, percent-encoding as given.
+    pub(crate) path_and_query: String,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Connect {
+    Name(String, u16),
+    Addr(SocketAddr),
+}
+
+/// Parses `url` (with the `url` crate) and checks that corio can fetch it.
+pub(crate) fn parse_url(url: &str) -> Result<Url, Error> {
+    let parsed = Url::parse(url).map_err(|err| {
+        Error::new(
+            ErrorKind::InvalidRequest,
+            format!("`{url}` is not a URL: {err}"),
+        )
+        .at(url)
+    })?;
+    check_url(&parsed).map_err(|err| err.at(url))?;
+    Ok(parsed)
+}
+
+/// Only `http://` URLs with a host and no credentials are fetched.
+pub(crate) fn check_url(url: &Url) -> Result<(), Error> {
+    match url.scheme() {
+        "http" => {}
+        "https" => {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                "https:// needs TLS, which corio does not have (use http://, or a TLS-capable client)",
+            ));
+        }
+        other => {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                format!("the scheme {other}:// is not supported (corio speaks http:// only)"),
+            ));
+        }
+    }
+    if url.host().is_none() {
+        return Err(Error::new(ErrorKind::InvalidRequest, "the URL has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::new(
+            ErrorKind::Unsupported,
+            "credentials in the URL (user:password@) are not supported; send an Authorization header",
+        ));
+    }
+    Ok(())
+}
+
+/// The target of a checked `http://` URL.
+pub(crate) fn target(url: &Url) -> Target {
+    let port = url.port_or_known_default().unwrap_or(80);
+    let (connect, host) = match url.host() {
+        Some(Host::Ipv4(ip)) => (
+            Connect::Addr(SocketAddr::new(IpAddr::V4(ip), port)),
+            ip.to_string(),
+        ),
+        Some(Host::Ipv6(ip)) => (
+            Connect::Addr(SocketAddr::new(IpAddr::V6(ip), port)),
+            format!("[{ip}]"),
+        ),
+        Some(Host::Domain(name)) => (Connect::Name(name.to_owned(), port), name.to_owned()),
+        None => (Connect::Name(String::new(), port), String::new()), // refused by `check_url`
+    };
+    let authority = match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host,
+    };
+    let mut path_and_query = url.path().to_owned();
+    if let Some(query) = url.query() {
+        path_and_query.push('?');
+        path_and_query.push_str(query);
+    }
+    Target {
+        connect,
+        authority,
+        path_and_query,
+    }
+}
+
+/// Writes a request head (and body) into `out`, ready for one `write`.
+/// The fields the client owns come first, unless `headers` sets them;
+/// `headers` was validated when it was built.
+pub(crate) fn encode(
+    out: &mut Vec<u8>,
+    method: Method,
+    target: &Target,
+    headers: &Headers,
+    defaults: &Headers,
+    body: &[u8],
+) {
+    out.extend_from_slice(method.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(target.path_and_query.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    let mut put = |name: &str, value: &[u8]| {
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value);
+        out.extend_from_slice(b"\r\n");
+    };
+    if !headers.contains("host") {
+        put("Host", target.authority.as_bytes());
+    }
+    for (name, value) in defaults.iter() {
+        if !headers.contains(name) {
+            put(name, value);
+        }
+    }
+    for (name, value) in headers.iter() {
+        put(name, value);
+    }
+    if !body.is_empty() || matches!(method, Method::Post | Method::Put | Method::Patch) {
+        put("Content-Length", body.len().to_string().as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
+}

@@ -1,0 +1,731 @@
+//! A small HTTP/1.1 **demo** server: the local web site behind the
+//! examples (`crawler`, `download`, `fetch`), the tests and the benchmarks.
+//!
+//! It is a demo, not a production server: it reads `Content-Length`
+//! request bodies only (a chunked request gets `501`), keeps one request in
+//! flight per connection, has no TLS, no compression and no protection
+//! against slow clients beyond an idle timeout. What it does, it does by
+//! the book: keep-alive by default for HTTP/1.1, `Connection: close`
+//! honoured, no body for `HEAD`, and the server closes idle connections
+//! first (so that the client side does not pile up `TIME_WAIT`).
+//!
+//! A handler is an `async` function from [`Request`] to [`Reply`]; it runs
+//! as part of the connection's task, on the loop that bound the server.
+//! A [`Reply`] can be slowed down ([`Reply::paced`]) to play a slow
+//! network, or sent `chunked`.
+//!
+//! # Examples
+//!
+//! ```
+//! use corio::http::server::{Reply, Server};
+//!
+//! corio::run(async {
+//!     let server = Server::bind("127.0.0.1:0", |req| async move {
+//!         match req.path() {
+//!             "/" => Reply::html(r#"<a href="/hello">hello</a>"#),
+//!             "/hello" => Reply::text("hello, world"),
+//!             _ => Reply::not_found(),
+//!         }
+//!     })
+//!     .await?;
+//!     let page = corio::http::get(server.url("/hello")).await?;
+//!     assert_eq!(page.text(), "hello, world");
+//!     assert_eq!(corio::http::get(server.url("/nope")).await?.status, 404);
+//!     Ok::<_, Box<dyn std::error::Error>>(())
+//! })
+//! .unwrap();
+//! ```
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Duration;
+
+use slab::Slab;
+
+use super::decode::Version;
+use super::headers::Headers;
+use crate::net::{TcpListener, TcpStream, ToSocketAddrs};
+use crate::task::Task;
+use crate::time::{sleep, timeout};
+
+/// The most bytes of request head the server reads.
+const MAX_HEAD: usize = 64 * 1024;
+/// The largest request body the server accepts.
+const MAX_BODY: usize = 16 * 1024 * 1024;
+/// The pieces a chunked reply is cut into (unless paced).
+const CHUNK: usize = 8 * 1024;
+
+/// A request as the demo server's handler sees it.
+///
+/// # Examples
+///
+/// ```
+/// use corio::http::server::{Reply, Server};
+///
+/// corio::run(async {
+///     let server = Server::bind("127.0.0.1:0", |req| async move {
+///         Reply::text(format!("{} {} {:?}", req.method, req.path(), req.query()))
+///     })
+///     .await?;
+///     let page = corio::http::get(server.url("/search?q=corio")).await?;
+///     assert_eq!(page.text(), r#"GET /search Some("q=corio")"#);
+///     Ok::<_, Box<dyn std::error::Error>>(())
+/// })
+/// .unwrap();
+/// ```
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// `GET`, `POST`, ...
+    pub method: String,
+    /// The request target as sent: `/path?query`.
+    pub target: String,
+    /// The request's HTTP version.
+    pub version: Version,
+    /// The header fields.
+    pub headers: Headers,
+    /// The body (empty without `Content-Length`).
+    pub body: Vec<u8>,
+    /// Who sent it.
+    pub peer: SocketAddr,
+}
+
+impl Request {
+    /// The target's path, without the query.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use corio::http::server::Request;
+    /// # fn check(req: &Request) {
+    /// // For "GET /a/b?c=d": "/a/b"
+    /// let path: &str = req.path();
+    /// # }
+    /// ```
+    pub fn path(&self) -> &str {
+        self.target.split('?').next().unwrap_or("")
+    }
+
+    /// The target's query, after `?`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use corio::http::server::Request;
+    /// # fn check(req: &Request) {
+    /// // For "GET /a/b?c=d": Some("c=d")
+    /// let query: Option<&str> = req.query();
+    /// # }
+    /// ```
+    pub fn query(&self) -> Option<&str> {
+        self.target.split_once('?').map(|(_, query)| query)
+    }
+}
+
+/// What a demo-server handler answers.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use corio::http::server::Reply;
+///
+/// let page = Reply::html("<p>hi</p>");
+/// let created = Reply::new(201).header("Location", "/items/7").body("made");
+/// let slow = Reply::text("x".repeat(1000)).paced(100, Duration::from_millis(10)); // 100 B every 10 ms
+/// let streamed = Reply::text("in pieces").chunked();
+/// # drop((page, created, slow, streamed));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Reply {
+    status: u16,
+    headers: Headers,
+    body: Vec<u8>,
+    chunked: bool,
+    pace: Option<(usize, Duration)>,
+    close: bool,
+}
+
+impl Reply {
+    /// An empty reply with `status`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let reply = corio::http::server::Reply::new(204);
+    /// assert_eq!(reply.status(), 204);
+    /// ```
+    pub fn new(status: u16) -> Reply {
+        Reply {
+            status,
+            headers: Headers::new(),
+            body: Vec::new(),
+            chunked: false,
+            pace: None,
+            close: false,
+        }
+    }
+
+    /// `200 OK` with a `text/plain` body.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let reply = corio::http::server::Reply::text("hello");
+    /// assert_eq!(reply.status(), 200);
+    /// ```
+    pub fn text(body: impl Into<String>) -> Reply {
+        Reply::new(200)
+            .header("Content-Type", "text/plain; charset=utf-8")
+            .body(body.into())
+    }
+
+    /// `200 OK` with a `text/html` body.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let reply = corio::http::server::Reply::html("<h1>hi</h1>");
+    /// assert_eq!(reply.status(), 200);
+    /// ```
+    pub fn html(body: impl Into<String>) -> Reply {
+        Reply::new(200)
+            .header("Content-Type", "text/html; charset=utf-8")
+            .body(body.into())
+    }
+
+    /// A redirect (`301`, `302`, `303`, `307` or `308`) to `location`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let reply = corio::http::server::Reply::redirect(302, "/elsewhere");
+    /// assert_eq!(reply.status(), 302);
+    /// ```
+    pub fn redirect(status: u16, location: &str) -> Reply {
+        Reply::new(status).header("Location", location)
+    }
+
+    /// `404 Not Found`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(corio::http::server::Reply::not_found().status(), 404);
+    /// ```
+    pub fn not_found() -> Reply {
+        Reply::new(404)
+            .header("Content-Type", "text/plain; charset=utf-8")
+            .body("not found")
+    }
+
+    /// Adds a header.
+    ///
+    /// # Panics
+    ///
+    /// If the name is not an HTTP token or the value has CR, LF or NUL:
+    /// the handler's code is wrong, and the reply cannot be sent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let reply = corio::http::server::Reply::new(200).header("Cache-Control", "no-store");
+    /// # drop(reply);
+    /// ```
+    #[track_caller]
+    pub fn header(mut self, name: &str, value: impl AsRef<[u8]>) -> Reply {
+        if let Err(err) = self.headers.append(name, value) {
+            panic!("corio demo server: {err}");
+        }
+        self
+    }
+
+    /// Sets the body (sent with `Content-Length`, or chunked).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let reply = corio::http::server::Reply::new(200).body(vec![0u8; 1024]);
+    /// # drop(reply);
+    /// ```
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Reply {
+        self.body = body.into();
+        self
+    }
+
+    /// Sends the body with `Transfer-Encoding: chunked` instead of a
+    /// `Content-Length`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let reply = corio::http::server::Reply::text("abc").chunked();
+    /// # drop(reply);
+    /// ```
+    pub fn chunked(mut self) -> Reply {
+        self.chunked = true;
+        self
+    }
+
+    /// Sends the body `piece` bytes at a time, pausing `every` before each
+    /// piece: a slow network, to watch downloads overlap.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let reply = corio::http::server::Reply::text("slow").paced(1, Duration::from_millis(100));
+    /// # drop(reply);
+    /// ```
+    pub fn paced(mut self, piece: usize, every: Duration) -> Reply {
+        self.pace = Some((piece.max(1), every));
+        self
+    }
+
+    /// Closes the connection after this reply (`Connection: close`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let reply = corio::http::server::Reply::text("bye").close();
+    /// # drop(reply);
+    /// ```
+    pub fn close(mut self) -> Reply {
+        self.close = true;
+        self
+    }
+
+    /// The status code.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(corio::http::server::Reply::new(418).status(), 418);
+    /// ```
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The head's bytes: status line and fields.
+    fn head(&self, keep_alive: bool) -> Vec<u8> {
+        let mut out = Vec::with_capacity(128);
+        out.extend_from_slice(
+            format!("HTTP/1.1 {} {}\r\n", self.status, reason(self.status)).as_bytes(),
+        );
+        for (name, value) in self.headers.iter() {
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value);
+            out.extend_from_slice(b"\r\n");
+        }
+        if self.has_body() {
+            if self.chunked {
+                out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
+            } else {
+                out.extend_from_slice(
+                    format!("Content-Length: {}\r\n", self.body.len()).as_bytes(),
+                );
+            }
+        }
+        if !keep_alive {
+            out.extend_from_slice(b"Connection: close\r\n");
+        }
+        out.extend_from_slice(b"\r\n");
+        out
+    }
+
+    /// 1xx, 204 and 304 replies never have a body.
+    fn has_body(&self) -> bool {
+        !matches!(self.status, 100..=199 | 204 | 304)
+    }
+
+    /// Writes the reply; a `HEAD` request gets the head only.
+    async fn send(
+        &self,
+        stream: &mut TcpStream,
+        head_request: bool,
+        keep_alive: bool,
+    ) -> io::Result<()> {
+        let mut wire = self.head(keep_alive);
+        if head_request || !self.has_body() {
+            return stream.write_all(&wire).await;
+        }
+        if !self.chunked && self.pace.is_none() {
+            wire.extend_from_slice(&self.body);
+            return stream.write_all(&wire).await;
+        }
+        stream.write_all(&wire).await?;
+        let piece = self.pace.map_or(CHUNK, |(piece, _)| piece);
+        for bytes in self.body.chunks(piece) {
+            if let Some((_, every)) = self.pace {
+                sleep(every).await;
+            }
+            wire.clear();
+            if self.chunked {
+                wire.extend_from_slice(format!("{:x}\r\n", bytes.len()).as_bytes());
+                wire.extend_from_slice(bytes);
+                wire.extend_from_slice(b"\r\n");
+            } else {
+                wire.extend_from_slice(bytes);
+            }
+            stream.write_all(&wire).await?;
+        }
+        if self.chunked {
+            stream.write_all(b"0\r\n\r\n").await?;
+        }
+        Ok(())
+    }
+}
+
+/// The reason phrase for common status codes.
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        201 => "Created",
+        204 => "No Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        304 => "Not Modified",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        400 => "Bad Request",
+        404 => "Not Found",
+        413 => "Content Too Large",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        503 => "Service Unavailable",
+        _ => "",
+    }
+}
+
+/// A running demo server: it serves until dropped. Dropping it closes the
+/// listener and every connection.
+///
+/// # Examples
+///
+/// ```
+/// use corio::http::server::{Reply, Server};
+///
+/// corio::run(async {
+///     let server = Server::bind("127.0.0.1:0", |_req| async { Reply::text("ok") }).await?;
+///     println!("serving on {}", server.url("/"));
+///     corio::http::get(server.url("/")).await?;
+///     assert_eq!((server.connections(), server.requests()), (1, 1));
+///     Ok::<_, Box<dyn std::error::Error>>(())
+/// })
+/// .unwrap();
+/// ```
+pub struct Server {
+    addr: SocketAddr,
+    shared: Rc<Shared>,
+    accept: Task<()>,
+}
+
+/// What the accept task and the connection tasks share.
+struct Shared {
+    connections: Cell<u64>,
+    requests: Cell<u64>,
+    keep_alive_timeout: Cell<Duration>,
+    /// The connection tasks still running, to cancel when the server goes.
+    tasks: RefCell<Slab<Task<()>>>,
+}
+
+impl Server {
+    /// Binds `addr` (port 0 for any free port) and serves each connection
+    /// in its own task, calling `handler` for each request.
+    ///
+    /// # Errors
+    ///
+    /// Binding failed (the address is in use, or not local).
+    ///
+    /// # Panics
+    ///
+    /// Outside a running loop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::http::server::{Reply, Server};
+    ///
+    /// corio::run(async {
+    ///     let server = Server::bind("127.0.0.1:0", |_req| async { Reply::text("hi") }).await?;
+    ///     assert!(server.local_addr().ip().is_loopback());
+    ///     Ok::<_, std::io::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub async fn bind<F, Fut>(addr: impl ToSocketAddrs, handler: F) -> io::Result<Server>
+    where
+        F: Fn(Request) -> Fut + 'static,
+        Fut: Future<Output = Reply> + 'static,
+    {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let shared = Rc::new(Shared {
+            connections: Cell::new(0),
+            requests: Cell::new(0),
+            keep_alive_timeout: Cell::new(Duration::from_secs(5)),
+            tasks: RefCell::new(Slab::new()),
+        });
+        let accept = crate::spawn(accept_loop(listener, Rc::new(handler), Rc::clone(&shared)));
+        Ok(Server {
+            addr,
+            shared,
+            accept,
+        })
+    }
+
+    /// The address the server listens on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::http::server::{Reply, Server};
+    ///
+    /// corio::run(async {
+    ///     let server = Server::bind("127.0.0.1:0", |_req| async { Reply::new(204) }).await?;
+    ///     assert_ne!(server.local_addr().port(), 0);
+    ///     Ok::<_, std::io::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://<address><path>`: a URL on this server.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::http::server::{Reply, Server};
+    ///
+    /// corio::run(async {
+    ///     let server = Server::bind("127.0.0.1:0", |_req| async { Reply::new(204) }).await?;
+    ///     assert_eq!(server.url("/a"), format!("http://{}/a", server.local_addr()));
+    ///     Ok::<_, std::io::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// How many connections the server has accepted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::http::server::{Reply, Server};
+    ///
+    /// corio::run(async {
+    ///     let server = Server::bind("127.0.0.1:0", |_req| async { Reply::new(204) }).await?;
+    ///     assert_eq!(server.connections(), 0);
+    ///     Ok::<_, std::io::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn connections(&self) -> u64 {
+        self.shared.connections.get()
+    }
+
+    /// How many requests the server has answered (or is answering).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::http::server::{Reply, Server};
+    ///
+    /// corio::run(async {
+    ///     let server = Server::bind("127.0.0.1:0", |_req| async { Reply::new(204) }).await?;
+    ///     corio::http::get(server.url("/")).await?;
+    ///     assert_eq!(server.requests(), 1);
+    ///     Ok::<_, Box<dyn std::error::Error>>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn requests(&self) -> u64 {
+        self.shared.requests.get()
+    }
+
+    /// How long an idle kept-alive connection stays open before the server
+    /// closes it. Default 5 s.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use corio::http::server::{Reply, Server};
+    ///
+    /// corio::run(async {
+    ///     let server = Server::bind("127.0.0.1:0", |_req| async { Reply::new(204) }).await?;
+    ///     server.set_keep_alive_timeout(Duration::from_millis(100));
+    ///     Ok::<_, std::io::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn set_keep_alive_timeout(&self, idle: Duration) {
+        self.shared.keep_alive_timeout.set(idle);
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.accept.cancel();
+        for task in self.shared.tasks.borrow_mut().drain() {
+            task.cancel();
+        }
+    }
+}
+
+impl fmt::Debug for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("addr", &self.addr)
+            .field("connections", &self.connections())
+            .field("requests", &self.requests())
+            .finish()
+    }
+}
+
+async fn accept_loop<F, Fut>(listener: TcpListener, handler: Rc<F>, shared: Rc<Shared>)
+where
+    F: Fn(Request) -> Fut + 'static,
+    Fut: Future<Output = Reply> + 'static,
+{
+    let mut incoming = listener.incoming();
+    // `Incoming` backs off on EMFILE; other errors end the server.
+    while let Ok(stream) = incoming.next().await {
+        shared.connections.set(shared.connections.get() + 1);
+        let mut tasks = shared.tasks.borrow_mut();
+        let slot = tasks.vacant_entry();
+        let key = slot.key();
+        let connection = serve(stream, Rc::clone(&handler), Rc::clone(&shared), key);
+        slot.insert(crate::spawn(connection));
+    }
+}
+
+/// Serves one connection: requests one after another, until either side
+/// closes or the connection sits idle too long.
+async fn serve<F, Fut>(mut stream: TcpStream, handler: Rc<F>, shared: Rc<Shared>, key: usize)
+where
+    F: Fn(Request) -> Fut + 'static,
+    Fut: Future<Output = Reply> + 'static,
+{
+    let _ = stream.set_nodelay(true);
+    let peer = stream
+        .peer_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let mut buf = Vec::with_capacity(8 * 1024);
+    loop {
+        let idle = shared.keep_alive_timeout.get();
+        let request = match timeout(idle, read_request(&mut stream, &mut buf, peer)).await {
+            Ok(Ok(Some(request))) => request,
+            Ok(Err(reply)) => {
+                let _ = reply.send(&mut stream, false, false).await;
+                break;
+            }
+            Ok(Ok(None)) | Err(_) => break, // closed by the client, or idle
+        };
+        shared.requests.set(shared.requests.get() + 1);
+        let head_request = request.method == "HEAD";
+        let keep_alive = match request.version {
+            Version::Http11 => !request.headers.has_token("connection", "close"),
+            Version::Http10 => request.headers.has_token("connection", "keep-alive"),
+        };
+        let reply = handler(request).await;
+        let keep_alive = keep_alive && !reply.close;
+        if reply
+            .send(&mut stream, head_request, keep_alive)
+            .await
+            .is_err()
+            || !keep_alive
+        {
+            break;
+        }
+    }
+    shared.tasks.borrow_mut().try_remove(key);
+}
+
+/// Reads one request into `buf` (which keeps bytes of the next one).
+/// `Ok(None)`: the client closed between requests. `Err(reply)`: a bad
+/// request, answered with `reply` before closing.
+async fn read_request(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    peer: SocketAddr,
+) -> Result<Option<Request>, Reply> {
+    let bad = |status: u16, why: &str| Reply::new(status).body(why.to_owned()).close();
+    loop {
+        let mut fields = [httparse::EMPTY_HEADER; 64];
+        let mut parsed = httparse::Request::new(&mut fields);
+        match parsed.parse(buf) {
+            Ok(httparse::Status::Complete(head_len)) => {
+                let mut headers = Headers::new();
+                for field in parsed.headers.iter() {
+                    headers.push_unchecked(field.name, field.value);
+                }
+                let method = parsed.method.unwrap_or("GET").to_owned();
+                let target = parsed.path.unwrap_or("/").to_owned();
+                let version = if parsed.version == Some(0) {
+                    Version::Http10
+                } else {
+                    Version::Http11
+                };
+                if headers.contains("transfer-encoding") {
+                    return Err(bad(
+                        501,
+                        "chunked request bodies are not supported by the demo server",
+                    ));
+                }
+                let length = match headers
+                    .get_str("content-length")
+                    .map(|v| v.trim().parse::<usize>())
+                {
+                    None => 0,
+                    Some(Ok(length)) if length <= MAX_BODY => length,
+                    Some(Ok(_)) => return Err(bad(413, "request body too large")),
+                    Some(Err(_)) => return Err(bad(400, "bad Content-Length")),
+                };
+                while buf.len() < head_len + length {
+                    if read_more(stream, buf).await == 0 {
+                        return Ok(None);
+                    }
+                }
+                let body = buf[head_len..head_len + length].to_vec();
+                buf.drain(..head_len + length);
+                return Ok(Some(Request {
+                    method,
+                    target,
+                    version,
+                    headers,
+                    body,
+                    peer,
+                }));
+            }
+            Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD => {
+                return Err(bad(431, "request head too large"));
+            }
+            Ok(httparse::Status::Partial) => {
+                if read_more(stream, buf).await == 0 {
+                    return Ok(None);
+                }
+            }
+            Err(_) => return Err(bad(400, "malformed request")),
+        }
+    }
+}
+
+/// Appends what the stream has to `buf`; a read error counts as a close.
+async fn read_more(stream: &mut TcpStream, buf: &mut Vec<u8>) -> usize {
+    let mut piece = [0; 8 * 1024];
+    let n = stream.read(&mut piece).await.unwrap_or(0);
+    buf.extend_from_slice(&piece[..n]);
+    n
+}

@@ -1,0 +1,1060 @@
+//! The HTTP client against local servers: every body framing, every error
+//! kind, keep-alive reuse (counted by the server), redirects and limits.
+//!
+//! Most servers here are *scripted*: after each request they send exactly
+//! the bytes a test chose — well-formed or not — pause, drip, or close.
+
+mod common;
+
+use std::cell::{Cell, RefCell};
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use common::run_bounded;
+use corio::http::server::{Reply, Server};
+use corio::http::{self, Client, ErrorKind, Method};
+use corio::net::{TcpListener, TcpStream};
+use corio::time::sleep;
+
+/// What a scripted server does after it has read a request.
+#[derive(Clone, Debug)]
+enum Step {
+    /// Write these bytes.
+    Send(Vec<u8>),
+    /// Write these bytes one at a time, pausing before each.
+    Drip(Vec<u8>, Duration),
+    /// Write this piece again and again, until the client goes away.
+    Endless(Vec<u8>),
+    Pause(Duration),
+    /// Close the connection (a FIN).
+    Close,
+}
+
+use Step::*;
+
+fn send(bytes: &str) -> Step {
+    Send(bytes.as_bytes().to_vec())
+}
+
+struct Scripted {
+    addr: SocketAddr,
+    /// Connections accepted.
+    accepted: Rc<Cell<usize>>,
+    /// Every request head received, in order.
+    requests: Rc<RefCell<Vec<String>>>,
+}
+
+impl Scripted {
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    fn request(&self, n: usize) -> String {
+        self.requests.borrow()[n].clone()
+    }
+}
+
+/// A server that answers request number `n` (counted over all
+/// connections, from 0) with `script(n)`.
+async fn scripted(script: impl Fn(usize) -> Vec<Step> + 'static) -> Scripted {
+    let script: Rc<dyn Fn(usize) -> Vec<Step>> = Rc::new(script);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Rc::new(Cell::new(0));
+    let requests = Rc::new(RefCell::new(Vec::new()));
+    let (count, seen) = (Rc::clone(&accepted), Rc::clone(&requests));
+    corio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            count.set(count.get() + 1);
+            corio::spawn(serve_script(stream, Rc::clone(&script), Rc::clone(&seen))).detach();
+        }
+    })
+    .detach();
+    Scripted {
+        addr,
+        accepted,
+        requests,
+    }
+}
+
+async fn serve_script(
+    mut stream: TcpStream,
+    script: Rc<dyn Fn(usize) -> Vec<Step>>,
+    seen: Rc<RefCell<Vec<String>>>,
+) {
+    let mut buf = Vec::new();
+    loop {
+        // Read one request: the head, and a Content-Length body.
+        let (head_len, body_len) = loop {
+            let mut fields = [httparse::EMPTY_HEADER; 32];
+            let mut request = httparse::Request::new(&mut fields);
+            if let Ok(httparse::Status::Complete(len)) = request.parse(&buf) {
+                let body = request
+                    .headers
+                    .iter()
+                    .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+                    .map_or(0, |h| {
+                        std::str::from_utf8(h.value)
+                            .unwrap()
+                            .parse::<usize>()
+                            .unwrap()
+                    });
+                break (len, body);
+            }
+            let mut piece = [0; 4096];
+            match stream.read(&mut piece).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&piece[..n]),
+            }
+        };
+        while buf.len() < head_len + body_len {
+            let mut piece = [0; 4096];
+            match stream.read(&mut piece).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&piece[..n]),
+            }
+        }
+        let request: Vec<u8> = buf.drain(..head_len + body_len).collect();
+        let n = {
+            let mut seen = seen.borrow_mut();
+            seen.push(String::from_utf8_lossy(&request).into_owned());
+            seen.len() - 1
+        };
+        for step in script(n) {
+            let written = match step {
+                Send(bytes) => stream.write_all(&bytes).await,
+                Drip(bytes, every) => {
+                    let mut result = Ok(());
+                    for byte in bytes {
+                        sleep(every).await;
+                        result = stream.write_all(&[byte]).await;
+                        if result.is_err() {
+                            break;
+                        }
+                    }
+                    result
+                }
+                Endless(piece) => loop {
+                    if let Err(err) = stream.write_all(&piece).await {
+                        break Err(err);
+                    }
+                },
+                Pause(d) => {
+                    sleep(d).await;
+                    Ok(())
+                }
+                Close => return,
+            };
+            if written.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+fn ok_with(body: &str) -> Vec<Step> {
+    vec![send(&format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    ))]
+}
+
+async fn error_kind_for(response: &'static str) -> ErrorKind {
+    let server = scripted(move |_| vec![send(response), Close]).await;
+    http::get(server.url("/")).await.unwrap_err().kind()
+}
+
+// ----- body framings ---------------------------------------------------------------
+
+#[test]
+fn a_content_length_body_is_read_exactly_and_the_connection_is_reused() {
+    run_bounded(async {
+        let server = scripted(|n| ok_with(&format!("response {n}"))).await;
+        let client = Client::new();
+        for n in 0..3 {
+            let response = client.get(server.url("/")).send().await.unwrap();
+            assert_eq!(response.text(), format!("response {n}"));
+        }
+        assert_eq!(server.accepted.get(), 1);
+    });
+}
+
+#[test]
+fn a_chunked_body_with_extensions_and_trailers_is_decoded() {
+    run_bounded(async {
+        let server = scripted(|_| {
+            vec![send(
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+                 5;name=value\r\nhello\r\n1 ; x\r\n,\r\n06\r\n world\r\n0\r\nExpires: never\r\nX-Trailer: 1\r\n\r\n",
+            )]
+        })
+        .await;
+        let client = Client::new();
+        for _ in 0..2 {
+            let response = client.get(server.url("/")).send().await.unwrap();
+            assert_eq!(response.text(), "hello, world");
+        }
+        assert_eq!(
+            server.accepted.get(),
+            1,
+            "a chunked response ends cleanly: the connection is reused"
+        );
+    });
+}
+
+#[test]
+fn a_body_without_length_ends_when_the_server_closes() {
+    run_bounded(async {
+        let server = scripted(|_| {
+            vec![
+                send("HTTP/1.1 200 OK\r\n\r\nuntil "),
+                Pause(Duration::from_millis(20)),
+                send("close"),
+                Close,
+            ]
+        })
+        .await;
+        let client = Client::new();
+        assert_eq!(
+            client.get(server.url("/")).send().await.unwrap().text(),
+            "until close"
+        );
+        assert_eq!(
+            client.idle_connections(),
+            0,
+            "a close-delimited connection cannot be reused"
+        );
+        assert_eq!(
+            client.get(server.url("/")).send().await.unwrap().text(),
+            "until close"
+        );
+        assert_eq!(server.accepted.get(), 2);
+    });
+}
+
+#[test]
+fn head_204_and_304_responses_have_no_body_whatever_their_headers_say() {
+    run_bounded(async {
+        let server = scripted(|n| match n {
+            0 => vec![send("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")],
+            1 => vec![send("HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n")],
+            2 => vec![send(
+                "HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n",
+            )],
+            _ => ok_with("after"),
+        })
+        .await;
+        let client = Client::new();
+        let head = client.head(server.url("/")).send().await.unwrap();
+        assert_eq!((head.status, head.body.len()), (200, 0));
+        assert_eq!(
+            client.get(server.url("/")).send().await.unwrap().status,
+            204
+        );
+        assert_eq!(
+            client.get(server.url("/")).send().await.unwrap().status,
+            304
+        );
+        // Had any of them waited for a body, this would read it as the next response.
+        assert_eq!(
+            client.get(server.url("/")).send().await.unwrap().text(),
+            "after"
+        );
+        assert_eq!(server.accepted.get(), 1);
+    });
+}
+
+#[test]
+fn interim_1xx_responses_are_skipped() {
+    run_bounded(async {
+        let server = scripted(|_| {
+            vec![
+                send("HTTP/1.1 100 Continue\r\n\r\n"),
+                Pause(Duration::from_millis(10)),
+                send("HTTP/1.1 103 Early Hints\r\nLink: </style.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+            ]
+        })
+        .await;
+        let response = http::get(server.url("/")).await.unwrap();
+        assert_eq!((response.status, response.text().as_ref()), (200, "ok"));
+        assert!(
+            response.header("link").is_none(),
+            "the interim head's fields are not the response's"
+        );
+    });
+}
+
+#[test]
+fn a_large_body_streams_in_pieces_and_arrives_intact() {
+    run_bounded(async {
+        let body: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        let expected = body.clone();
+        let server = Server::bind("127.0.0.1:0", move |_req| {
+            let body = body.clone();
+            async move { Reply::new(200).body(body).chunked() }
+        })
+        .await
+        .unwrap();
+        let mut response = Client::new()
+            .get(server.url("/big"))
+            .send_streaming()
+            .await
+            .unwrap();
+        let (mut received, mut pieces) = (Vec::new(), 0);
+        while let Some(piece) = response.chunk().await.unwrap() {
+            received.extend_from_slice(piece);
+            pieces += 1;
+        }
+        assert!(pieces > 1);
+        assert!(received == expected, "the streamed body differs");
+        assert!(
+            response.chunk().await.unwrap().is_none(),
+            "the end stays the end"
+        );
+    });
+}
+
+// ----- malformed responses --------------------------------------------------------
+
+#[test]
+fn both_content_length_and_transfer_encoding_is_malformed() {
+    let kind = run_bounded(error_kind_for(
+        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    ));
+    assert_eq!(kind, ErrorKind::Malformed);
+}
+
+#[test]
+fn differing_content_lengths_are_malformed_and_repeated_equal_ones_are_fine() {
+    run_bounded(async {
+        let kind = error_kind_for(
+            "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+        )
+        .await;
+        assert_eq!(kind, ErrorKind::Malformed);
+        let kind = error_kind_for("HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\nhello!").await;
+        assert_eq!(kind, ErrorKind::Malformed);
+        let kind = error_kind_for("HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\nhello").await;
+        assert_eq!(kind, ErrorKind::Malformed);
+        let server = scripted(|_| {
+            vec![send(
+                "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello",
+            )]
+        })
+        .await;
+        assert_eq!(http::get(server.url("/")).await.unwrap().text(), "hello");
+    });
+}
+
+#[test]
+fn a_transfer_coding_other_than_chunked_is_unsupported() {
+    let kind = run_bounded(error_kind_for(
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+    ));
+    assert_eq!(kind, ErrorKind::Unsupported);
+}
+
+#[test]
+fn a_malformed_status_line_header_or_plain_garbage_is_malformed() {
+    run_bounded(async {
+        for wire in [
+            "HTTP/1.1 2xx OK\r\n\r\n",
+            "HTTP/9.9 200 OK\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nBad Header Name: x\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nX: a\x00b\r\n\r\n",
+            "<html>this is not HTTP at all</html>\r\n\r\n",
+            "\x16\x03\x01\x02\x00\x01\x00\x01\x7c\x03\x03 tls-ish garbage\r\n\r\n",
+        ] {
+            let kind = error_kind_for(wire).await;
+            assert_eq!(kind, ErrorKind::Malformed, "for {wire:?}");
+        }
+    });
+}
+
+#[test]
+fn bad_chunk_sizes_are_malformed() {
+    run_bounded(async {
+        for chunks in [
+            "\r\nhello\r\n0\r\n\r\n",                  // empty size
+            "z\r\nhello\r\n0\r\n\r\n",                 // not hex
+            "-5\r\nhello\r\n0\r\n\r\n",                // a sign
+            "10000000000000005\r\nhello\r\n0\r\n\r\n", // 17 significant digits: overflow
+            "5\r\nhello!!\r\n0\r\n\r\n",               // more data than the size
+            "5\nhello\r\n0\r\n\r\n",                   // bare LF
+        ] {
+            let wire: &'static str = Box::leak(
+                format!("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n{chunks}")
+                    .into_boxed_str(),
+            );
+            assert_eq!(
+                error_kind_for(wire).await,
+                ErrorKind::Malformed,
+                "for {chunks:?}"
+            );
+        }
+    });
+}
+
+#[test]
+fn a_connection_whose_response_was_in_error_is_never_reused() {
+    run_bounded(async {
+        // The first response has an extra chunk-terminator the client
+        // cannot account for; the second is fine.
+        let server = scripted(|n| match n {
+            0 => vec![send("HTTP/1.1 200 OK\r\nContent-Length: 2, 3\r\n\r\nabc")],
+            _ => ok_with("fine"),
+        })
+        .await;
+        let client = Client::new();
+        assert_eq!(
+            client.get(server.url("/")).send().await.unwrap_err().kind(),
+            ErrorKind::Malformed
+        );
+        assert_eq!(
+            client.get(server.url("/")).send().await.unwrap().text(),
+            "fine"
+        );
+        assert_eq!(server.accepted.get(), 2);
+    });
+}
+
+#[test]
+fn a_response_with_bytes_after_its_end_does_not_leave_its_connection_for_reuse() {
+    run_bounded(async {
+        let server =
+            scripted(|_| vec![send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA")]).await;
+        let client = Client::new();
+        assert_eq!(
+            client.get(server.url("/")).send().await.unwrap().text(),
+            "ok"
+        );
+        assert_eq!(client.idle_connections(), 0);
+    });
+}
+
+// ----- limits ----------------------------------------------------------------------
+
+#[test]
+fn an_oversized_head_is_too_large() {
+    run_bounded(async {
+        let big_header = format!("HTTP/1.1 200 OK\r\nX-Big: {}\r\n\r\n", "a".repeat(10_000));
+        let server = scripted(move |_| vec![send(&big_header)]).await;
+        let client = Client::builder().max_head_bytes(4096).build().unwrap();
+        let err = client.get(server.url("/")).send().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::TooLarge);
+        assert!(err.to_string().contains("max_head_bytes"), "{err}");
+        // A head that never ends is cut off at the limit too.
+        let server = scripted(|_| {
+            vec![
+                send("HTTP/1.1 200 OK\r\n"),
+                Endless(b"X-More: yes\r\n".to_vec()),
+            ]
+        })
+        .await;
+        assert_eq!(
+            client.get(server.url("/")).send().await.unwrap_err().kind(),
+            ErrorKind::TooLarge
+        );
+    });
+}
+
+#[test]
+fn an_announced_body_over_the_limit_is_refused_at_once() {
+    run_bounded(async {
+        let server = scripted(|_| {
+            vec![send(
+                "HTTP/1.1 200 OK\r\nContent-Length: 1000000000\r\n\r\n",
+            )]
+        })
+        .await;
+        let client = Client::builder().max_body_bytes(1000).build().unwrap();
+        assert_eq!(
+            client.get(server.url("/")).send().await.unwrap_err().kind(),
+            ErrorKind::TooLarge
+        );
+    });
+}
+
+#[test]
+fn an_endless_chunked_body_stops_at_the_body_limit() {
+    run_bounded(async {
+        let server = scripted(|_| {
+            vec![
+                send("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"),
+                Endless(
+                    b"400\r\n"
+                        .iter()
+                        .copied()
+                        .chain([b'x'; 1024])
+                        .chain(*b"\r\n")
+                        .collect(),
+                ),
+            ]
+        })
+        .await;
+        let client = Client::builder().max_body_bytes(1 << 20).build().unwrap();
+        let start = Instant::now();
+        let err = client.get(server.url("/")).send().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::TooLarge);
+        assert!(start.elapsed() < Duration::from_secs(5));
+    });
+}
+
+// ----- closed connections and timeouts --------------------------------------------
+
+#[test]
+fn a_connection_closed_mid_body_is_closed() {
+    run_bounded(async {
+        let kind =
+            error_kind_for("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part of it").await;
+        assert_eq!(kind, ErrorKind::Closed);
+        let kind =
+            error_kind_for("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n100\r\nonly part")
+                .await;
+        assert_eq!(kind, ErrorKind::Closed);
+        let kind = error_kind_for("HTTP/1.1 200 OK\r\nContent-").await;
+        assert_eq!(kind, ErrorKind::Closed);
+        let kind = error_kind_for("").await;
+        assert_eq!(kind, ErrorKind::Closed);
+    });
+}
+
+#[test]
+fn a_server_that_drips_one_byte_per_100ms_meets_the_read_timeout() {
+    run_bounded(async {
+        let wire = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello".to_vec();
+        let server = scripted(move |_| vec![Drip(wire.clone(), Duration::from_millis(100))]).await;
+        let client = Client::builder()
+            .read_timeout(Duration::from_millis(40))
+            .build()
+            .unwrap();
+        let start = Instant::now();
+        let err = client.get(server.url("/")).send().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Timeout);
+        assert!(err.is_timeout());
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            start.elapsed()
+        );
+    });
+}
+
+#[test]
+fn a_drip_that_beats_the_read_timeout_still_meets_the_total_timeout() {
+    run_bounded(async {
+        let wire = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{}",
+            "x".repeat(100)
+        )
+        .into_bytes();
+        let server = scripted(move |_| vec![Drip(wire.clone(), Duration::from_millis(10))]).await;
+        let client = Client::builder()
+            .read_timeout(Duration::from_secs(1))
+            .total_timeout(Duration::from_millis(300))
+            .build()
+            .unwrap();
+        let start = Instant::now();
+        let err = client.get(server.url("/")).send().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Timeout);
+        assert!(err.to_string().contains("total timeout"), "{err}");
+        let took = start.elapsed();
+        assert!(
+            took >= Duration::from_millis(300) && took < Duration::from_secs(3),
+            "{took:?}"
+        );
+        // The total limit covers a streamed body too.
+        let mut streaming = client
+            .get(server.url("/"))
+            .timeout(Duration::from_millis(700))
+            .send_streaming()
+            .await
+            .unwrap();
+        let err = loop {
+            match streaming.chunk().await {
+                Ok(Some(_)) => {}
+                Ok(None) => panic!("the body should not finish in time"),
+                Err(err) => break err,
+            }
+        };
+        assert_eq!(err.kind(), ErrorKind::Timeout);
+    });
+}
+
+#[test]
+fn connecting_to_a_closed_port_is_an_io_error() {
+    run_bounded(async {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let err = http::get(format!("http://127.0.0.1:{port}/"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Io);
+        let io: std::io::Error = err.into();
+        assert_eq!(io.kind(), std::io::ErrorKind::ConnectionRefused);
+    });
+}
+
+// ----- keep-alive ------------------------------------------------------------------
+
+#[test]
+fn connections_are_reused_per_host_and_port() {
+    run_bounded(async {
+        let a = Server::bind("127.0.0.1:0", |_req| async { Reply::text("a") })
+            .await
+            .unwrap();
+        let b = Server::bind("127.0.0.1:0", |_req| async { Reply::text("b") })
+            .await
+            .unwrap();
+        let client = Client::new();
+        for _ in 0..5 {
+            assert_eq!(client.get(a.url("/")).send().await.unwrap().text(), "a");
+            assert_eq!(client.get(b.url("/x")).send().await.unwrap().text(), "b");
+        }
+        assert_eq!((a.connections(), b.connections()), (1, 1));
+        assert_eq!((a.requests(), b.requests()), (5, 5));
+        assert_eq!(client.idle_connections(), 2);
+        // Concurrent requests need their own connections; afterwards they all wait in the pool.
+        let tasks: Vec<_> = (0..4)
+            .map(|_| corio::spawn(client.get(a.url("/")).send()))
+            .collect();
+        for result in corio::gather(tasks).await {
+            assert_eq!(result.unwrap().unwrap().text(), "a");
+        }
+        assert_eq!(a.connections(), 4);
+    });
+}
+
+#[test]
+fn connection_close_from_either_side_is_not_reused() {
+    run_bounded(async {
+        let server = Server::bind("127.0.0.1:0", |req| async move {
+            if req.path() == "/bye" {
+                Reply::text("bye").close()
+            } else {
+                Reply::text("hi")
+            }
+        })
+        .await
+        .unwrap();
+        let client = Client::new();
+        client.get(server.url("/bye")).send().await.unwrap();
+        client.get(server.url("/")).send().await.unwrap();
+        assert_eq!(server.connections(), 2);
+        let closing = Client::builder().keep_alive(false).build().unwrap();
+        closing.get(server.url("/")).send().await.unwrap();
+        closing.get(server.url("/")).send().await.unwrap();
+        assert_eq!(server.connections(), 4);
+        let request = Client::new()
+            .get(server.url("/"))
+            .header("Connection", "close")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(request.header("connection"), Some("close"));
+    });
+}
+
+#[test]
+fn an_http_1_0_response_closes_unless_it_says_keep_alive() {
+    run_bounded(async {
+        let server = scripted(|n| match n {
+            0 => vec![
+                send("HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+                Close,
+            ],
+            _ => vec![send(
+                "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok",
+            )],
+        })
+        .await;
+        let client = Client::new();
+        client.get(server.url("/")).send().await.unwrap();
+        assert_eq!(client.idle_connections(), 0);
+        client.get(server.url("/")).send().await.unwrap();
+        assert_eq!(client.idle_connections(), 1);
+    });
+}
+
+#[test]
+fn a_pooled_connection_the_server_closed_is_retried_once_for_idempotent_methods() {
+    run_bounded(async {
+        let server = Server::bind("127.0.0.1:0", |req| async move { Reply::text(req.method) })
+            .await
+            .unwrap();
+        server.set_keep_alive_timeout(Duration::from_millis(30));
+        let client = Client::new();
+        assert_eq!(
+            client.get(server.url("/")).send().await.unwrap().text(),
+            "GET"
+        );
+        sleep(Duration::from_millis(150)).await; // the server closes the idle connection
+        assert_eq!(
+            client.idle_connections(),
+            1,
+            "the client has not noticed yet"
+        );
+        assert_eq!(
+            client.get(server.url("/")).send().await.unwrap().text(),
+            "GET"
+        );
+        assert_eq!(server.connections(), 2);
+        // POST is not idempotent: it is not sent twice, the error is reported.
+        sleep(Duration::from_millis(150)).await;
+        let err = client
+            .post(server.url("/"))
+            .body("x")
+            .send()
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err.kind(), ErrorKind::Closed | ErrorKind::Io),
+            "{err}"
+        );
+        assert_eq!(
+            client
+                .post(server.url("/"))
+                .body("x")
+                .send()
+                .await
+                .unwrap()
+                .text(),
+            "POST"
+        );
+    });
+}
+
+#[test]
+fn idle_connections_are_closed_after_the_pool_timeout() {
+    run_bounded(async {
+        let server = Server::bind("127.0.0.1:0", |_req| async { Reply::text("x") })
+            .await
+            .unwrap();
+        let client = Client::builder()
+            .pool(Duration::from_millis(50), 4)
+            .build()
+            .unwrap();
+        client.get(server.url("/")).send().await.unwrap();
+        assert_eq!(client.idle_connections(), 1);
+        sleep(Duration::from_millis(200)).await;
+        assert_eq!(client.idle_connections(), 0);
+    });
+}
+
+// ----- redirects -------------------------------------------------------------------
+
+async fn redirecting_server() -> Server {
+    Server::bind("127.0.0.1:0", |req| async move {
+        let path = req.path().to_owned();
+        match path.as_str() {
+            "/301" => Reply::redirect(301, "/echo"),
+            "/302" => Reply::redirect(302, "echo"), // relative to /302's directory
+            "/303" => Reply::redirect(303, "/echo"),
+            "/307" => Reply::redirect(307, "/echo"),
+            "/308" => Reply::redirect(308, "/echo?from=308"),
+            "/loop-a" => Reply::redirect(302, "/loop-b"),
+            "/loop-b" => Reply::redirect(302, "/loop-a"),
+            "/echo" => Reply::text(format!(
+                "{} {} {}",
+                req.method,
+                req.target,
+                String::from_utf8_lossy(&req.body)
+            )),
+            _ => match path
+                .strip_prefix("/chain/")
+                .and_then(|n| n.parse::<u32>().ok())
+            {
+                Some(0) => Reply::text("end of chain"),
+                Some(n) => Reply::redirect(302, &format!("/chain/{}", n - 1)),
+                None => Reply::not_found(),
+            },
+        }
+    })
+    .await
+    .unwrap()
+}
+
+#[test]
+fn redirects_follow_rfc_9110_method_rules() {
+    run_bounded(async {
+        let server = redirecting_server().await;
+        let client = Client::new();
+        let post = |path: &str| client.post(server.url(path)).body("data").send();
+        assert_eq!(post("/301").await.unwrap().text(), "GET /echo ");
+        assert_eq!(post("/302").await.unwrap().text(), "GET /echo ");
+        assert_eq!(post("/303").await.unwrap().text(), "GET /echo ");
+        assert_eq!(post("/307").await.unwrap().text(), "POST /echo data");
+        assert_eq!(
+            post("/308").await.unwrap().text(),
+            "POST /echo?from=308 data"
+        );
+        let put = client
+            .put(server.url("/303"))
+            .body("x")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(put.text(), "GET /echo ");
+        let head = client.head(server.url("/303")).send().await.unwrap();
+        assert_eq!(head.status, 200);
+        let response = client.get(server.url("/301")).send().await.unwrap();
+        assert!(response.url().ends_with("/echo"), "{}", response.url());
+        assert_eq!(server.connections(), 1, "redirects reuse the connection");
+    });
+}
+
+#[test]
+fn the_redirect_limit_and_loops_are_errors() {
+    run_bounded(async {
+        let server = redirecting_server().await;
+        let client = Client::builder().max_redirects(3).build().unwrap();
+        assert_eq!(
+            client
+                .get(server.url("/chain/3"))
+                .send()
+                .await
+                .unwrap()
+                .text(),
+            "end of chain"
+        );
+        let err = client.get(server.url("/chain/4")).send().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::TooManyRedirects);
+        let err = Client::new()
+            .get(server.url("/loop-a"))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::TooManyRedirects);
+        assert!(err.to_string().contains("loop"), "{err}");
+        let manual = Client::builder().follow_redirects(false).build().unwrap();
+        let response = manual.get(server.url("/301")).send().await.unwrap();
+        assert_eq!(
+            (response.status, response.header("location")),
+            (301, Some("/echo"))
+        );
+    });
+}
+
+#[test]
+fn authorization_is_not_carried_to_another_host() {
+    run_bounded(async {
+        let other = Server::bind("127.0.0.1:0", |req| async move {
+            Reply::text(format!("auth={:?}", req.headers.get_str("authorization")))
+        })
+        .await
+        .unwrap();
+        let target = other.url("/");
+        let server = Server::bind("127.0.0.1:0", move |req| {
+            let target = target.clone();
+            async move {
+                match req.path() {
+                    "/away" => Reply::redirect(302, &target),
+                    "/here" => Reply::redirect(302, "/show"),
+                    _ => Reply::text(format!("auth={:?}", req.headers.get_str("authorization"))),
+                }
+            }
+        })
+        .await
+        .unwrap();
+        let client = Client::new();
+        let get = |path: &str| {
+            client
+                .get(server.url(path))
+                .header("Authorization", "Bearer secret")
+                .send()
+        };
+        assert_eq!(
+            get("/here").await.unwrap().text(),
+            r#"auth=Some("Bearer secret")"#
+        );
+        assert_eq!(get("/away").await.unwrap().text(), "auth=None");
+    });
+}
+
+#[test]
+fn a_location_that_is_not_http_is_an_error() {
+    run_bounded(async {
+        let server = scripted(|_| {
+            vec![send(
+                "HTTP/1.1 302 Found\r\nLocation: https://example.com/\r\nContent-Length: 0\r\n\r\n",
+            )]
+        })
+        .await;
+        assert_eq!(
+            http::get(server.url("/")).await.unwrap_err().kind(),
+            ErrorKind::Unsupported
+        );
+        let server = scripted(|_| {
+            vec![send(
+                "HTTP/1.1 302 Found\r\nLocation: http://[::1\r\nContent-Length: 0\r\n\r\n",
+            )]
+        })
+        .await;
+        assert_eq!(
+            http::get(server.url("/")).await.unwrap_err().kind(),
+            ErrorKind::Malformed
+        );
+    });
+}
+
+// ----- requests and URLs ----------------------------------------------------------
+
+#[test]
+fn the_request_has_host_user_agent_accept_encoding_connection_and_content_length() {
+    run_bounded(async {
+        let server = scripted(|_| ok_with("")).await;
+        Client::new()
+            .post(server.url("/form?a=1"))
+            .body("x=1")
+            .send()
+            .await
+            .unwrap();
+        let request = server.request(0);
+        let lines: Vec<&str> = request.split("\r\n").collect();
+        assert_eq!(lines[0], "POST /form?a=1 HTTP/1.1");
+        let host = format!("Host: {}", server.addr);
+        for field in [
+            host.as_str(),
+            "Accept-Encoding: identity",
+            "Connection: keep-alive",
+            "Content-Length: 3",
+        ] {
+            assert!(lines.contains(&field), "{field:?} missing from {request:?}");
+        }
+        assert!(lines.iter().any(|l| l.starts_with("User-Agent: corio/")));
+        assert!(request.ends_with("\r\n\r\nx=1"));
+    });
+}
+
+#[test]
+fn percent_encoding_and_queries_are_kept_as_given() {
+    run_bounded(async {
+        let server = scripted(|_| ok_with("")).await;
+        http::get(server.url("/a%20b/%2F/c?x=%41&y=1#fragment"))
+            .await
+            .unwrap();
+        assert!(
+            server
+                .request(0)
+                .starts_with("GET /a%20b/%2F/c?x=%41&y=1 HTTP/1.1\r\n"),
+            "{}",
+            server.request(0)
+        );
+    });
+}
+
+#[test]
+fn header_injection_is_refused_before_anything_is_sent() {
+    run_bounded(async {
+        let server = scripted(|_| ok_with("")).await;
+        for (name, value) in [
+            ("X-A", "1\r\nX-Injected: 1"),
+            ("X-B", "1\n2"),
+            ("X-C", "nul\0"),
+            ("Bad Name", "x"),
+            ("", "x"),
+            ("Content-Length", "5"),
+        ] {
+            let err = Client::new()
+                .get(server.url("/"))
+                .header(name, value)
+                .send()
+                .await
+                .unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidRequest, "{name:?}: {value:?}");
+        }
+        assert_eq!(server.accepted.get(), 0);
+    });
+}
+
+#[test]
+fn other_schemes_and_bad_urls_are_clear_errors() {
+    run_bounded(async {
+        let err = http::get("https://example.com/").await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unsupported);
+        assert!(err.to_string().contains("TLS"), "{err}");
+        assert_eq!(
+            http::get("ftp://example.com/").await.unwrap_err().kind(),
+            ErrorKind::Unsupported
+        );
+        assert_eq!(
+            http::get("not a url").await.unwrap_err().kind(),
+            ErrorKind::InvalidRequest
+        );
+        assert_eq!(
+            http::get("http://user:pw@127.0.0.1/")
+                .await
+                .unwrap_err()
+                .kind(),
+            ErrorKind::Unsupported
+        );
+    });
+}
+
+#[test]
+fn names_and_ipv6_literals_work() {
+    run_bounded(async {
+        let server = Server::bind("127.0.0.1:0", |req| async move {
+            Reply::text(req.headers.get_str("host").unwrap_or("").to_owned())
+        })
+        .await
+        .unwrap();
+        let port = server.local_addr().port();
+        let by_name = http::get(format!("http://localhost:{port}/")).await;
+        // `localhost` may resolve to ::1 first, where nobody listens: the next address is tried.
+        assert_eq!(by_name.unwrap().text(), format!("localhost:{port}"));
+        if let Ok(v6) = Server::bind("[::1]:0", |req| async move {
+            Reply::text(req.headers.get_str("host").unwrap_or("").to_owned())
+        })
+        .await
+        {
+            let port = v6.local_addr().port();
+            assert_eq!(
+                http::get(format!("http://[::1]:{port}/"))
+                    .await
+                    .unwrap()
+                    .text(),
+                format!("[::1]:{port}")
+            );
+        }
+    });
+}
+
+#[test]
+fn methods_and_bodies_reach_the_server() {
+    run_bounded(async {
+        let server = Server::bind("127.0.0.1:0", |req| async move {
+            Reply::text(format!(
+                "{} {}",
+                req.method,
+                String::from_utf8_lossy(&req.body)
+            ))
+        })
+        .await
+        .unwrap();
+        let client = Client::new();
+        for (method, expected) in [
+            (Method::Get, "GET "),
+            (Method::Post, "POST body"),
+            (Method::Put, "PUT body"),
+            (Method::Delete, "DELETE body"),
+            (Method::Patch, "PATCH body"),
+        ] {
+            let body = if method == Method::Get { "" } else { "body" };
+            let response = client
+                .request(method, server.url("/"))
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.text(), expected);
+        }
+    });
+}

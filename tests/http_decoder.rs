@@ -1,0 +1,255 @@
+//! The response decoder on its own, with seeded random inputs: the same
+//! response split into reads at random places decodes to the same thing,
+//! and random damage gives an error with a kind — never a panic, never a
+//! loop. (The fuzz target in `fuzz/` does the second part without a seed.)
+
+use corio::http::{Error, ErrorKind, Event, ResponseDecoder};
+
+/// A small deterministic PRNG (xorshift64*): the same seed, the same test.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// What a decoder made of a response.
+#[derive(Debug, PartialEq)]
+struct Decoded {
+    status: u16,
+    body: Vec<u8>,
+    keep_alive: bool,
+}
+
+/// Feeds `wire` to a decoder in reads of the sizes `cuts` gives, the way a
+/// client does: unused bytes stay at the front of the buffer. After the
+/// last read, the connection counts as closed.
+fn decode_in_reads(
+    wire: &[u8],
+    head_request: bool,
+    mut cut: impl FnMut() -> usize,
+) -> Result<Decoded, Error> {
+    let mut decoder = ResponseDecoder::new(head_request).max_body_bytes(1 << 20);
+    let (mut buffer, mut fed, mut status, mut body) = (Vec::new(), 0, 0, Vec::new());
+    let mut steps = 0;
+    loop {
+        steps += 1;
+        assert!(steps < 1_000_000, "the decoder is looping");
+        let eof = fed == wire.len();
+        let (used, event) = decoder.decode(&buffer, eof)?;
+        match event {
+            Event::NeedMore => {
+                assert!(!eof, "NeedMore after the end of input");
+                let n = cut().clamp(1, wire.len() - fed);
+                buffer.extend_from_slice(&wire[fed..fed + n]);
+                fed += n;
+            }
+            Event::Head(head) => status = head.status,
+            Event::Data(data) => {
+                assert!(!data.is_empty(), "empty data events would loop");
+                body.extend_from_slice(data)
+            }
+            Event::End => {
+                return Ok(Decoded {
+                    status,
+                    body,
+                    keep_alive: decoder.keep_alive(),
+                });
+            }
+        }
+        buffer.drain(..used);
+    }
+}
+
+/// A random valid response and the body it carries.
+fn random_response(rng: &mut Rng) -> (Vec<u8>, Vec<u8>, bool) {
+    let body: Vec<u8> = (0..rng.below(3000)).map(|_| rng.next() as u8).collect();
+    let mut wire = Vec::new();
+    if rng.below(4) == 0 {
+        wire.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+    }
+    wire.extend_from_slice(b"HTTP/1.1 200 OK\r\nServer: test\r\n");
+    let framing = rng.below(3);
+    match framing {
+        0 => {
+            wire.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
+            wire.extend_from_slice(&body);
+        }
+        1 => {
+            wire.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
+            let mut rest = &body[..];
+            while !rest.is_empty() {
+                let n = (1 + rng.below(700)).min(rest.len());
+                let ext = if rng.below(3) == 0 { ";a=b" } else { "" };
+                wire.extend_from_slice(format!("{n:X}{ext}\r\n").as_bytes());
+                wire.extend_from_slice(&rest[..n]);
+                wire.extend_from_slice(b"\r\n");
+                rest = &rest[n..];
+            }
+            wire.extend_from_slice(b"0\r\n");
+            if rng.below(2) == 0 {
+                wire.extend_from_slice(b"X-Checksum: 1\r\n");
+            }
+            wire.extend_from_slice(b"\r\n");
+        }
+        _ => {
+            wire.extend_from_slice(b"\r\n");
+            wire.extend_from_slice(&body);
+        }
+    }
+    (wire, body, framing != 2)
+}
+
+#[test]
+fn a_response_split_at_random_places_decodes_the_same_as_in_one_piece() {
+    let mut rng = Rng(0x5eed_0001);
+    for _ in 0..500 {
+        let (wire, body, framed) = random_response(&mut rng);
+        let whole = decode_in_reads(&wire, false, || usize::MAX).unwrap();
+        assert_eq!(
+            whole,
+            Decoded {
+                status: 200,
+                body: body.clone(),
+                keep_alive: framed
+            }
+        );
+        let split = decode_in_reads(&wire, false, || 1 + rng.below(40)).unwrap();
+        assert_eq!(split, whole);
+        let bytewise = decode_in_reads(&wire, false, || 1).unwrap();
+        assert_eq!(bytewise, whole);
+    }
+}
+
+#[test]
+fn random_damage_gives_an_error_with_a_kind_never_a_panic() {
+    let mut rng = Rng(0x5eed_0002);
+    let (mut ok, mut errors) = (0, 0);
+    for _ in 0..3000 {
+        let (mut wire, _, _) = random_response(&mut rng);
+        for _ in 0..1 + rng.below(4) {
+            if wire.is_empty() {
+                break;
+            }
+            let at = rng.below(wire.len());
+            match rng.below(4) {
+                0 => wire[at] = rng.next() as u8,
+                1 => {
+                    wire.remove(at);
+                }
+                2 => wire.insert(at, b"\r\n:;0 \x00"[rng.below(7)]),
+                _ => wire.truncate(at),
+            }
+        }
+        let head_request = rng.below(8) == 0;
+        match decode_in_reads(&wire, head_request, || 1 + rng.below(64)) {
+            Ok(_) => ok += 1,
+            Err(err) => {
+                assert!(
+                    matches!(
+                        err.kind(),
+                        ErrorKind::Malformed
+                            | ErrorKind::Closed
+                            | ErrorKind::TooLarge
+                            | ErrorKind::Unsupported
+                    ),
+                    "{err}"
+                );
+                assert!(!err.to_string().is_empty());
+                errors += 1;
+            }
+        }
+    }
+    assert!(
+        ok > 0 && errors > 0,
+        "the damage should hit both ways: {ok} ok, {errors} errors"
+    );
+}
+
+#[test]
+fn random_bytes_never_panic_the_decoder() {
+    let mut rng = Rng(0x5eed_0003);
+    for _ in 0..3000 {
+        let mut wire: Vec<u8> = b"HTTP/1.1 ".to_vec();
+        let alphabet = b"0123456789 \r\n:;abcHTTP/1.TransfrEncodigchunkedContentLh";
+        wire.extend((0..rng.below(200)).map(|_| alphabet[rng.below(alphabet.len())]));
+        let _ = decode_in_reads(&wire, false, || 1 + rng.below(16));
+    }
+}
+
+#[test]
+fn a_chunk_size_line_is_checked_strictly() {
+    for (line, ok) in [
+        ("5", true),
+        ("0005", true),
+        ("5 ", true),
+        ("5\t;ext", true),
+        ("5;name=\"quoted\"", true),
+        ("00000000000000000000000000000005", true), // leading zeros do not overflow
+        ("", false),
+        (" 5", false),
+        ("0x5", false),
+        ("5 5", false),
+        ("FFFFFFFFFFFFFFFFF", false), // 17 digits
+        ("5;a\x01b", false),
+    ] {
+        let wire = format!(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n{line}\r\nhello\r\n0\r\n\r\n"
+        );
+        let result = decode_in_reads(wire.as_bytes(), false, || usize::MAX);
+        assert_eq!(result.is_ok(), ok, "chunk size line {line:?}: {result:?}");
+        if let Err(err) = result {
+            assert_eq!(err.kind(), ErrorKind::Malformed);
+        }
+    }
+}
+
+#[test]
+fn the_largest_chunk_size_is_bounded_by_the_body_limit_not_trusted() {
+    let wire = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFF\r\nabc";
+    let err = decode_in_reads(wire, false, || usize::MAX).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Closed); // it waited for data, then the input ended
+}
+
+#[test]
+fn a_101_switching_protocols_is_unsupported() {
+    let err = decode_in_reads(
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n",
+        false,
+        || usize::MAX,
+    )
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unsupported);
+}
+
+#[test]
+fn interim_heads_count_toward_the_head_limit() {
+    let mut wire = Vec::new();
+    for _ in 0..100 {
+        wire.extend_from_slice(b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n");
+    }
+    let mut decoder = ResponseDecoder::new(false).max_head_bytes(1000);
+    let (mut buffer, mut fed) = (Vec::new(), 0);
+    let err = loop {
+        match decoder.decode(&buffer, false) {
+            Ok((used, Event::NeedMore)) => {
+                buffer.drain(..used);
+                let n = 100.min(wire.len() - fed);
+                assert!(n > 0, "every interim head was accepted");
+                buffer.extend_from_slice(&wire[fed..fed + n]);
+                fed += n;
+            }
+            Ok(other) => panic!("unexpected {other:?}"),
+            Err(err) => break err,
+        }
+    };
+    assert_eq!(err.kind(), ErrorKind::TooLarge);
+}
