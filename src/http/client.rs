@@ -313,20 +313,14 @@ impl Client {
         method: Method,
         url: &Url,
         headers: &Headers,
+        defaults: &Headers,
         body: &[u8],
         deadline: Option<Deadline>,
     ) -> Result<StreamingResponse, Error> {
         let config = &self.inner.config;
         let target = request::target(url);
         let mut wire = Vec::with_capacity(256 + body.len());
-        request::encode(
-            &mut wire,
-            method,
-            &target,
-            headers,
-            &config.default_headers,
-            body,
-        );
+        request::encode(&mut wire, method, &target, headers, defaults, body);
         let closing = !config.keep_alive || headers.has_token("connection", "close");
         let clock = Clock {
             idle: config.read_timeout,
@@ -361,6 +355,7 @@ impl Client {
                             clock,
                             pool: Rc::downgrade(&self.inner),
                             reusable: !closing,
+                            failed: None,
                         },
                     });
                 }
@@ -414,7 +409,10 @@ impl Client {
         let now = Instant::now();
         // The most recently used first: the least likely to have been closed.
         while let Some(entry) = idle.pop() {
-            if now.duration_since(entry.since) < timeout && entry.conn.stream.on_current_loop() {
+            // Anything that arrived while it sat idle (a FIN, a late `408`,
+            // stray bytes) would be read as the answer to the next request.
+            let fresh = now.duration_since(entry.since) < timeout;
+            if fresh && entry.conn.stream.on_current_loop() && entry.conn.stream.is_quiet() {
                 return Some(entry.conn);
             }
         }
@@ -577,7 +575,18 @@ impl Builder {
     /// assert!(client.is_err());
     /// ```
     pub fn default_header(mut self, name: &str, value: impl AsRef<[u8]>) -> Builder {
-        if let Err(err) = self.config.default_headers.insert(name, value) {
+        let checked = if ["host", "content-length", "transfer-encoding"]
+            .iter()
+            .any(|f| name.eq_ignore_ascii_case(f))
+        {
+            Err(Error::new(
+                ErrorKind::InvalidRequest,
+                format!("{name} is set per request by the client; it cannot be a default header"),
+            ))
+        } else {
+            self.config.default_headers.insert(name, value)
+        };
+        if let Err(err) = checked {
             self.error.get_or_insert(err);
         }
         self
@@ -798,10 +807,11 @@ impl RequestBuilder {
         match self.timeout {
             None => self.follow(None).await,
             Some(total) => {
-                let deadline = Deadline {
-                    at: Instant::now() + total,
-                    total,
+                // A limit too far away to represent is no limit.
+                let Some(at) = Instant::now().checked_add(total) else {
+                    return self.follow(None).await;
                 };
+                let deadline = Deadline { at, total };
                 let outcome =
                     crate::time::timeout_at(deadline.at, self.follow(Some(deadline))).await;
                 outcome.unwrap_or_else(|_| Err(deadline.error().at(&first_url)))
@@ -826,9 +836,12 @@ impl RequestBuilder {
         let config = &client.inner.config;
         let mut url = request::parse_url(&url)?;
         let mut visited = vec![(method, url.clone())];
+        // The client's default headers, minus credentials once a redirect
+        // has left the origin they were meant for.
+        let mut defaults = Cow::Borrowed(&config.default_headers);
         loop {
             let response = client
-                .exchange(method, &url, &headers, &body, deadline)
+                .exchange(method, &url, &headers, &defaults, &body, deadline)
                 .await
                 .map_err(|err| err.at(url.as_str()))?;
             let redirect = matches!(response.status, 301 | 302 | 303 | 307 | 308);
@@ -866,6 +879,9 @@ impl RequestBuilder {
                 // Credentials are for the origin they were given to.
                 for name in ["authorization", "proxy-authorization", "cookie", "host"] {
                     headers.remove(name);
+                    if defaults.contains(name) {
+                        defaults.to_mut().remove(name);
+                    }
                 }
             }
             if visited.iter().any(|(m, u)| *m == method && *u == next) {
@@ -929,10 +945,12 @@ impl Clock {
         step: impl Future<Output = io::Result<T>>,
         doing: &str,
     ) -> Result<T, Error> {
-        let idle_until = Instant::now() + self.idle;
-        let (until, total) = match self.deadline {
-            Some(deadline) if deadline.at <= idle_until => (deadline.at, Some(deadline)),
-            _ => (idle_until, None),
+        let idle_until = Instant::now().checked_add(self.idle);
+        let (until, total) = match (self.deadline, idle_until) {
+            (Some(deadline), Some(idle)) if deadline.at <= idle => (deadline.at, Some(deadline)),
+            (Some(deadline), None) => (deadline.at, Some(deadline)),
+            (_, Some(idle)) => (idle, None),
+            (None, None) => return step.await.map_err(|err| Error::io(err, doing)), // no limit at all
         };
         match crate::time::timeout_at(until, step).await {
             Ok(Ok(value)) => Ok(value),
@@ -1012,13 +1030,28 @@ impl Conn {
         clock: &Clock,
     ) -> Result<(Head, ResponseDecoder), Failed> {
         self.received = 0;
-        clock
-            .limit(self.stream.write_all(wire), "sending the request")
-            .await?;
+        // Write by write, so the idle limit is on silence, not on the total.
+        let mut rest = wire;
+        while !rest.is_empty() {
+            let n = clock
+                .limit(self.stream.write(rest), "sending the request")
+                .await?;
+            if n == 0 {
+                return Err(Error::new(
+                    ErrorKind::Closed,
+                    "the connection closed while sending the request",
+                )
+                .into());
+            }
+            rest = &rest[n..];
+        }
         loop {
             let (used, event) = decoder.decode(self.unread(), self.eof)?;
             match event {
-                Event::NeedMore => self.fill(clock).await?,
+                Event::NeedMore => {
+                    self.start += used; // an interim (1xx) head, used up
+                    self.fill(clock).await?;
+                }
                 Event::Head(head) => {
                     self.start += used;
                     return Ok((head, decoder));
@@ -1096,6 +1129,8 @@ struct Body {
     pool: Weak<Inner>,
     /// The request allowed reuse (no `Connection: close` from our side).
     reusable: bool,
+    /// The body failed with this error: later calls report it again.
+    failed: Option<(ErrorKind, String)>,
 }
 
 impl StreamingResponse {
@@ -1125,20 +1160,23 @@ impl StreamingResponse {
         let body = &mut self.body;
         let piece = loop {
             let Some(conn) = body.conn.as_mut() else {
-                return Ok(None);
+                return match &body.failed {
+                    // Asked again after an error: the body is still incomplete.
+                    Some((kind, message)) => Err(Error::new(*kind, message.clone()).at(&self.url)),
+                    None => Ok(None),
+                };
             };
             let (used, event) = match body.decoder.decode(conn.unread(), conn.eof) {
                 Ok(step) => step,
-                Err(err) => {
-                    body.conn = None; // never reuse a connection that went wrong
-                    return Err(err.at(&self.url));
-                }
+                Err(err) => return Err(body.fail(err).at(&self.url)),
             };
             match event {
                 Event::NeedMore => {
+                    // The decoder may have used framing bytes (a chunk-size
+                    // line, a CRLF) before it ran out.
+                    conn.start += used;
                     if let Err(err) = conn.fill(&body.clock).await {
-                        body.conn = None;
-                        return Err(err.at(&self.url));
+                        return Err(body.fail(err).at(&self.url));
                     }
                 }
                 // The data is the last `len` of the used bytes.
@@ -1246,6 +1284,14 @@ impl StreamingResponse {
 }
 
 impl Body {
+    /// The body failed: the connection is dropped (never reused), and the
+    /// error remembered.
+    fn fail(&mut self, err: Error) -> Error {
+        self.conn = None;
+        self.failed = Some((err.kind(), format!("the body failed earlier: {err}")));
+        err
+    }
+
     /// The body ended cleanly: the connection goes back to the pool, if
     /// both sides allow reuse and nothing unexpected follows the response.
     fn finish(&mut self) {
@@ -1420,17 +1466,18 @@ impl Pool {
     /// it has been idle too long.
     fn checkin(inner: &Rc<Inner>, conn: Conn) {
         let config = &inner.config;
+        if config.pool_max_idle_per_host == 0 {
+            return; // no pooling: the connection closes
+        }
         let mut pool = inner.pool.borrow_mut();
         let idle = pool.idle.entry(conn.key.clone()).or_default();
         if idle.len() >= config.pool_max_idle_per_host {
             idle.remove(0); // the oldest goes
         }
-        if config.pool_max_idle_per_host > 0 {
-            idle.push(Idle {
-                conn,
-                since: Instant::now(),
-            });
-        }
+        idle.push(Idle {
+            conn,
+            since: Instant::now(),
+        });
         if !pool.reaping.get() && pool.len() > 0 {
             pool.reaping.set(true);
             let flag = Rc::clone(&pool.reaping);
@@ -1449,7 +1496,8 @@ impl Pool {
         self.idle
             .values()
             .flatten()
-            .map(|entry| entry.since + timeout)
+            // A timeout too long to add to an instant never expires.
+            .filter_map(|entry| entry.since.checked_add(timeout))
             .min()
     }
 }

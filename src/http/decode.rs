@@ -407,8 +407,14 @@ impl ResponseDecoder {
             if self.head_seen + used > self.max_head {
                 return Err(too_large_head(self.max_head));
             }
-            // `Complete` guarantees the status line parsed.
+            // `Complete` guarantees the status line parsed: three digits.
             let status = response.code.unwrap_or(0);
+            if status < 100 {
+                return Err(Error::new(
+                    ErrorKind::Malformed,
+                    format!("status code {status:03} is not a status (they start at 100)"),
+                ));
+            }
             let version = if response.version == Some(0) {
                 Version::Http10
             } else {
@@ -472,7 +478,14 @@ impl ResponseDecoder {
                 self.keep_alive = false;
                 State::UntilClose
             }
-            ([only], None) if only == "chunked" => State::Chunked(Chunk::Size),
+            ([only], None) if only == "chunked" => {
+                // HTTP/1.0 has no chunked framing: decode it, but do not
+                // trust the connection afterwards (RFC 9112 §6.1).
+                if head.version == Version::Http10 {
+                    self.keep_alive = false;
+                }
+                State::Chunked(Chunk::Size)
+            }
             _ if codings.iter().filter(|c| *c == "chunked").count() > 1 => {
                 return Err(Error::new(
                     ErrorKind::Malformed,

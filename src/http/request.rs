@@ -103,11 +103,7 @@ pub(crate) enum Connect {
 /// Parses `url` (with the `url` crate) and checks that corio can fetch it.
 pub(crate) fn parse_url(url: &str) -> Result<Url, Error> {
     let parsed = Url::parse(url).map_err(|err| {
-        Error::new(
-            ErrorKind::InvalidRequest,
-            format!("`{url}` is not a URL: {err}"),
-        )
-        .at(url)
+        Error::new(ErrorKind::InvalidRequest, format!("not a URL: {err}")).at(url)
     })?;
     check_url(&parsed).map_err(|err| err.at(url))?;
     Ok(parsed)

@@ -338,6 +338,15 @@ impl Reply {
         out
     }
 
+    /// How long the pacing pauses add up to.
+    fn pace_time(&self) -> Duration {
+        match self.pace {
+            Some((piece, every)) => every
+                .saturating_mul(u32::try_from(self.body.len().div_ceil(piece)).unwrap_or(u32::MAX)),
+            None => Duration::ZERO,
+        }
+    }
+
     /// 1xx, 204 and 304 replies never have a body.
     fn has_body(&self) -> bool {
         !matches!(self.status, 100..=199 | 204 | 304)
@@ -618,6 +627,17 @@ where
     F: Fn(Request) -> Fut + 'static,
     Fut: Future<Output = Reply> + 'static,
 {
+    // However the task ends (the client left, a handler panicked, the
+    // server was dropped), its entry goes.
+    struct Forget(Rc<Shared>, usize);
+    impl Drop for Forget {
+        fn drop(&mut self) {
+            if let Ok(mut tasks) = self.0.tasks.try_borrow_mut() {
+                tasks.try_remove(self.1);
+            }
+        }
+    }
+    let _forget = Forget(Rc::clone(&shared), key);
     let _ = stream.set_nodelay(true);
     let peer = stream
         .peer_addr()
@@ -641,16 +661,16 @@ where
         };
         let reply = handler(request).await;
         let keep_alive = keep_alive && !reply.close;
-        if reply
-            .send(&mut stream, head_request, keep_alive)
-            .await
-            .is_err()
-            || !keep_alive
-        {
+        // A client that stops reading gets the idle limit, while sending too.
+        let sent = timeout(
+            idle + reply.pace_time(),
+            reply.send(&mut stream, head_request, keep_alive),
+        )
+        .await;
+        if !matches!(sent, Ok(Ok(()))) || !keep_alive {
             break;
         }
     }
-    shared.tasks.borrow_mut().try_remove(key);
 }
 
 /// Reads one request into `buf` (which keeps bytes of the next one).
@@ -684,14 +704,10 @@ async fn read_request(
                         "chunked request bodies are not supported by the demo server",
                     ));
                 }
-                let length = match headers
-                    .get_str("content-length")
-                    .map(|v| v.trim().parse::<usize>())
-                {
-                    None => 0,
-                    Some(Ok(length)) if length <= MAX_BODY => length,
-                    Some(Ok(_)) => return Err(bad(413, "request body too large")),
-                    Some(Err(_)) => return Err(bad(400, "bad Content-Length")),
+                let length = match content_length(&headers) {
+                    Ok(length) if length <= MAX_BODY => length,
+                    Ok(_) => return Err(bad(413, "request body too large")),
+                    Err(()) => return Err(bad(400, "bad Content-Length")),
                 };
                 while buf.len() < head_len + length {
                     if read_more(stream, buf).await == 0 {
@@ -720,6 +736,30 @@ async fn read_request(
             Err(_) => return Err(bad(400, "malformed request")),
         }
     }
+}
+
+/// A request's `Content-Length`: 0 when absent; every value must be the
+/// same run of digits.
+fn content_length(headers: &Headers) -> Result<usize, ()> {
+    let mut length = None;
+    for value in headers
+        .get_all("content-length")
+        .flat_map(|v| v.split(|&b| b == b','))
+    {
+        let value = value.trim_ascii();
+        if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
+            return Err(());
+        }
+        let parsed: usize = std::str::from_utf8(value)
+            .map_err(|_| ())?
+            .parse()
+            .map_err(|_| ())?;
+        if length.is_some_and(|earlier| earlier != parsed) {
+            return Err(());
+        }
+        length = Some(parsed);
+    }
+    Ok(length.unwrap_or(0))
 }
 
 /// Appends what the stream has to `buf`; a read error counts as a close.

@@ -102,6 +102,12 @@ impl<T: mio::event::Source> IoSource<T> {
         self.source.is_closed(dir)
     }
 
+    /// Might an operation in `dir` succeed now (an event came since the
+    /// readiness was last cleared)?
+    pub(crate) fn is_ready(&self, dir: Direction) -> bool {
+        self.source.is_ready(dir)
+    }
+
     /// The readiness in `dir` was used up (an operation would block).
     pub(crate) fn clear_ready(&self, dir: Direction) {
         self.source.clear_ready(dir);

@@ -501,6 +501,22 @@ impl TcpStream {
         self.io.on_current_loop()
     }
 
+    /// For a connection that waited idle in a pool: has nothing arrived
+    /// (no data, no FIN, no error) since it was last read dry? Costs a
+    /// `peek` only when the reactor saw an event meanwhile.
+    pub(crate) fn is_quiet(&self) -> bool {
+        if !self.io.is_ready(Direction::Read) {
+            return true;
+        }
+        match self.io.get_ref().peek(&mut [0u8; 1]) {
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                self.io.clear_ready(Direction::Read);
+                true
+            }
+            _ => false, // data nobody asked for, the end of the stream, or an error
+        }
+    }
+
     fn from_mio(stream: mio::net::TcpStream) -> io::Result<TcpStream> {
         let io = IoSource::new(stream, Interest::READABLE | Interest::WRITABLE)?;
         Ok(TcpStream { io: Rc::new(io) })
