@@ -1,0 +1,479 @@
+//! The crawler of seeds 001 and 004, as corio tasks: fetch pages
+//! concurrently, parse each one in a **done callback**, and let the parser
+//! spawn fetches for the links it finds.
+//!
+//! Seed 004 (aiohttp, coroutines):
+//!
+//! ```python
+//! def parse(t):                       # the done callback
+//!     page_text = t.result()
+//!     a = tree.xpath('//a[@id="feng"]/@href')[0]
+//!
+//! for url in urls:
+//!     task = asyncio.ensure_future(get_request(url))
+//!     task.add_done_callback(parse)
+//! loop.run_until_complete(asyncio.wait(tasks))
+//! ```
+//!
+//! Seed 001 (requests in a thread pool): `parse_index` finds the detail
+//! pages and submits a fetch for each, with `parse_detail` as *its*
+//! callback — the crawl grows from inside the callbacks.
+//!
+//! Here both at once: `spawn(fetch(url))` → `add_done_callback(parse)` →
+//! `parse` spawns `fetch(link)` for every new link on the page. A
+//! semaphore keeps at most `--concurrency` requests in flight (the pool
+//! size of seed 001's `ThreadPoolExecutor(50)`), and one shared
+//! [`Client`] keeps the connections alive between pages.
+//!
+//! With no arguments it serves its own demo site on 127.0.0.1 — no
+//! internet needed — modelled on seed 004's Flask server: pages such as
+//! `/bobo`, `/jay` and `/tom` that answer after a delay and link onward
+//! with `<a id="feng" href=..>`. Two pages misbehave on purpose (a 404 and
+//! one that stalls past the read timeout), to show what errors look like.
+//!
+//! ```text
+//! cargo run --release --example crawler
+//! cargo run --release --example crawler -- --concurrency 2
+//! cargo run --release --example crawler -- --url http://127.0.0.1:8000/ --max-pages 50
+//! ```
+//!
+//! The summary puts the total time beside the sum of the pages' own times:
+//! their ratio is how much waiting the loop overlapped.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use corio::TaskError;
+use corio::http::server::{Reply, Server};
+use corio::http::{self, Client};
+use corio::sync::{Event, Semaphore};
+use url::Url;
+
+/// The people of seed 004's site, and more of them.
+const NAMES: [&str; 24] = [
+    "bobo", "jay", "tom", "feng", "lily", "ming", "hua", "wei", "jun", "lan", "yun", "xia",
+    "qiang", "li", "fang", "ping", "hong", "gang", "jing", "tao", "yan", "bin", "hui", "na",
+];
+
+fn main() -> ExitCode {
+    let options = match Options::parse(std::env::args().skip(1)) {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("crawler: {message}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match corio::run(crawl_main(options)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("crawler: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+const USAGE: &str = "usage: crawler [--url URL] [--concurrency N] [--max-pages N] [--quiet]
+  (no --url: crawl the embedded demo site on 127.0.0.1)";
+
+struct Options {
+    url: Option<String>,
+    concurrency: usize,
+    max_pages: usize,
+    quiet: bool,
+}
+
+impl Options {
+    fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
+        let mut options = Options {
+            url: None,
+            concurrency: 8,
+            max_pages: 500,
+            quiet: false,
+        };
+        while let Some(arg) = args.next() {
+            let mut number = |name: &str| -> Result<usize, String> {
+                let value = args.next().ok_or(format!("{name} needs a number"))?;
+                match value.parse::<usize>() {
+                    Ok(n) if n > 0 => Ok(n),
+                    _ => Err(format!("{name} needs a positive number, not {value:?}")),
+                }
+            };
+            match arg.as_str() {
+                "--concurrency" | "-c" => options.concurrency = number("--concurrency")?,
+                "--max-pages" | "-n" => options.max_pages = number("--max-pages")?,
+                "--url" => options.url = Some(args.next().ok_or("--url needs a URL")?),
+                "--quiet" | "-q" => options.quiet = true,
+                "--help" | "-h" => return Err("help".into()),
+                other => return Err(format!("unknown argument {other:?}")),
+            }
+        }
+        Ok(options)
+    }
+}
+
+async fn crawl_main(options: Options) -> Result<(), String> {
+    // The site: the embedded demo, or the one given.
+    let (_site, start_url, read_timeout) = match &options.url {
+        Some(url) => (None, url.clone(), Duration::from_secs(10)),
+        None => {
+            let site = demo_site()
+                .await
+                .map_err(|e| format!("cannot start the demo site: {e}"))?;
+            let url = site.url("/");
+            println!("serving seed 004's demo site on {url} (each page answers after 100-400 ms)");
+            (Some(site), url, Duration::from_secs(1))
+        }
+    };
+    let start = Url::parse(&start_url).map_err(|e| format!("{start_url:?} is not a URL: {e}"))?;
+    let client = Client::builder()
+        .read_timeout(read_timeout)
+        .total_timeout(Duration::from_secs(30))
+        .user_agent("corio-crawler/0.1")
+        .build()
+        .map_err(|e| e.to_string())?;
+    println!(
+        "crawling {start} with {} requests at a time (at most {} pages)\n",
+        options.concurrency, options.max_pages
+    );
+
+    let crawl = Rc::new(Crawl {
+        client,
+        origin: (
+            start.host_str().unwrap_or("").to_owned(),
+            start.port_or_known_default(),
+        ),
+        limit: Semaphore::new(options.concurrency),
+        max_pages: options.max_pages,
+        seen: RefCell::new(HashSet::new()),
+        stats: Stats::default(),
+        in_flight: Cell::new(0),
+        finished: Event::new(),
+        progress: Progress::new(options.quiet),
+        began: Instant::now(),
+    });
+    Crawl::visit(&crawl, start);
+    let ticker = corio::spawn(tick(Rc::clone(&crawl)));
+    crawl.finished.wait().await;
+    ticker.cancel();
+    crawl.progress.finish();
+    crawl.summary();
+    Ok(())
+}
+
+/// Everything the fetches and callbacks share.
+struct Crawl {
+    client: Client,
+    /// Only links to this host and port are followed.
+    origin: (String, Option<u16>),
+    limit: Semaphore,
+    max_pages: usize,
+    seen: RefCell<HashSet<Url>>,
+    stats: Stats,
+    /// Fetches spawned and not yet parsed; at 0 the crawl is over.
+    in_flight: Cell<usize>,
+    finished: Event,
+    progress: Progress,
+    began: Instant,
+}
+
+#[derive(Default)]
+struct Stats {
+    pages: Cell<usize>,
+    bytes: Cell<u64>,
+    /// The pages' own times, added up: what fetching one by one would take.
+    page_time: Cell<Duration>,
+    errors: RefCell<Vec<String>>,
+}
+
+/// What one fetch brings back to `parse`.
+struct Page {
+    url: Url,
+    status: u16,
+    html: Option<String>,
+    bytes: usize,
+    took: Duration,
+}
+
+impl Crawl {
+    /// Spawns a fetch of `url` unless it was seen, with `parse` as its done
+    /// callback: seed 004's `ensure_future` + `add_done_callback`.
+    fn visit(crawl: &Rc<Crawl>, url: Url) {
+        {
+            let mut seen = crawl.seen.borrow_mut();
+            if seen.len() >= crawl.max_pages || !seen.insert(url.clone()) {
+                return;
+            }
+        }
+        crawl.in_flight.set(crawl.in_flight.get() + 1);
+        let task = corio::spawn(fetch(Rc::clone(crawl), url.clone()));
+        let for_parse = Rc::clone(crawl);
+        task.add_done_callback(move |result| parse(&for_parse, &url, result));
+        // The task runs on without its handle (asyncio keeps it alive the same way).
+        task.detach();
+    }
+
+    fn follows(&self, link: &Url) -> bool {
+        link.scheme() == "http"
+            && (link.host_str().unwrap_or(""), link.port_or_known_default())
+                == (&self.origin.0[..], self.origin.1)
+    }
+
+    fn summary(&self) {
+        let total = self.began.elapsed();
+        let stats = &self.stats;
+        let errors = stats.errors.borrow();
+        println!("\nsummary");
+        println!(
+            "  pages   {} fetched, {} errors",
+            stats.pages.get(),
+            errors.len()
+        );
+        for error in errors.iter() {
+            println!("          ✗ {error}");
+        }
+        println!("  bytes   {}", human_bytes(stats.bytes.get()));
+        let serial = stats.page_time.get();
+        println!(
+            "  time    {:.2} s in total; the pages took {:.2} s added up ({:.1}× from waiting together)",
+            total.as_secs_f64(),
+            serial.as_secs_f64(),
+            serial.as_secs_f64() / total.as_secs_f64().max(1e-9)
+        );
+    }
+}
+
+/// The coroutine: wait for a free slot, then GET the page (seed 004's
+/// `get_request`).
+async fn fetch(crawl: Rc<Crawl>, url: Url) -> Result<Page, http::Error> {
+    let _slot = crawl.limit.acquire().await;
+    let began = Instant::now();
+    let response = crawl.client.get(url.as_str()).send().await?;
+    let html = response
+        .header("content-type")
+        .is_none_or(|kind| kind.contains("html"))
+        .then(|| response.text().into_owned());
+    Ok(Page {
+        url,
+        status: response.status,
+        bytes: response.body.len(),
+        html,
+        took: began.elapsed(),
+    })
+}
+
+/// The done callback (seed 004's `parse(t)`, seed 001's `parse_index`):
+/// runs on the loop when a fetch finishes, records it, and spawns fetches
+/// for the new links on the page.
+fn parse(crawl: &Rc<Crawl>, url: &Url, result: &Result<Result<Page, http::Error>, TaskError>) {
+    let stats = &crawl.stats;
+    match result {
+        Ok(Ok(page)) => {
+            stats.pages.set(stats.pages.get() + 1);
+            stats.bytes.set(stats.bytes.get() + page.bytes as u64);
+            stats.page_time.set(stats.page_time.get() + page.took);
+            if page.status >= 400 {
+                stats.errors.borrow_mut().push(format!(
+                    "{} → HTTP {}",
+                    page.url.path(),
+                    page.status
+                ));
+            }
+            let html = page.html.as_deref().unwrap_or("");
+            let feng = find_attr(html, r#"id="feng""#, "href");
+            let links = links(html);
+            crawl.progress.line(&format!(
+                "parse {:<16} {} {:>6} B in {:>4} ms, {} link{}{}",
+                page.url.path(),
+                page.status,
+                page.bytes,
+                page.took.as_millis(),
+                links.len(),
+                if links.len() == 1 { "" } else { "s" },
+                feng.map(|f| format!(", feng → {f}")).unwrap_or_default()
+            ));
+            for link in links {
+                if let Ok(next) = page.url.join(&link) {
+                    let mut next = next;
+                    next.set_fragment(None);
+                    if crawl.follows(&next) {
+                        Crawl::visit(crawl, next);
+                    }
+                }
+            }
+        }
+        Ok(Err(err)) => stats
+            .errors
+            .borrow_mut()
+            .push(format!("{} → {err}", url.path())),
+        Err(err) => stats
+            .errors
+            .borrow_mut()
+            .push(format!("{} → task {err}", url.path())),
+    }
+    crawl.in_flight.set(crawl.in_flight.get() - 1);
+    if crawl.in_flight.get() == 0 {
+        crawl.finished.set();
+    }
+}
+
+/// Every `href="…"` and `src="…"` value in `html`: a scanner, not an HTML
+/// parser — enough for a demo (seed 001 used a regular expression).
+fn links(html: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for attr in ["href=", "src="] {
+        let mut rest = html;
+        while let Some(at) = rest.find(attr) {
+            rest = &rest[at + attr.len()..];
+            let Some(quote) = rest.chars().next().filter(|c| *c == '"' || *c == '\'') else {
+                continue;
+            };
+            if let Some(end) = rest[1..].find(quote) {
+                found.push(rest[1..1 + end].to_owned());
+                rest = &rest[1 + end..];
+            }
+        }
+    }
+    found
+}
+
+/// The value of `attr` in the first tag that contains `marker` (seed
+/// 004's `//a[@id="feng"]/@href`).
+fn find_attr<'a>(html: &'a str, marker: &str, attr: &str) -> Option<&'a str> {
+    let at = html.find(marker)?;
+    let tag_start = html[..at].rfind('<')?;
+    let tag_end = at + html[at..].find('>')?;
+    let tag = &html[tag_start..tag_end];
+    let value = &tag[tag.find(&format!("{attr}=\""))? + attr.len() + 2..];
+    Some(&value[..value.find('"')?])
+}
+
+/// Redraws the progress line every 100 ms.
+async fn tick(crawl: Rc<Crawl>) {
+    loop {
+        crawl.progress.status(&crawl);
+        corio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The live status line on a terminal; plain lines otherwise.
+struct Progress {
+    live: bool,
+    quiet: bool,
+}
+
+impl Progress {
+    fn new(quiet: bool) -> Progress {
+        Progress {
+            live: std::io::stdout().is_terminal() && !quiet,
+            quiet,
+        }
+    }
+
+    /// A line of log, printed above the status line.
+    fn line(&self, text: &str) {
+        if self.quiet {
+            return;
+        }
+        if self.live {
+            print!("\r\x1b[K");
+        }
+        println!("  {text}");
+    }
+
+    fn status(&self, crawl: &Crawl) {
+        if !self.live {
+            return;
+        }
+        let stats = &crawl.stats;
+        print!(
+            "\r\x1b[K  [{:>4} pages | {:>9} | {} errors | {} in flight | {:.1} s]",
+            stats.pages.get(),
+            human_bytes(stats.bytes.get()),
+            stats.errors.borrow().len(),
+            crawl.in_flight.get(),
+            crawl.began.elapsed().as_secs_f64()
+        );
+        let _ = std::io::stdout().flush();
+    }
+
+    fn finish(&self) {
+        if self.live {
+            print!("\r\x1b[K");
+        }
+    }
+}
+
+fn human_bytes(n: u64) -> String {
+    match n {
+        0..1_000 => format!("{n} B"),
+        1_000..1_000_000 => format!("{:.1} kB", n as f64 / 1e3),
+        _ => format!("{:.1} MB", n as f64 / 1e6),
+    }
+}
+
+// ----- the demo site (seed 004's Flask server, standing in for the internet) -----------
+
+/// Serves `/` (an index of everyone), `/<name>` (a person's page: a
+/// `feng` link to the detail page and two friends) and `/<name>/feng` (a
+/// detail page with a "video"), each after a delay of 100-400 ms. `/ghost`
+/// is a 404; `/stuck` sends its body one byte per second, slower than the
+/// crawler's read timeout.
+async fn demo_site() -> std::io::Result<Server> {
+    Server::bind("127.0.0.1:0", |req| async move {
+        let path = req.path().to_owned();
+        let delay = 100
+            + path
+                .bytes()
+                .fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)))
+                % 300;
+        corio::time::sleep(Duration::from_millis(delay)).await;
+        demo_page(&path)
+    })
+    .await
+}
+
+fn demo_page(path: &str) -> Reply {
+    let person = |name: &str| NAMES.iter().position(|n| *n == name);
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match parts.as_slice() {
+        [""] => {
+            let mut html = String::from("<html><body><h1>index</h1><ul>\n");
+            for name in NAMES.iter().take(3) {
+                html.push_str(&format!("<li><a href=\"/{name}\">{name}</a></li>\n"));
+            }
+            html.push_str("<li><a href=\"/ghost\">a page that is gone</a></li>\n");
+            html.push_str(
+                "<li><a href=\"/stuck\">a page that never finishes</a></li>\n</ul></body></html>\n",
+            );
+            Reply::html(html)
+        }
+        ["stuck"] => Reply::html("<p>this page trickles in, one byte per second</p>")
+            .paced(1, Duration::from_secs(1)),
+        [name] => match person(name) {
+            Some(i) => {
+                let friend = |k: usize| NAMES[(i * k + 1) % NAMES.len()];
+                Reply::html(format!(
+                    "<html><body><h1>{name}</h1>\n<p>{}</p>\n\
+                     <a id=\"feng\" href=\"/{name}/feng\">feng</a>\n\
+                     <a href=\"/{}\">a friend</a> <a href=\"/{}#top\">another friend</a>\n</body></html>\n",
+                    "lorem ipsum ".repeat(50 + 20 * (i % 5)),
+                    friend(5),
+                    friend(7)
+                ))
+            }
+            None => Reply::not_found(),
+        },
+        [name, "feng"] if person(name).is_some() => Reply::html(format!(
+            "<html><body><h1>{name}'s detail page</h1>\n<video><source src=\"/media/{name}.mp4\"></video>\n\
+             <a href=\"/\">back to the index</a></body></html>\n"
+        )),
+        ["media", file] if file.ends_with(".mp4") => Reply::new(200)
+            .header("Content-Type", "video/mp4")
+            .body(vec![0u8; 20_000]),
+        _ => Reply::not_found(),
+    }
+}

@@ -1,0 +1,176 @@
+//! `fetch`: a tiny curl on corio's HTTP client.
+//!
+//! ```text
+//! cargo run --example fetch -- http://127.0.0.1:8000/           # status line, headers, body size, timing
+//! cargo run --example fetch -- -I http://127.0.0.1:8000/        # HEAD
+//! cargo run --example fetch -- -o page.html http://127.0.0.1:8000/   # stream the body to a file
+//! cargo run --example fetch -- --body http://127.0.0.1:8000/    # print the body too
+//! cargo run --example fetch -- --demo                           # against a demo server of its own
+//! ```
+//!
+//! Errors are one clear line on stderr and a non-zero exit status — try
+//! `https://example.com/` (no TLS in corio), `http://127.0.0.1:1/`
+//! (refused) or `not-a-url`.
+//!
+//! The body is read with [`StreamingResponse::chunk`]: a download larger
+//! than memory goes to the file piece by piece (the body limit is lifted
+//! for `-o`).
+//!
+//! [`StreamingResponse::chunk`]: corio::http::StreamingResponse::chunk
+
+use std::fs::File;
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use corio::http::server::{Reply, Server};
+use corio::http::{Client, Method};
+
+const USAGE: &str = "usage: fetch [-I] [-o FILE] [--body] [--timeout SECS] URL
+       fetch --demo   (fetch from a demo server started in-process)";
+
+struct Options {
+    url: String,
+    head: bool,
+    output: Option<String>,
+    print_body: bool,
+    timeout: Duration,
+    demo: bool,
+}
+
+fn parse_args() -> Result<Options, String> {
+    let mut options = Options {
+        url: String::new(),
+        head: false,
+        output: None,
+        print_body: false,
+        timeout: Duration::from_secs(30),
+        demo: false,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "-I" | "--head" => options.head = true,
+            "-o" | "--output" => options.output = Some(args.next().ok_or("-o needs a file name")?),
+            "--body" => options.print_body = true,
+            "--demo" => options.demo = true,
+            "--timeout" => {
+                let secs = args.next().ok_or("--timeout needs seconds")?;
+                let secs: f64 = secs
+                    .parse()
+                    .map_err(|_| format!("--timeout: {secs:?} is not a number"))?;
+                options.timeout =
+                    Duration::try_from_secs_f64(secs).map_err(|e| format!("--timeout: {e}"))?;
+            }
+            "-h" | "--help" => return Err(USAGE.into()),
+            url if !url.starts_with('-') && options.url.is_empty() => options.url = url.to_owned(),
+            other => return Err(format!("unexpected argument {other:?}\n{USAGE}")),
+        }
+    }
+    if options.url.is_empty() && !options.demo {
+        return Err(USAGE.into());
+    }
+    Ok(options)
+}
+
+fn main() -> ExitCode {
+    let options = match parse_args() {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("fetch: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    match corio::run(fetch(options)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("fetch: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn fetch(mut options: Options) -> Result<(), String> {
+    // `--demo`: a server on this loop, so the example runs anywhere.
+    let _server = if options.demo {
+        let server = Server::bind("127.0.0.1:0", |req| async move {
+            Reply::html(format!(
+                "<h1>corio demo</h1><p>you asked for {}</p>\n",
+                req.target
+            ))
+        })
+        .await
+        .map_err(|e| format!("cannot start the demo server: {e}"))?;
+        if options.url.is_empty() {
+            options.url = server.url("/hello?from=fetch");
+        }
+        Some(server)
+    } else {
+        None
+    };
+
+    let mut builder = Client::builder().total_timeout(options.timeout);
+    if options.output.is_some() {
+        builder = builder.max_body_bytes(u64::MAX); // streamed to disk: no need to fit in memory
+    }
+    let client = builder.build().map_err(|e| e.to_string())?;
+    let method = if options.head {
+        Method::Head
+    } else {
+        Method::Get
+    };
+
+    let began = Instant::now();
+    let mut response = client
+        .request(method, &options.url)
+        .send_streaming()
+        .await
+        .map_err(|e| e.to_string())?;
+    let head_after = began.elapsed();
+
+    println!(
+        "{} {} {}",
+        response.version, response.status, response.reason
+    );
+    for (name, value) in response.headers.iter() {
+        println!("{name}: {}", String::from_utf8_lossy(value));
+    }
+    println!();
+
+    let mut file = match &options.output {
+        Some(path) => Some(File::create(path).map_err(|e| format!("cannot create {path}: {e}"))?),
+        None => None,
+    };
+    let mut body_bytes = 0u64;
+    let mut shown = Vec::new();
+    while let Some(piece) = response.chunk().await.map_err(|e| e.to_string())? {
+        body_bytes += piece.len() as u64;
+        if let Some(file) = &mut file {
+            // A small blocking write per piece; fine for a tool (use
+            // `spawn_blocking` if the disk may be slow).
+            file.write_all(piece)
+                .map_err(|e| format!("writing the file: {e}"))?;
+        } else if options.print_body {
+            shown.extend_from_slice(piece);
+        }
+    }
+    if options.print_body && file.is_none() {
+        println!("{}", String::from_utf8_lossy(&shown));
+    }
+    let total = began.elapsed();
+    let rate = body_bytes as f64 / total.as_secs_f64().max(1e-9);
+    eprintln!(
+        "-- {} body bytes{} | head after {:.1} ms, done after {:.1} ms ({:.1} kB/s) | {}",
+        body_bytes,
+        options
+            .output
+            .as_deref()
+            .map(|p| format!(" written to {p}"))
+            .unwrap_or_default(),
+        head_after.as_secs_f64() * 1e3,
+        total.as_secs_f64() * 1e3,
+        rate / 1e3,
+        response.url()
+    );
+    Ok(())
+}
