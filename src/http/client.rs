@@ -20,9 +20,12 @@ use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::fmt;
-use std::future::Future;
+use std::future::{Future, poll_fn};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
+use std::pin::{Pin, pin};
 use std::rc::{Rc, Weak};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use url::Url;
@@ -32,6 +35,7 @@ use super::error::{Error, ErrorKind};
 use super::headers::Headers;
 use super::request::{self, Connect, Method, Target};
 use crate::net::TcpStream;
+use crate::time::{Sleep, sleep_until};
 
 /// The first size of a connection's read buffer.
 const READ_BUFFER: usize = 16 * 1024;
@@ -122,6 +126,28 @@ pub struct Client {
 struct Inner {
     config: Config,
     pool: RefCell<Pool>,
+    /// The last URL parsed, for clients that fetch one URL again and
+    /// again (polling, benchmarks): parsing costs more than the rest of a
+    /// request's own work.
+    last_url: RefCell<Option<Rc<Parsed>>>,
+    /// Request buffers to reuse.
+    buffers: RefCell<Vec<Vec<u8>>>,
+    /// `config.default_headers` as they go on the wire.
+    defaults_wire: Vec<u8>,
+}
+
+/// A checked URL and where it sends a request.
+struct Parsed {
+    text: String,
+    url: Url,
+    target: Target,
+}
+
+impl Parsed {
+    fn new(text: String, url: Url) -> Parsed {
+        let target = request::target(&url);
+        Parsed { text, url, target }
+    }
 }
 
 impl Default for Client {
@@ -167,8 +193,11 @@ impl Client {
     fn from_config(config: Config) -> Client {
         Client {
             inner: Rc::new(Inner {
+                defaults_wire: request::wire_form(&config.default_headers),
                 config,
                 pool: RefCell::new(Pool::default()),
+                last_url: RefCell::new(None),
+                buffers: RefCell::new(Vec::new()),
             }),
         }
     }
@@ -307,20 +336,65 @@ impl Client {
         self.inner.pool.borrow().len()
     }
 
+    /// Parses and checks `text` (or reuses the last parse of the same text).
+    fn parse(&self, text: String) -> Result<Rc<Parsed>, Error> {
+        if let Some(last) = self
+            .inner
+            .last_url
+            .borrow()
+            .as_ref()
+            .filter(|last| last.text == text)
+        {
+            return Ok(Rc::clone(last));
+        }
+        let url = request::parse_url(&text)?;
+        let parsed = Rc::new(Parsed::new(text, url));
+        *self.inner.last_url.borrow_mut() = Some(Rc::clone(&parsed));
+        Ok(parsed)
+    }
+
     /// Sends one request and reads the response head; follows no redirect.
     async fn exchange(
         &self,
         method: Method,
-        url: &Url,
+        url: &Parsed,
         headers: &Headers,
         defaults: &Headers,
         body: &[u8],
         deadline: Option<Deadline>,
     ) -> Result<StreamingResponse, Error> {
+        let mut wire = self.inner.buffers.borrow_mut().pop().unwrap_or_default();
+        wire.clear();
         let config = &self.inner.config;
-        let target = request::target(url);
-        let mut wire = Vec::with_capacity(256 + body.len());
-        request::encode(&mut wire, method, &target, headers, defaults, body);
+        let defaults_wire = std::ptr::eq(defaults, &config.default_headers)
+            .then_some(&self.inner.defaults_wire[..]);
+        request::encode(
+            &mut wire,
+            method,
+            &url.target,
+            headers,
+            defaults,
+            defaults_wire,
+            body,
+        );
+        let result = self.send_wire(method, url, &wire, headers, deadline).await;
+        if wire.capacity() <= 64 * 1024 {
+            self.inner.buffers.borrow_mut().push(wire);
+        }
+        result
+    }
+
+    /// Sends the encoded request, on a pooled connection or a new one.
+    async fn send_wire(
+        &self,
+        method: Method,
+        url: &Parsed,
+        wire: &[u8],
+        headers: &Headers,
+        deadline: Option<Deadline>,
+    ) -> Result<StreamingResponse, Error> {
+        let config = &self.inner.config;
+        let target = &url.target;
         let closing = !config.keep_alive || headers.has_token("connection", "close");
         let clock = Clock {
             idle: config.read_timeout,
@@ -336,19 +410,21 @@ impl Client {
             let reused = pooled.is_some();
             let mut conn = match pooled {
                 Some(conn) => conn,
-                None => self.connect(&target, deadline).await?,
+                // Boxed: connecting (name resolution included) is a large future,
+                // and a rare one — it should not make every request's future large.
+                None => Box::pin(self.connect(target, deadline)).await?,
             };
             let decoder = ResponseDecoder::new(method == Method::Head)
                 .max_head_bytes(config.max_head_bytes)
                 .max_body_bytes(config.max_body_bytes);
-            match conn.exchange(&wire, decoder, &clock).await {
+            match conn.exchange(wire, decoder, &clock).await {
                 Ok((head, decoder)) => {
                     return Ok(StreamingResponse {
                         status: head.status,
                         version: head.version,
                         reason: head.reason,
                         headers: head.headers,
-                        url: url.as_str().to_owned(),
+                        url: url.text.clone(),
                         body: Body {
                             conn: Some(conn),
                             decoder,
@@ -372,7 +448,11 @@ impl Client {
     }
 
     /// Connects to the target, within the connect timeout (and the total).
-    async fn connect(&self, target: &Target, deadline: Option<Deadline>) -> Result<Conn, Error> {
+    async fn connect(
+        &self,
+        target: &Target,
+        deadline: Option<Deadline>,
+    ) -> Result<Box<Conn>, Error> {
         let clock = Clock {
             idle: self.inner.config.connect_timeout,
             deadline,
@@ -390,7 +470,9 @@ impl Client {
         stream
             .set_nodelay(true)
             .map_err(|e| Error::io(e, "setting TCP_NODELAY"))?;
-        Ok(Conn {
+        // Boxed: a connection moves between the pool and responses, and a
+        // box moves as one pointer.
+        Ok(Box::new(Conn {
             stream,
             key: target.authority.clone(),
             buf: vec![0; READ_BUFFER],
@@ -398,11 +480,12 @@ impl Client {
             end: 0,
             eof: false,
             received: 0,
-        })
+            timers: Timers::default(),
+        }))
     }
 
     /// An idle connection to `key` that belongs to this loop, if any.
-    fn checkout(&self, key: &str) -> Option<Conn> {
+    fn checkout(&self, key: &str) -> Option<Box<Conn>> {
         let timeout = self.inner.config.pool_idle_timeout;
         let mut pool = self.inner.pool.borrow_mut();
         let idle = pool.idle.get_mut(key)?;
@@ -834,8 +917,9 @@ impl RequestBuilder {
             return Err(err.at(&url));
         }
         let config = &client.inner.config;
-        let mut url = request::parse_url(&url)?;
-        let mut visited = vec![(method, url.clone())];
+        let mut url = client.parse(url)?;
+        // Filled at the first redirect: most requests have none.
+        let mut visited: Vec<(Method, Url)> = Vec::new();
         // The client's default headers, minus credentials once a redirect
         // has left the origin they were meant for.
         let mut defaults = Cow::Borrowed(&config.default_headers);
@@ -843,13 +927,18 @@ impl RequestBuilder {
             let response = client
                 .exchange(method, &url, &headers, &defaults, &body, deadline)
                 .await
-                .map_err(|err| err.at(url.as_str()))?;
+                .map_err(|err| err.at(&url.text))?;
             let redirect = matches!(response.status, 301 | 302 | 303 | 307 | 308);
-            let location = response.headers.get("location").map(<[u8]>::to_vec);
-            let (true, true, Some(location)) = (config.follow_redirects, redirect, location) else {
+            if !redirect || !config.follow_redirects {
                 return Ok(response);
+            }
+            let Some(location) = response.headers.get("location").map(<[u8]>::to_vec) else {
+                return Ok(response); // a 3xx without a Location is just a response
             };
-            let next = redirect_target(&url, &location).map_err(|err| err.at(url.as_str()))?;
+            let next = redirect_target(&url.url, &location).map_err(|err| err.at(&url.text))?;
+            if visited.is_empty() {
+                visited.push((method, url.url.clone()));
+            }
             if visited.len() > config.max_redirects {
                 return Err(Error::new(
                     ErrorKind::TooManyRedirects,
@@ -858,7 +947,7 @@ impl RequestBuilder {
                         config.max_redirects
                     ),
                 )
-                .at(url.as_str()));
+                .at(&url.text));
             }
             // 303 turns anything but HEAD into GET; 301 and 302 turn POST
             // into GET (what browsers do, allowed by §15.4.2-3); 307 and
@@ -874,7 +963,7 @@ impl RequestBuilder {
                 headers.remove("content-type");
             }
             if (next.host(), next.port_or_known_default())
-                != (url.host(), url.port_or_known_default())
+                != (url.url.host(), url.url.port_or_known_default())
             {
                 // Credentials are for the origin they were given to.
                 for name in ["authorization", "proxy-authorization", "cookie", "host"] {
@@ -889,11 +978,11 @@ impl RequestBuilder {
                     ErrorKind::TooManyRedirects,
                     format!("redirect loop: {next} was visited before"),
                 )
-                .at(url.as_str()));
+                .at(&url.text));
             }
             response.discard().await;
             visited.push((method, next.clone()));
-            url = next;
+            url = Rc::new(Parsed::new(next.to_string(), next));
         }
     }
 }
@@ -979,6 +1068,55 @@ struct Conn {
     eof: bool,
     /// Bytes received since the current request was sent.
     received: usize,
+    timers: Timers,
+}
+
+/// A connection's timers, armed at most once per wait and moved lazily:
+/// an I/O step that completes at once arms none, and a later deadline does
+/// not re-arm the idle timer — when the old one fires, it is moved on.
+#[derive(Default)]
+struct Timers {
+    idle: Option<Sleep>,
+    /// The current request's total deadline.
+    total: Option<Sleep>,
+}
+
+/// Runs one I/O step within the clock's idle limit and total deadline.
+async fn limited<T>(
+    step: impl Future<Output = io::Result<T>>,
+    timers: &mut Timers,
+    clock: &Clock,
+    doing: &str,
+) -> Result<T, Error> {
+    let mut step = pin!(step);
+    // The idle limit counts from the first time the step has to wait.
+    let mut idle_until: Option<Option<Instant>> = None;
+    poll_fn(|cx| {
+        if let Poll::Ready(out) = step.as_mut().poll(cx) {
+            return Poll::Ready(out.map_err(|err| Error::io(err, doing)));
+        }
+        let until = *idle_until.get_or_insert_with(|| Instant::now().checked_add(clock.idle));
+        if let Some(until) = until {
+            let idle = timers.idle.get_or_insert_with(|| sleep_until(until));
+            while Pin::new(&mut *idle).poll(cx).is_ready() {
+                if idle.deadline() >= until {
+                    return Poll::Ready(Err(Error::new(
+                        ErrorKind::Timeout,
+                        format!("{doing}: nothing happened for {:?}", clock.idle),
+                    )));
+                }
+                idle.reset(until); // it fired for an earlier wait: move it on
+            }
+        }
+        if let Some(deadline) = clock.deadline {
+            let total = timers.total.get_or_insert_with(|| sleep_until(deadline.at));
+            if Pin::new(total).poll(cx).is_ready() {
+                return Poll::Ready(Err(deadline.error()));
+            }
+        }
+        Poll::Pending
+    })
+    .await
 }
 
 /// An error from one exchange, and whether a retry could help.
@@ -1030,12 +1168,17 @@ impl Conn {
         clock: &Clock,
     ) -> Result<(Head, ResponseDecoder), Failed> {
         self.received = 0;
+        self.timers.total = None; // a new request, a new total deadline
         // Write by write, so the idle limit is on silence, not on the total.
         let mut rest = wire;
         while !rest.is_empty() {
-            let n = clock
-                .limit(self.stream.write(rest), "sending the request")
-                .await?;
+            let n = limited(
+                self.stream.write(rest),
+                &mut self.timers,
+                clock,
+                "sending the request",
+            )
+            .await?;
             if n == 0 {
                 return Err(Error::new(
                     ErrorKind::Closed,
@@ -1076,11 +1219,19 @@ impl Conn {
             }
         }
         let Conn {
-            stream, buf, end, ..
+            stream,
+            buf,
+            end,
+            timers,
+            ..
         } = self;
-        let n = clock
-            .limit(stream.read(&mut buf[*end..]), "reading the response")
-            .await?;
+        let n = limited(
+            stream.read(&mut buf[*end..]),
+            timers,
+            clock,
+            "reading the response",
+        )
+        .await?;
         self.end += n;
         self.received += n;
         self.eof = n == 0;
@@ -1123,7 +1274,7 @@ pub struct StreamingResponse {
 /// The body half of a streaming response: the connection and the decoder.
 struct Body {
     /// `None` once the body ended or failed.
-    conn: Option<Conn>,
+    conn: Option<Box<Conn>>,
     decoder: ResponseDecoder,
     clock: Clock,
     pool: Weak<Inner>,
@@ -1213,12 +1364,8 @@ impl StreamingResponse {
     /// ```
     pub async fn into_response(mut self) -> Result<Response, Error> {
         let mut body = Vec::new();
-        if let Some(length) = self
-            .headers
-            .get_str("content-length")
-            .and_then(|v| v.trim().parse::<usize>().ok())
-        {
-            body.reserve_exact(length.min(1 << 20));
+        if let Some(length) = self.body.decoder.length_left() {
+            body.reserve_exact(usize::try_from(length).unwrap_or(usize::MAX).min(1 << 20));
         }
         while let Some(piece) = self.chunk().await? {
             body.extend_from_slice(piece);
@@ -1447,13 +1594,13 @@ impl fmt::Debug for Response {
 /// Idle connections, by `host:port`, newest last.
 #[derive(Default)]
 struct Pool {
-    idle: HashMap<String, Vec<Idle>>,
+    idle: HashMap<String, Vec<Idle>, BuildHasherDefault<Fnv>>,
     /// A reaper task is closing expired connections.
     reaping: Rc<Cell<bool>>,
 }
 
 struct Idle {
-    conn: Conn,
+    conn: Box<Conn>,
     since: Instant,
 }
 
@@ -1464,7 +1611,7 @@ impl Pool {
 
     /// Puts a connection back, and makes sure a reaper will close it when
     /// it has been idle too long.
-    fn checkin(inner: &Rc<Inner>, conn: Conn) {
+    fn checkin(inner: &Rc<Inner>, conn: Box<Conn>) {
         let config = &inner.config;
         if config.pool_max_idle_per_host == 0 {
             return; // no pooling: the connection closes
@@ -1525,5 +1672,28 @@ async fn reap(client: Weak<Inner>, reaping: Rc<Cell<bool>>) {
             Some(at) => crate::time::sleep_until(at).await,
             None => return,
         }
+    }
+}
+
+/// FNV-1a: the pool's keys are short `host:port` strings chosen by the
+/// program, not by an attacker, so a simple fast hash will do.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut hash = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = hash;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
     }
 }

@@ -272,6 +272,14 @@ impl ResponseDecoder {
         self.state == State::Done
     }
 
+    /// With `Content-Length` framing: how many body bytes are still to come.
+    pub(crate) fn length_left(&self) -> Option<u64> {
+        match self.state {
+            State::Length(left) => Some(left),
+            _ => None,
+        }
+    }
+
     /// Body bytes decoded so far.
     ///
     /// # Examples
@@ -368,9 +376,16 @@ impl ResponseDecoder {
         let mut used = 0;
         loop {
             let rest = &input[used..];
-            let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
-            let mut response = httparse::Response::new(&mut fields);
-            let len = match response.parse(rest) {
+            // Uninitialized slots: no 4 KiB of zeroing per parse.
+            let mut fields =
+                [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+            let mut response = httparse::Response::new(&mut []);
+            let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
+                &mut response,
+                rest,
+                &mut fields,
+            );
+            let len = match parsed {
                 Ok(httparse::Status::Complete(len)) => len,
                 Ok(httparse::Status::Partial) => {
                     if self.head_seen + used + rest.len() > self.max_head {
@@ -430,10 +445,18 @@ impl ResponseDecoder {
                 // An interim response (100 Continue, 103 Early Hints): skip it.
                 continue;
             }
-            let mut headers = Headers::new();
+            // One pass over the fields: copy them, and note what framing needs.
+            let mut framing = Framing::default();
             for field in response.headers.iter() {
-                headers.push_unchecked(field.name, field.value);
+                framing.note(field.name, field.value)?;
             }
+            // The fields point into `rest`: keep a copy of the head (one
+            // copy, not two per field) and where each field is in it.
+            let fields = response
+                .headers
+                .iter()
+                .map(|field| (field.name.as_bytes(), field.value));
+            let headers = Headers::from_head(&rest[..len], fields);
             let head = Head {
                 status,
                 version,
@@ -441,22 +464,19 @@ impl ResponseDecoder {
                     .into_owned(),
                 headers,
             };
-            self.begin_body(&head)?;
+            self.begin_body(&head, &framing)?;
             return Ok((used, Event::Head(head)));
         }
     }
 
     /// Chooses the body framing (RFC 9112 §6.3) and whether the connection
     /// may be reused.
-    fn begin_body(&mut self, head: &Head) -> Result<(), Error> {
-        let headers = &head.headers;
+    fn begin_body(&mut self, head: &Head, framing: &Framing) -> Result<(), Error> {
         self.keep_alive = match head.version {
-            Version::Http11 => !headers.has_token("connection", "close"),
-            Version::Http10 => headers.has_token("connection", "keep-alive"),
+            Version::Http11 => !framing.close,
+            Version::Http10 => framing.keep_alive,
         };
-        let codings = transfer_codings(headers);
-        let length = content_length(headers)?;
-        if !codings.is_empty() && length.is_some() {
+        if framing.codings > 0 && framing.length.is_some() {
             // A classic request-smuggling shape: refuse it rather than pick one.
             return Err(Error::new(
                 ErrorKind::Malformed,
@@ -467,18 +487,18 @@ impl ResponseDecoder {
             self.state = State::Length(0);
             return Ok(());
         }
-        self.state = match (codings.as_slice(), length) {
-            ([], Some(length)) => {
+        self.state = match (framing.codings, framing.chunked, framing.length) {
+            (0, _, Some(length)) => {
                 if length > self.max_body {
                     return Err(too_large_body(self.max_body));
                 }
                 State::Length(length)
             }
-            ([], None) => {
+            (0, _, None) => {
                 self.keep_alive = false;
                 State::UntilClose
             }
-            ([only], None) if only == "chunked" => {
+            (1, 1, None) => {
                 // HTTP/1.0 has no chunked framing: decode it, but do not
                 // trust the connection afterwards (RFC 9112 §6.1).
                 if head.version == Version::Http10 {
@@ -486,7 +506,7 @@ impl ResponseDecoder {
                 }
                 State::Chunked(Chunk::Size)
             }
-            _ if codings.iter().filter(|c| *c == "chunked").count() > 1 => {
+            (_, 2.., _) => {
                 return Err(Error::new(
                     ErrorKind::Malformed,
                     "chunked is applied more than once",
@@ -497,7 +517,7 @@ impl ResponseDecoder {
                     ErrorKind::Unsupported,
                     format!(
                         "transfer coding {:?} is not supported (corio decodes only \"chunked\")",
-                        codings.join(", ")
+                        framing.other.as_deref().unwrap_or("chunked")
                     ),
                 ));
             }
@@ -658,45 +678,71 @@ fn parse_chunk_size(line: &[u8]) -> Result<u64, Error> {
     }
 }
 
-/// The `Transfer-Encoding` codings, lowercased, in order.
-fn transfer_codings(headers: &Headers) -> Vec<String> {
-    headers
-        .get_all("transfer-encoding")
-        .flat_map(|value| value.split(|&b| b == b','))
-        .map(|coding| String::from_utf8_lossy(coding.trim_ascii()).to_ascii_lowercase())
-        .filter(|coding| !coding.is_empty())
-        .collect()
+/// What the body framing depends on, gathered in one pass over the fields.
+#[derive(Debug, Default)]
+struct Framing {
+    /// `Content-Length`: every value (across repeated fields and comma
+    /// lists) must be the same run of decimal digits.
+    length: Option<u64>,
+    /// How many transfer codings, and how many of them are `chunked`.
+    codings: usize,
+    chunked: usize,
+    /// A coding other than `chunked`, for the error message.
+    other: Option<String>,
+    /// `Connection: close` / `Connection: keep-alive`.
+    close: bool,
+    keep_alive: bool,
 }
 
-/// The `Content-Length`, if any. Every value (across repeated fields and
-/// comma lists) must be the same run of decimal digits.
-fn content_length(headers: &Headers) -> Result<Option<u64>, Error> {
-    let mut length = None;
-    for value in headers
-        .get_all("content-length")
-        .flat_map(|v| v.split(|&b| b == b','))
-    {
-        let value = value.trim_ascii();
-        let parsed = (!value.is_empty() && value.iter().all(u8::is_ascii_digit))
-            .then(|| std::str::from_utf8(value).ok()?.parse::<u64>().ok())
-            .flatten()
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::Malformed,
-                    format!("Content-Length {:?} is not a length", preview(value)),
-                )
-            })?;
-        match length {
-            Some(earlier) if earlier != parsed => {
-                return Err(Error::new(
-                    ErrorKind::Malformed,
-                    format!("differing Content-Length values ({earlier} and {parsed})"),
-                ));
+impl Framing {
+    fn note(&mut self, name: &str, value: &[u8]) -> Result<(), Error> {
+        let items = || value.split(|&b| b == b',').map(<[u8]>::trim_ascii);
+        if name.eq_ignore_ascii_case("content-length") {
+            for item in items() {
+                let parsed = parse_decimal(item).ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::Malformed,
+                        format!("Content-Length {:?} is not a length", preview(item)),
+                    )
+                })?;
+                match self.length {
+                    Some(earlier) if earlier != parsed => {
+                        return Err(Error::new(
+                            ErrorKind::Malformed,
+                            format!("differing Content-Length values ({earlier} and {parsed})"),
+                        ));
+                    }
+                    _ => self.length = Some(parsed),
+                }
             }
-            _ => length = Some(parsed),
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            for coding in items().filter(|c| !c.is_empty()) {
+                self.codings += 1;
+                if coding.eq_ignore_ascii_case(b"chunked") {
+                    self.chunked += 1;
+                } else if self.other.is_none() {
+                    self.other = Some(String::from_utf8_lossy(coding).to_ascii_lowercase());
+                }
+            }
+        } else if name.eq_ignore_ascii_case("connection") {
+            for token in items() {
+                self.close |= token.eq_ignore_ascii_case(b"close");
+                self.keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
+            }
         }
+        Ok(())
     }
-    Ok(length)
+}
+
+/// One or more decimal digits that fit in a `u64`.
+fn parse_decimal(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &b| {
+        let digit = (b as char).to_digit(10)?;
+        n.checked_mul(10)?.checked_add(u64::from(digit))
+    })
 }
 
 fn too_large_head(limit: usize) -> Error {

@@ -24,9 +24,20 @@ use super::error::{Error, ErrorKind};
 /// assert_eq!(headers.get_all("Set-Cookie").count(), 2);
 /// assert!(headers.append("X-Evil", "a\r\nInjected: yes").is_err());
 /// ```
-#[derive(Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default)]
 pub struct Headers {
-    entries: Vec<(String, Vec<u8>)>,
+    /// Every name and value, back to back: one allocation for a whole
+    /// response head instead of two per field. A removed field leaves its
+    /// bytes behind: headers are small and short-lived.
+    bytes: Vec<u8>,
+    fields: Vec<Field>,
+}
+
+/// Where one field's name and value are in `Headers::bytes`.
+#[derive(Clone, Copy, Debug)]
+struct Field {
+    name: (u32, u32),
+    value: (u32, u32),
 }
 
 impl Headers {
@@ -52,10 +63,11 @@ impl Headers {
     /// assert_eq!(headers.get("age"), None);
     /// ```
     pub fn get(&self, name: &str) -> Option<&[u8]> {
-        self.entries
+        let field = self
+            .fields
             .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_slice())
+            .find(|field| self.is_named(field, name))?;
+        Some(field_value(&self.bytes, field))
     }
 
     /// The first value of `name`, if it is valid UTF-8.
@@ -85,10 +97,10 @@ impl Headers {
     /// assert_eq!(all, [&b"a"[..], &b"b"[..]]);
     /// ```
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.entries
+        self.fields
             .iter()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_slice())
+            .filter(move |field| self.is_named(field, name))
+            .map(|field| field_value(&self.bytes, field))
     }
 
     /// Is there a field called `name`?
@@ -121,7 +133,7 @@ impl Headers {
         let value = value.as_ref();
         check_name(name)?;
         check_value(name, value)?;
-        self.entries.push((name.to_owned(), value.to_vec()));
+        self.push_unchecked(name, value);
         Ok(())
     }
 
@@ -142,7 +154,7 @@ impl Headers {
         check_name(name)?;
         check_value(name, value)?;
         self.remove(name);
-        self.entries.push((name.to_owned(), value.to_vec()));
+        self.push_unchecked(name, value);
         Ok(())
     }
 
@@ -157,9 +169,11 @@ impl Headers {
     /// assert!(!headers.remove("authorization"));
     /// ```
     pub fn remove(&mut self, name: &str) -> bool {
-        let before = self.entries.len();
-        self.entries.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-        self.entries.len() != before
+        let before = self.fields.len();
+        let bytes = &self.bytes;
+        self.fields
+            .retain(|field| !span(bytes, field.name).eq_ignore_ascii_case(name.as_bytes()));
+        self.fields.len() != before
     }
 
     /// The fields in order, as (name, value).
@@ -174,7 +188,12 @@ impl Headers {
     /// assert_eq!(names, ["A", "B"]);
     /// ```
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
-        self.entries.iter().map(|(n, v)| (n.as_str(), v.as_slice()))
+        self.fields.iter().map(|field| {
+            (
+                field_name(&self.bytes, field),
+                field_value(&self.bytes, field),
+            )
+        })
     }
 
     /// How many fields (counting repeats).
@@ -185,7 +204,7 @@ impl Headers {
     /// assert_eq!(corio::http::Headers::new().len(), 0);
     /// ```
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.fields.len()
     }
 
     /// No fields at all?
@@ -196,12 +215,59 @@ impl Headers {
     /// assert!(corio::http::Headers::new().is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.fields.is_empty()
     }
 
-    /// Adds a field that a parser already checked.
+    /// Is `field` called `name` (any case)? Compared as bytes: no UTF-8
+    /// check on the way.
+    fn is_named(&self, field: &Field, name: &str) -> bool {
+        span(&self.bytes, field.name).eq_ignore_ascii_case(name.as_bytes())
+    }
+
+    /// The fields of a parsed head: `head` is the head's bytes and every
+    /// name and value a slice of it (as `httparse` gives them). The head is
+    /// copied once; each field is kept as its place in the copy.
+    pub(crate) fn from_head<'a>(
+        head: &'a [u8],
+        fields: impl ExactSizeIterator<Item = (&'a [u8], &'a [u8])>,
+    ) -> Headers {
+        let base = head.as_ptr() as usize;
+        // Where `part` starts in `head` (it is a slice of it).
+        let place = |part: &[u8]| {
+            let at = (part.as_ptr() as usize).wrapping_sub(base);
+            let inside = at <= head.len() && part.len() <= head.len() - at;
+            let at = if inside { at } else { 0 };
+            let len = if inside { part.len() } else { 0 };
+            (
+                u32::try_from(at).unwrap_or(0),
+                u32::try_from(len).unwrap_or(0),
+            )
+        };
+        let mut placed = Vec::with_capacity(fields.len());
+        for (name, value) in fields {
+            placed.push(Field {
+                name: place(name),
+                value: place(value),
+            });
+        }
+        Headers {
+            bytes: head.to_vec(),
+            fields: placed,
+        }
+    }
+
+    /// Adds a field that a parser already checked (the name is a token,
+    /// so ASCII).
     pub(crate) fn push_unchecked(&mut self, name: &str, value: &[u8]) {
-        self.entries.push((name.to_owned(), value.to_vec()));
+        let at = |len: usize| u32::try_from(len).unwrap_or(u32::MAX);
+        let name_at = at(self.bytes.len());
+        self.bytes.extend_from_slice(name.as_bytes());
+        let value_at = at(self.bytes.len());
+        self.bytes.extend_from_slice(value);
+        self.fields.push(Field {
+            name: (name_at, at(name.len())),
+            value: (value_at, at(value.len())),
+        });
     }
 
     /// Does any `name` field list `token` (comma-separated, any case)?
@@ -216,14 +282,33 @@ impl Headers {
     }
 }
 
+fn span(bytes: &[u8], (at, len): (u32, u32)) -> &[u8] {
+    let (at, len) = (at as usize, len as usize);
+    bytes.get(at..at + len).unwrap_or_default()
+}
+
+fn field_name<'a>(bytes: &'a [u8], field: &Field) -> &'a str {
+    // Names are checked tokens, so ASCII; the fallback is never taken.
+    std::str::from_utf8(span(bytes, field.name)).unwrap_or_default()
+}
+
+fn field_value<'a>(bytes: &'a [u8], field: &Field) -> &'a [u8] {
+    span(bytes, field.value)
+}
+
+/// Equal when the fields, in order, are equal (names compared as given).
+impl PartialEq for Headers {
+    fn eq(&self, other: &Headers) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Headers {}
+
 impl fmt::Debug for Headers {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map()
-            .entries(
-                self.entries
-                    .iter()
-                    .map(|(n, v)| (n, String::from_utf8_lossy(v))),
-            )
+            .entries(self.iter().map(|(n, v)| (n, String::from_utf8_lossy(v))))
             .finish()
     }
 }

@@ -169,6 +169,15 @@ pub(crate) fn target(url: &Url) -> Target {
     }
 }
 
+/// `headers` as they go on the wire: `Name: value\r\n` each.
+pub(crate) fn wire_form(headers: &Headers) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (name, value) in headers.iter() {
+        put(&mut out, name, value);
+    }
+    out
+}
+
 /// Writes a request head (and body) into `out`, ready for one `write`.
 /// The fields the client owns come first, unless `headers` sets them;
 /// `headers` was validated when it was built.
@@ -178,32 +187,41 @@ pub(crate) fn encode(
     target: &Target,
     headers: &Headers,
     defaults: &Headers,
+    defaults_wire: Option<&[u8]>,
     body: &[u8],
 ) {
     out.extend_from_slice(method.as_str().as_bytes());
     out.push(b' ');
     out.extend_from_slice(target.path_and_query.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
-    let mut put = |name: &str, value: &[u8]| {
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value);
-        out.extend_from_slice(b"\r\n");
-    };
     if !headers.contains("host") {
-        put("Host", target.authority.as_bytes());
+        put(out, "Host", target.authority.as_bytes());
     }
-    for (name, value) in defaults.iter() {
-        if !headers.contains(name) {
-            put(name, value);
+    match defaults_wire {
+        // The usual case, in one copy: no field of the request overrides a default.
+        Some(wire) if headers.is_empty() => out.extend_from_slice(wire),
+        _ => {
+            for (name, value) in defaults.iter() {
+                if !headers.contains(name) {
+                    put(out, name, value);
+                }
+            }
         }
     }
     for (name, value) in headers.iter() {
-        put(name, value);
+        put(out, name, value);
     }
     if !body.is_empty() || matches!(method, Method::Post | Method::Put | Method::Patch) {
-        put("Content-Length", body.len().to_string().as_bytes());
+        put(out, "Content-Length", body.len().to_string().as_bytes());
     }
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(body);
+}
+
+/// One `Name: value\r\n` line.
+fn put(out: &mut Vec<u8>, name: &str, value: &[u8]) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
 }
