@@ -14,6 +14,7 @@
 
 mod echo;
 mod gens;
+mod http;
 mod runtimes;
 mod syncs;
 mod workloads;
@@ -271,6 +272,26 @@ fn main() {
                 flag(rest, "--rounds").unwrap_or(5),
                 flag(rest, "--conns").unwrap_or(64),
                 flag(rest, "--msgs").unwrap_or(5000),
+                flag(rest, "--runtimes"),
+            );
+        }
+        Some("http-client") => {
+            let num = |i: usize| args.get(i).and_then(|v| v.parse::<usize>().ok()).expect("number");
+            let addr = args.get(2).and_then(|a| a.parse().ok()).expect("address");
+            http::client_main(&args[1], addr, num(3), num(4), args.get(5).map_or("/1k.bin", String::as_str));
+        }
+        Some("nginx") => {
+            // Serves until stdin closes: for measuring one client by hand.
+            let nginx = http::Nginx::start().expect("nginx");
+            println!("{}", nginx.addr);
+            let _ = std::io::Read::read(&mut std::io::stdin(), &mut [0u8; 1]);
+        }
+        Some("w6") => {
+            let rest = &args[1..];
+            http::w6(
+                flag(rest, "--rounds").unwrap_or(5),
+                flag(rest, "--conns").unwrap_or(64),
+                flag(rest, "--requests").unwrap_or(100_000),
                 flag(rest, "--runtimes"),
             );
         }

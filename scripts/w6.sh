@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# W6 (../shared/BENCHMARKS.md): 100,000 keep-alive GETs of a 1 KiB file from
+# a local nginx (one worker, tcp_nopush on) over 64 connections; the figure
+# is the client's CPU time per request. Compares corio's http::Client with a
+# raw mio + httparse client (the limit), a hand-written httparse client on
+# tokio, and hyper on tokio — each in a fresh process, rounds interleaved.
+#
+# nginx is not on a fresh machine, so this stays outside `cargo test` and CI
+# (CI keeps tests/http.rs, which runs the same client code against local
+# servers). This script installs nginx (the Debian package) if it is
+# missing, then runs the benchmark, which starts and stops nginx itself with
+# a temporary configuration on a free loopback port.
+#
+# Usage: scripts/w6.sh [--rounds 5] [--requests 100000] [--conns 64] [--runtimes raw,corio,tokio,hyper]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
+    echo "installing nginx (Debian package)..."
+    apt-get install -y nginx-light >/dev/null 2>&1 || apt-get install -y nginx
+fi
+
+cd benches/peers
+cargo build --release
+exec timeout 3600 ./target/release/corio-peers w6 "$@"
