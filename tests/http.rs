@@ -1359,3 +1359,41 @@ fn the_demo_server_refuses_bad_content_lengths() {
         }
     });
 }
+
+#[test]
+fn a_connect_that_cannot_complete_meets_the_connect_timeout() {
+    run_bounded(async {
+        // A listener that never accepts, with the smallest backlog: fill
+        // its queue until the kernel drops further SYNs.
+        let listener = corio::net::ListenOptions::new()
+            .backlog(0)
+            .bind("127.0.0.1:0")
+            .await
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut queued = Vec::new();
+        for _ in 0..64 {
+            match TcpStream::connect_timeout(addr, Duration::from_millis(100)).await {
+                Ok(stream) => queued.push(stream),
+                Err(_) => break,
+            }
+        }
+        let client = Client::builder()
+            .connect_timeout(Duration::from_millis(200))
+            .build()
+            .unwrap();
+        let start = Instant::now();
+        let err = client
+            .get(format!("http://{addr}/"))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+        assert!(err.to_string().contains("connecting"), "{err}");
+        let took = start.elapsed();
+        assert!(
+            took >= Duration::from_millis(200) && took < Duration::from_secs(2),
+            "{took:?}"
+        );
+    });
+}
