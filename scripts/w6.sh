@@ -12,6 +12,8 @@
 # a temporary configuration on a free loopback port.
 #
 # Usage: scripts/w6.sh [--rounds 5] [--requests 100000] [--conns 64] [--runtimes raw,corio,tokio,hyper]
+# (`--server demo` serves the file from corio's own demo server instead of
+# nginx: the same clients, on a machine without nginx.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

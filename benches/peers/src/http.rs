@@ -9,12 +9,15 @@
 //! * `hyper` — hyper 1.x `client::conn::http1` on tokio's current-thread runtime.
 //!
 //! ```text
-//! corio-peers w6 [--rounds 5] [--conns 64] [--requests 100000] [--runtimes raw,corio,tokio,hyper]
+//! corio-peers w6 [--rounds 5] [--conns 64] [--requests 100000] [--runtimes raw,corio,tokio,hyper] [--server nginx|demo]
 //! corio-peers http-client <runtime> <addr> <conns> <requests> <path>   # prints "req/s cpu_ns_per_req"
+//! corio-peers http-server                     # corio's demo server with /1k.bin; prints its address
+//! corio-peers nginx                           # nginx with /1k.bin until stdin closes; prints its address
 //! ```
 //!
 //! `w6` starts nginx itself (it must be installed: `scripts/w6.sh` installs
-//! the Debian package and runs this).
+//! the Debian package and runs this); `--server demo` uses corio's demo
+//! server (`corio::http::server`) instead, for machines without nginx.
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
@@ -333,34 +336,94 @@ fn median(mut v: Vec<f64>) -> (f64, f64, f64) {
     (med, v[0], v[n - 1])
 }
 
-pub fn w6(rounds: usize, conns: usize, requests: usize, only: Option<String>) {
+/// corio's demo server (`corio::http::server`) serving `/1k.bin`, for
+/// machines without nginx: `http-server` prints its address and serves
+/// until killed.
+pub fn demo_server_main() {
+    corio::run(async {
+        let server = corio::http::server::Server::bind("127.0.0.1:0", |_req| async {
+            corio::http::server::Reply::new(200).header("Content-Type", "application/octet-stream").body(vec![b'x'; 1024])
+        })
+        .await
+        .expect("bind the demo server");
+        println!("{}", server.local_addr());
+        server.set_keep_alive_timeout(Duration::from_secs(120));
+        std::future::pending::<()>().await;
+    });
+}
+
+/// What the clients fetch from: nginx, or corio's demo server.
+enum Backend {
+    Nginx(Nginx),
+    Demo(Child, SocketAddr),
+}
+
+impl Backend {
+    fn start(kind: &str) -> io::Result<Backend> {
+        if kind != "demo" {
+            return Nginx::start().map(Backend::Nginx);
+        }
+        let mut child = Command::new(std::env::current_exe()?)
+            .arg("http-server")
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let mut line = String::new();
+        let mut out = child.stdout.take().ok_or_else(|| io::Error::other("no stdout"))?;
+        let mut byte = [0u8; 1];
+        while out.read(&mut byte)? == 1 && byte[0] != b'\n' {
+            line.push(byte[0] as char);
+        }
+        let addr = line.trim().parse().map_err(|_| io::Error::other(format!("bad address {line:?}")))?;
+        Ok(Backend::Demo(child, addr))
+    }
+
+    fn addr(&self) -> SocketAddr {
+        match self {
+            Backend::Nginx(nginx) => nginx.addr,
+            Backend::Demo(_, addr) => *addr,
+        }
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        if let Backend::Demo(child, _) = self {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+pub fn w6(rounds: usize, conns: usize, requests: usize, only: Option<String>, server: &str) {
     let runtimes: Vec<&str> = RUNTIMES
         .iter()
         .copied()
         .filter(|rt| only.as_ref().is_none_or(|o| o.split(',').any(|x| x == *rt)))
         .collect();
-    let nginx = match Nginx::start() {
-        Ok(nginx) => nginx,
+    let backend = match Backend::start(server) {
+        Ok(backend) => backend,
         Err(err) => {
             eprintln!("w6: {err}");
             std::process::exit(1);
         }
     };
+    let addr = backend.addr();
     // Warm nginx's caches once.
-    let _ = client_process("raw", nginx.addr, conns, 10_000);
+    let _ = client_process("raw", addr, conns, 10_000);
     let mut results: std::collections::BTreeMap<&str, Vec<(f64, f64)>> = Default::default();
     for round in 0..rounds {
         eprintln!("round {}/{rounds}", round + 1);
         for k in 0..runtimes.len() {
             let rt = runtimes[(k + round) % runtimes.len()];
-            if let Some(v) = client_process(rt, nginx.addr, conns, requests) {
+            if let Some(v) = client_process(rt, addr, conns, requests) {
                 results.entry(rt).or_default().push(v);
             }
         }
     }
     println!(
-        "\nW6: {requests} keep-alive GETs of a 1 KiB file from nginx (1 worker, tcp_nopush on), {conns} connections; \
-         medians of {rounds} interleaved rounds (min–max)\n"
+        "\nW6: {requests} keep-alive GETs of a 1 KiB file from {}, {conns} connections; \
+         medians of {rounds} interleaved rounds (min–max)\n",
+        if server == "demo" { "corio's demo server" } else { "nginx (1 worker, tcp_nopush on)" }
     );
     println!("| client | client CPU ns/request | × raw mio | requests/s |");
     println!("|---|---|---|---|");

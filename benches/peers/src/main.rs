@@ -293,8 +293,10 @@ fn main() {
                 flag(rest, "--conns").unwrap_or(64),
                 flag(rest, "--requests").unwrap_or(100_000),
                 flag(rest, "--runtimes"),
+                &flag::<String>(rest, "--server").unwrap_or_else(|| "nginx".to_owned()),
             );
         }
+        Some("http-server") => http::demo_server_main(),
         Some("table") | None => table(args.get(1..).unwrap_or(&[])),
         Some(other) => {
             eprintln!("unknown command {other:?}; use `table` or `run <runtime> <workload>`");
