@@ -156,6 +156,34 @@ async fn serve_script(
     }
 }
 
+/// GET `/` and the body as text: what most tests here do.
+async fn get_text(client: &Client, server: &impl Site) -> String {
+    client
+        .get(server.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .into_owned()
+}
+
+/// Anything with URLs: the scripted servers and the demo server.
+trait Site {
+    fn url(&self, path: &str) -> String;
+}
+
+impl Site for Scripted {
+    fn url(&self, path: &str) -> String {
+        Scripted::url(self, path)
+    }
+}
+
+impl Site for Server {
+    fn url(&self, path: &str) -> String {
+        Server::url(self, path)
+    }
+}
+
 fn ok_with(body: &str) -> Vec<Step> {
     vec![send(&format!(
         "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
@@ -219,19 +247,13 @@ fn a_body_without_length_ends_when_the_server_closes() {
         })
         .await;
         let client = Client::new();
-        assert_eq!(
-            client.get(server.url("/")).send().await.unwrap().text(),
-            "until close"
-        );
+        assert_eq!(get_text(&client, &server).await, "until close");
         assert_eq!(
             client.idle_connections(),
             0,
             "a close-delimited connection cannot be reused"
         );
-        assert_eq!(
-            client.get(server.url("/")).send().await.unwrap().text(),
-            "until close"
-        );
+        assert_eq!(get_text(&client, &server).await, "until close");
         assert_eq!(server.accepted.get(), 2);
     });
 }
@@ -260,10 +282,7 @@ fn head_204_and_304_responses_have_no_body_whatever_their_headers_say() {
             304
         );
         // Had any of them waited for a body, this would read it as the next response.
-        assert_eq!(
-            client.get(server.url("/")).send().await.unwrap().text(),
-            "after"
-        );
+        assert_eq!(get_text(&client, &server).await, "after");
         assert_eq!(server.accepted.get(), 1);
     });
 }
@@ -414,10 +433,7 @@ fn a_connection_whose_response_was_in_error_is_never_reused() {
             client.get(server.url("/")).send().await.unwrap_err().kind(),
             ErrorKind::Malformed
         );
-        assert_eq!(
-            client.get(server.url("/")).send().await.unwrap().text(),
-            "fine"
-        );
+        assert_eq!(get_text(&client, &server).await, "fine");
         assert_eq!(server.accepted.get(), 2);
     });
 }
@@ -428,10 +444,7 @@ fn a_response_with_bytes_after_its_end_does_not_leave_its_connection_for_reuse()
         let server =
             scripted(|_| vec![send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA")]).await;
         let client = Client::new();
-        assert_eq!(
-            client.get(server.url("/")).send().await.unwrap().text(),
-            "ok"
-        );
+        assert_eq!(get_text(&client, &server).await, "ok");
         assert_eq!(client.idle_connections(), 0);
     });
 }
@@ -691,10 +704,7 @@ fn a_pooled_connection_the_server_closed_while_idle_is_not_used() {
             .unwrap();
         server.set_keep_alive_timeout(Duration::from_millis(30));
         let client = Client::new();
-        assert_eq!(
-            client.get(server.url("/")).send().await.unwrap().text(),
-            "GET"
-        );
+        assert_eq!(get_text(&client, &server).await, "GET");
         sleep(Duration::from_millis(150)).await; // the server closes the idle connection
         assert_eq!(
             client.idle_connections(),
@@ -724,10 +734,7 @@ fn a_reused_connection_closed_under_a_request_is_retried_once_only_for_idempoten
         let server = scripted(|n| if n == 1 { vec![Close] } else { ok_with("ok") }).await;
         let client = Client::new();
         client.get(server.url("/")).send().await.unwrap();
-        assert_eq!(
-            client.get(server.url("/")).send().await.unwrap().text(),
-            "ok"
-        );
+        assert_eq!(get_text(&client, &server).await, "ok");
         assert_eq!(
             (server.accepted.get(), server.requests.borrow().len()),
             (2, 3),
@@ -1142,10 +1149,7 @@ fn an_interim_head_counts_once_toward_the_head_limit() {
         })
         .await;
         let client = Client::builder().max_head_bytes(200).build().unwrap();
-        assert_eq!(
-            client.get(server.url("/")).send().await.unwrap().text(),
-            "ok"
-        );
+        assert_eq!(get_text(&client, &server).await, "ok");
     });
 }
 
@@ -1173,10 +1177,7 @@ fn default_credentials_stay_with_their_origin_and_framing_fields_are_not_default
             .default_header("Authorization", "Bearer secret")
             .build()
             .unwrap();
-        assert_eq!(
-            client.get(server.url("/")).send().await.unwrap().text(),
-            r#"Some("Bearer secret")"#
-        );
+        assert_eq!(get_text(&client, &server).await, r#"Some("Bearer secret")"#);
         assert_eq!(
             client.get(server.url("/away")).send().await.unwrap().text(),
             "None"
@@ -1202,10 +1203,7 @@ fn a_pool_of_zero_closes_every_connection() {
             .build()
             .unwrap();
         for _ in 0..3 {
-            assert_eq!(
-                client.get(server.url("/")).send().await.unwrap().text(),
-                "x"
-            );
+            assert_eq!(get_text(&client, &server).await, "x");
         }
         assert_eq!((client.idle_connections(), server.connections()), (0, 3));
     });
@@ -1224,10 +1222,7 @@ fn durations_too_long_to_add_mean_no_limit() {
             .pool(Duration::MAX, 4)
             .build()
             .unwrap();
-        assert_eq!(
-            client.get(server.url("/")).send().await.unwrap().text(),
-            "x"
-        );
+        assert_eq!(get_text(&client, &server).await, "x");
         let response = client
             .get(server.url("/"))
             .timeout(Duration::MAX)
@@ -1304,10 +1299,7 @@ fn an_http_1_0_chunked_response_is_decoded_but_not_reused() {
         })
         .await;
         let client = Client::new();
-        assert_eq!(
-            client.get(server.url("/")).send().await.unwrap().text(),
-            "ok"
-        );
+        assert_eq!(get_text(&client, &server).await, "ok");
         assert_eq!(client.idle_connections(), 0);
     });
 }
@@ -1363,21 +1355,7 @@ fn the_demo_server_refuses_bad_content_lengths() {
 #[test]
 fn a_connect_that_cannot_complete_meets_the_connect_timeout() {
     run_bounded(async {
-        // A listener that never accepts, with the smallest backlog: fill
-        // its queue until the kernel drops further SYNs.
-        let listener = corio::net::ListenOptions::new()
-            .backlog(0)
-            .bind("127.0.0.1:0")
-            .await
-            .unwrap();
-        let addr = listener.local_addr().unwrap();
-        let mut queued = Vec::new();
-        for _ in 0..64 {
-            match TcpStream::connect_timeout(addr, Duration::from_millis(100)).await {
-                Ok(stream) => queued.push(stream),
-                Err(_) => break,
-            }
-        }
+        let (_listener, addr, _queued) = common::full_listener().await;
         let client = Client::builder()
             .connect_timeout(Duration::from_millis(200))
             .build()

@@ -3,23 +3,10 @@
 //! and random damage gives an error with a kind — never a panic, never a
 //! loop. (The fuzz target in `fuzz/` does the second part without a seed.)
 
+mod common;
+
+use common::Rng;
 use corio::http::{Error, ErrorKind, Event, ResponseDecoder};
-
-/// A small deterministic PRNG (xorshift64*): the same seed, the same test.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 /// What a decoder made of a response.
 #[derive(Debug, PartialEq)]

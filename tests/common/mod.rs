@@ -143,3 +143,46 @@ pub fn run_bounded<F: std::future::Future>(f: F) -> F::Output {
             .expect("the test timed out")
     })
 }
+
+/// A small deterministic PRNG (xorshift64*): the same seed, the same run.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A number in `0..n` (`0` when `n` is 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// A listener that never accepts, with the smallest backlog, and the
+/// connections that filled its queue: a further connect to it cannot
+/// complete (the kernel drops its SYNs) and can only time out.
+pub async fn full_listener() -> (
+    corio::net::TcpListener,
+    std::net::SocketAddr,
+    Vec<corio::net::TcpStream>,
+) {
+    let listener = corio::net::ListenOptions::new()
+        .backlog(0)
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut queued = Vec::new();
+    for _ in 0..64 {
+        let attempt =
+            corio::net::TcpStream::connect_timeout(addr, std::time::Duration::from_millis(100));
+        match attempt.await {
+            Ok(stream) => queued.push(stream),
+            Err(_) => return (listener, addr, queued),
+        }
+    }
+    panic!("64 connects completed: the backlog never filled");
+}
