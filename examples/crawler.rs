@@ -1,17 +1,27 @@
-//! The crawler of seeds 001 and 004, as corio tasks: fetch pages
-//! concurrently, parse each one in a **done callback**, and let the parser
-//! spawn fetches for the links it finds.
+//! The crawler of seeds 001 and 004 — two of the Python tutorials this
+//! project grew from (aiohttp coroutines, and `requests` in a thread
+//! pool) — as corio tasks: fetch pages concurrently, parse each one in a
+//! **done callback**, and let the parser spawn fetches for the links it
+//! finds.
 //!
 //! Seed 004 (aiohttp, coroutines):
 //!
 //! ```python
+//! async def get_request(url):
+//!     async with aiohttp.ClientSession() as sess:
+//!         async with await sess.get(url=url) as response:
+//!             return await response.text()
+//!
 //! def parse(t):                       # the done callback
-//!     page_text = t.result()
+//!     page_text = t.result()          # raises if the task failed
+//!     tree = etree.HTML(page_text)
 //!     a = tree.xpath('//a[@id="feng"]/@href')[0]
 //!
+//! tasks = []
 //! for url in urls:
 //!     task = asyncio.ensure_future(get_request(url))
 //!     task.add_done_callback(parse)
+//!     tasks.append(task)
 //! loop.run_until_complete(asyncio.wait(tasks))
 //! ```
 //!
@@ -21,15 +31,17 @@
 //!
 //! Here both at once: `spawn(fetch(url))` → `add_done_callback(parse)` →
 //! `parse` spawns `fetch(link)` for every new link on the page. A
-//! semaphore keeps at most `--concurrency` requests in flight (the pool
-//! size of seed 001's `ThreadPoolExecutor(50)`), and one shared
-//! [`Client`] keeps the connections alive between pages.
+//! semaphore lets at most `--concurrency` requests be fetching at once (the
+//! pool size of seed 001's `ThreadPoolExecutor(50)`); the others wait for a
+//! slot. One shared [`Client`] (aiohttp's `ClientSession`) keeps the
+//! connections alive between pages.
 //!
-//! With no arguments it serves its own demo site on 127.0.0.1 — no
-//! internet needed — modelled on seed 004's Flask server: pages such as
-//! `/bobo`, `/jay` and `/tom` that answer after a delay and link onward
-//! with `<a id="feng" href=..>`. Two pages misbehave on purpose (a 404 and
-//! one that stalls past the read timeout), to show what errors look like.
+//! With no `--url` it serves its own demo site on 127.0.0.1 — no internet
+//! needed — modelled on seed 004's Flask server: pages such as `/bobo`,
+//! `/jay` and `/tom` that answer after a delay and link onward with
+//! `<a id="feng" href=..>`. Two pages misbehave on purpose (a 404, and one
+//! that trickles slower than the read timeout), to show what errors look
+//! like.
 //!
 //! ```text
 //! cargo run --release --example crawler
@@ -37,8 +49,9 @@
 //! cargo run --release --example crawler -- --url http://127.0.0.1:8000/ --max-pages 50
 //! ```
 //!
-//! The summary puts the total time beside the sum of the pages' own times:
-//! their ratio is how much waiting the loop overlapped.
+//! The summary puts the total time beside the sum of the fetches' own
+//! times (failed ones included): their ratio is how much waiting the loop
+//! overlapped. With `--concurrency 1` it is about 1×.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
@@ -59,9 +72,20 @@ const NAMES: [&str; 24] = [
     "qiang", "li", "fang", "ping", "hong", "gang", "jing", "tao", "yan", "bin", "hui", "na",
 ];
 
+const USAGE: &str = "usage: crawler [--url URL] [--concurrency N] [--max-pages N] [--quiet]
+  without --url: crawl the embedded demo site on 127.0.0.1
+  --url URL          crawl this http:// site instead (links on the same host and port only)
+  --concurrency N    fetch at most N pages at once (default 8)
+  --max-pages N      stop following links after N pages (default 500)
+  --quiet            no per-page lines and no progress line";
+
 fn main() -> ExitCode {
     let options = match Options::parse(std::env::args().skip(1)) {
-        Ok(options) => options,
+        Ok(Some(options)) => options,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
         Err(message) => {
             eprintln!("crawler: {message}\n\n{USAGE}");
             return ExitCode::from(2);
@@ -76,18 +100,16 @@ fn main() -> ExitCode {
     }
 }
 
-const USAGE: &str = "usage: crawler [--url URL] [--concurrency N] [--max-pages N] [--quiet]
-  (no --url: crawl the embedded demo site on 127.0.0.1)";
-
 struct Options {
-    url: Option<String>,
+    url: Option<Url>,
     concurrency: usize,
     max_pages: usize,
     quiet: bool,
 }
 
 impl Options {
-    fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
+    /// The options, or `None` for `--help`.
+    fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Options>, String> {
         let mut options = Options {
             url: None,
             concurrency: 8,
@@ -105,39 +127,50 @@ impl Options {
             match arg.as_str() {
                 "--concurrency" | "-c" => options.concurrency = number("--concurrency")?,
                 "--max-pages" | "-n" => options.max_pages = number("--max-pages")?,
-                "--url" => options.url = Some(args.next().ok_or("--url needs a URL")?),
+                "--url" => {
+                    let text = args.next().ok_or("--url needs a URL")?;
+                    let url =
+                        Url::parse(&text).map_err(|e| format!("{text:?} is not a URL: {e}"))?;
+                    if url.scheme() != "http" {
+                        return Err(format!(
+                            "{text:?}: only http:// URLs can be crawled (corio has no TLS)"
+                        ));
+                    }
+                    options.url = Some(url);
+                }
                 "--quiet" | "-q" => options.quiet = true,
-                "--help" | "-h" => return Err("help".into()),
+                "--help" | "-h" => return Ok(None),
                 other => return Err(format!("unknown argument {other:?}")),
             }
         }
-        Ok(options)
+        Ok(Some(options))
     }
 }
 
 async fn crawl_main(options: Options) -> Result<(), String> {
     // The site: the embedded demo, or the one given.
-    let (_site, start_url, read_timeout) = match &options.url {
-        Some(url) => (None, url.clone(), Duration::from_secs(10)),
+    let (_site, start, read_timeout) = match options.url {
+        Some(url) => (None, url, Duration::from_secs(10)),
         None => {
             let site = demo_site()
                 .await
                 .map_err(|e| format!("cannot start the demo site: {e}"))?;
-            let url = site.url("/");
+            let url = Url::parse(&site.url("/")).map_err(|e| e.to_string())?;
             println!("serving seed 004's demo site on {url} (each page answers after 100-400 ms)");
             (Some(site), url, Duration::from_secs(1))
         }
     };
-    let start = Url::parse(&start_url).map_err(|e| format!("{start_url:?} is not a URL: {e}"))?;
     let client = Client::builder()
         .read_timeout(read_timeout)
         .total_timeout(Duration::from_secs(30))
         .user_agent("corio-crawler/0.1")
         .build()
         .map_err(|e| e.to_string())?;
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     println!(
-        "crawling {start} with {} requests at a time (at most {} pages)\n",
-        options.concurrency, options.max_pages
+        "crawling {start}, {} at a time (at most {})\n",
+        plural(options.concurrency, "request"),
+        plural(options.max_pages, "page")
     );
 
     let crawl = Rc::new(Crawl {
@@ -146,7 +179,8 @@ async fn crawl_main(options: Options) -> Result<(), String> {
             start.host_str().unwrap_or("").to_owned(),
             start.port_or_known_default(),
         ),
-        limit: Semaphore::new(options.concurrency),
+        concurrency: options.concurrency,
+        slots: Semaphore::new(options.concurrency),
         max_pages: options.max_pages,
         seen: RefCell::new(HashSet::new()),
         stats: Stats::default(),
@@ -155,11 +189,22 @@ async fn crawl_main(options: Options) -> Result<(), String> {
         progress: Progress::new(options.quiet),
         began: Instant::now(),
     });
-    Crawl::visit(&crawl, start);
+    Crawl::visit(&crawl, start.clone());
     let ticker = corio::spawn(tick(Rc::clone(&crawl)));
+    // asyncio's `run_until_complete(asyncio.wait(tasks))` waits for a fixed
+    // list; here the callbacks keep adding tasks, so the last callback to
+    // finish (with nothing left in flight) sets this event instead.
     crawl.finished.wait().await;
     ticker.cancel();
     crawl.progress.finish();
+    if crawl.stats.ok.get() == 0 {
+        // Not even the first page: one line, and a failing exit status.
+        let errors = crawl.stats.errors.borrow();
+        return Err(errors
+            .first()
+            .cloned()
+            .unwrap_or_else(|| format!("nothing fetched from {start}")));
+    }
     crawl.summary();
     Ok(())
 }
@@ -169,11 +214,14 @@ struct Crawl {
     client: Client,
     /// Only links to this host and port are followed.
     origin: (String, Option<u16>),
-    limit: Semaphore,
+    concurrency: usize,
+    /// One permit per request that may be fetching.
+    slots: Semaphore,
     max_pages: usize,
     seen: RefCell<HashSet<Url>>,
     stats: Stats,
-    /// Fetches spawned and not yet parsed; at 0 the crawl is over.
+    /// Fetch tasks spawned and not yet parsed (fetching or waiting for a
+    /// slot); at 0 the crawl is over.
     in_flight: Cell<usize>,
     finished: Event,
     progress: Progress,
@@ -182,20 +230,28 @@ struct Crawl {
 
 #[derive(Default)]
 struct Stats {
-    pages: Cell<usize>,
+    /// Pages fetched with a 2xx or 3xx status.
+    ok: Cell<usize>,
     bytes: Cell<u64>,
-    /// The pages' own times, added up: what fetching one by one would take.
-    page_time: Cell<Duration>,
+    /// The fetches' own times, failed ones included, added up: about what
+    /// fetching one by one would take.
+    fetch_time: Cell<Duration>,
     errors: RefCell<Vec<String>>,
 }
 
-/// What one fetch brings back to `parse`.
+/// What one fetch brings back to `parse`: how long it took, and the page
+/// or the error.
+struct Fetched {
+    took: Duration,
+    page: Result<Page, http::Error>,
+}
+
 struct Page {
+    /// The URL that answered (after redirects): links are relative to it.
     url: Url,
     status: u16,
     html: Option<String>,
     bytes: usize,
-    took: Duration,
 }
 
 impl Crawl {
@@ -212,7 +268,9 @@ impl Crawl {
         let task = corio::spawn(fetch(Rc::clone(crawl), url.clone()));
         let for_parse = Rc::clone(crawl);
         task.add_done_callback(move |result| parse(&for_parse, &url, result));
-        // The task runs on without its handle (asyncio keeps it alive the same way).
+        // Dropping a corio `Task` handle detaches the task: it runs on, and
+        // its callback still runs. (asyncio keeps only a weak reference to
+        // a task, which is why the seed keeps its `tasks` list.)
         task.detach();
     }
 
@@ -226,19 +284,20 @@ impl Crawl {
         let total = self.began.elapsed();
         let stats = &self.stats;
         let errors = stats.errors.borrow();
+        let ok = stats.ok.get();
         println!("\nsummary");
         println!(
-            "  pages   {} fetched, {} errors",
-            stats.pages.get(),
+            "  pages   {}: {ok} ok, {} failed",
+            ok + errors.len(),
             errors.len()
         );
         for error in errors.iter() {
             println!("          ✗ {error}");
         }
         println!("  bytes   {}", human_bytes(stats.bytes.get()));
-        let serial = stats.page_time.get();
+        let serial = stats.fetch_time.get();
         println!(
-            "  time    {:.2} s in total; the pages took {:.2} s added up ({:.1}× from waiting together)",
+            "  time    {:.2} s in total; the fetches took {:.2} s added up ({:.1}× from waiting together)",
             total.as_secs_f64(),
             serial.as_secs_f64(),
             serial.as_secs_f64() / total.as_secs_f64().max(1e-9)
@@ -248,75 +307,105 @@ impl Crawl {
 
 /// The coroutine: wait for a free slot, then GET the page (seed 004's
 /// `get_request`).
-async fn fetch(crawl: Rc<Crawl>, url: Url) -> Result<Page, http::Error> {
-    let _slot = crawl.limit.acquire().await;
+async fn fetch(crawl: Rc<Crawl>, url: Url) -> Fetched {
+    let _slot = crawl.slots.acquire().await;
     let began = Instant::now();
-    let response = crawl.client.get(url.as_str()).send().await?;
+    let page = get_page(&crawl.client, &url).await;
+    Fetched {
+        took: began.elapsed(),
+        page,
+    }
+}
+
+async fn get_page(client: &Client, url: &Url) -> Result<Page, http::Error> {
+    let response = client.get(url.as_str()).send().await?;
     let html = response
         .header("content-type")
         .is_none_or(|kind| kind.contains("html"))
         .then(|| response.text().into_owned());
     Ok(Page {
-        url,
+        url: Url::parse(response.url()).unwrap_or_else(|_| url.clone()),
         status: response.status,
         bytes: response.body.len(),
         html,
-        took: began.elapsed(),
     })
 }
 
 /// The done callback (seed 004's `parse(t)`, seed 001's `parse_index`):
 /// runs on the loop when a fetch finishes, records it, and spawns fetches
 /// for the new links on the page.
-fn parse(crawl: &Rc<Crawl>, url: &Url, result: &Result<Result<Page, http::Error>, TaskError>) {
+///
+/// Its argument is what awaiting the task would give: `Err(TaskError)` if
+/// the task was cancelled or panicked — where Python's `t.result()` would
+/// raise — else the task's own output, the `Fetched` page or HTTP error.
+fn parse(crawl: &Rc<Crawl>, url: &Url, result: &Result<Fetched, TaskError>) {
     let stats = &crawl.stats;
+    let shown = |url: &Url| match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_owned(),
+    };
     match result {
-        Ok(Ok(page)) => {
-            stats.pages.set(stats.pages.get() + 1);
-            stats.bytes.set(stats.bytes.get() + page.bytes as u64);
-            stats.page_time.set(stats.page_time.get() + page.took);
-            if page.status >= 400 {
-                stats.errors.borrow_mut().push(format!(
-                    "{} → HTTP {}",
-                    page.url.path(),
-                    page.status
-                ));
-            }
-            let html = page.html.as_deref().unwrap_or("");
-            let feng = find_attr(html, r#"id="feng""#, "href");
-            let links = links(html);
-            crawl.progress.line(&format!(
-                "parse {:<16} {} {:>6} B in {:>4} ms, {} link{}{}",
-                page.url.path(),
-                page.status,
-                page.bytes,
-                page.took.as_millis(),
-                links.len(),
-                if links.len() == 1 { "" } else { "s" },
-                feng.map(|f| format!(", feng → {f}")).unwrap_or_default()
-            ));
-            for link in links {
-                if let Ok(next) = page.url.join(&link) {
-                    let mut next = next;
-                    next.set_fragment(None);
-                    if crawl.follows(&next) {
-                        Crawl::visit(crawl, next);
-                    }
-                }
+        Ok(fetched) => {
+            stats.fetch_time.set(stats.fetch_time.get() + fetched.took);
+            match &fetched.page {
+                Ok(page) => parse_page(crawl, page, fetched.took, &shown),
+                Err(err) => stats
+                    .errors
+                    .borrow_mut()
+                    .push(format!("{} → {err}", shown(url))),
             }
         }
-        Ok(Err(err)) => stats
-            .errors
-            .borrow_mut()
-            .push(format!("{} → {err}", url.path())),
         Err(err) => stats
             .errors
             .borrow_mut()
-            .push(format!("{} → task {err}", url.path())),
+            .push(format!("{} → task {err}", shown(url))),
     }
     crawl.in_flight.set(crawl.in_flight.get() - 1);
     if crawl.in_flight.get() == 0 {
         crawl.finished.set();
+    }
+}
+
+fn parse_page(crawl: &Rc<Crawl>, page: &Page, took: Duration, shown: &dyn Fn(&Url) -> String) {
+    let stats = &crawl.stats;
+    stats.bytes.set(stats.bytes.get() + page.bytes as u64);
+    if page.status >= 400 {
+        stats
+            .errors
+            .borrow_mut()
+            .push(format!("{} → HTTP {}", shown(&page.url), page.status));
+    } else {
+        stats.ok.set(stats.ok.get() + 1);
+    }
+    let Some(html) = page.html.as_deref() else {
+        crawl.progress.line(&format!(
+            "fetch {:<18} {} {:>6} B in {:>4} ms (not HTML: nothing to parse)",
+            shown(&page.url),
+            page.status,
+            page.bytes,
+            took.as_millis()
+        ));
+        return;
+    };
+    let feng = find_attr(html, r#"id="feng""#, "href");
+    let links = links(html);
+    crawl.progress.line(&format!(
+        "parse {:<18} {} {:>6} B in {:>4} ms, {} link{}{}",
+        shown(&page.url),
+        page.status,
+        page.bytes,
+        took.as_millis(),
+        links.len(),
+        if links.len() == 1 { "" } else { "s" },
+        feng.map(|f| format!(", feng → {f}")).unwrap_or_default()
+    ));
+    for link in links {
+        if let Ok(mut next) = page.url.join(&link) {
+            next.set_fragment(None);
+            if crawl.follows(&next) {
+                Crawl::visit(crawl, next);
+            }
+        }
     }
 }
 
@@ -389,12 +478,14 @@ impl Progress {
             return;
         }
         let stats = &crawl.stats;
+        let fetching = crawl.concurrency - crawl.slots.available_permits();
         print!(
-            "\r\x1b[K  [{:>4} pages | {:>9} | {} errors | {} in flight | {:.1} s]",
-            stats.pages.get(),
+            "\r\x1b[K  [{:>4} done | {:>9} | {} failed | {} fetching, {} waiting | {:.1} s]",
+            stats.ok.get() + stats.errors.borrow().len(),
             human_bytes(stats.bytes.get()),
             stats.errors.borrow().len(),
-            crawl.in_flight.get(),
+            fetching,
+            crawl.in_flight.get().saturating_sub(fetching),
             crawl.began.elapsed().as_secs_f64()
         );
         let _ = std::io::stdout().flush();
@@ -420,8 +511,8 @@ fn human_bytes(n: u64) -> String {
 /// Serves `/` (an index of everyone), `/<name>` (a person's page: a
 /// `feng` link to the detail page and two friends) and `/<name>/feng` (a
 /// detail page with a "video"), each after a delay of 100-400 ms. `/ghost`
-/// is a 404; `/stuck` sends its body one byte per second, slower than the
-/// crawler's read timeout.
+/// is a 404; `/stuck` sends its body one byte every 2 s, slower than the
+/// crawler's 1 s read timeout.
 async fn demo_site() -> std::io::Result<Server> {
     Server::bind("127.0.0.1:0", |req| async move {
         let path = req.path().to_owned();
@@ -451,8 +542,8 @@ fn demo_page(path: &str) -> Reply {
             );
             Reply::html(html)
         }
-        ["stuck"] => Reply::html("<p>this page trickles in, one byte per second</p>")
-            .paced(1, Duration::from_secs(1)),
+        ["stuck"] => Reply::html("<p>this page trickles in, one byte every 2 s</p>")
+            .paced(1, Duration::from_secs(2)),
         [name] => match person(name) {
             Some(i) => {
                 let friend = |k: usize| NAMES[(i * k + 1) % NAMES.len()];

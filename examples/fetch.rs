@@ -59,10 +59,17 @@ fn parse_args() -> Result<Options, String> {
                 let secs: f64 = secs
                     .parse()
                     .map_err(|_| format!("--timeout: {secs:?} is not a number"))?;
-                options.timeout =
-                    Duration::try_from_secs_f64(secs).map_err(|e| format!("--timeout: {e}"))?;
+                options.timeout = Duration::try_from_secs_f64(secs)
+                    .ok()
+                    .filter(|t| !t.is_zero())
+                    .ok_or(format!(
+                        "--timeout needs a positive number of seconds, not {secs}"
+                    ))?;
             }
-            "-h" | "--help" => return Err(USAGE.into()),
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
             url if !url.starts_with('-') && options.url.is_empty() => options.url = url.to_owned(),
             other => return Err(format!("unexpected argument {other:?}\n{USAGE}")),
         }
@@ -110,8 +117,9 @@ async fn fetch(mut options: Options) -> Result<(), String> {
     };
 
     let mut builder = Client::builder().total_timeout(options.timeout);
-    if options.output.is_some() {
-        builder = builder.max_body_bytes(u64::MAX); // streamed to disk: no need to fit in memory
+    if !options.print_body {
+        // Streamed to disk, or only counted: it need not fit in memory.
+        builder = builder.max_body_bytes(u64::MAX);
     }
     let client = builder.build().map_err(|e| e.to_string())?;
     let method = if options.head {
@@ -120,6 +128,11 @@ async fn fetch(mut options: Options) -> Result<(), String> {
         Method::Get
     };
 
+    // Open the file first: a bad path is reported before any request.
+    let mut file = match &options.output {
+        Some(path) => Some(File::create(path).map_err(|e| format!("cannot create {path}: {e}"))?),
+        None => None,
+    };
     let began = Instant::now();
     let mut response = client
         .request(method, &options.url)
@@ -137,10 +150,6 @@ async fn fetch(mut options: Options) -> Result<(), String> {
     }
     println!();
 
-    let mut file = match &options.output {
-        Some(path) => Some(File::create(path).map_err(|e| format!("cannot create {path}: {e}"))?),
-        None => None,
-    };
     let mut body_bytes = 0u64;
     let mut shown = Vec::new();
     while let Some(piece) = response.chunk().await.map_err(|e| e.to_string())? {
@@ -158,9 +167,14 @@ async fn fetch(mut options: Options) -> Result<(), String> {
         println!("{}", String::from_utf8_lossy(&shown));
     }
     let total = began.elapsed();
-    let rate = body_bytes as f64 / total.as_secs_f64().max(1e-9);
+    let per_second = body_bytes as f64 / total.as_secs_f64().max(1e-9);
+    let rate = match per_second {
+        r if r >= 1e6 => format!(", {:.1} MB/s", r / 1e6),
+        r if r >= 1.0 => format!(", {:.1} kB/s", r / 1e3),
+        _ => String::new(),
+    };
     eprintln!(
-        "-- {} body bytes{} | head after {:.1} ms, done after {:.1} ms ({:.1} kB/s) | {}",
+        "-- {} body bytes{} | head after {:.1} ms, done after {:.1} ms{} | {}",
         body_bytes,
         options
             .output
@@ -169,7 +183,7 @@ async fn fetch(mut options: Options) -> Result<(), String> {
             .unwrap_or_default(),
         head_after.as_secs_f64() * 1e3,
         total.as_secs_f64() * 1e3,
-        rate / 1e3,
+        rate,
         response.url()
     );
     Ok(())
