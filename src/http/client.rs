@@ -25,6 +25,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::pin::{Pin, pin};
 use std::rc::{Rc, Weak};
+use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -138,7 +139,9 @@ struct Inner {
 
 /// A checked URL and where it sends a request.
 struct Parsed {
-    text: String,
+    /// Shared with the responses from this URL (an `Arc`: a `Response` is
+    /// `Send`), so they need no copy of it.
+    text: Arc<str>,
     url: Url,
     target: Target,
 }
@@ -146,7 +149,11 @@ struct Parsed {
 impl Parsed {
     fn new(text: String, url: Url) -> Parsed {
         let target = request::target(&url);
-        Parsed { text, url, target }
+        Parsed {
+            text: text.into(),
+            url,
+            target,
+        }
     }
 }
 
@@ -343,7 +350,7 @@ impl Client {
             .last_url
             .borrow()
             .as_ref()
-            .filter(|last| last.text == text)
+            .filter(|last| *last.text == *text)
         {
             return Ok(Rc::clone(last));
         }
@@ -424,7 +431,7 @@ impl Client {
                         version: head.version,
                         reason: head.reason,
                         headers: head.headers,
-                        url: url.text.clone(),
+                        url: Arc::clone(&url.text),
                         body: Body {
                             conn: Some(conn),
                             decoder,
@@ -886,20 +893,32 @@ impl RequestBuilder {
     /// .unwrap();
     /// ```
     pub async fn send_streaming(self) -> Result<StreamingResponse, Error> {
-        let first_url = self.url.clone();
-        match self.timeout {
-            None => self.follow(None).await,
-            Some(total) => {
-                // A limit too far away to represent is no limit.
-                let Some(at) = Instant::now().checked_add(total) else {
-                    return self.follow(None).await;
-                };
-                let deadline = Deadline { at, total };
-                let outcome =
-                    crate::time::timeout_at(deadline.at, self.follow(Some(deadline))).await;
-                outcome.unwrap_or_else(|_| Err(deadline.error().at(&first_url)))
+        // A limit too far away to represent is no limit.
+        let deadline = self.timeout.and_then(|total| {
+            Some(Deadline {
+                at: Instant::now().checked_add(total)?,
+                total,
+            })
+        });
+        let first_url = deadline.map(|_| self.url.clone());
+        // One `follow` future, polled in one place (with or without a
+        // deadline): the future of `send` holds one request, not two.
+        let mut follow = pin!(self.follow(deadline));
+        let mut limit = deadline.map(|deadline| (deadline, sleep_until(deadline.at)));
+        poll_fn(|cx| {
+            if let Poll::Ready(outcome) = follow.as_mut().poll(cx) {
+                return Poll::Ready(outcome);
             }
-        }
+            if let Some((deadline, sleep)) = &mut limit {
+                if Pin::new(sleep).poll(cx).is_ready() {
+                    return Poll::Ready(Err(deadline
+                        .error()
+                        .at(first_url.as_deref().unwrap_or(""))));
+                }
+            }
+            Poll::Pending
+        })
+        .await
     }
 
     /// The redirect loop (RFC 9110 §15.4).
@@ -980,7 +999,8 @@ impl RequestBuilder {
                 )
                 .at(&url.text));
             }
-            response.discard().await;
+            // Boxed: rare, and it should not grow every request's future.
+            Box::pin(response.discard()).await;
             visited.push((method, next.clone()));
             url = Rc::new(Parsed::new(next.to_string(), next));
         }
@@ -1267,7 +1287,7 @@ pub struct StreamingResponse {
     pub reason: String,
     /// The header fields.
     pub headers: Headers,
-    url: String,
+    url: Arc<str>,
     body: Body,
 }
 
@@ -1493,7 +1513,7 @@ pub struct Response {
     pub headers: Headers,
     /// The body.
     pub body: Vec<u8>,
-    url: String,
+    url: Arc<str>,
 }
 
 impl Response {
