@@ -1375,3 +1375,35 @@ fn a_connect_that_cannot_complete_meets_the_connect_timeout() {
         );
     });
 }
+
+#[test]
+fn an_endless_body_that_never_makes_the_client_wait_still_meets_the_total_timeout() {
+    run_bounded(async {
+        let chunk: Vec<u8> = b"4000\r\n"
+            .iter()
+            .copied()
+            .chain([b'x'; 0x4000])
+            .chain(*b"\r\n")
+            .collect();
+        let server = scripted(move |_| {
+            vec![
+                send("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"),
+                Endless(chunk.clone()),
+            ]
+        })
+        .await;
+        let client = Client::builder()
+            .max_body_bytes(u64::MAX)
+            .total_timeout(Duration::from_millis(300))
+            .build()
+            .unwrap();
+        let start = Instant::now();
+        let err = client.get(server.url("/")).send().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            start.elapsed()
+        );
+    });
+}

@@ -5,7 +5,8 @@
 //!
 //! 1. take an idle connection to the same `host:port` from the pool, or
 //!    connect a new one (names resolve on the thread pool);
-//! 2. write the request head and body in one `write_all`;
+//! 2. write the request head and body (one buffer; the idle limit counts
+//!    the silence between writes, not their total);
 //! 3. read until the decoder has the head, and hand back a
 //!    [`StreamingResponse`] that owns the connection;
 //! 4. when the body has been read to its end, and both sides allow it, the
@@ -57,7 +58,6 @@ struct Config {
     /// `User-Agent`, `Accept`, `Accept-Encoding`, `Connection` and the
     /// user's default headers: sent unless the request sets them.
     default_headers: Headers,
-    keep_alive: bool,
     pool_idle_timeout: Duration,
     pool_max_idle_per_host: usize,
 }
@@ -83,7 +83,6 @@ impl Default for Config {
             max_head_bytes: 64 * 1024,
             max_body_bytes: 64 * 1024 * 1024,
             default_headers,
-            keep_alive: true,
             pool_idle_timeout: Duration::from_secs(30),
             pool_max_idle_per_host: 16,
         }
@@ -384,7 +383,14 @@ impl Client {
             defaults_wire,
             body,
         );
-        let result = self.send_wire(method, url, &wire, headers, deadline).await;
+        // Whatever `Connection` field goes out (the request's, else the
+        // default) decides whether we may reuse the connection.
+        let closing = if headers.contains("connection") {
+            headers.has_token("connection", "close")
+        } else {
+            defaults.has_token("connection", "close")
+        };
+        let result = self.send_wire(method, url, &wire, closing, deadline).await;
         if wire.capacity() <= 64 * 1024 {
             self.inner.buffers.borrow_mut().push(wire);
         }
@@ -397,12 +403,11 @@ impl Client {
         method: Method,
         url: &Parsed,
         wire: &[u8],
-        headers: &Headers,
+        closing: bool,
         deadline: Option<Deadline>,
     ) -> Result<StreamingResponse, Error> {
         let config = &self.inner.config;
         let target = &url.target;
-        let closing = !config.keep_alive || headers.has_token("connection", "close");
         let clock = Clock {
             idle: config.read_timeout,
             deadline,
@@ -445,11 +450,11 @@ impl Client {
                 // The server closed the idle connection meanwhile: once more,
                 // on a fresh one.
                 Err(err)
-                    if reused && conn.received == 0 && method.is_idempotent() && err.stale() =>
+                    if reused && conn.received == 0 && method.is_idempotent() && is_stale(&err) =>
                 {
                     fresh_only = true;
                 }
-                Err(err) => return Err(err.error),
+                Err(err) => return Err(err),
             }
         }
     }
@@ -466,11 +471,23 @@ impl Client {
         };
         let what = "connecting";
         let stream = match &target.connect {
-            Connect::Addr(addr) => clock.limit(TcpStream::connect(*addr), what).await?,
+            Connect::Addr(addr) => {
+                limited(
+                    TcpStream::connect(*addr),
+                    &mut Timers::default(),
+                    &clock,
+                    what,
+                )
+                .await?
+            }
             Connect::Name(name, port) => {
-                clock
-                    .limit(TcpStream::connect((name.as_str(), *port)), what)
-                    .await?
+                limited(
+                    TcpStream::connect((name.as_str(), *port)),
+                    &mut Timers::default(),
+                    &clock,
+                    what,
+                )
+                .await?
             }
         };
         // Requests go out in one write; replies should not wait for Nagle.
@@ -692,12 +709,11 @@ impl Builder {
     /// # drop(builder);
     /// ```
     pub fn keep_alive(mut self, keep: bool) -> Builder {
-        self.config.keep_alive = keep;
         let value = if keep { "keep-alive" } else { "close" };
+        self.config.default_headers.remove("Connection");
         self.config
             .default_headers
             .push_unchecked("Connection", value.as_bytes());
-        self.config.default_headers = dedup_last(&self.config.default_headers, "Connection");
         self
     }
 
@@ -729,17 +745,6 @@ impl Builder {
             None => Ok(Client::from_config(self.config)),
         }
     }
-}
-
-/// `headers` with only the last `name` field kept.
-fn dedup_last(headers: &Headers, name: &str) -> Headers {
-    let last = headers.get_all(name).last().map(<[u8]>::to_vec);
-    let mut out = headers.clone();
-    out.remove(name);
-    if let Some(value) = last {
-        out.push_unchecked(name, &value);
-    }
-    out
 }
 
 /// One request being put together: from [`Client::get`] and friends, or
@@ -893,32 +898,13 @@ impl RequestBuilder {
     /// .unwrap();
     /// ```
     pub async fn send_streaming(self) -> Result<StreamingResponse, Error> {
-        // A limit too far away to represent is no limit.
-        let deadline = self.timeout.and_then(|total| {
-            Some(Deadline {
-                at: Instant::now().checked_add(total)?,
-                total,
-            })
+        // Every wait inside (connect, write, read, a redirect's body)
+        // checks this deadline itself, and reports the URL it was at.
+        let deadline = self.timeout.map(|total| Deadline {
+            at: crate::time::deadline_after(total),
+            total,
         });
-        let first_url = deadline.map(|_| self.url.clone());
-        // One `follow` future, polled in one place (with or without a
-        // deadline): the future of `send` holds one request, not two.
-        let mut follow = pin!(self.follow(deadline));
-        let mut limit = deadline.map(|deadline| (deadline, sleep_until(deadline.at)));
-        poll_fn(|cx| {
-            if let Poll::Ready(outcome) = follow.as_mut().poll(cx) {
-                return Poll::Ready(outcome);
-            }
-            if let Some((deadline, sleep)) = &mut limit {
-                if Pin::new(sleep).poll(cx).is_ready() {
-                    return Poll::Ready(Err(deadline
-                        .error()
-                        .at(first_url.as_deref().unwrap_or(""))));
-                }
-            }
-            Poll::Pending
-        })
-        .await
+        self.follow(deadline).await
     }
 
     /// The redirect loop (RFC 9110 §15.4).
@@ -1047,34 +1033,6 @@ struct Clock {
     deadline: Option<Deadline>,
 }
 
-impl Clock {
-    /// Runs one I/O step within the idle limit and the total deadline.
-    async fn limit<T>(
-        &self,
-        step: impl Future<Output = io::Result<T>>,
-        doing: &str,
-    ) -> Result<T, Error> {
-        let idle_until = Instant::now().checked_add(self.idle);
-        let (until, total) = match (self.deadline, idle_until) {
-            (Some(deadline), Some(idle)) if deadline.at <= idle => (deadline.at, Some(deadline)),
-            (Some(deadline), None) => (deadline.at, Some(deadline)),
-            (_, Some(idle)) => (idle, None),
-            (None, None) => return step.await.map_err(|err| Error::io(err, doing)), // no limit at all
-        };
-        match crate::time::timeout_at(until, step).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(err)) => Err(Error::io(err, doing)),
-            Err(_) => Err(match total {
-                Some(deadline) => deadline.error(),
-                None => Error::new(
-                    ErrorKind::Timeout,
-                    format!("{doing}: nothing happened for {:?}", self.idle),
-                ),
-            }),
-        }
-    }
-}
-
 /// An open connection and the bytes received on it but not yet decoded.
 struct Conn {
     stream: TcpStream,
@@ -1110,23 +1068,27 @@ async fn limited<T>(
 ) -> Result<T, Error> {
     let mut step = pin!(step);
     // The idle limit counts from the first time the step has to wait.
-    let mut idle_until: Option<Option<Instant>> = None;
+    let mut idle_until = None;
     poll_fn(|cx| {
         if let Poll::Ready(out) = step.as_mut().poll(cx) {
+            // A peer that always has bytes ready never makes us wait, so the
+            // total deadline is checked here too (one clock read, only for
+            // requests that have one).
+            if let Some(deadline) = clock.deadline.filter(|d| Instant::now() >= d.at) {
+                return Poll::Ready(Err(deadline.error()));
+            }
             return Poll::Ready(out.map_err(|err| Error::io(err, doing)));
         }
-        let until = *idle_until.get_or_insert_with(|| Instant::now().checked_add(clock.idle));
-        if let Some(until) = until {
-            let idle = timers.idle.get_or_insert_with(|| sleep_until(until));
-            while Pin::new(&mut *idle).poll(cx).is_ready() {
-                if idle.deadline() >= until {
-                    return Poll::Ready(Err(Error::new(
-                        ErrorKind::Timeout,
-                        format!("{doing}: nothing happened for {:?}", clock.idle),
-                    )));
-                }
-                idle.reset(until); // it fired for an earlier wait: move it on
+        let until = *idle_until.get_or_insert_with(|| crate::time::deadline_after(clock.idle));
+        let idle = timers.idle.get_or_insert_with(|| sleep_until(until));
+        while Pin::new(&mut *idle).poll(cx).is_ready() {
+            if idle.deadline() >= until {
+                return Poll::Ready(Err(Error::new(
+                    ErrorKind::Timeout,
+                    format!("{doing}: nothing happened for {:?}", clock.idle),
+                )));
             }
+            idle.reset(until); // it fired for an earlier wait: move it on
         }
         if let Some(deadline) = clock.deadline {
             let total = timers.total.get_or_insert_with(|| sleep_until(deadline.at));
@@ -1139,40 +1101,21 @@ async fn limited<T>(
     .await
 }
 
-/// An error from one exchange, and whether a retry could help.
-struct Failed {
-    error: Error,
-    /// The connection failed the way a stale one does (closed or reset).
-    io_kind: Option<io::ErrorKind>,
-    closed: bool,
-}
-
-impl Failed {
-    fn stale(&self) -> bool {
-        self.closed
-            || matches!(
-                self.io_kind,
-                Some(
-                    io::ErrorKind::BrokenPipe
-                        | io::ErrorKind::ConnectionReset
-                        | io::ErrorKind::ConnectionAborted
-                )
-            )
-    }
-}
-
-impl From<Error> for Failed {
-    fn from(error: Error) -> Failed {
-        let io_kind = std::error::Error::source(&error)
-            .and_then(|s| s.downcast_ref::<io::Error>())
-            .map(io::Error::kind);
-        let closed = error.kind() == ErrorKind::Closed;
-        Failed {
-            error,
+/// Did a request fail the way it does on a connection the server closed
+/// while it sat idle (closed, or reset)? Then a retry on a new one may work.
+fn is_stale(err: &Error) -> bool {
+    let io_kind = std::error::Error::source(err)
+        .and_then(|source| source.downcast_ref::<io::Error>())
+        .map(io::Error::kind);
+    err.kind() == ErrorKind::Closed
+        || matches!(
             io_kind,
-            closed,
-        }
-    }
+            Some(
+                io::ErrorKind::BrokenPipe
+                    | io::ErrorKind::ConnectionReset
+                    | io::ErrorKind::ConnectionAborted
+            )
+        )
 }
 
 impl Conn {
@@ -1186,9 +1129,8 @@ impl Conn {
         wire: &[u8],
         mut decoder: ResponseDecoder,
         clock: &Clock,
-    ) -> Result<(Head, ResponseDecoder), Failed> {
+    ) -> Result<(Head, ResponseDecoder), Error> {
         self.received = 0;
-        self.timers.total = None; // a new request, a new total deadline
         // Write by write, so the idle limit is on silence, not on the total.
         let mut rest = wire;
         while !rest.is_empty() {
@@ -1203,8 +1145,7 @@ impl Conn {
                 return Err(Error::new(
                     ErrorKind::Closed,
                     "the connection closed while sending the request",
-                )
-                .into());
+                ));
             }
             rest = &rest[n..];
         }
@@ -1462,7 +1403,10 @@ impl Body {
     /// The body ended cleanly: the connection goes back to the pool, if
     /// both sides allow reuse and nothing unexpected follows the response.
     fn finish(&mut self) {
-        let Some(conn) = self.conn.take() else { return };
+        let Some(mut conn) = self.conn.take() else {
+            return;
+        };
+        conn.timers.total = None; // the request is over: disarm its deadline
         let clean =
             self.reusable && self.decoder.keep_alive() && conn.start == conn.end && !conn.eof;
         if let (true, Some(inner)) = (clean, self.pool.upgrade()) {
@@ -1645,7 +1589,7 @@ impl Pool {
             conn,
             since: Instant::now(),
         });
-        if !pool.reaping.get() && pool.len() > 0 {
+        if !pool.reaping.get() {
             pool.reaping.set(true);
             let flag = Rc::clone(&pool.reaping);
             crate::spawn(reap(Rc::downgrade(inner), flag)).detach();

@@ -445,13 +445,10 @@ impl ResponseDecoder {
                 // An interim response (100 Continue, 103 Early Hints): skip it.
                 continue;
             }
-            // One pass over the fields: copy them, and note what framing needs.
-            let mut framing = Framing::default();
-            for field in response.headers.iter() {
-                framing.note(field.name, field.value)?;
-            }
-            // The fields point into `rest`: keep a copy of the head (one
-            // copy, not two per field) and where each field is in it.
+            // What the framing needs from the fields; then the fields
+            // themselves, which point into `rest`: keep one copy of the
+            // head and where each field is in it.
+            let framing = Framing::of(response.headers.iter().map(|f| (f.name, f.value)))?;
             let fields = response
                 .headers
                 .iter()
@@ -472,10 +469,7 @@ impl ResponseDecoder {
     /// Chooses the body framing (RFC 9112 §6.3) and whether the connection
     /// may be reused.
     fn begin_body(&mut self, head: &Head, framing: &Framing) -> Result<(), Error> {
-        self.keep_alive = match head.version {
-            Version::Http11 => !framing.close,
-            Version::Http10 => framing.keep_alive,
-        };
+        self.keep_alive = framing.keep_alive(head.version);
         if framing.codings > 0 && framing.length.is_some() {
             // A classic request-smuggling shape: refuse it rather than pick one.
             return Err(Error::new(
@@ -680,12 +674,12 @@ fn parse_chunk_size(line: &[u8]) -> Result<u64, Error> {
 
 /// What the body framing depends on, gathered in one pass over the fields.
 #[derive(Debug, Default)]
-struct Framing {
+pub(super) struct Framing {
     /// `Content-Length`: every value (across repeated fields and comma
     /// lists) must be the same run of decimal digits.
-    length: Option<u64>,
+    pub(super) length: Option<u64>,
     /// How many transfer codings, and how many of them are `chunked`.
-    codings: usize,
+    pub(super) codings: usize,
     chunked: usize,
     /// A coding other than `chunked`, for the error message.
     other: Option<String>,
@@ -695,6 +689,27 @@ struct Framing {
 }
 
 impl Framing {
+    /// The framing facts of a message's fields (requests too: the demo
+    /// server reads its requests with the same rules).
+    pub(super) fn of<'a>(
+        fields: impl Iterator<Item = (&'a str, &'a [u8])>,
+    ) -> Result<Framing, Error> {
+        let mut framing = Framing::default();
+        for (name, value) in fields {
+            framing.note(name, value)?;
+        }
+        Ok(framing)
+    }
+
+    /// May the connection carry another message, by HTTP `version`'s
+    /// default and the `Connection` field?
+    pub(super) fn keep_alive(&self, version: Version) -> bool {
+        match version {
+            Version::Http11 => !self.close,
+            Version::Http10 => self.keep_alive,
+        }
+    }
+
     fn note(&mut self, name: &str, value: &[u8]) -> Result<(), Error> {
         let items = || value.split(|&b| b == b',').map(<[u8]>::trim_ascii);
         if name.eq_ignore_ascii_case("content-length") {

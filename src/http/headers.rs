@@ -315,7 +315,7 @@ impl fmt::Debug for Headers {
 
 /// A header name must be a token (RFC 9110 §5.1): letters, digits and
 /// ``!#$%&'*+-.^_`|~``.
-pub(crate) fn check_name(name: &str) -> Result<(), Error> {
+fn check_name(name: &str) -> Result<(), Error> {
     let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
     if name.is_empty() || !name.bytes().all(token) {
         return Err(Error::new(
@@ -328,7 +328,7 @@ pub(crate) fn check_name(name: &str) -> Result<(), Error> {
 
 /// A header value must not contain CR, LF or NUL: with them, a value could
 /// end the header early and smuggle in fields (or a whole request).
-pub(crate) fn check_value(name: &str, value: &[u8]) -> Result<(), Error> {
+fn check_value(name: &str, value: &[u8]) -> Result<(), Error> {
     if value.iter().any(|&b| matches!(b, b'\r' | b'\n' | 0)) {
         return Err(Error::new(
             ErrorKind::InvalidRequest,

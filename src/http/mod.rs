@@ -29,7 +29,7 @@
 //!
 //! **How a request travels.** The URL is parsed by the `url` crate; the
 //! host name is resolved on the thread pool (never on the loop); the
-//! request goes out in one write; the response is read into a buffer and
+//! request goes out from one buffer; the response is read into a buffer and
 //! fed to the decoder until it has the head; the body is decoded from the
 //! same buffer as it arrives. A connection whose response ended cleanly,
 //! with keep-alive on both sides, waits in the client's pool for the next

@@ -219,7 +219,7 @@ pub(crate) fn encode(
 }
 
 /// One `Name: value\r\n` line.
-fn put(out: &mut Vec<u8>, name: &str, value: &[u8]) {
+pub(crate) fn put(out: &mut Vec<u8>, name: &str, value: &[u8]) {
     out.extend_from_slice(name.as_bytes());
     out.extend_from_slice(b": ");
     out.extend_from_slice(value);

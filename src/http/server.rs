@@ -46,7 +46,7 @@ use std::time::Duration;
 
 use slab::Slab;
 
-use super::decode::Version;
+use super::decode::{Framing, Version};
 use super::headers::Headers;
 use crate::net::{TcpListener, TcpStream, ToSocketAddrs};
 use crate::task::Task;
@@ -317,10 +317,7 @@ impl Reply {
             format!("HTTP/1.1 {} {}\r\n", self.status, reason(self.status)).as_bytes(),
         );
         for (name, value) in self.headers.iter() {
-            out.extend_from_slice(name.as_bytes());
-            out.extend_from_slice(b": ");
-            out.extend_from_slice(value);
-            out.extend_from_slice(b"\r\n");
+            super::request::put(&mut out, name, value);
         }
         if self.has_body() {
             if self.chunked {
@@ -645,20 +642,17 @@ where
     let mut buf = Vec::with_capacity(8 * 1024);
     loop {
         let idle = shared.keep_alive_timeout.get();
-        let request = match timeout(idle, read_request(&mut stream, &mut buf, peer)).await {
-            Ok(Ok(Some(request))) => request,
-            Ok(Err(reply)) => {
-                let _ = reply.send(&mut stream, false, false).await;
-                break;
-            }
-            Ok(Ok(None)) | Err(_) => break, // closed by the client, or idle
-        };
+        let (request, keep_alive) =
+            match timeout(idle, read_request(&mut stream, &mut buf, peer)).await {
+                Ok(Ok(Some(request))) => request,
+                Ok(Err(reply)) => {
+                    let _ = reply.send(&mut stream, false, false).await;
+                    break;
+                }
+                Ok(Ok(None)) | Err(_) => break, // closed by the client, or idle
+            };
         shared.requests.set(shared.requests.get() + 1);
         let head_request = request.method == "HEAD";
-        let keep_alive = match request.version {
-            Version::Http11 => !request.headers.has_token("connection", "close"),
-            Version::Http10 => request.headers.has_token("connection", "keep-alive"),
-        };
         let reply = handler(request).await;
         let keep_alive = keep_alive && !reply.close;
         // A client that stops reading gets the idle limit, while sending too.
@@ -673,42 +667,47 @@ where
     }
 }
 
-/// Reads one request into `buf` (which keeps bytes of the next one).
-/// `Ok(None)`: the client closed between requests. `Err(reply)`: a bad
-/// request, answered with `reply` before closing.
+/// Reads one request into `buf` (which keeps bytes of the next one), and
+/// whether the client allows keep-alive. `Ok(None)`: the client closed
+/// between requests. `Err(reply)`: a bad request, answered with `reply`
+/// before closing.
 async fn read_request(
     stream: &mut TcpStream,
     buf: &mut Vec<u8>,
     peer: SocketAddr,
-) -> Result<Option<Request>, Reply> {
+) -> Result<Option<(Request, bool)>, Reply> {
     let bad = |status: u16, why: &str| Reply::new(status).body(why.to_owned()).close();
     loop {
         let mut fields = [httparse::EMPTY_HEADER; 64];
         let mut parsed = httparse::Request::new(&mut fields);
         match parsed.parse(buf) {
             Ok(httparse::Status::Complete(head_len)) => {
-                let mut headers = Headers::new();
-                for field in parsed.headers.iter() {
-                    headers.push_unchecked(field.name, field.value);
-                }
-                let method = parsed.method.unwrap_or("GET").to_owned();
-                let target = parsed.path.unwrap_or("/").to_owned();
-                let version = if parsed.version == Some(0) {
-                    Version::Http10
-                } else {
-                    Version::Http11
+                // The client's framing rules, for the request.
+                let fields = || parsed.headers.iter().map(|f| (f.name, f.value));
+                let Ok(framing) = Framing::of(fields()) else {
+                    return Err(bad(400, "bad Content-Length"));
                 };
-                if headers.contains("transfer-encoding") {
+                if framing.codings > 0 {
                     return Err(bad(
                         501,
                         "chunked request bodies are not supported by the demo server",
                     ));
                 }
-                let length = match content_length(&headers) {
-                    Ok(length) if length <= MAX_BODY => length,
-                    Ok(_) => return Err(bad(413, "request body too large")),
-                    Err(()) => return Err(bad(400, "bad Content-Length")),
+                let length = match framing.length.map(usize::try_from) {
+                    None => 0,
+                    Some(Ok(length)) if length <= MAX_BODY => length,
+                    Some(_) => return Err(bad(413, "request body too large")),
                 };
+                let version = if parsed.version == Some(0) {
+                    Version::Http10
+                } else {
+                    Version::Http11
+                };
+                let keep_alive = framing.keep_alive(version);
+                let method = parsed.method.unwrap_or("GET").to_owned();
+                let target = parsed.path.unwrap_or("/").to_owned();
+                let headers =
+                    Headers::from_head(&buf[..head_len], fields().map(|(n, v)| (n.as_bytes(), v)));
                 while buf.len() < head_len + length {
                     if read_more(stream, buf).await == 0 {
                         return Ok(None);
@@ -716,14 +715,15 @@ async fn read_request(
                 }
                 let body = buf[head_len..head_len + length].to_vec();
                 buf.drain(..head_len + length);
-                return Ok(Some(Request {
+                let request = Request {
                     method,
                     target,
                     version,
                     headers,
                     body,
                     peer,
-                }));
+                };
+                return Ok(Some((request, keep_alive)));
             }
             Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD => {
                 return Err(bad(431, "request head too large"));
@@ -736,30 +736,6 @@ async fn read_request(
             Err(_) => return Err(bad(400, "malformed request")),
         }
     }
-}
-
-/// A request's `Content-Length`: 0 when absent; every value must be the
-/// same run of digits.
-fn content_length(headers: &Headers) -> Result<usize, ()> {
-    let mut length = None;
-    for value in headers
-        .get_all("content-length")
-        .flat_map(|v| v.split(|&b| b == b','))
-    {
-        let value = value.trim_ascii();
-        if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
-            return Err(());
-        }
-        let parsed: usize = std::str::from_utf8(value)
-            .map_err(|_| ())?
-            .parse()
-            .map_err(|_| ())?;
-        if length.is_some_and(|earlier| earlier != parsed) {
-            return Err(());
-        }
-        length = Some(parsed);
-    }
-    Ok(length.unwrap_or(0))
 }
 
 /// Appends what the stream has to `buf`; a read error counts as a close.
