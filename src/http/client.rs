@@ -134,6 +134,8 @@ struct Inner {
     buffers: RefCell<Vec<Vec<u8>>>,
     /// `config.default_headers` as they go on the wire.
     defaults_wire: Vec<u8>,
+    /// The default `Connection` field says `close`.
+    defaults_close: bool,
 }
 
 /// A checked URL and where it sends a request.
@@ -200,6 +202,7 @@ impl Client {
         Client {
             inner: Rc::new(Inner {
                 defaults_wire: request::wire_form(&config.default_headers),
+                defaults_close: config.default_headers.has_token("connection", "close"),
                 config,
                 pool: RefCell::new(Pool::default()),
                 last_url: RefCell::new(None),
@@ -384,11 +387,12 @@ impl Client {
             body,
         );
         // Whatever `Connection` field goes out (the request's, else the
-        // default) decides whether we may reuse the connection.
-        let closing = if headers.contains("connection") {
-            headers.has_token("connection", "close")
+        // default, which redirects never change) decides whether we may
+        // reuse the connection.
+        let closing = if headers.is_empty() || !headers.contains("connection") {
+            self.inner.defaults_close
         } else {
-            defaults.has_token("connection", "close")
+            headers.has_token("connection", "close")
         };
         let result = self.send_wire(method, url, &wire, closing, deadline).await;
         if wire.capacity() <= 64 * 1024 {

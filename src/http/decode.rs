@@ -448,7 +448,10 @@ impl ResponseDecoder {
             // What the framing needs from the fields; then the fields
             // themselves, which point into `rest`: keep one copy of the
             // head and where each field is in it.
-            let framing = Framing::of(response.headers.iter().map(|f| (f.name, f.value)))?;
+            let mut framing = Framing::default();
+            for field in response.headers.iter() {
+                framing.note(field.name, field.value)?;
+            }
             let fields = response
                 .headers
                 .iter()
@@ -710,6 +713,7 @@ impl Framing {
         }
     }
 
+    #[inline]
     fn note(&mut self, name: &str, value: &[u8]) -> Result<(), Error> {
         let items = || value.split(|&b| b == b',').map(<[u8]>::trim_ascii);
         if name.eq_ignore_ascii_case("content-length") {
