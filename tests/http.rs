@@ -869,27 +869,33 @@ fn the_redirect_limit_and_loops_are_errors() {
     });
 }
 
+/// Two origins (two ports): `/away` on the first redirects to the second;
+/// `/here` redirects within the first. Both echo the `Authorization` they got.
+async fn two_origins() -> (Server, Server) {
+    let echo_auth = |req: corio::http::server::Request| async move {
+        Reply::text(format!("auth={:?}", req.headers.get_str("authorization")))
+    };
+    let other = Server::bind("127.0.0.1:0", echo_auth).await.unwrap();
+    let target = other.url("/");
+    let server = Server::bind("127.0.0.1:0", move |req| {
+        let target = target.clone();
+        async move {
+            match req.path() {
+                "/away" => Reply::redirect(302, &target),
+                "/here" => Reply::redirect(302, "/show"),
+                _ => echo_auth(req).await,
+            }
+        }
+    })
+    .await
+    .unwrap();
+    (server, other)
+}
+
 #[test]
 fn authorization_is_not_carried_to_another_host() {
     run_bounded(async {
-        let other = Server::bind("127.0.0.1:0", |req| async move {
-            Reply::text(format!("auth={:?}", req.headers.get_str("authorization")))
-        })
-        .await
-        .unwrap();
-        let target = other.url("/");
-        let server = Server::bind("127.0.0.1:0", move |req| {
-            let target = target.clone();
-            async move {
-                match req.path() {
-                    "/away" => Reply::redirect(302, &target),
-                    "/here" => Reply::redirect(302, "/show"),
-                    _ => Reply::text(format!("auth={:?}", req.headers.get_str("authorization"))),
-                }
-            }
-        })
-        .await
-        .unwrap();
+        let (server, _other) = two_origins().await;
         let client = Client::new();
         let get = |path: &str| {
             client
@@ -1156,31 +1162,18 @@ fn an_interim_head_counts_once_toward_the_head_limit() {
 #[test]
 fn default_credentials_stay_with_their_origin_and_framing_fields_are_not_defaults() {
     run_bounded(async {
-        let other = Server::bind("127.0.0.1:0", |req| async move {
-            Reply::text(format!("{:?}", req.headers.get_str("authorization")))
-        })
-        .await
-        .unwrap();
-        let target = other.url("/");
-        let server = Server::bind("127.0.0.1:0", move |req| {
-            let target = target.clone();
-            async move {
-                match req.path() {
-                    "/away" => Reply::redirect(302, &target),
-                    _ => Reply::text(format!("{:?}", req.headers.get_str("authorization"))),
-                }
-            }
-        })
-        .await
-        .unwrap();
+        let (server, _other) = two_origins().await;
         let client = Client::builder()
             .default_header("Authorization", "Bearer secret")
             .build()
             .unwrap();
-        assert_eq!(get_text(&client, &server).await, r#"Some("Bearer secret")"#);
+        assert_eq!(
+            get_text(&client, &server).await,
+            r#"auth=Some("Bearer secret")"#
+        );
         assert_eq!(
             client.get(server.url("/away")).send().await.unwrap().text(),
-            "None"
+            "auth=None"
         );
         for name in ["Host", "content-length", "Transfer-Encoding"] {
             let err = Client::builder()

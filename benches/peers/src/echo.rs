@@ -455,17 +455,15 @@ impl Drop for ServerProcess {
 
 /// Runs a client process; returns (round trips/s, client CPU ns per round trip).
 fn client_process(runtime: &str, port: u16, conns: usize, msgs: usize) -> Option<(f64, f64)> {
+    let args = [port.to_string(), conns.to_string(), msgs.to_string()];
+    run_self(&["echo-client", runtime, &args[0], &args[1], &args[2]])
+}
+
+/// Runs this program with `args` in a fresh process; returns the two
+/// numbers it prints (a rate, and CPU ns per operation).
+pub fn run_self(args: &[&str]) -> Option<(f64, f64)> {
     let exe = std::env::current_exe().expect("own path");
-    let out = Command::new(exe)
-        .args([
-            "echo-client",
-            runtime,
-            &port.to_string(),
-            &conns.to_string(),
-            &msgs.to_string(),
-        ])
-        .output()
-        .ok()?;
+    let out = Command::new(exe).args(args).stderr(Stdio::inherit()).output().ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
     let mut it = text.split_whitespace().filter_map(|v| v.parse::<f64>().ok());
     Some((it.next()?, it.next()?))
@@ -478,7 +476,8 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-fn median(mut v: Vec<f64>) -> (f64, f64, f64) {
+/// The median of `v`, with its minimum and maximum.
+pub fn median(mut v: Vec<f64>) -> (f64, f64, f64) {
     v.sort_by(f64::total_cmp);
     let n = v.len();
     let med = if n % 2 == 1 {

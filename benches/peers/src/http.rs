@@ -25,7 +25,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::echo::cpu_ns;
+use crate::echo::{cpu_ns, median, run_self};
 
 pub const RUNTIMES: [&str; 4] = ["raw", "corio", "tokio", "hyper"];
 const PATH: &str = "/1k.bin";
@@ -311,29 +311,8 @@ impl Drop for Nginx {
 }
 
 fn client_process(runtime: &str, addr: SocketAddr, conns: usize, requests: usize) -> Option<(f64, f64)> {
-    let exe = std::env::current_exe().expect("own path");
-    let out = Command::new(exe)
-        .args([
-            "http-client",
-            runtime,
-            &addr.to_string(),
-            &conns.to_string(),
-            &requests.to_string(),
-            PATH,
-        ])
-        .stderr(Stdio::inherit())
-        .output()
-        .ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut it = text.split_whitespace().filter_map(|v| v.parse::<f64>().ok());
-    Some((it.next()?, it.next()?))
-}
-
-fn median(mut v: Vec<f64>) -> (f64, f64, f64) {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    let med = if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 };
-    (med, v[0], v[n - 1])
+    let args = [addr.to_string(), conns.to_string(), requests.to_string()];
+    run_self(&["http-client", runtime, &args[0], &args[1], &args[2], PATH])
 }
 
 /// corio's demo server (`corio::http::server`) serving `/1k.bin`, for
