@@ -110,6 +110,8 @@ pub(crate) struct Core {
     io_wakers: Cell<Vec<std::task::Waker>>,
     /// The pool of `spawn_blocking`, started on first use.
     default_pool: std::cell::OnceCell<crate::pool::ThreadPool>,
+    /// What the loop has done: `EventLoop::stats`.
+    pub(crate) counters: crate::stats::Counters,
 }
 
 impl Core {
@@ -139,6 +141,7 @@ impl Core {
             running: Cell::new(false),
             io_wakers: Cell::new(Vec::new()),
             default_pool: std::cell::OnceCell::new(),
+            counters: crate::stats::Counters::default(),
         }))
     }
 
@@ -295,6 +298,7 @@ impl Core {
         let Some(remote) = self.shared.take_remote() else {
             return;
         };
+        self.counters.remote_wakes(remote.wakes.len());
         for waker in remote.wakes {
             waker.clear_remote_queued();
             self.schedule(waker.key());

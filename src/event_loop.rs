@@ -370,6 +370,23 @@ impl EventLoop {
         }
     }
 
+    /// What this loop has done so far: turns, polls, wakes, I/O events,
+    /// timers and callbacks ([`corio::stats`](crate::stats()) gives the same
+    /// from inside the loop).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut lp = corio::EventLoop::new()?;
+    /// assert_eq!(lp.stats(), corio::Stats::default());
+    /// lp.run_until_complete(async {});
+    /// assert_eq!((lp.stats().turns, lp.stats().polls), (1, 1));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn stats(&self) -> crate::Stats {
+        self.core.counters.snapshot()
+    }
+
     /// Runs exactly one turn and says what it did (asyncio's `_run_once`):
     /// the stepping API.
     ///
@@ -410,6 +427,10 @@ impl EventLoop {
     fn turn(&self, mut root: Option<&mut Root<'_>>, wait: Wait, chain: bool) -> Turn {
         let core = &*self.core;
         let mut turn = Turn::default();
+        // Polls and callbacks are counted in the loop's counters as they
+        // happen (so `stats()` is current inside a task); this turn's share
+        // is the difference.
+        let (polls, callbacks) = core.counters.run_so_far();
 
         // 1. Take in what other threads sent: cross-thread wakes and
         //    `call_soon_threadsafe` callbacks join the ready queue.
@@ -428,6 +449,7 @@ impl EventLoop {
         let must_look = !has_ready || stopping || core.polls_since_look() >= LOOK_INTERVAL;
         if must_look && !self.look_outside(&mut turn, has_ready || stopping, root.as_deref(), wait)
         {
+            core.counters.turn();
             return turn; // idle: nothing is ready, nothing ever could be
         }
 
@@ -435,7 +457,7 @@ impl EventLoop {
         //    while these run (a task woken, a task spawned, a callback
         //    scheduled) waits for the next turn, so a task that keeps waking
         //    itself cannot starve timers, I/O or other threads.
-        self.run_ready(&mut turn, root.as_deref_mut());
+        self.run_ready(root.as_deref_mut());
 
         // When the loop runs on its own (not stepped by run_once), the next
         // turns follow at once while work is ready and the look budget
@@ -443,9 +465,12 @@ impl EventLoop {
         // anyway), without leaving and re-entering this function.
         if chain {
             while self.may_run_on(root.as_deref(), wait) {
-                self.run_ready(&mut turn, root.as_deref_mut());
+                self.run_ready(root.as_deref_mut());
             }
         }
+        let (polls_now, callbacks_now) = core.counters.run_so_far();
+        turn.tasks_polled = (polls_now - polls) as usize;
+        turn.callbacks_run = (callbacks_now - callbacks) as usize;
         turn
     }
 
@@ -465,8 +490,10 @@ impl EventLoop {
     }
 
     /// Step 6 of a turn: runs the entries that are on the ready queue now.
-    fn run_ready(&self, turn: &mut Turn, mut root: Option<&mut Root<'_>>) {
+    fn run_ready(&self, mut root: Option<&mut Root<'_>>) {
         let core = &*self.core;
+        let counters = &core.counters;
+        counters.turn();
         let ready_now = core.state.borrow().ready.len();
         for _ in 0..ready_now {
             let next = core.state.borrow_mut().ready.pop_front();
@@ -481,7 +508,7 @@ impl EventLoop {
                             if polling.end() && !root.done {
                                 core.schedule(key);
                             }
-                            turn.tasks_polled += 1;
+                            counters.polled(1);
                             if root.done {
                                 // The main future is done: leave the rest queued.
                                 break;
@@ -489,12 +516,12 @@ impl EventLoop {
                         }
                     }
                 }
-                Some(Runnable::Task(key)) => turn.tasks_polled += usize::from(core.run_task(key)),
+                Some(Runnable::Task(key)) => counters.polled(usize::from(core.run_task(key))),
                 Some(Runnable::Callback(key)) => {
-                    turn.callbacks_run += usize::from(core.run_callback(key));
+                    counters.called(usize::from(core.run_callback(key)));
                 }
                 Some(Runnable::DoneCallbacks(key)) => {
-                    turn.callbacks_run += core.run_done_callbacks(key);
+                    counters.called(core.run_done_callbacks(key));
                 }
                 None => break,
             }
@@ -551,6 +578,7 @@ impl EventLoop {
         // 5. Fire the timers that are due: sleeping tasks are woken and
         //    `call_later` callbacks queued.
         turn.timers_fired = core.fire_timers();
+        core.counters.looked(turn.io_events, turn.timers_fired);
         core.looked();
         true
     }

@@ -71,6 +71,7 @@ mod event_loop;
 mod handle;
 mod reactor;
 mod report;
+mod stats;
 mod task;
 mod timers;
 mod waker;
@@ -92,6 +93,7 @@ pub use event_loop::{EventLoop, Turn, run};
 pub use handle::LoopHandle;
 pub use pool::spawn_blocking;
 pub use report::{Report, ReportKind};
+pub use stats::{Stats, stats};
 pub use task::{
     Builder, CancelOnDrop, PanicError, Task, TaskError, TaskId, TaskRef, TaskState, YieldNow,
     all_tasks, current_task, spawn, yield_now,

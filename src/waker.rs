@@ -96,8 +96,11 @@ impl TaskWaker {
 impl ArcWake for TaskWaker {
     fn wake_by_ref(this: &Arc<Self>) {
         let done_here = context::with_current(|core| {
-            Arc::ptr_eq(core.shared(), &this.shared)
-                && (core.wake_polling(this) || core.schedule(this.key()))
+            let here = Arc::ptr_eq(core.shared(), &this.shared);
+            if here {
+                core.counters.wake();
+            }
+            here && (core.wake_polling(this) || core.schedule(this.key()))
         });
         if done_here != Some(true) {
             TaskWaker::wake_from_elsewhere(this);

@@ -1,0 +1,82 @@
+//! `EventLoop::stats` and `corio::stats`: the loop's counters add up to
+//! what its turns reported, and wakes are told apart by thread.
+
+use std::time::Duration;
+
+use corio::{EventLoop, Stats};
+
+#[test]
+fn a_new_loop_has_done_nothing() {
+    let lp = EventLoop::new().unwrap();
+    assert_eq!(lp.stats(), Stats::default());
+}
+
+#[test]
+fn the_counters_add_up_what_the_turns_reported() {
+    let mut lp = EventLoop::new().unwrap();
+    for i in 0..3 {
+        lp.spawn(async move {
+            corio::time::sleep(Duration::from_millis(i + 1)).await;
+            corio::call_soon(|| {});
+        })
+        .detach();
+    }
+    let (mut turns, mut polls, mut callbacks, mut timers) = (0, 0, 0, 0);
+    while lp.stats().callbacks_run < 3 {
+        let turn = lp.run_once();
+        turns += 1;
+        polls += turn.tasks_polled as u64;
+        callbacks += turn.callbacks_run as u64;
+        timers += turn.timers_fired as u64;
+    }
+    let stats = lp.stats();
+    assert_eq!(
+        (
+            stats.turns,
+            stats.polls,
+            stats.callbacks_run,
+            stats.timers_fired
+        ),
+        (turns, polls, callbacks, timers)
+    );
+    assert_eq!(stats.polls, 6, "three tasks, two polls each");
+    assert!(
+        stats.timers_fired >= 2,
+        "a 0 ms sleep may be due at once; the others fire"
+    );
+}
+
+#[test]
+fn wakes_from_other_threads_are_counted_apart() {
+    let mut lp = EventLoop::new().unwrap();
+    lp.run_until_complete(async {
+        // A same-thread wake: a yield.
+        corio::yield_now().await;
+        // An other-thread wake: a job on the pool finishing.
+        corio::spawn_blocking(|| std::thread::sleep(Duration::from_millis(5)))
+            .await
+            .unwrap();
+    });
+    let stats = lp.stats();
+    assert!(stats.wakes >= 1, "{stats:?}");
+    assert_eq!(stats.remote_wakes, 1, "{stats:?}");
+}
+
+#[test]
+fn io_events_are_counted() {
+    let stats = corio::run(async {
+        let listener = corio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = corio::spawn(async move {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            let mut byte = [0u8; 1];
+            conn.read_exact(&mut byte).await.unwrap(); // parks until the byte's event
+        });
+        let mut client = corio::net::TcpStream::connect(addr).await.unwrap();
+        corio::time::sleep(Duration::from_millis(20)).await;
+        client.write_all(b"x").await.unwrap();
+        server.await.unwrap();
+        corio::stats()
+    });
+    assert!(stats.io_events >= 1, "{stats:?}");
+}
