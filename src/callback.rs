@@ -91,6 +91,16 @@ impl Core {
     }
 
     /// Runs one queued callback, containing a panic. Returns whether it ran.
+    /// Debug mode: a callback held the loop for `took`.
+    #[cold]
+    pub(crate) fn report_slow_callback(&self, took: std::time::Duration) {
+        let message = format!(
+            "a callback held the loop for {took:.0?} (slow_callback_duration is {:?})",
+            self.debug.threshold()
+        );
+        self.report(Report::new(ReportKind::SlowCallback, message, None));
+    }
+
     pub(crate) fn run_callback(&self, key: CallbackKey) -> bool {
         let f = {
             let mut st = self.state.borrow_mut();

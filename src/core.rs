@@ -45,6 +45,13 @@ pub(crate) enum Runnable {
     DoneCallbacks(TaskKey),
 }
 
+/// Debug mode: who a timed poll is about, and when it began.
+struct TimedPoll {
+    task: Option<(crate::task::TaskId, String)>,
+    site: Option<&'static std::panic::Location<'static>>,
+    started: Instant,
+}
+
 /// Receives the loop's reports (see `EventLoop::set_exception_handler`).
 pub(crate) type ExceptionHandler = Rc<dyn Fn(&Report)>;
 
@@ -112,6 +119,8 @@ pub(crate) struct Core {
     default_pool: std::cell::OnceCell<crate::pool::ThreadPool>,
     /// What the loop has done: `EventLoop::stats`.
     pub(crate) counters: crate::stats::Counters,
+    /// Debug mode: slow polls and callbacks, spawn sites.
+    pub(crate) debug: crate::debug::Debug,
 }
 
 impl Core {
@@ -142,6 +151,7 @@ impl Core {
             io_wakers: Cell::new(Vec::new()),
             default_pool: std::cell::OnceCell::new(),
             counters: crate::stats::Counters::default(),
+            debug: crate::debug::Debug::from_env(),
         }))
     }
 
@@ -333,6 +343,7 @@ impl Core {
     ///
     /// Returns whether a future was polled (a stale key or a cancelled task
     /// polls nothing).
+    #[inline(always)]
     pub(crate) fn run_task(&self, key: TaskKey) -> bool {
         // 1. Take the future out of its slot, and a waker for it.
         let (mut future, waker, keep) = {
@@ -444,6 +455,7 @@ impl Core {
     /// All in one borrow of the state; the task's waker (if it had one out)
     /// goes back to the pool on the way.
     pub(crate) fn finish(&self, key: TaskKey, ending: Ending, waker: Option<Arc<TaskWaker>>) {
+        self.debug.finished(key);
         let mut unwanted = None;
         let mut released = None;
         let mut report = None;
@@ -639,6 +651,77 @@ impl Core {
                 }
             }
         }
+    }
+
+    /// Debug mode: `run_task`, timed, and reported if too slow.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn run_task_timed(&self, key: TaskKey) -> bool {
+        let timed = self.before_timed_poll(key);
+        let polled = self.run_task(key);
+        self.after_timed_poll(timed);
+        polled
+    }
+
+    /// Debug mode, before a poll: who the task is (read now — a task that
+    /// finishes in this poll may leave the slab) and when the poll began.
+    #[cold]
+    #[inline(never)]
+    fn before_timed_poll(&self, key: TaskKey) -> TimedPoll {
+        let task = {
+            let st = self.state.borrow();
+            st.tasks
+                .get(key.index as usize)
+                .filter(|slot| slot.seq == key.seq)
+                .map(|slot| (slot.id(), slot.name()))
+        };
+        TimedPoll {
+            task,
+            site: self.debug.site(key),
+            started: Instant::now(),
+        }
+    }
+
+    /// Debug mode, after a poll: report it if it held the loop too long.
+    #[cold]
+    #[inline(never)]
+    fn after_timed_poll(&self, timed: TimedPoll) {
+        if let Some(took) = self.debug.too_slow(timed.started) {
+            let TimedPoll { task, site, .. } = timed;
+            self.report_slow_poll(task, site, took);
+        }
+    }
+
+    /// Debug mode: runs callbacks (`run` returns how many) and reports
+    /// them if they held the loop too long.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn timed(&self, run: impl FnOnce() -> usize) {
+        let started = Instant::now();
+        self.counters.called(run());
+        if let Some(took) = self.debug.too_slow(started) {
+            self.report_slow_callback(took);
+        }
+    }
+
+    fn report_slow_poll(
+        &self,
+        task: Option<(crate::task::TaskId, String)>,
+        site: Option<&'static std::panic::Location<'static>>,
+        took: std::time::Duration,
+    ) {
+        let site = match site {
+            Some(site) => format!(", spawned at {site}"),
+            None => String::new(),
+        };
+        let name = task.as_ref().map_or("?", |(_, name)| name.as_str());
+        let message = format!(
+            "a poll of task {name:?}{site} held the loop for {:.0?} (slow_callback_duration is {:?}): \
+             blocking work belongs in spawn_blocking, long loops need a yield_now().await",
+            took,
+            self.debug.threshold()
+        );
+        self.report(Report::new(ReportKind::SlowCallback, message, task));
     }
 
     // ----- idleness and closing ----------------------------------------------

@@ -131,6 +131,7 @@ impl EventLoop {
     /// ```
     #[doc(alias = "ensure_future")]
     #[doc(alias = "create_task")]
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> Task<F::Output>
     where
         F: Future + 'static,
@@ -370,6 +371,67 @@ impl EventLoop {
         }
     }
 
+    /// Turns debug mode on or off (asyncio's `loop.set_debug`; also on
+    /// when the environment has `CORIO_DEBUG=1` as the loop is created).
+    /// In debug mode, a poll or callback that holds the loop for
+    /// [`slow_callback_duration`](Self::set_slow_callback_duration) or longer is
+    /// reported ([`ReportKind::SlowCallback`](crate::ReportKind::SlowCallback))
+    /// with the task's name and where it was spawned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use corio::ReportKind;
+    ///
+    /// let mut lp = corio::EventLoop::new()?;
+    /// lp.set_debug(true);
+    /// lp.set_slow_callback_duration(Duration::from_millis(20));
+    /// let slow = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    /// let log = slow.clone();
+    /// lp.set_exception_handler(move |r| log.borrow_mut().push((r.kind(), r.message().to_owned())));
+    /// lp.run_until_complete(async {
+    ///     corio::Builder::new().name("greedy").spawn(async {
+    ///         std::thread::sleep(Duration::from_millis(50)); // blocks the loop
+    ///     }).await.unwrap();
+    /// });
+    /// let slow = slow.borrow();
+    /// assert_eq!(slow[0].0, ReportKind::SlowCallback);
+    /// assert!(slow[0].1.contains("\"greedy\""));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn set_debug(&self, on: bool) {
+        self.core.debug.set(on);
+    }
+
+    /// Is debug mode on? (asyncio's `loop.get_debug`.)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = corio::EventLoop::new()?;
+    /// lp.set_debug(true);
+    /// assert!(lp.is_debug());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn is_debug(&self) -> bool {
+        self.core.debug.is_on()
+    }
+
+    /// How long one poll or callback may hold the loop before debug mode
+    /// reports it (asyncio's `slow_callback_duration`; default 100 ms).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = corio::EventLoop::new()?;
+    /// lp.set_slow_callback_duration(std::time::Duration::from_millis(50));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn set_slow_callback_duration(&self, limit: Duration) {
+        self.core.debug.set_threshold(limit);
+    }
+
     /// What this loop has done so far: turns, polls, wakes, I/O events,
     /// timers and callbacks ([`corio::stats`](crate::stats()) gives the same
     /// from inside the loop).
@@ -494,6 +556,8 @@ impl EventLoop {
         let core = &*self.core;
         let counters = &core.counters;
         counters.turn();
+        // Debug mode times every poll and callback, on separate (cold) paths.
+        let timed = core.debug.is_on();
         let ready_now = core.state.borrow().ready.len();
         for _ in 0..ready_now {
             let next = core.state.borrow_mut().ready.pop_front();
@@ -516,9 +580,18 @@ impl EventLoop {
                         }
                     }
                 }
+                Some(Runnable::Task(key)) if timed => {
+                    counters.polled(usize::from(core.run_task_timed(key)))
+                }
                 Some(Runnable::Task(key)) => counters.polled(usize::from(core.run_task(key))),
+                Some(Runnable::Callback(key)) if timed => {
+                    core.timed(|| usize::from(core.run_callback(key)));
+                }
                 Some(Runnable::Callback(key)) => {
                     counters.called(usize::from(core.run_callback(key)));
+                }
+                Some(Runnable::DoneCallbacks(key)) if timed => {
+                    core.timed(|| core.run_done_callbacks(key));
                 }
                 Some(Runnable::DoneCallbacks(key)) => {
                     counters.called(core.run_done_callbacks(key));

@@ -67,6 +67,7 @@ mod callback;
 mod combinators;
 mod context;
 mod core;
+mod debug;
 mod event_loop;
 mod handle;
 mod reactor;

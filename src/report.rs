@@ -4,7 +4,8 @@
 //! nobody awaits the task and no done callback looks at it, the panic would
 //! vanish — asyncio prints "Task exception was never retrieved" for that, and
 //! so does corio. A panicking callback has nobody to return to, so it is
-//! reported too. Reports go to one hook per loop (asyncio's
+//! reported too. In debug mode, so are polls and callbacks that hold the
+//! loop too long. Reports go to one hook per loop (asyncio's
 //! `loop.set_exception_handler`); the default prints to stderr.
 
 use std::fmt;
@@ -40,6 +41,10 @@ pub enum ReportKind {
     /// A callback (`call_soon`, `call_later`, `call_soon_threadsafe` or a
     /// done callback) panicked (asyncio: "Exception in callback").
     CallbackPanic,
+    /// Debug mode: one poll of a task, or one callback, held the loop for
+    /// `slow_callback_duration` or longer (asyncio: "Executing <Task ...>
+    /// took 0.302 seconds").
+    SlowCallback,
 }
 
 /// A failure the loop reports through its exception handler.
@@ -168,6 +173,7 @@ impl fmt::Display for Report {
             (ReportKind::CallbackPanic, None) => {
                 write!(f, "a callback panicked: {}", self.message)
             }
+            (ReportKind::SlowCallback, _) => write!(f, "slow: {}", self.message),
             (_, _) => write!(f, "{:?}: {}", self.kind, self.message),
         }
     }

@@ -360,6 +360,7 @@ impl Builder {
     /// assert_eq!(lp.run_until_complete(task), Ok("done"));
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn spawn_on<F>(self, event_loop: &EventLoop, future: F) -> Task<F::Output>
     where
         F: Future + 'static,
@@ -406,11 +407,13 @@ pub struct Task<T> {
 }
 
 impl<T: 'static> Task<T> {
+    #[track_caller]
     pub(crate) fn spawn_on<F>(core: Rc<Core>, name: Option<String>, future: F) -> Task<T>
     where
         F: Future<Output = T> + 'static,
     {
         let key = core.spawn(name, slot::box_task(future));
+        core.debug.spawned(key, std::panic::Location::caller());
         Task {
             core,
             key,

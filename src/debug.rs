@@ -1,0 +1,98 @@
+//! Debug mode (asyncio's `loop.set_debug(True)`): reports of polls and
+//! callbacks that hold the loop too long, naming the task and where it was
+//! spawned.
+//!
+//! Off by default, and then nearly free: a poll checks one `Cell`. On
+//! (`EventLoop::set_debug(true)`, or `CORIO_DEBUG=1` in the environment when
+//! the loop is created), each poll and callback is timed, and one that
+//! takes `slow_callback_duration` (100 ms by default) or longer is reported
+//! through the loop's exception handler as a [`ReportKind::SlowCallback`].
+//! Where each task was spawned is remembered in a side table that exists
+//! only in debug mode, so normal tasks stay small.
+//!
+//! [`ReportKind::SlowCallback`]: crate::ReportKind::SlowCallback
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::panic::Location;
+use std::time::{Duration, Instant};
+
+use crate::waker::TaskKey;
+
+/// asyncio's default `slow_callback_duration`.
+pub(crate) const DEFAULT_SLOW: Duration = Duration::from_millis(100);
+
+/// The loop's debug state.
+pub(crate) struct Debug {
+    /// Debug mode is on: the one thing the hot paths look at.
+    on: Cell<bool>,
+    /// `Some(threshold)` in debug mode.
+    slow: Cell<Option<Duration>>,
+    /// The threshold, kept while debug mode is off.
+    threshold: Cell<Duration>,
+    /// Where each live task was spawned (debug mode only).
+    sites: RefCell<HashMap<TaskKey, &'static Location<'static>>>,
+}
+
+impl Debug {
+    /// Off, unless `CORIO_DEBUG` is set to something other than `0`.
+    pub(crate) fn from_env() -> Debug {
+        let on = std::env::var_os("CORIO_DEBUG").is_some_and(|v| !v.is_empty() && v != "0");
+        Debug {
+            on: Cell::new(on),
+            slow: Cell::new(on.then_some(DEFAULT_SLOW)),
+            threshold: Cell::new(DEFAULT_SLOW),
+            sites: RefCell::new(HashMap::new()),
+        }
+    }
+
+    pub(crate) fn set(&self, on: bool) {
+        self.on.set(on);
+        self.slow.set(on.then(|| self.threshold.get()));
+        if !on {
+            self.sites.borrow_mut().clear();
+        }
+    }
+
+    #[inline]
+    pub(crate) fn is_on(&self) -> bool {
+        self.on.get()
+    }
+
+    pub(crate) fn set_threshold(&self, threshold: Duration) {
+        self.threshold.set(threshold);
+        if self.is_on() {
+            self.slow.set(Some(threshold));
+        }
+    }
+
+    pub(crate) fn threshold(&self) -> Duration {
+        self.threshold.get()
+    }
+
+    /// How long since `started`, if that is too long.
+    pub(crate) fn too_slow(&self, started: Instant) -> Option<Duration> {
+        let took = started.elapsed();
+        (took >= self.slow.get()?).then_some(took)
+    }
+
+    /// Remembers where the task `key` was spawned (debug mode only).
+    #[inline]
+    pub(crate) fn spawned(&self, key: TaskKey, site: &'static Location<'static>) {
+        if self.is_on() {
+            self.sites.borrow_mut().insert(key, site);
+        }
+    }
+
+    /// Forgets a finished task.
+    #[inline]
+    pub(crate) fn finished(&self, key: TaskKey) {
+        if self.is_on() {
+            self.sites.borrow_mut().remove(&key);
+        }
+    }
+
+    pub(crate) fn site(&self, key: TaskKey) -> Option<&'static Location<'static>> {
+        self.sites.borrow().get(&key).copied()
+    }
+}
