@@ -455,7 +455,7 @@ impl Core {
     /// All in one borrow of the state; the task's waker (if it had one out)
     /// goes back to the pool on the way.
     pub(crate) fn finish(&self, key: TaskKey, ending: Ending, waker: Option<Arc<TaskWaker>>) {
-        self.debug.finished(key);
+        let site = self.debug.finished(key);
         let mut unwanted = None;
         let mut released = None;
         let mut report = None;
@@ -492,7 +492,7 @@ impl Core {
                 queue_done_callbacks(st, key);
             } else if slot.detached {
                 if panicked {
-                    report = Some(unretrieved_panic(slot));
+                    report = Some(unretrieved_panic(slot).with_site(site));
                 }
                 released = Some(release(st, key.index));
             } else {
@@ -710,18 +710,18 @@ impl Core {
         site: Option<&'static std::panic::Location<'static>>,
         took: std::time::Duration,
     ) {
-        let site = match site {
+        let at = match site {
             Some(site) => format!(", spawned at {site}"),
             None => String::new(),
         };
         let name = task.as_ref().map_or("?", |(_, name)| name.as_str());
         let message = format!(
-            "a poll of task {name:?}{site} held the loop for {:.0?} (slow_callback_duration is {:?}): \
+            "a poll of task {name:?}{at} held the loop for {:.0?} (slow_callback_duration is {:?}): \
              blocking work belongs in spawn_blocking, long loops need a yield_now().await",
             took,
             self.debug.threshold()
         );
-        self.report(Report::new(ReportKind::SlowCallback, message, task));
+        self.report(Report::new(ReportKind::SlowCallback, message, task).with_site(site));
     }
 
     // ----- idleness and closing ----------------------------------------------

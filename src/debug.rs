@@ -84,11 +84,13 @@ impl Debug {
         }
     }
 
-    /// Forgets a finished task.
+    /// Forgets a finished task; gives where it was spawned.
     #[inline]
-    pub(crate) fn finished(&self, key: TaskKey) {
+    pub(crate) fn finished(&self, key: TaskKey) -> Option<&'static Location<'static>> {
         if self.is_on() {
-            self.sites.borrow_mut().remove(&key);
+            self.sites.borrow_mut().remove(&key)
+        } else {
+            None
         }
     }
 

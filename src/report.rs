@@ -9,6 +9,7 @@
 //! `loop.set_exception_handler`); the default prints to stderr.
 
 use std::fmt;
+use std::panic::Location;
 
 use crate::task::TaskId;
 
@@ -70,6 +71,7 @@ pub struct Report {
     kind: ReportKind,
     message: String,
     task: Option<(TaskId, String)>,
+    site: Option<&'static Location<'static>>,
 }
 
 impl Report {
@@ -78,7 +80,36 @@ impl Report {
             kind,
             message,
             task,
+            site: None,
         }
+    }
+
+    /// Where the task concerned was spawned (known in debug mode).
+    pub(crate) fn with_site(mut self, site: Option<&'static Location<'static>>) -> Report {
+        self.site = site;
+        self
+    }
+
+    /// Where the task concerned was spawned, if the loop knew it: in debug
+    /// mode ([`EventLoop::set_debug`](crate::EventLoop::set_debug)) every
+    /// task's spawn site is remembered.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut lp = corio::EventLoop::new()?;
+    /// lp.set_debug(true);
+    /// let site = std::rc::Rc::new(std::cell::RefCell::new(None));
+    /// let s = site.clone();
+    /// lp.set_exception_handler(move |r| *s.borrow_mut() = r.spawn_site().map(|l| l.line()));
+    /// let line = line!() + 1;
+    /// drop(lp.spawn(async { panic!("nobody awaits me") }));
+    /// lp.run_once();
+    /// assert_eq!(*site.borrow(), Some(line));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn spawn_site(&self) -> Option<&'static Location<'static>> {
+        self.site
     }
 
     /// What failed.
@@ -160,11 +191,13 @@ impl Report {
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self.kind, &self.task) {
-            (ReportKind::UnretrievedPanic, Some((id, name))) => write!(
-                f,
-                "task {name:?} ({id}) panicked and nobody retrieved it: {}",
-                self.message
-            ),
+            (ReportKind::UnretrievedPanic, Some((id, name))) => {
+                write!(f, "task {name:?} ({id})")?;
+                if let Some(site) = self.site {
+                    write!(f, ", spawned at {site},")?;
+                }
+                write!(f, " panicked and nobody retrieved it: {}", self.message)
+            }
             (ReportKind::CallbackPanic, Some((id, name))) => write!(
                 f,
                 "a done callback of task {name:?} ({id}) panicked: {}",

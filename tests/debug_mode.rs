@@ -83,3 +83,20 @@ fn a_slow_callback_is_reported_and_nothing_is_reported_with_debug_off() {
     lp.run_once();
     assert_eq!(reports.borrow().len(), 1, "debug off: no new report");
 }
+
+#[test]
+fn an_unretrieved_panic_names_where_the_task_was_spawned_in_debug_mode() {
+    let (mut lp, reports) = debug_loop();
+    let line = line!() + 1;
+    drop(lp.spawn(async { panic!("nobody awaits me") }));
+    lp.run_once();
+    let reports = reports.borrow();
+    assert_eq!(reports[0].kind(), ReportKind::UnretrievedPanic);
+    let site = reports[0].spawn_site().expect("a spawn site in debug mode");
+    assert_eq!((site.file(), site.line()), ("tests/debug_mode.rs", line));
+    assert!(
+        reports[0]
+            .to_string()
+            .contains(&format!("spawned at tests/debug_mode.rs:{line}"))
+    );
+}
