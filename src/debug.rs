@@ -26,9 +26,7 @@ pub(crate) const DEFAULT_SLOW: Duration = Duration::from_millis(100);
 pub(crate) struct Debug {
     /// Debug mode is on: the one thing the hot paths look at.
     on: Cell<bool>,
-    /// `Some(threshold)` in debug mode.
-    slow: Cell<Option<Duration>>,
-    /// The threshold, kept while debug mode is off.
+    /// `slow_callback_duration` (kept while debug mode is off).
     threshold: Cell<Duration>,
     /// Where each live task was spawned (debug mode only).
     sites: RefCell<HashMap<TaskKey, &'static Location<'static>>>,
@@ -40,7 +38,6 @@ impl Debug {
         let on = std::env::var_os("CORIO_DEBUG").is_some_and(|v| !v.is_empty() && v != "0");
         Debug {
             on: Cell::new(on),
-            slow: Cell::new(on.then_some(DEFAULT_SLOW)),
             threshold: Cell::new(DEFAULT_SLOW),
             sites: RefCell::new(HashMap::new()),
         }
@@ -48,7 +45,6 @@ impl Debug {
 
     pub(crate) fn set(&self, on: bool) {
         self.on.set(on);
-        self.slow.set(on.then(|| self.threshold.get()));
         if !on {
             self.sites.borrow_mut().clear();
         }
@@ -61,19 +57,16 @@ impl Debug {
 
     pub(crate) fn set_threshold(&self, threshold: Duration) {
         self.threshold.set(threshold);
-        if self.is_on() {
-            self.slow.set(Some(threshold));
-        }
     }
 
     pub(crate) fn threshold(&self) -> Duration {
         self.threshold.get()
     }
 
-    /// How long since `started`, if that is too long.
+    /// How long since `started`, if that is too long (in debug mode).
     pub(crate) fn too_slow(&self, started: Instant) -> Option<Duration> {
         let took = started.elapsed();
-        (took >= self.slow.get()?).then_some(took)
+        (self.is_on() && took >= self.threshold.get()).then_some(took)
     }
 
     /// Remembers where the task `key` was spawned (debug mode only).
