@@ -26,6 +26,7 @@ use futures_task::waker_ref;
 use slab::Slab;
 
 use crate::callback::{CallbackKey, CallbackSlot};
+use crate::debug::TraceKind;
 use crate::handle::Shared;
 use crate::reactor::Reactor;
 use crate::report::{Report, ReportKind, panic_message, print_report};
@@ -121,6 +122,9 @@ pub(crate) struct Core {
     pub(crate) counters: crate::stats::Counters,
     /// Debug mode: slow polls and callbacks, spawn sites.
     pub(crate) debug: crate::debug::Debug,
+    /// The waker of the main future while one runs (weak: it must not
+    /// count as a holder), for the dump.
+    root_waker: RefCell<std::sync::Weak<TaskWaker>>,
 }
 
 impl Core {
@@ -152,6 +156,7 @@ impl Core {
             default_pool: std::cell::OnceCell::new(),
             counters: crate::stats::Counters::default(),
             debug: crate::debug::Debug::from_env(),
+            root_waker: RefCell::new(std::sync::Weak::new()),
         }))
     }
 
@@ -171,6 +176,24 @@ impl Core {
     pub(crate) fn default_pool(&self) -> &crate::pool::ThreadPool {
         self.default_pool
             .get_or_init(crate::pool::blocking::default_pool)
+    }
+
+    /// The key of whatever is being polled right now (the main future's
+    /// included).
+    pub(crate) fn polling_key(&self) -> Option<TaskKey> {
+        self.polling.get().map(|(key, _)| key)
+    }
+
+    /// The main future's waker, while one runs.
+    pub(crate) fn root_waker(&self) -> Option<Arc<TaskWaker>> {
+        self.root_waker.borrow().upgrade()
+    }
+
+    /// Is a job of the loop's own thread pool queued or running?
+    pub(crate) fn pool_busy(&self) -> bool {
+        self.default_pool
+            .get()
+            .is_some_and(|pool| pool.queued() > 0 || pool.threads() > pool.idle_threads())
     }
 
     /// The task being polled right now (not the main future: it is no task).
@@ -311,6 +334,9 @@ impl Core {
         self.counters.remote_wakes(remote.wakes.len());
         for waker in remote.wakes {
             waker.clear_remote_queued();
+            if self.debug.watching() {
+                self.debug.woke(waker.key(), true);
+            }
             self.schedule(waker.key());
         }
         for callback in remote.callbacks {
@@ -337,6 +363,16 @@ impl Core {
         let key = TaskKey { index, seq };
         st.ready.push_back(Runnable::Task(key));
         key
+    }
+
+    /// Debug mode and trace: notes a spawn, its name, site and parent.
+    #[cold]
+    pub(crate) fn note_spawn(&self, key: TaskKey, site: &'static std::panic::Location<'static>) {
+        let name = {
+            let mut st = self.state.borrow_mut();
+            slot_mut(&mut st.tasks, key).map_or_else(String::new, |slot| slot.name())
+        };
+        self.debug.spawned(key, name, site, self.current_task());
     }
 
     /// Polls one task: the heart of the executor.
@@ -608,7 +644,9 @@ impl Core {
             seq,
         };
         st.ready.push_back(Runnable::Task(key));
-        TaskWaker::new(&self.shared, key)
+        let waker = TaskWaker::new(&self.shared, key);
+        *self.root_waker.borrow_mut() = Arc::downgrade(&waker);
+        waker
     }
 
     /// Takes the main future off the queue before polling it. Returns false
@@ -657,8 +695,11 @@ impl Core {
     #[cold]
     #[inline(never)]
     pub(crate) fn run_task_timed(&self, key: TaskKey) -> bool {
+        self.debug.stall.progress();
         let timed = self.before_timed_poll(key);
+        self.debug.poll_started(Some(key));
         let polled = self.run_task(key);
+        self.debug.poll_ended(Some(key));
         self.after_timed_poll(timed);
         polled
     }
@@ -697,8 +738,11 @@ impl Core {
     #[cold]
     #[inline(never)]
     pub(crate) fn timed(&self, run: impl FnOnce() -> usize) {
+        self.debug.stall.progress();
         let started = Instant::now();
+        self.debug.trace.record(TraceKind::CallbackStart, None);
         self.counters.called(run());
+        self.debug.trace.record(TraceKind::CallbackEnd, None);
         if let Some(took) = self.debug.too_slow(started) {
             self.report_slow_callback(took);
         }
@@ -756,6 +800,9 @@ impl Core {
     /// Everything is dropped outside the state's borrow, since destructors
     /// are user code. Safe to call more than once.
     pub(crate) fn close(&self) {
+        if self.debug.is_on() {
+            self.report_destroyed_pending();
+        }
         // Refuse new cross-thread work, and take what was queued.
         let remote = self.shared.close();
         // Queued blocking jobs end as cancelled; running ones are not
@@ -809,6 +856,61 @@ impl Core {
         // keep each other alive. Later reports go to stderr.
         let handler = self.exception_handler.take();
         drop_contained((leftovers, remote, handler));
+    }
+
+    /// Debug mode: lists the tasks that `close` is about to cancel.
+    #[cold]
+    fn report_destroyed_pending(&self) {
+        let dump = self.dump();
+        let pending: Vec<_> = dump
+            .tasks
+            .iter()
+            .filter(|t| t.status != crate::debug::Status::Done)
+            .collect();
+        if pending.is_empty() {
+            return;
+        }
+        let mut message = format!(
+            "the loop was dropped with {} task(s) still pending; their futures are dropped \
+             now, in no particular order (corio::run cancels leftover tasks in order, and so \
+             can you: cancel or await them before dropping the loop):",
+            pending.len()
+        );
+        for task in pending {
+            message.push_str(&format!("\n  task {} {:?}", task.id.as_u64(), task.name));
+            if let Some(site) = task.spawned_at {
+                message.push_str(&format!(", spawned at {site}"));
+            }
+            if !task.waiting_on.is_empty() {
+                let on: Vec<String> = task.waiting_on.iter().map(ToString::to_string).collect();
+                message.push_str(&format!(", waiting on {}", on.join(", ")));
+            }
+        }
+        self.report(Report::new(ReportKind::DestroyedPending, message, None));
+    }
+
+    /// Cancels every unfinished task, the way `Task::cancel` does (each is
+    /// queued, to be dropped at its next poll). Returns how many.
+    pub(crate) fn cancel_all(&self) -> usize {
+        let mut st = self.state.borrow_mut();
+        let st = &mut *st;
+        let mut cancelled = 0;
+        for (index, slot) in st.tasks.iter_mut() {
+            if slot.is_finished() || slot.cancelled {
+                continue;
+            }
+            slot.cancelled = true;
+            cancelled += 1;
+            if !slot.queued {
+                slot.queued = true;
+                let key = TaskKey {
+                    index: index as u32,
+                    seq: slot.seq,
+                };
+                st.ready.push_back(Runnable::Task(key));
+            }
+        }
+        cancelled
     }
 
     /// How many rounds `close` spends cancelling tasks spawned by

@@ -19,6 +19,7 @@ use futures_task::waker_ref;
 use crate::callback::CallbackHandle;
 use crate::context::Enter;
 use crate::core::{Core, Runnable};
+use crate::debug::Verdict;
 use crate::handle::LoopHandle;
 use crate::report::Report;
 use crate::task::Task;
@@ -321,10 +322,14 @@ impl EventLoop {
         while !root.done {
             let turn = self.turn(Some(&mut root), Wait::UnlessIdle, true);
             if turn.idle && !root.done {
+                if let Some(explained) = self.core.debug.stall.take_proven() {
+                    panic!("{explained}");
+                }
                 panic!(
                     "corio: run_until_complete would hang forever: the future is pending and \
                      nothing can wake it (no task is ready, no timer or I/O is armed, and no \
-                     waker or LoopHandle is held elsewhere)"
+                     waker or LoopHandle is held elsewhere); with CORIO_DEBUG=1 this message \
+                     says who waits on what"
                 );
             }
         }
@@ -449,6 +454,116 @@ impl EventLoop {
         self.core.counters.snapshot()
     }
 
+    /// A table of this loop's tasks and what each waits on; see
+    /// [`corio::debug`](crate::debug). From inside the loop,
+    /// [`corio::debug::dump`](crate::debug::dump()) gives the same.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use corio::debug::{Status, Waiting};
+    ///
+    /// let mut lp = corio::EventLoop::new()?;
+    /// lp.set_debug(true); // for the spawn sites, ages and counts
+    /// let napper = corio::Builder::new()
+    ///     .name("napper")
+    ///     .spawn_on(&lp, async { corio::time::sleep(Duration::from_secs(60)).await });
+    /// lp.run_once();
+    /// let dump = lp.dump();
+    /// let row = dump.task(napper.id()).unwrap();
+    /// assert_eq!((row.status, row.polls), (Status::Waiting, Some(1)));
+    /// assert!(matches!(row.waiting_on[..], [Waiting::Timer { .. }]));
+    /// println!("{dump}");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn dump(&self) -> crate::debug::Dump {
+        self.core.dump()
+    }
+
+    /// How long debug mode lets the main future of
+    /// [`run_until_complete`](Self::run_until_complete) wait, with nothing
+    /// ready, no timer and no I/O, before it reports a possible stall
+    /// ([`ReportKind::Stall`](crate::ReportKind::Stall)) — when it cannot
+    /// prove the stall (a proven one panics at once). Default 5 s.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = corio::EventLoop::new()?;
+    /// lp.set_stall_grace(std::time::Duration::from_secs(30));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn set_stall_grace(&self, grace: Duration) {
+        self.core.debug.stall.set_grace(grace);
+    }
+
+    /// Starts (or stops) recording a trace of what the loop does: spawns,
+    /// polls, wakes, completions, I/O readiness, timers and callbacks, with
+    /// timestamps. Starting discards an earlier trace; stopping keeps it.
+    /// See [`trace_events`](Self::trace_events) and
+    /// [`write_chrome_trace`](Self::write_chrome_trace).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut lp = corio::EventLoop::new()?;
+    /// lp.set_trace(true);
+    /// lp.run_until_complete(async { corio::spawn(async {}).await.unwrap() });
+    /// lp.set_trace(false);
+    /// assert!(lp.trace_events().len() >= 4);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn set_trace(&self, on: bool) {
+        self.core.debug.set_trace(on);
+    }
+
+    /// The events recorded since [`set_trace(true)`](Self::set_trace), in
+    /// order. At most four million are kept.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::debug::TraceKind;
+    ///
+    /// let mut lp = corio::EventLoop::new()?;
+    /// lp.set_trace(true);
+    /// lp.run_until_complete(async {
+    ///     corio::time::sleep(std::time::Duration::from_millis(1)).await;
+    /// });
+    /// let events = lp.trace_events();
+    /// assert!(events.iter().any(|e| matches!(e.kind, TraceKind::TimersFired { count: 1 })));
+    /// assert!(events.windows(2).all(|w| w[0].at <= w[1].at));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn trace_events(&self) -> Vec<crate::debug::TraceEvent> {
+        self.core.debug.trace.events()
+    }
+
+    /// Writes the recorded trace to `path` as Chrome trace-event JSON, to
+    /// open in <https://ui.perfetto.dev> or `chrome://tracing`: one track
+    /// per task (track 0 is the loop and the main future), polls and
+    /// callbacks as slices, spawns, wakes and completions as instants.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut lp = corio::EventLoop::new()?;
+    /// lp.set_trace(true);
+    /// lp.run_until_complete(async { corio::spawn(async {}).await.unwrap() });
+    /// let path = std::env::temp_dir().join(format!("corio-doc-trace-{}.json", std::process::id()));
+    /// lp.write_chrome_trace(&path)?;
+    /// let json = std::fs::read_to_string(&path)?;
+    /// assert!(json.starts_with('{') && json.contains("\"ph\":\"X\""));
+    /// std::fs::remove_file(&path)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn write_chrome_trace(&self, path: impl AsRef<std::path::Path>) -> io::Result<()> {
+        let events = self.core.debug.trace.events();
+        let json = crate::debug::chrome_json(&events, self.core.debug.trace.dropped());
+        std::fs::write(path, json)
+    }
+
     /// Runs exactly one turn and says what it did (asyncio's `_run_once`):
     /// the stepping API.
     ///
@@ -478,6 +593,21 @@ impl EventLoop {
     pub fn run_once(&mut self) -> Turn {
         let _enter = Enter::new(&self.core);
         self.turn(None, Wait::UnlessIdle, false)
+    }
+
+    /// `corio::run`'s orderly end (asyncio's `_cancel_all_tasks`): the
+    /// tasks still pending are cancelled, and the loop turns until their
+    /// futures are dropped and their done callbacks have run — a bounded
+    /// number of turns, since destructors may spawn.
+    fn cancel_leftovers(&mut self) {
+        let _enter = Enter::new(&self.core);
+        for _ in 0..64 {
+            self.core.cancel_all();
+            if self.core.state.borrow().ready.is_empty() {
+                break;
+            }
+            self.turn(None, Wait::UnlessIdle, false);
+        }
     }
 
     /// One turn of the loop. This is the only place where futures and
@@ -556,27 +686,18 @@ impl EventLoop {
         let core = &*self.core;
         let counters = &core.counters;
         counters.turn();
-        // Debug mode times every poll and callback, on separate (cold) paths.
-        let timed = core.debug.is_on();
+        // Debug mode and the trace watch every poll and callback, on
+        // separate (cold) paths.
+        let timed = core.debug.watching();
         let ready_now = core.state.borrow().ready.len();
         for _ in 0..ready_now {
             let next = core.state.borrow_mut().ready.pop_front();
             match next {
                 Some(Runnable::Task(key)) if key.is_root() => {
                     if let Some(root) = root.as_deref_mut() {
-                        if core.unqueue_root(key) {
-                            let waker = waker_ref(&root.waker);
-                            let mut cx = Context::from_waker(&waker);
-                            let polling = core.begin_polling(key, &root.waker);
-                            root.done = (root.poll)(&mut cx);
-                            if polling.end() && !root.done {
-                                core.schedule(key);
-                            }
-                            counters.polled(1);
-                            if root.done {
-                                // The main future is done: leave the rest queued.
-                                break;
-                            }
+                        if self.poll_root(root, key) {
+                            // The main future is done: leave the rest queued.
+                            break;
                         }
                     }
                 }
@@ -602,6 +723,34 @@ impl EventLoop {
         core.count_polls(ready_now);
     }
 
+    /// Polls the main future of `run_until_complete` (unless `key` is a
+    /// stale one); returns whether it is done. Kept out of line: it runs
+    /// once per wake of the main future, not per task poll.
+    #[inline(never)]
+    fn poll_root(&self, root: &mut Root<'_>, key: crate::waker::TaskKey) -> bool {
+        let core = &*self.core;
+        if !core.unqueue_root(key) {
+            return false;
+        }
+        let watched = core.debug.watching();
+        if watched {
+            core.debug.stall.progress();
+            core.debug.poll_started(None);
+        }
+        let waker = waker_ref(&root.waker);
+        let mut cx = Context::from_waker(&waker);
+        let polling = core.begin_polling(key, &root.waker);
+        root.done = (root.poll)(&mut cx);
+        if polling.end() && !root.done {
+            core.schedule(key);
+        }
+        if watched {
+            core.debug.poll_ended(None);
+        }
+        core.counters.polled(1);
+        root.done
+    }
+
     /// Steps 2–5 of a turn: compute how long we may wait, wait in
     /// `mio::Poll::poll`, hand out what happened, fire due timers. Returns
     /// false — without waiting — if nothing is ready and nothing could ever
@@ -625,8 +774,29 @@ impl EventLoop {
         };
         let may_be_idle = timeout.is_none() && wait == Wait::UnlessIdle;
         if may_be_idle && !core.could_be_woken(root.map(|root| &root.waker)) {
+            if root.is_some() && core.debug.is_on() {
+                core.explain_idle();
+            }
             turn.idle = true;
             return false;
+        }
+        // Debug mode: a quiet main future may be stalled for good (then
+        // this turn is idle), or for a while (then wait no longer than the
+        // grace period, and report it once that is over).
+        let mut timeout = timeout;
+        let mut stall_watch = false;
+        if may_be_idle && root.is_some() && core.debug.is_on() {
+            match core.stall_verdict() {
+                Verdict::Proven => {
+                    turn.idle = true;
+                    return false;
+                }
+                Verdict::Unproven => {
+                    timeout = core.debug.stall.wait_before_warning(Instant::now());
+                    stall_watch = true;
+                }
+                Verdict::Quiet => core.debug.stall.progress(),
+            }
         }
 
         // 3. Wait in `mio::Poll::poll` for I/O readiness, a cross-thread
@@ -652,6 +822,12 @@ impl EventLoop {
         //    `call_later` callbacks queued.
         turn.timers_fired = core.fire_timers();
         core.counters.looked(turn.io_events, turn.timers_fired);
+        if core.debug.tracing() {
+            core.debug.trace_look(turn.io_events, turn.timers_fired);
+        }
+        if stall_watch && core.debug.stall.grace_over() && core.state.borrow().ready.is_empty() {
+            core.report_stall();
+        }
         core.looked();
         true
     }
@@ -702,7 +878,9 @@ pub fn run<F: Future>(future: F) -> F::Output {
         Ok(lp) => lp,
         Err(e) => panic!("corio::run: could not create an event loop: {e}"),
     };
-    lp.run_until_complete(future)
+    let output = lp.run_until_complete(future);
+    lp.cancel_leftovers();
+    output
 }
 
 /// Runs a closure when dropped (also while unwinding).

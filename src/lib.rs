@@ -67,7 +67,6 @@ mod callback;
 mod combinators;
 mod context;
 mod core;
-mod debug;
 mod event_loop;
 mod handle;
 mod reactor;
@@ -77,6 +76,7 @@ mod task;
 mod timers;
 mod waker;
 
+pub mod debug;
 pub mod generator;
 pub mod http;
 pub mod io;

@@ -164,6 +164,23 @@ impl Source {
         self.waiters(dir).park(waker);
     }
 
+    /// Calls `f` with each parked waker and its direction (for
+    /// `debug::dump`).
+    pub(crate) fn for_each_parked(&self, mut f: impl FnMut(Direction, &Waker)) {
+        for (dir, waiters) in [
+            (Direction::Read, &self.reader),
+            (Direction::Write, &self.writer),
+        ] {
+            let first = waiters.first.take();
+            let others = waiters.others.take();
+            for waker in first.iter().chain(others.iter()) {
+                f(dir, waker);
+            }
+            waiters.first.set(first);
+            waiters.others.set(others);
+        }
+    }
+
     /// Takes the parked wakers (for a dropped source).
     fn take_wakers(&self) -> Vec<Waker> {
         let mut wakers = Vec::new();
@@ -253,6 +270,21 @@ impl Reactor {
             self.sources.remove(index);
         }
         source.take_wakers()
+    }
+
+    /// Does any task wait on I/O?
+    pub(crate) fn has_waiters(&self) -> bool {
+        let mut any = false;
+        self.for_each_parked(|_, _, _| any = true);
+        any
+    }
+
+    /// Calls `f` with each waker parked on a registered source, with the
+    /// source's token and the direction (for `debug::dump`).
+    pub(crate) fn for_each_parked(&self, mut f: impl FnMut(usize, Direction, &Waker)) {
+        for (_, source) in &self.sources {
+            source.for_each_parked(|dir, waker| f(source.token.0, dir, waker));
+        }
     }
 
     /// Waits for readiness, at most `timeout` (`None`: until something

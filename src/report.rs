@@ -46,6 +46,14 @@ pub enum ReportKind {
     /// `slow_callback_duration` or longer (asyncio: "Executing <Task ...>
     /// took 0.302 seconds").
     SlowCallback,
+    /// Debug mode: the loop was dropped with tasks still pending, without
+    /// the orderly cancellation of [`corio::run`](crate::run) (asyncio:
+    /// "Task was destroyed but it is pending!"). The message lists them.
+    DestroyedPending,
+    /// Debug mode: the main future has waited for the stall grace period
+    /// with nothing ready, no timer and no I/O, and corio cannot prove that
+    /// nothing will wake it. The message has the dump.
+    Stall,
 }
 
 /// A failure the loop reports through its exception handler.
@@ -207,6 +215,10 @@ impl fmt::Display for Report {
                 write!(f, "a callback panicked: {}", self.message)
             }
             (ReportKind::SlowCallback, _) => write!(f, "slow: {}", self.message),
+            (ReportKind::DestroyedPending, _) => {
+                write!(f, "destroyed but pending: {}", self.message)
+            }
+            (ReportKind::Stall, _) => write!(f, "stalled? {}", self.message),
             (_, _) => write!(f, "{:?}: {}", self.kind, self.message),
         }
     }

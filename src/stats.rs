@@ -40,8 +40,10 @@ pub struct Stats {
     /// Task wakes on the loop's own thread (a wake of a task that is
     /// already queued counts too).
     pub wakes: u64,
-    /// Task wakes that came from other threads (a pool job finishing,
-    /// a `LoopHandle`... ), as the loop received them.
+    /// Task wakes that came through the loop's remote queue, as the loop
+    /// received them: wakes from other threads (a pool job finishing, a
+    /// waker sent away), and wakes from this thread while the loop was not
+    /// running (between two `run_once` calls, say).
     pub remote_wakes: u64,
     /// I/O readiness events from the reactor.
     pub io_events: u64,

@@ -128,6 +128,20 @@ impl<C> Timers<C> {
         }
     }
 
+    /// The armed sleeps and their deadlines (for `debug::dump`; walks the
+    /// whole heap).
+    pub(crate) fn sleepers(&self) -> impl Iterator<Item = (Instant, &Waiter)> {
+        self.heap.iter().filter_map(|Reverse(entry)| {
+            let slot = self.slots.get(entry.index as usize)?;
+            match &slot.action {
+                TimerAction::Wake(Some(waiter)) if slot.seq == entry.seq => {
+                    Some((self.epoch + Duration::from_nanos(entry.when), waiter))
+                }
+                _ => None,
+            }
+        })
+    }
+
     /// Disarms a timer. Returns its action if it was still armed.
     pub(crate) fn cancel(&mut self, key: TimerKey) -> Option<TimerAction<C>> {
         self.slot_mut(key)?;

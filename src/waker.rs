@@ -99,6 +99,9 @@ impl ArcWake for TaskWaker {
             let here = Arc::ptr_eq(core.shared(), &this.shared);
             if here {
                 core.counters.wake();
+                if core.debug.watching() {
+                    core.debug.woke(this.key(), false);
+                }
             }
             here && (core.wake_polling(this) || core.schedule(this.key()))
         });
@@ -155,6 +158,9 @@ impl Waiter {
     pub(crate) fn wake(self, core: &crate::core::Core) {
         match self {
             Waiter::Task(key) => {
+                if core.debug.watching() {
+                    core.debug.woke(key, false);
+                }
                 if !core.schedule(key) {
                     // The state is busy (a wake from inside the loop's own
                     // bookkeeping): take the remote path, as a waker would.

@@ -87,7 +87,7 @@ impl Barrier {
             parties: parties.max(1),
             state: RefCell::new(State {
                 arrived: 0,
-                waiters: WaitQueue::default(),
+                waiters: WaitQueue::new("Barrier"),
             }),
         }
     }

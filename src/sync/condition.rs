@@ -67,7 +67,7 @@ impl Condition {
     /// ```
     pub fn new() -> Condition {
         Condition {
-            waiters: RefCell::new(WaitQueue::default()),
+            waiters: RefCell::new(WaitQueue::new("Condition")),
         }
     }
 

@@ -61,7 +61,7 @@ impl Event {
         Event {
             state: RefCell::new(State {
                 set: false,
-                waiters: WaitQueue::default(),
+                waiters: WaitQueue::new("Event"),
             }),
         }
     }

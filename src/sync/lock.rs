@@ -67,7 +67,7 @@ impl<T> Lock<T> {
     /// ```
     pub fn new(value: T) -> Lock<T> {
         Lock {
-            sem: Semaphore::new(1),
+            sem: Semaphore::of_kind("Lock", 1),
             value: RefCell::new(value),
         }
     }

@@ -1,11 +1,13 @@
 //! A oneshot channel between tasks of one loop.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
+
+use crate::debug::ParkedWaker;
 
 /// The sender was dropped without sending.
 ///
@@ -33,7 +35,9 @@ struct State<T> {
     value: Option<T>,
     sender_alive: bool,
     receiver_alive: bool,
-    waker: Option<Waker>,
+    waker: Option<ParkedWaker>,
+    /// Its number in debug dumps.
+    object: Cell<u64>,
 }
 
 /// A channel for one value from one task to another (asyncio's "a Future
@@ -55,6 +59,7 @@ pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
         sender_alive: true,
         receiver_alive: true,
         waker: None,
+        object: Cell::new(0),
     }));
     (
         Sender {
@@ -163,7 +168,7 @@ impl<T> Future for Receiver<T> {
         }
         match &st.waker {
             Some(old) if old.will_wake(cx.waker()) => {}
-            _ => st.waker = Some(cx.waker().clone()),
+            _ => st.waker = Some(ParkedWaker::new("oneshot", &st.object, cx.waker())),
         }
         Poll::Pending
     }

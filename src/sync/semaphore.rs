@@ -87,11 +87,16 @@ impl Semaphore {
     /// assert_eq!(sem.available_permits(), 3);
     /// ```
     pub fn new(permits: usize) -> Semaphore {
+        Semaphore::of_kind("Semaphore", permits)
+    }
+
+    /// A semaphore that debug dumps call `kind` (a `Lock` is one).
+    pub(crate) fn of_kind(kind: &'static str, permits: usize) -> Semaphore {
         Semaphore {
             state: RefCell::new(State {
                 permits,
                 handed: 0,
-                waiters: WaitQueue::default(),
+                waiters: WaitQueue::new(kind),
             }),
             bound: None,
         }
@@ -372,7 +377,7 @@ impl BoundedSemaphore {
     /// assert_eq!(sem.available_permits(), 3);
     /// ```
     pub fn new(permits: usize) -> BoundedSemaphore {
-        let mut sem = Semaphore::new(permits);
+        let mut sem = Semaphore::of_kind("BoundedSemaphore", permits);
         sem.bound = Some(permits);
         BoundedSemaphore { sem }
     }

@@ -12,10 +12,13 @@
 //! pairs, so a cancelled entry is removed at once and its stale place in
 //! the line is skipped later.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::task::Waker;
 
 use slab::Slab;
+
+use crate::debug::ParkedWaker;
 
 /// A place in line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,7 +29,7 @@ pub(crate) struct Ticket {
 
 struct Entry<T> {
     seq: u64,
-    waker: Option<Waker>,
+    waker: Option<ParkedWaker>,
     /// Handed over, not yet taken.
     gift: Option<T>,
 }
@@ -35,26 +38,36 @@ pub(crate) struct WaitQueue<T> {
     entries: Slab<Entry<T>>,
     line: VecDeque<Ticket>,
     next_seq: u64,
+    /// What the primitive is called in debug dumps (`"Event"` …).
+    kind: &'static str,
+    /// Its number in debug dumps (0 until noted).
+    object: Cell<u64>,
 }
 
-impl<T> Default for WaitQueue<T> {
-    fn default() -> Self {
+impl<T> WaitQueue<T> {
+    /// An empty line of the primitive `kind` (named in debug dumps).
+    pub(crate) fn new(kind: &'static str) -> Self {
         WaitQueue {
             entries: Slab::new(),
             line: VecDeque::new(),
             next_seq: 0,
+            kind,
+            object: Cell::new(0),
         }
     }
-}
 
-impl<T> WaitQueue<T> {
+    fn park(&self, waker: &Waker) -> ParkedWaker {
+        ParkedWaker::new(self.kind, &self.object, waker)
+    }
+
     /// Joins the end of the line.
     pub(crate) fn push(&mut self, waker: &Waker) -> Ticket {
         self.next_seq += 1;
         let seq = self.next_seq;
+        let parked = self.park(waker);
         let key = self.entries.insert(Entry {
             seq,
-            waker: Some(waker.clone()),
+            waker: Some(parked),
             gift: None,
         });
         let ticket = Ticket { key, seq };
@@ -71,14 +84,18 @@ impl<T> WaitQueue<T> {
     /// The gift handed to `ticket`, if any; taking it leaves the line.
     /// Otherwise remembers `waker` for the hand-over.
     pub(crate) fn take_or_wait(&mut self, ticket: Ticket, waker: &Waker) -> Option<T> {
-        let entry = self.entry(ticket)?;
+        let (kind, object) = (self.kind, &self.object);
+        let entry = self
+            .entries
+            .get_mut(ticket.key)
+            .filter(|entry| entry.seq == ticket.seq)?;
         if let Some(gift) = entry.gift.take() {
             self.entries.remove(ticket.key);
             return Some(gift);
         }
         match &entry.waker {
             Some(old) if old.will_wake(waker) => {}
-            _ => entry.waker = Some(waker.clone()),
+            _ => entry.waker = Some(ParkedWaker::new(kind, object, waker)),
         }
         None
     }
@@ -159,7 +176,7 @@ impl<T> WaitQueue<T> {
             unreachable!("corio: skip_stale leaves a live entry in front")
         };
         entry.gift = Some(gift);
-        Ok(entry.waker.take())
+        Ok(entry.waker.take().map(ParkedWaker::into_waker))
     }
 }
 

@@ -413,7 +413,9 @@ impl<T: 'static> Task<T> {
         F: Future<Output = T> + 'static,
     {
         let key = core.spawn(name, slot::box_task(future));
-        core.debug.spawned(key, std::panic::Location::caller());
+        if core.debug.watching() {
+            core.note_spawn(key, std::panic::Location::caller());
+        }
         Task {
             core,
             key,

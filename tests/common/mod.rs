@@ -1,6 +1,8 @@
 //! Test helpers: futures that count what happens to them.
 #![allow(dead_code)]
 
+pub mod json;
+
 use std::cell::{Cell, RefCell};
 use std::pin::Pin;
 use std::rc::Rc;

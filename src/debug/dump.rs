@@ -1,0 +1,531 @@
+//! The task dump: every task of a loop, and what each one waits on.
+//!
+//! Nothing is recorded for it while tasks run: the dump is *found out* when
+//! asked for, by looking at who holds each waiting task's waker. A task's
+//! waker is one `Arc`, so every clone of it points at the same place;
+//! corio walks its own structures — the timer heap, the reactor's sources,
+//! the join wakers of other tasks, the wakers its sync primitives parked
+//! (noted in debug mode, see `park.rs`) — and matches the addresses.
+//! Clones that none of these hold are counted as held "elsewhere": by
+//! another thread, or by a future corio does not know.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::panic::Location;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::core::Core;
+use crate::reactor::Direction;
+use crate::task::TaskId;
+use crate::waker::{TaskKey, TaskWaker, Waiter};
+
+/// Where a task is in its life, as a dump sees it.
+///
+/// # Examples
+///
+/// ```
+/// use corio::debug::Status;
+///
+/// corio::run(async {
+///     let me = corio::spawn(async {
+///         let dump = corio::debug::dump();
+///         dump.task(corio::current_task().unwrap().id()).unwrap().status
+///     });
+///     assert_eq!(me.await, Ok(Status::Running));
+/// });
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Status {
+    /// Being polled right now (the task that asked for the dump).
+    Running,
+    /// On the ready queue: it will be polled this turn or the next.
+    Ready,
+    /// Parked until something wakes it.
+    Waiting,
+    /// Finished; its outcome waits for its handle or done callbacks.
+    Done,
+}
+
+/// One thing a waiting task waits on.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use corio::debug::Waiting;
+///
+/// corio::run(async {
+///     let sleeper = corio::spawn(corio::time::sleep(Duration::from_secs(60)));
+///     corio::yield_now().await;
+///     let dump = corio::debug::dump();
+///     let row = dump.task(sleeper.id()).unwrap();
+///     assert!(matches!(row.waiting_on[..], [Waiting::Timer { .. }]));
+///     sleeper.cancel();
+/// });
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Waiting {
+    /// A timer (a `sleep`, an `interval`, a `timeout`'s deadline).
+    Timer {
+        /// When it fires.
+        deadline: Instant,
+    },
+    /// A socket becoming readable or writable.
+    Io {
+        /// The source's registration token in the reactor.
+        source: usize,
+        /// `"read"` or `"write"`.
+        direction: &'static str,
+    },
+    /// Another task's completion (an `.await` of its handle).
+    Task {
+        /// The awaited task.
+        id: TaskId,
+        /// Its name.
+        name: String,
+    },
+    /// One of corio's sync primitives (noted in debug mode only).
+    Sync {
+        /// Its type: `"Event"`, `"Lock"`, `"Semaphore"`, `"Queue.get"` …
+        kind: &'static str,
+        /// Its number, the same for every waiter on the same primitive.
+        id: u64,
+    },
+    /// Clones of the task's waker that corio cannot see: held by another
+    /// thread (a thread-pool job, a `LoopHandle` user) or by a future that
+    /// keeps wakers itself.
+    Elsewhere {
+        /// How many clones.
+        wakers: usize,
+    },
+}
+
+impl Waiting {
+    /// Could this wake the task without any code of this loop running?
+    fn comes_from_outside(&self) -> bool {
+        matches!(
+            self,
+            Waiting::Timer { .. } | Waiting::Io { .. } | Waiting::Elsewhere { .. }
+        )
+    }
+}
+
+impl fmt::Display for Waiting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Waiting::Timer { deadline } => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                write!(f, "timer (due in {left:.0?})")
+            }
+            Waiting::Io { source, direction } => write!(f, "I/O {direction} (source {source:#x})"),
+            Waiting::Task { id, name } => write!(f, "task {} {name:?}", id.as_u64()),
+            Waiting::Sync { kind, id } => write!(f, "{kind}#{id}"),
+            Waiting::Elsewhere { wakers: 1 } => write!(f, "a waker held elsewhere"),
+            Waiting::Elsewhere { wakers } => write!(f, "{wakers} wakers held elsewhere"),
+        }
+    }
+}
+
+/// One task in a [`Dump`].
+///
+/// The fields after `waiting_on` come from debug mode's side table: they
+/// are `None` for tasks spawned while debug mode was off.
+///
+/// # Examples
+///
+/// ```
+/// let mut lp = corio::EventLoop::new()?;
+/// lp.set_debug(true);
+/// let task = lp.spawn(async {});
+/// let dump = lp.dump();
+/// let row = dump.task(task.id()).unwrap();
+/// assert_eq!(row.status, corio::debug::Status::Ready);
+/// assert_eq!(row.polls, Some(0));
+/// assert!(row.spawned_at.unwrap().file().ends_with(".rs"));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct TaskDump {
+    /// The task's id.
+    pub id: TaskId,
+    /// Its name (`Task-N` unless given one).
+    pub name: String,
+    /// Running, ready, waiting or done.
+    pub status: Status,
+    /// What it waits on, if it waits; empty for a waiting task means that
+    /// nobody holds its waker — nothing can ever wake it.
+    pub waiting_on: Vec<Waiting>,
+    /// Time since it was spawned.
+    pub age: Option<Duration>,
+    /// How often it was polled.
+    pub polls: Option<u64>,
+    /// How often it was woken.
+    pub wakes: Option<u64>,
+    /// Where `spawn` was called.
+    pub spawned_at: Option<&'static Location<'static>>,
+    /// The task that spawned it (`None` also for tasks spawned outside any
+    /// task).
+    pub parent: Option<TaskId>,
+}
+
+/// The main future of `run_until_complete` in a [`Dump`].
+///
+/// # Examples
+///
+/// ```
+/// corio::run(async {
+///     let dump = corio::debug::dump();
+///     assert_eq!(dump.main.unwrap().status, corio::debug::Status::Running);
+/// });
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct MainDump {
+    /// Running, ready or waiting.
+    pub status: Status,
+    /// What it waits on, if it waits.
+    pub waiting_on: Vec<Waiting>,
+}
+
+/// A snapshot of a loop's tasks: [`EventLoop::dump`](crate::EventLoop::dump)
+/// or [`dump`]. Its `Display` is a table.
+///
+/// # Examples
+///
+/// ```
+/// let lp = corio::EventLoop::new()?;
+/// let task = corio::Builder::new().name("job").spawn_on(&lp, async {});
+/// let table = lp.dump().to_string();
+/// assert!(table.contains("job"));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Dump {
+    /// The main future, while `run_until_complete` runs one.
+    pub main: Option<MainDump>,
+    /// Every task in the loop, oldest first.
+    pub tasks: Vec<TaskDump>,
+    /// When the dump was taken.
+    pub taken_at: Instant,
+}
+
+impl Dump {
+    /// The row of the task `id`, if it is in the loop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let lp = corio::EventLoop::new()?;
+    /// let task = lp.spawn(async {});
+    /// assert_eq!(lp.dump().task(task.id()).unwrap().id, task.id());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn task(&self, id: TaskId) -> Option<&TaskDump> {
+        self.tasks.iter().find(|row| row.id == id)
+    }
+}
+
+/// The dump of the loop running on this thread.
+///
+/// # Panics
+///
+/// Outside a running loop (use [`EventLoop::dump`](crate::EventLoop::dump)
+/// there).
+///
+/// # Examples
+///
+/// ```
+/// corio::run(async {
+///     let _idle = corio::Builder::new().name("idle").spawn(async {});
+///     println!("{}", corio::debug::dump());
+/// });
+/// ```
+#[track_caller]
+pub fn dump() -> Dump {
+    crate::context::current("corio::debug::dump").dump()
+}
+
+fn address(waker: &std::task::Waker) -> usize {
+    waker.data() as usize
+}
+
+fn arc_address(waker: &Arc<TaskWaker>) -> usize {
+    Arc::as_ptr(waker) as *const () as usize
+}
+
+impl Core {
+    /// Finds out what every task waits on (see the module docs).
+    pub(crate) fn dump(&self) -> Dump {
+        let taken_at = Instant::now();
+        let records = self.debug.parked.records();
+        let st = self.state.borrow();
+        let current = self.current_task();
+        let root_key = st.root.as_ref().map(|root| TaskKey {
+            index: TaskKey::ROOT_INDEX,
+            seq: root.seq,
+        });
+
+        // Whose waker lives at which address, and how many clones of it
+        // exist besides the loop's own.
+        let mut owner: HashMap<usize, TaskKey> = HashMap::new();
+        let mut clones: HashMap<TaskKey, usize> = HashMap::new();
+        for (index, slot) in st.tasks.iter() {
+            if let Some(waker) = &slot.waker {
+                let key = TaskKey {
+                    index: index as u32,
+                    seq: slot.seq,
+                };
+                owner.insert(arc_address(waker), key);
+                clones.insert(key, Arc::strong_count(waker) - 1);
+            }
+        }
+        if let (Some(key), Some(waker)) = (root_key, self.root_waker()) {
+            owner.insert(arc_address(&waker), key);
+            // Minus the loop's own and the one just upgraded.
+            clones.insert(key, Arc::strong_count(&waker) - 2);
+        }
+
+        // Who holds them.
+        let mut waits: HashMap<TaskKey, Vec<Waiting>> = HashMap::new();
+        let mut held: HashMap<TaskKey, usize> = HashMap::new();
+        let mut note = |key: TaskKey, waiting: Waiting, is_clone: bool| {
+            waits.entry(key).or_default().push(waiting);
+            if is_clone {
+                *held.entry(key).or_default() += 1;
+            }
+        };
+        for (deadline, waiter) in st.timers.sleepers() {
+            let waiting = Waiting::Timer { deadline };
+            match waiter {
+                Waiter::Task(key) => note(*key, waiting, false),
+                Waiter::Waker(waker) => {
+                    if let Some(&key) = owner.get(&address(waker)) {
+                        note(key, waiting, true);
+                    }
+                }
+            }
+        }
+        for (_, slot) in st.tasks.iter() {
+            if let Some(waker) = &slot.join_waker {
+                if let Some(&key) = owner.get(&address(waker)) {
+                    let waiting = Waiting::Task {
+                        id: slot.id(),
+                        name: slot.name(),
+                    };
+                    note(key, waiting, true);
+                }
+            }
+        }
+        if let Ok(reactor) = self.reactor.try_borrow() {
+            reactor.for_each_parked(|source, dir, waker| {
+                if let Some(&key) = owner.get(&address(waker)) {
+                    let direction = match dir {
+                        Direction::Read => "read",
+                        Direction::Write => "write",
+                    };
+                    note(key, Waiting::Io { source, direction }, true);
+                }
+            });
+        }
+        for record in &records {
+            if let Some(&key) = owner.get(&record.waker) {
+                let waiting = Waiting::Sync {
+                    kind: record.kind,
+                    id: record.object,
+                };
+                note(key, waiting, true);
+            }
+        }
+        let mut waiting_on = |key: TaskKey| {
+            let mut list = waits.remove(&key).unwrap_or_default();
+            let unseen = clones.get(&key).map_or(0, |n| {
+                n.saturating_sub(held.get(&key).copied().unwrap_or(0))
+            });
+            if unseen > 0 {
+                list.push(Waiting::Elsewhere { wakers: unseen });
+            }
+            list
+        };
+
+        let main = st.root.as_ref().zip(root_key).map(|(root, key)| {
+            let polled_now = self.polling_key() == Some(key);
+            let status = if polled_now {
+                Status::Running
+            } else if root.queued {
+                Status::Ready
+            } else {
+                Status::Waiting
+            };
+            let waiting_on = if status == Status::Waiting {
+                waiting_on(key)
+            } else {
+                Vec::new()
+            };
+            MainDump { status, waiting_on }
+        });
+
+        let mut tasks = Vec::with_capacity(st.tasks.len());
+        for (index, slot) in st.tasks.iter() {
+            let key = TaskKey {
+                index: index as u32,
+                seq: slot.seq,
+            };
+            let status = if current == Some(key) {
+                Status::Running
+            } else if slot.is_finished() {
+                Status::Done
+            } else if slot.queued {
+                Status::Ready
+            } else {
+                Status::Waiting
+            };
+            let waiting_on = if status == Status::Waiting {
+                waiting_on(key)
+            } else {
+                Vec::new()
+            };
+            let info = self.debug.with_task(key, |info| {
+                (
+                    taken_at.saturating_duration_since(info.born),
+                    info.polls,
+                    info.wakes,
+                    info.site,
+                    info.parent,
+                )
+            });
+            tasks.push(TaskDump {
+                id: slot.id(),
+                name: slot.name(),
+                status,
+                waiting_on,
+                age: info.map(|i| i.0),
+                polls: info.map(|i| i.1),
+                wakes: info.map(|i| i.2),
+                spawned_at: info.map(|i| i.3),
+                parent: info.and_then(|i| i.4),
+            });
+        }
+        tasks.sort_by_key(|row| row.id);
+        Dump {
+            main,
+            tasks,
+            taken_at,
+        }
+    }
+}
+
+impl Dump {
+    /// Could only code of this loop wake every waiter? True when no task
+    /// and no main future waits on a timer, on I/O or on a waker held
+    /// outside corio's sight.
+    pub(crate) fn only_the_loop_can_wake(&self) -> bool {
+        let outside = |list: &[Waiting]| list.iter().any(Waiting::comes_from_outside);
+        !self.main.as_ref().is_some_and(|m| outside(&m.waiting_on))
+            && !self.tasks.iter().any(|t| outside(&t.waiting_on))
+    }
+
+    /// "who waits on what", one line per waiting task, for the stall
+    /// report.
+    pub(crate) fn who_waits(&self) -> String {
+        let mut out = String::new();
+        let list = |waiting: &[Waiting]| {
+            if waiting.is_empty() {
+                "nothing: nobody holds its waker, so it can never be woken".to_string()
+            } else {
+                waiting
+                    .iter()
+                    .map(Waiting::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        };
+        if let Some(main) = &self.main {
+            if main.status == Status::Waiting {
+                out.push_str(&format!(
+                    "  the main future waits on {}\n",
+                    list(&main.waiting_on)
+                ));
+            }
+        }
+        for task in self.tasks.iter().filter(|t| t.status == Status::Waiting) {
+            let at = task
+                .spawned_at
+                .map_or(String::new(), |site| format!(" (spawned at {site})"));
+            out.push_str(&format!(
+                "  task {} {:?}{at} waits on {}\n",
+                task.id.as_u64(),
+                task.name,
+                list(&task.waiting_on)
+            ));
+        }
+        out
+    }
+}
+
+impl fmt::Display for Dump {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let status = |s: Status| match s {
+            Status::Running => "running",
+            Status::Ready => "ready",
+            Status::Waiting => "waiting",
+            Status::Done => "done",
+        };
+        let waits = |list: &[Waiting], s: Status| {
+            if s != Status::Waiting {
+                String::new()
+            } else if list.is_empty() {
+                "nothing (can never be woken)".to_string()
+            } else {
+                list.iter()
+                    .map(Waiting::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        };
+        let opt = |n: Option<u64>| n.map_or("-".to_string(), |n| n.to_string());
+        writeln!(
+            f,
+            "{:>5}  {:<16} {:<8} {:>8} {:>6} {:>6} {:>6}  {:<28} waiting on",
+            "id", "name", "status", "age", "polls", "wakes", "parent", "spawned at"
+        )?;
+        if let Some(main) = &self.main {
+            writeln!(
+                f,
+                "{:>5}  {:<16} {:<8} {:>8} {:>6} {:>6} {:>6}  {:<28} {}",
+                "-",
+                "(main future)",
+                status(main.status),
+                "-",
+                "-",
+                "-",
+                "-",
+                "-",
+                waits(&main.waiting_on, main.status)
+            )?;
+        }
+        for t in &self.tasks {
+            let age = t.age.map_or("-".to_string(), |a| format!("{a:.1?}"));
+            let site = t.spawned_at.map_or("-".to_string(), |s| s.to_string());
+            let parent = t.parent.map_or("-".to_string(), |p| p.as_u64().to_string());
+            writeln!(
+                f,
+                "{:>5}  {:<16} {:<8} {:>8} {:>6} {:>6} {:>6}  {:<28} {}",
+                t.id.as_u64(),
+                t.name,
+                status(t.status),
+                age,
+                opt(t.polls),
+                opt(t.wakes),
+                parent,
+                site,
+                waits(&t.waiting_on, t.status)
+            )?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,306 @@
+//! Seeing inside the loop: debug mode, the task dump, the stall report and
+//! the trace.
+//!
+//! Everything here answers a question people ask of a running async
+//! program — "which task is blocking the loop?", "where is my program
+//! stuck?", "what ran when?" — and costs next to nothing while it is off.
+//!
+//! * **Counters**, always on: [`corio::stats`](crate::stats()).
+//! * **Debug mode** (asyncio's `loop.set_debug(True)`):
+//!   [`EventLoop::set_debug`](crate::EventLoop::set_debug), or
+//!   `CORIO_DEBUG=1` in the environment when the loop is created. Then:
+//!   - a poll or callback that holds the loop for
+//!     [`slow_callback_duration`](crate::EventLoop::set_slow_callback_duration)
+//!     (100 ms) or longer is reported ([`ReportKind::SlowCallback`]) with
+//!     the task's name and where it was spawned;
+//!   - tasks still pending when a loop is dropped are listed
+//!     ([`ReportKind::DestroyedPending`]; [`corio::run`](crate::run) cancels
+//!     them in order first, so it never reports);
+//!   - the loop keeps, per task, where it was spawned, by which task, when,
+//!     and how often it was polled and woken — in a side table that exists
+//!     only in debug mode, so normal tasks stay small; [`dump`] shows it;
+//!   - a main future that can never finish is a **stall**, explained (see
+//!     below).
+//! * **The dump**: [`EventLoop::dump`](crate::EventLoop::dump) or [`dump`]
+//!   lists every task with what it waits on: a timer and its deadline, a
+//!   socket direction, another task, or a sync primitive (`Event`,
+//!   `Semaphore`, `Queue` …, which report themselves in debug mode).
+//! * **The stall report**: in debug mode, when the main future of
+//!   `run_until_complete` is pending and nothing is ready, no timer is
+//!   armed, no I/O is awaited and no thread-pool job is in flight, the loop
+//!   checks who holds the wakers of the waiting tasks. If every one is held
+//!   by corio's own waiters (a task, an `Event`, a `Queue` …), nothing can
+//!   ever run again to wake them: the loop panics with the dump and says
+//!   who waits on what — gevent's "This operation would block forever",
+//!   with the answer. If a waker may have gone elsewhere (to another
+//!   thread, to a future corio does not know) or a
+//!   [`LoopHandle`](crate::LoopHandle) is alive, it cannot prove anything:
+//!   after [`stall_grace`](crate::EventLoop::set_stall_grace) (5 s) it
+//!   reports the dump as a warning ([`ReportKind::Stall`]) and keeps
+//!   waiting.
+//! * **The trace**: [`EventLoop::set_trace`](crate::EventLoop::set_trace)
+//!   records spawns, polls, wakes, completions, I/O, timers and callbacks
+//!   with timestamps; [`EventLoop::write_chrome_trace`](crate::EventLoop::write_chrome_trace)
+//!   writes them for Perfetto or `chrome://tracing`, and
+//!   [`EventLoop::trace_events`](crate::EventLoop::trace_events) hands them
+//!   to your own code (the `timeline` example draws an SVG from them).
+//!
+//! # Examples
+//!
+//! ```
+//! use corio::debug::Waiting;
+//!
+//! let mut lp = corio::EventLoop::new()?;
+//! lp.set_debug(true);
+//! lp.run_until_complete(async {
+//!     let event = std::rc::Rc::new(corio::sync::Event::new());
+//!     let e = event.clone();
+//!     let waiter = corio::Builder::new().name("waiter").spawn(async move { e.wait().await });
+//!     corio::yield_now().await; // the waiter runs and parks
+//!     let dump = corio::debug::dump();
+//!     let row = dump.task(waiter.id()).unwrap();
+//!     assert_eq!(row.name, "waiter");
+//!     assert!(matches!(row.waiting_on[..], [Waiting::Sync { kind: "Event", .. }]));
+//!     println!("{dump}");
+//!     event.set();
+//!     waiter.await.unwrap();
+//! });
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! [`ReportKind::SlowCallback`]: crate::ReportKind::SlowCallback
+//! [`ReportKind::DestroyedPending`]: crate::ReportKind::DestroyedPending
+//! [`ReportKind::Stall`]: crate::ReportKind::Stall
+
+mod dump;
+mod park;
+mod stall;
+mod trace;
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::panic::Location;
+use std::time::{Duration, Instant};
+
+use crate::task::TaskId;
+use crate::waker::TaskKey;
+
+pub use dump::{Dump, MainDump, Status, TaskDump, Waiting, dump};
+pub(crate) use park::ParkedWaker;
+pub(crate) use stall::{Stall, Verdict};
+pub(crate) use trace::{Recorder, chrome_json};
+pub use trace::{TraceEvent, TraceKind};
+
+/// asyncio's default `slow_callback_duration`.
+pub(crate) const DEFAULT_SLOW: Duration = Duration::from_millis(100);
+
+/// How long a stall that cannot be proven lasts before it is reported.
+pub(crate) const DEFAULT_STALL_GRACE: Duration = Duration::from_secs(5);
+
+/// Debug mode is on.
+const DEBUG: u8 = 1;
+/// The trace is recording.
+const TRACE: u8 = 2;
+
+/// What debug mode remembers of one task.
+pub(crate) struct TaskDebug {
+    pub(crate) site: &'static Location<'static>,
+    pub(crate) born: Instant,
+    pub(crate) parent: Option<TaskId>,
+    pub(crate) polls: u64,
+    pub(crate) wakes: u64,
+}
+
+/// The loop's debug state.
+pub(crate) struct Debug {
+    /// `DEBUG | TRACE`: the one thing the hot paths look at.
+    flags: Cell<u8>,
+    /// `slow_callback_duration` (kept while debug mode is off).
+    threshold: Cell<Duration>,
+    /// Per-task data (debug mode only).
+    tasks: RefCell<HashMap<TaskKey, TaskDebug>>,
+    /// Wakers parked in corio's sync primitives (debug mode only).
+    pub(crate) parked: park::Parked,
+    /// The stall watch of `run_until_complete`.
+    pub(crate) stall: Stall,
+    /// The trace, while recording.
+    pub(crate) trace: Recorder,
+    /// The task whose watched poll runs now, and whether it finished in it
+    /// (its `Complete` is traced after its `PollEnd`).
+    in_poll: Cell<Option<TaskKey>>,
+    finished_in_poll: Cell<bool>,
+}
+
+impl Debug {
+    /// Off, unless `CORIO_DEBUG` is set to something other than `0`.
+    pub(crate) fn from_env() -> Debug {
+        let on = std::env::var_os("CORIO_DEBUG").is_some_and(|v| !v.is_empty() && v != "0");
+        Debug {
+            flags: Cell::new(if on { DEBUG } else { 0 }),
+            threshold: Cell::new(DEFAULT_SLOW),
+            tasks: RefCell::new(HashMap::new()),
+            parked: park::Parked::default(),
+            stall: Stall::new(DEFAULT_STALL_GRACE),
+            trace: Recorder::default(),
+            in_poll: Cell::new(None),
+            finished_in_poll: Cell::new(false),
+        }
+    }
+
+    pub(crate) fn set(&self, on: bool) {
+        self.set_flag(DEBUG, on);
+        if !on {
+            self.tasks.borrow_mut().clear();
+        }
+    }
+
+    pub(crate) fn set_trace(&self, on: bool) {
+        self.set_flag(TRACE, on);
+        if on {
+            self.trace.start();
+        } else {
+            self.trace.stop();
+        }
+    }
+
+    fn set_flag(&self, flag: u8, on: bool) {
+        let flags = self.flags.get();
+        self.flags
+            .set(if on { flags | flag } else { flags & !flag });
+    }
+
+    /// Debug mode is on.
+    #[inline]
+    pub(crate) fn is_on(&self) -> bool {
+        self.flags.get() & DEBUG != 0
+    }
+
+    /// The trace is recording.
+    #[inline]
+    pub(crate) fn tracing(&self) -> bool {
+        self.flags.get() & TRACE != 0
+    }
+
+    /// Debug mode or the trace: polls and callbacks take the watched path.
+    #[inline]
+    pub(crate) fn watching(&self) -> bool {
+        self.flags.get() != 0
+    }
+
+    pub(crate) fn set_threshold(&self, threshold: Duration) {
+        self.threshold.set(threshold);
+    }
+
+    pub(crate) fn threshold(&self) -> Duration {
+        self.threshold.get()
+    }
+
+    /// How long since `started`, if that is too long (in debug mode).
+    pub(crate) fn too_slow(&self, started: Instant) -> Option<Duration> {
+        let took = started.elapsed();
+        (self.is_on() && took >= self.threshold.get()).then_some(took)
+    }
+
+    /// A task was spawned (by `parent`, if a task spawned it). Callers
+    /// check [`watching`](Self::watching) first.
+    #[cold]
+    pub(crate) fn spawned(
+        &self,
+        key: TaskKey,
+        name: String,
+        site: &'static Location<'static>,
+        parent: Option<TaskKey>,
+    ) {
+        let parent = parent.map(|key| TaskId(key.seq));
+        if self.is_on() {
+            let info = TaskDebug {
+                site,
+                born: Instant::now(),
+                parent,
+                polls: 0,
+                wakes: 0,
+            };
+            self.tasks.borrow_mut().insert(key, info);
+        }
+        self.trace
+            .record(TraceKind::Spawn { parent, name }, Some(TaskId(key.seq)));
+    }
+
+    /// A task was woken (`remote`: from another thread). Callers check
+    /// [`watching`](Self::watching) first, so that a wake with everything
+    /// off does not even read the waker's key.
+    #[cold]
+    pub(crate) fn woke(&self, key: TaskKey, remote: bool) {
+        if let Some(info) = self.tasks.borrow_mut().get_mut(&key) {
+            info.wakes += 1;
+        }
+        let task = (!key.is_root()).then_some(TaskId(key.seq));
+        self.trace.record(TraceKind::Wake { remote }, task);
+    }
+
+    /// What a turn's look outside saw (trace only).
+    #[cold]
+    pub(crate) fn trace_look(&self, io_events: usize, timers_fired: usize) {
+        if io_events > 0 {
+            self.trace
+                .record(TraceKind::IoReady { events: io_events }, None);
+        }
+        if timers_fired > 0 {
+            let count = timers_fired;
+            self.trace.record(TraceKind::TimersFired { count }, None);
+        }
+    }
+
+    /// A watched poll of `key` begins (`None`: the main future).
+    pub(crate) fn poll_started(&self, key: Option<TaskKey>) {
+        if let Some(key) = key {
+            if let Some(info) = self.tasks.borrow_mut().get_mut(&key) {
+                info.polls += 1;
+            }
+        }
+        self.in_poll.set(key);
+        self.finished_in_poll.set(false);
+        self.trace
+            .record(TraceKind::PollStart, key.map(|k| TaskId(k.seq)));
+    }
+
+    /// The watched poll of `key` ended.
+    pub(crate) fn poll_ended(&self, key: Option<TaskKey>) {
+        let task = key.map(|k| TaskId(k.seq));
+        self.in_poll.set(None);
+        self.trace.record(TraceKind::PollEnd, task);
+        if self.finished_in_poll.replace(false) {
+            self.trace.record(TraceKind::Complete, task);
+        }
+    }
+
+    /// Forgets a finished task; gives where it was spawned.
+    #[inline]
+    pub(crate) fn finished(&self, key: TaskKey) -> Option<&'static Location<'static>> {
+        if self.watching() {
+            self.finished_slow(key)
+        } else {
+            None
+        }
+    }
+
+    #[cold]
+    fn finished_slow(&self, key: TaskKey) -> Option<&'static Location<'static>> {
+        if self.in_poll.get() == Some(key) {
+            self.finished_in_poll.set(true); // traced after the poll's end
+        } else {
+            self.trace
+                .record(TraceKind::Complete, Some(TaskId(key.seq)));
+        }
+        self.tasks.borrow_mut().remove(&key).map(|info| info.site)
+    }
+
+    pub(crate) fn site(&self, key: TaskKey) -> Option<&'static Location<'static>> {
+        self.tasks.borrow().get(&key).map(|info| info.site)
+    }
+
+    /// Runs `f` with the task's debug data, if debug mode has any.
+    pub(crate) fn with_task<R>(&self, key: TaskKey, f: impl FnOnce(&TaskDebug) -> R) -> Option<R> {
+        self.tasks.borrow().get(&key).map(f)
+    }
+}

@@ -1,0 +1,141 @@
+//! Wakers parked in corio's sync primitives, noted in debug mode.
+//!
+//! A task waiting on an `Event`, a `Semaphore`, a `Queue` … leaves a clone
+//! of its waker in the primitive, out of the loop's sight. In debug mode
+//! the primitive also takes a [`ParkNote`] and keeps it beside the clone:
+//! the note is registered with the running loop while it lives, and drops
+//! with the clone. So the loop knows, for the dump and the stall report,
+//! which waker clones are held by corio itself and what they wait on. Off
+//! the loop, or with debug mode off, [`park_note`] does nothing.
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::task::Waker;
+
+use crate::context;
+
+/// One noted waker clone.
+#[derive(Clone, Copy)]
+pub(crate) struct Record {
+    /// `Waker::data` of the clone: whose waker it is.
+    pub(crate) waker: usize,
+    /// The primitive's type, as users name it (`"Event"`, `"Queue.get"` …).
+    pub(crate) kind: &'static str,
+    /// The primitive's number (see [`object_id`]).
+    pub(crate) object: u64,
+}
+
+/// The loop's table of noted clones. (Behind a `Mutex` only so that a
+/// note is `Send`, as the primitives holding notes were before notes
+/// existed; it is only ever touched from the loop's thread, and only in
+/// debug mode.)
+#[derive(Default)]
+pub(crate) struct Parked {
+    table: Arc<Mutex<Table>>,
+}
+
+#[derive(Default)]
+struct Table {
+    records: HashMap<u64, Record>,
+    next: u64,
+}
+
+fn lock(table: &Mutex<Table>) -> MutexGuard<'_, Table> {
+    table
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Parked {
+    /// A copy of every record.
+    pub(crate) fn records(&self) -> Vec<Record> {
+        lock(&self.table).records.values().copied().collect()
+    }
+}
+
+/// Registers a waker clone while it lives; keep it beside the clone.
+pub(crate) struct ParkNote {
+    table: Weak<Mutex<Table>>,
+    id: u64,
+}
+
+impl Drop for ParkNote {
+    fn drop(&mut self) {
+        if let Some(table) = self.table.upgrade() {
+            lock(&table).records.remove(&self.id);
+        }
+    }
+}
+
+impl std::fmt::Debug for ParkNote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParkNote").field("id", &self.id).finish()
+    }
+}
+
+/// A note for a clone of `waker` parked in the primitive `object` of type
+/// `kind` — if a loop in debug mode runs on this thread.
+pub(crate) fn park_note(kind: &'static str, object: &Cell<u64>, waker: &Waker) -> Option<ParkNote> {
+    context::with_current(|core| {
+        if !core.debug.is_on() {
+            return None;
+        }
+        let record = Record {
+            waker: waker.data() as usize,
+            kind,
+            object: object_id(object),
+        };
+        let table = &core.debug.parked.table;
+        let mut locked = lock(table);
+        let id = locked.next;
+        locked.next += 1;
+        locked.records.insert(id, record);
+        Some(ParkNote {
+            table: Arc::downgrade(table),
+            id,
+        })
+    })
+    .flatten()
+}
+
+/// A primitive's number, given the first time it is noted (0 in `id`
+/// means "none yet"): `Event#3` in dumps.
+fn object_id(id: &Cell<u64>) -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    if id.get() == 0 {
+        id.set(NEXT.fetch_add(1, Ordering::Relaxed));
+    }
+    id.get()
+}
+
+/// A waker clone parked in a primitive, with its note: the two live and
+/// die together, which keeps the loop's table exact.
+#[derive(Debug)]
+pub(crate) struct ParkedWaker {
+    waker: Waker,
+    _note: Option<ParkNote>,
+}
+
+impl ParkedWaker {
+    pub(crate) fn new(kind: &'static str, object: &Cell<u64>, waker: &Waker) -> ParkedWaker {
+        ParkedWaker {
+            _note: park_note(kind, object, waker),
+            waker: waker.clone(),
+        }
+    }
+
+    pub(crate) fn will_wake(&self, waker: &Waker) -> bool {
+        self.waker.will_wake(waker)
+    }
+
+    /// The waker, its note dropped (so the table forgets it first).
+    pub(crate) fn into_waker(self) -> Waker {
+        self.waker
+    }
+
+    pub(crate) fn wake(self) {
+        self.into_waker().wake();
+    }
+}

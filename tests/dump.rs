@@ -1,0 +1,286 @@
+//! `EventLoop::dump` / `corio::debug::dump`: what each task waits on, and
+//! debug mode's per-task data.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use corio::debug::{Status, Waiting};
+use corio::sync::{Event, Lock, Queue, Semaphore};
+use corio::{Builder, EventLoop};
+
+fn debug_loop() -> EventLoop {
+    let lp = EventLoop::new().unwrap();
+    lp.set_debug(true);
+    lp
+}
+
+fn kinds(list: &[Waiting]) -> Vec<String> {
+    list.iter()
+        .map(|w| match w {
+            Waiting::Timer { .. } => "timer".to_string(),
+            Waiting::Io { direction, .. } => format!("io {direction}"),
+            Waiting::Task { name, .. } => format!("task {name}"),
+            Waiting::Sync { kind, .. } => kind.to_string(),
+            Waiting::Elsewhere { wakers } => format!("elsewhere {wakers}"),
+            other => format!("{other:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn each_waiting_task_names_what_it_waits_on() {
+    let mut lp = debug_loop();
+    lp.run_until_complete(async {
+        let event = Rc::new(Event::new());
+        let lock = Rc::new(Lock::new(()));
+        let sem = Rc::new(Semaphore::new(0));
+        let queue = Rc::new(Queue::<u8>::new(0));
+        let held = lock.lock().await; // so the locker waits
+        let (tx, rx) = corio::sync::oneshot::channel::<()>();
+
+        let e = Rc::clone(&event);
+        let on_event = Builder::new()
+            .name("on-event")
+            .spawn(async move { e.wait().await });
+        let l = Rc::clone(&lock);
+        let on_lock = Builder::new()
+            .name("on-lock")
+            .spawn(async move { drop(l.lock().await) });
+        let s = Rc::clone(&sem);
+        let on_sem = Builder::new()
+            .name("on-sem")
+            .spawn(async move { drop(s.acquire().await) });
+        let q = Rc::clone(&queue);
+        let on_queue = Builder::new()
+            .name("on-queue")
+            .spawn(async move { q.get().await });
+        let on_oneshot = Builder::new().name("on-oneshot").spawn(rx);
+        let on_timer = Builder::new()
+            .name("on-timer")
+            .spawn(corio::time::sleep(Duration::from_secs(60)));
+        let inner = Builder::new()
+            .name("inner")
+            .spawn(corio::time::sleep(Duration::from_secs(60)));
+        let inner_id = inner.id();
+        let on_task = Builder::new().name("on-task").spawn(inner);
+        let never = Builder::new()
+            .name("never")
+            .spawn(std::future::pending::<()>());
+        corio::yield_now().await; // every task runs once and parks
+
+        let dump = corio::debug::dump();
+        let row = |task_id| dump.task(task_id).unwrap();
+        assert_eq!(kinds(&row(on_event.id()).waiting_on), ["Event"]);
+        assert_eq!(kinds(&row(on_lock.id()).waiting_on), ["Lock"]);
+        assert_eq!(kinds(&row(on_sem.id()).waiting_on), ["Semaphore"]);
+        assert_eq!(kinds(&row(on_queue.id()).waiting_on), ["Queue.get"]);
+        assert_eq!(kinds(&row(on_oneshot.id()).waiting_on), ["oneshot"]);
+        assert_eq!(kinds(&row(on_timer.id()).waiting_on), ["timer"]);
+        assert_eq!(kinds(&row(on_task.id()).waiting_on), ["task inner"]);
+        assert_eq!(kinds(&row(inner_id).waiting_on), ["timer"]);
+        assert!(
+            row(never.id()).waiting_on.is_empty(),
+            "nobody holds its waker"
+        );
+        for task in [&on_event, &on_lock, &on_sem] {
+            assert_eq!(row(task.id()).status, Status::Waiting);
+        }
+        let me = dump.main.as_ref().unwrap();
+        assert_eq!(me.status, Status::Running);
+        let table = dump.to_string();
+        for name in [
+            "on-event",
+            "Event#",
+            "Lock#",
+            "Queue.get#",
+            "nothing (can never be woken)",
+        ] {
+            assert!(table.contains(name), "{name} missing from\n{table}");
+        }
+
+        // Two waiters on one primitive show the same number.
+        let e = Rc::clone(&event);
+        let second = corio::spawn(async move { e.wait().await });
+        corio::yield_now().await;
+        let dump = corio::debug::dump();
+        let ids: Vec<_> = [on_event.id(), second.id()]
+            .iter()
+            .map(|id| dump.task(*id).unwrap().waiting_on[0].clone())
+            .collect();
+        assert_eq!(ids[0], ids[1]);
+
+        // Woken, they leave the table of waiters.
+        event.set();
+        sem.release();
+        queue.put_nowait(1).unwrap();
+        drop(held);
+        tx.send(()).unwrap();
+        for task in [on_event, second, on_lock, on_sem] {
+            task.await.unwrap();
+        }
+        assert_eq!(on_queue.await, Ok(Ok(1)));
+        on_oneshot.await.unwrap().unwrap();
+        for task in [on_timer.task_ref(), on_task.task_ref(), never.task_ref()] {
+            task.cancel();
+        }
+    });
+}
+
+#[test]
+fn a_socket_waiter_shows_its_direction_and_a_pool_waiter_a_waker_held_elsewhere() {
+    let mut lp = debug_loop();
+    lp.run_until_complete(async {
+        let listener = corio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let accepting = corio::spawn(async move { listener.accept().await.map(|_| ()) });
+        let (release, gate) = std::sync::mpsc::channel::<()>();
+        let blocking =
+            corio::spawn(async move { corio::spawn_blocking(move || gate.recv().ok()).await });
+        corio::yield_now().await;
+        corio::yield_now().await; // the job's task, spawned by `blocking`, runs too
+        let dump = corio::debug::dump();
+        assert_eq!(
+            kinds(&dump.task(accepting.id()).unwrap().waiting_on),
+            ["io read"]
+        );
+        // spawn_blocking's handle is a task of the loop, which waits for a
+        // waker to come back from the pool's thread.
+        let row = dump.task(blocking.id()).unwrap();
+        let [Waiting::Task { id: job, .. }] = row.waiting_on[..] else {
+            panic!("{:?}", row.waiting_on)
+        };
+        assert_eq!(kinds(&dump.task(job).unwrap().waiting_on), ["elsewhere 1"]);
+        release.send(()).unwrap();
+        assert!(blocking.await.is_ok());
+        accepting.cancel();
+    });
+}
+
+#[test]
+fn debug_mode_keeps_spawn_site_parent_age_polls_and_wakes() {
+    let mut lp = debug_loop();
+    lp.run_until_complete(async {
+        let parent = corio::spawn(async {
+            let child = Builder::new().name("child").spawn(async {
+                for _ in 0..3 {
+                    corio::yield_now().await;
+                }
+                corio::time::sleep(Duration::from_secs(60)).await;
+            });
+            child.id()
+        });
+        let parent_id = parent.id();
+        let child_id = parent.await.unwrap();
+        for _ in 0..5 {
+            corio::yield_now().await;
+        }
+        let dump = corio::debug::dump();
+        let child = dump.task(child_id).unwrap();
+        assert_eq!(child.parent, Some(parent_id));
+        assert_eq!(child.polls, Some(4), "three yields, then the sleep");
+        assert_eq!(child.wakes, Some(3), "each yield wakes it once");
+        assert!(child.age.unwrap() < Duration::from_secs(30));
+        let site = child.spawned_at.unwrap();
+        assert!(site.file().ends_with("tests/dump.rs"), "{site}");
+        assert_eq!(child.status, Status::Waiting);
+        assert!(
+            dump.task(parent_id).is_none(),
+            "a joined task has left the loop"
+        );
+        corio::all_tasks().iter().for_each(|t| {
+            t.cancel();
+        });
+    });
+}
+
+#[test]
+fn without_debug_mode_the_dump_still_finds_what_tasks_wait_on() {
+    let mut lp = EventLoop::new().unwrap();
+    let napper = lp.spawn(async { corio::time::sleep(Duration::from_secs(60)).await });
+    let waiter = lp.spawn(async {});
+    lp.run_once();
+    let dump = lp.dump();
+    let row = dump.task(napper.id()).unwrap();
+    assert_eq!(kinds(&row.waiting_on), ["timer"]);
+    assert_eq!((row.polls, row.spawned_at.is_some()), (None, false));
+    assert_eq!(dump.task(waiter.id()).unwrap().status, Status::Done);
+    assert!(
+        dump.main.is_none(),
+        "no main future outside run_until_complete"
+    );
+}
+
+#[test]
+fn a_wake_from_another_thread_is_counted() {
+    let mut lp = debug_loop();
+    lp.run_until_complete(async {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let task = corio::spawn(async move {
+            std::future::poll_fn(|cx| {
+                tx.send(cx.waker().clone()).unwrap();
+                std::task::Poll::Ready(())
+            })
+            .await;
+            corio::time::sleep(Duration::from_secs(60)).await;
+        });
+        corio::yield_now().await;
+        let waker = rx.recv().unwrap();
+        std::thread::spawn(move || waker.wake()).join().unwrap();
+        corio::yield_now().await;
+        corio::yield_now().await;
+        let dump = corio::debug::dump();
+        assert_eq!(dump.task(task.id()).unwrap().wakes, Some(1));
+        task.cancel();
+    });
+}
+
+#[test]
+fn dropping_a_loop_in_debug_mode_lists_the_tasks_still_pending() {
+    let lp = debug_loop();
+    let reports = Rc::new(std::cell::RefCell::new(Vec::new()));
+    let log = Rc::clone(&reports);
+    lp.set_exception_handler(move |report| log.borrow_mut().push(report.clone()));
+    let event = Rc::new(Event::new());
+    let e = Rc::clone(&event);
+    let _waiter = Builder::new()
+        .name("forgotten")
+        .spawn_on(&lp, async move { e.wait().await });
+    let _done = lp.spawn(async {});
+    let mut lp = lp;
+    lp.run_once();
+    drop(lp);
+    let reports = reports.borrow();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0].kind(), corio::ReportKind::DestroyedPending);
+    let text = reports[0].message();
+    assert!(text.contains("1 task(s) still pending"), "{text}");
+    assert!(
+        text.contains("\"forgotten\", spawned at tests/dump.rs:"),
+        "{text}"
+    );
+    assert!(text.contains("waiting on Event#"), "{text}");
+}
+
+#[test]
+fn corio_run_cancels_leftover_tasks_in_order_so_their_done_callbacks_run() {
+    let seen = Rc::new(std::cell::RefCell::new(Vec::new()));
+    let s = Rc::clone(&seen);
+    corio::run(async move {
+        let leftover = corio::spawn(std::future::pending::<()>());
+        let s2 = Rc::clone(&s);
+        leftover.add_done_callback(move |outcome| s2.borrow_mut().push(format!("{outcome:?}")));
+        drop(leftover); // detached, still pending when main returns
+        corio::yield_now().await;
+    });
+    assert_eq!(*seen.borrow(), ["Err(Cancelled)"]);
+}
+
+#[test]
+fn sync_primitives_stay_send_with_their_debug_notes() {
+    fn send<T: Send>() {}
+    send::<Event>();
+    send::<Semaphore>();
+    send::<Lock<u8>>();
+    send::<Queue<u8>>();
+    send::<corio::sync::Condition>();
+    send::<corio::sync::Barrier>();
+}

@@ -1,0 +1,160 @@
+//! Debug mode's stall report, in its own test binary: its tests wait for
+//! grace periods and other threads.
+
+use std::cell::RefCell;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use corio::sync::{Event, Queue};
+use corio::{EventLoop, Report, ReportKind};
+
+fn debug_loop() -> (EventLoop, Rc<RefCell<Vec<Report>>>) {
+    let lp = EventLoop::new().unwrap();
+    lp.set_debug(true);
+    let reports = Rc::new(RefCell::new(Vec::new()));
+    let log = Rc::clone(&reports);
+    lp.set_exception_handler(move |report| log.borrow_mut().push(report.clone()));
+    (lp, reports)
+}
+
+fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
+    match payload.downcast::<String>() {
+        Ok(text) => *text,
+        Err(payload) => payload
+            .downcast_ref::<&str>()
+            .map_or_else(String::new, |s| s.to_string()),
+    }
+}
+
+#[test]
+fn a_main_future_waiting_on_an_event_nobody_will_set_fails_with_who_waits_on_what() {
+    let (mut lp, reports) = debug_loop();
+    let started = Instant::now();
+    let event = Event::new();
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        lp.run_until_complete(async { event.wait().await });
+    }));
+    let text = panic_text(outcome.unwrap_err());
+    assert!(text.contains("would block forever"), "{text}");
+    assert!(text.contains("the main future waits on Event#"), "{text}");
+    assert!(
+        text.contains("can only be woken by code running on this loop"),
+        "{text}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "no grace period for a proof"
+    );
+    assert!(reports.borrow().is_empty());
+    // The loop is still usable.
+    assert_eq!(lp.run_until_complete(async { 7 }), 7);
+}
+
+#[test]
+fn a_chain_of_waiters_is_explained_link_by_link() {
+    let (mut lp, _reports) = debug_loop();
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        lp.run_until_complete(async {
+            let queue = Rc::new(Queue::<u32>::new(0));
+            let q = Rc::clone(&queue);
+            let consumer = corio::Builder::new()
+                .name("consumer")
+                .spawn(async move { q.get().await });
+            consumer.await
+        })
+    }));
+    let text = panic_text(outcome.unwrap_err());
+    assert!(
+        text.contains("the main future waits on task 1 \"consumer\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("\"consumer\" (spawned at tests/stall.rs:"),
+        "{text}"
+    );
+    assert!(text.contains("waits on Queue.get#"), "{text}");
+}
+
+#[test]
+fn no_stall_is_reported_while_a_thread_pool_job_runs() {
+    let (mut lp, reports) = debug_loop();
+    lp.set_stall_grace(Duration::from_millis(50));
+    let out = lp.run_until_complete(async {
+        corio::spawn_blocking(|| {
+            std::thread::sleep(Duration::from_millis(300));
+            5
+        })
+        .await
+    });
+    assert_eq!(out, Ok(5));
+    assert!(reports.borrow().is_empty(), "{:?}", reports.borrow());
+}
+
+thread_local! {
+    /// An event of the test's thread that a callback can reach.
+    static GO: &'static Event = Box::leak(Box::new(Event::new()));
+}
+
+fn go() -> &'static Event {
+    GO.with(|go| *go)
+}
+
+/// Sets `GO` on the loop's thread, from another thread, after `delay`.
+fn set_go_from_another_thread(lp: &EventLoop, delay: Duration) -> std::thread::JoinHandle<()> {
+    let handle = lp.handle();
+    std::thread::spawn(move || {
+        std::thread::sleep(delay);
+        assert!(handle.call_soon_threadsafe(|| go().set()));
+    })
+}
+
+#[test]
+fn a_loop_handle_on_another_thread_means_no_proof_and_no_report_within_the_grace() {
+    let (mut lp, reports) = debug_loop();
+    let other = set_go_from_another_thread(&lp, Duration::from_millis(300));
+    let started = Instant::now();
+    lp.run_until_complete(go().wait());
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert!(reports.borrow().is_empty(), "{:?}", reports.borrow());
+    other.join().unwrap();
+}
+
+#[test]
+fn past_the_grace_an_unproven_stall_is_reported_once_and_the_loop_keeps_waiting() {
+    let (mut lp, reports) = debug_loop();
+    lp.set_stall_grace(Duration::from_millis(50));
+    let other = set_go_from_another_thread(&lp, Duration::from_millis(400));
+    lp.run_until_complete(go().wait());
+    other.join().unwrap();
+    let reports = reports.borrow();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0].kind(), ReportKind::Stall);
+    let text = reports[0].message();
+    assert!(text.contains("1 LoopHandle(s) are alive"), "{text}");
+    assert!(text.contains("the main future waits on Event#"), "{text}");
+}
+
+#[test]
+fn a_waker_sent_to_another_thread_is_not_a_stall() {
+    let (mut lp, reports) = debug_loop();
+    lp.set_stall_grace(Duration::from_secs(10));
+    let woken = lp.run_until_complete(async {
+        let mut sent = false;
+        std::future::poll_fn(|cx| {
+            if sent {
+                return std::task::Poll::Ready(true);
+            }
+            sent = true;
+            let waker = cx.waker().clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(200));
+                waker.wake();
+            });
+            std::task::Poll::Pending
+        })
+        .await
+    });
+    assert!(woken);
+    assert!(reports.borrow().is_empty(), "{:?}", reports.borrow());
+}
