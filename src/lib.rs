@@ -78,6 +78,7 @@ mod waker;
 
 pub mod debug;
 pub mod generator;
+pub mod guide;
 pub mod http;
 pub mod io;
 pub mod net;
