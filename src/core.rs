@@ -49,6 +49,9 @@ pub(crate) enum Runnable {
 /// Debug mode: who a timed poll is about, and when it began.
 struct TimedPoll {
     task: Option<(crate::task::TaskId, String)>,
+    /// The future will be polled (not a stale key, not a cancelled task
+    /// whose future is only dropped).
+    will_poll: bool,
     site: Option<&'static std::panic::Location<'static>>,
     started: Instant,
 }
@@ -187,13 +190,6 @@ impl Core {
     /// The main future's waker, while one runs.
     pub(crate) fn root_waker(&self) -> Option<Arc<TaskWaker>> {
         self.root_waker.borrow().upgrade()
-    }
-
-    /// Is a job of the loop's own thread pool queued or running?
-    pub(crate) fn pool_busy(&self) -> bool {
-        self.default_pool
-            .get()
-            .is_some_and(|pool| pool.queued() > 0 || pool.threads() > pool.idle_threads())
     }
 
     /// The task being polled right now (not the main future: it is no task).
@@ -697,9 +693,14 @@ impl Core {
     pub(crate) fn run_task_timed(&self, key: TaskKey) -> bool {
         self.debug.stall.progress();
         let timed = self.before_timed_poll(key);
-        self.debug.poll_started(Some(key));
+        let will_poll = timed.will_poll;
+        if will_poll {
+            self.debug.poll_started(Some(key));
+        }
         let polled = self.run_task(key);
-        self.debug.poll_ended(Some(key));
+        if will_poll {
+            self.debug.poll_ended(Some(key));
+        }
         self.after_timed_poll(timed);
         polled
     }
@@ -709,15 +710,19 @@ impl Core {
     #[cold]
     #[inline(never)]
     fn before_timed_poll(&self, key: TaskKey) -> TimedPoll {
-        let task = {
+        let (task, will_poll) = {
             let st = self.state.borrow();
-            st.tasks
+            let slot = st
+                .tasks
                 .get(key.index as usize)
-                .filter(|slot| slot.seq == key.seq)
-                .map(|slot| (slot.id(), slot.name()))
+                .filter(|slot| slot.seq == key.seq);
+            let will_poll =
+                slot.is_some_and(|s| matches!(s.stage, Stage::Pending(_)) && !s.cancelled);
+            (slot.map(|slot| (slot.id(), slot.name())), will_poll)
         };
         TimedPoll {
             task,
+            will_poll,
             site: self.debug.site(key),
             started: Instant::now(),
         }
@@ -778,20 +783,30 @@ impl Core {
     pub(crate) fn could_be_woken(&self, root_waker: Option<&Arc<TaskWaker>>) -> bool {
         // (A registered socket alone cannot wake anybody: a task waiting on
         // one has left its waker there, which the waker count below sees.)
-        if self.shared.has_remote() || self.shared.live_handles() > 0 {
+        //
+        // Order matters, against another thread that queues a wake or a
+        // callback and then lets go of its handle or waker: the handles and
+        // wakers are counted first, and the remote queue looked at last. If
+        // a count shows the other thread let go, the fence makes what it
+        // queued before visible to `has_remote`.
+        if self.shared.live_handles() > 0 {
             return true;
         }
         if root_waker.is_some_and(|w| Arc::strong_count(w) > 1) {
             return true;
         }
-        let st = self.state.borrow();
-        !st.ready.is_empty()
-            || st.timers.len() > 0
-            || st.tasks.iter().any(|(_, slot)| {
-                slot.waker
-                    .as_ref()
-                    .is_some_and(|w| Arc::strong_count(w) > 1)
-            })
+        let busy = {
+            let st = self.state.borrow();
+            !st.ready.is_empty()
+                || st.timers.len() > 0
+                || st.tasks.iter().any(|(_, slot)| {
+                    slot.waker
+                        .as_ref()
+                        .is_some_and(|w| Arc::strong_count(w) > 1)
+                })
+        };
+        std::sync::atomic::fence(std::sync::atomic::Ordering::Acquire);
+        busy || self.shared.has_remote()
     }
 
     /// Shuts the loop down: every unfinished task is cancelled (its future
@@ -800,7 +815,9 @@ impl Core {
     /// Everything is dropped outside the state's borrow, since destructors
     /// are user code. Safe to call more than once.
     pub(crate) fn close(&self) {
-        if self.debug.is_on() {
+        // (Not while a panic unwinds — a failed main future, a proven
+        // stall: that message is the one to read.)
+        if self.debug.is_on() && !std::thread::panicking() {
             self.report_destroyed_pending();
         }
         // Refuse new cross-thread work, and take what was queued.

@@ -287,8 +287,13 @@ impl EventLoop {
     /// * If `future` panics: the panic propagates to the caller (the loop
     ///   stays usable).
     /// * If `future` is pending and nothing can ever wake it — no task ready,
-    ///   no timer, no I/O, no other thread holding a waker or a
-    ///   [`LoopHandle`]: it would hang forever.
+    ///   no timer, no I/O, and nobody at all holding a waker of it or of a
+    ///   pending task, nor a [`LoopHandle`]: it would hang forever. In
+    ///   [debug mode](Self::set_debug) this goes further: a wait on corio's
+    ///   own primitives that nothing left to run could end (an `Event`
+    ///   never set, a `Queue` never fed, two tasks awaiting each other) is
+    ///   caught too, and the message says who waits on what. Without debug
+    ///   mode such a program waits forever, as asyncio's would.
     ///
     /// # Examples
     ///
@@ -326,10 +331,10 @@ impl EventLoop {
                     panic!("{explained}");
                 }
                 panic!(
-                    "corio: run_until_complete would hang forever: the future is pending and \
-                     nothing can wake it (no task is ready, no timer or I/O is armed, and no \
-                     waker or LoopHandle is held elsewhere); with CORIO_DEBUG=1 this message \
-                     says who waits on what"
+                    "corio: run_until_complete would block forever: the main future is pending \
+                     and nothing can ever wake it (no task is ready, no timer or I/O is armed, \
+                     and no waker or LoopHandle is held anywhere); with CORIO_DEBUG=1 this \
+                     message says who waits on what"
                 );
             }
         }
@@ -519,7 +524,8 @@ impl EventLoop {
     }
 
     /// The events recorded since [`set_trace(true)`](Self::set_trace), in
-    /// order. At most four million are kept.
+    /// order (a copy). At most a million are kept; the Chrome trace notes
+    /// how many were dropped beyond.
     ///
     /// # Examples
     ///
@@ -559,9 +565,9 @@ impl EventLoop {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn write_chrome_trace(&self, path: impl AsRef<std::path::Path>) -> io::Result<()> {
-        let events = self.core.debug.trace.events();
-        let json = crate::debug::chrome_json(&events, self.core.debug.trace.dropped());
-        std::fs::write(path, json)
+        let mut out = io::BufWriter::new(std::fs::File::create(path)?);
+        self.core.debug.trace.write_chrome(&mut out)?;
+        io::Write::flush(&mut out)
     }
 
     /// Runs exactly one turn and says what it did (asyncio's `_run_once`):
@@ -825,7 +831,11 @@ impl EventLoop {
         if core.debug.tracing() {
             core.debug.trace_look(turn.io_events, turn.timers_fired);
         }
-        if stall_watch && core.debug.stall.grace_over() && core.state.borrow().ready.is_empty() {
+        if stall_watch
+            && core.debug.stall.grace_over()
+            && core.state.borrow().ready.is_empty()
+            && !core.shared().has_remote()
+        {
             core.report_stall();
         }
         core.looked();

@@ -38,6 +38,10 @@ pub(crate) struct Shared {
     /// Live [`LoopHandle`]s: while one exists, another thread may still
     /// wake the loop.
     handles: AtomicUsize,
+    /// Thread-pool jobs submitted from this loop whose outcome has not
+    /// been handed over yet: each may still wake a task or queue a done
+    /// callback here.
+    jobs: AtomicUsize,
 }
 
 impl Shared {
@@ -49,6 +53,7 @@ impl Shared {
             stop: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             handles: AtomicUsize::new(0),
+            jobs: AtomicUsize::new(0),
         }
     }
 
@@ -149,6 +154,22 @@ impl Shared {
 
     pub(crate) fn live_handles(&self) -> usize {
         self.handles.load(Ordering::Acquire)
+    }
+
+    /// A pool job was submitted from this loop.
+    pub(crate) fn job_submitted(&self) {
+        self.jobs.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A job submitted from this loop handed its outcome over (its waker
+    /// was woken, or its done callbacks were queued here).
+    pub(crate) fn job_delivered(&self) {
+        self.jobs.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Jobs submitted from this loop that are still to deliver.
+    pub(crate) fn jobs_in_flight(&self) -> usize {
+        self.jobs.load(Ordering::Acquire)
     }
 }
 

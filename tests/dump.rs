@@ -284,3 +284,27 @@ fn sync_primitives_stay_send_with_their_debug_notes() {
     send::<corio::sync::Condition>();
     send::<corio::sync::Barrier>();
 }
+
+#[test]
+fn a_loop_dropped_by_a_panic_does_not_add_a_destroyed_but_pending_report() {
+    let reports = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = std::sync::Arc::clone(&reports);
+    let outcome = std::thread::spawn(move || {
+        let lp = debug_loop();
+        lp.set_exception_handler(move |report| log.lock().unwrap().push(report.kind()));
+        let _pending = lp.spawn(std::future::pending::<()>());
+        panic!("the program failed; the loop is dropped while this unwinds");
+    })
+    .join();
+    assert!(outcome.is_err());
+    assert!(reports.lock().unwrap().is_empty());
+}
+
+#[test]
+fn without_debug_mode_the_table_says_what_is_missing() {
+    let lp = EventLoop::new().unwrap();
+    let table = lp.dump().to_string();
+    assert!(table.contains("debug mode is off"), "{table}");
+    let lp = debug_loop();
+    assert!(!lp.dump().to_string().contains("debug mode is off"));
+}

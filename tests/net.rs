@@ -534,7 +534,7 @@ fn a_loop_with_only_an_unused_socket_is_idle_not_stuck() {
         .cloned()
         .or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string()))
         .unwrap_or_default();
-    assert!(message.contains("would hang forever"), "{message}");
+    assert!(message.contains("would block forever"), "{message}");
 }
 
 #[test]

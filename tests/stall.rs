@@ -158,3 +158,90 @@ fn a_waker_sent_to_another_thread_is_not_a_stall() {
     assert!(woken);
     assert!(reports.borrow().is_empty(), "{:?}", reports.borrow());
 }
+
+#[test]
+fn a_stall_behind_gather_and_wait_is_proven_and_explained() {
+    for combinator in ["gather", "wait", "group"] {
+        let (mut lp, _reports) = debug_loop();
+        let started = Instant::now();
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            lp.run_until_complete(async {
+                let never = Rc::new(Event::new());
+                let tasks: Vec<_> = (0..3)
+                    .map(|i| {
+                        let e = Rc::clone(&never);
+                        corio::Builder::new()
+                            .name(format!("waiter-{i}"))
+                            .spawn(async move { e.wait().await })
+                    })
+                    .collect();
+                match combinator {
+                    "gather" => drop(corio::gather(tasks).await),
+                    "wait" => drop(corio::wait(tasks, corio::ReturnWhen::AllCompleted).await),
+                    _ => {
+                        let mut group = corio::TaskGroup::<(), ()>::new();
+                        for _ in 0..2 {
+                            let e = Rc::clone(&never);
+                            group.spawn(async move {
+                                e.wait().await;
+                                Ok(())
+                            });
+                        }
+                        drop(group.join().await);
+                        drop(tasks);
+                    }
+                }
+            })
+        }));
+        let text = panic_text(outcome.unwrap_err());
+        assert!(text.contains("would block forever"), "{combinator}: {text}");
+        assert!(
+            text.contains("the main future waits on task"),
+            "{combinator}: {text}"
+        );
+        assert!(text.contains("waits on Event#"), "{combinator}: {text}");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{combinator}: no grace period"
+        );
+    }
+}
+
+#[test]
+fn a_child_waker_sent_to_another_thread_under_gather_is_not_a_stall() {
+    let (mut lp, reports) = debug_loop();
+    let woken = lp.run_until_complete(async {
+        let mut sent = false;
+        let away = std::future::poll_fn(move |cx| {
+            if sent {
+                return std::task::Poll::Ready(true);
+            }
+            sent = true;
+            let waker = cx.waker().clone(); // gather's child waker
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(200));
+                waker.wake();
+            });
+            std::task::Poll::Pending
+        });
+        corio::gather([away]).await
+    });
+    assert_eq!(woken, [true]);
+    assert!(reports.borrow().is_empty(), "{:?}", reports.borrow());
+}
+
+#[test]
+fn a_job_on_a_pool_of_ones_own_is_neither_a_stall_nor_a_warning() {
+    let (mut lp, reports) = debug_loop();
+    lp.set_stall_grace(Duration::from_millis(50));
+    let pool = corio::pool::ThreadPool::new(1);
+    lp.run_until_complete(async {
+        // Its done callback, run on this loop, is what wakes the main future.
+        let job = pool
+            .submit(|| std::thread::sleep(Duration::from_millis(300)))
+            .unwrap();
+        job.add_done_callback(|_| go().set());
+        go().wait().await;
+    });
+    assert!(reports.borrow().is_empty(), "{:?}", reports.borrow());
+}

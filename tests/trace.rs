@@ -161,3 +161,23 @@ fn the_tests_json_reader_reads_what_json_allows_and_refuses_the_rest() {
         assert!(json::parse(bad).is_err(), "{bad:?} parsed");
     }
 }
+
+#[test]
+fn a_task_cancelled_before_its_first_poll_traces_no_poll() {
+    let mut lp = EventLoop::new().unwrap();
+    lp.set_trace(true);
+    let task = lp.spawn(async {});
+    let id = task.id();
+    task.cancel();
+    lp.run_once();
+    let kinds: Vec<TraceKind> = lp
+        .trace_events()
+        .into_iter()
+        .filter(|e| e.task == Some(id))
+        .map(|e| e.kind)
+        .collect();
+    assert!(
+        matches!(kinds[..], [TraceKind::Spawn { .. }, TraceKind::Complete]),
+        "{kinds:?}"
+    );
+}

@@ -6,16 +6,21 @@
 //! index, and the combinator polls only the children on that list — what
 //! `FuturesUnordered` does, in a few lines of safe code.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
 
 use futures_task::{ArcWake, WakerRef, waker_ref};
 
+use crate::debug::ParkedWaker;
+
 #[derive(Default)]
 struct Inner {
     woken: Vec<usize>,
-    parent: Option<Waker>,
+    /// The parent's waker, with a debug note that lists the children's
+    /// wakers (so a dump counts them as the parent's).
+    parent: Option<ParkedWaker>,
 }
 
 #[derive(Default)]
@@ -56,6 +61,10 @@ impl ArcWake for ChildWaker {
 pub(crate) struct WakeSet {
     shared: Arc<Shared>,
     children: Vec<Arc<ChildWaker>>,
+    /// How many children the parent's note lists.
+    noted: Cell<usize>,
+    /// The set's number in debug dumps.
+    object: Cell<u64>,
 }
 
 impl WakeSet {
@@ -64,6 +73,8 @@ impl WakeSet {
         let mut set = WakeSet {
             shared: Arc::default(),
             children: Vec::with_capacity(n),
+            noted: Cell::new(0),
+            object: Cell::new(0),
         };
         for _ in 0..n {
             set.push();
@@ -87,14 +98,33 @@ impl WakeSet {
     /// the indices of the children woken since the last call into `out`.
     pub(crate) fn take_woken(&self, parent: &Waker, out: &mut Vec<usize>) {
         out.clear();
-        {
+        let replaced = {
             let mut inner = self.shared.lock();
-            match &inner.parent {
-                Some(old) if old.will_wake(parent) => {}
-                _ => inner.parent = Some(parent.clone()),
-            }
+            let fresh = match &inner.parent {
+                Some(old) => old.will_wake(parent) && self.noted.get() == self.children.len(),
+                None => false,
+            };
             std::mem::swap(&mut inner.woken, out);
-        }
+            if fresh {
+                None
+            } else {
+                self.noted.set(self.children.len());
+                let children = || {
+                    let address = |c: &Arc<ChildWaker>| Arc::as_ptr(c) as *const () as usize;
+                    self.children
+                        .iter()
+                        .map(|c| {
+                            let weak = Arc::downgrade(c);
+                            let weak: std::sync::Weak<dyn std::any::Any + Send + Sync> = weak;
+                            (address(c), weak)
+                        })
+                        .collect()
+                };
+                let kept = ParkedWaker::relay("combinator", &self.object, parent, children);
+                inner.parent.replace(kept)
+            }
+        };
+        drop(replaced); // its note, outside the lock
         for &index in out.iter() {
             self.children[index].queued.store(false, Ordering::Release);
         }

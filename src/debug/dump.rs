@@ -123,8 +123,15 @@ impl fmt::Display for Waiting {
             Waiting::Io { source, direction } => write!(f, "I/O {direction} (source {source:#x})"),
             Waiting::Task { id, name } => write!(f, "task {} {name:?}", id.as_u64()),
             Waiting::Sync { kind, id } => write!(f, "{kind}#{id}"),
-            Waiting::Elsewhere { wakers: 1 } => write!(f, "a waker held elsewhere"),
-            Waiting::Elsewhere { wakers } => write!(f, "{wakers} wakers held elsewhere"),
+            Waiting::Elsewhere { wakers: 1 } => {
+                write!(f, "a waker held elsewhere (another thread, a pool job …)")
+            }
+            Waiting::Elsewhere { wakers } => {
+                write!(
+                    f,
+                    "{wakers} wakers held elsewhere (other threads, pool jobs …)"
+                )
+            }
         }
     }
 }
@@ -212,6 +219,9 @@ pub struct Dump {
     pub tasks: Vec<TaskDump>,
     /// When the dump was taken.
     pub taken_at: Instant,
+    /// Debug mode was on: waits on sync primitives are named, and the
+    /// per-task columns are filled.
+    pub debug: bool,
 }
 
 impl Dump {
@@ -290,6 +300,33 @@ impl Core {
             clones.insert(key, Arc::strong_count(&waker) - 2);
         }
 
+        // A combinator's children wake their parent through wakers of their
+        // own: those are the parent's too (nested combinators, several
+        // rounds), and their clones count as the parent's.
+        let mut relayed = vec![false; records.len()];
+        loop {
+            let mut more = false;
+            for (record, done) in records.iter().zip(&mut relayed) {
+                if *done || record.relays.is_empty() {
+                    continue;
+                }
+                let Some(&key) = owner.get(&record.waker) else {
+                    continue;
+                };
+                for (child, weak) in &record.relays {
+                    owner.insert(*child, key);
+                    // Minus the set's own reference.
+                    let extra = weak.strong_count().saturating_sub(1);
+                    *clones.entry(key).or_default() += extra;
+                }
+                *done = true;
+                more = true;
+            }
+            if !more {
+                break;
+            }
+        }
+
         // Who holds them.
         let mut waits: HashMap<TaskKey, Vec<Waiting>> = HashMap::new();
         let mut held: HashMap<TaskKey, usize> = HashMap::new();
@@ -334,6 +371,9 @@ impl Core {
         }
         for record in &records {
             if let Some(&key) = owner.get(&record.waker) {
+                if !record.relays.is_empty() {
+                    continue; // counted below
+                }
                 let waiting = Waiting::Sync {
                     kind: record.kind,
                     id: record.object,
@@ -341,31 +381,37 @@ impl Core {
                 note(key, waiting, true);
             }
         }
-        let mut waiting_on = |key: TaskKey| {
-            let mut list = waits.remove(&key).unwrap_or_default();
-            let unseen = clones.get(&key).map_or(0, |n| {
-                n.saturating_sub(held.get(&key).copied().unwrap_or(0))
-            });
-            if unseen > 0 {
-                list.push(Waiting::Elsewhere { wakers: unseen });
+        // A combinator's hold on its parent: what it waits on is listed
+        // through its children.
+        for record in records.iter().filter(|r| !r.relays.is_empty()) {
+            if let Some(&key) = owner.get(&record.waker) {
+                *held.entry(key).or_default() += 1;
             }
-            list
+        }
+
+        // A row's status, and what it waits on if it waits.
+        let mut status_of = |key: TaskKey, running: bool, done: bool, queued: bool| {
+            let status = match () {
+                () if running => Status::Running,
+                () if done => Status::Done,
+                () if queued => Status::Ready,
+                () => Status::Waiting,
+            };
+            let mut list = Vec::new();
+            if status == Status::Waiting {
+                list = waits.remove(&key).unwrap_or_default();
+                let seen = held.get(&key).copied().unwrap_or(0);
+                let unseen = clones.get(&key).map_or(0, |n| n.saturating_sub(seen));
+                if unseen > 0 {
+                    list.push(Waiting::Elsewhere { wakers: unseen });
+                }
+            }
+            (status, list)
         };
 
         let main = st.root.as_ref().zip(root_key).map(|(root, key)| {
-            let polled_now = self.polling_key() == Some(key);
-            let status = if polled_now {
-                Status::Running
-            } else if root.queued {
-                Status::Ready
-            } else {
-                Status::Waiting
-            };
-            let waiting_on = if status == Status::Waiting {
-                waiting_on(key)
-            } else {
-                Vec::new()
-            };
+            let running = self.polling_key() == Some(key);
+            let (status, waiting_on) = status_of(key, running, false, root.queued);
             MainDump { status, waiting_on }
         });
 
@@ -375,20 +421,8 @@ impl Core {
                 index: index as u32,
                 seq: slot.seq,
             };
-            let status = if current == Some(key) {
-                Status::Running
-            } else if slot.is_finished() {
-                Status::Done
-            } else if slot.queued {
-                Status::Ready
-            } else {
-                Status::Waiting
-            };
-            let waiting_on = if status == Status::Waiting {
-                waiting_on(key)
-            } else {
-                Vec::new()
-            };
+            let running = current == Some(key);
+            let (status, waiting_on) = status_of(key, running, slot.is_finished(), slot.queued);
             let info = self.debug.with_task(key, |info| {
                 (
                     taken_at.saturating_duration_since(info.born),
@@ -415,6 +449,7 @@ impl Core {
             main,
             tasks,
             taken_at,
+            debug: self.debug.is_on(),
         }
     }
 }
@@ -524,6 +559,13 @@ impl fmt::Display for Dump {
                 parent,
                 site,
                 waits(&t.waiting_on, t.status)
+            )?;
+        }
+        if !self.debug {
+            writeln!(
+                f,
+                "(debug mode is off: a wait on an Event, Lock, Queue … shows as a waker held \
+                 elsewhere, and ages, counts and spawn sites are missing; set CORIO_DEBUG=1)"
             )?;
         }
         Ok(())

@@ -15,7 +15,7 @@
 //!     the task's name and where it was spawned;
 //!   - tasks still pending when a loop is dropped are listed
 //!     ([`ReportKind::DestroyedPending`]; [`corio::run`](crate::run) cancels
-//!     them in order first, so it never reports);
+//!     them in order first, and a loop dropped by a panic stays quiet);
 //!   - the loop keeps, per task, where it was spawned, by which task, when,
 //!     and how often it was polled and woken — in a side table that exists
 //!     only in debug mode, so normal tasks stay small; [`dump`] shows it;
@@ -28,7 +28,8 @@
 //! * **The stall report**: in debug mode, when the main future of
 //!   `run_until_complete` is pending and nothing is ready, no timer is
 //!   armed, no I/O is awaited and no thread-pool job is in flight, the loop
-//!   checks who holds the wakers of the waiting tasks. If every one is held
+//!   checks who holds the wakers of the waiting tasks (through `gather`,
+//!   `wait` and `TaskGroup` too). If every one is held
 //!   by corio's own waiters (a task, an `Event`, a `Queue` …), nothing can
 //!   ever run again to wake them: the loop panics with the dump and says
 //!   who waits on what — gevent's "This operation would block forever",
@@ -88,7 +89,7 @@ use crate::waker::TaskKey;
 pub use dump::{Dump, MainDump, Status, TaskDump, Waiting, dump};
 pub(crate) use park::ParkedWaker;
 pub(crate) use stall::{Stall, Verdict};
-pub(crate) use trace::{Recorder, chrome_json};
+pub(crate) use trace::Recorder;
 pub use trace::{TraceEvent, TraceKind};
 
 /// asyncio's default `slow_callback_duration`.
@@ -132,9 +133,13 @@ pub(crate) struct Debug {
 }
 
 impl Debug {
-    /// Off, unless `CORIO_DEBUG` is set to something other than `0`.
+    /// Off, unless `CORIO_DEBUG` is set — to anything but empty, `0`,
+    /// `false`, `no` or `off`.
     pub(crate) fn from_env() -> Debug {
-        let on = std::env::var_os("CORIO_DEBUG").is_some_and(|v| !v.is_empty() && v != "0");
+        let on = std::env::var("CORIO_DEBUG").is_ok_and(|v| {
+            let v = v.trim().to_ascii_lowercase();
+            !["", "0", "false", "no", "off"].contains(&v.as_str())
+        });
         Debug {
             flags: Cell::new(if on { DEBUG } else { 0 }),
             threshold: Cell::new(DEFAULT_SLOW),

@@ -8,16 +8,16 @@
 //! which waker clones are held by corio itself and what they wait on. Off
 //! the loop, or with debug mode off, [`park_note`] does nothing.
 
-use std::cell::Cell;
+use std::any::Any;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::Waker;
 
 use crate::context;
 
 /// One noted waker clone.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub(crate) struct Record {
     /// `Waker::data` of the clone: whose waker it is.
     pub(crate) waker: usize,
@@ -25,6 +25,11 @@ pub(crate) struct Record {
     pub(crate) kind: &'static str,
     /// The primitive's number (see [`object_id`]).
     pub(crate) object: u64,
+    /// For a combinator (`gather`, `wait` …) that holds its parent's waker
+    /// and hands each child a waker of its own: the children's wakers,
+    /// by address. A wake of any of them wakes the parent, so the dump
+    /// counts their clones as the parent's.
+    pub(crate) relays: Vec<(usize, Weak<dyn Any + Send + Sync>)>,
 }
 
 /// The loop's table of noted clones. (Behind a `Mutex` only so that a
@@ -51,7 +56,7 @@ fn lock(table: &Mutex<Table>) -> MutexGuard<'_, Table> {
 impl Parked {
     /// A copy of every record.
     pub(crate) fn records(&self) -> Vec<Record> {
-        lock(&self.table).records.values().copied().collect()
+        lock(&self.table).records.values().cloned().collect()
     }
 }
 
@@ -78,6 +83,15 @@ impl std::fmt::Debug for ParkNote {
 /// A note for a clone of `waker` parked in the primitive `object` of type
 /// `kind` — if a loop in debug mode runs on this thread.
 pub(crate) fn park_note(kind: &'static str, object: &Cell<u64>, waker: &Waker) -> Option<ParkNote> {
+    note(kind, object, waker, Vec::new)
+}
+
+fn note(
+    kind: &'static str,
+    object: &Cell<u64>,
+    waker: &Waker,
+    relays: impl FnOnce() -> Vec<(usize, Weak<dyn Any + Send + Sync>)>,
+) -> Option<ParkNote> {
     context::with_current(|core| {
         if !core.debug.is_on() {
             return None;
@@ -85,7 +99,8 @@ pub(crate) fn park_note(kind: &'static str, object: &Cell<u64>, waker: &Waker) -
         let record = Record {
             waker: waker.data() as usize,
             kind,
-            object: object_id(object),
+            object: object_id(kind, object),
+            relays: relays(),
         };
         let table = &core.debug.parked.table;
         let mut locked = lock(table);
@@ -100,12 +115,21 @@ pub(crate) fn park_note(kind: &'static str, object: &Cell<u64>, waker: &Waker) -
     .flatten()
 }
 
-/// A primitive's number, given the first time it is noted (0 in `id`
-/// means "none yet"): `Event#3` in dumps.
-fn object_id(id: &Cell<u64>) -> u64 {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
+/// A primitive's number among those of its kind on this thread, given the
+/// first time one of its waiters is noted (0 in `id` means "none yet"):
+/// `Event#3` in dumps.
+fn object_id(kind: &'static str, id: &Cell<u64>) -> u64 {
+    thread_local! {
+        static NEXT: RefCell<HashMap<&'static str, u64>> = RefCell::new(HashMap::new());
+    }
     if id.get() == 0 {
-        id.set(NEXT.fetch_add(1, Ordering::Relaxed));
+        let next = NEXT.with(|next| {
+            let mut next = next.borrow_mut();
+            let n = next.entry(kind).or_insert(0);
+            *n += 1;
+            *n
+        });
+        id.set(next);
     }
     id.get()
 }
@@ -122,6 +146,21 @@ impl ParkedWaker {
     pub(crate) fn new(kind: &'static str, object: &Cell<u64>, waker: &Waker) -> ParkedWaker {
         ParkedWaker {
             _note: park_note(kind, object, waker),
+            waker: waker.clone(),
+        }
+    }
+
+    /// The parent's waker kept by a combinator whose children wake it
+    /// through their own wakers (see [`Record::relays`]); `relays` is
+    /// called only in debug mode.
+    pub(crate) fn relay(
+        kind: &'static str,
+        object: &Cell<u64>,
+        waker: &Waker,
+        relays: impl FnOnce() -> Vec<(usize, Weak<dyn Any + Send + Sync>)>,
+    ) -> ParkedWaker {
+        ParkedWaker {
+            _note: note(kind, object, waker, relays),
             waker: waker.clone(),
         }
     }

@@ -3,8 +3,9 @@
 //! `run_until_complete` already refuses to wait when *no* waker of a
 //! pending task is held anywhere (it panics instead of hanging). In debug
 //! mode it goes further. When the main future is pending, nothing is ready,
-//! no timer is armed, no I/O is awaited and no job of the loop's thread
-//! pool is in flight, the loop takes a dump. Then:
+//! no timer is armed, no I/O is awaited and no thread-pool job submitted
+//! from this loop is still to deliver its outcome (whatever the pool), the
+//! loop takes a dump. Then:
 //!
 //! * If every waiting task's waker clones are held by corio's own waiters —
 //!   other tasks' join handles, `Event`s, `Queue`s, `Lock`s … — and no
@@ -101,11 +102,20 @@ impl Core {
     /// Looks at a quiet moment of `run_until_complete` (debug mode: the
     /// main future is pending, nothing is ready, no timer is armed).
     pub(crate) fn stall_verdict(&self) -> Verdict {
-        if self.shared().has_remote() || self.pool_busy() || self.reactor.borrow().has_waiters() {
+        // Order matters (see `could_be_woken`): what other threads hold is
+        // counted first — pool jobs, handles, waker clones in the dump —
+        // and the remote queue is looked at last.
+        let shared = self.shared();
+        if shared.jobs_in_flight() > 0 || self.reactor.borrow().has_waiters() {
             return Verdict::Quiet;
         }
+        let handles = shared.live_handles();
         let dump = self.dump();
-        if self.shared().live_handles() > 0 || !dump.only_the_loop_can_wake() {
+        std::sync::atomic::fence(std::sync::atomic::Ordering::Acquire);
+        if shared.has_remote() {
+            return Verdict::Quiet;
+        }
+        if handles > 0 || !dump.only_the_loop_can_wake() {
             return Verdict::Unproven;
         }
         let message = format!(

@@ -15,8 +15,9 @@ use std::time::{Duration, Instant};
 
 use crate::task::TaskId;
 
-/// At most this many events are kept; later ones are counted, not stored.
-const MAX_EVENTS: usize = 4_000_000;
+/// At most this many events are kept (about 72 MB); later ones are
+/// counted, not stored.
+const MAX_EVENTS: usize = 1_000_000;
 
 /// One thing the loop did, as the trace records it.
 ///
@@ -148,31 +149,37 @@ impl Recorder {
         self.events.borrow().clone()
     }
 
-    pub(crate) fn dropped(&self) -> u64 {
-        self.dropped.get()
+    /// Writes the events as Chrome trace-event JSON to `out`, from a
+    /// borrow (no copy of the trace).
+    pub(crate) fn write_chrome(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        let events = self.events.borrow();
+        write_chrome_json(out, &events, self.dropped.get())
     }
 }
 
 /// Writes `events` as Chrome trace-event JSON (the "JSON object format"):
 /// track 0 is the loop and the main future, track N is task N.
-pub(crate) fn chrome_json(events: &[TraceEvent], dropped: u64) -> String {
-    let mut out = String::from("{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n");
+pub(crate) fn write_chrome_json(
+    out: &mut impl std::io::Write,
+    events: &[TraceEvent],
+    dropped: u64,
+) -> std::io::Result<()> {
+    out.write_all(b"{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n")?;
     let mut first = true;
-    let mut push = |out: &mut String, event: String| {
-        if !first {
-            out.push_str(",\n");
-        }
+    let mut push = |out: &mut dyn std::io::Write, event: String| {
+        let sep: &[u8] = if first { b"" } else { b",\n" };
         first = false;
-        out.push_str(&event);
+        out.write_all(sep)?;
+        out.write_all(event.as_bytes())
     };
     let micros = |d: Duration| d.as_secs_f64() * 1e6;
     let tid = |task: Option<TaskId>| task.map_or(0, TaskId::as_u64);
     push(
-        &mut out,
+        out,
         "{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":0,\
          \"args\":{\"name\":\"loop / main future\"}}"
             .to_string(),
-    );
+    )?;
     // Open polls and callbacks, to turn start/end pairs into slices.
     let mut open_polls: std::collections::HashMap<u64, Duration> = Default::default();
     let mut open_callback = None;
@@ -189,22 +196,22 @@ pub(crate) fn chrome_json(events: &[TraceEvent], dropped: u64) -> String {
             TraceKind::Spawn { parent, name } => {
                 let label = format!("task {t} {name}");
                 push(
-                    &mut out,
+                    out,
                     format!(
                         "{{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":{t},\
                          \"args\":{{\"name\":{}}}}}",
                         json_string(&label)
                     ),
-                );
+                )?;
                 push(
-                    &mut out,
+                    out,
                     format!(
                         "{{\"name\":\"thread_sort_index\",\"ph\":\"M\",\"pid\":1,\"tid\":{t},\
                          \"args\":{{\"sort_index\":{t}}}}}"
                     ),
-                );
+                )?;
                 let parent = parent.map_or("null".to_string(), |p| p.as_u64().to_string());
-                push(&mut out, instant("spawn", format!("\"parent\":{parent}")));
+                push(out, instant("spawn", format!("\"parent\":{parent}")))?;
             }
             TraceKind::PollStart => {
                 open_polls.insert(t, event.at);
@@ -216,7 +223,7 @@ pub(crate) fn chrome_json(events: &[TraceEvent], dropped: u64) -> String {
                     } else {
                         "poll main"
                     };
-                    push(&mut out, slice(name, t, began, event.at));
+                    push(out, slice(name, t, began, event.at))?;
                 }
             }
             TraceKind::Wake { remote } => {
@@ -225,25 +232,19 @@ pub(crate) fn chrome_json(events: &[TraceEvent], dropped: u64) -> String {
                 } else {
                     "wake"
                 };
-                push(&mut out, instant(name, String::new()));
+                push(out, instant(name, String::new()))?;
             }
-            TraceKind::Complete => push(&mut out, instant("complete", String::new())),
+            TraceKind::Complete => push(out, instant("complete", String::new()))?,
             TraceKind::IoReady { events } => {
-                push(
-                    &mut out,
-                    instant("I/O ready", format!("\"events\":{events}")),
-                );
+                push(out, instant("I/O ready", format!("\"events\":{events}")))?;
             }
             TraceKind::TimersFired { count } => {
-                push(
-                    &mut out,
-                    instant("timers fired", format!("\"count\":{count}")),
-                );
+                push(out, instant("timers fired", format!("\"count\":{count}")))?;
             }
             TraceKind::CallbackStart => open_callback = Some(event.at),
             TraceKind::CallbackEnd => {
                 if let Some(began) = open_callback.take() {
-                    push(&mut out, slice("callback", 0, began, event.at));
+                    push(out, slice("callback", 0, began, event.at))?;
                 }
             }
         }
@@ -251,16 +252,15 @@ pub(crate) fn chrome_json(events: &[TraceEvent], dropped: u64) -> String {
     if dropped > 0 {
         let at = events.last().map_or(Duration::ZERO, |e| e.at);
         push(
-            &mut out,
+            out,
             format!(
                 "{{\"name\":\"trace full: {dropped} events dropped\",\"ph\":\"i\",\"s\":\"g\",\
                  \"pid\":1,\"tid\":0,\"ts\":{:.3}}}",
                 micros(at)
             ),
-        );
+        )?;
     }
-    out.push_str("\n]}\n");
-    out
+    out.write_all(b"\n]}\n")
 }
 
 fn slice(name: &str, tid: u64, began: Duration, ended: Duration) -> String {
@@ -315,7 +315,9 @@ mod tests {
                 kind: TraceKind::PollEnd,
             },
         ];
-        let json = chrome_json(&events, 0);
+        let mut json = Vec::new();
+        write_chrome_json(&mut json, &events, 0).unwrap();
+        let json = String::from_utf8(json).unwrap();
         assert!(json.contains(
             "{\"name\":\"poll\",\"ph\":\"X\",\"pid\":1,\"tid\":3,\"ts\":10.000,\"dur\":15.000}"
         ));

@@ -119,10 +119,15 @@ pub(crate) struct JobShared<T> {
     done: Condvar,
     /// The loop the job was submitted from: its done callbacks run there.
     home: Option<Arc<Shared>>,
+    /// The home loop was told the outcome is handed over (once).
+    delivered: std::sync::atomic::AtomicBool,
 }
 
 impl<T: Send + 'static> JobShared<T> {
     pub(crate) fn new(home: Option<Arc<Shared>>) -> Arc<JobShared<T>> {
+        if let Some(home) = &home {
+            home.job_submitted();
+        }
         Arc::new(JobShared {
             state: Mutex::new(JobState {
                 stage: Stage::Queued,
@@ -131,6 +136,7 @@ impl<T: Send + 'static> JobShared<T> {
             }),
             done: Condvar::new(),
             home,
+            delivered: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -171,12 +177,25 @@ impl<T: Send + 'static> JobShared<T> {
         let callbacks = {
             let mut st = self.lock();
             if st.callbacks.is_empty() {
-                return self.publish(st, result);
+                self.publish(st, result);
+                return self.delivered();
             }
             st.stage = Stage::Lent;
             std::mem::take(&mut st.callbacks)
         };
         self.lend(callbacks, result);
+        self.delivered();
+    }
+
+    /// Tells the home loop that this job will not wake it any more by
+    /// itself (what it woke or queued, the loop sees).
+    fn delivered(&self) {
+        let first = !self
+            .delivered
+            .swap(true, std::sync::atomic::Ordering::AcqRel);
+        if let (Some(home), true) = (&self.home, first) {
+            home.job_delivered();
+        }
     }
 
     /// Runs `callbacks` with the result — on the home loop if there is one
@@ -225,6 +244,17 @@ impl<T: Send + 'static> JobShared<T> {
         self.done.notify_all();
         if let Some(waker) = waker {
             waker.wake();
+        }
+    }
+}
+
+impl<T> Drop for JobShared<T> {
+    fn drop(&mut self) {
+        // A job dropped unrun (refused by its pool, say) delivers nothing.
+        if !*self.delivered.get_mut() {
+            if let Some(home) = &self.home {
+                home.job_delivered();
+            }
         }
     }
 }
