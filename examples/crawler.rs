@@ -378,8 +378,13 @@ fn parse_page(crawl: &Rc<Crawl>, page: &Page, took: Duration, shown: &dyn Fn(&Ur
         stats.ok.set(stats.ok.get() + 1);
     }
     let Some(html) = page.html.as_deref() else {
+        let why = if page.status >= 400 {
+            "an error page: nothing to parse"
+        } else {
+            "not HTML: nothing to parse"
+        };
         crawl.progress.line(&format!(
-            "fetch {:<18} {} {:>6} B in {:>4} ms (not HTML: nothing to parse)",
+            "fetch {:<18} {} {:>6} B in {:>4} ms ({why})",
             shown(&page.url),
             page.status,
             page.bytes,

@@ -162,7 +162,7 @@ fn start_server_thread() -> io::Result<(SocketAddr, LoopHandle, JoinHandle<u64>)
             };
             let handle = event_loop.handle();
             let count = Rc::clone(&served);
-            let _server = event_loop.spawn(async move {
+            let server = event_loop.spawn(async move {
                 // The listener is created on this thread's loop.
                 let listener = match TcpListener::bind("127.0.0.1:0").await {
                     Ok(listener) => listener,
@@ -191,6 +191,10 @@ fn start_server_thread() -> io::Result<(SocketAddr, LoopHandle, JoinHandle<u64>)
             });
             // loop.run_forever(): until the client thread calls stop().
             event_loop.run_forever();
+            // Stop accepting, and let the loop drop the accept loop before
+            // the loop itself goes (debug mode would report it pending).
+            server.cancel();
+            event_loop.run_once();
             served.get()
         })?;
     match ready_rx.recv() {

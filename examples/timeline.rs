@@ -9,8 +9,9 @@
 //! * the requests `.await` `corio::time::sleep` (`await asyncio.sleep(2)`):
 //!   each poll is a sliver; the tasks wait side by side — 2 s in all.
 //!
-//! A bar is a poll (the task runs, nobody else can); a thin line is the
-//! task alive and parked; a tick is a wake. The picture is built from
+//! A bar is a poll (the task runs, nobody else can); a dashed line is the
+//! task ready — spawned or woken — and waiting for its turn; a thin line is
+//! the task parked, waiting for a wake; a tick is a wake. The picture is built from
 //! [`EventLoop::trace_events`](corio::EventLoop::trace_events) with nothing
 //! but `format!` — no plotting library.
 //!
@@ -71,6 +72,9 @@ struct Row {
     ended: Option<f64>,
     polls: Vec<(f64, f64)>,
     wakes: Vec<f64>,
+    /// Spans between becoming ready (spawn, wake) and the next poll.
+    ready: Vec<(f64, f64)>,
+    ready_since: Option<f64>,
 }
 
 /// Turns a trace into rows, in seconds since the trace began.
@@ -95,16 +99,25 @@ fn rows(events: &[TraceEvent]) -> (Vec<Row>, f64) {
                 let row = rows.entry(id).or_default();
                 row.name = name.clone();
                 row.born = t;
+                row.ready_since = Some(t);
             }
             TraceKind::PollStart => {
                 open.insert(id, t);
+                let row = rows.entry(id).or_default();
+                if let Some(since) = row.ready_since.take() {
+                    row.ready.push((since, t));
+                }
             }
             TraceKind::PollEnd => {
                 if let Some(start) = open.remove(&id) {
                     rows.entry(id).or_default().polls.push((start, t));
                 }
             }
-            TraceKind::Wake { .. } => rows.entry(id).or_default().wakes.push(t),
+            TraceKind::Wake { .. } => {
+                let row = rows.entry(id).or_default();
+                row.wakes.push(t);
+                row.ready_since.get_or_insert(t);
+            }
             TraceKind::Complete => rows.entry(id).or_default().ended = Some(t),
             _ => {}
         }
@@ -158,6 +171,15 @@ fn panel(svg: &mut String, top: f64, title: &str, rows: &[Row], end: f64, scale_
             x(ended),
             y + 11.0
         );
+        for &(start, stop) in &row.ready {
+            let _ = writeln!(
+                svg,
+                r#"<line x1="{:.1}" y1="{2:.1}" x2="{:.1}" y2="{2:.1}" stroke="{color}" stroke-width="4" stroke-dasharray="6,4"/>"#,
+                x(start),
+                x(stop),
+                y + 11.0
+            );
+        }
         for &(start, stop) in &row.polls {
             let w = (x(stop) - x(start)).max(2.0);
             let _ = writeln!(
@@ -218,8 +240,8 @@ fn svg(panels: &[(&str, Vec<Row>, f64)]) -> String {
     for (title, rows, end) in panels {
         top += panel(&mut body, top, title, rows, *end, scale_end) + 10.0;
     }
-    let legend =
-        "bar: a poll (the task runs; no other task can) · line: alive, parked · tick: woken";
+    let legend = "bar: a poll (the task runs; no other can) · dashed: ready, waiting for its \
+                  turn · thin line: parked, waiting for a wake · tick: woken";
     let _ = writeln!(
         body,
         r##"<text x="10" y="{:.1}" font-size="12" fill="#444">{legend}</text>"##,
@@ -232,12 +254,12 @@ fn svg(panels: &[(&str, Vec<Row>, f64)]) -> String {
     )
 }
 
+const USAGE: &str = "usage: timeline [--secs SECONDS per request, 0.01 to 10; default 2] \
+                     [--out FILE.svg] [--chrome TRACE.json]";
+
 fn usage(problem: &str) -> ! {
     eprintln!("timeline: {problem}");
-    eprintln!(
-        "usage: timeline [--secs SECONDS per request, 0.01 to 10; default 2] [--out FILE.svg] \
-         [--chrome TRACE.json]"
-    );
+    eprintln!("{USAGE}");
     std::process::exit(2);
 }
 
@@ -261,9 +283,18 @@ fn main() {
             }
             "--out" => out = value(),
             "--chrome" => chrome = Some(value()),
-            "-h" | "--help" => usage("draws seed 004's three requests as an SVG timeline"),
+            "-h" | "--help" => {
+                println!("timeline: draws seed 004's three requests as an SVG timeline\n{USAGE}");
+                return;
+            }
             other => usage(&format!("unknown argument {other:?}")),
         }
+    }
+
+    // Find out now, not after the runs, if the picture cannot be written.
+    if let Err(e) = std::fs::write(&out, "") {
+        eprintln!("timeline: cannot write {out}: {e}");
+        std::process::exit(1);
     }
 
     println!("time.sleep inside the tasks (blocks the loop):");
