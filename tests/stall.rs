@@ -245,3 +245,58 @@ fn a_job_on_a_pool_of_ones_own_is_neither_a_stall_nor_a_warning() {
     });
     assert!(reports.borrow().is_empty(), "{:?}", reports.borrow());
 }
+
+#[test]
+fn tasks_that_await_each_other_are_named_as_a_cycle() {
+    let (mut lp, _reports) = debug_loop();
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        lp.run_until_complete(async {
+            let slot: Rc<RefCell<Option<corio::Task<()>>>> = Rc::default();
+            let s = Rc::clone(&slot);
+            let a = corio::Builder::new().name("a").spawn(async move {
+                corio::yield_now().await; // b exists by now
+                let b = s.borrow_mut().take().unwrap();
+                b.await.unwrap();
+            });
+            let b = corio::Builder::new().name("b").spawn(async move {
+                a.await.unwrap(); // a awaits b, b awaits a
+            });
+            *slot.borrow_mut() = Some(b);
+            std::future::pending::<()>().await;
+        })
+    }));
+    let text = panic_text(outcome.unwrap_err());
+    assert!(
+        text.contains("a cycle: task 1 \"a\" → task 2 \"b\" → task 1 \"a\""),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_wait_that_returned_early_leaves_no_claim_behind() {
+    // `wait(FirstCompleted)` returns while `slow` still holds a child waker
+    // of its dropped combinator; the main future then waits on a channel
+    // fed by another thread. Nothing here is stuck.
+    let (mut lp, reports) = debug_loop();
+    let got = lp.run_until_complete(async {
+        let gate = Rc::new(Event::new());
+        let g = Rc::clone(&gate);
+        let slow = corio::spawn(async move { g.wait().await });
+        let fast = corio::spawn(async {});
+        let (_, pending) = corio::wait([fast, slow], corio::ReturnWhen::FirstCompleted).await;
+        let (tx, mut rx) = corio::pool::channel::unbounded();
+        let feeder = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            tx.send(7u32).unwrap();
+        });
+        let got = rx.recv().await.unwrap();
+        gate.set();
+        for task in pending {
+            task.await.unwrap();
+        }
+        feeder.join().unwrap();
+        got
+    });
+    assert_eq!(got, 7);
+    assert!(reports.borrow().is_empty(), "{:?}", reports.borrow());
+}

@@ -135,3 +135,19 @@ impl WakeSet {
         waker_ref(&self.children[index])
     }
 }
+
+impl Drop for WakeSet {
+    /// The combinator is gone, but child wakers still held somewhere keep
+    /// the shared half — and the parent's waker in it — alive, so a late
+    /// child wake still reaches the parent. What the note claimed (that
+    /// this set holds each child's waker) is no longer true: it goes.
+    fn drop(&mut self) {
+        let note = self
+            .shared
+            .lock()
+            .parent
+            .as_mut()
+            .and_then(ParkedWaker::take_note);
+        drop(note); // outside the lock
+    }
+}

@@ -222,6 +222,9 @@ pub struct Dump {
     /// Debug mode was on: waits on sync primitives are named, and the
     /// per-task columns are filled.
     pub debug: bool,
+    /// Some waker was found held more often than it has clones: the
+    /// accounting cannot be trusted for a proof.
+    inconsistent: bool,
 }
 
 impl Dump {
@@ -389,6 +392,7 @@ impl Core {
             }
         }
 
+        let mut inconsistent = false;
         // A row's status, and what it waits on if it waits.
         let mut status_of = |key: TaskKey, running: bool, done: bool, queued: bool| {
             let status = match () {
@@ -401,7 +405,9 @@ impl Core {
             if status == Status::Waiting {
                 list = waits.remove(&key).unwrap_or_default();
                 let seen = held.get(&key).copied().unwrap_or(0);
-                let unseen = clones.get(&key).map_or(0, |n| n.saturating_sub(seen));
+                let all = clones.get(&key).copied().unwrap_or(0);
+                inconsistent |= seen > all;
+                let unseen = all.saturating_sub(seen);
                 if unseen > 0 {
                     list.push(Waiting::Elsewhere { wakers: unseen });
                 }
@@ -450,6 +456,7 @@ impl Core {
             tasks,
             taken_at,
             debug: self.debug.is_on(),
+            inconsistent,
         }
     }
 }
@@ -460,7 +467,8 @@ impl Dump {
     /// outside corio's sight.
     pub(crate) fn only_the_loop_can_wake(&self) -> bool {
         let outside = |list: &[Waiting]| list.iter().any(Waiting::comes_from_outside);
-        !self.main.as_ref().is_some_and(|m| outside(&m.waiting_on))
+        !self.inconsistent
+            && !self.main.as_ref().is_some_and(|m| outside(&m.waiting_on))
             && !self.tasks.iter().any(|t| outside(&t.waiting_on))
     }
 
@@ -498,7 +506,58 @@ impl Dump {
                 list(&task.waiting_on)
             ));
         }
+        for cycle in self.await_cycles() {
+            let names: Vec<String> = cycle
+                .iter()
+                .chain(cycle.first())
+                .map(|id| {
+                    let name = self.task(*id).map_or("?", |t| t.name.as_str());
+                    format!("task {} {name:?}", id.as_u64())
+                })
+                .collect();
+            let what = if cycle.len() == 1 {
+                "awaits itself"
+            } else {
+                "each awaits the next: none can finish first"
+            };
+            out.push_str(&format!("  a cycle: {} ({what})\n", names.join(" → ")));
+        }
         out
+    }
+
+    /// Tasks that await one another in a ring, each ring once (from its
+    /// smallest id).
+    fn await_cycles(&self) -> Vec<Vec<TaskId>> {
+        let awaits = |id: TaskId| -> Vec<TaskId> {
+            self.task(id).map_or_else(Vec::new, |t| {
+                t.waiting_on
+                    .iter()
+                    .filter_map(|w| match w {
+                        Waiting::Task { id, .. } => Some(*id),
+                        _ => None,
+                    })
+                    .collect()
+            })
+        };
+        let mut cycles = Vec::new();
+        for start in self.tasks.iter().map(|t| t.id) {
+            // Walk from `start` through awaited tasks with ids above it;
+            // a path back to `start` is a ring whose smallest id is `start`.
+            let mut stack = vec![(start, vec![start])];
+            let mut seen = std::collections::HashSet::new();
+            while let Some((at, path)) = stack.pop() {
+                for next in awaits(at) {
+                    if next == start {
+                        cycles.push(path.clone());
+                    } else if next > start && seen.insert(next) {
+                        let mut longer = path.clone();
+                        longer.push(next);
+                        stack.push((next, longer));
+                    }
+                }
+            }
+        }
+        cycles
     }
 }
 

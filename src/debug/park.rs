@@ -169,6 +169,12 @@ impl ParkedWaker {
         self.waker.will_wake(waker)
     }
 
+    /// Takes the note off, leaving the waker (for a holder that goes away
+    /// while its clone lives on elsewhere).
+    pub(crate) fn take_note(&mut self) -> Option<ParkNote> {
+        self._note.take()
+    }
+
     /// The waker, its note dropped (so the table forgets it first).
     pub(crate) fn into_waker(self) -> Waker {
         self.waker
