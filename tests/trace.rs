@@ -8,6 +8,15 @@ use common::json::{self, Json};
 use corio::EventLoop;
 use corio::debug::TraceKind;
 
+/// What the trace recorded of one task, in order.
+fn kinds_of(lp: &EventLoop, id: corio::TaskId) -> Vec<TraceKind> {
+    lp.trace_events()
+        .into_iter()
+        .filter(|e| e.task == Some(id))
+        .map(|e| e.kind)
+        .collect()
+}
+
 #[test]
 fn a_task_traces_spawn_polls_wake_and_completion_in_order() {
     let mut lp = EventLoop::new().unwrap();
@@ -20,12 +29,7 @@ fn a_task_traces_spawn_polls_wake_and_completion_in_order() {
         task.await.unwrap();
         id
     });
-    let kinds: Vec<TraceKind> = lp
-        .trace_events()
-        .into_iter()
-        .filter(|e| e.task == Some(id))
-        .map(|e| e.kind)
-        .collect();
+    let kinds = kinds_of(&lp, id);
     let spawn = TraceKind::Spawn {
         parent: None,
         name: format!("Task-{}", id.as_u64()),
@@ -170,12 +174,7 @@ fn a_task_cancelled_before_its_first_poll_traces_no_poll() {
     let id = task.id();
     task.cancel();
     lp.run_once();
-    let kinds: Vec<TraceKind> = lp
-        .trace_events()
-        .into_iter()
-        .filter(|e| e.task == Some(id))
-        .map(|e| e.kind)
-        .collect();
+    let kinds = kinds_of(&lp, id);
     assert!(
         matches!(kinds[..], [TraceKind::Spawn { .. }, TraceKind::Complete]),
         "{kinds:?}"
