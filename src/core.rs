@@ -365,8 +365,11 @@ impl Core {
     #[cold]
     pub(crate) fn note_spawn(&self, key: TaskKey, site: &'static std::panic::Location<'static>) {
         let name = {
-            let mut st = self.state.borrow_mut();
-            slot_mut(&mut st.tasks, key).map_or_else(String::new, |slot| slot.name())
+            let st = self.state.borrow();
+            st.tasks
+                .get(key.index as usize)
+                .filter(|slot| slot.seq == key.seq)
+                .map_or_else(String::new, |slot| slot.name())
         };
         self.debug.spawned(key, name, site, self.current_task());
     }

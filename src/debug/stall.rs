@@ -74,7 +74,7 @@ impl Stall {
         if self.warned.get() {
             return None;
         }
-        let since = *self.since.get().get_or_insert(now);
+        let since = self.since.get().unwrap_or(now);
         self.since.set(Some(since));
         Some(
             self.grace
