@@ -300,3 +300,33 @@ fn a_wait_that_returned_early_leaves_no_claim_behind() {
     assert_eq!(got, 7);
     assert!(reports.borrow().is_empty(), "{:?}", reports.borrow());
 }
+
+#[test]
+fn two_locks_taken_in_opposite_orders_are_a_proven_stall() {
+    let (mut lp, _reports) = debug_loop();
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        lp.run_until_complete(async {
+            let first = Rc::new(corio::sync::Lock::new(()));
+            let second = Rc::new(corio::sync::Lock::new(()));
+            let (f, s) = (Rc::clone(&first), Rc::clone(&second));
+            let alice = corio::Builder::new().name("alice").spawn(async move {
+                let _one = f.lock().await;
+                corio::yield_now().await; // bob takes the second meanwhile
+                let _two = s.lock().await;
+            });
+            let bob = corio::Builder::new().name("bob").spawn(async move {
+                let _two = second.lock().await;
+                corio::yield_now().await;
+                let _one = first.lock().await;
+            });
+            alice.await.unwrap();
+            bob.await.unwrap();
+        })
+    }));
+    let text = panic_text(outcome.unwrap_err());
+    assert!(text.contains("would block forever"), "{text}");
+    assert!(text.contains("task 1 \"alice\" (spawned at"), "{text}");
+    assert!(text.contains("waits on Lock#2"), "{text}");
+    assert!(text.contains("task 2 \"bob\" (spawned at"), "{text}");
+    assert!(text.contains("waits on Lock#1"), "{text}");
+}

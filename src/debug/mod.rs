@@ -98,6 +98,16 @@ pub(crate) const DEFAULT_SLOW: Duration = Duration::from_millis(100);
 /// How long a stall that cannot be proven lasts before it is reported.
 pub(crate) const DEFAULT_STALL_GRACE: Duration = Duration::from_secs(5);
 
+/// How many loops in the process are in debug mode: the sync primitives'
+/// notes look here first, so that with none they cost one load.
+static DEBUG_LOOPS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Might a loop on this thread be in debug mode?
+#[inline]
+pub(crate) fn any_debug_loop() -> bool {
+    DEBUG_LOOPS.load(std::sync::atomic::Ordering::Relaxed) > 0
+}
+
 /// Debug mode is on.
 const DEBUG: u8 = 1;
 /// The trace is recording.
@@ -140,6 +150,9 @@ impl Debug {
             let v = v.trim().to_ascii_lowercase();
             !["", "0", "false", "no", "off"].contains(&v.as_str())
         });
+        if on {
+            DEBUG_LOOPS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         Debug {
             flags: Cell::new(if on { DEBUG } else { 0 }),
             threshold: Cell::new(DEFAULT_SLOW),
@@ -153,6 +166,12 @@ impl Debug {
     }
 
     pub(crate) fn set(&self, on: bool) {
+        use std::sync::atomic::Ordering::Relaxed;
+        match (self.is_on(), on) {
+            (false, true) => drop(DEBUG_LOOPS.fetch_add(1, Relaxed)),
+            (true, false) => drop(DEBUG_LOOPS.fetch_sub(1, Relaxed)),
+            _ => {}
+        }
         self.set_flag(DEBUG, on);
         if !on {
             self.tasks.borrow_mut().clear();
@@ -307,5 +326,13 @@ impl Debug {
     /// Runs `f` with the task's debug data, if debug mode has any.
     pub(crate) fn with_task<R>(&self, key: TaskKey, f: impl FnOnce(&TaskDebug) -> R) -> Option<R> {
         self.tasks.borrow().get(&key).map(f)
+    }
+}
+
+impl Drop for Debug {
+    fn drop(&mut self) {
+        if self.is_on() {
+            DEBUG_LOOPS.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 }

@@ -82,11 +82,29 @@ impl std::fmt::Debug for ParkNote {
 
 /// A note for a clone of `waker` parked in the primitive `object` of type
 /// `kind` — if a loop in debug mode runs on this thread.
+#[inline]
 pub(crate) fn park_note(kind: &'static str, object: &Cell<u64>, waker: &Waker) -> Option<ParkNote> {
     note(kind, object, waker, Vec::new)
 }
 
+/// The note, if some loop of the process is in debug mode (one load when
+/// none is) and it is the one running here.
+#[inline]
 fn note(
+    kind: &'static str,
+    object: &Cell<u64>,
+    waker: &Waker,
+    relays: impl FnOnce() -> Vec<(usize, Weak<dyn Any + Send + Sync>)>,
+) -> Option<ParkNote> {
+    if !super::any_debug_loop() {
+        return None;
+    }
+    note_slow(kind, object, waker, relays)
+}
+
+#[cold]
+#[inline(never)]
+fn note_slow(
     kind: &'static str,
     object: &Cell<u64>,
     waker: &Waker,
