@@ -394,30 +394,15 @@ impl Client {
         } else {
             headers.has_token("connection", "close")
         };
-        let result = self.send_wire(method, url, &wire, closing, deadline).await;
-        if wire.capacity() <= 64 * 1024 {
-            self.inner.buffers.borrow_mut().push(wire);
-        }
-        result
-    }
-
-    /// Sends the encoded request, on a pooled connection or a new one.
-    async fn send_wire(
-        &self,
-        method: Method,
-        url: &Parsed,
-        wire: &[u8],
-        closing: bool,
-        deadline: Option<Deadline>,
-    ) -> Result<StreamingResponse, Error> {
-        let config = &self.inner.config;
+        // Sent on a pooled connection or a new one. (Inline, not a
+        // function of its own: one level of future less on every request.)
         let target = &url.target;
         let clock = Clock {
             idle: config.read_timeout,
             deadline,
         };
         let mut fresh_only = false;
-        loop {
+        let result = loop {
             let pooled = if fresh_only {
                 None
             } else {
@@ -428,14 +413,17 @@ impl Client {
                 Some(conn) => conn,
                 // Boxed: connecting (name resolution included) is a large future,
                 // and a rare one — it should not make every request's future large.
-                None => Box::pin(self.connect(target, deadline)).await?,
+                None => match Box::pin(self.connect(target, deadline)).await {
+                    Ok(conn) => conn,
+                    Err(err) => break Err(err),
+                },
             };
             let decoder = ResponseDecoder::new(method == Method::Head)
                 .max_head_bytes(config.max_head_bytes)
                 .max_body_bytes(config.max_body_bytes);
-            match conn.exchange(wire, decoder, &clock).await {
+            match conn.exchange(&wire, decoder, &clock).await {
                 Ok((head, decoder)) => {
-                    return Ok(StreamingResponse {
+                    break Ok(StreamingResponse {
                         status: head.status,
                         version: head.version,
                         reason: head.reason,
@@ -458,9 +446,13 @@ impl Client {
                 {
                     fresh_only = true;
                 }
-                Err(err) => return Err(err),
+                Err(err) => break Err(err),
             }
+        };
+        if wire.capacity() <= 64 * 1024 {
+            self.inner.buffers.borrow_mut().push(wire);
         }
+        result
     }
 
     /// Connects to the target, within the connect timeout (and the total).
@@ -876,7 +868,10 @@ impl RequestBuilder {
     /// .unwrap();
     /// ```
     pub async fn send(self) -> Result<Response, Error> {
-        self.send_streaming().await?.into_response().await
+        // `follow` directly, not through `send_streaming`: one level of
+        // future less to build and move on every request.
+        let deadline = self.deadline();
+        self.follow(deadline).await?.into_response().await
     }
 
     /// Sends the request and returns once the response head has arrived;
@@ -902,13 +897,18 @@ impl RequestBuilder {
     /// .unwrap();
     /// ```
     pub async fn send_streaming(self) -> Result<StreamingResponse, Error> {
-        // Every wait inside (connect, write, read, a redirect's body)
-        // checks this deadline itself, and reports the URL it was at.
-        let deadline = self.timeout.map(|total| Deadline {
+        let deadline = self.deadline();
+        self.follow(deadline).await
+    }
+
+    /// The total timeout's deadline, from now. Every wait inside (connect,
+    /// write, read, a redirect's body) checks it itself, and reports the
+    /// URL it was at.
+    fn deadline(&self) -> Option<Deadline> {
+        self.timeout.map(|total| Deadline {
             at: crate::time::deadline_after(total),
             total,
-        });
-        self.follow(deadline).await
+        })
     }
 
     /// The redirect loop (RFC 9110 §15.4).
