@@ -383,10 +383,12 @@ impl EventLoop {
 
     /// Turns debug mode on or off (asyncio's `loop.set_debug`; also on
     /// when the environment has `CORIO_DEBUG=1` as the loop is created).
-    /// In debug mode, a poll or callback that holds the loop for
+    /// In debug mode, a task poll or a callback that holds the loop for
     /// [`slow_callback_duration`](Self::set_slow_callback_duration) or longer is
-    /// reported ([`ReportKind::SlowCallback`](crate::ReportKind::SlowCallback))
-    /// with the task's name and where it was spawned.
+    /// reported ([`ReportKind::SlowCallback`](crate::ReportKind::SlowCallback)),
+    /// a task's with its name and, if it was spawned in debug mode, where;
+    /// see [`corio::debug`](crate::debug) for the rest (dumps, stalls,
+    /// tasks dropped while pending).
     ///
     /// # Examples
     ///
@@ -869,7 +871,9 @@ impl std::fmt::Debug for EventLoop {
 /// # Panics
 ///
 /// If called while a loop is running on this thread, if the loop cannot be
-/// created (the process is out of file descriptors), or if `future` panics.
+/// created (the process is out of file descriptors), if `future` panics, or
+/// if it can never finish (see
+/// [`run_until_complete`](EventLoop::run_until_complete), under Panics).
 ///
 /// # Examples
 ///

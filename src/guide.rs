@@ -369,9 +369,10 @@
 //! Everything above can be watched on a live loop ([`corio::debug`](crate::debug)):
 //! [`stats`](crate::stats()) counts turns, polls and wakes;
 //! [`EventLoop::dump`](crate::EventLoop::dump) lists the tasks with what
-//! each waits on — found by matching waker addresses against the timer heap,
-//! the reactor and the primitives, the very places sections 3 to 5 park
-//! them; and [`EventLoop::set_trace`](crate::EventLoop::set_trace) records
+//! each waits on — found by matching waker addresses against the timer heap
+//! and the reactor, the very places sections 3 and 4 park them, and (in
+//! debug mode) the sync primitives; a pool job's waker (section 5) shows as
+//! held elsewhere, on another thread; and [`EventLoop::set_trace`](crate::EventLoop::set_trace) records
 //! each spawn, poll, wake and completion, which the `timeline` example draws
 //! and Perfetto opens. Here the trace shows section 1's life of a task,
 //! step by step:

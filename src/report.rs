@@ -5,7 +5,8 @@
 //! vanish — asyncio prints "Task exception was never retrieved" for that, and
 //! so does corio. A panicking callback has nobody to return to, so it is
 //! reported too. In debug mode, so are polls and callbacks that hold the
-//! loop too long. Reports go to one hook per loop (asyncio's
+//! loop too long, tasks still pending when their loop is dropped, and a
+//! main future that may be stalled. Reports go to one hook per loop (asyncio's
 //! `loop.set_exception_handler`); the default prints to stderr.
 
 use std::fmt;

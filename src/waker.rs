@@ -99,11 +99,14 @@ impl ArcWake for TaskWaker {
             let here = Arc::ptr_eq(core.shared(), &this.shared);
             if here {
                 core.counters.wake();
-                if core.debug.watching() {
-                    core.debug.woke(this.key(), false);
-                }
             }
-            here && (core.wake_polling(this) || core.schedule(this.key()))
+            let done = here && (core.wake_polling(this) || core.schedule(this.key()));
+            // (A wake that had to take the remote path is noted when the
+            // loop takes it in.)
+            if done && core.debug.watching() {
+                core.debug.woke(this.key(), false);
+            }
+            done
         });
         if done_here != Some(true) {
             TaskWaker::wake_from_elsewhere(this);

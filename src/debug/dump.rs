@@ -139,7 +139,8 @@ impl fmt::Display for Waiting {
 /// One task in a [`Dump`].
 ///
 /// The fields after `waiting_on` come from debug mode's side table: they
-/// are `None` for tasks spawned while debug mode was off.
+/// are `None` for tasks spawned while debug mode was off, and for every
+/// task once it is switched off.
 ///
 /// # Examples
 ///

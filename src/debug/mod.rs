@@ -9,16 +9,19 @@
 //! * **Debug mode** (asyncio's `loop.set_debug(True)`):
 //!   [`EventLoop::set_debug`](crate::EventLoop::set_debug), or
 //!   `CORIO_DEBUG=1` in the environment when the loop is created. Then:
-//!   - a poll or callback that holds the loop for
+//!   - a task poll or a callback that holds the loop for
 //!     [`slow_callback_duration`](crate::EventLoop::set_slow_callback_duration)
-//!     (100 ms) or longer is reported ([`ReportKind::SlowCallback`]) with
-//!     the task's name and where it was spawned;
+//!     (100 ms) or longer is reported ([`ReportKind::SlowCallback`]) — a
+//!     task's report names it and, if it was spawned in debug mode, where
+//!     (the main future's polls are not timed);
 //!   - tasks still pending when a loop is dropped are listed
 //!     ([`ReportKind::DestroyedPending`]; [`corio::run`](crate::run) cancels
 //!     them in order first, and a loop dropped by a panic stays quiet);
-//!   - the loop keeps, per task, where it was spawned, by which task, when,
-//!     and how often it was polled and woken — in a side table that exists
-//!     only in debug mode, so normal tasks stay small; [`dump`] shows it;
+//!   - the loop keeps, per task spawned in debug mode, where it was
+//!     spawned, by which task, when, and how often it was polled and woken
+//!     — in a side table that is filled only in debug mode (and emptied
+//!     when it is switched off), so normal tasks stay small; [`dump`] shows
+//!     it;
 //!   - a main future that can never finish is a **stall**, explained (see
 //!     below).
 //! * **The dump**: [`EventLoop::dump`](crate::EventLoop::dump) or [`dump`]

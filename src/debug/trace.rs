@@ -73,7 +73,8 @@ pub enum TraceKind {
     /// The task was woken.
     Wake {
         /// The wake came through the loop's remote queue: from another
-        /// thread, or from this one while the loop was not running.
+        /// thread, or from this one while the loop was not running or was
+        /// busy with its own bookkeeping.
         remote: bool,
     },
     /// The task finished (its output, panic or cancellation is recorded).

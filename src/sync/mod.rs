@@ -8,7 +8,7 @@
 //! [`Lock`]; whatever must be limited (3 downloads at once) a
 //! [`Semaphore`]; a producer/consumer pair a [`Queue`].
 //!
-//! These types are for one loop: `Rc` to share them, no atomics, `!Send`.
+//! These types are for one loop: `Rc` to share them, no atomics, `!Sync`.
 //! They need nothing but a `Waker`, so they also work under another
 //! executor. (For values coming from other threads, see
 //! [`pool::channel`](crate::pool::channel).)
