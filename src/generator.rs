@@ -275,6 +275,8 @@ pub struct Gen<Y, R = (), A = (), F: ?Sized = dyn Future<Output = R>> {
     mailbox: Rc<Mailbox<Y, A>>,
     /// `None` once finished (completed, failed or misused).
     body: Option<Pin<Box<F>>>,
+    /// The first resume has run (the body is stopped at a yield).
+    started: bool,
     _result: std::marker::PhantomData<fn() -> R>,
 }
 
@@ -305,6 +307,7 @@ impl<Y, R, A, F: Future<Output = R>> Gen<Y, R, A, F> {
         Gen {
             mailbox,
             body: Some(Box::pin(body(co))),
+            started: false,
             _result: std::marker::PhantomData,
         }
     }
@@ -342,6 +345,7 @@ impl<Y, R, A, F: Future<Output = R>> Gen<Y, R, A, F> {
         Gen {
             mailbox: self.mailbox,
             body,
+            started: self.started,
             _result: std::marker::PhantomData,
         }
     }
@@ -380,22 +384,33 @@ impl<Y, R, A, F: Future<Output = R> + ?Sized> Gen<Y, R, A, F> {
         let Some(mut body) = self.body.take() else {
             return Err(GenError::Finished);
         };
-        self.mailbox.arg.set(Some(arg));
+        if self.started {
+            // The body is stopped at a yield, whose future takes this.
+            self.mailbox.arg.set(Some(arg));
+        } else {
+            // The first resume starts the body: no yield is there to take
+            // its argument.
+            self.started = true;
+            drop(arg);
+        }
         let mut cx = Context::from_waker(Waker::noop());
         let polled = body.as_mut().poll(&mut cx);
-        // An argument nobody took (the first resume) is dropped here.
-        drop(self.mailbox.arg.take());
         match polled {
             Poll::Pending => match self.mailbox.yielded.take() {
                 Some(value) => {
                     self.body = Some(body);
                     Ok(GenState::Yielded(value))
                 }
-                None => Err(GenError::ForeignAwait),
+                None => {
+                    drop(self.mailbox.arg.take());
+                    Err(GenError::ForeignAwait)
+                }
             },
             Poll::Ready(result) => {
-                // A yield future made but never awaited left its value.
+                // A yield future made but never awaited left its value, and
+                // perhaps an argument nobody took.
                 drop(self.mailbox.yielded.take());
+                drop(self.mailbox.arg.take());
                 Ok(GenState::Complete(result))
             }
         }

@@ -52,6 +52,42 @@ fn the_first_resume_argument_is_dropped_not_leaked() {
 }
 
 #[test]
+fn an_argument_that_no_yield_takes_is_dropped_when_the_body_ends() {
+    let drops = Rc::new(Cell::new(0));
+    struct Counted(Rc<Cell<u32>>);
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.set(self.0.get() + 1);
+        }
+    }
+    let mut g = Gen::new(|co: Co<(), Counted>| async move {
+        co.yield_(()).await;
+        // Stop at a future that polls a yield once, then ends without it.
+        let mut step = std::pin::pin!(co.yield_(()));
+        let mut first = true;
+        std::future::poll_fn(|cx| {
+            if std::mem::take(&mut first) {
+                let _ = step.as_mut().poll(cx);
+                std::task::Poll::Pending
+            } else {
+                std::task::Poll::Ready(())
+            }
+        })
+        .await;
+    });
+    g.resume(Counted(drops.clone())).unwrap(); // starts it
+    assert_eq!(drops.get(), 1);
+    g.resume(Counted(drops.clone())).unwrap(); // taken by the first yield
+    assert_eq!(drops.get(), 2);
+    assert_eq!(g.resume(Counted(drops.clone())), Ok(GenState::Complete(())));
+    assert_eq!(
+        drops.get(),
+        3,
+        "the argument nobody took went with the body"
+    );
+}
+
+#[test]
 fn resuming_after_completion_is_an_error() {
     let mut g = Gen::new(|_co: Co<u8>| async { "result" });
     assert!(!g.is_finished());
