@@ -27,7 +27,10 @@ pub fn cpu_ns(pid: u32) -> u64 {
         .get(11)
         .and_then(|u| u.parse::<u64>().ok())
         .unwrap_or(0)
-        + fields.get(12).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
+        + fields
+            .get(12)
+            .and_then(|s| s.parse::<u64>().ok())
+            .unwrap_or(0);
     // USER_HZ is 100 on Linux.
     ticks * 10_000_000
 }
@@ -375,8 +378,11 @@ fn raw_client(port: u16, conns: usize, msgs: usize) -> io::Result<()> {
     let mut list = Vec::new();
     for i in 0..conns {
         let mut stream = TcpStream::connect(addr(port))?;
-        poll.registry()
-            .register(&mut stream, Token(i), Interest::READABLE | Interest::WRITABLE)?;
+        poll.registry().register(
+            &mut stream,
+            Token(i),
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
         list.push(Conn {
             stream,
             got: 0,
@@ -463,9 +469,15 @@ fn client_process(runtime: &str, port: u16, conns: usize, msgs: usize) -> Option
 /// numbers it prints (a rate, and CPU ns per operation).
 pub fn run_self(args: &[&str]) -> Option<(f64, f64)> {
     let exe = std::env::current_exe().expect("own path");
-    let out = Command::new(exe).args(args).stderr(Stdio::inherit()).output().ok()?;
+    let out = Command::new(exe)
+        .args(args)
+        .stderr(Stdio::inherit())
+        .output()
+        .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
-    let mut it = text.split_whitespace().filter_map(|v| v.parse::<f64>().ok());
+    let mut it = text
+        .split_whitespace()
+        .filter_map(|v| v.parse::<f64>().ok());
     Some((it.next()?, it.next()?))
 }
 

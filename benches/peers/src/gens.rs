@@ -14,7 +14,10 @@ fn per(start: Instant, n: usize) -> f64 {
 fn work(i: u64) -> u64 {
     let mut x = black_box(i);
     for _ in 0..26 {
-        x = black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407));
+        x = black_box(
+            x.wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407),
+        );
     }
     x
 }

@@ -43,7 +43,8 @@ fn own_cpu_ns() -> u64 {
 }
 
 fn request_bytes(addr: SocketAddr, path: &str) -> Vec<u8> {
-    format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n").into_bytes()
+    format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n")
+        .into_bytes()
 }
 
 /// Parses a response head at the start of `buf`: (head length, body length).
@@ -52,7 +53,12 @@ fn parse_head(buf: &[u8]) -> Option<(usize, usize)> {
     let mut response = httparse::Response::new(&mut fields);
     match response.parse(buf) {
         Ok(httparse::Status::Complete(head)) => {
-            assert_eq!(response.code, Some(200), "nginx answered {:?}", response.code);
+            assert_eq!(
+                response.code,
+                Some(200),
+                "nginx answered {:?}",
+                response.code
+            );
             let length = response
                 .headers
                 .iter()
@@ -111,7 +117,10 @@ fn tokio_client(addr: SocketAddr, conns: usize, requests: usize, path: &str) {
     use std::cell::Cell;
     use std::rc::Rc;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let rt = tokio::runtime::Builder::new_current_thread().enable_io().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .unwrap();
     let local = tokio::task::LocalSet::new();
     let request = Rc::new(request_bytes(addr, path));
     local.block_on(&rt, async move {
@@ -148,10 +157,13 @@ fn tokio_client(addr: SocketAddr, conns: usize, requests: usize, path: &str) {
 }
 
 fn hyper_client(addr: SocketAddr, conns: usize, requests: usize, path: &str) {
+    use http_body_util::{BodyExt, Empty};
     use std::cell::Cell;
     use std::rc::Rc;
-    use http_body_util::{BodyExt, Empty};
-    let rt = tokio::runtime::Builder::new_current_thread().enable_io().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .unwrap();
     let local = tokio::task::LocalSet::new();
     let path = path.to_owned();
     local.block_on(&rt, async move {
@@ -163,7 +175,8 @@ fn hyper_client(addr: SocketAddr, conns: usize, requests: usize, path: &str) {
                 let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
                 stream.set_nodelay(true).unwrap();
                 let io = hyper_util::rt::TokioIo::new(stream);
-                let (mut sender, connection) = hyper::client::conn::http1::handshake(io).await.unwrap();
+                let (mut sender, connection) =
+                    hyper::client::conn::http1::handshake(io).await.unwrap();
                 tokio::task::spawn_local(connection);
                 let host = addr.to_string();
                 while left.get() > 0 {
@@ -207,7 +220,8 @@ fn raw_client(addr: SocketAddr, conns: usize, requests: usize, path: &str) -> io
         std_stream.set_nodelay(true)?;
         std_stream.set_nonblocking(true)?;
         let mut stream = TcpStream::from_std(std_stream);
-        poll.registry().register(&mut stream, Token(i), Interest::READABLE)?;
+        poll.registry()
+            .register(&mut stream, Token(i), Interest::READABLE)?;
         stream.write_all(&request)?; // a small request on an empty socket buffer
         sent += 1;
         pool.push(Conn {
@@ -231,7 +245,8 @@ fn raw_client(addr: SocketAddr, conns: usize, requests: usize, path: &str) -> io
                     Err(e) => return Err(e),
                 }
                 if conn.expect.is_none() {
-                    conn.expect = parse_head(&conn.buf[..conn.filled]).map(|(head, body)| head + body);
+                    conn.expect =
+                        parse_head(&conn.buf[..conn.filled]).map(|(head, body)| head + body);
                 }
                 if let Some(total) = conn.expect.filter(|total| conn.filled >= *total) {
                     assert_eq!(conn.filled, total, "no pipelining here");
@@ -270,8 +285,12 @@ impl Nginx {
         let nginx = ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"]
             .into_iter()
             .find(|p| std::path::Path::new(p).exists())
-            .ok_or_else(|| io::Error::other("nginx is not installed: run scripts/w6.sh, which installs it"))?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+            .ok_or_else(|| {
+                io::Error::other("nginx is not installed: run scripts/w6.sh, which installs it")
+            })?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
         let dir = std::env::temp_dir().join(format!("corio-w6-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("html"))?;
         std::fs::write(dir.join("html/1k.bin"), vec![b'x'; 1024])?;
@@ -286,7 +305,12 @@ impl Nginx {
         );
         std::fs::write(dir.join("nginx.conf"), conf)?;
         let child = Command::new(nginx)
-            .args(["-c", &dir.join("nginx.conf").display().to_string(), "-p", &dir.display().to_string()])
+            .args([
+                "-c",
+                &dir.join("nginx.conf").display().to_string(),
+                "-p",
+                &dir.display().to_string(),
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()?;
@@ -294,7 +318,10 @@ impl Nginx {
         let began = Instant::now();
         while std::net::TcpStream::connect(addr).is_err() {
             if began.elapsed() > Duration::from_secs(5) {
-                return Err(io::Error::other(format!("nginx did not start; see {}/error.log", dir.display())));
+                return Err(io::Error::other(format!(
+                    "nginx did not start; see {}/error.log",
+                    dir.display()
+                )));
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -310,7 +337,12 @@ impl Drop for Nginx {
     }
 }
 
-fn client_process(runtime: &str, addr: SocketAddr, conns: usize, requests: usize) -> Option<(f64, f64)> {
+fn client_process(
+    runtime: &str,
+    addr: SocketAddr,
+    conns: usize,
+    requests: usize,
+) -> Option<(f64, f64)> {
     let args = [addr.to_string(), conns.to_string(), requests.to_string()];
     run_self(&["http-client", runtime, &args[0], &args[1], &args[2], PATH])
 }
@@ -321,7 +353,9 @@ fn client_process(runtime: &str, addr: SocketAddr, conns: usize, requests: usize
 pub fn demo_server_main() {
     corio::run(async {
         let server = corio::http::server::Server::bind("127.0.0.1:0", |_req| async {
-            corio::http::server::Reply::new(200).header("Content-Type", "application/octet-stream").body(vec![b'x'; 1024])
+            corio::http::server::Reply::new(200)
+                .header("Content-Type", "application/octet-stream")
+                .body(vec![b'x'; 1024])
         })
         .await
         .expect("bind the demo server");
@@ -347,12 +381,18 @@ impl Backend {
             .stdout(Stdio::piped())
             .spawn()?;
         let mut line = String::new();
-        let mut out = child.stdout.take().ok_or_else(|| io::Error::other("no stdout"))?;
+        let mut out = child
+            .stdout
+            .take()
+            .ok_or_else(|| io::Error::other("no stdout"))?;
         let mut byte = [0u8; 1];
         while out.read(&mut byte)? == 1 && byte[0] != b'\n' {
             line.push(byte[0] as char);
         }
-        let addr = line.trim().parse().map_err(|_| io::Error::other(format!("bad address {line:?}")))?;
+        let addr = line
+            .trim()
+            .parse()
+            .map_err(|_| io::Error::other(format!("bad address {line:?}")))?;
         Ok(Backend::Demo(child, addr))
     }
 
@@ -402,16 +442,25 @@ pub fn w6(rounds: usize, conns: usize, requests: usize, only: Option<String>, se
     println!(
         "\nW6: {requests} keep-alive GETs of a 1 KiB file from {}, {conns} connections; \
          medians of {rounds} interleaved rounds (min–max)\n",
-        if server == "demo" { "corio's demo server" } else { "nginx (1 worker, tcp_nopush on)" }
+        if server == "demo" {
+            "corio's demo server"
+        } else {
+            "nginx (1 worker, tcp_nopush on)"
+        }
     );
     println!("| client | client CPU ns/request | × raw mio | requests/s |");
     println!("|---|---|---|---|");
-    let raw = results.get("raw").map(|v| median(v.iter().map(|x| x.1).collect()).0).unwrap_or(f64::NAN);
+    let raw = results
+        .get("raw")
+        .map(|v| median(v.iter().map(|x| x.1).collect()).0)
+        .unwrap_or(f64::NAN);
     for rt in &runtimes {
         let Some(v) = results.get(rt) else { continue };
         let (cpu, lo, hi) = median(v.iter().map(|x| x.1).collect());
         let (rate, _, _) = median(v.iter().map(|x| x.0).collect());
-        println!("| {rt} | {cpu:.0} ({lo:.0}–{hi:.0}) | {:.3} | {rate:.0} |", cpu / raw);
+        println!(
+            "| {rt} | {cpu:.0} ({lo:.0}–{hi:.0}) | {:.3} | {rate:.0} |",
+            cpu / raw
+        );
     }
 }
-

@@ -276,9 +276,19 @@ fn main() {
             );
         }
         Some("http-client") => {
-            let num = |i: usize| args.get(i).and_then(|v| v.parse::<usize>().ok()).expect("number");
+            let num = |i: usize| {
+                args.get(i)
+                    .and_then(|v| v.parse::<usize>().ok())
+                    .expect("number")
+            };
             let addr = args.get(2).and_then(|a| a.parse().ok()).expect("address");
-            http::client_main(&args[1], addr, num(3), num(4), args.get(5).map_or("/1k.bin", String::as_str));
+            http::client_main(
+                &args[1],
+                addr,
+                num(3),
+                num(4),
+                args.get(5).map_or("/1k.bin", String::as_str),
+            );
         }
         Some("nginx") => {
             // Serves until stdin closes: for measuring one client by hand.

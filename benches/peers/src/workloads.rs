@@ -310,7 +310,9 @@ pub fn p1<R: Blocking>(n: usize) -> f64 {
 pub fn p2<R: Blocking>(n: usize) -> f64 {
     R::block_on(async move {
         let start = Instant::now();
-        let jobs: Vec<_> = (0..n).map(|i| R::spawn_blocking(move || black_box(i))).collect();
+        let jobs: Vec<_> = (0..n)
+            .map(|i| R::spawn_blocking(move || black_box(i)))
+            .collect();
         let mut sum = 0;
         for job in jobs {
             sum += job.await;
