@@ -56,7 +56,7 @@ impl Core {
         let timer = when.map(|when| st.timers.insert(when, TimerAction::Call(key)));
         entry.insert(CallbackSlot { seq, f, timer });
         if timer.is_none() {
-            st.ready.push_back(Runnable::Callback(key));
+            st.ready.push(Runnable::Callback(key));
         }
         key
     }

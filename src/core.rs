@@ -14,7 +14,6 @@
 //! work, and borrow again to put results back.
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::rc::Rc;
@@ -37,6 +36,7 @@ use crate::waker::{TaskKey, TaskWaker, WakerPool};
 
 /// One entry of the ready queue — asyncio's `_ready` deque, which likewise
 /// holds both callbacks and task steps, in the order they became ready.
+#[derive(Clone, Copy)]
 pub(crate) enum Runnable {
     /// Poll this task (the main future, for the root key).
     Task(TaskKey),
@@ -79,7 +79,12 @@ pub(crate) struct RootState {
 /// The single-threaded state of a loop, behind one `RefCell`.
 pub(crate) struct State {
     pub(crate) tasks: Slab<TaskSlot>,
-    pub(crate) ready: VecDeque<Runnable>,
+    /// What runs in the next turn, in order. A turn takes the whole queue
+    /// and runs it (`EventLoop::run_ready`); what becomes ready meanwhile
+    /// queues here for the turn after.
+    pub(crate) ready: Vec<Runnable>,
+    /// The previous turn's queue, emptied, kept for its allocation.
+    pub(crate) spare: Vec<Runnable>,
     pub(crate) callbacks: Slab<CallbackSlot>,
     pub(crate) timers: Timers<CallbackKey>,
     pub(crate) wakers: WakerPool,
@@ -136,7 +141,8 @@ impl Core {
         Ok(Rc::new(Core {
             state: RefCell::new(State {
                 tasks: Slab::new(),
-                ready: VecDeque::new(),
+                ready: Vec::new(),
+                spare: Vec::new(),
                 callbacks: Slab::new(),
                 timers: Timers::new(),
                 wakers: WakerPool::new(),
@@ -299,7 +305,7 @@ impl Core {
             if let Some(root) = &mut st.root {
                 if root.seq == key.seq && !root.queued {
                     root.queued = true;
-                    st.ready.push_back(Runnable::Task(key));
+                    st.ready.push(Runnable::Task(key));
                 }
             }
             return true;
@@ -307,7 +313,7 @@ impl Core {
         if let Some(slot) = slot_mut(&mut st.tasks, key) {
             if !slot.queued && matches!(slot.stage, Stage::Pending(_) | Stage::Running) {
                 slot.queued = true;
-                st.ready.push_back(Runnable::Task(key));
+                st.ready.push(Runnable::Task(key));
             }
         }
         true
@@ -357,7 +363,7 @@ impl Core {
         slot.queued = true;
         entry.insert(slot);
         let key = TaskKey { index, seq };
-        st.ready.push_back(Runnable::Task(key));
+        st.ready.push(Runnable::Task(key));
         key
     }
 
@@ -434,7 +440,7 @@ impl Core {
                 slot.stage = Stage::Pending(future);
                 if woke_itself && !slot.queued {
                     slot.queued = true;
-                    st.ready.push_back(Runnable::Task(key));
+                    st.ready.push(Runnable::Task(key));
                 }
                 // A task that was woken while it ran (a yield) runs again
                 // soon: it keeps its waker. A parked one keeps it only if
@@ -617,7 +623,7 @@ impl Core {
                 TimerAction::Call(key) => {
                     if let Some(slot) = crate::callback::slot_mut(callbacks, key) {
                         slot.timer = None;
-                        ready.push_back(Runnable::Callback(key));
+                        ready.push(Runnable::Callback(key));
                     }
                 }
             })
@@ -642,7 +648,7 @@ impl Core {
             index: TaskKey::ROOT_INDEX,
             seq,
         };
-        st.ready.push_back(Runnable::Task(key));
+        st.ready.push(Runnable::Task(key));
         let waker = TaskWaker::new(&self.shared, key);
         *self.root_waker.borrow_mut() = Arc::downgrade(&waker);
         waker
@@ -927,7 +933,7 @@ impl Core {
                     index: index as u32,
                     seq: slot.seq,
                 };
-                st.ready.push_back(Runnable::Task(key));
+                st.ready.push(Runnable::Task(key));
             }
         }
         cancelled
@@ -991,7 +997,7 @@ pub(crate) fn queue_done_callbacks(st: &mut State, key: TaskKey) {
     if let Some(slot) = slot_mut(&mut st.tasks, key) {
         if !slot.callbacks_queued {
             slot.callbacks_queued = true;
-            st.ready.push_back(Runnable::DoneCallbacks(key));
+            st.ready.push(Runnable::DoneCallbacks(key));
         }
     }
 }

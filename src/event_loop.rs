@@ -690,45 +690,61 @@ impl EventLoop {
     }
 
     /// Step 6 of a turn: runs the entries that are on the ready queue now.
+    ///
+    /// The turn takes the whole queue (leaving the spare, empty one in its
+    /// place), so what becomes ready while these run queues for the next
+    /// turn. A turn of one entry — a hand-off between two tasks, say — just
+    /// pops it.
     fn run_ready(&self, mut root: Option<&mut Root<'_>>) {
         let core = &*self.core;
-        let counters = &core.counters;
-        counters.turn();
+        core.counters.turn();
         // Debug mode and the trace watch every poll and callback, on
         // separate (cold) paths.
         let timed = core.debug.watching();
-        let ready_now = core.state.borrow().ready.len();
-        for _ in 0..ready_now {
-            let next = core.state.borrow_mut().ready.pop_front();
-            match next {
-                Some(Runnable::Task(key)) if key.is_root() => {
-                    if let Some(root) = root.as_deref_mut() {
-                        if self.poll_root(root, key) {
-                            // The main future is done: leave the rest queued.
-                            break;
-                        }
-                    }
-                }
-                Some(Runnable::Task(key)) if timed => {
-                    counters.polled(usize::from(core.run_task_timed(key)))
-                }
-                Some(Runnable::Task(key)) => counters.polled(usize::from(core.run_task(key))),
-                Some(Runnable::Callback(key)) if timed => {
-                    core.timed(|| usize::from(core.run_callback(key)));
-                }
-                Some(Runnable::Callback(key)) => {
-                    counters.called(usize::from(core.run_callback(key)));
-                }
-                Some(Runnable::DoneCallbacks(key)) if timed => {
-                    core.timed(|| core.run_done_callbacks(key));
-                }
-                Some(Runnable::DoneCallbacks(key)) => {
-                    counters.called(core.run_done_callbacks(key));
-                }
-                None => break,
+        let only = {
+            let mut st = core.state.borrow_mut();
+            if st.ready.len() == 1 {
+                st.ready.pop()
+            } else {
+                None
+            }
+        };
+        if let Some(entry) = only {
+            self.run_entry(entry, root, timed);
+            core.count_polls(1);
+            return;
+        }
+        let mut batch = Batch::take(core);
+        while let Some(entry) = batch.next() {
+            if self.run_entry(entry, root.as_deref_mut(), timed) {
+                break; // the main future is done: leave the rest queued
             }
         }
-        core.count_polls(ready_now);
+        core.count_polls(batch.len());
+    }
+
+    /// Runs one entry of the ready queue; returns whether it was the main
+    /// future and it is done.
+    #[inline(always)]
+    fn run_entry(&self, entry: Runnable, root: Option<&mut Root<'_>>, timed: bool) -> bool {
+        let core = &*self.core;
+        let counters = &core.counters;
+        match entry {
+            Runnable::Task(key) if key.is_root() => {
+                return root.is_some_and(|root| self.poll_root(root, key));
+            }
+            Runnable::Task(key) if timed => counters.polled(usize::from(core.run_task_timed(key))),
+            Runnable::Task(key) => counters.polled(usize::from(core.run_task(key))),
+            Runnable::Callback(key) if timed => {
+                core.timed(|| usize::from(core.run_callback(key)));
+            }
+            Runnable::Callback(key) => counters.called(usize::from(core.run_callback(key))),
+            Runnable::DoneCallbacks(key) if timed => {
+                core.timed(|| core.run_done_callbacks(key));
+            }
+            Runnable::DoneCallbacks(key) => counters.called(core.run_done_callbacks(key)),
+        }
+        false
     }
 
     /// Polls the main future of `run_until_complete` (unless `key` is a
@@ -908,4 +924,57 @@ fn scopeguard(f: impl FnOnce()) -> impl Drop {
         }
     }
     Guard(Some(f))
+}
+
+/// The ready queue one turn runs: taken whole from the loop's state, run
+/// in order, and given back emptied (for its allocation) when dropped. If
+/// the turn stops early — the main future finished, or panicked — the
+/// entries not run yet go back to the front of the queue.
+struct Batch<'a> {
+    core: &'a Core,
+    entries: Vec<Runnable>,
+    next: usize,
+}
+
+impl<'a> Batch<'a> {
+    fn take(core: &'a Core) -> Batch<'a> {
+        let mut st = core.state.borrow_mut();
+        let spare = std::mem::take(&mut st.spare);
+        Batch {
+            core,
+            entries: std::mem::replace(&mut st.ready, spare),
+            next: 0,
+        }
+    }
+
+    fn next(&mut self) -> Option<Runnable> {
+        let entry = self.entries.get(self.next).copied();
+        self.next += 1;
+        entry
+    }
+
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+}
+
+impl Drop for Batch<'_> {
+    fn drop(&mut self) {
+        // The state is never borrowed while something runs; should it be,
+        // the entries are dropped rather than panicking in a destructor.
+        let Ok(mut st) = self.core.state.try_borrow_mut() else {
+            return;
+        };
+        let mut entries = std::mem::take(&mut self.entries);
+        if self.next < entries.len() {
+            // Not run yet: before what was queued meanwhile.
+            entries.drain(..self.next);
+            entries.append(&mut st.ready);
+            std::mem::swap(&mut st.ready, &mut entries);
+        }
+        entries.clear();
+        if entries.capacity() > st.spare.capacity() {
+            st.spare = entries;
+        }
+    }
 }

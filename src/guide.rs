@@ -15,11 +15,11 @@
 //! loop's task slab, and the task is named by a *key*: the slot's index plus
 //! a sequence number that counts up from 1 and never repeats within the loop
 //! (it is also the [`TaskId`](crate::TaskId)). The key goes on the back of
-//! the *ready queue* — one FIFO `VecDeque` of task polls and callbacks,
+//! the *ready queue* — one FIFO list (a `Vec`) of task polls and callbacks,
 //! asyncio's `_ready` — and the [`Task`](crate::Task) handle is just that
 //! key. Nothing runs inside `spawn`; the first poll comes at the next turn.
 //!
-//! **Poll.** A turn pops the key and looks the slot up: a key whose slot is
+//! **Poll.** A turn takes the key and looks the slot up: a key whose slot is
 //! empty, or holds a task with another sequence number, is *stale* and polls
 //! nothing. The future is moved out of its slot and polled with no borrow of
 //! the loop held (it may spawn, wake, cancel) inside `catch_unwind` (a panic
@@ -142,10 +142,11 @@
 //!    and takes in the remote queue again if another thread poked the loop.
 //! 5. **Fires due timers**: sleeping tasks are woken, `call_later`
 //!    callbacks queued.
-//! 6. **Runs what is ready now, and only that**: it counts the ready queue
-//!    and pops that many entries — task polls, callbacks, done-callback
-//!    lists — in FIFO order. Whatever becomes ready meanwhile (a task woken
-//!    or spawned, a callback scheduled) waits for the next turn.
+//! 6. **Runs what is ready now, and only that**: it takes the whole ready
+//!    queue, leaving an empty one in its place, and runs its entries — task
+//!    polls, callbacks, done-callback lists — in FIFO order. Whatever becomes
+//!    ready meanwhile (a task woken or spawned, a callback scheduled) lands
+//!    in the new queue and waits for the next turn.
 //!
 //! [`run_once`](crate::EventLoop::run_once) is exactly one turn.
 //! [`run_until_complete`](crate::EventLoop::run_until_complete) (whose main

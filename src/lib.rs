@@ -48,7 +48,7 @@
 //! # How it works, in one paragraph
 //!
 //! [`spawn`] boxes the future into a slab slot and pushes its key on the
-//! ready queue. A turn ([`EventLoop::run_once`]) pops what was ready when it
+//! ready queue. A turn ([`EventLoop::run_once`]) takes what was ready when it
 //! began and polls each task with a waker that names the task's key. A task
 //! that cannot go on returns `Pending` after leaving its waker with whatever
 //! it waits for — a timer, a socket, another task. When that thing happens,

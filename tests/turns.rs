@@ -6,6 +6,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use common::Log;
@@ -260,4 +261,54 @@ fn a_pending_stop_request_does_not_make_run_once_spin() {
     assert_eq!(turn.timers_fired, 1, "the turn waited for the timer");
     assert!(turn.slept >= Duration::from_millis(10), "{turn:?}");
     lp.run_forever(); // takes the request: one turn, then returns
+}
+
+/// The main future queued ahead of a callback, in one turn: with `fail`,
+/// it panics when polled there; otherwise it finishes.
+fn main_future_ahead_of_a_callback(lp: &mut EventLoop, log: &Log, fail: bool) {
+    let l = log.clone();
+    lp.run_until_complete(async move {
+        let waker = std::future::poll_fn(|cx| Poll::Ready(cx.waker().clone())).await;
+        let behind = l.clone();
+        corio::call_soon(move || {
+            waker.wake(); // the main future is queued first,
+            corio::call_soon(move || behind.push("behind")); // this after it
+        });
+        let mut first = true;
+        std::future::poll_fn(|_| {
+            if std::mem::take(&mut first) {
+                Poll::Pending
+            } else {
+                Poll::Ready(())
+            }
+        })
+        .await;
+        assert!(!fail, "the main future fails");
+        l.push("main done");
+    });
+}
+
+#[test]
+fn what_is_queued_behind_a_finished_main_future_runs_in_the_next_turn() {
+    let mut lp = EventLoop::new().unwrap();
+    let log = Log::default();
+    main_future_ahead_of_a_callback(&mut lp, &log, false);
+    assert_eq!(log.take(), ["main done"]);
+    let turn = lp.run_once();
+    assert_eq!(turn.callbacks_run, 1);
+    assert_eq!(log.take(), ["behind"]);
+}
+
+#[test]
+fn what_is_queued_behind_a_panicking_main_future_is_not_lost() {
+    let mut lp = EventLoop::new().unwrap();
+    let log = Log::default();
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        main_future_ahead_of_a_callback(&mut lp, &log, true)
+    }));
+    assert!(caught.is_err());
+    assert!(log.take().is_empty());
+    let turn = lp.run_once();
+    assert_eq!(turn.callbacks_run, 1);
+    assert_eq!(log.take(), ["behind"]);
 }

@@ -994,7 +994,7 @@ impl TaskRef {
         slot.cancelled = true;
         if !slot.queued {
             slot.queued = true;
-            st.ready.push_back(Runnable::Task(self.key));
+            st.ready.push(Runnable::Task(self.key));
         }
         true
     }
