@@ -100,11 +100,11 @@ pub(crate) struct Core {
     shared: Arc<Shared>,
     pub(crate) reactor: RefCell<Reactor>,
     /// The key of whatever is being polled right now (a task, or the main
-    /// future), with the address of its waker — to recognise that waker in
-    /// [`Core::waiter`].
-    polling: Cell<Option<(TaskKey, *const ())>>,
-    /// The same waker address alone (null when nothing is polled): what the
-    /// hottest wake path compares against, in one load.
+    /// future); meaningless while `polling_waker` is null.
+    polling_key: Cell<TaskKey>,
+    /// The address of its waker, null when nothing is polled: to recognise
+    /// that waker in [`Core::own_key`] and on the hottest wake path, in one
+    /// load.
     polling_waker: Cell<*const ()>,
     /// The task being polled woke its own waker during the poll (a yield,
     /// mostly). Recorded here instead of queueing it at once — the cheapest
@@ -153,7 +153,7 @@ impl Core {
             }),
             shared: Arc::new(Shared::new(waker)),
             reactor: RefCell::new(reactor),
-            polling: Cell::new(None),
+            polling_key: Cell::new(TaskKey { index: 0, seq: 0 }),
             polling_waker: Cell::new(std::ptr::null()),
             woke_itself: Cell::new(false),
             exception_handler: RefCell::new(None),
@@ -190,7 +190,7 @@ impl Core {
     /// The key of whatever is being polled right now (the main future's
     /// included).
     pub(crate) fn polling_key(&self) -> Option<TaskKey> {
-        self.polling.get().map(|(key, _)| key)
+        (!self.polling_waker.get().is_null()).then(|| self.polling_key.get())
     }
 
     /// The main future's waker, while one runs.
@@ -200,20 +200,15 @@ impl Core {
 
     /// The task being polled right now (not the main future: it is no task).
     pub(crate) fn current_task(&self) -> Option<TaskKey> {
-        self.polling
-            .get()
-            .map(|(key, _)| key)
-            .filter(|key| !key.is_root())
+        self.polling_key().filter(|key| !key.is_root())
     }
 
     /// The key of the task (or main future) being polled, if `waker` is
     /// its own waker — see [`Waiter`](crate::waker::Waiter). (Only the waker's address is
     /// compared, never followed.)
     pub(crate) fn own_key(&self, waker: &std::task::Waker) -> Option<TaskKey> {
-        match self.polling.get() {
-            Some((key, data)) if std::ptr::eq(waker.data(), data) => Some(key),
-            _ => None,
-        }
+        let data = self.polling_waker.get();
+        (!data.is_null() && std::ptr::eq(waker.data(), data)).then(|| self.polling_key.get())
     }
 
     /// Marks `key` as being polled with `waker` until the returned guard
@@ -223,7 +218,7 @@ impl Core {
     /// just clears the marks.
     pub(crate) fn begin_polling(&self, key: TaskKey, waker: &Arc<TaskWaker>) -> Polling<'_> {
         let data = Arc::as_ptr(waker).cast();
-        self.polling.set(Some((key, data)));
+        self.polling_key.set(key);
         self.polling_waker.set(data);
         self.woke_itself.set(false);
         Polling { core: self }
@@ -296,6 +291,7 @@ impl Core {
     ///
     /// Returns `false` only if the state is busy (a wake from inside the
     /// loop's own bookkeeping), so the caller takes the remote path instead.
+    #[inline(always)]
     pub(crate) fn schedule(&self, key: TaskKey) -> bool {
         let Ok(mut st) = self.state.try_borrow_mut() else {
             return false;
@@ -437,7 +433,9 @@ impl Core {
                 let Some(slot) = slot_mut(&mut st.tasks, key) else {
                     unreachable!("corio: a running task's slot is never freed")
                 };
-                slot.stage = Stage::Pending(future);
+                // (The stage it replaces is `Running`, which owns nothing:
+                // forgetting it saves the drop glue's call.)
+                std::mem::forget(std::mem::replace(&mut slot.stage, Stage::Pending(future)));
                 if woke_itself && !slot.queued {
                     slot.queued = true;
                     st.ready.push(Runnable::Task(key));
@@ -980,7 +978,6 @@ impl Polling<'_> {
 
 impl Drop for Polling<'_> {
     fn drop(&mut self) {
-        self.core.polling.set(None);
         self.core.polling_waker.set(std::ptr::null());
     }
 }

@@ -624,7 +624,7 @@ impl EventLoop {
     /// The order is asyncio's `_run_once`: first find out what is ready
     /// (waiting only if nothing is), then run it. So a turn ends right after
     /// running its work, and `run_once` returns what that work did.
-    fn turn(&self, mut root: Option<&mut Root<'_>>, wait: Wait, chain: bool) -> Turn {
+    fn turn(&self, root: Option<&mut Root<'_>>, wait: Wait, chain: bool) -> Turn {
         let core = &*self.core;
         let mut turn = Turn::default();
         // Polls and callbacks are counted in the loop's counters as they
@@ -657,17 +657,12 @@ impl EventLoop {
         //    while these run (a task woken, a task spawned, a callback
         //    scheduled) waits for the next turn, so a task that keeps waking
         //    itself cannot starve timers, I/O or other threads.
-        self.run_ready(root.as_deref_mut());
-
-        // When the loop runs on its own (not stepped by run_once), the next
-        // turns follow at once while work is ready and the look budget
-        // lasts: each is just its step 6 (steps 1-5 are skipped then
-        // anyway), without leaving and re-entering this function.
-        if chain {
-            while self.may_run_on(root.as_deref(), wait) {
-                self.run_ready(root.as_deref_mut());
-            }
-        }
+        //
+        //    When the loop runs on its own (not stepped by run_once), the
+        //    next turns follow at once while work is ready and the look
+        //    budget lasts: each is just its step 6 (steps 1-5 are skipped
+        //    then anyway), without leaving and re-entering this function.
+        self.run_ready(root, chain.then_some(wait));
         let (polls_now, callbacks_now) = core.counters.run_so_far();
         turn.tasks_polled = (polls_now - polls) as usize;
         turn.callbacks_run = (callbacks_now - callbacks) as usize;
@@ -695,32 +690,41 @@ impl EventLoop {
     /// place), so what becomes ready while these run queues for the next
     /// turn. A turn of one entry — a hand-off between two tasks, say — just
     /// pops it.
-    fn run_ready(&self, mut root: Option<&mut Root<'_>>) {
+    ///
+    /// With `chain`, the next turns' run phases follow in the same call
+    /// while [`may_run_on`](Self::may_run_on) allows.
+    fn run_ready(&self, mut root: Option<&mut Root<'_>>, chain: Option<Wait>) {
         let core = &*self.core;
-        core.counters.turn();
-        // Debug mode and the trace watch every poll and callback, on
-        // separate (cold) paths.
-        let timed = core.debug.watching();
-        let only = {
-            let mut st = core.state.borrow_mut();
-            if st.ready.len() == 1 {
-                st.ready.pop()
+        loop {
+            core.counters.turn();
+            // Debug mode and the trace watch every poll and callback, on
+            // separate (cold) paths.
+            let timed = core.debug.watching();
+            let only = {
+                let mut st = core.state.borrow_mut();
+                if st.ready.len() == 1 {
+                    st.ready.pop()
+                } else {
+                    None
+                }
+            };
+            if let Some(entry) = only {
+                self.run_entry(entry, root.as_deref_mut(), timed);
+                core.count_polls(1);
             } else {
-                None
+                let mut batch = Batch::take(core);
+                while let Some(entry) = batch.next() {
+                    if self.run_entry(entry, root.as_deref_mut(), timed) {
+                        break; // the main future is done: leave the rest queued
+                    }
+                }
+                core.count_polls(batch.len());
             }
-        };
-        if let Some(entry) = only {
-            self.run_entry(entry, root, timed);
-            core.count_polls(1);
-            return;
-        }
-        let mut batch = Batch::take(core);
-        while let Some(entry) = batch.next() {
-            if self.run_entry(entry, root.as_deref_mut(), timed) {
-                break; // the main future is done: leave the rest queued
+            match chain {
+                Some(wait) if self.may_run_on(root.as_deref(), wait) => {}
+                _ => return,
             }
         }
-        core.count_polls(batch.len());
     }
 
     /// Runs one entry of the ready queue; returns whether it was the main

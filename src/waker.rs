@@ -96,15 +96,17 @@ impl TaskWaker {
 impl ArcWake for TaskWaker {
     fn wake_by_ref(this: &Arc<Self>) {
         let done_here = context::with_current(|core| {
-            let here = Arc::ptr_eq(core.shared(), &this.shared);
-            if here {
+            // The waker of the task being polled (a yield, mostly) is this
+            // loop's by definition; any other must be checked.
+            let done = core.wake_polling(this)
+                || (Arc::ptr_eq(core.shared(), &this.shared) && core.schedule(this.key()));
+            if done {
                 core.counters.wake();
-            }
-            let done = here && (core.wake_polling(this) || core.schedule(this.key()));
-            // (A wake that had to take the remote path is noted when the
-            // loop takes it in.)
-            if done && core.debug.watching() {
-                core.debug.woke(this.key(), false);
+                // (A wake that had to take the remote path is noted when
+                // the loop takes it in.)
+                if core.debug.watching() {
+                    core.debug.woke(this.key(), false);
+                }
             }
             done
         });
@@ -190,6 +192,7 @@ impl WakerPool {
     }
 
     /// A waker for `key`: a pooled one re-keyed, or a new one.
+    #[inline]
     pub(crate) fn get(&mut self, shared: &Arc<Shared>, key: TaskKey) -> Arc<TaskWaker> {
         match self.free.pop() {
             Some(waker) => {
@@ -208,6 +211,7 @@ impl WakerPool {
     ///
     /// Returns the waker when somebody else still holds a clone, so the
     /// caller can keep it with its task.
+    #[inline(always)]
     pub(crate) fn put(&mut self, waker: Arc<TaskWaker>) -> Option<Arc<TaskWaker>> {
         if Arc::strong_count(&waker) == 1 {
             // Pairs with the release decrement of the last other holder, so
