@@ -526,7 +526,11 @@ impl Core {
                 Ending::Cancelled => Outcome::Err(TaskError::Cancelled),
             };
             let panicked = outcome.is_panic();
-            slot.stage = Stage::Done(outcome);
+            // Replaces `Running` (a finishing task's future is off its
+            // slot), which owns nothing: no drop glue needed.
+            let running = std::mem::replace(&mut slot.stage, Stage::Done(outcome));
+            debug_assert!(matches!(running, Stage::Running));
+            std::mem::forget(running);
             if slot.has_callbacks() {
                 queue_done_callbacks(st, key);
             } else if slot.detached {
