@@ -930,6 +930,13 @@ fn scopeguard(f: impl FnOnce()) -> impl Drop {
     Guard(Some(f))
 }
 
+/// The largest emptied queue kept as the spare (entries of 24 bytes).
+const SPARE_MAX: usize = 4096;
+
+/// Up to this many entries queued during a turn are moved back into the
+/// larger list when the turn ends.
+const SWAP_BACK_MAX: usize = 64;
+
 /// The ready queue one turn runs: taken whole from the loop's state, run
 /// in order, and given back emptied (for its allocation) when dropped. If
 /// the turn stops early — the main future finished, or panicked — the
@@ -977,8 +984,70 @@ impl Drop for Batch<'_> {
             std::mem::swap(&mut st.ready, &mut entries);
         }
         entries.clear();
-        if entries.capacity() > st.spare.capacity() {
+        // The larger of the two lists becomes the queue again when few
+        // entries came in meanwhile (moving them is cheap then): its
+        // capacity is where a burst of spawns between turns lands, without
+        // growing a second list as large. The other is kept as the spare —
+        // unless a burst made it large too.
+        if st.ready.len() <= SWAP_BACK_MAX && entries.capacity() > st.ready.capacity() {
+            entries.extend_from_slice(&st.ready);
+            st.ready.clear();
+            std::mem::swap(&mut st.ready, &mut entries);
+        }
+        if entries.capacity() > st.spare.capacity() && entries.capacity() <= SPARE_MAX {
             st.spare = entries;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn capacities(lp: &EventLoop) -> (usize, usize) {
+        let st = lp.core.state.borrow();
+        (st.ready.capacity(), st.spare.capacity())
+    }
+
+    #[test]
+    fn a_burst_of_spawns_leaves_one_queue_of_its_size_not_two() {
+        let mut lp = EventLoop::new().unwrap();
+        for round in 0..3 {
+            for _ in 0..10_000 {
+                drop(lp.spawn(std::future::pending::<()>()));
+            }
+            lp.run_once();
+            let (ready, spare) = capacities(&lp);
+            assert!(
+                ready >= 10_000,
+                "round {round}: the queue kept its capacity ({ready})"
+            );
+            assert!(spare <= SPARE_MAX, "round {round}: spare {spare}");
+        }
+    }
+
+    #[test]
+    fn a_steady_turn_reuses_both_lists() {
+        let mut lp = EventLoop::new().unwrap();
+        // 100 tasks that yield forever: each turn runs 100 and queues 100.
+        for _ in 0..100 {
+            drop(lp.spawn(async {
+                loop {
+                    crate::yield_now().await;
+                }
+            }));
+        }
+        lp.run_once();
+        lp.run_once();
+        let before = capacities(&lp);
+        for _ in 0..10 {
+            assert_eq!(lp.run_once().tasks_polled, 100);
+        }
+        let after = capacities(&lp);
+        assert_eq!(
+            (before.0.max(before.1), before.0.min(before.1)),
+            (after.0.max(after.1), after.0.min(after.1)),
+            "no list grew or was dropped"
+        );
     }
 }
