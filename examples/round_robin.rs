@@ -97,7 +97,9 @@ fn run_generators() -> Vec<String> {
     while !ready.is_empty() {
         turn += 1;
         let start = log.len();
-        // run_ready: `let ready_now = ready.len(); for _ in 0..ready_now`.
+        // run_ready does the same with less counting: it takes the whole
+        // queue (`Batch::take`) and runs it, while new entries go to a
+        // fresh one. Counting the entries ready now is the same rule.
         let ready_now = ready.len();
         for _ in 0..ready_now {
             let Some((name, mut g)) = ready.pop_front() else {
