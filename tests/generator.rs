@@ -33,15 +33,18 @@ fn a_value_sent_in_is_what_the_pending_yield_returns() {
     assert_eq!(g.resume('c'), Ok(GenState::Complete(vec!['a', 'b', 'c'])));
 }
 
+/// A resume argument that counts its drops.
+struct Counted(Rc<Cell<u32>>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() + 1);
+    }
+}
+
 #[test]
 fn the_first_resume_argument_is_dropped_not_leaked() {
     let drops = Rc::new(Cell::new(0));
-    struct Counted(Rc<Cell<u32>>);
-    impl Drop for Counted {
-        fn drop(&mut self) {
-            self.0.set(self.0.get() + 1);
-        }
-    }
     let mut g = Gen::new(|co: Co<(), Counted>| async move {
         let _second = co.yield_(()).await;
     });
@@ -54,12 +57,6 @@ fn the_first_resume_argument_is_dropped_not_leaked() {
 #[test]
 fn an_argument_that_no_yield_takes_is_dropped_when_the_body_ends() {
     let drops = Rc::new(Cell::new(0));
-    struct Counted(Rc<Cell<u32>>);
-    impl Drop for Counted {
-        fn drop(&mut self) {
-            self.0.set(self.0.get() + 1);
-        }
-    }
     let mut g = Gen::new(|co: Co<(), Counted>| async move {
         co.yield_(()).await;
         // Stop at a future that polls a yield once, then ends without it.
