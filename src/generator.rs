@@ -136,6 +136,11 @@ struct Mailbox<Y, A> {
     yielded: Cell<Option<Y>>,
     /// Set by `resume`, taken by the pending `yield_`.
     arg: Cell<Option<A>>,
+    /// The body is stopped at a yield: set by the yield future's first
+    /// poll, taken by `resume`. A body that returns `Pending` without it
+    /// awaited something else — even if it made a yield future (which
+    /// leaves its value) without awaiting it.
+    stopped: Cell<bool>,
 }
 
 /// The handle a generator's body yields through.
@@ -224,6 +229,7 @@ impl<Y, A> Future for Yield<'_, Y, A> {
         if !self.stopped {
             // First poll: stop here; resume finds the value in the mailbox.
             self.stopped = true;
+            self.co.mailbox.stopped.set(true);
             return Poll::Pending;
         }
         // Polled again by the next resume: its argument is our result.
@@ -300,6 +306,7 @@ impl<Y, R, A, F: Future<Output = R>> Gen<Y, R, A, F> {
         let mailbox = Rc::new(Mailbox {
             yielded: Cell::new(None),
             arg: Cell::new(None),
+            stopped: Cell::new(false),
         });
         let co = Co {
             mailbox: Rc::clone(&mailbox),
@@ -397,11 +404,14 @@ impl<Y, R, A, F: Future<Output = R> + ?Sized> Gen<Y, R, A, F> {
         let polled = body.as_mut().poll(&mut cx);
         match polled {
             Poll::Pending => match self.mailbox.yielded.take() {
-                Some(value) => {
+                Some(value) if self.mailbox.stopped.replace(false) => {
                     self.body = Some(body);
                     Ok(GenState::Yielded(value))
                 }
-                None => {
+                // Stopped at something else (perhaps after making a yield
+                // future it did not await, whose value is dropped here).
+                value => {
+                    drop(value);
                     drop(self.mailbox.arg.take());
                     Err(GenError::ForeignAwait)
                 }

@@ -181,6 +181,16 @@ fn awaiting_anything_but_yield_is_reported_not_hung() {
 }
 
 #[test]
+fn a_yield_made_but_not_awaited_does_not_hide_a_foreign_await() {
+    let mut g = Gen::new(|co| async move {
+        let _never_awaited = co.yield_(1);
+        std::future::pending::<()>().await;
+    });
+    assert_eq!(g.resume(()), Err(GenError::ForeignAwait));
+    assert_eq!(g.resume(()), Err(GenError::Finished));
+}
+
+#[test]
 fn a_sleep_inside_a_generator_on_a_loop_is_reported_too() {
     corio::run(async {
         let mut g = Gen::new(|co| async move {
