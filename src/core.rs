@@ -435,7 +435,9 @@ impl Core {
                 };
                 // (The stage it replaces is `Running`, which owns nothing:
                 // forgetting it saves the drop glue's call.)
-                std::mem::forget(std::mem::replace(&mut slot.stage, Stage::Pending(future)));
+                let running = std::mem::replace(&mut slot.stage, Stage::Pending(future));
+                debug_assert!(matches!(running, Stage::Running));
+                std::mem::forget(running);
                 if woke_itself && !slot.queued {
                     slot.queued = true;
                     st.ready.push(Runnable::Task(key));

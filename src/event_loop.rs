@@ -972,8 +972,13 @@ impl<'a> Batch<'a> {
 impl Drop for Batch<'_> {
     fn drop(&mut self) {
         // The state is never borrowed while something runs; should it be,
-        // the entries are dropped rather than panicking in a destructor.
+        // the entries are dropped rather than panicking in a destructor
+        // (a test build says so, unless a panic is unwinding already).
         let Ok(mut st) = self.core.state.try_borrow_mut() else {
+            debug_assert!(
+                std::thread::panicking(),
+                "corio: the loop's state was borrowed when a turn ended"
+            );
             return;
         };
         let mut entries = std::mem::take(&mut self.entries);

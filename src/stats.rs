@@ -37,8 +37,9 @@ pub struct Stats {
     pub turns: u64,
     /// Task polls, the main future of `run_until_complete` included.
     pub polls: u64,
-    /// Task wakes on the loop's own thread (a wake of a task that is
-    /// already queued counts too).
+    /// Task wakes done on the loop's own thread (a wake of a task that is
+    /// already queued counts too; one that finds the loop busy takes the
+    /// cross-thread path and counts in `remote_wakes` instead).
     pub wakes: u64,
     /// Task wakes that came through the loop's remote queue, as the loop
     /// received them: wakes from other threads (a pool job finishing, a
