@@ -42,8 +42,8 @@ impl Iterator for Work {
 /// its own that is never inlined into this dispatcher, the same for every
 /// runtime: inlined into one big `match`, a loop's code depends on its
 /// neighbours' (register pressure, spills), which is noise, not the cost of a
-/// generator. (Before this, corio's G1 loop, inlined here, took 32
-/// instructions per round trip and genawaiter's 29; each on its own, 24 and
+/// generator. (When this was changed, corio's G1 loop inlined here took 32
+/// instructions per round trip and genawaiter's 29; each on its own, 23 and
 /// 28 — see the README.)
 pub fn measure(runtime: &str, workload: &str, n: usize) -> f64 {
     let n64 = n as u64;
