@@ -119,7 +119,11 @@ where
     F::Output: 'static,
 {
     fn poll_task(self: Pin<&mut Self>, cx: &mut Context<'_>, keep: bool) -> Poll<Finished> {
-        COMPLETED.with(|flag| flag.set(false));
+        // The flag is down here: only `Completed` raises it, and the poll
+        // that reaches `Completed` returns `Pending` at once, to the check
+        // below, which lowers it. (Polls of task futures never nest: a loop
+        // cannot run inside one of its own polls.)
+        debug_assert!(!COMPLETED.with(Cell::get));
         match self.poll(cx) {
             // An unwrapped future.
             Poll::Ready(output) => {
