@@ -249,21 +249,22 @@
 //!
 //! [`time::sleep(d)`](crate::time::sleep) fixes its deadline (now + `d`)
 //! when it is called. Its first poll, unless the deadline has passed, arms
-//! a timer: an entry in the loop's min-heap of deadlines (asyncio's
-//! `_scheduled`) that says whom to wake. Polled with the waker of the task
+//! a timer: an entry in the loop's queue of deadlines (asyncio's
+//! `_scheduled`, a min-heap there; in corio, buckets of about 4 ms kept in
+//! order, each sorted when it comes due) that says whom to wake. Polled with the waker of the task
 //! (or main future) being polled right now — the usual `sleep(d).await` —
 //! it stores that task's *key* rather than a clone of the waker, which can
 //! then go back to the pool; only another waker (a combinator's, another
 //! executor's) is cloned.
 //!
-//! A turn with nothing ready waits for the heap's earliest deadline: step 2
+//! A turn with nothing ready waits for the queue's earliest deadline: step 2
 //! makes it the timeout of `mio::Poll::poll`. Step 5 reads the clock and
 //! pops every entry that is due, earliest first (ties in arming order): a
 //! sleep's task is scheduled, a [`call_later`](crate::call_later) callback
 //! queued. Never early; late by however long the loop was busy. Dropping a
-//! [`Sleep`](crate::time::Sleep) disarms it: its entry stays in the heap,
-//! dead, and is skipped at the top (a heap of 64 or more is rebuilt once
-//! over half of it is dead). `sleep(Duration::ZERO)` completes at once,
+//! [`Sleep`](crate::time::Sleep) disarms it: its entry stays in the queue,
+//! dead, and is skipped when its bucket comes due (a queue of 64 entries
+//! or more is rebuilt once over half of them are dead). `sleep(Duration::ZERO)` completes at once,
 //! without yielding; [`yield_now`](crate::yield_now) is `asyncio.sleep(0)`.
 //!
 //! ```rust
@@ -370,7 +371,7 @@
 //! Everything above can be watched on a live loop ([`corio::debug`](crate::debug)):
 //! [`stats`](crate::stats()) counts turns, polls and wakes;
 //! [`EventLoop::dump`](crate::EventLoop::dump) lists the tasks with what
-//! each waits on — found by matching waker addresses against the timer heap
+//! each waits on — found by matching waker addresses against the timer queue
 //! and the reactor, the very places sections 3 and 4 park them, and (in
 //! debug mode) the sync primitives; a pool job's waker (section 5) shows as
 //! held elsewhere, on another thread; and [`EventLoop::set_trace`](crate::EventLoop::set_trace) records
