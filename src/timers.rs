@@ -62,6 +62,16 @@ struct Entry {
     index: u32,
 }
 
+impl Entry {
+    /// Does the entry's slot still hold its timer (not cancelled, not
+    /// reused by a later one)?
+    fn is_live<C>(&self, slots: &Slab<TimerSlot<C>>) -> bool {
+        slots
+            .get(self.index as usize)
+            .is_some_and(|slot| slot.seq == self.seq)
+    }
+}
+
 /// A bucket's deadlines share their bits above this one: 2^22 ns ≈ 4.2 ms.
 /// Narrower buckets sort less when one comes due, but cost more memory
 /// when timers are sparse (each bucket is a list and a map entry): 100,000
@@ -228,9 +238,7 @@ impl<C> Timers<C> {
             let next = bucket.next;
             bucket.entries.drain(..next);
             bucket.next = 0;
-            bucket
-                .entries
-                .retain(|e| slots.get(e.index as usize).is_some_and(|s| s.seq == e.seq));
+            bucket.entries.retain(|entry| entry.is_live(slots));
             queued += bucket.entries.len();
             if bucket.entries.is_empty() {
                 if spare.len() < Self::SPARE_LISTS {
@@ -260,11 +268,7 @@ impl<C> Timers<C> {
             let bucket = first.get_mut();
             bucket.sort();
             while let Some(&entry) = bucket.entries.get(bucket.next) {
-                let live = self
-                    .slots
-                    .get(entry.index as usize)
-                    .is_some_and(|s| s.seq == entry.seq);
-                if live {
+                if entry.is_live(&self.slots) {
                     return Some(entry);
                 }
                 bucket.next += 1;
@@ -301,11 +305,7 @@ impl<C> Timers<C> {
                 }
                 bucket.next += 1;
                 self.queued -= 1;
-                let live = self
-                    .slots
-                    .get(entry.index as usize)
-                    .is_some_and(|s| s.seq == entry.seq);
-                if live {
+                if entry.is_live(&self.slots) {
                     let slot = self.slots.remove(entry.index as usize);
                     fire(slot.action);
                     fired += 1;

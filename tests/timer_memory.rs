@@ -38,15 +38,13 @@ fn timer_memory_stays_bounded() {
     create_and_cancel_churn_keeps_memory_flat();
 }
 
-fn a_million_armed_timers_cost_a_bounded_amount_each_and_are_all_disarmed() {
+/// Arms `n` sleeps of `duration(i)` on a fresh loop; returns the resident
+/// memory they took, per timer, and checks that dropping them disarmed all.
+fn bytes_per_armed_timer(n: usize, duration: impl Fn(usize) -> Duration) -> usize {
     let mut lp = corio::EventLoop::new().unwrap();
     let per_timer = lp.run_until_complete(async {
-        let n = 1_000_000;
         let before = rss();
-        let mut sleeps: Vec<Sleep> = Vec::with_capacity(n);
-        for i in 0..n {
-            sleeps.push(sleep(Duration::from_secs(3600 + i as u64 % 1000)));
-        }
+        let mut sleeps: Vec<Sleep> = (0..n).map(|i| sleep(duration(i))).collect();
         for s in &mut sleeps {
             arm(s).await;
         }
@@ -54,36 +52,27 @@ fn a_million_armed_timers_cost_a_bounded_amount_each_and_are_all_disarmed() {
         drop(sleeps);
         (armed - before) / n
     });
+    assert!(lp.run_once().idle, "every timer was disarmed");
+    per_timer
+}
+
+fn a_million_armed_timers_cost_a_bounded_amount_each_and_are_all_disarmed() {
+    let per_timer =
+        bytes_per_armed_timer(1_000_000, |i| Duration::from_secs(3600 + i as u64 % 1000));
     // A Sleep is ~40 bytes, its queue entry 24, its slot 40: well under 200.
     assert!(per_timer < 200, "{per_timer} bytes per armed timer");
-    assert!(lp.run_once().idle, "every timer was disarmed");
 }
 
 /// Timers a millisecond apart (a server's idle timeouts, say): few share a
 /// bucket of the timer queue, so its per-bucket cost shows here.
 fn sparse_timers_cost_a_bounded_amount_each() {
-    let mut lp = corio::EventLoop::new().unwrap();
-    let per_timer = lp.run_until_complete(async {
-        let n = 200_000;
-        let before = rss();
-        let mut sleeps: Vec<Sleep> = Vec::with_capacity(n);
-        for i in 0..n {
-            sleeps.push(sleep(
-                Duration::from_secs(60) + Duration::from_millis(i as u64),
-            ));
-        }
-        for s in &mut sleeps {
-            arm(s).await;
-        }
-        let armed = rss();
-        drop(sleeps);
-        (armed - before) / n
+    let per_timer = bytes_per_armed_timer(200_000, |i| {
+        Duration::from_secs(60) + Duration::from_millis(i as u64)
     });
     // A Sleep ~40, its slot 40, its entry 24, and its share of a bucket
     // (about 30 here, 2026-11-29): well under 200. (Run first: memory freed
     // by the other parts would hide what this one takes.)
     assert!(per_timer < 200, "{per_timer} bytes per armed timer");
-    assert!(lp.run_once().idle, "every timer was disarmed");
 }
 
 fn create_and_cancel_churn_keeps_memory_flat() {
