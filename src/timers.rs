@@ -124,6 +124,9 @@ impl<C> Timers<C> {
     const MIN_REBUILD: usize = 64;
     /// How many emptied entry lists are kept.
     const SPARE_LISTS: usize = 8;
+    /// Lists that grew larger are freed, not kept: a spare list goes to the
+    /// next new bucket, which may hold a single timer for an hour.
+    const SPARE_CAPACITY: usize = 256;
 
     pub(crate) fn new() -> Timers<C> {
         Timers {
@@ -241,7 +244,9 @@ impl<C> Timers<C> {
             bucket.entries.retain(|entry| entry.is_live(slots));
             queued += bucket.entries.len();
             if bucket.entries.is_empty() {
-                if spare.len() < Self::SPARE_LISTS {
+                if spare.len() < Self::SPARE_LISTS
+                    && bucket.entries.capacity() <= Self::SPARE_CAPACITY
+                {
                     spare.push(std::mem::take(&mut bucket.entries));
                 }
                 return false;
@@ -281,7 +286,7 @@ impl<C> Timers<C> {
     }
 
     fn recycle(&mut self, mut entries: Vec<Entry>) {
-        if self.spare.len() < Self::SPARE_LISTS {
+        if self.spare.len() < Self::SPARE_LISTS && entries.capacity() <= Self::SPARE_CAPACITY {
             entries.clear();
             self.spare.push(entries);
         }
@@ -431,7 +436,30 @@ mod tests {
     }
 
     #[test]
-    fn create_and_cancel_churn_keeps_the_heap_bounded() {
+    fn a_burst_in_one_bucket_leaves_no_large_list_for_the_next_bucket() {
+        let t0 = Instant::now();
+        let mut timers: Timers<u32> = Timers::new();
+        for round in 0..3u64 {
+            let at = t0 + Duration::from_millis(10 * round);
+            for i in 0..10_000 {
+                timers.insert(at, TimerAction::Call(i));
+            }
+            assert_eq!(fired_order(&mut timers, at).len(), 10_000);
+            // One timer far away gets a new bucket, perhaps a spare list.
+            timers.insert(t0 + Duration::from_secs(3600), TimerAction::Call(0));
+        }
+        let capacity: usize = timers.buckets.values().map(|b| b.entries.capacity()).sum();
+        assert!(capacity <= 3 * Timers::<u32>::SPARE_CAPACITY, "{capacity}");
+        assert!(
+            timers
+                .spare
+                .iter()
+                .all(|list| list.capacity() <= Timers::<u32>::SPARE_CAPACITY)
+        );
+    }
+
+    #[test]
+    fn create_and_cancel_churn_keeps_the_queue_bounded() {
         let mut timers: Timers<u32> = Timers::new();
         let far = Instant::now() + Duration::from_secs(3600);
         let keep = timers.insert(far, TimerAction::Call(0));
