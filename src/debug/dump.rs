@@ -3,7 +3,7 @@
 //! Nothing is recorded for it while tasks run: the dump is *found out* when
 //! asked for, by looking at who holds each waiting task's waker. A task's
 //! waker is one `Arc`, so every clone of it points at the same place;
-//! corio walks its own structures — the timer heap, the reactor's sources,
+//! corio walks its own structures — the timer queue, the reactor's sources,
 //! the join wakers of other tasks, the wakers its sync primitives parked
 //! (noted in debug mode, see `park.rs`) — and matches the addresses.
 //! Clones that none of these hold are counted as held "elsewhere": by
