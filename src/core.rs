@@ -250,6 +250,20 @@ impl Core {
         self.now.get()
     }
 
+    /// The time for bookkeeping that may lag a little (asyncio's
+    /// `loop.time()` is read fresh; this one is not): the clock as the
+    /// loop last read it — after every wait in the reactor and at every
+    /// look at armed timers — so it can be behind by as long as the
+    /// current turn has run. A loop that is not running reads the real
+    /// clock. Never ahead of the real clock.
+    pub(crate) fn loop_time(&self) -> Instant {
+        if self.is_running() {
+            self.cached_now()
+        } else {
+            Instant::now()
+        }
+    }
+
     pub(crate) fn refresh_now(&self) -> Instant {
         let now = Instant::now();
         self.now.set(now);

@@ -832,7 +832,9 @@ impl EventLoop {
         let started = (timeout != Some(Duration::ZERO)).then(Instant::now);
         let mut io_wakers = core.take_io_wakers();
         let polled = core.reactor.borrow_mut().poll(timeout, &mut io_wakers);
-        turn.slept = started.map_or(Duration::ZERO, |t| t.elapsed());
+        // After a wait, the one clock read both measures it and refreshes
+        // the loop's cached clock (`Core::loop_time`).
+        turn.slept = started.map_or(Duration::ZERO, |t| core.refresh_now() - t);
         turn.io_events = polled.io_events;
 
         // 4. Wake whoever waits for what happened: the tasks parked on I/O
@@ -1054,5 +1056,35 @@ mod tests {
             (after.0.max(after.1), after.0.min(after.1)),
             "no list grew or was dropped"
         );
+    }
+
+    #[test]
+    fn the_loop_time_is_fresh_after_a_wait_even_with_no_timer_armed() {
+        let mut lp = EventLoop::new().unwrap();
+        let core = Rc::clone(&lp.core);
+        let parked = Arc::new(std::sync::Mutex::new(None::<std::task::Waker>));
+        let start = Instant::now();
+        let waker_thread = {
+            let parked = Arc::clone(&parked);
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(30));
+                let waker: Option<std::task::Waker> = parked.lock().unwrap().take();
+                waker.expect("the main future parked").wake();
+            })
+        };
+        // No timer is armed: the loop blocks in the reactor until the
+        // thread's wake, and the clock read after that wait is the loop's.
+        let mut polls = 0;
+        let fresh = lp.run_until_complete(std::future::poll_fn(|cx| {
+            polls += 1;
+            if polls == 1 {
+                *parked.lock().unwrap() = Some(cx.waker().clone());
+                return std::task::Poll::Pending;
+            }
+            // Woken by the thread, 30 ms after `start` at the earliest.
+            std::task::Poll::Ready(core.loop_time() >= start + Duration::from_millis(30))
+        }));
+        waker_thread.join().unwrap();
+        assert!(fresh, "the loop's clock was not read after its wait");
     }
 }

@@ -138,6 +138,28 @@ struct Inner {
     defaults_close: bool,
 }
 
+/// A request's URL: the text as given, or — when it is the URL the
+/// client fetched last — that parse, shared.
+enum RequestUrl {
+    Text(String),
+    Parsed(Rc<Parsed>),
+}
+
+impl RequestUrl {
+    fn as_str(&self) -> &str {
+        match self {
+            RequestUrl::Text(text) => text,
+            RequestUrl::Parsed(parsed) => &parsed.text,
+        }
+    }
+}
+
+impl fmt::Debug for RequestUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
 /// A checked URL and where it sends a request.
 struct Parsed {
     /// Shared with the responses from this URL (an `Arc`: a `Response` is
@@ -323,10 +345,19 @@ impl Client {
     /// .unwrap();
     /// ```
     pub fn request(&self, method: Method, url: impl AsRef<str>) -> RequestBuilder {
+        let text = url.as_ref();
+        // The URL fetched last, again: take its parse now, and skip copying
+        // the text.
+        let last = self.inner.last_url.borrow();
+        let url = match last.as_ref().filter(|last| *last.text == *text) {
+            Some(last) => RequestUrl::Parsed(Rc::clone(last)),
+            None => RequestUrl::Text(text.to_owned()),
+        };
+        drop(last);
         RequestBuilder {
             client: self.clone(),
             method,
-            url: url.as_ref().to_owned(),
+            url,
             headers: Headers::new(),
             body: Vec::new(),
             timeout: self.inner.config.total_timeout,
@@ -346,7 +377,11 @@ impl Client {
     }
 
     /// Parses and checks `text` (or reuses the last parse of the same text).
-    fn parse(&self, text: String) -> Result<Rc<Parsed>, Error> {
+    fn parse(&self, url: RequestUrl) -> Result<Rc<Parsed>, Error> {
+        let text = match url {
+            RequestUrl::Parsed(parsed) => return Ok(parsed),
+            RequestUrl::Text(text) => text,
+        };
         if let Some(last) = self
             .inner
             .last_url
@@ -494,7 +529,7 @@ impl Client {
         // box moves as one pointer.
         Ok(Box::new(Conn {
             stream,
-            key: target.authority.clone(),
+            key: Rc::clone(&target.authority),
             buf: vec![0; READ_BUFFER],
             start: 0,
             end: 0,
@@ -509,11 +544,14 @@ impl Client {
         let timeout = self.inner.config.pool_idle_timeout;
         let mut pool = self.inner.pool.borrow_mut();
         let idle = pool.idle.get_mut(key)?;
-        let now = Instant::now();
         // The most recently used first: the least likely to have been closed.
         while let Some(entry) = idle.pop() {
             // Anything that arrived while it sat idle (a FIN, a late `408`,
             // stray bytes) would be read as the answer to the next request.
+            // (The loop's clock, not a fresh read: a turn's lag only lets a
+            // connection in that expired that much ago, and the checks
+            // below and the retry of a stale connection cover it.)
+            let now = entry.conn.stream.loop_time();
             let fresh = now.duration_since(entry.since) < timeout;
             if fresh && entry.conn.stream.on_current_loop() && entry.conn.stream.is_quiet() {
                 return Some(entry.conn);
@@ -773,7 +811,7 @@ impl Builder {
 pub struct RequestBuilder {
     client: Client,
     method: Method,
-    url: String,
+    url: RequestUrl,
     headers: Headers,
     body: Vec<u8>,
     timeout: Option<Duration>,
@@ -923,7 +961,7 @@ impl RequestBuilder {
             ..
         } = self;
         if let Some(err) = error {
-            return Err(err.at(&url));
+            return Err(err.at(url.as_str()));
         }
         let config = &client.inner.config;
         let mut url = client.parse(url)?;
@@ -1041,7 +1079,7 @@ struct Clock {
 struct Conn {
     stream: TcpStream,
     /// The pool key: `host:port`.
-    key: String,
+    key: Rc<str>,
     buf: Vec<u8>,
     /// `buf[start..end]` is received and not yet used.
     start: usize,
@@ -1562,7 +1600,7 @@ impl fmt::Debug for Response {
 /// Idle connections, by `host:port`, newest last.
 #[derive(Default)]
 struct Pool {
-    idle: HashMap<String, Vec<Idle>, BuildHasherDefault<Fnv>>,
+    idle: HashMap<Rc<str>, Vec<Idle>, BuildHasherDefault<WordHash>>,
     /// A reaper task is closing expired connections.
     reaping: Rc<Cell<bool>>,
 }
@@ -1585,14 +1623,14 @@ impl Pool {
             return; // no pooling: the connection closes
         }
         let mut pool = inner.pool.borrow_mut();
-        let idle = pool.idle.entry(conn.key.clone()).or_default();
+        let idle = pool.idle.entry(Rc::clone(&conn.key)).or_default();
         if idle.len() >= config.pool_max_idle_per_host {
             idle.remove(0); // the oldest goes
         }
-        idle.push(Idle {
-            conn,
-            since: Instant::now(),
-        });
+        // The loop's clock: it may lag by a turn, which only shortens the
+        // connection's stay by that much.
+        let since = conn.stream.loop_time();
+        idle.push(Idle { conn, since });
         if !pool.reaping.get() {
             pool.reaping.set(true);
             let flag = Rc::clone(&pool.reaping);
@@ -1643,22 +1681,34 @@ async fn reap(client: Weak<Inner>, reaping: Rc<Cell<bool>>) {
     }
 }
 
-/// FNV-1a: the pool's keys are short `host:port` strings chosen by the
-/// program, not by an attacker, so a simple fast hash will do.
+/// The pool's hash: FxHash's multiply-and-rotate, eight bytes at a time
+/// (byte-at-a-time FNV cost more than the rest of a pool lookup). Keys are
+/// `host:port` strings and the map holds only idle connections, at most
+/// `max_idle_per_host` per key, so a weak hash costs little even when the
+/// hosts come from crawled links.
 #[derive(Default)]
-struct Fnv(u64);
+struct WordHash(u64);
 
-impl Hasher for Fnv {
+impl WordHash {
+    fn mix(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl Hasher for WordHash {
     fn write(&mut self, bytes: &[u8]) {
-        let mut hash = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for &b in bytes {
-            hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        let mut words = bytes.chunks_exact(8);
+        for word in &mut words {
+            let mut eight = [0u8; 8];
+            eight.copy_from_slice(word);
+            self.mix(u64::from_le_bytes(eight));
         }
-        self.0 = hash;
+        let rest = words.remainder();
+        if !rest.is_empty() {
+            let mut eight = [0u8; 8];
+            eight[..rest.len()].copy_from_slice(rest);
+            self.mix(u64::from_le_bytes(eight));
+        }
     }
 
     fn finish(&self) -> u64 {

@@ -460,8 +460,8 @@ impl ResponseDecoder {
             let head = Head {
                 status,
                 version,
-                reason: String::from_utf8_lossy(response.reason.unwrap_or("").as_bytes())
-                    .into_owned(),
+                // httparse hands the reason over as `&str` (it is UTF-8).
+                reason: response.reason.unwrap_or("").to_owned(),
                 headers,
             };
             self.begin_body(&head, &framing)?;

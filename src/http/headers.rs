@@ -231,17 +231,21 @@ impl Headers {
         head: &'a [u8],
         fields: impl ExactSizeIterator<Item = (&'a [u8], &'a [u8])>,
     ) -> Headers {
+        // Places are `u32`s: a head longer than that (far beyond any
+        // `max_head_bytes` worth setting) keeps no fields rather than
+        // wrong ones.
+        let fits = u32::try_from(head.len()).is_ok();
         let base = head.as_ptr() as usize;
-        // Where `part` starts in `head` (it is a slice of it).
+        // Where `part` starts in `head` (it is a slice of it; anything
+        // else, which a parser never gives, is kept as empty).
         let place = |part: &[u8]| {
             let at = (part.as_ptr() as usize).wrapping_sub(base);
-            let inside = at <= head.len() && part.len() <= head.len() - at;
-            let at = if inside { at } else { 0 };
-            let len = if inside { part.len() } else { 0 };
-            (
-                u32::try_from(at).unwrap_or(0),
-                u32::try_from(len).unwrap_or(0),
-            )
+            let end = at.wrapping_add(part.len());
+            if at <= end && end <= head.len() && fits {
+                (at as u32, part.len() as u32)
+            } else {
+                (0, 0)
+            }
         };
         let mut placed = Vec::with_capacity(fields.len());
         for (name, value) in fields {

@@ -88,8 +88,10 @@ pub(crate) struct Target {
     /// Connect here: a name to resolve, or an address.
     pub(crate) connect: Connect,
     /// `host[:port]` as the `Host` header wants it; also the key under
-    /// which idle connections wait.
-    pub(crate) authority: String,
+    /// which idle connections wait (an `Rc`: every pooled connection keeps
+    /// a copy of its key, and returning one to the pool should not
+    /// allocate).
+    pub(crate) authority: std::rc::Rc<str>,
     /// `/path?query`, percent-encoding as given.
     pub(crate) path_and_query: String,
 }
@@ -164,7 +166,7 @@ pub(crate) fn target(url: &Url) -> Target {
     }
     Target {
         connect,
-        authority,
+        authority: authority.into(),
         path_and_query,
     }
 }

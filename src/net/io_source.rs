@@ -45,6 +45,11 @@ impl<T: mio::event::Source> IoSource<T> {
         context::with_current(|core| Rc::ptr_eq(core, &self.core)) == Some(true)
     }
 
+    /// The clock of the loop this source belongs to (`Core::loop_time`).
+    pub(crate) fn loop_time(&self) -> std::time::Instant {
+        self.core.loop_time()
+    }
+
     pub(crate) fn get_ref(&self) -> &T {
         match &self.io {
             Some(io) => io,

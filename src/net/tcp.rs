@@ -501,6 +501,12 @@ impl TcpStream {
         self.io.on_current_loop()
     }
 
+    /// The clock of the loop this stream belongs to, as it last read it:
+    /// for bookkeeping that may lag by a turn (idle-connection stamps).
+    pub(crate) fn loop_time(&self) -> std::time::Instant {
+        self.io.loop_time()
+    }
+
     /// For a connection that waited idle in a pool: has nothing arrived
     /// (no data, no FIN, no error) since it was last read dry? Costs a
     /// `peek` only when the reactor saw an event meanwhile.
