@@ -289,12 +289,12 @@ impl Core {
         self.polls_since_look.set(0);
     }
 
-    /// Time until the next armed timer; `None` if no timer is armed.
-    pub(crate) fn next_timer_timeout(&self) -> Option<std::time::Duration> {
+    /// Time from `now` until the next armed timer; `None` if no timer is
+    /// armed.
+    pub(crate) fn next_timer_timeout(&self, now: Instant) -> Option<std::time::Duration> {
         if self.state.borrow().timers.len() == 0 {
             return None;
         }
-        let now = self.refresh_now();
         self.state.borrow_mut().timers.next_timeout(now)
     }
 
@@ -621,12 +621,18 @@ impl Core {
     // ----- timers ------------------------------------------------------------
 
     /// Fires every timer that is due: wakes sleeping tasks and queues
-    /// `call_later` callbacks. Returns how many fired.
-    pub(crate) fn fire_timers(&self) -> usize {
+    /// `call_later` callbacks. Returns how many fired. With `clock_fresh`
+    /// (the loop read the clock during this look), the cached clock is
+    /// used; otherwise it is read.
+    pub(crate) fn fire_timers(&self, clock_fresh: bool) -> usize {
         if self.state.borrow().timers.len() == 0 {
             return 0;
         }
-        let now = self.refresh_now();
+        let now = if clock_fresh {
+            self.cached_now()
+        } else {
+            self.refresh_now()
+        };
         let mut waiters = Vec::new();
         let fired = {
             let mut st = self.state.borrow_mut();

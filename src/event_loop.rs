@@ -795,10 +795,12 @@ impl EventLoop {
         // 2. How long may we wait? Not at all if work is ready (or a stop
         //    was asked for); else until the next timer; else until an event
         //    — if any event could ever come.
-        let timeout = if ready {
-            Some(Duration::ZERO)
-        } else {
-            core.next_timer_timeout()
+        //    Only a look that may block reads the clock before it (for the
+        //    timeout and to measure the wait), and once after.
+        let before = (!ready).then(|| core.refresh_now());
+        let timeout = match before {
+            None => Some(Duration::ZERO),
+            Some(now) => core.next_timer_timeout(now),
         };
         let may_be_idle = timeout.is_none() && wait == Wait::UnlessIdle;
         if may_be_idle && !core.could_be_woken(root.map(|root| &root.waker)) {
@@ -829,11 +831,11 @@ impl EventLoop {
 
         // 3. Wait in `mio::Poll::poll` for I/O readiness, a cross-thread
         //    wake-up, or the timeout.
-        let started = (timeout != Some(Duration::ZERO)).then(Instant::now);
+        let started = before.filter(|_| timeout != Some(Duration::ZERO));
         let mut io_wakers = core.take_io_wakers();
         let polled = core.reactor.borrow_mut().poll(timeout, &mut io_wakers);
-        // After a wait, the one clock read both measures it and refreshes
-        // the loop's cached clock (`Core::loop_time`).
+        // After a wait, the one clock read measures it, refreshes the loop's
+        // cached clock (`Core::loop_time`) and tells which timers are due.
         turn.slept = started.map_or(Duration::ZERO, |t| core.refresh_now() - t);
         turn.io_events = polled.io_events;
 
@@ -850,7 +852,7 @@ impl EventLoop {
 
         // 5. Fire the timers that are due: sleeping tasks are woken and
         //    `call_later` callbacks queued.
-        turn.timers_fired = core.fire_timers();
+        turn.timers_fired = core.fire_timers(before.is_some());
         core.counters.looked(turn.io_events, turn.timers_fired);
         if core.debug.tracing() {
             core.debug.trace_look(turn.io_events, turn.timers_fired);

@@ -212,6 +212,26 @@ fn a_content_length_body_is_read_exactly_and_the_connection_is_reused() {
 }
 
 #[test]
+fn a_busy_client_keeps_one_pool_reaper_instead_of_one_per_request() {
+    run_bounded(async {
+        let server = scripted(|n| ok_with(&format!("response {n}"))).await;
+        let client = Client::new();
+        // One connection, so the pool is empty whenever a request is out:
+        // the reaper must not end (and a new one start) every time.
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..20 {
+            // The next request takes the connection out of the pool at
+            // once, before the reaper started by this one first runs.
+            client.get(server.url("/")).send().await.unwrap();
+            seen.extend(corio::all_tasks().iter().map(|task| task.id()));
+        }
+        assert_eq!(server.accepted.get(), 1);
+        // The main task, the server's tasks and one reaper.
+        assert!(seen.len() <= 5, "{} tasks came and went", seen.len());
+    });
+}
+
+#[test]
 fn a_chunked_body_with_extensions_and_trailers_is_decoded() {
     run_bounded(async {
         let server = scripted(|_| {

@@ -453,11 +453,12 @@ impl Client {
                     Err(err) => break Err(err),
                 },
             };
-            let decoder = ResponseDecoder::new(method == Method::Head)
+            conn.decoder = ResponseDecoder::new(method == Method::Head)
                 .max_head_bytes(config.max_head_bytes)
                 .max_body_bytes(config.max_body_bytes);
-            match conn.exchange(&wire, decoder, &clock).await {
-                Ok((head, decoder)) => {
+            conn.clock = clock;
+            match conn.exchange(&wire).await {
+                Ok(head) => {
                     break Ok(StreamingResponse {
                         status: head.status,
                         version: head.version,
@@ -466,8 +467,6 @@ impl Client {
                         url: Arc::clone(&url.text),
                         body: Body {
                             conn: Some(conn),
-                            decoder,
-                            clock,
                             pool: Rc::downgrade(&self.inner),
                             reusable: !closing,
                             failed: None,
@@ -535,6 +534,9 @@ impl Client {
             end: 0,
             eof: false,
             received: 0,
+            // Set by each request.
+            decoder: ResponseDecoder::new(false),
+            clock,
             timers: Timers::default(),
         }))
     }
@@ -608,6 +610,11 @@ impl Builder {
 
     /// How long a read or write may wait with no progress: the longest
     /// silence between bytes. Default 30 s.
+    ///
+    /// The silence is counted from the loop's clock as it read it at the
+    /// start of the current turn (one clock read per turn, not one per
+    /// wait), so it may end early by as long as that turn had run — micro-
+    /// seconds, unless a task blocks the loop.
     ///
     /// # Examples
     ///
@@ -905,11 +912,15 @@ impl RequestBuilder {
     /// })
     /// .unwrap();
     /// ```
-    pub async fn send(self) -> Result<Response, Error> {
+    pub async fn send(mut self) -> Result<Response, Error> {
         // `follow` directly, not through `send_streaming`: one level of
         // future less to build and move on every request.
         let deadline = self.deadline();
-        self.follow(deadline).await?.into_response().await
+        let mut response = self.follow(deadline).await?;
+        // The body is read where the response is, not by `into_response`'s
+        // own future: that would move the response into it.
+        let body = response.read_body().await?;
+        Ok(response.with_body(body))
     }
 
     /// Sends the request and returns once the response head has arrived;
@@ -934,7 +945,7 @@ impl RequestBuilder {
     /// })
     /// .unwrap();
     /// ```
-    pub async fn send_streaming(self) -> Result<StreamingResponse, Error> {
+    pub async fn send_streaming(mut self) -> Result<StreamingResponse, Error> {
         let deadline = self.deadline();
         self.follow(deadline).await
     }
@@ -950,20 +961,26 @@ impl RequestBuilder {
     }
 
     /// The redirect loop (RFC 9110 §15.4).
-    async fn follow(self, deadline: Option<Deadline>) -> Result<StreamingResponse, Error> {
+    ///
+    /// It works on the builder in place (a redirect may change its method,
+    /// headers and body): moving the builder into this future and apart
+    /// again cost more than the rest of `send`'s own work.
+    async fn follow(&mut self, deadline: Option<Deadline>) -> Result<StreamingResponse, Error> {
         let RequestBuilder {
             client,
-            mut method,
+            method,
             url,
-            mut headers,
-            mut body,
+            headers,
+            body,
             error,
             ..
         } = self;
-        if let Some(err) = error {
+        let mut method = *method;
+        if let Some(err) = error.take() {
             return Err(err.at(url.as_str()));
         }
         let config = &client.inner.config;
+        let url = std::mem::replace(url, RequestUrl::Text(String::new()));
         let mut url = client.parse(url)?;
         // Filled at the first redirect: most requests have none.
         let mut visited: Vec<(Method, Url)> = Vec::new();
@@ -972,7 +989,7 @@ impl RequestBuilder {
         let mut defaults = Cow::Borrowed(&config.default_headers);
         loop {
             let response = client
-                .exchange(method, &url, &headers, &defaults, &body, deadline)
+                .exchange(method, &url, headers, &defaults, body, deadline)
                 .await
                 .map_err(|err| err.at(&url.text))?;
             let redirect = matches!(response.status, 301 | 302 | 303 | 307 | 308);
@@ -1006,7 +1023,7 @@ impl RequestBuilder {
             };
             if to_get {
                 method = Method::Get;
-                body = Vec::new();
+                *body = Vec::new();
                 headers.remove("content-type");
             }
             if (next.host(), next.port_or_known_default())
@@ -1088,6 +1105,12 @@ struct Conn {
     eof: bool,
     /// Bytes received since the current request was sent.
     received: usize,
+    /// The current request's response decoder and time limits: a
+    /// connection carries one request at a time, and keeping them here
+    /// keeps them out of every future and result that passes a response
+    /// along.
+    decoder: ResponseDecoder,
+    clock: Clock,
     timers: Timers,
 }
 
@@ -1121,7 +1144,8 @@ async fn limited<T>(
             }
             return Poll::Ready(out.map_err(|err| Error::io(err, doing)));
         }
-        let until = *idle_until.get_or_insert_with(|| crate::time::deadline_after(clock.idle));
+        // From the loop's clock: see `Builder::read_timeout`.
+        let until = *idle_until.get_or_insert_with(|| loop_deadline_after(clock.idle));
         let idle = timers.idle.get_or_insert_with(|| sleep_until(until));
         while Pin::new(&mut *idle).poll(cx).is_ready() {
             if idle.deadline() >= until {
@@ -1143,6 +1167,13 @@ async fn limited<T>(
     .await
 }
 
+/// `delay` after the current loop's clock (`Core::loop_time`): no clock
+/// read of its own.
+fn loop_deadline_after(delay: Duration) -> Instant {
+    let now = crate::context::with_current(|core| core.loop_time()).unwrap_or_else(Instant::now);
+    crate::time::later(now, delay)
+}
+
 /// Did a request fail the way it does on a connection the server closed
 /// while it sat idle (closed, or reset)? Then a retry on a new one may work.
 fn is_stale(err: &Error) -> bool {
@@ -1161,17 +1192,8 @@ fn is_stale(err: &Error) -> bool {
 }
 
 impl Conn {
-    fn unread(&self) -> &[u8] {
-        &self.buf[self.start..self.end]
-    }
-
     /// Sends `wire` and reads until the decoder has the response head.
-    async fn exchange(
-        &mut self,
-        wire: &[u8],
-        mut decoder: ResponseDecoder,
-        clock: &Clock,
-    ) -> Result<(Head, ResponseDecoder), Error> {
+    async fn exchange(&mut self, wire: &[u8]) -> Result<Head, Error> {
         self.received = 0;
         // Write by write, so the idle limit is on silence, not on the total.
         let mut rest = wire;
@@ -1179,7 +1201,7 @@ impl Conn {
             let n = limited(
                 self.stream.write(rest),
                 &mut self.timers,
-                clock,
+                &self.clock,
                 "sending the request",
             )
             .await?;
@@ -1192,15 +1214,17 @@ impl Conn {
             rest = &rest[n..];
         }
         loop {
-            let (used, event) = decoder.decode(self.unread(), self.eof)?;
+            let (used, event) = self
+                .decoder
+                .decode(&self.buf[self.start..self.end], self.eof)?;
             match event {
                 Event::NeedMore => {
                     self.start += used; // an interim (1xx) head, used up
-                    self.fill(clock).await?;
+                    self.fill().await?;
                 }
                 Event::Head(head) => {
                     self.start += used;
-                    return Ok((head, decoder));
+                    return Ok(head);
                 }
                 Event::Data(_) | Event::End => unreachable!("the decoder gives the head first"),
             }
@@ -1209,7 +1233,7 @@ impl Conn {
 
     /// Reads more bytes after the unread ones; at the end of the stream,
     /// sets `eof`.
-    async fn fill(&mut self, clock: &Clock) -> Result<(), Error> {
+    async fn fill(&mut self) -> Result<(), Error> {
         if self.start == self.end {
             (self.start, self.end) = (0, 0);
         } else if self.end == self.buf.len() {
@@ -1226,6 +1250,7 @@ impl Conn {
             buf,
             end,
             timers,
+            clock,
             ..
         } = self;
         let n = limited(
@@ -1277,14 +1302,13 @@ pub struct StreamingResponse {
 /// The body half of a streaming response: the connection and the decoder.
 struct Body {
     /// `None` once the body ended or failed.
+    /// (Its decoder and time limits are the connection's.)
     conn: Option<Box<Conn>>,
-    decoder: ResponseDecoder,
-    clock: Clock,
     pool: Weak<Inner>,
     /// The request allowed reuse (no `Connection: close` from our side).
     reusable: bool,
     /// The body failed with this error: later calls report it again.
-    failed: Option<(ErrorKind, String)>,
+    failed: Option<Box<(ErrorKind, String)>>,
 }
 
 impl StreamingResponse {
@@ -1316,11 +1340,14 @@ impl StreamingResponse {
             let Some(conn) = body.conn.as_mut() else {
                 return match &body.failed {
                     // Asked again after an error: the body is still incomplete.
-                    Some((kind, message)) => Err(Error::new(*kind, message.clone()).at(&self.url)),
+                    Some(failed) => Err(Error::new(failed.0, failed.1.clone()).at(&self.url)),
                     None => Ok(None),
                 };
             };
-            let (used, event) = match body.decoder.decode(conn.unread(), conn.eof) {
+            let (used, event) = match conn
+                .decoder
+                .decode(&conn.buf[conn.start..conn.end], conn.eof)
+            {
                 Ok(step) => step,
                 Err(err) => return Err(body.fail(err).at(&self.url)),
             };
@@ -1329,7 +1356,7 @@ impl StreamingResponse {
                     // The decoder may have used framing bytes (a chunk-size
                     // line, a CRLF) before it ran out.
                     conn.start += used;
-                    if let Err(err) = conn.fill(&body.clock).await {
+                    if let Err(err) = conn.fill().await {
                         return Err(body.fail(err).at(&self.url));
                     }
                 }
@@ -1366,21 +1393,37 @@ impl StreamingResponse {
     /// .unwrap();
     /// ```
     pub async fn into_response(mut self) -> Result<Response, Error> {
+        let body = self.read_body().await?;
+        Ok(self.with_body(body))
+    }
+
+    /// The rest of the body, in memory.
+    async fn read_body(&mut self) -> Result<Vec<u8>, Error> {
         let mut body = Vec::new();
-        if let Some(length) = self.body.decoder.length_left() {
+        let length_left = self
+            .body
+            .conn
+            .as_ref()
+            .and_then(|c| c.decoder.length_left());
+        if let Some(length) = length_left {
             body.reserve_exact(usize::try_from(length).unwrap_or(usize::MAX).min(1 << 20));
         }
         while let Some(piece) = self.chunk().await? {
             body.extend_from_slice(piece);
         }
-        Ok(Response {
+        Ok(body)
+    }
+
+    /// The response with its whole `body`.
+    fn with_body(self, body: Vec<u8>) -> Response {
+        Response {
             status: self.status,
             version: self.version,
             reason: self.reason,
             headers: self.headers,
             body,
             url: self.url,
-        })
+        }
     }
 
     /// The first value of header `name` (any case), if it is UTF-8.
@@ -1424,7 +1467,8 @@ impl StreamingResponse {
     /// Reads and drops a short body so that the connection can be reused;
     /// a long one (or any error) just closes the connection.
     async fn discard(mut self) {
-        while self.body.decoder.body_len() <= DISCARD_LIMIT {
+        // (Once the connection is gone, `chunk` returns at once.)
+        while self.body.conn.as_ref().map_or(0, |c| c.decoder.body_len()) <= DISCARD_LIMIT {
             match self.chunk().await {
                 Ok(Some(_)) => {}
                 Ok(None) | Err(_) => return,
@@ -1438,7 +1482,10 @@ impl Body {
     /// error remembered.
     fn fail(&mut self, err: Error) -> Error {
         self.conn = None;
-        self.failed = Some((err.kind(), format!("the body failed earlier: {err}")));
+        self.failed = Some(Box::new((
+            err.kind(),
+            format!("the body failed earlier: {err}"),
+        )));
         err
     }
 
@@ -1450,7 +1497,7 @@ impl Body {
         };
         conn.timers.total = None; // the request is over: disarm its deadline
         let clean =
-            self.reusable && self.decoder.keep_alive() && conn.start == conn.end && !conn.eof;
+            self.reusable && conn.decoder.keep_alive() && conn.start == conn.end && !conn.eof;
         if let (true, Some(inner)) = (clean, self.pool.upgrade()) {
             Pool::checkin(&inner, conn);
         }
@@ -1656,8 +1703,9 @@ impl Pool {
 }
 
 /// The pool's reaper: a task that sleeps until the next idle connection
-/// expires, closes it, and ends when the pool is empty (or the client is
-/// gone). Dropping it (the loop closing) clears the flag too.
+/// expires, closes it, and ends once the pool has stayed empty for an idle
+/// timeout (or the client is gone). Dropping it (the loop closing) clears
+/// the flag too.
 async fn reap(client: Weak<Inner>, reaping: Rc<Cell<bool>>) {
     struct Clear(Rc<Cell<bool>>);
     impl Drop for Clear {
@@ -1666,18 +1714,26 @@ async fn reap(client: Weak<Inner>, reaping: Rc<Cell<bool>>) {
         }
     }
     let _clear = Clear(reaping);
+    // An empty pool is often empty only for a moment — every connection
+    // is out serving a request — so the reaper ends only after the pool
+    // stayed empty for a whole idle timeout (else a busy client would
+    // start a reaper for nearly every request).
+    let mut was_empty = false;
     loop {
-        let next = {
+        let (next, timeout) = {
             let Some(inner) = client.upgrade() else {
                 return;
             };
             let mut pool = inner.pool.borrow_mut();
-            pool.purge(inner.config.pool_idle_timeout)
+            let timeout = inner.config.pool_idle_timeout;
+            (pool.purge(timeout), timeout)
         };
         match next {
             Some(at) => crate::time::sleep_until(at).await,
-            None => return,
+            None if was_empty => return,
+            None => crate::time::sleep(timeout).await,
         }
+        was_empty = next.is_none();
     }
 }
 

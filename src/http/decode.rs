@@ -716,7 +716,8 @@ impl Framing {
     #[inline]
     fn note(&mut self, name: &str, value: &[u8]) -> Result<(), Error> {
         let items = || value.split(|&b| b == b',').map(<[u8]>::trim_ascii);
-        if name.eq_ignore_ascii_case("content-length") {
+        let name = name.as_bytes();
+        if is_named(name, b"content-length") {
             for item in items() {
                 let parsed = parse_decimal(item).ok_or_else(|| {
                     Error::new(
@@ -734,7 +735,7 @@ impl Framing {
                     _ => self.length = Some(parsed),
                 }
             }
-        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+        } else if is_named(name, b"transfer-encoding") {
             for coding in items().filter(|c| !c.is_empty()) {
                 self.codings += 1;
                 if coding.eq_ignore_ascii_case(b"chunked") {
@@ -743,7 +744,7 @@ impl Framing {
                     self.other = Some(String::from_utf8_lossy(coding).to_ascii_lowercase());
                 }
             }
-        } else if name.eq_ignore_ascii_case("connection") {
+        } else if is_named(name, b"connection") {
             for token in items() {
                 self.close |= token.eq_ignore_ascii_case(b"close");
                 self.keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
@@ -751,6 +752,26 @@ impl Framing {
         }
         Ok(())
     }
+}
+
+/// Is the header name `name` (a token, as httparse checked) the same as
+/// `lower` (lowercase letters and `-`) in any case? Setting bit `0x20` of
+/// each byte folds case exactly here: the only bytes that turn into a
+/// lowercase letter are that letter and its capital, and into `-` only `-`
+/// and CR, which no token holds. Eight bytes at a time: this runs for
+/// every field of every response.
+fn is_named(name: &[u8], lower: &[u8]) -> bool {
+    const FOLD: u64 = 0x2020_2020_2020_2020;
+    let word = |bytes: &[u8]| {
+        let mut eight = [0u8; 8];
+        eight[..bytes.len()].copy_from_slice(bytes);
+        u64::from_le_bytes(eight) | FOLD
+    };
+    name.len() == lower.len()
+        && name
+            .chunks(8)
+            .zip(lower.chunks(8))
+            .all(|(a, b)| word(a) == word(b))
 }
 
 /// One or more decimal digits that fit in a `u64`.
@@ -786,4 +807,56 @@ fn preview(bytes: &[u8]) -> String {
         text.push('…');
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_names_match_in_any_case_and_nothing_else_does() {
+        for name in [
+            "content-length",
+            "Content-Length",
+            "CONTENT-LENGTH",
+            "cOnTeNt-LeNgTh",
+        ] {
+            assert!(is_named(name.as_bytes(), b"content-length"), "{name}");
+        }
+        for name in [
+            "Transfer-Encoding",
+            "TRANSFER-ENCODING",
+            "Connection",
+            "connection",
+        ] {
+            let lower = name.to_ascii_lowercase();
+            assert!(is_named(name.as_bytes(), lower.as_bytes()), "{name}");
+        }
+        let near_misses = [
+            "content_length",
+            "content-lengths",
+            "content-lengt",
+            "content-lengtg",
+            "Transfer-Encodinh",
+            "Connectio",
+            "",
+        ];
+        for name in near_misses {
+            for lower in ["content-length", "transfer-encoding", "connection"] {
+                assert!(
+                    !is_named(name.as_bytes(), lower.as_bytes()),
+                    "{name} ~ {lower}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_shouted_content_length_frames_the_body() {
+        let wire = b"HTTP/1.1 200 OK\r\nCONTENT-LENGTH: 3\r\n\r\nabcdef";
+        let mut decoder = ResponseDecoder::new(false);
+        let (used, _) = decoder.decode(wire, false).unwrap();
+        let (_, data) = decoder.decode(&wire[used..], false).unwrap();
+        assert_eq!(data, Event::Data(b"abc"));
+    }
 }

@@ -81,21 +81,46 @@ impl fmt::Display for ErrorKind {
 ///     println!("{err}"); // invalid request: `http://exa mple.com/` is not a URL: ...
 /// });
 /// ```
-#[derive(Debug)]
 pub struct Error {
+    /// Boxed: `Result<T, Error>` is then hardly larger than `T`, and the
+    /// client's futures pass results up through several levels on every
+    /// request — errors are the rare case that may pay for an allocation.
+    inner: Box<Inner>,
+}
+
+struct Inner {
     kind: ErrorKind,
     message: String,
     url: Option<String>,
     source: Option<io::Error>,
 }
 
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Inner {
+            kind,
+            message,
+            url,
+            source,
+        } = &*self.inner;
+        f.debug_struct("Error")
+            .field("kind", kind)
+            .field("message", message)
+            .field("url", url)
+            .field("source", source)
+            .finish()
+    }
+}
+
 impl Error {
     pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
         Error {
-            kind,
-            message: message.into(),
-            url: None,
-            source: None,
+            inner: Box::new(Inner {
+                kind,
+                message: message.into(),
+                url: None,
+                source: None,
+            }),
         }
     }
 
@@ -107,17 +132,19 @@ impl Error {
             _ => ErrorKind::Io,
         };
         Error {
-            kind,
-            message: format!("{doing}: {err}"),
-            url: None,
-            source: Some(err),
+            inner: Box::new(Inner {
+                kind,
+                message: format!("{doing}: {err}"),
+                url: None,
+                source: Some(err),
+            }),
         }
     }
 
     /// Attaches the URL, unless one is already there.
     pub(crate) fn at(mut self, url: &str) -> Error {
-        if self.url.is_none() {
-            self.url = Some(url.to_owned());
+        if self.inner.url.is_none() {
+            self.inner.url = Some(url.to_owned());
         }
         self
     }
@@ -135,7 +162,7 @@ impl Error {
     /// });
     /// ```
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.inner.kind
     }
 
     /// The URL of the request that failed (after redirects: the last one).
@@ -149,7 +176,7 @@ impl Error {
     /// });
     /// ```
     pub fn url(&self) -> Option<&str> {
-        self.url.as_deref()
+        self.inner.url.as_deref()
     }
 
     /// Is this a time limit passing? (`kind() == Timeout`.)
@@ -163,14 +190,14 @@ impl Error {
     /// });
     /// ```
     pub fn is_timeout(&self) -> bool {
-        self.kind == ErrorKind::Timeout
+        self.inner.kind == ErrorKind::Timeout
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.kind, self.message)?;
-        if let Some(url) = &self.url {
+        write!(f, "{}: {}", self.inner.kind, self.inner.message)?;
+        if let Some(url) = &self.inner.url {
             write!(f, " ({url})")?;
         }
         Ok(())
@@ -179,13 +206,13 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_ref().map(|e| e as _)
+        self.inner.source.as_ref().map(|e| e as _)
     }
 }
 
 impl From<Error> for io::Error {
     fn from(err: Error) -> io::Error {
-        let kind = match (&err.source, err.kind) {
+        let kind = match (&err.inner.source, err.inner.kind) {
             (Some(source), ErrorKind::Io) => source.kind(),
             (_, ErrorKind::Timeout) => io::ErrorKind::TimedOut,
             (_, ErrorKind::Closed) => io::ErrorKind::UnexpectedEof,

@@ -234,18 +234,16 @@ impl Headers {
         // Places are `u32`s: a head longer than that (far beyond any
         // `max_head_bytes` worth setting) keeps no fields rather than
         // wrong ones.
-        let fits = u32::try_from(head.len()).is_ok();
+        if u32::try_from(head.len()).is_err() {
+            return Headers::default();
+        }
         let base = head.as_ptr() as usize;
-        // Where `part` starts in `head` (it is a slice of it; anything
-        // else, which a parser never gives, is kept as empty).
+        // Where `part` starts in `head`: it is a slice of it. (Were it not,
+        // the place would be wrong, not dangerous: `span` checks every
+        // place it reads.)
         let place = |part: &[u8]| {
             let at = (part.as_ptr() as usize).wrapping_sub(base);
-            let end = at.wrapping_add(part.len());
-            if at <= end && end <= head.len() && fits {
-                (at as u32, part.len() as u32)
-            } else {
-                (0, 0)
-            }
+            (at as u32, part.len() as u32)
         };
         let mut placed = Vec::with_capacity(fields.len());
         for (name, value) in fields {
@@ -288,7 +286,7 @@ impl Headers {
 
 fn span(bytes: &[u8], (at, len): (u32, u32)) -> &[u8] {
     let (at, len) = (at as usize, len as usize);
-    bytes.get(at..at + len).unwrap_or_default()
+    bytes.get(at..at.saturating_add(len)).unwrap_or_default()
 }
 
 fn field_name<'a>(bytes: &'a [u8], field: &Field) -> &'a str {
