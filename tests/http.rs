@@ -232,6 +232,29 @@ fn a_busy_client_keeps_one_pool_reaper_instead_of_one_per_request() {
 }
 
 #[test]
+fn repeated_gets_of_one_url_send_the_same_request_and_others_their_own() {
+    run_bounded(async {
+        let server = scripted(|n| ok_with(&format!("response {n}"))).await;
+        let client = Client::new();
+        let (a, b) = (server.url("/a?x=1"), server.url("/b"));
+        client.get(&a).send().await.unwrap();
+        client.get(&a).send().await.unwrap(); // the encoded GET, reused
+        client.get(&a).header("X-Extra", "1").send().await.unwrap();
+        client.post(&a).body("data").send().await.unwrap();
+        client.get(&b).send().await.unwrap();
+        client.get(&a).send().await.unwrap();
+        let line = |n: usize| server.request(n).lines().next().unwrap().to_owned();
+        assert_eq!(server.request(0), server.request(1));
+        assert_eq!(server.request(0), server.request(5));
+        assert!(server.request(2).contains("X-Extra: 1"));
+        assert!(!server.request(5).contains("X-Extra"));
+        assert_eq!(line(3), "POST /a?x=1 HTTP/1.1");
+        assert!(server.request(3).contains("Content-Length: 4"));
+        assert_eq!(line(4), "GET /b HTTP/1.1");
+    });
+}
+
+#[test]
 fn a_chunked_body_with_extensions_and_trailers_is_decoded() {
     run_bounded(async {
         let server = scripted(|_| {

@@ -167,6 +167,9 @@ struct Parsed {
     text: Arc<str>,
     url: Url,
     target: Target,
+    /// The bytes of a GET of this URL with the client's default headers,
+    /// once one was sent.
+    plain_get: std::cell::OnceCell<Box<[u8]>>,
 }
 
 impl Parsed {
@@ -176,6 +179,7 @@ impl Parsed {
             text: text.into(),
             url,
             target,
+            plain_get: std::cell::OnceCell::new(),
         }
     }
 }
@@ -407,20 +411,37 @@ impl Client {
         body: &[u8],
         deadline: Option<Deadline>,
     ) -> Result<StreamingResponse, Error> {
-        let mut wire = self.inner.buffers.borrow_mut().pop().unwrap_or_default();
-        wire.clear();
         let config = &self.inner.config;
-        let defaults_wire = std::ptr::eq(defaults, &config.default_headers)
-            .then_some(&self.inner.defaults_wire[..]);
-        request::encode(
-            &mut wire,
-            method,
-            &url.target,
-            headers,
-            defaults,
-            defaults_wire,
-            body,
-        );
+        let plain_defaults = std::ptr::eq(defaults, &config.default_headers);
+        let defaults_wire = plain_defaults.then_some(&self.inner.defaults_wire[..]);
+        let encode = |wire: &mut Vec<u8>| {
+            request::encode(
+                wire,
+                method,
+                &url.target,
+                headers,
+                defaults,
+                defaults_wire,
+                body,
+            );
+        };
+        // A plain GET (the client's default headers, nothing of its own)
+        // is the same bytes every time: encoded once per URL. Any other
+        // request is encoded into a reused buffer.
+        let plain_get = method == Method::Get && headers.is_empty() && body.is_empty();
+        let mut buffer = Vec::new();
+        let wire: &[u8] = if plain_get && plain_defaults {
+            url.plain_get.get_or_init(|| {
+                let mut wire = Vec::new();
+                encode(&mut wire);
+                wire.into_boxed_slice()
+            })
+        } else {
+            buffer = self.inner.buffers.borrow_mut().pop().unwrap_or_default();
+            buffer.clear();
+            encode(&mut buffer);
+            &buffer
+        };
         // Whatever `Connection` field goes out (the request's, else the
         // default, which redirects never change) decides whether we may
         // reuse the connection.
@@ -457,7 +478,7 @@ impl Client {
                 .max_head_bytes(config.max_head_bytes)
                 .max_body_bytes(config.max_body_bytes);
             conn.clock = clock;
-            match conn.exchange(&wire).await {
+            match conn.exchange(wire).await {
                 Ok(head) => {
                     break Ok(StreamingResponse {
                         status: head.status,
@@ -483,8 +504,8 @@ impl Client {
                 Err(err) => break Err(err),
             }
         };
-        if wire.capacity() <= 64 * 1024 {
-            self.inner.buffers.borrow_mut().push(wire);
+        if buffer.capacity() > 0 && buffer.capacity() <= 64 * 1024 {
+            self.inner.buffers.borrow_mut().push(buffer);
         }
         result
     }
