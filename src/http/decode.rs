@@ -372,6 +372,9 @@ impl ResponseDecoder {
         Ok(())
     }
 
+    // Out of line, like the chunked decoder: `decode` runs two or three
+    // times per response, and most of those calls only slice a body.
+    #[inline(never)]
     fn decode_head<'a>(&mut self, input: &'a [u8], eof: bool) -> Result<(usize, Event<'a>), Error> {
         let mut used = 0;
         loop {
@@ -522,6 +525,7 @@ impl ResponseDecoder {
         Ok(())
     }
 
+    #[inline(never)]
     fn decode_chunked<'a>(
         &mut self,
         input: &'a [u8],
@@ -746,20 +750,21 @@ impl Framing {
             }
         } else if is_named(name, b"connection") {
             for token in items() {
-                self.close |= token.eq_ignore_ascii_case(b"close");
-                self.keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
+                self.close |= is_named(token, b"close");
+                self.keep_alive |= is_named(token, b"keep-alive");
             }
         }
         Ok(())
     }
 }
 
-/// Is the header name `name` (a token, as httparse checked) the same as
-/// `lower` (lowercase letters and `-`) in any case? Setting bit `0x20` of
-/// each byte folds case exactly here: the only bytes that turn into a
-/// lowercase letter are that letter and its capital, and into `-` only `-`
-/// and CR, which no token holds. Eight bytes at a time: this runs for
-/// every field of every response.
+/// Is `name` — a header name, or a token of a header value, as httparse
+/// passed them — the same as `lower` (lowercase letters and `-`) in any
+/// case? Setting bit `0x20` of each byte folds case exactly here: the only
+/// bytes that turn into a lowercase letter are that letter and its
+/// capital, and into `-` only `-` and CR, which httparse admits in neither
+/// names nor values. Eight bytes at a time: this runs for every field of
+/// every response.
 fn is_named(name: &[u8], lower: &[u8]) -> bool {
     const FOLD: u64 = 0x2020_2020_2020_2020;
     let word = |bytes: &[u8]| {
@@ -849,6 +854,24 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn connection_tokens_are_read_in_any_case_and_only_whole() {
+        let keeps = |head: &str| {
+            let wire = format!("{head}\r\nContent-Length: 0\r\n\r\n");
+            let mut decoder = ResponseDecoder::new(false);
+            decoder.decode(wire.as_bytes(), false).unwrap();
+            decoder.decode(b"", false).unwrap();
+            decoder.keep_alive()
+        };
+        assert!(keeps("HTTP/1.1 200 OK"));
+        assert!(!keeps("HTTP/1.1 200 OK\r\nConnection: CLOSE"));
+        assert!(!keeps("HTTP/1.1 200 OK\r\nConnection: upgrade, Close"));
+        assert!(keeps("HTTP/1.1 200 OK\r\nConnection: closed"));
+        assert!(!keeps("HTTP/1.0 200 OK"));
+        assert!(keeps("HTTP/1.0 200 OK\r\nConnection: Keep-Alive"));
+        assert!(!keeps("HTTP/1.0 200 OK\r\nConnection: keep_alive"));
     }
 
     #[test]

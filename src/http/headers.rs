@@ -245,16 +245,14 @@ impl Headers {
             let at = (part.as_ptr() as usize).wrapping_sub(base);
             (at as u32, part.len() as u32)
         };
-        let mut placed = Vec::with_capacity(fields.len());
-        for (name, value) in fields {
-            placed.push(Field {
-                name: place(name),
-                value: place(value),
-            });
-        }
         Headers {
             bytes: head.to_vec(),
-            fields: placed,
+            fields: fields
+                .map(|(name, value)| Field {
+                    name: place(name),
+                    value: place(value),
+                })
+                .collect(),
         }
     }
 
