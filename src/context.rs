@@ -72,6 +72,9 @@ impl Enter {
             );
         }
         core.set_running(true);
+        // The cached clock is as old as the loop's last run (or its
+        // creation): bring it up to date before anything reads it.
+        core.refresh_now();
         Enter {
             core: Rc::clone(core),
         }

@@ -252,10 +252,11 @@ impl Core {
 
     /// The time for bookkeeping that may lag a little (asyncio's
     /// `loop.time()` is read fresh; this one is not): the clock as the
-    /// loop last read it — after every wait in the reactor and at every
-    /// look at armed timers — so it can be behind by as long as the
-    /// current turn has run. A loop that is not running reads the real
-    /// clock. Never ahead of the real clock.
+    /// loop last read it — when it starts running, at every look at I/O
+    /// and timers, and after every wait — so it can be behind by as long
+    /// as the current turn has run (a task that blocks the loop makes that
+    /// long). A loop that is not running reads the real clock. Never ahead
+    /// of the real clock.
     pub(crate) fn loop_time(&self) -> Instant {
         if self.is_running() {
             self.cached_now()
@@ -620,19 +621,14 @@ impl Core {
 
     // ----- timers ------------------------------------------------------------
 
-    /// Fires every timer that is due: wakes sleeping tasks and queues
-    /// `call_later` callbacks. Returns how many fired. With `clock_fresh`
-    /// (the loop read the clock during this look), the cached clock is
-    /// used; otherwise it is read.
-    pub(crate) fn fire_timers(&self, clock_fresh: bool) -> usize {
+    /// Fires every timer due by the cached clock (which the look just
+    /// read): wakes sleeping tasks and queues `call_later` callbacks.
+    /// Returns how many fired.
+    pub(crate) fn fire_timers(&self) -> usize {
         if self.state.borrow().timers.len() == 0 {
             return 0;
         }
-        let now = if clock_fresh {
-            self.cached_now()
-        } else {
-            self.refresh_now()
-        };
+        let now = self.cached_now();
         let mut waiters = Vec::new();
         let fired = {
             let mut st = self.state.borrow_mut();

@@ -795,9 +795,11 @@ impl EventLoop {
         // 2. How long may we wait? Not at all if work is ready (or a stop
         //    was asked for); else until the next timer; else until an event
         //    — if any event could ever come.
-        //    Only a look that may block reads the clock before it (for the
-        //    timeout and to measure the wait), and once after.
-        let before = (!ready).then(|| core.refresh_now());
+        //    Every look reads the clock (so the cached clock lags by at
+        //    most a turn: `Core::loop_time`); a look that may block reads it
+        //    once more after the wait.
+        let now = core.refresh_now();
+        let before = (!ready).then_some(now);
         let timeout = match before {
             None => Some(Duration::ZERO),
             Some(now) => core.next_timer_timeout(now),
@@ -852,7 +854,7 @@ impl EventLoop {
 
         // 5. Fire the timers that are due: sleeping tasks are woken and
         //    `call_later` callbacks queued.
-        turn.timers_fired = core.fire_timers(before.is_some());
+        turn.timers_fired = core.fire_timers();
         core.counters.looked(turn.io_events, turn.timers_fired);
         if core.debug.tracing() {
             core.debug.trace_look(turn.io_events, turn.timers_fired);

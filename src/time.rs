@@ -45,7 +45,7 @@ pub(crate) fn deadline_after(delay: Duration) -> Instant {
 }
 
 /// `t + delay`, saturating at about a century after `t`.
-pub(crate) fn later(t: Instant, delay: Duration) -> Instant {
+fn later(t: Instant, delay: Duration) -> Instant {
     t.checked_add(delay)
         .unwrap_or_else(|| t + Duration::from_secs(100 * 365 * 24 * 3600))
 }

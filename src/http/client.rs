@@ -632,11 +632,6 @@ impl Builder {
     /// How long a read or write may wait with no progress: the longest
     /// silence between bytes. Default 30 s.
     ///
-    /// The silence is counted from the loop's clock as it read it at the
-    /// start of the current turn (one clock read per turn, not one per
-    /// wait), so it may end early by as long as that turn had run — micro-
-    /// seconds, unless a task blocks the loop.
-    ///
     /// # Examples
     ///
     /// ```
@@ -1165,8 +1160,10 @@ async fn limited<T>(
             }
             return Poll::Ready(out.map_err(|err| Error::io(err, doing)));
         }
-        // From the loop's clock: see `Builder::read_timeout`.
-        let until = *idle_until.get_or_insert_with(|| loop_deadline_after(clock.idle));
+        // A fresh clock read, once per wait that has to wait: the loop's
+        // cached clock may be as old as a task that blocked the loop, and
+        // a limit counted from it could end before the wait began.
+        let until = *idle_until.get_or_insert_with(|| crate::time::deadline_after(clock.idle));
         let idle = timers.idle.get_or_insert_with(|| sleep_until(until));
         while Pin::new(&mut *idle).poll(cx).is_ready() {
             if idle.deadline() >= until {
@@ -1186,13 +1183,6 @@ async fn limited<T>(
         Poll::Pending
     })
     .await
-}
-
-/// `delay` after the current loop's clock (`Core::loop_time`): no clock
-/// read of its own.
-fn loop_deadline_after(delay: Duration) -> Instant {
-    let now = crate::context::with_current(|core| core.loop_time()).unwrap_or_else(Instant::now);
-    crate::time::later(now, delay)
 }
 
 /// Did a request fail the way it does on a connection the server closed
@@ -1671,6 +1661,9 @@ struct Pool {
     idle: HashMap<Rc<str>, Vec<Idle>, BuildHasherDefault<WordHash>>,
     /// A reaper task is closing expired connections.
     reaping: Rc<Cell<bool>>,
+    /// That task: cancelled when the pool goes (the client dropped), so
+    /// that it does not sleep on until the next expiry.
+    reaper: Option<crate::CancelOnDrop<()>>,
 }
 
 struct Idle {
@@ -1702,7 +1695,7 @@ impl Pool {
         if !pool.reaping.get() {
             pool.reaping.set(true);
             let flag = Rc::clone(&pool.reaping);
-            crate::spawn(reap(Rc::downgrade(inner), flag)).detach();
+            pool.reaper = Some(crate::spawn(reap(Rc::downgrade(inner), flag)).cancel_on_drop());
         }
     }
 
@@ -1724,8 +1717,8 @@ impl Pool {
 }
 
 /// The pool's reaper: a task that sleeps until the next idle connection
-/// expires, closes it, and ends once the pool has stayed empty for an idle
-/// timeout (or the client is gone). Dropping it (the loop closing) clears
+/// expires, closes it, and ends once the pool has stayed empty for a
+/// moment (or the client is gone). Dropping it (the loop closing) clears
 /// the flag too.
 async fn reap(client: Weak<Inner>, reaping: Rc<Cell<bool>>) {
     struct Clear(Rc<Cell<bool>>);
@@ -1736,27 +1729,34 @@ async fn reap(client: Weak<Inner>, reaping: Rc<Cell<bool>>) {
     }
     let _clear = Clear(reaping);
     // An empty pool is often empty only for a moment — every connection
-    // is out serving a request — so the reaper ends only after the pool
-    // stayed empty for a whole idle timeout (else a busy client would
-    // start a reaper for nearly every request).
+    // is out serving a request — so the reaper ends only when the pool is
+    // still empty a little later (else a busy client would start a reaper
+    // for nearly every request). A little: while it lingers, its timer
+    // keeps a loop that is otherwise stuck from being reported.
     let mut was_empty = false;
     loop {
-        let (next, timeout) = {
+        let (next, linger, empty) = {
             let Some(inner) = client.upgrade() else {
                 return;
             };
             let mut pool = inner.pool.borrow_mut();
             let timeout = inner.config.pool_idle_timeout;
-            (pool.purge(timeout), timeout)
+            let next = pool.purge(timeout);
+            (next, timeout.min(REAPER_LINGER), pool.idle.is_empty())
         };
         match next {
             Some(at) => crate::time::sleep_until(at).await,
-            None if was_empty => return,
-            None => crate::time::sleep(timeout).await,
+            // Nothing left (for a while now), or nothing that will ever
+            // expire (a timeout too long to add to an instant).
+            None if was_empty || !empty => return,
+            None => crate::time::sleep(linger).await,
         }
-        was_empty = next.is_none();
+        was_empty = empty;
     }
 }
+
+/// How long the reaper waits on an empty pool before it ends.
+const REAPER_LINGER: Duration = Duration::from_secs(1);
 
 /// The pool's hash: FxHash's multiply-and-rotate, eight bytes at a time
 /// (byte-at-a-time FNV cost more than the rest of a pool lookup). Keys are

@@ -1,0 +1,183 @@
+//! The loop's cached clock, and the limits counted from it: a loop that
+//! runs again after a pause, or stays busy with no timer armed, must not
+//! end a sleep, a timeout or an HTTP time limit early. These tests wait on
+//! purpose (each well under 2 s) and only check lower bounds, so they have
+//! a binary of their own (nothing else runs beside them).
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use corio::EventLoop;
+use corio::http::{Client, ErrorKind};
+
+/// A std-thread HTTP server on loopback: answers every request on every
+/// connection with a 2-byte body after `delay`; counts connections.
+fn server(delay: Duration) -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&accepted);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            count.fetch_add(1, Ordering::SeqCst);
+            std::thread::spawn(move || {
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(10)))
+                    .unwrap();
+                let mut got = Vec::new();
+                let mut piece = [0u8; 1024];
+                loop {
+                    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match stream.read(&mut piece) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => got.extend_from_slice(&piece[..n]),
+                        }
+                    }
+                    got.clear();
+                    std::thread::sleep(delay);
+                    let reply = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+                    if stream.write_all(reply).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (url, accepted)
+}
+
+#[test]
+fn a_read_timeout_on_a_loop_run_again_after_a_pause_does_not_end_early() {
+    let (url, _) = server(Duration::from_millis(50));
+    let mut lp = EventLoop::new().unwrap();
+    let client = Client::builder()
+        .read_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let first = lp.run_until_complete(async {
+        let response = client.get(&url).send().await;
+        corio::yield_now().await; // the pool's reaper starts and sleeps
+        response
+    });
+    assert_eq!(first.unwrap().status, 200);
+    std::thread::sleep(Duration::from_millis(500)); // longer than the limit
+    let second = lp.run_until_complete(client.get(&url).send());
+    assert_eq!(second.unwrap().status, 200, "the server answers in 50 ms");
+}
+
+#[test]
+fn an_expired_pooled_connection_is_not_reused_when_the_loop_runs_again() {
+    let (url, accepted) = server(Duration::ZERO);
+    let mut lp = EventLoop::new().unwrap();
+    let client = Client::builder()
+        .pool(Duration::from_millis(100), 16)
+        .build()
+        .unwrap();
+    lp.run_until_complete(async {
+        client.get(&url).send().await.unwrap();
+        corio::yield_now().await; // the reaper starts and sleeps
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    lp.run_until_complete(async { client.get(&url).send().await.unwrap() });
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        2,
+        "a connection idle for 300 ms (pool idle timeout 100 ms) was reused"
+    );
+}
+
+#[test]
+fn a_connect_timeout_after_a_busy_stretch_with_no_timer_armed_does_not_end_early() {
+    corio::run(async {
+        let (_listener, addr, _queued) = common::full_listener().await;
+        // Busy, yielding, with no timer armed: only looks read the clock.
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_millis(600) {
+            corio::yield_now().await;
+        }
+        let client = Client::builder()
+            .connect_timeout(Duration::from_millis(300))
+            .build()
+            .unwrap();
+        let t = Instant::now();
+        let err = client
+            .get(format!("http://{addr}/"))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+        assert!(t.elapsed() >= Duration::from_millis(300), "{err}");
+    });
+}
+
+#[test]
+fn sleeps_and_timeouts_never_end_early_among_busy_tasks() {
+    corio::run(async {
+        let mut tasks = Vec::new();
+        for i in 0..200u64 {
+            tasks.push(corio::spawn(async move {
+                for j in 0..5u64 {
+                    let delay = Duration::from_micros((i * 37 + j * 911) % 7000);
+                    let sleep = corio::time::sleep(delay);
+                    let deadline = sleep.deadline();
+                    if i % 3 == 0 {
+                        corio::yield_now().await;
+                    }
+                    sleep.await;
+                    assert!(Instant::now() >= deadline, "a sleep ended early");
+                    let t = Instant::now();
+                    let waited = corio::time::timeout(delay, std::future::pending::<()>()).await;
+                    assert!(waited.is_err());
+                    assert!(t.elapsed() >= delay, "a timeout ended early");
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+    });
+}
+
+#[test]
+fn a_pool_whose_connections_never_expire_leaves_no_reaper_behind() {
+    let (url, _) = server(Duration::ZERO);
+    corio::run(async {
+        let before = corio::all_tasks().len();
+        let client = Client::builder().pool(Duration::MAX, 16).build().unwrap();
+        client.get(&url).send().await.unwrap();
+        corio::time::sleep(Duration::from_millis(20)).await;
+        drop(client);
+        corio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(corio::all_tasks().len(), before, "a reaper is left");
+    });
+}
+
+#[test]
+fn a_stuck_main_future_is_reported_soon_after_its_client_is_dropped() {
+    let (url, _) = server(Duration::ZERO);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut lp = EventLoop::new().unwrap();
+            lp.run_until_complete(async {
+                let client = Client::new();
+                client.get(&url).send().await.unwrap();
+                corio::yield_now().await; // the reaper runs
+                drop(client);
+                std::future::pending::<()>().await;
+            });
+        }));
+        tx.send(outcome.is_err()).unwrap();
+    });
+    // The client's pool cancels its reaper when it goes.
+    match rx.recv_timeout(Duration::from_secs(5)) {
+        Ok(panicked) => assert!(panicked, "run_until_complete returned"),
+        Err(_) => panic!("a stuck main future was not reported within 5 s"),
+    }
+}
