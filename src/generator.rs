@@ -132,15 +132,13 @@ impl std::error::Error for GenError {}
 
 /// The mailbox between a generator's body and whoever resumes it.
 struct Mailbox<Y, A> {
-    /// Set by `yield_`, taken by `resume`.
+    /// Set by the yield future's first poll, taken by `resume`: a value
+    /// here means the body is stopped at a yield. A body that returns
+    /// `Pending` without one awaited something else — even if it made a
+    /// yield future without awaiting it (that future keeps its value).
     yielded: Cell<Option<Y>>,
     /// Set by `resume`, taken by the pending `yield_`.
     arg: Cell<Option<A>>,
-    /// The body is stopped at a yield: set by the yield future's first
-    /// poll, taken by `resume`. A body that returns `Pending` without it
-    /// awaited something else — even if it made a yield future (which
-    /// leaves its value) without awaiting it.
-    stopped: Cell<bool>,
 }
 
 /// The handle a generator's body yields through.
@@ -186,12 +184,12 @@ impl<Y, A> Co<Y, A> {
     /// assert_eq!(echo.resume("hi"), Ok(GenState::Yielded("you said hi".to_string())));
     /// ```
     pub fn yield_(&self, value: Y) -> Yield<'_, Y, A> {
-        // The value goes to the mailbox at once; the future only stops the
-        // body (first poll) and brings back the next argument (second).
-        self.mailbox.yielded.set(Some(value));
+        // The future carries the value to the mailbox when it is first
+        // polled — when the body really stops there — and brings back the
+        // next argument when polled again.
         Yield {
             co: self,
-            stopped: false,
+            value: Some(value),
         }
     }
 }
@@ -216,7 +214,8 @@ impl<Y, A> fmt::Debug for Co<Y, A> {
 #[must_use = "a yield does nothing unless awaited"]
 pub struct Yield<'a, Y, A> {
     co: &'a Co<Y, A>,
-    stopped: bool,
+    /// The value to yield, until the first poll hands it over.
+    value: Option<Y>,
 }
 
 impl<Y, A> Unpin for Yield<'_, Y, A> {}
@@ -226,10 +225,9 @@ impl<Y, A> Future for Yield<'_, Y, A> {
 
     #[inline]
     fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<A> {
-        if !self.stopped {
+        if let Some(value) = self.value.take() {
             // First poll: stop here; resume finds the value in the mailbox.
-            self.stopped = true;
-            self.co.mailbox.stopped.set(true);
+            self.co.mailbox.yielded.set(Some(value));
             return Poll::Pending;
         }
         // Polled again by the next resume: its argument is our result.
@@ -306,7 +304,6 @@ impl<Y, R, A, F: Future<Output = R>> Gen<Y, R, A, F> {
         let mailbox = Rc::new(Mailbox {
             yielded: Cell::new(None),
             arg: Cell::new(None),
-            stopped: Cell::new(false),
         });
         let co = Co {
             mailbox: Rc::clone(&mailbox),
@@ -404,21 +401,21 @@ impl<Y, R, A, F: Future<Output = R> + ?Sized> Gen<Y, R, A, F> {
         let polled = body.as_mut().poll(&mut cx);
         match polled {
             Poll::Pending => match self.mailbox.yielded.take() {
-                Some(value) if self.mailbox.stopped.replace(false) => {
+                Some(value) => {
                     self.body = Some(body);
                     Ok(GenState::Yielded(value))
                 }
                 // Stopped at something else (perhaps after making a yield
-                // future it did not await, whose value is dropped here).
-                value => {
-                    drop(value);
+                // future it did not await, which keeps its value).
+                None => {
                     drop(self.mailbox.arg.take());
                     Err(GenError::ForeignAwait)
                 }
             },
             Poll::Ready(result) => {
-                // A yield future made but never awaited left its value, and
-                // perhaps an argument nobody took.
+                // A yield polled once but not again (raced against
+                // something that ended the body) may have left its value,
+                // and an argument nobody took.
                 drop(self.mailbox.yielded.take());
                 drop(self.mailbox.arg.take());
                 Ok(GenState::Complete(result))
