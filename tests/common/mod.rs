@@ -188,3 +188,23 @@ pub async fn full_listener() -> (
     }
     panic!("64 connects completed: the backlog never filled");
 }
+
+/// A GET with `connect_timeout` to `addr` (a listener from
+/// [`full_listener`], so the connect never completes): the error it ends
+/// with, and how long that took.
+pub async fn get_with_connect_timeout(
+    addr: std::net::SocketAddr,
+    connect_timeout: std::time::Duration,
+) -> (corio::http::Error, std::time::Duration) {
+    let client = corio::http::Client::builder()
+        .connect_timeout(connect_timeout)
+        .build()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let err = client
+        .get(format!("http://{addr}/"))
+        .send()
+        .await
+        .unwrap_err();
+    (err, start.elapsed())
+}
