@@ -84,7 +84,10 @@ pub(crate) struct Source {
 #[derive(Default)]
 struct Waiters {
     first: Cell<Option<Waker>>,
-    others: Cell<Vec<Waker>>,
+    /// Usually `None`: every event takes the waiters of both directions,
+    /// and `None` is cheaper to take and test than an empty `Vec` is to
+    /// move out and back.
+    others: Cell<Option<Vec<Waker>>>,
 }
 
 impl Waiters {
@@ -100,7 +103,7 @@ impl Waiters {
             Some(first) if first.will_wake(waker) => self.first.set(Some(first)),
             Some(first) => {
                 self.first.set(Some(first));
-                let mut others = self.others.take();
+                let mut others = self.others.take().unwrap_or_default();
                 if !others.iter().any(|w| w.will_wake(waker)) {
                     if others.len() >= Self::MAX_OTHERS {
                         for waker in others.drain(..) {
@@ -109,19 +112,19 @@ impl Waiters {
                     }
                     others.push(waker.clone());
                 }
-                self.others.set(others);
+                self.others.set(Some(others));
             }
         }
     }
 
     /// Moves every parked waker to `wake`.
     fn take_into(&self, wake: &mut Vec<Waker>) {
-        wake.extend(self.first.take());
-        let mut others = self.others.take();
-        if !others.is_empty() {
-            wake.append(&mut others);
+        if let Some(first) = self.first.take() {
+            wake.push(first);
         }
-        self.others.set(others);
+        if let Some(others) = self.others.take() {
+            wake.extend(others);
+        }
     }
 }
 
@@ -173,7 +176,7 @@ impl Source {
         ] {
             let first = waiters.first.take();
             let others = waiters.others.take();
-            for waker in first.iter().chain(others.iter()) {
+            for waker in first.iter().chain(others.iter().flat_map(|o| o.iter())) {
                 f(dir, waker);
             }
             waiters.first.set(first);
