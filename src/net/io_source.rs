@@ -71,9 +71,14 @@ impl<T: mio::event::Source> IoSource<T> {
                 return Poll::Pending;
             }
             match op(self.get_ref()) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.source.clear_ready(dir),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                result => return Poll::Ready(result),
+                Ok(done) => return Poll::Ready(Ok(done)),
+                // One look at the error's kind (decoding an OS error is a
+                // table lookup, and `WouldBlock` comes on most waits).
+                Err(e) => match e.kind() {
+                    io::ErrorKind::WouldBlock => self.source.clear_ready(dir),
+                    io::ErrorKind::Interrupted => {}
+                    _ => return Poll::Ready(Err(e)),
+                },
             }
         }
     }
