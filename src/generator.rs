@@ -189,7 +189,7 @@ impl<Y, A> Co<Y, A> {
         // next argument when polled again.
         Yield {
             co: self,
-            value: Some(value),
+            step: Step::Holding(value),
         }
     }
 }
@@ -214,8 +214,17 @@ impl<Y, A> fmt::Debug for Co<Y, A> {
 #[must_use = "a yield does nothing unless awaited"]
 pub struct Yield<'a, Y, A> {
     co: &'a Co<Y, A>,
-    /// The value to yield, until the first poll hands it over.
-    value: Option<Y>,
+    step: Step<Y>,
+}
+
+/// Where a yield future is.
+enum Step<Y> {
+    /// Made, not polled: it holds the value.
+    Holding(Y),
+    /// Polled once: the value is in the mailbox (unless `resume` took it).
+    Handed,
+    /// Returned the argument.
+    Done,
 }
 
 impl<Y, A> Unpin for Yield<'_, Y, A> {}
@@ -225,15 +234,31 @@ impl<Y, A> Future for Yield<'_, Y, A> {
 
     #[inline]
     fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<A> {
-        if let Some(value) = self.value.take() {
+        if let Step::Holding(_) = self.step {
             // First poll: stop here; resume finds the value in the mailbox.
-            self.co.mailbox.yielded.set(Some(value));
+            if let Step::Holding(value) = std::mem::replace(&mut self.step, Step::Handed) {
+                self.co.mailbox.yielded.set(Some(value));
+            }
             return Poll::Pending;
         }
         // Polled again by the next resume: its argument is our result.
         match self.co.mailbox.arg.take() {
-            Some(arg) => Poll::Ready(arg),
+            Some(arg) => {
+                self.step = Step::Done;
+                Poll::Ready(arg)
+            }
             None => Poll::Pending,
+        }
+    }
+}
+
+impl<Y, A> Drop for Yield<'_, Y, A> {
+    /// A yield dropped after its first poll but before it returned (it
+    /// lost a race inside the body) takes its value back out of the
+    /// mailbox, so that a stop somewhere else is not taken for a yield.
+    fn drop(&mut self) {
+        if let Step::Handed = self.step {
+            drop(self.co.mailbox.yielded.take());
         }
     }
 }

@@ -173,3 +173,29 @@ fn a_stuck_main_future_is_reported_soon_after_its_client_is_dropped() {
         Err(_) => panic!("a stuck main future was not reported within 5 s"),
     }
 }
+
+#[test]
+fn a_client_used_on_a_second_loop_gets_a_reaper_there() {
+    let (url, _) = server(Duration::ZERO);
+    let client = Client::builder()
+        .pool(Duration::from_millis(100), 16)
+        .build()
+        .unwrap();
+    let mut first = EventLoop::new().unwrap();
+    first.run_until_complete(async {
+        client.get(&url).send().await.unwrap();
+        corio::yield_now().await; // a reaper starts there, and sleeps
+    });
+    // The first loop stays alive but does not run.
+    let mut second = EventLoop::new().unwrap();
+    second.run_until_complete(async {
+        client.get(&url).send().await.unwrap();
+        corio::time::sleep(Duration::from_millis(400)).await;
+    });
+    assert_eq!(
+        client.idle_connections(),
+        0,
+        "a connection idle for 400 ms outlived the 100 ms idle timeout"
+    );
+    drop(first);
+}

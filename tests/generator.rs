@@ -3,7 +3,9 @@
 
 use std::cell::Cell;
 use std::collections::VecDeque;
+use std::future::Future;
 use std::rc::Rc;
+use std::task::Poll;
 
 use corio::generator::{Co, Gen, GenError, GenState};
 
@@ -188,6 +190,26 @@ fn a_yield_made_but_not_awaited_does_not_hide_a_foreign_await() {
     });
     assert_eq!(g.resume(()), Err(GenError::ForeignAwait));
     assert_eq!(g.resume(()), Err(GenError::Finished));
+}
+
+#[test]
+fn a_yield_that_lost_a_race_does_not_hide_a_foreign_await() {
+    // Polled once and dropped — a select whose other side won — and then
+    // the body awaits something else: that is not a stop at a yield.
+    let drops = Rc::new(Cell::new(0));
+    let counted = Counted(Rc::clone(&drops));
+    let mut g = Gen::new(move |co| async move {
+        let mut lost = Some(co.yield_(counted));
+        std::future::poll_fn(|cx| {
+            let mut yield_ = lost.take().unwrap();
+            assert!(std::pin::Pin::new(&mut yield_).poll(cx).is_pending());
+            Poll::Ready(()) // the other side won; `yield_` is dropped here
+        })
+        .await;
+        std::future::pending::<()>().await;
+    });
+    assert!(matches!(g.resume(()), Err(GenError::ForeignAwait)));
+    assert_eq!(drops.get(), 1, "the lost yield's value is dropped once");
 }
 
 #[test]

@@ -1659,11 +1659,20 @@ impl fmt::Debug for Response {
 #[derive(Default)]
 struct Pool {
     idle: HashMap<Rc<str>, Vec<Idle>, BuildHasherDefault<WordHash>>,
-    /// A reaper task is closing expired connections.
-    reaping: Rc<Cell<bool>>,
-    /// That task: cancelled when the pool goes (the client dropped), so
-    /// that it does not sleep on until the next expiry.
-    reaper: Option<crate::CancelOnDrop<()>>,
+    /// The task closing expired connections, if one was started.
+    reaper: Option<Reaper>,
+}
+
+/// A reaper task, on the loop it runs on.
+struct Reaper {
+    /// Cleared by the task when it ends.
+    running: Rc<Cell<bool>>,
+    /// Its loop: a client used on another loop needs a reaper there.
+    on: Rc<crate::core::Core>,
+    /// Cancelled when the pool goes (the client dropped), or when a new
+    /// reaper replaces it, so that it does not sleep on until the next
+    /// expiry.
+    _task: crate::CancelOnDrop<()>,
 }
 
 struct Idle {
@@ -1692,10 +1701,18 @@ impl Pool {
         // connection's stay by that much.
         let since = conn.stream.loop_time();
         idle.push(Idle { conn, since });
-        if !pool.reaping.get() {
-            pool.reaping.set(true);
-            let flag = Rc::clone(&pool.reaping);
-            pool.reaper = Some(crate::spawn(reap(Rc::downgrade(inner), flag)).cancel_on_drop());
+        let here = pool.reaper.as_ref().is_some_and(|reaper| {
+            reaper.running.get()
+                && crate::context::with_current(|core| Rc::ptr_eq(core, &reaper.on)) == Some(true)
+        });
+        if !here {
+            let running = Rc::new(Cell::new(true));
+            let task = crate::spawn(reap(Rc::downgrade(inner), Rc::clone(&running)));
+            pool.reaper = Some(Reaper {
+                running,
+                on: crate::context::current("corio::http"),
+                _task: task.cancel_on_drop(),
+            });
         }
     }
 
@@ -1720,14 +1737,14 @@ impl Pool {
 /// expires, closes it, and ends once the pool has stayed empty for a
 /// moment (or the client is gone). Dropping it (the loop closing) clears
 /// the flag too.
-async fn reap(client: Weak<Inner>, reaping: Rc<Cell<bool>>) {
+async fn reap(client: Weak<Inner>, running: Rc<Cell<bool>>) {
     struct Clear(Rc<Cell<bool>>);
     impl Drop for Clear {
         fn drop(&mut self) {
             self.0.set(false);
         }
     }
-    let _clear = Clear(reaping);
+    let _clear = Clear(running);
     // An empty pool is often empty only for a moment — every connection
     // is out serving a request — so the reaper ends only when the pool is
     // still empty a little later (else a busy client would start a reaper
