@@ -799,10 +799,10 @@ impl EventLoop {
         //    most a turn: `Core::loop_time`); a look that may block reads it
         //    once more after the wait.
         let now = core.refresh_now();
-        let before = (!ready).then_some(now);
-        let timeout = match before {
-            None => Some(Duration::ZERO),
-            Some(now) => core.next_timer_timeout(now),
+        let timeout = if ready {
+            Some(Duration::ZERO)
+        } else {
+            core.next_timer_timeout(now)
         };
         let may_be_idle = timeout.is_none() && wait == Wait::UnlessIdle;
         if may_be_idle && !core.could_be_woken(root.map(|root| &root.waker)) {
@@ -833,12 +833,16 @@ impl EventLoop {
 
         // 3. Wait in `mio::Poll::poll` for I/O readiness, a cross-thread
         //    wake-up, or the timeout.
-        let started = before.filter(|_| timeout != Some(Duration::ZERO));
+        let waits = timeout != Some(Duration::ZERO);
         let mut io_wakers = core.take_io_wakers();
         let polled = core.reactor.borrow_mut().poll(timeout, &mut io_wakers);
         // After a wait, the one clock read measures it, refreshes the loop's
         // cached clock (`Core::loop_time`) and tells which timers are due.
-        turn.slept = started.map_or(Duration::ZERO, |t| core.refresh_now() - t);
+        turn.slept = if waits {
+            core.refresh_now() - now
+        } else {
+            Duration::ZERO
+        };
         turn.io_events = polled.io_events;
 
         // 4. Wake whoever waits for what happened: the tasks parked on I/O
