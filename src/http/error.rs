@@ -131,14 +131,9 @@ impl Error {
             io::ErrorKind::UnexpectedEof => ErrorKind::Closed,
             _ => ErrorKind::Io,
         };
-        Error {
-            inner: Box::new(Inner {
-                kind,
-                message: format!("{doing}: {err}"),
-                url: None,
-                source: Some(err),
-            }),
-        }
+        let mut error = Error::new(kind, format!("{doing}: {err}"));
+        error.inner.source = Some(err);
+        error
     }
 
     /// Attaches the URL, unless one is already there.
