@@ -1311,6 +1311,16 @@ pub struct StreamingResponse {
 }
 
 /// The body half of a streaming response: the connection and the decoder.
+/// What [`StreamingResponse::decode_buffered`] found.
+enum Piece {
+    /// Body bytes: their place in the connection's buffer.
+    Data(std::ops::Range<usize>),
+    /// The body is complete.
+    End,
+    /// The buffer holds no more of the body.
+    NeedMore,
+}
+
 struct Body {
     /// `None` once the body ended or failed.
     /// (Its decoder and time limits are the connection's.)
@@ -1346,46 +1356,60 @@ impl StreamingResponse {
     /// .unwrap();
     /// ```
     pub async fn chunk(&mut self) -> Result<Option<&[u8]>, Error> {
-        let body = &mut self.body;
         let piece = loop {
-            let Some(conn) = body.conn.as_mut() else {
-                return match &body.failed {
-                    // Asked again after an error: the body is still incomplete.
-                    Some(failed) => Err(Error::new(failed.0, failed.1.clone()).at(&self.url)),
-                    None => Ok(None),
-                };
-            };
-            let (used, event) = match conn
-                .decoder
-                .decode(&conn.buf[conn.start..conn.end], conn.eof)
-            {
-                Ok(step) => step,
-                Err(err) => return Err(body.fail(err).at(&self.url)),
-            };
-            match event {
-                Event::NeedMore => {
-                    // The decoder may have used framing bytes (a chunk-size
-                    // line, a CRLF) before it ran out.
-                    conn.start += used;
-                    if let Err(err) = conn.fill().await {
-                        return Err(body.fail(err).at(&self.url));
-                    }
-                }
-                // The data is the last `len` of the used bytes.
-                Event::Data(data) => {
-                    let len = data.len();
-                    conn.start += used;
-                    break conn.start - len..conn.start;
-                }
-                Event::End => {
-                    conn.start += used;
-                    body.finish();
-                    return Ok(None);
-                }
-                Event::Head(_) => unreachable!("the decoder gives one head"),
+            match self.decode_buffered()? {
+                Piece::Data(piece) => break piece,
+                Piece::End => return Ok(None),
+                Piece::NeedMore => self.fill_body().await?,
             }
         };
         Ok(self.body.conn.as_ref().map(|conn| &conn.buf[piece]))
+    }
+
+    /// Decodes what the connection has buffered, without waiting: the next
+    /// piece of body (its place in the buffer), the end, or a need for
+    /// more bytes. At the end the connection goes back to the pool.
+    fn decode_buffered(&mut self) -> Result<Piece, Error> {
+        let body = &mut self.body;
+        let Some(conn) = body.conn.as_mut() else {
+            return match &body.failed {
+                // Asked again after an error: the body is still incomplete.
+                Some(failed) => Err(Error::new(failed.0, failed.1.clone()).at(&self.url)),
+                None => Ok(Piece::End),
+            };
+        };
+        let (used, event) = match conn
+            .decoder
+            .decode(&conn.buf[conn.start..conn.end], conn.eof)
+        {
+            Ok(step) => step,
+            Err(err) => return Err(body.fail(err).at(&self.url)),
+        };
+        // The decoder may have used framing bytes (a chunk-size line, a
+        // CRLF) before the data or before it ran out; data is the last
+        // `len` of the used bytes.
+        let piece = match event {
+            Event::NeedMore => Piece::NeedMore,
+            Event::Data(data) => Piece::Data(conn.start + used - data.len()..conn.start + used),
+            Event::End => Piece::End,
+            Event::Head(_) => unreachable!("the decoder gives one head"),
+        };
+        conn.start += used;
+        if let Piece::End = piece {
+            body.finish();
+        }
+        Ok(piece)
+    }
+
+    /// Waits for more of the body to arrive.
+    async fn fill_body(&mut self) -> Result<(), Error> {
+        let Some(conn) = self.body.conn.as_mut() else {
+            return Ok(());
+        };
+        match conn.fill().await {
+            Ok(()) => Ok(()),
+            Err(err) => Err(self.body.fail(err).at(&self.url)),
+        }
     }
 
     /// Reads the rest of the body into memory: a [`Response`].
@@ -1419,10 +1443,19 @@ impl StreamingResponse {
         if let Some(length) = length_left {
             body.reserve_exact(usize::try_from(length).unwrap_or(usize::MAX).min(1 << 20));
         }
-        while let Some(piece) = self.chunk().await? {
-            body.extend_from_slice(piece);
+        // Not through `chunk`: what is buffered (often the whole body) is
+        // taken without building a future per piece.
+        loop {
+            match self.decode_buffered()? {
+                Piece::Data(piece) => {
+                    if let Some(conn) = &self.body.conn {
+                        body.extend_from_slice(&conn.buf[piece]);
+                    }
+                }
+                Piece::End => return Ok(body),
+                Piece::NeedMore => self.fill_body().await?,
+            }
         }
-        Ok(body)
     }
 
     /// The response with its whole `body`.
