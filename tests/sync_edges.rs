@@ -158,3 +158,127 @@ fn two_blocked_senders_both_get_through() {
     assert!(poll(s2.as_mut()).is_ready());
     assert_eq!(poll(r.as_mut()), Poll::Ready(Some(2)));
 }
+
+/// The number after `field: ` in a `Debug` rendering.
+fn debug_count(debug: &str, field: &str) -> usize {
+    let at = debug.find(&format!("{field}: ")).expect(field) + field.len() + 2;
+    let digits: String = debug[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().unwrap()
+}
+
+#[test]
+fn a_stop_event_raced_against_work_keeps_no_place_for_each_round() {
+    // A worker's loop: "the next job, unless told to stop". Every round
+    // starts a wait on the event and drops it when a job comes first; the
+    // event is set only at the end.
+    corio::run(async {
+        let stop = std::rc::Rc::new(corio::sync::Event::new());
+        let jobs = std::rc::Rc::new(Queue::new(1));
+        let (s, j) = (stop.clone(), jobs.clone());
+        let worker = corio::spawn(async move {
+            let mut done = 0u32;
+            loop {
+                match corio::select(s.wait(), j.get()).await {
+                    corio::Either::Left(()) => return done,
+                    corio::Either::Right(_job) => done += 1,
+                }
+            }
+        });
+        for i in 0..10_000u32 {
+            jobs.put(i).await.unwrap();
+        }
+        corio::yield_now().await;
+        let waiting = debug_count(&format!("{stop:?}"), "waiting");
+        assert!(
+            waiting < 32,
+            "{waiting} places in line for one waiter: {stop:?}"
+        );
+        stop.set();
+        assert_eq!(worker.await, Ok(10_000));
+    });
+}
+
+#[test]
+fn cancelled_waits_leave_no_places_in_line() {
+    let sem = corio::sync::Semaphore::new(0);
+    for _ in 0..1000 {
+        let mut acquire = pin!(sem.acquire());
+        assert!(poll(acquire.as_mut()).is_pending());
+    }
+    assert_eq!(debug_count(&format!("{sem:?}"), "waiting"), 0, "{sem:?}");
+
+    corio::run(async {
+        let lock = corio::sync::Lock::new(());
+        let cond = corio::sync::Condition::new();
+        let queue: Queue<u8> = Queue::new(0);
+        for _ in 0..1000 {
+            let guard = lock.lock().await;
+            let wait = corio::time::timeout(std::time::Duration::from_micros(1), cond.wait(guard));
+            assert!(wait.await.is_err());
+            let get = corio::time::timeout(std::time::Duration::from_micros(1), queue.get());
+            assert!(get.await.is_err());
+        }
+        assert_eq!(debug_count(&format!("{cond:?}"), "waiting"), 0, "{cond:?}");
+        assert_eq!(
+            debug_count(&format!("{queue:?}"), "getters"),
+            0,
+            "{queue:?}"
+        );
+    });
+}
+
+#[test]
+fn a_waiting_getter_of_a_priority_queue_gets_the_smallest_item_stored_before_it_runs() {
+    corio::run(async {
+        let queue = std::rc::Rc::new(corio::sync::PriorityQueue::new(0));
+        let q = queue.clone();
+        let consumer = corio::spawn(async move { q.get().await.unwrap() });
+        corio::yield_now().await; // the consumer waits on the empty queue
+        queue.put_nowait((9, "background")).unwrap();
+        queue.put_nowait((0, "urgent")).unwrap();
+        assert_eq!(consumer.await, Ok((0, "urgent")));
+        assert_eq!(queue.get_nowait(), Ok((9, "background")));
+
+        // And when the first item is the smallest, it stays first.
+        let q = queue.clone();
+        let consumer = corio::spawn(async move { q.get().await.unwrap() });
+        corio::yield_now().await;
+        queue.put_nowait((1, "first")).unwrap();
+        queue.put_nowait((5, "second")).unwrap();
+        assert_eq!(consumer.await, Ok((1, "first")));
+        assert_eq!(queue.get_nowait(), Ok((5, "second")));
+    });
+}
+
+#[test]
+fn a_waiting_getter_of_a_lifo_queue_gets_the_last_item_stored_before_it_runs() {
+    corio::run(async {
+        let queue = std::rc::Rc::new(corio::sync::LifoQueue::new(0));
+        let q = queue.clone();
+        let consumer = corio::spawn(async move { q.get().await.unwrap() });
+        corio::yield_now().await;
+        for i in 0..3 {
+            queue.put_nowait(i).unwrap();
+        }
+        assert_eq!(consumer.await, Ok(2));
+        assert_eq!(queue.get_nowait(), Ok(1));
+        assert_eq!(queue.get_nowait(), Ok(0));
+    });
+}
+
+#[test]
+fn an_item_handed_to_a_cancelled_lifo_getter_goes_to_the_bottom() {
+    let queue = corio::sync::LifoQueue::new(0);
+    let mut get = Box::pin(queue.get());
+    assert!(poll(get.as_mut()).is_pending());
+    queue.put_nowait(1).unwrap(); // handed to the waiting getter
+    queue.put_nowait(2).unwrap();
+    queue.put_nowait(3).unwrap();
+    drop(get); // gone before it took it: 1 is the oldest
+    assert_eq!(queue.get_nowait(), Ok(3));
+    assert_eq!(queue.get_nowait(), Ok(2));
+    assert_eq!(queue.get_nowait(), Ok(1));
+}

@@ -134,8 +134,10 @@ impl Event {
 
 impl fmt::Debug for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let st = self.state.borrow();
         f.debug_struct("Event")
-            .field("set", &self.is_set())
+            .field("set", &st.set)
+            .field("waiting", &st.waiters.waiting())
             .finish()
     }
 }

@@ -37,8 +37,15 @@ mod sealed {
 pub trait Store<T>: Default {
     fn push(&mut self, item: T);
     fn pop(&mut self) -> Option<T>;
-    /// Puts back an item that was taken but not delivered, to come next.
+    /// Puts back an item that was handed to a getter that then went away.
+    /// It arrived before anything stored (a getter waits only while the
+    /// store is empty), so it goes where the oldest item goes.
     fn unpop(&mut self, item: T);
+    /// The item a getter that was handed `handed` takes when it runs: by
+    /// then more may have been stored, all newer than `handed`, and the
+    /// order decides which comes first — as if `handed` had been stored
+    /// too (asyncio's getters take from the store when they run).
+    fn exchange(&mut self, handed: T) -> T;
     fn len(&self) -> usize;
     fn take_all(&mut self) -> Vec<T>;
 }
@@ -106,6 +113,9 @@ impl<T> Store<T> for VecDeque<T> {
     fn unpop(&mut self, item: T) {
         self.push_front(item);
     }
+    fn exchange(&mut self, handed: T) -> T {
+        handed // the oldest comes first
+    }
     fn len(&self) -> usize {
         VecDeque::len(self)
     }
@@ -122,7 +132,17 @@ impl<T> Store<T> for Vec<T> {
         Vec::pop(self)
     }
     fn unpop(&mut self, item: T) {
-        Vec::push(self, item);
+        self.insert(0, item); // the oldest: at the bottom of the stack
+    }
+    fn exchange(&mut self, handed: T) -> T {
+        match Vec::pop(self) {
+            // The newest comes first; `handed` goes to the bottom.
+            Some(newest) => {
+                self.insert(0, handed);
+                newest
+            }
+            None => handed,
+        }
     }
     fn len(&self) -> usize {
         Vec::len(self)
@@ -141,6 +161,13 @@ impl<T: Ord> Store<T> for BinaryHeap<Reverse<T>> {
     }
     fn unpop(&mut self, item: T) {
         BinaryHeap::push(self, Reverse(item));
+    }
+    fn exchange(&mut self, handed: T) -> T {
+        // The smallest comes first, `handed` included.
+        match self.peek_mut() {
+            Some(mut top) if top.0 < handed => std::mem::replace(&mut top.0, handed),
+            _ => handed,
+        }
     }
     fn len(&self) -> usize {
         BinaryHeap::len(self)
@@ -676,6 +703,8 @@ impl<T, O: Order<T>> fmt::Debug for GenericQueue<T, O> {
             .field("qsize", &st.items.len())
             .field("maxsize", &st.maxsize)
             .field("shut_down", &st.shut_down)
+            .field("getters", &st.getters.waiting())
+            .field("putters", &st.putters.waiting())
             .finish()
     }
 }
@@ -857,7 +886,7 @@ impl<T, O: Order<T>> GenericQueue<T, O> {
                 Some(Some(item)) => {
                     *ticket = None;
                     st.handed -= 1;
-                    item
+                    st.items.exchange(item)
                 }
             },
         };

@@ -130,7 +130,19 @@ impl<T> WaitQueue<T> {
     /// to it and never taken: the caller must pass it on.
     pub(crate) fn cancel(&mut self, ticket: Ticket) -> Option<T> {
         self.entry(ticket)?;
-        self.entries.remove(ticket.key).gift
+        let gift = self.entries.remove(ticket.key).gift;
+        // Its place in line is stale now. Stale places are skipped when the
+        // line moves; a line that does not move (a stop event raced against
+        // work, a `get` with a timeout on an idle queue) would keep them all,
+        // so they go at once from the front, and in one sweep when they
+        // outnumber the live places (amortized O(1) per cancel).
+        self.skip_stale();
+        if self.line.len() > 2 * self.entries.len() + 8 {
+            let entries = &self.entries;
+            self.line
+                .retain(|place| entries.get(place.key).is_some_and(|e| e.seq == place.seq));
+        }
+        gift
     }
 
     /// Is the line empty (not even a stale place in it)? The cheap check
