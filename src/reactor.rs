@@ -68,6 +68,12 @@ const WRITABLE: u8 = 2;
 /// waiting for an edge that already came.
 const READ_CLOSED: u8 = 4;
 const WRITE_CLOSED: u8 = 8;
+/// Urgent (out-of-band) TCP data was announced (`EPOLLPRI`). A read stops
+/// short at the urgent mark with more data queued behind it, so from then
+/// on a short read proves nothing: [`Source::drained`] keeps the
+/// readiness. Never cleared (urgent data is rare; the cost is one `EAGAIN`
+/// read per wait on that socket).
+const URGENT: u8 = 16;
 
 /// One registered I/O object: its readiness and the wakers of the tasks
 /// waiting to read and to write.
@@ -158,7 +164,10 @@ impl Source {
     /// A short read drained the socket: forget that it was readable, but
     /// keep a closed state, which no further event would announce again.
     pub(crate) fn drained(&self, dir: Direction) {
-        self.ready.set(self.ready.get() & !dir.bit());
+        let ready = self.ready.get();
+        if ready & URGENT == 0 {
+            self.ready.set(ready & !dir.bit());
+        }
     }
 
     /// Parks `waker` to be woken by the next event in `dir` (cloning it only
@@ -314,6 +323,9 @@ impl Reactor {
             let mut bits = 0;
             if event.is_readable() {
                 bits |= READABLE;
+            }
+            if event.is_priority() {
+                bits |= READABLE | URGENT;
             }
             if event.is_read_closed() || broken {
                 bits |= READ_CLOSED;

@@ -554,3 +554,31 @@ fn a_socket_used_on_another_loop_is_a_clear_error() {
         let _ = stream.read(&mut buf).await;
     });
 }
+
+#[test]
+fn data_after_an_urgent_byte_is_read_without_new_data_arriving() {
+    // A read stops short at TCP's urgent mark with data queued behind it:
+    // that short read must not count as "drained" (which would park the
+    // reader until new data comes — never, here).
+    run(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        let peer = socket2::SockRef::from(&server);
+        peer.send(b"abc").unwrap();
+        peer.send_out_of_band(b"X").unwrap();
+        peer.send(b"def").unwrap();
+        corio::time::sleep(Duration::from_millis(50)).await; // all of it arrived
+        let mut buf = [0; 64];
+        let n = client.read(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"abc", "the kernel stops at the urgent mark");
+        let n = timeout(Duration::from_secs(2), client.read(&mut buf))
+            .await
+            .expect("the bytes after the urgent mark are read")
+            .unwrap();
+        assert_eq!(&buf[..n], b"def");
+        drop(server);
+    });
+}

@@ -524,7 +524,13 @@ impl TcpStream {
     }
 
     fn from_mio(stream: mio::net::TcpStream) -> io::Result<TcpStream> {
-        let io = IoSource::new(stream, Interest::READABLE | Interest::WRITABLE)?;
+        // Urgent data is watched for where a short read counts as drained
+        // (epoll): see `poll_read`.
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        let interest = Interest::READABLE | Interest::WRITABLE | Interest::PRIORITY;
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        let io = IoSource::new(stream, interest)?;
         Ok(TcpStream { io: Rc::new(io) })
     }
 
@@ -854,7 +860,10 @@ fn poll_read(io: &Source, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Resu
     // more data makes a new event, so the next read may park at once
     // instead of paying for a read that says EAGAIN. Only where the
     // selector is epoll: with level-triggered ones (mio's poll(2) fallback,
-    // Windows) this would lose wake-ups (tokio-rs/tokio#5866).
+    // Windows) this would lose wake-ups (tokio-rs/tokio#5866). A read also
+    // stops short at an urgent (out-of-band) byte with data queued behind
+    // it: once one was announced, the reactor ignores `drained` on that
+    // socket (`URGENT` in reactor.rs).
     #[cfg(any(target_os = "linux", target_os = "android"))]
     if n > 0 && n < len {
         io.drained(Direction::Read);
