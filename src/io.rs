@@ -217,7 +217,10 @@ impl<R: AsyncRead + Unpin> BufReader<R> {
     /// the bytes read, `0` at the end of the stream. A line that is not
     /// UTF-8 is an `InvalidData` error (and is not appended).
     ///
-    /// Not cancel safe (see [`read_until`](Self::read_until)).
+    /// Cancel safe: a call dropped before its line is complete (a timeout
+    /// around it, say) puts the bytes it took back into the buffer, and so
+    /// does one that fails with an I/O error; the next call reads them
+    /// again. Nothing is appended to `line` until the whole line is there.
     ///
     /// # Examples
     ///
@@ -232,8 +235,13 @@ impl<R: AsyncRead + Unpin> BufReader<R> {
     /// });
     /// ```
     pub async fn read_line(&mut self, line: &mut String) -> io::Result<usize> {
-        let mut bytes = Vec::new();
-        let n = self.read_until(b'\n', &mut bytes).await?;
+        let mut taken = Unread {
+            reader: self,
+            bytes: Vec::new(),
+        };
+        let n = taken.reader.read_until(b'\n', &mut taken.bytes).await?;
+        // The line is complete: from here on it is ours.
+        let bytes = std::mem::take(&mut taken.bytes);
         match String::from_utf8(bytes) {
             Ok(text) => {
                 line.push_str(&text);
@@ -304,6 +312,38 @@ impl<R> fmt::Debug for BufReader<R> {
     }
 }
 
+impl<R> BufReader<R> {
+    /// Puts `bytes` back in front of what is buffered, to be read again.
+    /// (The buffer grows if they do not fit.)
+    fn unread(&mut self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        let rest = &self.buf[self.pos..self.filled];
+        let filled = bytes.len() + rest.len();
+        let mut joined = Vec::with_capacity(filled.max(self.buf.len()));
+        joined.extend_from_slice(bytes);
+        joined.extend_from_slice(rest);
+        joined.resize(filled.max(self.buf.len()), 0);
+        self.buf = joined.into_boxed_slice();
+        self.pos = 0;
+        self.filled = filled;
+    }
+}
+
+/// The bytes a [`BufReader::read_line`] took so far: put back into the
+/// reader if the call ends before its line does.
+struct Unread<'a, R> {
+    reader: &'a mut BufReader<R>,
+    bytes: Vec<u8>,
+}
+
+impl<R> Drop for Unread<'_, R> {
+    fn drop(&mut self) {
+        self.reader.unread(&self.bytes);
+    }
+}
+
 /// The lines of a [`BufReader`]; see [`BufReader::lines`].
 ///
 /// # Examples
@@ -346,13 +386,17 @@ impl<R: AsyncRead + Unpin> Lines<R> {
                 if self.partial.is_empty() {
                     return Poll::Ready(Ok(None));
                 }
-                return Poll::Ready(finish_line(std::mem::take(&mut self.partial)).map(Some));
+                // The last line, ended by the end of the stream: a `\r`
+                // there is part of it.
+                let line = std::mem::take(&mut self.partial);
+                return Poll::Ready(finish_line(line, false).map(Some));
             }
             match available.iter().position(|&c| c == b'\n') {
                 Some(i) => {
                     self.partial.extend_from_slice(&available[..i]);
                     self.reader.pos += i + 1;
-                    return Poll::Ready(finish_line(std::mem::take(&mut self.partial)).map(Some));
+                    let line = std::mem::take(&mut self.partial);
+                    return Poll::Ready(finish_line(line, true).map(Some));
                 }
                 None => {
                     let len = available.len();
@@ -376,8 +420,10 @@ impl<R: AsyncRead + Unpin> Lines<R> {
     }
 }
 
-fn finish_line(mut bytes: Vec<u8>) -> io::Result<String> {
-    if bytes.last() == Some(&b'\r') {
+/// A line's text, without the `\r` of a `\r\n` ending (`newline`: a
+/// `\n` ended it).
+fn finish_line(mut bytes: Vec<u8>, newline: bool) -> io::Result<String> {
+    if newline && bytes.last() == Some(&b'\r') {
         bytes.pop();
     }
     String::from_utf8(bytes).map_err(|_| {

@@ -66,6 +66,39 @@ fn a_dropped_next_line_loses_nothing() {
 }
 
 #[test]
+fn a_read_line_cancelled_mid_line_leaves_its_bytes_for_the_next() {
+    run(async {
+        let (client, mut server) = pair().await;
+        let _writer = corio::spawn(async move {
+            server.write_all(b"half a ").await.unwrap();
+            sleep(Duration::from_millis(50)).await;
+            server.write_all(b"line\nnext\n").await.unwrap();
+            sleep(Duration::from_secs(5)).await;
+        });
+        let mut reader = BufReader::with_capacity(4, client); // the line spans refills
+        let mut line = String::new();
+        let early = timeout(Duration::from_millis(20), reader.read_line(&mut line)).await;
+        assert!(early.is_err(), "the line is not complete yet");
+        assert_eq!(line, "", "nothing is appended before the line is whole");
+        assert_eq!(reader.read_line(&mut line).await.unwrap(), 12);
+        assert_eq!(line, "half a line\n");
+        line.clear();
+        reader.read_line(&mut line).await.unwrap();
+        assert_eq!(line, "next\n");
+    });
+}
+
+#[test]
+fn a_last_line_ending_in_a_lone_cr_keeps_it() {
+    run(async {
+        let mut lines = BufReader::new(&b"a\r\nb\r"[..]).lines();
+        assert_eq!(lines.next_line().await.unwrap().as_deref(), Some("a"));
+        assert_eq!(lines.next_line().await.unwrap().as_deref(), Some("b\r"));
+        assert_eq!(lines.next_line().await.unwrap(), None);
+    });
+}
+
+#[test]
 fn a_line_that_is_not_utf8_is_an_invalid_data_error() {
     run(async {
         let mut reader = BufReader::new(&b"ok\n\xff\xfe\n"[..]);
