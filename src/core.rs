@@ -94,6 +94,10 @@ pub(crate) struct State {
     next_root_seq: u64,
 }
 
+/// Socket operations one poll may complete before it yields
+/// ([`Core::take_io_budget`]).
+pub(crate) const IO_BUDGET: u32 = 128;
+
 /// An event loop's insides, shared by everything that belongs to the loop.
 pub(crate) struct Core {
     pub(crate) state: RefCell<State>,
@@ -102,6 +106,9 @@ pub(crate) struct Core {
     /// The key of whatever is being polled right now (a task, or the main
     /// future); meaningless while `polling_waker` is null.
     polling_key: Cell<TaskKey>,
+    /// How many more socket operations may succeed in the current poll
+    /// before it must yield ([`Core::take_io_budget`]).
+    io_budget: Cell<u32>,
     /// The address of its waker, null when nothing is polled: to recognise
     /// that waker in [`Core::own_key`] and on the hottest wake path, in one
     /// load.
@@ -154,6 +161,7 @@ impl Core {
             shared: Arc::new(Shared::new(waker)),
             reactor: RefCell::new(reactor),
             polling_key: Cell::new(TaskKey { index: 0, seq: 0 }),
+            io_budget: Cell::new(IO_BUDGET),
             polling_waker: Cell::new(std::ptr::null()),
             woke_itself: Cell::new(false),
             exception_handler: RefCell::new(None),
@@ -219,6 +227,7 @@ impl Core {
     pub(crate) fn begin_polling(&self, key: TaskKey, waker: &Arc<TaskWaker>) -> Polling<'_> {
         let data = Arc::as_ptr(waker).cast();
         self.polling_key.set(key);
+        self.io_budget.set(IO_BUDGET);
         self.polling_waker.set(data);
         self.woke_itself.set(false);
         Polling { core: self }
@@ -234,6 +243,25 @@ impl Core {
             self.woke_itself.set(true);
         }
         polled
+    }
+
+    /// Takes one socket operation from the current poll's budget; false
+    /// when it is used up: the caller then wakes its task and returns
+    /// `Pending` instead of doing the operation.
+    ///
+    /// A socket that always has bytes ready (a peer faster than its
+    /// reader) would otherwise never return `Pending`: its task would hold
+    /// the loop, and a `timeout` around it, the timers and every other task
+    /// would wait until the peer paused. tokio has the same budget (its
+    /// "cooperative scheduling"), also of 128.
+    #[inline]
+    pub(crate) fn take_io_budget(&self) -> bool {
+        let left = self.io_budget.get();
+        if left == 0 {
+            return false;
+        }
+        self.io_budget.set(left - 1);
+        true
     }
 
     /// Is this loop running (inside `run_*`)? Only then does it keep its

@@ -1,8 +1,9 @@
 //! The loop's cached clock, and the limits counted from it: a loop that
 //! runs again after a pause, or stays busy with no timer armed, must not
 //! end a sleep, a timeout or an HTTP time limit early. These tests wait on
-//! purpose (each well under 2 s) and only check lower bounds, so they have
-//! a binary of their own (nothing else runs beside them).
+//! purpose (each well under 2 s) and only check lower bounds — or, for a
+//! peer that floods a socket, a generous upper one — so they have a binary
+//! of their own (nothing else runs beside them).
 
 mod common;
 
@@ -198,4 +199,37 @@ fn a_client_used_on_a_second_loop_gets_a_reaper_there() {
         "a connection idle for 400 ms outlived the 100 ms idle timeout"
     );
     drop(first);
+}
+
+#[test]
+fn a_timeout_around_reads_from_a_flooding_peer_ends_on_time() {
+    // The peer sends faster than the reader takes it in (64 bytes a read),
+    // so every read succeeds at once: only the loop's I/O budget makes the
+    // reading task yield, which lets the timer fire.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let flooder = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let chunk = vec![1u8; 256 * 1024];
+        let start = Instant::now();
+        // Until the reader goes (a write fails), for at most 5 s.
+        while start.elapsed() < Duration::from_secs(5) && conn.write_all(&chunk).is_ok() {}
+    });
+    let elapsed = EventLoop::new().unwrap().run_until_complete(async move {
+        let mut stream = corio::net::TcpStream::connect(addr).await.unwrap();
+        corio::time::sleep(Duration::from_millis(50)).await; // the buffers fill up
+        let start = Instant::now();
+        let read_on = async {
+            let mut buf = [0u8; 64];
+            while stream.read(&mut buf).await.unwrap() > 0 {}
+        };
+        let result = corio::time::timeout(Duration::from_millis(100), read_on).await;
+        assert!(result.is_err(), "the flood lasts longer than the timeout");
+        start.elapsed()
+    });
+    flooder.join().unwrap();
+    assert!(
+        elapsed < Duration::from_millis(1500),
+        "a 100 ms timeout took {elapsed:?}"
+    );
 }

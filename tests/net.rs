@@ -582,3 +582,33 @@ fn data_after_an_urgent_byte_is_read_without_new_data_arriving() {
         drop(server);
     });
 }
+
+#[test]
+fn a_reader_whose_socket_never_runs_dry_still_lets_other_tasks_run() {
+    // 64 KiB are buffered before the reader starts, and it reads them a
+    // byte at a time: every read succeeds at once, so without a budget the
+    // task would never return `Pending` and the ticker would never run.
+    run(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut reader = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (mut writer, _) = listener.accept().await.unwrap();
+        writer.write_all(&[7; 64 * 1024]).await.unwrap();
+        corio::time::sleep(Duration::from_millis(50)).await; // all of it arrived
+        let ticks = Rc::new(Cell::new(0u32));
+        let t = ticks.clone();
+        let _ticker = corio::spawn(async move {
+            loop {
+                t.set(t.get() + 1);
+                corio::yield_now().await;
+            }
+        });
+        let mut byte = [0u8; 1];
+        for _ in 0..64 * 1024 {
+            reader.read_exact(&mut byte).await.unwrap();
+        }
+        // 65,536 reads at 128 per poll: the reader yielded 512 times.
+        assert!(ticks.get() >= 256, "the ticker ran {} times", ticks.get());
+    });
+}

@@ -6,7 +6,9 @@
 //! `WouldBlock`, clear the readiness and park the task's waker in the source
 //! (the next event wakes it); `Interrupted` is simply retried. A spurious
 //! event costs one failed try. (smol's `Async::read_with` has the same
-//! shape.)
+//! shape.) Each poll of a task may complete a bounded number of operations
+//! ([`Core::take_io_budget`]); then the task yields, so a socket that never
+//! runs dry cannot hold the loop.
 
 use std::io;
 use std::rc::Rc;
@@ -68,6 +70,12 @@ impl<T: mio::event::Source> IoSource<T> {
         loop {
             if !self.source.is_ready(dir) {
                 self.park(dir, cx);
+                return Poll::Pending;
+            }
+            if !self.core.take_io_budget() {
+                // This poll did its share of I/O: let the others run (the
+                // task comes back at once; see `Core::take_io_budget`).
+                cx.waker().wake_by_ref();
                 return Poll::Pending;
             }
             match op(self.get_ref()) {
