@@ -282,3 +282,76 @@ fn an_item_handed_to_a_cancelled_lifo_getter_goes_to_the_bottom() {
     assert_eq!(queue.get_nowait(), Ok(2));
     assert_eq!(queue.get_nowait(), Ok(1));
 }
+
+mod waker_drops {
+    //! A waker's destructor may run foreign code (its executor's
+    //! bookkeeping), even code that looks at the primitive it waited on: a
+    //! waker the primitive lets go of is dropped after its borrow ends.
+    use super::poll;
+    use std::future::Future;
+    use std::pin::pin;
+    use std::rc::Rc;
+    use std::sync::Arc;
+    use std::task::{Context, Wake, Waker};
+
+    use corio::sync::{Event, Queue, Semaphore, oneshot};
+
+    thread_local! {
+        static SEM: Rc<Semaphore> = Rc::new(Semaphore::new(0));
+        static EVENT: Rc<Event> = Rc::new(Event::new());
+        static QUEUE: Rc<Queue<u8>> = Rc::new(Queue::new(1));
+    }
+
+    /// A waker whose destructor looks at every primitive (their `Debug`
+    /// borrows their state).
+    struct Probe;
+    impl Wake for Probe {
+        fn wake(self: Arc<Self>) {}
+    }
+    impl Drop for Probe {
+        fn drop(&mut self) {
+            let seen = format!(
+                "{:?} {:?} {:?}",
+                SEM.with(Rc::clone),
+                EVENT.with(Rc::clone),
+                QUEUE.with(Rc::clone)
+            );
+            assert!(!seen.is_empty());
+        }
+    }
+
+    /// Polls `future` once with a probe waker that only the future's
+    /// primitive keeps; then polls it again with another waker (which
+    /// replaces the probe) if `repoll`, and drops it.
+    fn wait_then_let_go<F: Future>(future: F, repoll: bool) {
+        let mut future = pin!(future);
+        let probe = Waker::from(Arc::new(Probe));
+        let first = future.as_mut().poll(&mut Context::from_waker(&probe));
+        assert!(first.is_pending());
+        drop(probe);
+        if repoll {
+            assert!(poll(future.as_mut()).is_pending());
+        }
+    }
+
+    #[test]
+    fn a_replaced_or_cancelled_waker_is_dropped_outside_the_borrow() {
+        let (sem, event, queue) = (
+            SEM.with(Rc::clone),
+            EVENT.with(Rc::clone),
+            QUEUE.with(Rc::clone),
+        );
+        for repoll in [false, true] {
+            wait_then_let_go(sem.acquire(), repoll);
+            wait_then_let_go(event.wait(), repoll);
+            wait_then_let_go(queue.get(), repoll);
+            queue.put_nowait(1).unwrap(); // full: the next put waits
+            wait_then_let_go(queue.put(2), repoll);
+            assert_eq!(queue.get_nowait(), Ok(1));
+            wait_then_let_go(queue.join(), repoll);
+            queue.task_done().unwrap();
+        }
+        let (_sender, receiver) = oneshot::channel::<u8>();
+        wait_then_let_go(receiver, true);
+    }
+}

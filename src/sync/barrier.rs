@@ -165,6 +165,7 @@ impl Future for BarrierWait<'_> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<BarrierWaitResult> {
         let barrier = self.barrier;
         let mut wakers = Vec::new();
+        let mut retired = None;
         let result = {
             let mut st = barrier.state.borrow_mut();
             match self.ticket {
@@ -183,12 +184,13 @@ impl Future for BarrierWait<'_> {
                 }
                 Some(_) => {
                     let this = &mut *self;
-                    st.waiters
-                        .poll_wait(&mut this.ticket, false, cx.waker())
-                        .map(|_| BarrierWaitResult(false))
+                    let (poll, old) = st.waiters.poll_wait(&mut this.ticket, false, cx.waker());
+                    retired = Some(old);
+                    poll.map(|_| BarrierWaitResult(false))
                 }
             }
         };
+        drop(retired);
         for waker in wakers {
             waker.wake();
         }
@@ -200,10 +202,13 @@ impl Drop for BarrierWait<'_> {
     fn drop(&mut self) {
         if let Some(ticket) = self.ticket {
             let mut st = self.barrier.state.borrow_mut();
-            if st.waiters.cancel(ticket).is_none() {
+            let (gift, retired) = st.waiters.cancel(ticket);
+            if gift.is_none() {
                 // The round has not completed: we leave it.
                 st.arrived -= 1;
             }
+            drop(st);
+            drop(retired);
         }
     }
 }

@@ -238,7 +238,9 @@ impl<'a, T> Future for CondWait<'_, 'a, T> {
                     return Poll::Pending;
                 }
                 Stage::Waiting(ticket) => {
-                    let notified = this
+                    // (The borrow ends with the statement; the waker it
+                    // may have replaced is dropped after it.)
+                    let (notified, _retired) = this
                         .cond
                         .waiters
                         .borrow_mut()
@@ -266,7 +268,10 @@ impl<'a, T> Future for CondWait<'_, 'a, T> {
 impl<T> Drop for CondWait<'_, '_, T> {
     fn drop(&mut self) {
         let pass_on = match &self.stage {
-            Stage::Waiting(ticket) => self.cond.waiters.borrow_mut().cancel(*ticket).is_some(),
+            Stage::Waiting(ticket) => {
+                let (notified, _retired) = self.cond.waiters.borrow_mut().cancel(*ticket);
+                notified.is_some()
+            }
             // Notified, but never returned to its caller: the notification
             // was not used.
             Stage::Relocking(_) => true,

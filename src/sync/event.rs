@@ -167,9 +167,10 @@ impl Future for EventWait<'_> {
         let this = &mut *self;
         let mut st = this.event.state.borrow_mut();
         let set = st.set;
-        st.waiters
-            .poll_wait(&mut this.ticket, set, cx.waker())
-            .map(|_| ())
+        let (poll, retired) = st.waiters.poll_wait(&mut this.ticket, set, cx.waker());
+        drop(st);
+        drop(retired);
+        poll.map(|_| ())
     }
 }
 
@@ -177,7 +178,8 @@ impl Drop for EventWait<'_> {
     fn drop(&mut self) {
         if let Some(ticket) = self.ticket {
             // A `set` handed to us needs no passing on: everybody got one.
-            let _ = self.event.state.borrow_mut().waiters.cancel(ticket);
+            // (The borrow ends with the statement, before `_left` goes.)
+            let _left = self.event.state.borrow_mut().waiters.cancel(ticket);
         }
     }
 }

@@ -166,10 +166,16 @@ impl<T> Future for Receiver<T> {
         if !st.sender_alive {
             return Poll::Ready(Err(RecvError));
         }
-        match &st.waker {
-            Some(old) if old.will_wake(cx.waker()) => {}
-            _ => st.waker = Some(ParkedWaker::new("oneshot", &st.object, cx.waker())),
-        }
+        let replaced = match &st.waker {
+            Some(old) if old.will_wake(cx.waker()) => None,
+            _ => {
+                let parked = ParkedWaker::new("oneshot", &st.object, cx.waker());
+                st.waker.replace(parked)
+            }
+        };
+        // The replaced waker goes once the borrow has ended (invariant 6).
+        drop(st);
+        drop(replaced);
         Poll::Pending
     }
 }

@@ -744,6 +744,8 @@ impl<T, O: Order<T>> Future for Put<'_, T, O> {
     #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
+        // Declared before the borrow, so dropped after it.
+        let _retired;
         let mut st = this.queue.state.borrow_mut();
         let placed = match this.ticket {
             None => {
@@ -763,8 +765,12 @@ impl<T, O: Order<T>> Future for Put<'_, T, O> {
                 }
             }
             Some(ticket) => match st.putters.take_or_wait(ticket, cx.waker()) {
-                None => return Poll::Pending,
-                Some(place) => {
+                (None, left) => {
+                    _retired = left;
+                    return Poll::Pending;
+                }
+                (Some(place), left) => {
+                    _retired = left;
                     this.ticket = None;
                     if place {
                         st.reserved -= 1;
@@ -797,9 +803,12 @@ impl<T, O: Order<T>> Drop for Put<'_, T, O> {
         let Some(ticket) = self.ticket else {
             return;
         };
+        let retired;
         let waker = {
             let mut st = self.queue.state.borrow_mut();
-            match st.putters.cancel(ticket) {
+            let (place, left) = st.putters.cancel(ticket);
+            retired = left;
+            match place {
                 // A place had been handed to us: it goes to the next putter.
                 Some(true) => {
                     st.reserved -= 1;
@@ -808,6 +817,7 @@ impl<T, O: Order<T>> Drop for Put<'_, T, O> {
                 _ => None,
             }
         };
+        drop(retired);
         if let Some(waker) = waker {
             waker.wake();
         }
@@ -867,6 +877,8 @@ impl<T, O: Order<T>> GenericQueue<T, O> {
         ticket: &mut Option<Ticket>,
         cx: &mut Context<'_>,
     ) -> Poll<Result<T, QueueShutDown>> {
+        // Declared before the borrow, so dropped after it.
+        let _retired;
         let mut st = self.state.borrow_mut();
         let item = match *ticket {
             None => match st.items.pop() {
@@ -878,12 +890,17 @@ impl<T, O: Order<T>> GenericQueue<T, O> {
                 }
             },
             Some(t) => match st.getters.take_or_wait(t, cx.waker()) {
-                None => return Poll::Pending,
-                Some(None) => {
+                (None, left) => {
+                    _retired = left;
+                    return Poll::Pending;
+                }
+                (Some(None), left) => {
+                    _retired = left;
                     *ticket = None;
                     return Poll::Ready(Err(QueueShutDown(())));
                 }
-                Some(Some(item)) => {
+                (Some(Some(item)), left) => {
+                    _retired = left;
                     *ticket = None;
                     st.handed -= 1;
                     st.items.exchange(item)
@@ -903,9 +920,12 @@ impl<T, O: Order<T>> GenericQueue<T, O> {
     pub(crate) fn cancel_get(&self, ticket: Ticket) {
         let mut wakers = Vec::new();
         let mut dropped = None;
+        let retired;
         {
             let mut st = self.state.borrow_mut();
-            if let Some(Some(item)) = st.getters.cancel(ticket) {
+            let (handed, left) = st.getters.cancel(ticket);
+            retired = left;
+            if let Some(Some(item)) = handed {
                 st.handed -= 1;
                 if st.dropping {
                     // Shut down at once meanwhile: the item goes the way of
@@ -920,6 +940,7 @@ impl<T, O: Order<T>> GenericQueue<T, O> {
                 }
             }
         }
+        drop(retired);
         drop(dropped);
         for waker in wakers {
             waker.wake();
@@ -960,16 +981,18 @@ impl<T, O: Order<T>> Future for Join<'_, T, O> {
         let this = &mut *self;
         let mut st = this.queue.state.borrow_mut();
         let done = st.unfinished == 0;
-        st.joiners
-            .poll_wait(&mut this.ticket, done, cx.waker())
-            .map(|_| ())
+        let (poll, retired) = st.joiners.poll_wait(&mut this.ticket, done, cx.waker());
+        drop(st);
+        drop(retired);
+        poll.map(|_| ())
     }
 }
 
 impl<T, O: Order<T>> Drop for Join<'_, T, O> {
     fn drop(&mut self) {
         if let Some(ticket) = self.ticket {
-            let _ = self.queue.state.borrow_mut().joiners.cancel(ticket);
+            // (The borrow ends with the statement, before `_left` goes.)
+            let _left = self.queue.state.borrow_mut().joiners.cancel(ticket);
         }
     }
 }

@@ -234,9 +234,13 @@ impl<'a> Future for Acquire<'a> {
                 Poll::Pending
             }
             Some(ticket) => {
-                if st.waiters.take_or_wait(ticket, cx.waker()).is_some() {
+                let (permit, retired) = st.waiters.take_or_wait(ticket, cx.waker());
+                if permit.is_some() {
                     st.handed -= 1;
-                    drop(st);
+                }
+                drop(st);
+                drop(retired);
+                if permit.is_some() {
                     self.ticket = None;
                     return Poll::Ready(SemaphorePermit { sem });
                 }
@@ -252,9 +256,12 @@ impl Drop for Acquire<'_> {
         let Some(ticket) = self.ticket else {
             return;
         };
+        let retired;
         let waker = {
             let mut st = self.sem.state.borrow_mut();
-            match st.waiters.cancel(ticket) {
+            let (permit, left) = st.waiters.cancel(ticket);
+            retired = left;
+            match permit {
                 // A permit had reached us: it goes to the next in line.
                 Some(()) => {
                     st.handed -= 1;
@@ -263,6 +270,7 @@ impl Drop for Acquire<'_> {
                 None => None,
             }
         };
+        drop(retired);
         if let Some(waker) = waker {
             waker.wake();
         }

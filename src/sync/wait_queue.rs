@@ -20,6 +20,15 @@ use slab::Slab;
 
 use crate::debug::ParkedWaker;
 
+/// A waker that left the line without being woken (replaced by a newer
+/// one, or its future dropped). Dropping a waker may run foreign code (its
+/// executor's destructor), which must not find the primitive borrowed: the
+/// caller drops this after its borrow ends (ARCHITECTURE.md, invariant 6).
+#[must_use = "drop it after the primitive's borrow ends"]
+pub(crate) struct Retired(
+    #[allow(dead_code, reason = "held only to be dropped")] Option<ParkedWaker>,
+);
+
 /// A place in line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Ticket {
@@ -82,22 +91,28 @@ impl<T> WaitQueue<T> {
     }
 
     /// The gift handed to `ticket`, if any; taking it leaves the line.
-    /// Otherwise remembers `waker` for the hand-over.
-    pub(crate) fn take_or_wait(&mut self, ticket: Ticket, waker: &Waker) -> Option<T> {
+    /// Otherwise remembers `waker` for the hand-over; the waker it replaces
+    /// comes back, to be dropped once the caller's borrow has ended.
+    pub(crate) fn take_or_wait(&mut self, ticket: Ticket, waker: &Waker) -> (Option<T>, Retired) {
         let (kind, object) = (self.kind, &self.object);
-        let entry = self
+        let Some(entry) = self
             .entries
             .get_mut(ticket.key)
-            .filter(|entry| entry.seq == ticket.seq)?;
+            .filter(|entry| entry.seq == ticket.seq)
+        else {
+            return (None, Retired(None));
+        };
         if let Some(gift) = entry.gift.take() {
-            self.entries.remove(ticket.key);
-            return Some(gift);
+            let entry = self.entries.remove(ticket.key);
+            return (Some(gift), Retired(entry.waker));
         }
         match &entry.waker {
-            Some(old) if old.will_wake(waker) => {}
-            _ => entry.waker = Some(ParkedWaker::new(kind, object, waker)),
+            Some(old) if old.will_wake(waker) => (None, Retired(None)),
+            _ => {
+                let old = entry.waker.replace(ParkedWaker::new(kind, object, waker));
+                (None, Retired(old))
+            }
         }
-        None
     }
 
     /// The common shape of a waiting future's poll: done at once if
@@ -108,29 +123,32 @@ impl<T> WaitQueue<T> {
         ticket: &mut Option<Ticket>,
         ready_now: bool,
         waker: &Waker,
-    ) -> std::task::Poll<Option<T>> {
+    ) -> (std::task::Poll<Option<T>>, Retired) {
         use std::task::Poll;
         match *ticket {
-            None if ready_now => Poll::Ready(None),
+            None if ready_now => (Poll::Ready(None), Retired(None)),
             None => {
                 *ticket = Some(self.push(waker));
-                Poll::Pending
+                (Poll::Pending, Retired(None))
             }
             Some(t) => match self.take_or_wait(t, waker) {
-                Some(gift) => {
+                (Some(gift), retired) => {
                     *ticket = None;
-                    Poll::Ready(Some(gift))
+                    (Poll::Ready(Some(gift)), retired)
                 }
-                None => Poll::Pending,
+                (None, retired) => (Poll::Pending, retired),
             },
         }
     }
 
     /// Leaves the line (a dropped future). Returns a gift that was handed
-    /// to it and never taken: the caller must pass it on.
-    pub(crate) fn cancel(&mut self, ticket: Ticket) -> Option<T> {
-        self.entry(ticket)?;
-        let gift = self.entries.remove(ticket.key).gift;
+    /// to it and never taken — the caller must pass it on — and its waker,
+    /// to be dropped once the caller's borrow has ended.
+    pub(crate) fn cancel(&mut self, ticket: Ticket) -> (Option<T>, Retired) {
+        if self.entry(ticket).is_none() {
+            return (None, Retired(None));
+        }
+        let Entry { gift, waker, .. } = self.entries.remove(ticket.key);
         // Its place in line is stale now. Stale places are skipped when the
         // line moves; a line that does not move (a stop event raced against
         // work, a `get` with a timeout on an idle queue) would keep them all,
@@ -142,7 +160,7 @@ impl<T> WaitQueue<T> {
             self.line
                 .retain(|place| entries.get(place.key).is_some_and(|e| e.seq == place.seq));
         }
-        gift
+        (gift, Retired(waker))
     }
 
     /// Is the line empty (not even a stale place in it)? The cheap check
