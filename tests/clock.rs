@@ -233,3 +233,62 @@ fn a_timeout_around_reads_from_a_flooding_peer_ends_on_time() {
         "a 100 ms timeout took {elapsed:?}"
     );
 }
+
+#[test]
+fn the_demo_server_sends_a_long_reply_to_a_slow_but_steady_reader() {
+    // The reply takes longer than the keep-alive timeout to drain, but the
+    // client never pauses for more than about 10 ms: the limit is on
+    // silence, not on the whole reply.
+    use corio::http::server::{Reply, Server};
+    let total = EventLoop::new().unwrap().run_until_complete(async {
+        let server = Server::bind("127.0.0.1:0", |_req| async {
+            Reply::new(200).body(vec![7u8; 12 << 20])
+        })
+        .await
+        .unwrap();
+        server.set_keep_alive_timeout(Duration::from_millis(300));
+        let mut response = Client::new()
+            .get(server.url("/"))
+            .send_streaming()
+            .await
+            .unwrap();
+        let (mut total, mut pieces) = (0usize, 0usize);
+        while let Some(piece) = response.chunk().await.unwrap() {
+            total += piece.len();
+            pieces += 1;
+            if pieces % 16 == 0 {
+                corio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+        total
+    });
+    assert_eq!(total, 12 << 20);
+}
+
+#[test]
+fn the_demo_server_reads_a_long_body_from_a_slow_but_steady_sender() {
+    // The body takes longer than the keep-alive timeout to arrive, with no
+    // pause over about 10 ms: the head has the deadline, the body does not.
+    use corio::http::server::{Reply, Server};
+    let answer = EventLoop::new().unwrap().run_until_complete(async {
+        let server = Server::bind("127.0.0.1:0", |req| async move {
+            Reply::text(format!("got {}", req.body.len()))
+        })
+        .await
+        .unwrap();
+        server.set_keep_alive_timeout(Duration::from_millis(300));
+        let mut stream = corio::net::TcpStream::connect(server.local_addr())
+            .await
+            .unwrap();
+        let head = "POST / HTTP/1.1\r\nContent-Length: 614400\r\nConnection: close\r\n\r\n";
+        stream.write_all(head.as_bytes()).await.unwrap();
+        for _ in 0..60 {
+            stream.write_all(&[1u8; 10 * 1024]).await.unwrap();
+            corio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await.unwrap();
+        String::from_utf8(answer).unwrap()
+    });
+    assert!(answer.ends_with("got 614400"), "{answer}");
+}

@@ -1433,3 +1433,90 @@ fn an_endless_body_that_never_makes_the_client_wait_still_meets_the_total_timeou
         );
     });
 }
+
+mod demo_server_edges {
+    //! The demo server on bad or unusual input: it answers, and its answer
+    //! arrives.
+    use super::*;
+
+    /// Everything the server sends until it closes (bounded).
+    async fn read_all(stream: &mut TcpStream) -> Vec<u8> {
+        let mut out = Vec::new();
+        let read = corio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut out));
+        read.await.expect("the server closes").expect("no reset");
+        out
+    }
+
+    #[test]
+    fn an_error_reply_reaches_a_client_that_still_sends() {
+        run_bounded(async {
+            let server = Server::bind("127.0.0.1:0", |_req| async { Reply::text("x") })
+                .await
+                .unwrap();
+            // A head too large (431), and a chunked body (501): the server
+            // answers before it has read all the client sends.
+            let mut big_head = b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: ".to_vec();
+            big_head.extend(std::iter::repeat_n(b'a', 200 * 1024));
+            big_head.extend_from_slice(b"\r\n\r\n");
+            let mut chunked = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+            for _ in 0..64 {
+                chunked.extend_from_slice(b"1000\r\n");
+                chunked.extend(std::iter::repeat_n(b'z', 0x1000));
+                chunked.extend_from_slice(b"\r\n");
+            }
+            chunked.extend_from_slice(b"0\r\n\r\n");
+            for (wire, status) in [(big_head, "431"), (chunked, "501")] {
+                let mut stream = TcpStream::connect(server.local_addr()).await.unwrap();
+                let _ = stream.write_all(&wire).await;
+                let answer = read_all(&mut stream).await;
+                let expected = format!("HTTP/1.1 {status} ");
+                assert!(
+                    answer.starts_with(expected.as_bytes()),
+                    "{}",
+                    String::from_utf8_lossy(&answer)
+                );
+            }
+            // A body over the server's limit: the client reads the 413.
+            let body = vec![b'x'; 17 * 1024 * 1024];
+            let response = Client::new().post(server.url("/")).body(body).send().await;
+            assert_eq!(
+                response.map(|r| r.status).map_err(|e| e.to_string()),
+                Ok(413)
+            );
+        });
+    }
+
+    #[test]
+    fn an_http10_request_gets_no_chunked_reply() {
+        run_bounded(async {
+            let server = Server::bind("127.0.0.1:0", |_req| async {
+                Reply::text("hello").chunked()
+            })
+            .await
+            .unwrap();
+            let mut stream = TcpStream::connect(server.local_addr()).await.unwrap();
+            stream.write_all(b"GET / HTTP/1.0\r\n\r\n").await.unwrap();
+            let answer = String::from_utf8(read_all(&mut stream).await).unwrap();
+            let lower = answer.to_ascii_lowercase();
+            assert!(!lower.contains("transfer-encoding"), "{answer}");
+            assert!(lower.contains("content-length: 5\r\n"), "{answer}");
+            assert!(answer.ends_with("\r\n\r\nhello"), "{answer}");
+        });
+    }
+
+    #[test]
+    fn a_paced_reply_with_no_idle_limit_is_sent() {
+        run_bounded(async {
+            let server = Server::bind("127.0.0.1:0", |_req| async {
+                Reply::text("slow").paced(2, Duration::from_millis(1))
+            })
+            .await
+            .unwrap();
+            server.set_keep_alive_timeout(Duration::MAX); // never close idle ones
+            let page = http::get(server.url("/"))
+                .await
+                .map(|r| r.text().into_owned());
+            assert_eq!(page.map_err(|e| e.to_string()), Ok("slow".to_owned()));
+        });
+    }
+}

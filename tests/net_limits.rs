@@ -51,6 +51,7 @@ fn many_connections_and_many_cycles() {
     one_thousand_concurrent_connections_are_served_by_one_loop();
     ten_thousand_connect_close_cycles_leave_the_descriptor_count_where_it_was();
     an_accept_loop_survives_running_out_of_descriptors_without_spinning();
+    the_demo_server_keeps_accepting_after_running_out_of_descriptors();
 }
 
 fn one_thousand_concurrent_connections_are_served_by_one_loop() {
@@ -218,4 +219,44 @@ fn an_accept_loop_survives_running_out_of_descriptors_without_spinning() {
         "the accept loop spun: {errors} errors in 200 ms"
     );
     assert_eq!(accepted, 3);
+}
+
+fn the_demo_server_keeps_accepting_after_running_out_of_descriptors() {
+    use corio::http::server::{Reply, Server};
+
+    let Some((soft, _)) = nofile_limits() else {
+        return;
+    };
+    let answer = corio::run(async {
+        let server = Server::bind("127.0.0.1:0", |_req| async { Reply::text("still here") })
+            .await
+            .unwrap();
+        // A client waits in the backlog while the server has no descriptor
+        // to accept it with.
+        let mut client = TcpStream::connect(server.local_addr()).await.unwrap();
+        assert!(
+            set_soft_open_files(open_fds() as u64 + 16),
+            "prlimit failed"
+        );
+        let mut fillers = Vec::new();
+        while let Ok(file) = std::fs::File::open("/dev/null") {
+            fillers.push(file);
+        }
+        corio::time::sleep(Duration::from_millis(100)).await; // accepts fail
+        drop(fillers);
+        assert!(set_soft_open_files(soft));
+        client
+            .write_all(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = Vec::new();
+        let read = corio::time::timeout(Duration::from_secs(5), client.read_to_end(&mut answer));
+        read.await.unwrap().unwrap();
+        answer
+    });
+    assert!(
+        answer.ends_with(b"still here"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
 }

@@ -4,10 +4,16 @@
 //! It is a demo, not a production server: it reads `Content-Length`
 //! request bodies only (a chunked request gets `501`), keeps one request in
 //! flight per connection, has no TLS, no compression and no protection
-//! against slow clients beyond an idle timeout. What it does, it does by
-//! the book: keep-alive by default for HTTP/1.1, `Connection: close`
-//! honoured, no body for `HEAD`, and the server closes idle connections
-//! first (so that the client side does not pile up `TIME_WAIT`).
+//! against slow clients beyond its time limits (a request head must arrive
+//! within the keep-alive timeout; after that, a body or a reply may take
+//! as long as it keeps moving, with no pause longer than that timeout).
+//! What it does, it does by the book: keep-alive by default for HTTP/1.1,
+//! `Connection: close` honoured, no body for `HEAD`, no chunked reply to
+//! an HTTP/1.0 request, an error reply that reaches the client (the server
+//! reads what the client still sends before closing, instead of resetting
+//! the connection), and the server closes idle connections first (so that
+//! the client side does not pile up `TIME_WAIT`). Running out of file
+//! descriptors pauses accepting; it does not end the server.
 //!
 //! A handler is an `async` function from [`Request`] to [`Reply`]; it runs
 //! as part of the connection's task, on the loop that bound the server.
@@ -50,7 +56,7 @@ use super::decode::{Framing, Version};
 use super::headers::Headers;
 use crate::net::{TcpListener, TcpStream, ToSocketAddrs};
 use crate::task::Task;
-use crate::time::{sleep, timeout};
+use crate::time::{deadline_after, sleep, timeout, timeout_at};
 
 /// The most bytes of request head the server reads.
 const MAX_HEAD: usize = 64 * 1024;
@@ -58,6 +64,11 @@ const MAX_HEAD: usize = 64 * 1024;
 const MAX_BODY: usize = 16 * 1024 * 1024;
 /// The pieces a chunked reply is cut into (unless paced).
 const CHUNK: usize = 8 * 1024;
+/// After an error reply, how long and how much the server reads (and
+/// discards) of what the client still sends, so that closing does not
+/// reset the connection before the client has read the reply.
+const LINGER_TIME: Duration = Duration::from_secs(2);
+const LINGER_BYTES: usize = 64 * 1024 * 1024;
 
 /// A request as the demo server's handler sees it.
 ///
@@ -310,8 +321,14 @@ impl Reply {
         self.status
     }
 
+    /// Is the body sent chunked? Only to an HTTP/1.1 client (RFC 9112
+    /// §6.1): an HTTP/1.0 one gets a `Content-Length` body.
+    fn chunked_for(&self, version: Version) -> bool {
+        self.chunked && version != Version::Http10
+    }
+
     /// The head's bytes: status line and fields.
-    fn head(&self, keep_alive: bool) -> Vec<u8> {
+    fn head(&self, keep_alive: bool, chunked: bool) -> Vec<u8> {
         let mut out = Vec::with_capacity(128);
         out.extend_from_slice(
             format!("HTTP/1.1 {} {}\r\n", self.status, reason(self.status)).as_bytes(),
@@ -320,7 +337,7 @@ impl Reply {
             super::request::put(&mut out, name, value);
         }
         if self.has_body() {
-            if self.chunked {
+            if chunked {
                 out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
             } else {
                 out.extend_from_slice(
@@ -335,56 +352,66 @@ impl Reply {
         out
     }
 
-    /// How long the pacing pauses add up to.
-    fn pace_time(&self) -> Duration {
-        match self.pace {
-            Some((piece, every)) => every
-                .saturating_mul(u32::try_from(self.body.len().div_ceil(piece)).unwrap_or(u32::MAX)),
-            None => Duration::ZERO,
-        }
-    }
-
     /// 1xx, 204 and 304 replies never have a body.
     fn has_body(&self) -> bool {
         !matches!(self.status, 100..=199 | 204 | 304)
     }
 
-    /// Writes the reply; a `HEAD` request gets the head only.
+    /// Writes the reply to a request of `version`; a `HEAD` request gets
+    /// the head only. Each write may wait up to `idle` for the client to
+    /// take bytes: a slow reader gets the whole reply, one that stops
+    /// reading a `TimedOut` error.
     async fn send(
         &self,
         stream: &mut TcpStream,
+        version: Version,
         head_request: bool,
         keep_alive: bool,
+        idle: Duration,
     ) -> io::Result<()> {
-        let mut wire = self.head(keep_alive);
+        let chunked = self.chunked_for(version);
+        let mut wire = self.head(keep_alive, chunked);
         if head_request || !self.has_body() {
-            return stream.write_all(&wire).await;
+            return write_within(stream, &wire, idle).await;
         }
-        if !self.chunked && self.pace.is_none() {
+        if !chunked && self.pace.is_none() {
             wire.extend_from_slice(&self.body);
-            return stream.write_all(&wire).await;
+            return write_within(stream, &wire, idle).await;
         }
-        stream.write_all(&wire).await?;
+        write_within(stream, &wire, idle).await?;
         let piece = self.pace.map_or(CHUNK, |(piece, _)| piece);
         for bytes in self.body.chunks(piece) {
             if let Some((_, every)) = self.pace {
                 sleep(every).await;
             }
             wire.clear();
-            if self.chunked {
+            if chunked {
                 wire.extend_from_slice(format!("{:x}\r\n", bytes.len()).as_bytes());
                 wire.extend_from_slice(bytes);
                 wire.extend_from_slice(b"\r\n");
             } else {
                 wire.extend_from_slice(bytes);
             }
-            stream.write_all(&wire).await?;
+            write_within(stream, &wire, idle).await?;
         }
-        if self.chunked {
-            stream.write_all(b"0\r\n\r\n").await?;
+        if chunked {
+            write_within(stream, b"0\r\n\r\n", idle).await?;
         }
         Ok(())
     }
+}
+
+/// Writes all of `bytes`, each write waiting at most `idle`.
+async fn write_within(stream: &mut TcpStream, mut bytes: &[u8], idle: Duration) -> io::Result<()> {
+    while !bytes.is_empty() {
+        match timeout(idle, stream.write(bytes)).await {
+            Ok(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(Ok(n)) => bytes = &bytes[n..],
+            Ok(Err(err)) => return Err(err),
+            Err(_) => return Err(io::ErrorKind::TimedOut.into()),
+        }
+    }
+    Ok(())
 }
 
 /// The reason phrase for common status codes.
@@ -606,8 +633,18 @@ where
     Fut: Future<Output = Reply> + 'static,
 {
     let mut incoming = listener.incoming();
-    // `Incoming` backs off on EMFILE; other errors end the server.
-    while let Ok(stream) = incoming.next().await {
+    loop {
+        // No error ends the server: `Incoming` waits before its next
+        // accept after running out of descriptors (or memory); any other
+        // accept error (a connection reset while it waited) concerns one
+        // connection — after a short pause, so that nothing can spin.
+        let stream = match incoming.next().await {
+            Ok(stream) => stream,
+            Err(_) => {
+                sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
         shared.connections.set(shared.connections.get() + 1);
         let mut tasks = shared.tasks.borrow_mut();
         let slot = tasks.vacant_entry();
@@ -642,26 +679,24 @@ where
     let mut buf = Vec::with_capacity(8 * 1024);
     loop {
         let idle = shared.keep_alive_timeout.get();
-        let (request, keep_alive) =
-            match timeout(idle, read_request(&mut stream, &mut buf, peer)).await {
-                Ok(Ok(Some(request))) => request,
-                Ok(Err(reply)) => {
-                    let _ = reply.send(&mut stream, false, false).await;
-                    break;
+        let (request, keep_alive) = match read_request(&mut stream, &mut buf, peer, idle).await {
+            Ok(Some(request)) => request,
+            Err(reply) => {
+                let sent = reply.send(&mut stream, Version::Http11, false, false, idle);
+                if sent.await.is_ok() {
+                    linger(&mut stream).await;
                 }
-                Ok(Ok(None)) | Err(_) => break, // closed by the client, or idle
-            };
+                break;
+            }
+            Ok(None) => break, // closed by the client, or idle
+        };
         shared.requests.set(shared.requests.get() + 1);
         let head_request = request.method == "HEAD";
+        let version = request.version;
         let reply = handler(request).await;
         let keep_alive = keep_alive && !reply.close;
-        // A client that stops reading gets the idle limit, while sending too.
-        let sent = timeout(
-            idle + reply.pace_time(),
-            reply.send(&mut stream, head_request, keep_alive),
-        )
-        .await;
-        if !matches!(sent, Ok(Ok(()))) || !keep_alive {
+        let sent = reply.send(&mut stream, version, head_request, keep_alive, idle);
+        if sent.await.is_err() || !keep_alive {
             break;
         }
     }
@@ -669,14 +704,18 @@ where
 
 /// Reads one request into `buf` (which keeps bytes of the next one), and
 /// whether the client allows keep-alive. `Ok(None)`: the client closed
-/// between requests. `Err(reply)`: a bad request, answered with `reply`
-/// before closing.
+/// between requests, or was too slow — its head must be complete within
+/// `idle` (the defence against clients that trickle a head), and then each
+/// read of its body must bring bytes within `idle`. `Err(reply)`: a bad
+/// request, answered with `reply` before closing.
 async fn read_request(
     stream: &mut TcpStream,
     buf: &mut Vec<u8>,
     peer: SocketAddr,
+    idle: Duration,
 ) -> Result<Option<(Request, bool)>, Reply> {
     let bad = |status: u16, why: &str| Reply::new(status).body(why.to_owned()).close();
+    let head_deadline = deadline_after(idle);
     loop {
         let mut fields = [httparse::EMPTY_HEADER; 64];
         let mut parsed = httparse::Request::new(&mut fields);
@@ -709,8 +748,9 @@ async fn read_request(
                 let headers =
                     Headers::from_head(&buf[..head_len], fields().map(|(n, v)| (n.as_bytes(), v)));
                 while buf.len() < head_len + length {
-                    if read_more(stream, buf).await == 0 {
-                        return Ok(None);
+                    match timeout(idle, read_more(stream, buf)).await {
+                        Ok(0) | Err(_) => return Ok(None),
+                        Ok(_) => {}
                     }
                 }
                 let body = buf[head_len..head_len + length].to_vec();
@@ -729,13 +769,36 @@ async fn read_request(
                 return Err(bad(431, "request head too large"));
             }
             Ok(httparse::Status::Partial) => {
-                if read_more(stream, buf).await == 0 {
-                    return Ok(None);
+                match timeout_at(head_deadline, read_more(stream, buf)).await {
+                    Ok(0) | Err(_) => return Ok(None),
+                    Ok(_) => {}
                 }
             }
             Err(_) => return Err(bad(400, "malformed request")),
         }
     }
+}
+
+/// After an error reply: closes the sending side, then reads (and drops)
+/// what the client still sends — its body, the rest of a head too large —
+/// until it closes too, for at most `LINGER_TIME` and `LINGER_BYTES`.
+/// Closing a socket with unread bytes resets the connection, and the reset
+/// can reach the client before it has read the reply.
+async fn linger(stream: &mut TcpStream) {
+    if stream.shutdown(std::net::Shutdown::Write).is_err() {
+        return;
+    }
+    let drain = async {
+        let mut piece = [0; 8 * 1024];
+        let mut read = 0;
+        while read < LINGER_BYTES {
+            match stream.read(&mut piece).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => read += n,
+            }
+        }
+    };
+    let _ = timeout(LINGER_TIME, drain).await;
 }
 
 /// Appends what the stream has to `buf`; a read error counts as a close.
