@@ -29,7 +29,7 @@ use crate::debug::TraceKind;
 use crate::handle::Shared;
 use crate::reactor::Reactor;
 use crate::report::{Report, ReportKind, panic_message, print_report};
-use crate::task::slot::{Finished, Outcome, Stage, TaskFuture, TaskSlot};
+use crate::task::slot::{DoneCallbacks, Finished, Outcome, Stage, TaskFuture, TaskSlot};
 use crate::task::{PanicError, TaskError};
 use crate::timers::{TimerAction, Timers};
 use crate::waker::{TaskKey, TaskWaker, WakerPool};
@@ -929,7 +929,20 @@ impl Core {
         // A handler may hold handles of this loop: drop it, or the two would
         // keep each other alive. Later reports go to stderr.
         let handler = self.exception_handler.take();
-        drop_contained((leftovers, remote, handler));
+        // One by one, each contained: were they dropped together, a second
+        // panicking destructor would panic during the first one's unwinding
+        // — and abort the process.
+        let (callback_lists, freed, ready, callbacks, timers) = leftovers;
+        callback_lists
+            .into_iter()
+            .for_each(DoneCallbacks::drop_each_contained);
+        freed.into_iter().for_each(drop_contained);
+        drop(ready); // keys only
+        callbacks.into_iter().for_each(drop_contained);
+        timers.into_iter().for_each(drop_contained);
+        remote.wakes.into_iter().for_each(drop_contained);
+        remote.callbacks.into_iter().for_each(drop_contained);
+        drop_contained(handler);
     }
 
     /// Debug mode: lists the tasks that `close` is about to cancel.

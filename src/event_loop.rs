@@ -880,6 +880,9 @@ const LOOK_INTERVAL: usize = 61;
 
 impl Drop for EventLoop {
     fn drop(&mut self) {
+        // Destructors of what the loop drops may spawn or schedule: they
+        // find this loop running (unless another one runs here).
+        let _enter = crate::context::Enter::try_new(&self.core);
         self.core.close();
     }
 }

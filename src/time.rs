@@ -533,13 +533,7 @@ impl Interval {
             MissedTickBehavior::Burst => next_on_schedule,
             MissedTickBehavior::Delay if now > next_on_schedule => after(now, self.period),
             MissedTickBehavior::Delay => next_on_schedule,
-            MissedTickBehavior::Skip => {
-                let behind = now.saturating_duration_since(scheduled).as_nanos();
-                let periods = behind / self.period.as_nanos() + 1;
-                let step = u32::try_from(periods).unwrap_or(u32::MAX);
-                let step = self.period.checked_mul(step).unwrap_or(Duration::MAX);
-                after(scheduled, step)
-            }
+            MissedTickBehavior::Skip => next_grid_point(scheduled, now, self.period),
         };
         self.sleep.reset(next);
         Poll::Ready(scheduled)
@@ -601,5 +595,40 @@ impl futures_core::Stream for Interval {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Instant>> {
         self.poll_tick(cx).map(Some)
+    }
+}
+
+/// The first point of the grid `scheduled + k × period` after `now` — in
+/// nanoseconds as a `u128`, since an interval may be behind by more than
+/// `u32::MAX` periods (a tiny period, a long pause); saturating: a point
+/// past the clock's range means "never", not a panic.
+fn next_grid_point(scheduled: Instant, now: Instant, period: Duration) -> Instant {
+    let period = period.as_nanos().max(1);
+    let behind = now.saturating_duration_since(scheduled).as_nanos();
+    let step = (behind / period + 1).saturating_mul(period);
+    let step = u64::try_from(step).map_or(Duration::MAX, Duration::from_nanos);
+    scheduled
+        .checked_add(step)
+        .unwrap_or_else(|| deadline_after(step))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skip_finds_the_next_grid_point_even_after_more_than_u32_max_periods() {
+        let start = Instant::now();
+        let period = Duration::from_nanos(1);
+        let now = start + Duration::from_millis(4_400); // 4.4e9 periods behind
+        let next = next_grid_point(start, now, period);
+        assert!(
+            next > now && next - now <= period,
+            "{:?}",
+            next.checked_duration_since(now)
+        );
+        let period = Duration::from_millis(10);
+        let next = next_grid_point(start, start + Duration::from_millis(25), period);
+        assert_eq!(next - start, Duration::from_millis(30));
     }
 }

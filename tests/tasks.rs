@@ -670,3 +670,91 @@ fn outputs_are_dropped_exactly_once_whether_kept_in_place_or_boxed() {
     each_output_is_dropped_exactly_once::<8>(); // small: kept in the future's box
     each_output_is_dropped_exactly_once::<512>(); // large: boxed on completion
 }
+
+#[test]
+#[allow(clippy::async_yields_async)] // the handle outlives its loop on purpose
+fn a_done_callback_added_after_the_loop_closed_is_refused_and_the_handle_still_completes() {
+    let task = corio::run(async {
+        let task = corio::spawn(async { 5 });
+        corio::yield_now().await; // the task finishes
+        task
+    });
+    let ran = Rc::new(Cell::new(false));
+    let r = ran.clone();
+    assert!(
+        !task.add_done_callback(move |_| r.set(true)),
+        "a callback that can never run is refused"
+    );
+    let out = corio::run(async { corio::time::timeout(Duration::from_secs(2), task).await });
+    assert_eq!(out, Ok(Ok(5)));
+    assert!(!ran.get());
+}
+
+#[test]
+fn destructors_run_by_dropping_a_loop_may_spawn() {
+    struct SpawnOnDrop(Rc<Cell<u32>>);
+    impl Drop for SpawnOnDrop {
+        fn drop(&mut self) {
+            let count = self.0.clone();
+            corio::spawn(async move { count.set(count.get() + 1) }).detach();
+            self.0.set(self.0.get() + 100);
+        }
+    }
+    let lp = EventLoop::new().unwrap();
+    let count = Rc::new(Cell::new(0));
+    let guard = SpawnOnDrop(count.clone());
+    lp.spawn(async move {
+        let _guard = guard;
+        std::future::pending::<()>().await
+    })
+    .detach();
+    drop(lp);
+    // The destructor ran to its end; the task it spawned was cancelled by
+    // the closing loop before it ever ran.
+    assert_eq!(count.get(), 100);
+}
+
+#[test]
+fn panicking_destructors_of_a_dropped_loops_leftovers_are_each_contained() {
+    // Two panics at once would abort the process: run it in a child.
+    if std::env::var_os("CORIO_TEST_CHILD").is_some() {
+        struct PanicOnDrop;
+        impl Drop for PanicOnDrop {
+            fn drop(&mut self) {
+                panic!("a destructor panicked (expected)");
+            }
+        }
+        let mut lp = EventLoop::new().unwrap();
+        let (a, b) = (PanicOnDrop, PanicOnDrop);
+        lp.call_later(Duration::from_secs(60), move || drop(a));
+        lp.call_later(Duration::from_secs(60), move || drop(b));
+        lp.run_until_complete(async {
+            let task = corio::spawn(async { 1 });
+            let (c, d) = (PanicOnDrop, PanicOnDrop);
+            task.add_done_callback(move |_| drop(c));
+            task.add_done_callback(move |_| drop(d));
+            std::mem::forget(task); // the callbacks never run: dropped with the loop
+        });
+        drop(lp);
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "panicking_destructors_of_a_dropped_loops_leftovers_are_each_contained",
+            "--exact",
+            "--test-threads=1",
+            "--nocapture",
+        ])
+        .env("CORIO_TEST_CHILD", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}\n{stderr}", out.status);
+    assert_eq!(
+        stderr
+            .matches("a destructor panicked while the loop dropped it")
+            .count(),
+        4,
+        "{stderr}"
+    );
+}

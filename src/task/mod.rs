@@ -544,9 +544,9 @@ impl<T: 'static> Task<T> {
     /// were added, and before an awaiting handle gets the outcome. One added
     /// after the task finished still runs, at a later turn. A callback may
     /// spawn tasks and add callbacks. A panicking callback is contained and
-    /// reported. Returns `false`, without keeping the callback, if the
-    /// outcome was already taken by awaiting the handle (so it could never
-    /// run).
+    /// reported. Returns `false`, without keeping the callback, if it
+    /// could never run: the outcome was already taken by awaiting the
+    /// handle, or the task's loop is closed.
     ///
     /// # Examples
     ///
@@ -567,7 +567,7 @@ impl<T: 'static> Task<T> {
     where
         F: FnOnce(&Result<T, TaskError>) + 'static,
     {
-        if self.taken {
+        if self.taken || self.core.shared().is_closed() {
             return false;
         }
         let mut st = self.core.state.borrow_mut();

@@ -209,6 +209,7 @@ pub(crate) enum Stage {
 pub(crate) struct DoneCallbacks {
     list: Box<dyn Any>,
     run: RunCallbacks,
+    drop_each: fn(Box<dyn Any>),
 }
 
 /// Runs a typed callback list; returns how many ran and the panic messages.
@@ -222,6 +223,7 @@ impl DoneCallbacks {
         let callbacks = this.get_or_insert_with(|| DoneCallbacks {
             list: Box::new(Vec::<DoneCallback<T>>::new()),
             run: run_callbacks::<T>,
+            drop_each: drop_callbacks::<T>,
         });
         match callbacks.list.downcast_mut::<Vec<DoneCallback<T>>>() {
             Some(list) => list.push(callback),
@@ -234,6 +236,18 @@ impl DoneCallbacks {
     /// that panicked.
     pub(crate) fn run(self, outcome: &mut Outcome) -> (usize, Vec<String>) {
         (self.run)(self.list, outcome)
+    }
+
+    /// Drops callbacks that will never run (their loop closed), each on its
+    /// own with its panics contained.
+    pub(crate) fn drop_each_contained(self) {
+        (self.drop_each)(self.list);
+    }
+}
+
+fn drop_callbacks<T: 'static>(list: Box<dyn Any>) {
+    if let Ok(list) = list.downcast::<Vec<DoneCallback<T>>>() {
+        list.into_iter().for_each(crate::core::drop_contained);
     }
 }
 
