@@ -462,7 +462,7 @@ impl Client {
             let pooled = if fresh_only {
                 None
             } else {
-                self.checkout(&target.authority)
+                self.checkout(&target.authority, method.is_idempotent())
             };
             let reused = pooled.is_some();
             let mut conn = match pooled {
@@ -562,8 +562,11 @@ impl Client {
         }))
     }
 
-    /// An idle connection to `key` that belongs to this loop, if any.
-    fn checkout(&self, key: &str) -> Option<Box<Conn>> {
+    /// An idle connection to `key` that belongs to this loop, if any. For a
+    /// request that cannot be retried on a fresh connection (`!retryable`:
+    /// a POST), each candidate is checked with a `peek` even if the loop
+    /// has seen nothing arrive on it.
+    fn checkout(&self, key: &str, retryable: bool) -> Option<Box<Conn>> {
         let timeout = self.inner.config.pool_idle_timeout;
         let mut pool = self.inner.pool.borrow_mut();
         let idle = pool.idle.get_mut(key)?;
@@ -576,7 +579,8 @@ impl Client {
             // below and the retry of a stale connection cover it.)
             let now = entry.conn.stream.loop_time();
             let fresh = now.duration_since(entry.since) < timeout;
-            if fresh && entry.conn.stream.on_current_loop() && entry.conn.stream.is_quiet() {
+            let stream = &entry.conn.stream;
+            if fresh && stream.on_current_loop() && stream.is_quiet(!retryable) {
                 return Some(entry.conn);
             }
         }

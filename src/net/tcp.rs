@@ -509,9 +509,11 @@ impl TcpStream {
 
     /// For a connection that waited idle in a pool: has nothing arrived
     /// (no data, no FIN, no error) since it was last read dry? Costs a
-    /// `peek` only when the reactor saw an event meanwhile.
-    pub(crate) fn is_quiet(&self) -> bool {
-        if !self.io.is_ready(Direction::Read) {
+    /// `peek` only when the reactor saw an event meanwhile — or always, if
+    /// `sure`: the reactor learns of events only when the loop looks, so a
+    /// FIN that came while the loop was busy is found only by the `peek`.
+    pub(crate) fn is_quiet(&self, sure: bool) -> bool {
+        if !sure && !self.io.is_ready(Direction::Read) {
             return true;
         }
         match self.io.get_ref().peek(&mut [0u8; 1]) {
