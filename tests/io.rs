@@ -12,19 +12,11 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use corio::io::{BufReader, BufWriter, copy};
-use corio::net::{TcpListener, TcpStream};
+use corio::net::TcpStream;
 use corio::time::{sleep, timeout};
 use futures_io::AsyncWrite;
 
-/// A connected pair on loopback: (client, server side).
-async fn pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let client = TcpStream::connect(listener.local_addr().unwrap())
-        .await
-        .unwrap();
-    let (server, _) = listener.accept().await.unwrap();
-    (client, server)
-}
+use common::connected_pair as pair;
 
 #[test]
 fn lines_split_across_packets_are_read_whole() {
@@ -44,15 +36,20 @@ fn lines_split_across_packets_are_read_whole() {
     });
 }
 
+/// Writes "half a ", then 50 ms later "line\nnext\n", then keeps the
+/// connection open.
+async fn half_a_line_then_the_rest(mut server: TcpStream) {
+    server.write_all(b"half a ").await.unwrap();
+    sleep(Duration::from_millis(50)).await;
+    server.write_all(b"line\nnext\n").await.unwrap();
+    sleep(Duration::from_secs(5)).await;
+}
+
 #[test]
 fn a_dropped_next_line_loses_nothing() {
     run(async {
-        let (client, mut server) = pair().await;
-        let _writer = corio::spawn(async move {
-            server.write_all(b"half a ").await.unwrap();
-            sleep(Duration::from_millis(50)).await;
-            server.write_all(b"line\nnext\n").await.unwrap();
-        });
+        let (client, server) = pair().await;
+        let _writer = corio::spawn(half_a_line_then_the_rest(server));
         let mut lines = BufReader::new(client).lines();
         // Gives up while the line is half there.
         assert!(
@@ -68,13 +65,8 @@ fn a_dropped_next_line_loses_nothing() {
 #[test]
 fn a_read_line_cancelled_mid_line_leaves_its_bytes_for_the_next() {
     run(async {
-        let (client, mut server) = pair().await;
-        let _writer = corio::spawn(async move {
-            server.write_all(b"half a ").await.unwrap();
-            sleep(Duration::from_millis(50)).await;
-            server.write_all(b"line\nnext\n").await.unwrap();
-            sleep(Duration::from_secs(5)).await;
-        });
+        let (client, server) = pair().await;
+        let _writer = corio::spawn(half_a_line_then_the_rest(server));
         let mut reader = BufReader::with_capacity(4, client); // the line spans refills
         let mut line = String::new();
         let early = timeout(Duration::from_millis(20), reader.read_line(&mut line)).await;

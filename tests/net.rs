@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::connected_pair;
 use common::run_bounded as run;
 use std::cell::Cell;
 use std::io::ErrorKind;
@@ -561,11 +562,7 @@ fn data_after_an_urgent_byte_is_read_without_new_data_arriving() {
     // that short read must not count as "drained" (which would park the
     // reader until new data comes — never, here).
     run(async {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mut client = TcpStream::connect(listener.local_addr().unwrap())
-            .await
-            .unwrap();
-        let (server, _) = listener.accept().await.unwrap();
+        let (mut client, server) = connected_pair().await;
         let peer = socket2::SockRef::from(&server);
         peer.send(b"abc").unwrap();
         peer.send_out_of_band(b"X").unwrap();
@@ -589,11 +586,7 @@ fn a_reader_whose_socket_never_runs_dry_still_lets_other_tasks_run() {
     // byte at a time: every read succeeds at once, so without a budget the
     // task would never return `Pending` and the ticker would never run.
     run(async {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mut reader = TcpStream::connect(listener.local_addr().unwrap())
-            .await
-            .unwrap();
-        let (mut writer, _) = listener.accept().await.unwrap();
+        let (mut reader, mut writer) = connected_pair().await;
         writer.write_all(&[7; 64 * 1024]).await.unwrap();
         corio::time::sleep(Duration::from_millis(50)).await; // all of it arrived
         let ticks = Rc::new(Cell::new(0u32));

@@ -155,6 +155,20 @@ fn set_soft_open_files(soft: u64) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// Leaves no descriptor free: a low limit, filled up with `/dev/null`
+/// handles (dropping them, and restoring the limit, frees them again).
+fn use_up_descriptors() -> Vec<std::fs::File> {
+    assert!(
+        set_soft_open_files(open_fds() as u64 + 16),
+        "prlimit failed"
+    );
+    let mut fillers = Vec::new();
+    while let Ok(file) = std::fs::File::open("/dev/null") {
+        fillers.push(file);
+    }
+    fillers
+}
+
 fn an_accept_loop_survives_running_out_of_descriptors_without_spinning() {
     use std::future::poll_fn;
     use std::pin::Pin;
@@ -173,16 +187,8 @@ fn an_accept_loop_survives_running_out_of_descriptors_without_spinning() {
         for _ in 0..3 {
             clients.push(TcpStream::connect(addr).await.unwrap());
         }
-        // No descriptor left for accept: a low limit, filled up with
-        // /dev/null handles (freed again below).
-        assert!(
-            set_soft_open_files(open_fds() as u64 + 16),
-            "prlimit failed"
-        );
-        let mut fillers = Vec::new();
-        while let Ok(file) = std::fs::File::open("/dev/null") {
-            fillers.push(file);
-        }
+        // No descriptor left for accept (freed again below).
+        let fillers = use_up_descriptors();
         let mut incoming = listener.incoming();
         let mut errors = 0;
         let mut accepted = 0;
@@ -234,14 +240,7 @@ fn the_demo_server_keeps_accepting_after_running_out_of_descriptors() {
         // A client waits in the backlog while the server has no descriptor
         // to accept it with.
         let mut client = TcpStream::connect(server.local_addr()).await.unwrap();
-        assert!(
-            set_soft_open_files(open_fds() as u64 + 16),
-            "prlimit failed"
-        );
-        let mut fillers = Vec::new();
-        while let Ok(file) = std::fs::File::open("/dev/null") {
-            fillers.push(file);
-        }
+        let fillers = use_up_descriptors();
         corio::time::sleep(Duration::from_millis(100)).await; // accepts fail
         drop(fillers);
         assert!(set_soft_open_files(soft));

@@ -208,3 +208,14 @@ pub async fn get_with_connect_timeout(
         .unwrap_err();
     (err, start.elapsed())
 }
+
+/// Both ends of a loopback TCP connection: (the connecting side, the
+/// accepted side).
+pub async fn connected_pair() -> (corio::net::TcpStream, corio::net::TcpStream) {
+    let listener = corio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let client = corio::net::TcpStream::connect(listener.local_addr().unwrap())
+        .await
+        .unwrap();
+    let (server, _) = listener.accept().await.unwrap();
+    (client, server)
+}
