@@ -81,30 +81,6 @@ impl Enter {
     }
 }
 
-impl Enter {
-    /// Marks `core` as the running loop if no loop is — for closing a loop
-    /// that is dropped outside of `run_*`, so that destructors may spawn,
-    /// sleep or schedule (onto the closing loop, which cancels what they
-    /// start). `None` if another loop runs here (or the thread is going).
-    pub(crate) fn try_new(core: &Rc<Core>) -> Option<Enter> {
-        let entered = CURRENT
-            .try_with(|cur| match cur.try_borrow_mut() {
-                Ok(mut cur) if cur.is_none() => {
-                    *cur = Some(Rc::clone(core));
-                    true
-                }
-                _ => false,
-            })
-            .unwrap_or(false);
-        entered.then(|| {
-            core.set_running(true);
-            Enter {
-                core: Rc::clone(core),
-            }
-        })
-    }
-}
-
 impl Drop for Enter {
     fn drop(&mut self) {
         self.core.set_running(false);

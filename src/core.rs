@@ -18,7 +18,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use futures_task::waker_ref;
@@ -254,8 +254,21 @@ impl Core {
     /// the loop, and a `timeout` around it, the timers and every other task
     /// would wait until the peer paused. tokio has the same budget (its
     /// "cooperative scheduling"), also of 128.
+    ///
+    /// Only operations polled with the waker of the task this loop is
+    /// polling count (directly, or through `timeout`, `select` and other
+    /// futures that pass their context on): only then does a `Pending`
+    /// lead back to the loop, which renews the budget at the task's next
+    /// poll. A socket polled with any other waker — by a foreign executor
+    /// running inside a task, a generator, the children of `gather` — is
+    /// not budgeted, as before: there a `Pending` would spin, or end the
+    /// generator.
     #[inline]
-    pub(crate) fn take_io_budget(&self) -> bool {
+    pub(crate) fn take_io_budget(&self, waker: &Waker) -> bool {
+        let polled = self.polling_waker.get();
+        if polled.is_null() || !std::ptr::eq(waker.data(), polled) {
+            return true;
+        }
         let left = self.io_budget.get();
         if left == 0 {
             return false;

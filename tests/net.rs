@@ -605,3 +605,59 @@ fn a_reader_whose_socket_never_runs_dry_still_lets_other_tasks_run() {
         assert!(ticks.get() >= 256, "the ticker ran {} times", ticks.get());
     });
 }
+
+/// A minimal `block_on`, as a foreign executor run inside a task would be.
+fn foreign_block_on<F: std::future::Future>(future: F) -> F::Output {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    struct Flag(AtomicBool);
+    impl std::task::Wake for Flag {
+        fn wake(self: Arc<Self>) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    let flag = Arc::new(Flag(AtomicBool::new(false)));
+    let waker = std::task::Waker::from(flag.clone());
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let std::task::Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+        if !flag.0.swap(false, Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+}
+
+#[test]
+fn sockets_polled_by_a_foreign_executor_or_a_generator_inside_a_task_are_not_budgeted() {
+    // Only a `Pending` that leads back to the loop renews the budget; one
+    // seen by another executor, or by a generator, must not come at all.
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        corio::run(async move {
+            let (mut client, mut server) = connected_pair().await;
+            server.write_all(&[7; 400]).await.unwrap();
+            corio::time::sleep(Duration::from_millis(50)).await; // all arrived
+            let read = foreign_block_on(async {
+                let mut byte = [0u8; 1];
+                for _ in 0..200 {
+                    client.read_exact(&mut byte).await.unwrap();
+                }
+                200
+            });
+            let mut bytes = corio::generator::Gen::new(|co| async move {
+                let mut byte = [0u8; 1];
+                for _ in 0..200 {
+                    client.read_exact(&mut byte).await.unwrap();
+                    co.yield_(byte[0]).await;
+                }
+            });
+            let yielded = bytes.by_ref().count();
+            done.send((read, yielded)).unwrap();
+        });
+    });
+    let got = finished.recv_timeout(Duration::from_secs(5));
+    assert_eq!(got, Ok((200, 200)));
+}

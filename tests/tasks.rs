@@ -691,27 +691,47 @@ fn a_done_callback_added_after_the_loop_closed_is_refused_and_the_handle_still_c
 }
 
 #[test]
-fn destructors_run_by_dropping_a_loop_may_spawn() {
+fn destructors_run_when_corio_run_ends_may_spawn_and_those_run_by_a_dropped_loop_find_none() {
+    // Spawns from its destructor, and counts how far it got.
     struct SpawnOnDrop(Rc<Cell<u32>>);
     impl Drop for SpawnOnDrop {
         fn drop(&mut self) {
             let count = self.0.clone();
-            corio::spawn(async move { count.set(count.get() + 1) }).detach();
-            self.0.set(self.0.get() + 100);
+            let spawned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                corio::spawn(async move { count.set(count.get() + 1) }).detach();
+            }));
+            self.0
+                .set(self.0.get() + if spawned.is_ok() { 100 } else { 10 });
         }
     }
-    let lp = EventLoop::new().unwrap();
+    quiet_panics();
+    // corio::run cancels its leftover tasks while its loop still runs.
     let count = Rc::new(Cell::new(0));
     let guard = SpawnOnDrop(count.clone());
+    corio::run(async move {
+        corio::spawn(async move {
+            let _guard = guard;
+            std::future::pending::<()>().await
+        })
+        .detach();
+        corio::yield_now().await;
+    });
+    assert_eq!(
+        count.get(),
+        100,
+        "spawned; the new task was cancelled unrun"
+    );
+    // A loop dropped outside run: no loop runs, as after asyncio's close.
+    let count = Rc::new(Cell::new(0));
+    let guard = SpawnOnDrop(count.clone());
+    let lp = EventLoop::new().unwrap();
     lp.spawn(async move {
         let _guard = guard;
         std::future::pending::<()>().await
     })
     .detach();
     drop(lp);
-    // The destructor ran to its end; the task it spawned was cancelled by
-    // the closing loop before it ever ran.
-    assert_eq!(count.get(), 100);
+    assert_eq!(count.get(), 10, "the spawn failed cleanly");
 }
 
 #[test]
@@ -757,4 +777,21 @@ fn panicking_destructors_of_a_dropped_loops_leftovers_are_each_contained() {
         4,
         "{stderr}"
     );
+}
+
+#[test]
+fn a_destructor_run_while_a_loop_is_dropped_may_run_a_loop_of_its_own() {
+    struct RunOnDrop(Rc<Cell<bool>>);
+    impl Drop for RunOnDrop {
+        fn drop(&mut self) {
+            let ran = self.0.clone();
+            corio::run(async move { ran.set(true) });
+        }
+    }
+    let ran = Rc::new(Cell::new(false));
+    let lp = EventLoop::new().unwrap();
+    let cleanup = RunOnDrop(ran.clone());
+    lp.call_soon(move || drop(cleanup)); // never runs: dropped with the loop
+    drop(lp);
+    assert!(ran.get());
 }

@@ -72,7 +72,7 @@ impl<T: mio::event::Source> IoSource<T> {
                 self.park(dir, cx);
                 return Poll::Pending;
             }
-            if !self.core.take_io_budget() {
+            if !self.core.take_io_budget(cx.waker()) {
                 // This poll did its share of I/O: let the others run (the
                 // task comes back at once; see `Core::take_io_budget`).
                 cx.waker().wake_by_ref();

@@ -29,7 +29,12 @@
 //! **Fairness.** A task's poll completes at most 128 socket operations;
 //! the next one yields instead (the task runs again at once, after the
 //! others). So a peer that always has bytes ready cannot keep a reader's
-//! `timeout`, the timers or the other tasks waiting.
+//! `timeout`, the timers or the other tasks waiting. (This counts the
+//! operations polled with the task's own waker — directly or through
+//! `timeout`, `select` and the like. Futures that `gather` or `wait` poll
+//! themselves, a generator or a foreign executor poll with wakers of
+//! their own and are not limited; spawn a reader as a task to have it
+//! limited.)
 //!
 //! [`spawn_blocking`]: crate::spawn_blocking
 //!
