@@ -355,3 +355,21 @@ mod waker_drops {
         wait_then_let_go(receiver, true);
     }
 }
+
+#[test]
+fn waiting_lifo_getters_leave_the_stack_in_lifo_order() {
+    corio::run(async {
+        let queue = std::rc::Rc::new(corio::sync::LifoQueue::new(0));
+        let (q1, q2) = (queue.clone(), queue.clone());
+        let first = corio::spawn(async move { q1.get().await.unwrap() });
+        let second = corio::spawn(async move { q2.get().await.unwrap() });
+        corio::yield_now().await; // both wait on the empty stack
+        for i in 1..=4 {
+            queue.put_nowait(i).unwrap();
+        }
+        assert_eq!(first.await, Ok(4));
+        assert_eq!(second.await, Ok(3));
+        assert_eq!(queue.get_nowait(), Ok(2));
+        assert_eq!(queue.get_nowait(), Ok(1));
+    });
+}

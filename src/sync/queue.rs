@@ -97,7 +97,7 @@ impl<T> Order<T> for Fifo {
     type Store = VecDeque<T>;
 }
 impl<T> Order<T> for Lifo {
-    type Store = Vec<T>;
+    type Store = LifoStore<T>;
 }
 impl<T: Ord> Order<T> for Priority {
     type Store = BinaryHeap<Reverse<T>>;
@@ -124,31 +124,55 @@ impl<T> Store<T> for VecDeque<T> {
     }
 }
 
-impl<T> Store<T> for Vec<T> {
+/// A LIFO queue's items: a stack, and below it the items that were handed
+/// to getters and came back (a getter that found newer items stored when
+/// it ran, or one that went away). Those arrived before anything on the
+/// stack — a getter waits only while the queue is empty — and come back in
+/// the order their getters ran, which is the order they arrived in; so
+/// each one goes on top of the ones before it, below the stack. Every
+/// operation is O(1).
+#[derive(Debug)]
+pub struct LifoStore<T> {
+    returned: Vec<T>,
+    stack: Vec<T>,
+}
+
+impl<T> Default for LifoStore<T> {
+    fn default() -> Self {
+        LifoStore {
+            returned: Vec::new(),
+            stack: Vec::new(),
+        }
+    }
+}
+
+impl<T> Store<T> for LifoStore<T> {
     fn push(&mut self, item: T) {
-        Vec::push(self, item);
+        self.stack.push(item);
     }
     fn pop(&mut self) -> Option<T> {
-        Vec::pop(self)
+        self.stack.pop().or_else(|| self.returned.pop())
     }
     fn unpop(&mut self, item: T) {
-        self.insert(0, item); // the oldest: at the bottom of the stack
+        self.returned.push(item);
     }
     fn exchange(&mut self, handed: T) -> T {
-        match Vec::pop(self) {
-            // The newest comes first; `handed` goes to the bottom.
+        match self.stack.pop() {
+            // The newest comes first; `handed` goes below the stack.
             Some(newest) => {
-                self.insert(0, handed);
+                self.returned.push(handed);
                 newest
             }
             None => handed,
         }
     }
     fn len(&self) -> usize {
-        Vec::len(self)
+        self.returned.len() + self.stack.len()
     }
     fn take_all(&mut self) -> Vec<T> {
-        std::mem::take(self)
+        let mut all = std::mem::take(&mut self.returned);
+        all.append(&mut self.stack);
+        all
     }
 }
 
