@@ -168,8 +168,12 @@ async fn lesson() -> Result<()> {
         sizes.join(", "),
         server.url("/")
     );
-    let dir = TempDir(std::env::temp_dir().join(format!("corio-download-{}", std::process::id())));
-    std::fs::create_dir_all(&dir.0)?;
+    let path = std::env::temp_dir().join(format!("corio-download-{}", std::process::id()));
+    if let Err(e) = std::fs::create_dir(&path) {
+        let message = format!("cannot create the directory {}: {e}", path.display());
+        return Err(std::io::Error::new(e.kind(), message).into());
+    }
+    let dir = TempDir(path); // removed again when the lesson ends
     println!("saving into {}\n", dir.0.display());
     let client = Client::new(); // one client: its connections are kept alive
 

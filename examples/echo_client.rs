@@ -43,6 +43,9 @@ use std::time::{Duration, Instant};
 use corio::net::{TcpListener, TcpStream};
 use corio::{EventLoop, LoopHandle};
 
+/// How long a client waits for one echo before it gives up.
+const ECHO_WAIT: Duration = Duration::from_secs(5);
+
 const USAGE: &str =
     "usage: echo_client [--addr IP:PORT] [--connections C] [--messages M] [--size SIZE]
   --addr IP:PORT     an echo server to use (default: start one on a thread of its own)
@@ -103,6 +106,8 @@ fn fill_message(buf: &mut [u8], conn: usize, i: usize) {
 
 /// One connection, as one task: `messages` round trips of `size` bytes,
 /// each echo checked. Returns the round trips made.
+///
+/// Each echo must come within `ECHO_WAIT`.
 async fn client(addr: SocketAddr, conn: usize, messages: usize, size: usize) -> io::Result<usize> {
     let mut stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?; // small messages go out at once
@@ -111,7 +116,19 @@ async fn client(addr: SocketAddr, conn: usize, messages: usize, size: usize) -> 
     for i in 0..messages {
         fill_message(&mut message, conn, i);
         stream.write_all(&message).await?;
-        stream.read_exact(&mut echoed).await?;
+        // A server that is not an echo server may answer nothing at all.
+        match corio::time::timeout(ECHO_WAIT, stream.read_exact(&mut echoed)).await {
+            Ok(read) => read?,
+            Err(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "message {i}: no echo within {} s — is {addr} an echo server?",
+                        ECHO_WAIT.as_secs()
+                    ),
+                ));
+            }
+        }
         if echoed != message {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,

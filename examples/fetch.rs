@@ -80,6 +80,22 @@ fn parse_args() -> Result<Options, String> {
     Ok(options)
 }
 
+/// Can `path` be written? An existing file is opened for writing but left
+/// as it is; a new one is created and removed again.
+fn check_writable(path: &str) -> Result<(), String> {
+    let cannot = |e: std::io::Error| format!("cannot create {path}: {e}");
+    if std::path::Path::new(path).exists() {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(cannot)?;
+    } else {
+        File::create(path).map_err(cannot)?;
+        std::fs::remove_file(path).map_err(cannot)?;
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let options = match parse_args() {
         Ok(options) => options,
@@ -128,11 +144,11 @@ async fn fetch(mut options: Options) -> Result<(), String> {
         Method::Get
     };
 
-    // Open the file first: a bad path is reported before any request.
-    let mut file = match &options.output {
-        Some(path) => Some(File::create(path).map_err(|e| format!("cannot create {path}: {e}"))?),
-        None => None,
-    };
+    // A bad path is reported before any request — without touching a file
+    // that is there: it is created (or emptied) only once a response came.
+    if let Some(path) = &options.output {
+        check_writable(path)?;
+    }
     let began = Instant::now();
     let mut response = client
         .request(method, &options.url)
@@ -140,6 +156,10 @@ async fn fetch(mut options: Options) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     let head_after = began.elapsed();
+    let mut file = match &options.output {
+        Some(path) => Some(File::create(path).map_err(|e| format!("cannot create {path}: {e}"))?),
+        None => None,
+    };
 
     println!(
         "{} {} {}",

@@ -58,7 +58,10 @@ fn traced<F: Future<Output = ()> + 'static>(
     if let Some(path) = chrome {
         match lp.write_chrome_trace(path) {
             Ok(()) => println!("  wrote {path} (open it in https://ui.perfetto.dev)"),
-            Err(e) => eprintln!("timeline: could not write {path}: {e}"),
+            Err(e) => {
+                eprintln!("timeline: could not write {path}: {e}");
+                std::process::exit(1);
+            }
         }
     }
     lp.trace_events()
@@ -291,10 +294,12 @@ fn main() {
         }
     }
 
-    // Find out now, not after the runs, if the picture cannot be written.
-    if let Err(e) = std::fs::write(&out, "") {
-        eprintln!("timeline: cannot write {out}: {e}");
-        std::process::exit(1);
+    // Find out now, not after the runs, if a file cannot be written.
+    for path in std::iter::once(&out).chain(&chrome) {
+        if let Err(e) = std::fs::write(path, "") {
+            eprintln!("timeline: cannot write {path}: {e}");
+            std::process::exit(1);
+        }
     }
 
     println!("time.sleep inside the tasks (blocks the loop):");

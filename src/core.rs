@@ -962,10 +962,21 @@ impl Core {
     #[cold]
     fn report_destroyed_pending(&self) {
         let dump = self.dump();
+        // A task already cancelled is not forgotten: its drop just had not
+        // run yet (it runs now).
+        let cancelled: std::collections::HashSet<u64> = {
+            let st = self.state.borrow();
+            st.tasks
+                .iter()
+                .filter(|(_, slot)| slot.cancelled)
+                .map(|(_, slot)| slot.id().as_u64())
+                .collect()
+        };
         let pending: Vec<_> = dump
             .tasks
             .iter()
             .filter(|t| t.status != crate::debug::Status::Done)
+            .filter(|t| !cancelled.contains(&t.id.as_u64()))
             .collect();
         if pending.is_empty() {
             return;

@@ -166,9 +166,12 @@ impl Waiter {
                 if core.debug.watching() {
                     core.debug.woke(key, false);
                 }
-                if !core.schedule(key) {
+                if core.schedule(key) {
+                    core.counters.wake();
+                } else {
                     // The state is busy (a wake from inside the loop's own
-                    // bookkeeping): take the remote path, as a waker would.
+                    // bookkeeping): take the remote path, as a waker would
+                    // (counted when the loop takes it in).
                     core.shared()
                         .push_remote_wake(TaskWaker::new(core.shared(), key));
                 }

@@ -330,3 +330,34 @@ fn two_locks_taken_in_opposite_orders_are_a_proven_stall() {
     assert!(text.contains("task 2 \"bob\" (spawned at"), "{text}");
     assert!(text.contains("waits on Lock#1"), "{text}");
 }
+
+#[test]
+fn a_stall_among_thousands_of_waiting_tasks_is_explained_at_once() {
+    // Task k awaits task k - 1, the last one an event nobody sets: the
+    // report walks 3,000 waits (it used to take time cubic in them).
+    fn link(n: u32, event: Rc<Event>) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> {
+        Box::pin(async move {
+            if n == 0 {
+                event.wait().await;
+            } else {
+                corio::spawn(link(n - 1, event)).await.unwrap();
+            }
+        })
+    }
+    let (mut lp, _reports) = debug_loop();
+    let started = Instant::now();
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        lp.run_until_complete(link(3000, Rc::new(Event::new())));
+    }));
+    let text = panic_text(outcome.unwrap_err());
+    assert!(
+        text.contains("would block forever"),
+        "{}",
+        &text[..200.min(text.len())]
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the report took {:?}",
+        started.elapsed()
+    );
+}

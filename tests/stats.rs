@@ -80,3 +80,22 @@ fn io_events_are_counted() {
     });
     assert!(stats.io_events >= 1, "{stats:?}");
 }
+
+#[test]
+fn a_task_woken_by_its_own_timer_counts_as_a_wake() {
+    let mut lp = EventLoop::new().unwrap();
+    lp.run_until_complete(async {
+        let sleeper = corio::spawn(async {
+            for _ in 0..5 {
+                corio::time::sleep(Duration::from_millis(1)).await;
+            }
+        });
+        sleeper.await.unwrap();
+    });
+    let stats = lp.stats();
+    assert_eq!(stats.timers_fired, 5, "{stats:?}");
+    assert!(
+        stats.wakes >= 5,
+        "each fired timer woke the task: {stats:?}"
+    );
+}

@@ -526,40 +526,128 @@ impl Dump {
         out
     }
 
-    /// Tasks that await one another in a ring, each ring once (from its
-    /// smallest id).
+    /// Tasks that await one another in a ring, each ring once, from its
+    /// smallest id. A ring is a strongly connected component of the "awaits"
+    /// graph (Tarjan's algorithm, in time linear in tasks and awaits: a
+    /// stall report on thousands of tasks must not take minutes); its
+    /// members are listed along the awaits from the smallest id, then any
+    /// the walk missed (a component that is not one simple ring).
     fn await_cycles(&self) -> Vec<Vec<TaskId>> {
-        let awaits = |id: TaskId| -> Vec<TaskId> {
-            self.task(id).map_or_else(Vec::new, |t| {
+        use std::collections::{HashMap, HashSet};
+        let index: HashMap<TaskId, usize> = self
+            .tasks
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.id, i))
+            .collect();
+        let edges: Vec<Vec<usize>> = self
+            .tasks
+            .iter()
+            .map(|t| {
                 t.waiting_on
                     .iter()
                     .filter_map(|w| match w {
-                        Waiting::Task { id, .. } => Some(*id),
+                        Waiting::Task { id, .. } => index.get(id).copied(),
                         _ => None,
                     })
                     .collect()
             })
-        };
-        let mut cycles = Vec::new();
-        for start in self.tasks.iter().map(|t| t.id) {
-            // Walk from `start` through awaited tasks with ids above it;
-            // a path back to `start` is a ring whose smallest id is `start`.
-            let mut stack = vec![(start, vec![start])];
-            let mut seen = std::collections::HashSet::new();
-            while let Some((at, path)) = stack.pop() {
-                for next in awaits(at) {
-                    if next == start {
-                        cycles.push(path.clone());
-                    } else if next > start && seen.insert(next) {
-                        let mut longer = path.clone();
-                        longer.push(next);
-                        stack.push((next, longer));
-                    }
-                }
+            .collect();
+        let components = strongly_connected(&edges);
+        let mut cycles: Vec<Vec<TaskId>> = Vec::new();
+        for component in components {
+            let ring = component.len() > 1 || edges[component[0]].contains(&component[0]);
+            if !ring {
+                continue;
             }
+            let members: HashSet<usize> = component.iter().copied().collect();
+            let Some(&start) = component.iter().min_by_key(|&&i| self.tasks[i].id) else {
+                continue;
+            };
+            let mut walk = vec![start];
+            let mut seen = HashSet::from([start]);
+            let mut at = start;
+            while let Some(next) = edges[at]
+                .iter()
+                .copied()
+                .find(|w| members.contains(w) && !seen.contains(w))
+            {
+                walk.push(next);
+                seen.insert(next);
+                at = next;
+            }
+            let mut rest: Vec<usize> = component
+                .iter()
+                .copied()
+                .filter(|i| !seen.contains(i))
+                .collect();
+            rest.sort_by_key(|&i| self.tasks[i].id);
+            walk.extend(rest);
+            cycles.push(walk.into_iter().map(|i| self.tasks[i].id).collect());
         }
+        cycles.sort();
         cycles
     }
+}
+
+/// The strongly connected components of a graph given as out-edges per
+/// node: Tarjan's algorithm, with an explicit stack (a chain of thousands
+/// of awaiting tasks must not overflow the thread's).
+fn strongly_connected(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
+    const UNSEEN: usize = usize::MAX;
+    let n = edges.len();
+    let mut order = vec![UNSEEN; n];
+    let mut low = vec![0; n];
+    let mut on_stack = vec![false; n];
+    let mut stack = Vec::new();
+    let mut next = 0;
+    let mut components = Vec::new();
+    for root in 0..n {
+        if order[root] != UNSEEN {
+            continue;
+        }
+        // (node, how many of its edges were followed)
+        let mut calls = vec![(root, 0)];
+        order[root] = next;
+        low[root] = next;
+        next += 1;
+        stack.push(root);
+        on_stack[root] = true;
+        while let Some(&(v, followed)) = calls.last() {
+            if let Some(&w) = edges[v].get(followed) {
+                if let Some(top) = calls.last_mut() {
+                    top.1 += 1;
+                }
+                if order[w] == UNSEEN {
+                    order[w] = next;
+                    low[w] = next;
+                    next += 1;
+                    stack.push(w);
+                    on_stack[w] = true;
+                    calls.push((w, 0));
+                } else if on_stack[w] {
+                    low[v] = low[v].min(order[w]);
+                }
+                continue;
+            }
+            calls.pop();
+            if let Some(&(u, _)) = calls.last() {
+                low[u] = low[u].min(low[v]);
+            }
+            if low[v] == order[v] {
+                let mut component = Vec::new();
+                while let Some(w) = stack.pop() {
+                    on_stack[w] = false;
+                    component.push(w);
+                    if w == v {
+                        break;
+                    }
+                }
+                components.push(component);
+            }
+        }
+    }
+    components
 }
 
 impl fmt::Display for Dump {

@@ -15,8 +15,9 @@ use std::time::{Duration, Instant};
 
 use crate::task::TaskId;
 
-/// At most this many events are kept (about 72 MB); later ones are
-/// counted, not stored.
+/// At most this many events are kept — the first ones: about 72 MB, plus
+/// the task names that spawn events carry; later ones are counted, not
+/// stored.
 const MAX_EVENTS: usize = 1_000_000;
 
 /// One thing the loop did, as the trace records it.
