@@ -161,6 +161,9 @@ async fn crawl_main(options: Options) -> Result<(), String> {
         }
     };
     let client = Client::builder()
+        // Redirects are followed by the crawl, as links: the same-host rule
+        // applies to them too.
+        .follow_redirects(false)
         .read_timeout(read_timeout)
         .total_timeout(Duration::from_secs(30))
         .user_agent("corio-crawler/0.1")
@@ -247,11 +250,13 @@ struct Fetched {
 }
 
 struct Page {
-    /// The URL that answered (after redirects): links are relative to it.
+    /// The URL that answered: links are relative to it.
     url: Url,
     status: u16,
     html: Option<String>,
     bytes: usize,
+    /// Where a redirect (3xx) points.
+    location: Option<String>,
 }
 
 impl Crawl {
@@ -323,11 +328,16 @@ async fn get_page(client: &Client, url: &Url) -> Result<Page, http::Error> {
         .header("content-type")
         .is_none_or(|kind| kind.contains("html"))
         .then(|| response.text().into_owned());
+    let location = (300..400)
+        .contains(&response.status)
+        .then(|| response.header("location").map(str::to_owned))
+        .flatten();
     Ok(Page {
         url: Url::parse(response.url()).unwrap_or_else(|_| url.clone()),
         status: response.status,
         bytes: response.body.len(),
         html,
+        location,
     })
 }
 
@@ -376,6 +386,28 @@ fn parse_page(crawl: &Rc<Crawl>, page: &Page, took: Duration, shown: &dyn Fn(&Ur
             .push(format!("{} → HTTP {}", shown(&page.url), page.status));
     } else {
         stats.ok.set(stats.ok.get() + 1);
+    }
+    if let Some(location) = &page.location {
+        // A redirect is one more link — followed only on the same site.
+        let followed = page
+            .url
+            .join(location)
+            .ok()
+            .filter(|next| crawl.follows(next));
+        let what = match &followed {
+            Some(next) => format!("redirect → {}", shown(next)),
+            None => format!("redirect off the site, not followed: {location}"),
+        };
+        crawl.progress.line(&format!(
+            "fetch {:<18} {} in {:>4} ms ({what})",
+            shown(&page.url),
+            page.status,
+            took.as_millis()
+        ));
+        if let Some(next) = followed {
+            Crawl::visit(crawl, next);
+        }
+        return;
     }
     let Some(html) = page.html.as_deref() else {
         let why = if page.status >= 400 {
@@ -517,7 +549,8 @@ fn human_bytes(n: u64) -> String {
 /// `feng` link to the detail page and two friends) and `/<name>/feng` (a
 /// detail page with a "video"), each after a delay of 100-400 ms. `/ghost`
 /// is a 404; `/stuck` sends its body one byte every 2 s, slower than the
-/// crawler's 1 s read timeout.
+/// crawler's 1 s read timeout; `/old-index` redirects to `/`, and
+/// `/elsewhere` to another site (not followed: the crawl stays on its own).
 async fn demo_site() -> std::io::Result<Server> {
     Server::bind("127.0.0.1:0", |req| async move {
         let path = req.path().to_owned();
@@ -542,11 +575,16 @@ fn demo_page(path: &str) -> Reply {
                 html.push_str(&format!("<li><a href=\"/{name}\">{name}</a></li>\n"));
             }
             html.push_str("<li><a href=\"/ghost\">a page that is gone</a></li>\n");
+            html.push_str("<li><a href=\"/old-index\">the old index</a></li>\n");
+            html.push_str("<li><a href=\"/elsewhere\">a page that moved away</a></li>\n");
             html.push_str(
                 "<li><a href=\"/stuck\">a page that never finishes</a></li>\n</ul></body></html>\n",
             );
             Reply::html(html)
         }
+        ["old-index"] => Reply::redirect(301, "/"),
+        // `.invalid` never resolves (RFC 2606): nothing leaves this machine.
+        ["elsewhere"] => Reply::redirect(302, "http://moved.invalid/"),
         ["stuck"] => Reply::html("<p>this page trickles in, one byte every 2 s</p>")
             .paced(1, Duration::from_secs(2)),
         [name] => match person(name) {
