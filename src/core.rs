@@ -121,6 +121,9 @@ pub(crate) struct Core {
     /// The clock as last read by the loop. It is never ahead of the real
     /// clock, so "deadline <= now" on it means the deadline has truly passed.
     now: Cell<Instant>,
+    /// When the reactor last looked at I/O: what it knows of the sockets
+    /// is that old ([`Core::looked_at`]).
+    looked_at: Cell<Instant>,
     /// Polls run since the loop last looked at I/O and timers.
     polls_since_look: Cell<usize>,
     /// Every timer due at or before this instant has fired (left the timer
@@ -166,6 +169,7 @@ impl Core {
             woke_itself: Cell::new(false),
             exception_handler: RefCell::new(None),
             now: Cell::new(Instant::now()),
+            looked_at: Cell::new(Instant::now()),
             polls_since_look: Cell::new(0),
             fired_through: Cell::new(None),
             running: Cell::new(false),
@@ -304,6 +308,18 @@ impl Core {
         } else {
             Instant::now()
         }
+    }
+
+    /// The reactor just looked at I/O, as of the cached clock.
+    pub(crate) fn note_look(&self) {
+        self.looked_at.set(self.now.get());
+    }
+
+    /// When the reactor last looked at I/O. Whatever arrived on a socket
+    /// since then, the loop does not know yet (a socket's readiness says
+    /// nothing of it).
+    pub(crate) fn looked_at(&self) -> Instant {
+        self.looked_at.get()
     }
 
     pub(crate) fn refresh_now(&self) -> Instant {

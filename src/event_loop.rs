@@ -843,6 +843,7 @@ impl EventLoop {
         } else {
             Duration::ZERO
         };
+        core.note_look();
         turn.io_events = polled.io_events;
 
         // 4. Wake whoever waits for what happened: the tasks parked on I/O

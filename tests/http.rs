@@ -1559,3 +1559,114 @@ fn a_post_does_not_go_out_on_a_pooled_connection_the_server_closed_while_the_loo
     });
     server.join().unwrap();
 }
+
+mod answers_out_of_turn {
+    //! Servers that answer at odd moments: between requests, or before the
+    //! request is all sent.
+    use super::*;
+    use std::io::{Read, Write};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// What to send for the `n`th request: pieces, each after its pause in
+    /// ms (`b""` closes the connection).
+    type Script = fn(usize) -> Vec<(u64, &'static [u8])>;
+
+    /// A std-thread server: for each request head (bodies are not read) it
+    /// plays `reply(n)`, where `n` counts requests over all connections.
+    fn serve(reply: Script) -> (String, Arc<AtomicUsize>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let count = Arc::new(AtomicUsize::new(0));
+        let requests = Arc::clone(&count);
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let (Ok(mut conn), count) = (conn, Arc::clone(&count)) else {
+                    return;
+                };
+                std::thread::spawn(move || {
+                    conn.set_read_timeout(Some(Duration::from_secs(10)))
+                        .unwrap();
+                    loop {
+                        let (mut head, mut byte) = (Vec::new(), [0u8]);
+                        while !head.ends_with(b"\r\n\r\n") {
+                            if conn.read(&mut byte).unwrap_or(0) == 0 {
+                                return;
+                            }
+                            head.push(byte[0]);
+                        }
+                        for (pause, bytes) in reply(count.fetch_add(1, Ordering::SeqCst)) {
+                            std::thread::sleep(Duration::from_millis(pause));
+                            if bytes.is_empty() || conn.write_all(bytes).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        (url, requests)
+    }
+
+    #[test]
+    fn a_response_that_came_while_the_loop_was_busy_is_not_taken_for_the_next() {
+        let (url, _) = serve(|n| match n {
+            0 => vec![
+                (0, b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n0"),
+                (30, b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstray"),
+            ],
+            1 => vec![(0, b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n1")],
+            _ => vec![(0, b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n2")],
+        });
+        run_bounded(async move {
+            let client = Client::new();
+            let mut got = vec![client.get(&url).send().await.unwrap().text().into_owned()];
+            std::thread::sleep(Duration::from_millis(100)); // the loop is busy
+            for _ in 0..2 {
+                got.push(client.get(&url).send().await.unwrap().text().into_owned());
+            }
+            assert_eq!(got, ["0", "1", "2"]);
+        });
+    }
+
+    #[test]
+    fn an_early_error_response_to_a_large_body_is_the_response_and_nothing_is_sent_twice() {
+        // The server answers 413 after the head and closes (resetting the
+        // rest of the body); then one that answers and stops reading.
+        let (url, requests) = serve(|n| {
+            match n {
+            0 => vec![(0, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")],
+            _ => vec![
+                (0, b"HTTP/1.1 413 Content Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"),
+                (0, b""),
+            ],
+        }
+        });
+        run_bounded(async move {
+            let client = Client::new();
+            client.get(&url).send().await.unwrap(); // a pooled connection
+            let put = client.put(&url).body(vec![b'x'; 8 << 20]).send().await;
+            assert_eq!(put.map(|r| r.status).map_err(|e| e.to_string()), Ok(413));
+            assert_eq!(requests.load(Ordering::SeqCst), 2, "the PUT went out once");
+        });
+        let (url, _) = serve(|_| {
+            vec![
+                (0, b"HTTP/1.1 413 Content Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"),
+                (3000, b""),
+            ]
+        });
+        run_bounded(async move {
+            let client = Client::builder()
+                .read_timeout(Duration::from_secs(5))
+                .build()
+                .unwrap();
+            let started = Instant::now();
+            let put = client.put(&url).body(vec![b'x'; 8 << 20]).send().await;
+            assert_eq!(put.map(|r| r.status).map_err(|e| e.to_string()), Ok(413));
+            assert!(
+                started.elapsed() < Duration::from_secs(2),
+                "not after the read timeout"
+            );
+        });
+    }
+}

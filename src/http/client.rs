@@ -555,6 +555,7 @@ impl Client {
             end: 0,
             eof: false,
             received: 0,
+            cut_short: false,
             // Set by each request.
             decoder: ResponseDecoder::new(false),
             clock,
@@ -1125,6 +1126,9 @@ struct Conn {
     eof: bool,
     /// Bytes received since the current request was sent.
     received: usize,
+    /// The response came before the whole request was sent: the
+    /// connection is not reused.
+    cut_short: bool,
     /// The current request's response decoder and time limits: a
     /// connection carries one request at a time, and keeping them here
     /// keeps them out of every future and result that passes a response
@@ -1210,23 +1214,40 @@ impl Conn {
     /// Sends `wire` and reads until the decoder has the response head.
     async fn exchange(&mut self, wire: &[u8]) -> Result<Head, Error> {
         self.received = 0;
+        self.cut_short = false;
         // Write by write, so the idle limit is on silence, not on the total.
+        // A server may answer before it has read the whole request (a 413
+        // for a body too large), then stop reading or reset: its answer is
+        // the response (RFC 9112 §9.5), read instead of the rest written.
         let mut rest = wire;
         while !rest.is_empty() {
-            let n = limited(
-                self.stream.write(rest),
+            let stream = &self.stream;
+            let written = limited(
+                poll_fn(|cx| stream.poll_write_unless_answered(cx, rest)),
                 &mut self.timers,
                 &self.clock,
                 "sending the request",
             )
-            .await?;
-            if n == 0 {
-                return Err(Error::new(
-                    ErrorKind::Closed,
-                    "the connection closed while sending the request",
-                ));
+            .await;
+            match written {
+                Ok(Some(0)) => {
+                    return Err(Error::new(
+                        ErrorKind::Closed,
+                        "the connection closed while sending the request",
+                    ));
+                }
+                Ok(Some(n)) => rest = &rest[n..],
+                Ok(None) => {
+                    self.cut_short = true;
+                    break;
+                }
+                Err(err) if self.stream.has_unread_bytes() => {
+                    let _ = err; // answered first: the answer says more
+                    self.cut_short = true;
+                    break;
+                }
+                Err(err) => return Err(err),
             }
-            rest = &rest[n..];
         }
         loop {
             let (used, event) = self
@@ -1544,8 +1565,11 @@ impl Body {
             return;
         };
         conn.timers.total = None; // the request is over: disarm its deadline
-        let clean =
-            self.reusable && conn.decoder.keep_alive() && conn.start == conn.end && !conn.eof;
+        let clean = self.reusable
+            && conn.decoder.keep_alive()
+            && conn.start == conn.end
+            && !conn.eof
+            && !conn.cut_short;
         if let (true, Some(inner)) = (clean, self.pool.upgrade()) {
             Pool::checkin(&inner, conn);
         }

@@ -463,8 +463,7 @@ impl ResponseDecoder {
             let head = Head {
                 status,
                 version,
-                // httparse hands the reason over as `&str` (it is UTF-8).
-                reason: response.reason.unwrap_or("").to_owned(),
+                reason: reason(response.reason, &rest[..len]),
                 headers,
             };
             self.begin_body(&head, &framing)?;
@@ -758,6 +757,24 @@ impl Framing {
     }
 }
 
+/// The reason phrase of a status line, lossily decoded. httparse hands
+/// over ASCII phrases only (any byte from 0x80 makes it give `""`), so an
+/// empty one is looked up in the head itself: the bytes after
+/// `HTTP/1.x NNN ` up to the end of the line.
+fn reason(parsed: Option<&str>, head: &[u8]) -> String {
+    match parsed {
+        Some(reason) if !reason.is_empty() => reason.to_owned(),
+        _ => {
+            let line_end = head
+                .iter()
+                .position(|&b| b == b'\r' || b == b'\n')
+                .unwrap_or(head.len());
+            let raw = head.get(13..line_end).unwrap_or_default();
+            String::from_utf8_lossy(raw).into_owned()
+        }
+    }
+}
+
 /// Is `name` — a header name, or a token of a header value, as httparse
 /// passed them — the same as `lower` (lowercase letters and `-`) in any
 /// case? Setting bit `0x20` of each byte folds case exactly here: the only
@@ -817,6 +834,21 @@ fn preview(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reason_phrase_beyond_ascii_is_decoded_lossily_not_dropped() {
+        let reason_of = |head: &[u8]| {
+            let mut decoder = ResponseDecoder::new(false);
+            match decoder.decode(head, false) {
+                Ok((_, Event::Head(head))) => head.reason,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(reason_of(b"HTTP/1.1 200 OK\r\n\r\n"), "OK");
+        assert_eq!(reason_of("HTTP/1.1 200 Ça va\r\n\r\n".as_bytes()), "Ça va");
+        assert_eq!(reason_of(b"HTTP/1.1 200 \xffok\r\n\r\n"), "\u{fffd}ok");
+        assert_eq!(reason_of(b"HTTP/1.1 204 \r\n\r\n"), "");
+    }
 
     #[test]
     fn header_names_match_in_any_case_and_nothing_else_does() {

@@ -122,6 +122,11 @@ impl<T: mio::event::Source> IoSource<T> {
 
     /// Might an operation in `dir` succeed now (an event came since the
     /// readiness was last cleared)?
+    /// When the loop's reactor last looked at I/O (`Core::looked_at`).
+    pub(crate) fn looked_at(&self) -> std::time::Instant {
+        self.core.looked_at()
+    }
+
     pub(crate) fn is_ready(&self, dir: Direction) -> bool {
         self.source.is_ready(dir)
     }

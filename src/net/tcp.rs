@@ -509,11 +509,15 @@ impl TcpStream {
 
     /// For a connection that waited idle in a pool: has nothing arrived
     /// (no data, no FIN, no error) since it was last read dry? Costs a
-    /// `peek` only when the reactor saw an event meanwhile — or always, if
-    /// `sure`: the reactor learns of events only when the loop looks, so a
-    /// FIN that came while the loop was busy is found only by the `peek`.
+    /// `peek` when the reactor saw an event meanwhile, or when its last
+    /// look is over a millisecond old (the loop was busy: bytes may have
+    /// come that it has not seen yet), or always if `sure`. Otherwise the
+    /// cleared readiness is trusted: it is as recent as anything a `peek`
+    /// could tell (the next bytes may come just after either).
     pub(crate) fn is_quiet(&self, sure: bool) -> bool {
-        if !sure && !self.io.is_ready(Direction::Read) {
+        const FRESH_LOOK: std::time::Duration = std::time::Duration::from_millis(1);
+        let fresh = || self.io.looked_at().elapsed() < FRESH_LOOK;
+        if !sure && !self.io.is_ready(Direction::Read) && fresh() {
             return true;
         }
         match self.io.get_ref().peek(&mut [0u8; 1]) {
@@ -523,6 +527,40 @@ impl TcpStream {
             }
             _ => false, // data nobody asked for, the end of the stream, or an error
         }
+    }
+
+    /// Writes from `buf` — unless, while the write has to wait, the peer
+    /// has sent something (data, a FIN or an error): then `Ok(None)`. For a
+    /// client sending a request body, which should stop when an (error)
+    /// response comes early (RFC 9112 §9.5).
+    pub(crate) fn poll_write_unless_answered(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<Option<usize>>> {
+        if let Poll::Ready(written) = poll_write(&self.io, cx, buf) {
+            return Poll::Ready(written.map(Some));
+        }
+        loop {
+            if self.io.poll_ready(Direction::Read, cx).is_pending() {
+                return Poll::Pending;
+            }
+            match self.io.get_ref().peek(&mut [0u8; 1]) {
+                // Readiness left from before: nothing new. Park the reader.
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                    self.io.clear_ready(Direction::Read);
+                }
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                _ => return Poll::Ready(Ok(None)),
+            }
+        }
+    }
+
+    /// Has the peer sent bytes that are waiting to be read? (After a write
+    /// failed: a peer that answered and then reset or stopped reading
+    /// leaves its answer readable.)
+    pub(crate) fn has_unread_bytes(&self) -> bool {
+        matches!(self.io.get_ref().peek(&mut [0u8; 1]), Ok(n) if n > 0)
     }
 
     fn from_mio(stream: mio::net::TcpStream) -> io::Result<TcpStream> {
