@@ -922,3 +922,111 @@ fn the_default_pool_runs_min_32_cores_plus_4_jobs_at_once() {
     assert_eq!(started.load(Ordering::SeqCst), expected + 3);
     drop(gate);
 }
+
+mod review_edges {
+    //! Panicking destructors in odd places, jobs that shut their own pool
+    //! down, and a policy's edge: none may hang, abort or pick wrongly.
+    use super::*;
+
+    /// Runs `f` on a thread of its own; `None` if it takes longer than
+    /// `secs` (a hang).
+    fn within<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(f());
+        });
+        rx.recv_timeout(Duration::from_secs(secs)).ok()
+    }
+
+    struct PanicOnDrop;
+    impl Drop for PanicOnDrop {
+        fn drop(&mut self) {
+            panic!("a destructor panicked (expected)");
+        }
+    }
+
+    /// A job result whose destructor panics with a payload that panics too.
+    struct ResultWithBadPayload;
+    impl Drop for ResultWithBadPayload {
+        fn drop(&mut self) {
+            std::panic::panic_any(PanicOnDrop);
+        }
+    }
+
+    #[test]
+    fn a_job_whose_panic_payload_panics_when_dropped_still_ends() {
+        let got = within(5, || {
+            let pool = ThreadPool::new(1);
+            pool.submit(|| std::panic::panic_any(PanicOnDrop))
+                .unwrap()
+                .wait()
+        });
+        assert!(matches!(got, Some(Err(JobError::Panicked(_)))), "{got:?}");
+        // A result dropped on the worker, panicking so: the worker lives on.
+        let got = within(5, || {
+            let pool = ThreadPool::new(1);
+            drop(pool.submit(|| ResultWithBadPayload).unwrap());
+            std::thread::sleep(Duration::from_millis(100));
+            let mut next = pool.submit(|| 1).unwrap();
+            next.wait_timeout(Duration::from_secs(2))
+        });
+        assert_eq!(got, Some(Some(Ok(1))));
+    }
+
+    #[test]
+    fn a_shutdown_ends_every_queued_job_though_closures_panic_when_dropped() {
+        let got = within(5, || {
+            let pool = ThreadPool::new(1);
+            let (tx, rx) = mpsc::channel::<()>();
+            let _busy = pool.submit(move || rx.recv().ok()).unwrap();
+            let (first, second) = (PanicOnDrop, PanicOnDrop);
+            let _bad = pool.submit(move || drop(first)).unwrap();
+            let _worse = pool.submit(move || drop(second)).unwrap();
+            let other = pool.submit(|| 2).unwrap();
+            pool.shutdown(false);
+            tx.send(()).unwrap();
+            other.wait()
+        });
+        assert_eq!(got, Some(Err(JobError::Cancelled)));
+    }
+
+    #[test]
+    fn two_jobs_that_shut_their_own_pool_down_and_wait_both_return() {
+        let got = within(5, || {
+            let pool = Arc::new(ThreadPool::new(2));
+            let barrier = Arc::new(std::sync::Barrier::new(2));
+            let jobs: Vec<_> = (0..2)
+                .map(|_| {
+                    let (pool2, barrier) = (Arc::clone(&pool), Arc::clone(&barrier));
+                    pool.submit(move || {
+                        barrier.wait();
+                        pool2.shutdown(true);
+                    })
+                    .unwrap()
+                })
+                .collect();
+            jobs.into_iter().map(JobHandle::wait).collect::<Vec<_>>()
+        });
+        assert_eq!(got, Some(vec![Ok(()), Ok(())]), "deadlock");
+    }
+
+    #[test]
+    fn discard_oldest_with_no_queue_refuses_the_new_job_like_discard() {
+        let pool = ThreadPool::builder()
+            .core_threads(1)
+            .max_threads(1)
+            .queue_capacity(0)
+            .policy(Policy::DiscardOldest)
+            .build();
+        pool.submit(|| ()).unwrap().wait().unwrap(); // one idle thread
+        std::thread::sleep(Duration::from_millis(5));
+        let first = pool
+            .submit(|| std::thread::sleep(Duration::from_millis(50)))
+            .unwrap();
+        let second = pool.submit(|| ()).unwrap();
+        assert_eq!(
+            (first.wait(), second.wait()),
+            (Ok(()), Err(JobError::Rejected))
+        );
+    }
+}

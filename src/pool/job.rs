@@ -224,6 +224,7 @@ impl<T: Send + 'static> JobShared<T> {
                         "corio: a thread-pool job's done callback panicked: {}",
                         panic_message(&*payload)
                     );
+                    crate::core::drop_contained(payload);
                 }
             }
             let st = self.lock();
@@ -302,13 +303,18 @@ where
         if !shared.start() {
             return;
         }
-        let result = catch_unwind(AssertUnwindSafe(f))
-            .map_err(|payload| JobError::Panicked(panic_message(&*payload)));
+        let result = catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
+            let message = panic_message(&*payload);
+            crate::core::drop_contained(payload);
+            JobError::Panicked(message)
+        });
         shared.complete(result);
     }
 
     fn end(self: Box<Self>, err: JobError) {
-        self.shared.end_unstarted(err);
+        let Job { f, shared } = *self;
+        shared.end_unstarted(err);
+        crate::core::drop_contained(f);
     }
 
     fn has_ended(&self) -> bool {

@@ -266,6 +266,7 @@ impl Builder {
                     workers: Vec::new(),
                     ids: Vec::new(),
                     detached: false,
+                    in_shutdown: 0,
                 }),
                 work: Condvar::new(),
                 exited: Condvar::new(),
@@ -299,6 +300,8 @@ struct State {
     ids: Vec<std::thread::ThreadId>,
     /// Shut down with its threads let go: nobody waits for them.
     detached: bool,
+    /// Pool threads blocked in `shutdown(true)` (from a job).
+    in_shutdown: usize,
 }
 
 struct Inner {
@@ -425,7 +428,7 @@ impl ThreadPool {
         let config = &self.inner.config;
         // Cancelled jobs purged from a full queue; declared before the
         // guard so that their closures are dropped after the lock is.
-        let mut purged = Vec::new();
+        let mut purged = Purged(Vec::new());
         let mut st = self.inner.lock();
         if st.shut_down {
             return Err(Rejected::ShutDown);
@@ -436,7 +439,7 @@ impl ThreadPool {
             let (ended, live): (VecDeque<_>, VecDeque<_>) =
                 st.queue.drain(..).partition(|job| job.has_ended());
             st.queue = live;
-            purged.extend(ended);
+            purged.0.extend(ended);
         }
         // 1. An idle thread, or a new core thread.
         if st.idle > st.queue.len() {
@@ -467,7 +470,12 @@ impl ThreadPool {
                 Ok(())
             }
             Policy::DiscardOldest => {
-                let oldest = st.queue.pop_front();
+                // Jobs meant for idle threads are not waiting: keep them.
+                let oldest = if st.queue.len() > st.idle {
+                    st.queue.pop_front()
+                } else {
+                    None
+                };
                 let dropped = match oldest {
                     Some(oldest) => {
                         st.queue.push_back(job);
@@ -607,28 +615,35 @@ impl ThreadPool {
         };
         self.inner.work.notify_all();
         for job in cancelled {
-            job.end(JobError::Cancelled);
+            job.end(JobError::Cancelled); // contains its closure's destructor
         }
         if !wait {
             return;
         }
         let me = std::thread::current().id();
-        for worker in workers {
-            // A job that shuts its own pool down cannot wait for itself.
-            if worker.thread().id() != me {
+        let in_pool = {
+            let mut st = self.inner.lock();
+            let in_pool = st.ids.contains(&me);
+            st.in_shutdown += usize::from(in_pool);
+            in_pool
+        };
+        self.inner.exited.notify_all();
+        if !in_pool {
+            for worker in workers {
                 let _ = worker.join();
             }
         }
-        // Another `shutdown(true)` may have taken some of the handles:
-        // wait until every thread (but the caller, if it is one) is gone.
+        // Wait until every thread is gone but those (the caller among
+        // them) that wait here from inside a job.
         let mut st = self.inner.lock();
-        while !st.detached && st.threads > usize::from(st.ids.contains(&me)) {
+        while !st.detached && st.threads > st.in_shutdown {
             st = self
                 .inner
                 .exited
                 .wait(st)
                 .unwrap_or_else(|e| e.into_inner());
         }
+        st.in_shutdown -= usize::from(in_pool);
     }
 
     /// Shuts down without waiting and forgets the threads (they exit after
@@ -701,6 +716,16 @@ impl fmt::Debug for ThreadPool {
     }
 }
 
+/// Cancelled jobs taken out of a full queue, dropped one by one, each
+/// contained (their closures' destructors are user code).
+struct Purged(Vec<Box<dyn Work>>);
+
+impl Drop for Purged {
+    fn drop(&mut self) {
+        self.0.drain(..).for_each(crate::core::drop_contained);
+    }
+}
+
 /// A worker thread: run the first job, then take jobs from the queue
 /// until shutdown — or, beyond the core count, until idle for keep-alive.
 fn worker(inner: Arc<Inner>, first: Option<Box<dyn Work>>) {
@@ -764,6 +789,7 @@ fn run_contained(job: Box<dyn Work>) {
             "corio: a destructor panicked on a pool thread: {}",
             crate::report::panic_message(&*payload)
         );
+        crate::core::drop_contained(payload);
     }
 }
 
