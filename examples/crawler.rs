@@ -393,6 +393,10 @@ fn parse_page(crawl: &Rc<Crawl>, page: &Page, took: Duration, shown: &dyn Fn(&Ur
             .url
             .join(location)
             .ok()
+            .map(|mut next| {
+                next.set_fragment(None);
+                next
+            })
             .filter(|next| crawl.follows(next));
         let what = match &followed {
             Some(next) => format!("redirect → {}", shown(next)),

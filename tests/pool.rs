@@ -1029,4 +1029,35 @@ mod review_edges {
             (Ok(()), Err(JobError::Rejected))
         );
     }
+
+    #[test]
+    fn an_outside_shutdown_waits_for_a_job_that_is_inside_its_own_shutdown() {
+        // Races the outside caller against the job's wake-up; before the
+        // fix about half the rounds returned early.
+        for round in 0..50u32 {
+            let pool = Arc::new(ThreadPool::new(2));
+            let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let (release, released) = mpsc::channel::<()>();
+            let _slow = pool.submit(move || released.recv().ok()).unwrap();
+            let (inner, finished) = (Arc::clone(&pool), Arc::clone(&done));
+            let (entered, entering) = mpsc::channel::<()>();
+            let _job = pool
+                .submit(move || {
+                    entered.send(()).unwrap();
+                    inner.shutdown(true); // waits for the slow job
+                    std::thread::sleep(Duration::from_millis(5));
+                    finished.store(true, Ordering::SeqCst);
+                })
+                .unwrap();
+            entering.recv().unwrap();
+            std::thread::sleep(Duration::from_millis(2));
+            release.send(()).unwrap();
+            let until = Instant::now() + Duration::from_micros(u64::from(round % 50));
+            while Instant::now() < until {
+                std::hint::spin_loop();
+            }
+            pool.shutdown(true); // joins every thread before returning
+            assert!(done.load(Ordering::SeqCst), "round {round}: returned early");
+        }
+    }
 }

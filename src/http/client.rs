@@ -1217,30 +1217,29 @@ impl Conn {
         self.cut_short = false;
         // Write by write, so the idle limit is on silence, not on the total.
         // A server may answer before it has read the whole request (a 413
-        // for a body too large), then stop reading or reset: its answer is
+        // for a body too large), then reset or stop reading: when the write
+        // fails (or waits past the idle limit), an answer that is there is
         // the response (RFC 9112 §9.5), read instead of the rest written.
+        // (Bytes that come while the write merely waits — a `100
+        // Continue`, a `103`, a streaming server's early head — are left
+        // for after the body.)
         let mut rest = wire;
         while !rest.is_empty() {
-            let stream = &self.stream;
             let written = limited(
-                poll_fn(|cx| stream.poll_write_unless_answered(cx, rest)),
+                self.stream.write(rest),
                 &mut self.timers,
                 &self.clock,
                 "sending the request",
             )
             .await;
             match written {
-                Ok(Some(0)) => {
+                Ok(0) => {
                     return Err(Error::new(
                         ErrorKind::Closed,
                         "the connection closed while sending the request",
                     ));
                 }
-                Ok(Some(n)) => rest = &rest[n..],
-                Ok(None) => {
-                    self.cut_short = true;
-                    break;
-                }
+                Ok(n) => rest = &rest[n..],
                 Err(err) if self.stream.has_unread_bytes() => {
                     let _ = err; // answered first: the answer says more
                     self.cut_short = true;

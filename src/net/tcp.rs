@@ -529,33 +529,6 @@ impl TcpStream {
         }
     }
 
-    /// Writes from `buf` — unless, while the write has to wait, the peer
-    /// has sent something (data, a FIN or an error): then `Ok(None)`. For a
-    /// client sending a request body, which should stop when an (error)
-    /// response comes early (RFC 9112 §9.5).
-    pub(crate) fn poll_write_unless_answered(
-        &self,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<Option<usize>>> {
-        if let Poll::Ready(written) = poll_write(&self.io, cx, buf) {
-            return Poll::Ready(written.map(Some));
-        }
-        loop {
-            if self.io.poll_ready(Direction::Read, cx).is_pending() {
-                return Poll::Pending;
-            }
-            match self.io.get_ref().peek(&mut [0u8; 1]) {
-                // Readiness left from before: nothing new. Park the reader.
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
-                    self.io.clear_ready(Direction::Read);
-                }
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                _ => return Poll::Ready(Ok(None)),
-            }
-        }
-    }
-
     /// Has the peer sent bytes that are waiting to be read? (After a write
     /// failed: a peer that answered and then reset or stopped reading
     /// leaves its answer readable.)

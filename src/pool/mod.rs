@@ -636,7 +636,10 @@ impl ThreadPool {
         // Wait until every thread is gone but those (the caller among
         // them) that wait here from inside a job.
         let mut st = self.inner.lock();
-        while !st.detached && st.threads > st.in_shutdown {
+        // An outside caller waits for every thread; one inside a job
+        // (which cannot wait for itself) for all but those like it.
+        let allowed = |st: &State| if in_pool { st.in_shutdown } else { 0 };
+        while !st.detached && st.threads > allowed(&st) {
             st = self
                 .inner
                 .exited
