@@ -85,10 +85,7 @@ impl Drop for Enter {
     fn drop(&mut self) {
         self.core.set_running(false);
         // Take the Rc out first, drop it after the slot is released.
-        let core = CURRENT
-            .try_with(|cur| cur.try_borrow_mut().ok().and_then(|mut cur| cur.take()))
-            .ok()
-            .flatten();
+        let core = CURRENT.with(|cur| cur.borrow_mut().take());
         drop(core);
     }
 }

@@ -120,13 +120,13 @@ impl<T: mio::event::Source> IoSource<T> {
         self.source.is_closed(dir)
     }
 
-    /// Might an operation in `dir` succeed now (an event came since the
-    /// readiness was last cleared)?
     /// When the loop's reactor last looked at I/O (`Core::looked_at`).
     pub(crate) fn looked_at(&self) -> std::time::Instant {
         self.core.looked_at()
     }
 
+    /// Might an operation in `dir` succeed now (an event came since the
+    /// readiness was last cleared)?
     pub(crate) fn is_ready(&self, dir: Direction) -> bool {
         self.source.is_ready(dir)
     }
