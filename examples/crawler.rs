@@ -41,7 +41,9 @@
 //! `/jay` and `/tom` that answer after a delay and link onward with
 //! `<a id="feng" href=..>`. Two pages misbehave on purpose (a 404, and one
 //! that trickles slower than the read timeout), to show what errors look
-//! like.
+//! like. Redirects are followed by the crawl itself, as links under the
+//! same-host rule: `/old-index` → `/` is followed, `/elsewhere` (off the
+//! site) is not.
 //!
 //! ```text
 //! cargo run --release --example crawler

@@ -6,11 +6,14 @@
 //! 1. take an idle connection to the same `host:port` from the pool, or
 //!    connect a new one (names resolve on the thread pool);
 //! 2. write the request head and body (one buffer; the idle limit counts
-//!    the silence between writes, not their total);
+//!    the silence between writes, not their total). If a write fails, or
+//!    waits past the idle limit, while the server's answer is already
+//!    there (a 413 to a body it does not want), that answer is the
+//!    response;
 //! 3. read until the decoder has the head, and hand back a
 //!    [`StreamingResponse`] that owns the connection;
-//! 4. when the body has been read to its end, and both sides allow it, the
-//!    connection goes back to the pool. Any error drops it instead: a
+//! 4. when the body has been read to its end, the whole request was sent,
+//!    and both sides allow it, the connection goes back to the pool. Any error drops it instead: a
 //!    connection whose response went wrong is never reused.
 //!
 //! If step 2 or 3 fails on a *reused* connection before a single byte of

@@ -268,7 +268,8 @@ impl Reply {
     }
 
     /// Sends the body with `Transfer-Encoding: chunked` instead of a
-    /// `Content-Length`.
+    /// `Content-Length` — to an HTTP/1.1 client; an HTTP/1.0 one gets a
+    /// `Content-Length` body (RFC 9112 §6.1).
     ///
     /// # Examples
     ///
@@ -587,8 +588,10 @@ impl Server {
         self.shared.requests.get()
     }
 
-    /// How long an idle kept-alive connection stays open before the server
-    /// closes it. Default 5 s.
+    /// The server's limit on silence. Default 5 s. A request head must
+    /// arrive within it, counted from when the server starts waiting (so
+    /// an idle kept-alive connection is closed after it); then, while a
+    /// body is read or a reply written, no pause may last longer.
     ///
     /// # Examples
     ///

@@ -26,7 +26,7 @@
 //! progress it made (bytes read into your buffer, or written to the peer).
 //! Dropping a `connect` closes the half-open socket.
 //!
-//! **Fairness.** A task's poll completes at most 128 socket operations;
+//! **Fairness.** A task's poll attempts at most 128 socket operations;
 //! the next one yields instead (the task runs again at once, after the
 //! others). So a peer that always has bytes ready cannot keep a reader's
 //! `timeout`, the timers or the other tasks waiting. (This counts the

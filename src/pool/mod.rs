@@ -584,7 +584,9 @@ impl ThreadPool {
     }
 
     /// Stops taking jobs. With `wait`, runs every queued job, then joins
-    /// all threads before returning. Without, queued jobs end as
+    /// all threads before returning (called from one of the pool's own
+    /// jobs, all but those inside `shutdown(true)` themselves, its own
+    /// included). Without, queued jobs end as
     /// [`JobError::Cancelled`] and it returns at once; running jobs finish
     /// on their threads, which then exit.
     ///

@@ -127,10 +127,11 @@ impl<T> Store<T> for VecDeque<T> {
 /// A LIFO queue's items: a stack, and below it the items that were handed
 /// to getters and came back (a getter that found newer items stored when
 /// it ran, or one that went away). Those arrived before anything on the
-/// stack — a getter waits only while the queue is empty — and come back in
-/// the order their getters ran, which is the order they arrived in; so
-/// each one goes on top of the ones before it, below the stack. Every
-/// operation is O(1).
+/// stack — a getter waits only while the queue is empty — and usually come
+/// back in the order their getters run, which is the order they arrived
+/// in; so each one goes on top of the ones before it, below the stack.
+/// (Getters that go away may do so in any order: their items then keep the
+/// order of going.) Every operation is O(1).
 #[derive(Debug)]
 pub struct LifoStore<T> {
     returned: Vec<T>,
@@ -347,7 +348,7 @@ impl<T, S: Store<T>> State<T, S> {
     }
 
     /// An item came back from a getter dropped after it was handed one: to
-    /// the next getter, else first in the store.
+    /// the next getter, else where the store's oldest item goes.
     fn redeliver(&mut self, item: T) -> Option<Waker> {
         match self.getters.hand(Some(item)) {
             Ok(waker) => {
@@ -387,8 +388,9 @@ impl<T, S: Store<T>> State<T, S> {
 /// in the order they came.
 ///
 /// **Cancel safety.** A `get` dropped at any moment loses no item: one
-/// already handed to it goes to the next consumer, or back to the front of
-/// the queue. A `put` dropped before it completed put nothing (its item is
+/// already handed to it goes to the next consumer, or back where the
+/// oldest item goes (the front of a `Queue`, below the newer items of a
+/// `LifoQueue`, in order in a `PriorityQueue`). A `put` dropped before it completed put nothing (its item is
 /// dropped with it); a place already handed to it goes to the next producer.
 ///
 /// # Examples
@@ -940,7 +942,7 @@ impl<T, O: Order<T>> GenericQueue<T, O> {
     }
 
     /// A waiting `get` leaves the line; an item already handed to it goes
-    /// on — to the next getter, or back to the front of the queue.
+    /// on — to the next getter, or back into the store (`Store::unpop`).
     pub(crate) fn cancel_get(&self, ticket: Ticket) {
         let mut wakers = Vec::new();
         let mut dropped = None;

@@ -9,8 +9,9 @@
 //! moment the drop comes at.
 //!
 //! Entries live in a slab; the line is a `VecDeque` of (slot, sequence)
-//! pairs, so a cancelled entry is removed at once and its stale place in
-//! the line is skipped later.
+//! pairs, so a cancelled entry is removed at once; its stale place in the
+//! line is dropped at once from the front, or in a sweep once stale places
+//! outnumber the live ones.
 
 use std::cell::Cell;
 use std::collections::VecDeque;
