@@ -169,6 +169,9 @@ impl<Y, A> Co<Y, A> {
     /// Stops the body here, handing `value` to `resume`; returns the
     /// argument of the next `resume` (Python's `x = yield value`).
     ///
+    /// A body stops at one yield at a time: two yields awaited at once
+    /// (joined, or both branches of a `select`) panic with a clear message.
+    ///
     /// # Examples
     ///
     /// ```
@@ -237,7 +240,9 @@ impl<Y, A> Future for Yield<'_, Y, A> {
         if let Step::Holding(_) = self.step {
             // First poll: stop here; resume finds the value in the mailbox.
             if let Step::Holding(value) = std::mem::replace(&mut self.step, Step::Handed) {
-                self.co.mailbox.yielded.set(Some(value));
+                if self.co.mailbox.yielded.replace(Some(value)).is_some() {
+                    concurrent_yields();
+                }
             }
             return Poll::Pending;
         }
@@ -250,6 +255,19 @@ impl<Y, A> Future for Yield<'_, Y, A> {
             None => Poll::Pending,
         }
     }
+}
+
+/// Two yields handed a value in one resume (a `join` of two `co.yield_`,
+/// a `select` whose branches both yield): only one value could come out,
+/// and the next argument would go to either. A programming error, like a
+/// `RefCell` borrowed twice: the body panics, which ends the generator.
+#[cold]
+#[inline(never)]
+fn concurrent_yields() -> ! {
+    panic!(
+        "corio: two co.yield_() awaited at once: a generator stops at one yield at a time \
+         (await them one after the other)"
+    )
 }
 
 impl<Y, A> Drop for Yield<'_, Y, A> {

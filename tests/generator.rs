@@ -245,3 +245,37 @@ fn a_panicking_body_propagates_and_finishes_the_generator() {
     assert!(g.is_finished());
     assert_eq!(g.next(), None);
 }
+
+#[test]
+fn two_yields_awaited_at_once_are_reported_not_one_silently_lost() {
+    // A join of two yields: both would hand a value in one resume, and only
+    // one could come out.
+    let mut g = Gen::new(|co: Co<i32>| async move {
+        let mut first = std::pin::pin!(co.yield_(1));
+        let mut second = std::pin::pin!(co.yield_(2));
+        std::future::poll_fn(|cx| {
+            let a = first.as_mut().poll(cx);
+            let b = second.as_mut().poll(cx);
+            if a.is_ready() && b.is_ready() {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
+        "end"
+    });
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| g.resume(())));
+    let payload = caught.expect_err("a clear panic");
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    assert!(
+        message.contains("two co.yield_() awaited at once"),
+        "{message}"
+    );
+    assert!(g.is_finished());
+    assert_eq!(g.resume(()), Err(GenError::Finished));
+}

@@ -144,7 +144,8 @@ impl UdpSocket {
     }
 
     /// Sets the one peer that `send` sends to and `recv` receives from
-    /// (datagrams from others are dropped by the OS).
+    /// (datagrams from others that arrive afterwards are dropped by the
+    /// OS; ones already queued may still be received).
     ///
     /// # Examples
     ///
