@@ -1521,45 +1521,6 @@ mod demo_server_edges {
     }
 }
 
-#[test]
-fn a_post_does_not_go_out_on_a_pooled_connection_the_server_closed_while_the_loop_was_busy() {
-    // A std-thread server that answers one request per connection, then
-    // closes it — while keeping it alive as far as HTTP says.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/", listener.local_addr().unwrap());
-    let server = std::thread::spawn(move || {
-        use std::io::{Read, Write};
-        for _ in 0..2 {
-            let (mut conn, _) = listener.accept().unwrap();
-            conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-            let mut got = Vec::new();
-            let mut piece = [0u8; 1024];
-            while !got.windows(4).any(|w| w == b"\r\n\r\n") {
-                match conn.read(&mut piece) {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => got.extend_from_slice(&piece[..n]),
-                }
-            }
-            if got.starts_with(b"POST") && !got.ends_with(b"body") {
-                let _ = conn.read(&mut piece); // the body
-            }
-            conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-                .unwrap();
-            std::thread::sleep(Duration::from_millis(30));
-        } // closed after each answer, a little later
-    });
-    run_bounded(async move {
-        let client = Client::new();
-        assert_eq!(client.get(&url).send().await.unwrap().status, 200);
-        // The loop is busy (a blocking call in a task) while the server's
-        // FIN arrives: the reactor has not seen it.
-        std::thread::sleep(Duration::from_millis(100));
-        let post = client.post(&url).body("body").send().await;
-        assert_eq!(post.map(|r| r.status).map_err(|e| e.to_string()), Ok(200));
-    });
-    server.join().unwrap();
-}
-
 mod answers_out_of_turn {
     //! Servers that answer at odd moments: between requests, or before the
     //! request is all sent.
@@ -1606,6 +1567,27 @@ mod answers_out_of_turn {
             }
         });
         (url, requests)
+    }
+
+    #[test]
+    fn a_post_does_not_go_out_on_a_pooled_connection_the_server_closed_while_the_loop_was_busy() {
+        // One request per connection, then a close a little later — while
+        // HTTP says the connection stays alive.
+        let (url, _) = serve(|_| {
+            vec![
+                (0, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+                (30, b""),
+            ]
+        });
+        run_bounded(async move {
+            let client = Client::new();
+            assert_eq!(client.get(&url).send().await.unwrap().status, 200);
+            // The loop is busy (a blocking call in a task) while the
+            // server's FIN arrives: the reactor has not seen it.
+            std::thread::sleep(Duration::from_millis(100));
+            let post = client.post(&url).body("body").send().await;
+            assert_eq!(post.map(|r| r.status).map_err(|e| e.to_string()), Ok(200));
+        });
     }
 
     #[test]

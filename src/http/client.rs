@@ -13,8 +13,9 @@
 //! 3. read until the decoder has the head, and hand back a
 //!    [`StreamingResponse`] that owns the connection;
 //! 4. when the body has been read to its end, the whole request was sent,
-//!    and both sides allow it, the connection goes back to the pool. Any error drops it instead: a
-//!    connection whose response went wrong is never reused.
+//!    and both sides allow it, the connection goes back to the pool. Any
+//!    error drops it instead: a connection whose response went wrong is
+//!    never reused.
 //!
 //! If step 2 or 3 fails on a *reused* connection before a single byte of
 //! response arrived, the server probably closed it while it sat idle: an
@@ -1243,8 +1244,8 @@ impl Conn {
                     ));
                 }
                 Ok(n) => rest = &rest[n..],
-                Err(err) if self.stream.has_unread_bytes() => {
-                    let _ = err; // answered first: the answer says more
+                // Answered first: the answer says more than the error.
+                Err(_) if self.stream.has_unread_bytes() => {
                     self.cut_short = true;
                     break;
                 }
