@@ -1010,6 +1010,26 @@ fn the_request_has_host_user_agent_accept_encoding_connection_and_content_length
 }
 
 #[test]
+fn a_request_goes_out_with_one_host_field_the_last_one_set() {
+    run_bounded(async {
+        let server = scripted(|_| ok_with("")).await;
+        Client::new()
+            .get(server.url("/"))
+            .header("Host", "a.example")
+            .header("host", "b.example")
+            .send()
+            .await
+            .unwrap();
+        let request = server.request(0);
+        let hosts: Vec<&str> = request
+            .split("\r\n")
+            .filter(|line| line.to_ascii_lowercase().starts_with("host:"))
+            .collect();
+        assert_eq!(hosts, ["host: b.example"], "{request:?}");
+    });
+}
+
+#[test]
 fn percent_encoding_and_queries_are_kept_as_given() {
     run_bounded(async {
         let server = scripted(|_| ok_with("")).await;

@@ -240,3 +240,61 @@ fn interim_heads_count_toward_the_head_limit() {
     };
     assert_eq!(err.kind(), ErrorKind::TooLarge);
 }
+
+/// Feeds `pieces` one after another (unused bytes stay at the front); the
+/// connection closes after the last one. Returns the reason and the body.
+fn decode_pieces(
+    mut decoder: ResponseDecoder,
+    pieces: &[&[u8]],
+) -> Result<(String, Vec<u8>), Error> {
+    let (mut buffer, mut next, mut reason, mut body) = (Vec::new(), 0, String::new(), Vec::new());
+    loop {
+        let eof = next == pieces.len();
+        let (used, event) = decoder.decode(&buffer, eof)?;
+        match event {
+            Event::NeedMore => {
+                buffer.extend_from_slice(pieces[next]);
+                next += 1;
+            }
+            Event::Head(head) => reason = head.reason,
+            Event::Data(data) => body.extend_from_slice(data),
+            Event::End => return Ok((reason, body)),
+        }
+        buffer.drain(..used);
+    }
+}
+
+#[test]
+fn an_unlimited_head_size_still_reads_chunked_trailers_that_arrive_in_pieces() {
+    let decoder = ResponseDecoder::new(false).max_head_bytes(usize::MAX);
+    let result = decode_pieces(
+        decoder,
+        &[
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n",
+            b"X-Check",
+            b"sum: 1\r\n\r\n",
+        ],
+    );
+    assert_eq!(result.unwrap().1, b"hello");
+}
+
+#[test]
+fn a_transfer_encoding_that_lists_no_coding_beside_a_content_length_is_malformed() {
+    for te in ["", " ", ",", " , ,"] {
+        let wire =
+            format!("HTTP/1.1 200 OK\r\nTransfer-Encoding:{te}\r\nContent-Length: 3\r\n\r\nabc");
+        let result = decode_pieces(ResponseDecoder::new(false), &[wire.as_bytes()]);
+        let err = result.expect_err(&format!("Transfer-Encoding:{te:?} beside a length"));
+        assert_eq!(err.kind(), ErrorKind::Malformed);
+    }
+}
+
+#[test]
+fn a_reason_beyond_ascii_survives_empty_lines_before_the_status_line() {
+    let (reason, _) = decode_pieces(
+        ResponseDecoder::new(false),
+        &["\r\n\r\nHTTP/1.1 200 Ça va\r\nContent-Length: 0\r\n\r\n".as_bytes()],
+    )
+    .unwrap();
+    assert_eq!(reason, "Ça va");
+}

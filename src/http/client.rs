@@ -855,7 +855,9 @@ impl RequestBuilder {
     /// or NUL, makes the request fail with
     /// [`ErrorKind::InvalidRequest`] before anything is sent.
     /// `Content-Length` and `Transfer-Encoding` are the client's to set
-    /// (from the body) and are refused too.
+    /// (from the body) and are refused too. `Host` is single-valued: a
+    /// second one replaces the first (two would be a 400 at a careful
+    /// server, and proxies disagree on which one counts).
     ///
     /// # Examples
     ///
@@ -880,6 +882,8 @@ impl RequestBuilder {
                 ErrorKind::InvalidRequest,
                 format!("{name} is set by the client from the body; do not set it by hand"),
             ))
+        } else if name.eq_ignore_ascii_case("host") {
+            self.headers.insert(name, value)
         } else {
             self.headers.append(name, value)
         };

@@ -475,7 +475,7 @@ impl ResponseDecoder {
     /// may be reused.
     fn begin_body(&mut self, head: &Head, framing: &Framing) -> Result<(), Error> {
         self.keep_alive = framing.keep_alive(head.version);
-        if framing.codings > 0 && framing.length.is_some() {
+        if framing.transfer_encoding && framing.length.is_some() {
             // A classic request-smuggling shape: refuse it rather than pick one.
             return Err(Error::new(
                 ErrorKind::Malformed,
@@ -630,7 +630,7 @@ fn take_line(input: &[u8], limit: usize) -> Result<Option<&[u8]>, Error> {
             ErrorKind::Malformed,
             "a line in the chunked body ends in a bare LF",
         )),
-        None if input.len() > limit + 1 => Err(long_line(limit)),
+        None if input.len() > limit.saturating_add(1) => Err(long_line(limit)),
         None => Ok(None),
     }
 }
@@ -684,6 +684,10 @@ pub(super) struct Framing {
     /// `Content-Length`: every value (across repeated fields and comma
     /// lists) must be the same run of decimal digits.
     pub(super) length: Option<u64>,
+    /// A `Transfer-Encoding` field is present, even one that lists no
+    /// coding (`Transfer-Encoding:` or `: ,`): beside a `Content-Length`
+    /// that is still two framings, read differently by different peers.
+    pub(super) transfer_encoding: bool,
     /// How many transfer codings, and how many of them are `chunked`.
     pub(super) codings: usize,
     chunked: usize,
@@ -739,6 +743,7 @@ impl Framing {
                 }
             }
         } else if is_named(name, b"transfer-encoding") {
+            self.transfer_encoding = true;
             for coding in items().filter(|c| !c.is_empty()) {
                 self.codings += 1;
                 if coding.eq_ignore_ascii_case(b"chunked") {
@@ -765,6 +770,13 @@ fn reason(parsed: Option<&str>, head: &[u8]) -> String {
     match parsed {
         Some(reason) if !reason.is_empty() => reason.to_owned(),
         _ => {
+            // httparse skips empty lines before the status line (RFC 9112
+            // §2.2), and counts them in the head.
+            let start = head
+                .iter()
+                .position(|&b| b != b'\r' && b != b'\n')
+                .unwrap_or(head.len());
+            let head = &head[start..];
             let line_end = head
                 .iter()
                 .position(|&b| b == b'\r' || b == b'\n')

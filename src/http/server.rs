@@ -729,10 +729,12 @@ async fn read_request(
                 let Ok(framing) = Framing::of(fields()) else {
                     return Err(bad(400, "bad Content-Length"));
                 };
-                if framing.codings > 0 {
+                // (A `Transfer-Encoding` that lists no coding is refused too:
+                // beside a `Content-Length`, peers would frame it differently.)
+                if framing.transfer_encoding {
                     return Err(bad(
                         501,
-                        "chunked request bodies are not supported by the demo server",
+                        "request bodies with Transfer-Encoding (chunked) are not supported by the demo server",
                     ));
                 }
                 let length = match framing.length.map(usize::try_from) {
