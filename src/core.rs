@@ -412,6 +412,9 @@ impl Core {
         for callback in remote.callbacks {
             self.call_soon(callback);
         }
+        if remote.stop {
+            self.shared.request_stop_here();
+        }
     }
 
     // ----- tasks -------------------------------------------------------------

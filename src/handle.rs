@@ -24,6 +24,10 @@ pub(crate) type RemoteCallback = Box<dyn FnOnce() + Send>;
 pub(crate) struct Remote {
     pub(crate) wakes: Vec<Arc<TaskWaker>>,
     pub(crate) callbacks: Vec<RemoteCallback>,
+    /// `LoopHandle::stop` was called — after the callbacks above were
+    /// queued: the stop travels with them, so a callback sent before it
+    /// runs before `run_forever` returns (asyncio's order).
+    pub(crate) stop: bool,
 }
 
 /// The part of a loop that other threads may use.
@@ -121,7 +125,7 @@ impl Shared {
 
     /// Asks `run_forever` to return, waking the loop if it is blocked.
     pub(crate) fn request_stop(&self) {
-        self.stop.store(true, Ordering::Release);
+        self.lock().stop = true;
         self.notify();
     }
 
@@ -310,7 +314,12 @@ impl Clone for LoopHandle {
 
 impl Drop for LoopHandle {
     fn drop(&mut self) {
-        self.shared.handles.fetch_sub(1, Ordering::AcqRel);
+        if self.shared.handles.fetch_sub(1, Ordering::AcqRel) == 1 {
+            // The last way in from other threads is gone: a loop blocked
+            // because one existed looks again whether anything could
+            // still wake it (else `run_until_complete` reports the hang).
+            self.shared.notify();
+        }
     }
 }
 

@@ -361,3 +361,27 @@ fn a_stall_among_thousands_of_waiting_tasks_is_explained_at_once() {
         started.elapsed()
     );
 }
+
+#[test]
+fn dropping_the_last_loop_handle_on_another_thread_ends_a_blocked_wait_with_the_hang_report() {
+    // While a handle exists, the loop may be woken from outside, so it
+    // waits; when the last one goes, it must look again and report.
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let result = catch_unwind(|| {
+            let mut lp = EventLoop::new().unwrap();
+            let handle = lp.handle();
+            let dropper = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(50));
+                drop(handle); // sends nothing
+            });
+            lp.run_until_complete(std::future::pending::<()>());
+            dropper.join().unwrap();
+        });
+        let _ = done_tx.send(result.is_err());
+    });
+    let panicked = done_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the loop still waits after the last handle was dropped");
+    assert!(panicked, "run_until_complete should report the hang");
+}

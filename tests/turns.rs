@@ -312,3 +312,33 @@ fn what_is_queued_behind_a_panicking_main_future_is_not_lost() {
     assert_eq!(turn.callbacks_run, 1);
     assert_eq!(log.take(), ["behind"]);
 }
+
+#[test]
+fn a_callback_sent_before_stop_from_another_thread_runs_before_run_forever_returns() {
+    // Both can land while the loop is busy in one turn's run phase: the
+    // stop must not overtake the callback queued before it.
+    let mut lp = EventLoop::new().unwrap();
+    let busy = lp.spawn(async {
+        loop {
+            corio::yield_now().await;
+        }
+    });
+    let mut missed = 0;
+    for _ in 0..1_000 {
+        let handle = lp.handle();
+        let ran = Arc::new(AtomicBool::new(false));
+        let r = ran.clone();
+        let sender = std::thread::spawn(move || {
+            assert!(handle.call_soon_threadsafe(move || r.store(true, Ordering::SeqCst)));
+            handle.stop();
+        });
+        lp.run_forever();
+        sender.join().unwrap();
+        if !ran.load(Ordering::SeqCst) {
+            missed += 1;
+        }
+        lp.run_once(); // a missed callback runs here, before the next round
+    }
+    busy.cancel();
+    assert_eq!(missed, 0, "callbacks sent before stop() had not run");
+}
