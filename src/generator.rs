@@ -236,7 +236,12 @@ impl<Y, A> Future for Yield<'_, Y, A> {
     type Output = A;
 
     #[inline]
-    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<A> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<A> {
+        // Every `Pending` here asks to be polled again, as the `Future`
+        // contract wants: the next resume is that wake-up. (The body's own
+        // waker is a no-op; a combinator inside the body — `gather`, say —
+        // re-polls only children whose waker fired.)
+        cx.waker().wake_by_ref();
         if let Step::Holding(_) = self.step {
             // First poll: stop here; resume finds the value in the mailbox.
             if let Step::Holding(value) = std::mem::replace(&mut self.step, Step::Handed) {

@@ -279,3 +279,19 @@ fn two_yields_awaited_at_once_are_reported_not_one_silently_lost() {
     assert!(g.is_finished());
     assert_eq!(g.resume(()), Err(GenError::Finished));
 }
+
+#[test]
+fn a_generator_can_yield_from_inside_gather() {
+    // gather re-polls only the children whose waker fired: a yield must
+    // ask to be polled again, or the next resume would not reach it.
+    let g = Gen::new(|co| async move {
+        let co = &co;
+        corio::gather([async move {
+            co.yield_(1).await;
+            co.yield_(2).await;
+        }])
+        .await;
+    });
+    let got: Vec<i32> = g.collect();
+    assert_eq!(got, [1, 2]);
+}
