@@ -85,8 +85,8 @@ pub(crate) struct Source {
 }
 
 /// The tasks waiting on one direction of a source: usually one (kept
-/// inline), sometimes several (two tasks accepting on one listener,
-/// receiving on one UDP socket).
+/// inline), sometimes several (tasks accepting on one listener, receiving
+/// on one UDP socket).
 #[derive(Default)]
 struct Waiters {
     first: Cell<Option<Waker>>,
@@ -94,15 +94,31 @@ struct Waiters {
     /// and `None` is cheaper to take and test than an empty `Vec` is to
     /// move out and back.
     others: Cell<Option<Vec<Waker>>>,
+    /// The list's limit (0 means [`Waiters::MIN_CAP`]) and the turn of its
+    /// last flush; see [`Waiters::park`].
+    cap: Cell<u32>,
+    flushed_in_turn: Cell<u64>,
 }
 
 impl Waiters {
-    /// More distinct wakers than this parked at once are woken and dropped
-    /// (those still interested park again): a loop that keeps re-polling
-    /// with fresh wakers cannot grow the list without bound.
-    const MAX_OTHERS: usize = 32;
+    /// A waker stays parked until an event takes it, even if its future was
+    /// dropped meanwhile (cancelled, or it lost a `select`): a socket that
+    /// stays quiet while task after task parks on it and gives up would
+    /// collect their wakers for ever. So when the list reaches its limit it
+    /// is *flushed*: every waker in it is woken and dropped, and the tasks
+    /// still waiting park again when polled.
+    ///
+    /// If they alone refill the list — the flush came less than two turns
+    /// after the previous one — the limit was too small for the tasks that
+    /// really wait (40 tasks receiving on one UDP socket against a limit of
+    /// 32 would otherwise flush and refill for ever, a busy loop), so it
+    /// doubles. Parking the wakers of more tasks than were polled in two
+    /// turns takes that many live tasks, so the limit stays within about
+    /// twice the tasks that wait or churn there, and a list never holds
+    /// more than its limit.
+    const MIN_CAP: u32 = 32;
 
-    fn park(&self, waker: &Waker) {
+    fn park(&self, waker: &Waker, turn: u64) {
         let first = self.first.take();
         match first {
             None => self.first.set(Some(waker.clone())),
@@ -111,7 +127,12 @@ impl Waiters {
                 self.first.set(Some(first));
                 let mut others = self.others.take().unwrap_or_default();
                 if !others.iter().any(|w| w.will_wake(waker)) {
-                    if others.len() >= Self::MAX_OTHERS {
+                    let cap = self.cap.get().max(Self::MIN_CAP);
+                    if others.len() >= cap as usize {
+                        if turn <= self.flushed_in_turn.get() + 1 {
+                            self.cap.set(cap.saturating_mul(2));
+                        }
+                        self.flushed_in_turn.set(turn);
                         for waker in others.drain(..) {
                             waker.wake();
                         }
@@ -172,8 +193,8 @@ impl Source {
 
     /// Parks `waker` to be woken by the next event in `dir` (cloning it only
     /// if it is not parked already).
-    pub(crate) fn park(&self, dir: Direction, waker: &Waker) {
-        self.waiters(dir).park(waker);
+    pub(crate) fn park(&self, dir: Direction, waker: &Waker, turn: u64) {
+        self.waiters(dir).park(waker, turn);
     }
 
     /// Calls `f` with each parked waker and its direction (for
@@ -391,7 +412,7 @@ mod tests {
 
         new.clear_ready(Direction::Read);
         let count = Arc::new(Count(AtomicUsize::new(0)));
-        new.park(Direction::Read, &Waker::from(count.clone()));
+        new.park(Direction::Read, &Waker::from(count.clone()), 0);
         let mut wake = Vec::new();
         reactor.dispatch(old_token, READABLE, &mut wake);
         assert!(wake.is_empty(), "the stale event woke nobody");
@@ -421,6 +442,40 @@ mod tests {
     }
 
     #[test]
+    fn wakers_of_tasks_that_gave_up_do_not_pile_up_on_a_quiet_socket() {
+        // One task per turn parks and goes away: the list stays bounded.
+        let waiters = Waiters::default();
+        for turn in 0..10_000 {
+            waiters.park(&Waker::from(Arc::new(Count(AtomicUsize::new(0)))), turn);
+        }
+        let others = waiters.others.take().unwrap_or_default();
+        assert!(
+            others.len() <= Waiters::MIN_CAP as usize,
+            "{}",
+            others.len()
+        );
+    }
+
+    #[test]
+    fn more_live_waiters_than_the_limit_raise_it_instead_of_flushing_for_ever() {
+        // 40 tasks wait; a flush wakes them and they park again at once.
+        let waiters = Waiters::default();
+        let counts: Vec<_> = (0..40)
+            .map(|_| Arc::new(Count(AtomicUsize::new(0))))
+            .collect();
+        let mut flushes = Vec::new();
+        for turn in 10..20 {
+            let before: usize = counts.iter().map(|c| c.0.load(Ordering::SeqCst)).sum();
+            for count in &counts {
+                waiters.park(&Waker::from(count.clone()), turn);
+            }
+            let after: usize = counts.iter().map(|c| c.0.load(Ordering::SeqCst)).sum();
+            flushes.push(after - before);
+        }
+        assert_eq!(&flushes[2..], [0; 8], "woken each turn: {flushes:?}");
+    }
+
+    #[test]
     fn every_task_parked_on_a_direction_is_woken() {
         let (mut reactor, _waker) = Reactor::new().unwrap();
         let mut socket = mio::net::UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
@@ -431,8 +486,8 @@ mod tests {
             .collect();
         for count in &counts {
             let waker = Waker::from(count.clone());
-            source.park(Direction::Read, &waker);
-            source.park(Direction::Read, &waker); // the same one again: kept once
+            source.park(Direction::Read, &waker, 0);
+            source.park(Direction::Read, &waker, 0); // the same one again: kept once
         }
         let mut wake = Vec::new();
         reactor.dispatch(source.token, READABLE, &mut wake);

@@ -97,6 +97,12 @@ impl Counters {
         add(&self.turns, 1);
     }
 
+    /// Turns so far (the reactor's waiter lists tell a flush that the
+    /// flushed tasks refilled at once from one that came much later).
+    pub(crate) fn turns(&self) -> u64 {
+        self.turns.get()
+    }
+
     /// `n` polls (0 or 1 from most call sites).
     pub(crate) fn polled(&self, n: usize) {
         add(&self.polls, n);

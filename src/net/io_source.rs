@@ -111,7 +111,8 @@ impl<T: mio::event::Source> IoSource<T> {
                  with the loop that created them; create it on this loop instead)"
             );
         }
-        self.source.park(dir, cx.waker());
+        self.source
+            .park(dir, cx.waker(), self.core.counters.turns());
     }
 
     /// Was `dir` closed (hang-up or error seen)? Then waiting for another
