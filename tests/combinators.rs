@@ -244,3 +244,52 @@ fn dropping_a_task_group_cancels_its_children() {
         assert!(child.is_cancelled());
     });
 }
+
+#[test]
+fn a_failure_before_join_cancels_the_others_and_is_the_one_join_returns() {
+    // The second child fails at once, long before `join` is awaited: the
+    // first must be cancelled then, not run on and fail later in its place.
+    let ran_on = Rc::new(Cell::new(false));
+    let r = Rc::clone(&ran_on);
+    let out = corio::run(async move {
+        let mut group = TaskGroup::<(), String>::new();
+        group.spawn(async move {
+            sleep(Duration::from_millis(30)).await;
+            r.set(true);
+            Err("second".to_string())
+        });
+        group.spawn(async { Err("first".to_string()) });
+        sleep(Duration::from_millis(60)).await;
+        group.join().await
+    });
+    assert_eq!(out, Err(GroupError::Failed("first".to_string())));
+    assert!(!ran_on.get(), "a sibling ran on after the first failure");
+}
+
+#[test]
+fn a_child_spawned_into_a_group_that_has_failed_is_cancelled() {
+    corio::run(async {
+        let mut group = TaskGroup::<(), &str>::new();
+        group.spawn(async { Err("boom") });
+        corio::yield_now().await;
+        corio::yield_now().await; // the failure's done callback has run
+        let late = group.spawn(async {
+            sleep(Duration::from_secs(60)).await;
+            Ok(())
+        });
+        assert!(late.is_cancelled());
+        assert_eq!(group.join().await, Err(GroupError::Failed("boom")));
+    });
+}
+
+#[test]
+fn tasks_that_finished_before_as_completed_looked_come_out_in_input_order() {
+    // As with asyncio's as_completed for futures already done when it is
+    // called: the order is the one in which as_completed sees them finish.
+    corio::run(async {
+        let mut done = corio::as_completed([corio::spawn(after(30)), corio::spawn(after(1))]);
+        sleep(Duration::from_millis(60)).await;
+        assert_eq!(done.next().await, Some(Ok(30)));
+        assert_eq!(done.next().await, Some(Ok(1)));
+    });
+}

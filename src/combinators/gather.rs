@@ -94,6 +94,11 @@ where
 /// [`next`](AsCompleted::next); pass [`Task`](crate::Task)s to run them as
 /// tasks. `AsCompleted` is also a [`Stream`](futures_core::Stream).
 ///
+/// "The order they complete" is the order in which `as_completed` sees
+/// them complete, and it first looks at the first `next()`: tasks that had
+/// already finished by then come out in input order (as asyncio's do for
+/// futures already done when `as_completed` is called).
+///
 /// # Examples
 ///
 /// ```

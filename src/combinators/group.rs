@@ -1,7 +1,9 @@
 //! `TaskGroup`: structured concurrency (asyncio's `TaskGroup`).
 
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use super::wake_set::WakeSet;
@@ -40,11 +42,14 @@ impl<E: fmt::Debug + fmt::Display> std::error::Error for GroupError<E> {}
 /// A group of tasks that finish together (asyncio's `TaskGroup`).
 ///
 /// Children are spawned as tasks on the running loop and return
-/// `Result<T, E>`. [`join`](TaskGroup::join) waits for every child; the first
-/// `Err` or panic cancels all the others, and `join` still waits until each
-/// of them is gone before it returns that first error. So when `join`
-/// returns, no child is left running. Dropping a group without joining it
-/// (or dropping the `join` future) cancels the children still running.
+/// `Result<T, E>`. The first child to fail — return `Err`, panic, or be
+/// cancelled from outside — cancels all the others as soon as it has
+/// failed (at the loop's next turn, as asyncio does from a done callback),
+/// whether or not anyone is joining yet. [`join`](TaskGroup::join) waits
+/// for every child, and returns that first failure once each of the others
+/// is gone. So when `join` returns, no child is left running. Dropping a
+/// group without joining it (or dropping the `join` future) cancels the
+/// children still running.
 ///
 /// # Examples
 ///
@@ -62,6 +67,30 @@ impl<E: fmt::Debug + fmt::Display> std::error::Error for GroupError<E> {}
 /// ```
 pub struct TaskGroup<T: 'static, E: 'static> {
     tasks: Vec<Option<Task<Result<T, E>>>>,
+    failures: Rc<Failures>,
+}
+
+/// What the children's done callbacks share: who failed first, and whom
+/// to cancel then.
+#[derive(Default)]
+struct Failures {
+    first: Cell<Option<usize>>,
+    children: RefCell<Vec<TaskRef>>,
+}
+
+impl Failures {
+    /// Child `index` failed: the first one to do so cancels the others.
+    fn failed(&self, index: usize) {
+        if self.first.get().is_some() {
+            return;
+        }
+        self.first.set(Some(index));
+        // Taken out first: a cancel runs destructors, which may reach here.
+        let children = std::mem::take(&mut *self.children.borrow_mut());
+        for child in &children {
+            child.cancel();
+        }
+    }
 }
 
 impl<T: 'static, E: 'static> TaskGroup<T, E> {
@@ -74,7 +103,10 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
     /// assert!(group.is_empty());
     /// ```
     pub fn new() -> TaskGroup<T, E> {
-        TaskGroup { tasks: Vec::new() }
+        TaskGroup {
+            tasks: Vec::new(),
+            failures: Rc::default(),
+        }
     }
 
     /// Spawns a child on the running loop.
@@ -100,6 +132,18 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
     {
         let task = crate::spawn(future);
         let task_ref = task.task_ref();
+        let index = self.tasks.len();
+        if self.failures.first.get().is_some() {
+            task.cancel(); // the group has failed already: it joins no one
+        } else {
+            self.failures.children.borrow_mut().push(task.task_ref());
+        }
+        let failures = Rc::clone(&self.failures);
+        task.add_done_callback(move |outcome| {
+            if !matches!(outcome, Ok(Ok(_))) {
+                failures.failed(index);
+            }
+        });
         self.tasks.push(Some(task));
         task_ref
     }
@@ -138,7 +182,8 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
     }
 
     /// Waits for every child. Returns their outputs in spawn order, or the
-    /// first failure — after the other children were cancelled and are gone.
+    /// first failure (the first to happen, not the first in spawn order) —
+    /// after the other children were cancelled and are gone.
     ///
     /// # Examples
     ///
@@ -155,7 +200,8 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
         let n = self.tasks.len();
         let wake = WakeSet::new(n);
         let mut outputs: Vec<Option<T>> = (0..n).map(|_| None).collect();
-        let mut first_error = None;
+        let mut errors: Vec<Option<GroupError<E>>> = (0..n).map(|_| None).collect();
+        let mut failed = false;
         let mut remaining = n;
         let mut woken = Vec::new();
         std::future::poll_fn(|cx| {
@@ -179,8 +225,9 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
                     Ok(Err(e)) => GroupError::Failed(e),
                     Err(e) => GroupError::Task(e),
                 };
-                if first_error.is_none() {
-                    first_error = Some(error);
+                errors[index] = Some(error);
+                if !failed {
+                    failed = true;
                     self.cancel_all();
                 }
             }
@@ -191,10 +238,19 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
             }
         })
         .await;
-        match first_error {
-            Some(error) => Err(error),
-            None => Ok(outputs.into_iter().flatten().collect()),
+        // A child's done callbacks run before its handle has the outcome,
+        // so the first failure to happen is known by now (else: the first
+        // that `join` saw).
+        let first = self
+            .failures
+            .first
+            .get()
+            .filter(|&index| errors[index].is_some())
+            .or_else(|| errors.iter().position(Option::is_some));
+        if let Some(error) = first.and_then(|index| errors[index].take()) {
+            return Err(error);
         }
+        Ok(outputs.into_iter().flatten().collect())
     }
 }
 
