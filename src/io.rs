@@ -720,8 +720,34 @@ where
 /// });
 /// ```
 pub struct Stdin {
-    /// The read in flight on the pool, kept across dropped calls.
-    pending: Option<crate::Task<io::Result<Option<String>>>>,
+    _private: (),
+}
+
+/// A line read from standard input on a pool thread.
+type LineRead = crate::pool::JobHandle<io::Result<Option<String>>>;
+
+/// The read in flight, shared by every [`Stdin`] of the process, as the
+/// terminal is: a line read for a call (or a handle) that was dropped goes
+/// to the next caller, whichever handle it uses.
+static IN_FLIGHT: std::sync::Mutex<Option<LineRead>> = std::sync::Mutex::new(None);
+
+fn in_flight() -> std::sync::MutexGuard<'static, Option<LineRead>> {
+    // It holds no invariant a panic could break.
+    IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Puts an unfinished read back for the next caller if the call is dropped.
+struct Reading(Option<LineRead>);
+
+impl Drop for Reading {
+    fn drop(&mut self) {
+        if let Some(read) = self.0.take() {
+            let mut slot = in_flight();
+            if slot.is_none() {
+                *slot = Some(read);
+            }
+        }
+    }
 }
 
 /// Standard input, read line by line without blocking the loop: each line
@@ -739,7 +765,7 @@ pub struct Stdin {
 /// });
 /// ```
 pub fn stdin() -> Stdin {
-    Stdin { pending: None }
+    Stdin { _private: () }
 }
 
 impl Stdin {
@@ -747,8 +773,14 @@ impl Stdin {
     /// input (Ctrl-D).
     ///
     /// Cancel safe: a line being read when the call is dropped is returned
-    /// by the next call. (When the loop closes, a read still blocked on the
-    /// terminal is left to its thread, not waited for.)
+    /// by the next call — on any `Stdin` of the process, since they share
+    /// the terminal. (Two calls waiting at once each read a line of their
+    /// own. When the loop closes, a read still blocked on the terminal is
+    /// left to its thread, not waited for.)
+    ///
+    /// # Panics
+    ///
+    /// Outside a running loop.
     ///
     /// # Examples
     ///
@@ -760,34 +792,53 @@ impl Stdin {
     /// });
     /// ```
     pub async fn next_line(&mut self) -> io::Result<Option<String>> {
-        let task = self.pending.get_or_insert_with(|| {
-            crate::spawn_blocking(|| {
-                let mut line = String::new();
-                if io::stdin().read_line(&mut line)? == 0 {
-                    return Ok(None);
-                }
-                if line.ends_with('\n') {
-                    line.pop();
-                    if line.ends_with('\r') {
-                        line.pop();
-                    }
-                }
-                Ok(Some(line))
+        let left = in_flight().take();
+        // A read left by a call on a loop that has closed since may have
+        // been cancelled before it started: then read afresh.
+        for read in [left, None] {
+            let read = match read {
+                Some(read) => read,
+                None => crate::context::current("corio::io::Stdin::next_line")
+                    .default_pool()
+                    .submit(read_stdin_line)
+                    .map_err(io::Error::other)?,
+            };
+            let mut reading = Reading(Some(read));
+            let result = poll_fn(|cx| match reading.0.as_mut() {
+                Some(read) => Pin::new(read).poll(cx),
+                None => Poll::Pending, // not reached: it returns once
             })
-        });
-        let result = poll_fn(|cx| Pin::new(&mut *task).poll(cx)).await;
-        self.pending = None;
-        match result {
-            Ok(line) => line,
-            Err(err) => Err(io::Error::other(err)),
+            .await;
+            reading.0 = None;
+            match result {
+                Err(crate::pool::JobError::Cancelled) => continue,
+                Err(err) => return Err(io::Error::other(err)),
+                Ok(line) => return line,
+            }
+        }
+        Err(io::Error::other(crate::pool::JobError::Cancelled))
+    }
+}
+
+/// One line from the process's standard input (blocking).
+fn read_stdin_line() -> io::Result<Option<String>> {
+    let mut line = String::new();
+    if io::stdin().read_line(&mut line)? == 0 {
+        return Ok(None);
+    }
+    if line.ends_with('\n') {
+        line.pop();
+        if line.ends_with('\r') {
+            line.pop();
         }
     }
+    Ok(Some(line))
 }
 
 impl fmt::Debug for Stdin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Stdin")
-            .field("reading", &self.pending.is_some())
+            .field("reading", &in_flight().is_some())
             .finish()
     }
 }

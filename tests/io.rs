@@ -246,3 +246,53 @@ fn stdin_lines_are_read_without_blocking_the_loop() {
     );
     assert_eq!(lines[2], "END");
 }
+
+/// The child half of the next test: a read for a dropped `Stdin` must not
+/// lose its line.
+#[test]
+#[ignore = "run by a_line_read_for_a_dropped_stdin_goes_to_the_next_one in a child process"]
+fn stdin_dropped_child() {
+    if std::env::var_os("CORIO_STDIN_DROP_CHILD").is_none() {
+        return;
+    }
+    corio::run(async {
+        let early =
+            corio::time::timeout(Duration::from_millis(50), corio::io::stdin().next_line()).await;
+        assert!(early.is_err(), "nothing was typed yet");
+        let line = corio::io::stdin().next_line().await.unwrap();
+        println!("GOT {line:?}");
+    });
+}
+
+#[test]
+fn a_line_read_for_a_dropped_stdin_goes_to_the_next_one() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "stdin_dropped_child",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("CORIO_STDIN_DROP_CHILD", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    std::thread::sleep(Duration::from_millis(300)); // the first call timed out
+    stdin.write_all(b"first\n").unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = stdin.write_all(b"second\n"); // the child may be gone already
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let out = String::from_utf8_lossy(&out.stdout);
+    let got = out
+        .lines()
+        .find_map(|l| l.find("GOT ").map(|i| l[i..].to_string()));
+    assert_eq!(got.as_deref(), Some("GOT Some(\"first\")"), "{out}");
+}
