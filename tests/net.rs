@@ -661,3 +661,93 @@ fn sockets_polled_by_a_foreign_executor_or_a_generator_inside_a_task_are_not_bud
     let got = finished.recv_timeout(Duration::from_secs(5));
     assert_eq!(got, Ok((200, 200)));
 }
+
+#[test]
+fn forty_tasks_receiving_on_one_udp_socket_leave_the_loop_idle() {
+    // More waiters than a direction's first limit (32): the loop must not
+    // flush and refill the list for ever while nothing arrives.
+    run(async {
+        let socket = Rc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+        let addr = socket.local_addr().unwrap();
+        let tasks: Vec<_> = (0..40)
+            .map(|_| {
+                let socket = Rc::clone(&socket);
+                corio::spawn(async move { socket.recv_from(&mut [0; 8]).await.map(|_| ()) })
+            })
+            .collect();
+        corio::time::sleep(Duration::from_millis(20)).await;
+        let before = corio::stats().polls;
+        corio::time::sleep(Duration::from_millis(200)).await;
+        let polls = corio::stats().polls - before;
+        assert!(
+            polls < 100,
+            "{polls} polls in 200 ms of waiting for nothing"
+        );
+        let sender = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        for _ in 0..40 {
+            sender.send_to(b"x", addr).await.unwrap();
+        }
+        for task in tasks {
+            timeout(Duration::from_secs(5), task)
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap();
+        }
+    });
+}
+
+#[test]
+fn forty_tasks_accepting_on_one_listener_leave_the_loop_idle() {
+    run(async {
+        let listener = Rc::new(TcpListener::bind("127.0.0.1:0").await.unwrap());
+        let addr = listener.local_addr().unwrap();
+        let tasks: Vec<_> = (0..40)
+            .map(|_| {
+                let listener = Rc::clone(&listener);
+                corio::spawn(async move { listener.accept().await.map(|_| ()) })
+            })
+            .collect();
+        corio::time::sleep(Duration::from_millis(20)).await;
+        let before = corio::stats().polls;
+        corio::time::sleep(Duration::from_millis(200)).await;
+        let polls = corio::stats().polls - before;
+        assert!(
+            polls < 100,
+            "{polls} polls in 200 ms with no connection coming"
+        );
+        let mut clients = Vec::new();
+        for _ in 0..40 {
+            clients.push(TcpStream::connect(addr).await.unwrap());
+        }
+        for task in tasks {
+            timeout(Duration::from_secs(5), task)
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap();
+        }
+    });
+}
+
+#[test]
+fn send_to_a_name_with_both_families_uses_the_address_of_the_sockets_own() {
+    // `localhost` may resolve to ::1 first: an IPv4 socket must not fail
+    // with "address family not supported" when 127.0.0.1 is also there.
+    run(async {
+        let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let port = b.local_addr().unwrap().port();
+        let both: [SocketAddr; 2] = [
+            format!("[::1]:{port}").parse().unwrap(),
+            format!("127.0.0.1:{port}").parse().unwrap(),
+        ];
+        assert_eq!(a.send_to(b"hi", &both[..]).await.unwrap(), 2);
+        let mut buf = [0; 8];
+        let (n, _) = timeout(Duration::from_secs(5), b.recv_from(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(&buf[..n], b"hi");
+    });
+}

@@ -100,6 +100,9 @@ impl UdpSocket {
     }
 
     /// Sends one datagram to `target`; returns the bytes sent. Cancel safe.
+    /// A name that resolves to several addresses is sent to the first of
+    /// the socket's own family (IPv4 or IPv6) — `localhost` may give `::1`
+    /// first — else to the first one.
     ///
     /// # Examples
     ///
@@ -111,7 +114,12 @@ impl UdpSocket {
     /// });
     /// ```
     pub async fn send_to(&self, buf: &[u8], target: impl ToSocketAddrs) -> io::Result<usize> {
-        let Some(&addr) = resolve(&target).await?.first() else {
+        let addrs = resolve(&target).await?;
+        let ipv6 = self.local_addr().map(|local| local.is_ipv6());
+        let same_family = addrs
+            .iter()
+            .find(|addr| ipv6.as_ref().is_ok_and(|&ipv6| addr.is_ipv6() == ipv6));
+        let Some(&addr) = same_family.or(addrs.first()) else {
             unreachable!("corio: resolve gives at least one address")
         };
         poll_fn(|cx| {
