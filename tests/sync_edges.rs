@@ -2,7 +2,9 @@
 //! waker (no loop, no timing): places, handed items, shutdowns, bounds.
 #![allow(clippy::bool_assert_comparison)]
 
-use corio::sync::{BoundedSemaphore, Queue, TryPutError, mpsc};
+use corio::sync::{
+    BoundedSemaphore, LifoQueue, PriorityQueue, Queue, TryGetError, TryPutError, mpsc,
+};
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
@@ -120,23 +122,22 @@ fn a_bounded_semaphore_counts_a_permit_on_its_way_to_a_waiter() {
     assert_eq!(sem.available_permits(), 1);
 }
 
-// Shutdown(false) while a getter holds a handed item; that getter is
-//    cancelled; the other getter was told ShutDown although an item remains.
+// Shutdown(false) while a getter was promised an item; that getter is
+//    cancelled; the other getter, woken by the shutdown, still finds the
+//    item when it runs (asyncio's getters re-check the queue).
 #[test]
-fn an_item_returned_after_a_gentle_shutdown_can_still_be_got() {
+fn an_item_left_by_a_cancelled_getter_after_a_gentle_shutdown_goes_to_the_next_getter() {
     let q: Queue<u32> = Queue::new(0);
     let mut g2 = pin!(q.get());
     {
         let mut g1 = pin!(q.get());
         assert!(poll(g1.as_mut()).is_pending());
         assert!(poll(g2.as_mut()).is_pending());
-        q.put_nowait(1).unwrap(); // handed to g1
-        q.shutdown(false); // g2 handed None
+        q.put_nowait(1).unwrap(); // promised to g1
+        q.shutdown(false); // g2 woken: no more items will come
     }
-    // g2 was told the queue is shut down (it was empty then); the item g1
-    // gave back waits in the queue for the next get.
-    assert!(matches!(poll(g2.as_mut()), Poll::Ready(Err(_))));
-    assert_eq!(q.get_nowait(), Ok(1));
+    assert_eq!(poll(g2.as_mut()), Poll::Ready(Ok(1)));
+    assert_eq!(q.get_nowait(), Err(TryGetError::ShutDown));
 }
 #[test]
 fn two_blocked_senders_both_get_through() {
@@ -372,4 +373,93 @@ fn waiting_lifo_getters_leave_the_stack_in_lifo_order() {
         assert_eq!(queue.get_nowait(), Ok(2));
         assert_eq!(queue.get_nowait(), Ok(1));
     });
+}
+
+#[test]
+fn items_promised_to_two_getters_that_both_go_away_stay_in_fifo_order() {
+    let q: Queue<u32> = Queue::new(0);
+    let mut g1 = Box::pin(q.get());
+    let mut g2 = Box::pin(q.get());
+    assert!(poll(g1.as_mut()).is_pending());
+    assert!(poll(g2.as_mut()).is_pending());
+    q.put_nowait(1).unwrap(); // promised to g1
+    q.put_nowait(2).unwrap(); // promised to g2
+    drop(g1);
+    drop(g2);
+    assert_eq!(q.get_nowait(), Ok(1));
+    assert_eq!(q.get_nowait(), Ok(2));
+}
+
+#[test]
+fn when_the_first_of_two_woken_getters_goes_away_the_second_gets_the_oldest_item() {
+    let q: Queue<u32> = Queue::new(0);
+    let mut g1 = Box::pin(q.get());
+    let mut g2 = Box::pin(q.get());
+    assert!(poll(g1.as_mut()).is_pending());
+    assert!(poll(g2.as_mut()).is_pending());
+    q.put_nowait(1).unwrap();
+    q.put_nowait(2).unwrap();
+    drop(g1);
+    assert_eq!(poll(g2.as_mut()), Poll::Ready(Ok(1)));
+    assert_eq!(q.get_nowait(), Ok(2));
+}
+
+#[test]
+fn the_first_of_two_waiting_priority_getters_gets_the_smallest_item() {
+    let q = PriorityQueue::new(0);
+    let mut g1 = pin!(q.get());
+    let mut g2 = pin!(q.get());
+    assert!(poll(g1.as_mut()).is_pending());
+    assert!(poll(g2.as_mut()).is_pending());
+    q.put_nowait((5, "background")).unwrap();
+    q.put_nowait((0, "urgent")).unwrap();
+    assert_eq!(poll(g1.as_mut()), Poll::Ready(Ok((0, "urgent"))));
+    assert_eq!(poll(g2.as_mut()), Poll::Ready(Ok((5, "background"))));
+}
+
+#[test]
+fn the_first_of_two_waiting_lifo_getters_gets_the_last_item() {
+    let q = LifoQueue::new(0);
+    let mut g1 = pin!(q.get());
+    let mut g2 = pin!(q.get());
+    assert!(poll(g1.as_mut()).is_pending());
+    assert!(poll(g2.as_mut()).is_pending());
+    q.put_nowait(1).unwrap();
+    q.put_nowait(2).unwrap();
+    assert_eq!(poll(g1.as_mut()), Poll::Ready(Ok(2)));
+    assert_eq!(poll(g2.as_mut()), Poll::Ready(Ok(1)));
+}
+
+#[test]
+fn items_promised_to_woken_getters_are_not_taken_by_get_nowait() {
+    let q: Queue<u32> = Queue::new(0);
+    let mut g1 = pin!(q.get());
+    assert!(poll(g1.as_mut()).is_pending());
+    q.put_nowait(1).unwrap(); // promised to g1, which came first
+    assert_eq!(q.get_nowait(), Err(TryGetError::Empty));
+    assert_eq!(q.qsize(), 1, "the item stays in the queue until g1 runs");
+    assert_eq!(poll(g1.as_mut()), Poll::Ready(Ok(1)));
+}
+
+#[test]
+fn an_immediate_shutdown_fails_a_getter_whose_item_it_dropped() {
+    let q: Queue<u32> = Queue::new(0);
+    let mut g1 = pin!(q.get());
+    assert!(poll(g1.as_mut()).is_pending());
+    q.put_nowait(1).unwrap(); // promised to g1
+    q.shutdown(true); // and dropped
+    assert!(matches!(poll(g1.as_mut()), Poll::Ready(Err(_))));
+    assert_eq!(q.get_nowait(), Err(TryGetError::ShutDown));
+}
+
+#[test]
+fn a_bounded_semaphore_never_holds_more_permits_than_its_bound() {
+    let sem = BoundedSemaphore::new(2);
+    let held = sem.try_acquire().unwrap(); // one free, one held, none forgotten
+    assert!(
+        sem.release().is_err(),
+        "the held permit comes back by itself"
+    );
+    drop(held);
+    assert_eq!(sem.available_permits(), 2);
 }

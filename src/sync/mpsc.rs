@@ -254,8 +254,8 @@ pub struct Receiver<T> {
 
 impl<T> Receiver<T> {
     /// The next value; `None` once every sender is gone and the channel is
-    /// empty. Cancel safe: a value handed to a dropped `recv` stays first
-    /// in the channel.
+    /// empty. Cancel safe: a value that arrived for a dropped `recv` stays
+    /// first in the channel.
     ///
     /// # Examples
     ///
@@ -282,7 +282,7 @@ impl<T> Receiver<T> {
     /// ```
     pub fn try_recv(&mut self) -> Result<T, super::TryGetError> {
         // A `recv` dropped while waiting left its place in line: give it up
-        // first, so that a value handed to it comes back to the front.
+        // first, so that a value promised to it is free to take.
         if let Some(ticket) = self.ticket.take() {
             self.chan.queue.cancel_get(ticket);
         }

@@ -37,15 +37,6 @@ mod sealed {
 pub trait Store<T>: Default {
     fn push(&mut self, item: T);
     fn pop(&mut self) -> Option<T>;
-    /// Puts back an item that was handed to a getter that then went away.
-    /// It arrived before anything stored (a getter waits only while the
-    /// store is empty), so it goes where the oldest item goes.
-    fn unpop(&mut self, item: T);
-    /// The item a getter that was handed `handed` takes when it runs: by
-    /// then more may have been stored, all newer than `handed`, and the
-    /// order decides which comes first — as if `handed` had been stored
-    /// too (asyncio's getters take from the store when they run).
-    fn exchange(&mut self, handed: T) -> T;
     fn len(&self) -> usize;
     fn take_all(&mut self) -> Vec<T>;
 }
@@ -97,7 +88,7 @@ impl<T> Order<T> for Fifo {
     type Store = VecDeque<T>;
 }
 impl<T> Order<T> for Lifo {
-    type Store = LifoStore<T>;
+    type Store = Vec<T>;
 }
 impl<T: Ord> Order<T> for Priority {
     type Store = BinaryHeap<Reverse<T>>;
@@ -110,12 +101,6 @@ impl<T> Store<T> for VecDeque<T> {
     fn pop(&mut self) -> Option<T> {
         self.pop_front()
     }
-    fn unpop(&mut self, item: T) {
-        self.push_front(item);
-    }
-    fn exchange(&mut self, handed: T) -> T {
-        handed // the oldest comes first
-    }
     fn len(&self) -> usize {
         VecDeque::len(self)
     }
@@ -124,56 +109,18 @@ impl<T> Store<T> for VecDeque<T> {
     }
 }
 
-/// A LIFO queue's items: a stack, and below it the items that were handed
-/// to getters and came back (a getter that found newer items stored when
-/// it ran, or one that went away). Those arrived before anything on the
-/// stack — a getter waits only while the queue is empty — and usually come
-/// back in the order their getters run, which is the order they arrived
-/// in; so each one goes on top of the ones before it, below the stack.
-/// (Getters that go away may do so in any order: their items then keep the
-/// order of going.) Every operation is O(1).
-#[derive(Debug)]
-pub struct LifoStore<T> {
-    returned: Vec<T>,
-    stack: Vec<T>,
-}
-
-impl<T> Default for LifoStore<T> {
-    fn default() -> Self {
-        LifoStore {
-            returned: Vec::new(),
-            stack: Vec::new(),
-        }
-    }
-}
-
-impl<T> Store<T> for LifoStore<T> {
+impl<T> Store<T> for Vec<T> {
     fn push(&mut self, item: T) {
-        self.stack.push(item);
+        Vec::push(self, item);
     }
     fn pop(&mut self) -> Option<T> {
-        self.stack.pop().or_else(|| self.returned.pop())
-    }
-    fn unpop(&mut self, item: T) {
-        self.returned.push(item);
-    }
-    fn exchange(&mut self, handed: T) -> T {
-        match self.stack.pop() {
-            // The newest comes first; `handed` goes below the stack.
-            Some(newest) => {
-                self.returned.push(handed);
-                newest
-            }
-            None => handed,
-        }
+        Vec::pop(self)
     }
     fn len(&self) -> usize {
-        self.returned.len() + self.stack.len()
+        Vec::len(self)
     }
     fn take_all(&mut self) -> Vec<T> {
-        let mut all = std::mem::take(&mut self.returned);
-        all.append(&mut self.stack);
-        all
+        std::mem::take(self)
     }
 }
 
@@ -183,16 +130,6 @@ impl<T: Ord> Store<T> for BinaryHeap<Reverse<T>> {
     }
     fn pop(&mut self) -> Option<T> {
         BinaryHeap::pop(self).map(|Reverse(item)| item)
-    }
-    fn unpop(&mut self, item: T) {
-        BinaryHeap::push(self, Reverse(item));
-    }
-    fn exchange(&mut self, handed: T) -> T {
-        // The smallest comes first, `handed` included.
-        match self.peek_mut() {
-            Some(mut top) if top.0 < handed => std::mem::replace(&mut top.0, handed),
-            _ => handed,
-        }
     }
     fn len(&self) -> usize {
         BinaryHeap::len(self)
@@ -310,57 +247,51 @@ struct State<T, S> {
     maxsize: usize,
     /// Places handed to waiting putters, not yet filled.
     reserved: usize,
-    /// Items handed to waiting getters, not yet taken: they still take up
-    /// room, so `maxsize` holds whichever way an item goes.
-    handed: usize,
-    /// Getters get an item, or `None` when the queue shuts down.
-    getters: WaitQueue<Option<T>>,
+    /// Stored items promised to getters that were woken for them and take
+    /// one when they run (asyncio's getters, too, take from the store when
+    /// they run, so the store's order is the only order). `get_nowait` and
+    /// newcomers take only from the rest.
+    claimed: usize,
+    /// Getters get `true` (an item is theirs to take) or `false` (the
+    /// queue shut down: take one if any is left unclaimed, else fail).
+    getters: WaitQueue<bool>,
     /// Putters get `true` (a place) or `false` (the queue shut down).
     putters: WaitQueue<bool>,
     /// Items put and not yet marked done.
     unfinished: usize,
     joiners: WaitQueue<()>,
     shut_down: bool,
-    /// Shut down with `immediate`: items still around are dropped.
-    dropping: bool,
+    _item: PhantomData<fn() -> T>,
 }
 
 impl<T, S: Store<T>> State<T, S> {
     #[inline]
     fn has_room(&self) -> bool {
-        self.maxsize == 0 || self.items.len() + self.reserved + self.handed < self.maxsize
+        self.maxsize == 0 || self.items.len() + self.reserved < self.maxsize
     }
 
-    /// Delivers an item: to the first waiting getter, else into the store.
+    /// Is there an item nobody was promised?
+    #[inline]
+    fn has_unclaimed(&self) -> bool {
+        self.items.len() > self.claimed
+    }
+
+    /// Stores an item, and promises one to the first waiting getter.
     #[inline]
     fn deliver(&mut self, item: T) -> Option<Waker> {
-        match self.getters.hand(Some(item)) {
-            Ok(waker) => {
-                self.handed += 1;
-                waker
-            }
-            Err(Some(item)) => {
-                self.items.push(item);
-                None
-            }
-            Err(None) => unreachable!(),
-        }
+        self.items.push(item);
+        self.claim_for_next()
     }
 
-    /// An item came back from a getter dropped after it was handed one: to
-    /// the next getter, else where the store's oldest item goes.
-    fn redeliver(&mut self, item: T) -> Option<Waker> {
-        match self.getters.hand(Some(item)) {
-            Ok(waker) => {
-                self.handed += 1;
-                waker
+    /// An unclaimed item goes to the first waiting getter, if any.
+    fn claim_for_next(&mut self) -> Option<Waker> {
+        if self.has_unclaimed() {
+            if let Ok(waker) = self.getters.hand(true) {
+                self.claimed += 1;
+                return waker;
             }
-            Err(Some(item)) => {
-                self.items.unpop(item);
-                None
-            }
-            Err(None) => unreachable!(),
         }
+        None
     }
 
     /// A place may have come free: hand it to the first waiting putter.
@@ -387,11 +318,12 @@ impl<T, S: Store<T>> State<T, S> {
 /// type with another [`Order`]. Waiting producers and consumers are served
 /// in the order they came.
 ///
-/// **Cancel safety.** A `get` dropped at any moment loses no item: one
-/// already handed to it goes to the next consumer, or back where the
-/// oldest item goes (the front of a `Queue`, below the newer items of a
-/// `LifoQueue`, in order in a `PriorityQueue`). A `put` dropped before it completed put nothing (its item is
-/// dropped with it); a place already handed to it goes to the next producer.
+/// **Cancel safety.** A `get` dropped at any moment loses no item: items
+/// stay in the queue until a getter runs and takes one (as in asyncio), so
+/// the promise of one made to a waiting getter that goes away passes to
+/// the next consumer, and the order is always the queue's. A `put` dropped
+/// before it completed put nothing (its item is dropped with it); a place
+/// already handed to it goes to the next producer.
 ///
 /// # Examples
 ///
@@ -474,13 +406,13 @@ impl<T, O: Order<T>> GenericQueue<T, O> {
                 items: O::Store::default(),
                 maxsize,
                 reserved: 0,
-                handed: 0,
+                claimed: 0,
                 getters: WaitQueue::new("Queue.get"),
                 putters: WaitQueue::new("Queue.put"),
                 unfinished: 0,
                 joiners: WaitQueue::new("Queue.join"),
                 shut_down: false,
-                dropping: false,
+                _item: PhantomData,
             }),
             _order: PhantomData,
         }
@@ -564,9 +496,11 @@ impl<T, O: Order<T>> GenericQueue<T, O> {
     pub fn get_nowait(&self) -> Result<T, TryGetError> {
         let (item, waker) = {
             let mut st = self.state.borrow_mut();
-            match st.items.pop() {
+            // Items promised to woken getters are theirs (and those
+            // getters came first).
+            match st.has_unclaimed().then(|| st.items.pop()).flatten() {
                 Some(item) => (item, st.free_place()),
-                None if st.shut_down => return Err(TryGetError::ShutDown),
+                None if st.shut_down && st.items.len() == 0 => return Err(TryGetError::ShutDown),
                 None => return Err(TryGetError::Empty),
             }
         };
@@ -645,7 +579,6 @@ impl<T, O: Order<T>> GenericQueue<T, O> {
         let dropped = {
             let mut st = self.state.borrow_mut();
             st.shut_down = true;
-            st.dropping |= immediate;
             st.putters.hand_all(false, &mut wakers);
             let dropped = if immediate {
                 let dropped = st.items.take_all();
@@ -657,9 +590,11 @@ impl<T, O: Order<T>> GenericQueue<T, O> {
             } else {
                 Vec::new()
             };
-            if st.items.len() == 0 {
-                st.getters.hand_all_with(|| None, &mut wakers);
-            }
+            // Getters still in line wait only while every item is promised
+            // to another: no more will come. (Each still takes one left
+            // unclaimed when it runs — say, by a woken getter that went
+            // away.)
+            st.getters.hand_all(false, &mut wakers);
             dropped
         };
         drop(dropped);
@@ -732,15 +667,6 @@ impl<T, O: Order<T>> fmt::Debug for GenericQueue<T, O> {
             .field("getters", &st.getters.waiting())
             .field("putters", &st.putters.waiting())
             .finish()
-    }
-}
-
-impl<T> WaitQueue<Option<T>> {
-    /// Hands `make()` to everybody in line.
-    fn hand_all_with(&mut self, make: impl Fn() -> Option<T>, wakers: &mut Vec<Waker>) {
-        while let Ok(waker) = self.hand(make()) {
-            wakers.extend(waker);
-        }
     }
 }
 
@@ -907,7 +833,7 @@ impl<T, O: Order<T>> GenericQueue<T, O> {
         let _retired;
         let mut st = self.state.borrow_mut();
         let item = match *ticket {
-            None => match st.items.pop() {
+            None => match st.has_unclaimed().then(|| st.items.pop()).flatten() {
                 Some(item) => item,
                 None if st.shut_down => return Poll::Ready(Err(QueueShutDown(()))),
                 None => {
@@ -920,16 +846,20 @@ impl<T, O: Order<T>> GenericQueue<T, O> {
                     _retired = left;
                     return Poll::Pending;
                 }
-                (Some(None), left) => {
+                (Some(promised), left) => {
                     _retired = left;
                     *ticket = None;
-                    return Poll::Ready(Err(QueueShutDown(())));
-                }
-                (Some(Some(item)), left) => {
-                    _retired = left;
-                    *ticket = None;
-                    st.handed -= 1;
-                    st.items.exchange(item)
+                    if promised {
+                        st.claimed -= 1;
+                    }
+                    // A promised item was dropped if the queue shut down at
+                    // once meanwhile; after a shutdown, one left unclaimed
+                    // may still be taken.
+                    let take = promised || st.has_unclaimed();
+                    match take.then(|| st.items.pop()).flatten() {
+                        Some(item) => item,
+                        None => return Poll::Ready(Err(QueueShutDown(()))),
+                    }
                 }
             },
         };
@@ -941,34 +871,22 @@ impl<T, O: Order<T>> GenericQueue<T, O> {
         Poll::Ready(Ok(item))
     }
 
-    /// A waiting `get` leaves the line; an item already handed to it goes
-    /// on — to the next getter, or back into the store (`Store::unpop`).
+    /// A waiting `get` leaves the line; the promise of an item made to it
+    /// passes to the next getter (the item itself never left the store).
     pub(crate) fn cancel_get(&self, ticket: Ticket) {
-        let mut wakers = Vec::new();
-        let mut dropped = None;
-        let retired;
-        {
+        let (retired, waker) = {
             let mut st = self.state.borrow_mut();
-            let (handed, left) = st.getters.cancel(ticket);
-            retired = left;
-            if let Some(Some(item)) = handed {
-                st.handed -= 1;
-                if st.dropping {
-                    // Shut down at once meanwhile: the item goes the way of
-                    // the others, counted as done.
-                    dropped = Some(item);
-                    st.unfinished = st.unfinished.saturating_sub(1);
-                    if st.unfinished == 0 {
-                        st.joiners.hand_all((), &mut wakers);
-                    }
-                } else {
-                    wakers.extend(st.redeliver(item));
-                }
-            }
-        }
+            let (promised, left) = st.getters.cancel(ticket);
+            let waker = if promised == Some(true) {
+                st.claimed -= 1;
+                st.claim_for_next()
+            } else {
+                None
+            };
+            (left, waker)
+        };
         drop(retired);
-        drop(dropped);
-        for waker in wakers {
+        if let Some(waker) = waker {
             waker.wake();
         }
     }

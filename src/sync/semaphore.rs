@@ -13,6 +13,9 @@ struct State {
     /// Permits handed to waiters that have not run yet (they are neither
     /// free nor held by anybody's code).
     handed: usize,
+    /// Permits kept for good with [`SemaphorePermit::forget`]: what a
+    /// `BoundedSemaphore` may take back by hand.
+    forgotten: usize,
     waiters: WaitQueue<()>,
 }
 
@@ -96,6 +99,7 @@ impl Semaphore {
             state: RefCell::new(State {
                 permits,
                 handed: 0,
+                forgotten: 0,
                 waiters: WaitQueue::new(kind),
             }),
             bound: None,
@@ -314,6 +318,7 @@ impl SemaphorePermit<'_> {
     /// assert_eq!(sem.available_permits(), 0);
     /// ```
     pub fn forget(self) {
+        self.sem.state.borrow_mut().forgotten += 1;
         std::mem::forget(self);
     }
 }
@@ -417,7 +422,10 @@ impl BoundedSemaphore {
     }
 
     /// Gives back a permit taken with [`SemaphorePermit::forget`]; an error
-    /// if that would make more permits than the bound.
+    /// if none is forgotten — then the permits out are all held, and each
+    /// comes back when its holder drops it, so one more would make more
+    /// permits than the bound (asyncio's `ValueError`). (A permit leaked
+    /// with a bare `std::mem::forget` is lost for good.)
     ///
     /// # Examples
     ///
@@ -429,13 +437,12 @@ impl BoundedSemaphore {
     /// ```
     pub fn release(&self) -> Result<(), ReleaseError> {
         let bound = self.sem.bound.unwrap_or(usize::MAX);
-        let out = {
-            let st = self.sem.state.borrow();
-            // Free permits and permits on their way to a waiter both count.
-            st.permits + st.handed >= bound
-        };
-        if out {
-            return Err(ReleaseError { bound });
+        {
+            let mut st = self.sem.state.borrow_mut();
+            if st.forgotten == 0 {
+                return Err(ReleaseError { bound });
+            }
+            st.forgotten -= 1;
         }
         self.sem.release();
         Ok(())
