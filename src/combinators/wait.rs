@@ -102,6 +102,7 @@ where
         if finished {
             done.push(task);
         } else {
+            task.forget_join_waker(); // nobody waits through `wait` any more
             pending.push(task);
         }
     }

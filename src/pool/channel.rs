@@ -505,13 +505,16 @@ impl<T> Receiver<T> {
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        let dropped = {
+        // The parked waker goes too: a sender must not keep the task's
+        // waker alive (the loop would count it as wakeable from outside).
+        let (dropped, waker) = {
             let mut chan = self.shared.lock();
             chan.receiver_alive = false;
-            std::mem::take(&mut chan.queue)
+            (std::mem::take(&mut chan.queue), chan.waker.take())
         };
         self.shared.not_full.notify_all(); // blocked senders see the close
         drop(dropped);
+        drop(waker);
     }
 }
 
@@ -691,12 +694,13 @@ impl<T> Future for OneshotReceiver<T> {
 
 impl<T> Drop for OneshotReceiver<T> {
     fn drop(&mut self) {
-        let value = {
+        let (value, waker) = {
             let mut once = lock_once(&self.shared);
             once.receiver_alive = false;
-            once.value.take()
+            (once.value.take(), once.waker.take())
         };
         drop(value);
+        drop(waker);
     }
 }
 

@@ -636,6 +636,20 @@ impl<T: 'static> Task<T> {
         Poll::Pending
     }
 
+    /// Forgets the waker registered by [`poll_finished`](Self::poll_finished)
+    /// (a combinator handing the task back unfinished): it would wake
+    /// somebody who no longer waits, and keep them counted as wakeable.
+    pub(crate) fn forget_join_waker(&self) {
+        if self.taken {
+            return;
+        }
+        let waker = {
+            let mut st = self.core.state.borrow_mut();
+            slot_mut(&mut st.tasks, self.key).and_then(|slot| slot.join_waker.take())
+        };
+        drop(waker); // after the borrow: a waker may be foreign code
+    }
+
     /// Did the task end with a panic? (`false` while it runs.)
     pub(crate) fn has_panicked(&self) -> bool {
         let mut st = self.core.state.borrow_mut();
