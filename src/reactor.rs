@@ -22,6 +22,7 @@
 //! `ARCHITECTURE.md`).
 
 use std::cell::Cell;
+use std::collections::HashMap;
 use std::io;
 use std::rc::Rc;
 use std::task::Waker;
@@ -91,13 +92,27 @@ pub(crate) struct Source {
 struct Waiters {
     first: Cell<Option<Waker>>,
     /// Usually `None`: every event takes the waiters of both directions,
-    /// and `None` is cheaper to take and test than an empty `Vec` is to
-    /// move out and back.
-    others: Cell<Option<Vec<Waker>>>,
-    /// The list's limit (0 means [`Waiters::MIN_CAP`]) and the turn of its
-    /// last flush; see [`Waiters::park`].
+    /// and `None` is cheaper to take and test than an empty map is to move
+    /// out and back. Keyed by the waker's identity (what `will_wake`
+    /// compares), so a waker parked again is found in O(1).
+    others: Cell<Option<HashMap<WakerId, Waker>>>,
+    /// The list's limit (0 means [`Waiters::MIN_CAP`]), and the turns of
+    /// its last flush and its last doubling; see [`Waiters::park`].
     cap: Cell<u32>,
     flushed_in_turn: Cell<u64>,
+    doubled_in_turn: Cell<u64>,
+}
+
+/// A waker's identity: its data and vtable pointers, as `Waker::will_wake`
+/// compares them. (Only compared, never followed; a parked waker keeps its
+/// data alive, so no two parked wakers share one.)
+type WakerId = (usize, usize);
+
+fn waker_id(waker: &Waker) -> WakerId {
+    (
+        waker.data() as usize,
+        std::ptr::from_ref(waker.vtable()) as usize,
+    )
 }
 
 impl Waiters {
@@ -108,13 +123,13 @@ impl Waiters {
     /// is *flushed*: every waker in it is woken and dropped, and the tasks
     /// still waiting park again when polled.
     ///
-    /// If they alone refill the list — the flush came less than two turns
-    /// after the previous one — the limit was too small for the tasks that
-    /// really wait (40 tasks receiving on one UDP socket against a limit of
-    /// 32 would otherwise flush and refill for ever, a busy loop), so it
-    /// doubles. Parking the wakers of more tasks than were polled in two
-    /// turns takes that many live tasks, so the limit stays within about
-    /// twice the tasks that wait or churn there, and a list never holds
+    /// If the woken tasks refill the list — the flush came less than two
+    /// turns after the previous one — the limit may be too small for the
+    /// tasks that really wait (40 tasks receiving on one UDP socket against
+    /// a limit of 32 would flush and refill for ever, a busy loop), so it
+    /// doubles, at most once a turn; a flush that comes later halves it
+    /// (not below this). So the limit follows about twice the wakers
+    /// parked in two turns, wherever they come from, and a list never holds
     /// more than its limit.
     const MIN_CAP: u32 = 32;
 
@@ -126,18 +141,27 @@ impl Waiters {
             Some(first) => {
                 self.first.set(Some(first));
                 let mut others = self.others.take().unwrap_or_default();
-                if !others.iter().any(|w| w.will_wake(waker)) {
+                let id = waker_id(waker);
+                if !others.contains_key(&id) {
                     let cap = self.cap.get().max(Self::MIN_CAP);
                     if others.len() >= cap as usize {
-                        if turn <= self.flushed_in_turn.get() + 1 {
-                            self.cap.set(cap.saturating_mul(2));
-                        }
+                        let cap = if turn <= self.flushed_in_turn.get() + 1 {
+                            if self.doubled_in_turn.get() == turn {
+                                cap
+                            } else {
+                                self.doubled_in_turn.set(turn);
+                                cap.saturating_mul(2)
+                            }
+                        } else {
+                            (cap / 2).max(Self::MIN_CAP)
+                        };
+                        self.cap.set(cap);
                         self.flushed_in_turn.set(turn);
-                        for waker in others.drain(..) {
+                        for (_, waker) in others.drain() {
                             waker.wake();
                         }
                     }
-                    others.push(waker.clone());
+                    others.insert(id, waker.clone());
                 }
                 self.others.set(Some(others));
             }
@@ -150,7 +174,7 @@ impl Waiters {
             wake.push(first);
         }
         if let Some(others) = self.others.take() {
-            wake.extend(others);
+            wake.extend(others.into_values());
         }
     }
 }
@@ -206,7 +230,7 @@ impl Source {
         ] {
             let first = waiters.first.take();
             let others = waiters.others.take();
-            for waker in first.iter().chain(others.iter().flat_map(|o| o.iter())) {
+            for waker in first.iter().chain(others.iter().flat_map(|o| o.values())) {
                 f(dir, waker);
             }
             waiters.first.set(first);
