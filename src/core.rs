@@ -645,7 +645,7 @@ impl Core {
             let Stage::Done(outcome) = std::mem::replace(&mut slot.stage, Stage::Lent) else {
                 unreachable!("corio: done callbacks are queued only for finished tasks")
             };
-            slot.observed = true;
+            slot.observed |= callbacks.observing;
             (callbacks, outcome, slot.id(), slot.name())
         };
 

@@ -293,3 +293,28 @@ fn tasks_that_finished_before_as_completed_looked_come_out_in_input_order() {
         assert_eq!(done.next().await, Some(Ok(1)));
     });
 }
+
+#[test]
+fn a_panic_in_a_child_of_a_group_dropped_unjoined_is_still_reported() {
+    // The group watches its children with done callbacks of its own; they
+    // must not count as somebody having seen the panic.
+    let mut lp = EventLoop::new().unwrap();
+    let reports = Rc::new(std::cell::RefCell::new(Vec::new()));
+    let r = Rc::clone(&reports);
+    lp.set_exception_handler(move |report| r.borrow_mut().push(report.kind()));
+    quiet_panics();
+    lp.run_until_complete(async {
+        let mut group = TaskGroup::<(), ()>::new();
+        group.spawn(async { panic!("child blew up") });
+        sleep(Duration::from_millis(10)).await;
+        drop(group);
+        sleep(Duration::from_millis(10)).await;
+    });
+    assert!(
+        reports
+            .borrow()
+            .contains(&corio::ReportKind::UnretrievedPanic),
+        "reports: {:?}",
+        reports.borrow()
+    );
+}

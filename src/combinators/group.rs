@@ -139,7 +139,7 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
             self.failures.children.borrow_mut().push(task.task_ref());
         }
         let failures = Rc::clone(&self.failures);
-        task.add_done_callback(move |outcome| {
+        task.add_watcher(move |outcome| {
             if !matches!(outcome, Ok(Ok(_))) {
                 failures.failed(index);
             }

@@ -567,6 +567,23 @@ impl<T: 'static> Task<T> {
     where
         F: FnOnce(&Result<T, TaskError>) + 'static,
     {
+        self.add_callback(callback, true)
+    }
+
+    /// A done callback of corio's own (a `TaskGroup`'s): it does not count
+    /// as observing the outcome, so a panic nobody else sees is still
+    /// reported.
+    pub(crate) fn add_watcher<F>(&self, callback: F) -> bool
+    where
+        F: FnOnce(&Result<T, TaskError>) + 'static,
+    {
+        self.add_callback(callback, false)
+    }
+
+    fn add_callback<F>(&self, callback: F, observes: bool) -> bool
+    where
+        F: FnOnce(&Result<T, TaskError>) + 'static,
+    {
         if self.taken || self.core.shared().is_closed() {
             return false;
         }
@@ -576,7 +593,7 @@ impl<T: 'static> Task<T> {
             return false;
         };
         let extra = slot.extra.get_or_insert_with(|| Box::new(Extra::default()));
-        DoneCallbacks::push::<T>(&mut extra.callbacks, Box::new(callback));
+        DoneCallbacks::push::<T>(&mut extra.callbacks, Box::new(callback), observes);
         if matches!(slot.stage, Stage::Done(_)) {
             queue_done_callbacks(st, self.key);
         }

@@ -210,6 +210,10 @@ pub(crate) struct DoneCallbacks {
     list: Box<dyn Any>,
     run: RunCallbacks,
     drop_each: fn(Box<dyn Any>),
+    /// One of them was added by the user: running them observes the
+    /// outcome (a panic seen by a callback is not reported as unseen).
+    /// corio's own watchers — a `TaskGroup`'s — do not count.
+    pub(crate) observing: bool,
 }
 
 /// Runs a typed callback list; returns how many ran and the panic messages.
@@ -219,12 +223,18 @@ type RunCallbacks = fn(Box<dyn Any>, &mut Outcome) -> (usize, Vec<String>);
 pub(crate) type DoneCallback<T> = Box<dyn FnOnce(&Result<T, TaskError>)>;
 
 impl DoneCallbacks {
-    pub(crate) fn push<T: 'static>(this: &mut Option<DoneCallbacks>, callback: DoneCallback<T>) {
+    pub(crate) fn push<T: 'static>(
+        this: &mut Option<DoneCallbacks>,
+        callback: DoneCallback<T>,
+        observes: bool,
+    ) {
         let callbacks = this.get_or_insert_with(|| DoneCallbacks {
             list: Box::new(Vec::<DoneCallback<T>>::new()),
             run: run_callbacks::<T>,
             drop_each: drop_callbacks::<T>,
+            observing: false,
         });
+        callbacks.observing |= observes;
         match callbacks.list.downcast_mut::<Vec<DoneCallback<T>>>() {
             Some(list) => list.push(callback),
             None => unreachable!("corio: done callbacks have the task's output type"),
