@@ -264,7 +264,27 @@ impl LoopHandle {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn call_soon_threadsafe(&self, f: impl FnOnce() + Send + 'static) -> bool {
-        self.shared.push_remote_callback(Box::new(f)).is_ok()
+        // On the loop's own thread, while it runs, this is `call_soon`
+        // (asyncio's too): in line with what the thread scheduled before.
+        let mut f = Some(f);
+        let here = crate::context::with_current(|core| {
+            if !Arc::ptr_eq(core.shared(), &self.shared) {
+                return false;
+            }
+            if let Some(f) = f.take() {
+                core.call_soon(Box::new(f));
+            }
+            true
+        });
+        match f {
+            Some(f) if here != Some(true) => self.shared.push_remote_callback(Box::new(f)).is_ok(),
+            _ => true,
+        }
+    }
+
+    /// Is this handle's loop the one running on this thread?
+    fn is_running_here(&self) -> bool {
+        crate::context::with_current(|core| Arc::ptr_eq(core.shared(), &self.shared)) == Some(true)
     }
 
     /// Asks the loop to stop: [`run_forever`](crate::EventLoop::run_forever)
@@ -286,7 +306,14 @@ impl LoopHandle {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn stop(&self) {
-        self.shared.request_stop();
+        if self.is_running_here() {
+            // From a task or callback of the loop itself: after this turn,
+            // like `EventLoop::stop`.
+            self.shared.request_stop_here();
+        } else {
+            // From elsewhere: behind what this thread sent before it.
+            self.shared.request_stop();
+        }
     }
 
     /// Has the loop been dropped?
@@ -314,10 +341,11 @@ impl Clone for LoopHandle {
 
 impl Drop for LoopHandle {
     fn drop(&mut self) {
-        if self.shared.handles.fetch_sub(1, Ordering::AcqRel) == 1 {
+        if self.shared.handles.fetch_sub(1, Ordering::AcqRel) == 1 && !self.is_running_here() {
             // The last way in from other threads is gone: a loop blocked
             // because one existed looks again whether anything could
             // still wake it (else `run_until_complete` reports the hang).
+            // (On its own thread the loop is not blocked: it looks anyway.)
             self.shared.notify();
         }
     }

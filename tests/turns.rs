@@ -342,3 +342,41 @@ fn a_callback_sent_before_stop_from_another_thread_runs_before_run_forever_retur
     busy.cancel();
     assert_eq!(missed, 0, "callbacks sent before stop() had not run");
 }
+
+#[test]
+fn a_loop_handle_stop_from_a_task_returns_after_the_current_turn() {
+    // As `EventLoop::stop` (and asyncio's `loop.stop()`): what the turn
+    // scheduled waits for the next run.
+    let mut lp = EventLoop::new().unwrap();
+    let handle = lp.handle();
+    let ran = Rc::new(Cell::new(false));
+    let r = ran.clone();
+    let _task = lp.spawn(async move {
+        corio::call_soon(move || r.set(true));
+        handle.stop();
+    });
+    lp.run_forever();
+    assert!(
+        !ran.get(),
+        "run_forever ran a turn after the one that stopped it"
+    );
+    lp.run_once();
+    assert!(ran.get());
+}
+
+#[test]
+fn call_soon_threadsafe_on_the_loops_own_thread_keeps_call_soon_order() {
+    let mut lp = EventLoop::new().unwrap();
+    let handle = lp.handle();
+    let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let l = Arc::clone(&log);
+    lp.run_until_complete(async move {
+        let l1 = Arc::clone(&l);
+        corio::call_soon(move || l1.lock().unwrap().push("call_soon"));
+        let l2 = Arc::clone(&l);
+        assert!(handle.call_soon_threadsafe(move || l2.lock().unwrap().push("threadsafe")));
+        corio::yield_now().await;
+        corio::yield_now().await;
+    });
+    assert_eq!(*log.lock().unwrap(), ["call_soon", "threadsafe"]);
+}
