@@ -237,13 +237,15 @@ impl<Y, A> Future for Yield<'_, Y, A> {
 
     #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<A> {
-        // Every `Pending` here asks to be polled again, as the `Future`
-        // contract wants: the next resume is that wake-up. (The body's own
-        // waker is a no-op; a combinator inside the body — `gather`, say —
-        // re-polls only children whose waker fired.)
-        cx.waker().wake_by_ref();
         if let Step::Holding(_) = self.step {
             // First poll: stop here; resume finds the value in the mailbox.
+            // The stop asks to be polled again, as the `Future` contract
+            // wants: the next resume is that wake-up. (The body's own waker
+            // is a no-op; a combinator inside the body — `gather`, say —
+            // re-polls only children whose waker fired. A later `Pending`
+            // does not wake again: a `Co` misused inside a task then parks
+            // it instead of spinning.)
+            cx.waker().wake_by_ref();
             if let Step::Holding(value) = std::mem::replace(&mut self.step, Step::Handed) {
                 if self.co.mailbox.yielded.replace(Some(value)).is_some() {
                     concurrent_yields();

@@ -726,26 +726,25 @@ pub struct Stdin {
 /// A line read from standard input on a pool thread.
 type LineRead = crate::pool::JobHandle<io::Result<Option<String>>>;
 
-/// The read in flight, shared by every [`Stdin`] of the process, as the
-/// terminal is: a line read for a call (or a handle) that was dropped goes
-/// to the next caller, whichever handle it uses.
-static IN_FLIGHT: std::sync::Mutex<Option<LineRead>> = std::sync::Mutex::new(None);
+/// Reads left by calls that were dropped, oldest first, shared by every
+/// [`Stdin`] of the process, as the terminal is: a line read for a call (or
+/// a handle) that went away goes to the next caller, whichever handle it
+/// uses.
+static LEFT: std::sync::Mutex<std::collections::VecDeque<LineRead>> =
+    std::sync::Mutex::new(std::collections::VecDeque::new());
 
-fn in_flight() -> std::sync::MutexGuard<'static, Option<LineRead>> {
+fn left_reads() -> std::sync::MutexGuard<'static, std::collections::VecDeque<LineRead>> {
     // It holds no invariant a panic could break.
-    IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner())
+    LEFT.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Puts an unfinished read back for the next caller if the call is dropped.
+/// Leaves an unfinished read to the next caller if the call is dropped.
 struct Reading(Option<LineRead>);
 
 impl Drop for Reading {
     fn drop(&mut self) {
         if let Some(read) = self.0.take() {
-            let mut slot = in_flight();
-            if slot.is_none() {
-                *slot = Some(read);
-            }
+            left_reads().push_back(read);
         }
     }
 }
@@ -774,9 +773,10 @@ impl Stdin {
     ///
     /// Cancel safe: a line being read when the call is dropped is returned
     /// by the next call — on any `Stdin` of the process, since they share
-    /// the terminal. (Two calls waiting at once each read a line of their
-    /// own. When the loop closes, a read still blocked on the terminal is
-    /// left to its thread, not waited for.)
+    /// the terminal; reads left by several dropped calls each give their
+    /// line to a later call. (Two calls waiting at once each read a line of
+    /// their own. When the loop closes, a read still blocked on the
+    /// terminal is left to its thread, not waited for.)
     ///
     /// # Panics
     ///
@@ -792,7 +792,7 @@ impl Stdin {
     /// });
     /// ```
     pub async fn next_line(&mut self) -> io::Result<Option<String>> {
-        let left = in_flight().take();
+        let left = left_reads().pop_front();
         // A read left by a call on a loop that has closed since may have
         // been cancelled before it started: then read afresh.
         for read in [left, None] {
@@ -838,7 +838,7 @@ fn read_stdin_line() -> io::Result<Option<String>> {
 impl fmt::Debug for Stdin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Stdin")
-            .field("reading", &in_flight().is_some())
+            .field("reads_left", &left_reads().len())
             .finish()
     }
 }

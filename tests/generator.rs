@@ -295,3 +295,27 @@ fn a_generator_can_yield_from_inside_gather() {
     let got: Vec<i32> = g.collect();
     assert_eq!(got, [1, 2]);
 }
+
+#[test]
+fn a_co_misused_inside_a_task_parks_it_instead_of_spinning() {
+    // A yield awaited by a real task (not by its generator's resume) never
+    // gets an argument; it must not wake its task for ever.
+    let smuggled = Rc::new(std::cell::RefCell::new(None));
+    let s = Rc::clone(&smuggled);
+    let _g = Gen::new(move |co: Co<u8>| {
+        *s.borrow_mut() = Some(co);
+        async {}
+    });
+    let co = smuggled.borrow_mut().take().unwrap();
+    corio::run(async move {
+        let task = corio::spawn(async move {
+            co.yield_(1).await;
+        });
+        corio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let before = corio::stats().polls;
+        corio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let polls = corio::stats().polls - before;
+        task.cancel();
+        assert!(polls < 100, "{polls} polls of a parked task in 50 ms");
+    });
+}
