@@ -68,6 +68,25 @@ impl Core {
         let action = self.state.borrow_mut().timers.cancel(key);
         drop(action); // a waker: dropped outside the borrow
     }
+
+    /// Moves an armed sleep to `deadline`, keeping whoever waits on it;
+    /// `None` if it is no longer armed.
+    fn move_sleep(&self, key: TimerKey, deadline: Instant) -> Option<TimerKey> {
+        let mut st = self.state.borrow_mut();
+        let action = st.timers.cancel(key);
+        if let Some(TimerAction::Wake(Some(waiter))) = action {
+            if self.cached_now() < deadline {
+                return Some(st.timers.insert(deadline, TimerAction::Wake(Some(waiter))));
+            }
+            // Due already: wake the waiter now (it polls and finds it due).
+            drop(st);
+            waiter.wake(self);
+            return None;
+        }
+        drop(st);
+        drop(action); // a waker: dropped outside the borrow
+        None
+    }
 }
 
 /// Waits until `duration` has passed (asyncio's `sleep`, gevent's `sleep`).
@@ -188,8 +207,10 @@ impl Sleep {
         Instant::now() >= self.deadline
     }
 
-    /// Moves the deadline (earlier or later). The old timer is disarmed;
-    /// the new deadline is armed at the next poll.
+    /// Moves the deadline (earlier or later). A sleep that is being waited
+    /// on stays armed for whoever waits — the task that polled it last —
+    /// so a reset from another task (a keep-alive pushing a shared deadline
+    /// on) still wakes it, at the new deadline.
     ///
     /// # Examples
     ///
@@ -205,11 +226,17 @@ impl Sleep {
     /// });
     /// ```
     pub fn reset(&mut self, deadline: Instant) {
-        self.disarm();
+        let armed = self.timer.take();
+        let fired = self.core.timer_fired(self.deadline);
         self.deadline = deadline;
         // As in `sleep`: a fresh reading, so the next poll sees a deadline
         // that has already passed as due.
         self.core.refresh_now();
+        // (A timer that fired woke its waiter, which will poll and arm the
+        // new deadline itself.)
+        if let Some(key) = armed.filter(|_| !fired) {
+            self.timer = self.core.move_sleep(key, deadline);
+        }
     }
 }
 
