@@ -22,7 +22,7 @@
 //! `ARCHITECTURE.md`).
 
 use std::cell::Cell;
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::io;
 use std::rc::Rc;
 use std::task::Waker;
@@ -92,15 +92,21 @@ pub(crate) struct Source {
 struct Waiters {
     first: Cell<Option<Waker>>,
     /// Usually `None`: every event takes the waiters of both directions,
-    /// and `None` is cheaper to take and test than an empty map is to move
-    /// out and back. Keyed by the waker's identity (what `will_wake`
-    /// compares), so a waker parked again is found in O(1).
-    others: Cell<Option<HashMap<WakerId, Waker>>>,
-    /// The list's limit (0 means [`Waiters::MIN_CAP`]), and the turns of
-    /// its last flush and its last doubling; see [`Waiters::park`].
+    /// and `None` is cheaper to take and test than an empty list is to move
+    /// out and back.
+    others: Cell<Option<Box<Others>>>,
+    /// The list's limit (0 means [`Waiters::MIN_CAP`]) and the turn of its
+    /// last flush; see [`Waiters::park`].
     cap: Cell<u32>,
     flushed_in_turn: Cell<u64>,
-    doubled_in_turn: Cell<u64>,
+}
+
+/// The wakers after the first, in the order they parked (so tasks woken
+/// together run in that order), with their identities for an O(1) check.
+#[derive(Default)]
+struct Others {
+    wakers: Vec<Waker>,
+    ids: HashSet<WakerId>,
 }
 
 /// A waker's identity: its data and vtable pointers, as `Waker::will_wake`
@@ -123,14 +129,14 @@ impl Waiters {
     /// is *flushed*: every waker in it is woken and dropped, and the tasks
     /// still waiting park again when polled.
     ///
-    /// If the woken tasks refill the list — the flush came less than two
-    /// turns after the previous one — the limit may be too small for the
-    /// tasks that really wait (40 tasks receiving on one UDP socket against
-    /// a limit of 32 would flush and refill for ever, a busy loop), so it
-    /// doubles, at most once a turn; a flush that comes later halves it
-    /// (not below this). So the limit follows about twice the wakers
-    /// parked in two turns, wherever they come from, and a list never holds
-    /// more than its limit.
+    /// A flush that comes less than two turns after the previous one may
+    /// have been refilled by the tasks it woke — the limit is too small for
+    /// the tasks that really wait (40 tasks receiving on one UDP socket
+    /// against a limit of 32 would flush and refill for ever, a busy loop)
+    /// — so the limit doubles; 16,000 tasks parking at once then cost two
+    /// polls each. A flush that comes later halves it (not below this). So
+    /// the limit follows about twice the wakers parked within two turns,
+    /// live or abandoned, and shrinks again when they stop coming.
     const MIN_CAP: u32 = 32;
 
     fn park(&self, waker: &Waker, turn: u64) {
@@ -142,26 +148,23 @@ impl Waiters {
                 self.first.set(Some(first));
                 let mut others = self.others.take().unwrap_or_default();
                 let id = waker_id(waker);
-                if !others.contains_key(&id) {
+                if !others.ids.contains(&id) {
                     let cap = self.cap.get().max(Self::MIN_CAP);
-                    if others.len() >= cap as usize {
+                    if others.wakers.len() >= cap as usize {
                         let cap = if turn <= self.flushed_in_turn.get() + 1 {
-                            if self.doubled_in_turn.get() == turn {
-                                cap
-                            } else {
-                                self.doubled_in_turn.set(turn);
-                                cap.saturating_mul(2)
-                            }
+                            cap.saturating_mul(2)
                         } else {
                             (cap / 2).max(Self::MIN_CAP)
                         };
                         self.cap.set(cap);
                         self.flushed_in_turn.set(turn);
-                        for (_, waker) in others.drain() {
+                        others.ids.clear();
+                        for waker in others.wakers.drain(..) {
                             waker.wake();
                         }
                     }
-                    others.insert(id, waker.clone());
+                    others.ids.insert(id);
+                    others.wakers.push(waker.clone());
                 }
                 self.others.set(Some(others));
             }
@@ -174,7 +177,7 @@ impl Waiters {
             wake.push(first);
         }
         if let Some(others) = self.others.take() {
-            wake.extend(others.into_values());
+            wake.extend(others.wakers);
         }
     }
 }
@@ -230,7 +233,10 @@ impl Source {
         ] {
             let first = waiters.first.take();
             let others = waiters.others.take();
-            for waker in first.iter().chain(others.iter().flat_map(|o| o.values())) {
+            for waker in first
+                .iter()
+                .chain(others.iter().flat_map(|o| o.wakers.iter()))
+            {
                 f(dir, waker);
             }
             waiters.first.set(first);
@@ -474,9 +480,9 @@ mod tests {
         }
         let others = waiters.others.take().unwrap_or_default();
         assert!(
-            others.len() <= Waiters::MIN_CAP as usize,
+            others.wakers.len() <= Waiters::MIN_CAP as usize,
             "{}",
-            others.len()
+            others.wakers.len()
         );
     }
 
