@@ -653,6 +653,7 @@ impl Core {
 
         let mut released = None;
         let mut wake = None;
+        let mut unseen = None;
         {
             let mut st = self.state.borrow_mut();
             let st = &mut *st;
@@ -662,6 +663,13 @@ impl Core {
                     // Added while these ran: they run at a later turn.
                     queue_done_callbacks(st, key);
                 } else if slot.detached {
+                    // Only corio's own watchers saw a panic (the handle
+                    // went while they were queued): nobody else will.
+                    if !slot.observed
+                        && matches!(&slot.stage, Stage::Done(outcome) if outcome.is_panic())
+                    {
+                        unseen = Some(unretrieved_panic(slot));
+                    }
                     released = Some(release(st, key.index));
                 } else {
                     wake = slot.join_waker.take();
@@ -672,6 +680,9 @@ impl Core {
         for message in panics {
             let task = Some((id, name.clone()));
             self.report(Report::new(ReportKind::CallbackPanic, message, task));
+        }
+        if let Some(report) = unseen {
+            self.report(report);
         }
         if let Some(waker) = wake {
             waker.wake();

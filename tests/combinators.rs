@@ -318,3 +318,28 @@ fn a_panic_in_a_child_of_a_group_dropped_unjoined_is_still_reported() {
         reports.borrow()
     );
 }
+
+#[test]
+fn a_child_panic_is_reported_when_its_group_is_dropped_in_the_turn_it_panicked() {
+    let mut lp = EventLoop::new().unwrap();
+    let reports = Rc::new(std::cell::RefCell::new(Vec::new()));
+    let r = Rc::clone(&reports);
+    lp.set_exception_handler(move |report| r.borrow_mut().push(report.kind()));
+    quiet_panics();
+    lp.run_until_complete(async {
+        let mut group = TaskGroup::<(), ()>::new();
+        let child = group.spawn(async { panic!("child blew up") });
+        while !child.is_done() {
+            corio::yield_now().await;
+        }
+        drop(group); // its watcher is still queued
+        sleep(Duration::from_millis(10)).await;
+    });
+    assert!(
+        reports
+            .borrow()
+            .contains(&corio::ReportKind::UnretrievedPanic),
+        "reports: {:?}",
+        reports.borrow()
+    );
+}
