@@ -276,6 +276,11 @@ impl<T, S: Store<T>> State<T, S> {
         self.items.len() > self.claimed
     }
 
+    /// Items nobody was promised.
+    fn unclaimed(&self) -> usize {
+        self.items.len().saturating_sub(self.claimed)
+    }
+
     /// Stores an item, and promises one to the first waiting getter.
     #[inline]
     fn deliver(&mut self, item: T) -> Option<Waker> {
@@ -608,7 +613,9 @@ impl<T, O: Order<T>> GenericQueue<T, O> {
         self.state.borrow().shut_down
     }
 
-    /// Items queued right now.
+    /// Items queued right now that a newcomer could take (an item already
+    /// promised to a woken getter is on its way out: not counted, so that
+    /// `empty()` and `get_nowait` agree).
     ///
     /// # Examples
     ///
@@ -618,7 +625,7 @@ impl<T, O: Order<T>> GenericQueue<T, O> {
     /// assert_eq!(queue.qsize(), 1);
     /// ```
     pub fn qsize(&self) -> usize {
-        self.state.borrow().items.len()
+        self.state.borrow().unclaimed()
     }
 
     /// The most items it holds (`0`: no limit).
@@ -661,7 +668,7 @@ impl<T, O: Order<T>> fmt::Debug for GenericQueue<T, O> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let st = self.state.borrow();
         f.debug_struct("Queue")
-            .field("qsize", &st.items.len())
+            .field("qsize", &st.unclaimed())
             .field("maxsize", &st.maxsize)
             .field("shut_down", &st.shut_down)
             .field("getters", &st.getters.waiting())
