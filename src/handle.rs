@@ -268,7 +268,10 @@ impl LoopHandle {
         // (asyncio's too): in line with what the thread scheduled before.
         let mut f = Some(f);
         let here = crate::context::with_current(|core| {
-            if !Arc::ptr_eq(core.shared(), &self.shared) {
+            // (Not while the loop's state is borrowed — from code the loop
+            // runs inside its bookkeeping: then the remote queue, as from
+            // any thread.)
+            if !Arc::ptr_eq(core.shared(), &self.shared) || core.state.try_borrow_mut().is_err() {
                 return false;
             }
             if let Some(f) = f.take() {
