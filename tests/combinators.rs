@@ -294,39 +294,32 @@ fn tasks_that_finished_before_as_completed_looked_come_out_in_input_order() {
     });
 }
 
+/// Runs `main` on a fresh loop; did the loop report an unretrieved panic?
+fn reports_unretrieved_panic(main: impl Future<Output = ()>) -> bool {
+    let mut lp = EventLoop::new().unwrap();
+    let reports = common::capture_reports(&lp);
+    quiet_panics();
+    lp.run_until_complete(main);
+    let kinds: Vec<_> = reports.borrow().iter().map(|r| r.kind()).collect();
+    kinds.contains(&corio::ReportKind::UnretrievedPanic)
+}
+
 #[test]
 fn a_panic_in_a_child_of_a_group_dropped_unjoined_is_still_reported() {
     // The group watches its children with done callbacks of its own; they
     // must not count as somebody having seen the panic.
-    let mut lp = EventLoop::new().unwrap();
-    let reports = Rc::new(std::cell::RefCell::new(Vec::new()));
-    let r = Rc::clone(&reports);
-    lp.set_exception_handler(move |report| r.borrow_mut().push(report.kind()));
-    quiet_panics();
-    lp.run_until_complete(async {
+    assert!(reports_unretrieved_panic(async {
         let mut group = TaskGroup::<(), ()>::new();
         group.spawn(async { panic!("child blew up") });
         sleep(Duration::from_millis(10)).await;
         drop(group);
         sleep(Duration::from_millis(10)).await;
-    });
-    assert!(
-        reports
-            .borrow()
-            .contains(&corio::ReportKind::UnretrievedPanic),
-        "reports: {:?}",
-        reports.borrow()
-    );
+    }));
 }
 
 #[test]
 fn a_child_panic_is_reported_when_its_group_is_dropped_in_the_turn_it_panicked() {
-    let mut lp = EventLoop::new().unwrap();
-    let reports = Rc::new(std::cell::RefCell::new(Vec::new()));
-    let r = Rc::clone(&reports);
-    lp.set_exception_handler(move |report| r.borrow_mut().push(report.kind()));
-    quiet_panics();
-    lp.run_until_complete(async {
+    assert!(reports_unretrieved_panic(async {
         let mut group = TaskGroup::<(), ()>::new();
         let child = group.spawn(async { panic!("child blew up") });
         while !child.is_done() {
@@ -334,12 +327,5 @@ fn a_child_panic_is_reported_when_its_group_is_dropped_in_the_turn_it_panicked()
         }
         drop(group); // its watcher is still queued
         sleep(Duration::from_millis(10)).await;
-    });
-    assert!(
-        reports
-            .borrow()
-            .contains(&corio::ReportKind::UnretrievedPanic),
-        "reports: {:?}",
-        reports.borrow()
-    );
+    }));
 }

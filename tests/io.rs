@@ -177,12 +177,53 @@ fn copy_moves_a_whole_stream_between_sockets() {
     });
 }
 
+/// Runs the ignored test `child` of this binary in a child process with
+/// `CHILD_ENV` set, feeding its stdin by `feed` (then closing it); returns
+/// what it printed.
+fn run_child(child: &str, feed: impl FnOnce(&mut std::process::ChildStdin)) -> String {
+    use std::process::{Command, Stdio};
+
+    let mut process = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            child,
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_ENV, child)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = process.stdin.take().unwrap();
+    feed(&mut stdin);
+    drop(stdin); // end of input
+    let out = process.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Set (to its own name) in a child process started by [`run_child`].
+const CHILD_ENV: &str = "CORIO_IO_TEST_CHILD";
+
+/// Is this process the child `name` of [`run_child`]?
+fn is_child(name: &str) -> bool {
+    std::env::var(CHILD_ENV).is_ok_and(|child| child == name)
+}
+
+/// The child's line that starts with `prefix` (the test harness may print
+/// its own words before ours on a line).
+fn child_line(out: &str, prefix: &str) -> Option<String> {
+    out.lines()
+        .find_map(|l| l.find(prefix).map(|i| l[i..].to_string()))
+}
+
 /// The child half of the stdin test: reads lines with corio::io::stdin
 /// while a ticker task keeps running, and prints what happened.
 #[test]
 #[ignore = "run by stdin_lines_are_read_without_blocking_the_loop in a child process"]
 fn stdin_child() {
-    if std::env::var_os("CORIO_STDIN_CHILD").is_none() {
+    if !is_child("stdin_child") {
         return;
     }
     corio::run(async {
@@ -205,30 +246,14 @@ fn stdin_child() {
 #[test]
 fn stdin_lines_are_read_without_blocking_the_loop() {
     use std::io::Write;
-    use std::process::{Command, Stdio};
 
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "stdin_child",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("CORIO_STDIN_CHILD", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(b"first\n").unwrap();
-    stdin.flush().unwrap();
-    // While the child waits for the next line, its ticker must run.
-    std::thread::sleep(Duration::from_millis(200));
-    stdin.write_all(b"second\r\n").unwrap();
-    drop(stdin); // end of input
-    let out = child.wait_with_output().unwrap();
-    let out = String::from_utf8_lossy(&out.stdout);
+    let out = run_child("stdin_child", |stdin| {
+        stdin.write_all(b"first\n").unwrap();
+        stdin.flush().unwrap();
+        // While the child waits for the next line, its ticker must run.
+        std::thread::sleep(Duration::from_millis(200));
+        stdin.write_all(b"second\r\n").unwrap();
+    });
     // The test harness may print its own words before ours on a line.
     let lines: Vec<&str> = out
         .lines()
@@ -252,7 +277,7 @@ fn stdin_lines_are_read_without_blocking_the_loop() {
 #[test]
 #[ignore = "run by a_line_read_for_a_dropped_stdin_goes_to_the_next_one in a child process"]
 fn stdin_dropped_child() {
-    if std::env::var_os("CORIO_STDIN_DROP_CHILD").is_none() {
+    if !is_child("stdin_dropped_child") {
         return;
     }
     corio::run(async {
@@ -267,33 +292,15 @@ fn stdin_dropped_child() {
 #[test]
 fn a_line_read_for_a_dropped_stdin_goes_to_the_next_one() {
     use std::io::Write;
-    use std::process::{Command, Stdio};
 
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "stdin_dropped_child",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("CORIO_STDIN_DROP_CHILD", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    std::thread::sleep(Duration::from_millis(300)); // the first call timed out
-    stdin.write_all(b"first\n").unwrap();
-    stdin.flush().unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    let _ = stdin.write_all(b"second\n"); // the child may be gone already
-    drop(stdin);
-    let out = child.wait_with_output().unwrap();
-    let out = String::from_utf8_lossy(&out.stdout);
-    let got = out
-        .lines()
-        .find_map(|l| l.find("GOT ").map(|i| l[i..].to_string()));
+    let out = run_child("stdin_dropped_child", |stdin| {
+        std::thread::sleep(Duration::from_millis(300)); // the first call timed out
+        stdin.write_all(b"first\n").unwrap();
+        stdin.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        let _ = stdin.write_all(b"second\n"); // the child may be gone already
+    });
+    let got = child_line(&out, "GOT ");
     assert_eq!(got.as_deref(), Some("GOT Some(\"first\")"), "{out}");
 }
 
@@ -301,7 +308,7 @@ fn a_line_read_for_a_dropped_stdin_goes_to_the_next_one() {
 #[test]
 #[ignore = "run by two_dropped_stdin_reads_lose_no_line in a child process"]
 fn two_dropped_stdin_reads_child() {
-    if std::env::var_os("CORIO_TWO_STDIN_CHILD").is_none() {
+    if !is_child("two_dropped_stdin_reads_child") {
         return;
     }
     corio::run(async {
@@ -327,32 +334,14 @@ fn two_dropped_stdin_reads_child() {
 #[test]
 fn two_dropped_stdin_reads_lose_no_line() {
     use std::io::Write;
-    use std::process::{Command, Stdio};
 
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "two_dropped_stdin_reads_child",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("CORIO_TWO_STDIN_CHILD", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    std::thread::sleep(Duration::from_millis(500));
-    stdin.write_all(b"one\ntwo\nthree\n").unwrap();
-    stdin.flush().unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    drop(stdin);
-    let out = child.wait_with_output().unwrap();
-    let out = String::from_utf8_lossy(&out.stdout);
-    let got = out
-        .lines()
-        .find_map(|l| l.find("GOT ").map(|i| l[i..].to_string()));
+    let out = run_child("two_dropped_stdin_reads_child", |stdin| {
+        std::thread::sleep(Duration::from_millis(500));
+        stdin.write_all(b"one\ntwo\nthree\n").unwrap();
+        stdin.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+    });
+    let got = child_line(&out, "GOT ");
     assert_eq!(
         got.as_deref(),
         Some("GOT Ok(Ok(Some(\"one\"))) | Ok(Ok(Some(\"three\"))) | Ok(Ok(Some(\"two\")))"),

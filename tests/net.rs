@@ -662,6 +662,23 @@ fn sockets_polled_by_a_foreign_executor_or_a_generator_inside_a_task_are_not_bud
     assert_eq!(got, Ok((200, 200)));
 }
 
+/// Polls the loop makes in 200 ms while the tasks it has wait for nothing
+/// (after 20 ms to settle).
+async fn polls_while_waiting() -> u64 {
+    corio::time::sleep(Duration::from_millis(20)).await;
+    let before = corio::stats().polls;
+    corio::time::sleep(Duration::from_millis(200)).await;
+    corio::stats().polls - before
+}
+
+/// Awaits each task, within 5 s, and unwraps its `io::Result`.
+async fn join_all(tasks: Vec<corio::Task<std::io::Result<()>>>) {
+    for task in tasks {
+        let within = timeout(Duration::from_secs(5), task).await;
+        within.unwrap().unwrap().unwrap();
+    }
+}
+
 #[test]
 fn forty_tasks_receiving_on_one_udp_socket_leave_the_loop_idle() {
     // More waiters than a direction's first limit (32): the loop must not
@@ -675,10 +692,7 @@ fn forty_tasks_receiving_on_one_udp_socket_leave_the_loop_idle() {
                 corio::spawn(async move { socket.recv_from(&mut [0; 8]).await.map(|_| ()) })
             })
             .collect();
-        corio::time::sleep(Duration::from_millis(20)).await;
-        let before = corio::stats().polls;
-        corio::time::sleep(Duration::from_millis(200)).await;
-        let polls = corio::stats().polls - before;
+        let polls = polls_while_waiting().await;
         assert!(
             polls < 100,
             "{polls} polls in 200 ms of waiting for nothing"
@@ -687,13 +701,7 @@ fn forty_tasks_receiving_on_one_udp_socket_leave_the_loop_idle() {
         for _ in 0..40 {
             sender.send_to(b"x", addr).await.unwrap();
         }
-        for task in tasks {
-            timeout(Duration::from_secs(5), task)
-                .await
-                .unwrap()
-                .unwrap()
-                .unwrap();
-        }
+        join_all(tasks).await;
     });
 }
 
@@ -708,10 +716,7 @@ fn forty_tasks_accepting_on_one_listener_leave_the_loop_idle() {
                 corio::spawn(async move { listener.accept().await.map(|_| ()) })
             })
             .collect();
-        corio::time::sleep(Duration::from_millis(20)).await;
-        let before = corio::stats().polls;
-        corio::time::sleep(Duration::from_millis(200)).await;
-        let polls = corio::stats().polls - before;
+        let polls = polls_while_waiting().await;
         assert!(
             polls < 100,
             "{polls} polls in 200 ms with no connection coming"
@@ -720,13 +725,7 @@ fn forty_tasks_accepting_on_one_listener_leave_the_loop_idle() {
         for _ in 0..40 {
             clients.push(TcpStream::connect(addr).await.unwrap());
         }
-        for task in tasks {
-            timeout(Duration::from_secs(5), task)
-                .await
-                .unwrap()
-                .unwrap()
-                .unwrap();
-        }
+        join_all(tasks).await;
     });
 }
 

@@ -362,28 +362,41 @@ fn a_stall_among_thousands_of_waiting_tasks_is_explained_at_once() {
     );
 }
 
+/// Runs `run_until_complete` of the main future `make` builds, on a
+/// thread of its own, and gives the text of its "would block forever"
+/// report; fails if it still waits after 10 s, or returns.
+fn hang_report<F: Future<Output = ()> + 'static>(
+    make: impl FnOnce(&EventLoop) -> F + Send + 'static,
+) -> String {
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            let mut lp = EventLoop::new().unwrap();
+            let main = make(&lp);
+            lp.run_until_complete(main);
+        }));
+        let _ = done_tx.send(result.map_err(panic_text));
+    });
+    let outcome = done_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the loop still waits for something that can never come");
+    let text = outcome.expect_err("run_until_complete should report the hang");
+    assert!(text.contains("would block forever"), "{text}");
+    text
+}
+
 #[test]
 fn dropping_the_last_loop_handle_on_another_thread_ends_a_blocked_wait_with_the_hang_report() {
     // While a handle exists, the loop may be woken from outside, so it
     // waits; when the last one goes, it must look again and report.
-    let (done_tx, done_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let result = catch_unwind(|| {
-            let mut lp = EventLoop::new().unwrap();
-            let handle = lp.handle();
-            let dropper = std::thread::spawn(move || {
-                std::thread::sleep(Duration::from_millis(50));
-                drop(handle); // sends nothing
-            });
-            lp.run_until_complete(std::future::pending::<()>());
-            dropper.join().unwrap();
+    hang_report(|lp| {
+        let handle = lp.handle();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            drop(handle); // sends nothing
         });
-        let _ = done_tx.send(result.is_err());
+        std::future::pending::<()>()
     });
-    let panicked = done_rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("the loop still waits after the last handle was dropped");
-    assert!(panicked, "run_until_complete should report the hang");
 }
 
 #[test]
@@ -391,49 +404,24 @@ fn a_dropped_channel_receiver_does_not_leave_its_waker_with_the_senders() {
     // The receiver parked the main future's waker, then went away while a
     // sender lives: nothing can wake the main future now, and the loop
     // must say so instead of waiting for ever.
-    let (done_tx, done_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let result = catch_unwind(|| {
-            let mut lp = EventLoop::new().unwrap();
-            lp.run_until_complete(async {
-                let (tx, mut rx) = corio::pool::channel::unbounded::<u8>();
-                let _ = corio::time::timeout(Duration::from_millis(5), rx.recv()).await;
-                drop(rx);
-                let _sender = tx;
-                std::future::pending::<()>().await;
-            });
-        });
-        let _ = done_tx.send(result.map_err(panic_text));
+    hang_report(|_| async {
+        let (tx, mut rx) = corio::pool::channel::unbounded::<u8>();
+        let _ = corio::time::timeout(Duration::from_millis(5), rx.recv()).await;
+        drop(rx);
+        let _sender = tx;
+        std::future::pending::<()>().await;
     });
-    let outcome = done_rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("the loop waits for ever on a waker kept by a channel nobody receives on");
-    let text = outcome.expect_err("run_until_complete should report the hang");
-    assert!(text.contains("would block forever"), "{text}");
 }
 
 #[test]
 fn a_task_handed_back_unfinished_by_wait_does_not_keep_the_waiters_waker() {
     // After `wait` returns, the pending task must not hold a way to wake
     // the main future: nothing else can, and the loop must report it.
-    let (done_tx, done_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let result = catch_unwind(|| {
-            let mut lp = EventLoop::new().unwrap();
-            lp.run_until_complete(async {
-                let stuck = corio::spawn(std::future::pending::<()>());
-                let quick = corio::spawn(async {});
-                let (_done, pending) =
-                    corio::wait([stuck, quick], corio::ReturnWhen::FirstCompleted).await;
-                let _still_pending = pending;
-                std::future::pending::<()>().await;
-            });
-        });
-        let _ = done_tx.send(result.map_err(panic_text));
+    hang_report(|_| async {
+        let stuck = corio::spawn(std::future::pending::<()>());
+        let quick = corio::spawn(async {});
+        let (_done, pending) = corio::wait([stuck, quick], corio::ReturnWhen::FirstCompleted).await;
+        let _still_pending = pending;
+        std::future::pending::<()>().await;
     });
-    let outcome = done_rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("the loop waits for ever on a waker kept by a task wait handed back");
-    let text = outcome.expect_err("run_until_complete should report the hang");
-    assert!(text.contains("would block forever"), "{text}");
 }
