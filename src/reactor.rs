@@ -22,7 +22,7 @@
 //! `ARCHITECTURE.md`).
 
 use std::cell::Cell;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::rc::Rc;
 use std::task::Waker;
@@ -99,6 +99,29 @@ struct Waiters {
     /// last flush; see [`Waiters::park`].
     cap: Cell<u32>,
     flushed_in_turn: Cell<u64>,
+    /// Wakers of futures that hold a [`Registration`]: each stays exactly
+    /// as long as a future registered it, so no limit is needed.
+    registered: Cell<Option<Box<Registered>>>,
+    /// Bumped whenever an event takes the registered wakers: a
+    /// registration from before it is void.
+    epoch: Cell<u64>,
+}
+
+/// The registered wakers: each with how many futures registered it (two
+/// futures of one task share its waker) and its place in parking order.
+#[derive(Default)]
+struct Registered {
+    wakers: HashMap<WakerId, (Waker, u32, u64)>,
+    next_place: u64,
+}
+
+/// A waiting future's place among a direction's waiters (see
+/// [`Source::register`]). Its owner must give it back with
+/// [`Source::unregister`] when the future goes.
+#[derive(Debug, Default)]
+pub(crate) struct Registration {
+    /// The waker registered and the epoch it was registered in.
+    at: Option<(WakerId, u64)>,
 }
 
 /// The wakers after the first, in the order they parked (so tasks woken
@@ -159,9 +182,16 @@ impl Waiters {
                         self.cap.set(cap);
                         self.flushed_in_turn.set(turn);
                         others.ids.clear();
-                        for waker in others.wakers.drain(..) {
+                        let flushed = std::mem::take(&mut others.wakers);
+                        others.ids.insert(id);
+                        others.wakers.push(waker.clone());
+                        // Woken with the list back in place: a wake that
+                        // runs code which parks here again finds it.
+                        self.others.set(Some(others));
+                        for waker in flushed {
                             waker.wake();
                         }
+                        return;
                     }
                     others.ids.insert(id);
                     others.wakers.push(waker.clone());
@@ -171,6 +201,57 @@ impl Waiters {
         }
     }
 
+    /// Registers `waker` for the future that holds `reg`: kept until an
+    /// event takes it or the future unregisters.
+    fn register(&self, waker: &Waker, reg: &mut Registration) {
+        let id = waker_id(waker);
+        let epoch = self.epoch.get();
+        if reg.at == Some((id, epoch)) {
+            return; // registered already, since the last event
+        }
+        let mut registered = self.registered.take().unwrap_or_default();
+        let gone = match reg.at.take() {
+            Some((old, at)) if at == epoch => Self::release(&mut registered, old),
+            _ => None,
+        };
+        let place = registered.next_place;
+        registered.next_place += 1;
+        registered
+            .wakers
+            .entry(id)
+            .and_modify(|entry| entry.1 += 1)
+            .or_insert_with(|| (waker.clone(), 1, place));
+        reg.at = Some((id, epoch));
+        self.registered.set(Some(registered));
+        drop(gone); // a waker: dropped with the list back in place
+    }
+
+    /// The future that holds `reg` no longer waits.
+    fn unregister(&self, reg: &mut Registration) {
+        let Some((id, at)) = reg.at.take() else {
+            return;
+        };
+        if at != self.epoch.get() {
+            return; // an event took it already
+        }
+        let Some(mut registered) = self.registered.take() else {
+            return;
+        };
+        let gone = Self::release(&mut registered, id);
+        self.registered.set(Some(registered));
+        drop(gone);
+    }
+
+    /// One registration of `id` less; the waker if that was the last.
+    fn release(registered: &mut Registered, id: WakerId) -> Option<Waker> {
+        let entry = registered.wakers.get_mut(&id)?;
+        entry.1 -= 1;
+        if entry.1 > 0 {
+            return None;
+        }
+        registered.wakers.remove(&id).map(|(waker, _, _)| waker)
+    }
+
     /// Moves every parked waker to `wake`.
     fn take_into(&self, wake: &mut Vec<Waker>) {
         if let Some(first) = self.first.take() {
@@ -178,6 +259,12 @@ impl Waiters {
         }
         if let Some(others) = self.others.take() {
             wake.extend(others.wakers);
+        }
+        if let Some(registered) = self.registered.take() {
+            self.epoch.set(self.epoch.get() + 1);
+            let mut wakers: Vec<_> = registered.wakers.into_values().collect();
+            wakers.sort_unstable_by_key(|&(_, _, place)| place);
+            wake.extend(wakers.into_iter().map(|(waker, _, _)| waker));
         }
     }
 }
@@ -224,6 +311,19 @@ impl Source {
         self.waiters(dir).park(waker, turn);
     }
 
+    /// Registers `waker` to be woken by the next event in `dir`, for a
+    /// future that keeps `reg` and gives it back with
+    /// [`unregister`](Self::unregister) when it goes: unlike a parked
+    /// waker, a registered one never outlives its future's wait.
+    pub(crate) fn register(&self, dir: Direction, waker: &Waker, reg: &mut Registration) {
+        self.waiters(dir).register(waker, reg);
+    }
+
+    /// Gives back a future's registration (it finished or was dropped).
+    pub(crate) fn unregister(&self, dir: Direction, reg: &mut Registration) {
+        self.waiters(dir).unregister(reg);
+    }
+
     /// Calls `f` with each parked waker and its direction (for
     /// `debug::dump`).
     pub(crate) fn for_each_parked(&self, mut f: impl FnMut(Direction, &Waker)) {
@@ -233,14 +333,21 @@ impl Source {
         ] {
             let first = waiters.first.take();
             let others = waiters.others.take();
+            let registered = waiters.registered.take();
             for waker in first
                 .iter()
                 .chain(others.iter().flat_map(|o| o.wakers.iter()))
+                .chain(
+                    registered
+                        .iter()
+                        .flat_map(|r| r.wakers.values().map(|e| &e.0)),
+                )
             {
                 f(dir, waker);
             }
             waiters.first.set(first);
             waiters.others.set(others);
+            waiters.registered.set(registered);
         }
     }
 
@@ -503,6 +610,48 @@ mod tests {
             flushes.push(after - before);
         }
         assert_eq!(&flushes[2..], [0; 8], "woken each turn: {flushes:?}");
+    }
+
+    #[test]
+    fn a_waker_parked_by_a_wake_inside_a_flush_is_kept() {
+        // A foreign waker whose wake() runs code inline, which parks
+        // another waker on the same direction, while the list is flushed.
+        thread_local! {
+            static WAITERS: std::cell::RefCell<Option<(Rc<Waiters>, Waker)>> =
+                const { std::cell::RefCell::new(None) };
+        }
+        struct ParksOnWake;
+        impl Wake for ParksOnWake {
+            fn wake(self: Arc<Self>) {
+                if let Some((waiters, victim)) = WAITERS.with(|w| w.borrow_mut().take()) {
+                    waiters.park(&victim, 7);
+                }
+            }
+        }
+        let waiters = Rc::new(Waiters::default());
+        let victim = Arc::new(Count(AtomicUsize::new(0)));
+        WAITERS.with(|w| {
+            *w.borrow_mut() = Some((Rc::clone(&waiters), Waker::from(Arc::clone(&victim))))
+        });
+        // The first, then the limit's worth, then one more: a flush, whose
+        // first wake parks the victim.
+        for _ in 0..(Waiters::MIN_CAP + 2) {
+            waiters.park(&Waker::from(Arc::new(ParksOnWake)), 7);
+        }
+        assert!(
+            WAITERS.with(|w| w.borrow().is_none()),
+            "the flush ran the wake"
+        );
+        let mut wake = Vec::new();
+        waiters.take_into(&mut wake);
+        for waker in wake {
+            waker.wake();
+        }
+        assert_eq!(
+            victim.0.load(Ordering::SeqCst),
+            1,
+            "the victim was kept and woken"
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@ use mio::Interest;
 
 use crate::context;
 use crate::core::Core;
-use crate::reactor::{Direction, Source};
+use crate::reactor::{Direction, Registration, Source};
 
 pub(crate) struct IoSource<T: mio::event::Source> {
     /// `None` only once `into_inner` has taken it.
@@ -65,11 +65,55 @@ impl<T: mio::event::Source> IoSource<T> {
         &self,
         dir: Direction,
         cx: &mut Context<'_>,
+        op: impl FnMut(&T) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        self.poll_io_as(dir, cx, None, op)
+    }
+
+    /// [`poll_io`](Self::poll_io) for a future that keeps `reg` (and gives
+    /// it back with [`unregister`](Self::unregister) when it goes): its
+    /// waker is registered rather than parked, so it leaves the source
+    /// with the future — however many futures wait there, and however many
+    /// give up.
+    pub(crate) fn poll_io_registered<R>(
+        &self,
+        dir: Direction,
+        cx: &mut Context<'_>,
+        reg: &mut Registration,
+        op: impl FnMut(&T) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        self.poll_io_as(dir, cx, Some(reg), op)
+    }
+
+    /// A future that called [`poll_io_registered`](Self::poll_io_registered)
+    /// no longer waits.
+    pub(crate) fn unregister(&self, dir: Direction, reg: &mut Registration) {
+        self.source.unregister(dir, reg);
+    }
+
+    /// A wait in `dir` for one future: registered, and unregistered when
+    /// the `Waiting` is dropped (keep it in the future's state).
+    pub(crate) fn waiting(&self, dir: Direction) -> Waiting<'_, T> {
+        Waiting {
+            io: self,
+            dir,
+            reg: Registration::default(),
+        }
+    }
+
+    fn poll_io_as<R>(
+        &self,
+        dir: Direction,
+        cx: &mut Context<'_>,
+        mut reg: Option<&mut Registration>,
         mut op: impl FnMut(&T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
         loop {
             if !self.source.is_ready(dir) {
-                self.park(dir, cx);
+                match reg.as_deref_mut() {
+                    Some(reg) => self.register(dir, cx, reg),
+                    None => self.park(dir, cx),
+                }
                 return Poll::Pending;
             }
             if !self.core.take_io_budget(cx.waker()) {
@@ -104,6 +148,18 @@ impl<T: mio::event::Source> IoSource<T> {
     /// Parks the task — on this socket's own loop: a socket used on another
     /// loop would wait on a reactor nobody polls, so that is refused.
     fn park(&self, dir: Direction, cx: &mut Context<'_>) {
+        self.refuse_other_loops();
+        self.source
+            .park(dir, cx.waker(), self.core.counters.turns());
+    }
+
+    /// [`park`](Self::park) for a future that keeps `reg`.
+    fn register(&self, dir: Direction, cx: &mut Context<'_>, reg: &mut Registration) {
+        self.refuse_other_loops();
+        self.source.register(dir, cx.waker(), reg);
+    }
+
+    fn refuse_other_loops(&self) {
         let here = context::with_current(|core| Rc::ptr_eq(core, &self.core));
         if here == Some(false) {
             panic!(
@@ -111,8 +167,6 @@ impl<T: mio::event::Source> IoSource<T> {
                  with the loop that created them; create it on this loop instead)"
             );
         }
-        self.source
-            .park(dir, cx.waker(), self.core.counters.turns());
     }
 
     /// Was `dir` closed (hang-up or error seen)? Then waiting for another
@@ -168,5 +222,31 @@ impl<T: mio::event::Source> Drop for IoSource<T> {
             self.deregister(&mut io);
             drop(io);
         }
+    }
+}
+
+/// One future's wait on one direction of an [`IoSource`]: its waker is
+/// registered for as long as the future waits, and leaves with it (see
+/// [`IoSource::poll_io_registered`]).
+pub(crate) struct Waiting<'a, T: mio::event::Source> {
+    io: &'a IoSource<T>,
+    dir: Direction,
+    reg: Registration,
+}
+
+impl<T: mio::event::Source> Waiting<'_, T> {
+    /// [`IoSource::poll_io`], registered.
+    pub(crate) fn poll_io<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        op: impl FnMut(&T) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        self.io.poll_io_registered(self.dir, cx, &mut self.reg, op)
+    }
+}
+
+impl<T: mio::event::Source> Drop for Waiting<'_, T> {
+    fn drop(&mut self) {
+        self.io.unregister(self.dir, &mut self.reg);
     }
 }

@@ -14,7 +14,7 @@ use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
 use super::io_source::IoSource;
 use super::{ToSocketAddrs, each_addr};
-use crate::reactor::Direction;
+use crate::reactor::{Direction, Registration};
 use crate::time::Sleep;
 
 // ----- listener ----------------------------------------------------------------
@@ -194,7 +194,9 @@ impl TcpListener {
     /// });
     /// ```
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        poll_fn(|cx| self.poll_accept(cx)).await
+        let mut waiting = self.io.waiting(Direction::Read);
+        let (stream, addr) = poll_fn(|cx| waiting.poll_io(cx, |l| l.accept())).await?;
+        TcpStream::from_mio(stream).map(|stream| (stream, addr))
     }
 
     /// The poll form of [`accept`](Self::accept).
@@ -243,6 +245,7 @@ impl TcpListener {
         Incoming {
             listener: self,
             backoff: None,
+            reg: Registration::default(),
         }
     }
 
@@ -321,6 +324,8 @@ impl fmt::Debug for TcpListener {
 pub struct Incoming<'a> {
     listener: &'a TcpListener,
     backoff: Option<Pin<Box<Sleep>>>,
+    /// Its wait for a connection (see `IoSource::poll_io_registered`).
+    reg: Registration,
 }
 
 impl Incoming<'_> {
@@ -380,8 +385,16 @@ impl futures_core::Stream for Incoming<'_> {
             ready!(backoff.as_mut().poll(cx));
             self.backoff = None;
         }
-        match ready!(self.listener.poll_accept(cx)) {
-            Ok((stream, _)) => Poll::Ready(Some(Ok(stream))),
+        let this = &mut *self;
+        let accepted = ready!(this.listener.io.poll_io_registered(
+            Direction::Read,
+            cx,
+            &mut this.reg,
+            |l| l.accept()
+        ))
+        .and_then(|(stream, _)| TcpStream::from_mio(stream));
+        match accepted {
+            Ok(stream) => Poll::Ready(Some(Ok(stream))),
             Err(err) => {
                 if is_resource_error(&err) {
                     self.backoff = Some(Box::pin(crate::time::sleep(Incoming::BACKOFF)));
@@ -389,6 +402,12 @@ impl futures_core::Stream for Incoming<'_> {
                 Poll::Ready(Some(Err(err)))
             }
         }
+    }
+}
+
+impl Drop for Incoming<'_> {
+    fn drop(&mut self) {
+        self.listener.io.unregister(Direction::Read, &mut self.reg);
     }
 }
 

@@ -122,11 +122,8 @@ impl UdpSocket {
         let Some(&addr) = same_family.or(addrs.first()) else {
             unreachable!("corio: resolve gives at least one address")
         };
-        poll_fn(|cx| {
-            self.io
-                .poll_io(Direction::Write, cx, |s| s.send_to(buf, addr))
-        })
-        .await
+        let mut waiting = self.io.waiting(Direction::Write);
+        poll_fn(|cx| waiting.poll_io(cx, |s| s.send_to(buf, addr))).await
     }
 
     /// Receives one datagram; returns its length and sender. Cancel safe.
@@ -144,11 +141,8 @@ impl UdpSocket {
     /// });
     /// ```
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        poll_fn(|cx| {
-            self.io
-                .poll_io(Direction::Read, cx, |s| s.recv_from(&mut *buf))
-        })
-        .await
+        let mut waiting = self.io.waiting(Direction::Read);
+        poll_fn(|cx| waiting.poll_io(cx, |s| s.recv_from(&mut *buf))).await
     }
 
     /// Sets the one peer that `send` sends to and `recv` receives from
@@ -181,7 +175,8 @@ impl UdpSocket {
     /// });
     /// ```
     pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.io.poll_io(Direction::Write, cx, |s| s.send(buf))).await
+        let mut waiting = self.io.waiting(Direction::Write);
+        poll_fn(|cx| waiting.poll_io(cx, |s| s.send(buf))).await
     }
 
     /// Receives one datagram from the connected peer. Cancel safe. A
@@ -200,7 +195,8 @@ impl UdpSocket {
     /// });
     /// ```
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.io.poll_io(Direction::Read, cx, |s| s.recv(&mut *buf))).await
+        let mut waiting = self.io.waiting(Direction::Read);
+        poll_fn(|cx| waiting.poll_io(cx, |s| s.recv(&mut *buf))).await
     }
 
     /// Allows sending to broadcast addresses (`SO_BROADCAST`).
