@@ -431,13 +431,31 @@ fn the_first_of_two_waiting_lifo_getters_gets_the_last_item() {
 }
 
 #[test]
-fn items_promised_to_woken_getters_are_not_taken_by_get_nowait() {
+fn get_nowait_may_take_an_item_promised_to_a_woken_getter_which_then_waits_again() {
+    // asyncio's rule: empty(), qsize() and get_nowait agree; the woken
+    // getter that finds nothing goes back in line.
     let q: Queue<u32> = Queue::new(0);
     let mut g1 = pin!(q.get());
     assert!(poll(g1.as_mut()).is_pending());
-    q.put_nowait(1).unwrap(); // promised to g1, which came first
-    assert_eq!(q.get_nowait(), Err(TryGetError::Empty));
-    assert!(q.empty(), "a promised item is on its way out: empty agrees");
+    q.put_nowait(1).unwrap(); // promised to g1
+    assert_eq!(q.qsize(), 1);
+    assert_eq!(q.get_nowait(), Ok(1));
+    assert!(poll(g1.as_mut()).is_pending(), "g1 waits again");
+    q.put_nowait(2).unwrap();
+    assert_eq!(poll(g1.as_mut()), Poll::Ready(Ok(2)));
+}
+
+#[test]
+fn a_newcomer_get_waits_behind_a_getter_woken_for_an_item() {
+    let q: Queue<u32> = Queue::new(0);
+    let mut g1 = pin!(q.get());
+    assert!(poll(g1.as_mut()).is_pending());
+    q.put_nowait(1).unwrap(); // promised to g1
+    let mut late = pin!(q.get());
+    assert!(
+        poll(late.as_mut()).is_pending(),
+        "the newcomer does not overtake"
+    );
     assert_eq!(poll(g1.as_mut()), Poll::Ready(Ok(1)));
 }
 
@@ -480,9 +498,25 @@ fn draining_a_queue_while_a_consumer_waits_never_sees_empty_disagree() {
                 Err(e) => panic!("empty() was false, get_nowait: {e:?} (drained {drained:?})"),
             }
         }
-        // The consumer was promised an item, not a particular one: the
-        // store's order decides at each pop.
-        assert_eq!(drained, [1]);
-        assert_eq!(consumer.await.unwrap(), Ok(2));
+        // get_nowait takes what empty() counts, the item promised to the
+        // woken consumer too (asyncio's rule); the consumer waits again.
+        assert_eq!(drained, [1, 2]);
+        q.put_nowait(3).unwrap();
+        assert_eq!(consumer.await.unwrap(), Ok(3));
+    });
+}
+
+#[test]
+fn qsize_full_and_put_nowait_agree_while_a_getter_is_woken_for_an_item() {
+    corio::run(async {
+        let queue = std::rc::Rc::new(Queue::new(1));
+        let q = std::rc::Rc::clone(&queue);
+        let getter = corio::spawn(async move { q.get().await.unwrap() });
+        corio::yield_now().await; // the getter waits
+        queue.put_nowait(1).unwrap(); // promised to it
+        let (qsize, maxsize, full) = (queue.qsize(), queue.maxsize(), queue.full());
+        assert_eq!(full, qsize >= maxsize);
+        assert_eq!(queue.put_nowait(2).is_ok(), qsize < maxsize);
+        assert_eq!(getter.await, Ok(1));
     });
 }

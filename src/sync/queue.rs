@@ -265,6 +265,9 @@ struct State<T, S> {
 }
 
 impl<T, S: Store<T>> State<T, S> {
+    /// Room for one more: every stored item takes some (those promised to
+    /// woken getters too: `maxsize` holds however getters come and go), and
+    /// so do places handed to waiting putters.
     #[inline]
     fn has_room(&self) -> bool {
         self.maxsize == 0 || self.items.len() + self.reserved < self.maxsize
@@ -274,11 +277,6 @@ impl<T, S: Store<T>> State<T, S> {
     #[inline]
     fn has_unclaimed(&self) -> bool {
         self.items.len() > self.claimed
-    }
-
-    /// Items nobody was promised.
-    fn unclaimed(&self) -> usize {
-        self.items.len().saturating_sub(self.claimed)
     }
 
     /// Stores an item, and promises one to the first waiting getter.
@@ -321,7 +319,10 @@ impl<T, S: Store<T>> State<T, S> {
 ///
 /// The order is FIFO; [`LifoQueue`] and [`PriorityQueue`] are the same
 /// type with another [`Order`]. Waiting producers and consumers are served
-/// in the order they came.
+/// in the order they came: a `get` that arrives while getters wait (even
+/// ones woken for an item that have not run yet) waits behind them.
+/// `get_nowait`, like asyncio's, takes any item there is, as `empty()` and
+/// `qsize()` count it; a woken getter that then finds none waits again.
 ///
 /// **Cancel safety.** A `get` dropped at any moment loses no item: items
 /// stay in the queue until a getter runs and takes one (as in asyncio), so
@@ -501,11 +502,12 @@ impl<T, O: Order<T>> GenericQueue<T, O> {
     pub fn get_nowait(&self) -> Result<T, TryGetError> {
         let (item, waker) = {
             let mut st = self.state.borrow_mut();
-            // Items promised to woken getters are theirs (and those
-            // getters came first).
-            match st.has_unclaimed().then(|| st.items.pop()).flatten() {
+            // Any stored item, as `empty()` says — even one promised to a
+            // getter woken for it that has not run yet (asyncio's rule: that
+            // getter finds the queue empty and waits again).
+            match st.items.pop() {
                 Some(item) => (item, st.free_place()),
-                None if st.shut_down && st.items.len() == 0 => return Err(TryGetError::ShutDown),
+                None if st.shut_down => return Err(TryGetError::ShutDown),
                 None => return Err(TryGetError::Empty),
             }
         };
@@ -613,9 +615,8 @@ impl<T, O: Order<T>> GenericQueue<T, O> {
         self.state.borrow().shut_down
     }
 
-    /// Items queued right now that a newcomer could take (an item already
-    /// promised to a woken getter is on its way out: not counted, so that
-    /// `empty()` and `get_nowait` agree).
+    /// Items queued right now (those promised to woken getters that have
+    /// not run yet included, as in asyncio).
     ///
     /// # Examples
     ///
@@ -625,7 +626,7 @@ impl<T, O: Order<T>> GenericQueue<T, O> {
     /// assert_eq!(queue.qsize(), 1);
     /// ```
     pub fn qsize(&self) -> usize {
-        self.state.borrow().unclaimed()
+        self.state.borrow().items.len()
     }
 
     /// The most items it holds (`0`: no limit).
@@ -668,7 +669,7 @@ impl<T, O: Order<T>> fmt::Debug for GenericQueue<T, O> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let st = self.state.borrow();
         f.debug_struct("Queue")
-            .field("qsize", &st.unclaimed())
+            .field("qsize", &st.items.len())
             .field("maxsize", &st.maxsize)
             .field("shut_down", &st.shut_down)
             .field("getters", &st.getters.waiting())
@@ -859,13 +860,19 @@ impl<T, O: Order<T>> GenericQueue<T, O> {
                     if promised {
                         st.claimed -= 1;
                     }
-                    // A promised item was dropped if the queue shut down at
-                    // once meanwhile; after a shutdown, one left unclaimed
-                    // may still be taken.
+                    // After a shutdown, an item left unclaimed may still be
+                    // taken.
                     let take = promised || st.has_unclaimed();
                     match take.then(|| st.items.pop()).flatten() {
                         Some(item) => item,
-                        None => return Poll::Ready(Err(QueueShutDown(()))),
+                        None if st.shut_down => return Poll::Ready(Err(QueueShutDown(()))),
+                        // The promised item was taken by `get_nowait`
+                        // meanwhile: wait again, at the back (asyncio's
+                        // getter, too, finds the queue empty and re-queues).
+                        None => {
+                            *ticket = Some(st.getters.push(cx.waker()));
+                            return Poll::Pending;
+                        }
                     }
                 }
             },
