@@ -22,6 +22,7 @@
 //! `ARCHITECTURE.md`).
 
 use std::cell::Cell;
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::io;
 use std::rc::Rc;
@@ -170,8 +171,12 @@ impl Waiters {
             Some(first) => {
                 self.first.set(Some(first));
                 let mut others = self.others.take().unwrap_or_default();
-                let id = waker_id(waker);
-                if !others.ids.contains(&id) {
+                // (Checked by the caller's identity, stored by the clone's,
+                // which the stored clone keeps alive; for the usual wakers
+                // the two are the same.)
+                if !others.ids.contains(&waker_id(waker)) {
+                    let clone = waker.clone();
+                    let id = waker_id(&clone);
                     let cap = self.cap.get().max(Self::MIN_CAP);
                     if others.wakers.len() >= cap as usize {
                         let cap = if turn <= self.flushed_in_turn.get() + 1 {
@@ -184,7 +189,7 @@ impl Waiters {
                         others.ids.clear();
                         let flushed = std::mem::take(&mut others.wakers);
                         others.ids.insert(id);
-                        others.wakers.push(waker.clone());
+                        others.wakers.push(clone);
                         // Woken with the list back in place: a wake that
                         // runs code which parks here again finds it.
                         self.others.set(Some(others));
@@ -194,7 +199,7 @@ impl Waiters {
                         return;
                     }
                     others.ids.insert(id);
-                    others.wakers.push(waker.clone());
+                    others.wakers.push(clone);
                 }
                 self.others.set(Some(others));
             }
@@ -204,26 +209,45 @@ impl Waiters {
     /// Registers `waker` for the future that holds `reg`: kept until an
     /// event takes it or the future unregisters.
     fn register(&self, waker: &Waker, reg: &mut Registration) {
-        let id = waker_id(waker);
         let epoch = self.epoch.get();
-        if reg.at == Some((id, epoch)) {
-            return; // registered already, since the last event
-        }
         let mut registered = self.registered.take().unwrap_or_default();
+        // Registered already, since the last event? (The key is the stored
+        // clone's identity, which the stored clone keeps alive — a waker's
+        // clone need not share its data.)
+        if let Some((id, at)) = reg.at {
+            if at == epoch
+                && registered
+                    .wakers
+                    .get(&id)
+                    .is_some_and(|e| e.0.will_wake(waker))
+            {
+                self.registered.set(Some(registered));
+                return;
+            }
+        }
         let gone = match reg.at.take() {
             Some((old, at)) if at == epoch => Self::release(&mut registered, old),
             _ => None,
         };
+        let clone = waker.clone();
+        let id = waker_id(&clone);
         let place = registered.next_place;
         registered.next_place += 1;
-        registered
-            .wakers
-            .entry(id)
-            .and_modify(|entry| entry.1 += 1)
-            .or_insert_with(|| (waker.clone(), 1, place));
+        let spare = match registered.wakers.entry(id) {
+            // Another future of the same task registered the same waker.
+            Entry::Occupied(mut entry) => {
+                entry.get_mut().1 += 1;
+                Some(clone)
+            }
+            Entry::Vacant(entry) => {
+                entry.insert((clone, 1, place));
+                None
+            }
+        };
         reg.at = Some((id, epoch));
         self.registered.set(Some(registered));
-        drop(gone); // a waker: dropped with the list back in place
+        drop(gone); // wakers: dropped with the list back in place
+        drop(spare);
     }
 
     /// The future that holds `reg` no longer waits.

@@ -520,3 +520,17 @@ fn qsize_full_and_put_nowait_agree_while_a_getter_is_woken_for_an_item() {
         assert_eq!(getter.await, Ok(1));
     });
 }
+
+#[test]
+fn a_queue_is_full_while_a_freed_place_is_handed_to_a_waiting_putter() {
+    let q: Queue<u32> = Queue::new(1);
+    q.put_nowait(0).unwrap();
+    let mut putter = pin!(q.put(1));
+    assert!(poll(putter.as_mut()).is_pending());
+    assert_eq!(q.get_nowait(), Ok(0)); // the freed place goes to the putter
+    assert!(q.empty());
+    assert!(q.full(), "the place is the putter's");
+    assert_eq!(q.put_nowait(2), Err(TryPutError::Full(2)));
+    assert_eq!(poll(putter.as_mut()), Poll::Ready(Ok(())));
+    assert_eq!(q.get_nowait(), Ok(1));
+}

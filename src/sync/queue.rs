@@ -651,7 +651,10 @@ impl<T, O: Order<T>> GenericQueue<T, O> {
         self.qsize() == 0
     }
 
-    /// Does it hold `maxsize` items?
+    /// Is there no room for another item — would `put_nowait` fail with
+    /// `Full`? That is `qsize() >= maxsize()`, except while a place freed
+    /// by a `get` is handed to a waiting `put` that has not run yet: the
+    /// place is that putter's, so the queue is full (and may be empty).
     ///
     /// # Examples
     ///
