@@ -153,10 +153,17 @@ struct TempDir(PathBuf);
 
 impl Drop for TempDir {
     fn drop(&mut self) {
-        match std::fs::remove_dir_all(&self.0) {
-            Ok(()) => println!("removed {}", self.0.display()),
-            Err(err) => eprintln!("could not remove {}: {err}", self.0.display()),
-        }
+        use std::io::Write;
+        // `writeln!`, not `println!`: this may run while a panic unwinds
+        // (stdout closed under `| head`), and a second panic would abort.
+        let _ = match std::fs::remove_dir_all(&self.0) {
+            Ok(()) => writeln!(std::io::stdout(), "removed {}", self.0.display()),
+            Err(err) => writeln!(
+                std::io::stderr(),
+                "could not remove {}: {err}",
+                self.0.display()
+            ),
+        };
     }
 }
 

@@ -74,6 +74,9 @@ fn parse_args() -> Result<Args, String> {
         if flag == "-h" || flag == "--help" {
             return Err(String::new());
         }
+        if !["--addr", "--connections", "--messages", "--size"].contains(&flag.as_str()) {
+            return Err(format!("unknown option {flag:?} (see --help)"));
+        }
         let value = argv.next().ok_or_else(|| format!("{flag} needs a value"))?;
         let number = |max: usize| match value.parse::<usize>() {
             Ok(n) if (1..=max).contains(&n) => Ok(n),

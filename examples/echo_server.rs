@@ -90,6 +90,9 @@ fn parse_args() -> Result<Args, String> {
         if flag == "-h" || flag == "--help" {
             return Err(String::new());
         }
+        if !["--addr", "--threads", "--seconds"].contains(&flag.as_str()) {
+            return Err(format!("unknown option {flag:?} (see --help)"));
+        }
         let value = argv.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--addr" => {

@@ -55,15 +55,15 @@ fn parse_args() -> Result<Options, String> {
             "--body" => options.print_body = true,
             "--demo" => options.demo = true,
             "--timeout" => {
-                let secs = args.next().ok_or("--timeout needs seconds")?;
-                let secs: f64 = secs
+                let text = args.next().ok_or("--timeout needs seconds")?;
+                let secs: f64 = text
                     .parse()
-                    .map_err(|_| format!("--timeout: {secs:?} is not a number"))?;
+                    .map_err(|_| format!("--timeout: {text:?} is not a number"))?;
                 options.timeout = Duration::try_from_secs_f64(secs)
                     .ok()
                     .filter(|t| !t.is_zero())
                     .ok_or(format!(
-                        "--timeout needs a positive number of seconds, not {secs}"
+                        "--timeout wants a positive, finite number of seconds, got {text:?}"
                     ))?;
             }
             "-h" | "--help" => {

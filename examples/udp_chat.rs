@@ -154,7 +154,20 @@ async fn chat(port: u16, peer: Option<SocketAddr>) -> io::Result<()> {
         IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
         IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
     };
-    let socket = Rc::new(UdpSocket::bind((local_ip, port)).await?);
+    let socket = match UdpSocket::bind((local_ip, port)).await {
+        Ok(socket) => Rc::new(socket),
+        Err(err) => {
+            let hint = if err.kind() == io::ErrorKind::AddrInUse {
+                " (another chat uses it? give each its own --port)"
+            } else {
+                ""
+            };
+            return Err(io::Error::new(
+                err.kind(),
+                format!("cannot bind {local_ip}:{port}: {err}{hint}"),
+            ));
+        }
+    };
     println!(
         "chatting on {} with {peer}; type lines, Ctrl-D to end",
         socket.local_addr()?
@@ -274,6 +287,9 @@ fn parse_args() -> Result<Option<(u16, Option<SocketAddr>)>, String> {
     while let Some(flag) = argv.next() {
         if flag == "-h" || flag == "--help" {
             return Err(String::new());
+        }
+        if !["--port", "--peer"].contains(&flag.as_str()) {
+            return Err(format!("unknown option {flag:?} (see --help)"));
         }
         let value = argv.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
