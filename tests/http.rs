@@ -1755,3 +1755,69 @@ mod answers_out_of_turn {
         }
     }
 }
+
+#[test]
+fn a_redirect_whose_body_is_over_the_body_limit_is_still_followed() {
+    // The limit is for responses the user gets; a followed redirect's body
+    // is only thrown away.
+    run_bounded(async {
+        let server = scripted(|n| match n {
+            0 => vec![send(
+                "HTTP/1.1 302 Found\r\nLocation: /b\r\nContent-Length: 40\r\n\r\nThis page has moved to /b, go there now.",
+            )],
+            _ => ok_with("ok"),
+        })
+        .await;
+        let client = Client::builder().max_body_bytes(10).build().unwrap();
+        let got = client.get(server.url("/a")).send().await.unwrap();
+        assert_eq!(got.text(), "ok");
+    });
+}
+
+#[test]
+fn a_redirect_whose_connection_cannot_be_reused_is_followed_without_waiting_for_its_body() {
+    // A 302 whose body runs until the close, which comes 5 s later.
+    run_bounded(async {
+        let server = scripted(|n| match n {
+            0 => vec![
+                send("HTTP/1.1 302 Found\r\nLocation: /b\r\n\r\nmoved"),
+                Pause(Duration::from_secs(5)),
+                Close,
+            ],
+            _ => ok_with("ok"),
+        })
+        .await;
+        let client = Client::builder()
+            .total_timeout(Duration::from_secs(2))
+            .build()
+            .unwrap();
+        let start = Instant::now();
+        let got = client.get(server.url("/a")).send().await.unwrap();
+        assert_eq!(got.text(), "ok");
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            start.elapsed()
+        );
+    });
+}
+
+#[test]
+fn a_redirect_location_beyond_utf8_is_followed_percent_encoded() {
+    run_bounded(async {
+        let server = scripted(|n| match n {
+            0 => vec![Send(
+                b"HTTP/1.1 302 Found\r\nLocation: /caf\xe9\r\nContent-Length: 0\r\n\r\n".to_vec(),
+            )],
+            _ => ok_with("ok"),
+        })
+        .await;
+        let got = Client::new().get(server.url("/a")).send().await.unwrap();
+        assert_eq!(got.text(), "ok");
+        assert!(
+            server.request(1).starts_with("GET /caf%E9 HTTP/1.1\r\n"),
+            "{}",
+            server.request(1)
+        );
+    });
+}

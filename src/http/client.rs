@@ -48,6 +48,9 @@ const READ_BUFFER: usize = 16 * 1024;
 /// A redirect's body is read (so the connection can be reused) only up to
 /// this size; a longer one closes the connection instead.
 const DISCARD_LIMIT: u64 = 64 * 1024;
+/// ... and the longest it waits for one (past that, a new connection is
+/// cheaper than the request's time).
+const DISCARD_TIME: Duration = Duration::from_secs(1);
 
 /// The settings a [`Client`] is built with.
 #[derive(Debug, Clone)]
@@ -480,7 +483,8 @@ impl Client {
             };
             conn.decoder = ResponseDecoder::new(method == Method::Head)
                 .max_head_bytes(config.max_head_bytes)
-                .max_body_bytes(config.max_body_bytes);
+                .max_body_bytes(config.max_body_bytes)
+                .following_redirects(config.follow_redirects);
             conn.clock = clock;
             match conn.exchange(wire).await {
                 Ok(head) => {
@@ -1083,8 +1087,23 @@ impl RequestBuilder {
 
 /// Where a `Location` points, resolved against the URL it came from.
 fn redirect_target(base: &Url, location: &[u8]) -> Result<Url, Error> {
-    let text = std::str::from_utf8(location)
-        .map_err(|_| Error::new(ErrorKind::Malformed, "the redirect Location is not UTF-8"))?;
+    // Bytes beyond ASCII (a Location in Latin-1, say) are sent on
+    // percent-encoded, as browsers and curl do.
+    let encoded;
+    let text = match std::str::from_utf8(location) {
+        Ok(text) => text,
+        Err(_) => {
+            encoded = location.iter().fold(String::new(), |mut out, &b| {
+                if b.is_ascii() {
+                    out.push(char::from(b));
+                } else {
+                    out.push_str(&format!("%{b:02X}"));
+                }
+                out
+            });
+            &encoded
+        }
+    };
     let next = base.join(text.trim()).map_err(|err| {
         Error::new(
             ErrorKind::Malformed,
@@ -1543,13 +1562,30 @@ impl StreamingResponse {
     /// Reads and drops a short body so that the connection can be reused;
     /// a long one (or any error) just closes the connection.
     async fn discard(mut self) {
-        // (Once the connection is gone, `chunk` returns at once.)
-        while self.body.conn.as_ref().map_or(0, |c| c.decoder.body_len()) <= DISCARD_LIMIT {
-            match self.chunk().await {
-                Ok(Some(_)) => {}
-                Ok(None) | Err(_) => return,
-            }
+        // Read only a body that lets the connection be reused, and only a
+        // small one, quickly; otherwise the connection is simply dropped
+        // (with `self`) — a body that runs until the close, or a slow one,
+        // must not spend the request's time.
+        let worth_reading = self.body.reusable
+            && self.body.conn.as_ref().is_some_and(|c| {
+                c.decoder.head_allows_reuse()
+                    && c.decoder
+                        .length_left()
+                        .is_none_or(|left| left <= DISCARD_LIMIT)
+            });
+        if !worth_reading {
+            return;
         }
+        let drain = async {
+            // (Once the connection is gone, `chunk` returns at once.)
+            while self.body.conn.as_ref().map_or(0, |c| c.decoder.body_len()) <= DISCARD_LIMIT {
+                match self.chunk().await {
+                    Ok(Some(_)) => {}
+                    Ok(None) | Err(_) => return,
+                }
+            }
+        };
+        let _ = crate::time::timeout(DISCARD_TIME, drain).await;
     }
 }
 

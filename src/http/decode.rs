@@ -172,6 +172,10 @@ pub struct ResponseDecoder {
     head_seen: usize,
     trailer_len: usize,
     keep_alive: bool,
+    /// A redirect that will be followed (the client's): its announced
+    /// length is not held against `max_body` — its body is only
+    /// discarded, and the bytes read of it are still counted.
+    followed_redirects: bool,
 }
 
 impl ResponseDecoder {
@@ -200,7 +204,22 @@ impl ResponseDecoder {
             head_seen: 0,
             trailer_len: 0,
             keep_alive: false,
+            followed_redirects: false,
         }
+    }
+
+    /// For a client that follows redirects: a 301/302/303/307/308 with a
+    /// `Location` is never handed to the user, so its announced length is
+    /// not refused at the head (see `followed_redirects`).
+    pub(crate) fn following_redirects(mut self, yes: bool) -> ResponseDecoder {
+        self.followed_redirects = yes;
+        self
+    }
+
+    /// May the connection carry another message, as far as the head said
+    /// (the framing and `Connection`)? Known once the head is decoded.
+    pub(crate) fn head_allows_reuse(&self) -> bool {
+        self.keep_alive
     }
 
     /// Sets the most bytes the head (status line and headers, interim
@@ -488,7 +507,10 @@ impl ResponseDecoder {
         }
         self.state = match (framing.codings, framing.chunked, framing.length) {
             (0, _, Some(length)) => {
-                if length > self.max_body {
+                let followed = self.followed_redirects
+                    && matches!(head.status, 301 | 302 | 303 | 307 | 308)
+                    && head.headers.contains("location");
+                if length > self.max_body && !followed {
                     return Err(too_large_body(self.max_body));
                 }
                 State::Length(length)
