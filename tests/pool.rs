@@ -27,6 +27,16 @@ impl Gate {
     }
 }
 
+/// Runs `f` on a thread of its own; `None` if it takes longer than `secs`
+/// (a hang).
+fn within<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(Duration::from_secs(secs)).ok()
+}
+
 /// Waits (bounded) until `cond` holds.
 fn eventually(what: &str, cond: impl Fn() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -928,16 +938,6 @@ mod review_edges {
     //! down, and a policy's edge: none may hang, abort or pick wrongly.
     use super::*;
 
-    /// Runs `f` on a thread of its own; `None` if it takes longer than
-    /// `secs` (a hang).
-    fn within<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = tx.send(f());
-        });
-        rx.recv_timeout(Duration::from_secs(secs)).ok()
-    }
-
     struct PanicOnDrop;
     impl Drop for PanicOnDrop {
         fn drop(&mut self) {
@@ -1060,4 +1060,53 @@ mod review_edges {
             assert!(done.load(Ordering::SeqCst), "round {round}: returned early");
         }
     }
+}
+
+#[test]
+fn a_job_that_shuts_its_single_thread_pool_down_with_wait_sees_the_queued_jobs_run() {
+    within(10, || {
+        let pool = Arc::new(ThreadPool::new(1));
+        let ran = Arc::new(AtomicUsize::new(0));
+        let gate = Gate::default();
+        let (p, r, g) = (pool.clone(), ran.clone(), gate.clone());
+        let first = pool
+            .submit(move || {
+                g.wait();
+                p.shutdown(true); // runs every queued job before returning
+                r.load(Ordering::SeqCst)
+            })
+            .unwrap();
+        let r = ran.clone();
+        let queued = pool
+            .submit(move || {
+                r.fetch_add(1, Ordering::SeqCst);
+            })
+            .unwrap();
+        gate.open();
+        assert_eq!(
+            first.wait(),
+            Ok(1),
+            "shutdown(true) returned before the queued job ran"
+        );
+        queued.wait().unwrap();
+    })
+    .expect("shutdown(true) from a job hung");
+}
+
+#[test]
+fn is_done_turns_true_only_when_the_result_is_there_for_the_handle() {
+    let pool = ThreadPool::new(1);
+    let gate = Gate::default();
+    let g = gate.clone();
+    let mut job = pool
+        .submit(move || {
+            g.wait();
+            1
+        })
+        .unwrap();
+    // A slow done callback: the result is lent to it first.
+    job.add_done_callback(|_| std::thread::sleep(Duration::from_millis(300)));
+    gate.open();
+    eventually("the job is done", || job.is_done());
+    assert_eq!(job.wait_timeout(Duration::ZERO), Some(Ok(1)));
 }

@@ -352,7 +352,10 @@ impl<T: Send + 'static> JobHandle<T> {
         JobHandle { shared }
     }
 
-    /// Has the job ended — with an output, a panic, cancelled or rejected?
+    /// Has the job ended — with an output, a panic, cancelled or rejected —
+    /// and is its result there for this handle? (Done callbacks see it
+    /// first: while they run, this is still false, so `wait` after it
+    /// returns at once.)
     ///
     /// # Examples
     ///
@@ -365,7 +368,10 @@ impl<T: Send + 'static> JobHandle<T> {
     /// assert_eq!(job.wait(), Ok(1));
     /// ```
     pub fn is_done(&self) -> bool {
-        !matches!(self.shared.lock().stage, Stage::Queued | Stage::Running)
+        !matches!(
+            self.shared.lock().stage,
+            Stage::Queued | Stage::Running | Stage::Lent
+        )
     }
 
     /// Cancels the job if it has not started: it never runs, and its handle

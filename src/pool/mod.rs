@@ -585,8 +585,9 @@ impl ThreadPool {
 
     /// Stops taking jobs. With `wait`, runs every queued job, then joins
     /// all threads before returning (called from one of the pool's own
-    /// jobs, all but those inside `shutdown(true)` themselves, its own
-    /// included). Without, queued jobs end as
+    /// jobs: its thread helps run the queue, then it waits for all threads
+    /// but those inside `shutdown(true)` themselves, its own included).
+    /// Without, queued jobs end as
     /// [`JobError::Cancelled`] and it returns at once; running jobs finish
     /// on their threads, which then exit.
     ///
@@ -630,7 +631,18 @@ impl ThreadPool {
             in_pool
         };
         self.inner.exited.notify_all();
-        if !in_pool {
+        if in_pool {
+            // A job cannot wait for its own thread, which may be the only
+            // one: it runs what is queued itself (alongside the others),
+            // so "every queued job has run" holds when this returns.
+            loop {
+                let job = self.inner.lock().queue.pop_front();
+                match job {
+                    Some(job) => run_contained(job),
+                    None => break,
+                }
+            }
+        } else {
             for worker in workers {
                 let _ = worker.join();
             }
