@@ -1821,3 +1821,23 @@ fn a_redirect_location_beyond_utf8_is_followed_percent_encoded() {
         );
     });
 }
+
+#[test]
+fn a_slow_redirect_body_does_not_spend_a_short_total_timeout() {
+    run_bounded(async {
+        let server = scripted(|n| match n {
+            0 => vec![
+                send("HTTP/1.1 302 Found\r\nLocation: /b\r\nContent-Length: 5\r\n\r\n"),
+                Pause(Duration::from_secs(5)),
+            ],
+            _ => ok_with("ok"),
+        })
+        .await;
+        let client = Client::builder()
+            .total_timeout(Duration::from_millis(900))
+            .build()
+            .unwrap();
+        let got = client.get(server.url("/a")).send().await.unwrap();
+        assert_eq!(got.text(), "ok");
+    });
+}

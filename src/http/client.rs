@@ -1576,6 +1576,15 @@ impl StreamingResponse {
         if !worth_reading {
             return;
         }
+        // At most a quarter of what is left of the request's total time,
+        // so that the redirect's target gets the rest.
+        let left = self
+            .body
+            .conn
+            .as_ref()
+            .and_then(|c| c.clock.deadline)
+            .map(|d| d.at.saturating_duration_since(Instant::now()) / 4);
+        let budget = left.map_or(DISCARD_TIME, |left| left.min(DISCARD_TIME));
         let drain = async {
             // (Once the connection is gone, `chunk` returns at once.)
             while self.body.conn.as_ref().map_or(0, |c| c.decoder.body_len()) <= DISCARD_LIMIT {
@@ -1585,7 +1594,7 @@ impl StreamingResponse {
                 }
             }
         };
-        let _ = crate::time::timeout(DISCARD_TIME, drain).await;
+        let _ = crate::time::timeout(budget, drain).await;
     }
 }
 

@@ -353,9 +353,11 @@ impl<T: Send + 'static> JobHandle<T> {
     }
 
     /// Has the job ended — with an output, a panic, cancelled or rejected —
-    /// and is its result there for this handle? (Done callbacks see it
-    /// first: while they run, this is still false, so `wait` after it
-    /// returns at once.)
+    /// and is its result there for this handle? Done callbacks see it
+    /// first: while they run (on the loop the job was submitted from, which
+    /// must be running for that), this is false, so a `wait` after it
+    /// returns at once. A callback added to a finished job lends it out
+    /// again.
     ///
     /// # Examples
     ///
@@ -568,7 +570,8 @@ impl<T> fmt::Debug for JobHandle<T> {
             Ok(st) => match st.stage {
                 Stage::Queued => "queued",
                 Stage::Running => "running",
-                Stage::Lent | Stage::Done(_) => "done",
+                Stage::Lent => "done, callbacks running",
+                Stage::Done(_) => "done",
                 Stage::Taken => "taken",
             },
             Err(_) => "?",

@@ -584,10 +584,12 @@ impl ThreadPool {
     }
 
     /// Stops taking jobs. With `wait`, runs every queued job, then joins
-    /// all threads before returning (called from one of the pool's own
-    /// jobs: its thread helps run the queue, then it waits for all threads
-    /// but those inside `shutdown(true)` themselves, its own included).
-    /// Without, queued jobs end as
+    /// all threads before returning. Called from one of the pool's own
+    /// jobs, it cannot wait for its own thread: it returns once every
+    /// thread but those inside `shutdown(true)` themselves has finished —
+    /// jobs still queued then (on a one-thread pool, all of them) run after
+    /// the calling job returns, so that job must not wait for them.
+    /// Without `wait`, queued jobs end as
     /// [`JobError::Cancelled`] and it returns at once; running jobs finish
     /// on their threads, which then exit.
     ///
@@ -631,18 +633,7 @@ impl ThreadPool {
             in_pool
         };
         self.inner.exited.notify_all();
-        if in_pool {
-            // A job cannot wait for its own thread, which may be the only
-            // one: it runs what is queued itself (alongside the others),
-            // so "every queued job has run" holds when this returns.
-            loop {
-                let job = self.inner.lock().queue.pop_front();
-                match job {
-                    Some(job) => run_contained(job),
-                    None => break,
-                }
-            }
-        } else {
+        if !in_pool {
             for worker in workers {
                 let _ = worker.join();
             }
