@@ -266,22 +266,20 @@ impl LoopHandle {
     pub fn call_soon_threadsafe(&self, f: impl FnOnce() + Send + 'static) -> bool {
         // On the loop's own thread, while it runs, this is `call_soon`
         // (asyncio's too): in line with what the thread scheduled before.
-        let mut f = Some(f);
+        // (Not while the loop's state is borrowed — from code the loop runs
+        // inside its bookkeeping: then the remote queue, as from any
+        // thread.)
         let here = crate::context::with_current(|core| {
-            // (Not while the loop's state is borrowed — from code the loop
-            // runs inside its bookkeeping: then the remote queue, as from
-            // any thread.)
-            if !Arc::ptr_eq(core.shared(), &self.shared) || core.state.try_borrow_mut().is_err() {
-                return false;
-            }
-            if let Some(f) = f.take() {
-                core.call_soon(Box::new(f));
-            }
-            true
+            let usable =
+                Arc::ptr_eq(core.shared(), &self.shared) && core.state.try_borrow_mut().is_ok();
+            usable.then(|| std::rc::Rc::clone(core))
         });
-        match f {
-            Some(f) if here != Some(true) => self.shared.push_remote_callback(Box::new(f)).is_ok(),
-            _ => true,
+        match here.flatten() {
+            Some(core) => {
+                core.call_soon(Box::new(f));
+                true
+            }
+            None => self.shared.push_remote_callback(Box::new(f)).is_ok(),
         }
     }
 

@@ -201,7 +201,6 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
         let wake = WakeSet::new(n);
         let mut outputs: Vec<Option<T>> = (0..n).map(|_| None).collect();
         let mut errors: Vec<Option<GroupError<E>>> = (0..n).map(|_| None).collect();
-        let mut failed = false;
         let mut remaining = n;
         let mut woken = Vec::new();
         std::future::poll_fn(|cx| {
@@ -225,11 +224,9 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
                     Ok(Err(e)) => GroupError::Failed(e),
                     Err(e) => GroupError::Task(e),
                 };
+                // (The child's watcher, which ran before its handle got
+                // the outcome, has cancelled the others already.)
                 errors[index] = Some(error);
-                if !failed {
-                    failed = true;
-                    self.cancel_all();
-                }
             }
             if remaining == 0 {
                 Poll::Ready(())
