@@ -1120,3 +1120,29 @@ fn debug_says_when_done_callbacks_still_hold_the_result() {
     assert_eq!(shown, "JobHandle(done, callbacks running)");
     assert_eq!(job.wait(), Ok(1));
 }
+
+#[test]
+fn two_jobs_that_shut_their_two_thread_pool_down_and_then_meet_both_return() {
+    // Each waits for the other after its shutdown(true): neither call may
+    // wait for the other's thread.
+    for round in 0..20 {
+        let got = within(5, move || {
+            let pool = Arc::new(ThreadPool::new(2));
+            let before = Arc::new(std::sync::Barrier::new(2));
+            let after = Arc::new(std::sync::Barrier::new(2));
+            let jobs: Vec<_> = (0..2)
+                .map(|_| {
+                    let (p, b, a) = (pool.clone(), before.clone(), after.clone());
+                    pool.submit(move || {
+                        b.wait();
+                        p.shutdown(true);
+                        a.wait();
+                    })
+                    .unwrap()
+                })
+                .collect();
+            jobs.into_iter().map(JobHandle::wait).collect::<Vec<_>>()
+        });
+        assert_eq!(got, Some(vec![Ok(()), Ok(())]), "round {round}: deadlock");
+    }
+}

@@ -266,7 +266,7 @@ impl Builder {
                     workers: Vec::new(),
                     ids: Vec::new(),
                     detached: false,
-                    in_shutdown: 0,
+                    shutdown_callers: Vec::new(),
                 }),
                 work: Condvar::new(),
                 exited: Condvar::new(),
@@ -300,8 +300,10 @@ struct State {
     ids: Vec<std::thread::ThreadId>,
     /// Shut down with its threads let go: nobody waits for them.
     detached: bool,
-    /// Pool threads blocked in `shutdown(true)` (from a job).
-    in_shutdown: usize,
+    /// Pool threads whose job called `shutdown(true)`, until they exit:
+    /// such a call cannot wait for them (nor they for each other — two of
+    /// them may go on to wait for one another).
+    shutdown_callers: Vec<std::thread::ThreadId>,
 }
 
 struct Inner {
@@ -586,7 +588,7 @@ impl ThreadPool {
     /// Stops taking jobs. With `wait`, runs every queued job, then joins
     /// all threads before returning. Called from one of the pool's own
     /// jobs, it cannot wait for its own thread: it returns once every
-    /// thread but those inside `shutdown(true)` themselves has finished —
+    /// thread but those whose jobs called `shutdown(true)` has finished —
     /// jobs still queued then (on a one-thread pool, all of them) run after
     /// the calling job returns, so that job must not wait for them.
     /// Without `wait`, queued jobs end as
@@ -629,7 +631,9 @@ impl ThreadPool {
         let in_pool = {
             let mut st = self.inner.lock();
             let in_pool = st.ids.contains(&me);
-            st.in_shutdown += usize::from(in_pool);
+            if in_pool && !st.shutdown_callers.contains(&me) {
+                st.shutdown_callers.push(me);
+            }
             in_pool
         };
         self.inner.exited.notify_all();
@@ -638,12 +642,17 @@ impl ThreadPool {
                 let _ = worker.join();
             }
         }
-        // Wait until every thread is gone but those (the caller among
-        // them) that wait here from inside a job.
-        let mut st = self.inner.lock();
         // An outside caller waits for every thread; one inside a job
-        // (which cannot wait for itself) for all but those like it.
-        let allowed = |st: &State| if in_pool { st.in_shutdown } else { 0 };
+        // (which cannot wait for itself) for all but the threads whose
+        // jobs called this, itself among them.
+        let mut st = self.inner.lock();
+        let allowed = |st: &State| {
+            if in_pool {
+                st.shutdown_callers.len()
+            } else {
+                0
+            }
+        };
         while !st.detached && st.threads > allowed(&st) {
             st = self
                 .inner
@@ -651,7 +660,6 @@ impl ThreadPool {
                 .wait(st)
                 .unwrap_or_else(|e| e.into_inner());
         }
-        st.in_shutdown -= usize::from(in_pool);
     }
 
     /// Shuts down without waiting and forgets the threads (they exit after
@@ -784,6 +792,7 @@ fn worker(inner: Arc<Inner>, first: Option<Box<dyn Work>>) {
     st.threads -= 1;
     let me = std::thread::current().id();
     st.ids.retain(|id| *id != me);
+    st.shutdown_callers.retain(|id| *id != me);
     drop(st);
     inner.exited.notify_all();
 }
