@@ -773,12 +773,13 @@ impl Stdin {
     ///
     /// Cancel safe: a line being read when the call is dropped is returned
     /// by the next call — on any `Stdin` of the process, since they share
-    /// the terminal; reads left by several dropped calls each give their
-    /// line to a later call — no line is lost, but reads that were waiting
+    /// the terminal. Reads left by several dropped calls each give their
+    /// line to a later call: no line is lost, but reads that were waiting
     /// at the same time take lines in whichever order they reach the
-    /// terminal, so their lines may come back swapped. (Two calls waiting at once each read a line of
-    /// their own. When the loop closes, a read still blocked on the
-    /// terminal is left to its thread, not waited for.)
+    /// terminal, so their lines may come back swapped. (Two calls waiting
+    /// at once each read a line of their own. When the loop closes, a read
+    /// still blocked on the terminal is left to its thread, not waited
+    /// for.)
     ///
     /// # Panics
     ///
