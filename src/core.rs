@@ -472,6 +472,11 @@ impl Core {
                 unreachable!()
             };
             if slot.cancelled {
+                // Its waker goes too (to the pool, or just a count down): a
+                // finished task must not look wakeable from outside.
+                if let Some(waker) = slot.waker.take() {
+                    drop(st.wakers.put(waker));
+                }
                 (future, None, false)
             } else {
                 let waker = match slot.waker.take() {
@@ -943,12 +948,18 @@ impl Core {
         }
         let leftovers = {
             let mut st = self.state.borrow_mut();
-            // Done callbacks will not run; the outcomes stay for the handles.
+            // Done callbacks will not run; the outcomes stay for the handles,
+            // and whoever awaits one (a task of another loop) is woken: the
+            // callbacks it was waiting behind are gone.
             let mut callback_lists = Vec::new();
+            let mut join_wakers = Vec::new();
             for (_, slot) in st.tasks.iter_mut() {
                 slot.callbacks_queued = false;
                 if let Some(extra) = &mut slot.extra {
-                    callback_lists.extend(extra.callbacks.take());
+                    if let Some(list) = extra.callbacks.take() {
+                        callback_lists.push(list);
+                        join_wakers.extend(slot.join_waker.take());
+                    }
                 }
             }
             let unreachable: Vec<usize> = st
@@ -961,24 +972,44 @@ impl Core {
                 .into_iter()
                 .map(|i| st.tasks.remove(i))
                 .collect();
+            // A panic that only dropped callbacks would have seen: nobody
+            // will see it now.
+            let unseen: Vec<Report> = freed
+                .iter()
+                .filter(|slot| {
+                    !slot.observed
+                        && matches!(&slot.stage, Stage::Done(outcome) if outcome.is_panic())
+                })
+                .map(unretrieved_panic)
+                .collect();
             (
                 callback_lists,
+                join_wakers,
                 freed,
+                unseen,
                 std::mem::take(&mut st.ready),
                 std::mem::take(&mut st.callbacks),
                 st.timers.drain(),
             )
         };
+        let (callback_lists, join_wakers, freed, unseen, ready, callbacks, timers) = leftovers;
+        for report in unseen {
+            self.report(report);
+        }
         // A handler may hold handles of this loop: drop it, or the two would
         // keep each other alive. Later reports go to stderr.
         let handler = self.exception_handler.take();
         // One by one, each contained: were they dropped together, a second
         // panicking destructor would panic during the first one's unwinding
         // — and abort the process.
-        let (callback_lists, freed, ready, callbacks, timers) = leftovers;
         callback_lists
             .into_iter()
             .for_each(DoneCallbacks::drop_each_contained);
+        for waker in join_wakers {
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| waker.wake())) {
+                drop_contained(payload); // a foreign waker's panic
+            }
+        }
         freed.into_iter().for_each(drop_contained);
         drop(ready); // keys only
         callbacks.into_iter().for_each(drop_contained);

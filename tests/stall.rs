@@ -1,6 +1,8 @@
 //! Debug mode's stall report, in its own test binary: its tests wait for
 //! grace periods and other threads.
 
+mod common;
+
 use std::cell::RefCell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::Rc;
@@ -366,13 +368,13 @@ fn a_stall_among_thousands_of_waiting_tasks_is_explained_at_once() {
 /// thread of its own, and gives the text of its "would block forever"
 /// report; fails if it still waits after 10 s, or returns.
 fn hang_report<F: Future<Output = ()> + 'static>(
-    make: impl FnOnce(&EventLoop) -> F + Send + 'static,
+    make: impl FnOnce(&mut EventLoop) -> F + Send + 'static,
 ) -> String {
     let (done_tx, done_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let result = catch_unwind(AssertUnwindSafe(|| {
             let mut lp = EventLoop::new().unwrap();
-            let main = make(&lp);
+            let main = make(&mut lp);
             lp.run_until_complete(main);
         }));
         let _ = done_tx.send(result.map_err(panic_text));
@@ -423,5 +425,21 @@ fn a_task_handed_back_unfinished_by_wait_does_not_keep_the_waiters_waker() {
         let (_done, pending) = corio::wait([stuck, quick], corio::ReturnWhen::FirstCompleted).await;
         let _still_pending = pending;
         std::future::pending::<()>().await;
+    });
+}
+
+#[test]
+fn a_cancelled_task_whose_old_waker_is_held_does_not_hide_a_hang() {
+    // The probe keeps a clone of the task's waker; once the task is done
+    // (cancelled), that clone can wake nothing.
+    hang_report(|lp| {
+        let (probe, task) = common::spawn_parked(lp);
+        task.cancel();
+        async move {
+            corio::yield_now().await; // the cancelled future is dropped
+            assert!(task.is_done());
+            let _keep = (probe, task);
+            std::future::pending::<()>().await;
+        }
     });
 }

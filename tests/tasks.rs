@@ -795,3 +795,77 @@ fn a_destructor_run_while_a_loop_is_dropped_may_run_a_loop_of_its_own() {
     drop(lp);
     assert!(ran.get());
 }
+/// Unretrieved-panic reports among `reports`.
+fn unretrieved(reports: &std::rc::Rc<std::cell::RefCell<Vec<corio::Report>>>) -> usize {
+    reports
+        .borrow()
+        .iter()
+        .filter(|r| r.kind() == corio::ReportKind::UnretrievedPanic)
+        .count()
+}
+
+#[test]
+fn a_detached_panic_whose_done_callback_never_ran_is_reported_when_the_loop_is_dropped() {
+    common::quiet_panics();
+    let mut lp = EventLoop::new().unwrap();
+    let reports = common::capture_reports(&lp);
+    let task = lp.spawn(async { panic!("expected: nobody sees this") });
+    task.add_done_callback(|_| {});
+    lp.run_once(); // the task panics; its done callback is queued, not run
+    drop(task); // only the callback could have seen the panic now
+    drop(lp); // ... and it never runs
+    assert_eq!(unretrieved(&reports), 1, "{:?}", reports.borrow());
+}
+
+#[test]
+fn a_child_panic_of_a_group_dropped_in_that_turn_is_reported_when_the_loop_is_dropped() {
+    common::quiet_panics();
+    let mut lp = EventLoop::new().unwrap();
+    let reports = common::capture_reports(&lp);
+    lp.run_until_complete(async {
+        let mut group = corio::TaskGroup::<(), ()>::new();
+        group.spawn(async { panic!("expected: child blew up") });
+        corio::yield_now().await; // the child panics before we run again
+        drop(group); // its watcher is still queued
+    });
+    drop(lp);
+    assert_eq!(unretrieved(&reports), 1, "{:?}", reports.borrow());
+}
+
+/// Awaits, from loop B, a task of loop A that is dropped meanwhile.
+fn await_a_task_of_a_loop_dropped_meanwhile(
+    with_done_callback: bool,
+) -> Option<Result<(), corio::TaskError>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut a = EventLoop::new().unwrap();
+        let task = a.spawn(std::future::pending::<()>());
+        if with_done_callback {
+            task.add_done_callback(|_| {});
+        }
+        a.run_once(); // parked
+        let a = std::rc::Rc::new(std::cell::RefCell::new(Some(a)));
+        let mut b = EventLoop::new().unwrap();
+        let out = b.run_until_complete(async move {
+            let waiter = corio::spawn(task); // awaits loop A's task from loop B
+            corio::yield_now().await; // the waiter is parked on it
+            drop(a.borrow_mut().take()); // loop A closes: its task ends Cancelled
+            waiter.await.unwrap()
+        });
+        let _ = tx.send(out);
+    });
+    rx.recv_timeout(Duration::from_secs(5)).ok()
+}
+
+#[test]
+fn awaiting_a_task_of_a_loop_dropped_meanwhile_gives_cancelled() {
+    assert_eq!(
+        await_a_task_of_a_loop_dropped_meanwhile(false),
+        Some(Err(corio::TaskError::Cancelled))
+    );
+    assert_eq!(
+        await_a_task_of_a_loop_dropped_meanwhile(true),
+        Some(Err(corio::TaskError::Cancelled)),
+        "with a done callback that will never run"
+    );
+}
