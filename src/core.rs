@@ -630,7 +630,7 @@ impl Core {
             self.report(report);
         }
         if let Some(waker) = wake {
-            waker.wake();
+            wake_contained(waker);
         }
     }
 
@@ -690,7 +690,7 @@ impl Core {
             self.report(report);
         }
         if let Some(waker) = wake {
-            waker.wake();
+            wake_contained(waker);
         }
         ran
     }
@@ -996,26 +996,24 @@ impl Core {
         for report in unseen {
             self.report(report);
         }
-        // A handler may hold handles of this loop: drop it, or the two would
-        // keep each other alive. Later reports go to stderr.
-        let handler = self.exception_handler.take();
         // One by one, each contained: were they dropped together, a second
         // panicking destructor would panic during the first one's unwinding
         // — and abort the process.
         callback_lists
             .into_iter()
             .for_each(DoneCallbacks::drop_each_contained);
-        for waker in join_wakers {
-            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| waker.wake())) {
-                drop_contained(payload); // a foreign waker's panic
-            }
-        }
+        join_wakers.into_iter().for_each(wake_contained);
         freed.into_iter().for_each(drop_contained);
         drop(ready); // keys only
         callbacks.into_iter().for_each(drop_contained);
         timers.into_iter().for_each(drop_contained);
         remote.wakes.into_iter().for_each(drop_contained);
         remote.callbacks.into_iter().for_each(drop_contained);
+        // Last, so that reports raised while the rest was dropped (a
+        // panicked task's handle in a callback that never ran) still reach
+        // it. A handler may hold handles of this loop: drop it, or the two
+        // would keep each other alive. Later reports go to stderr.
+        let handler = self.exception_handler.take();
         drop_contained(handler);
     }
 
@@ -1168,6 +1166,19 @@ pub(crate) fn unretrieved_panic(slot: &TaskSlot) -> Report {
         message,
         Some((slot.id(), slot.name())),
     )
+}
+
+/// Wakes whoever awaits a task's outcome: a waker of another executor is
+/// foreign code, and its panic must not unwind through the loop (nor out
+/// of `EventLoop::drop`).
+pub(crate) fn wake_contained(waker: Waker) {
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| waker.wake())) {
+        eprintln!(
+            "corio: a waker panicked when woken: {}",
+            panic_message(&*payload)
+        );
+        std::mem::forget(payload); // its destructor could panic again
+    }
 }
 
 /// Drops user data, containing a panicking destructor.

@@ -869,3 +869,39 @@ fn awaiting_a_task_of_a_loop_dropped_meanwhile_gives_cancelled() {
         "with a done callback that will never run"
     );
 }
+
+#[test]
+fn a_panic_whose_handle_sits_in_a_callback_never_run_is_reported_to_the_handler_at_close() {
+    quiet_panics();
+    let mut lp = EventLoop::new().unwrap();
+    let reports = capture_reports(&lp);
+    let task = lp.spawn(async { panic!("expected: nobody sees this") });
+    lp.run_once(); // the task panics; its handle is alive
+    lp.call_soon(move || drop(task)); // never runs: dropped at close
+    drop(lp);
+    assert_eq!(unretrieved(&reports), 1, "{:?}", reports.borrow());
+}
+
+#[test]
+fn a_panicking_waker_of_another_executor_does_not_escape_dropping_the_loop() {
+    struct PanickingWaker;
+    impl std::task::Wake for PanickingWaker {
+        fn wake(self: std::sync::Arc<Self>) {
+            panic!("expected: a foreign waker panics");
+        }
+    }
+    quiet_panics();
+    for with_done_callback in [false, true] {
+        let lp = EventLoop::new().unwrap();
+        let mut task = lp.spawn(std::future::pending::<()>());
+        if with_done_callback {
+            task.add_done_callback(|_| {});
+        }
+        let waker = std::task::Waker::from(std::sync::Arc::new(PanickingWaker));
+        let mut cx = std::task::Context::from_waker(&waker);
+        assert!(std::pin::Pin::new(&mut task).poll(&mut cx).is_pending());
+        let escaped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(lp))).is_err();
+        assert!(!escaped, "with a done callback: {with_done_callback}");
+        drop(task);
+    }
+}
