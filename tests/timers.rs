@@ -391,20 +391,30 @@ fn a_main_future_that_panicked_leaves_no_stale_waker_identity_behind() {
     assert!(!main_future_woken_by_a_sleep_polled_in_a_callback(&mut lp));
 }
 
+/// A task waiting on a sleep of `first`, shared with the caller, who
+/// then resets it to `to(now)` and awaits the task (within 2 s); returns
+/// the instant the sleep was reset to.
+async fn reset_by_another_task(first: Duration, to: impl FnOnce(Instant) -> Instant) -> Instant {
+    let shared = Rc::new(RefCell::new(Box::pin(sleep(first))));
+    let s = Rc::clone(&shared);
+    let waiter = corio::spawn(async move {
+        std::future::poll_fn(|cx| s.borrow_mut().as_mut().poll(cx)).await;
+    });
+    corio::yield_now().await; // the waiter parks on the sleep
+    let deadline = to(Instant::now());
+    shared.borrow_mut().as_mut().reset(deadline);
+    let out = timeout(Duration::from_secs(2), waiter).await;
+    assert!(out.is_ok(), "the waiter never woke after reset");
+    deadline
+}
+
 #[test]
 fn a_sleep_reset_earlier_by_another_task_wakes_its_waiter_at_the_new_deadline() {
     corio::run(async {
-        let shared = Rc::new(RefCell::new(Box::pin(sleep(Duration::from_secs(3600)))));
-        let s = Rc::clone(&shared);
-        let waiter = corio::spawn(async move {
-            std::future::poll_fn(|cx| s.borrow_mut().as_mut().poll(cx)).await;
-        });
-        corio::yield_now().await; // the waiter parks on the hour-long sleep
-        corio::yield_now().await;
-        let soon = Instant::now() + Duration::from_millis(5);
-        shared.borrow_mut().as_mut().reset(soon);
-        let out = timeout(Duration::from_secs(2), waiter).await;
-        assert!(out.is_ok(), "the waiter never woke after reset");
+        let soon = reset_by_another_task(Duration::from_secs(3600), |now| {
+            now + Duration::from_millis(5)
+        })
+        .await;
         assert!(Instant::now() >= soon);
     });
 }
@@ -412,16 +422,10 @@ fn a_sleep_reset_earlier_by_another_task_wakes_its_waiter_at_the_new_deadline() 
 #[test]
 fn a_sleep_reset_later_by_another_task_still_wakes_its_waiter() {
     corio::run(async {
-        let shared = Rc::new(RefCell::new(Box::pin(sleep(Duration::from_millis(10)))));
-        let s = Rc::clone(&shared);
-        let waiter = corio::spawn(async move {
-            std::future::poll_fn(|cx| s.borrow_mut().as_mut().poll(cx)).await;
-        });
-        corio::yield_now().await; // the waiter parks on the 10 ms sleep
-        let later = Instant::now() + Duration::from_millis(20);
-        shared.borrow_mut().as_mut().reset(later);
-        let out = timeout(Duration::from_secs(2), waiter).await;
-        assert!(out.is_ok(), "the waiter never woke after reset");
+        let later = reset_by_another_task(Duration::from_millis(10), |now| {
+            now + Duration::from_millis(20)
+        })
+        .await;
         assert!(Instant::now() >= later, "woke before the new deadline");
     });
 }
@@ -429,15 +433,6 @@ fn a_sleep_reset_later_by_another_task_still_wakes_its_waiter() {
 #[test]
 fn a_sleep_reset_to_the_past_by_another_task_wakes_its_waiter_at_once() {
     corio::run(async {
-        let shared = Rc::new(RefCell::new(Box::pin(sleep(Duration::from_secs(3600)))));
-        let s = Rc::clone(&shared);
-        let waiter = corio::spawn(async move {
-            std::future::poll_fn(|cx| s.borrow_mut().as_mut().poll(cx)).await;
-        });
-        corio::yield_now().await;
-        corio::yield_now().await;
-        shared.borrow_mut().as_mut().reset(Instant::now());
-        let out = timeout(Duration::from_secs(2), waiter).await;
-        assert!(out.is_ok(), "the waiter never woke after reset");
+        reset_by_another_task(Duration::from_secs(3600), |now| now).await;
     });
 }
