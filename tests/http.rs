@@ -1841,3 +1841,86 @@ fn a_slow_redirect_body_does_not_spend_a_short_total_timeout() {
         assert_eq!(got.text(), "ok");
     });
 }
+
+/// A demo server whose handler panics on `/panic` and otherwise echoes
+/// the method, the path and the body.
+async fn echo_or_panic_server() -> Server {
+    Server::bind("127.0.0.1:0", |req| async move {
+        if req.path() == "/panic" {
+            panic!("expected: the handler panics");
+        }
+        let body = String::from_utf8_lossy(&req.body).into_owned();
+        Reply::text(format!("{} {} {body}", req.method, req.path()))
+    })
+    .await
+    .unwrap()
+}
+
+#[test]
+fn a_request_that_expects_100_continue_hears_100_continue_before_sending_its_body() {
+    run_bounded(async {
+        let server = echo_or_panic_server().await;
+        let mut stream = TcpStream::connect(server.local_addr()).await.unwrap();
+        stream
+            .write_all(
+                b"POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+            )
+            .await
+            .unwrap();
+        let mut piece = [0; 1024];
+        let n = corio::time::timeout(Duration::from_secs(2), stream.read(&mut piece))
+            .await
+            .expect("no 100 Continue within 2 s")
+            .unwrap();
+        assert!(piece[..n].starts_with(b"HTTP/1.1 100 Continue\r\n\r\n"));
+        stream.write_all(b"hello").await.unwrap();
+        stream.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut rest = Vec::new();
+        let read = corio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut rest));
+        read.await.unwrap().unwrap();
+        let rest = String::from_utf8_lossy(&rest);
+        assert!(rest.starts_with("HTTP/1.1 200"), "{rest}");
+        assert!(rest.ends_with("POST /e hello"), "{rest}");
+    });
+}
+
+#[test]
+fn a_panicking_handler_answers_500_and_the_connection_goes_on() {
+    common::quiet_panics();
+    run_bounded(async {
+        let server = echo_or_panic_server().await;
+        let mut stream = TcpStream::connect(server.local_addr()).await.unwrap();
+        stream
+            .write_all(b"GET /panic HTTP/1.1\r\nHost: x\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut out = Vec::new();
+        let read = corio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut out));
+        read.await.unwrap().unwrap();
+        let text = String::from_utf8_lossy(&out);
+        assert!(text.starts_with("HTTP/1.1 500"), "{text:?}");
+        assert!(text.ends_with("GET /after "), "{text:?}");
+    });
+}
+
+#[test]
+fn an_expectation_other_than_100_continue_is_refused_with_417() {
+    run_bounded(async {
+        let server = echo_or_panic_server().await;
+        let mut stream = TcpStream::connect(server.local_addr()).await.unwrap();
+        stream
+            .write_all(
+                b"POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: a-miracle\r\n\r\n",
+            )
+            .await
+            .unwrap();
+        let mut out = Vec::new();
+        let read = corio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut out));
+        read.await.unwrap().unwrap();
+        assert!(
+            out.starts_with(b"HTTP/1.1 417"),
+            "{:?}",
+            String::from_utf8_lossy(&out)
+        );
+    });
+}

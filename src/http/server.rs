@@ -16,7 +16,11 @@
 //! descriptors pauses accepting; it does not end the server.
 //!
 //! A handler is an `async` function from [`Request`] to [`Reply`]; it runs
-//! as part of the connection's task, on the loop that bound the server.
+//! as part of the connection's task, on the loop that bound the server. A
+//! handler that panics gets its client a `500` (the connection goes on),
+//! and the panic is reported like a panicking callback's. A request with
+//! `Expect: 100-continue` hears `100 Continue` before it sends its body
+//! (any other expectation: `417`).
 //! A [`Reply`] can be slowed down ([`Reply::paced`]) to play a slow
 //! network, or sent `chunked`.
 //!
@@ -696,13 +700,42 @@ where
         shared.requests.set(shared.requests.get() + 1);
         let head_request = request.method == "HEAD";
         let version = request.version;
-        let reply = handler(request).await;
+        let reply = match contained(handler(request)).await {
+            Ok(reply) => reply,
+            // The client gets an answer, and the connection goes on; the
+            // panic is reported like a panicking callback's.
+            Err(message) => {
+                let report = crate::report::Report::new(
+                    crate::report::ReportKind::CallbackPanic,
+                    format!("a demo server handler panicked: {message}"),
+                    None,
+                );
+                crate::context::with_current(|core| core.report(report));
+                Reply::new(500).body("the handler panicked")
+            }
+        };
         let keep_alive = keep_alive && !reply.close;
         let sent = reply.send(&mut stream, version, head_request, keep_alive, idle);
         if sent.await.is_err() || !keep_alive {
             break;
         }
     }
+}
+
+/// Runs a handler's future with its panics contained: `Err(message)`.
+async fn contained<T>(future: impl Future<Output = T>) -> Result<T, String> {
+    let mut future = std::pin::pin!(future);
+    std::future::poll_fn(|cx| {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+            Ok(poll) => poll.map(Ok),
+            Err(payload) => {
+                let message = crate::report::panic_message(&*payload);
+                crate::core::drop_contained(payload);
+                std::task::Poll::Ready(Err(message))
+            }
+        }
+    })
+    .await
 }
 
 /// Reads one request into `buf` (which keeps bytes of the next one), and
@@ -752,6 +785,20 @@ async fn read_request(
                 let target = parsed.path.unwrap_or("/").to_owned();
                 let headers =
                     Headers::from_head(&buf[..head_len], fields().map(|(n, v)| (n.as_bytes(), v)));
+                // `Expect: 100-continue` (RFC 9110 §10.1.1): the client
+                // waits for a word before sending its body. (Any other
+                // expectation cannot be met: 417.)
+                if let Some(expect) = headers.get("expect") {
+                    if !expect.eq_ignore_ascii_case(b"100-continue") {
+                        return Err(bad(417, "the only expectation met is 100-continue"));
+                    }
+                    if version == Version::Http11 && buf.len() < head_len + length {
+                        let sent = write_within(stream, b"HTTP/1.1 100 Continue\r\n\r\n", idle);
+                        if sent.await.is_err() {
+                            return Ok(None);
+                        }
+                    }
+                }
                 while buf.len() < head_len + length {
                     match timeout(idle, read_more(stream, buf)).await {
                         Ok(0) | Err(_) => return Ok(None),
