@@ -1889,17 +1889,13 @@ fn a_panicking_handler_answers_500_and_the_connection_goes_on() {
     common::quiet_panics();
     run_bounded(async {
         let server = echo_or_panic_server().await;
-        let mut stream = TcpStream::connect(server.local_addr()).await.unwrap();
-        stream
-            .write_all(b"GET /panic HTTP/1.1\r\nHost: x\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            .await
-            .unwrap();
-        let mut out = Vec::new();
-        let read = corio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut out));
-        read.await.unwrap().unwrap();
-        let text = String::from_utf8_lossy(&out);
-        assert!(text.starts_with("HTTP/1.1 500"), "{text:?}");
-        assert!(text.ends_with("GET /after "), "{text:?}");
+        let out = raw_exchange(
+            &server,
+            b"GET /panic HTTP/1.1\r\nHost: x\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .await;
+        assert!(out.starts_with("HTTP/1.1 500"), "{out:?}");
+        assert!(out.ends_with("GET /after "), "{out:?}");
     });
 }
 
@@ -1907,20 +1903,22 @@ fn a_panicking_handler_answers_500_and_the_connection_goes_on() {
 fn an_expectation_other_than_100_continue_is_refused_with_417() {
     run_bounded(async {
         let server = echo_or_panic_server().await;
-        let mut stream = TcpStream::connect(server.local_addr()).await.unwrap();
-        stream
-            .write_all(
-                b"POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: a-miracle\r\n\r\n",
-            )
-            .await
-            .unwrap();
-        let mut out = Vec::new();
-        let read = corio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut out));
-        read.await.unwrap().unwrap();
-        assert!(
-            out.starts_with(b"HTTP/1.1 417"),
-            "{:?}",
-            String::from_utf8_lossy(&out)
-        );
+        let out = raw_exchange(
+            &server,
+            b"POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: a-miracle\r\n\r\n",
+        )
+        .await;
+        assert!(out.starts_with("HTTP/1.1 417"), "{out:?}");
     });
+}
+
+/// Sends `request` to `server` on a connection of its own and reads what
+/// comes back until the server closes (within 5 s).
+async fn raw_exchange(server: &Server, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect(server.local_addr()).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut out = Vec::new();
+    let read = corio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut out));
+    read.await.unwrap().unwrap();
+    String::from_utf8_lossy(&out).into_owned()
 }
