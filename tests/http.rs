@@ -1922,3 +1922,28 @@ async fn raw_exchange(server: &Server, request: &[u8]) -> String {
     read.await.unwrap().unwrap();
     String::from_utf8_lossy(&out).into_owned()
 }
+
+#[test]
+fn an_http_1_0_request_that_asks_for_keep_alive_is_told_the_connection_stays() {
+    run_bounded(async {
+        let server = echo_or_panic_server().await;
+        let mut stream = TcpStream::connect(server.local_addr()).await.unwrap();
+        stream
+            .write_all(b"GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            .await
+            .unwrap();
+        let mut piece = [0; 1024];
+        let n = corio::time::timeout(Duration::from_secs(5), stream.read(&mut piece))
+            .await
+            .unwrap()
+            .unwrap();
+        let head = String::from_utf8_lossy(&piece[..n]).to_ascii_lowercase();
+        assert!(head.contains("connection: keep-alive\r\n"), "{head}");
+        // ... and it does: a second request on it is answered.
+        stream.write_all(b"GET /b HTTP/1.0\r\n\r\n").await.unwrap();
+        let mut rest = Vec::new();
+        let read = corio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut rest));
+        read.await.unwrap().unwrap();
+        assert!(String::from_utf8_lossy(&rest).ends_with("GET /b "));
+    });
+}

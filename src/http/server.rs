@@ -333,7 +333,7 @@ impl Reply {
     }
 
     /// The head's bytes: status line and fields.
-    fn head(&self, keep_alive: bool, chunked: bool) -> Vec<u8> {
+    fn head(&self, version: Version, keep_alive: bool, chunked: bool) -> Vec<u8> {
         let mut out = Vec::with_capacity(128);
         out.extend_from_slice(
             format!("HTTP/1.1 {} {}\r\n", self.status, reason(self.status)).as_bytes(),
@@ -352,6 +352,9 @@ impl Reply {
         }
         if !keep_alive {
             out.extend_from_slice(b"Connection: close\r\n");
+        } else if version == Version::Http10 {
+            // An HTTP/1.0 client closes unless told the connection stays.
+            out.extend_from_slice(b"Connection: keep-alive\r\n");
         }
         out.extend_from_slice(b"\r\n");
         out
@@ -375,7 +378,7 @@ impl Reply {
         idle: Duration,
     ) -> io::Result<()> {
         let chunked = self.chunked_for(version);
-        let mut wire = self.head(keep_alive, chunked);
+        let mut wire = self.head(version, keep_alive, chunked);
         if head_request || !self.has_body() {
             return write_within(stream, &wire, idle).await;
         }
