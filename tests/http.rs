@@ -1947,3 +1947,107 @@ fn an_http_1_0_request_that_asks_for_keep_alive_is_told_the_connection_stays() {
         assert!(String::from_utf8_lossy(&rest).ends_with("GET /b "));
     });
 }
+
+#[test]
+fn a_handler_that_panics_before_returning_its_future_answers_500_and_the_connection_goes_on() {
+    common::quiet_panics();
+    run_bounded(async {
+        let server = Server::bind("127.0.0.1:0", |req| {
+            if req.path() == "/panic" {
+                panic!("expected: the handler panics before its future exists");
+            }
+            async move { Reply::text(format!("{} {} ", req.method, req.path())) }
+        })
+        .await
+        .unwrap();
+        let out = raw_exchange(
+            &server,
+            b"GET /panic HTTP/1.1\r\nHost: x\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .await;
+        assert!(out.starts_with("HTTP/1.1 500"), "{out:?}");
+        assert!(out.ends_with("GET /after "), "{out:?}");
+    });
+}
+
+/// A handler future that is ready at once and whose destructor panics.
+struct ReadyThenBoom(Option<Reply>);
+
+impl std::future::Future for ReadyThenBoom {
+    type Output = Reply;
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Reply> {
+        std::task::Poll::Ready(self.0.take().unwrap())
+    }
+}
+
+impl Drop for ReadyThenBoom {
+    fn drop(&mut self) {
+        panic!("expected: the handler's future panics when dropped");
+    }
+}
+
+#[test]
+fn a_handler_future_whose_destructor_panics_still_gets_its_client_an_answer() {
+    common::quiet_panics();
+    run_bounded(async {
+        let server = Server::bind("127.0.0.1:0", |req| {
+            ReadyThenBoom(Some(Reply::text(format!("{} {} ", req.method, req.path()))))
+        })
+        .await
+        .unwrap();
+        let out = raw_exchange(
+            &server,
+            b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .await;
+        assert!(out.starts_with("HTTP/1.1 "), "no answer at all: {out:?}");
+        assert!(out.ends_with("\r\n\r\nthe handler panicked"), "{out:?}");
+    });
+}
+
+#[test]
+fn expect_fields_are_read_as_lists_every_one_of_them() {
+    run_bounded(async {
+        let server = echo_or_panic_server().await;
+        let out = raw_exchange(
+            &server,
+            b"POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\nExpect: a-miracle\r\nConnection: close\r\n\r\nhello",
+        )
+        .await;
+        assert!(
+            out.starts_with("HTTP/1.1 417 Expectation Failed"),
+            "{out:?}"
+        );
+        let out = raw_exchange(
+            &server,
+            b"POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue, \r\nConnection: close\r\n\r\nhello",
+        )
+        .await;
+        assert!(
+            out.ends_with("POST /e hello"),
+            "an empty list element is ignored: {out:?}"
+        );
+    });
+}
+
+#[test]
+fn a_reply_that_sets_connection_close_itself_closes_and_is_not_told_keep_alive() {
+    run_bounded(async {
+        let server = Server::bind("127.0.0.1:0", |_req| async move {
+            Reply::text("bye").header("Connection", "close")
+        })
+        .await
+        .unwrap();
+        let out = raw_exchange(
+            &server,
+            b"GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+        )
+        .await;
+        let head = out.to_ascii_lowercase();
+        assert!(!head.contains("connection: keep-alive"), "{head:?}");
+        assert_eq!(head.matches("connection: close").count(), 1, "{head:?}");
+    });
+}

@@ -351,8 +351,10 @@ impl Reply {
             }
         }
         if !keep_alive {
-            out.extend_from_slice(b"Connection: close\r\n");
-        } else if version == Version::Http10 {
+            if !self.headers.has_token("connection", "close") {
+                out.extend_from_slice(b"Connection: close\r\n");
+            }
+        } else if version == Version::Http10 && !self.headers.contains("connection") {
             // An HTTP/1.0 client closes unless told the connection stays.
             out.extend_from_slice(b"Connection: keep-alive\r\n");
         }
@@ -437,6 +439,7 @@ fn reason(status: u16) -> &'static str {
         400 => "Bad Request",
         404 => "Not Found",
         413 => "Content Too Large",
+        417 => "Expectation Failed",
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
         501 => "Not Implemented",
@@ -703,7 +706,7 @@ where
         shared.requests.set(shared.requests.get() + 1);
         let head_request = request.method == "HEAD";
         let version = request.version;
-        let reply = match contained(handler(request)).await {
+        let reply = match contained(&*handler, request).await {
             Ok(reply) => reply,
             // The client gets an answer, and the connection goes on; the
             // panic is reported like a panicking callback's.
@@ -717,7 +720,9 @@ where
                 Reply::new(500).body("the handler panicked")
             }
         };
-        let keep_alive = keep_alive && !reply.close;
+        // (A reply that sets `Connection: close` itself means it too.)
+        let closes = reply.close || reply.headers.has_token("connection", "close");
+        let keep_alive = keep_alive && !closes;
         let sent = reply.send(&mut stream, version, head_request, keep_alive, idle);
         if sent.await.is_err() || !keep_alive {
             break;
@@ -725,20 +730,37 @@ where
     }
 }
 
-/// Runs a handler's future with its panics contained: `Err(message)`.
-async fn contained<T>(future: impl Future<Output = T>) -> Result<T, String> {
-    let mut future = std::pin::pin!(future);
-    std::future::poll_fn(|cx| {
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+/// Runs `handler(request)` — the call, each poll of its future, and the
+/// future's destructor — with panics contained: `Err(message)`.
+async fn contained<F, Fut>(handler: &F, request: Request) -> Result<Reply, String>
+where
+    F: Fn(Request) -> Fut,
+    Fut: Future<Output = Reply>,
+{
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    let message = |payload: Box<dyn std::any::Any + Send>| {
+        let message = crate::report::panic_message(&*payload);
+        crate::core::drop_contained(payload);
+        message
+    };
+    let future = catch_unwind(AssertUnwindSafe(|| handler(request))).map_err(message)?;
+    let mut future = std::pin::pin!(Some(future));
+    let outcome = std::future::poll_fn(|cx| {
+        let Some(running) = future.as_mut().as_pin_mut() else {
+            return std::task::Poll::Ready(Err("polled after it ended".to_owned()));
+        };
+        match catch_unwind(AssertUnwindSafe(|| running.poll(cx))) {
             Ok(poll) => poll.map(Ok),
-            Err(payload) => {
-                let message = crate::report::panic_message(&*payload);
-                crate::core::drop_contained(payload);
-                std::task::Poll::Ready(Err(message))
-            }
+            Err(payload) => std::task::Poll::Ready(Err(message(payload))),
         }
     })
-    .await
+    .await;
+    // Its destructor, too, runs contained.
+    let dropped = catch_unwind(AssertUnwindSafe(|| future.set(None))).map_err(message);
+    match (outcome, dropped) {
+        (Ok(reply), Ok(())) => Ok(reply),
+        (Err(err), _) | (Ok(_), Err(err)) => Err(err),
+    }
 }
 
 /// Reads one request into `buf` (which keeps bytes of the next one), and
@@ -791,10 +813,19 @@ async fn read_request(
                 // `Expect: 100-continue` (RFC 9110 §10.1.1): the client
                 // waits for a word before sending its body. (Any other
                 // expectation cannot be met: 417.)
-                if let Some(expect) = headers.get("expect") {
-                    if !expect.eq_ignore_ascii_case(b"100-continue") {
+                let mut continue_expected = false;
+                for expectation in headers
+                    .get_all("expect")
+                    .flat_map(|value| value.split(|&b| b == b','))
+                    .map(<[u8]>::trim_ascii)
+                    .filter(|item| !item.is_empty())
+                {
+                    if !expectation.eq_ignore_ascii_case(b"100-continue") {
                         return Err(bad(417, "the only expectation met is 100-continue"));
                     }
+                    continue_expected = true;
+                }
+                if continue_expected {
                     if version == Version::Http11 && buf.len() < head_len + length {
                         let sent = write_within(stream, b"HTTP/1.1 100 Continue\r\n\r\n", idle);
                         if sent.await.is_err() {
