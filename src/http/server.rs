@@ -825,12 +825,11 @@ async fn read_request(
                     }
                     continue_expected = true;
                 }
-                if continue_expected {
-                    if version == Version::Http11 && buf.len() < head_len + length {
-                        let sent = write_within(stream, b"HTTP/1.1 100 Continue\r\n\r\n", idle);
-                        if sent.await.is_err() {
-                            return Ok(None);
-                        }
+                if continue_expected && version == Version::Http11 && buf.len() < head_len + length
+                {
+                    let sent = write_within(stream, b"HTTP/1.1 100 Continue\r\n\r\n", idle);
+                    if sent.await.is_err() {
+                        return Ok(None);
                     }
                 }
                 while buf.len() < head_len + length {
