@@ -18,7 +18,10 @@
 //! A handler is an `async` function from [`Request`] to [`Reply`]; it runs
 //! as part of the connection's task, on the loop that bound the server. A
 //! handler that panics gets its client a `500` (the connection goes on),
-//! and the panic is reported like a panicking callback's. A request with
+//! and the panic is reported like a panicking callback's (a panic in its
+//! future's destructor is reported too; a reply already made stands). The
+//! server alone writes the `Connection` field of a reply: a handler's own
+//! is read only for `close`. A request with
 //! `Expect: 100-continue` hears `100 Continue` before it sends its body
 //! (any other expectation: `417`).
 //! A [`Reply`] can be slowed down ([`Reply::paced`]) to play a slow
@@ -338,8 +341,12 @@ impl Reply {
         out.extend_from_slice(
             format!("HTTP/1.1 {} {}\r\n", self.status, reason(self.status)).as_bytes(),
         );
+        // The connection's fate is the server's to say, once: a handler's
+        // own `Connection` field has been taken into account (`close`).
         for (name, value) in self.headers.iter() {
-            super::request::put(&mut out, name, value);
+            if !name.eq_ignore_ascii_case("connection") {
+                super::request::put(&mut out, name, value);
+            }
         }
         if self.has_body() {
             if chunked {
@@ -351,10 +358,8 @@ impl Reply {
             }
         }
         if !keep_alive {
-            if !self.headers.has_token("connection", "close") {
-                out.extend_from_slice(b"Connection: close\r\n");
-            }
-        } else if version == Version::Http10 && !self.headers.contains("connection") {
+            out.extend_from_slice(b"Connection: close\r\n");
+        } else if version == Version::Http10 {
             // An HTTP/1.0 client closes unless told the connection stays.
             out.extend_from_slice(b"Connection: keep-alive\r\n");
         }
@@ -711,12 +716,7 @@ where
             // The client gets an answer, and the connection goes on; the
             // panic is reported like a panicking callback's.
             Err(message) => {
-                let report = crate::report::Report::new(
-                    crate::report::ReportKind::CallbackPanic,
-                    format!("a demo server handler panicked: {message}"),
-                    None,
-                );
-                crate::context::with_current(|core| core.report(report));
+                report_handler_panic(&message);
                 Reply::new(500).body("the handler panicked")
             }
         };
@@ -731,35 +731,58 @@ where
 }
 
 /// Runs `handler(request)` — the call, each poll of its future, and the
-/// future's destructor — with panics contained: `Err(message)`.
+/// future's destructor — with panics contained: `Err(message)` for a
+/// panic in the call or a poll. A panic in the destructor (which may run
+/// when the server is dropped mid-request) is reported on its own.
 async fn contained<F, Fut>(handler: &F, request: Request) -> Result<Reply, String>
 where
     F: Fn(Request) -> Fut,
     Fut: Future<Output = Reply>,
 {
     use std::panic::{AssertUnwindSafe, catch_unwind};
-    let message = |payload: Box<dyn std::any::Any + Send>| {
-        let message = crate::report::panic_message(&*payload);
-        crate::core::drop_contained(payload);
-        message
-    };
-    let future = catch_unwind(AssertUnwindSafe(|| handler(request))).map_err(message)?;
-    let mut future = std::pin::pin!(Some(future));
-    let outcome = std::future::poll_fn(|cx| {
-        let Some(running) = future.as_mut().as_pin_mut() else {
+    let future = catch_unwind(AssertUnwindSafe(|| handler(request))).map_err(panic_text)?;
+    let mut guard = DropContained(Some(Box::pin(future)));
+    std::future::poll_fn(|cx| {
+        let Some(running) = guard.0.as_mut() else {
             return std::task::Poll::Ready(Err("polled after it ended".to_owned()));
         };
-        match catch_unwind(AssertUnwindSafe(|| running.poll(cx))) {
+        match catch_unwind(AssertUnwindSafe(|| running.as_mut().poll(cx))) {
             Ok(poll) => poll.map(Ok),
-            Err(payload) => std::task::Poll::Ready(Err(message(payload))),
+            Err(payload) => std::task::Poll::Ready(Err(panic_text(payload))),
         }
     })
-    .await;
-    // Its destructor, too, runs contained.
-    let dropped = catch_unwind(AssertUnwindSafe(|| future.set(None))).map_err(message);
-    match (outcome, dropped) {
-        (Ok(reply), Ok(())) => Ok(reply),
-        (Err(err), _) | (Ok(_), Err(err)) => Err(err),
+    .await
+}
+
+/// A panic payload's message; the payload is dropped contained.
+fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
+    let message = crate::report::panic_message(&*payload);
+    crate::core::drop_contained(payload);
+    message
+}
+
+/// Reports a demo-server handler's panic like a panicking callback's.
+fn report_handler_panic(message: &str) {
+    let report = crate::report::Report::new(
+        crate::report::ReportKind::CallbackPanic,
+        format!("a demo server handler panicked: {message}"),
+        None,
+    );
+    crate::context::with_current(|core| core.report(report));
+}
+
+/// Holds a handler's future; drops it with a panic contained and reported,
+/// however the wait for it ends (done, failed, or cancelled).
+struct DropContained<T>(Option<std::pin::Pin<Box<T>>>);
+
+impl<T> Drop for DropContained<T> {
+    fn drop(&mut self) {
+        let future = self.0.take();
+        if let Err(payload) =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(future)))
+        {
+            report_handler_panic(&panic_text(payload));
+        }
     }
 }
 
