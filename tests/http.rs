@@ -1889,27 +1889,34 @@ fn a_panicking_handler_answers_500_and_the_connection_goes_on() {
     common::quiet_panics();
     run_bounded(async {
         let server = echo_or_panic_server().await;
-        let out = raw_exchange(
-            &server,
-            b"GET /panic HTTP/1.1\r\nHost: x\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-        )
-        .await;
+        let out = then_after(&server, "/panic").await;
         assert!(out.starts_with("HTTP/1.1 500"), "{out:?}");
         assert!(out.ends_with("GET /after "), "{out:?}");
     });
 }
 
-#[test]
-fn an_expectation_other_than_100_continue_is_refused_with_417() {
-    run_bounded(async {
-        let server = echo_or_panic_server().await;
-        let out = raw_exchange(
-            &server,
-            b"POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: a-miracle\r\n\r\n",
-        )
-        .await;
-        assert!(out.starts_with("HTTP/1.1 417"), "{out:?}");
-    });
+/// Sends `request` on a new connection and reads the first piece of the
+/// answer (within 5 s): the connection, still open, and that piece in
+/// lowercase.
+async fn first_answer(server: &Server, request: &[u8]) -> (TcpStream, String) {
+    let mut stream = TcpStream::connect(server.local_addr()).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut piece = [0; 1024];
+    let n = corio::time::timeout(Duration::from_secs(5), stream.read(&mut piece))
+        .await
+        .unwrap()
+        .unwrap();
+    let head = String::from_utf8_lossy(&piece[..n]).to_ascii_lowercase();
+    (stream, head)
+}
+
+/// `GET path`, then pipelined on the same connection `GET /after` with
+/// `Connection: close`: what comes back for both.
+async fn then_after(server: &Server, path: &str) -> String {
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: x\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    );
+    raw_exchange(server, request.as_bytes()).await
 }
 
 /// Sends `request` to `server` on a connection of its own and reads what
@@ -1927,17 +1934,11 @@ async fn raw_exchange(server: &Server, request: &[u8]) -> String {
 fn an_http_1_0_request_that_asks_for_keep_alive_is_told_the_connection_stays() {
     run_bounded(async {
         let server = echo_or_panic_server().await;
-        let mut stream = TcpStream::connect(server.local_addr()).await.unwrap();
-        stream
-            .write_all(b"GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
-            .await
-            .unwrap();
-        let mut piece = [0; 1024];
-        let n = corio::time::timeout(Duration::from_secs(5), stream.read(&mut piece))
-            .await
-            .unwrap()
-            .unwrap();
-        let head = String::from_utf8_lossy(&piece[..n]).to_ascii_lowercase();
+        let (mut stream, head) = first_answer(
+            &server,
+            b"GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+        )
+        .await;
         assert!(head.contains("connection: keep-alive\r\n"), "{head}");
         // ... and it does: a second request on it is answered.
         stream.write_all(b"GET /b HTTP/1.0\r\n\r\n").await.unwrap();
@@ -1960,11 +1961,7 @@ fn a_handler_that_panics_before_returning_its_future_answers_500_and_the_connect
         })
         .await
         .unwrap();
-        let out = raw_exchange(
-            &server,
-            b"GET /panic HTTP/1.1\r\nHost: x\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-        )
-        .await;
+        let out = then_after(&server, "/panic").await;
         assert!(out.starts_with("HTTP/1.1 500"), "{out:?}");
         assert!(out.ends_with("GET /after "), "{out:?}");
     });
@@ -1998,11 +1995,7 @@ fn a_handler_future_whose_destructor_panics_still_gets_its_client_an_answer() {
         })
         .await
         .unwrap();
-        let out = raw_exchange(
-            &server,
-            b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-        )
-        .await;
+        let out = then_after(&server, "/a").await;
         // Its reply stands (the panic is reported on its own).
         assert!(out.starts_with("HTTP/1.1 200"), "{out:?}");
         assert!(out.ends_with("GET /after "), "{out:?}");
@@ -2013,6 +2006,12 @@ fn a_handler_future_whose_destructor_panics_still_gets_its_client_an_answer() {
 fn expect_fields_are_read_as_lists_every_one_of_them() {
     run_bounded(async {
         let server = echo_or_panic_server().await;
+        let out = raw_exchange(
+            &server,
+            b"POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: a-miracle\r\n\r\n",
+        )
+        .await;
+        assert!(out.starts_with("HTTP/1.1 417"), "{out:?}");
         let out = raw_exchange(
             &server,
             b"POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\nExpect: a-miracle\r\nConnection: close\r\n\r\nhello",
@@ -2068,17 +2067,11 @@ fn the_server_alone_says_what_becomes_of_the_connection() {
         })
         .await
         .unwrap();
-        let mut stream = TcpStream::connect(server.local_addr()).await.unwrap();
-        stream
-            .write_all(b"GET /trace HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
-            .await
-            .unwrap();
-        let mut piece = [0; 1024];
-        let n = corio::time::timeout(Duration::from_secs(5), stream.read(&mut piece))
-            .await
-            .unwrap()
-            .unwrap();
-        let head = String::from_utf8_lossy(&piece[..n]).to_ascii_lowercase();
+        let (_stream, head) = first_answer(
+            &server,
+            b"GET /trace HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+        )
+        .await;
         assert!(head.contains("connection: keep-alive\r\n"), "{head:?}");
         let out = raw_exchange(
             &server,
