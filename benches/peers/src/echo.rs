@@ -436,10 +436,24 @@ struct ServerProcess {
     child: Child,
 }
 
+/// A command that runs this program — on CPU `cpu` alone when given
+/// (`taskset`), so that the scheduler does not move the two processes of
+/// a pair between the machine's cores mid-run.
+fn self_command(cpu: Option<usize>) -> Command {
+    let exe = std::env::current_exe().expect("own path");
+    match cpu {
+        Some(cpu) => {
+            let mut command = Command::new("taskset");
+            command.arg("-c").arg(cpu.to_string()).arg(exe);
+            command
+        }
+        None => Command::new(exe),
+    }
+}
+
 impl ServerProcess {
-    fn start(runtime: &str, port: u16) -> ServerProcess {
-        let exe = std::env::current_exe().expect("own path");
-        let mut child = Command::new(exe)
+    fn start(runtime: &str, port: u16, cpu: Option<usize>) -> ServerProcess {
+        let mut child = self_command(cpu)
             .args(["echo-server", runtime, &port.to_string()])
             .stdout(Stdio::piped())
             .spawn()
@@ -460,20 +474,27 @@ impl Drop for ServerProcess {
 }
 
 /// Runs a client process; returns (round trips/s, client CPU ns per round trip).
-fn client_process(runtime: &str, port: u16, conns: usize, msgs: usize) -> Option<(f64, f64)> {
+fn client_process(
+    runtime: &str,
+    port: u16,
+    conns: usize,
+    msgs: usize,
+    cpu: Option<usize>,
+) -> Option<(f64, f64)> {
     let args = [port.to_string(), conns.to_string(), msgs.to_string()];
-    run_self(&["echo-client", runtime, &args[0], &args[1], &args[2]])
+    let args = ["echo-client", runtime, &args[0], &args[1], &args[2]];
+    numbers(self_command(cpu).args(args))
 }
 
 /// Runs this program with `args` in a fresh process; returns the two
 /// numbers it prints (a rate, and CPU ns per operation).
 pub fn run_self(args: &[&str]) -> Option<(f64, f64)> {
-    let exe = std::env::current_exe().expect("own path");
-    let out = Command::new(exe)
-        .args(args)
-        .stderr(Stdio::inherit())
-        .output()
-        .ok()?;
+    numbers(self_command(None).args(args))
+}
+
+/// Runs `command`; returns the two numbers it prints.
+fn numbers(command: &mut Command) -> Option<(f64, f64)> {
+    let out = command.stderr(Stdio::inherit()).output().ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
     let mut it = text
         .split_whitespace()
@@ -500,57 +521,95 @@ pub fn median(mut v: Vec<f64>) -> (f64, f64, f64) {
     (med, v[0], v[n - 1])
 }
 
-pub fn w5(rounds: usize, conns: usize, msgs: usize, only: Option<String>) {
+/// The W5 table. With `pin`, the process under test runs on CPU 0 and its
+/// raw-mio partner on CPU 1 (`taskset`). Beside the ratio of medians, each
+/// runtime's rate is divided by the raw pair's rate of the same round, and
+/// the median of those paired ratios is printed: drifts of the machine
+/// between rounds cancel out of it.
+pub fn w5(rounds: usize, conns: usize, msgs: usize, only: Option<String>, pin: bool) {
     let runtimes: Vec<&str> = RUNTIMES
         .iter()
         .copied()
         .filter(|rt| only.as_ref().is_none_or(|o| o.split(',').any(|x| x == *rt)))
         .collect();
+    let (tested, partner) = if pin {
+        (Some(0), Some(1))
+    } else {
+        (None, None)
+    };
     // Servers: each runtime's server against the raw client (the fastest
     // client, so the server is what is measured). Clients: each runtime's
-    // client against the raw server.
-    let mut server_rt: std::collections::BTreeMap<&str, Vec<(f64, f64)>> = Default::default();
-    let mut client_rt: std::collections::BTreeMap<&str, Vec<(f64, f64)>> = Default::default();
+    // client against the raw server. Per round: runtime -> (rate, cpu).
+    type Round<'a> = std::collections::BTreeMap<&'a str, (f64, f64)>;
+    let mut server_rounds: Vec<Round> = Vec::new();
+    let mut client_rounds: Vec<Round> = Vec::new();
     for round in 0..rounds {
         eprintln!("round {}/{rounds}", round + 1);
+        let (mut servers, mut clients) = (Round::new(), Round::new());
         for k in 0..runtimes.len() {
             let rt = runtimes[(k + round) % runtimes.len()];
             // Server side.
             let port = free_port();
-            let server = ServerProcess::start(rt, port);
+            let server = ServerProcess::start(rt, port, tested);
             let pid = server.child.id();
             let before = cpu_ns(pid);
-            if let Some((rate, _)) = client_process("raw", port, conns, msgs) {
+            if let Some((rate, _)) = client_process("raw", port, conns, msgs, partner) {
                 let cpu = (cpu_ns(pid) - before) as f64 / (conns * msgs) as f64;
-                server_rt.entry(rt).or_default().push((rate, cpu));
+                servers.insert(rt, (rate, cpu));
             }
             drop(server);
             // Client side.
             let port = free_port();
-            let server = ServerProcess::start("raw", port);
-            if let Some(v) = client_process(rt, port, conns, msgs) {
-                client_rt.entry(rt).or_default().push(v);
+            let server = ServerProcess::start("raw", port, partner);
+            if let Some(v) = client_process(rt, port, conns, msgs, tested) {
+                clients.insert(rt, v);
             }
             drop(server);
             std::thread::sleep(Duration::from_millis(100));
         }
+        server_rounds.push(servers);
+        client_rounds.push(clients);
     }
-    for (side, results) in [("server", &server_rt), ("client", &client_rt)] {
+    let pinned = if pin {
+        ", pinned (tested process on CPU 0, raw partner on CPU 1)"
+    } else {
+        ""
+    };
+    for (side, rounds_of) in [("server", &server_rounds), ("client", &client_rounds)] {
         println!(
-            "\n{side}s, {conns} connections × {msgs} round trips of {MSG} bytes, medians of {rounds} rounds (min–max)\n"
+            "\n{side}s, {conns} connections × {msgs} round trips of {MSG} bytes{pinned}, medians of {rounds} rounds (min–max)\n"
         );
-        println!("| {side} | round trips/s | × raw mio | CPU ns per round trip |");
-        println!("|---|---|---|---|");
-        let raw = results
-            .get("raw")
-            .map(|v| median(v.iter().map(|x| x.0).collect()).0)
-            .unwrap_or(f64::NAN);
+        println!(
+            "| {side} | round trips/s | × raw mio | paired × raw mio | CPU ns per round trip |"
+        );
+        println!("|---|---|---|---|---|");
+        let of = |rt: &str, pick: fn(&(f64, f64)) -> f64| -> Vec<f64> {
+            rounds_of
+                .iter()
+                .filter_map(|r| r.get(rt))
+                .map(pick)
+                .collect()
+        };
+        let raw = median(of("raw", |x| x.0)).0;
         for rt in &runtimes {
-            let Some(v) = results.get(rt) else { continue };
-            let (rate, lo, hi) = median(v.iter().map(|x| x.0).collect());
-            let (cpu, _, _) = median(v.iter().map(|x| x.1).collect());
+            let rates = of(rt, |x| x.0);
+            if rates.is_empty() {
+                continue;
+            }
+            let (rate, lo, hi) = median(rates);
+            let (cpu, _, _) = median(of(rt, |x| x.1));
+            let paired: Vec<f64> = rounds_of
+                .iter()
+                .filter_map(|r| Some(r.get(rt)?.0 / r.get("raw")?.0))
+                .collect();
+            let paired = if paired.is_empty() {
+                "—".to_owned()
+            } else {
+                let (p, plo, phi) = median(paired);
+                format!("{p:.3} ({plo:.3}–{phi:.3})")
+            };
             println!(
-                "| {rt} | {rate:.0} ({lo:.0}–{hi:.0}) | {:.3} | {cpu:.0} |",
+                "| {rt} | {rate:.0} ({lo:.0}–{hi:.0}) | {:.3} | {paired} | {cpu:.0} |",
                 rate / raw
             );
         }

@@ -4,7 +4,7 @@
 //! ```text
 //! cargo run --release -- table [--rounds 5] [--only W1,W2] [--runtimes corio,tokio]
 //! cargo run --release -- run <runtime> <workload> [--n N] [--reps R]
-//! cargo run --release -- w5 [--rounds 5] [--conns 64] [--msgs 5000]   # TCP echo, see echo.rs
+//! cargo run --release -- w5 [--rounds 5] [--conns 64] [--msgs 5000] [--pin]   # TCP echo, see echo.rs
 //! ```
 //!
 //! `table` runs every (runtime, workload) pair in a fresh process, rounds
@@ -273,6 +273,7 @@ fn main() {
                 flag(rest, "--conns").unwrap_or(64),
                 flag(rest, "--msgs").unwrap_or(5000),
                 flag(rest, "--runtimes"),
+                rest.iter().any(|a| a == "--pin"),
             );
         }
         Some("http-client") => {
