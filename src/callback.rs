@@ -17,6 +17,7 @@ use slab::Slab;
 use crate::context;
 use crate::core::{Core, Runnable, drop_contained};
 use crate::report::{Report, ReportKind, panic_message};
+use crate::task::slot::{Watch, watched};
 use crate::timers::{TimerAction, TimerKey};
 
 /// Names a callback: slab index plus a sequence number that never repeats.
@@ -90,7 +91,6 @@ impl Core {
         slot_mut(&mut self.state.borrow_mut().callbacks, key).is_some()
     }
 
-    /// Runs one queued callback, containing a panic. Returns whether it ran.
     /// Debug mode: a callback held the loop for `took`.
     #[cold]
     pub(crate) fn report_slow_callback(&self, took: std::time::Duration) {
@@ -101,7 +101,10 @@ impl Core {
         self.report(Report::new(ReportKind::SlowCallback, message, None));
     }
 
-    pub(crate) fn run_callback(&self, key: CallbackKey) -> bool {
+    /// Runs one queued callback (through `watch` in debug mode or while
+    /// tracing), containing a panic. Returns whether it ran: a callback
+    /// cancelled after it was queued does not.
+    pub(crate) fn run_callback(&self, key: CallbackKey, watch: Watch<'_>) -> bool {
         let f = {
             let mut st = self.state.borrow_mut();
             if slot_mut(&mut st.callbacks, key).is_none() {
@@ -109,11 +112,17 @@ impl Core {
             }
             st.callbacks.remove(key.index as usize).f
         };
-        if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
-            let message = panic_message(&*payload);
-            drop_contained(payload);
-            self.report(Report::new(ReportKind::CallbackPanic, message, None));
-        }
+        let mut f = Some(f);
+        watched(watch, &mut || {
+            let Some(f) = f.take() else {
+                return;
+            };
+            if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+                let message = panic_message(&*payload);
+                drop_contained(payload);
+                self.report(Report::new(ReportKind::CallbackPanic, message, None));
+            }
+        });
         true
     }
 }

@@ -25,11 +25,11 @@ use futures_task::waker_ref;
 use slab::Slab;
 
 use crate::callback::{CallbackKey, CallbackSlot};
-use crate::debug::TraceKind;
+use crate::debug::{Debug, TraceKind};
 use crate::handle::Shared;
 use crate::reactor::Reactor;
-use crate::report::{Report, ReportKind, panic_message, print_report};
-use crate::task::slot::{DoneCallbacks, Finished, Outcome, Stage, TaskFuture, TaskSlot};
+use crate::report::{Report, ReportKind, Severity, emit, panic_message, print_report};
+use crate::task::slot::{DoneCallbacks, Finished, Outcome, Stage, TaskFuture, TaskSlot, Watch};
 use crate::task::{PanicError, TaskError};
 use crate::timers::{TimerAction, Timers};
 use crate::waker::{TaskKey, TaskWaker, WakerPool};
@@ -576,7 +576,7 @@ impl Core {
     /// All in one borrow of the state; the task's waker (if it had one out)
     /// goes back to the pool on the way.
     pub(crate) fn finish(&self, key: TaskKey, ending: Ending, waker: Option<Arc<TaskWaker>>) {
-        let site = self.debug.finished(key);
+        self.debug.finished(key);
         let mut unwanted = None;
         let mut released = None;
         let mut report = None;
@@ -617,9 +617,9 @@ impl Core {
                 queue_done_callbacks(st, key);
             } else if slot.detached {
                 if panicked {
-                    report = Some(unretrieved_panic(slot).with_site(site));
+                    report = Some(unretrieved_panic(slot, &self.debug, key.index));
                 }
-                released = Some(release(st, key.index));
+                released = Some(release(st, &self.debug, key));
             } else {
                 wake = slot.join_waker.take();
             }
@@ -636,7 +636,7 @@ impl Core {
 
     /// Runs the done callbacks of a finished task, with its outcome lent to
     /// them. Returns how many ran.
-    pub(crate) fn run_done_callbacks(&self, key: TaskKey) -> usize {
+    pub(crate) fn run_done_callbacks(&self, key: TaskKey, watch: Watch<'_>) -> usize {
         let (callbacks, mut outcome, id, name) = {
             let mut st = self.state.borrow_mut();
             let Some(slot) = slot_mut(&mut st.tasks, key) else {
@@ -654,7 +654,7 @@ impl Core {
             (callbacks, outcome, slot.id(), slot.name())
         };
 
-        let (ran, panics) = callbacks.run(&mut outcome);
+        let (ran, panics) = callbacks.run(&mut outcome, watch);
 
         let mut released = None;
         let mut wake = None;
@@ -673,9 +673,9 @@ impl Core {
                     if !slot.observed
                         && matches!(&slot.stage, Stage::Done(outcome) if outcome.is_panic())
                     {
-                        unseen = Some(unretrieved_panic(slot));
+                        unseen = Some(unretrieved_panic(slot, &self.debug, key.index));
                     }
-                    released = Some(release(st, key.index));
+                    released = Some(release(st, &self.debug, key));
                 } else {
                     wake = slot.join_waker.take();
                 }
@@ -725,7 +725,12 @@ impl Core {
             })
         };
         self.fired_through.set(Some(now));
-        // Wake outside the borrow: waking borrows the state again.
+        if fired > 0 && self.debug.tracing() {
+            self.debug.trace_timers(fired);
+        }
+        // Wake outside the borrow: waking borrows the state again. A
+        // waker of another executor is foreign code: its panic stays here,
+        // and the wakes after it still happen.
         for waiter in waiters {
             waiter.wake(self);
         }
@@ -783,10 +788,15 @@ impl Core {
             Some(handler) => {
                 if let Err(payload) = catch_unwind(AssertUnwindSafe(|| handler(&report))) {
                     print_report(&report);
-                    eprintln!(
-                        "corio: the exception handler panicked too: {}",
-                        panic_message(&*payload)
+                    emit(
+                        Severity::Error,
+                        format_args!(
+                            "the exception handler panicked too: {}",
+                            panic_message(&*payload)
+                        ),
                     );
+                    // Its payload's destructor could panic again: leak it.
+                    std::mem::forget(payload);
                 }
             }
         }
@@ -843,15 +853,15 @@ impl Core {
         }
     }
 
-    /// Debug mode: runs callbacks (`run` returns how many) and reports
-    /// them if they held the loop too long.
+    /// Debug mode or the trace: runs one callback (`run`) as a traced
+    /// slice of its own, and reports it if it held the loop too long.
     #[cold]
     #[inline(never)]
-    pub(crate) fn timed(&self, run: impl FnOnce() -> usize) {
+    pub(crate) fn watch_callback(&self, run: &mut dyn FnMut()) {
         self.debug.stall.progress();
         let started = Instant::now();
         self.debug.trace.record(TraceKind::CallbackStart, None);
-        self.counters.called(run());
+        run();
         self.debug.trace.record(TraceKind::CallbackEnd, None);
         if let Some(took) = self.debug.too_slow(started) {
             self.report_slow_callback(took);
@@ -948,6 +958,7 @@ impl Core {
         }
         let leftovers = {
             let mut st = self.state.borrow_mut();
+            let st = &mut *st;
             // Done callbacks will not run; the outcomes stay for the handles,
             // and whoever awaits one (a task of another loop) is woken: the
             // callbacks it was waiting behind are gone.
@@ -968,19 +979,27 @@ impl Core {
                 .filter(|(_, slot)| slot.is_finished() && slot.is_unreachable())
                 .map(|(index, _)| index)
                 .collect();
-            let freed: Vec<TaskSlot> = unreachable
-                .into_iter()
-                .map(|i| st.tasks.remove(i))
-                .collect();
             // A panic that only dropped callbacks would have seen: nobody
             // will see it now.
-            let unseen: Vec<Report> = freed
+            let unseen: Vec<Report> = unreachable
                 .iter()
-                .filter(|slot| {
+                .map(|&i| (i, &st.tasks[i]))
+                .filter(|(_, slot)| {
                     !slot.observed
                         && matches!(&slot.stage, Stage::Done(outcome) if outcome.is_panic())
                 })
-                .map(unretrieved_panic)
+                .map(|(i, slot)| unretrieved_panic(slot, &self.debug, i as u32))
+                .collect();
+            let freed: Vec<TaskSlot> = unreachable
+                .into_iter()
+                .map(|i| {
+                    let seq = st.tasks[i].seq;
+                    let key = TaskKey {
+                        index: i as u32,
+                        seq,
+                    };
+                    release(st, &self.debug, key)
+                })
                 .collect();
             (
                 callback_lists,
@@ -1147,16 +1166,22 @@ pub(crate) fn queue_done_callbacks(st: &mut State, key: TaskKey) {
 
 /// Frees a task's slot; its waker goes back to the pool if nobody holds it.
 /// The caller drops the returned slot after releasing the state.
-pub(crate) fn release(st: &mut State, index: u32) -> TaskSlot {
-    let mut slot = st.tasks.remove(index as usize);
+pub(crate) fn release(st: &mut State, debug: &Debug, key: TaskKey) -> TaskSlot {
+    debug.released(key);
+    let mut slot = st.tasks.remove(key.index as usize);
     if let Some(waker) = slot.waker.take() {
         drop(st.wakers.put(waker));
     }
     slot
 }
 
-/// The report for a panic that nobody will ever see otherwise.
-pub(crate) fn unretrieved_panic(slot: &TaskSlot) -> Report {
+/// The report for a panic that nobody will ever see otherwise (with where
+/// the task was spawned, in debug mode).
+pub(crate) fn unretrieved_panic(slot: &TaskSlot, debug: &Debug, index: u32) -> Report {
+    let key = TaskKey {
+        index,
+        seq: slot.seq,
+    };
     let message = match &slot.stage {
         Stage::Done(Outcome::Err(TaskError::Panicked(panic))) => panic.message().to_string(),
         _ => String::new(),
@@ -1166,6 +1191,7 @@ pub(crate) fn unretrieved_panic(slot: &TaskSlot) -> Report {
         message,
         Some((slot.id(), slot.name())),
     )
+    .with_site(debug.site(key))
 }
 
 /// Wakes whoever awaits a task's outcome: a waker of another executor is
@@ -1173,9 +1199,9 @@ pub(crate) fn unretrieved_panic(slot: &TaskSlot) -> Report {
 /// of `EventLoop::drop`).
 pub(crate) fn wake_contained(waker: Waker) {
     if let Err(payload) = catch_unwind(AssertUnwindSafe(|| waker.wake())) {
-        eprintln!(
-            "corio: a waker panicked when woken: {}",
-            panic_message(&*payload)
+        emit(
+            Severity::Error,
+            format_args!("a waker panicked when woken: {}", panic_message(&*payload)),
         );
         std::mem::forget(payload); // its destructor could panic again
     }
@@ -1184,9 +1210,12 @@ pub(crate) fn wake_contained(waker: Waker) {
 /// Drops user data, containing a panicking destructor.
 pub(crate) fn drop_contained<T>(value: T) {
     if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(value))) {
-        eprintln!(
-            "corio: a destructor panicked while the loop dropped it: {}",
-            panic_message(&*payload)
+        emit(
+            Severity::Error,
+            format_args!(
+                "a destructor panicked while the loop dropped it: {}",
+                panic_message(&*payload)
+            ),
         );
         // The payload's own destructor could panic again: leak it.
         std::mem::forget(payload);

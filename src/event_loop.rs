@@ -23,6 +23,7 @@ use crate::debug::Verdict;
 use crate::handle::LoopHandle;
 use crate::report::Report;
 use crate::task::Task;
+use crate::task::slot::Watch;
 use crate::waker::TaskWaker;
 
 /// What one turn of the loop did — returned by [`EventLoop::run_once`].
@@ -252,7 +253,10 @@ impl EventLoop {
 
     /// Sets the function that receives the loop's [`Report`]s: panics that
     /// nobody retrieved and panicking callbacks (asyncio's
-    /// `loop.set_exception_handler`). The default prints them to stderr.
+    /// `loop.set_exception_handler`). The default prints them to stderr —
+    /// or, with the crate's `log` feature, logs them to the `log` facade
+    /// (target `corio`; panics at level `Error`, the rest at `Warn`), as
+    /// it does every line corio writes.
     ///
     /// # Examples
     ///
@@ -739,14 +743,16 @@ impl EventLoop {
             }
             Runnable::Task(key) if timed => counters.polled(usize::from(core.run_task_timed(key))),
             Runnable::Task(key) => counters.polled(usize::from(core.run_task(key))),
-            Runnable::Callback(key) if timed => {
-                core.timed(|| usize::from(core.run_callback(key)));
+            Runnable::Callback(key) => {
+                let watch = |run: &mut dyn FnMut()| core.watch_callback(run);
+                let watch: Watch<'_> = if timed { Some(&watch) } else { None };
+                counters.called(usize::from(core.run_callback(key, watch)));
             }
-            Runnable::Callback(key) => counters.called(usize::from(core.run_callback(key))),
-            Runnable::DoneCallbacks(key) if timed => {
-                core.timed(|| core.run_done_callbacks(key));
+            Runnable::DoneCallbacks(key) => {
+                let watch = |run: &mut dyn FnMut()| core.watch_callback(run);
+                let watch: Watch<'_> = if timed { Some(&watch) } else { None };
+                counters.called(core.run_done_callbacks(key, watch));
             }
-            Runnable::DoneCallbacks(key) => counters.called(core.run_done_callbacks(key)),
         }
         false
     }
@@ -845,12 +851,17 @@ impl EventLoop {
         };
         core.note_look();
         turn.io_events = polled.io_events;
+        if turn.io_events > 0 && core.debug.tracing() {
+            core.debug.trace_io(turn.io_events);
+        }
 
         // 4. Wake whoever waits for what happened: the tasks parked on I/O
         //    sources that became ready, and other threads' wakes and
         //    callbacks, which join the ready queue.
         for waker in io_wakers.drain(..) {
-            waker.wake();
+            // Foreign code, perhaps (a socket polled by another executor's
+            // task): its panic stays here, and the wakes after it happen.
+            crate::core::wake_contained(waker);
         }
         core.put_io_wakers(io_wakers);
         if polled.woken {
@@ -861,9 +872,6 @@ impl EventLoop {
         //    `call_later` callbacks queued.
         turn.timers_fired = core.fire_timers();
         core.counters.looked(turn.io_events, turn.timers_fired);
-        if core.debug.tracing() {
-            core.debug.trace_look(turn.io_events, turn.timers_fired);
-        }
         if stall_watch
             && core.debug.stall.grace_over()
             && core.state.borrow().ready.is_empty()

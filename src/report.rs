@@ -227,7 +227,39 @@ impl fmt::Display for Report {
 
 /// The default exception handler: one line on stderr.
 pub(crate) fn print_report(report: &Report) {
-    eprintln!("corio: {report}");
+    let severity = match report.kind() {
+        ReportKind::UnretrievedPanic | ReportKind::CallbackPanic => Severity::Error,
+        _ => Severity::Warn,
+    };
+    emit(severity, format_args!("{report}"));
+}
+
+/// How bad a line of corio's own output is: the `log` level it gets with
+/// the `log` feature.
+#[derive(Clone, Copy)]
+pub(crate) enum Severity {
+    Error,
+    Warn,
+}
+
+/// Writes one line of corio's own diagnostics: to stderr, prefixed
+/// `corio: ` — or, with the `log` feature, to the `log` facade (target
+/// `corio`, level by `severity`). Every line corio writes goes through
+/// here.
+pub(crate) fn emit(severity: Severity, message: fmt::Arguments<'_>) {
+    #[cfg(feature = "log")]
+    {
+        let level = match severity {
+            Severity::Error => log::Level::Error,
+            Severity::Warn => log::Level::Warn,
+        };
+        log::log!(target: "corio", level, "{message}");
+    }
+    #[cfg(not(feature = "log"))]
+    {
+        let _ = severity;
+        eprintln!("corio: {message}");
+    }
 }
 
 /// Turns a panic payload into its message.

@@ -159,7 +159,9 @@ impl Waiter {
         }
     }
 
-    /// Wakes it: schedules the task, or calls the waker.
+    /// Wakes it: schedules the task, or calls the waker — foreign code (a
+    /// waker of another executor), whose panic is contained: it must not
+    /// unwind through the loop, nor cost the wakes after it.
     pub(crate) fn wake(self, core: &crate::core::Core) {
         match self {
             Waiter::Task(key) => {
@@ -176,7 +178,7 @@ impl Waiter {
                         .push_remote_wake(TaskWaker::new(core.shared(), key));
                 }
             }
-            Waiter::Waker(waker) => waker.wake(),
+            Waiter::Waker(waker) => crate::core::wake_contained(waker),
         }
     }
 }

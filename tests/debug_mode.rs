@@ -100,3 +100,69 @@ fn an_unretrieved_panic_names_where_the_task_was_spawned_in_debug_mode() {
             .contains(&format!("spawned at tests/debug_mode.rs:{line}"))
     );
 }
+
+#[test]
+fn done_callbacks_are_timed_one_by_one_not_as_one_slow_callback() {
+    // Three 20 ms callbacks of one task: none holds the loop for 50 ms,
+    // though together they take 60.
+    let (mut lp, reports) = debug_loop();
+    lp.run_until_complete(async {
+        let task = corio::spawn(async {});
+        for _ in 0..3 {
+            task.add_done_callback(|_| std::thread::sleep(Duration::from_millis(20)));
+        }
+        task.await.unwrap();
+    });
+    let reports = reports.borrow();
+    assert!(reports.is_empty(), "{reports:?}");
+}
+
+#[test]
+fn a_slow_done_callback_is_reported_on_its_own() {
+    let (mut lp, reports) = debug_loop();
+    lp.run_until_complete(async {
+        let task = corio::spawn(async {});
+        task.add_done_callback(|_| {});
+        task.add_done_callback(|_| std::thread::sleep(Duration::from_millis(60)));
+        task.await.unwrap();
+    });
+    let reports = reports.borrow();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0].kind(), ReportKind::SlowCallback);
+}
+
+#[test]
+fn a_finished_task_keeps_its_debug_data_while_its_outcome_waits_for_its_handle() {
+    let (mut lp, _reports) = debug_loop();
+    lp.run_until_complete(async {
+        let task = corio::Builder::new().name("finished").spawn(async { 1 });
+        corio::yield_now().await; // it runs and finishes
+        let dump = corio::debug::dump();
+        let row = dump.task(task.id()).expect("still in the dump");
+        assert_eq!(row.status, corio::debug::Status::Done);
+        assert!(row.spawned_at.is_some(), "{row:?}");
+        assert_eq!(row.polls, Some(1), "{row:?}");
+        assert_eq!(task.await.unwrap(), 1);
+    });
+}
+
+#[test]
+fn a_panic_reported_when_its_handle_is_dropped_later_names_its_spawn_site() {
+    let (mut lp, reports) = debug_loop();
+    // (The panic's own printing may make its poll slow: only the panic
+    // reports count here.)
+    let panics = || -> Vec<Report> {
+        let reports = reports.borrow();
+        let is_panic = |r: &&Report| r.kind() == ReportKind::UnretrievedPanic;
+        reports.iter().filter(is_panic).cloned().collect()
+    };
+    let line = line!() + 1;
+    let task = lp.spawn(async { panic!("boom") });
+    lp.run_once(); // it panics; its handle could still take the panic
+    assert!(panics().is_empty());
+    drop(task); // now nobody can: reported
+    let panics = panics();
+    assert_eq!(panics.len(), 1, "{panics:?}");
+    let site = panics[0].spawn_site().expect("a spawn site");
+    assert_eq!((site.file(), site.line()), (file!(), line));
+}

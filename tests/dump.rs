@@ -314,3 +314,31 @@ fn without_debug_mode_the_table_says_what_is_missing() {
     let lp = debug_loop();
     assert!(!lp.dump().to_string().contains("debug mode is off"));
 }
+
+#[test]
+fn every_waiter_on_one_queue_shows_the_same_number() {
+    let mut lp = debug_loop();
+    lp.run_until_complete(async {
+        let (a, b) = (Rc::new(Queue::<u8>::new(1)), Rc::new(Queue::<u8>::new(1)));
+        a.put_nowait(0).unwrap();
+        b.put_nowait(0).unwrap(); // both full, one unfinished item each
+        let a2 = Rc::clone(&a);
+        let join_a = corio::spawn(async move { a2.join().await });
+        corio::yield_now().await;
+        let (b2, b3) = (Rc::clone(&b), Rc::clone(&b));
+        let put_b = corio::spawn(async move { b2.put(1).await.unwrap() });
+        let join_b = corio::spawn(async move { b3.join().await });
+        corio::yield_now().await;
+        let dump = corio::debug::dump();
+        let number = |task: corio::TaskId| match dump.task(task).unwrap().waiting_on[..] {
+            [Waiting::Sync { id, .. }] => id,
+            ref other => panic!("{other:?}"),
+        };
+        let (ja, pb, jb) = (number(join_a.id()), number(put_b.id()), number(join_b.id()));
+        assert_eq!(pb, jb, "one queue, one number:\n{dump}");
+        assert_ne!(ja, jb, "two queues, two numbers:\n{dump}");
+        join_a.cancel();
+        join_b.cancel();
+        put_b.cancel();
+    });
+}

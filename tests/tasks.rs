@@ -905,3 +905,20 @@ fn a_panicking_waker_of_another_executor_does_not_escape_dropping_the_loop() {
         drop(task);
     }
 }
+
+#[test]
+fn an_exception_handler_whose_panic_payload_panics_when_dropped_is_contained() {
+    struct Bomb;
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            if !std::thread::panicking() {
+                panic!("the payload's destructor panics");
+            }
+        }
+    }
+    let mut lp = EventLoop::new().unwrap();
+    lp.set_exception_handler(|_| std::panic::panic_any(Bomb));
+    lp.call_soon(|| panic!("a callback fails"));
+    let turn = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| lp.run_once()));
+    assert!(turn.is_ok(), "a panic escaped run_once");
+}

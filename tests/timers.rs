@@ -436,3 +436,34 @@ fn a_sleep_reset_to_the_past_by_another_task_wakes_its_waiter_at_once() {
         reset_by_another_task(Duration::from_secs(3600), |now| now).await;
     });
 }
+
+#[test]
+fn a_panicking_foreign_waker_on_a_timer_neither_escapes_the_loop_nor_costs_other_wakes() {
+    struct Panicking;
+    impl std::task::Wake for Panicking {
+        fn wake(self: std::sync::Arc<Self>) {
+            panic!("a foreign waker panics");
+        }
+    }
+    let mut lp = EventLoop::new().unwrap();
+    let deadline = Instant::now() + Duration::from_millis(5);
+    // One timer is armed with another executor's waker (it panics when
+    // woken), the other by a task of the loop; both fall due together.
+    let foreign = lp.run_until_complete(async {
+        let mut foreign = Box::pin(sleep_until(deadline));
+        let waker = std::task::Waker::from(std::sync::Arc::new(Panicking));
+        let mut cx = std::task::Context::from_waker(&waker);
+        assert!(foreign.as_mut().poll(&mut cx).is_pending());
+        Some(foreign) // (kept, not awaited: its waker is the foreign one)
+    });
+    let sleeper = lp.spawn(async move { sleep_until(deadline).await });
+    let woke = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        lp.run_until_complete(async { timeout(Duration::from_secs(5), sleeper).await })
+    }));
+    assert!(
+        matches!(woke, Ok(Ok(Ok(())))),
+        "the other sleeper: {:?}",
+        woke.map_err(|_| "a panic escaped the loop")
+    );
+    drop(foreign);
+}

@@ -180,3 +180,119 @@ fn a_task_cancelled_before_its_first_poll_traces_no_poll() {
         "{kinds:?}"
     );
 }
+
+#[test]
+fn a_callback_cancelled_after_it_was_queued_is_not_traced_as_run() {
+    let mut lp = EventLoop::new().unwrap();
+    lp.set_trace(true);
+    lp.call_soon(|| {}).cancel();
+    assert_eq!(lp.run_once().callbacks_run, 0);
+    let events = lp.trace_events();
+    assert!(
+        !events.iter().any(|e| e.kind == TraceKind::CallbackStart),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn each_done_callback_is_a_slice_of_its_own() {
+    let mut lp = EventLoop::new().unwrap();
+    lp.set_trace(true);
+    lp.run_until_complete(async {
+        let task = corio::spawn(async {});
+        task.add_done_callback(|_| {});
+        task.add_done_callback(|_| {});
+        task.await.unwrap();
+    });
+    let starts = lp
+        .trace_events()
+        .iter()
+        .filter(|e| e.kind == TraceKind::CallbackStart)
+        .count();
+    assert_eq!(starts, 2);
+}
+
+/// Where the first event matching `is` is, in the trace of `lp`.
+fn position(lp: &EventLoop, is: impl Fn(&corio::debug::TraceEvent) -> bool) -> usize {
+    lp.trace_events()
+        .iter()
+        .position(is)
+        .expect("the event is in the trace")
+}
+
+#[test]
+fn a_timer_firing_is_traced_before_the_wake_it_causes() {
+    let mut lp = EventLoop::new().unwrap();
+    lp.set_trace(true);
+    let id = lp.run_until_complete(async {
+        let sleeper = corio::spawn(corio::time::sleep(Duration::from_millis(5)));
+        let id = sleeper.id();
+        sleeper.await.unwrap();
+        id
+    });
+    let fired = position(&lp, |e| matches!(e.kind, TraceKind::TimersFired { .. }));
+    let woke = position(&lp, |e| {
+        e.task == Some(id) && matches!(e.kind, TraceKind::Wake { .. })
+    });
+    assert!(fired < woke, "{:?}", lp.trace_events());
+}
+
+#[test]
+fn io_readiness_is_traced_before_the_wake_it_causes() {
+    let mut lp = EventLoop::new().unwrap();
+    lp.set_trace(true);
+    let id = lp.run_until_complete(async {
+        let socket = corio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = socket.local_addr().unwrap();
+        let receiver = corio::spawn(async move {
+            let mut buf = [0u8; 8];
+            socket.recv_from(&mut buf).await.unwrap().0
+        });
+        let id = receiver.id();
+        corio::yield_now().await; // it waits on the socket
+        let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        sender.send_to(b"hi", addr).unwrap();
+        assert_eq!(receiver.await.unwrap(), 2);
+        id
+    });
+    let ready = position(&lp, |e| matches!(e.kind, TraceKind::IoReady { .. }));
+    let woke = position(&lp, |e| {
+        e.task == Some(id) && matches!(e.kind, TraceKind::Wake { .. })
+    });
+    assert!(ready < woke, "{:?}", lp.trace_events());
+}
+
+#[test]
+fn a_task_that_finishes_is_traced_complete_before_the_wake_of_its_awaiter() {
+    let mut lp = EventLoop::new().unwrap();
+    lp.set_trace(true);
+    let (child, parent) = lp.run_until_complete(async {
+        let child = corio::spawn(async { corio::yield_now().await });
+        let child_id = child.id();
+        let parent = corio::spawn(async move { child.await.unwrap() });
+        let parent_id = parent.id();
+        parent.await.unwrap();
+        (child_id, parent_id)
+    });
+    // The child's last poll ends, it completes, then its awaiter is woken.
+    let events = lp.trace_events();
+    let complete = position(&lp, |e| {
+        e.task == Some(child) && e.kind == TraceKind::Complete
+    });
+    let woke = events
+        .iter()
+        .rposition(|e| e.task == Some(parent) && matches!(e.kind, TraceKind::Wake { .. }))
+        .expect("the parent was woken");
+    assert!(complete < woke, "{events:?}");
+    assert_eq!(
+        kinds_of(&lp, child)[1..],
+        [
+            TraceKind::PollStart,
+            TraceKind::Wake { remote: false }, // its yield
+            TraceKind::PollEnd,
+            TraceKind::PollStart,
+            TraceKind::PollEnd,
+            TraceKind::Complete
+        ]
+    );
+}

@@ -64,7 +64,7 @@ pub(crate) struct WakeSet {
     /// How many children the parent's note lists.
     noted: Cell<usize>,
     /// The set's number in debug dumps.
-    object: Cell<u64>,
+    object: crate::debug::Number,
 }
 
 impl WakeSet {
@@ -74,7 +74,7 @@ impl WakeSet {
             shared: Arc::default(),
             children: Vec::with_capacity(n),
             noted: Cell::new(0),
-            object: Cell::new(0),
+            object: crate::debug::Number::default(),
         };
         for _ in 0..n {
             set.push();

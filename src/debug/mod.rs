@@ -90,7 +90,7 @@ use crate::task::TaskId;
 use crate::waker::TaskKey;
 
 pub use dump::{Dump, MainDump, Status, TaskDump, Waiting, dump};
-pub(crate) use park::ParkedWaker;
+pub(crate) use park::{Number, ParkedWaker};
 pub(crate) use stall::{Stall, Verdict};
 pub(crate) use trace::Recorder;
 pub use trace::{TraceEvent, TraceKind};
@@ -139,10 +139,10 @@ pub(crate) struct Debug {
     pub(crate) stall: Stall,
     /// The trace, while recording.
     pub(crate) trace: Recorder,
-    /// The task whose watched poll runs now, and whether it finished in it
-    /// (its `Complete` is traced after its `PollEnd`).
+    /// The task whose watched poll runs now, and whether that poll's end
+    /// was traced already (the task finished in it).
     in_poll: Cell<Option<TaskKey>>,
-    finished_in_poll: Cell<bool>,
+    poll_closed: Cell<bool>,
 }
 
 impl Debug {
@@ -164,7 +164,7 @@ impl Debug {
             stall: Stall::new(DEFAULT_STALL_GRACE),
             trace: Recorder::default(),
             in_poll: Cell::new(None),
-            finished_in_poll: Cell::new(false),
+            poll_closed: Cell::new(false),
         }
     }
 
@@ -265,17 +265,18 @@ impl Debug {
         self.trace.record(TraceKind::Wake { remote }, task);
     }
 
-    /// What a turn's look outside saw (trace only).
+    /// The look's wait in `mio::Poll` returned `events` (trace only;
+    /// traced before the wakes they cause).
     #[cold]
-    pub(crate) fn trace_look(&self, io_events: usize, timers_fired: usize) {
-        if io_events > 0 {
-            self.trace
-                .record(TraceKind::IoReady { events: io_events }, None);
-        }
-        if timers_fired > 0 {
-            let count = timers_fired;
-            self.trace.record(TraceKind::TimersFired { count }, None);
-        }
+    pub(crate) fn trace_io(&self, events: usize) {
+        self.trace.record(TraceKind::IoReady { events }, None);
+    }
+
+    /// `count` timers are due (trace only; traced before the wakes they
+    /// cause).
+    #[cold]
+    pub(crate) fn trace_timers(&self, count: usize) {
+        self.trace.record(TraceKind::TimersFired { count }, None);
     }
 
     /// A watched poll of `key` begins (`None`: the main future).
@@ -286,40 +287,52 @@ impl Debug {
             }
         }
         self.in_poll.set(key);
-        self.finished_in_poll.set(false);
+        self.poll_closed.set(false);
         self.trace
             .record(TraceKind::PollStart, key.map(|k| TaskId(k.seq)));
     }
 
-    /// The watched poll of `key` ended.
+    /// The watched poll of `key` ended (unless its end was traced already,
+    /// when the task finished in it).
     pub(crate) fn poll_ended(&self, key: Option<TaskKey>) {
-        let task = key.map(|k| TaskId(k.seq));
         self.in_poll.set(None);
-        self.trace.record(TraceKind::PollEnd, task);
-        if self.finished_in_poll.replace(false) {
-            self.trace.record(TraceKind::Complete, task);
+        if !self.poll_closed.replace(false) {
+            self.trace
+                .record(TraceKind::PollEnd, key.map(|k| TaskId(k.seq)));
         }
     }
 
-    /// Forgets a finished task; gives where it was spawned.
+    /// A task finished (traced as `Complete`). Its debug data stays until
+    /// its slot is freed ([`released`](Self::released)): a dump still
+    /// shows it while its outcome waits for its handle, and a panic
+    /// reported later still names where it was spawned.
     #[inline]
-    pub(crate) fn finished(&self, key: TaskKey) -> Option<&'static Location<'static>> {
-        if self.watching() {
-            self.finished_slow(key)
-        } else {
-            None
+    pub(crate) fn finished(&self, key: TaskKey) {
+        if self.tracing() {
+            self.finished_traced(key);
         }
     }
 
     #[cold]
-    fn finished_slow(&self, key: TaskKey) -> Option<&'static Location<'static>> {
+    fn finished_traced(&self, key: TaskKey) {
+        let task = Some(TaskId(key.seq));
         if self.in_poll.get() == Some(key) {
-            self.finished_in_poll.set(true); // traced after the poll's end
-        } else {
-            self.trace
-                .record(TraceKind::Complete, Some(TaskId(key.seq)));
+            // It finished in the poll being traced: the poll is over (its
+            // future returned), so its slice ends here — before whatever
+            // finishing it causes (the wake of its awaiter) is traced.
+            self.in_poll.set(None);
+            self.poll_closed.set(true);
+            self.trace.record(TraceKind::PollEnd, task);
         }
-        self.tasks.borrow_mut().remove(&key).map(|info| info.site)
+        self.trace.record(TraceKind::Complete, task);
+    }
+
+    /// A task's slot was freed: forgets its debug data.
+    #[inline]
+    pub(crate) fn released(&self, key: TaskKey) {
+        if self.is_on() {
+            self.tasks.borrow_mut().remove(&key);
+        }
     }
 
     pub(crate) fn site(&self, key: TaskKey) -> Option<&'static Location<'static>> {

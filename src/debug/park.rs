@@ -11,6 +11,8 @@
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::Waker;
 
@@ -83,7 +85,7 @@ impl std::fmt::Debug for ParkNote {
 /// A note for a clone of `waker` parked in the primitive `object` of type
 /// `kind` — if a loop in debug mode runs on this thread.
 #[inline]
-pub(crate) fn park_note(kind: &'static str, object: &Cell<u64>, waker: &Waker) -> Option<ParkNote> {
+pub(crate) fn park_note(kind: &'static str, object: &Number, waker: &Waker) -> Option<ParkNote> {
     note(kind, object, waker, Vec::new)
 }
 
@@ -92,7 +94,7 @@ pub(crate) fn park_note(kind: &'static str, object: &Cell<u64>, waker: &Waker) -
 #[inline]
 fn note(
     kind: &'static str,
-    object: &Cell<u64>,
+    object: &Number,
     waker: &Waker,
     relays: impl FnOnce() -> Vec<(usize, Weak<dyn Any + Send + Sync>)>,
 ) -> Option<ParkNote> {
@@ -106,7 +108,7 @@ fn note(
 #[inline(never)]
 fn note_slow(
     kind: &'static str,
-    object: &Cell<u64>,
+    object: &Number,
     waker: &Waker,
     relays: impl FnOnce() -> Vec<(usize, Weak<dyn Any + Send + Sync>)>,
 ) -> Option<ParkNote> {
@@ -135,8 +137,11 @@ fn note_slow(
 
 /// A primitive's number among those of its kind on this thread, given the
 /// first time one of its waiters is noted (0 in `id` means "none yet"):
-/// `Event#3` in dumps.
-fn object_id(kind: &'static str, id: &Cell<u64>) -> u64 {
+/// `Event#3` in dumps. The lines of one primitive (`Queue.get`,
+/// `Queue.put`, `Queue.join`) share their cell, and are counted as one
+/// kind (`Queue`).
+fn object_id(kind: &'static str, id: &Number) -> u64 {
+    let kind = kind.split('.').next().unwrap_or(kind);
     thread_local! {
         static NEXT: RefCell<HashMap<&'static str, u64>> = RefCell::new(HashMap::new());
     }
@@ -152,6 +157,54 @@ fn object_id(kind: &'static str, id: &Cell<u64>) -> u64 {
     id.get()
 }
 
+/// A primitive's number in debug dumps (0 until one of its waiters is
+/// first noted): a line's own, or one shared by the lines of one primitive
+/// (a `Queue`'s getters, putters and joiners), so that every waiter on it
+/// shows the same `#n`. (Atomic only so that a primitive stays `Send`.)
+#[derive(Debug, Default)]
+pub(crate) struct Number(NumberCell);
+
+#[derive(Debug)]
+enum NumberCell {
+    Own(Cell<u64>),
+    Shared(Arc<AtomicU64>),
+}
+
+impl Default for NumberCell {
+    fn default() -> Self {
+        NumberCell::Own(Cell::new(0))
+    }
+}
+
+impl Number {
+    /// A number to be shared by several lines ([`share`](Self::share)).
+    pub(crate) fn shared() -> Number {
+        Number(NumberCell::Shared(Arc::new(AtomicU64::new(0))))
+    }
+
+    /// Another handle on a shared number (a fresh one for an own number).
+    pub(crate) fn share(&self) -> Number {
+        match &self.0 {
+            NumberCell::Shared(cell) => Number(NumberCell::Shared(Arc::clone(cell))),
+            NumberCell::Own(_) => Number::default(),
+        }
+    }
+
+    fn get(&self) -> u64 {
+        match &self.0 {
+            NumberCell::Own(cell) => cell.get(),
+            NumberCell::Shared(cell) => cell.load(Relaxed),
+        }
+    }
+
+    fn set(&self, number: u64) {
+        match &self.0 {
+            NumberCell::Own(cell) => cell.set(number),
+            NumberCell::Shared(cell) => cell.store(number, Relaxed),
+        }
+    }
+}
+
 /// A waker clone parked in a primitive, with its note: the two live and
 /// die together, which keeps the loop's table exact.
 #[derive(Debug)]
@@ -161,7 +214,7 @@ pub(crate) struct ParkedWaker {
 }
 
 impl ParkedWaker {
-    pub(crate) fn new(kind: &'static str, object: &Cell<u64>, waker: &Waker) -> ParkedWaker {
+    pub(crate) fn new(kind: &'static str, object: &Number, waker: &Waker) -> ParkedWaker {
         ParkedWaker {
             _note: park_note(kind, object, waker),
             waker: waker.clone(),
@@ -173,7 +226,7 @@ impl ParkedWaker {
     /// called only in debug mode.
     pub(crate) fn relay(
         kind: &'static str,
-        object: &Cell<u64>,
+        object: &Number,
         waker: &Waker,
         relays: impl FnOnce() -> Vec<(usize, Weak<dyn Any + Send + Sync>)>,
     ) -> ParkedWaker {

@@ -220,9 +220,12 @@ impl<T: Send + 'static> JobShared<T> {
         loop {
             for callback in callbacks {
                 if let Err(payload) = catch_unwind(AssertUnwindSafe(|| callback(&result))) {
-                    eprintln!(
-                        "corio: a thread-pool job's done callback panicked: {}",
-                        panic_message(&*payload)
+                    crate::report::emit(
+                        crate::report::Severity::Error,
+                        format_args!(
+                            "a thread-pool job's done callback panicked: {}",
+                            panic_message(&*payload)
+                        ),
                     );
                     crate::core::drop_contained(payload);
                 }

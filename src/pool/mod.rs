@@ -534,7 +534,10 @@ impl ThreadPool {
             }
             Err(err) => {
                 st.threads -= 1;
-                eprintln!("corio: the thread pool could not start a thread: {err}");
+                crate::report::emit(
+                    crate::report::Severity::Error,
+                    format_args!("the thread pool could not start a thread: {err}"),
+                );
                 let job = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
                 match job {
                     Some(job) if st.threads == 0 => Err(job),
@@ -802,9 +805,12 @@ fn worker(inner: Arc<Inner>, first: Option<Box<dyn Work>>) {
 /// then goes on, and the pool's thread count stays true.
 fn run_contained(job: Box<dyn Work>) {
     if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run())) {
-        eprintln!(
-            "corio: a destructor panicked on a pool thread: {}",
-            crate::report::panic_message(&*payload)
+        crate::report::emit(
+            crate::report::Severity::Error,
+            format_args!(
+                "a destructor panicked on a pool thread: {}",
+                crate::report::panic_message(&*payload)
+            ),
         );
         crate::core::drop_contained(payload);
     }

@@ -1,6 +1,6 @@
 //! A oneshot channel between tasks of one loop.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -37,7 +37,7 @@ struct State<T> {
     receiver_alive: bool,
     waker: Option<ParkedWaker>,
     /// Its number in debug dumps.
-    object: Cell<u64>,
+    object: crate::debug::Number,
 }
 
 /// A channel for one value from one task to another (asyncio's "a Future
@@ -59,7 +59,7 @@ pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
         sender_alive: true,
         receiver_alive: true,
         waker: None,
-        object: Cell::new(0),
+        object: crate::debug::Number::default(),
     }));
     (
         Sender {

@@ -407,16 +407,18 @@ impl<T, O: Order<T>> GenericQueue<T, O> {
     /// assert_eq!(queue.maxsize(), 10);
     /// ```
     pub fn new(maxsize: usize) -> GenericQueue<T, O> {
+        // One number in debug dumps for the queue's three lines of waiters.
+        let number = crate::debug::Number::shared();
         GenericQueue {
             state: RefCell::new(State {
                 items: O::Store::default(),
                 maxsize,
                 reserved: 0,
                 claimed: 0,
-                getters: WaitQueue::new("Queue.get"),
-                putters: WaitQueue::new("Queue.put"),
+                getters: WaitQueue::sharing("Queue.get", &number),
+                putters: WaitQueue::sharing("Queue.put", &number),
                 unfinished: 0,
-                joiners: WaitQueue::new("Queue.join"),
+                joiners: WaitQueue::sharing("Queue.join", &number),
                 shut_down: false,
                 _item: PhantomData,
             }),

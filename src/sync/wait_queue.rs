@@ -13,13 +13,12 @@
 //! line is dropped at once from the front, or in a sweep once stale places
 //! outnumber the live ones.
 
-use std::cell::Cell;
 use std::collections::VecDeque;
 use std::task::Waker;
 
 use slab::Slab;
 
-use crate::debug::ParkedWaker;
+use crate::debug::{Number, ParkedWaker};
 
 /// A waker that left the line without being woken (replaced by a newer
 /// one, or its future dropped). Dropping a waker may run foreign code (its
@@ -51,18 +50,28 @@ pub(crate) struct WaitQueue<T> {
     /// What the primitive is called in debug dumps (`"Event"` …).
     kind: &'static str,
     /// Its number in debug dumps (0 until noted).
-    object: Cell<u64>,
+    object: Number,
 }
 
 impl<T> WaitQueue<T> {
     /// An empty line of the primitive `kind` (named in debug dumps).
     pub(crate) fn new(kind: &'static str) -> Self {
+        Self::numbered(kind, Number::default())
+    }
+
+    /// An empty line of a primitive that has several (`"Queue.get"` …),
+    /// sharing its number in debug dumps with the others.
+    pub(crate) fn sharing(kind: &'static str, number: &Number) -> Self {
+        Self::numbered(kind, number.share())
+    }
+
+    fn numbered(kind: &'static str, object: Number) -> Self {
         WaitQueue {
             entries: Slab::new(),
             line: VecDeque::new(),
             next_seq: 0,
             kind,
-            object: Cell::new(0),
+            object,
         }
     }
 

@@ -694,7 +694,7 @@ impl<T: 'static> Future for Task<T> {
                 unreachable!("corio: a task's slot lives until its handle takes the outcome")
             };
             if slot.outcome_is_ready() {
-                Ok(release(st, self.key.index))
+                Ok(release(st, &self.core.debug, self.key))
             } else {
                 Err(slot.set_join_waker(cx.waker()))
             }
@@ -741,9 +741,9 @@ impl<T> Drop for Task<T> {
                         Stage::Done(slot::Outcome::Err(TaskError::Panicked(_)))
                     )
                 {
-                    report = Some(unretrieved_panic(slot));
+                    report = Some(unretrieved_panic(slot, &self.core.debug, self.key.index));
                 }
-                (join_waker, Some(release(st, self.key.index)))
+                (join_waker, Some(release(st, &self.core.debug, self.key)))
             } else {
                 (join_waker, None)
             }

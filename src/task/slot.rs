@@ -217,7 +217,19 @@ pub(crate) struct DoneCallbacks {
 }
 
 /// Runs a typed callback list; returns how many ran and the panic messages.
-type RunCallbacks = fn(Box<dyn Any>, &mut Outcome) -> (usize, Vec<String>);
+type RunCallbacks = fn(Box<dyn Any>, &mut Outcome, Watch<'_>) -> (usize, Vec<String>);
+
+/// How callbacks are run: directly (`None`), or each one through the
+/// watcher (debug mode and the trace: each timed and traced on its own).
+pub(crate) type Watch<'a> = Option<&'a dyn Fn(&mut dyn FnMut())>;
+
+/// Runs `run` directly, or through `watch`.
+pub(crate) fn watched(watch: Watch<'_>, run: &mut dyn FnMut()) {
+    match watch {
+        Some(watch) => watch(run),
+        None => run(),
+    }
+}
 
 /// One done callback of a `Task<T>`.
 pub(crate) type DoneCallback<T> = Box<dyn FnOnce(&Result<T, TaskError>)>;
@@ -244,8 +256,8 @@ impl DoneCallbacks {
     /// Runs every callback with the outcome, in the order they were added,
     /// each one contained. Returns how many ran, and the messages of those
     /// that panicked.
-    pub(crate) fn run(self, outcome: &mut Outcome) -> (usize, Vec<String>) {
-        (self.run)(self.list, outcome)
+    pub(crate) fn run(self, outcome: &mut Outcome, watch: Watch<'_>) -> (usize, Vec<String>) {
+        (self.run)(self.list, outcome, watch)
     }
 
     /// Drops callbacks that will never run (their loop closed), each on its
@@ -261,7 +273,11 @@ fn drop_callbacks<T: 'static>(list: Box<dyn Any>) {
     }
 }
 
-fn run_callbacks<T: 'static>(list: Box<dyn Any>, outcome: &mut Outcome) -> (usize, Vec<String>) {
+fn run_callbacks<T: 'static>(
+    list: Box<dyn Any>,
+    outcome: &mut Outcome,
+    watch: Watch<'_>,
+) -> (usize, Vec<String>) {
     let Ok(list) = list.downcast::<Vec<DoneCallback<T>>>() else {
         unreachable!("corio: done callbacks have the task's output type")
     };
@@ -269,10 +285,16 @@ fn run_callbacks<T: 'static>(list: Box<dyn Any>, outcome: &mut Outcome) -> (usiz
     let ran = list.len();
     let mut panics = Vec::new();
     for callback in *list {
-        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| callback(&result))) {
-            panics.push(panic_message(&*payload));
-            crate::core::drop_contained(payload);
-        }
+        let mut callback = Some(callback);
+        watched(watch, &mut || {
+            let Some(callback) = callback.take() else {
+                return;
+            };
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| callback(&result))) {
+                panics.push(panic_message(&*payload));
+                crate::core::drop_contained(payload);
+            }
+        });
     }
     *outcome = Outcome::from_result(result);
     (ran, panics)
