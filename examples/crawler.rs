@@ -43,7 +43,14 @@
 //! that trickles slower than the read timeout), to show what errors look
 //! like. Redirects are followed by the crawl itself, as links under the
 //! same-host rule: `/old-index` → `/` is followed, `/elsewhere` (off the
-//! site) is not.
+//! site) is not. A link to something that is not HTML (the demo's
+//! "videos") is fetched only as far as its head: there is nothing to
+//! parse in it, so its body is not downloaded.
+//!
+//! Links are every `href` and `src` of the page, read as browsers read
+//! attributes (any case, any quoting, `&amp;` decoded) by a small scanner
+//! — not an HTML parser. Piped into `head`, the crawler stops quietly when
+//! `head` has seen enough.
 //!
 //! ```text
 //! cargo run --release --example crawler
@@ -66,6 +73,14 @@ use corio::TaskError;
 use corio::http::server::{Reply, Server};
 use corio::http::{self, Client};
 use corio::sync::{Event, Semaphore};
+
+/// `println!`, except that a closed stdout ends the program quietly (see
+/// [`out`]).
+macro_rules! say {
+    ($($arg:tt)*) => {
+        out(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
 use url::Url;
 
 /// The people of seed 004's site, and more of them.
@@ -85,7 +100,7 @@ fn main() -> ExitCode {
     let options = match Options::parse(std::env::args().skip(1)) {
         Ok(Some(options)) => options,
         Ok(None) => {
-            println!("{USAGE}");
+            say!("{USAGE}");
             return ExitCode::SUCCESS;
         }
         Err(message) => {
@@ -131,13 +146,23 @@ impl Options {
                 "--max-pages" | "-n" => options.max_pages = number("--max-pages")?,
                 "--url" => {
                     let text = args.next().ok_or("--url needs a URL")?;
-                    let url =
+                    let mut url =
                         Url::parse(&text).map_err(|e| format!("{text:?} is not a URL: {e}"))?;
-                    if url.scheme() != "http" {
-                        return Err(format!(
-                            "{text:?}: only http:// URLs can be crawled (corio has no TLS)"
-                        ));
+                    match url.scheme() {
+                        "http" => {}
+                        "https" => {
+                            return Err(format!(
+                                "{text:?}: only http:// URLs can be crawled (corio has no TLS)"
+                            ));
+                        }
+                        other => {
+                            return Err(format!(
+                                "{text:?}: only http:// URLs can be crawled, not {other}:"
+                            ));
+                        }
                     }
+                    // A fragment names a place in a page, not another page.
+                    url.set_fragment(None);
                     options.url = Some(url);
                 }
                 "--quiet" | "-q" => options.quiet = true,
@@ -158,7 +183,7 @@ async fn crawl_main(options: Options) -> Result<(), String> {
                 .await
                 .map_err(|e| format!("cannot start the demo site: {e}"))?;
             let url = Url::parse(&site.url("/")).map_err(|e| e.to_string())?;
-            println!("serving seed 004's demo site on {url} (each page answers after 100-400 ms)");
+            say!("serving seed 004's demo site on {url} (each page answers after 100-400 ms)");
             (Some(site), url, Duration::from_secs(1))
         }
     };
@@ -172,7 +197,7 @@ async fn crawl_main(options: Options) -> Result<(), String> {
         .build()
         .map_err(|e| e.to_string())?;
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
-    println!(
+    say!(
         "crawling {start}, {} at a time (at most {})\n",
         plural(options.concurrency, "request"),
         plural(options.max_pages, "page")
@@ -292,18 +317,18 @@ impl Crawl {
         let stats = &self.stats;
         let errors = stats.errors.borrow();
         let ok = stats.ok.get();
-        println!("\nsummary");
-        println!(
+        say!("\nsummary");
+        say!(
             "  pages   {}: {ok} ok, {} failed",
             ok + errors.len(),
             errors.len()
         );
         for error in errors.iter() {
-            println!("          ✗ {error}");
+            say!("          ✗ {error}");
         }
-        println!("  bytes   {}", human_bytes(stats.bytes.get()));
+        say!("  bytes   {}", human_bytes(stats.bytes.get()));
         let serial = stats.fetch_time.get();
-        println!(
+        say!(
             "  time    {:.2} s in total; the fetches took {:.2} s added up ({:.1}× from waiting together)",
             total.as_secs_f64(),
             serial.as_secs_f64(),
@@ -325,19 +350,29 @@ async fn fetch(crawl: Rc<Crawl>, url: Url) -> Fetched {
 }
 
 async fn get_page(client: &Client, url: &Url) -> Result<Page, http::Error> {
-    let response = client.get(url.as_str()).send().await?;
-    let html = response
+    // The head first: a body that is not HTML (a video, an archive) has
+    // nothing to parse, so it is not downloaded at all — dropping the
+    // streaming response closes its connection.
+    let response = client.get(url.as_str()).send_streaming().await?;
+    let is_html = response
         .header("content-type")
-        .is_none_or(|kind| kind.contains("html"))
-        .then(|| response.text().into_owned());
+        .is_none_or(|kind| kind.to_ascii_lowercase().contains("html"));
     let location = (300..400)
         .contains(&response.status)
         .then(|| response.header("location").map(str::to_owned))
         .flatten();
+    let page_url = Url::parse(response.url()).unwrap_or_else(|_| url.clone());
+    let status = response.status;
+    let (html, bytes) = if is_html {
+        let response = response.into_response().await?;
+        (Some(response.text().into_owned()), response.body.len())
+    } else {
+        (None, 0)
+    };
     Ok(Page {
-        url: Url::parse(response.url()).unwrap_or_else(|_| url.clone()),
-        status: response.status,
-        bytes: response.body.len(),
+        url: page_url,
+        status,
+        bytes,
         html,
         location,
     })
@@ -351,6 +386,9 @@ async fn get_page(client: &Client, url: &Url) -> Result<Page, http::Error> {
 /// the task was cancelled or panicked — where Python's `t.result()` would
 /// raise — else the task's own output, the `Fetched` page or HTTP error.
 fn parse(crawl: &Rc<Crawl>, url: &Url, result: &Result<Fetched, TaskError>) {
+    // This fetch has landed, whatever happens below: were this callback to
+    // panic (corio contains and reports it), the crawl must still end.
+    let _landed = Landed(crawl);
     let stats = &crawl.stats;
     let shown = |url: &Url| match url.query() {
         Some(query) => format!("{}?{query}", url.path()),
@@ -361,10 +399,11 @@ fn parse(crawl: &Rc<Crawl>, url: &Url, result: &Result<Fetched, TaskError>) {
             stats.fetch_time.set(stats.fetch_time.get() + fetched.took);
             match &fetched.page {
                 Ok(page) => parse_page(crawl, page, fetched.took, &shown),
-                Err(err) => stats
-                    .errors
-                    .borrow_mut()
-                    .push(format!("{} → {err}", shown(url))),
+                Err(err) => {
+                    let error = format!("{} → {err}", shown(url));
+                    crawl.progress.line(&format!("fail  {error}"));
+                    stats.errors.borrow_mut().push(error);
+                }
             }
         }
         Err(err) => stats
@@ -372,9 +411,18 @@ fn parse(crawl: &Rc<Crawl>, url: &Url, result: &Result<Fetched, TaskError>) {
             .borrow_mut()
             .push(format!("{} → task {err}", shown(url))),
     }
-    crawl.in_flight.set(crawl.in_flight.get() - 1);
-    if crawl.in_flight.get() == 0 {
-        crawl.finished.set();
+}
+
+/// Counts a fetch out when dropped; the last one out ends the crawl.
+struct Landed<'a>(&'a Crawl);
+
+impl Drop for Landed<'_> {
+    fn drop(&mut self) {
+        let crawl = self.0;
+        crawl.in_flight.set(crawl.in_flight.get() - 1);
+        if crawl.in_flight.get() == 0 {
+            crawl.finished.set();
+        }
     }
 }
 
@@ -419,18 +467,17 @@ fn parse_page(crawl: &Rc<Crawl>, page: &Page, took: Duration, shown: &dyn Fn(&Ur
         let why = if page.status >= 400 {
             "an error page: nothing to parse"
         } else {
-            "not HTML: nothing to parse"
+            "not HTML: not downloaded"
         };
         crawl.progress.line(&format!(
-            "fetch {:<18} {} {:>6} B in {:>4} ms ({why})",
+            "fetch {:<18} {} in {:>4} ms ({why})",
             shown(&page.url),
             page.status,
-            page.bytes,
             took.as_millis()
         ));
         return;
     };
-    let feng = find_attr(html, r#"id="feng""#, "href");
+    let feng = find_href(html, "feng");
     let links = links(html);
     crawl.progress.line(&format!(
         "parse {:<18} {} {:>6} B in {:>4} ms, {} link{}{}",
@@ -452,35 +499,131 @@ fn parse_page(crawl: &Rc<Crawl>, page: &Page, took: Duration, shown: &dyn Fn(&Ur
     }
 }
 
-/// Every `href="…"` and `src="…"` value in `html`: a scanner, not an HTML
-/// parser — enough for a demo (seed 001 used a regular expression).
+/// Every `href` and `src` value in `html`.
 fn links(html: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for attr in ["href=", "src="] {
-        let mut rest = html;
-        while let Some(at) = rest.find(attr) {
-            rest = &rest[at + attr.len()..];
-            let Some(quote) = rest.chars().next().filter(|c| *c == '"' || *c == '\'') else {
-                continue;
+    tags(html)
+        .into_iter()
+        .flat_map(|tag| tag.attrs)
+        .filter(|(name, _)| name == "href" || name == "src")
+        .map(|(_, value)| value)
+        .collect()
+}
+
+/// The `href` of the tag whose `id` is `id` (seed 004's
+/// `//a[@id="feng"]/@href`).
+fn find_href(html: &str, id: &str) -> Option<String> {
+    let tag = tags(html).into_iter().find(|tag| {
+        tag.attrs
+            .iter()
+            .any(|(name, value)| name == "id" && value == id)
+    })?;
+    tag.attrs
+        .into_iter()
+        .find_map(|(name, value)| (name == "href").then_some(value))
+}
+
+/// A start tag: its attributes, names in lowercase, values with their
+/// character references decoded.
+struct Tag {
+    attrs: Vec<(String, String)>,
+}
+
+/// The start tags of `html`, read the way browsers read attributes — any
+/// case, quoted with `"` or `'` or not at all, spaces around `=` — by a
+/// scanner, not an HTML parser: comments, scripts and malformed markup are
+/// not treated specially (enough for a demo; seed 001 used a regular
+/// expression).
+fn tags(html: &str) -> Vec<Tag> {
+    let mut tags = Vec::new();
+    let mut rest = html;
+    while let Some(open) = rest.find('<') {
+        rest = &rest[open + 1..];
+        if !rest.starts_with(|c: char| c.is_ascii_alphabetic()) {
+            continue; // an end tag, a comment, a doctype, a stray `<`
+        }
+        let name_end = rest
+            .find(|c: char| c.is_ascii_whitespace() || c == '>' || c == '/')
+            .unwrap_or(rest.len());
+        rest = &rest[name_end..];
+        let mut attrs = Vec::new();
+        loop {
+            rest = rest.trim_start_matches(|c: char| c.is_ascii_whitespace() || c == '/');
+            if rest.is_empty() || rest.starts_with('>') {
+                break;
+            }
+            let end = rest
+                .find(|c: char| c.is_ascii_whitespace() || matches!(c, '=' | '>' | '/'))
+                .unwrap_or(rest.len())
+                .max(1);
+            let name = rest[..end].to_ascii_lowercase();
+            rest = rest[end..].trim_start();
+            let mut value = String::new();
+            if let Some(after) = rest.strip_prefix('=') {
+                rest = after.trim_start();
+                let raw = match rest.chars().next() {
+                    Some(quote @ ('"' | '\'')) => {
+                        let end = rest[1..].find(quote).map_or(rest.len(), |at| at + 1);
+                        let raw = &rest[1..end];
+                        rest = rest.get(end + 1..).unwrap_or("");
+                        raw
+                    }
+                    _ => {
+                        let end = rest
+                            .find(|c: char| c.is_ascii_whitespace() || c == '>')
+                            .unwrap_or(rest.len());
+                        let raw = &rest[..end];
+                        rest = &rest[end..];
+                        raw
+                    }
+                };
+                value = decode_entities(raw);
+            }
+            attrs.push((name, value));
+        }
+        tags.push(Tag { attrs });
+    }
+    tags
+}
+
+/// Decodes the character references an attribute value may carry
+/// (`&amp;` in a link's query, `&#47;` …); others stay as written.
+fn decode_entities(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        let decoded = rest.find(';').filter(|&end| end <= 10).and_then(|end| {
+            let name = &rest[1..end];
+            let c = match name {
+                "amp" => Some('&'),
+                "lt" => Some('<'),
+                "gt" => Some('>'),
+                "quot" => Some('"'),
+                "apos" => Some('\''),
+                _ => {
+                    let code = match name.strip_prefix("#x").or_else(|| name.strip_prefix("#X")) {
+                        Some(hex) => u32::from_str_radix(hex, 16).ok(),
+                        None => name.strip_prefix('#').and_then(|dec| dec.parse().ok()),
+                    };
+                    code.and_then(char::from_u32)
+                }
             };
-            if let Some(end) = rest[1..].find(quote) {
-                found.push(rest[1..1 + end].to_owned());
-                rest = &rest[1 + end..];
+            c.map(|c| (c, end))
+        });
+        match decoded {
+            Some((c, end)) => {
+                out.push(c);
+                rest = &rest[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
             }
         }
     }
-    found
-}
-
-/// The value of `attr` in the first tag that contains `marker` (seed
-/// 004's `//a[@id="feng"]/@href`).
-fn find_attr<'a>(html: &'a str, marker: &str, attr: &str) -> Option<&'a str> {
-    let at = html.find(marker)?;
-    let tag_start = html[..at].rfind('<')?;
-    let tag_end = at + html[at..].find('>')?;
-    let tag = &html[tag_start..tag_end];
-    let value = &tag[tag.find(&format!("{attr}=\""))? + attr.len() + 2..];
-    Some(&value[..value.find('"')?])
+    out.push_str(rest);
+    out
 }
 
 /// Redraws the progress line every 100 ms.
@@ -511,9 +654,9 @@ impl Progress {
             return;
         }
         if self.live {
-            print!("\r\x1b[K");
+            out(format_args!("\r\x1b[K"));
         }
-        println!("  {text}");
+        out(format_args!("  {text}\n"));
     }
 
     fn status(&self, crawl: &Crawl) {
@@ -522,7 +665,7 @@ impl Progress {
         }
         let stats = &crawl.stats;
         let fetching = crawl.concurrency - crawl.slots.available_permits();
-        print!(
+        out(format_args!(
             "\r\x1b[K  [{:>4} done | {:>9} | {} failed | {} fetching, {} waiting | {:.1} s]",
             stats.ok.get() + stats.errors.borrow().len(),
             human_bytes(stats.bytes.get()),
@@ -530,14 +673,28 @@ impl Progress {
             fetching,
             crawl.in_flight.get().saturating_sub(fetching),
             crawl.began.elapsed().as_secs_f64()
-        );
-        let _ = std::io::stdout().flush();
+        ));
     }
 
     fn finish(&self) {
         if self.live {
-            print!("\r\x1b[K");
+            out(format_args!("\r\x1b[K"));
         }
+    }
+}
+
+/// Writes to stdout. When the reader has gone (`crawler | head`), the
+/// program ends quietly, with the status of a Unix tool stopped by
+/// `SIGPIPE` (128 + 13): Rust ignores that signal, and `print!` would panic
+/// instead — in a done callback, once per page.
+fn out(text: std::fmt::Arguments<'_>) {
+    let mut stdout = std::io::stdout().lock();
+    if let Err(err) = stdout.write_fmt(text).and_then(|()| stdout.flush()) {
+        if err.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(141);
+        }
+        eprintln!("crawler: cannot write to stdout: {err}");
+        std::process::exit(1);
     }
 }
 
@@ -615,5 +772,44 @@ fn demo_page(path: &str) -> Reply {
             .header("Content-Type", "video/mp4")
             .body(vec![0u8; 20_000]),
         _ => Reply::not_found(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_are_found_in_any_case_and_quoting() {
+        let html = r#"<A HREF="/upper"> <a href=/unquoted> <a href = "/spaced">
+            <a href='/single'> <img src="/pic.png"> <a data-href="/not-a-link">
+            <a href="/q?x=1&amp;y=2"> <!-- <a href="/commented"> --> </a>"#;
+        assert_eq!(
+            links(html),
+            [
+                "/upper",
+                "/unquoted",
+                "/spaced",
+                "/single",
+                "/pic.png",
+                "/q?x=1&y=2",
+                "/commented"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_feng_link_is_found_by_its_id() {
+        let html = r#"<a href="/a">a</a> <a ID='feng' href="/jay/feng">x</a>"#;
+        assert_eq!(find_href(html, "feng").as_deref(), Some("/jay/feng"));
+        assert_eq!(find_href(html, "nobody"), None);
+    }
+
+    #[test]
+    fn character_references_are_decoded_and_others_kept() {
+        assert_eq!(
+            decode_entities("a&amp;b&#47;c&#x2F;d&nbsp;e&f"),
+            "a&b/c/d&nbsp;e&f"
+        );
     }
 }

@@ -52,6 +52,16 @@ use corio::http::Client;
 use corio::http::server::{Reply, Server};
 use corio::time::sleep;
 
+/// `println!` that returns the error of a closed stdout (`download | head`)
+/// instead of panicking: it ends the lesson like any other error — the
+/// temporary directory is removed on the way — and `main` then stops
+/// quietly.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        writeln!(std::io::stdout(), $($arg)*)?
+    };
+}
+
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
 
 /// The "images": name and size in bytes.
@@ -111,7 +121,7 @@ async fn down(client: Client, url: String, name: &'static str, dir: PathBuf) -> 
     if std::fs::read(&path)? != image_bytes(name) {
         return Err(format!("{name}: the file differs from the server's image").into());
     }
-    println!(
+    say!(
         "  {name}  {bytes:>6} bytes in {:.2} s -> {}",
         start.elapsed().as_secs_f64(),
         path.display()
@@ -170,7 +180,7 @@ impl Drop for TempDir {
 async fn lesson() -> Result<()> {
     let server = image_server().await?;
     let sizes = IMAGES.map(|(name, size)| format!("{name} ({} kB)", size / 1000));
-    println!(
+    say!(
         "corio's demo server (a task on this loop) serves {} on {}",
         sizes.join(", "),
         server.url("/")
@@ -181,24 +191,24 @@ async fn lesson() -> Result<()> {
         return Err(std::io::Error::new(e.kind(), message).into());
     }
     let dir = TempDir(path); // removed again when the lesson ends
-    println!("saving into {}\n", dir.0.display());
+    say!("saving into {}\n", dir.0.display());
     let client = Client::new(); // one client: its connections are kept alive
 
-    println!("1) one by one, each down() awaited before the next (串行):");
+    say!("1) one by one, each down() awaited before the next (串行):");
     let serial = one_by_one(&client, &server, &dir.0).await?;
-    println!(
+    say!(
         "   总耗时 (total): {:.2} s ≈ the sum\n",
         serial.as_secs_f64()
     );
 
-    println!("2) three tasks at once, gathered (gevent.joinall / 协程下载):");
+    say!("2) three tasks at once, gathered (gevent.joinall / 协程下载):");
     let together = all_at_once(&client, &server, &dir.0).await?;
-    println!(
+    say!(
         "   总耗时 (total): {:.2} s ≈ the slowest, 1.jpg\n",
         together.as_secs_f64()
     );
 
-    println!(
+    say!(
         "one by one: {:.2} s; at once: {:.2} s — {:.1}× faster, on one thread",
         serial.as_secs_f64(),
         together.as_secs_f64(),
@@ -209,6 +219,14 @@ async fn lesson() -> Result<()> {
 
 fn main() {
     if let Err(err) = corio::run(lesson()) {
+        let closed = err
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe);
+        if closed {
+            // The reader of stdout has gone: stop quietly, with the status
+            // of a Unix tool stopped by SIGPIPE (128 + 13).
+            std::process::exit(141);
+        }
         eprintln!("download: {err}");
         std::process::exit(1);
     }

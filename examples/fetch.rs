@@ -26,15 +26,21 @@ use std::time::{Duration, Instant};
 use corio::http::server::{Reply, Server};
 use corio::http::{Client, Method};
 
-const USAGE: &str = "usage: fetch [-I] [-o FILE] [--body] [--timeout SECS] URL
-       fetch --demo   (fetch from a demo server started in-process)";
+const USAGE: &str = "usage: fetch [-I] [-o FILE] [--body] [--timeout SECS] [--idle SECS] URL
+       fetch --demo   (fetch from a demo server started in-process)
+  --timeout SECS   the longest the whole request may take (default: no limit, as curl)
+  --idle SECS      the longest the server may stay silent (default: 30)";
 
 struct Options {
     url: String,
     head: bool,
     output: Option<String>,
     print_body: bool,
-    timeout: Duration,
+    /// The whole request's limit (curl's `--max-time`): none by default,
+    /// so that a long download is not cut off.
+    timeout: Option<Duration>,
+    /// How long the server may stay silent.
+    idle: Duration,
     demo: bool,
 }
 
@@ -44,7 +50,8 @@ fn parse_args() -> Result<Options, String> {
         head: false,
         output: None,
         print_body: false,
-        timeout: Duration::from_secs(30),
+        timeout: None,
+        idle: Duration::from_secs(30),
         demo: false,
     };
     let mut args = std::env::args().skip(1);
@@ -54,18 +61,8 @@ fn parse_args() -> Result<Options, String> {
             "-o" | "--output" => options.output = Some(args.next().ok_or("-o needs a file name")?),
             "--body" => options.print_body = true,
             "--demo" => options.demo = true,
-            "--timeout" => {
-                let text = args.next().ok_or("--timeout needs seconds")?;
-                let secs: f64 = text
-                    .parse()
-                    .map_err(|_| format!("--timeout: {text:?} is not a number"))?;
-                options.timeout = Duration::try_from_secs_f64(secs)
-                    .ok()
-                    .filter(|t| !t.is_zero())
-                    .ok_or(format!(
-                        "--timeout wants a positive, finite number of seconds, got {text:?}"
-                    ))?;
-            }
+            "--timeout" => options.timeout = Some(seconds("--timeout", args.next())?),
+            "--idle" => options.idle = seconds("--idle", args.next())?,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -78,6 +75,20 @@ fn parse_args() -> Result<Options, String> {
         return Err(USAGE.into());
     }
     Ok(options)
+}
+
+/// The value of a flag that takes seconds: positive and finite.
+fn seconds(flag: &str, text: Option<String>) -> Result<Duration, String> {
+    let text = text.ok_or(format!("{flag} needs seconds"))?;
+    let secs: f64 = text
+        .parse()
+        .map_err(|_| format!("{flag}: {text:?} is not a number"))?;
+    Duration::try_from_secs_f64(secs)
+        .ok()
+        .filter(|t| !t.is_zero())
+        .ok_or(format!(
+            "{flag} wants a positive, finite number of seconds (a nanosecond at least), got {text:?}"
+        ))
 }
 
 /// Can `path` be written? An existing file is opened for writing but left
@@ -132,7 +143,10 @@ async fn fetch(mut options: Options) -> Result<(), String> {
         None
     };
 
-    let mut builder = Client::builder().total_timeout(options.timeout);
+    let mut builder = Client::builder().read_timeout(options.idle);
+    if let Some(timeout) = options.timeout {
+        builder = builder.total_timeout(timeout);
+    }
     if !options.print_body {
         // Streamed to disk, or only counted: it need not fit in memory.
         builder = builder.max_body_bytes(u64::MAX);
@@ -172,7 +186,12 @@ async fn fetch(mut options: Options) -> Result<(), String> {
 
     let mut body_bytes = 0u64;
     let mut shown = Vec::new();
-    while let Some(piece) = response.chunk().await.map_err(|e| e.to_string())? {
+    let partial = |e: corio::http::Error| match &options.output {
+        // What came is kept (as curl does), and said to be partial.
+        Some(path) => format!("{e} (the first part of the body is in {path})"),
+        None => e.to_string(),
+    };
+    while let Some(piece) = response.chunk().await.map_err(partial)? {
         body_bytes += piece.len() as u64;
         if let Some(file) = &mut file {
             // A small blocking write per piece; fine for a tool (use
