@@ -348,6 +348,14 @@ impl Source {
         self.waiters(dir).unregister(reg);
     }
 
+    /// Drops the wakers parked (not registered) in `dir`; see
+    /// `IoSource::forget_parked`.
+    pub(crate) fn forget_parked(&self, dir: Direction) {
+        let waiters = self.waiters(dir);
+        let parked = (waiters.first.take(), waiters.others.take());
+        drop(parked); // with the list already emptied: dropping may run code
+    }
+
     /// Calls `f` with each parked waker and its direction (for
     /// `debug::dump`).
     pub(crate) fn for_each_parked(&self, mut f: impl FnMut(Direction, &Waker)) {

@@ -349,15 +349,16 @@ fn a_new_socket_on_a_reused_descriptor_gets_no_stale_wake_ups() {
         );
         let (mut reader, mut writer) = b.into_split();
         // B's reader runs in its own task, counting its polls: it is polled
-        // once, parks, and is woken only by B's own data.
+        // once, parks, and is woken only by B's own data. (Through the
+        // poll-based `AsyncRead`: a `read()` future made and dropped at each
+        // poll would take its waker back as it is dropped.)
         let polls = Rc::new(Cell::new(0));
         let p = polls.clone();
         let reading = corio::spawn(async move {
             let mut buf = [0; 4];
             std::future::poll_fn(|cx| {
                 p.set(p.get() + 1);
-                let fut = std::pin::pin!(reader.read(&mut buf));
-                fut.poll(cx)
+                futures_io::AsyncRead::poll_read(std::pin::Pin::new(&mut reader), cx, &mut buf)
             })
             .await
             .map(|n| buf[..n].to_vec())
@@ -780,4 +781,114 @@ fn receives_abandoned_by_the_thousand_leave_no_wakers_on_a_quiet_socket() {
         let held = std::sync::Arc::strong_count(&token) - 1;
         assert_eq!(held, 0, "wakers of dropped receives still registered");
     });
+}
+
+/// Runs `f` on a thread of its own: its panic message, or `Err` if it is
+/// still running after `limit` (it hangs).
+fn outcome_within(limit: Duration, f: impl FnOnce() + Send + 'static) -> Result<String, String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let message = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+            Ok(()) => "returned".to_owned(),
+            Err(err) => err
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default(),
+        };
+        let _ = tx.send(message);
+    });
+    rx.recv_timeout(limit)
+        .map_err(|_| format!("still running after {limit:?}"))
+}
+
+#[test]
+fn an_abandoned_tcp_read_leaves_nothing_that_could_wake_its_task() {
+    // The read gives up (a timeout); then the task waits on nothing. With
+    // the read's waker left parked on the socket, the loop would wait in
+    // epoll for ever instead of saying so.
+    let message = outcome_within(Duration::from_secs(10), || {
+        corio::run(async {
+            let (mut a, _b) = connected_pair().await;
+            let _ = timeout(Duration::from_millis(10), a.read(&mut [0; 8])).await;
+            let _ = timeout(Duration::from_millis(10), a.read_exact(&mut [0; 8])).await;
+            std::future::pending::<()>().await
+        })
+    });
+    assert!(
+        message
+            .as_deref()
+            .is_ok_and(|m| m.contains("would block forever")),
+        "{message:?}"
+    );
+}
+
+#[test]
+fn an_abandoned_tcp_write_leaves_nothing_that_could_wake_its_task() {
+    let message = outcome_within(Duration::from_secs(10), || {
+        corio::run(async {
+            let (mut a, _b) = connected_pair().await;
+            // Fill the send buffer until a write waits, then give up on it.
+            let big = vec![0u8; 1 << 20];
+            let mut written = 0;
+            while timeout(Duration::from_millis(50), a.write_all(&big))
+                .await
+                .is_ok()
+            {
+                written += big.len();
+                assert!(written < 1 << 30, "the peer never pushed back");
+            }
+            std::future::pending::<()>().await
+        })
+    });
+    assert!(
+        message
+            .as_deref()
+            .is_ok_and(|m| m.contains("would block forever")),
+        "{message:?}"
+    );
+}
+
+#[test]
+fn an_abandoned_read_of_a_half_leaves_nothing_that_could_wake_its_task() {
+    let message = outcome_within(Duration::from_secs(10), || {
+        corio::run(async {
+            let (a, _b) = connected_pair().await;
+            let (mut reader, _writer) = a.into_split();
+            let _ = timeout(Duration::from_millis(10), reader.read(&mut [0; 8])).await;
+            std::future::pending::<()>().await
+        })
+    });
+    assert!(
+        message
+            .as_deref()
+            .is_ok_and(|m| m.contains("would block forever")),
+        "{message:?}"
+    );
+}
+
+#[test]
+fn a_socket_whose_loop_was_closed_is_a_clear_error_under_another_executor() {
+    let message = outcome_within(Duration::from_secs(10), || {
+        let (listener, mut stream) = corio::run(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let stream = TcpStream::connect(listener.local_addr().unwrap())
+                .await
+                .unwrap();
+            (listener, stream)
+        });
+        // The loop is gone; the stream is polled by a hand-made executor.
+        let (_peer, _) = listener.into_std().unwrap().accept().unwrap();
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        let mut buf = [0u8; 1];
+        let mut read = std::pin::pin!(stream.read(&mut buf));
+        let _ = read.as_mut().poll(&mut cx);
+    });
+    assert!(
+        message
+            .as_deref()
+            .is_ok_and(|m| m.contains("event loop has been closed")),
+        "{message:?}"
+    );
 }

@@ -161,12 +161,29 @@ impl<T: mio::event::Source> IoSource<T> {
 
     fn refuse_other_loops(&self) {
         let here = context::with_current(|core| Rc::ptr_eq(core, &self.core));
-        if here == Some(false) {
-            panic!(
+        match here {
+            Some(false) => panic!(
                 "corio: this socket belongs to another event loop (sockets are registered \
                  with the loop that created them; create it on this loop instead)"
-            );
+            ),
+            // Polled with no loop running (by another executor, say) after
+            // its own loop was closed: nothing will poll that reactor again.
+            None if self.core.shared().is_closed() => panic!(
+                "corio: this socket's event loop has been closed, so nothing would ever \
+                 wake a wait on it (sockets are registered with the loop that created them; \
+                 create it on a running loop instead)"
+            ),
+            _ => {}
         }
+    }
+
+    /// A future that parked in `dir` (on the anonymous path) is dropped
+    /// before an event took its waker: the waker leaves with it. Only for a
+    /// direction that has one waiter at a time — a TCP stream's, whose
+    /// every read or write borrows it mutably — where any waker still
+    /// parked is that future's, or one left by an earlier abandoned wait.
+    pub(crate) fn forget_parked(&self, dir: Direction) {
+        self.source.forget_parked(dir);
     }
 
     /// Was `dir` closed (hang-up or error seen)? Then waiting for another

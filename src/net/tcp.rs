@@ -622,7 +622,7 @@ impl TcpStream {
     /// # std::io::Result::Ok(()) }).unwrap();
     /// ```
     pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        poll_fn(|cx| poll_read(&self.io, cx, buf)).await
+        read_some(&self.io, buf).await
     }
 
     /// Writes some bytes of `buf`; returns how many. Cancel safe.
@@ -638,7 +638,7 @@ impl TcpStream {
     /// # std::io::Result::Ok(()) }).unwrap();
     /// ```
     pub async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        poll_fn(|cx| poll_write(&self.io, cx, buf)).await
+        write_some(&self.io, buf).await
     }
 
     /// Reads exactly `buf.len()` bytes; `UnexpectedEof` if the stream ends
@@ -912,9 +912,62 @@ fn poll_write(io: &Source, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<
     io.poll_io(Direction::Write, cx, |s| (&*s).write(buf))
 }
 
+/// One read, as the async methods make it: like the poll-based path, but
+/// a read dropped while it waits takes its parked waker back (see
+/// [`Unpark`]).
+async fn read_some(io: &Source, buf: &mut [u8]) -> io::Result<usize> {
+    let mut unpark = Unpark::new(io, Direction::Read);
+    poll_fn(|cx| unpark.track(poll_read(io, cx, buf))).await
+}
+
+/// One write, as the async methods make it (see [`read_some`]).
+async fn write_some(io: &Source, buf: &[u8]) -> io::Result<usize> {
+    let mut unpark = Unpark::new(io, Direction::Write);
+    poll_fn(|cx| unpark.track(poll_write(io, cx, buf))).await
+}
+
+/// Takes the waker of an async read or write back if the future is
+/// dropped while it waits (a `timeout` or `select` gave up on it). A
+/// parked waker otherwise stays until the socket's next event: harmless
+/// (one spurious wake), but until then the loop counts the task as one
+/// that something could wake, and a program left with nothing that could
+/// wake it would wait in `epoll_wait` for ever instead of being told so.
+/// A stream direction has one waiter at a time — each read or write
+/// borrows the stream or its half mutably — so whatever is parked there
+/// is this future's, or left by an earlier abandoned wait.
+struct Unpark<'a> {
+    io: &'a Source,
+    dir: Direction,
+    parked: bool,
+}
+
+impl<'a> Unpark<'a> {
+    fn new(io: &'a Source, dir: Direction) -> Unpark<'a> {
+        Unpark {
+            io,
+            dir,
+            parked: false,
+        }
+    }
+
+    /// Notes whether the poll left the future waiting.
+    fn track<R>(&mut self, polled: Poll<R>) -> Poll<R> {
+        self.parked = polled.is_pending();
+        polled
+    }
+}
+
+impl Drop for Unpark<'_> {
+    fn drop(&mut self) {
+        if self.parked {
+            self.io.forget_parked(self.dir);
+        }
+    }
+}
+
 async fn read_exact(io: &Source, mut buf: &mut [u8]) -> io::Result<()> {
     while !buf.is_empty() {
-        let n = poll_fn(|cx| poll_read(io, cx, buf)).await?;
+        let n = read_some(io, buf).await?;
         if n == 0 {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
@@ -925,7 +978,7 @@ async fn read_exact(io: &Source, mut buf: &mut [u8]) -> io::Result<()> {
 
 async fn write_all(io: &Source, mut buf: &[u8]) -> io::Result<()> {
     while !buf.is_empty() {
-        let n = poll_fn(|cx| poll_write(io, cx, buf)).await?;
+        let n = write_some(io, buf).await?;
         if n == 0 {
             return Err(io::ErrorKind::WriteZero.into());
         }
@@ -953,7 +1006,7 @@ async fn read_to_end(io: &Source, buf: &mut Vec<u8>) -> io::Result<usize> {
     loop {
         let len = filled.len;
         filled.buf.resize(len + chunk, 0);
-        let n = poll_fn(|cx| poll_read(io, cx, &mut filled.buf[len..])).await?;
+        let n = read_some(io, &mut filled.buf[len..]).await?;
         if n == 0 {
             return Ok(filled.len - start);
         }
@@ -1035,7 +1088,7 @@ impl OwnedReadHalf {
     /// # std::io::Result::Ok(()) }).unwrap();
     /// ```
     pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        poll_fn(|cx| poll_read(&self.io, cx, buf)).await
+        read_some(&self.io, buf).await
     }
 
     /// Like [`TcpStream::read_exact`]. Not cancel safe.
@@ -1140,7 +1193,7 @@ impl OwnedWriteHalf {
     /// # std::io::Result::Ok(()) }).unwrap();
     /// ```
     pub async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        poll_fn(|cx| poll_write(&self.io, cx, buf)).await
+        write_some(&self.io, buf).await
     }
 
     /// Like [`TcpStream::write_all`]. Not cancel safe.
