@@ -146,6 +146,12 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 
 /// The future returned by [`sleep`] and [`sleep_until`].
 ///
+/// Its timer lives in the loop that polls it: a sleep made on one loop
+/// and awaited on another (after the first was dropped, say) moves there —
+/// a deadline means the same on every loop. Polled by another executor
+/// while no corio loop runs, it waits on the loop that made it; once that
+/// loop is closed, nothing could fire it, and polling it so panics.
+///
 /// # Examples
 ///
 /// ```
@@ -244,6 +250,9 @@ impl Future for Sleep {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if !self.core.is_running() {
+            self.rehome();
+        }
         // The loop's cached clock is never ahead of the real one: if it says
         // the deadline passed, it did. If it lags, the timer is armed and
         // fires at the loop's next look at its timers — still never early,
@@ -268,6 +277,26 @@ impl Future for Sleep {
 }
 
 impl Sleep {
+    /// Polled while its loop is not running: on another loop (it moves
+    /// there), or by another executor (then its own loop must still be
+    /// able to fire it).
+    #[cold]
+    #[inline(never)]
+    fn rehome(&mut self) {
+        match context::with_current(Rc::clone) {
+            Some(current) if !Rc::ptr_eq(&current, &self.core) => {
+                self.disarm();
+                self.core = current;
+            }
+            Some(_) => {}
+            None if self.core.shared().is_closed() => panic!(
+                "corio: this sleep's event loop has been closed, so nothing would ever fire \
+                 its timer (await it on a running loop)"
+            ),
+            None => {}
+        }
+    }
+
     /// Forgets the timer, removing it from the queue unless it certainly
     /// fired already (which saves a lookup per completed sleep).
     fn disarm(&mut self) {

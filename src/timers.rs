@@ -116,6 +116,10 @@ pub(crate) struct Timers<C> {
     /// Emptied entry lists, kept for the next buckets.
     spare: Vec<Vec<Entry>>,
     next_seq: u64,
+    /// Deadlines are nanoseconds since this, a century before the queue
+    /// was made: a deadline computed before the loop existed (a schedule
+    /// prepared in advance) still sorts earliest first, and `u64`
+    /// nanoseconds reach four centuries past it.
     epoch: Instant,
 }
 
@@ -136,8 +140,18 @@ impl<C> Timers<C> {
             dead: 0,
             spare: Vec::new(),
             next_seq: 0,
-            epoch: Instant::now(),
+            epoch: Self::epoch(Instant::now()),
         }
+    }
+
+    /// As long before `now` as the platform's clock can say, up to a
+    /// century.
+    fn epoch(now: Instant) -> Instant {
+        const YEAR: u64 = 365 * 24 * 3600;
+        [100 * YEAR, YEAR, 24 * 3600, 0]
+            .into_iter()
+            .find_map(|secs| now.checked_sub(Duration::from_secs(secs)))
+            .unwrap_or(now)
     }
 
     /// Armed timers.

@@ -467,3 +467,49 @@ fn a_panicking_foreign_waker_on_a_timer_neither_escapes_the_loop_nor_costs_other
     );
     drop(foreign);
 }
+
+#[test]
+fn deadlines_from_before_the_loop_was_made_fire_earliest_first() {
+    let t0 = Instant::now();
+    std::thread::sleep(Duration::from_millis(30));
+    let mut lp = EventLoop::new().unwrap();
+    let order = Rc::new(RefCell::new(Vec::new()));
+    for ms in [20u64, 10] {
+        let o = Rc::clone(&order);
+        lp.call_at(t0 + Duration::from_millis(ms), move || {
+            o.borrow_mut().push(ms)
+        });
+    }
+    while !lp.run_once().idle {}
+    assert_eq!(*order.borrow(), [10, 20]);
+}
+
+#[test]
+fn a_sleep_made_on_a_dropped_loop_completes_on_the_loop_that_awaits_it() {
+    let mut first = EventLoop::new().unwrap();
+    let nap = first.run_until_complete(async {
+        let mut nap = Box::pin(sleep(Duration::from_millis(20)));
+        // Armed on the first loop, as a poll that waited would leave it.
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(nap.as_mut().poll(&mut cx).is_pending());
+        Some(nap)
+    });
+    drop(first);
+    let mut second = EventLoop::new().unwrap();
+    let done = second.run_until_complete(async move {
+        let napper = corio::spawn(nap.unwrap());
+        sleep(Duration::from_millis(500)).await;
+        napper.is_done()
+    });
+    assert!(done, "the sleep's timer stayed in the dropped loop");
+}
+
+#[test]
+#[should_panic(expected = "event loop has been closed")]
+fn a_sleep_of_a_closed_loop_polled_by_another_executor_is_a_clear_error() {
+    let mut lp = EventLoop::new().unwrap();
+    let nap = lp.run_until_complete(async { Some(Box::pin(sleep(Duration::from_secs(1)))) });
+    drop(lp);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    let _ = nap.unwrap().as_mut().poll(&mut cx);
+}
