@@ -556,10 +556,10 @@ fn tags(html: &str) -> Vec<Tag> {
                 .unwrap_or(rest.len())
                 .max(1);
             let name = rest[..end].to_ascii_lowercase();
-            rest = rest[end..].trim_start();
+            rest = rest[end..].trim_start_matches(|c: char| c.is_ascii_whitespace());
             let mut value = String::new();
             if let Some(after) = rest.strip_prefix('=') {
-                rest = after.trim_start();
+                rest = after.trim_start_matches(|c: char| c.is_ascii_whitespace());
                 let raw = match rest.chars().next() {
                     Some(quote @ ('"' | '\'')) => {
                         let end = rest[1..].find(quote).map_or(rest.len(), |at| at + 1);
@@ -578,7 +578,13 @@ fn tags(html: &str) -> Vec<Tag> {
                 };
                 value = decode_entities(raw);
             }
-            attrs.push((name, value));
+            // A repeated attribute: the first one counts.
+            if !attrs
+                .iter()
+                .any(|(seen, _): &(String, String)| *seen == name)
+            {
+                attrs.push((name, value));
+            }
         }
         tags.push(Tag { attrs });
     }
@@ -593,7 +599,7 @@ fn decode_entities(raw: &str) -> String {
     while let Some(at) = rest.find('&') {
         out.push_str(&rest[..at]);
         rest = &rest[at..];
-        let decoded = rest.find(';').filter(|&end| end <= 10).and_then(|end| {
+        let decoded = rest.find(';').filter(|&end| end <= 32).and_then(|end| {
             let name = &rest[1..end];
             let c = match name {
                 "amp" => Some('&'),
@@ -602,11 +608,22 @@ fn decode_entities(raw: &str) -> String {
                 "quot" => Some('"'),
                 "apos" => Some('\''),
                 _ => {
-                    let code = match name.strip_prefix("#x").or_else(|| name.strip_prefix("#X")) {
-                        Some(hex) => u32::from_str_radix(hex, 16).ok(),
-                        None => name.strip_prefix('#').and_then(|dec| dec.parse().ok()),
-                    };
-                    code.and_then(char::from_u32)
+                    let (digits, radix) =
+                        match name.strip_prefix("#x").or_else(|| name.strip_prefix("#X")) {
+                            Some(hex) => (hex, 16),
+                            None => (name.strip_prefix('#')?, 10),
+                        };
+                    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+                        return None; // `&#+65;`, `&#;`: not a reference
+                    }
+                    // NUL, surrogates and numbers past Unicode read as
+                    // U+FFFD, as browsers read them.
+                    let code = u32::from_str_radix(digits, radix).unwrap_or(u32::MAX);
+                    Some(
+                        char::from_u32(code)
+                            .filter(|&c| c != '\0')
+                            .unwrap_or('\u{FFFD}'),
+                    )
                 }
             };
             c.map(|c| (c, end))
@@ -811,5 +828,22 @@ mod tests {
             decode_entities("a&amp;b&#47;c&#x2F;d&nbsp;e&f"),
             "a&b/c/d&nbsp;e&f"
         );
+        assert_eq!(
+            decode_entities("&#+65;&#x+41;&#;&#x;"),
+            "&#+65;&#x+41;&#;&#x;"
+        );
+        assert_eq!(
+            decode_entities("&#0;&#xD800;&#99999999999;"),
+            "\u{FFFD}\u{FFFD}\u{FFFD}"
+        );
+    }
+
+    #[test]
+    fn odd_attributes_are_read_as_browsers_read_them() {
+        assert_eq!(links("<a href=\u{a0}/x>"), ["\u{a0}/x"]);
+        assert_eq!(links("<a href=/a href=/b>"), ["/a"]);
+        assert_eq!(links("<a href=/a/b/>"), ["/a/b/"]);
+        assert_eq!(links("<a href=>"), [""]);
+        assert!(links("<a href='/unterminated").len() <= 1);
     }
 }

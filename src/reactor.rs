@@ -136,9 +136,9 @@ struct Others {
 /// A waker's identity: its data and vtable pointers, as `Waker::will_wake`
 /// compares them. (Only compared, never followed; a parked waker keeps its
 /// data alive, so no two parked wakers share one.)
-type WakerId = (usize, usize);
+pub(crate) type WakerId = (usize, usize);
 
-fn waker_id(waker: &Waker) -> WakerId {
+pub(crate) fn waker_id(waker: &Waker) -> WakerId {
     (
         waker.data() as usize,
         std::ptr::from_ref(waker.vtable()) as usize,
@@ -194,7 +194,9 @@ impl Waiters {
                         // runs code which parks here again finds it.
                         self.others.set(Some(others));
                         for waker in flushed {
-                            waker.wake();
+                            // Perhaps another executor's: its panic stays
+                            // here, and the wakes after it happen.
+                            crate::core::wake_contained(waker);
                         }
                         return;
                     }
@@ -348,12 +350,24 @@ impl Source {
         self.waiters(dir).unregister(reg);
     }
 
-    /// Drops the wakers parked (not registered) in `dir`; see
-    /// `IoSource::forget_parked`.
-    pub(crate) fn forget_parked(&self, dir: Direction) {
+    /// Takes `waker` (by identity) out of the wakers parked, not
+    /// registered, in `dir`, if it is there; see `IoSource::unpark`.
+    pub(crate) fn unpark(&self, dir: Direction, id: WakerId) -> Option<Waker> {
         let waiters = self.waiters(dir);
-        let parked = (waiters.first.take(), waiters.others.take());
-        drop(parked); // with the list already emptied: dropping may run code
+        let first = waiters.first.take();
+        match first {
+            Some(first) if waker_id(&first) == id => return Some(first),
+            first => waiters.first.set(first),
+        }
+        let mut others = waiters.others.take()?;
+        let mut found = None;
+        if others.ids.remove(&id) {
+            if let Some(at) = others.wakers.iter().position(|w| waker_id(w) == id) {
+                found = Some(others.wakers.remove(at));
+            }
+        }
+        waiters.others.set(Some(others));
+        found
     }
 
     /// Calls `f` with each parked waker and its direction (for

@@ -2135,3 +2135,45 @@ fn a_handler_future_dropped_with_the_server_has_its_destructor_panic_reported() 
         "{messages:?}"
     );
 }
+
+#[test]
+fn the_demo_server_accepts_absolute_form_targets() {
+    run_bounded(async {
+        let server = echo_or_panic_server().await;
+        let out = raw_exchange(
+            &server,
+            b"GET http://x/a/b?c=d HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .await;
+        assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+        assert!(out.ends_with("GET /a/b "), "{out}");
+        let out = raw_exchange(
+            &server,
+            b"GET http://x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .await;
+        assert!(out.ends_with("GET / "), "{out}");
+    });
+}
+
+#[test]
+fn the_demo_server_answers_431_to_heads_too_large_or_with_too_many_fields() {
+    run_bounded(async {
+        let server = echo_or_panic_server().await;
+        let mut fields = String::new();
+        for i in 0..65 {
+            fields.push_str(&format!("X-{i}: {i}\r\n"));
+        }
+        let many = format!("GET / HTTP/1.1\r\nHost: x\r\n{fields}\r\n");
+        let out = raw_exchange(&server, many.as_bytes()).await;
+        assert!(out.starts_with("HTTP/1.1 431"), "{out}");
+        // Just over the 64 KiB limit, in one field: refused, though it
+        // may arrive in one read with the rest of the head.
+        let big = format!(
+            "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+            "a".repeat(64 * 1024)
+        );
+        let out = raw_exchange(&server, big.as_bytes()).await;
+        assert!(out.starts_with("HTTP/1.1 431"), "{out}");
+    });
+}

@@ -892,3 +892,99 @@ fn a_socket_whose_loop_was_closed_is_a_clear_error_under_another_executor() {
         "{message:?}"
     );
 }
+
+#[test]
+#[allow(clippy::await_holding_refcell_ref)] // see below: on purpose
+fn an_abandoned_read_does_not_strand_another_tasks_read_of_the_same_stream() {
+    // Task A reads through the poll-based `AsyncRead` (its borrow of the
+    // shared stream lasts only while polled, its waker stays parked); a
+    // read of the other task gives up meanwhile. A must still be woken.
+    let got = run(async {
+        let (client, mut server) = connected_pair().await;
+        let shared = Rc::new(std::cell::RefCell::new(client));
+        let a = Rc::clone(&shared);
+        let reader = corio::spawn(async move {
+            let mut buf = [0u8; 8];
+            let n = std::future::poll_fn(|cx| {
+                let mut stream = a.borrow_mut();
+                futures_io::AsyncRead::poll_read(std::pin::Pin::new(&mut *stream), cx, &mut buf)
+            })
+            .await
+            .unwrap();
+            buf[..n].to_vec()
+        });
+        corio::yield_now().await; // A parked its waker
+        // (Held across the await on purpose: A borrows only while polled,
+        // and is not polled before this read gives up.)
+        {
+            let mut stream = shared.borrow_mut();
+            let _ = timeout(Duration::from_millis(10), stream.read(&mut [0; 8])).await;
+        }
+        server.write_all(b"hi").await.unwrap();
+        timeout(Duration::from_secs(5), reader)
+            .await
+            .map(|r| r.unwrap())
+    });
+    assert_eq!(got, Ok(b"hi".to_vec()), "task A was never woken");
+}
+
+#[test]
+fn a_panicking_foreign_waker_in_a_flushed_waiter_list_costs_no_other_wake() {
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Wake, Waker};
+    struct Panicking;
+    impl Wake for Panicking {
+        fn wake(self: Arc<Self>) {
+            panic!("expected: a foreign waker panics");
+        }
+    }
+    struct Quiet;
+    impl Wake for Quiet {
+        fn wake(self: Arc<Self>) {}
+    }
+    /// Parks `waker` on the listener (another executor polling it).
+    fn park(listener: &TcpListener, waker: Waker) {
+        assert!(
+            listener
+                .poll_accept(&mut Context::from_waker(&waker))
+                .is_pending()
+        );
+    }
+    let mut lp = corio::EventLoop::new().unwrap();
+    lp.set_exception_handler(|_| {});
+    let (victim_polls, flusher) = lp.run_until_complete(async {
+        let listener = Rc::new(TcpListener::bind("127.0.0.1:0").await.unwrap());
+        park(&listener, Waker::from(Arc::new(Quiet))); // the first waiter
+        park(&listener, Waker::from(Arc::new(Panicking)));
+        // A task of this loop waits for a connection too.
+        let polls = Rc::new(Cell::new(0));
+        let (l, p) = (Rc::clone(&listener), Rc::clone(&polls));
+        let victim = corio::spawn(async move {
+            std::future::poll_fn(|cx| {
+                p.set(p.get() + 1);
+                l.poll_accept(cx).map(|_| ())
+            })
+            .await
+        });
+        corio::yield_now().await; // the victim parks
+        for _ in 0..30 {
+            park(&listener, Waker::from(Arc::new(Quiet)));
+        }
+        // One more waiter fills the list: it is flushed, every parked
+        // waker woken — the panicking one, and the victim's after it.
+        let l = Rc::clone(&listener);
+        let flusher = corio::spawn(async move {
+            std::future::poll_fn(|cx| match l.poll_accept(cx) {
+                Poll::Pending | Poll::Ready(_) => Poll::Ready(()),
+            })
+            .await
+        });
+        let flusher = flusher.await;
+        for _ in 0..3 {
+            corio::yield_now().await;
+        }
+        victim.cancel();
+        (polls.get(), flusher.map_err(|e| e.to_string()))
+    });
+    assert_eq!((victim_polls, flusher), (2, Ok(())));
+}

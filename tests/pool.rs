@@ -1105,7 +1105,17 @@ fn is_done_turns_true_only_when_the_result_is_there_for_the_handle() {
 #[test]
 fn debug_says_when_done_callbacks_still_hold_the_result() {
     let pool = ThreadPool::new(1);
-    let job = pool.submit(|| 1).unwrap();
+    // The job waits for its callback to be added: added after the job
+    // finished, the callback would run here, on this thread, and wait for
+    // a gate only this thread opens.
+    let start = Gate::default();
+    let s = start.clone();
+    let job = pool
+        .submit(move || {
+            s.wait();
+            1
+        })
+        .unwrap();
     let (tx, rx) = mpsc::channel();
     let gate = Gate::default();
     let g = gate.clone();
@@ -1113,6 +1123,7 @@ fn debug_says_when_done_callbacks_still_hold_the_result() {
         tx.send(()).unwrap();
         g.wait();
     });
+    start.open();
     rx.recv().unwrap(); // the callback is running: the result is lent
     let shown = format!("{job:?}");
     assert!(!job.is_done());

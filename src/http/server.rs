@@ -112,7 +112,8 @@ pub struct Request {
 }
 
 impl Request {
-    /// The target's path, without the query.
+    /// The target's path, without the query (also for an absolute-form
+    /// target, `GET http://host/a/b HTTP/1.1`: `/a/b`).
     ///
     /// # Examples
     ///
@@ -124,7 +125,27 @@ impl Request {
     /// # }
     /// ```
     pub fn path(&self) -> &str {
-        self.target.split('?').next().unwrap_or("")
+        match self.origin_form().split('?').next() {
+            Some("") | None => "/", // `http://host?query`
+            Some(path) => path,
+        }
+    }
+
+    /// The target in origin form (`/path?query`): an absolute-form target
+    /// (`http://host/path?query`, which a server must accept, RFC 9112
+    /// §3.2.2) without its scheme and authority.
+    fn origin_form(&self) -> &str {
+        let target = self.target.as_str();
+        let Some((scheme, rest)) = target.split_once("://") else {
+            return target;
+        };
+        if scheme.is_empty() || !scheme.bytes().all(|b| b.is_ascii_alphabetic()) {
+            return target;
+        }
+        match rest.find(['/', '?']) {
+            Some(at) => &rest[at..],
+            None => "/",
+        }
     }
 
     /// The target's query, after `?`.
@@ -139,7 +160,7 @@ impl Request {
     /// # }
     /// ```
     pub fn query(&self) -> Option<&str> {
-        self.target.split_once('?').map(|(_, query)| query)
+        self.origin_form().split_once('?').map(|(_, query)| query)
     }
 }
 
@@ -804,6 +825,9 @@ async fn read_request(
         let mut fields = [httparse::EMPTY_HEADER; 64];
         let mut parsed = httparse::Request::new(&mut fields);
         match parsed.parse(buf) {
+            Ok(httparse::Status::Complete(head_len)) if head_len > MAX_HEAD => {
+                return Err(bad(431, "request head too large"));
+            }
             Ok(httparse::Status::Complete(head_len)) => {
                 // The client's framing rules, for the request.
                 let fields = || parsed.headers.iter().map(|f| (f.name, f.value));
@@ -881,6 +905,9 @@ async fn read_request(
                     Ok(0) | Err(_) => return Ok(None),
                     Ok(_) => {}
                 }
+            }
+            Err(httparse::Error::TooManyHeaders) => {
+                return Err(bad(431, "more than 64 header fields"));
             }
             Err(_) => return Err(bad(400, "malformed request")),
         }

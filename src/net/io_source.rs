@@ -18,7 +18,7 @@ use mio::Interest;
 
 use crate::context;
 use crate::core::Core;
-use crate::reactor::{Direction, Registration, Source};
+use crate::reactor::{Direction, Registration, Source, WakerId};
 
 pub(crate) struct IoSource<T: mio::event::Source> {
     /// `None` only once `into_inner` has taken it.
@@ -177,13 +177,16 @@ impl<T: mio::event::Source> IoSource<T> {
         }
     }
 
-    /// A future that parked in `dir` (on the anonymous path) is dropped
-    /// before an event took its waker: the waker leaves with it. Only for a
-    /// direction that has one waiter at a time — a TCP stream's, whose
-    /// every read or write borrows it mutably — where any waker still
-    /// parked is that future's, or one left by an earlier abandoned wait.
-    pub(crate) fn forget_parked(&self, dir: Direction) {
-        self.source.forget_parked(dir);
+    /// A future that parked a waker (`waker`: its identity) in `dir` (on
+    /// the anonymous path) is
+    /// dropped before an event took it: the waker leaves the socket, and
+    /// is woken — other futures of the same task may have parked the same
+    /// waker here and still wait (one spurious poll of that task, rather
+    /// than a lost wake-up).
+    pub(crate) fn unpark(&self, dir: Direction, waker: WakerId) {
+        if let Some(parked) = self.source.unpark(dir, waker) {
+            crate::core::wake_contained(parked);
+        }
     }
 
     /// Was `dir` closed (hang-up or error seen)? Then waiting for another

@@ -14,7 +14,7 @@ use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
 use super::io_source::IoSource;
 use super::{ToSocketAddrs, each_addr};
-use crate::reactor::{Direction, Registration};
+use crate::reactor::{Direction, Registration, WakerId, waker_id};
 use crate::time::Sleep;
 
 // ----- listener ----------------------------------------------------------------
@@ -917,13 +917,21 @@ fn poll_write(io: &Source, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<
 /// [`Unpark`]).
 async fn read_some(io: &Source, buf: &mut [u8]) -> io::Result<usize> {
     let mut unpark = Unpark::new(io, Direction::Read);
-    poll_fn(|cx| unpark.track(poll_read(io, cx, buf))).await
+    poll_fn(|cx| {
+        let polled = poll_read(io, cx, buf);
+        unpark.track(cx, polled)
+    })
+    .await
 }
 
 /// One write, as the async methods make it (see [`read_some`]).
 async fn write_some(io: &Source, buf: &[u8]) -> io::Result<usize> {
     let mut unpark = Unpark::new(io, Direction::Write);
-    poll_fn(|cx| unpark.track(poll_write(io, cx, buf))).await
+    poll_fn(|cx| {
+        let polled = poll_write(io, cx, buf);
+        unpark.track(cx, polled)
+    })
+    .await
 }
 
 /// Takes the waker of an async read or write back if the future is
@@ -932,13 +940,16 @@ async fn write_some(io: &Source, buf: &[u8]) -> io::Result<usize> {
 /// (one spurious wake), but until then the loop counts the task as one
 /// that something could wake, and a program left with nothing that could
 /// wake it would wait in `epoll_wait` for ever instead of being told so.
-/// A stream direction has one waiter at a time — each read or write
-/// borrows the stream or its half mutably — so whatever is parked there
-/// is this future's, or left by an earlier abandoned wait.
+/// Only the waker this future parked leaves (by identity: another task
+/// may wait on the same stream through a shared `RefCell`), and it is
+/// woken as it leaves, in case another future of the same task parked it
+/// too.
 struct Unpark<'a> {
     io: &'a Source,
     dir: Direction,
-    parked: bool,
+    /// The identity of the waker of the last poll, if it left the future
+    /// waiting.
+    parked: Option<WakerId>,
 }
 
 impl<'a> Unpark<'a> {
@@ -946,21 +957,22 @@ impl<'a> Unpark<'a> {
         Unpark {
             io,
             dir,
-            parked: false,
+            parked: None,
         }
     }
 
-    /// Notes whether the poll left the future waiting.
-    fn track<R>(&mut self, polled: Poll<R>) -> Poll<R> {
-        self.parked = polled.is_pending();
+    /// Notes whether the poll left the future waiting, and with which
+    /// waker.
+    fn track<R>(&mut self, cx: &Context<'_>, polled: Poll<R>) -> Poll<R> {
+        self.parked = polled.is_pending().then(|| waker_id(cx.waker()));
         polled
     }
 }
 
 impl Drop for Unpark<'_> {
     fn drop(&mut self) {
-        if self.parked {
-            self.io.forget_parked(self.dir);
+        if let Some(waker) = self.parked {
+            self.io.unpark(self.dir, waker);
         }
     }
 }
