@@ -1207,6 +1207,21 @@ pub(crate) fn wake_contained(waker: Waker) {
     }
 }
 
+/// Wakes every waker of `wakers` (emptying it), containing panics as
+/// [`wake_contained`] does — with one `catch_unwind` for the lot, not one
+/// per waker: after a panic the wakes go on with the next one.
+pub(crate) fn wake_all_contained(wakers: &mut Vec<Waker>) {
+    let mut rest = wakers.drain(..);
+    while let Err(payload) = catch_unwind(AssertUnwindSafe(|| rest.by_ref().for_each(Waker::wake)))
+    {
+        emit(
+            Severity::Error,
+            format_args!("a waker panicked when woken: {}", panic_message(&*payload)),
+        );
+        std::mem::forget(payload); // its destructor could panic again
+    }
+}
+
 /// Drops user data, containing a panicking destructor.
 pub(crate) fn drop_contained<T>(value: T) {
     if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(value))) {

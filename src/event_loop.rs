@@ -858,11 +858,9 @@ impl EventLoop {
         // 4. Wake whoever waits for what happened: the tasks parked on I/O
         //    sources that became ready, and other threads' wakes and
         //    callbacks, which join the ready queue.
-        for waker in io_wakers.drain(..) {
-            // Foreign code, perhaps (a socket polled by another executor's
-            // task): its panic stays here, and the wakes after it happen.
-            crate::core::wake_contained(waker);
-        }
+        // (Foreign code, perhaps — a socket polled by another executor's
+        // task: a panic stays here, and the wakes after it happen.)
+        crate::core::wake_all_contained(&mut io_wakers);
         core.put_io_wakers(io_wakers);
         if polled.woken {
             core.take_remote();

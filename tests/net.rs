@@ -988,3 +988,43 @@ fn a_panicking_foreign_waker_in_a_flushed_waiter_list_costs_no_other_wake() {
     });
     assert_eq!((victim_polls, flusher), (2, Ok(())));
 }
+
+#[test]
+fn a_panicking_foreign_waker_woken_by_io_costs_no_other_wake() {
+    use std::sync::Arc;
+    use std::task::{Context, Wake, Waker};
+    struct Panicking;
+    impl Wake for Panicking {
+        fn wake(self: Arc<Self>) {
+            panic!("expected: a foreign waker panics");
+        }
+    }
+    let mut lp = corio::EventLoop::new().unwrap();
+    let got = lp.run_until_complete(async {
+        let socket = Rc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+        let addr = socket.local_addr().unwrap();
+        // Another executor's task waits on the socket first...
+        let foreign = Waker::from(Arc::new(Panicking));
+        let mut buf = [0u8; 8];
+        let mut first = Box::pin(socket.recv_from(&mut buf));
+        assert!(
+            first
+                .as_mut()
+                .poll(&mut Context::from_waker(&foreign))
+                .is_pending()
+        );
+        // ... then a task of this loop.
+        let s = Rc::clone(&socket);
+        let receiver = corio::spawn(async move {
+            let mut buf = [0u8; 8];
+            s.recv_from(&mut buf).await.unwrap().0
+        });
+        corio::yield_now().await;
+        let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        sender.send_to(b"hi", addr).unwrap();
+        let got = timeout(Duration::from_secs(5), receiver).await;
+        drop(first);
+        got
+    });
+    assert!(matches!(got, Ok(Ok(2))), "{got:?}");
+}

@@ -183,6 +183,8 @@ impl<T: mio::event::Source> IoSource<T> {
     /// is woken — other futures of the same task may have parked the same
     /// waker here and still wait (one spurious poll of that task, rather
     /// than a lost wake-up).
+    #[cold]
+    #[inline(never)]
     pub(crate) fn unpark(&self, dir: Direction, waker: WakerId) {
         if let Some(parked) = self.source.unpark(dir, waker) {
             crate::core::wake_contained(parked);

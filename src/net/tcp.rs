@@ -912,26 +912,53 @@ fn poll_write(io: &Source, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<
     io.poll_io(Direction::Write, cx, |s| (&*s).write(buf))
 }
 
-/// One read, as the async methods make it: like the poll-based path, but
-/// a read dropped while it waits takes its parked waker back (see
-/// [`Unpark`]).
-async fn read_some(io: &Source, buf: &mut [u8]) -> io::Result<usize> {
-    let mut unpark = Unpark::new(io, Direction::Read);
-    poll_fn(|cx| {
-        let polled = poll_read(io, cx, buf);
-        unpark.track(cx, polled)
-    })
-    .await
+/// One read, as the async methods make it: [`poll_read`], and a read
+/// dropped while it waits takes its waker back (see [`Unpark`]).
+fn read_some<'a>(io: &'a Source, buf: &'a mut [u8]) -> ReadSome<'a> {
+    ReadSome {
+        buf,
+        unpark: Unpark::new(io, Direction::Read),
+    }
 }
 
 /// One write, as the async methods make it (see [`read_some`]).
-async fn write_some(io: &Source, buf: &[u8]) -> io::Result<usize> {
-    let mut unpark = Unpark::new(io, Direction::Write);
-    poll_fn(|cx| {
-        let polled = poll_write(io, cx, buf);
-        unpark.track(cx, polled)
-    })
-    .await
+fn write_some<'a>(io: &'a Source, buf: &'a [u8]) -> WriteSome<'a> {
+    WriteSome {
+        buf,
+        unpark: Unpark::new(io, Direction::Write),
+    }
+}
+
+/// The future of [`read_some`].
+struct ReadSome<'a> {
+    buf: &'a mut [u8],
+    unpark: Unpark<'a>,
+}
+
+impl Future for ReadSome<'_> {
+    type Output = io::Result<usize>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        let polled = poll_read(this.unpark.io, cx, this.buf);
+        this.unpark.track(cx, polled)
+    }
+}
+
+/// The future of [`write_some`].
+struct WriteSome<'a> {
+    buf: &'a [u8],
+    unpark: Unpark<'a>,
+}
+
+impl Future for WriteSome<'_> {
+    type Output = io::Result<usize>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        let polled = poll_write(this.unpark.io, cx, this.buf);
+        this.unpark.track(cx, polled)
+    }
 }
 
 /// Takes the waker of an async read or write back if the future is
@@ -963,6 +990,7 @@ impl<'a> Unpark<'a> {
 
     /// Notes whether the poll left the future waiting, and with which
     /// waker.
+    #[inline]
     fn track<R>(&mut self, cx: &Context<'_>, polled: Poll<R>) -> Poll<R> {
         self.parked = polled.is_pending().then(|| waker_id(cx.waker()));
         polled
@@ -970,6 +998,7 @@ impl<'a> Unpark<'a> {
 }
 
 impl Drop for Unpark<'_> {
+    #[inline]
     fn drop(&mut self) {
         if let Some(waker) = self.parked {
             self.io.unpark(self.dir, waker);
