@@ -11,8 +11,6 @@
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::sync::atomic::AtomicU64;
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::Waker;
 
@@ -158,50 +156,26 @@ fn object_id(kind: &'static str, id: &Number) -> u64 {
 }
 
 /// A primitive's number in debug dumps (0 until one of its waiters is
-/// first noted): a line's own, or one shared by the lines of one primitive
-/// (a `Queue`'s getters, putters and joiners), so that every waiter on it
-/// shows the same `#n`. (Atomic only so that a primitive stays `Send`.)
+/// first noted). A primitive with several lines of waiters (a `Queue`'s
+/// getters, putters and joiners) keeps their numbers equal with
+/// [`adopt`](Self::adopt), so that every waiter on it shows the same `#n`.
 #[derive(Debug, Default)]
-pub(crate) struct Number(NumberCell);
-
-#[derive(Debug)]
-enum NumberCell {
-    Own(Cell<u64>),
-    Shared(Arc<AtomicU64>),
-}
-
-impl Default for NumberCell {
-    fn default() -> Self {
-        NumberCell::Own(Cell::new(0))
-    }
-}
+pub(crate) struct Number(Cell<u64>);
 
 impl Number {
-    /// A number to be shared by several lines ([`share`](Self::share)).
-    pub(crate) fn shared() -> Number {
-        Number(NumberCell::Shared(Arc::new(AtomicU64::new(0))))
-    }
-
-    /// Another handle on a shared number (a fresh one for an own number).
-    pub(crate) fn share(&self) -> Number {
-        match &self.0 {
-            NumberCell::Shared(cell) => Number(NumberCell::Shared(Arc::clone(cell))),
-            NumberCell::Own(_) => Number::default(),
+    /// Takes `other`'s number if this one has none yet.
+    pub(crate) fn adopt(&self, other: &Number) {
+        if self.0.get() == 0 {
+            self.0.set(other.0.get());
         }
     }
 
     fn get(&self) -> u64 {
-        match &self.0 {
-            NumberCell::Own(cell) => cell.get(),
-            NumberCell::Shared(cell) => cell.load(Relaxed),
-        }
+        self.0.get()
     }
 
     fn set(&self, number: u64) {
-        match &self.0 {
-            NumberCell::Own(cell) => cell.set(number),
-            NumberCell::Shared(cell) => cell.store(number, Relaxed),
-        }
+        self.0.set(number);
     }
 }
 

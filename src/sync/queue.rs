@@ -9,7 +9,7 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
-use super::wait_queue::{Ticket, WaitQueue};
+use super::wait_queue::{Ticket, WaitQueue, share_number};
 
 /// In which order a [`Queue`] gives its items: [`Fifo`], [`Lifo`] or
 /// [`Priority`]. (Sealed: these three are all there are.)
@@ -265,6 +265,13 @@ struct State<T, S> {
 }
 
 impl<T, S: Store<T>> State<T, S> {
+    /// A waiter joined one of the lines: debug dumps show one number for
+    /// the three (a few loads; nothing to do once they have one).
+    #[inline]
+    fn joined(&self) {
+        share_number(&self.getters, &self.putters, &self.joiners);
+    }
+
     /// Room for one more: every stored item takes some (those promised to
     /// woken getters too: `maxsize` holds however getters come and go), and
     /// so do places handed to waiting putters.
@@ -407,18 +414,16 @@ impl<T, O: Order<T>> GenericQueue<T, O> {
     /// assert_eq!(queue.maxsize(), 10);
     /// ```
     pub fn new(maxsize: usize) -> GenericQueue<T, O> {
-        // One number in debug dumps for the queue's three lines of waiters.
-        let number = crate::debug::Number::shared();
         GenericQueue {
             state: RefCell::new(State {
                 items: O::Store::default(),
                 maxsize,
                 reserved: 0,
                 claimed: 0,
-                getters: WaitQueue::sharing("Queue.get", &number),
-                putters: WaitQueue::sharing("Queue.put", &number),
+                getters: WaitQueue::new("Queue.get"),
+                putters: WaitQueue::new("Queue.put"),
                 unfinished: 0,
-                joiners: WaitQueue::sharing("Queue.join", &number),
+                joiners: WaitQueue::new("Queue.join"),
                 shut_down: false,
                 _item: PhantomData,
             }),
@@ -726,12 +731,14 @@ impl<T, O: Order<T>> Future for Put<'_, T, O> {
                     true
                 } else {
                     this.ticket = Some(st.putters.push(cx.waker()));
+                    st.joined();
                     return Poll::Pending;
                 }
             }
             Some(ticket) => match st.putters.take_or_wait(ticket, cx.waker()) {
                 (None, left) => {
                     _retired = left;
+                    st.joined();
                     return Poll::Pending;
                 }
                 (Some(place), left) => {
@@ -851,12 +858,14 @@ impl<T, O: Order<T>> GenericQueue<T, O> {
                 None if st.shut_down => return Poll::Ready(Err(QueueShutDown(()))),
                 None => {
                     *ticket = Some(st.getters.push(cx.waker()));
+                    st.joined();
                     return Poll::Pending;
                 }
             },
             Some(t) => match st.getters.take_or_wait(t, cx.waker()) {
                 (None, left) => {
                     _retired = left;
+                    st.joined();
                     return Poll::Pending;
                 }
                 (Some(promised), left) => {
@@ -876,6 +885,7 @@ impl<T, O: Order<T>> GenericQueue<T, O> {
                         // getter, too, finds the queue empty and re-queues).
                         None => {
                             *ticket = Some(st.getters.push(cx.waker()));
+                            st.joined();
                             return Poll::Pending;
                         }
                     }
@@ -945,6 +955,9 @@ impl<T, O: Order<T>> Future for Join<'_, T, O> {
         let mut st = this.queue.state.borrow_mut();
         let done = st.unfinished == 0;
         let (poll, retired) = st.joiners.poll_wait(&mut this.ticket, done, cx.waker());
+        if poll.is_pending() {
+            st.joined();
+        }
         drop(st);
         drop(retired);
         poll.map(|_| ())

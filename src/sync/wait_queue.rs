@@ -56,22 +56,12 @@ pub(crate) struct WaitQueue<T> {
 impl<T> WaitQueue<T> {
     /// An empty line of the primitive `kind` (named in debug dumps).
     pub(crate) fn new(kind: &'static str) -> Self {
-        Self::numbered(kind, Number::default())
-    }
-
-    /// An empty line of a primitive that has several (`"Queue.get"` …),
-    /// sharing its number in debug dumps with the others.
-    pub(crate) fn sharing(kind: &'static str, number: &Number) -> Self {
-        Self::numbered(kind, number.share())
-    }
-
-    fn numbered(kind: &'static str, object: Number) -> Self {
         WaitQueue {
             entries: Slab::new(),
             line: VecDeque::new(),
             next_seq: 0,
             kind,
-            object,
+            object: Number::default(),
         }
     }
 
@@ -227,4 +217,14 @@ impl<T: Clone> WaitQueue<T> {
             wakers.extend(waker);
         }
     }
+}
+
+/// Debug dumps: the three lines of one primitive (a `Queue`'s getters,
+/// putters and joiners) show one number — each takes the first number any
+/// of them got. Called after each wait joins one of the lines.
+pub(crate) fn share_number<A, B, C>(a: &WaitQueue<A>, b: &WaitQueue<B>, c: &WaitQueue<C>) {
+    a.object.adopt(&b.object);
+    a.object.adopt(&c.object);
+    b.object.adopt(&a.object);
+    c.object.adopt(&a.object);
 }
