@@ -136,9 +136,9 @@ struct Others {
 /// A waker's identity: its data and vtable pointers, as `Waker::will_wake`
 /// compares them. (Only compared, never followed; a parked waker keeps its
 /// data alive, so no two parked wakers share one.)
-pub(crate) type WakerId = (usize, usize);
+type WakerId = (usize, usize);
 
-pub(crate) fn waker_id(waker: &Waker) -> WakerId {
+fn waker_id(waker: &Waker) -> WakerId {
     (
         waker.data() as usize,
         std::ptr::from_ref(waker.vtable()) as usize,
@@ -348,26 +348,6 @@ impl Source {
     /// Gives back a future's registration (it finished or was dropped).
     pub(crate) fn unregister(&self, dir: Direction, reg: &mut Registration) {
         self.waiters(dir).unregister(reg);
-    }
-
-    /// Takes `waker` (by identity) out of the wakers parked, not
-    /// registered, in `dir`, if it is there; see `IoSource::unpark`.
-    pub(crate) fn unpark(&self, dir: Direction, id: WakerId) -> Option<Waker> {
-        let waiters = self.waiters(dir);
-        let first = waiters.first.take();
-        match first {
-            Some(first) if waker_id(&first) == id => return Some(first),
-            first => waiters.first.set(first),
-        }
-        let mut others = waiters.others.take()?;
-        let mut found = None;
-        if others.ids.remove(&id) {
-            if let Some(at) = others.wakers.iter().position(|w| waker_id(w) == id) {
-                found = Some(others.wakers.remove(at));
-            }
-        }
-        waiters.others.set(Some(others));
-        found
     }
 
     /// Calls `f` with each parked waker and its direction (for

@@ -18,7 +18,7 @@ use mio::Interest;
 
 use crate::context;
 use crate::core::Core;
-use crate::reactor::{Direction, Registration, Source, WakerId};
+use crate::reactor::{Direction, Registration, Source};
 
 pub(crate) struct IoSource<T: mio::event::Source> {
     /// `None` only once `into_inner` has taken it.
@@ -174,20 +174,6 @@ impl<T: mio::event::Source> IoSource<T> {
                  create it on a running loop instead)"
             ),
             _ => {}
-        }
-    }
-
-    /// A future that parked a waker (`waker`: its identity) in `dir` (on
-    /// the anonymous path) is
-    /// dropped before an event took it: the waker leaves the socket, and
-    /// is woken — other futures of the same task may have parked the same
-    /// waker here and still wait (one spurious poll of that task, rather
-    /// than a lost wake-up).
-    #[cold]
-    #[inline(never)]
-    pub(crate) fn unpark(&self, dir: Direction, waker: WakerId) {
-        if let Some(parked) = self.source.unpark(dir, waker) {
-            crate::core::wake_contained(parked);
         }
     }
 

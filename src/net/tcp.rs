@@ -14,7 +14,7 @@ use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
 use super::io_source::IoSource;
 use super::{ToSocketAddrs, each_addr};
-use crate::reactor::{Direction, Registration, WakerId, waker_id};
+use crate::reactor::{Direction, Registration};
 use crate::time::Sleep;
 
 // ----- listener ----------------------------------------------------------------
@@ -622,7 +622,7 @@ impl TcpStream {
     /// # std::io::Result::Ok(()) }).unwrap();
     /// ```
     pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        read_some(&self.io, buf).await
+        poll_fn(|cx| poll_read(&self.io, cx, buf)).await
     }
 
     /// Writes some bytes of `buf`; returns how many. Cancel safe.
@@ -638,7 +638,7 @@ impl TcpStream {
     /// # std::io::Result::Ok(()) }).unwrap();
     /// ```
     pub async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        write_some(&self.io, buf).await
+        poll_fn(|cx| poll_write(&self.io, cx, buf)).await
     }
 
     /// Reads exactly `buf.len()` bytes; `UnexpectedEof` if the stream ends
@@ -912,103 +912,9 @@ fn poll_write(io: &Source, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<
     io.poll_io(Direction::Write, cx, |s| (&*s).write(buf))
 }
 
-/// One read, as the async methods make it: [`poll_read`], and a read
-/// dropped while it waits takes its waker back (see [`Unpark`]).
-fn read_some<'a>(io: &'a Source, buf: &'a mut [u8]) -> ReadSome<'a> {
-    ReadSome {
-        buf,
-        unpark: Unpark::new(io, Direction::Read),
-    }
-}
-
-/// One write, as the async methods make it (see [`read_some`]).
-fn write_some<'a>(io: &'a Source, buf: &'a [u8]) -> WriteSome<'a> {
-    WriteSome {
-        buf,
-        unpark: Unpark::new(io, Direction::Write),
-    }
-}
-
-/// The future of [`read_some`].
-struct ReadSome<'a> {
-    buf: &'a mut [u8],
-    unpark: Unpark<'a>,
-}
-
-impl Future for ReadSome<'_> {
-    type Output = io::Result<usize>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        let this = &mut *self;
-        let polled = poll_read(this.unpark.io, cx, this.buf);
-        this.unpark.track(cx, polled)
-    }
-}
-
-/// The future of [`write_some`].
-struct WriteSome<'a> {
-    buf: &'a [u8],
-    unpark: Unpark<'a>,
-}
-
-impl Future for WriteSome<'_> {
-    type Output = io::Result<usize>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        let this = &mut *self;
-        let polled = poll_write(this.unpark.io, cx, this.buf);
-        this.unpark.track(cx, polled)
-    }
-}
-
-/// Takes the waker of an async read or write back if the future is
-/// dropped while it waits (a `timeout` or `select` gave up on it). A
-/// parked waker otherwise stays until the socket's next event: harmless
-/// (one spurious wake), but until then the loop counts the task as one
-/// that something could wake, and a program left with nothing that could
-/// wake it would wait in `epoll_wait` for ever instead of being told so.
-/// Only the waker this future parked leaves (by identity: another task
-/// may wait on the same stream through a shared `RefCell`), and it is
-/// woken as it leaves, in case another future of the same task parked it
-/// too.
-struct Unpark<'a> {
-    io: &'a Source,
-    dir: Direction,
-    /// The identity of the waker of the last poll, if it left the future
-    /// waiting.
-    parked: Option<WakerId>,
-}
-
-impl<'a> Unpark<'a> {
-    fn new(io: &'a Source, dir: Direction) -> Unpark<'a> {
-        Unpark {
-            io,
-            dir,
-            parked: None,
-        }
-    }
-
-    /// Notes whether the poll left the future waiting, and with which
-    /// waker.
-    #[inline]
-    fn track<R>(&mut self, cx: &Context<'_>, polled: Poll<R>) -> Poll<R> {
-        self.parked = polled.is_pending().then(|| waker_id(cx.waker()));
-        polled
-    }
-}
-
-impl Drop for Unpark<'_> {
-    #[inline]
-    fn drop(&mut self) {
-        if let Some(waker) = self.parked {
-            self.io.unpark(self.dir, waker);
-        }
-    }
-}
-
 async fn read_exact(io: &Source, mut buf: &mut [u8]) -> io::Result<()> {
     while !buf.is_empty() {
-        let n = read_some(io, buf).await?;
+        let n = poll_fn(|cx| poll_read(io, cx, buf)).await?;
         if n == 0 {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
@@ -1019,7 +925,7 @@ async fn read_exact(io: &Source, mut buf: &mut [u8]) -> io::Result<()> {
 
 async fn write_all(io: &Source, mut buf: &[u8]) -> io::Result<()> {
     while !buf.is_empty() {
-        let n = write_some(io, buf).await?;
+        let n = poll_fn(|cx| poll_write(io, cx, buf)).await?;
         if n == 0 {
             return Err(io::ErrorKind::WriteZero.into());
         }
@@ -1047,7 +953,7 @@ async fn read_to_end(io: &Source, buf: &mut Vec<u8>) -> io::Result<usize> {
     loop {
         let len = filled.len;
         filled.buf.resize(len + chunk, 0);
-        let n = read_some(io, &mut filled.buf[len..]).await?;
+        let n = poll_fn(|cx| poll_read(io, cx, &mut filled.buf[len..])).await?;
         if n == 0 {
             return Ok(filled.len - start);
         }
@@ -1129,7 +1035,7 @@ impl OwnedReadHalf {
     /// # std::io::Result::Ok(()) }).unwrap();
     /// ```
     pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        read_some(&self.io, buf).await
+        poll_fn(|cx| poll_read(&self.io, cx, buf)).await
     }
 
     /// Like [`TcpStream::read_exact`]. Not cancel safe.
@@ -1234,7 +1140,7 @@ impl OwnedWriteHalf {
     /// # std::io::Result::Ok(()) }).unwrap();
     /// ```
     pub async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        write_some(&self.io, buf).await
+        poll_fn(|cx| poll_write(&self.io, cx, buf)).await
     }
 
     /// Like [`TcpStream::write_all`]. Not cancel safe.
