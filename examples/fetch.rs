@@ -87,7 +87,7 @@ fn seconds(flag: &str, text: Option<String>) -> Result<Duration, String> {
         .ok()
         .filter(|t| !t.is_zero())
         .ok_or(format!(
-            "{flag} wants a positive, finite number of seconds (a nanosecond at least), got {text:?}"
+            "{flag} wants a number of seconds from a nanosecond up to about 10^19, got {text:?}"
         ))
 }
 

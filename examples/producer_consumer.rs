@@ -26,8 +26,9 @@
 //! producer waits while it is full); five consumers take them and
 //! "download" each one (a short sleep). The timestamps show both sides
 //! overlapping, and the producers held back by the full queue. (`qsize`
-//! counts the URLs waiting in the queue: a URL put while a consumer waits
-//! in `get()` goes straight to it, so the first ones leave `qsize` at 0.)
+//! counts the URLs in the queue, as asyncio's does — also one promised to
+//! a consumer waiting in `get()` that has not run yet: so the first puts
+//! show 1, 2, 3 though consumers wait.)
 //!
 //! **Ending cleanly.** The seed's consumers stop when they *see* an empty
 //! queue — a race: a queue can be empty for a moment while a producer is

@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 
 use slab::Slab;
 
+use crate::contain::drop_contained;
 use crate::context;
-use crate::core::{Core, Runnable, drop_contained};
+use crate::core::{Core, Runnable};
 use crate::report::{Report, ReportKind, panic_message};
 use crate::task::slot::{Watch, watched};
 use crate::timers::{TimerAction, TimerKey};

@@ -25,6 +25,7 @@ use futures_task::waker_ref;
 use slab::Slab;
 
 use crate::callback::{CallbackKey, CallbackSlot};
+use crate::contain::{drop_contained, wake_contained};
 use crate::debug::{Debug, TraceKind};
 use crate::handle::Shared;
 use crate::reactor::Reactor;
@@ -1192,47 +1193,4 @@ pub(crate) fn unretrieved_panic(slot: &TaskSlot, debug: &Debug, index: u32) -> R
         Some((slot.id(), slot.name())),
     )
     .with_site(debug.site(key))
-}
-
-/// Wakes whoever awaits a task's outcome: a waker of another executor is
-/// foreign code, and its panic must not unwind through the loop (nor out
-/// of `EventLoop::drop`).
-pub(crate) fn wake_contained(waker: Waker) {
-    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| waker.wake())) {
-        emit(
-            Severity::Error,
-            format_args!("a waker panicked when woken: {}", panic_message(&*payload)),
-        );
-        std::mem::forget(payload); // its destructor could panic again
-    }
-}
-
-/// Wakes every waker of `wakers` (emptying it), containing panics as
-/// [`wake_contained`] does — with one `catch_unwind` for the lot, not one
-/// per waker: after a panic the wakes go on with the next one.
-pub(crate) fn wake_all_contained(wakers: &mut Vec<Waker>) {
-    let mut rest = wakers.drain(..);
-    while let Err(payload) = catch_unwind(AssertUnwindSafe(|| rest.by_ref().for_each(Waker::wake)))
-    {
-        emit(
-            Severity::Error,
-            format_args!("a waker panicked when woken: {}", panic_message(&*payload)),
-        );
-        std::mem::forget(payload); // its destructor could panic again
-    }
-}
-
-/// Drops user data, containing a panicking destructor.
-pub(crate) fn drop_contained<T>(value: T) {
-    if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(value))) {
-        emit(
-            Severity::Error,
-            format_args!(
-                "a destructor panicked while the loop dropped it: {}",
-                panic_message(&*payload)
-            ),
-        );
-        // The payload's own destructor could panic again: leak it.
-        std::mem::forget(payload);
-    }
 }

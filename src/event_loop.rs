@@ -860,7 +860,7 @@ impl EventLoop {
         //    callbacks, which join the ready queue.
         // (Foreign code, perhaps — a socket polled by another executor's
         // task: a panic stays here, and the wakes after it happen.)
-        crate::core::wake_all_contained(&mut io_wakers);
+        crate::contain::wake_all_contained(&mut io_wakers);
         core.put_io_wakers(io_wakers);
         if polled.woken {
             core.take_remote();

@@ -65,6 +65,7 @@
 
 mod callback;
 mod combinators;
+mod contain;
 mod context;
 mod core;
 mod event_loop;

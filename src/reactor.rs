@@ -196,7 +196,7 @@ impl Waiters {
                         for waker in flushed {
                             // Perhaps another executor's: its panic stays
                             // here, and the wakes after it happen.
-                            crate::core::wake_contained(waker);
+                            crate::contain::wake_contained(waker);
                         }
                         return;
                     }

@@ -178,7 +178,7 @@ impl Waiter {
                         .push_remote_wake(TaskWaker::new(core.shared(), key));
                 }
             }
-            Waiter::Waker(waker) => crate::core::wake_contained(waker),
+            Waiter::Waker(waker) => crate::contain::wake_contained(waker),
         }
     }
 }

@@ -778,7 +778,7 @@ where
 /// A panic payload's message; the payload is dropped contained.
 fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
     let message = crate::report::panic_message(&*payload);
-    crate::core::drop_contained(payload);
+    crate::contain::drop_contained(payload);
     message
 }
 

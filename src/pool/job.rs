@@ -227,7 +227,7 @@ impl<T: Send + 'static> JobShared<T> {
                             panic_message(&*payload)
                         ),
                     );
-                    crate::core::drop_contained(payload);
+                    crate::contain::drop_contained(payload);
                 }
             }
             let st = self.lock();
@@ -308,7 +308,7 @@ where
         }
         let result = catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
             let message = panic_message(&*payload);
-            crate::core::drop_contained(payload);
+            crate::contain::drop_contained(payload);
             JobError::Panicked(message)
         });
         shared.complete(result);
@@ -317,7 +317,7 @@ where
     fn end(self: Box<Self>, err: JobError) {
         let Job { f, shared } = *self;
         shared.end_unstarted(err);
-        crate::core::drop_contained(f);
+        crate::contain::drop_contained(f);
     }
 
     fn has_ended(&self) -> bool {

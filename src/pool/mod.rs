@@ -741,7 +741,7 @@ struct Purged(Vec<Box<dyn Work>>);
 
 impl Drop for Purged {
     fn drop(&mut self) {
-        self.0.drain(..).for_each(crate::core::drop_contained);
+        self.0.drain(..).for_each(crate::contain::drop_contained);
     }
 }
 
@@ -812,7 +812,7 @@ fn run_contained(job: Box<dyn Work>) {
                 crate::report::panic_message(&*payload)
             ),
         );
-        crate::core::drop_contained(payload);
+        crate::contain::drop_contained(payload);
     }
 }
 

@@ -269,7 +269,7 @@ impl DoneCallbacks {
 
 fn drop_callbacks<T: 'static>(list: Box<dyn Any>) {
     if let Ok(list) = list.downcast::<Vec<DoneCallback<T>>>() {
-        list.into_iter().for_each(crate::core::drop_contained);
+        list.into_iter().for_each(crate::contain::drop_contained);
     }
 }
 
@@ -292,7 +292,7 @@ fn run_callbacks<T: 'static>(
             };
             if let Err(payload) = catch_unwind(AssertUnwindSafe(|| callback(&result))) {
                 panics.push(panic_message(&*payload));
-                crate::core::drop_contained(payload);
+                crate::contain::drop_contained(payload);
             }
         });
     }
