@@ -137,8 +137,20 @@ struct Mailbox<Y, A> {
     /// `Pending` without one awaited something else — even if it made a
     /// yield future without awaiting it (that future keeps its value).
     yielded: Cell<Option<Y>>,
-    /// Set by `resume`, taken by the pending `yield_`.
+    /// Set by `resume`, taken by the pending `yield_` — the one whose stop
+    /// it is for (`arg_for`): a yield that lost a race and was dropped
+    /// leaves it to nobody else.
     arg: Cell<Option<A>>,
+    /// The number of the last stop: each yield that hands its value in
+    /// takes the next one. (Inside a combinator — `gather`, `select` — one
+    /// yield may hand its value in while an older one, polled in the same
+    /// body poll, takes its argument or is dropped: numbers keep each to
+    /// its own value and argument.)
+    stop: Cell<u64>,
+    /// The stop `arg` is for.
+    arg_for: Cell<u64>,
+    /// A `resume` is polling the body now.
+    resuming: Cell<bool>,
 }
 
 /// The handle a generator's body yields through.
@@ -224,8 +236,9 @@ pub struct Yield<'a, Y, A> {
 enum Step<Y> {
     /// Made, not polled: it holds the value.
     Holding(Y),
-    /// Polled once: the value is in the mailbox (unless `resume` took it).
-    Handed,
+    /// Polled once: the value is in the mailbox (unless `resume` took it),
+    /// as the stop of this number.
+    Handed(u64),
     /// Returned the argument.
     Done,
 }
@@ -237,29 +250,46 @@ impl<Y, A> Future for Yield<'_, Y, A> {
 
     #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<A> {
-        if let Step::Holding(_) = self.step {
-            // First poll: stop here; resume finds the value in the mailbox.
-            // The stop asks to be polled again, as the `Future` contract
-            // wants: the next resume is that wake-up. (The body's own waker
-            // is a no-op; a combinator inside the body — `gather`, say —
-            // re-polls only children whose waker fired. A later `Pending`
-            // does not wake again: a `Co` misused inside a task then parks
-            // it instead of spinning.)
-            cx.waker().wake_by_ref();
-            if let Step::Holding(value) = std::mem::replace(&mut self.step, Step::Handed) {
-                if self.co.mailbox.yielded.replace(Some(value)).is_some() {
-                    concurrent_yields();
+        let mailbox = &*self.co.mailbox;
+        match self.step {
+            Step::Holding(_) => {
+                // First poll: stop here; resume finds the value in the
+                // mailbox. The stop asks to be polled again, as the
+                // `Future` contract wants: the next resume is that wake-up.
+                // (The body's own waker is a no-op; a combinator inside the
+                // body — `gather`, say — re-polls only children whose waker
+                // fired.)
+                cx.waker().wake_by_ref();
+                let stop = mailbox.stop.get() + 1;
+                mailbox.stop.set(stop);
+                if let Step::Holding(value) = std::mem::replace(&mut self.step, Step::Handed(stop))
+                {
+                    if mailbox.yielded.replace(Some(value)).is_some() {
+                        concurrent_yields();
+                    }
                 }
+                Poll::Pending
             }
-            return Poll::Pending;
-        }
-        // Polled again by the next resume: its argument is our result.
-        match self.co.mailbox.arg.take() {
-            Some(arg) => {
-                self.step = Step::Done;
-                Poll::Ready(arg)
+            Step::Handed(stop) => {
+                // Polled again: the argument of the resume that left this
+                // stop is our result.
+                if mailbox.arg_for.get() == stop {
+                    if let Some(arg) = mailbox.arg.take() {
+                        self.step = Step::Done;
+                        return Poll::Ready(arg);
+                    }
+                }
+                // Not resumed yet: polled again in the same body poll (a
+                // combinator that re-polls whatever was woken). Wake again,
+                // or the combinator would not poll it at the next resume.
+                // Outside a resume (a `Co` misused inside a task) no wake:
+                // the task parks instead of spinning.
+                if mailbox.resuming.get() {
+                    cx.waker().wake_by_ref();
+                }
+                Poll::Pending
             }
-            None => Poll::Pending,
+            Step::Done => Poll::Pending,
         }
     }
 }
@@ -281,9 +311,16 @@ impl<Y, A> Drop for Yield<'_, Y, A> {
     /// A yield dropped after its first poll but before it returned (it
     /// lost a race inside the body) takes its value back out of the
     /// mailbox, so that a stop somewhere else is not taken for a yield.
+    /// So does an argument left for it.
     fn drop(&mut self) {
-        if let Step::Handed = self.step {
-            drop(self.co.mailbox.yielded.take());
+        if let Step::Handed(stop) = self.step {
+            let mailbox = &*self.co.mailbox;
+            if mailbox.stop.get() == stop {
+                drop(mailbox.yielded.take());
+            }
+            if mailbox.arg_for.get() == stop {
+                drop(mailbox.arg.take());
+            }
         }
     }
 }
@@ -354,6 +391,9 @@ impl<Y, R, A, F: Future<Output = R>> Gen<Y, R, A, F> {
         let mailbox = Rc::new(Mailbox {
             yielded: Cell::new(None),
             arg: Cell::new(None),
+            stop: Cell::new(0),
+            arg_for: Cell::new(0),
+            resuming: Cell::new(false),
         });
         let co = Co {
             mailbox: Rc::clone(&mailbox),
@@ -438,9 +478,11 @@ impl<Y, R, A, F: Future<Output = R> + ?Sized> Gen<Y, R, A, F> {
         let Some(mut body) = self.body.take() else {
             return Err(GenError::Finished);
         };
+        let mailbox = &*self.mailbox;
         if self.started {
             // The body is stopped at a yield, whose future takes this.
-            self.mailbox.arg.set(Some(arg));
+            mailbox.arg.set(Some(arg));
+            mailbox.arg_for.set(mailbox.stop.get());
         } else {
             // The first resume starts the body: no yield is there to take
             // its argument.
@@ -448,7 +490,9 @@ impl<Y, R, A, F: Future<Output = R> + ?Sized> Gen<Y, R, A, F> {
             drop(arg);
         }
         let mut cx = Context::from_waker(Waker::noop());
+        mailbox.resuming.set(true);
         let polled = body.as_mut().poll(&mut cx);
+        mailbox.resuming.set(false);
         match polled {
             Poll::Pending => match self.mailbox.yielded.take() {
                 Some(value) => {

@@ -319,3 +319,73 @@ fn a_co_misused_inside_a_task_parks_it_instead_of_spinning() {
         assert!(polls < 100, "{polls} polls of a parked task in 50 ms");
     });
 }
+
+type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + 'a>>;
+
+#[test]
+fn a_yield_inside_as_completed_stops_the_body_and_gets_its_argument() {
+    // One child finishes at once, the other yields: `as_completed` polls
+    // the yield again in the same body poll, and again at the next resume.
+    let mut g = Gen::new(|co: Co<i32>| async move {
+        let co = &co;
+        let children: Vec<BoxFuture<'_, i32>> = vec![
+            Box::pin(async move {
+                co.yield_(1).await;
+                10
+            }),
+            Box::pin(async { 20 }),
+        ];
+        let mut done = corio::as_completed(children);
+        let mut got = Vec::new();
+        while let Some(x) = done.next().await {
+            got.push(x);
+        }
+        got
+    });
+    assert_eq!(g.resume(()), Ok(GenState::Yielded(1)));
+    assert_eq!(g.resume(()), Ok(GenState::Complete(vec![20, 10])));
+}
+
+#[test]
+fn an_argument_left_for_a_yield_that_lost_a_race_goes_to_no_later_yield() {
+    let mut g = Gen::new(|co: Co<i32, i32>| async move {
+        let co = &co;
+        // Stops at yield 1; at the next resume `yield_now` wins the race
+        // and the yield is dropped, with the argument 100 meant for it.
+        let _ = corio::select(corio::yield_now(), co.yield_(1)).await;
+        let children: Vec<BoxFuture<'_, i32>> = vec![
+            Box::pin(async move { co.yield_(2).await }),
+            Box::pin(async { 0 }),
+        ];
+        let mut done = corio::as_completed(children);
+        let mut got = Vec::new();
+        while let Some(x) = done.next().await {
+            got.push(x);
+        }
+        got
+    });
+    assert_eq!(g.resume(0), Ok(GenState::Yielded(1)));
+    assert_eq!(g.resume(100), Ok(GenState::Yielded(2)));
+    assert_eq!(g.resume(7), Ok(GenState::Complete(vec![0, 7])));
+}
+
+#[test]
+fn a_yield_that_lost_a_race_leaves_another_yields_value_alone() {
+    let mut g = Gen::new(|co: Co<i32>| async move {
+        let co = &co;
+        let children: Vec<BoxFuture<'_, ()>> = vec![
+            Box::pin(async move {
+                corio::yield_now().await;
+                co.yield_(2).await;
+            }),
+            Box::pin(async move {
+                // Stops at yield 1; at the next resume `yield_now` wins.
+                let _ = corio::select(corio::yield_now(), co.yield_(1)).await;
+            }),
+        ];
+        corio::gather(children).await;
+    });
+    assert_eq!(g.resume(()), Ok(GenState::Yielded(1)));
+    assert_eq!(g.resume(()), Ok(GenState::Yielded(2)));
+    assert_eq!(g.resume(()), Ok(GenState::Complete(())));
+}

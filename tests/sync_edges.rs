@@ -534,3 +534,11 @@ fn a_queue_is_full_while_a_freed_place_is_handed_to_a_waiting_putter() {
     assert_eq!(poll(putter.as_mut()), Poll::Ready(Ok(())));
     assert_eq!(q.get_nowait(), Ok(1));
 }
+
+#[test]
+fn an_unlimited_semaphore_stays_unlimited_after_a_release() {
+    let sem = corio::sync::Semaphore::new(usize::MAX);
+    sem.release();
+    assert_eq!(sem.available_permits(), usize::MAX);
+    assert!(sem.try_acquire().is_some());
+}

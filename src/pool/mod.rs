@@ -267,6 +267,7 @@ impl Builder {
                     ids: Vec::new(),
                     detached: false,
                     shutdown_callers: Vec::new(),
+                    joining: 0,
                 }),
                 work: Condvar::new(),
                 exited: Condvar::new(),
@@ -304,6 +305,9 @@ struct State {
     /// such a call cannot wait for them (nor they for each other — two of
     /// them may go on to wait for one another).
     shutdown_callers: Vec<std::thread::ThreadId>,
+    /// Join handles taken out of `workers` by an outside `shutdown(true)`
+    /// and not joined yet: another outside caller waits for those too.
+    joining: usize,
 }
 
 struct Inner {
@@ -608,7 +612,8 @@ impl ThreadPool {
     /// assert!(pool.submit(|| 2).is_err());
     /// ```
     pub fn shutdown(&self, wait: bool) {
-        let (cancelled, workers) = {
+        let me = std::thread::current().id();
+        let (cancelled, in_pool) = {
             let mut st = self.inner.lock();
             st.shut_down = true;
             let cancelled: Vec<_> = if wait {
@@ -616,12 +621,11 @@ impl ThreadPool {
             } else {
                 st.queue.drain(..).collect()
             };
-            let workers = if wait {
-                std::mem::take(&mut st.workers)
-            } else {
-                Vec::new()
-            };
-            (cancelled, workers)
+            let in_pool = st.ids.contains(&me);
+            if wait && in_pool && !st.shutdown_callers.contains(&me) {
+                st.shutdown_callers.push(me);
+            }
+            (cancelled, in_pool)
         };
         self.inner.work.notify_all();
         for job in cancelled {
@@ -630,39 +634,53 @@ impl ThreadPool {
         if !wait {
             return;
         }
-        let me = std::thread::current().id();
-        let in_pool = {
-            let mut st = self.inner.lock();
-            let in_pool = st.ids.contains(&me);
-            if in_pool && !st.shutdown_callers.contains(&me) {
-                st.shutdown_callers.push(me);
-            }
-            in_pool
-        };
         self.inner.exited.notify_all();
-        if !in_pool {
-            for worker in workers {
-                let _ = worker.join();
+        if in_pool {
+            // A caller inside a job cannot wait for itself: it waits for
+            // all but the threads whose jobs called this, itself among
+            // them — and leaves every join handle to an outside caller.
+            let mut st = self.inner.lock();
+            while !st.detached && st.threads > st.shutdown_callers.len() {
+                st = self.wait_exited(st);
             }
+            return;
         }
-        // An outside caller waits for every thread; one inside a job
-        // (which cannot wait for itself) for all but the threads whose
-        // jobs called this, itself among them.
+        // An outside caller joins every thread: the handles it takes, and
+        // — waiting — those another outside caller took and is joining.
         let mut st = self.inner.lock();
-        let allowed = |st: &State| {
-            if in_pool {
-                st.shutdown_callers.len()
-            } else {
-                0
+        loop {
+            if st.detached {
+                return;
             }
-        };
-        while !st.detached && st.threads > allowed(&st) {
-            st = self
-                .inner
-                .exited
-                .wait(st)
-                .unwrap_or_else(|e| e.into_inner());
+            if !st.workers.is_empty() {
+                let workers = std::mem::take(&mut st.workers);
+                st.joining += workers.len();
+                drop(st);
+                let joined = workers.len();
+                for worker in workers {
+                    let _ = worker.join();
+                }
+                st = self.inner.lock();
+                st.joining -= joined;
+                self.inner.exited.notify_all();
+                continue;
+            }
+            if st.threads == 0 && st.joining == 0 {
+                return;
+            }
+            st = self.wait_exited(st);
         }
+    }
+
+    /// Waits for a thread to exit (or a join to end).
+    fn wait_exited<'a>(
+        &self,
+        st: std::sync::MutexGuard<'a, State>,
+    ) -> std::sync::MutexGuard<'a, State> {
+        self.inner
+            .exited
+            .wait(st)
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// Shuts down without waiting and forgets the threads (they exit after

@@ -24,7 +24,8 @@ impl State {
     #[inline]
     fn release(&mut self) -> Option<Waker> {
         if self.waiters.is_empty() {
-            self.permits += 1;
+            // At `usize::MAX` ("unlimited") the count stays there.
+            self.permits = self.permits.saturating_add(1);
             return None;
         }
         match self.waiters.hand(()) {
@@ -33,7 +34,7 @@ impl State {
                 waker
             }
             Err(()) => {
-                self.permits += 1;
+                self.permits = self.permits.saturating_add(1);
                 None
             }
         }
@@ -148,8 +149,9 @@ impl Semaphore {
     }
 
     /// Adds a permit (asyncio's `release`): to the first waiter if any.
-    /// On a [`BoundedSemaphore`] use its own `release`, which refuses to go
-    /// past the initial count.
+    /// The count saturates at `usize::MAX` (a semaphore made with that
+    /// many is unlimited). On a [`BoundedSemaphore`] use its own `release`,
+    /// which refuses to go past the initial count.
     ///
     /// # Examples
     ///
