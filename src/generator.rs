@@ -294,6 +294,26 @@ impl<Y, A> Future for Yield<'_, Y, A> {
     }
 }
 
+/// Marks a resume in progress (`Mailbox::resuming`) until dropped — also
+/// when the body panics, so that a `Co` kept elsewhere does not think a
+/// resume still runs.
+struct Resuming<'a>(&'a Cell<bool>);
+
+impl<'a> Resuming<'a> {
+    #[inline]
+    fn start(flag: &'a Cell<bool>) -> Resuming<'a> {
+        flag.set(true);
+        Resuming(flag)
+    }
+}
+
+impl Drop for Resuming<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.0.set(false);
+    }
+}
+
 /// Two yields handed a value in one resume (a `join` of two `co.yield_`,
 /// a `select` whose branches both yield): only one value could come out,
 /// and the next argument would go to either. A programming error, like a
@@ -490,9 +510,9 @@ impl<Y, R, A, F: Future<Output = R> + ?Sized> Gen<Y, R, A, F> {
             drop(arg);
         }
         let mut cx = Context::from_waker(Waker::noop());
-        mailbox.resuming.set(true);
+        let resuming = Resuming::start(&mailbox.resuming);
         let polled = body.as_mut().poll(&mut cx);
-        mailbox.resuming.set(false);
+        drop(resuming);
         match polled {
             Poll::Pending => match self.mailbox.yielded.take() {
                 Some(value) => {

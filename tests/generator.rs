@@ -389,3 +389,32 @@ fn a_yield_that_lost_a_race_leaves_another_yields_value_alone() {
     assert_eq!(g.resume(()), Ok(GenState::Yielded(2)));
     assert_eq!(g.resume(()), Ok(GenState::Complete(())));
 }
+
+#[test]
+fn a_co_misused_in_a_task_after_its_generator_panicked_parks_it_too() {
+    let smuggled: Rc<std::cell::RefCell<Option<Rc<Co<u8>>>>> = Rc::default();
+    let s = Rc::clone(&smuggled);
+    let mut g = Gen::new(move |co: Co<u8>| {
+        let co = Rc::new(co);
+        *s.borrow_mut() = Some(Rc::clone(&co));
+        async move {
+            let _keep = co;
+            panic!("expected: the body fails");
+        }
+    });
+    let resumed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| g.resume(())));
+    assert!(resumed.is_err());
+    assert_eq!(g.resume(()), Err(GenError::Finished));
+    let co = smuggled.borrow_mut().take().unwrap();
+    corio::run(async move {
+        let task = corio::spawn(async move {
+            co.yield_(1).await;
+        });
+        corio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let before = corio::stats().polls;
+        corio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let polls = corio::stats().polls - before;
+        task.cancel();
+        assert!(polls < 100, "{polls} polls of a parked task in 50 ms");
+    });
+}

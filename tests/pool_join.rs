@@ -72,3 +72,52 @@ fn a_second_shutdown_at_the_same_time_waits_for_the_join_too() {
         "the second shutdown(true) returned before the thread was joined"
     );
 }
+
+#[test]
+fn shutdown_joins_a_thread_that_left_by_keep_alive() {
+    let exited = Arc::new(AtomicBool::new(false));
+    let pool = ThreadPool::builder()
+        .core_threads(0)
+        .max_threads(1)
+        .queue_capacity(0)
+        .keep_alive(Duration::from_millis(10))
+        .build();
+    let flag = Arc::clone(&exited);
+    pool.submit(move || on_exit(&flag)).unwrap().wait().unwrap();
+    while pool.threads() > 0 {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    std::thread::sleep(Duration::from_millis(20));
+    pool.submit(|| ()).unwrap().wait().unwrap(); // a new thread starts
+    pool.shutdown(true);
+    assert!(
+        exited.load(Ordering::SeqCst),
+        "shutdown(true) returned before the first thread was joined"
+    );
+}
+
+thread_local! {
+    static KEEP: RefCell<Option<Arc<ThreadPool>>> = const { RefCell::new(None) };
+}
+
+#[test]
+fn the_last_handle_on_a_pool_dropped_by_its_own_thread_at_exit_does_not_abort() {
+    // A pool thread keeps the last `Arc` of its pool in a thread-local:
+    // the pool is dropped (and shut down) by that thread as it exits, and
+    // must not try to join itself.
+    let pool = Arc::new(
+        ThreadPool::builder()
+            .core_threads(0)
+            .max_threads(1)
+            .queue_capacity(0)
+            .keep_alive(Duration::from_millis(10))
+            .build(),
+    );
+    let p = Arc::clone(&pool);
+    pool.submit(move || KEEP.with(|k| *k.borrow_mut() = Some(p)))
+        .unwrap()
+        .wait()
+        .unwrap();
+    drop(pool);
+    std::thread::sleep(Duration::from_millis(300)); // it leaves, and drops the pool
+}

@@ -268,6 +268,7 @@ impl Builder {
                     detached: false,
                     shutdown_callers: Vec::new(),
                     joining: 0,
+                    left: Vec::new(),
                 }),
                 work: Condvar::new(),
                 exited: Condvar::new(),
@@ -308,6 +309,9 @@ struct State {
     /// Join handles taken out of `workers` by an outside `shutdown(true)`
     /// and not joined yet: another outside caller waits for those too.
     joining: usize,
+    /// Handles of threads that left by keep-alive, to be joined by whoever
+    /// took them from `workers` once the lock is released.
+    left: Vec<JoinHandle<()>>,
 }
 
 struct Inner {
@@ -506,8 +510,16 @@ impl ThreadPool {
         mut st: MutexGuard<'_, State>,
         job: Box<dyn Work>,
     ) -> Result<(), Rejected> {
-        if let Err(job) = self.start_thread(&mut st, job) {
-            drop(st);
+        let started = self.start_thread(&mut st, job);
+        let left = std::mem::take(&mut st.left);
+        drop(st);
+        // Threads that left (keep-alive) returned from their main function:
+        // joining waits only for their thread-local destructors, and frees
+        // what an unjoined thread keeps.
+        for thread in left {
+            let _ = thread.join();
+        }
+        if let Err(job) = started {
             job.end(JobError::Rejected);
         }
         Ok(())
@@ -519,7 +531,13 @@ impl ThreadPool {
     fn start_thread(&self, st: &mut State, first: Box<dyn Work>) -> Result<(), Box<dyn Work>> {
         st.threads += 1;
         st.started += 1;
-        st.workers.retain(|worker| !worker.is_finished());
+        // Handles of threads that left go to `left`, for the caller to
+        // join once the lock is released.
+        let (left, live): (Vec<_>, Vec<_>) = std::mem::take(&mut st.workers)
+            .into_iter()
+            .partition(|worker| worker.is_finished());
+        st.workers = live;
+        st.left.extend(left);
         let name = format!("{}-{}", self.inner.config.name, st.started);
         let inner = Arc::clone(&self.inner);
         // The job travels through a slot we keep a share of, so that it is
@@ -652,13 +670,19 @@ impl ThreadPool {
             if st.detached {
                 return;
             }
-            if !st.workers.is_empty() {
-                let workers = std::mem::take(&mut st.workers);
+            if !st.workers.is_empty() || !st.left.is_empty() {
+                let mut workers = std::mem::take(&mut st.workers);
+                workers.append(&mut st.left);
                 st.joining += workers.len();
                 drop(st);
                 let joined = workers.len();
                 for worker in workers {
-                    let _ = worker.join();
+                    // Not this thread's own (the last handle on the pool
+                    // dropped by a pool thread's thread-local destructor):
+                    // a thread cannot join itself.
+                    if worker.thread().id() != me {
+                        let _ = worker.join();
+                    }
                 }
                 st = self.inner.lock();
                 st.joining -= joined;
