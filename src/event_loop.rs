@@ -737,6 +737,9 @@ impl EventLoop {
     fn run_entry(&self, entry: Runnable, root: Option<&mut Root<'_>>, timed: bool) -> bool {
         let core = &*self.core;
         let counters = &core.counters;
+        // Debug mode or the trace: each callback is timed and traced.
+        let watch_one = |run: &mut dyn FnMut()| core.watch_callback(run);
+        let watch: Watch<'_> = if timed { Some(&watch_one) } else { None };
         match entry {
             Runnable::Task(key) if key.is_root() => {
                 return root.is_some_and(|root| self.poll_root(root, key));
@@ -744,15 +747,9 @@ impl EventLoop {
             Runnable::Task(key) if timed => counters.polled(usize::from(core.run_task_timed(key))),
             Runnable::Task(key) => counters.polled(usize::from(core.run_task(key))),
             Runnable::Callback(key) => {
-                let watch = |run: &mut dyn FnMut()| core.watch_callback(run);
-                let watch: Watch<'_> = if timed { Some(&watch) } else { None };
                 counters.called(usize::from(core.run_callback(key, watch)));
             }
-            Runnable::DoneCallbacks(key) => {
-                let watch = |run: &mut dyn FnMut()| core.watch_callback(run);
-                let watch: Watch<'_> = if timed { Some(&watch) } else { None };
-                counters.called(core.run_done_callbacks(key, watch));
-            }
+            Runnable::DoneCallbacks(key) => counters.called(core.run_done_callbacks(key, watch)),
         }
         false
     }
