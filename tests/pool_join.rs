@@ -73,29 +73,6 @@ fn a_second_shutdown_at_the_same_time_waits_for_the_join_too() {
     );
 }
 
-#[test]
-fn shutdown_joins_a_thread_that_left_by_keep_alive() {
-    let exited = Arc::new(AtomicBool::new(false));
-    let pool = ThreadPool::builder()
-        .core_threads(0)
-        .max_threads(1)
-        .queue_capacity(0)
-        .keep_alive(Duration::from_millis(10))
-        .build();
-    let flag = Arc::clone(&exited);
-    pool.submit(move || on_exit(&flag)).unwrap().wait().unwrap();
-    while pool.threads() > 0 {
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    std::thread::sleep(Duration::from_millis(20));
-    pool.submit(|| ()).unwrap().wait().unwrap(); // a new thread starts
-    pool.shutdown(true);
-    assert!(
-        exited.load(Ordering::SeqCst),
-        "shutdown(true) returned before the first thread was joined"
-    );
-}
-
 thread_local! {
     static KEEP: RefCell<Option<Arc<ThreadPool>>> = const { RefCell::new(None) };
 }
@@ -120,4 +97,91 @@ fn the_last_handle_on_a_pool_dropped_by_its_own_thread_at_exit_does_not_abort() 
         .unwrap();
     drop(pool);
     std::thread::sleep(Duration::from_millis(300)); // it leaves, and drops the pool
+}
+
+#[test]
+fn a_thread_leaving_by_keep_alive_may_submit_to_its_pool_from_a_destructor() {
+    // Its thread-local destructor submits to the pool it leaves: the
+    // submit must neither join that thread (itself) nor wait for it.
+    let pool = Arc::new(
+        ThreadPool::builder()
+            .core_threads(0)
+            .max_threads(1)
+            .queue_capacity(0)
+            .keep_alive(Duration::from_millis(10))
+            .build(),
+    );
+    let p = Arc::clone(&pool);
+    pool.submit(move || {
+        let p = Arc::clone(&p);
+        LATE.with(|late| *late.borrow_mut() = Some(SubmitOnExit(p)));
+    })
+    .unwrap()
+    .wait()
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+}
+
+/// Submits a job to its pool when its thread exits.
+struct SubmitOnExit(Arc<ThreadPool>);
+
+impl Drop for SubmitOnExit {
+    fn drop(&mut self) {
+        let _ = self.0.submit(|| ());
+    }
+}
+
+thread_local! {
+    static LATE: RefCell<Option<SubmitOnExit>> = const { RefCell::new(None) };
+}
+
+#[test]
+fn submit_does_not_wait_for_the_destructors_of_a_thread_that_left() {
+    use std::sync::Mutex;
+    let pool = Arc::new(
+        ThreadPool::builder()
+            .core_threads(0)
+            .max_threads(1)
+            .queue_capacity(0)
+            .keep_alive(Duration::from_millis(10))
+            .build(),
+    );
+    let lock = Arc::new(Mutex::new(()));
+    let l = Arc::clone(&lock);
+    // The thread's exit waits for a lock the submitter below holds.
+    pool.submit(move || {
+        let l = Arc::clone(&l);
+        LOCK_ON_EXIT.with(|slot| *slot.borrow_mut() = Some(LockOnExit(l)));
+    })
+    .unwrap()
+    .wait()
+    .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let p = Arc::clone(&pool);
+    std::thread::spawn(move || {
+        let _held = lock.lock().unwrap();
+        while p.threads() > 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        let _ = p.submit(|| ());
+        tx.send(()).unwrap();
+    });
+    assert!(
+        rx.recv_timeout(Duration::from_secs(5)).is_ok(),
+        "submit waited for a thread that left by keep-alive"
+    );
+}
+
+/// Takes a lock when its thread exits.
+struct LockOnExit(Arc<std::sync::Mutex<()>>);
+
+impl Drop for LockOnExit {
+    fn drop(&mut self) {
+        drop(self.0.lock());
+    }
+}
+
+thread_local! {
+    static LOCK_ON_EXIT: RefCell<Option<LockOnExit>> = const { RefCell::new(None) };
 }

@@ -268,7 +268,6 @@ impl Builder {
                     detached: false,
                     shutdown_callers: Vec::new(),
                     joining: 0,
-                    left: Vec::new(),
                 }),
                 work: Condvar::new(),
                 exited: Condvar::new(),
@@ -309,9 +308,6 @@ struct State {
     /// Join handles taken out of `workers` by an outside `shutdown(true)`
     /// and not joined yet: another outside caller waits for those too.
     joining: usize,
-    /// Handles of threads that left by keep-alive, to be joined by whoever
-    /// took them from `workers` once the lock is released.
-    left: Vec<JoinHandle<()>>,
 }
 
 struct Inner {
@@ -510,16 +506,8 @@ impl ThreadPool {
         mut st: MutexGuard<'_, State>,
         job: Box<dyn Work>,
     ) -> Result<(), Rejected> {
-        let started = self.start_thread(&mut st, job);
-        let left = std::mem::take(&mut st.left);
-        drop(st);
-        // Threads that left (keep-alive) returned from their main function:
-        // joining waits only for their thread-local destructors, and frees
-        // what an unjoined thread keeps.
-        for thread in left {
-            let _ = thread.join();
-        }
-        if let Err(job) = started {
+        if let Err(job) = self.start_thread(&mut st, job) {
+            drop(st);
             job.end(JobError::Rejected);
         }
         Ok(())
@@ -531,13 +519,10 @@ impl ThreadPool {
     fn start_thread(&self, st: &mut State, first: Box<dyn Work>) -> Result<(), Box<dyn Work>> {
         st.threads += 1;
         st.started += 1;
-        // Handles of threads that left go to `left`, for the caller to
-        // join once the lock is released.
-        let (left, live): (Vec<_>, Vec<_>) = std::mem::take(&mut st.workers)
-            .into_iter()
-            .partition(|worker| worker.is_finished());
-        st.workers = live;
-        st.left.extend(left);
+        // Threads that left by keep-alive are let go, not joined: joining
+        // here would make `submit` wait for their thread-local destructors
+        // (found by review: even deadlock on a lock the submitter holds).
+        st.workers.retain(|worker| !worker.is_finished());
         let name = format!("{}-{}", self.inner.config.name, st.started);
         let inner = Arc::clone(&self.inner);
         // The job travels through a slot we keep a share of, so that it is
@@ -611,7 +596,8 @@ impl ThreadPool {
     }
 
     /// Stops taking jobs. With `wait`, runs every queued job, then joins
-    /// all threads before returning. Called from one of the pool's own
+    /// all threads before returning (threads that already left by
+    /// keep-alive were let go: their job loop had ended). Called from one of the pool's own
     /// jobs, it cannot wait for its own thread: it returns once every
     /// thread but those whose jobs called `shutdown(true)` has finished —
     /// jobs still queued then (on a one-thread pool, all of them) run after
@@ -670,9 +656,8 @@ impl ThreadPool {
             if st.detached {
                 return;
             }
-            if !st.workers.is_empty() || !st.left.is_empty() {
-                let mut workers = std::mem::take(&mut st.workers);
-                workers.append(&mut st.left);
+            if !st.workers.is_empty() {
+                let workers = std::mem::take(&mut st.workers);
                 st.joining += workers.len();
                 drop(st);
                 let joined = workers.len();
