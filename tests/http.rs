@@ -2177,3 +2177,50 @@ fn the_demo_server_answers_431_to_heads_too_large_or_with_too_many_fields() {
         assert!(out.starts_with("HTTP/1.1 431"), "{out}");
     });
 }
+
+/// A server that reads a request head, answers `first`, then neither
+/// reads nor writes for 3 s.
+fn stuck_after(first: &'static [u8]) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let (mut head, mut byte) = (Vec::new(), [0u8]);
+        while !head.ends_with(b"\r\n\r\n") {
+            if conn.read(&mut byte).unwrap_or(0) == 0 {
+                return;
+            }
+            head.push(byte[0]);
+        }
+        conn.write_all(first).unwrap();
+        std::thread::sleep(Duration::from_secs(3));
+    });
+    url
+}
+
+#[test]
+fn a_stalled_upload_meets_the_read_timeout_once_even_after_a_100_continue() {
+    for first in [&b""[..], b"HTTP/1.1 100 Continue\r\n\r\n"] {
+        let url = stuck_after(first);
+        run_bounded(async move {
+            let client = Client::builder()
+                .read_timeout(Duration::from_millis(500))
+                .build()
+                .unwrap();
+            let start = std::time::Instant::now();
+            let err = client
+                .put(&url)
+                .body(vec![b'x'; 16 << 20])
+                .send()
+                .await
+                .unwrap_err();
+            let took = start.elapsed();
+            assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+            // The stalled upload is the error — not a second wait of a
+            // whole read timeout for an answer after the interim head.
+            assert!(err.to_string().contains("sending the request"), "{err}");
+            assert!(took < Duration::from_secs(5), "{took:?}: {err}");
+        });
+    }
+}

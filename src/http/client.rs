@@ -1251,6 +1251,8 @@ impl Conn {
         // Continue`, a `103`, a streaming server's early head — are left
         // for after the body.)
         let mut rest = wire;
+        // Why the write stopped, when it stopped with bytes there to read.
+        let mut stalled = None;
         while !rest.is_empty() {
             let written = limited(
                 self.stream.write(rest),
@@ -1268,8 +1270,9 @@ impl Conn {
                 }
                 Ok(n) => rest = &rest[n..],
                 // Answered first: the answer says more than the error.
-                Err(_) if self.stream.has_unread_bytes() => {
+                Err(err) if self.stream.has_unread_bytes() => {
                     self.cut_short = true;
+                    stalled = Some(err);
                     break;
                 }
                 Err(err) => return Err(err),
@@ -1282,6 +1285,14 @@ impl Conn {
             match event {
                 Event::NeedMore => {
                     self.start += used; // an interim (1xx) head, used up
+                    // The write stopped on bytes that were only an interim
+                    // head (or part of one), and nothing more is there: the
+                    // stall is the error — not a second wait, for the answer.
+                    if stalled.is_some() && !self.stream.has_unread_bytes() {
+                        if let Some(err) = stalled.take() {
+                            return Err(err);
+                        }
+                    }
                     self.fill().await?;
                 }
                 Event::Head(head) => {
