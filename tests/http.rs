@@ -2224,3 +2224,39 @@ fn a_stalled_upload_meets_the_read_timeout_once_even_after_a_100_continue() {
         });
     }
 }
+
+#[test]
+fn an_early_answer_arriving_in_two_pieces_during_a_stalled_upload_is_the_response() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let (mut head, mut byte) = (Vec::new(), [0u8]);
+        while !head.ends_with(b"\r\n\r\n") {
+            if conn.read(&mut byte).unwrap_or(0) == 0 {
+                return;
+            }
+            head.push(byte[0]);
+        }
+        // The answer, in two pieces, and the body never read.
+        conn.write_all(b"HTTP/1.1 413 Payload").unwrap();
+        std::thread::sleep(Duration::from_millis(700));
+        conn.write_all(b" Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        std::thread::sleep(Duration::from_secs(3));
+    });
+    run_bounded(async move {
+        let client = Client::builder()
+            .read_timeout(Duration::from_millis(500))
+            .build()
+            .unwrap();
+        let response = client
+            .put(&url)
+            .body(vec![b'x'; 16 << 20])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status, 413);
+    });
+}

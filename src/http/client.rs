@@ -1285,10 +1285,15 @@ impl Conn {
             match event {
                 Event::NeedMore => {
                     self.start += used; // an interim (1xx) head, used up
-                    // The write stopped on bytes that were only an interim
-                    // head (or part of one), and nothing more is there: the
-                    // stall is the error — not a second wait, for the answer.
-                    if stalled.is_some() && !self.stream.has_unread_bytes() {
+                    // The write stopped on bytes that were only interim
+                    // heads, now used up, and nothing more is there: the
+                    // stall is the error — not a second wait, for an answer.
+                    // (Part of a head in the buffer is an answer coming:
+                    // wait for the rest.)
+                    if stalled.is_some()
+                        && self.start == self.end
+                        && !self.stream.has_unread_bytes()
+                    {
                         if let Some(err) = stalled.take() {
                             return Err(err);
                         }
