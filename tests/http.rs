@@ -2260,3 +2260,98 @@ fn an_early_answer_arriving_in_two_pieces_during_a_stalled_upload_is_the_respons
         assert_eq!(response.status, 413);
     });
 }
+
+/// A server that reads a request head, never reads the body, and sends
+/// `pieces` one after another, each after its delay (ms from the head).
+fn early_answer_server(pieces: Vec<(u64, &'static [u8])>, reset: bool) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let (mut head, mut byte) = (Vec::new(), [0u8]);
+        while !head.ends_with(b"\r\n\r\n") {
+            if conn.read(&mut byte).unwrap_or(0) == 0 {
+                return;
+            }
+            head.push(byte[0]);
+        }
+        let t0 = std::time::Instant::now();
+        for (at, piece) in pieces {
+            let at = Duration::from_millis(at);
+            std::thread::sleep(at.saturating_sub(t0.elapsed()));
+            conn.write_all(piece).unwrap();
+        }
+        if reset {
+            drop(conn); // unread body bytes: a reset
+        } else {
+            std::thread::sleep(Duration::from_secs(3));
+        }
+    });
+    url
+}
+
+fn put_16mib(url: String) -> Result<u16, String> {
+    run_bounded(async move {
+        let client = Client::builder()
+            .read_timeout(Duration::from_millis(500))
+            .build()
+            .unwrap();
+        client
+            .put(&url)
+            .body(vec![b'x'; 16 << 20])
+            .send()
+            .await
+            .map(|r| r.status)
+            .map_err(|e| e.to_string())
+    })
+}
+
+const EARLY_413: &[u8] =
+    b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+
+#[test]
+fn an_early_413_is_the_response_when_the_server_then_stops_reading() {
+    // (Not when it resets: a reset may make the kernel drop the answer
+    // before the client reads it — why servers close lingering, RFC 9112
+    // §9.6, as corio's demo server does.)
+    let c100: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+    let reset = false;
+    assert_eq!(
+        put_16mib(early_answer_server(vec![(0, EARLY_413)], reset)),
+        Ok(413),
+        "reset {reset}"
+    );
+    assert_eq!(
+        put_16mib(early_answer_server(vec![(0, c100), (0, EARLY_413)], reset)),
+        Ok(413),
+        "reset {reset}"
+    );
+    // In two pieces, a few ms apart, before the reset / the stall.
+    assert_eq!(
+        put_16mib(early_answer_server(
+            vec![(0, &EARLY_413[..20]), (20, &EARLY_413[20..])],
+            reset
+        )),
+        Ok(413),
+        "reset {reset}"
+    );
+}
+
+#[test]
+fn an_early_413_whose_head_straddles_the_upload_stall_is_the_response() {
+    // The 413's first bytes come before the upload's idle limit (500 ms),
+    // the rest 150 ms later — well within the read timeout.
+    let split = vec![(420, &EARLY_413[..20]), (570, &EARLY_413[20..])];
+    assert_eq!(put_16mib(early_answer_server(split, false)), Ok(413));
+}
+
+#[test]
+fn a_100_continue_then_an_early_413_straddling_the_upload_stall_is_the_response() {
+    let split = vec![
+        (0, &b"HTTP/1.1 100 Continue\r\n\r\n"[..]),
+        (420, &EARLY_413[..20]),
+        (570, &EARLY_413[20..]),
+    ];
+    assert_eq!(put_16mib(early_answer_server(split, false)), Ok(413));
+}
