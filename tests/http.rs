@@ -2178,31 +2178,11 @@ fn the_demo_server_answers_431_to_heads_too_large_or_with_too_many_fields() {
     });
 }
 
-/// A server that reads a request head, answers `first`, then neither
-/// reads nor writes for 3 s.
-fn stuck_after(first: &'static [u8]) -> String {
-    use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        let (mut conn, _) = listener.accept().unwrap();
-        let (mut head, mut byte) = (Vec::new(), [0u8]);
-        while !head.ends_with(b"\r\n\r\n") {
-            if conn.read(&mut byte).unwrap_or(0) == 0 {
-                return;
-            }
-            head.push(byte[0]);
-        }
-        conn.write_all(first).unwrap();
-        std::thread::sleep(Duration::from_secs(3));
-    });
-    url
-}
-
 #[test]
 fn a_stalled_upload_meets_the_read_timeout_once_even_after_a_100_continue() {
     for first in [&b""[..], b"HTTP/1.1 100 Continue\r\n\r\n"] {
-        let url = stuck_after(first);
+        // The server answers `first`, then neither reads nor writes.
+        let url = early_answer_server(vec![(0, first)], false);
         run_bounded(async move {
             let client = Client::builder()
                 .read_timeout(Duration::from_millis(500))
@@ -2223,42 +2203,6 @@ fn a_stalled_upload_meets_the_read_timeout_once_even_after_a_100_continue() {
             assert!(took < Duration::from_secs(5), "{took:?}: {err}");
         });
     }
-}
-
-#[test]
-fn an_early_answer_arriving_in_two_pieces_during_a_stalled_upload_is_the_response() {
-    use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        let (mut conn, _) = listener.accept().unwrap();
-        let (mut head, mut byte) = (Vec::new(), [0u8]);
-        while !head.ends_with(b"\r\n\r\n") {
-            if conn.read(&mut byte).unwrap_or(0) == 0 {
-                return;
-            }
-            head.push(byte[0]);
-        }
-        // The answer, in two pieces, and the body never read.
-        conn.write_all(b"HTTP/1.1 413 Payload").unwrap();
-        std::thread::sleep(Duration::from_millis(700));
-        conn.write_all(b" Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-            .unwrap();
-        std::thread::sleep(Duration::from_secs(3));
-    });
-    run_bounded(async move {
-        let client = Client::builder()
-            .read_timeout(Duration::from_millis(500))
-            .build()
-            .unwrap();
-        let response = client
-            .put(&url)
-            .body(vec![b'x'; 16 << 20])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status, 413);
-    });
 }
 
 /// A server that reads a request head, never reads the body, and sends

@@ -82,14 +82,7 @@ fn the_last_handle_on_a_pool_dropped_by_its_own_thread_at_exit_does_not_abort() 
     // A pool thread keeps the last `Arc` of its pool in a thread-local:
     // the pool is dropped (and shut down) by that thread as it exits, and
     // must not try to join itself.
-    let pool = Arc::new(
-        ThreadPool::builder()
-            .core_threads(0)
-            .max_threads(1)
-            .queue_capacity(0)
-            .keep_alive(Duration::from_millis(10))
-            .build(),
-    );
+    let pool = keep_alive_pool();
     let p = Arc::clone(&pool);
     pool.submit(move || KEEP.with(|k| *k.borrow_mut() = Some(p)))
         .unwrap()
@@ -103,14 +96,7 @@ fn the_last_handle_on_a_pool_dropped_by_its_own_thread_at_exit_does_not_abort() 
 fn a_thread_leaving_by_keep_alive_may_submit_to_its_pool_from_a_destructor() {
     // Its thread-local destructor submits to the pool it leaves: the
     // submit must neither join that thread (itself) nor wait for it.
-    let pool = Arc::new(
-        ThreadPool::builder()
-            .core_threads(0)
-            .max_threads(1)
-            .queue_capacity(0)
-            .keep_alive(Duration::from_millis(10))
-            .build(),
-    );
+    let pool = keep_alive_pool();
     let p = Arc::clone(&pool);
     pool.submit(move || {
         let p = Arc::clone(&p);
@@ -138,14 +124,7 @@ thread_local! {
 #[test]
 fn submit_does_not_wait_for_the_destructors_of_a_thread_that_left() {
     use std::sync::Mutex;
-    let pool = Arc::new(
-        ThreadPool::builder()
-            .core_threads(0)
-            .max_threads(1)
-            .queue_capacity(0)
-            .keep_alive(Duration::from_millis(10))
-            .build(),
-    );
+    let pool = keep_alive_pool();
     let lock = Arc::new(Mutex::new(()));
     let l = Arc::clone(&lock);
     // The thread's exit waits for a lock the submitter below holds.
@@ -184,4 +163,16 @@ impl Drop for LockOnExit {
 
 thread_local! {
     static LOCK_ON_EXIT: RefCell<Option<LockOnExit>> = const { RefCell::new(None) };
+}
+
+/// A pool of one thread that leaves after 10 ms without work.
+fn keep_alive_pool() -> Arc<ThreadPool> {
+    Arc::new(
+        ThreadPool::builder()
+            .core_threads(0)
+            .max_threads(1)
+            .queue_capacity(0)
+            .keep_alive(Duration::from_millis(10))
+            .build(),
+    )
 }
