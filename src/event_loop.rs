@@ -255,8 +255,9 @@ impl EventLoop {
     /// nobody retrieved and panicking callbacks (asyncio's
     /// `loop.set_exception_handler`). The default prints them to stderr —
     /// or, with the crate's `log` feature, logs them to the `log` facade
-    /// (target `corio`; panics at level `Error`, the rest at `Warn`), as
-    /// it does every line corio writes.
+    /// (target `corio`; panics and failures at level `Error`, slow
+    /// callbacks, stalls and pending tasks at `Warn`), as it does every
+    /// line corio writes.
     ///
     /// # Examples
     ///

@@ -136,8 +136,8 @@ fn note_slow(
 /// A primitive's number among those of its kind on this thread, given the
 /// first time one of its waiters is noted (0 in `id` means "none yet"):
 /// `Event#3` in dumps. The lines of one primitive (`Queue.get`,
-/// `Queue.put`, `Queue.join`) share their cell, and are counted as one
-/// kind (`Queue`).
+/// `Queue.put`, `Queue.join`) are counted as one kind (`Queue`), and keep
+/// their numbers equal (`wait_queue::share_number`).
 fn object_id(kind: &'static str, id: &Number) -> u64 {
     let kind = kind.split('.').next().unwrap_or(kind);
     thread_local! {

@@ -596,8 +596,9 @@ impl ThreadPool {
     }
 
     /// Stops taking jobs. With `wait`, runs every queued job, then joins
-    /// all threads before returning (threads that already left by
-    /// keep-alive were let go: their job loop had ended). Called from one of the pool's own
+    /// all threads before returning (a thread that already left by
+    /// keep-alive is joined only if no thread started since: a thread
+    /// start lets the handles of finished threads go). Called from one of the pool's own
     /// jobs, it cannot wait for its own thread: it returns once every
     /// thread but those whose jobs called `shutdown(true)` has finished —
     /// jobs still queued then (on a one-thread pool, all of them) run after
