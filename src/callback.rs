@@ -18,7 +18,6 @@ use crate::contain::drop_contained;
 use crate::context;
 use crate::core::{Core, Runnable};
 use crate::report::{Report, ReportKind, panic_message};
-use crate::task::slot::{Watch, watched};
 use crate::timers::{TimerAction, TimerKey};
 
 /// Names a callback: slab index plus a sequence number that never repeats.
@@ -125,6 +124,19 @@ impl Core {
             }
         });
         true
+    }
+}
+
+/// How callbacks are run — `call_soon` ones and done callbacks alike:
+/// directly (`None`), or each through the watcher (debug mode and the
+/// trace: each timed and traced on its own).
+pub(crate) type Watch<'a> = Option<&'a dyn Fn(&mut dyn FnMut())>;
+
+/// Runs `run` directly, or through `watch`.
+pub(crate) fn watched(watch: Watch<'_>, run: &mut dyn FnMut()) {
+    match watch {
+        Some(watch) => watch(run),
+        None => run(),
     }
 }
 

@@ -24,13 +24,13 @@ use std::time::Instant;
 use futures_task::waker_ref;
 use slab::Slab;
 
-use crate::callback::{CallbackKey, CallbackSlot};
+use crate::callback::{CallbackKey, CallbackSlot, Watch};
 use crate::contain::{drop_contained, wake_contained};
 use crate::debug::{Debug, TraceKind};
 use crate::handle::Shared;
 use crate::reactor::Reactor;
 use crate::report::{Report, ReportKind, Severity, emit, panic_message, print_report};
-use crate::task::slot::{DoneCallbacks, Finished, Outcome, Stage, TaskFuture, TaskSlot, Watch};
+use crate::task::slot::{DoneCallbacks, Finished, Outcome, Stage, TaskFuture, TaskSlot};
 use crate::task::{PanicError, TaskError};
 use crate::timers::{TimerAction, Timers};
 use crate::waker::{TaskKey, TaskWaker, WakerPool};

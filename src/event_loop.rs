@@ -16,14 +16,13 @@ use std::time::{Duration, Instant};
 
 use futures_task::waker_ref;
 
-use crate::callback::CallbackHandle;
+use crate::callback::{CallbackHandle, Watch};
 use crate::context::Enter;
 use crate::core::{Core, Runnable};
 use crate::debug::Verdict;
 use crate::handle::LoopHandle;
 use crate::report::Report;
 use crate::task::Task;
-use crate::task::slot::Watch;
 use crate::waker::TaskWaker;
 
 /// What one turn of the loop did — returned by [`EventLoop::run_once`].

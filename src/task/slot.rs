@@ -43,6 +43,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use super::{TaskError, TaskId};
+use crate::callback::{Watch, watched};
 use crate::report::panic_message;
 use crate::waker::TaskWaker;
 
@@ -218,18 +219,6 @@ pub(crate) struct DoneCallbacks {
 
 /// Runs a typed callback list; returns how many ran and the panic messages.
 type RunCallbacks = fn(Box<dyn Any>, &mut Outcome, Watch<'_>) -> (usize, Vec<String>);
-
-/// How callbacks are run: directly (`None`), or each one through the
-/// watcher (debug mode and the trace: each timed and traced on its own).
-pub(crate) type Watch<'a> = Option<&'a dyn Fn(&mut dyn FnMut())>;
-
-/// Runs `run` directly, or through `watch`.
-pub(crate) fn watched(watch: Watch<'_>, run: &mut dyn FnMut()) {
-    match watch {
-        Some(watch) => watch(run),
-        None => run(),
-    }
-}
 
 /// One done callback of a `Task<T>`.
 pub(crate) type DoneCallback<T> = Box<dyn FnOnce(&Result<T, TaskError>)>;
