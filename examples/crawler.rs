@@ -49,7 +49,9 @@
 //!
 //! Links are every `href` and `src` of the page, read as browsers read
 //! attributes (any case, any quoting, `&amp;` decoded) by a small scanner
-//! — not an HTML parser. Piped into `head`, the crawler stops quietly when
+//! — not an HTML parser — and resolved against the page's `<base href>`
+//! if it has one. A body without a Content-Type is read as HTML up to
+//! 8 MiB (one that announces more is skipped). Piped into `head`, the crawler stops quietly when
 //! `head` has seen enough.
 //!
 //! ```text
@@ -193,6 +195,7 @@ async fn crawl_main(options: Options) -> Result<(), String> {
         .follow_redirects(false)
         .read_timeout(read_timeout)
         .total_timeout(Duration::from_secs(30))
+        .max_body_bytes(MAX_PAGE)
         .user_agent("corio-crawler/0.1")
         .build()
         .map_err(|e| e.to_string())?;
@@ -349,14 +352,24 @@ async fn fetch(crawl: Rc<Crawl>, url: Url) -> Fetched {
     }
 }
 
+/// The largest page the crawler reads (the client's body limit).
+const MAX_PAGE: u64 = 8 << 20;
+
 async fn get_page(client: &Client, url: &Url) -> Result<Page, http::Error> {
     // The head first: a body that is not HTML (a video, an archive) has
     // nothing to parse, so it is not downloaded at all — dropping the
     // streaming response closes its connection.
     let response = client.get(url.as_str()).send_streaming().await?;
-    let is_html = response
-        .header("content-type")
-        .is_none_or(|kind| kind.to_ascii_lowercase().contains("html"));
+    // Without a Content-Type, a body may be HTML — unless it says it is
+    // larger than any page worth parsing (the client's body limit, 8 MiB,
+    // bounds what is read when it does not say).
+    let is_html = match response.header("content-type") {
+        Some(kind) => kind.to_ascii_lowercase().contains("html"),
+        None => response
+            .header("content-length")
+            .and_then(|length| length.trim().parse::<u64>().ok())
+            .is_none_or(|length| length <= MAX_PAGE),
+    };
     let location = (300..400)
         .contains(&response.status)
         .then(|| response.header("location").map(str::to_owned))
@@ -489,8 +502,11 @@ fn parse_page(crawl: &Rc<Crawl>, page: &Page, took: Duration, shown: &dyn Fn(&Ur
         if links.len() == 1 { "" } else { "s" },
         feng.map(|f| format!(", feng → {f}")).unwrap_or_default()
     ));
+    let base = base_href(html)
+        .and_then(|base| page.url.join(&base).ok())
+        .unwrap_or_else(|| page.url.clone());
     for link in links {
-        if let Ok(mut next) = page.url.join(&link) {
+        if let Ok(mut next) = base.join(&link) {
             next.set_fragment(None);
             if crawl.follows(&next) {
                 Crawl::visit(crawl, next);
@@ -499,14 +515,26 @@ fn parse_page(crawl: &Rc<Crawl>, page: &Page, took: Duration, shown: &dyn Fn(&Ur
     }
 }
 
-/// Every `href` and `src` value in `html`.
+/// Every `href` and `src` value in `html` (but `<base href>`'s, which is
+/// not a link: see [`base_href`]).
 fn links(html: &str) -> Vec<String> {
     tags(html)
         .into_iter()
+        .filter(|tag| tag.name != "base")
         .flat_map(|tag| tag.attrs)
         .filter(|(name, _)| name == "href" || name == "src")
         .map(|(_, value)| value)
         .collect()
+}
+
+/// The first `<base href>`: what relative links are relative to, as in a
+/// browser (else the page's own URL).
+fn base_href(html: &str) -> Option<String> {
+    tags(html)
+        .into_iter()
+        .filter(|tag| tag.name == "base")
+        .find_map(|tag| tag.attrs.into_iter().find(|(name, _)| name == "href"))
+        .map(|(_, value)| value)
 }
 
 /// The `href` of the tag whose `id` is `id` (seed 004's
@@ -525,6 +553,8 @@ fn find_href(html: &str, id: &str) -> Option<String> {
 /// A start tag: its attributes, names in lowercase, values with their
 /// character references decoded.
 struct Tag {
+    /// The tag's name, in lowercase.
+    name: String,
     attrs: Vec<(String, String)>,
 }
 
@@ -544,6 +574,7 @@ fn tags(html: &str) -> Vec<Tag> {
         let name_end = rest
             .find(|c: char| c.is_ascii_whitespace() || c == '>' || c == '/')
             .unwrap_or(rest.len());
+        let tag_name = rest[..name_end].to_ascii_lowercase();
         rest = &rest[name_end..];
         let mut attrs = Vec::new();
         loop {
@@ -586,7 +617,10 @@ fn tags(html: &str) -> Vec<Tag> {
                 attrs.push((name, value));
             }
         }
-        tags.push(Tag { attrs });
+        tags.push(Tag {
+            name: tag_name,
+            attrs,
+        });
     }
     tags
 }
@@ -813,6 +847,14 @@ mod tests {
                 "/commented"
             ]
         );
+    }
+
+    #[test]
+    fn a_base_href_is_what_links_are_relative_to_and_not_a_link() {
+        let html = r#"<head><BASE HREF="/sub/"></head><a href="dq.html">"#;
+        assert_eq!(base_href(html).as_deref(), Some("/sub/"));
+        assert_eq!(links(html), ["dq.html"]);
+        assert_eq!(base_href("<a href=/x>"), None);
     }
 
     #[test]

@@ -26,6 +26,24 @@ use std::time::{Duration, Instant};
 use corio::http::server::{Reply, Server};
 use corio::http::{Client, Method};
 
+/// `println!`, except that a closed stdout (`fetch --body URL | head`) ends
+/// the program quietly, with the status of a Unix tool stopped by
+/// `SIGPIPE` (128 + 13): Rust ignores that signal, and `println!` would
+/// panic instead.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut stdout = std::io::stdout().lock();
+        if let Err(err) = writeln!(stdout, $($arg)*).and_then(|()| stdout.flush()) {
+            if err.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(141);
+            }
+            eprintln!("fetch: cannot write to stdout: {err}");
+            std::process::exit(1);
+        }
+    }};
+}
+
 const USAGE: &str = "usage: fetch [-I] [-o FILE] [--body] [--timeout SECS] [--idle SECS] URL
        fetch --demo   (fetch from a demo server started in-process)
   --timeout SECS   the longest the whole request may take (default: no limit, as curl)
@@ -64,7 +82,7 @@ fn parse_args() -> Result<Options, String> {
             "--timeout" => options.timeout = Some(seconds("--timeout", args.next())?),
             "--idle" => options.idle = seconds("--idle", args.next())?,
             "-h" | "--help" => {
-                println!("{USAGE}");
+                say!("{USAGE}");
                 std::process::exit(0);
             }
             url if !url.starts_with('-') && options.url.is_empty() => options.url = url.to_owned(),
@@ -175,14 +193,16 @@ async fn fetch(mut options: Options) -> Result<(), String> {
         None => None,
     };
 
-    println!(
+    say!(
         "{} {} {}",
-        response.version, response.status, response.reason
+        response.version,
+        response.status,
+        response.reason
     );
     for (name, value) in response.headers.iter() {
-        println!("{name}: {}", String::from_utf8_lossy(value));
+        say!("{name}: {}", String::from_utf8_lossy(value));
     }
-    println!();
+    say!();
 
     let mut body_bytes = 0u64;
     let mut shown = Vec::new();
@@ -203,7 +223,7 @@ async fn fetch(mut options: Options) -> Result<(), String> {
         }
     }
     if options.print_body && file.is_none() {
-        println!("{}", String::from_utf8_lossy(&shown));
+        say!("{}", String::from_utf8_lossy(&shown));
     }
     let total = began.elapsed();
     let per_second = body_bytes as f64 / total.as_secs_f64().max(1e-9);
