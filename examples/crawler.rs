@@ -50,8 +50,8 @@
 //! Links are every `href` and `src` of the page, read as browsers read
 //! attributes (any case, any quoting, `&amp;` decoded) by a small scanner
 //! — not an HTML parser — and resolved against the page's `<base href>`
-//! if it has one. A body without a Content-Type is read as HTML up to
-//! 8 MiB (one that announces more is skipped). Piped into `head`, the crawler stops quietly when
+//! if it has one. A body without a Content-Type is read as HTML unless it
+//! announces more than 8 MiB (then it is skipped). Piped into `head`, the crawler stops quietly when
 //! `head` has seen enough.
 //!
 //! ```text
@@ -195,7 +195,6 @@ async fn crawl_main(options: Options) -> Result<(), String> {
         .follow_redirects(false)
         .read_timeout(read_timeout)
         .total_timeout(Duration::from_secs(30))
-        .max_body_bytes(MAX_PAGE)
         .user_agent("corio-crawler/0.1")
         .build()
         .map_err(|e| e.to_string())?;
@@ -352,7 +351,8 @@ async fn fetch(crawl: Rc<Crawl>, url: Url) -> Fetched {
     }
 }
 
-/// The largest page the crawler reads (the client's body limit).
+/// The largest body without a Content-Type that the crawler reads as a
+/// page.
 const MAX_PAGE: u64 = 8 << 20;
 
 async fn get_page(client: &Client, url: &Url) -> Result<Page, http::Error> {
@@ -361,8 +361,8 @@ async fn get_page(client: &Client, url: &Url) -> Result<Page, http::Error> {
     // streaming response closes its connection.
     let response = client.get(url.as_str()).send_streaming().await?;
     // Without a Content-Type, a body may be HTML — unless it says it is
-    // larger than any page worth parsing (the client's body limit, 8 MiB,
-    // bounds what is read when it does not say).
+    // larger than any page worth parsing. (The client's body limit still
+    // bounds a body that does not say.)
     let is_html = match response.header("content-type") {
         Some(kind) => kind.to_ascii_lowercase().contains("html"),
         None => response
@@ -502,9 +502,7 @@ fn parse_page(crawl: &Rc<Crawl>, page: &Page, took: Duration, shown: &dyn Fn(&Ur
         if links.len() == 1 { "" } else { "s" },
         feng.map(|f| format!(", feng → {f}")).unwrap_or_default()
     ));
-    let base = base_href(html)
-        .and_then(|base| page.url.join(&base).ok())
-        .unwrap_or_else(|| page.url.clone());
+    let base = links_base(&page.url, html);
     for link in links {
         if let Ok(mut next) = base.join(&link) {
             next.set_fragment(None);
@@ -535,6 +533,16 @@ fn base_href(html: &str) -> Option<String> {
         .filter(|tag| tag.name == "base")
         .find_map(|tag| tag.attrs.into_iter().find(|(name, _)| name == "href"))
         .map(|(_, value)| value)
+}
+
+/// What the links of a page at `url` are relative to: its `<base href>`,
+/// unless that is no place (`javascript:`, `data:`), which browsers ignore
+/// too; else the page's own URL.
+fn links_base(url: &Url, html: &str) -> Url {
+    base_href(html)
+        .and_then(|base| url.join(&base).ok())
+        .filter(|base| matches!(base.scheme(), "http" | "https") && !base.cannot_be_a_base())
+        .unwrap_or_else(|| url.clone())
 }
 
 /// The `href` of the tag whose `id` is `id` (seed 004's
@@ -855,6 +863,11 @@ mod tests {
         assert_eq!(base_href(html).as_deref(), Some("/sub/"));
         assert_eq!(links(html), ["dq.html"]);
         assert_eq!(base_href("<a href=/x>"), None);
+        let page = Url::parse("http://h/dir/page.html").unwrap();
+        assert_eq!(links_base(&page, html).as_str(), "http://h/sub/");
+        let js = r#"<base href="javascript:void(0)"><a href="x">"#;
+        assert_eq!(links_base(&page, js), page);
+        assert_eq!(links_base(&page, "<base href='data:text/html,x'>"), page);
     }
 
     #[test]
