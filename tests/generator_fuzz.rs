@@ -248,6 +248,20 @@ fn plain(r: &mut Rng, d: u32) -> Node {
         }
     }
 }
+/// `n` children at depth `d - 1`: child `y` yields, and with `wild` any
+/// other may too; the rest do not.
+fn children(r: &mut Rng, d: u32, n: usize, y: usize, wild: bool) -> Vec<Node> {
+    (0..n)
+        .map(|i| {
+            if i == y || (wild && r.below(2) == 0) {
+                yielding(r, d - 1)
+            } else {
+                plain(r, d - 1)
+            }
+        })
+        .collect()
+}
+
 fn yielding(r: &mut Rng, d: u32) -> Node {
     if d == 0 {
         return Node::Yield;
@@ -269,17 +283,7 @@ fn yielding(r: &mut Rng, d: u32) -> Node {
             let n = 2 + r.below(2) as usize;
             let y = r.below(n as u64) as usize;
             let wild = r.below(WILD) == 0; // sometimes several yielding children
-            Node::Gather(
-                (0..n)
-                    .map(|i| {
-                        if i == y || (wild && r.below(2) == 0) {
-                            yielding(r, d - 1)
-                        } else {
-                            plain(r, d - 1)
-                        }
-                    })
-                    .collect(),
-            )
+            Node::Gather(children(r, d, n, y, wild))
         }
         4 => Node::Select {
             yield_first: r.below(2) == 0,
@@ -300,15 +304,7 @@ fn yielding(r: &mut Rng, d: u32) -> Node {
                 y
             };
             Node::AsCompleted {
-                children: (0..n)
-                    .map(|i| {
-                        if i == y || (wild && r.below(2) == 0) {
-                            yielding(r, d - 1)
-                        } else {
-                            plain(r, d - 1)
-                        }
-                    })
-                    .collect(),
+                children: children(r, d, n, y, wild),
                 body_yields,
                 brk: if r.below(4) == 0 {
                     Some(1 + r.below(n as u64) as usize)
