@@ -137,18 +137,17 @@ struct Mailbox<Y, A> {
     /// `Pending` without one awaited something else — even if it made a
     /// yield future without awaiting it (that future keeps its value).
     yielded: Cell<Option<Y>>,
-    /// Set by `resume`, taken by the pending `yield_` — the one whose stop
-    /// it is for (`arg_for`): a yield that lost a race and was dropped
-    /// leaves it to nobody else.
+    /// Set by `resume`, taken by the pending `yield_` — the one that handed
+    /// its value in during the resume before (see `resumes`): a yield that
+    /// lost a race and was dropped leaves it to nobody else.
     arg: Cell<Option<A>>,
-    /// The number of the last stop: each yield that hands its value in
-    /// takes the next one. (Inside a combinator — `gather`, `select` — one
-    /// yield may hand its value in while an older one, polled in the same
-    /// body poll, takes its argument or is dropped: numbers keep each to
-    /// its own value and argument.)
-    stop: Cell<u64>,
-    /// The stop `arg` is for.
-    arg_for: Cell<u64>,
+    /// How many resumes have begun. A yield notes the number of the resume
+    /// in which it hands its value in; the argument of the next resume is
+    /// its own, and no other yield's. (Inside a combinator — `gather`,
+    /// `select` — one yield may hand its value in while an older one,
+    /// polled in the same body poll, takes its argument or is dropped: the
+    /// numbers keep each to its own value and argument.)
+    resumes: Cell<u64>,
     /// A `resume` is polling the body now.
     resuming: Cell<bool>,
 }
@@ -203,7 +202,7 @@ impl<Y, A> Co<Y, A> {
         // polled — when the body really stops there — and brings back the
         // next argument when polled again.
         Yield {
-            co: self,
+            mailbox: &self.mailbox,
             step: Step::Holding(value),
         }
     }
@@ -228,7 +227,7 @@ impl<Y, A> fmt::Debug for Co<Y, A> {
 /// ```
 #[must_use = "a yield does nothing unless awaited"]
 pub struct Yield<'a, Y, A> {
-    co: &'a Co<Y, A>,
+    mailbox: &'a Mailbox<Y, A>,
     step: Step<Y>,
 }
 
@@ -236,8 +235,8 @@ pub struct Yield<'a, Y, A> {
 enum Step<Y> {
     /// Made, not polled: it holds the value.
     Holding(Y),
-    /// Polled once: the value is in the mailbox (unless `resume` took it),
-    /// as the stop of this number.
+    /// Polled once, during the resume of this number: the value is in the
+    /// mailbox (unless `resume` took it).
     Handed(u64),
     /// Returned the argument.
     Done,
@@ -250,7 +249,7 @@ impl<Y, A> Future for Yield<'_, Y, A> {
 
     #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<A> {
-        let mailbox = &*self.co.mailbox;
+        let mailbox = self.mailbox;
         match self.step {
             Step::Holding(_) => {
                 // First poll: stop here; resume finds the value in the
@@ -260,8 +259,7 @@ impl<Y, A> Future for Yield<'_, Y, A> {
                 // body — `gather`, say — re-polls only children whose waker
                 // fired.)
                 cx.waker().wake_by_ref();
-                let stop = mailbox.stop.get() + 1;
-                mailbox.stop.set(stop);
+                let stop = mailbox.resumes.get();
                 if let Step::Holding(value) = std::mem::replace(&mut self.step, Step::Handed(stop))
                 {
                     if mailbox.yielded.replace(Some(value)).is_some() {
@@ -271,9 +269,9 @@ impl<Y, A> Future for Yield<'_, Y, A> {
                 Poll::Pending
             }
             Step::Handed(stop) => {
-                // Polled again: the argument of the resume that left this
-                // stop is our result.
-                if mailbox.arg_for.get() == stop {
+                // Polled again: the argument of the resume after the one
+                // that stopped here is our result.
+                if mailbox.resumes.get() == stop + 1 {
                     if let Some(arg) = mailbox.arg.take() {
                         self.step = Step::Done;
                         return Poll::Ready(arg);
@@ -334,11 +332,11 @@ impl<Y, A> Drop for Yield<'_, Y, A> {
     /// So does an argument left for it.
     fn drop(&mut self) {
         if let Step::Handed(stop) = self.step {
-            let mailbox = &*self.co.mailbox;
-            if mailbox.stop.get() == stop {
+            let mailbox = self.mailbox;
+            if mailbox.resumes.get() == stop {
                 drop(mailbox.yielded.take());
             }
-            if mailbox.arg_for.get() == stop {
+            if mailbox.resumes.get() == stop + 1 {
                 drop(mailbox.arg.take());
             }
         }
@@ -386,8 +384,6 @@ pub struct Gen<Y, R = (), A = (), F: ?Sized = dyn Future<Output = R>> {
     mailbox: Rc<Mailbox<Y, A>>,
     /// `None` once finished (completed, failed or misused).
     body: Option<Pin<Box<F>>>,
-    /// The first resume has run (the body is stopped at a yield).
-    started: bool,
     _result: std::marker::PhantomData<fn() -> R>,
 }
 
@@ -411,8 +407,7 @@ impl<Y, R, A, F: Future<Output = R>> Gen<Y, R, A, F> {
         let mailbox = Rc::new(Mailbox {
             yielded: Cell::new(None),
             arg: Cell::new(None),
-            stop: Cell::new(0),
-            arg_for: Cell::new(0),
+            resumes: Cell::new(0),
             resuming: Cell::new(false),
         });
         let co = Co {
@@ -421,7 +416,6 @@ impl<Y, R, A, F: Future<Output = R>> Gen<Y, R, A, F> {
         Gen {
             mailbox,
             body: Some(Box::pin(body(co))),
-            started: false,
             _result: std::marker::PhantomData,
         }
     }
@@ -459,7 +453,6 @@ impl<Y, R, A, F: Future<Output = R>> Gen<Y, R, A, F> {
         Gen {
             mailbox: self.mailbox,
             body,
-            started: self.started,
             _result: std::marker::PhantomData,
         }
     }
@@ -499,16 +492,16 @@ impl<Y, R, A, F: Future<Output = R> + ?Sized> Gen<Y, R, A, F> {
             return Err(GenError::Finished);
         };
         let mailbox = &*self.mailbox;
-        if self.started {
+        let resumes = mailbox.resumes.get();
+        if resumes > 0 {
             // The body is stopped at a yield, whose future takes this.
             mailbox.arg.set(Some(arg));
-            mailbox.arg_for.set(mailbox.stop.get());
         } else {
             // The first resume starts the body: no yield is there to take
             // its argument.
-            self.started = true;
             drop(arg);
         }
+        mailbox.resumes.set(resumes + 1);
         let mut cx = Context::from_waker(Waker::noop());
         let resuming = Resuming::start(&mailbox.resuming);
         let polled = body.as_mut().poll(&mut cx);
