@@ -329,3 +329,46 @@ fn a_child_panic_is_reported_when_its_group_is_dropped_in_the_turn_it_panicked()
         sleep(Duration::from_millis(10)).await;
     }));
 }
+
+#[test]
+fn a_second_failure_that_is_a_panic_is_reported_when_the_group_returns_the_first() {
+    // `join` returns one failure; a child panic it does not return is
+    // still a panic nobody saw.
+    assert!(reports_unretrieved_panic(async {
+        let mut group = TaskGroup::<(), &str>::new();
+        group.spawn(async { Err("first") });
+        group.spawn(async { panic!("expected: second, same turn") });
+        assert_eq!(group.join().await, Err(GroupError::Failed("first")));
+    }));
+}
+
+#[test]
+fn a_child_panic_seen_by_a_join_that_is_dropped_mid_way_is_still_reported() {
+    struct ReadyOnPoll(u32);
+    impl std::future::Future for ReadyOnPoll {
+        type Output = ();
+        fn poll(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<()> {
+            self.0 -= 1;
+            if self.0 == 0 {
+                std::task::Poll::Ready(())
+            } else {
+                std::task::Poll::Pending
+            }
+        }
+    }
+    assert!(reports_unretrieved_panic(async {
+        let mut group = TaskGroup::<(), ()>::new();
+        group.spawn(async { panic!("expected: seen, then dropped") });
+        group.spawn(async {
+            sleep(Duration::from_secs(60)).await;
+            Ok(())
+        });
+        // The join's second poll sees the panic; the race ends there.
+        let raced = corio::select(group.join(), ReadyOnPoll(2)).await;
+        assert!(!raced.is_left());
+        sleep(Duration::from_millis(10)).await;
+    }));
+}

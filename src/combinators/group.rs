@@ -201,6 +201,11 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
         let wake = WakeSet::new(n);
         let mut outputs: Vec<Option<T>> = (0..n).map(|_| None).collect();
         let mut errors: Vec<Option<GroupError<E>>> = (0..n).map(|_| None).collect();
+        // A child that panicked keeps its outcome in its handle until the
+        // end: only the failure `join` returns is taken; the handles of any
+        // other panics are dropped with the group, which reports them as
+        // panics nobody saw — also when this future is dropped mid-way.
+        let mut panicked = vec![false; n];
         let mut remaining = n;
         let mut woken = Vec::new();
         std::future::poll_fn(|cx| {
@@ -209,13 +214,23 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
                 let Some(task) = self.tasks[index].as_mut() else {
                     continue;
                 };
+                if panicked[index] {
+                    continue;
+                }
                 let waker = wake.waker(index);
                 let mut child_cx = Context::from_waker(&waker);
-                let Poll::Ready(outcome) = Pin::new(task).poll(&mut child_cx) else {
+                if task.poll_finished(&mut child_cx).is_pending() {
                     continue;
+                }
+                remaining -= 1;
+                if task.has_panicked() {
+                    panicked[index] = true;
+                    continue;
+                }
+                let Poll::Ready(outcome) = Pin::new(task).poll(&mut child_cx) else {
+                    unreachable!("corio: a finished task gives its outcome at once")
                 };
                 self.tasks[index] = None;
-                remaining -= 1;
                 let error = match outcome {
                     Ok(Ok(output)) => {
                         outputs[index] = Some(output);
@@ -238,16 +253,26 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
         // A child's done callbacks run before its handle has the outcome,
         // so the first failure to happen is known by now (else: the first
         // that `join` saw).
+        let failed = |index: usize| errors[index].is_some() || panicked[index];
         let first = self
             .failures
             .first
             .get()
-            .filter(|&index| errors[index].is_some())
-            .or_else(|| errors.iter().position(Option::is_some));
-        if let Some(error) = first.and_then(|index| errors[index].take()) {
+            .filter(|&index| failed(index))
+            .or_else(|| (0..n).find(|&index| failed(index)));
+        let Some(index) = first else {
+            return Ok(outputs.into_iter().flatten().collect());
+        };
+        if let Some(error) = errors[index].take() {
             return Err(error);
         }
-        Ok(outputs.into_iter().flatten().collect())
+        let Some(task) = self.tasks[index].take() else {
+            unreachable!("corio: a panicked child keeps its handle until here")
+        };
+        match task.await {
+            Err(e) => Err(GroupError::Task(e)),
+            Ok(_) => unreachable!("corio: a child that panicked has no output"),
+        }
     }
 }
 
