@@ -215,12 +215,16 @@ impl<R: AsyncRead + Unpin> BufReader<R> {
 
     /// Reads one line, including its `\n`, appending it to `line`; returns
     /// the bytes read, `0` at the end of the stream. A line that is not
-    /// UTF-8 is an `InvalidData` error (and is not appended).
+    /// UTF-8 is not appended: it is an `InvalidData` error whose inner
+    /// error, a [`FromUtf8Error`](std::string::FromUtf8Error), holds the
+    /// line's bytes (`err.into_inner()`, then `downcast`), and the next
+    /// call reads the line after it — as std's `read_line` consumes it,
+    /// but without losing it.
     ///
     /// Cancel safe: a call dropped before its line is complete (a timeout
     /// around it, say) puts the bytes it took back into the buffer, and so
-    /// does one that fails with an I/O error; the next call reads them
-    /// again. Nothing is appended to `line` until the whole line is there.
+    /// does one that fails reading; the next call reads them again.
+    /// Nothing is appended to `line` until the whole line is there.
     ///
     /// # Examples
     ///
@@ -247,15 +251,14 @@ impl<R: AsyncRead + Unpin> BufReader<R> {
                 line.push_str(&text);
                 Ok(n)
             }
-            Err(_) => Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "stream did not contain valid UTF-8",
-            )),
+            Err(not_utf8) => Err(io::Error::new(io::ErrorKind::InvalidData, not_utf8)),
         }
     }
 
     /// The lines, without their `\n` or `\r\n`, as a `Stream` of
-    /// `io::Result<String>` (use [`Lines::next_line`] to await one).
+    /// `io::Result<String>` (use [`Lines::next_line`] to await one). A line
+    /// that is not UTF-8 is an error as in [`read_line`](Self::read_line),
+    /// its bytes inside; the next line follows.
     ///
     /// # Examples
     ///
@@ -426,12 +429,9 @@ fn finish_line(mut bytes: Vec<u8>, newline: bool) -> io::Result<String> {
     if newline && bytes.last() == Some(&b'\r') {
         bytes.pop();
     }
-    String::from_utf8(bytes).map_err(|_| {
-        io::Error::new(
-            io::ErrorKind::InvalidData,
-            "stream did not contain valid UTF-8",
-        )
-    })
+    // (The error keeps the bytes, as `read_line`'s does.)
+    String::from_utf8(bytes)
+        .map_err(|not_utf8| io::Error::new(io::ErrorKind::InvalidData, not_utf8))
 }
 
 impl<R: AsyncRead + Unpin> futures_core::Stream for Lines<R> {

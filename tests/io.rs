@@ -102,6 +102,25 @@ fn a_line_that_is_not_utf8_is_an_invalid_data_error() {
     });
 }
 
+#[test]
+fn a_line_that_is_not_utf8_is_consumed_and_its_bytes_come_with_the_error() {
+    run(async {
+        let mut reader = BufReader::new(&b"\xff\xfeabc\nnext\n"[..]);
+        let mut line = String::new();
+        let err = reader.read_line(&mut line).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidData);
+        let bytes = err
+            .into_inner()
+            .and_then(|inner| inner.downcast::<std::string::FromUtf8Error>().ok())
+            .map(|e| e.into_bytes());
+        assert_eq!(bytes.as_deref(), Some(&b"\xff\xfeabc\n"[..]));
+        // The next call goes on after it (a loop that logs errors and
+        // reads on does not read the same bad line for ever).
+        assert_eq!(reader.read_line(&mut line).await.unwrap(), 5);
+        assert_eq!(line, "next\n");
+    });
+}
+
 /// A writer that counts its `poll_write` calls.
 struct Counting {
     writes: Rc<Cell<usize>>,
@@ -347,4 +366,16 @@ fn two_dropped_stdin_reads_lose_no_line() {
         Some("GOT Ok(Ok(Some(\"one\"))) | Ok(Ok(Some(\"three\"))) | Ok(Ok(Some(\"two\")))"),
         "{out}"
     );
+}
+
+#[test]
+fn lines_go_on_after_a_line_that_is_not_utf8() {
+    run(async {
+        let mut lines = BufReader::new(&b"a\n\xff\nb\n"[..]).lines();
+        assert_eq!(lines.next_line().await.unwrap().as_deref(), Some("a"));
+        let err = lines.next_line().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidData);
+        assert_eq!(lines.next_line().await.unwrap().as_deref(), Some("b"));
+        assert_eq!(lines.next_line().await.unwrap(), None);
+    });
 }
