@@ -182,6 +182,9 @@ impl<Y, A> Co<Y, A> {
     ///
     /// A body stops at one yield at a time: two yields awaited at once
     /// (joined, or both branches of a `select`) panic with a clear message.
+    /// So does a yield first polled outside its generator's
+    /// [`resume`](Gen::resume) — a `Co` smuggled into a task, say: only
+    /// the body can stop.
     ///
     /// # Examples
     ///
@@ -252,6 +255,9 @@ impl<Y, A> Future for Yield<'_, Y, A> {
         let mailbox = self.mailbox;
         match self.step {
             Step::Holding(_) => {
+                if !mailbox.resuming.get() {
+                    outside_a_resume();
+                }
                 // First poll: stop here; resume finds the value in the
                 // mailbox. The stop asks to be polled again, as the
                 // `Future` contract wants: the next resume is that wake-up.
@@ -262,7 +268,14 @@ impl<Y, A> Future for Yield<'_, Y, A> {
                 let stop = mailbox.resumes.get();
                 if let Step::Holding(value) = std::mem::replace(&mut self.step, Step::Handed(stop))
                 {
-                    if mailbox.yielded.replace(Some(value)).is_some() {
+                    if let Some(other) = mailbox.yielded.replace(Some(value)) {
+                        // Another yield stopped in this resume already. Put
+                        // both back as they were (a body that catches the
+                        // panic keeps two yields it can still use), then
+                        // panic.
+                        if let Some(value) = mailbox.yielded.replace(Some(other)) {
+                            self.step = Step::Holding(value);
+                        }
                         concurrent_yields();
                     }
                 }
@@ -280,8 +293,9 @@ impl<Y, A> Future for Yield<'_, Y, A> {
                 // Not resumed yet: polled again in the same body poll (a
                 // combinator that re-polls whatever was woken). Wake again,
                 // or the combinator would not poll it at the next resume.
-                // Outside a resume (a `Co` misused inside a task) no wake:
-                // the task parks instead of spinning.
+                // Outside a resume (a yield that stopped inside the body,
+                // then moved to a task) no wake: the task parks instead of
+                // spinning.
                 if mailbox.resuming.get() {
                     cx.waker().wake_by_ref();
                 }
@@ -316,6 +330,16 @@ impl Drop for Resuming<'_> {
 /// a `select` whose branches both yield): only one value could come out,
 /// and the next argument would go to either. A programming error, like a
 /// `RefCell` borrowed twice: the body panics, which ends the generator.
+#[cold]
+#[inline(never)]
+fn outside_a_resume() -> ! {
+    panic!(
+        "corio: co.yield_() awaited outside its generator: a yield stops the generator's \
+         body, so only the body, driven by Gen::resume, may await it (to send values to \
+         a task, use a channel)"
+    )
+}
+
 #[cold]
 #[inline(never)]
 fn concurrent_yields() -> ! {
