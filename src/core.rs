@@ -706,23 +706,23 @@ impl Core {
             return 0;
         }
         let now = self.cached_now();
-        let mut waiters = Vec::new();
+        // What fired, in firing order (earliest first, ties in arming
+        // order): sleepers are woken and callbacks queued in that order
+        // after the borrow, so both kinds reach the ready queue as due.
+        let mut due = Vec::new();
         let fired = {
             let mut st = self.state.borrow_mut();
             let State {
-                timers,
-                callbacks,
-                ready,
-                ..
+                timers, callbacks, ..
             } = &mut *st;
-            timers.fire_due(now, |action| match action {
-                TimerAction::Wake(waiter) => waiters.extend(waiter),
-                TimerAction::Call(key) => {
-                    if let Some(slot) = crate::callback::slot_mut(callbacks, key) {
-                        slot.timer = None;
-                        ready.push(Runnable::Callback(key));
+            timers.fire_due(now, |action| {
+                if let TimerAction::Call(key) = action {
+                    match crate::callback::slot_mut(callbacks, key) {
+                        Some(slot) => slot.timer = None,
+                        None => return,
                     }
                 }
+                due.push(action);
             })
         };
         self.fired_through.set(Some(now));
@@ -731,9 +731,20 @@ impl Core {
         }
         // Wake outside the borrow: waking borrows the state again. A
         // waker of another executor is foreign code: its panic stays here,
-        // and the wakes after it still happen.
-        for waiter in waiters {
-            waiter.wake(self);
+        // and the wakes after it still happen (it may also cancel a
+        // callback of this pass, which then is not queued).
+        for action in due {
+            match action {
+                TimerAction::Wake(Some(waiter)) => waiter.wake(self),
+                TimerAction::Wake(None) => {}
+                TimerAction::Call(key) => {
+                    let mut st = self.state.borrow_mut();
+                    let st = &mut *st;
+                    if crate::callback::slot_mut(&mut st.callbacks, key).is_some() {
+                        st.ready.push(Runnable::Callback(key));
+                    }
+                }
+            }
         }
         fired
     }

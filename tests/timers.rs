@@ -513,3 +513,43 @@ fn a_sleep_of_a_closed_loop_polled_by_another_executor_is_a_clear_error() {
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
     let _ = nap.unwrap().as_mut().poll(&mut cx);
 }
+
+#[test]
+fn a_due_sleep_and_a_later_due_call_at_run_in_deadline_order() {
+    // One look finds both due: the sleeper was due first, so its task
+    // runs first (sleepers and callbacks share one deadline order).
+    let mut lp = EventLoop::new().unwrap();
+    let log = Log::default();
+    let t0 = Instant::now();
+    let l = log.clone();
+    lp.spawn(async move {
+        sleep_until(t0 + Duration::from_millis(2)).await;
+        l.push("sleep@2");
+    })
+    .detach();
+    lp.run_once(); // arms the sleep
+    let l = log.clone();
+    lp.call_at(t0 + Duration::from_millis(6), move || l.push("call_at@6"));
+    std::thread::sleep(Duration::from_millis(20)); // both due at the next look
+    while !lp.run_once().idle {}
+    assert_eq!(log.take(), ["sleep@2", "call_at@6"]);
+}
+
+#[test]
+fn a_sleep_and_a_call_at_with_one_deadline_run_in_arming_order() {
+    let mut lp = EventLoop::new().unwrap();
+    let log = Log::default();
+    let at = Instant::now() + Duration::from_millis(3);
+    let l = log.clone();
+    lp.spawn(async move {
+        sleep_until(at).await;
+        l.push("sleep");
+    })
+    .detach();
+    lp.run_once(); // arms the sleep first
+    let l = log.clone();
+    lp.call_at(at, move || l.push("call_at"));
+    std::thread::sleep(Duration::from_millis(20));
+    while !lp.run_once().idle {}
+    assert_eq!(log.take(), ["sleep", "call_at"]);
+}
