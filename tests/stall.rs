@@ -416,6 +416,36 @@ fn a_dropped_channel_receiver_does_not_leave_its_waker_with_the_senders() {
 }
 
 #[test]
+fn a_channel_receiver_dropped_on_another_thread_does_not_hide_a_hang() {
+    // The loop is already blocked when the receiver (and the waker it
+    // parked) goes away on a plain thread: it must hear of it.
+    hang_report(|_| async {
+        let (tx, mut rx) = corio::pool::channel::unbounded::<u8>();
+        let _ = corio::time::timeout(Duration::from_millis(5), rx.recv()).await;
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            drop(rx);
+        });
+        let _sender = tx;
+        std::future::pending::<()>().await;
+    });
+}
+
+#[test]
+fn a_oneshot_receiver_dropped_on_another_thread_does_not_hide_a_hang() {
+    hang_report(|_| async {
+        let (tx, mut rx) = corio::pool::channel::oneshot::<u8>();
+        let _ = corio::time::timeout(Duration::from_millis(5), &mut rx).await;
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            drop(rx);
+        });
+        let _sender = tx;
+        std::future::pending::<()>().await;
+    });
+}
+
+#[test]
 fn a_task_handed_back_unfinished_by_wait_does_not_keep_the_waiters_waker() {
     // After `wait` returns, the pending task must not hold a way to wake
     // the main future: nothing else can, and the loop must report it.

@@ -514,7 +514,7 @@ impl<T> Drop for Receiver<T> {
         };
         self.shared.not_full.notify_all(); // blocked senders see the close
         drop(dropped);
-        drop(waker);
+        wake_parked(waker);
     }
 }
 
@@ -700,7 +700,18 @@ impl<T> Drop for OneshotReceiver<T> {
             (once.value.take(), once.waker.take())
         };
         drop(value);
-        drop(waker);
+        wake_parked(waker);
+    }
+}
+
+/// A receiver going away wakes the waker it had parked instead of just
+/// dropping it: dropped on another thread, the waker's task would lose a
+/// possible waker without the loop hearing of it, and a loop already
+/// blocked would never see that nothing can wake that task any more (its
+/// "would block forever" check). The task gets one spurious poll.
+fn wake_parked(waker: Option<Waker>) {
+    if let Some(waker) = waker {
+        crate::contain::wake_contained(waker);
     }
 }
 
