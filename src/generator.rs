@@ -255,9 +255,6 @@ impl<Y, A> Future for Yield<'_, Y, A> {
         let mailbox = self.mailbox;
         match self.step {
             Step::Holding(_) => {
-                if !mailbox.resuming.get() {
-                    outside_a_resume();
-                }
                 // First poll: stop here; resume finds the value in the
                 // mailbox. The stop asks to be polled again, as the
                 // `Future` contract wants: the next resume is that wake-up.
@@ -268,15 +265,9 @@ impl<Y, A> Future for Yield<'_, Y, A> {
                 let stop = mailbox.resumes.get();
                 if let Step::Holding(value) = std::mem::replace(&mut self.step, Step::Handed(stop))
                 {
-                    if let Some(other) = mailbox.yielded.replace(Some(value)) {
-                        // Another yield stopped in this resume already. Put
-                        // both back as they were (a body that catches the
-                        // panic keeps two yields it can still use), then
-                        // panic.
-                        if let Some(value) = mailbox.yielded.replace(Some(other)) {
-                            self.step = Step::Holding(value);
-                        }
-                        concurrent_yields();
+                    let other = mailbox.yielded.replace(Some(value));
+                    if other.is_some() || !mailbox.resuming.get() {
+                        self.misplaced(other);
                     }
                 }
                 Poll::Pending
@@ -347,6 +338,27 @@ fn concurrent_yields() -> ! {
         "corio: two co.yield_() awaited at once: a generator stops at one yield at a time \
          (await them one after the other)"
     )
+}
+
+impl<Y, A> Yield<'_, Y, A> {
+    /// A first poll that cannot stop the body: another yield stopped in
+    /// this resume already (`other`: its value), or no resume is running
+    /// (a `Co` smuggled into a task). Puts everything back as it was —
+    /// the other yield's value in the mailbox, ours in this future (a body
+    /// that catches the panic keeps both yields usable) — and panics.
+    #[cold]
+    #[inline(never)]
+    fn misplaced(&mut self, other: Option<Y>) -> ! {
+        let ours = self.mailbox.yielded.replace(other);
+        if let Some(value) = ours {
+            self.step = Step::Holding(value);
+        }
+        if self.mailbox.resuming.get() {
+            concurrent_yields()
+        } else {
+            outside_a_resume()
+        }
+    }
 }
 
 impl<Y, A> Drop for Yield<'_, Y, A> {
