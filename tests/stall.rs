@@ -446,6 +446,23 @@ fn a_oneshot_receiver_dropped_on_another_thread_does_not_hide_a_hang() {
 }
 
 #[test]
+fn a_task_that_drops_a_receiver_in_its_own_poll_parks_instead_of_spinning() {
+    // The receiver had parked the task's own waker; dropping it inside the
+    // task's poll must not wake the task (it would poll, drop, wake, for
+    // ever): nothing can wake it, and the loop says so.
+    hang_report(|_| {
+        let mut keep = Vec::new();
+        std::future::poll_fn(move |cx| {
+            let (tx, mut rx) = corio::pool::channel::oneshot::<u8>();
+            let _ = std::pin::Pin::new(&mut rx).poll(cx);
+            keep.push(tx);
+            assert!(keep.len() < 1000, "the task spins");
+            std::task::Poll::Pending
+        })
+    });
+}
+
+#[test]
 fn a_task_handed_back_unfinished_by_wait_does_not_keep_the_waiters_waker() {
     // After `wait` returns, the pending task must not hold a way to wake
     // the main future: nothing else can, and the loop must report it.

@@ -704,14 +704,19 @@ impl<T> Drop for OneshotReceiver<T> {
     }
 }
 
-/// A receiver going away wakes the waker it had parked instead of just
-/// dropping it: dropped on another thread, the waker's task would lose a
-/// possible waker without the loop hearing of it, and a loop already
-/// blocked would never see that nothing can wake that task any more (its
-/// "would block forever" check). The task gets one spurious poll.
+/// A receiver dropped on a thread with no running loop (a plain thread, a
+/// pool worker) wakes the waker it had parked instead of just dropping it:
+/// else the waker's task would lose a possible waker without its loop
+/// hearing of it, and a loop already blocked would never see that nothing
+/// can wake that task any more (its "would block forever" check). The task
+/// gets one spurious poll. On a running loop's thread the waker is just
+/// dropped — that loop looks again before it blocks, and waking there
+/// would make a task that drops a receiver in its own poll spin.
 fn wake_parked(waker: Option<Waker>) {
     if let Some(waker) = waker {
-        crate::contain::wake_contained(waker);
+        if crate::context::with_current(|_| ()).is_none() {
+            crate::contain::wake_contained(waker);
+        }
     }
 }
 
