@@ -135,6 +135,8 @@ pub(crate) struct Core {
     /// The wakers of I/O waiters a reactor poll made ready; kept between
     /// turns for its allocation.
     io_wakers: Cell<Vec<std::task::Waker>>,
+    /// The same for the timers one pass fired (`fire_timers`).
+    due_timers: Cell<Vec<TimerAction<CallbackKey>>>,
     /// The pool of `spawn_blocking`, started on first use.
     default_pool: std::cell::OnceCell<crate::pool::ThreadPool>,
     /// What the loop has done: `EventLoop::stats`.
@@ -175,6 +177,7 @@ impl Core {
             fired_through: Cell::new(None),
             running: Cell::new(false),
             io_wakers: Cell::new(Vec::new()),
+            due_timers: Cell::new(Vec::new()),
             default_pool: std::cell::OnceCell::new(),
             counters: crate::stats::Counters::default(),
             debug: crate::debug::Debug::from_env(),
@@ -709,7 +712,7 @@ impl Core {
         // What fired, in firing order (earliest first, ties in arming
         // order): sleepers are woken and callbacks queued in that order
         // after the borrow, so both kinds reach the ready queue as due.
-        let mut due = Vec::new();
+        let mut due = self.due_timers.take();
         let fired = {
             let mut st = self.state.borrow_mut();
             let State {
@@ -733,7 +736,7 @@ impl Core {
         // waker of another executor is foreign code: its panic stays here,
         // and the wakes after it still happen (it may also cancel a
         // callback of this pass, which then is not queued).
-        for action in due {
+        for action in due.drain(..) {
             match action {
                 TimerAction::Wake(Some(waiter)) => waiter.wake(self),
                 TimerAction::Wake(None) => {}
@@ -746,6 +749,7 @@ impl Core {
                 }
             }
         }
+        self.due_timers.set(due);
         fired
     }
 
