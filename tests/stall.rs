@@ -422,12 +422,18 @@ fn a_channel_receiver_dropped_on_another_thread_does_not_hide_a_hang() {
     hang_report(|_| async {
         let (tx, mut rx) = corio::pool::channel::unbounded::<u8>();
         let _ = corio::time::timeout(Duration::from_millis(5), rx.recv()).await;
-        std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(50));
-            drop(rx);
-        });
+        drop_soon_on_another_thread(rx);
         let _sender = tx;
         std::future::pending::<()>().await;
+    });
+}
+
+/// Drops `value` on a plain thread 50 ms from now (the loop is blocked by
+/// then).
+fn drop_soon_on_another_thread<T: Send + 'static>(value: T) {
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        drop(value);
     });
 }
 
@@ -436,10 +442,7 @@ fn a_oneshot_receiver_dropped_on_another_thread_does_not_hide_a_hang() {
     hang_report(|_| async {
         let (tx, mut rx) = corio::pool::channel::oneshot::<u8>();
         let _ = corio::time::timeout(Duration::from_millis(5), &mut rx).await;
-        std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(50));
-            drop(rx);
-        });
+        drop_soon_on_another_thread(rx);
         let _sender = tx;
         std::future::pending::<()>().await;
     });
