@@ -881,6 +881,51 @@ fn redirects_follow_rfc_9110_method_rules() {
 }
 
 #[test]
+fn a_redirect_that_drops_the_body_drops_the_headers_about_it() {
+    // RFC 9110 §10.1.1: no 100-continue expectation without content.
+    run_bounded(async {
+        let server = Server::bind("127.0.0.1:0", |req| async move {
+            match req.path() {
+                "/a" => Reply::redirect(303, "/b"),
+                _ => Reply::text(
+                    ["content-type", "content-encoding", "expect", "x-keep"]
+                        .into_iter()
+                        .filter(|name| req.headers.get(name).is_some())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                ),
+            }
+        })
+        .await
+        .unwrap();
+        let response = Client::new()
+            .post(server.url("/a"))
+            .header("Content-Type", "text/plain")
+            .header("Content-Encoding", "identity")
+            .header("Expect", "100-continue")
+            .header("X-Keep", "1")
+            .body("data")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.text(), "x-keep");
+    });
+}
+
+#[test]
+fn a_redirect_keeps_the_fragment_of_the_url_it_left() {
+    // RFC 9110 §10.2.2: a Location without a fragment inherits it.
+    run_bounded(async {
+        let server = redirecting_server().await;
+        let client = Client::new();
+        let response = client.get(server.url("/301#part")).send().await.unwrap();
+        assert!(response.url().ends_with("/echo#part"), "{}", response.url());
+        let response = client.get(server.url("/chain/1#a")).send().await.unwrap();
+        assert!(response.url().ends_with("/chain/0#a"), "{}", response.url());
+    });
+}
+
+#[test]
 fn the_redirect_limit_and_loops_are_errors() {
     run_bounded(async {
         let server = redirecting_server().await;

@@ -1057,7 +1057,15 @@ impl RequestBuilder {
             if to_get {
                 method = Method::Get;
                 *body = Vec::new();
-                headers.remove("content-type");
+                // The headers that describe the body go with it (a request
+                // without content must not expect 100-continue: RFC 9110
+                // §10.1.1).
+                for name in BODY_HEADERS {
+                    headers.remove(name);
+                    if defaults.contains(name) {
+                        defaults.to_mut().remove(name);
+                    }
+                }
             }
             if (next.host(), next.port_or_known_default())
                 != (url.url.host(), url.url.port_or_known_default())
@@ -1104,15 +1112,30 @@ fn redirect_target(base: &Url, location: &[u8]) -> Result<Url, Error> {
             &encoded
         }
     };
-    let next = base.join(text.trim()).map_err(|err| {
+    let mut next = base.join(text.trim()).map_err(|err| {
         Error::new(
             ErrorKind::Malformed,
             format!("the redirect Location {text:?} is not a URL: {err}"),
         )
     })?;
+    // A Location without a fragment inherits the request's (RFC 9110
+    // §10.2.2).
+    if next.fragment().is_none() {
+        next.set_fragment(base.fragment());
+    }
     request::check_url(&next).map_err(|err| err.at(next.as_str()))?;
     Ok(next)
 }
+
+/// The request headers that describe its content, dropped when a redirect
+/// turns the request into a GET without one.
+const BODY_HEADERS: [&str; 5] = [
+    "content-type",
+    "content-encoding",
+    "content-language",
+    "content-location",
+    "expect",
+];
 
 /// A total time limit: when it ends and how long it was (for the message).
 #[derive(Debug, Clone, Copy)]
