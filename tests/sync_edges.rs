@@ -3,7 +3,8 @@
 #![allow(clippy::bool_assert_comparison)]
 
 use corio::sync::{
-    BoundedSemaphore, LifoQueue, PriorityQueue, Queue, TryGetError, TryPutError, mpsc,
+    BoundedSemaphore, LifoQueue, PriorityQueue, Queue, QueueShutDown, TryGetError, TryPutError,
+    mpsc,
 };
 use std::future::Future;
 use std::pin::pin;
@@ -139,6 +140,26 @@ fn an_item_left_by_a_cancelled_getter_after_a_gentle_shutdown_goes_to_the_next_g
     assert_eq!(poll(g2.as_mut()), Poll::Ready(Ok(1)));
     assert_eq!(q.get_nowait(), Err(TryGetError::ShutDown));
 }
+#[test]
+fn after_a_gentle_shutdown_a_getter_takes_an_item_promised_to_one_that_has_not_run() {
+    // No more items will come, so a promise no longer reserves one (as in
+    // asyncio): a getter that runs first takes it — else it would fail
+    // with an item still queued, and if the promised getter is then
+    // cancelled, nobody would ever take that item.
+    let q: Queue<u32> = Queue::new(0);
+    let mut g1 = Box::pin(q.get());
+    assert!(poll(g1.as_mut()).is_pending());
+    q.put_nowait(1).unwrap(); // promised to g1, which has not run yet
+    q.shutdown(false);
+    let mut g2 = pin!(q.get());
+    assert_eq!(poll(g2.as_mut()), Poll::Ready(Ok(1)));
+    // The promised getter finds the queue empty and shut down.
+    assert_eq!(poll(g1.as_mut()), Poll::Ready(Err(QueueShutDown(()))));
+    q.task_done().unwrap();
+    let mut join = pin!(q.join());
+    assert!(poll(join.as_mut()).is_ready());
+}
+
 #[test]
 fn two_blocked_senders_both_get_through() {
     let (tx, mut rx) = mpsc::channel::<u32>(1);

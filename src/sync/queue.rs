@@ -605,9 +605,8 @@ impl<T, O: Order<T>> GenericQueue<T, O> {
                 Vec::new()
             };
             // Getters still in line wait only while every item is promised
-            // to another: no more will come. (Each still takes one left
-            // unclaimed when it runs — say, by a woken getter that went
-            // away.)
+            // to another: no more will come. (Each takes one still left
+            // when it runs, promised to another or not.)
             st.getters.hand_all(false, &mut wakers);
             dropped
         };
@@ -853,7 +852,13 @@ impl<T, O: Order<T>> GenericQueue<T, O> {
         let _retired;
         let mut st = self.state.borrow_mut();
         let item = match *ticket {
-            None => match st.has_unclaimed().then(|| st.items.pop()).flatten() {
+            // (Once the queue is shut down, no more items come: a promise
+            // no longer reserves one, and any getter may take what is left
+            // — asyncio's rule; a promised getter that finds none fails.)
+            None => match (st.has_unclaimed() || st.shut_down)
+                .then(|| st.items.pop())
+                .flatten()
+            {
                 Some(item) => item,
                 None if st.shut_down => return Poll::Ready(Err(QueueShutDown(()))),
                 None => {
@@ -874,9 +879,8 @@ impl<T, O: Order<T>> GenericQueue<T, O> {
                     if promised {
                         st.claimed -= 1;
                     }
-                    // After a shutdown, an item left unclaimed may still be
-                    // taken.
-                    let take = promised || st.has_unclaimed();
+                    // After a shutdown, any item left may be taken.
+                    let take = promised || st.has_unclaimed() || st.shut_down;
                     match take.then(|| st.items.pop()).flatten() {
                         Some(item) => item,
                         None if st.shut_down => return Poll::Ready(Err(QueueShutDown(()))),
