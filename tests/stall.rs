@@ -437,6 +437,34 @@ fn drop_soon_on_another_thread<T: Send + 'static>(value: T) {
     });
 }
 
+/// The same, inside a task of another loop running on that thread.
+fn drop_soon_on_another_loop<T: Send + 'static>(value: T) {
+    std::thread::spawn(move || {
+        corio::run(async move {
+            corio::time::sleep(Duration::from_millis(50)).await;
+            drop(value);
+        })
+    });
+}
+
+#[test]
+fn a_receiver_dropped_by_another_loop_does_not_hide_a_hang() {
+    hang_report(|_| async {
+        let (tx, mut rx) = corio::pool::channel::unbounded::<u8>();
+        let _ = corio::time::timeout(Duration::from_millis(5), rx.recv()).await;
+        drop_soon_on_another_loop(rx);
+        let _sender = tx;
+        std::future::pending::<()>().await;
+    });
+    hang_report(|_| async {
+        let (tx, mut rx) = corio::pool::channel::oneshot::<u8>();
+        let _ = corio::time::timeout(Duration::from_millis(5), &mut rx).await;
+        drop_soon_on_another_loop(rx);
+        let _sender = tx;
+        std::future::pending::<()>().await;
+    });
+}
+
 #[test]
 fn a_oneshot_receiver_dropped_on_another_thread_does_not_hide_a_hang() {
     hang_report(|_| async {

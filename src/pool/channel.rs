@@ -39,6 +39,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
+use std::thread::ThreadId;
 
 /// The value could not be sent: the receiver is gone. The value is given
 /// back.
@@ -151,6 +152,8 @@ struct Chan<T> {
     receiver_alive: bool,
     /// The receiving task, parked.
     waker: Option<Waker>,
+    /// The thread it parked on (see [`wake_parked`]).
+    parked_on: Option<ThreadId>,
     /// The receiver is blocked in `recv_blocking` (a plain thread).
     receiver_blocked: bool,
 }
@@ -178,6 +181,7 @@ fn channel<T>(capacity: Option<usize>) -> (Sender<T>, Receiver<T>) {
             senders: 1,
             receiver_alive: true,
             waker: None,
+            parked_on: None,
             receiver_blocked: false,
         }),
         not_full: Condvar::new(),
@@ -497,6 +501,7 @@ impl<T> Receiver<T> {
             Some(old) if old.will_wake(cx.waker()) => None,
             _ => chan.waker.replace(cx.waker().clone()),
         };
+        chan.parked_on = Some(this_thread());
         drop(chan);
         drop(replaced);
         Poll::Pending
@@ -510,7 +515,8 @@ impl<T> Drop for Receiver<T> {
         let (dropped, waker) = {
             let mut chan = self.shared.lock();
             chan.receiver_alive = false;
-            (std::mem::take(&mut chan.queue), chan.waker.take())
+            let parked = chan.waker.take().map(|waker| (waker, chan.parked_on));
+            (std::mem::take(&mut chan.queue), parked)
         };
         self.shared.not_full.notify_all(); // blocked senders see the close
         drop(dropped);
@@ -568,6 +574,8 @@ struct Once<T> {
     sender_alive: bool,
     receiver_alive: bool,
     waker: Option<Waker>,
+    /// The thread it parked on (see [`wake_parked`]).
+    parked_on: Option<ThreadId>,
 }
 
 /// A channel for one value: a thread's answer to a task.
@@ -585,6 +593,7 @@ pub fn oneshot<T>() -> (OneshotSender<T>, OneshotReceiver<T>) {
         sender_alive: true,
         receiver_alive: true,
         waker: None,
+        parked_on: None,
     }));
     (
         OneshotSender {
@@ -686,6 +695,7 @@ impl<T> Future for OneshotReceiver<T> {
             Some(old) if old.will_wake(cx.waker()) => None,
             _ => once.waker.replace(cx.waker().clone()),
         };
+        once.parked_on = Some(this_thread());
         drop(once);
         drop(replaced);
         Poll::Pending
@@ -697,27 +707,38 @@ impl<T> Drop for OneshotReceiver<T> {
         let (value, waker) = {
             let mut once = lock_once(&self.shared);
             once.receiver_alive = false;
-            (once.value.take(), once.waker.take())
+            let parked = once.waker.take().map(|waker| (waker, once.parked_on));
+            (once.value.take(), parked)
         };
         drop(value);
         wake_parked(waker);
     }
 }
 
-/// A receiver dropped on a thread with no running loop (a plain thread, a
-/// pool worker) wakes the waker it had parked instead of just dropping it:
-/// else the waker's task would lose a possible waker without its loop
-/// hearing of it, and a loop already blocked would never see that nothing
-/// can wake that task any more (its "would block forever" check). The task
-/// gets one spurious poll. On a running loop's thread the waker is just
-/// dropped — that loop looks again before it blocks, and waking there
-/// would make a task that drops a receiver in its own poll spin.
-fn wake_parked(waker: Option<Waker>) {
-    if let Some(waker) = waker {
-        if crate::context::with_current(|_| ()).is_none() {
+/// A receiver dropped on another thread than the one its task parked on
+/// (a plain thread, a pool worker, another loop's) wakes the waker it had
+/// parked instead of just dropping it: else the waker's task would lose a
+/// possible waker without its loop hearing of it, and that loop, blocked
+/// already, would never see that nothing can wake the task any more (its
+/// "would block forever" check). The task gets one spurious poll. On the
+/// parking thread the waker is just dropped: the task's loop, if it runs,
+/// looks again before it blocks — and waking there would make a task that
+/// drops a receiver in its own poll spin.
+fn wake_parked(parked: Option<(Waker, Option<ThreadId>)>) {
+    if let Some((waker, parked_on)) = parked {
+        if parked_on != Some(this_thread()) {
             crate::contain::wake_contained(waker);
         }
     }
+}
+
+/// This thread's id, read once per thread (`thread::current()` costs an
+/// `Arc` clone).
+fn this_thread() -> ThreadId {
+    thread_local! {
+        static ID: ThreadId = std::thread::current().id();
+    }
+    ID.with(|id| *id)
 }
 
 impl<T> fmt::Debug for OneshotReceiver<T> {
