@@ -393,11 +393,15 @@ impl Core {
 
     /// Takes in what other threads queued: their wakes and their callbacks.
     #[inline]
-    pub(crate) fn take_remote(&self) {
+    /// Returns whether another thread had announced work (its wake-up of
+    /// the `mio::Waker` may still wait in epoll: `look_outside`).
+    pub(crate) fn take_remote(&self) -> bool {
         // Checked on every turn: keep the common, empty, case to one load.
         if self.shared.has_remote() {
             self.take_remote_slow();
+            return true;
         }
+        false
     }
 
     #[cold]
@@ -908,7 +912,9 @@ impl Core {
 
     /// Could anything ever give this loop work, if it waited?
     ///
-    /// True if work is ready or queued by another thread, a timer is armed, a `LoopHandle` exists, or some waker of a pending
+    /// True if work is ready or queued by another thread, a timer is armed,
+    /// a `LoopHandle` exists, a pool job submitted from here has not
+    /// delivered its outcome yet, or some waker of a pending
     /// task (or of the main future) is held by somebody other than the loop.
     /// A pending task whose waker nobody holds can never be woken.
     pub(crate) fn could_be_woken(&self, root_waker: Option<&Arc<TaskWaker>>) -> bool {
@@ -920,7 +926,9 @@ impl Core {
         // wakers are counted first, and the remote queue looked at last. If
         // a count shows the other thread let go, the fence makes what it
         // queued before visible to `has_remote`.
-        if self.shared.live_handles() > 0 {
+        // A pool job submitted from here may still deliver a done callback
+        // (and notifies the loop when the last one has delivered).
+        if self.shared.live_handles() > 0 || self.shared.jobs_in_flight() > 0 {
             return true;
         }
         if root_waker.is_some_and(|w| Arc::strong_count(w) > 1) {

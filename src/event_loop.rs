@@ -638,7 +638,7 @@ impl EventLoop {
 
         // 1. Take in what other threads sent: cross-thread wakes and
         //    `call_soon_threadsafe` callbacks join the ready queue.
-        core.take_remote();
+        let announced = core.take_remote();
 
         // 2. Look outside — wait for I/O and fire timers — whenever nothing
         //    is ready (then we may block), and otherwise every
@@ -651,8 +651,8 @@ impl EventLoop {
         // after this turn: don't wait then.
         let stopping = wait == Wait::Block && core.shared().stop_requested();
         let must_look = !has_ready || stopping || core.polls_since_look() >= LOOK_INTERVAL;
-        if must_look && !self.look_outside(&mut turn, has_ready || stopping, root.as_deref(), wait)
-        {
+        let ready = has_ready || stopping;
+        if must_look && !self.look_outside(&mut turn, ready, announced, root.as_deref(), wait) {
             core.counters.turn();
             return turn; // idle: nothing is ready, nothing ever could be
         }
@@ -790,6 +790,7 @@ impl EventLoop {
         &self,
         turn: &mut Turn,
         ready: bool,
+        announced: bool,
         root: Option<&Root<'_>>,
         wait: Wait,
     ) -> bool {
@@ -838,7 +839,18 @@ impl EventLoop {
         //    wake-up, or the timeout.
         let waits = timeout != Some(Duration::ZERO);
         let mut io_wakers = core.take_io_wakers();
-        let polled = core.reactor.borrow_mut().poll(timeout, &mut io_wakers);
+        let mut polled = core.reactor.borrow_mut().poll(timeout, &mut io_wakers);
+        let stale = waits && polled.woken && polled.io_events == 0 && !announced;
+        if stale && !core.shared().has_remote() {
+            // The `mio::Waker`'s event was stale: the remote work it
+            // announced was taken at step 1 of an earlier turn that did not
+            // look outside, and its event stayed in epoll. (Work taken at
+            // step 1 of this turn is this turn's event: it may end the
+            // wait.) Nothing woke us, so wait on for the rest of the time
+            // (one event per announcement: the next poll waits for real).
+            let rest = timeout.map(|t| t.saturating_sub(now.elapsed()));
+            polled = core.reactor.borrow_mut().poll(rest, &mut io_wakers);
+        }
         // After a wait, the one clock read measures it, refreshes the loop's
         // cached clock (`Core::loop_time`) and tells which timers are due.
         turn.slept = if waits {
