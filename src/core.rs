@@ -913,8 +913,7 @@ impl Core {
     /// Could anything ever give this loop work, if it waited?
     ///
     /// True if work is ready or queued by another thread, a timer is armed,
-    /// a `LoopHandle` exists, a pool job submitted from here has not
-    /// delivered its outcome yet, or some waker of a pending
+    /// a `LoopHandle` exists, or some waker of a pending
     /// task (or of the main future) is held by somebody other than the loop.
     /// A pending task whose waker nobody holds can never be woken.
     pub(crate) fn could_be_woken(&self, root_waker: Option<&Arc<TaskWaker>>) -> bool {
@@ -926,9 +925,7 @@ impl Core {
         // wakers are counted first, and the remote queue looked at last. If
         // a count shows the other thread let go, the fence makes what it
         // queued before visible to `has_remote`.
-        // A pool job submitted from here may still deliver a done callback
-        // (and notifies the loop when the last one has delivered).
-        if self.shared.live_handles() > 0 || self.shared.jobs_in_flight() > 0 {
+        if self.shared.live_handles() > 0 {
             return true;
         }
         if root_waker.is_some_and(|w| Arc::strong_count(w) > 1) {

@@ -168,11 +168,7 @@ impl Shared {
     /// A job submitted from this loop handed its outcome over (its waker
     /// was woken, or its done callbacks were queued here).
     pub(crate) fn job_delivered(&self) {
-        if self.jobs.fetch_sub(1, Ordering::AcqRel) == 1 {
-            // A loop blocked because a job was on its way looks again
-            // whether anything could still wake it (`could_be_woken`).
-            self.notify();
-        }
+        self.jobs.fetch_sub(1, Ordering::AcqRel);
     }
 
     /// Jobs submitted from this loop that are still to deliver.

@@ -151,35 +151,6 @@ fn run_once_after_work_from_another_thread_still_waits_for_the_next_timer() {
 }
 
 #[test]
-fn a_loop_with_a_pool_job_on_its_way_is_not_idle() {
-    // The job's done callback will be queued on this loop when it ends.
-    let mut lp = EventLoop::new().unwrap();
-    let pool = corio::pool::ThreadPool::new(1);
-    let (tx, rx) = std::sync::mpsc::channel();
-    // Submitted from inside the loop, so that the job reports to it (kept
-    // in an `Option`: the handle is not to be awaited here).
-    let job = lp
-        .run_until_complete(async {
-            pool.submit(|| {
-                std::thread::sleep(Duration::from_millis(50));
-                1
-            })
-            .ok()
-        })
-        .unwrap();
-    job.add_done_callback(move |r| tx.send((std::thread::current().id(), r.clone())).unwrap());
-    drop(job);
-    let turn = lp.run_once();
-    assert!(!turn.idle, "{turn:?}");
-    assert_eq!(
-        rx.try_recv().unwrap(),
-        (std::thread::current().id(), Ok(1)),
-        "the callback ran on the loop in that turn"
-    );
-    assert!(lp.run_once().idle, "nothing is on its way any more");
-}
-
-#[test]
 fn run_once_sleeps_until_the_next_timer_and_fires_it() {
     let mut lp = EventLoop::new().unwrap();
     let fired = Rc::new(Cell::new(false));
