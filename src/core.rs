@@ -392,9 +392,10 @@ impl Core {
     }
 
     /// Takes in what other threads queued: their wakes and their callbacks.
+    /// Returns whether another thread had announced anything — work, a
+    /// stop, or the poke of its last `LoopHandle` going — whose wake-up of
+    /// the `mio::Waker` may still wait in epoll (`look_outside`).
     #[inline]
-    /// Returns whether another thread had announced work (its wake-up of
-    /// the `mio::Waker` may still wait in epoll: `look_outside`).
     pub(crate) fn take_remote(&self) -> bool {
         // Checked on every turn: keep the common, empty, case to one load.
         if self.shared.has_remote() {
@@ -723,11 +724,13 @@ impl Core {
                 timers, callbacks, ..
             } = &mut *st;
             timers.fire_due(now, |action| {
-                if let TimerAction::Call(key) = action {
-                    match crate::callback::slot_mut(callbacks, key) {
+                match &action {
+                    TimerAction::Call(key) => match crate::callback::slot_mut(callbacks, *key) {
                         Some(slot) => slot.timer = None,
                         None => return,
-                    }
+                    },
+                    TimerAction::Wake(None) => return,
+                    TimerAction::Wake(Some(_)) => {}
                 }
                 due.push(action);
             })

@@ -53,7 +53,9 @@ pub struct Turn {
     pub slept: Duration,
     /// Nothing was ready and nothing could ever make anything ready: no
     /// timer, no I/O, no other thread holding a way to wake the loop. The
-    /// turn returned at once instead of waiting forever.
+    /// turn returned at once instead of waiting forever. (One known limit:
+    /// the done callbacks a thread-pool job will queue on this loop when it
+    /// ends are not counted — see the README's "Known limits".)
     pub idle: bool,
 }
 
@@ -844,10 +846,13 @@ impl EventLoop {
         if stale && !core.shared().has_remote() {
             // The `mio::Waker`'s event was stale: the remote work it
             // announced was taken at step 1 of an earlier turn that did not
-            // look outside, and its event stayed in epoll. (Work taken at
-            // step 1 of this turn is this turn's event: it may end the
-            // wait.) Nothing woke us, so wait on for the rest of the time
-            // (one event per announcement: the next poll waits for real).
+            // look outside, and its event stayed in epoll. (What step 1 of
+            // this turn took in — work, a stop, or the poke of the last
+            // `LoopHandle` going, which asks the loop to look again whether
+            // it could still be woken — is this turn's event: it may end
+            // the wait.) Nothing woke us, so wait on for the rest of the
+            // time (one event per announcement: the next poll waits for
+            // real).
             let rest = timeout.map(|t| t.saturating_sub(now.elapsed()));
             polled = core.reactor.borrow_mut().poll(rest, &mut io_wakers);
         }

@@ -317,10 +317,8 @@ impl Drop for Resuming<'_> {
     }
 }
 
-/// Two yields handed a value in one resume (a `join` of two `co.yield_`,
-/// a `select` whose branches both yield): only one value could come out,
-/// and the next argument would go to either. A programming error, like a
-/// `RefCell` borrowed twice: the body panics, which ends the generator.
+/// A yield first polled outside any resume (its `Co` smuggled into a
+/// task): there is no body to stop. A programming error: the task panics.
 #[cold]
 #[inline(never)]
 fn outside_a_resume() -> ! {
@@ -331,6 +329,10 @@ fn outside_a_resume() -> ! {
     )
 }
 
+/// Two yields handed a value in one resume (a `join` of two `co.yield_`,
+/// a `select` whose branches both yield): only one value could come out,
+/// and the next argument would go to either. A programming error, like a
+/// `RefCell` borrowed twice: the body panics, which ends the generator.
 #[cold]
 #[inline(never)]
 fn concurrent_yields() -> ! {

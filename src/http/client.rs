@@ -1018,7 +1018,8 @@ impl RequestBuilder {
         // Filled at the first redirect: most requests have none.
         let mut visited: Vec<(Method, Url)> = Vec::new();
         // The client's default headers, minus credentials once a redirect
-        // has left the origin they were meant for.
+        // has left the origin they were meant for, and minus those about a
+        // body once a redirect has dropped it.
         let mut defaults = Cow::Borrowed(&config.default_headers);
         loop {
             let response = client
@@ -1060,23 +1061,14 @@ impl RequestBuilder {
                 // The headers that describe the body go with it (a request
                 // without content must not expect 100-continue: RFC 9110
                 // §10.1.1).
-                for name in BODY_HEADERS {
-                    headers.remove(name);
-                    if defaults.contains(name) {
-                        defaults.to_mut().remove(name);
-                    }
-                }
+                drop_headers(headers, &mut defaults, &BODY_HEADERS);
             }
             if (next.host(), next.port_or_known_default())
                 != (url.url.host(), url.url.port_or_known_default())
             {
                 // Credentials are for the origin they were given to.
-                for name in ["authorization", "proxy-authorization", "cookie", "host"] {
-                    headers.remove(name);
-                    if defaults.contains(name) {
-                        defaults.to_mut().remove(name);
-                    }
-                }
+                let credentials = ["authorization", "proxy-authorization", "cookie", "host"];
+                drop_headers(headers, &mut defaults, &credentials);
             }
             if visited.iter().any(|(m, u)| *m == method && *u == next) {
                 return Err(Error::new(
@@ -1125,6 +1117,17 @@ fn redirect_target(base: &Url, location: &[u8]) -> Result<Url, Error> {
     }
     request::check_url(&next).map_err(|err| err.at(next.as_str()))?;
     Ok(next)
+}
+
+/// Removes `names` from a redirected request's headers and from its copy
+/// of the client's defaults (copied only if one of them is there).
+fn drop_headers(headers: &mut Headers, defaults: &mut Cow<'_, Headers>, names: &[&str]) {
+    for &name in names {
+        headers.remove(name);
+        if defaults.contains(name) {
+            defaults.to_mut().remove(name);
+        }
+    }
 }
 
 /// The request headers that describe its content, dropped when a redirect

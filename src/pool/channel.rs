@@ -499,9 +499,11 @@ impl<T> Receiver<T> {
         }
         let replaced = match &chan.waker {
             Some(old) if old.will_wake(cx.waker()) => None,
-            _ => chan.waker.replace(cx.waker().clone()),
+            _ => {
+                chan.parked_on = Some(this_thread());
+                chan.waker.replace(cx.waker().clone())
+            }
         };
-        chan.parked_on = Some(this_thread());
         drop(chan);
         drop(replaced);
         Poll::Pending
@@ -693,9 +695,11 @@ impl<T> Future for OneshotReceiver<T> {
         }
         let replaced = match &once.waker {
             Some(old) if old.will_wake(cx.waker()) => None,
-            _ => once.waker.replace(cx.waker().clone()),
+            _ => {
+                once.parked_on = Some(this_thread());
+                once.waker.replace(cx.waker().clone())
+            }
         };
-        once.parked_on = Some(this_thread());
         drop(once);
         drop(replaced);
         Poll::Pending

@@ -249,11 +249,12 @@ struct State<T, S> {
     reserved: usize,
     /// Stored items promised to getters that were woken for them and take
     /// one when they run (asyncio's getters, too, take from the store when
-    /// they run, so the store's order is the only order). `get_nowait` and
-    /// newcomers take only from the rest.
+    /// they run, so the store's order is the only order). `get_nowait`
+    /// takes any; newcomers take only from the rest — until the queue shuts
+    /// down: no more items come then, and any getter takes what is left.
     claimed: usize,
     /// Getters get `true` (an item is theirs to take) or `false` (the
-    /// queue shut down: take one if any is left unclaimed, else fail).
+    /// queue shut down: take one if any is left, else fail).
     getters: WaitQueue<bool>,
     /// Putters get `true` (a place) or `false` (the queue shut down).
     putters: WaitQueue<bool>,
@@ -604,9 +605,9 @@ impl<T, O: Order<T>> GenericQueue<T, O> {
             } else {
                 Vec::new()
             };
-            // Getters still in line wait only while every item is promised
-            // to another: no more will come. (Each takes one still left
-            // when it runs, promised to another or not.)
+            // Getters still in line are woken: no more items will come.
+            // (Each takes one still left when it runs, promised to another
+            // or not, else fails.)
             st.getters.hand_all(false, &mut wakers);
             dropped
         };
