@@ -415,22 +415,31 @@ fn a_dropped_channel_receiver_does_not_leave_its_waker_with_the_senders() {
     });
 }
 
-#[test]
-fn a_channel_receiver_dropped_on_another_thread_does_not_hide_a_hang() {
-    // The loop is already blocked when the receiver (and the waker it
-    // parked) goes away on a plain thread: it must hear of it.
-    hang_report(|_| async {
-        let (tx, mut rx) = corio::pool::channel::unbounded::<u8>();
-        let _ = corio::time::timeout(Duration::from_millis(5), rx.recv()).await;
-        drop_soon_on_another_thread(rx);
-        let _sender = tx;
+/// The main future parks its waker in a channel receiver (a `recv` that
+/// timed out), hands the receiver to `drop_later`, keeps the sender and
+/// waits: once the receiver is gone nothing can wake it, and the loop —
+/// already blocked by then — must hear of it and report the hang.
+fn a_receiver_dropped_elsewhere_is_noticed(oneshot: bool, drop_later: fn(Box<dyn Send>)) {
+    hang_report(move |_| async move {
+        let keep: Box<dyn std::any::Any> = if oneshot {
+            let (tx, mut rx) = corio::pool::channel::oneshot::<u8>();
+            let _ = corio::time::timeout(Duration::from_millis(5), &mut rx).await;
+            drop_later(Box::new(rx));
+            Box::new(tx)
+        } else {
+            let (tx, mut rx) = corio::pool::channel::unbounded::<u8>();
+            let _ = corio::time::timeout(Duration::from_millis(5), rx.recv()).await;
+            drop_later(Box::new(rx));
+            Box::new(tx)
+        };
+        let _sender = keep;
         std::future::pending::<()>().await;
     });
 }
 
 /// Drops `value` on a plain thread 50 ms from now (the loop is blocked by
 /// then).
-fn drop_soon_on_another_thread<T: Send + 'static>(value: T) {
+fn drop_soon_on_another_thread(value: Box<dyn Send>) {
     std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(50));
         drop(value);
@@ -438,7 +447,7 @@ fn drop_soon_on_another_thread<T: Send + 'static>(value: T) {
 }
 
 /// The same, inside a task of another loop running on that thread.
-fn drop_soon_on_another_loop<T: Send + 'static>(value: T) {
+fn drop_soon_on_another_loop(value: Box<dyn Send>) {
     std::thread::spawn(move || {
         corio::run(async move {
             corio::time::sleep(Duration::from_millis(50)).await;
@@ -448,32 +457,19 @@ fn drop_soon_on_another_loop<T: Send + 'static>(value: T) {
 }
 
 #[test]
-fn a_receiver_dropped_by_another_loop_does_not_hide_a_hang() {
-    hang_report(|_| async {
-        let (tx, mut rx) = corio::pool::channel::unbounded::<u8>();
-        let _ = corio::time::timeout(Duration::from_millis(5), rx.recv()).await;
-        drop_soon_on_another_loop(rx);
-        let _sender = tx;
-        std::future::pending::<()>().await;
-    });
-    hang_report(|_| async {
-        let (tx, mut rx) = corio::pool::channel::oneshot::<u8>();
-        let _ = corio::time::timeout(Duration::from_millis(5), &mut rx).await;
-        drop_soon_on_another_loop(rx);
-        let _sender = tx;
-        std::future::pending::<()>().await;
-    });
+fn a_channel_receiver_dropped_on_another_thread_does_not_hide_a_hang() {
+    a_receiver_dropped_elsewhere_is_noticed(false, drop_soon_on_another_thread);
 }
 
 #[test]
 fn a_oneshot_receiver_dropped_on_another_thread_does_not_hide_a_hang() {
-    hang_report(|_| async {
-        let (tx, mut rx) = corio::pool::channel::oneshot::<u8>();
-        let _ = corio::time::timeout(Duration::from_millis(5), &mut rx).await;
-        drop_soon_on_another_thread(rx);
-        let _sender = tx;
-        std::future::pending::<()>().await;
-    });
+    a_receiver_dropped_elsewhere_is_noticed(true, drop_soon_on_another_thread);
+}
+
+#[test]
+fn a_receiver_dropped_by_another_loop_does_not_hide_a_hang() {
+    a_receiver_dropped_elsewhere_is_noticed(false, drop_soon_on_another_loop);
+    a_receiver_dropped_elsewhere_is_noticed(true, drop_soon_on_another_loop);
 }
 
 #[test]
