@@ -342,3 +342,25 @@ fn every_waiter_on_one_queue_shows_the_same_number() {
         put_b.cancel();
     });
 }
+
+#[test]
+fn a_task_name_with_a_newline_keeps_to_its_row_of_the_dump_table() {
+    let mut lp = EventLoop::new().unwrap();
+    let evil = Builder::new()
+        .name("evil\n   99  fake             ready")
+        .spawn_on(&lp, std::future::pending::<()>());
+    let ok = Builder::new()
+        .name("ok")
+        .spawn_on(&lp, std::future::pending::<()>());
+    lp.run_once();
+    let table = lp.dump().to_string();
+    assert!(
+        !table
+            .lines()
+            .any(|line| line.trim_start().starts_with("99")),
+        "{table}"
+    );
+    assert!(table.contains("evil\\n"), "{table}");
+    evil.cancel();
+    ok.cancel();
+}

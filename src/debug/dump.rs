@@ -699,7 +699,9 @@ impl fmt::Display for Dump {
                 f,
                 "{:>5}  {:<16} {:<8} {:>8} {:>6} {:>6} {:>6}  {:<28} {}",
                 t.id.as_u64(),
-                t.name,
+                // Escaped: a name with a newline would split its row (or
+                // fake another).
+                t.name.escape_debug().to_string(),
                 status(t.status),
                 age,
                 opt(t.polls),

@@ -41,7 +41,11 @@
 //!   [`LoopHandle`](crate::LoopHandle) is alive, it cannot prove anything:
 //!   after [`stall_grace`](crate::EventLoop::set_stall_grace) (5 s) it
 //!   reports the dump as a warning ([`ReportKind::Stall`]) and keeps
-//!   waiting.
+//!   waiting. (The proof trusts that a primitive with waiters stays on
+//!   its loop's thread, which holds as long as each wait future is either
+//!   pending in a task or dropped: a wait leaked with `mem::forget`, its
+//!   primitive then sent to another thread that sets it, can be taken for
+//!   a stall.)
 //! * **The trace**: [`EventLoop::set_trace`](crate::EventLoop::set_trace)
 //!   records spawns, polls, wakes, completions, I/O, timers and callbacks
 //!   with timestamps; [`EventLoop::write_chrome_trace`](crate::EventLoop::write_chrome_trace)
