@@ -179,6 +179,11 @@ impl TcpListener {
 
     /// Waits for a connection; gives the stream and the peer's address.
     ///
+    /// Errors come back as they are: out of file descriptors (`EMFILE`),
+    /// `accept` fails at once, and a loop that just calls it again spins
+    /// until a descriptor is free. [`incoming`](Self::incoming) backs off
+    /// on a timer instead — use it for an accept loop.
+    ///
     /// Cancel safe: a connection is taken from the kernel only when the
     /// future completes.
     ///
