@@ -6,7 +6,8 @@
 //!
 //! * a turn first waits — only if nothing is ready — for I/O, another thread
 //!   or the next timer;
-//! * then it fires the timers that are due;
+//! * then, if it looked outside (always when nothing was ready, else once
+//!   every 61 ready-queue entries), it fires the timers that are due;
 //! * then it runs what is ready *now*; what becomes ready meanwhile waits
 //!   for the next turn.
 //!

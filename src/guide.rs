@@ -130,12 +130,14 @@
 //!    callbacks that other threads queued join the ready queue.
 //! 2. **Decides whether to look outside** (steps 2 to 5). With nothing
 //!    ready it always looks, and may wait; with work ready, only once every
-//!    61 polls (a zero-timeout `epoll_wait` costs more than a poll), so a
+//!    61 ready-queue entries run — polls and callbacks (a zero-timeout
+//!    `epoll_wait` costs more than a poll), so a
 //!    task that keeps waking itself cannot starve I/O and timers. The
 //!    timeout is zero if work is ready, else the time to the next timer,
 //!    else "forever" — unless nothing could ever bring work (no timer, no
 //!    task whose waker somebody holds, no [`LoopHandle`](crate::LoopHandle),
-//!    no remote work): then the turn returns at once, [`Turn::idle`](crate::Turn::idle).
+//!    no remote work): then the turn returns at once, [`Turn::idle`](crate::Turn::idle)
+//!    (`run_forever` waits instead, as asyncio's does).
 //! 3. **Waits** in `mio::Poll::poll` for I/O, a poke from another thread,
 //!    or the timeout.
 //! 4. **Wakes I/O waiters**: the tasks parked on sockets that became ready,
@@ -258,8 +260,8 @@
 //! executor's) is cloned.
 //!
 //! A turn with nothing ready waits for the queue's earliest deadline: step 2
-//! makes it the timeout of `mio::Poll::poll`. Step 5 reads the clock and
-//! pops every entry that is due, earliest first (ties in arming order): a
+//! makes it the timeout of `mio::Poll::poll`. Step 5 pops every entry due
+//! by the clock the look just read (after the wait, if it waited), earliest first (ties in arming order): a
 //! sleep's task is scheduled, a [`call_later`](crate::call_later) callback
 //! queued. Never early; late by however long the loop was busy. Dropping a
 //! [`Sleep`](crate::time::Sleep) disarms it: its entry stays in the queue,

@@ -48,14 +48,16 @@
 //! # How it works, in one paragraph
 //!
 //! [`spawn`] boxes the future into a slab slot and pushes its key on the
-//! ready queue. A turn ([`EventLoop::run_once`]) takes what was ready when it
-//! began and polls each task with a waker that names the task's key. A task
-//! that cannot go on returns `Pending` after leaving its waker with whatever
-//! it waits for — a timer, a socket, another task. When that thing happens,
-//! it calls `wake()`, which does nothing but push the key on the ready queue
-//! again. With nothing ready, the turn sleeps in `mio::Poll::poll` until the
-//! next timer is due or another thread pokes the loop. `ARCHITECTURE.md`
-//! has the map.
+//! ready queue. A turn ([`EventLoop::run_once`]) takes in other threads'
+//! work and, when it looks outside, I/O readiness and due timers; then it
+//! polls what is ready at that point, each task with a waker that names the
+//! task's key. A task that cannot go on returns `Pending` after leaving its
+//! waker with whatever it waits for — a timer, a socket, another task. When
+//! that thing happens, it calls `wake()`, which does nothing but push the
+//! key on the ready queue again. With nothing ready, the turn waits in
+//! `mio::Poll::poll` for I/O, the next timer or another thread — unless
+//! nothing could ever wake it: then the turn is idle. `ARCHITECTURE.md` has
+//! the map.
 //!
 //! corio is written in safe Rust only (`#![forbid(unsafe_code)]`).
 
