@@ -1157,3 +1157,31 @@ fn two_jobs_that_shut_their_two_thread_pool_down_and_then_meet_both_return() {
         assert_eq!(got, Some(vec![Ok(()), Ok(())]), "round {round}: deadlock");
     }
 }
+
+#[test]
+fn a_map_awaited_in_part_then_iterated_gives_every_result_in_line() {
+    // Awaiting a Map moves finished results out of their jobs; given up
+    // (a timeout), the iterator must still start with them.
+    let pool = ThreadPool::new(2);
+    let (tx, rx) = mpsc::channel::<()>();
+    let rx = Arc::new(Mutex::new(rx));
+    let mut map = pool.map(
+        move |i: u32| {
+            if i == 1 {
+                rx.lock().unwrap().recv().ok();
+            }
+            i
+        },
+        0..3,
+    );
+    let timed_out = corio::run(async {
+        corio::time::timeout(Duration::from_millis(200), &mut map)
+            .await
+            .is_err()
+    });
+    assert!(timed_out);
+    assert_eq!(map.size_hint(), (3, Some(3)));
+    tx.send(()).unwrap();
+    let rest: Vec<_> = map.collect();
+    assert_eq!(rest, vec![Ok(0), Ok(1), Ok(2)]);
+}

@@ -591,7 +591,7 @@ impl ThreadPool {
             .collect();
         Map {
             jobs,
-            done: Vec::new(),
+            done: VecDeque::new(),
         }
     }
 
@@ -880,7 +880,10 @@ fn spin_for_work(inner: &Inner) -> MutexGuard<'_, State> {
 #[must_use = "a Map does nothing to the jobs if dropped; iterate or await it"]
 pub struct Map<T> {
     jobs: VecDeque<Option<JobHandle<T>>>,
-    done: Vec<JobResult<T>>,
+    /// Results the future already took from the front of `jobs` (it was
+    /// polled, then given up — by a `timeout`, say): the next ones in
+    /// line, whichever way the rest is taken.
+    done: VecDeque<JobResult<T>>,
 }
 
 // The results are never pinned: they are only moved into a `Vec`.
@@ -891,6 +894,9 @@ impl<T: Send + 'static> Iterator for Map<T> {
 
     /// Waits (blocking this thread) for the next item's result.
     fn next(&mut self) -> Option<JobResult<T>> {
+        if let Some(result) = self.done.pop_front() {
+            return Some(result);
+        }
         Some(match self.jobs.pop_front()? {
             Some(job) => job.wait(),
             None => Err(JobError::Rejected),
@@ -898,7 +904,8 @@ impl<T: Send + 'static> Iterator for Map<T> {
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.jobs.len(), Some(self.jobs.len()))
+        let left = self.done.len() + self.jobs.len();
+        (left, Some(left))
     }
 }
 
@@ -919,14 +926,14 @@ impl<T: Send + 'static> std::future::Future for Map<T> {
                 None => Err(JobError::Rejected),
             };
             this.jobs.pop_front();
-            this.done.push(result);
+            this.done.push_back(result);
         }
-        std::task::Poll::Ready(std::mem::take(&mut this.done))
+        std::task::Poll::Ready(std::mem::take(&mut this.done).into())
     }
 }
 
 impl<T> fmt::Debug for Map<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Map({} left)", self.jobs.len())
+        write!(f, "Map({} left)", self.done.len() + self.jobs.len())
     }
 }
