@@ -91,7 +91,11 @@ async fn send_msg(socket: &UdpSocket, peer: SocketAddr) -> io::Result<()> {
         if line.is_empty() {
             continue;
         }
-        socket.send_to(line.as_bytes(), peer).await?;
+        // One line that cannot go (longer than a datagram can be, say) is
+        // reported; the chat goes on.
+        if let Err(err) = socket.send_to(line.as_bytes(), peer).await {
+            eprintln!("\n(not sent: {err})");
+        }
     }
 }
 
@@ -299,9 +303,12 @@ fn parse_args() -> Result<Option<(u16, Option<SocketAddr>)>, String> {
                     .map_err(|_| format!("--port wants 0 to 65535, got {value:?}"))?;
             }
             "--peer" => {
-                let addr = value
+                let addr: SocketAddr = value
                     .parse()
                     .map_err(|_| format!("--peer wants IP:PORT, got {value:?}"))?;
+                if addr.port() == 0 {
+                    return Err(format!("--peer wants a port other than 0, got {value:?}"));
+                }
                 peer = Some(addr);
             }
             _ => return Err(format!("unknown option {flag:?}")),

@@ -2344,3 +2344,13 @@ fn a_100_continue_then_an_early_413_straddling_the_upload_stall_is_the_response(
     ];
     assert_eq!(put_16mib(early_answer_server(split, false)), Ok(413));
 }
+
+#[test]
+fn a_demo_reply_refuses_framing_fields_of_its_own() {
+    // The server frames the body; a second Content-Length (or a
+    // Transfer-Encoding beside one) would be a reply no client can read.
+    for name in ["Content-Length", "transfer-encoding"] {
+        let made = std::panic::catch_unwind(|| Reply::new(200).header(name, "3"));
+        assert!(made.is_err(), "{name}");
+    }
+}

@@ -265,8 +265,11 @@ impl Reply {
     ///
     /// # Panics
     ///
-    /// If the name is not an HTTP token or the value has CR, LF or NUL:
-    /// the handler's code is wrong, and the reply cannot be sent.
+    /// If the name is not an HTTP token or the value has CR, LF or NUL, or
+    /// if it is `Content-Length` or `Transfer-Encoding` — the server frames
+    /// the body itself, and a second framing field would make the reply
+    /// one no client can read: the handler's code is wrong, and the reply
+    /// cannot be sent.
     ///
     /// # Examples
     ///
@@ -276,6 +279,15 @@ impl Reply {
     /// ```
     #[track_caller]
     pub fn header(mut self, name: &str, value: impl AsRef<[u8]>) -> Reply {
+        if ["content-length", "transfer-encoding"]
+            .iter()
+            .any(|framing| name.eq_ignore_ascii_case(framing))
+        {
+            panic!(
+                "corio demo server: {name} is the server's to write (it frames the body \
+                 itself): set the body with Reply::body instead"
+            );
+        }
         if let Err(err) = self.headers.append(name, value) {
             panic!("corio demo server: {err}");
         }
@@ -885,8 +897,13 @@ async fn read_request(
                         Ok(_) => {}
                     }
                 }
-                let body = buf[head_len..head_len + length].to_vec();
-                buf.drain(..head_len + length);
+                // The buffer, grown to hold the body, becomes the body (no
+                // second copy); what follows it — a pipelined request — goes
+                // on in a buffer of its own size, so an idle keep-alive
+                // connection does not keep the large one.
+                let rest = buf.split_off(head_len + length);
+                let mut body = std::mem::replace(buf, rest);
+                body.drain(..head_len);
                 let request = Request {
                     method,
                     target,
