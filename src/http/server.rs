@@ -897,13 +897,11 @@ async fn read_request(
                         Ok(_) => {}
                     }
                 }
-                // The buffer, grown to hold the body, becomes the body (no
-                // second copy); what follows it — a pipelined request — goes
-                // on in a buffer of its own size, so an idle keep-alive
-                // connection does not keep the large one.
-                let rest = buf.split_off(head_len + length);
-                let mut body = std::mem::replace(buf, rest);
-                body.drain(..head_len);
+                let body = buf[head_len..head_len + length].to_vec();
+                buf.drain(..head_len + length);
+                // A buffer grown for a large body goes back to the usual
+                // size: an idle keep-alive connection does not keep it.
+                buf.shrink_to(8 * 1024);
                 let request = Request {
                     method,
                     target,
