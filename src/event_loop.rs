@@ -842,18 +842,27 @@ impl EventLoop {
         let waits = timeout != Some(Duration::ZERO);
         let mut io_wakers = core.take_io_wakers();
         let mut polled = core.reactor.borrow_mut().poll(timeout, &mut io_wakers);
-        let stale = waits && polled.woken && polled.io_events == 0 && !announced;
-        if stale && !core.shared().has_remote() {
-            // The `mio::Waker`'s event was stale: the remote work it
-            // announced was taken at step 1 of an earlier turn that did not
-            // look outside, and its event stayed in epoll. (What step 1 of
-            // this turn took in — work, a stop, or the poke of the last
-            // `LoopHandle` going, which asks the loop to look again whether
-            // it could still be woken — is this turn's event: it may end
-            // the wait.) Nothing woke us, so wait on for the rest of the
-            // time (one event per announcement: the next poll waits for
-            // real).
+        // The `mio::Waker`'s event may be stale: the remote work it
+        // announced was taken at step 1 of an earlier turn that did not look
+        // outside, and its event stayed in epoll. (What step 1 of this turn
+        // took in — work, a stop, or the poke of the last `LoopHandle`
+        // going, which asks the loop to look again whether it could still
+        // be woken — is this turn's event: it may end the wait.) Nothing
+        // woke us then, so wait on for the rest of the time. Several
+        // threads announcing at once may leave more than one such event
+        // (a thread that raised `notified` may write the eventfd only after
+        // the loop took its work), so this repeats; each event is one
+        // write, so it cannot spin.
+        while waits
+            && !announced
+            && polled.woken
+            && polled.io_events == 0
+            && !core.shared().has_remote()
+        {
             let rest = timeout.map(|t| t.saturating_sub(now.elapsed()));
+            if rest == Some(Duration::ZERO) {
+                break;
+            }
             polled = core.reactor.borrow_mut().poll(rest, &mut io_wakers);
         }
         // After a wait, the one clock read measures it, refreshes the loop's
