@@ -869,6 +869,12 @@ fn spin_for_work(inner: &Inner) -> MutexGuard<'_, State> {
 
 /// The results of [`ThreadPool::map`], in the order of the items.
 ///
+/// Iterate it (each `next` blocks this thread for the next result) or await
+/// it (all the results left, in order); the two may be mixed — a `Map`
+/// awaited in part and given up (by a `timeout`) still gives every result
+/// once, in line. Awaited again after it gave its results, it gives an
+/// empty `Vec`.
+///
 /// # Examples
 ///
 /// ```
