@@ -130,26 +130,41 @@ impl fmt::Display for GenError {
 
 impl std::error::Error for GenError {}
 
+/// Where a generator's resume is, as the mailbox records it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// No resume is running.
+    Idle,
+    /// A resume is polling the body, which has not stopped at a yield (yet).
+    Running,
+    /// A resume is polling the body, which stopped at a yield.
+    Stopped,
+}
+
 /// The mailbox between a generator's body and whoever resumes it.
 struct Mailbox<Y, A> {
-    /// Set by the yield future's first poll, taken by `resume`: a value
-    /// here means the body is stopped at a yield. A body that returns
-    /// `Pending` without one awaited something else — even if it made a
-    /// yield future without awaiting it (that future keeps its value).
+    /// Set to `Running` by `resume` before it polls the body, and back to
+    /// `Idle` after; a yield's first poll turns `Running` into `Stopped`
+    /// (finding anything else is misuse: a second yield in one resume, or
+    /// no resume at all).
+    phase: Cell<Phase>,
+    /// The value of the yield that stopped, taken by `resume` after the
+    /// poll. A body that returns `Pending` without a value here awaited
+    /// something else — even if it made a yield future without awaiting it
+    /// (that future keeps its value). (After a body panicked, a value may
+    /// stay here: see `Resuming`.)
     yielded: Cell<Option<Y>>,
     /// Set by `resume`, taken by the pending `yield_` — the one that handed
     /// its value in during the resume before (see `resumes`): a yield that
     /// lost a race and was dropped leaves it to nobody else.
     arg: Cell<Option<A>>,
     /// How many resumes have begun. A yield notes the number of the resume
-    /// in which it hands its value in; the argument of the next resume is
-    /// its own, and no other yield's. (Inside a combinator — `gather`,
+    /// after the one in which it hands its value in: that resume's argument
+    /// is its own, and no other yield's. (Inside a combinator — `gather`,
     /// `select` — one yield may hand its value in while an older one,
     /// polled in the same body poll, takes its argument or is dropped: the
     /// numbers keep each to its own value and argument.)
     resumes: Cell<u64>,
-    /// A `resume` is polling the body now.
-    resuming: Cell<bool>,
 }
 
 /// The handle a generator's body yields through.
@@ -238,11 +253,10 @@ pub struct Yield<'a, Y, A> {
 enum Step<Y> {
     /// Made, not polled: it holds the value.
     Holding(Y),
-    /// Polled once, during the resume of this number: the value is in the
-    /// mailbox (unless `resume` took it).
+    /// Polled once: the value went to the mailbox (unless `resume` took
+    /// it), and the argument of the resume with this number is the result.
+    /// `Handed(0)` once the result is returned: no resume has number 0.
     Handed(u64),
-    /// Returned the argument.
-    Done,
 }
 
 impl<Y, A> Unpin for Yield<'_, Y, A> {}
@@ -262,22 +276,23 @@ impl<Y, A> Future for Yield<'_, Y, A> {
                 // body — `gather`, say — re-polls only children whose waker
                 // fired.)
                 cx.waker().wake_by_ref();
-                let stop = mailbox.resumes.get();
-                if let Step::Holding(value) = std::mem::replace(&mut self.step, Step::Handed(stop))
+                if mailbox.phase.get() != Phase::Running {
+                    self.misplaced();
+                }
+                mailbox.phase.set(Phase::Stopped);
+                let owner = mailbox.resumes.get() + 1;
+                if let Step::Holding(value) = std::mem::replace(&mut self.step, Step::Handed(owner))
                 {
-                    let other = mailbox.yielded.replace(Some(value));
-                    if other.is_some() || !mailbox.resuming.get() {
-                        self.misplaced(other);
-                    }
+                    mailbox.yielded.set(Some(value));
                 }
                 Poll::Pending
             }
-            Step::Handed(stop) => {
+            Step::Handed(owner) => {
                 // Polled again: the argument of the resume after the one
                 // that stopped here is our result.
-                if mailbox.resumes.get() == stop + 1 {
+                if mailbox.resumes.get() == owner {
                     if let Some(arg) = mailbox.arg.take() {
-                        self.step = Step::Done;
+                        self.step = Step::Handed(0);
                         return Poll::Ready(arg);
                     }
                 }
@@ -287,33 +302,41 @@ impl<Y, A> Future for Yield<'_, Y, A> {
                 // Outside a resume (a yield that stopped inside the body,
                 // then moved to a task) no wake: the task parks instead of
                 // spinning.
-                if mailbox.resuming.get() {
+                if mailbox.phase.get() != Phase::Idle {
                     cx.waker().wake_by_ref();
                 }
                 Poll::Pending
             }
-            Step::Done => Poll::Pending,
         }
     }
 }
 
-/// Marks a resume in progress (`Mailbox::resuming`) until dropped — also
-/// when the body panics, so that a `Co` kept elsewhere does not think a
-/// resume still runs.
-struct Resuming<'a>(&'a Cell<bool>);
+/// Marks a resume in progress (`Phase::Running`) until it is finished —
+/// or dropped, when the body panics, so that a `Co` kept elsewhere does not
+/// think a resume still runs. A value a yield handed in before the panic
+/// stays in the mailbox: dropping it during the unwinding would abort the
+/// process if its destructor panicked too. (It goes with its yield, or with
+/// the mailbox.)
+struct Resuming<'a>(&'a Cell<Phase>);
 
 impl<'a> Resuming<'a> {
     #[inline]
-    fn start(flag: &'a Cell<bool>) -> Resuming<'a> {
-        flag.set(true);
-        Resuming(flag)
+    fn start(phase: &'a Cell<Phase>) -> Resuming<'a> {
+        phase.set(Phase::Running);
+        Resuming(phase)
+    }
+
+    /// The resume is over.
+    #[inline]
+    fn finish(self) {
+        self.0.set(Phase::Idle);
+        std::mem::forget(self);
     }
 }
 
 impl Drop for Resuming<'_> {
-    #[inline]
     fn drop(&mut self) {
-        self.0.set(false);
+        self.0.set(Phase::Idle);
     }
 }
 
@@ -344,18 +367,14 @@ fn concurrent_yields() -> ! {
 
 impl<Y, A> Yield<'_, Y, A> {
     /// A first poll that cannot stop the body: another yield stopped in
-    /// this resume already (`other`: its value), or no resume is running
-    /// (a `Co` smuggled into a task). Puts everything back as it was —
-    /// the other yield's value in the mailbox, ours in this future (a body
-    /// that catches the panic keeps both yields usable) — and panics.
+    /// this resume already, or no resume is running (a `Co` smuggled into a
+    /// task). Nothing was touched yet — the other yield's value stays in the
+    /// mailbox, ours in this future (a body that catches the panic keeps
+    /// both yields usable) — so it only panics.
     #[cold]
     #[inline(never)]
-    fn misplaced(&mut self, other: Option<Y>) -> ! {
-        let ours = self.mailbox.yielded.replace(other);
-        if let Some(value) = ours {
-            self.step = Step::Holding(value);
-        }
-        if self.mailbox.resuming.get() {
+    fn misplaced(&self) -> ! {
+        if self.mailbox.phase.get() == Phase::Stopped {
             concurrent_yields()
         } else {
             outside_a_resume()
@@ -368,15 +387,38 @@ impl<Y, A> Drop for Yield<'_, Y, A> {
     /// lost a race inside the body) takes its value back out of the
     /// mailbox, so that a stop somewhere else is not taken for a yield.
     /// So does an argument left for it.
+    #[inline]
     fn drop(&mut self) {
-        if let Step::Handed(stop) = self.step {
-            let mailbox = self.mailbox;
-            if mailbox.resumes.get() == stop {
-                drop(mailbox.yielded.take());
+        // (`Handed(0)` returned its result: nothing of it is left.)
+        if let Step::Handed(owner @ 1..) = self.step {
+            self.dropped_early(owner);
+        }
+    }
+}
+
+impl<Y, A> Yield<'_, Y, A> {
+    /// [`Drop`] of a yield that handed its value in and has not returned.
+    #[cold]
+    #[inline(never)]
+    fn dropped_early(&self, owner: u64) {
+        let mailbox = self.mailbox;
+        let resumes = mailbox.resumes.get();
+        if resumes.wrapping_add(1) == owner {
+            // Still the resume it stopped in: a value there is its own (no
+            // other yield can stop beside it). Between resumes the value
+            // is gone — unless the body panicked, which left it here: then
+            // it goes with the yield, unless a panic unwinds now.
+            match mailbox.phase.get() {
+                Phase::Stopped => {
+                    mailbox.phase.set(Phase::Running);
+                    drop(mailbox.yielded.take());
+                }
+                Phase::Idle if !std::thread::panicking() => drop(mailbox.yielded.take()),
+                Phase::Idle | Phase::Running => {}
             }
-            if mailbox.resumes.get() == stop + 1 {
-                drop(mailbox.arg.take());
-            }
+        }
+        if resumes == owner {
+            drop(mailbox.arg.take());
         }
     }
 }
@@ -422,6 +464,8 @@ pub struct Gen<Y, R = (), A = (), F: ?Sized = dyn Future<Output = R>> {
     mailbox: Rc<Mailbox<Y, A>>,
     /// `None` once finished (completed, failed or misused).
     body: Option<Pin<Box<F>>>,
+    /// The first resume has run.
+    started: bool,
     _result: std::marker::PhantomData<fn() -> R>,
 }
 
@@ -443,10 +487,10 @@ impl<Y, R, A, F: Future<Output = R>> Gen<Y, R, A, F> {
         B: FnOnce(Co<Y, A>) -> F,
     {
         let mailbox = Rc::new(Mailbox {
+            phase: Cell::new(Phase::Idle),
             yielded: Cell::new(None),
             arg: Cell::new(None),
             resumes: Cell::new(0),
-            resuming: Cell::new(false),
         });
         let co = Co {
             mailbox: Rc::clone(&mailbox),
@@ -454,6 +498,7 @@ impl<Y, R, A, F: Future<Output = R>> Gen<Y, R, A, F> {
         Gen {
             mailbox,
             body: Some(Box::pin(body(co))),
+            started: false,
             _result: std::marker::PhantomData,
         }
     }
@@ -491,6 +536,7 @@ impl<Y, R, A, F: Future<Output = R>> Gen<Y, R, A, F> {
         Gen {
             mailbox: self.mailbox,
             body,
+            started: self.started,
             _result: std::marker::PhantomData,
         }
     }
@@ -530,22 +576,23 @@ impl<Y, R, A, F: Future<Output = R> + ?Sized> Gen<Y, R, A, F> {
             return Err(GenError::Finished);
         };
         let mailbox = &*self.mailbox;
-        let resumes = mailbox.resumes.get();
-        if resumes > 0 {
+        if self.started {
             // The body is stopped at a yield, whose future takes this.
             mailbox.arg.set(Some(arg));
         } else {
             // The first resume starts the body: no yield is there to take
             // its argument.
+            self.started = true;
             drop(arg);
         }
-        mailbox.resumes.set(resumes + 1);
+        mailbox.resumes.set(mailbox.resumes.get() + 1);
         let mut cx = Context::from_waker(Waker::noop());
-        let resuming = Resuming::start(&mailbox.resuming);
+        let resuming = Resuming::start(&mailbox.phase);
         let polled = body.as_mut().poll(&mut cx);
-        drop(resuming);
+        resuming.finish();
+        let yielded = mailbox.yielded.take();
         match polled {
-            Poll::Pending => match self.mailbox.yielded.take() {
+            Poll::Pending => match yielded {
                 Some(value) => {
                     self.body = Some(body);
                     Ok(GenState::Yielded(value))
@@ -553,7 +600,7 @@ impl<Y, R, A, F: Future<Output = R> + ?Sized> Gen<Y, R, A, F> {
                 // Stopped at something else (perhaps after making a yield
                 // future it did not await, which keeps its value).
                 None => {
-                    drop(self.mailbox.arg.take());
+                    drop(mailbox.arg.take());
                     Err(GenError::ForeignAwait)
                 }
             },
@@ -561,8 +608,8 @@ impl<Y, R, A, F: Future<Output = R> + ?Sized> Gen<Y, R, A, F> {
                 // A yield polled once but not again (raced against
                 // something that ended the body) may have left its value,
                 // and an argument nobody took.
-                drop(self.mailbox.yielded.take());
-                drop(self.mailbox.arg.take());
+                drop(yielded);
+                drop(mailbox.arg.take());
                 Ok(GenState::Complete(result))
             }
         }

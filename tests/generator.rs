@@ -1,13 +1,14 @@
 //! Generators driven by hand: order, sent values, completion, misuse,
 //! early drop, nested yields, a shared collection of them.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::task::Poll;
 
-use corio::generator::{Co, Gen, GenError, GenState};
+use corio::generator::{Co, Gen, GenError, GenState, Yield};
 
 #[test]
 fn values_come_out_in_the_order_they_are_yielded() {
@@ -468,4 +469,57 @@ fn a_smuggled_co_awaited_outside_a_resume_leaves_the_generator_alone() {
     drop(outside);
     assert_eq!(g.resume(101), Ok(GenState::Yielded(101)));
     assert_eq!(g.resume(7), Ok(GenState::Complete(7)));
+}
+
+#[test]
+fn a_value_handed_in_by_a_yield_that_outlives_a_panicking_body_is_not_dropped_in_the_unwinding() {
+    // The body hands in a value whose destructor panics, moves the yield
+    // future out of itself (so the unwinding does not drop it), then fails.
+    // Dropping the value during the unwinding would abort the process: it
+    // stays until its yield is dropped. A yield of the failed generator's `Co` still
+    // reports "outside its generator", not "two yields at once".
+    struct Loud(Rc<Cell<u32>>, bool);
+    impl Drop for Loud {
+        fn drop(&mut self) {
+            self.0.set(self.0.get() + 1);
+            if self.1 {
+                panic!("expected: a destructor that panics");
+            }
+        }
+    }
+    type Kept = Option<Pin<Box<Yield<'static, Loud, ()>>>>;
+    let drops = Rc::new(Cell::new(0));
+    let kept: Rc<RefCell<Kept>> = Rc::default();
+    let smuggled: Rc<RefCell<Option<&'static Co<Loud>>>> = Rc::default();
+    let (d, k, s) = (Rc::clone(&drops), Rc::clone(&kept), Rc::clone(&smuggled));
+    let mut g = Gen::new(move |co: Co<Loud>| {
+        // ('static so that its yields can leave the body; the test leaks it.)
+        let co: &'static Co<Loud> = Box::leak(Box::new(co));
+        *s.borrow_mut() = Some(co);
+        async move {
+            let mut step = Box::pin(co.yield_(Loud(d, true)));
+            std::future::poll_fn(|cx| {
+                let _ = step.as_mut().poll(cx); // hands the value in
+                Poll::Ready(())
+            })
+            .await;
+            *k.borrow_mut() = Some(step);
+            panic!("expected: the body fails after its yield stopped");
+        }
+    });
+    let resumed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| g.resume(())));
+    assert!(resumed.is_err());
+    assert_eq!(drops.get(), 0, "not dropped while the body's panic unwound");
+    assert!(matches!(g.resume(()), Err(GenError::Finished)));
+    let co = smuggled.borrow_mut().take().unwrap();
+    assert_fails_clearly_in_a_task(async move {
+        co.yield_(Loud(Rc::new(Cell::new(0)), false)).await;
+    });
+    let yield_dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        drop(kept.borrow_mut().take());
+    }));
+    assert!(yield_dropped.is_err(), "the value went with its yield");
+    assert_eq!(drops.get(), 1);
+    drop(g);
+    assert_eq!(drops.get(), 1);
 }
