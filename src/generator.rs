@@ -314,9 +314,10 @@ impl<Y, A> Future for Yield<'_, Y, A> {
 /// Marks a resume in progress (`Phase::Running`) until it is finished —
 /// or dropped, when the body panics, so that a `Co` kept elsewhere does not
 /// think a resume still runs. A value a yield handed in before the panic
-/// stays in the mailbox: dropping it during the unwinding would abort the
-/// process if its destructor panicked too. (It goes with its yield, or with
-/// the mailbox.)
+/// goes with that yield: as the body unwinds, like any of its locals — or,
+/// if the yield was moved out of the body, later, when it is dropped (or
+/// with the mailbox). This guard itself drops nothing: a destructor that
+/// panicked during the unwinding would abort the process.
 struct Resuming<'a>(&'a Cell<Phase>);
 
 impl<'a> Resuming<'a> {
