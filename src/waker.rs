@@ -15,7 +15,10 @@
 //!   unless it is already there. No atomics, no locks.
 //! * **Another thread**: the waker puts itself on the loop's remote queue,
 //!   at most once until the loop has taken it (`remote_queued`), and pokes
-//!   the loop's `mio::Waker` so a loop blocked in `poll` wakes up.
+//!   the loop's `mio::Waker` so a loop blocked in `poll` wakes up. A wake
+//!   that consumes its clone (`wake()`) queues that very clone, every time:
+//!   the loop must not count, among the wakers still held, a clone that
+//!   another thread is about to drop.
 //!
 //! A waker may outlive its task. Its key then names a slot that is empty or
 //! holds a task spawned later with another sequence number, and the wake is
@@ -94,7 +97,24 @@ impl TaskWaker {
 }
 
 impl ArcWake for TaskWaker {
+    fn wake(self: Arc<Self>) {
+        if !TaskWaker::wake_here(&self) {
+            TaskWaker::wake_from_elsewhere_owned(self);
+        }
+    }
+
     fn wake_by_ref(this: &Arc<Self>) {
+        if !TaskWaker::wake_here(this) {
+            TaskWaker::wake_from_elsewhere(this);
+        }
+    }
+}
+
+impl TaskWaker {
+    /// The same-thread wake: done if this waker's loop runs on this thread
+    /// (and its state is not borrowed right now); false otherwise.
+    #[inline]
+    fn wake_here(this: &Arc<Self>) -> bool {
         let done_here = context::with_current(|core| {
             // The waker of the task being polled (a yield, mostly) is this
             // loop's by definition; any other must be checked.
@@ -110,9 +130,22 @@ impl ArcWake for TaskWaker {
             }
             done
         });
-        if done_here != Some(true) {
-            TaskWaker::wake_from_elsewhere(this);
-        }
+        done_here == Some(true)
+    }
+
+    /// The remote path of a wake that consumes its waker (`wake()`, not
+    /// `wake_by_ref()`): this clone itself goes onto the remote queue —
+    /// also when the waker is queued already. Pushing another clone and
+    /// dropping this one afterwards would race with the loop: if it took
+    /// the wake, polled the task and counted the wakers still held
+    /// (`Core::could_be_woken`) before this thread dropped its clone, it
+    /// would count that clone, wait, and never hear that it went — a
+    /// hang the loop should have reported. The loop drops the clones it
+    /// takes off the queue before it counts.
+    fn wake_from_elsewhere_owned(this: Arc<Self>) {
+        this.remote_queued.store(true, Ordering::Release);
+        let shared = Arc::clone(&this.shared);
+        shared.push_remote_wake(this);
     }
 }
 
