@@ -16,9 +16,10 @@
 //! * **Another thread**: the waker puts itself on the loop's remote queue,
 //!   at most once until the loop has taken it (`remote_queued`), and pokes
 //!   the loop's `mio::Waker` so a loop blocked in `poll` wakes up. A wake
-//!   that consumes its clone (`wake()`) queues that very clone, every time:
-//!   the loop must not count, among the wakers still held, a clone that
-//!   another thread is about to drop.
+//!   that consumes its clone (`wake()`) queues that very clone (or, if the
+//!   waker is queued already, drops it and pokes the loop again): the loop
+//!   must not count, among the wakers still held, a clone that another
+//!   thread is about to drop.
 //!
 //! A waker may outlive its task. Its key then names a slot that is empty or
 //! holds a task spawned later with another sequence number, and the wake is
@@ -134,18 +135,25 @@ impl TaskWaker {
     }
 
     /// The remote path of a wake that consumes its waker (`wake()`, not
-    /// `wake_by_ref()`): this clone itself goes onto the remote queue —
-    /// also when the waker is queued already. Pushing another clone and
-    /// dropping this one afterwards would race with the loop: if it took
-    /// the wake, polled the task and counted the wakers still held
-    /// (`Core::could_be_woken`) before this thread dropped its clone, it
-    /// would count that clone, wait, and never hear that it went — a
-    /// hang the loop should have reported. The loop drops the clones it
-    /// takes off the queue before it counts.
+    /// `wake_by_ref()`): this clone itself goes onto the remote queue.
+    /// Pushing another clone and dropping this one afterwards would race
+    /// with the loop: if it took the wake, polled the task and counted the
+    /// wakers still held (`Core::could_be_woken`) before this thread
+    /// dropped its clone, it would count that clone, wait, and never hear
+    /// that it went — a hang the loop should have reported. The loop drops
+    /// the clones it takes off the queue before it counts.
     fn wake_from_elsewhere_owned(this: Arc<Self>) {
-        this.remote_queued.store(true, Ordering::Release);
         let shared = Arc::clone(&this.shared);
-        shared.push_remote_wake(this);
+        if !this.remote_queued.swap(true, Ordering::AcqRel) {
+            shared.push_remote_wake(this);
+        } else {
+            // Queued already (once per waker, or a thread waking in a loop
+            // would grow the queue without bound): drop this clone, then
+            // poke the loop — if it took the queued wake and counted this
+            // clone in the meantime, it looks again now that it is gone.
+            drop(this);
+            shared.notify();
+        }
     }
 }
 

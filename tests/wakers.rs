@@ -2,7 +2,10 @@
 
 mod common;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
+use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use common::{Probe, spawn_parked};
@@ -279,4 +282,46 @@ fn a_main_future_that_wakes_itself_is_polled_again() {
         during: || {},
     };
     assert_eq!(lp.run_until_complete(fut), 2);
+}
+
+#[test]
+fn a_thread_waking_one_waker_by_value_in_a_loop_leaves_one_queued_wake() {
+    // Each `clone().wake()` consumes a clone; while the loop is busy (here:
+    // not running at all) they must not pile up on its remote queue.
+    let mut lp = corio::EventLoop::new().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = mpsc::channel::<Waker>();
+    let keep_waking = Arc::clone(&stop);
+    let waking = std::thread::spawn(move || {
+        let waker = rx.recv().unwrap();
+        let mut wakes = 0u64;
+        while !keep_waking.load(Ordering::Relaxed) && wakes < 5_000_000 {
+            // (By value on purpose: that is the path under test.)
+            #[allow(clippy::waker_clone_wake)]
+            waker.clone().wake();
+            wakes += 1;
+        }
+        wakes
+    });
+    let mut sent = false;
+    let task = lp.spawn(std::future::poll_fn(move |cx| {
+        if !sent {
+            sent = true;
+            tx.send(cx.waker().clone()).unwrap();
+        }
+        Poll::<()>::Pending
+    }));
+    lp.run_once(); // the task parks and sends its waker away
+    let before = lp.stats().remote_wakes;
+    std::thread::sleep(Duration::from_millis(100));
+    stop.store(true, Ordering::Relaxed);
+    let wakes = waking.join().unwrap();
+    lp.run_once();
+    let taken = lp.stats().remote_wakes - before;
+    task.cancel();
+    assert!(wakes > 1);
+    assert!(
+        taken <= 2,
+        "{taken} queued wakes for one waker ({wakes} wakes)"
+    );
 }
