@@ -1716,7 +1716,11 @@ pub struct Response {
 }
 
 impl Response {
-    /// The body as text: UTF-8, with invalid bytes replaced by `�`.
+    /// The body as text, decoded by the `charset` of its `Content-Type`:
+    /// ISO-8859-1 (`latin1`, and `us-ascii`, whose bytes are a subset)
+    /// byte for byte; anything else — UTF-8, no charset, a charset corio
+    /// does not know — as UTF-8, with invalid bytes replaced by `�`. (The
+    /// raw bytes are in [`body`](Self::body), for other decoders.)
     ///
     /// # Examples
     ///
@@ -1724,14 +1728,44 @@ impl Response {
     /// use corio::http::server::{Reply, Server};
     ///
     /// corio::run(async {
-    ///     let server = Server::bind("127.0.0.1:0", |_req| async { Reply::text("事件循环") }).await?;
+    ///     let server = Server::bind("127.0.0.1:0", |req| async move {
+    ///         match req.path() {
+    ///             "/latin1" => Reply::new(200)
+    ///                 .header("Content-Type", "text/plain; charset=ISO-8859-1")
+    ///                 .body(vec![b'h', 0xe9, b'l']),
+    ///             _ => Reply::text("事件循环"),
+    ///         }
+    ///     })
+    ///     .await?;
     ///     assert_eq!(corio::http::get(server.url("/")).await?.text(), "事件循环");
+    ///     assert_eq!(corio::http::get(server.url("/latin1")).await?.text(), "hél");
     ///     Ok::<_, Box<dyn std::error::Error>>(())
     /// })
     /// .unwrap();
     /// ```
     pub fn text(&self) -> Cow<'_, str> {
-        String::from_utf8_lossy(&self.body)
+        let latin1 = self
+            .headers
+            .get("content-type")
+            .and_then(charset)
+            .is_some_and(|name| {
+                [
+                    "iso-8859-1",
+                    "iso8859-1",
+                    "latin1",
+                    "latin-1",
+                    "l1",
+                    "us-ascii",
+                    "ascii",
+                ]
+                .iter()
+                .any(|known| name.eq_ignore_ascii_case(known.as_bytes()))
+            });
+        if latin1 {
+            Cow::Owned(self.body.iter().map(|&byte| char::from(byte)).collect())
+        } else {
+            String::from_utf8_lossy(&self.body)
+        }
     }
 
     /// The first value of header `name` (any case), if it is UTF-8; the
@@ -1962,5 +1996,52 @@ impl Hasher for WordHash {
 
     fn finish(&self) -> u64 {
         self.0
+    }
+}
+
+/// The `charset` parameter of a `Content-Type` value, unquoted.
+fn charset(content_type: &[u8]) -> Option<&[u8]> {
+    content_type
+        .split(|&b| b == b';')
+        .skip(1)
+        .find_map(|param| {
+            let param = param.trim_ascii();
+            let (name, value) = param.split_at(param.iter().position(|&b| b == b'=')?);
+            if !name.trim_ascii().eq_ignore_ascii_case(b"charset") {
+                return None;
+            }
+            let value = value[1..].trim_ascii();
+            Some(
+                value
+                    .strip_prefix(b"\"")
+                    .and_then(|v| v.strip_suffix(b"\""))
+                    .unwrap_or(value),
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::charset;
+
+    #[test]
+    fn the_charset_parameter_is_found_in_any_case_with_or_without_quotes() {
+        let found = |value: &str| charset(value.as_bytes()).map(|c| c.to_vec());
+        assert_eq!(
+            found("text/html; charset=ISO-8859-1"),
+            Some(b"ISO-8859-1".to_vec())
+        );
+        assert_eq!(
+            found("text/html;charset=\"latin1\""),
+            Some(b"latin1".to_vec())
+        );
+        assert_eq!(
+            found("text/html; q=1 ; CharSet = utf-8 "),
+            Some(b"utf-8".to_vec())
+        );
+        assert_eq!(found("text/html"), None);
+        assert_eq!(found("text/html; charset"), None);
+        assert_eq!(found("charset=utf-8"), None, "a parameter, not the type");
+        assert_eq!(found("text/html; charset=\""), Some(b"\"".to_vec()));
     }
 }
