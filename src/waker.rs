@@ -85,9 +85,13 @@ impl TaskWaker {
         }
     }
 
-    /// Called by the loop when it takes this waker off the remote queue.
+    /// Called by the loop when it takes this waker off the remote queue,
+    /// before it schedules the task. A swap, not a store: a wake on another
+    /// thread that found the flag raised queued nothing of its own, and
+    /// this read-modify-write (acquiring what every raise released) is what
+    /// makes that wake happen before the poll it relies on.
     pub(crate) fn clear_remote_queued(&self) {
-        self.remote_queued.store(false, Ordering::Release);
+        self.remote_queued.swap(false, Ordering::AcqRel);
     }
 
     fn wake_from_elsewhere(this: &Arc<Self>) {

@@ -109,7 +109,8 @@ pub(crate) const DEFAULT_STALL_GRACE: Duration = Duration::from_secs(5);
 /// notes look here first, so that with none they cost one load.
 static DEBUG_LOOPS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
-/// Might a loop on this thread be in debug mode?
+/// Might any loop of the process be in debug mode? (Process-wide: one loop
+/// in debug mode makes every loop pay the few checks behind this.)
 #[inline]
 pub(crate) fn any_debug_loop() -> bool {
     DEBUG_LOOPS.load(std::sync::atomic::Ordering::Relaxed) > 0
