@@ -5,12 +5,15 @@
 //! and the only panic is the documented two-yields-at-once one. `SEEDS=N`
 //! runs more or fewer (default 20,000); `SHOW=foreign` or `SHOW=panic` prints small
 //! examples of those outcomes.
+mod common;
+
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use common::XorShift as Rng;
 use corio::generator::{Co, Gen, GenError, GenState};
 
 const WILD: u64 = 10;
@@ -219,21 +222,6 @@ async fn nested(co: &Co<Val, Val>, n: &Node) {
     exec(co, n).await
 }
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 fn plain(r: &mut Rng, d: u32) -> Node {
     // A sibling of a yielding child: completes at once or after yield_now().
     match r.below(4) {
@@ -346,10 +334,7 @@ struct Stats {
 
 fn run_one(seed: u64, stats: &mut Stats) -> Result<(), String> {
     ST.with(|s| *s.borrow_mut() = St::default());
-    let mut r = Rng(seed.wrapping_mul(0x9E3779B97F4A7C15) | 1);
-    for _ in 0..4 {
-        r.next();
-    }
+    let mut r = Rng::seeded(seed);
     let shape = Node::Seq(
         (0..2 + r.below(5))
             .map(|_| {
@@ -388,11 +373,7 @@ fn run_one(seed: u64, stats: &mut Stats) -> Result<(), String> {
         let expect_panic = st(|s| s.expect_panic);
         match res {
             Err(p) => {
-                let msg = p
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| p.downcast_ref::<String>().cloned())
-                    .unwrap_or_default();
+                let msg = common::panic_text(&*p);
                 if !(msg.contains("two co.yield_() awaited at once") && expect_panic) {
                     st(|s| {
                         s.errors.push(format!("resume {k}: panic {msg:?} (two live yields handed this resume: {expect_panic})"))

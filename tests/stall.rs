@@ -21,12 +21,7 @@ fn debug_loop() -> (EventLoop, Rc<RefCell<Vec<Report>>>) {
 }
 
 fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
-    match payload.downcast::<String>() {
-        Ok(text) => *text,
-        Err(payload) => payload
-            .downcast_ref::<&str>()
-            .map_or_else(String::new, |s| s.to_string()),
-    }
+    common::panic_text(&*payload)
 }
 
 #[test]

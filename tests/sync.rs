@@ -2,12 +2,15 @@
 //! runtimes, made deterministic with `run_once`), every method's errors, a
 //! seeded stress test, and a hand-written executor.
 
+mod common;
+
 use std::cell::{Cell, RefCell};
 use std::pin::pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+use common::XorShift as Rng;
 use corio::EventLoop;
 use corio::sync::{
     BoundedSemaphore, Event, LifoQueue, Lock, PriorityQueue, Queue, QueueShutDown, Semaphore,
@@ -437,18 +440,6 @@ fn lifo_and_priority_queues_give_their_orders() {
 }
 
 // ----- stress --------------------------------------------------------------------
-
-/// A small fixed-seed generator (xorshift), so the run is the same every time.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
 
 #[test]
 fn a_seeded_stress_test_conserves_permits_and_delivers_every_item_once() {

@@ -11,6 +11,8 @@
 //! shutdown and `join`. When the loop goes idle, no waiter the model says
 //! was served may still be pending; a run that never settles fails.
 //! `SEEDS=N` runs more or fewer (default 20,000); `SEED=n` runs one.
+mod common;
+
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
@@ -19,6 +21,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use common::XorShift as Rng;
 use corio::sync::{
     Barrier, BoundedSemaphore, Condition, Event, GenericQueue, Lifo, Lock, Order, Priority,
     Semaphore, TryGetError, TryPutError, mpsc,
@@ -93,28 +96,6 @@ impl Drop for Item {
                     .push(format!("item {id} dropped while still in the queue (lost)"));
             }
         });
-    }
-}
-
-struct Rng(u64);
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        let mut r = Rng(seed.wrapping_mul(0x9E3779B97F4A7C15) | 1);
-        for _ in 0..4 {
-            r.next();
-        }
-        r
-    }
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
     }
 }
 
@@ -428,7 +409,7 @@ fn sem_scenario(seed: u64, r: &mut Rng, kind: u64) {
             run.aborts[w].clone(),
             cs_count.clone(),
         );
-        let mut wr = Rng::new(seed ^ ((w as u64 + 1) * 7919));
+        let mut wr = Rng::seeded(seed ^ ((w as u64 + 1) * 7919));
         run.tasks.push(run.lp.spawn(async move {
             for _ in 0..1 + wr.below(8) {
                 match wr.below(10) {
@@ -471,27 +452,22 @@ fn sem_scenario(seed: u64, r: &mut Rng, kind: u64) {
                         let hold = wr.below(3);
                         let fate = wr.below(6);
                         let bounded = matches!(&*sk, SemKind::Bounded(_));
+                        // One body for both semaphores (their permits differ in type).
+                        macro_rules! acquire_and_hold {
+                            ($s:expr) => {{
+                                let p = wrap(how, &abort, obs($s.acquire(), move |f, o: Option<&_>| on_poll(f, o.is_some()), on_drop)).await;
+                                if let Some(p) = p {
+                                    let mut h = Held { m: m.clone(), p: Some(p) };
+                                    yields(hold).await;
+                                    if fate == 0 {
+                                        h.forget(bounded).forget();
+                                    }
+                                }
+                            }};
+                        }
                         match &*sk {
-                            SemKind::Plain(s) => {
-                                let p = wrap(how, &abort, obs(s.acquire(), move |f, o: Option<&_>| on_poll(f, o.is_some()), on_drop)).await;
-                                if let Some(p) = p {
-                                    let mut h = Held { m: m.clone(), p: Some(p) };
-                                    yields(hold).await;
-                                    if fate == 0 {
-                                        h.forget(bounded).forget();
-                                    }
-                                }
-                            }
-                            SemKind::Bounded(s) => {
-                                let p = wrap(how, &abort, obs(s.acquire(), move |f, o: Option<&_>| on_poll(f, o.is_some()), on_drop)).await;
-                                if let Some(p) = p {
-                                    let mut h = Held { m: m.clone(), p: Some(p) };
-                                    yields(hold).await;
-                                    if fate == 0 {
-                                        h.forget(bounded).forget();
-                                    }
-                                }
-                            }
+                            SemKind::Plain(s) => acquire_and_hold!(s),
+                            SemKind::Bounded(s) => acquire_and_hold!(s),
                             SemKind::Lock(l) => {
                                 let g = wrap(how, &abort, obs(l.lock(), move |f, o: Option<&_>| on_poll(f, o.is_some()), on_drop)).await;
                                 if let Some(g) = g {
@@ -621,7 +597,7 @@ fn event_scenario(seed: u64, r: &mut Rng) {
     let mut run = new_run(n);
     for w in 0..n {
         let (ev, m, abort) = (ev.clone(), m.clone(), run.aborts[w].clone());
-        let mut wr = Rng::new(seed ^ ((w as u64 + 1) * 7919));
+        let mut wr = Rng::seeded(seed ^ ((w as u64 + 1) * 7919));
         run.tasks.push(run.lp.spawn(async move {
             for _ in 0..1 + wr.below(6) {
                 if wr.below(4) == 0 {
@@ -705,7 +681,7 @@ fn barrier_scenario(seed: u64, r: &mut Rng) {
     let mut run = new_run(n);
     for w in 0..n {
         let (b, m, abort) = (b.clone(), m.clone(), run.aborts[w].clone());
-        let mut wr = Rng::new(seed ^ ((w as u64 + 1) * 7919));
+        let mut wr = Rng::seeded(seed ^ ((w as u64 + 1) * 7919));
         run.tasks.push(run.lp.spawn(async move {
             for _ in 0..1 + wr.below(4) {
                 let wid = {
@@ -811,7 +787,7 @@ fn condition_scenario(seed: u64, r: &mut Rng) {
             run.aborts[w].clone(),
             in_cs.clone(),
         );
-        let mut wr = Rng::new(seed ^ ((w as u64 + 1) * 7919));
+        let mut wr = Rng::seeded(seed ^ ((w as u64 + 1) * 7919));
         run.tasks.push(run.lp.spawn(async move {
             for _ in 0..1 + wr.below(5) {
                 match wr.below(4) {
@@ -959,7 +935,7 @@ fn queue_scenario<O: Order<Item> + 'static>(seed: u64, r: &mut Rng, order: Ord3)
     let mut run = new_run(n);
     for w in 0..n {
         let (q, m, abort) = (q.clone(), m.clone(), run.aborts[w].clone());
-        let mut wr = Rng::new(seed ^ ((w as u64 + 1) * 7919));
+        let mut wr = Rng::seeded(seed ^ ((w as u64 + 1) * 7919));
         run.tasks.push(run.lp.spawn(async move {
             for _ in 0..1 + wr.below(8) {
                 let how = wr.below(7);
@@ -1241,7 +1217,7 @@ fn mpsc_scenario(seed: u64, r: &mut Rng) {
             sent.clone(),
             closed.clone(),
         );
-        let mut wr = Rng::new(seed ^ ((w as u64 + 1) * 7919));
+        let mut wr = Rng::seeded(seed ^ ((w as u64 + 1) * 7919));
         run.tasks.push(run.lp.spawn(async move {
             for _ in 0..1 + wr.below(8) {
                 let it = Item::new(0);
@@ -1275,7 +1251,7 @@ fn mpsc_scenario(seed: u64, r: &mut Rng) {
     drop(tx);
     let abort = run.aborts[n].clone();
     let (sent2, closed2) = (sent.clone(), closed.clone());
-    let mut wr = Rng::new(seed ^ 0xabcdef);
+    let mut wr = Rng::seeded(seed ^ 0xabcdef);
     let done = Rc::new(Cell::new(false));
     let done2 = done.clone();
     run.tasks.push(run.lp.spawn(async move {
@@ -1352,7 +1328,7 @@ fn mpsc_scenario(seed: u64, r: &mut Rng) {
 
 fn run_one(seed: u64) -> Result<(), String> {
     ST.with(|s| *s.borrow_mut() = St::default());
-    let mut r = Rng::new(seed);
+    let mut r = Rng::seeded(seed);
     let kind = r.below(10);
     let name = [
         "Semaphore",
@@ -1410,11 +1386,7 @@ fn sync_fuzz() {
             Ok(Ok(())) => {}
             Ok(Err(e)) => fails.push(e),
             Err(p) => {
-                let msg = p
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| p.downcast_ref::<String>().cloned())
-                    .unwrap_or_default();
+                let msg = common::panic_text(&*p);
                 fails.push(format!("seed {seed}: panic {msg}"));
             }
         }

@@ -163,6 +163,43 @@ impl Rng {
     }
 }
 
+/// The message of a panic payload (`panic!` with a literal or a format).
+pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
+}
+
+/// The xorshift (13, 7, 17) generator of the seeded model tests
+/// (`generator_fuzz`, `sync_fuzz`, `sync`): the same seed, the same run.
+pub struct XorShift(pub u64);
+
+impl XorShift {
+    /// The generator for seed `seed` of a model test, mixed so that
+    /// neighbouring seeds diverge at once.
+    pub fn seeded(seed: u64) -> XorShift {
+        let mut rng = XorShift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        for _ in 0..4 {
+            rng.next();
+        }
+        rng
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
 /// A listener that never accepts, with the smallest backlog, and the
 /// connections that filled its queue: a further connect to it cannot
 /// complete (the kernel drops its SYNs) and can only time out.
