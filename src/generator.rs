@@ -311,9 +311,9 @@ impl<Y, A> Future for Yield<'_, Y, A> {
     }
 }
 
-/// Marks a resume in progress (`Phase::Running`) until it is finished —
-/// or dropped, when the body panics, so that a `Co` kept elsewhere does not
-/// think a resume still runs. A value a yield handed in before the panic
+/// Marks a resume in progress (`Phase::Running`) until dropped — when the
+/// body's poll returns, or when it panics, so that a `Co` kept elsewhere
+/// does not think a resume still runs. A value a yield handed in before the panic
 /// goes with that yield: as the body unwinds, like any of its locals — or,
 /// if the yield was moved out of the body, later, when it is dropped (or
 /// with the mailbox). This guard itself drops nothing: a destructor that
@@ -326,16 +326,10 @@ impl<'a> Resuming<'a> {
         phase.set(Phase::Running);
         Resuming(phase)
     }
-
-    /// The resume is over.
-    #[inline]
-    fn finish(self) {
-        self.0.set(Phase::Idle);
-        std::mem::forget(self);
-    }
 }
 
 impl Drop for Resuming<'_> {
+    #[inline]
     fn drop(&mut self) {
         self.0.set(Phase::Idle);
     }
@@ -369,9 +363,9 @@ fn concurrent_yields() -> ! {
 impl<Y, A> Yield<'_, Y, A> {
     /// A first poll that cannot stop the body: another yield stopped in
     /// this resume already, or no resume is running (a `Co` smuggled into a
-    /// task). Nothing was touched yet — the other yield's value stays in the
-    /// mailbox, ours in this future (a body that catches the panic keeps
-    /// both yields usable) — so it only panics.
+    /// task). Nothing in the mailbox was touched yet — the other yield's
+    /// value stays there, ours in this future (a body that catches the
+    /// panic keeps both yields usable) — so it only panics.
     #[cold]
     #[inline(never)]
     fn misplaced(&self) -> ! {
@@ -404,7 +398,7 @@ impl<Y, A> Yield<'_, Y, A> {
     fn dropped_early(&self, owner: u64) {
         let mailbox = self.mailbox;
         let resumes = mailbox.resumes.get();
-        if resumes.wrapping_add(1) == owner {
+        if resumes + 1 == owner {
             // Still the resume it stopped in: a value there is its own (no
             // other yield can stop beside it). Between resumes the value
             // is gone — unless the body panicked, which left it here: then
@@ -590,7 +584,7 @@ impl<Y, R, A, F: Future<Output = R> + ?Sized> Gen<Y, R, A, F> {
         let mut cx = Context::from_waker(Waker::noop());
         let resuming = Resuming::start(&mailbox.phase);
         let polled = body.as_mut().poll(&mut cx);
-        resuming.finish();
+        drop(resuming);
         let yielded = mailbox.yielded.take();
         match polled {
             Poll::Pending => match yielded {

@@ -1717,10 +1717,11 @@ pub struct Response {
 
 impl Response {
     /// The body as text, decoded by the `charset` of its `Content-Type`:
-    /// ISO-8859-1 (`latin1`, and `us-ascii`, whose bytes are a subset)
-    /// byte for byte; anything else — UTF-8, no charset, a charset corio
-    /// does not know — as UTF-8, with invalid bytes replaced by `�`. (The
-    /// raw bytes are in [`body`](Self::body), for other decoders.)
+    /// ISO-8859-1 (also named `latin1`, `l1`) byte for byte; anything else
+    /// — UTF-8, no charset, a charset corio does not know (`us-ascii`
+    /// included: a page labelled so is often UTF-8, and ASCII decodes the
+    /// same either way) — as UTF-8, with invalid bytes replaced by `�`.
+    /// (The raw bytes are in [`body`](Self::body), for other decoders.)
     ///
     /// # Examples
     ///
@@ -1733,12 +1734,17 @@ impl Response {
     ///             "/latin1" => Reply::new(200)
     ///                 .header("Content-Type", "text/plain; charset=ISO-8859-1")
     ///                 .body(vec![b'h', 0xe9, b'l']),
+    ///             "/mislabelled" => Reply::new(200)
+    ///                 .header("Content-Type", "text/plain; charset=us-ascii")
+    ///                 .body("café"),
     ///             _ => Reply::text("事件循环"),
     ///         }
     ///     })
     ///     .await?;
-    ///     assert_eq!(corio::http::get(server.url("/")).await?.text(), "事件循环");
-    ///     assert_eq!(corio::http::get(server.url("/latin1")).await?.text(), "hél");
+    ///     let get = |path| corio::http::get(server.url(path));
+    ///     assert_eq!(get("/").await?.text(), "事件循环");
+    ///     assert_eq!(get("/latin1").await?.text(), "hél");
+    ///     assert_eq!(get("/mislabelled").await?.text(), "café"); // often UTF-8
     ///     Ok::<_, Box<dyn std::error::Error>>(())
     /// })
     /// .unwrap();
@@ -1749,17 +1755,9 @@ impl Response {
             .get("content-type")
             .and_then(charset)
             .is_some_and(|name| {
-                [
-                    "iso-8859-1",
-                    "iso8859-1",
-                    "latin1",
-                    "latin-1",
-                    "l1",
-                    "us-ascii",
-                    "ascii",
-                ]
-                .iter()
-                .any(|known| name.eq_ignore_ascii_case(known.as_bytes()))
+                ["iso-8859-1", "iso8859-1", "latin1", "latin-1", "l1"]
+                    .iter()
+                    .any(|known| name.eq_ignore_ascii_case(known.as_bytes()))
             });
         if latin1 {
             Cow::Owned(self.body.iter().map(|&byte| char::from(byte)).collect())
