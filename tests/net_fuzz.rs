@@ -216,28 +216,23 @@ trait RawRead: AsyncRead + Unpin {
     async fn read_exact_(&mut self, b: &mut [u8]) -> io::Result<()>;
     async fn read_to_end_(&mut self, v: &mut Vec<u8>) -> io::Result<usize>;
 }
-impl RawRead for TcpStream {
-    async fn read_(&mut self, b: &mut [u8]) -> io::Result<usize> {
-        self.read(b).await
-    }
-    async fn read_exact_(&mut self, b: &mut [u8]) -> io::Result<()> {
-        self.read_exact(b).await
-    }
-    async fn read_to_end_(&mut self, v: &mut Vec<u8>) -> io::Result<usize> {
-        self.read_to_end(v).await
-    }
+/// The same inherent methods on the stream and on its read half.
+macro_rules! raw_read {
+    ($($t:ty),*) => {$(
+        impl RawRead for $t {
+            async fn read_(&mut self, b: &mut [u8]) -> io::Result<usize> {
+                self.read(b).await
+            }
+            async fn read_exact_(&mut self, b: &mut [u8]) -> io::Result<()> {
+                self.read_exact(b).await
+            }
+            async fn read_to_end_(&mut self, v: &mut Vec<u8>) -> io::Result<usize> {
+                self.read_to_end(v).await
+            }
+        }
+    )*};
 }
-impl RawRead for OwnedReadHalf {
-    async fn read_(&mut self, b: &mut [u8]) -> io::Result<usize> {
-        self.read(b).await
-    }
-    async fn read_exact_(&mut self, b: &mut [u8]) -> io::Result<()> {
-        self.read_exact(b).await
-    }
-    async fn read_to_end_(&mut self, v: &mut Vec<u8>) -> io::Result<usize> {
-        self.read_to_end(v).await
-    }
-}
+raw_read!(TcpStream, OwnedReadHalf);
 
 fn ok<T>(r: io::Result<T>, what: &str, op: &str) -> Option<T> {
     match r {
@@ -246,6 +241,47 @@ fn ok<T>(r: io::Result<T>, what: &str, op: &str) -> Option<T> {
             err(format!("{what}: {op} failed: {e}"));
             None
         }
+    }
+}
+
+/// `AsyncRead::poll_read` (cancel safe), as the operation `op`.
+async fn poll_read_op<R: AsyncRead + Unpin + ?Sized>(
+    r: &mut R,
+    how: How,
+    g: &mut Got,
+    rng: &Rng,
+    op: &'static str,
+) {
+    let mut buf = vec![0u8; rng.size(20000)];
+    let fut = poll_fn(|cx| Pin::new(&mut *r).poll_read(cx, &mut buf));
+    if let Some(res) = race(how, fut).await {
+        if let Some(n) = ok(res, g.what, op) {
+            g.push(&buf[..n], op);
+            if n == 0 {
+                g.at_eof(op);
+            }
+        }
+    }
+}
+
+/// `copy` into a Vec: the writer never waits, so nothing is ever "read but
+/// not yet written": what the Vec holds is what was read.
+async fn copy_op<R: AsyncRead + Unpin + ?Sized>(r: &mut R, how: How, g: &mut Got) {
+    let what = g.what;
+    let mut v = Vec::new();
+    match race(how, corio::io::copy(r, &mut v)).await {
+        Some(res) => {
+            if let Some(n) = ok(res, what, "copy") {
+                check!(
+                    n as usize == v.len(),
+                    "{what}: copy returned {n}, wrote {}",
+                    v.len()
+                );
+                g.push(&v, "copy");
+                g.at_eof("copy");
+            }
+        }
+        None => g.push(&v, "dropped copy"),
     }
 }
 
@@ -268,16 +304,7 @@ async fn raw_read_op<R: RawRead>(r: &mut R, g: &mut Got, rng: &Rng) {
         }
         8..=10 => {
             // The AsyncRead form.
-            let mut buf = vec![0u8; rng.size(20000)];
-            let fut = poll_fn(|cx| Pin::new(&mut *r).poll_read(cx, &mut buf));
-            if let Some(res) = race(how, fut).await {
-                if let Some(n) = ok(res, what, "poll_read") {
-                    g.push(&buf[..n], "poll_read");
-                    if n == 0 {
-                        g.at_eof("poll_read");
-                    }
-                }
-            }
+            poll_read_op(r, how, g, rng, "poll_read").await;
         }
         11..=15 => {
             // read_exact: a drop loses what it read into the buffer, nothing
@@ -332,23 +359,7 @@ async fn raw_read_op<R: RawRead>(r: &mut R, g: &mut Got, rng: &Rng) {
             }
         }
         _ => {
-            // copy into a Vec: the writer never waits, so nothing is ever
-            // "read but not yet written": what the Vec holds is what was read.
-            let mut v = Vec::new();
-            match race(how, corio::io::copy(r, &mut v)).await {
-                Some(res) => {
-                    if let Some(n) = ok(res, what, "copy") {
-                        check!(
-                            n as usize == v.len(),
-                            "{what}: copy returned {n}, wrote {}",
-                            v.len()
-                        );
-                        g.push(&v, "copy");
-                        g.at_eof("copy");
-                    }
-                }
-                None => g.push(&v, "dropped copy"),
-            }
+            copy_op(r, how, g).await;
         }
     }
 }
@@ -457,16 +468,7 @@ async fn buf_read_op(r: &mut BufReader<OwnedReadHalf>, g: &mut Got, rng: &Rng) {
             }
         }
         9..=11 => {
-            let mut buf = vec![0u8; rng.size(20000)];
-            let fut = poll_fn(|cx| Pin::new(&mut *r).poll_read(cx, &mut buf));
-            if let Some(res) = race(how, fut).await {
-                if let Some(n) = ok(res, what, "BufReader::poll_read") {
-                    g.push(&buf[..n], "BufReader::poll_read");
-                    if n == 0 {
-                        g.at_eof("BufReader::poll_read");
-                    }
-                }
-            }
+            poll_read_op(r, how, g, rng, "BufReader::poll_read").await;
         }
         12..=14 => {
             // fill_buf + consume.
@@ -492,21 +494,7 @@ async fn buf_read_op(r: &mut BufReader<OwnedReadHalf>, g: &mut Got, rng: &Rng) {
             }
         }
         _ => {
-            let mut v = Vec::new();
-            match race(how, corio::io::copy(r, &mut v)).await {
-                Some(res) => {
-                    if let Some(n) = ok(res, what, "copy") {
-                        check!(
-                            n as usize == v.len(),
-                            "{what}: copy returned {n}, wrote {}",
-                            v.len()
-                        );
-                        g.push(&v, "copy");
-                        g.at_eof("copy");
-                    }
-                }
-                None => g.push(&v, "dropped copy"),
-            }
+            copy_op(r, how, g).await;
         }
     }
 }
@@ -698,22 +686,20 @@ trait RawWrite: AsyncWrite + Unpin {
     async fn write_(&mut self, b: &[u8]) -> io::Result<usize>;
     async fn write_all_(&mut self, b: &[u8]) -> io::Result<()>;
 }
-impl RawWrite for TcpStream {
-    async fn write_(&mut self, b: &[u8]) -> io::Result<usize> {
-        self.write(b).await
-    }
-    async fn write_all_(&mut self, b: &[u8]) -> io::Result<()> {
-        self.write_all(b).await
-    }
+/// The same inherent methods on the stream and on its write half.
+macro_rules! raw_write {
+    ($($t:ty),*) => {$(
+        impl RawWrite for $t {
+            async fn write_(&mut self, b: &[u8]) -> io::Result<usize> {
+                self.write(b).await
+            }
+            async fn write_all_(&mut self, b: &[u8]) -> io::Result<()> {
+                self.write_all(b).await
+            }
+        }
+    )*};
 }
-impl RawWrite for OwnedWriteHalf {
-    async fn write_(&mut self, b: &[u8]) -> io::Result<usize> {
-        self.write(b).await
-    }
-    async fn write_all_(&mut self, b: &[u8]) -> io::Result<()> {
-        self.write_all(b).await
-    }
-}
+raw_write!(TcpStream, OwnedWriteHalf);
 
 async fn raw_write_op<W: RawWrite>(w: &mut W, log: &mut Log, rng: &Rng, seed: u64) {
     let how = pick_how(rng);
