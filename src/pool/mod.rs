@@ -337,6 +337,11 @@ impl Inner {
 /// 3. else to a new thread, if fewer than `max_threads` run;
 /// 4. else to the [`Policy`].
 ///
+/// (A job handed to an idle thread passes through the queue and holds a
+/// place there until that thread takes it, a moment later: a burst of
+/// submits may find a bounded queue full while idle threads are about to
+/// empty it.)
+///
 /// Threads beyond the core count exit after idling for `keep_alive`. A
 /// panicking job ends with [`JobError::Panicked`] and its thread goes on.
 /// Dropping the pool runs the queued jobs and joins every thread (like
