@@ -476,19 +476,16 @@ fn run_one(seed: u64, stats: &mut Stats) -> Result<(), String> {
 #[test]
 fn generator_fuzz() {
     std::panic::set_hook(Box::new(|_| {}));
-    let seeds: u64 = std::env::var("SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(20000);
+    let seeds = common::seeds(20000);
     let mut stats = Stats::default();
     let mut fails = Vec::new();
-    for seed in 0..seeds {
+    for &seed in &seeds {
         if let Err(e) = run_one(seed, &mut stats) {
             fails.push(e);
         }
     }
     let _ = std::panic::take_hook();
-    eprintln!("{seeds} seeds: {stats:?}, {} failing", fails.len());
+    eprintln!("{} seeds: {stats:?}, {} failing", seeds.len(), fails.len());
     for f in fails.iter().take(5) {
         eprintln!("{f}");
     }

@@ -1226,20 +1226,9 @@ fn run_one(seed: u64, udp: bool) -> Result<(), String> {
     }
 }
 
-fn seeds(default: u64) -> Vec<u64> {
-    if let Some(s) = std::env::var("SEED").ok().and_then(|s| s.parse().ok()) {
-        return vec![s];
-    }
-    let n = std::env::var("SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default);
-    (0..n).collect()
-}
-
 fn fuzz(udp: bool, default: u64) {
     let mut fails = Vec::new();
-    let list = seeds(default);
+    let list = common::seeds(default);
     for &seed in &list {
         let t = std::time::Instant::now();
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_one(seed, udp)))
@@ -1332,7 +1321,7 @@ async fn accept_seed(seed: u64) {
 
 #[test]
 fn accept_cancel_safety_fuzz() {
-    let list = seeds(60);
+    let list = common::seeds(60);
     let mut fails = Vec::new();
     for &seed in &list {
         ERRORS.with(|e| e.borrow_mut().clear());

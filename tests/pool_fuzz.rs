@@ -1145,14 +1145,7 @@ fn run_one(seed: u64) -> Result<(), String> {
 
 #[test]
 fn pool_fuzz() {
-    let seeds: Vec<u64> = match std::env::var("SEED").ok().and_then(|s| s.parse().ok()) {
-        Some(s) => vec![s],
-        None => (0..std::env::var("SEEDS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(150u64))
-            .collect(),
-    };
+    let seeds = common::seeds(150);
     common::quiet_panics();
     let mut fails = Vec::new();
     let start = Instant::now();

@@ -22,6 +22,11 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use common::XorShift as Rng;
+
+/// The generator of worker `w` of seed `seed`.
+fn worker_rng(seed: u64, w: usize) -> Rng {
+    Rng::seeded(seed ^ ((w as u64 + 1) * 7919))
+}
 use corio::sync::{
     Barrier, BoundedSemaphore, Condition, Event, GenericQueue, Lifo, Lock, Order, Priority,
     Semaphore, TryGetError, TryPutError, mpsc,
@@ -409,7 +414,7 @@ fn sem_scenario(seed: u64, r: &mut Rng, kind: u64) {
             run.aborts[w].clone(),
             cs_count.clone(),
         );
-        let mut wr = Rng::seeded(seed ^ ((w as u64 + 1) * 7919));
+        let mut wr = worker_rng(seed, w);
         run.tasks.push(run.lp.spawn(async move {
             for _ in 0..1 + wr.below(8) {
                 match wr.below(10) {
@@ -597,7 +602,7 @@ fn event_scenario(seed: u64, r: &mut Rng) {
     let mut run = new_run(n);
     for w in 0..n {
         let (ev, m, abort) = (ev.clone(), m.clone(), run.aborts[w].clone());
-        let mut wr = Rng::seeded(seed ^ ((w as u64 + 1) * 7919));
+        let mut wr = worker_rng(seed, w);
         run.tasks.push(run.lp.spawn(async move {
             for _ in 0..1 + wr.below(6) {
                 if wr.below(4) == 0 {
@@ -681,7 +686,7 @@ fn barrier_scenario(seed: u64, r: &mut Rng) {
     let mut run = new_run(n);
     for w in 0..n {
         let (b, m, abort) = (b.clone(), m.clone(), run.aborts[w].clone());
-        let mut wr = Rng::seeded(seed ^ ((w as u64 + 1) * 7919));
+        let mut wr = worker_rng(seed, w);
         run.tasks.push(run.lp.spawn(async move {
             for _ in 0..1 + wr.below(4) {
                 let wid = {
@@ -787,7 +792,7 @@ fn condition_scenario(seed: u64, r: &mut Rng) {
             run.aborts[w].clone(),
             in_cs.clone(),
         );
-        let mut wr = Rng::seeded(seed ^ ((w as u64 + 1) * 7919));
+        let mut wr = worker_rng(seed, w);
         run.tasks.push(run.lp.spawn(async move {
             for _ in 0..1 + wr.below(5) {
                 match wr.below(4) {
@@ -935,7 +940,7 @@ fn queue_scenario<O: Order<Item> + 'static>(seed: u64, r: &mut Rng, order: Ord3)
     let mut run = new_run(n);
     for w in 0..n {
         let (q, m, abort) = (q.clone(), m.clone(), run.aborts[w].clone());
-        let mut wr = Rng::seeded(seed ^ ((w as u64 + 1) * 7919));
+        let mut wr = worker_rng(seed, w);
         run.tasks.push(run.lp.spawn(async move {
             for _ in 0..1 + wr.below(8) {
                 let how = wr.below(7);
@@ -1217,7 +1222,7 @@ fn mpsc_scenario(seed: u64, r: &mut Rng) {
             sent.clone(),
             closed.clone(),
         );
-        let mut wr = Rng::seeded(seed ^ ((w as u64 + 1) * 7919));
+        let mut wr = worker_rng(seed, w);
         run.tasks.push(run.lp.spawn(async move {
             for _ in 0..1 + wr.below(8) {
                 let it = Item::new(0);
@@ -1370,14 +1375,7 @@ fn run_one(seed: u64) -> Result<(), String> {
 
 #[test]
 fn sync_fuzz() {
-    let seeds: Vec<u64> = match std::env::var("SEED").ok().and_then(|s| s.parse().ok()) {
-        Some(s) => vec![s],
-        None => (0..std::env::var("SEEDS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(20000u64))
-            .collect(),
-    };
+    let seeds = common::seeds(20000);
     std::panic::set_hook(Box::new(|_| {}));
     let mut fails = Vec::new();
     for &seed in &seeds {

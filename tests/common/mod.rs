@@ -172,6 +172,16 @@ pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_default()
 }
 
+/// The seeds a model test runs: `SEED=n` runs that one, `SEEDS=n` the
+/// first `n`, else the first `default`.
+pub fn seeds(default: u64) -> Vec<u64> {
+    let var = |name| std::env::var(name).ok().and_then(|s| s.parse::<u64>().ok());
+    match var("SEED") {
+        Some(seed) => vec![seed],
+        None => (0..var("SEEDS").unwrap_or(default)).collect(),
+    }
+}
+
 /// The xorshift (13, 7, 17) generator of the seeded model tests
 /// (`generator_fuzz`, `sync_fuzz`, `sync`): the same seed, the same run.
 pub struct XorShift(pub u64);
