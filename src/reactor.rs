@@ -163,6 +163,7 @@ impl Waiters {
     /// live or abandoned, and shrinks again when they stop coming.
     const MIN_CAP: u32 = 32;
 
+    #[inline]
     fn park(&self, waker: &Waker, turn: u64) {
         let first = self.first.take();
         match first {
@@ -170,42 +171,50 @@ impl Waiters {
             Some(first) if first.will_wake(waker) => self.first.set(Some(first)),
             Some(first) => {
                 self.first.set(Some(first));
-                let mut others = self.others.take().unwrap_or_default();
-                // (Checked by the caller's identity, stored by the clone's,
-                // which the stored clone keeps alive; for the usual wakers
-                // the two are the same.)
-                if !others.ids.contains(&waker_id(waker)) {
-                    let clone = waker.clone();
-                    let id = waker_id(&clone);
-                    let cap = self.cap.get().max(Self::MIN_CAP);
-                    if others.wakers.len() >= cap as usize {
-                        let cap = if turn <= self.flushed_in_turn.get() + 1 {
-                            cap.saturating_mul(2)
-                        } else {
-                            (cap / 2).max(Self::MIN_CAP)
-                        };
-                        self.cap.set(cap);
-                        self.flushed_in_turn.set(turn);
-                        others.ids.clear();
-                        let flushed = std::mem::take(&mut others.wakers);
-                        others.ids.insert(id);
-                        others.wakers.push(clone);
-                        // Woken with the list back in place: a wake that
-                        // runs code which parks here again finds it.
-                        self.others.set(Some(others));
-                        for waker in flushed {
-                            // Perhaps another executor's: its panic stays
-                            // here, and the wakes after it happen.
-                            crate::contain::wake_contained(waker);
-                        }
-                        return;
-                    }
-                    others.ids.insert(id);
-                    others.wakers.push(clone);
-                }
-                self.others.set(Some(others));
+                self.park_another(waker, turn);
             }
         }
+    }
+
+    /// [`park`](Self::park) of a waker that is not the first: out of line,
+    /// so that the usual case (one waiter) stays small.
+    #[cold]
+    #[inline(never)]
+    fn park_another(&self, waker: &Waker, turn: u64) {
+        let mut others = self.others.take().unwrap_or_default();
+        // (Checked by the caller's identity, stored by the clone's,
+        // which the stored clone keeps alive; for the usual wakers
+        // the two are the same.)
+        if !others.ids.contains(&waker_id(waker)) {
+            let clone = waker.clone();
+            let id = waker_id(&clone);
+            let cap = self.cap.get().max(Self::MIN_CAP);
+            if others.wakers.len() >= cap as usize {
+                let cap = if turn <= self.flushed_in_turn.get() + 1 {
+                    cap.saturating_mul(2)
+                } else {
+                    (cap / 2).max(Self::MIN_CAP)
+                };
+                self.cap.set(cap);
+                self.flushed_in_turn.set(turn);
+                others.ids.clear();
+                let flushed = std::mem::take(&mut others.wakers);
+                others.ids.insert(id);
+                others.wakers.push(clone);
+                // Woken with the list back in place: a wake that
+                // runs code which parks here again finds it.
+                self.others.set(Some(others));
+                for waker in flushed {
+                    // Perhaps another executor's: its panic stays
+                    // here, and the wakes after it happen.
+                    crate::contain::wake_contained(waker);
+                }
+                return;
+            }
+            others.ids.insert(id);
+            others.wakers.push(clone);
+        }
+        self.others.set(Some(others));
     }
 
     /// Registers `waker` for the future that holds `reg`: kept until an
@@ -279,14 +288,33 @@ impl Waiters {
     }
 
     /// Moves every parked waker to `wake`.
+    #[inline]
     fn take_into(&self, wake: &mut Vec<Waker>) {
         if let Some(first) = self.first.take() {
             wake.push(first);
         }
-        if let Some(others) = self.others.take() {
+        // (Both are usually empty: the rest is out of line, so that the
+        // usual case costs a few instructions, not a large frame.)
+        let others = self.others.take();
+        let registered = self.registered.take();
+        if others.is_some() || registered.is_some() {
+            self.take_others_into(others, registered, wake);
+        }
+    }
+
+    /// The waiters after the first (see [`take_into`](Self::take_into)).
+    #[cold]
+    #[inline(never)]
+    fn take_others_into(
+        &self,
+        others: Option<Box<Others>>,
+        registered: Option<Box<Registered>>,
+        wake: &mut Vec<Waker>,
+    ) {
+        if let Some(others) = others {
             wake.extend(others.wakers);
         }
-        if let Some(registered) = self.registered.take() {
+        if let Some(registered) = registered {
             self.epoch.set(self.epoch.get() + 1);
             let mut wakers: Vec<_> = registered.wakers.into_values().collect();
             wakers.sort_unstable_by_key(|&(_, _, place)| place);

@@ -182,7 +182,11 @@ fn raw_server(port: u16) -> io::Result<()> {
     let mut buf = [0u8; 4096];
     println!("ready");
     loop {
-        poll.poll(&mut events, None)?;
+        // A signal (a profiler's, say) may interrupt the wait: wait again.
+        match poll.poll(&mut events, None) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => other?,
+        }
         for event in &events {
             if event.token() == LISTENER {
                 loop {
