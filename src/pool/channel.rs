@@ -379,7 +379,8 @@ impl<T> fmt::Debug for Sender<T> {
 }
 
 /// The receiving side, awaited by a task: [`recv`](Self::recv), or as a
-/// `Stream`.
+/// `Stream`. Dropping it closes the channel: the values still queued are
+/// dropped with it, and senders (waiting ones included) get theirs back.
 ///
 /// # Examples
 ///
