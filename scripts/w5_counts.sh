@@ -8,7 +8,7 @@
 #     dumped after 64 × 1,000 and after 64 × 3,000 more round trips, and
 #     the figure is the difference divided by 64 × 2,000 (start-up and the
 #     connections' setup cancel out).
-#   client instructions: (64 × 400 run − 64 × 200 run) / (64 × 200).
+#   client instructions: (64 × 3,000 run − 64 × 1,000 run) / (64 × 2,000).
 #   system calls: counts over 64 × 5,000 round trips, divided by 320,000.
 #
 # Usage: scripts/w5_counts.sh [RUNTIME ...]   (default: raw corio tokio smol monoio)
@@ -88,7 +88,7 @@ for rt in "${runtimes[@]}"; do
     valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" echo-client "$rt" "$port" 64 "$1" 2>&1 \
       | awk '/Collected/ {print $4}'
   }
-  a=$(count 200); b=$(count 400)
+  a=$(count 1000); b=$(count 3000)
   kill "$spid"; wait "$spid" 2>/dev/null || true
-  echo "| client | $rt | $(( (b - a) / (64 * 200) )) | $(syscalls "$work/client.perf" 320000)|"
+  echo "| client | $rt | $(( (b - a) / (64 * 2000) )) | $(syscalls "$work/client.perf" 320000)|"
 done
