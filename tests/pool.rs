@@ -974,6 +974,24 @@ mod review_edges {
     }
 
     #[test]
+    fn a_finished_result_whose_destructor_panics_is_contained_when_its_handle_is_dropped() {
+        // The worker stored the result before the handle went: the handle
+        // drops it, and its panic must not unwind into the dropping thread
+        // (a detached thread dying of a payload that panics when dropped
+        // aborts the process). It was a race in the test above.
+        let pool = ThreadPool::new(1);
+        let job = pool.submit(|| ResultWithBadPayload).unwrap();
+        eventually("the job finished", || job.is_done());
+        let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(job)));
+        if let Err(payload) = dropped {
+            std::mem::forget(payload); // it would panic again
+            panic!("the result's destructor panicked into the thread that dropped its handle");
+        }
+        let mut next = pool.submit(|| 1).unwrap();
+        assert_eq!(next.wait_timeout(Duration::from_secs(10)), Some(Ok(1)));
+    }
+
+    #[test]
     fn a_shutdown_ends_every_queued_job_though_closures_panic_when_dropped() {
         let got = within(5, || {
             let pool = ThreadPool::new(1);

@@ -329,8 +329,10 @@ where
 /// [`wait`](JobHandle::wait) for it on a plain thread.
 ///
 /// The handle is `Send`, so it can go to another thread. Dropping it
-/// detaches the job (it still runs). Awaiting gives the job's
-/// [`JobResult`].
+/// detaches the job (it still runs); a result nobody takes is dropped on
+/// the worker, or with the handle if the job finished first — either way a
+/// panic in its destructor is reported on stderr, not propagated. Awaiting
+/// gives the job's [`JobResult`].
 ///
 /// # Examples
 ///
@@ -564,6 +566,32 @@ impl<T: Send + 'static> Future for JobHandle<T> {
         drop(st);
         drop(replaced);
         Poll::Pending
+    }
+}
+
+impl<T> Drop for JobHandle<T> {
+    /// A result nobody took goes with the handle. Its destructor is user
+    /// code, and it is contained, as on the worker (where a result goes if
+    /// the handle went first): a panic in it must not unwind into whoever
+    /// dropped the handle — a loop closing, a thread that is ending. tokio's
+    /// `JoinHandle` does the same.
+    fn drop(&mut self) {
+        let result = {
+            let mut st = match self.shared.state.lock() {
+                Ok(st) => st,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            match std::mem::replace(&mut st.stage, Stage::Taken) {
+                Stage::Done(result) => Some(result),
+                other => {
+                    st.stage = other;
+                    None
+                }
+            }
+        };
+        if let Some(result) = result {
+            crate::contain::drop_contained(result);
+        }
     }
 }
 
