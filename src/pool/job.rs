@@ -260,6 +260,19 @@ impl<T> Drop for JobShared<T> {
                 home.job_delivered();
             }
         }
+        // A result nobody took, and callbacks that never ran, go with the
+        // last holder — the worker, or the handle if the job finished
+        // first (or just as the handle went). Their destructors are user
+        // code: contained, so that a panic in one never unwinds into a
+        // worker or whoever dropped the handle. (tokio's `JoinHandle` drops
+        // an untaken output the same way.)
+        let st = self.state.get_mut().unwrap_or_else(|e| e.into_inner());
+        let stage = std::mem::replace(&mut st.stage, Stage::Taken);
+        let callbacks = std::mem::take(&mut st.callbacks);
+        let waker = st.waker.take();
+        if matches!(stage, Stage::Done(_)) || !callbacks.is_empty() || waker.is_some() {
+            crate::contain::drop_contained((stage, callbacks, waker));
+        }
     }
 }
 
@@ -566,32 +579,6 @@ impl<T: Send + 'static> Future for JobHandle<T> {
         drop(st);
         drop(replaced);
         Poll::Pending
-    }
-}
-
-impl<T> Drop for JobHandle<T> {
-    /// A result nobody took goes with the handle. Its destructor is user
-    /// code, and it is contained, as on the worker (where a result goes if
-    /// the handle went first): a panic in it must not unwind into whoever
-    /// dropped the handle — a loop closing, a thread that is ending. tokio's
-    /// `JoinHandle` does the same.
-    fn drop(&mut self) {
-        let result = {
-            let mut st = match self.shared.state.lock() {
-                Ok(st) => st,
-                Err(poisoned) => poisoned.into_inner(),
-            };
-            match std::mem::replace(&mut st.stage, Stage::Taken) {
-                Stage::Done(result) => Some(result),
-                other => {
-                    st.stage = other;
-                    None
-                }
-            }
-        };
-        if let Some(result) = result {
-            crate::contain::drop_contained(result);
-        }
     }
 }
 
