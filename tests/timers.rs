@@ -147,6 +147,32 @@ fn reset_moves_a_sleep_earlier() {
     });
 }
 
+#[test]
+fn timers_due_together_fire_in_deadline_order_then_arming_order() {
+    // Deadlines a fraction of a millisecond apart share the loop's ~4 ms
+    // timer buckets; armed out of order, then all due in one turn (the
+    // thread sleeps past them before the loop looks): the bucket is
+    // sorted when it comes due.
+    let mut lp = EventLoop::new().unwrap();
+    let log = Log::default();
+    let start = Instant::now() + Duration::from_millis(20);
+    for (name, us) in [
+        ("d", 1900u64),
+        ("b", 1100),
+        ("a", 500),
+        ("c", 1500),
+        ("b2", 1100),
+    ] {
+        let l = log.clone();
+        lp.call_at(start + Duration::from_micros(us), move || {
+            l.push(name.to_string())
+        });
+    }
+    std::thread::sleep(Duration::from_millis(40));
+    while !lp.run_once().idle {}
+    assert_eq!(log.take(), ["a", "b", "b2", "c", "d"]);
+}
+
 /// Makes the task miss ticks: blocks the thread (on purpose) for `ms`.
 fn block_for(ms: u64) {
     std::thread::sleep(Duration::from_millis(ms));
