@@ -99,6 +99,12 @@ where
 /// already finished by then come out in input order (as asyncio's do for
 /// futures already done when `as_completed` is called).
 ///
+/// Each `next()` polls every child that was woken and keeps the outputs
+/// that are not handed out yet. Dropping the stream drops those outputs
+/// too: a task's panic among them is then neither returned nor reported
+/// as unretrieved (asyncio would log it). Drain the stream, or await the
+/// tasks yourself, where a panic must not go unseen.
+///
 /// # Examples
 ///
 /// ```
