@@ -852,8 +852,6 @@ async fn group(r: &R, ch: &[Child], mode: GroupMode) {
 
 // ---------- the driver ----------
 
-static PROGRESS: AtomicU64 = AtomicU64::new(0);
-static CURRENT: AtomicU64 = AtomicU64::new(0);
 static PENDING_DONE: AtomicU64 = AtomicU64::new(0);
 static LOST_PANICS: AtomicU64 = AtomicU64::new(0);
 
@@ -942,28 +940,14 @@ fn run_one(seed: u64, verbose: bool) -> Result<(), String> {
 fn combinator_fuzz() {
     let seeds = common::seeds(1000);
     let verbose = seeds.len() == 1;
-    std::thread::spawn(|| {
-        let mut last = u64::MAX;
-        loop {
-            std::thread::sleep(Duration::from_secs(10));
-            let now = PROGRESS.load(Ordering::SeqCst);
-            if now == last {
-                eprintln!(
-                    "combinator_fuzz: seed {} hangs (10 s without progress)",
-                    CURRENT.load(Ordering::SeqCst)
-                );
-                std::process::exit(101);
-            }
-            last = now;
-        }
-    });
+    // Nothing may hang: a seed that takes 10 s ends the run.
+    let watchdog = common::Watchdog::start("combinator_fuzz");
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     let began = Instant::now();
     let mut fails = Vec::new();
     for &seed in &seeds {
-        CURRENT.store(seed, Ordering::SeqCst);
-        PROGRESS.fetch_add(1, Ordering::SeqCst);
+        watchdog.seed(seed);
         match std::panic::catch_unwind(|| run_one(seed, verbose)) {
             Ok(Ok(())) => {}
             Ok(Err(e)) => fails.push(e),

@@ -38,7 +38,6 @@ use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -893,35 +892,16 @@ fn run_one(seed: u64, verbose: bool) -> Result<(), String> {
     ))
 }
 
-/// The seed being run, for the watchdog.
-static CURRENT: AtomicU64 = AtomicU64::new(u64::MAX);
-static PROGRESS: AtomicU64 = AtomicU64::new(0);
-
 #[test]
 fn timer_fuzz() {
     let seeds = common::seeds(100);
     let verbose = seeds.len() == 1;
     // Nothing may hang: a seed that takes 10 s ends the run.
-    std::thread::spawn(|| {
-        let mut last = u64::MAX;
-        loop {
-            std::thread::sleep(Duration::from_secs(10));
-            let now = PROGRESS.load(Ordering::SeqCst);
-            if now == last {
-                eprintln!(
-                    "timer_fuzz: seed {} hangs (10 s without progress)",
-                    CURRENT.load(Ordering::SeqCst)
-                );
-                std::process::exit(101);
-            }
-            last = now;
-        }
-    });
+    let watchdog = common::Watchdog::start("timer_fuzz");
     let began = Instant::now();
     let mut fails = Vec::new();
     for &seed in &seeds {
-        CURRENT.store(seed, Ordering::SeqCst);
-        PROGRESS.fetch_add(1, Ordering::SeqCst);
+        watchdog.seed(seed);
         let res = std::panic::catch_unwind(|| run_one(seed, verbose));
         match res {
             Ok(Ok(())) => {}

@@ -182,6 +182,46 @@ pub fn seeds(default: u64) -> Vec<u64> {
     }
 }
 
+/// A thread that ends the test process, naming the seed, when no seed
+/// starts for 10 s: a seeded model test fails instead of hanging. Call
+/// [`Watchdog::seed`] as each seed starts.
+pub struct Watchdog {
+    current: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    started: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Watchdog {
+    pub fn start(test: &'static str) -> Watchdog {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let current = std::sync::Arc::new(AtomicU64::new(u64::MAX));
+        let started = std::sync::Arc::new(AtomicU64::new(0));
+        let (c, s) = (current.clone(), started.clone());
+        std::thread::spawn(move || {
+            let mut last = u64::MAX;
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(10));
+                let now = s.load(Ordering::SeqCst);
+                if now == last {
+                    eprintln!(
+                        "{test}: seed {} hangs (10 s without progress)",
+                        c.load(Ordering::SeqCst)
+                    );
+                    std::process::exit(101);
+                }
+                last = now;
+            }
+        });
+        Watchdog { current, started }
+    }
+
+    /// Seed `seed` starts now.
+    pub fn seed(&self, seed: u64) {
+        use std::sync::atomic::Ordering;
+        self.current.store(seed, Ordering::SeqCst);
+        self.started.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
 /// The xorshift (13, 7, 17) generator of the seeded model tests
 /// (`generator_fuzz`, `sync_fuzz`, `sync`): the same seed, the same run.
 pub struct XorShift(pub u64);
