@@ -182,8 +182,10 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
     }
 
     /// Waits for every child. Returns their outputs in spawn order, or the
-    /// first failure (the first to happen, not the first in spawn order) —
-    /// after the other children were cancelled and are gone.
+    /// first failure (the first to happen, not the first in spawn order:
+    /// children are watched by done callbacks, which run in the order the
+    /// children finished) — after the other children were cancelled and
+    /// are gone.
     ///
     /// # Examples
     ///
