@@ -577,6 +577,31 @@ async fn wait(r: &R, ch: &[Child], when: ReturnWhen) {
     }
 }
 
+/// Takes up to `take` outputs from `stream` (all of them if `None`:
+/// then checks that all `n` came), calling `each` with the stream and the
+/// count so far before each `next()`.
+async fn next_outputs<F: Future>(
+    r: &R,
+    stream: &mut corio::AsCompleted<F>,
+    n: usize,
+    take: Option<usize>,
+    what: &str,
+    mut each: impl FnMut(&corio::AsCompleted<F>, usize),
+) -> Vec<F::Output> {
+    let mut got = Vec::new();
+    while take.is_none_or(|t| got.len() < t) {
+        each(stream, got.len());
+        match stream.next().await {
+            Some(out) => got.push(out),
+            None => break,
+        }
+    }
+    if take.is_none() {
+        check!(r, got.len() == n, "{what}: {} outputs of {n}", got.len());
+    }
+    got
+}
+
 async fn as_completed_futures(r: &R, ch: &[Child], take: Option<usize>) {
     let futs: Vec<_> = ch
         .iter()
@@ -585,27 +610,16 @@ async fn as_completed_futures(r: &R, ch: &[Child], take: Option<usize>) {
         .collect();
     let n = ch.len();
     let mut stream = corio::as_completed(futs);
-    let mut got = Vec::new();
-    while take.is_none_or(|t| got.len() < t) {
+    let got = next_outputs(r, &mut stream, n, take, "as_completed", |stream, got| {
         check!(
             r,
-            stream.len() == n - got.len(),
-            "as_completed: len {} after {} of {n}",
-            stream.len(),
-            got.len()
+            stream.len() == n - got,
+            "as_completed: len {} after {got} of {n}",
+            stream.len()
         );
-        match stream.next().await {
-            Some(out) => got.push(out),
-            None => break,
-        }
-    }
+    })
+    .await;
     if take.is_none() {
-        check!(
-            r,
-            got.len() == n,
-            "as_completed: {} outputs of {n}",
-            got.len()
-        );
         check_drops(r, "as_completed consumed", 0..n);
     }
     drop(stream);
@@ -640,21 +654,7 @@ async fn as_completed_tasks(r: &R, ch: &[Child], take: Option<usize>, pre_sleep:
     for (i, t) in refs.iter().enumerate() {
         at_first[i] = t.is_done();
     }
-    let mut got = Vec::new();
-    while take.is_none_or(|t| got.len() < t) {
-        match stream.next().await {
-            Some(out) => got.push(out),
-            None => break,
-        }
-    }
-    if take.is_none() {
-        check!(
-            r,
-            got.len() == n,
-            "as_completed of tasks: {} outputs of {n}",
-            got.len()
-        );
-    }
+    let got = next_outputs(r, &mut stream, n, take, "as_completed of tasks", |_, _| {}).await;
     drop(stream); // detaches the rest
     // Finished before the sleep: out first, in input order, before any
     // that was not finished at the first `next()`.
