@@ -1385,6 +1385,55 @@ fn bytes_that_arrive_on_an_idle_connection_are_not_taken_as_the_next_response() 
 }
 
 #[test]
+fn bytes_that_arrive_while_the_loop_is_blocked_right_after_a_response_are_not_taken_as_the_next_response()
+ {
+    // A server on its own thread (one on the loop could not send while the
+    // loop is blocked): a response, then — 20 ms later, unasked — a 408
+    // and a close; the next connection answers "fresh".
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let mut accepted = 0;
+        for stream in listener.incoming().take(2) {
+            let mut stream = stream.unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            accepted += 1;
+            let mut request = [0u8; 1024];
+            let _ = stream.read(&mut request).unwrap();
+            if accepted == 1 {
+                stream
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na")
+                    .unwrap();
+                std::thread::sleep(Duration::from_millis(20));
+                stream
+                    .write_all(b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+                    .unwrap();
+            } else {
+                stream
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfresh")
+                    .unwrap();
+            }
+        }
+        accepted
+    });
+    run_bounded(async move {
+        let client = Client::new();
+        let url = format!("http://{addr}/");
+        client.get(&url).send().await.unwrap();
+        // The same task, the same turn: the socket was read dry just now,
+        // but then the loop is blocked long enough for the 408 to come, and
+        // nothing has looked at I/O since.
+        std::thread::sleep(Duration::from_millis(150));
+        let response = client.get(&url).send().await.unwrap();
+        assert_eq!((response.status, response.text().as_ref()), (200, "fresh"));
+    });
+    assert_eq!(server.join().unwrap(), 2);
+}
+
+#[test]
 fn a_status_below_100_is_malformed() {
     let kind = run_bounded(error_kind_for(
         "HTTP/1.1 099 Weird\r\nContent-Length: 1\r\n\r\nx",

@@ -562,6 +562,7 @@ impl Client {
             start: 0,
             end: 0,
             eof: false,
+            read_dry_at: None,
             received: 0,
             cut_short: false,
             // Set by each request.
@@ -589,7 +590,10 @@ impl Client {
             let now = entry.conn.stream.loop_time();
             let fresh = now.duration_since(entry.since) < timeout;
             let stream = &entry.conn.stream;
-            if fresh && stream.on_current_loop() && stream.is_quiet(!retryable) {
+            if fresh
+                && stream.on_current_loop()
+                && stream.is_quiet(!retryable, entry.conn.read_dry_at)
+            {
                 return Some(entry.conn);
             }
         }
@@ -1177,6 +1181,10 @@ struct Conn {
     end: usize,
     /// The server closed its side.
     eof: bool,
+    /// When a read last found the socket dry (a short read): the pool
+    /// trusts that for a millisecond instead of `peek`ing
+    /// (`TcpStream::is_quiet`).
+    read_dry_at: Option<Instant>,
     /// Bytes received since the current request was sent.
     received: usize,
     /// The response came before the whole request was sent: the
@@ -1357,6 +1365,7 @@ impl Conn {
             clock,
             ..
         } = self;
+        let space = buf.len() - *end;
         let n = limited(
             stream.read(&mut buf[*end..]),
             timers,
@@ -1364,6 +1373,9 @@ impl Conn {
             "reading the response",
         )
         .await?;
+        // A short read drained the socket (on epoll it also cleared the
+        // readiness): the connection is known to be quiet as of now.
+        self.read_dry_at = (n > 0 && n < space).then(Instant::now);
         self.end += n;
         self.received += n;
         self.eof = n == 0;

@@ -532,16 +532,24 @@ impl TcpStream {
     }
 
     /// For a connection that waited idle in a pool: has nothing arrived
-    /// (no data, no FIN, no error) since it was last read dry? Costs a
-    /// `peek` when the reactor saw an event meanwhile, or when its last
-    /// look is over a millisecond old (the loop was busy: bytes may have
-    /// come that it has not seen yet), or always if `sure`. Otherwise the
-    /// cleared readiness is trusted: it is as recent as anything a `peek`
-    /// could tell (the next bytes may come just after either).
-    pub(crate) fn is_quiet(&self, sure: bool) -> bool {
-        const FRESH_LOOK: std::time::Duration = std::time::Duration::from_millis(1);
-        let fresh = || self.io.looked_at().elapsed() < FRESH_LOOK;
-        if !sure && !self.io.is_ready(Direction::Read) && fresh() {
+    /// (no data, no FIN, no error) since it was last read dry? Unless
+    /// `sure`, the cleared readiness is trusted when what the loop knows is
+    /// under a millisecond old — as recent as anything a `peek` could tell
+    /// (the next bytes may come just after either). It knows the socket
+    /// was quiet as of the reactor's last look at I/O, or as of
+    /// `read_dry_at`, when a read last found it dry, if the caller noted
+    /// that (a keep-alive connection taken again by the task that has just
+    /// read its response: one clock read instead of a `peek`). Otherwise —
+    /// the reactor saw an event meanwhile, or the loop was busy since it
+    /// knew (bytes may have come that it has not seen yet), or `sure` — it
+    /// costs a `peek`.
+    pub(crate) fn is_quiet(&self, sure: bool, read_dry_at: Option<std::time::Instant>) -> bool {
+        const FRESH: std::time::Duration = std::time::Duration::from_millis(1);
+        let trusted = || {
+            let known = read_dry_at.map_or(self.io.looked_at(), |at| at.max(self.io.looked_at()));
+            !self.io.is_ready(Direction::Read) && known.elapsed() < FRESH
+        };
+        if !sure && trusted() {
             return true;
         }
         match self.io.get_ref().peek(&mut [0u8; 1]) {
