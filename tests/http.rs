@@ -2403,3 +2403,109 @@ fn a_demo_reply_refuses_framing_fields_of_its_own() {
         assert!(made.is_err(), "{name}");
     }
 }
+
+#[test]
+fn bytes_behind_an_urgent_byte_that_came_after_the_loop_last_looked_are_not_taken_as_the_next_response()
+ {
+    // The loop looks (the response is readable), is then busy for a while
+    // before the client task reads; meanwhile an urgent (out-of-band) byte
+    // and a 408 arrive. The read stops short at the urgent mark — a short
+    // read, yet the 408 is still queued, and the reactor has not seen the
+    // EPOLLPRI (so `URGENT` does not protect `drained`). The fresh
+    // `read_dry_at` must not make the pool trust the connection.
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    use std::task::{Context, Poll};
+
+    struct Gate<F> {
+        inner: Pin<Box<F>>,
+        answered: Arc<AtomicBool>,
+        held: Arc<AtomicBool>,
+        sent: Arc<AtomicBool>,
+    }
+    impl<F: Future> Future for Gate<F> {
+        type Output = F::Output;
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+            // Woken by the look that saw the response: block the loop (as a
+            // busy task would) until the urgent byte and the 408 are sent.
+            if self.answered.load(SeqCst) && !self.held.load(SeqCst) {
+                self.held.store(true, SeqCst);
+                while !self.sent.load(SeqCst) {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+            self.inner.as_mut().poll(cx)
+        }
+    }
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let answered = Arc::new(AtomicBool::new(false));
+    let held = Arc::new(AtomicBool::new(false));
+    let sent = Arc::new(AtomicBool::new(false));
+    let (a, h, s) = (answered.clone(), held.clone(), sent.clone());
+    let server = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut first, _) = listener.accept().unwrap();
+        first.set_nodelay(true).unwrap();
+        let mut request = [0u8; 1024];
+        let _ = first.read(&mut request).unwrap();
+        a.store(true, SeqCst);
+        first
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na")
+            .unwrap();
+        while !h.load(SeqCst) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        socket2::SockRef::from(&first)
+            .send_out_of_band(b"!")
+            .unwrap();
+        first
+            .write_all(
+                b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+            )
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(20)); // all of it arrived
+        s.store(true, SeqCst);
+        // The next connection, if the client opens one (2 s at most);
+        // `first` stays open meanwhile.
+        listener.set_nonblocking(true).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let mut accepted = 1;
+        while Instant::now() < deadline {
+            match listener.accept() {
+                Ok((mut second, _)) => {
+                    second.set_nonblocking(false).unwrap();
+                    let _ = second.read(&mut request).unwrap();
+                    second
+                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfresh")
+                        .unwrap();
+                    accepted += 1;
+                    break;
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
+        drop(first);
+        accepted
+    });
+    let statuses = run_bounded(async move {
+        let client = Client::new();
+        let url = format!("http://{addr}/");
+        let first = Gate {
+            inner: Box::pin(client.get(&url).send()),
+            answered,
+            held,
+            sent,
+        }
+        .await
+        .unwrap();
+        let response = client.get(&url).send().await.unwrap();
+        (first.status, response.status, response.text().to_string())
+    });
+    let accepted = server.join().unwrap();
+    assert_eq!(statuses, (200, 200, "fresh".to_string()));
+    assert_eq!(accepted, 2);
+}

@@ -538,15 +538,25 @@ impl TcpStream {
     /// (the next bytes may come just after either). It knows the socket
     /// was quiet as of the reactor's last look at I/O, or as of
     /// `read_dry_at`, when a read last found it dry, if the caller noted
-    /// that (a keep-alive connection taken again by the task that has just
-    /// read its response: one clock read instead of a `peek`). Otherwise —
+    /// that and the read came within a millisecond of the look (a
+    /// keep-alive connection taken again by the task that has just read
+    /// its response: one clock read instead of a `peek`). Otherwise —
     /// the reactor saw an event meanwhile, or the loop was busy since it
     /// knew (bytes may have come that it has not seen yet), or `sure` — it
     /// costs a `peek`.
     pub(crate) fn is_quiet(&self, sure: bool, read_dry_at: Option<std::time::Instant>) -> bool {
         const FRESH: std::time::Duration = std::time::Duration::from_millis(1);
         let trusted = || {
-            let known = read_dry_at.map_or(self.io.looked_at(), |at| at.max(self.io.looked_at()));
+            // A read that came over a millisecond after the look may have
+            // stopped short at an urgent byte the reactor never saw (which
+            // would have kept the readiness: `URGENT` in reactor.rs), with
+            // data behind it: it counts only within that millisecond — the
+            // window a fresh look has always had.
+            let look = self.io.looked_at();
+            let known = match read_dry_at {
+                Some(at) if at.saturating_duration_since(look) < FRESH => at.max(look),
+                _ => look,
+            };
             !self.io.is_ready(Direction::Read) && known.elapsed() < FRESH
         };
         if !sure && trusted() {
