@@ -305,6 +305,58 @@ fn reports_unretrieved_panic(main: impl Future<Output = ()>) -> bool {
 }
 
 #[test]
+fn a_task_panic_that_as_completed_took_but_never_handed_out_is_reported_when_it_is_dropped() {
+    let mut lp = EventLoop::new().unwrap();
+    let reports = common::capture_reports(&lp);
+    quiet_panics();
+    let bad_id = lp.run_until_complete(async {
+        let ok = corio::spawn(async { 1 });
+        let bad = corio::Builder::new()
+            .name("never handed out")
+            .spawn(async { panic!("nobody saw this") });
+        let bad_id = bad.id();
+        corio::yield_now().await; // both finish
+        // The first next() takes both outcomes (input order) and hands out one.
+        let mut done = corio::as_completed([ok, bad]);
+        assert_eq!(done.next().await, Some(Ok(1)));
+        drop(done);
+        bad_id
+    });
+    let reports = reports.borrow();
+    let unretrieved: Vec<_> = reports
+        .iter()
+        .filter(|r| r.kind() == corio::ReportKind::UnretrievedPanic)
+        .map(|r| {
+            (
+                r.message().to_owned(),
+                r.task_name().map(str::to_owned),
+                r.task_id(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        unretrieved,
+        [(
+            "nobody saw this".to_owned(),
+            Some("never handed out".to_owned()),
+            Some(bad_id)
+        )]
+    );
+}
+
+#[test]
+fn a_task_panic_that_as_completed_handed_out_counts_as_retrieved_even_if_discarded() {
+    assert!(!reports_unretrieved_panic(async {
+        let bad = corio::spawn(async { panic!("handed out") });
+        let ok = corio::spawn(async { 1 });
+        corio::yield_now().await;
+        let mut done = corio::as_completed([bad, ok]);
+        let _ = done.next().await; // the panic reached its caller, who let it go
+        assert_eq!(done.next().await, Some(Ok(1)));
+    }));
+}
+
+#[test]
 fn a_panic_in_a_child_of_a_group_dropped_unjoined_is_still_reported() {
     // The group watches its children with done callbacks of its own; they
     // must not count as somebody having seen the panic.

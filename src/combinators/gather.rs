@@ -101,9 +101,10 @@ where
 ///
 /// Each `next()` polls every child that was woken and keeps the outputs
 /// that are not handed out yet. Dropping the stream drops those outputs
-/// too: a task's panic among them is then neither returned nor reported
-/// as unretrieved (asyncio would log it). Drain the stream, or await the
-/// tasks yourself, where a panic must not go unseen.
+/// too; a task's panic among them, which nobody has seen, is then
+/// reported as unretrieved (to the loop's exception handler, or on
+/// stderr) — as it would be for a task whose handle was dropped unawaited.
+/// A panic that `next()` returned counts as retrieved.
 ///
 /// # Examples
 ///
@@ -213,6 +214,17 @@ impl<F: Future> AsCompleted<F> {
 
 // The futures are boxed and outputs are never pinned: moving is fine.
 impl<F: Future> Unpin for AsCompleted<F> {}
+
+impl<F: Future> Drop for AsCompleted<F> {
+    fn drop(&mut self) {
+        // Outputs taken and never handed out: a task panic among them is
+        // reported as unretrieved. (The children still pending are dropped
+        // after this, as usual: a task handle among them detaches.)
+        if !self.finished.is_empty() {
+            crate::task::drop_unhanded(std::mem::take(&mut self.finished));
+        }
+    }
+}
 
 impl<F: Future> futures_core::Stream for AsCompleted<F> {
     type Item = F::Output;

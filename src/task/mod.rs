@@ -169,11 +169,62 @@ pub struct PanicError(Box<PanicInfo>);
 struct PanicInfo {
     message: String,
     task_name: String,
+    task_id: TaskId,
+}
+
+thread_local! {
+    /// Set while a combinator drops outputs it took from their futures but
+    /// never handed out ([`drop_unhanded`]).
+    static DROPPING_UNHANDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Drops outputs that a combinator took from their futures and never
+/// handed out (`as_completed` dropped with outputs still buffered): a task
+/// panic among them was seen by nobody, so it is reported as unretrieved —
+/// as the task itself would have reported it had its handle been dropped
+/// unawaited. Whatever the outputs are, a [`PanicError`] inside them is
+/// found by its own drop.
+pub(crate) fn drop_unhanded<T>(outputs: T) {
+    struct Scope(bool);
+    impl Drop for Scope {
+        fn drop(&mut self) {
+            DROPPING_UNHANDED.with(|flag| flag.set(self.0));
+        }
+    }
+    let _scope = Scope(DROPPING_UNHANDED.with(|flag| flag.replace(true)));
+    drop(outputs);
+}
+
+impl Drop for PanicError {
+    fn drop(&mut self) {
+        // Only inside `drop_unhanded`: an error that reached its caller was
+        // retrieved, whatever the caller then did with it.
+        if !DROPPING_UNHANDED.with(|flag| flag.replace(false)) {
+            return;
+        }
+        let info = &self.0;
+        let report = crate::Report::new(
+            crate::ReportKind::UnretrievedPanic,
+            info.message.clone(),
+            Some((info.task_id, info.task_name.clone())),
+        );
+        // The loop's exception handler, or stderr with no loop running.
+        let mut report = Some(report);
+        context::with_current(|core| report.take().map(|report| core.report(report)));
+        if let Some(report) = report {
+            crate::report::print_report(&report);
+        }
+        DROPPING_UNHANDED.with(|flag| flag.set(true));
+    }
 }
 
 impl PanicError {
-    pub(crate) fn new(message: String, task_name: String) -> PanicError {
-        PanicError(Box::new(PanicInfo { message, task_name }))
+    pub(crate) fn new(message: String, task_name: String, task_id: TaskId) -> PanicError {
+        PanicError(Box::new(PanicInfo {
+            message,
+            task_name,
+            task_id,
+        }))
     }
 
     /// The panic message (`"a panic with a non-string payload"` if the
