@@ -611,7 +611,7 @@ impl Core {
                     Outcome::Err(TaskError::Cancelled)
                 }
                 Ending::Panic(message) => {
-                    let panic = PanicError::new(message, slot.name(), slot.id());
+                    let panic = PanicError::new(message, slot.name());
                     Outcome::Err(TaskError::Panicked(panic))
                 }
                 Ending::Cancelled => Outcome::Err(TaskError::Cancelled),

@@ -3,6 +3,8 @@
 mod common;
 
 use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -354,6 +356,140 @@ fn a_task_panic_that_as_completed_handed_out_counts_as_retrieved_even_if_discard
         let _ = done.next().await; // the panic reached its caller, who let it go
         assert_eq!(done.next().await, Some(Ok(1)));
     }));
+}
+
+/// The messages of the unretrieved-panic reports a program makes.
+fn unretrieved_panics(main: impl Future<Output = ()>) -> Vec<String> {
+    let mut lp = EventLoop::new().unwrap();
+    let reports = common::capture_reports(&lp);
+    quiet_panics();
+    lp.run_until_complete(main);
+    let reports = reports.borrow();
+    reports
+        .iter()
+        .filter(|r| r.kind() == corio::ReportKind::UnretrievedPanic)
+        .map(|r| r.message().to_owned())
+        .collect()
+}
+
+#[test]
+#[allow(clippy::async_yields_async)] // the outputs are handles, on purpose
+fn a_task_handle_buffered_by_a_dropped_as_completed_reports_its_task_panic_once() {
+    // The outputs are handles (not outcomes): the unawaited task reports
+    // its own panic, and nothing else does.
+    let got = unretrieved_panics(async {
+        let mut done = corio::as_completed(
+            (0..2).map(|i| async move { corio::spawn(async move { panic!("boom {i}") }) }),
+        );
+        let first = done.next().await.unwrap();
+        let _ = first.await;
+        corio::yield_now().await;
+        corio::yield_now().await;
+        drop(done);
+    });
+    assert_eq!(got, ["boom 1"]);
+}
+
+#[test]
+#[allow(clippy::async_yields_async)] // the outputs are handles, on purpose
+fn a_panic_a_done_callback_saw_is_not_reported_when_a_dropped_as_completed_held_its_handle() {
+    let seen = Rc::new(Cell::new(0));
+    let counter = Rc::clone(&seen);
+    let got = unretrieved_panics(async move {
+        let mut done = corio::as_completed((0..2).map(|i| {
+            let counter = Rc::clone(&counter);
+            async move {
+                let task = corio::spawn(async move { panic!("seen {i}") });
+                task.add_done_callback(move |outcome| {
+                    assert!(outcome.is_err());
+                    counter.set(counter.get() + 1);
+                });
+                task
+            }
+        }));
+        drop(done.next().await.unwrap());
+        for _ in 0..4 {
+            corio::yield_now().await;
+        }
+        drop(done);
+    });
+    assert_eq!(seen.get(), 2);
+    assert!(got.is_empty(), "reports: {got:?}");
+}
+
+#[test]
+fn a_panic_a_child_awaited_and_looked_at_is_not_reported_when_its_output_is_dropped() {
+    let got = unretrieved_panics(async {
+        let bad = corio::spawn(async { panic!("looked at") });
+        let ok = corio::spawn(async { 1 });
+        corio::yield_now().await;
+        let mut done = corio::as_completed([
+            Box::pin(async move { ok.await.is_err() }) as Pin<Box<dyn Future<Output = bool>>>,
+            Box::pin(async move { bad.await.is_err() }),
+        ]);
+        assert_eq!(done.next().await, Some(false));
+        drop(done); // holds `true`, the child's verdict on the panic it saw
+    });
+    assert!(got.is_empty(), "reports: {got:?}");
+}
+
+#[test]
+fn a_panic_held_by_a_pending_child_of_an_as_completed_nested_in_a_dropped_one_is_not_reported() {
+    let got = unretrieved_panics(async {
+        let mut outer = corio::as_completed((0..2).map(|i| async move {
+            let bad = corio::spawn(async move { panic!("held {i}") });
+            corio::yield_now().await; // bad finishes
+            let mut inner = corio::as_completed([async move {
+                let r = bad.await; // retrieved here, by the inner child
+                sleep(Duration::from_secs(3600)).await;
+                r
+            }]);
+            {
+                let mut next = std::pin::pin!(inner.next());
+                std::future::poll_fn(|cx| {
+                    assert!(next.as_mut().poll(cx).is_pending());
+                    std::task::Poll::Ready(())
+                })
+                .await;
+            }
+            inner
+        }));
+        let first = outer.next().await.unwrap();
+        assert_eq!(outer.len(), 1);
+        drop(first);
+        drop(outer);
+    });
+    assert!(got.is_empty(), "reports: {got:?}");
+}
+
+#[test]
+fn a_panic_an_inner_as_completed_handed_to_a_child_of_a_dropped_outer_one_is_reported() {
+    let got = unretrieved_panics(async {
+        let ok = corio::spawn(async { 1 });
+        let bad = corio::spawn(async { panic!("passed on") });
+        corio::yield_now().await;
+        let mut outer = corio::as_completed([
+            Box::pin(ok) as Pin<Box<dyn Future<Output = _>>>,
+            Box::pin(async move {
+                // Handed out by the inner stream, returned as this child's output.
+                corio::as_completed([bad]).next().await.unwrap()
+            }),
+        ]);
+        assert_eq!(outer.next().await, Some(Ok(1)));
+        drop(outer);
+    });
+    assert_eq!(got, ["passed on"]);
+}
+
+#[test]
+fn as_completed_outputs_may_borrow_from_locals_declared_after_it() {
+    // (A `Drop` on `AsCompleted` would make the compiler refuse this.)
+    corio::run(async {
+        let mut done;
+        let data = String::from("x");
+        done = corio::as_completed([std::future::ready(&data)]);
+        assert_eq!(done.next().await.map(|d| d.len()), Some(1));
+    });
 }
 
 #[test]

@@ -2,9 +2,11 @@
 
 use std::collections::VecDeque;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use super::wake_set::WakeSet;
+use crate::task::handoff::{self, HandOff};
 
 /// Futures polled in place, each with its own waker.
 struct Children<F: Future> {
@@ -12,6 +14,10 @@ struct Children<F: Future> {
     wake: WakeSet,
     remaining: usize,
     woken: Vec<usize>,
+    /// For a combinator that may drop outputs it took (`as_completed`):
+    /// per child, the task panics it was given so far (`handoff.rs`).
+    /// Empty otherwise.
+    handoffs: Vec<Vec<Arc<HandOff>>>,
 }
 
 impl<F: Future> Children<F> {
@@ -23,12 +29,25 @@ impl<F: Future> Children<F> {
             wake: WakeSet::new(n),
             remaining: n,
             woken: Vec::new(),
+            handoffs: Vec::new(),
         }
     }
 
+    /// Watches the task panics each child is given (see `handoffs`).
+    fn watching_handoffs(mut self) -> Children<F> {
+        self.handoffs = self.futures.iter().map(|_| Vec::new()).collect();
+        self
+    }
+
     /// Polls the children that were woken; hands each finished one's index
-    /// and output to `done`, in the order they were polled.
-    fn poll_woken(&mut self, cx: &mut Context<'_>, mut done: impl FnMut(usize, F::Output)) {
+    /// and output to `done`, in the order they were polled — with the
+    /// hand-offs of the panics still held when it finished, armed, if they
+    /// are watched.
+    fn poll_woken(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut done: impl FnMut(usize, F::Output, Vec<Arc<HandOff>>),
+    ) {
         self.wake.take_woken(cx.waker(), &mut self.woken);
         for &index in &self.woken {
             let Some(future) = self.futures[index].as_mut() else {
@@ -36,10 +55,21 @@ impl<F: Future> Children<F> {
             };
             let waker = self.wake.waker(index);
             let mut child_cx = Context::from_waker(&waker);
-            if let Poll::Ready(output) = future.as_mut().poll(&mut child_cx) {
+            let polled = match self.handoffs.get_mut(index) {
+                None => future.as_mut().poll(&mut child_cx),
+                Some(given) => {
+                    let (polled, taken) = handoff::watch(|| future.as_mut().poll(&mut child_cx));
+                    given.extend(taken);
+                    polled
+                }
+            };
+            if let Poll::Ready(output) = polled {
                 self.futures[index] = None;
                 self.remaining -= 1;
-                done(index, output);
+                let given = self.handoffs.get_mut(index).map(std::mem::take);
+                let given = given.unwrap_or_default();
+                given.iter().for_each(HandOff::arm_if_held);
+                done(index, output, given);
             }
         }
     }
@@ -77,7 +107,7 @@ where
     let mut children = Children::new(futures);
     let mut outputs: Vec<Option<_>> = children.futures.iter().map(|_| None).collect();
     std::future::poll_fn(|cx| {
-        children.poll_woken(cx, |index, output| outputs[index] = Some(output));
+        children.poll_woken(cx, |index, output, _| outputs[index] = Some(output));
         if children.remaining == 0 {
             Poll::Ready(std::mem::take(&mut outputs).into_iter().flatten().collect())
         } else {
@@ -101,10 +131,11 @@ where
 ///
 /// Each `next()` polls every child that was woken and keeps the outputs
 /// that are not handed out yet. Dropping the stream drops those outputs
-/// too; a task's panic among them, which nobody has seen, is then
-/// reported as unretrieved (to the loop's exception handler, or on
-/// stderr) — as it would be for a task whose handle was dropped unawaited.
-/// A panic that `next()` returned counts as retrieved.
+/// too; a task's panic among them — one a child took from its task and
+/// finished with, unseen — is then reported as unretrieved (to the loop's
+/// exception handler, or on stderr with no loop running), as it would be
+/// for a task whose handle was dropped unawaited. A panic that `next()`
+/// returned counts as retrieved.
 ///
 /// # Examples
 ///
@@ -130,7 +161,7 @@ where
     I::Item: Future,
 {
     AsCompleted {
-        children: Children::new(futures),
+        children: Children::new(futures).watching_handoffs(),
         finished: VecDeque::new(),
     }
 }
@@ -150,7 +181,9 @@ where
 #[must_use = "streams do nothing unless polled"]
 pub struct AsCompleted<F: Future> {
     children: Children<F>,
-    finished: VecDeque<F::Output>,
+    /// Outputs not handed out yet, each with the hand-offs of the task
+    /// panics it may hold (armed: dropped unseen, they report themselves).
+    finished: VecDeque<(F::Output, Vec<Arc<HandOff>>)>,
 }
 
 impl<F: Future> AsCompleted<F> {
@@ -202,10 +235,13 @@ impl<F: Future> AsCompleted<F> {
         if self.finished.is_empty() && self.children.remaining > 0 {
             let finished = &mut self.finished;
             self.children
-                .poll_woken(cx, |_, output| finished.push_back(output));
+                .poll_woken(cx, |_, output, given| finished.push_back((output, given)));
         }
         match self.finished.pop_front() {
-            Some(output) => Poll::Ready(Some(output)),
+            Some((output, given)) => {
+                given.into_iter().for_each(HandOff::handed_out);
+                Poll::Ready(Some(output))
+            }
             None if self.children.remaining == 0 => Poll::Ready(None),
             None => Poll::Pending,
         }
@@ -214,17 +250,6 @@ impl<F: Future> AsCompleted<F> {
 
 // The futures are boxed and outputs are never pinned: moving is fine.
 impl<F: Future> Unpin for AsCompleted<F> {}
-
-impl<F: Future> Drop for AsCompleted<F> {
-    fn drop(&mut self) {
-        // Outputs taken and never handed out: a task panic among them is
-        // reported as unretrieved. (The children still pending are dropped
-        // after this, as usual: a task handle among them detaches.)
-        if !self.finished.is_empty() {
-            crate::task::drop_unhanded(std::mem::take(&mut self.finished));
-        }
-    }
-}
 
 impl<F: Future> futures_core::Stream for AsCompleted<F> {
     type Item = F::Output;

@@ -21,6 +21,7 @@ use crate::EventLoop;
 use crate::context;
 use crate::core::{Core, Runnable, queue_done_callbacks, release, slot_mut, unretrieved_panic};
 
+pub(crate) mod handoff;
 pub(crate) mod slot;
 
 use slot::{DoneCallbacks, Extra, Stage};
@@ -165,65 +166,46 @@ impl From<TaskError> for std::io::Error {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PanicError(Box<PanicInfo>);
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 struct PanicInfo {
     message: String,
     task_name: String,
-    task_id: TaskId,
+    /// Set when a combinator took the panic from its task and may drop it
+    /// unseen (`handoff.rs`).
+    handoff: Option<std::sync::Arc<handoff::HandOff>>,
 }
 
-thread_local! {
-    /// Set while a combinator drops outputs it took from their futures but
-    /// never handed out ([`drop_unhanded`]).
-    static DROPPING_UNHANDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Drops outputs that a combinator took from their futures and never
-/// handed out (`as_completed` dropped with outputs still buffered): a task
-/// panic among them was seen by nobody, so it is reported as unretrieved —
-/// as the task itself would have reported it had its handle been dropped
-/// unawaited. Whatever the outputs are, a [`PanicError`] inside them is
-/// found by its own drop.
-pub(crate) fn drop_unhanded<T>(outputs: T) {
-    struct Scope(bool);
-    impl Drop for Scope {
-        fn drop(&mut self) {
-            DROPPING_UNHANDED.with(|flag| flag.set(self.0));
-        }
+impl fmt::Debug for PanicInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PanicInfo")
+            .field("message", &self.message)
+            .field("task_name", &self.task_name)
+            .finish()
     }
-    let _scope = Scope(DROPPING_UNHANDED.with(|flag| flag.replace(true)));
-    drop(outputs);
 }
+
+impl PartialEq for PanicInfo {
+    fn eq(&self, other: &PanicInfo) -> bool {
+        (&self.message, &self.task_name) == (&other.message, &other.task_name)
+    }
+}
+
+impl Eq for PanicInfo {}
 
 impl Drop for PanicError {
     fn drop(&mut self) {
-        // Only inside `drop_unhanded`: an error that reached its caller was
-        // retrieved, whatever the caller then did with it.
-        if !DROPPING_UNHANDED.with(|flag| flag.replace(false)) {
-            return;
+        if let Some(handoff) = &self.0.handoff {
+            handoff.dropped();
         }
-        let info = &self.0;
-        let report = crate::Report::new(
-            crate::ReportKind::UnretrievedPanic,
-            info.message.clone(),
-            Some((info.task_id, info.task_name.clone())),
-        );
-        // The loop's exception handler, or stderr with no loop running.
-        let mut report = Some(report);
-        context::with_current(|core| report.take().map(|report| core.report(report)));
-        if let Some(report) = report {
-            crate::report::print_report(&report);
-        }
-        DROPPING_UNHANDED.with(|flag| flag.set(true));
     }
 }
 
 impl PanicError {
-    pub(crate) fn new(message: String, task_name: String, task_id: TaskId) -> PanicError {
+    pub(crate) fn new(message: String, task_name: String) -> PanicError {
         PanicError(Box::new(PanicInfo {
             message,
             task_name,
-            task_id,
+            handoff: None,
         }))
     }
 
@@ -738,6 +720,7 @@ impl<T: 'static> Future for Task<T> {
             !self.taken,
             "corio: a Task was polled after it returned its outcome"
         );
+        let mut unseen = None;
         let released = {
             let mut st = self.core.state.borrow_mut();
             let st = &mut *st;
@@ -745,6 +728,18 @@ impl<T: 'static> Future for Task<T> {
                 unreachable!("corio: a task's slot lives until its handle takes the outcome")
             };
             if slot.outcome_is_ready() {
+                // A panic nobody has seen, given up to a combinator's
+                // child (`handoff.rs`): what to report if it is dropped
+                // unseen after all.
+                if !slot.observed
+                    && matches!(
+                        slot.stage,
+                        Stage::Done(slot::Outcome::Err(TaskError::Panicked(_)))
+                    )
+                    && handoff::watching()
+                {
+                    unseen = Some(unretrieved_panic(slot, &self.core.debug, self.key.index));
+                }
                 Ok(release(st, &self.core.debug, self.key))
             } else {
                 Err(slot.set_join_waker(cx.waker()))
@@ -761,8 +756,11 @@ impl<T: 'static> Future for Task<T> {
         let Stage::Done(outcome) = released.stage else {
             unreachable!()
         };
-        let result = outcome.into_result();
+        let mut result = outcome.into_result();
         self.taken_cancelled = matches!(result, Err(TaskError::Cancelled));
+        if let (Some(report), Err(TaskError::Panicked(panic))) = (unseen, &mut result) {
+            panic.0.handoff = Some(handoff::record(report));
+        }
         Poll::Ready(result)
     }
 }
