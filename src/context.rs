@@ -89,3 +89,45 @@ impl Drop for Enter {
         drop(core);
     }
 }
+
+thread_local! {
+    /// The loop being closed on this thread (not entered: see
+    /// `EventLoop::drop`), for reports made while it drops its tasks.
+    static CLOSING: RefCell<Option<std::rc::Weak<Core>>> = const { RefCell::new(None) };
+}
+
+/// Marks `core` as the loop being closed here until the guard is dropped.
+pub(crate) struct Closing(Option<std::rc::Weak<Core>>);
+
+impl Closing {
+    pub(crate) fn new(core: &Rc<Core>) -> Closing {
+        let previous = CLOSING.with_borrow_mut(|closing| closing.replace(Rc::downgrade(core)));
+        Closing(previous)
+    }
+}
+
+impl Drop for Closing {
+    fn drop(&mut self) {
+        let previous = self.0.take();
+        CLOSING.with_borrow_mut(|closing| *closing = previous);
+    }
+}
+
+/// Reports `report` to the loop running on this thread — or being closed
+/// here — or, with neither, on stderr.
+pub(crate) fn report_here(report: crate::report::Report) {
+    let mut report = Some(report);
+    let to_loop = |core: &Rc<Core>| report.take().map(|report| core.report(report));
+    if with_current(to_loop).is_none() {
+        let closing = CLOSING
+            .try_with(|closing| closing.borrow().as_ref().and_then(std::rc::Weak::upgrade))
+            .ok()
+            .flatten();
+        if let (Some(core), Some(report)) = (closing, report.take()) {
+            core.report(report);
+        }
+    }
+    if let Some(report) = report {
+        crate::report::print_report(&report);
+    }
+}

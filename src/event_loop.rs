@@ -914,6 +914,8 @@ impl Drop for EventLoop {
         // asyncio, whose pending tasks are destroyed after `close`), so
         // their destructors cannot start work that nothing would finish.
         // `corio::run` cancels its leftovers while the loop still runs.
+        // (Reports made meanwhile still reach this loop's handler.)
+        let _closing = crate::context::Closing::new(&self.core);
         self.core.close();
     }
 }

@@ -493,6 +493,82 @@ fn as_completed_outputs_may_borrow_from_locals_declared_after_it() {
 }
 
 #[test]
+fn a_panic_a_child_kept_elsewhere_and_its_caller_read_is_not_reported_when_the_stream_is_dropped() {
+    // The child looks at the panic and keeps it in a log its caller reads;
+    // its own output is `None`. The stream is dropped with that output
+    // buffered: nobody lost the panic.
+    let log: Rc<std::cell::RefCell<Vec<corio::PanicError>>> = Rc::default();
+    let kept = Rc::clone(&log);
+    let got = unretrieved_panics(async move {
+        let ok = corio::spawn(async { 1 });
+        let bad = corio::spawn(async { panic!("logged") });
+        corio::yield_now().await;
+        let child_log = Rc::clone(&kept);
+        let mut done = corio::as_completed([
+            Box::pin(async move { ok.await.ok() }) as Pin<Box<dyn Future<Output = Option<i32>>>>,
+            Box::pin(async move {
+                match bad.await {
+                    Ok(v) => Some(v),
+                    Err(TaskError::Panicked(p)) => {
+                        child_log.borrow_mut().push(p);
+                        None
+                    }
+                    Err(_) => None,
+                }
+            }),
+        ]);
+        assert_eq!(done.next().await, Some(Some(1)));
+        drop(done);
+        assert_eq!(kept.borrow()[0].message(), "logged"); // the caller sees it
+        kept.borrow_mut().clear();
+    });
+    assert!(log.borrow().is_empty());
+    assert!(got.is_empty(), "reports: {got:?}");
+}
+
+#[test]
+fn a_panic_buffered_in_an_as_completed_of_a_task_pending_when_the_loop_is_dropped_reaches_the_handler()
+ {
+    // As a plain unawaited handle in the same place does (the loop is not
+    // entered while it closes, but its handler still hears).
+    fn held_at_close(use_as_completed: bool) -> Vec<String> {
+        let mut lp = EventLoop::new().unwrap();
+        let reports = common::capture_reports(&lp);
+        quiet_panics();
+        let holder = lp.spawn(async move {
+            let ok = corio::spawn(async { 1 });
+            let bad = corio::spawn(async { panic!("held at close") });
+            corio::yield_now().await;
+            if use_as_completed {
+                let mut done = corio::as_completed([ok, bad]);
+                assert_eq!(done.next().await, Some(Ok(1)));
+                sleep(Duration::from_secs(3600)).await;
+                drop(done);
+            } else {
+                assert_eq!(ok.await, Ok(1));
+                sleep(Duration::from_secs(3600)).await;
+                drop(bad);
+            }
+        });
+        lp.run_until_complete(async {
+            for _ in 0..4 {
+                corio::yield_now().await;
+            }
+        });
+        drop(holder);
+        drop(lp);
+        let reports = reports.borrow();
+        reports
+            .iter()
+            .filter(|r| r.kind() == corio::ReportKind::UnretrievedPanic)
+            .map(|r| r.message().to_owned())
+            .collect()
+    }
+    assert_eq!(held_at_close(false), ["held at close"]); // a task handle
+    assert_eq!(held_at_close(true), ["held at close"]); // as_completed
+}
+
+#[test]
 fn a_panic_in_a_child_of_a_group_dropped_unjoined_is_still_reported() {
     // The group watches its children with done callbacks of its own; they
     // must not count as somebody having seen the panic.

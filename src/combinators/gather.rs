@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use super::wake_set::WakeSet;
-use crate::task::handoff::{self, HandOff};
+use crate::task::handoff::{self, Buffered, BufferedEnd, HandOff};
 
 /// Futures polled in place, each with its own waker.
 struct Children<F: Future> {
@@ -41,8 +41,7 @@ impl<F: Future> Children<F> {
 
     /// Polls the children that were woken; hands each finished one's index
     /// and output to `done`, in the order they were polled — with the
-    /// hand-offs of the panics still held when it finished, armed, if they
-    /// are watched.
+    /// hand-offs of the panics it was given, if they are watched.
     fn poll_woken(
         &mut self,
         cx: &mut Context<'_>,
@@ -67,9 +66,7 @@ impl<F: Future> Children<F> {
                 self.futures[index] = None;
                 self.remaining -= 1;
                 let given = self.handoffs.get_mut(index).map(std::mem::take);
-                let given = given.unwrap_or_default();
-                given.iter().for_each(HandOff::arm_if_held);
-                done(index, output, given);
+                done(index, output, given.unwrap_or_default());
             }
         }
     }
@@ -162,7 +159,9 @@ where
 {
     AsCompleted {
         children: Children::new(futures).watching_handoffs(),
+        unseen: Buffered::default(),
         finished: VecDeque::new(),
+        _unseen_end: BufferedEnd,
     }
 }
 
@@ -181,9 +180,13 @@ where
 #[must_use = "streams do nothing unless polled"]
 pub struct AsCompleted<F: Future> {
     children: Children<F>,
-    /// Outputs not handed out yet, each with the hand-offs of the task
-    /// panics it may hold (armed: dropped unseen, they report themselves).
-    finished: VecDeque<(F::Output, Vec<Arc<HandOff>>)>,
+    // The order of the next three fields is what reports the task panics
+    // in outputs dropped unseen with the stream (`task/handoff.rs`).
+    /// The hand-offs of the task panics each buffered output may hold.
+    unseen: Buffered,
+    /// Outputs not handed out yet.
+    finished: VecDeque<F::Output>,
+    _unseen_end: BufferedEnd,
 }
 
 impl<F: Future> AsCompleted<F> {
@@ -233,13 +236,15 @@ impl<F: Future> AsCompleted<F> {
 
     fn poll_next_output(&mut self, cx: &mut Context<'_>) -> Poll<Option<F::Output>> {
         if self.finished.is_empty() && self.children.remaining > 0 {
-            let finished = &mut self.finished;
-            self.children
-                .poll_woken(cx, |_, output, given| finished.push_back((output, given)));
+            let (finished, unseen) = (&mut self.finished, &mut self.unseen);
+            self.children.poll_woken(cx, |_, output, given| {
+                finished.push_back(output);
+                unseen.push_back(given);
+            });
         }
         match self.finished.pop_front() {
-            Some((output, given)) => {
-                given.into_iter().for_each(HandOff::handed_out);
+            Some(output) => {
+                self.unseen.pop_front();
                 Poll::Ready(Some(output))
             }
             None if self.children.remaining == 0 => Poll::Ready(None),

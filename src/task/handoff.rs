@@ -3,68 +3,55 @@
 //!
 //! A panic taken from its task (by awaiting the handle) counts as seen: the
 //! task no longer reports it. `as_completed` takes outputs from its children
-//! and hands them out one `next()` at a time; a panic among the ones still
-//! buffered when the stream is dropped would be seen by nobody. So
-//! `as_completed` polls each child inside [`watch`], which collects a
-//! [`HandOff`] for every panic a task handle gives up during that poll (in
-//! the innermost watch only: a nested `as_completed` keeps its own). When
-//! the child finishes, the hand-offs whose panic is still alive somewhere —
-//! in the child's output, normally — are *armed*; handing the output out
-//! disarms them. A [`PanicError`](super::PanicError) dropped while its
-//! hand-off is armed reports itself as unretrieved, as the task would have.
+//! and hands them out one `next()` at a time; a panic inside one of the
+//! outputs still buffered when the stream is dropped would be seen by
+//! nobody. So:
 //!
-//! A panic the child looked at and dropped, one a done callback saw, and
-//! one still held by a child that never finished are never armed.
+//! 1. `as_completed` polls each child inside [`watch`], which collects a
+//!    [`HandOff`] for every unseen panic a task handle gives up during that
+//!    poll (in the innermost watch only: a nested `as_completed` keeps its
+//!    own). The `PanicError` carries the hand-off.
+//! 2. When the child finishes, its hand-offs go with its output into the
+//!    buffer ([`Buffered`]); handing the output out passes them on to the
+//!    enclosing watch, if any (the caller is itself a child), or lets them
+//!    go (seen).
+//! 3. When the stream is dropped, [`Buffered`] — a field declared before
+//!    the buffer of outputs — marks its hand-offs with a fresh token and
+//!    opens that token, the outputs are dropped, and [`BufferedEnd`] — the
+//!    field after — closes it. A `PanicError` dropped while its token is
+//!    open was inside a buffered output: it reports itself as unretrieved.
+//!
+//! A panic the child looked at and dropped, one it kept somewhere else, one
+//! a done callback saw, and one held by a child that never finished are
+//! never reported. (No `Drop` on `AsCompleted` itself: that would make the
+//! compiler refuse outputs that borrow from locals declared after it.)
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::report::Report;
 
-/// One panic given up by its task inside a [`watch`], and the report it
-/// makes if it is dropped while armed.
+/// One unseen panic given up by its task inside a [`watch`], and the
+/// report it makes if it is dropped inside a dropped stream's buffer.
 pub(crate) struct HandOff {
-    armed: AtomicBool,
+    /// The token of the buffer drop it belongs to; 0 while none.
+    token: AtomicU64,
     report: Mutex<Option<Report>>,
 }
 
 impl HandOff {
-    /// The child that took this panic has finished: if a `PanicError`
-    /// still holds it (the watch's list holds the other reference), it is
-    /// on its way out in an output — arm it.
-    pub(crate) fn arm_if_held(this: &Arc<HandOff>) {
-        if Arc::strong_count(this) > 1 {
-            this.armed.store(true, Ordering::Release);
-        }
-    }
-
-    /// The output was handed to its caller: seen — unless the caller is
-    /// itself a child inside a watch (an `as_completed` inside another's
-    /// child), which then answers for it as if it had taken the panic from
-    /// the task.
-    pub(crate) fn handed_out(this: Arc<HandOff>) {
-        this.armed.store(false, Ordering::Release);
-        WATCHES.with_borrow_mut(|watches| {
-            if let Some(list) = watches.last_mut() {
-                list.push(this);
-            }
-        });
-    }
-
-    /// A `PanicError` holding this hand-off is dropped: if armed, nobody
-    /// saw the panic — report it (once), to the loop running here, or on
-    /// stderr.
+    /// A `PanicError` carrying this hand-off is dropped: inside a buffer
+    /// being dropped, nobody saw the panic — report it (once).
     pub(super) fn dropped(&self) {
-        if !self.armed.swap(false, Ordering::AcqRel) {
+        let token = self.token.load(Ordering::Acquire);
+        if token == 0 || !OPEN.with_borrow(|open| open.contains(&token)) {
             return;
         }
-        let taken = self.report.lock().map(|mut r| r.take());
-        let Ok(Some(report)) = taken else { return };
-        let mut report = Some(report);
-        crate::context::with_current(|core| report.take().map(|report| core.report(report)));
-        if let Some(report) = report {
-            crate::report::print_report(&report);
+        let taken = self.report.lock().map(|mut report| report.take());
+        if let Ok(Some(report)) = taken {
+            crate::context::report_here(report);
         }
     }
 }
@@ -72,7 +59,12 @@ impl HandOff {
 thread_local! {
     /// One list per [`watch`] in progress, innermost last.
     static WATCHES: RefCell<Vec<Vec<Arc<HandOff>>>> = const { RefCell::new(Vec::new()) };
+    /// The tokens of the buffers being dropped on this thread right now.
+    static OPEN: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
 }
+
+/// Tokens, unique across threads (a `PanicError` may be dropped anywhere).
+static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
 
 /// Runs `poll` and returns its result with the hand-offs of the panics that
 /// task handles gave up inside it (and not inside a nested watch).
@@ -98,12 +90,11 @@ pub(crate) fn watching() -> bool {
     WATCHES.with_borrow(|watches| !watches.is_empty())
 }
 
-/// A task handle gives up a panic nobody has seen, inside a watch: the
-/// hand-off that goes with it (the innermost watch keeps the other
-/// reference).
+/// A task handle gives up an unseen panic inside a watch: the hand-off for
+/// its `PanicError` (the innermost watch keeps the other reference).
 pub(crate) fn record(report: Report) -> Arc<HandOff> {
     let handoff = Arc::new(HandOff {
-        armed: AtomicBool::new(false),
+        token: AtomicU64::new(0),
         report: Mutex::new(Some(report)),
     });
     WATCHES.with_borrow_mut(|watches| {
@@ -112,4 +103,55 @@ pub(crate) fn record(report: Report) -> Arc<HandOff> {
         }
     });
     handoff
+}
+
+/// The hand-offs of a stream's buffered outputs, one list per output in
+/// the buffer's order. Declare it just before the buffer, and a
+/// [`BufferedEnd`] just after.
+#[derive(Default)]
+pub(crate) struct Buffered(VecDeque<Vec<Arc<HandOff>>>);
+
+impl Buffered {
+    /// An output joins the buffer, with the hand-offs its child was given.
+    pub(crate) fn push_back(&mut self, handoffs: Vec<Arc<HandOff>>) {
+        self.0.push_back(handoffs);
+    }
+
+    /// The first output is handed out: its panics are seen — or, if the
+    /// caller is itself a watched child, its to answer for.
+    pub(crate) fn pop_front(&mut self) {
+        let Some(handoffs) = self.0.pop_front() else {
+            return;
+        };
+        if handoffs.is_empty() {
+            return;
+        }
+        WATCHES.with_borrow_mut(|watches| {
+            if let Some(list) = watches.last_mut() {
+                list.extend(handoffs);
+            }
+        });
+    }
+}
+
+impl Drop for Buffered {
+    fn drop(&mut self) {
+        // Opened even with nothing to mark: `BufferedEnd` closes it.
+        let token = NEXT_TOKEN.fetch_add(1, Ordering::Relaxed);
+        for handoff in self.0.iter().flatten() {
+            handoff.token.store(token, Ordering::Release);
+        }
+        OPEN.with_borrow_mut(|open| open.push(token));
+    }
+}
+
+/// Closes the token its [`Buffered`] opened, once the buffer between them
+/// has been dropped (also when an output's destructor panicked).
+#[derive(Default)]
+pub(crate) struct BufferedEnd;
+
+impl Drop for BufferedEnd {
+    fn drop(&mut self) {
+        OPEN.with_borrow_mut(|open| open.pop());
+    }
 }

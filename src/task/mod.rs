@@ -720,7 +720,6 @@ impl<T: 'static> Future for Task<T> {
             !self.taken,
             "corio: a Task was polled after it returned its outcome"
         );
-        let mut unseen = None;
         let released = {
             let mut st = self.core.state.borrow_mut();
             let st = &mut *st;
@@ -728,17 +727,13 @@ impl<T: 'static> Future for Task<T> {
                 unreachable!("corio: a task's slot lives until its handle takes the outcome")
             };
             if slot.outcome_is_ready() {
-                // A panic nobody has seen, given up to a combinator's
-                // child (`handoff.rs`): what to report if it is dropped
-                // unseen after all.
                 if !slot.observed
                     && matches!(
                         slot.stage,
                         Stage::Done(slot::Outcome::Err(TaskError::Panicked(_)))
                     )
-                    && handoff::watching()
                 {
-                    unseen = Some(unretrieved_panic(slot, &self.core.debug, self.key.index));
+                    hand_off_if_watched(slot, &self.core, self.key);
                 }
                 Ok(release(st, &self.core.debug, self.key))
             } else {
@@ -756,12 +751,24 @@ impl<T: 'static> Future for Task<T> {
         let Stage::Done(outcome) = released.stage else {
             unreachable!()
         };
-        let mut result = outcome.into_result();
+        let result = outcome.into_result();
         self.taken_cancelled = matches!(result, Err(TaskError::Cancelled));
-        if let (Some(report), Err(TaskError::Panicked(panic))) = (unseen, &mut result) {
-            panic.0.handoff = Some(handoff::record(report));
-        }
         Poll::Ready(result)
+    }
+}
+
+/// A panic nobody has seen is given up to a combinator's child
+/// (`handoff.rs`): it gets a hand-off, with what to report if it is dropped
+/// unseen after all.
+#[cold]
+#[inline(never)]
+fn hand_off_if_watched(slot: &mut slot::TaskSlot, core: &Core, key: TaskKey) {
+    if !handoff::watching() {
+        return;
+    }
+    let report = unretrieved_panic(slot, &core.debug, key.index);
+    if let Stage::Done(slot::Outcome::Err(TaskError::Panicked(panic))) = &mut slot.stage {
+        panic.0.handoff = Some(handoff::record(report));
     }
 }
 
