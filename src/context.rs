@@ -101,7 +101,12 @@ pub(crate) struct Closing(Option<std::rc::Weak<Core>>);
 
 impl Closing {
     pub(crate) fn new(core: &Rc<Core>) -> Closing {
-        let previous = CLOSING.with_borrow_mut(|closing| closing.replace(Rc::downgrade(core)));
+        // (`try_with`: a loop kept in another thread-local may be dropped
+        // as its thread ends, after this one is gone.)
+        let previous = CLOSING
+            .try_with(|closing| closing.borrow_mut().replace(Rc::downgrade(core)))
+            .ok()
+            .flatten();
         Closing(previous)
     }
 }
@@ -109,25 +114,20 @@ impl Closing {
 impl Drop for Closing {
     fn drop(&mut self) {
         let previous = self.0.take();
-        CLOSING.with_borrow_mut(|closing| *closing = previous);
+        let _ = CLOSING.try_with(|closing| *closing.borrow_mut() = previous);
     }
 }
 
-/// Reports `report` to the loop running on this thread — or being closed
-/// here — or, with neither, on stderr.
+/// Reports `report` to the loop being closed on this thread — whose tasks
+/// are what is being dropped, even inside another loop that runs here —
+/// else to the loop running here, else on stderr.
 pub(crate) fn report_here(report: crate::report::Report) {
-    let mut report = Some(report);
-    let to_loop = |core: &Rc<Core>| report.take().map(|report| core.report(report));
-    if with_current(to_loop).is_none() {
-        let closing = CLOSING
-            .try_with(|closing| closing.borrow().as_ref().and_then(std::rc::Weak::upgrade))
-            .ok()
-            .flatten();
-        if let (Some(core), Some(report)) = (closing, report.take()) {
-            core.report(report);
-        }
-    }
-    if let Some(report) = report {
-        crate::report::print_report(&report);
+    let closing = CLOSING
+        .try_with(|closing| closing.borrow().as_ref().and_then(std::rc::Weak::upgrade))
+        .ok()
+        .flatten();
+    match closing.or_else(|| with_current(Rc::clone)) {
+        Some(core) => core.report(report),
+        None => crate::report::print_report(&report),
     }
 }

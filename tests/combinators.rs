@@ -568,6 +568,97 @@ fn a_panic_buffered_in_an_as_completed_of_a_task_pending_when_the_loop_is_droppe
     assert_eq!(held_at_close(true), ["held at close"]); // as_completed
 }
 
+/// The unretrieved-panic reports of a loop dropped inside another running
+/// loop (its own, the other's), for a panic held by a task handle or by an
+/// `as_completed` of a task still pending.
+fn reports_when_dropped_inside_another_loop(use_as_completed: bool) -> (Vec<String>, Vec<String>) {
+    fn unretrieved(reports: &std::cell::RefCell<Vec<corio::Report>>) -> Vec<String> {
+        reports
+            .borrow()
+            .iter()
+            .filter(|r| r.kind() == corio::ReportKind::UnretrievedPanic)
+            .map(|r| r.message().to_owned())
+            .collect()
+    }
+    quiet_panics();
+    let mut inner = EventLoop::new().unwrap();
+    let inner_reports = common::capture_reports(&inner);
+    let holder = inner.spawn(async move {
+        let ok = corio::spawn(async { 1 });
+        let bad = corio::spawn(async { panic!("inner loop's panic") });
+        corio::yield_now().await;
+        if use_as_completed {
+            let mut done = corio::as_completed([ok, bad]);
+            assert_eq!(done.next().await, Some(Ok(1)));
+            sleep(Duration::from_secs(3600)).await;
+            drop(done);
+        } else {
+            assert_eq!(ok.await, Ok(1));
+            sleep(Duration::from_secs(3600)).await;
+            drop(bad);
+        }
+    });
+    inner.run_until_complete(async {
+        for _ in 0..4 {
+            corio::yield_now().await;
+        }
+    });
+    drop(holder);
+    let mut outer = EventLoop::new().unwrap();
+    let outer_reports = common::capture_reports(&outer);
+    outer.run_until_complete(async move { drop(inner) });
+    (unretrieved(&inner_reports), unretrieved(&outer_reports))
+}
+
+#[test]
+fn a_panic_buffered_in_a_loop_dropped_inside_another_running_loop_reaches_its_own_handler() {
+    let empty: Vec<String> = Vec::new();
+    // A plain unawaited handle: the inner loop's handler hears it.
+    assert_eq!(
+        reports_when_dropped_inside_another_loop(false),
+        (vec!["inner loop's panic".to_owned()], empty.clone())
+    );
+    // as_completed: should be the same.
+    assert_eq!(
+        reports_when_dropped_inside_another_loop(true),
+        (vec!["inner loop's panic".to_owned()], empty)
+    );
+}
+
+#[test]
+fn a_clone_of_a_panic_inside_an_output_dropped_with_the_stream_counts_as_unseen() {
+    // As `a_panic_a_child_kept_elsewhere_and_its_caller_read_...`, but the
+    // child keeps a clone in the log and also returns the panic: the copy
+    // in the output is dropped unseen, and clones share one report.
+    let log: Rc<std::cell::RefCell<Vec<corio::PanicError>>> = Rc::default();
+    let kept = Rc::clone(&log);
+    let got = unretrieved_panics(async move {
+        let ok = corio::spawn(async { 1 });
+        let bad = corio::spawn(async { panic!("logged") });
+        corio::yield_now().await;
+        let child_log = Rc::clone(&kept);
+        let mut done = corio::as_completed([
+            Box::pin(async move { ok.await.map_err(|_| None) })
+                as Pin<Box<dyn Future<Output = Result<i32, Option<corio::PanicError>>>>>,
+            Box::pin(async move {
+                match bad.await {
+                    Ok(v) => Ok(v),
+                    Err(TaskError::Panicked(p)) => {
+                        child_log.borrow_mut().push(p.clone());
+                        Err(Some(p))
+                    }
+                    Err(_) => Err(None),
+                }
+            }),
+        ]);
+        assert_eq!(done.next().await, Some(Ok(1)));
+        drop(done);
+        assert_eq!(kept.borrow()[0].message(), "logged"); // the caller sees it
+        kept.borrow_mut().clear();
+    });
+    assert_eq!(got, ["logged"]);
+}
+
 #[test]
 fn a_panic_in_a_child_of_a_group_dropped_unjoined_is_still_reported() {
     // The group watches its children with done callbacks of its own; they

@@ -128,11 +128,12 @@ where
 ///
 /// Each `next()` polls every child that was woken and keeps the outputs
 /// that are not handed out yet. Dropping the stream drops those outputs
-/// too; a task's panic among them — one a child took from its task and
+/// too; a task's panic inside them — one a child took from its task and
 /// finished with, unseen — is then reported as unretrieved (to the loop's
-/// exception handler, or on stderr with no loop running), as it would be
-/// for a task whose handle was dropped unawaited. A panic that `next()`
-/// returned counts as retrieved.
+/// exception handler, or on stderr with no loop running or closing), as it
+/// would be for a task whose handle was dropped unawaited. A panic that
+/// `next()` returned counts as retrieved; so does one a child kept only
+/// elsewhere.
 ///
 /// # Examples
 ///

@@ -21,7 +21,8 @@
 //!    field after — closes it. A `PanicError` dropped while its token is
 //!    open was inside a buffered output: it reports itself as unretrieved.
 //!
-//! A panic the child looked at and dropped, one it kept somewhere else, one
+//! A panic the child looked at and dropped, one it kept only somewhere else
+//! (a clone of it inside the buffered output still counts as unseen), one
 //! a done callback saw, and one held by a child that never finished are
 //! never reported. (No `Drop` on `AsCompleted` itself: that would make the
 //! compiler refuse outputs that borrow from locals declared after it.)
@@ -46,7 +47,8 @@ impl HandOff {
     /// being dropped, nobody saw the panic — report it (once).
     pub(super) fn dropped(&self) {
         let token = self.token.load(Ordering::Acquire);
-        if token == 0 || !OPEN.with_borrow(|open| open.contains(&token)) {
+        let open = |open: &RefCell<Vec<u64>>| open.borrow().contains(&token);
+        if token == 0 || !OPEN.try_with(open).unwrap_or(false) {
             return;
         }
         let taken = self.report.lock().map(|mut report| report.take());
@@ -56,6 +58,9 @@ impl HandOff {
     }
 }
 
+// Every access below is `try_with`: a loop or a stream kept in another
+// thread-local may be dropped as its thread ends, after these are gone
+// (then nothing is watched, and nothing is reported).
 thread_local! {
     /// One list per [`watch`] in progress, innermost last.
     static WATCHES: RefCell<Vec<Vec<Arc<HandOff>>>> = const { RefCell::new(Vec::new()) };
@@ -73,21 +78,26 @@ pub(crate) fn watch<R>(poll: impl FnOnce() -> R) -> (R, Vec<Arc<HandOff>>) {
     struct Watching;
     impl Drop for Watching {
         fn drop(&mut self) {
-            WATCHES.with_borrow_mut(|watches| watches.pop());
+            let _ = WATCHES.try_with(|watches| watches.borrow_mut().pop());
         }
     }
-    WATCHES.with_borrow_mut(|watches| watches.push(Vec::new()));
+    let _ = WATCHES.try_with(|watches| watches.borrow_mut().push(Vec::new()));
     let watching = Watching;
     let out = poll();
     let handoffs = WATCHES
-        .with_borrow_mut(|watches| watches.last_mut().map(std::mem::take).unwrap_or_default());
+        .try_with(|watches| watches.borrow_mut().last_mut().map(std::mem::take))
+        .ok()
+        .flatten()
+        .unwrap_or_default();
     drop(watching);
     (out, handoffs)
 }
 
 /// Is a [`watch`] in progress on this thread?
 pub(crate) fn watching() -> bool {
-    WATCHES.with_borrow(|watches| !watches.is_empty())
+    WATCHES
+        .try_with(|watches| !watches.borrow().is_empty())
+        .unwrap_or(false)
 }
 
 /// A task handle gives up an unseen panic inside a watch: the hand-off for
@@ -97,8 +107,8 @@ pub(crate) fn record(report: Report) -> Arc<HandOff> {
         token: AtomicU64::new(0),
         report: Mutex::new(Some(report)),
     });
-    WATCHES.with_borrow_mut(|watches| {
-        if let Some(list) = watches.last_mut() {
+    let _ = WATCHES.try_with(|watches| {
+        if let Some(list) = watches.borrow_mut().last_mut() {
             list.push(Arc::clone(&handoff));
         }
     });
@@ -126,8 +136,8 @@ impl Buffered {
         if handoffs.is_empty() {
             return;
         }
-        WATCHES.with_borrow_mut(|watches| {
-            if let Some(list) = watches.last_mut() {
+        let _ = WATCHES.try_with(|watches| {
+            if let Some(list) = watches.borrow_mut().last_mut() {
                 list.extend(handoffs);
             }
         });
@@ -141,7 +151,7 @@ impl Drop for Buffered {
         for handoff in self.0.iter().flatten() {
             handoff.token.store(token, Ordering::Release);
         }
-        OPEN.with_borrow_mut(|open| open.push(token));
+        let _ = OPEN.try_with(|open| open.borrow_mut().push(token));
     }
 }
 
@@ -152,6 +162,6 @@ pub(crate) struct BufferedEnd;
 
 impl Drop for BufferedEnd {
     fn drop(&mut self) {
-        OPEN.with_borrow_mut(|open| open.pop());
+        let _ = OPEN.try_with(|open| open.borrow_mut().pop());
     }
 }
