@@ -364,12 +364,7 @@ fn unretrieved_panics(main: impl Future<Output = ()>) -> Vec<String> {
     let reports = common::capture_reports(&lp);
     quiet_panics();
     lp.run_until_complete(main);
-    let reports = reports.borrow();
-    reports
-        .iter()
-        .filter(|r| r.kind() == corio::ReportKind::UnretrievedPanic)
-        .map(|r| r.message().to_owned())
-        .collect()
+    unretrieved(&reports)
 }
 
 #[test]
@@ -492,11 +487,10 @@ fn as_completed_outputs_may_borrow_from_locals_declared_after_it() {
     });
 }
 
-#[test]
-fn a_panic_a_child_kept_elsewhere_and_its_caller_read_is_not_reported_when_the_stream_is_dropped() {
-    // The child looks at the panic and keeps it in a log its caller reads;
-    // its own output is `None`. The stream is dropped with that output
-    // buffered: nobody lost the panic.
+/// A child keeps the panic it took in a log its caller reads (and, if
+/// `also_returned`, returns a clone of it); the stream is dropped with that
+/// child's output buffered. The unretrieved-panic reports.
+fn panic_logged_by_a_child(also_returned: bool) -> Vec<String> {
     let log: Rc<std::cell::RefCell<Vec<corio::PanicError>>> = Rc::default();
     let kept = Rc::clone(&log);
     let got = unretrieved_panics(async move {
@@ -505,87 +499,62 @@ fn a_panic_a_child_kept_elsewhere_and_its_caller_read_is_not_reported_when_the_s
         corio::yield_now().await;
         let child_log = Rc::clone(&kept);
         let mut done = corio::as_completed([
-            Box::pin(async move { ok.await.ok() }) as Pin<Box<dyn Future<Output = Option<i32>>>>,
             Box::pin(async move {
-                match bad.await {
-                    Ok(v) => Some(v),
-                    Err(TaskError::Panicked(p)) => {
-                        child_log.borrow_mut().push(p);
-                        None
-                    }
-                    Err(_) => None,
-                }
+                assert_eq!(ok.await, Ok(1));
+                None
+            }) as Pin<Box<dyn Future<Output = Option<corio::PanicError>>>>,
+            Box::pin(async move {
+                let Err(TaskError::Panicked(panic)) = bad.await else {
+                    unreachable!()
+                };
+                child_log.borrow_mut().push(panic.clone());
+                also_returned.then_some(panic)
             }),
         ]);
-        assert_eq!(done.next().await, Some(Some(1)));
+        assert!(done.next().await.unwrap().is_none());
         drop(done);
         assert_eq!(kept.borrow()[0].message(), "logged"); // the caller sees it
         kept.borrow_mut().clear();
     });
     assert!(log.borrow().is_empty());
+    got
+}
+
+#[test]
+fn a_panic_a_child_kept_elsewhere_and_its_caller_read_is_not_reported_when_the_stream_is_dropped() {
+    let got = panic_logged_by_a_child(false);
     assert!(got.is_empty(), "reports: {got:?}");
 }
 
 #[test]
-fn a_panic_buffered_in_an_as_completed_of_a_task_pending_when_the_loop_is_dropped_reaches_the_handler()
- {
-    // As a plain unawaited handle in the same place does (the loop is not
-    // entered while it closes, but its handler still hears).
-    fn held_at_close(use_as_completed: bool) -> Vec<String> {
-        let mut lp = EventLoop::new().unwrap();
-        let reports = common::capture_reports(&lp);
-        quiet_panics();
-        let holder = lp.spawn(async move {
-            let ok = corio::spawn(async { 1 });
-            let bad = corio::spawn(async { panic!("held at close") });
-            corio::yield_now().await;
-            if use_as_completed {
-                let mut done = corio::as_completed([ok, bad]);
-                assert_eq!(done.next().await, Some(Ok(1)));
-                sleep(Duration::from_secs(3600)).await;
-                drop(done);
-            } else {
-                assert_eq!(ok.await, Ok(1));
-                sleep(Duration::from_secs(3600)).await;
-                drop(bad);
-            }
-        });
-        lp.run_until_complete(async {
-            for _ in 0..4 {
-                corio::yield_now().await;
-            }
-        });
-        drop(holder);
-        drop(lp);
-        let reports = reports.borrow();
-        reports
-            .iter()
-            .filter(|r| r.kind() == corio::ReportKind::UnretrievedPanic)
-            .map(|r| r.message().to_owned())
-            .collect()
-    }
-    assert_eq!(held_at_close(false), ["held at close"]); // a task handle
-    assert_eq!(held_at_close(true), ["held at close"]); // as_completed
+fn a_clone_of_a_panic_inside_an_output_dropped_with_the_stream_counts_as_unseen() {
+    // The copy in the output is dropped unseen; clones share one report.
+    assert_eq!(panic_logged_by_a_child(true), ["logged"]);
 }
 
-/// The unretrieved-panic reports of a loop dropped inside another running
-/// loop (its own, the other's), for a panic held by a task handle or by an
-/// `as_completed` of a task still pending.
-fn reports_when_dropped_inside_another_loop(use_as_completed: bool) -> (Vec<String>, Vec<String>) {
-    fn unretrieved(reports: &std::cell::RefCell<Vec<corio::Report>>) -> Vec<String> {
-        reports
-            .borrow()
-            .iter()
-            .filter(|r| r.kind() == corio::ReportKind::UnretrievedPanic)
-            .map(|r| r.message().to_owned())
-            .collect()
-    }
+/// The messages of the unretrieved-panic reports among `reports`.
+fn unretrieved(reports: &std::cell::RefCell<Vec<corio::Report>>) -> Vec<String> {
+    reports
+        .borrow()
+        .iter()
+        .filter(|r| r.kind() == corio::ReportKind::UnretrievedPanic)
+        .map(|r| r.message().to_owned())
+        .collect()
+}
+
+/// A loop (and its captured reports) with a task still pending that holds
+/// a task's panic, unseen: in an unawaited handle, or in an `as_completed`
+/// of task handles that took it.
+fn loop_holding_a_panic(
+    use_as_completed: bool,
+    message: &'static str,
+) -> (EventLoop, Rc<std::cell::RefCell<Vec<corio::Report>>>) {
+    let mut lp = EventLoop::new().unwrap();
+    let reports = common::capture_reports(&lp);
     quiet_panics();
-    let mut inner = EventLoop::new().unwrap();
-    let inner_reports = common::capture_reports(&inner);
-    let holder = inner.spawn(async move {
+    let holder = lp.spawn(async move {
         let ok = corio::spawn(async { 1 });
-        let bad = corio::spawn(async { panic!("inner loop's panic") });
+        let bad = corio::spawn(async move { panic!("{message}") });
         corio::yield_now().await;
         if use_as_completed {
             let mut done = corio::as_completed([ok, bad]);
@@ -598,12 +567,31 @@ fn reports_when_dropped_inside_another_loop(use_as_completed: bool) -> (Vec<Stri
             drop(bad);
         }
     });
-    inner.run_until_complete(async {
+    lp.run_until_complete(async {
         for _ in 0..4 {
             corio::yield_now().await;
         }
     });
     drop(holder);
+    (lp, reports)
+}
+
+#[test]
+fn a_panic_buffered_in_an_as_completed_of_a_task_pending_when_the_loop_is_dropped_reaches_the_handler()
+ {
+    // As a plain unawaited handle in the same place does (the loop is not
+    // entered while it closes, but its handler still hears).
+    for use_as_completed in [false, true] {
+        let (lp, reports) = loop_holding_a_panic(use_as_completed, "held at close");
+        drop(lp);
+        assert_eq!(unretrieved(&reports), ["held at close"]);
+    }
+}
+
+/// The unretrieved-panic reports of a loop dropped inside another running
+/// loop (its own, the other's).
+fn reports_when_dropped_inside_another_loop(use_as_completed: bool) -> (Vec<String>, Vec<String>) {
+    let (inner, inner_reports) = loop_holding_a_panic(use_as_completed, "inner loop's panic");
     let mut outer = EventLoop::new().unwrap();
     let outer_reports = common::capture_reports(&outer);
     outer.run_until_complete(async move { drop(inner) });
@@ -626,37 +614,25 @@ fn a_panic_buffered_in_a_loop_dropped_inside_another_running_loop_reaches_its_ow
 }
 
 #[test]
-fn a_clone_of_a_panic_inside_an_output_dropped_with_the_stream_counts_as_unseen() {
-    // As `a_panic_a_child_kept_elsewhere_and_its_caller_read_...`, but the
-    // child keeps a clone in the log and also returns the panic: the copy
-    // in the output is dropped unseen, and clones share one report.
-    let log: Rc<std::cell::RefCell<Vec<corio::PanicError>>> = Rc::default();
-    let kept = Rc::clone(&log);
-    let got = unretrieved_panics(async move {
-        let ok = corio::spawn(async { 1 });
-        let bad = corio::spawn(async { panic!("logged") });
+fn a_task_panic_gather_took_is_reported_when_gather_is_dropped_before_the_end() {
+    let got = unretrieved_panics(async {
+        let bad = corio::spawn(async { panic!("gathered, never returned") });
+        let slow = corio::spawn(sleep(Duration::from_secs(3600)));
         corio::yield_now().await;
-        let child_log = Rc::clone(&kept);
-        let mut done = corio::as_completed([
-            Box::pin(async move { ok.await.map_err(|_| None) })
-                as Pin<Box<dyn Future<Output = Result<i32, Option<corio::PanicError>>>>>,
-            Box::pin(async move {
-                match bad.await {
-                    Ok(v) => Ok(v),
-                    Err(TaskError::Panicked(p)) => {
-                        child_log.borrow_mut().push(p.clone());
-                        Err(Some(p))
-                    }
-                    Err(_) => Err(None),
-                }
-            }),
-        ]);
-        assert_eq!(done.next().await, Some(Ok(1)));
-        drop(done);
-        assert_eq!(kept.borrow()[0].message(), "logged"); // the caller sees it
-        kept.borrow_mut().clear();
+        let gathered = corio::time::timeout(Duration::from_millis(20), corio::gather([bad, slow]));
+        assert!(gathered.await.is_err());
     });
-    assert_eq!(got, ["logged"]);
+    assert_eq!(got, ["gathered, never returned"]);
+}
+
+#[test]
+fn a_task_panic_gather_returned_is_not_reported() {
+    let got = unretrieved_panics(async {
+        let bad = corio::spawn(async { panic!("returned") });
+        let outcomes = corio::gather([bad]).await;
+        assert!(outcomes[0].is_err());
+    });
+    assert!(got.is_empty(), "reports: {got:?}");
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use super::wake_set::WakeSet;
-use crate::task::handoff::{self, Buffered, BufferedEnd, HandOff};
+use crate::task::handoff::{self, HandOff, Unhanded};
 
 /// Futures polled in place, each with its own waker.
 struct Children<F: Future> {
@@ -14,9 +14,9 @@ struct Children<F: Future> {
     wake: WakeSet,
     remaining: usize,
     woken: Vec<usize>,
-    /// For a combinator that may drop outputs it took (`as_completed`):
-    /// per child, the task panics it was given so far (`handoff.rs`).
-    /// Empty otherwise.
+    /// Per child, the task panics it was given so far (`handoff.rs`), for
+    /// a combinator that may be dropped holding outputs it took. Empty if
+    /// not watched.
     handoffs: Vec<Vec<Arc<HandOff>>>,
 }
 
@@ -78,7 +78,9 @@ impl<F: Future> Children<F> {
 /// The futures are polled in place, inside the task that awaits `gather`;
 /// pass [`Task`](crate::Task)s to have them run as tasks of their own (then
 /// the outputs are `Result<T, TaskError>`). Only the futures that were woken
-/// are polled again.
+/// are polled again. Dropped before it returns (a timeout, a `select`),
+/// it drops the outputs it has taken so far; a task's panic inside them,
+/// seen by nobody, is reported as unretrieved.
 ///
 /// # Examples
 ///
@@ -101,12 +103,23 @@ where
     I: IntoIterator,
     I::Item: Future,
 {
-    let mut children = Children::new(futures);
-    let mut outputs: Vec<Option<_>> = children.futures.iter().map(|_| None).collect();
+    let mut children = Children::new(futures).watching_handoffs();
+    // Dropped before the end (a timeout, a `select`), the outputs taken so
+    // far report the task panics inside them as unretrieved.
+    let mut taken = Unhanded::new(children.futures.iter().map(|_| None).collect::<Vec<_>>());
     std::future::poll_fn(|cx| {
-        children.poll_woken(cx, |index, output, _| outputs[index] = Some(output));
+        children.poll_woken(cx, |index, output, given| {
+            taken.outputs[index] = Some(output);
+            taken.took(given);
+        });
         if children.remaining == 0 {
-            Poll::Ready(std::mem::take(&mut outputs).into_iter().flatten().collect())
+            taken.handed_out_all();
+            Poll::Ready(
+                std::mem::take(&mut taken.outputs)
+                    .into_iter()
+                    .flatten()
+                    .collect(),
+            )
         } else {
             Poll::Pending
         }
@@ -160,9 +173,7 @@ where
 {
     AsCompleted {
         children: Children::new(futures).watching_handoffs(),
-        unseen: Buffered::default(),
-        finished: VecDeque::new(),
-        _unseen_end: BufferedEnd,
+        finished: Unhanded::new(VecDeque::new()),
     }
 }
 
@@ -181,13 +192,9 @@ where
 #[must_use = "streams do nothing unless polled"]
 pub struct AsCompleted<F: Future> {
     children: Children<F>,
-    // The order of the next three fields is what reports the task panics
-    // in outputs dropped unseen with the stream (`task/handoff.rs`).
-    /// The hand-offs of the task panics each buffered output may hold.
-    unseen: Buffered,
-    /// Outputs not handed out yet.
-    finished: VecDeque<F::Output>,
-    _unseen_end: BufferedEnd,
+    /// Outputs not handed out yet (dropped with the stream, the task
+    /// panics inside them are reported: `task/handoff.rs`).
+    finished: Unhanded<VecDeque<F::Output>>,
 }
 
 impl<F: Future> AsCompleted<F> {
@@ -216,7 +223,7 @@ impl<F: Future> AsCompleted<F> {
     /// });
     /// ```
     pub fn len(&self) -> usize {
-        self.children.remaining + self.finished.len()
+        self.children.remaining + self.finished.outputs.len()
     }
 
     /// Have all outputs been returned?
@@ -236,16 +243,16 @@ impl<F: Future> AsCompleted<F> {
     }
 
     fn poll_next_output(&mut self, cx: &mut Context<'_>) -> Poll<Option<F::Output>> {
-        if self.finished.is_empty() && self.children.remaining > 0 {
-            let (finished, unseen) = (&mut self.finished, &mut self.unseen);
+        if self.finished.outputs.is_empty() && self.children.remaining > 0 {
+            let finished = &mut self.finished;
             self.children.poll_woken(cx, |_, output, given| {
-                finished.push_back(output);
-                unseen.push_back(given);
+                finished.outputs.push_back(output);
+                finished.took(given);
             });
         }
-        match self.finished.pop_front() {
+        match self.finished.outputs.pop_front() {
             Some(output) => {
-                self.unseen.pop_front();
+                self.finished.handed_out_first();
                 Poll::Ready(Some(output))
             }
             None if self.children.remaining == 0 => Poll::Ready(None),

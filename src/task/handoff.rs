@@ -3,29 +3,30 @@
 //!
 //! A panic taken from its task (by awaiting the handle) counts as seen: the
 //! task no longer reports it. `as_completed` takes outputs from its children
-//! and hands them out one `next()` at a time; a panic inside one of the
-//! outputs still buffered when the stream is dropped would be seen by
-//! nobody. So:
+//! and hands them out one `next()` at a time, `gather` all at once at the
+//! end; a panic inside an output still held when the combinator is dropped
+//! (an early `break`, a timeout) would be seen by nobody. So:
 //!
-//! 1. `as_completed` polls each child inside [`watch`], which collects a
+//! 1. The combinator polls each child inside [`watch`], which collects a
 //!    [`HandOff`] for every unseen panic a task handle gives up during that
-//!    poll (in the innermost watch only: a nested `as_completed` keeps its
+//!    poll (in the innermost watch only: a nested combinator keeps its
 //!    own). The `PanicError` carries the hand-off.
-//! 2. When the child finishes, its hand-offs go with its output into the
-//!    buffer ([`Buffered`]); handing the output out passes them on to the
-//!    enclosing watch, if any (the caller is itself a child), or lets them
-//!    go (seen).
-//! 3. When the stream is dropped, [`Buffered`] — a field declared before
-//!    the buffer of outputs — marks its hand-offs with a fresh token and
-//!    opens that token, the outputs are dropped, and [`BufferedEnd`] — the
-//!    field after — closes it. A `PanicError` dropped while its token is
-//!    open was inside a buffered output: it reports itself as unretrieved.
+//! 2. When the child finishes, its hand-offs go with its output into an
+//!    [`Unhanded`]; handing the output out passes them on to the enclosing
+//!    watch, if any (the caller is itself a child), or lets them go (seen).
+//! 3. When the combinator is dropped, `Unhanded`'s first field (`Buffered`)
+//!    marks its hand-offs with a fresh token and opens that token, the
+//!    outputs (the second field) are dropped, and the third field
+//!    (`BufferedEnd`) closes it. A `PanicError` dropped while its token is
+//!    open was inside an output never handed out: it reports itself as
+//!    unretrieved.
 //!
 //! A panic the child looked at and dropped, one it kept only somewhere else
-//! (a clone of it inside the buffered output still counts as unseen), one
-//! a done callback saw, and one held by a child that never finished are
-//! never reported. (No `Drop` on `AsCompleted` itself: that would make the
-//! compiler refuse outputs that borrow from locals declared after it.)
+//! (a clone of it inside the held output still counts as unseen), one a
+//! done callback saw, and one held by a child that never finished are
+//! never reported. (No `Drop` on `Unhanded` or the combinators: that would
+//! make the compiler refuse outputs that borrow from locals declared after
+//! them.)
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -115,34 +116,61 @@ pub(crate) fn record(report: Report) -> Arc<HandOff> {
     handoff
 }
 
-/// The hand-offs of a stream's buffered outputs, one list per output in
-/// the buffer's order. Declare it just before the buffer, and a
-/// [`BufferedEnd`] just after.
-#[derive(Default)]
-pub(crate) struct Buffered(VecDeque<Vec<Arc<HandOff>>>);
+/// Outputs a combinator took from its children and has not handed out
+/// yet (`C` holds them: `as_completed`'s queue, `gather`'s slots), with the
+/// hand-offs of the task panics they may hold. The order of the three
+/// fields is the mechanism (module docs, step 3); `Unhanded` itself has no
+/// `Drop`, so outputs may borrow as freely as in a plain container.
+pub(crate) struct Unhanded<C> {
+    handoffs: Buffered,
+    pub(crate) outputs: C,
+    _end: BufferedEnd,
+}
 
-impl Buffered {
-    /// An output joins the buffer, with the hand-offs its child was given.
-    pub(crate) fn push_back(&mut self, handoffs: Vec<Arc<HandOff>>) {
-        self.0.push_back(handoffs);
+impl<C> Unhanded<C> {
+    pub(crate) fn new(outputs: C) -> Unhanded<C> {
+        Unhanded {
+            handoffs: Buffered::default(),
+            outputs,
+            _end: BufferedEnd,
+        }
     }
 
-    /// The first output is handed out: its panics are seen — or, if the
-    /// caller is itself a watched child, its to answer for.
-    pub(crate) fn pop_front(&mut self) {
-        let Some(handoffs) = self.0.pop_front() else {
-            return;
-        };
-        if handoffs.is_empty() {
-            return;
+    /// An output was taken in, with the hand-offs its child was given.
+    pub(crate) fn took(&mut self, handoffs: Vec<Arc<HandOff>>) {
+        self.handoffs.0.push_back(handoffs);
+    }
+
+    /// The output taken in first is handed out.
+    pub(crate) fn handed_out_first(&mut self) {
+        if let Some(handoffs) = self.handoffs.0.pop_front() {
+            pass_on(handoffs);
         }
-        let _ = WATCHES.try_with(|watches| {
-            if let Some(list) = watches.borrow_mut().last_mut() {
-                list.extend(handoffs);
-            }
-        });
+    }
+
+    /// Every output is handed out.
+    pub(crate) fn handed_out_all(&mut self) {
+        pass_on(self.handoffs.0.drain(..).flatten().collect());
     }
 }
+
+/// Handed out: the panics are seen — or, if the caller is itself a watched
+/// child, its to answer for.
+fn pass_on(handoffs: Vec<Arc<HandOff>>) {
+    if handoffs.is_empty() {
+        return;
+    }
+    let _ = WATCHES.try_with(|watches| {
+        if let Some(list) = watches.borrow_mut().last_mut() {
+            list.extend(handoffs);
+        }
+    });
+}
+
+/// The hand-offs of the outputs in an [`Unhanded`], one list per output
+/// in the order they were taken in. Its drop opens a token for them.
+#[derive(Default)]
+struct Buffered(VecDeque<Vec<Arc<HandOff>>>);
 
 impl Drop for Buffered {
     fn drop(&mut self) {
@@ -155,10 +183,9 @@ impl Drop for Buffered {
     }
 }
 
-/// Closes the token its [`Buffered`] opened, once the buffer between them
-/// has been dropped (also when an output's destructor panicked).
-#[derive(Default)]
-pub(crate) struct BufferedEnd;
+/// Closes the token its [`Buffered`] opened, once the outputs between them
+/// have been dropped (also when an output's destructor panicked).
+struct BufferedEnd;
 
 impl Drop for BufferedEnd {
     fn drop(&mut self) {
