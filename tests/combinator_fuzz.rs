@@ -9,7 +9,9 @@
 //!   (some child never finishes) every child is dropped.
 //! * `gather` of tasks: each outcome in input order — `Ok(Ok)`, `Ok(Err)`,
 //!   `Panicked` with the child's message, or `Cancelled` exactly when a
-//!   `cancel` returned `true` (and then the child never finished).
+//!   `cancel` returned `true` (and then the child never finished). Half
+//!   the seeds put a short timeout around it: dropped mid-way, the task
+//!   panics it took are reported ("Always", below).
 //! * `wait(.., ReturnWhen::*)`: `done` and `pending` partition the input,
 //!   each in input order; every done task is done; `FirstCompleted` has
 //!   something done, `AllCompleted` nothing pending, `FirstException` a
@@ -250,7 +252,11 @@ enum Comb {
     GatherFutures {
         never_ms: Option<u64>,
     },
-    GatherTasks,
+    /// With `within_ms`, gather runs under that timeout: dropped mid-way,
+    /// the task panics it took must be reported.
+    GatherTasks {
+        within_ms: Option<u64>,
+    },
     Wait(ReturnWhen),
     AsCompletedFutures {
         take: Option<usize>,
@@ -327,7 +333,8 @@ fn program(rng: &mut Rng) -> (Comb, Vec<Child>) {
                 };
                 ch.push(Child { kind, killer });
             }
-            Comb::GatherTasks
+            let within_ms = (rng.below(2) == 0).then(|| rng.below(12));
+            Comb::GatherTasks { within_ms }
         }
         2 => {
             let when = [
@@ -486,10 +493,21 @@ fn spawn_all(r: &R, ch: &[Child]) -> (Vec<Task<Out>>, Vec<TaskRef>) {
     (tasks, refs)
 }
 
-async fn gather_tasks(r: &R, ch: &[Child]) {
+async fn gather_tasks(r: &R, ch: &[Child], within_ms: Option<u64>) {
     let (tasks, refs) = spawn_all(r, ch);
     let killers = spawn_killers(r, ch, &refs);
-    let got = corio::gather(tasks).await;
+    let got = match within_ms {
+        None => corio::gather(tasks).await,
+        Some(ms) => match timeout(Duration::from_millis(ms), corio::gather(tasks)).await {
+            Ok(got) => got,
+            Err(_) => {
+                // Dropped mid-way: nothing to check but the accounting of
+                // panics (every one taken or reported) at the end.
+                cleanup(r, &refs, killers).await;
+                return;
+            }
+        },
+    };
     check!(
         r,
         got.len() == ch.len(),
@@ -877,7 +895,7 @@ fn run_one(seed: u64, verbose: bool) -> Result<(), String> {
         async move {
             match comb {
                 Comb::GatherFutures { never_ms } => gather_futures(&r, &ch, never_ms).await,
-                Comb::GatherTasks => gather_tasks(&r, &ch).await,
+                Comb::GatherTasks { within_ms } => gather_tasks(&r, &ch, within_ms).await,
                 Comb::Wait(when) => wait(&r, &ch, when).await,
                 Comb::AsCompletedFutures { take } => as_completed_futures(&r, &ch, take).await,
                 Comb::AsCompletedTasks { take, pre_sleep } => {
