@@ -36,16 +36,18 @@ use std::sync::{Arc, Mutex};
 use crate::report::Report;
 
 /// One unseen panic given up by its task inside a [`watch`], and the
-/// report it makes if it is dropped inside a dropped stream's buffer.
+/// report it makes if it is dropped with a dropped combinator's held
+/// outputs.
 pub(crate) struct HandOff {
-    /// The token of the buffer drop it belongs to; 0 while none.
+    /// The token of the drop of the outputs it was held with; 0 while none.
     token: AtomicU64,
     report: Mutex<Option<Report>>,
 }
 
 impl HandOff {
-    /// A `PanicError` carrying this hand-off is dropped: inside a buffer
-    /// being dropped, nobody saw the panic — report it (once).
+    /// A `PanicError` carrying this hand-off is dropped: if that is part
+    /// of dropping the outputs it was held with, nobody saw the panic —
+    /// report it (once).
     pub(super) fn dropped(&self) {
         let token = self.token.load(Ordering::Acquire);
         let open = |open: &RefCell<Vec<u64>>| open.borrow().contains(&token);
