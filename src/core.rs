@@ -607,9 +607,21 @@ impl Core {
                     Outcome::Err(TaskError::Cancelled)
                 }
                 Ending::Output(output) => output,
-                Ending::Panic(_) | Ending::Cancelled if slot.cancelled => {
+                // A panic after `cancel()` returned true (in the poll that
+                // cancelled the task): the outcome stays `Cancelled`, so
+                // nobody can receive the panic — report it, not lose it.
+                Ending::Panic(message) if slot.cancelled => {
+                    report = Some(
+                        Report::new(
+                            ReportKind::UnretrievedPanic,
+                            message,
+                            Some((slot.id(), slot.name())),
+                        )
+                        .with_site(self.debug.site(key)),
+                    );
                     Outcome::Err(TaskError::Cancelled)
                 }
+                Ending::Cancelled if slot.cancelled => Outcome::Err(TaskError::Cancelled),
                 Ending::Panic(message) => {
                     let panic = PanicError::new(message, slot.name());
                     Outcome::Err(TaskError::Panicked(panic))

@@ -591,18 +591,6 @@ fn a_future_whose_destructor_panics_ends_its_task_as_panicked() {
 }
 
 #[test]
-fn a_task_that_cancels_itself_and_then_panics_ends_cancelled() {
-    quiet_panics();
-    corio::run(async {
-        let task = corio::spawn(async {
-            corio::current_task().unwrap().cancel();
-            panic!("expected: after self-cancel");
-        });
-        assert_eq!(task.await, Err(TaskError::Cancelled));
-    });
-}
-
-#[test]
 fn dropping_the_loop_with_a_done_callback_that_holds_handles_does_not_panic() {
     let lp = EventLoop::new().unwrap();
     let watched = lp.spawn(std::future::pending::<()>());
@@ -923,4 +911,72 @@ fn an_exception_handler_whose_panic_payload_panics_when_dropped_is_contained() {
     lp.call_soon(|| panic!("a callback fails"));
     let turn = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| lp.run_once()));
     assert!(turn.is_ok(), "a panic escaped run_once");
+}
+
+/// The outcome a task gets, and the unretrieved-panic reports, when it
+/// cancels itself (`cancel()` returns true) and then panics in that poll.
+fn cancelled_then_panicked(detach: bool) -> (Option<Result<(), TaskError>>, Vec<String>) {
+    let mut lp = EventLoop::new().unwrap();
+    let reports = capture_reports(&lp);
+    quiet_panics();
+    let outcome = lp.run_until_complete(async move {
+        let task = corio::spawn(async {
+            assert!(corio::current_task().unwrap().cancel());
+            panic!("panicked after cancelling itself");
+        });
+        if detach {
+            drop(task);
+            for _ in 0..3 {
+                corio::yield_now().await;
+            }
+            None
+        } else {
+            Some(task.await)
+        }
+    });
+    let reports = reports.borrow();
+    let unretrieved = reports
+        .iter()
+        .filter(|r| r.kind() == ReportKind::UnretrievedPanic)
+        .map(|r| r.message().to_owned())
+        .collect();
+    (outcome, unretrieved)
+}
+
+#[test]
+fn a_panic_after_the_task_cancelled_itself_is_reported_and_the_outcome_stays_cancelled() {
+    let panic = vec!["panicked after cancelling itself".to_owned()];
+    assert_eq!(
+        cancelled_then_panicked(false),
+        (Some(Err(TaskError::Cancelled)), panic.clone())
+    );
+    assert_eq!(cancelled_then_panicked(true), (None, panic));
+}
+
+#[test]
+fn a_task_that_drops_its_own_cancel_on_drop_guard_and_then_panics_has_its_panic_reported() {
+    let mut lp = EventLoop::new().unwrap();
+    let reports = capture_reports(&lp);
+    quiet_panics();
+    lp.run_until_complete(async {
+        let slot: Rc<RefCell<Option<corio::CancelOnDrop<()>>>> = Rc::default();
+        let own = Rc::clone(&slot);
+        let guard = corio::spawn(async move {
+            corio::yield_now().await;
+            drop(own.borrow_mut().take()); // cancels this very task
+            panic!("worker failed");
+        })
+        .cancel_on_drop();
+        *slot.borrow_mut() = Some(guard);
+        corio::time::sleep(Duration::from_millis(10)).await;
+    });
+    let kinds: Vec<_> = reports
+        .borrow()
+        .iter()
+        .map(|r| (r.kind(), r.message().to_owned()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [(ReportKind::UnretrievedPanic, "worker failed".to_owned())]
+    );
 }

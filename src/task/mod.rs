@@ -552,6 +552,9 @@ impl<T: 'static> Task<T> {
     /// finished (or was already cancelled), `true` otherwise. A task that
     /// finishes in the poll during which it was cancelled still ends as
     /// cancelled: once `cancel` returned `true`, the outcome is `Cancelled`.
+    /// If it panics in that poll (it cancelled itself, or dropped its own
+    /// [`CancelOnDrop`], and then failed), the panic, which nobody can
+    /// receive then, is reported as unretrieved.
     ///
     /// # Examples
     ///
