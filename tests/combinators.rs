@@ -364,7 +364,7 @@ fn unretrieved_panics(main: impl Future<Output = ()>) -> Vec<String> {
     let reports = common::capture_reports(&lp);
     quiet_panics();
     lp.run_until_complete(main);
-    unretrieved(&reports)
+    common::unretrieved_messages(&reports)
 }
 
 #[test]
@@ -532,16 +532,6 @@ fn a_clone_of_a_panic_inside_an_output_dropped_with_the_stream_counts_as_unseen(
     assert_eq!(panic_logged_by_a_child(true), ["logged"]);
 }
 
-/// The messages of the unretrieved-panic reports among `reports`.
-fn unretrieved(reports: &std::cell::RefCell<Vec<corio::Report>>) -> Vec<String> {
-    reports
-        .borrow()
-        .iter()
-        .filter(|r| r.kind() == corio::ReportKind::UnretrievedPanic)
-        .map(|r| r.message().to_owned())
-        .collect()
-}
-
 /// A loop (and its captured reports) with a task still pending that holds
 /// a task's panic, unseen: in an unawaited handle, or in an `as_completed`
 /// of task handles that took it.
@@ -584,7 +574,7 @@ fn a_panic_buffered_in_an_as_completed_of_a_task_pending_when_the_loop_is_droppe
     for use_as_completed in [false, true] {
         let (lp, reports) = loop_holding_a_panic(use_as_completed, "held at close");
         drop(lp);
-        assert_eq!(unretrieved(&reports), ["held at close"]);
+        assert_eq!(common::unretrieved_messages(&reports), ["held at close"]);
     }
 }
 
@@ -595,7 +585,10 @@ fn reports_when_dropped_inside_another_loop(use_as_completed: bool) -> (Vec<Stri
     let mut outer = EventLoop::new().unwrap();
     let outer_reports = common::capture_reports(&outer);
     outer.run_until_complete(async move { drop(inner) });
-    (unretrieved(&inner_reports), unretrieved(&outer_reports))
+    (
+        common::unretrieved_messages(&inner_reports),
+        common::unretrieved_messages(&outer_reports),
+    )
 }
 
 #[test]

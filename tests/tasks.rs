@@ -785,13 +785,9 @@ fn a_destructor_run_while_a_loop_is_dropped_may_run_a_loop_of_its_own() {
     drop(lp);
     assert!(ran.get());
 }
-/// Unretrieved-panic reports among `reports`.
+/// How many unretrieved-panic reports are among `reports`.
 fn unretrieved(reports: &std::rc::Rc<std::cell::RefCell<Vec<corio::Report>>>) -> usize {
-    reports
-        .borrow()
-        .iter()
-        .filter(|r| r.kind() == corio::ReportKind::UnretrievedPanic)
-        .count()
+    common::unretrieved_messages(reports).len()
 }
 
 #[test]
@@ -934,13 +930,7 @@ fn cancelled_then_panicked(detach: bool) -> (Option<Result<(), TaskError>>, Vec<
             Some(task.await)
         }
     });
-    let reports = reports.borrow();
-    let unretrieved = reports
-        .iter()
-        .filter(|r| r.kind() == ReportKind::UnretrievedPanic)
-        .map(|r| r.message().to_owned())
-        .collect();
-    (outcome, unretrieved)
+    (outcome, common::unretrieved_messages(&reports))
 }
 
 #[test]

@@ -115,6 +115,16 @@ pub fn capture_reports(lp: &corio::EventLoop) -> Rc<RefCell<Vec<corio::Report>>>
     reports
 }
 
+/// The messages of the unretrieved-panic reports among `reports`.
+pub fn unretrieved_messages(reports: &RefCell<Vec<corio::Report>>) -> Vec<String> {
+    reports
+        .borrow()
+        .iter()
+        .filter(|r| r.kind() == corio::ReportKind::UnretrievedPanic)
+        .map(|r| r.message().to_owned())
+        .collect()
+}
+
 /// Silences the default panic hook's message for panics the test expects
 /// (they would otherwise clutter the test output). Returns a guard that
 /// restores nothing: tests in a binary share the hook, so install it once.
