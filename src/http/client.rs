@@ -1539,15 +1539,19 @@ impl StreamingResponse {
 
     /// The rest of the body, in memory.
     async fn read_body(&mut self) -> Result<Vec<u8>, Error> {
-        let mut body = Vec::new();
+        // Sized up front when the length is known (up to 1 MiB: a larger
+        // promise is believed as it arrives).
         let length_left = self
             .body
             .conn
             .as_ref()
             .and_then(|c| c.decoder.length_left());
-        if let Some(length) = length_left {
-            body.reserve_exact(usize::try_from(length).unwrap_or(usize::MAX).min(1 << 20));
-        }
+        let mut body = match length_left {
+            Some(length) => {
+                Vec::with_capacity(usize::try_from(length).unwrap_or(usize::MAX).min(1 << 20))
+            }
+            None => Vec::new(),
+        };
         // Not through `chunk`: what is buffered (often the whole body) is
         // taken without building a future per piece.
         loop {

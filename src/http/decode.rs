@@ -395,6 +395,10 @@ impl ResponseDecoder {
     // times per response, and most of those calls only slice a body.
     #[inline(never)]
     fn decode_head<'a>(&mut self, input: &'a [u8], eof: bool) -> Result<(usize, Event<'a>), Error> {
+        if input.is_empty() && !eof {
+            // Nothing yet (a request just sent): no parse to try.
+            return Ok((0, Event::NeedMore));
+        }
         let mut used = 0;
         loop {
             let rest = &input[used..];
