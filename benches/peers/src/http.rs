@@ -6,6 +6,8 @@
 //! * `raw`   — a hand-written mio + httparse client: no runtime, the limit;
 //! * `corio` — `corio::http::Client`, 64 tasks sharing one client (its pool);
 //! * `tokio` — a hand-written httparse client on tokio's current-thread runtime;
+//! * `corio-hand` — the same hand-written client on corio's runtime (not in
+//!   the default set: it splits corio's cost into runtime and `http::Client`);
 //! * `hyper` — hyper 1.x `client::conn::http1` on tokio's current-thread runtime.
 //!
 //! ```text
@@ -28,6 +30,8 @@ use std::time::{Duration, Instant};
 use crate::echo::{cpu_ns, median, run_self};
 
 pub const RUNTIMES: [&str; 4] = ["raw", "corio", "tokio", "hyper"];
+/// Clients measured only when `--runtimes` names them.
+const EXTRA_RUNTIMES: [&str; 1] = ["corio-hand"];
 const PATH: &str = "/1k.bin";
 
 /// CPU time of this process so far, in ns, from the scheduler's own
@@ -78,6 +82,7 @@ pub fn client(runtime: &str, addr: SocketAddr, conns: usize, requests: usize, pa
         "raw" => raw_client(addr, conns, requests, path).expect("raw client"),
         "corio" => corio_client(addr, conns, requests, path),
         "tokio" => tokio_client(addr, conns, requests, path),
+        "corio-hand" => corio_hand_client(addr, conns, requests, path),
         "hyper" => hyper_client(addr, conns, requests, path),
         other => panic!("unknown runtime {other}"),
     }
@@ -130,6 +135,45 @@ fn tokio_client(addr: SocketAddr, conns: usize, requests: usize, path: &str) {
             let (left, request) = (Rc::clone(&left), Rc::clone(&request));
             tasks.push(tokio::task::spawn_local(async move {
                 let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+                stream.set_nodelay(true).unwrap();
+                let mut buf = vec![0u8; 16 * 1024];
+                while left.get() > 0 {
+                    left.set(left.get() - 1);
+                    stream.write_all(&request).await.unwrap();
+                    let mut filled = 0;
+                    loop {
+                        let n = stream.read(&mut buf[filled..]).await.unwrap();
+                        assert!(n > 0, "nginx closed the connection");
+                        filled += n;
+                        if let Some((head, body)) = parse_head(&buf[..filled]) {
+                            if filled >= head + body {
+                                assert_eq!(filled, head + body, "no pipelining here");
+                                break;
+                            }
+                        }
+                    }
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+    });
+}
+
+/// `tokio_client`'s program, line for line, on corio's loop and
+/// `corio::net::TcpStream`: what the runtime costs without `http::Client`.
+fn corio_hand_client(addr: SocketAddr, conns: usize, requests: usize, path: &str) {
+    use std::cell::Cell;
+    use std::rc::Rc;
+    let request = Rc::new(request_bytes(addr, path));
+    corio::run(async move {
+        let left = Rc::new(Cell::new(requests));
+        let mut tasks = Vec::new();
+        for _ in 0..conns {
+            let (left, request) = (Rc::clone(&left), Rc::clone(&request));
+            tasks.push(corio::spawn(async move {
+                let mut stream = corio::net::TcpStream::connect(addr).await.unwrap();
                 stream.set_nodelay(true).unwrap();
                 let mut buf = vec![0u8; 16 * 1024];
                 while left.get() > 0 {
@@ -414,11 +458,15 @@ impl Drop for Backend {
 }
 
 pub fn w6(rounds: usize, conns: usize, requests: usize, only: Option<String>, server: &str) {
-    let runtimes: Vec<&str> = RUNTIMES
-        .iter()
-        .copied()
-        .filter(|rt| only.as_ref().is_none_or(|o| o.split(',').any(|x| x == *rt)))
-        .collect();
+    let runtimes: Vec<&str> = match &only {
+        None => RUNTIMES.to_vec(),
+        Some(only) => RUNTIMES
+            .iter()
+            .chain(&EXTRA_RUNTIMES)
+            .copied()
+            .filter(|rt| only.split(',').any(|x| x == *rt))
+            .collect(),
+    };
     let backend = match Backend::start(server) {
         Ok(backend) => backend,
         Err(err) => {
