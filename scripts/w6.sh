@@ -12,6 +12,7 @@
 # a temporary configuration on a free loopback port.
 #
 # Usage: scripts/w6.sh [--rounds 5] [--requests 100000] [--conns 64] [--runtimes raw,corio,tokio,hyper]
+#   (also corio-hand: the hand-written tokio client on corio's runtime, when named)
 # (`--server demo` serves the file from corio's own demo server instead of
 # nginx: the same clients, on a machine without nginx.)
 set -euo pipefail
