@@ -2535,3 +2535,41 @@ fn bytes_behind_an_urgent_byte_that_came_after_the_loop_last_looked_are_not_take
     assert_eq!(statuses, (200, 200, "fresh".to_string()));
     assert_eq!(accepted, 2);
 }
+
+#[test]
+fn an_http_1_0_request_that_says_both_keep_alive_and_close_is_closed() {
+    // RFC 9112 §9.3: the `close` option comes first, whatever the version.
+    run_bounded(async {
+        let server = echo_or_panic_server().await;
+        let (mut stream, head) = first_answer(
+            &server,
+            b"GET /a HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n",
+        )
+        .await;
+        assert!(head.contains("connection: close\r\n"), "{head:?}");
+        let mut rest = Vec::new();
+        let read = corio::time::timeout(Duration::from_secs(2), stream.read_to_end(&mut rest));
+        assert!(read.await.is_ok(), "the connection was kept open");
+    });
+}
+
+#[test]
+fn an_error_reply_to_a_head_request_has_no_body_either() {
+    // RFC 9110 §9.3.2: no content in any response to HEAD, refusals too.
+    run_bounded(async {
+        let server = echo_or_panic_server().await;
+        for request in [
+            &b"HEAD / HTTP/1.1\r\nHost: x\r\nExpect: something-else\r\n\r\n"[..],
+            b"HEAD / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+            b"HEAD / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"HEAD / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n",
+        ] {
+            let out = raw_exchange(&server, request).await;
+            assert!(
+                out.starts_with("HTTP/1.1 4") || out.starts_with("HTTP/1.1 5"),
+                "{out:?}"
+            );
+            assert!(out.ends_with("\r\n\r\n"), "a body after the head: {out:?}");
+        }
+    });
+}

@@ -742,7 +742,7 @@ impl Framing {
     pub(super) fn keep_alive(&self, version: Version) -> bool {
         match version {
             Version::Http11 => !self.close,
-            Version::Http10 => self.keep_alive,
+            Version::Http10 => self.keep_alive && !self.close,
         }
     }
 
@@ -942,6 +942,11 @@ mod tests {
         assert!(!keeps("HTTP/1.0 200 OK"));
         assert!(keeps("HTTP/1.0 200 OK\r\nConnection: Keep-Alive"));
         assert!(!keeps("HTTP/1.0 200 OK\r\nConnection: keep_alive"));
+        // `close` wins in any version (RFC 9112 §9.3).
+        assert!(!keeps("HTTP/1.0 200 OK\r\nConnection: keep-alive, close"));
+        assert!(!keeps(
+            "HTTP/1.0 200 OK\r\nConnection: close\r\nConnection: keep-alive"
+        ));
     }
 
     #[test]

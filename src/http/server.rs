@@ -732,8 +732,8 @@ where
         let idle = shared.keep_alive_timeout.get();
         let (request, keep_alive) = match read_request(&mut stream, &mut buf, peer, idle).await {
             Ok(Some(request)) => request,
-            Err(reply) => {
-                let sent = reply.send(&mut stream, Version::Http11, false, false, idle);
+            Err((reply, head_request)) => {
+                let sent = reply.send(&mut stream, Version::Http11, head_request, false, idle);
                 if sent.await.is_ok() {
                     linger(&mut stream).await;
                 }
@@ -830,7 +830,7 @@ async fn read_request(
     buf: &mut Vec<u8>,
     peer: SocketAddr,
     idle: Duration,
-) -> Result<Option<(Request, bool)>, Reply> {
+) -> Result<Option<(Request, bool)>, (Reply, bool)> {
     let bad = |status: u16, why: &str| Reply::new(status).body(why.to_owned()).close();
     let head_deadline = deadline_after(idle);
     loop {
@@ -838,26 +838,31 @@ async fn read_request(
         let mut parsed = httparse::Request::new(&mut fields);
         match parsed.parse(buf) {
             Ok(httparse::Status::Complete(head_len)) if head_len > MAX_HEAD => {
-                return Err(bad(431, "request head too large"));
+                return Err((bad(431, "request head too large"), false));
             }
             Ok(httparse::Status::Complete(head_len)) => {
+                // (The refusal of a `HEAD` request gets its head only.)
+                let head_request = parsed.method == Some("HEAD");
                 // The client's framing rules, for the request.
                 let fields = || parsed.headers.iter().map(|f| (f.name, f.value));
                 let Ok(framing) = Framing::of(fields()) else {
-                    return Err(bad(400, "bad Content-Length"));
+                    return Err((bad(400, "bad Content-Length"), head_request));
                 };
                 // (A `Transfer-Encoding` that lists no coding is refused too:
                 // beside a `Content-Length`, peers would frame it differently.)
                 if framing.transfer_encoding {
-                    return Err(bad(
-                        501,
-                        "request bodies with Transfer-Encoding (chunked) are not supported by the demo server",
+                    return Err((
+                        bad(
+                            501,
+                            "request bodies with Transfer-Encoding (chunked) are not supported by the demo server",
+                        ),
+                        head_request,
                     ));
                 }
                 let length = match framing.length.map(usize::try_from) {
                     None => 0,
                     Some(Ok(length)) if length <= MAX_BODY => length,
-                    Some(_) => return Err(bad(413, "request body too large")),
+                    Some(_) => return Err((bad(413, "request body too large"), head_request)),
                 };
                 let version = if parsed.version == Some(0) {
                     Version::Http10
@@ -880,7 +885,10 @@ async fn read_request(
                     .filter(|item| !item.is_empty())
                 {
                     if !expectation.eq_ignore_ascii_case(b"100-continue") {
-                        return Err(bad(417, "the only expectation met is 100-continue"));
+                        return Err((
+                            bad(417, "the only expectation met is 100-continue"),
+                            head_request,
+                        ));
                     }
                     continue_expected = true;
                 }
@@ -913,7 +921,7 @@ async fn read_request(
                 return Ok(Some((request, keep_alive)));
             }
             Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD => {
-                return Err(bad(431, "request head too large"));
+                return Err((bad(431, "request head too large"), false));
             }
             Ok(httparse::Status::Partial) => {
                 match timeout_at(head_deadline, read_more(stream, buf)).await {
@@ -922,9 +930,9 @@ async fn read_request(
                 }
             }
             Err(httparse::Error::TooManyHeaders) => {
-                return Err(bad(431, "more than 64 header fields"));
+                return Err((bad(431, "more than 64 header fields"), false));
             }
-            Err(_) => return Err(bad(400, "malformed request")),
+            Err(_) => return Err((bad(400, "malformed request"), false)),
         }
     }
 }
