@@ -246,6 +246,11 @@ pub(crate) enum Severity {
 /// `corio: ` — or, with the `log` feature, to the `log` facade (target
 /// `corio`, level by `severity`). Every line corio writes goes through
 /// here.
+///
+/// It never panics: it runs where a panic would do harm (a pool worker
+/// between jobs, the loop's own bookkeeping). A line that cannot be
+/// written — stderr closed or on a full disk — is dropped, and so is the
+/// panic of a `log` backend.
 pub(crate) fn emit(severity: Severity, message: fmt::Arguments<'_>) {
     #[cfg(feature = "log")]
     {
@@ -253,12 +258,19 @@ pub(crate) fn emit(severity: Severity, message: fmt::Arguments<'_>) {
             Severity::Error => log::Level::Error,
             Severity::Warn => log::Level::Warn,
         };
-        log::log!(target: "corio", level, "{message}");
+        let logged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            log::log!(target: "corio", level, "{message}");
+        }));
+        if let Err(payload) = logged {
+            crate::contain::drop_contained(payload);
+        }
     }
     #[cfg(not(feature = "log"))]
     {
+        use std::io::Write;
         let _ = severity;
-        eprintln!("corio: {message}");
+        // Not `eprintln!`, which panics when the write fails.
+        let _ = writeln!(std::io::stderr().lock(), "corio: {message}");
     }
 }
 

@@ -970,3 +970,63 @@ fn a_task_that_drops_its_own_cancel_on_drop_guard_and_then_panics_has_its_panic_
         [(ReportKind::UnretrievedPanic, "worker failed".to_owned())]
     );
 }
+
+#[test]
+fn corio_goes_on_when_its_reports_cannot_be_written() {
+    if std::env::var_os("CORIO_TEST_CHILD").is_some() {
+        // Run with stderr on /dev/full: every report fails to be written.
+        quiet_panics();
+        // An unseen task panic, reported from inside the loop.
+        let answer = corio::run(async {
+            drop(corio::spawn(async { panic!("nobody looks at this") }));
+            corio::time::sleep(Duration::from_millis(20)).await;
+            42
+        });
+        assert_eq!(answer, 42);
+        // A done callback's panic, reported from a pool worker between jobs:
+        // the worker lives on and runs the next job.
+        let pool = corio::pool::ThreadPool::builder().max_threads(1).build();
+        let first = pool.submit(|| 1).unwrap();
+        first.add_done_callback(|_| panic!("a panicking done callback"));
+        drop(first);
+        let mut second = pool.submit(|| 2).unwrap();
+        let result = second.wait_timeout(Duration::from_secs(20));
+        assert!(matches!(result, Some(Ok(2))), "the pool stalled");
+        println!("the child went on");
+        return;
+    }
+    // Linux has a device whose writes always fail (ENOSPC); elsewhere, skip.
+    let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
+        return;
+    };
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "corio_goes_on_when_its_reports_cannot_be_written",
+            "--exact",
+            "--test-threads=1",
+            "--nocapture",
+        ])
+        .env("CORIO_TEST_CHILD", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(full)
+        .spawn()
+        .unwrap();
+    // Bounded: a pool whose worker died in a report hangs as it is dropped.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
+    let status = status.unwrap_or_else(|| panic!("the child hung\n{stdout}"));
+    assert!(status.success(), "{status:?}\n{stdout}");
+    assert!(stdout.contains("the child went on"), "{stdout}");
+}
