@@ -107,6 +107,9 @@ fn fill_message(buf: &mut [u8], conn: usize, i: usize) {
     }
 }
 
+/// The most a client writes before it reads the echo back.
+const PIECE: usize = 64 * 1024;
+
 /// One connection, as one task: `messages` round trips of `size` bytes,
 /// each echo checked. Returns the round trips made.
 ///
@@ -118,18 +121,27 @@ async fn client(addr: SocketAddr, conn: usize, messages: usize, size: usize) -> 
     let mut echoed = vec![0; size];
     for i in 0..messages {
         fill_message(&mut message, conn, i);
-        stream.write_all(&message).await?;
-        // A server that is not an echo server may answer nothing at all.
-        match corio::time::timeout(ECHO_WAIT, stream.read_exact(&mut echoed)).await {
-            Ok(read) => read?,
-            Err(_) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!(
-                        "message {i}: no echo within {} s — is {addr} an echo server?",
-                        ECHO_WAIT.as_secs()
-                    ),
-                ));
+        // A large message goes in pieces, each read back before the next
+        // is written: writing 16 MiB before reading anything would stall
+        // once the echo had filled the socket buffers both ways.
+        for (piece, back) in message.chunks(PIECE).zip(echoed.chunks_mut(PIECE)) {
+            let round_trip = async {
+                stream.write_all(piece).await?;
+                stream.read_exact(back).await
+            };
+            // A server that is not an echo server may answer nothing at all
+            // (or stop reading).
+            match corio::time::timeout(ECHO_WAIT, round_trip).await {
+                Ok(done) => done?,
+                Err(_) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!(
+                            "message {i}: no echo within {} s — is {addr} an echo server?",
+                            ECHO_WAIT.as_secs()
+                        ),
+                    ));
+                }
             }
         }
         if echoed != message {

@@ -141,12 +141,23 @@ fn step_by_step() {
 }
 
 fn main() {
-    let all_num = match std::env::args().nth(1) {
+    let usage = "usage: fibonacci [HOW MANY, 0 to 92; default 10]";
+    let mut args = std::env::args().skip(1);
+    let arg = args.next();
+    if matches!(arg.as_deref(), Some("-h" | "--help")) {
+        println!("{usage}");
+        return;
+    }
+    if let Some(extra) = args.next() {
+        eprintln!("{usage}; one argument at most, got {extra:?} too");
+        std::process::exit(2);
+    }
+    let all_num = match arg {
         None => 10,
         Some(arg) => match arg.parse::<u32>() {
             Ok(n) if n <= 92 => n, // past 92, `a + b` overflows a u64
             _ => {
-                eprintln!("usage: fibonacci [HOW MANY, 0 to 92; default 10]; got {arg:?}");
+                eprintln!("{usage}; got {arg:?}");
                 std::process::exit(2);
             }
         },

@@ -88,6 +88,17 @@ impl Gate {
     }
 }
 
+/// Opens the gate all the way when dropped — also when `main` unwinds (a
+/// `println!` to a closed pipe panics), so that no job is left waiting at
+/// it while dropping the pool joins the threads.
+struct OpenOnDrop(Arc<Gate>);
+
+impl Drop for OpenOnDrop {
+    fn drop(&mut self) {
+        self.0.release(usize::MAX);
+    }
+}
+
 /// Job `n`: waits at the gate, then returns the name of its thread.
 fn job(n: usize, gate: Arc<Gate>) -> impl FnOnce() -> String + Send + 'static {
     move || {
@@ -153,6 +164,7 @@ fn try_policy(policy: Policy, seed_name: &str) {
         .thread_name(format!("{policy:?}").to_lowercase())
         .build();
     let gate = Gate::new();
+    let _open_at_the_end = OpenOnDrop(Arc::clone(&gate)); // dropped before the pool
 
     let mut handles: Vec<Result<JobHandle<String>, Rejected>> = Vec::new();
     for n in 1..=JOBS {

@@ -45,14 +45,23 @@ fn time_three_requests<F: Future<Output = ()> + 'static>(
 }
 
 fn main() {
-    let secs = match std::env::args().nth(1) {
+    let usage = "usage: sleep_lesson [SECONDS per request, 0 to 60; default 2]";
+    let mut args = std::env::args().skip(1);
+    let arg = args.next();
+    if matches!(arg.as_deref(), Some("-h" | "--help")) {
+        println!("{usage}");
+        return;
+    }
+    if let Some(extra) = args.next() {
+        eprintln!("{usage}; one argument at most, got {extra:?} too");
+        std::process::exit(2);
+    }
+    let secs = match arg {
         None => Duration::from_secs(2),
         Some(arg) => match arg.parse::<f64>() {
             Ok(s) if s.is_finite() && (0.0..=60.0).contains(&s) => Duration::from_secs_f64(s),
             _ => {
-                eprintln!(
-                    "usage: sleep_lesson [SECONDS per request, 0 to 60; default 2]; got {arg:?}"
-                );
+                eprintln!("{usage}; got {arg:?}");
                 std::process::exit(2);
             }
         },

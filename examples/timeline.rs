@@ -294,9 +294,10 @@ fn main() {
         }
     }
 
-    // Find out now, not after the runs, if a file cannot be written.
+    // Find out now, not after the runs, if a file cannot be written —
+    // without emptying one that exists, or leaving a new one behind.
     for path in std::iter::once(&out).chain(&chrome) {
-        if let Err(e) = std::fs::write(path, "") {
+        if let Err(e) = check_writable(path) {
             eprintln!("timeline: cannot write {path}: {e}");
             std::process::exit(1);
         }
@@ -326,4 +327,18 @@ fn main() {
         std::process::exit(1);
     }
     println!("wrote {out}: {end_b:.2} s blocking, {end_a:.2} s awaiting");
+}
+
+/// Can `path` be written? Opened for appending (so an existing file keeps
+/// its bytes); a file created just to find out is removed again.
+fn check_writable(path: &str) -> std::io::Result<()> {
+    let existed = std::path::Path::new(path).exists();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)?;
+    if !existed {
+        std::fs::remove_file(path)?;
+    }
+    Ok(())
 }
