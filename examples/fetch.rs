@@ -92,6 +92,12 @@ fn parse_args() -> Result<Options, String> {
     if options.url.is_empty() && !options.demo {
         return Err(USAGE.into());
     }
+    if !options.url.is_empty() && options.demo {
+        return Err(format!(
+            "--demo fetches from a server of its own: give it no URL (got {:?})",
+            options.url
+        ));
+    }
     Ok(options)
 }
 

@@ -332,7 +332,8 @@ fn main() {
 /// Can `path` be written? Opened for appending (so an existing file keeps
 /// its bytes); a file created just to find out is removed again.
 fn check_writable(path: &str) -> std::io::Result<()> {
-    let existed = std::path::Path::new(path).exists();
+    // (The link itself, if it is one: a dangling link is not a new file.)
+    let existed = std::fs::symlink_metadata(path).is_ok();
     std::fs::OpenOptions::new()
         .append(true)
         .create(true)

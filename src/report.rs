@@ -262,15 +262,35 @@ pub(crate) fn emit(severity: Severity, message: fmt::Arguments<'_>) {
             log::log!(target: "corio", level, "{message}");
         }));
         if let Err(payload) = logged {
-            crate::contain::drop_contained(payload);
+            drop_quietly(payload);
         }
     }
     #[cfg(not(feature = "log"))]
     {
-        use std::io::Write;
         let _ = severity;
-        // Not `eprintln!`, which panics when the write fails.
-        let _ = writeln!(std::io::stderr().lock(), "corio: {message}");
+        if std::thread::panicking() {
+            // Unwinding already (a destructor's report), where a second
+            // panic would abort: straight to stderr, errors ignored.
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr().lock(), "corio: {message}");
+        } else {
+            // `eprintln!`, so that a test harness captures the line; it
+            // panics when the write fails, and that panic is caught here.
+            let written = std::panic::catch_unwind(|| eprintln!("corio: {message}"));
+            if let Err(payload) = written {
+                drop_quietly(payload);
+            }
+        }
+    }
+}
+
+/// Drops the payload of a panic `emit` caught. Not through
+/// `drop_contained`, which reports through `emit` again: a payload whose
+/// destructor panics too is leaked, unreported.
+fn drop_quietly(payload: Box<dyn std::any::Any + Send>) {
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(payload)));
+    if let Err(again) = dropped {
+        std::mem::forget(again);
     }
 }
 

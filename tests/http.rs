@@ -2558,11 +2558,23 @@ fn an_error_reply_to_a_head_request_has_no_body_either() {
     // RFC 9110 §9.3.2: no content in any response to HEAD, refusals too.
     run_bounded(async {
         let server = echo_or_panic_server().await;
+        // Refused for their heads: too many fields, too long, malformed.
+        let mut many = b"HEAD / HTTP/1.1\r\nHost: x\r\n".to_vec();
+        for i in 0..70 {
+            many.extend_from_slice(format!("X-{i}: y\r\n").as_bytes());
+        }
+        many.extend_from_slice(b"\r\n");
+        let mut long = b"HEAD / HTTP/1.1\r\nHost: x\r\nX-Long: ".to_vec();
+        long.extend(std::iter::repeat_n(b'a', 70 * 1024));
+        long.extend_from_slice(b"\r\n\r\n");
         for request in [
             &b"HEAD / HTTP/1.1\r\nHost: x\r\nExpect: something-else\r\n\r\n"[..],
             b"HEAD / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
             b"HEAD / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
             b"HEAD / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n",
+            &many,
+            &long,
+            b"HEAD / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
         ] {
             let out = raw_exchange(&server, request).await;
             assert!(

@@ -12,12 +12,25 @@ static RECORDS: Mutex<Vec<(String, Level, String)>> = Mutex::new(Vec::new());
 
 struct Collect;
 
+/// A panic payload whose destructor panics too.
+struct PanicsWhenDropped;
+
+impl Drop for PanicsWhenDropped {
+    fn drop(&mut self) {
+        panic!("the payload's destructor panics");
+    }
+}
+
 impl Log for Collect {
     fn enabled(&self, _: &Metadata<'_>) -> bool {
         true
     }
 
     fn log(&self, record: &Record<'_>) {
+        // A backend that fails, and fails again as its panic is dropped.
+        if record.args().to_string().contains("break the logger") {
+            std::panic::panic_any(PanicsWhenDropped);
+        }
         let entry = (
             record.target().to_owned(),
             record.level(),
@@ -38,6 +51,14 @@ fn reports_go_to_the_log_facade_with_a_level_by_kind() {
     let mut lp = corio::EventLoop::new().unwrap();
     lp.call_soon(|| panic!("a callback fails"));
     lp.run_once();
+    // A report the backend panics on (with a payload that panics when
+    // dropped) is lost — and nothing else: the loop goes on.
+    let ran_after = std::rc::Rc::new(std::cell::Cell::new(false));
+    let flag = ran_after.clone();
+    lp.call_soon(|| panic!("break the logger"));
+    lp.call_soon(move || flag.set(true));
+    lp.run_once();
+    assert!(ran_after.get());
     let _ = std::panic::take_hook();
 
     let records = RECORDS.lock().unwrap();

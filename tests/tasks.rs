@@ -986,8 +986,15 @@ fn corio_goes_on_when_its_reports_cannot_be_written() {
         // A done callback's panic, reported from a pool worker between jobs:
         // the worker lives on and runs the next job.
         let pool = corio::pool::ThreadPool::builder().max_threads(1).build();
-        let first = pool.submit(|| 1).unwrap();
+        let (go, wait) = std::sync::mpsc::channel::<()>();
+        let first = pool
+            .submit(move || {
+                wait.recv().ok(); // finishes after its callback is added
+                1
+            })
+            .unwrap();
         first.add_done_callback(|_| panic!("a panicking done callback"));
+        go.send(()).unwrap();
         drop(first);
         let mut second = pool.submit(|| 2).unwrap();
         let result = second.wait_timeout(Duration::from_secs(20));

@@ -836,13 +836,15 @@ async fn read_request(
     loop {
         let mut fields = [httparse::EMPTY_HEADER; 64];
         let mut parsed = httparse::Request::new(&mut fields);
-        match parsed.parse(buf) {
+        let status = parsed.parse(buf);
+        // (The refusal of a `HEAD` request gets its head only; httparse
+        // keeps the method even when the fields after it fail.)
+        let head_request = parsed.method == Some("HEAD");
+        match status {
             Ok(httparse::Status::Complete(head_len)) if head_len > MAX_HEAD => {
-                return Err((bad(431, "request head too large"), false));
+                return Err((bad(431, "request head too large"), head_request));
             }
             Ok(httparse::Status::Complete(head_len)) => {
-                // (The refusal of a `HEAD` request gets its head only.)
-                let head_request = parsed.method == Some("HEAD");
                 // The client's framing rules, for the request.
                 let fields = || parsed.headers.iter().map(|f| (f.name, f.value));
                 let Ok(framing) = Framing::of(fields()) else {
@@ -921,7 +923,7 @@ async fn read_request(
                 return Ok(Some((request, keep_alive)));
             }
             Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD => {
-                return Err((bad(431, "request head too large"), false));
+                return Err((bad(431, "request head too large"), head_request));
             }
             Ok(httparse::Status::Partial) => {
                 match timeout_at(head_deadline, read_more(stream, buf)).await {
@@ -930,9 +932,9 @@ async fn read_request(
                 }
             }
             Err(httparse::Error::TooManyHeaders) => {
-                return Err((bad(431, "more than 64 header fields"), false));
+                return Err((bad(431, "more than 64 header fields"), head_request));
             }
-            Err(_) => return Err((bad(400, "malformed request"), false)),
+            Err(_) => return Err((bad(400, "malformed request"), head_request)),
         }
     }
 }
