@@ -27,7 +27,7 @@ use slab::Slab;
 use crate::callback::{CallbackKey, CallbackSlot, Watch};
 use crate::contain::{drop_contained, wake_contained};
 use crate::debug::{Debug, TraceKind};
-use crate::handle::Shared;
+use crate::handle::{RemoteItem, Shared};
 use crate::reactor::Reactor;
 use crate::report::{Report, ReportKind, Severity, emit, panic_message, print_report};
 use crate::task::slot::{DoneCallbacks, Finished, Outcome, Stage, TaskFuture, TaskSlot};
@@ -410,17 +410,25 @@ impl Core {
         let Some(remote) = self.shared.take_remote() else {
             return;
         };
-        self.counters.remote_wakes(remote.wakes.len());
-        for waker in remote.wakes {
-            waker.clear_remote_queued();
-            if self.debug.watching() {
-                self.debug.woke(waker.key(), true);
+        // In the order the threads handed them over: a callback sent
+        // before a wake runs before the task it wakes.
+        let mut wakes = 0;
+        for item in remote.items {
+            match item {
+                RemoteItem::Wake(waker) => {
+                    wakes += 1;
+                    waker.clear_remote_queued();
+                    if self.debug.watching() {
+                        self.debug.woke(waker.key(), true);
+                    }
+                    self.schedule(waker.key());
+                }
+                RemoteItem::Callback(callback) => {
+                    self.call_soon(callback);
+                }
             }
-            self.schedule(waker.key());
         }
-        for callback in remote.callbacks {
-            self.call_soon(callback);
-        }
+        self.counters.remote_wakes(wakes);
         if remote.stop {
             self.shared.request_stop_here();
         }
@@ -1062,8 +1070,7 @@ impl Core {
         drop(ready); // keys only
         callbacks.into_iter().for_each(drop_contained);
         timers.into_iter().for_each(drop_contained);
-        remote.wakes.into_iter().for_each(drop_contained);
-        remote.callbacks.into_iter().for_each(drop_contained);
+        remote.items.into_iter().for_each(drop_contained);
         // Last, so that reports raised while the rest was dropped (a
         // panicked task's handle in a callback that never ran) still reach
         // it. A handler may hold handles of this loop: drop it, or the two

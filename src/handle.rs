@@ -19,11 +19,18 @@ use crate::waker::TaskWaker;
 /// A callback sent from another thread.
 pub(crate) type RemoteCallback = Box<dyn FnOnce() + Send>;
 
-/// What other threads have handed to the loop since it last looked.
+/// One thing another thread handed to the loop.
+pub(crate) enum RemoteItem {
+    Wake(Arc<TaskWaker>),
+    Callback(RemoteCallback),
+}
+
+/// What other threads have handed to the loop since it last looked, in the
+/// order they handed it (wakes and callbacks interleaved, as in asyncio's
+/// one `_ready` deque).
 #[derive(Default)]
 pub(crate) struct Remote {
-    pub(crate) wakes: Vec<Arc<TaskWaker>>,
-    pub(crate) callbacks: Vec<RemoteCallback>,
+    pub(crate) items: Vec<RemoteItem>,
     /// `LoopHandle::stop` was called — after the callbacks above were
     /// queued: the stop travels with them, so a callback sent before it
     /// runs before `run_forever` returns (asyncio's order).
@@ -76,7 +83,7 @@ impl Shared {
             if self.is_closed() {
                 return;
             }
-            remote.wakes.push(waker);
+            remote.items.push(RemoteItem::Wake(waker));
         }
         self.notify();
     }
@@ -92,7 +99,7 @@ impl Shared {
             if self.is_closed() {
                 return Err(f);
             }
-            remote.callbacks.push(f);
+            remote.items.push(RemoteItem::Callback(f));
         }
         self.notify();
         Ok(())

@@ -397,3 +397,36 @@ fn call_soon_threadsafe_on_the_loops_own_thread_keeps_call_soon_order() {
     });
     assert_eq!(*log.lock().unwrap(), ["call_soon", "threadsafe"]);
 }
+
+#[test]
+fn a_callback_sent_from_a_thread_before_it_wakes_a_task_runs_before_that_task() {
+    // asyncio's order (one `_ready` deque, in the order things became
+    // ready): what a thread handed over first runs first.
+    let mut lp = EventLoop::new().unwrap();
+    let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let parked = Arc::new(std::sync::Mutex::new(None::<std::task::Waker>));
+    let (l, p) = (log.clone(), parked.clone());
+    let mut first = true;
+    let _task = lp.spawn(std::future::poll_fn(move |cx| {
+        if std::mem::take(&mut first) {
+            *p.lock().unwrap() = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
+        l.lock().unwrap().push("task");
+        Poll::Ready(())
+    }));
+    lp.run_once(); // the task parks its waker
+    let handle = lp.handle();
+    let (l, p) = (log.clone(), parked.clone());
+    std::thread::spawn(move || {
+        let l1 = l.clone();
+        assert!(handle.call_soon_threadsafe(move || l1.lock().unwrap().push("callback")));
+        p.lock().unwrap().take().unwrap().wake();
+        let l2 = l.clone();
+        assert!(handle.call_soon_threadsafe(move || l2.lock().unwrap().push("callback 2")));
+    })
+    .join()
+    .unwrap();
+    lp.run_once();
+    assert_eq!(*log.lock().unwrap(), ["callback", "task", "callback 2"]);
+}
