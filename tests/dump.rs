@@ -364,3 +364,38 @@ fn a_task_name_with_a_newline_keeps_to_its_row_of_the_dump_table() {
     evil.cancel();
     ok.cancel();
 }
+
+#[test]
+fn a_task_dumping_from_its_destructor_while_cancelled_is_running_not_waiting_on_nothing() {
+    struct DumpOnDrop(
+        Rc<std::cell::RefCell<Option<corio::debug::TaskDump>>>,
+        Rc<std::cell::Cell<Option<corio::TaskId>>>,
+    );
+    impl Drop for DumpOnDrop {
+        fn drop(&mut self) {
+            let id = self.1.get().unwrap();
+            *self.0.borrow_mut() = corio::debug::dump().task(id).cloned();
+        }
+    }
+    let mut lp = debug_loop();
+    let row = Rc::new(std::cell::RefCell::new(None));
+    let seen = Rc::clone(&row);
+    lp.run_until_complete(async move {
+        let id = Rc::new(std::cell::Cell::new(None));
+        let guard = DumpOnDrop(seen, Rc::clone(&id));
+        let task = corio::spawn(async move {
+            let _guard = guard; // "on cancel, show me what's going on"
+            corio::time::sleep(Duration::from_secs(60)).await;
+        });
+        id.set(Some(task.id()));
+        corio::yield_now().await; // it parks on its timer
+        task.cancel();
+        let _ = task.await;
+    });
+    let row = row.borrow().clone().expect("the destructor took a dump");
+    assert_eq!(
+        (row.status, row.waiting_on),
+        (Status::Running, vec![]),
+        "its own code is running (its future is being dropped), not parked with nobody to wake it"
+    );
+}

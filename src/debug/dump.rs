@@ -428,7 +428,10 @@ impl Core {
                 index: index as u32,
                 seq: slot.seq,
             };
-            let running = current == Some(key);
+            // `Stage::Running` outside a poll: its future is off the slot
+            // being dropped (a cancellation) — its own code runs now.
+            let running =
+                current == Some(key) || matches!(slot.stage, crate::task::slot::Stage::Running);
             let (status, waiting_on) = status_of(key, running, slot.is_finished(), slot.queued);
             let info = self.debug.with_task(key, |info| {
                 (
