@@ -553,9 +553,13 @@ impl Core {
             }
             Ok(Poll::Ready(Finished::Boxed(output))) => {
                 // Dropping the finished future is still the task's work: a
-                // panicking destructor makes it `Panicked` — as it does for a
+                // panicking destructor makes it `Panicked`, and the
+                // destructor sees the task as `current_task()` — as for a
                 // wrapped future, whose inner future is dropped in its poll.
-                match catch_unwind(AssertUnwindSafe(move || drop(future))) {
+                let polling = self.begin_polling(key, &waker);
+                let dropped = catch_unwind(AssertUnwindSafe(move || drop(future)));
+                drop(polling);
+                match dropped {
                     Ok(()) => {
                         let output = Ending::Output(Outcome::Boxed(output));
                         self.finish(key, output, Some(waker));

@@ -1142,6 +1142,36 @@ fn header_injection_is_refused_before_anything_is_sent() {
 }
 
 #[test]
+fn header_values_with_other_control_bytes_are_refused_before_anything_is_sent() {
+    // RFC 9110 §5.5: a field value is VCHAR, obs-text, SP and HTAB only; a
+    // value with another control byte is a malformed request (corio's own
+    // demo server answers it 400).
+    run_bounded(async {
+        let server = Server::bind("127.0.0.1:0", |_req| async { Reply::text("sent") })
+            .await
+            .unwrap();
+        for value in [&b"a\x01b"[..], b"a\x0bb", b"a\x1bb", b"a\x7fb"] {
+            let result = Client::new()
+                .get(server.url("/"))
+                .header("X-A", value)
+                .send()
+                .await;
+            assert_eq!(
+                result.map(|r| r.status).map_err(|e| e.kind()),
+                Err(ErrorKind::InvalidRequest),
+                "{value:?}"
+            );
+        }
+        let built = Client::builder().user_agent("agent\x7f").build();
+        assert_eq!(
+            built.map(drop).map_err(|e| e.kind()),
+            Err(ErrorKind::InvalidRequest)
+        );
+        assert_eq!(server.connections(), 0);
+    });
+}
+
+#[test]
 fn other_schemes_and_bad_urls_are_clear_errors() {
     run_bounded(async {
         let err = http::get("https://example.com/").await.unwrap_err();

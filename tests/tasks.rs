@@ -1037,3 +1037,67 @@ fn corio_goes_on_when_its_reports_cannot_be_written() {
     assert!(status.success(), "{status:?}\n{stdout}");
     assert!(stdout.contains("the child went on"), "{stdout}");
 }
+
+#[test]
+fn a_named_task_keeps_its_name_after_its_output_was_taken() {
+    corio::run(async {
+        let mut task = Builder::new().name("worker").spawn(async { 1 });
+        assert_eq!((&mut task).await, Ok(1));
+        assert!(task.is_done());
+        assert_eq!(task.name(), "worker");
+        let mut unnamed = corio::spawn(async { 2 });
+        assert_eq!((&mut unnamed).await, Ok(2));
+        assert_eq!(unnamed.name(), format!("Task-{}", unnamed.id().as_u64()));
+    });
+}
+
+/// Records `corio::current_task()` when dropped.
+struct SeesCurrentTask(Rc<RefCell<Vec<Option<corio::TaskId>>>>);
+
+impl Drop for SeesCurrentTask {
+    fn drop(&mut self) {
+        let current = corio::current_task().map(|task| task.id());
+        self.0.borrow_mut().push(current);
+    }
+}
+
+/// Finishes at its first poll, holding a guard until it is dropped; `N`
+/// bytes of ballast decide whether the loop keeps its output in place.
+struct FinishesAtOnce<const N: usize> {
+    _guard: SeesCurrentTask,
+    _ballast: [u8; N],
+}
+
+impl<const N: usize> std::future::Future for FinishesAtOnce<N> {
+    type Output = u32;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<u32> {
+        std::task::Poll::Ready(7)
+    }
+}
+
+/// Is the task current for the destructor of its finished future?
+fn current_for_the_destructor_of_a_finished_future<const N: usize>() -> bool {
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let guard = SeesCurrentTask(seen.clone());
+    corio::run(async move {
+        let task = corio::spawn(FinishesAtOnce::<N> {
+            _guard: guard,
+            _ballast: [0; N],
+        });
+        let id = task.id();
+        assert_eq!(task.await, Ok(7));
+        assert_eq!(seen.borrow().len(), 1);
+        let current = seen.borrow()[0];
+        current == Some(id)
+    })
+}
+
+#[test]
+fn the_destructor_of_a_finished_future_runs_as_its_task_whatever_the_futures_size() {
+    assert!(current_for_the_destructor_of_a_finished_future::<8>());
+    assert!(current_for_the_destructor_of_a_finished_future::<512>());
+}

@@ -859,8 +859,9 @@ pub struct RequestBuilder {
 }
 
 impl RequestBuilder {
-    /// Adds a header. A name that is not a token, or a value with CR, LF
-    /// or NUL, makes the request fail with
+    /// Adds a header. A name that is not a token, or a value with a
+    /// control byte other than tab (CR, LF, NUL, ...), makes the request
+    /// fail with
     /// [`ErrorKind::InvalidRequest`] before anything is sent.
     /// `Content-Length` and `Transfer-Encoding` are the client's to set
     /// (from the body) and are refused too. `Host` is single-valued: a

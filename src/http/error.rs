@@ -38,7 +38,8 @@ pub enum ErrorKind {
     /// More redirects than the client allows, or a redirect loop.
     TooManyRedirects,
     /// The request could not be sent as given (a URL that does not parse,
-    /// a header name or value with CR, LF or NUL); nothing was sent.
+    /// a header name that is not a token, a value with a control byte);
+    /// nothing was sent.
     InvalidRequest,
 }
 

@@ -265,7 +265,8 @@ impl Reply {
     ///
     /// # Panics
     ///
-    /// If the name is not an HTTP token or the value has CR, LF or NUL, or
+    /// If the name is not an HTTP token or the value has a control byte
+    /// other than tab (CR, LF, NUL, ...), or
     /// if it is `Content-Length` or `Transfer-Encoding` — the server frames
     /// the body itself, and a second framing field would make the reply
     /// one no client can read: the handler's code is wrong, and the reply

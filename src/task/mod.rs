@@ -436,6 +436,9 @@ pub struct Task<T> {
     taken: bool,
     /// The taken outcome was `Cancelled` (so `is_cancelled` stays true).
     taken_cancelled: bool,
+    /// The name given by `Builder::name`, kept when the outcome is taken
+    /// (so `name` stays true).
+    taken_name: Option<Box<str>>,
     _output: PhantomData<fn() -> T>,
 }
 
@@ -454,6 +457,7 @@ impl<T: 'static> Task<T> {
             key,
             taken: false,
             taken_cancelled: false,
+            taken_name: None,
             _output: PhantomData,
         }
     }
@@ -483,7 +487,10 @@ impl<T: 'static> Task<T> {
     /// });
     /// ```
     pub fn name(&self) -> String {
-        self.task_ref().name()
+        match &self.taken_name {
+            Some(name) => name.to_string(),
+            None => self.task_ref().name(),
+        }
     }
 
     /// A non-generic reference to the task (what [`current_task`] and
@@ -751,6 +758,10 @@ impl<T: 'static> Future for Task<T> {
             }
         };
         self.taken = true;
+        self.taken_name = released
+            .extra
+            .and_then(|extra| extra.name)
+            .map(String::into_boxed_str);
         let Stage::Done(outcome) = released.stage else {
             unreachable!()
         };
