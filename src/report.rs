@@ -247,10 +247,11 @@ pub(crate) enum Severity {
 /// `corio`, level by `severity`). Every line corio writes goes through
 /// here.
 ///
-/// It never panics: it runs where a panic would do harm (a pool worker
-/// between jobs, the loop's own bookkeeping). A line that cannot be
+/// It never panics itself: it runs where a panic would do harm (a pool
+/// worker between jobs, the loop's own bookkeeping). A line that cannot be
 /// written — stderr closed or on a full disk — is dropped, and so is the
-/// panic of a `log` backend.
+/// panic of a `log` backend (the panic hook sees that one: a hook that
+/// panics in turn aborts, as it would for any panic).
 pub(crate) fn emit(severity: Severity, message: fmt::Arguments<'_>) {
     #[cfg(feature = "log")]
     {
@@ -267,23 +268,19 @@ pub(crate) fn emit(severity: Severity, message: fmt::Arguments<'_>) {
     }
     #[cfg(not(feature = "log"))]
     {
+        use std::io::Write;
         let _ = severity;
-        if std::thread::panicking() {
-            // Unwinding already (a destructor's report), where a second
-            // panic would abort: straight to stderr, errors ignored.
-            use std::io::Write;
-            let _ = writeln!(std::io::stderr().lock(), "corio: {message}");
-        } else {
-            // `eprintln!`, so that a test harness captures the line; it
-            // panics when the write fails, and that panic is caught here.
-            let written = std::panic::catch_unwind(|| eprintln!("corio: {message}"));
-            if let Err(payload) = written {
-                drop_quietly(payload);
-            }
-        }
+        // Not `eprintln!`: it panics when the write fails, and that panic
+        // would run the panic hook (one that prints panics too would then
+        // abort) or, with `panic = "abort"`, end the program. So the line
+        // goes straight to stderr — past a test harness's capture (tests
+        // that want corio's reports take them with
+        // `set_exception_handler`).
+        let _ = writeln!(std::io::stderr().lock(), "corio: {message}");
     }
 }
 
+#[cfg(feature = "log")]
 /// Drops the payload of a panic `emit` caught. Not through
 /// `drop_contained`, which reports through `emit` again: a payload whose
 /// destructor panics too is leaked, unreported.

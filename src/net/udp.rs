@@ -149,6 +149,12 @@ impl UdpSocket {
     /// (datagrams from others that arrive afterwards are dropped by the
     /// OS; ones already queued may still be received).
     ///
+    /// A connected socket also hears of the peer's absence: after a `send`
+    /// to a port where nothing listens, the OS's ICMP "port unreachable"
+    /// makes the next `recv`, `recv_from` or `send` fail with
+    /// `ConnectionRefused` (once; the socket then goes on). An unconnected
+    /// socket is not told.
+    ///
     /// # Examples
     ///
     /// ```
