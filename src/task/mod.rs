@@ -432,14 +432,18 @@ impl Builder {
 pub struct Task<T> {
     core: Rc<Core>,
     key: TaskKey,
-    /// Set once the outcome was taken (then the slot is gone).
-    taken: bool,
-    /// The taken outcome was `Cancelled` (so `is_cancelled` stays true).
-    taken_cancelled: bool,
-    /// The name given by `Builder::name`, kept when the outcome is taken
-    /// (so `name` stays true).
-    taken_name: Option<Box<str>>,
+    /// Set once the outcome was taken (then the slot is gone): what the
+    /// handle still knows of the task.
+    taken: Option<Taken>,
     _output: PhantomData<fn() -> T>,
+}
+
+/// What a handle keeps of its task once it has taken the outcome.
+struct Taken {
+    /// The outcome was `Cancelled` (so `is_cancelled` stays true).
+    cancelled: bool,
+    /// The name given by `Builder::name` (so `name` stays true).
+    name: Option<Box<str>>,
 }
 
 impl<T: 'static> Task<T> {
@@ -455,9 +459,7 @@ impl<T: 'static> Task<T> {
         Task {
             core,
             key,
-            taken: false,
-            taken_cancelled: false,
-            taken_name: None,
+            taken: None,
             _output: PhantomData,
         }
     }
@@ -487,7 +489,7 @@ impl<T: 'static> Task<T> {
     /// });
     /// ```
     pub fn name(&self) -> String {
-        match &self.taken_name {
+        match self.taken.as_ref().and_then(|taken| taken.name.as_ref()) {
             Some(name) => name.to_string(),
             None => self.task_ref().name(),
         }
@@ -526,7 +528,7 @@ impl<T: 'static> Task<T> {
     /// });
     /// ```
     pub fn is_done(&self) -> bool {
-        self.taken || self.task_ref().state_of().is_none_or(|s| s.is_finished())
+        self.taken.is_some() || self.task_ref().state_of().is_none_or(|s| s.is_finished())
     }
 
     /// Was the task cancelled? True as soon as [`cancel`](Task::cancel)
@@ -543,8 +545,8 @@ impl<T: 'static> Task<T> {
     /// });
     /// ```
     pub fn is_cancelled(&self) -> bool {
-        if self.taken {
-            return self.taken_cancelled;
+        if let Some(taken) = &self.taken {
+            return taken.cancelled;
         }
         self.task_ref().state() == TaskState::Cancelled
     }
@@ -627,7 +629,7 @@ impl<T: 'static> Task<T> {
     where
         F: FnOnce(&Result<T, TaskError>) + 'static,
     {
-        if self.taken || self.core.shared().is_closed() {
+        if self.taken.is_some() || self.core.shared().is_closed() {
             return false;
         }
         let mut st = self.core.state.borrow_mut();
@@ -679,7 +681,7 @@ impl<T: 'static> Task<T> {
     /// Readiness without taking the outcome: `Ready` once the task finished
     /// and its done callbacks ran. Registers `cx`'s waker otherwise.
     pub(crate) fn poll_finished(&self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.taken {
+        if self.taken.is_some() {
             return Poll::Ready(());
         }
         let replaced = {
@@ -700,7 +702,7 @@ impl<T: 'static> Task<T> {
     /// (a combinator handing the task back unfinished): it would wake
     /// somebody who no longer waits, and keep them counted as wakeable.
     pub(crate) fn forget_join_waker(&self) {
-        if self.taken {
+        if self.taken.is_some() {
             return;
         }
         let waker = {
@@ -727,7 +729,7 @@ impl<T: 'static> Future for Task<T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         assert!(
-            !self.taken,
+            self.taken.is_none(),
             "corio: a Task was polled after it returned its outcome"
         );
         let released = {
@@ -757,8 +759,7 @@ impl<T: 'static> Future for Task<T> {
                 return Poll::Pending;
             }
         };
-        self.taken = true;
-        self.taken_name = released
+        let name = released
             .extra
             .and_then(|extra| extra.name)
             .map(String::into_boxed_str);
@@ -766,7 +767,10 @@ impl<T: 'static> Future for Task<T> {
             unreachable!()
         };
         let result = outcome.into_result();
-        self.taken_cancelled = matches!(result, Err(TaskError::Cancelled));
+        self.taken = Some(Taken {
+            cancelled: matches!(result, Err(TaskError::Cancelled)),
+            name,
+        });
         Poll::Ready(result)
     }
 }
@@ -788,7 +792,7 @@ fn hand_off_if_watched(slot: &mut slot::TaskSlot, core: &Core, key: TaskKey) {
 
 impl<T> Drop for Task<T> {
     fn drop(&mut self) {
-        if self.taken {
+        if self.taken.is_some() {
             return;
         }
         let mut report = None;
@@ -828,7 +832,7 @@ impl<T> Drop for Task<T> {
 
 impl<T: 'static> fmt::Debug for Task<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.taken {
+        if self.taken.is_some() {
             return write!(f, "Task({}, taken)", self.id());
         }
         self.task_ref().fmt(f)
@@ -905,7 +909,7 @@ impl<T: 'static> Future for CancelOnDrop<T> {
 impl<T: 'static> Drop for CancelOnDrop<T> {
     fn drop(&mut self) {
         if let Some(task) = &self.task {
-            if !task.taken {
+            if task.taken.is_none() {
                 task.cancel();
             }
         }
