@@ -66,7 +66,10 @@
 //! Polled too early, it leaves the awaiter's waker in the slot; once the
 //! outcome is ready, it frees the slot and returns it. **Detaching:**
 //! dropping the handle (or [`Task::detach`](crate::Task::detach)) lets the
-//! task run on, as in asyncio and gevent; its slot goes when it finishes.
+//! task run on, as in gevent; its slot goes when it finishes. (asyncio's
+//! loop holds its tasks only weakly, and its docs tell you to keep a
+//! reference so that a task does not vanish mid-run: corio's slab owns the
+//! task, so dropping the handle never loses it.)
 //! [`Task::cancel_on_drop`](crate::Task::cancel_on_drop) does the opposite.
 //!
 //! ```rust
@@ -310,14 +313,16 @@
 //! One blocking call in a task stops every task of its loop; such work goes
 //! to a thread pool. [`spawn_blocking(f)`](crate::spawn_blocking) (asyncio's
 //! `to_thread`) submits `f` to the loop's default pool — created at first
-//! use with `min(32, cores + 4)` threads — and spawns a task that awaits the
-//! job's [`JobHandle`](crate::pool::JobHandle); you get that task's handle.
+//! use, with up to `min(32, cores + 4)` threads, started one at a time as
+//! jobs find none idle — and spawns a task that awaits the job's
+//! [`JobHandle`](crate::pool::JobHandle); you get that task's handle.
 //!
-//! 1. The pool hands the job to an idle thread, or starts a core thread,
-//!    or queues it: the order of Java's pool, which a
-//!    [`pool::ThreadPool`](crate::pool::ThreadPool) you build yourself
-//!    follows too, with extra threads and a [`Policy`](crate::pool::Policy)
-//!    for when its queue is full.
+//! 1. The pool hands the job to an idle thread (as Python's
+//!    `ThreadPoolExecutor` does; Java's pool would start another core
+//!    thread first), or starts a core thread, or queues it — then, as in
+//!    Java's pool, which a [`pool::ThreadPool`](crate::pool::ThreadPool)
+//!    you build yourself follows, extra threads and a
+//!    [`Policy`](crate::pool::Policy) for when its queue is full.
 //! 2. The task polls the `JobHandle`: the job is not done, so the handle
 //!    stores a clone of the task's waker in the job's shared state (a
 //!    `Mutex`, plus a `Condvar` for plain threads that
@@ -436,7 +441,7 @@
 //! | 线程池 / 进程池 | `ThreadPoolExecutor`, `threadpool`, `multiprocessing.dummy.Pool` / `ProcessPoolExecutor` | [`pool::ThreadPool`](crate::pool::ThreadPool), [`ThreadPool::map`](crate::pool::ThreadPool::map) | core/max threads, keep-alive, queue, policy; no processes: threads suffice |
 //! | 休眠 | `time.sleep(d)`, `asyncio.sleep(d)`, `gevent.sleep(d)` | [`time::sleep`](crate::time::sleep) | parks the task; never `std::thread::sleep` in a task |
 //! | 超时 | `join(timeout=)`, `asyncio.wait_for`, `gevent.Timeout` | [`time::timeout`](crate::time::timeout) | the inner future is dropped on time-out |
-//! | 就绪 | ready to run | the ready queue, [`TaskState`](crate::TaskState) | a woken task waits there for the next run phase |
+//! | 就绪 | ready to run | the ready queue; [`debug::dump`](crate::debug::dump) shows who is on it | a woken task waits there for the next run phase ([`TaskState::Pending`](crate::TaskState::Pending) covers ready and parked alike) |
 //! | 互斥锁 | `threading.Lock`, `acquire()` / `release()` | [`sync::Lock`](crate::sync::Lock) | still needed on one thread: tasks switch at each `.await` |
 //! | 信号量 | `Semaphore(3)` | [`sync::Semaphore`](crate::sync::Semaphore), [`BoundedSemaphore`](crate::sync::BoundedSemaphore) | limits how many at once; fair |
 //! | 事件 | `threading.Event`: `set`, `clear`, `wait` | [`sync::Event`](crate::sync::Event) | `set` wakes every waiter |
