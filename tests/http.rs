@@ -2615,3 +2615,98 @@ fn an_error_reply_to_a_head_request_has_no_body_either() {
         }
     });
 }
+
+#[test]
+fn a_slow_chunked_body_read_under_a_short_timeout_again_and_again_arrives_once_and_whole() {
+    run_bounded(async {
+        let wire = "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n".as_bytes().to_vec();
+        let server = scripted(move |n| match n {
+            0 => vec![
+                send("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"),
+                Drip(wire.clone(), Duration::from_millis(7)),
+            ],
+            _ => ok_with("next"),
+        })
+        .await;
+        let client = Client::new();
+        let mut response = client.get(server.url("/")).send_streaming().await.unwrap();
+        let mut body = Vec::new();
+        let mut cancelled = 0;
+        loop {
+            match corio::time::timeout(Duration::from_millis(2), response.chunk()).await {
+                Ok(Ok(Some(piece))) => body.extend_from_slice(piece),
+                Ok(Ok(None)) => break,
+                Ok(Err(err)) => panic!("{err}"),
+                Err(_) => cancelled += 1,
+            }
+        }
+        assert!(cancelled > 5, "{cancelled}");
+        assert_eq!(body, b"hello world");
+        assert_eq!(client.idle_connections(), 1);
+        assert_eq!(get_text(&client, &server).await, "next");
+        assert_eq!(server.accepted.get(), 1);
+    });
+}
+
+#[test]
+fn a_silent_server_meets_the_read_timeout_even_when_each_chunk_wait_is_cut_short_by_the_caller() {
+    run_bounded(async {
+        let server = scripted(|_| {
+            vec![
+                send("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab"),
+                Pause(Duration::from_secs(5)),
+            ]
+        })
+        .await;
+        let client = Client::builder()
+            .read_timeout(Duration::from_millis(200))
+            .build()
+            .unwrap();
+        let mut response = client.get(server.url("/")).send_streaming().await.unwrap();
+        assert_eq!(response.chunk().await.unwrap(), Some(&b"ab"[..]));
+        let start = Instant::now();
+        let outcome = loop {
+            match corio::time::timeout(Duration::from_millis(50), response.chunk()).await {
+                Ok(Ok(Some(_))) => panic!("no more bytes were sent"),
+                Ok(outcome) => break outcome.map(|_| ()),
+                Err(_) if start.elapsed() > Duration::from_secs(2) => break Ok(()),
+                Err(_) => {}
+            }
+        };
+        let err = outcome.expect_err("the server was silent for 2 s; the read timeout is 200 ms");
+        assert_eq!(err.kind(), ErrorKind::Timeout);
+    });
+}
+
+#[test]
+fn a_streaming_response_carried_to_a_second_loop_fails_cleanly() {
+    let client = Client::new();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut s, _) = listener.accept().unwrap();
+        let mut buf = [0; 4096];
+        let _ = s.read(&mut buf);
+        s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab")
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        let _ = s.write_all(b"cdefghij");
+        std::thread::sleep(Duration::from_millis(300));
+    });
+    let mut response = corio::run(async {
+        let mut r = client
+            .get(format!("http://{addr}/"))
+            .send_streaming()
+            .await
+            .unwrap();
+        assert_eq!(r.chunk().await.unwrap(), Some(&b"ab"[..]));
+        r
+    });
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run_bounded(async { response.chunk().await.map(|p| p.map(<[u8]>::to_vec)) })
+    }));
+    server.join().unwrap();
+    let result = outcome.expect("reading the rest of the body on another loop panicked");
+    assert_eq!(result.map_err(|err| err.kind()), Err(ErrorKind::Closed));
+}

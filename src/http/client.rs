@@ -647,7 +647,9 @@ impl Builder {
     }
 
     /// How long a read or write may wait with no progress: the longest
-    /// silence between bytes. Default 30 s.
+    /// silence between bytes. Default 30 s. The silence is counted from
+    /// when it began, also across [`StreamingResponse::chunk`] calls that
+    /// a caller's own timeout cut short.
     ///
     /// # Examples
     ///
@@ -1208,6 +1210,10 @@ struct Timers {
     idle: Option<Sleep>,
     /// The current request's total deadline.
     total: Option<Sleep>,
+    /// When the current wait's idle limit ends: kept across a wait whose
+    /// future was dropped (a caller's own timeout around `chunk`), so that
+    /// the silence is counted from when it began, not from each new call.
+    idle_until: Option<Instant>,
 }
 
 /// Runs one I/O step within the clock's idle limit and total deadline.
@@ -1218,10 +1224,11 @@ async fn limited<T>(
     doing: &str,
 ) -> Result<T, Error> {
     let mut step = pin!(step);
-    // The idle limit counts from the first time the step has to wait.
-    let mut idle_until = None;
+    // The idle limit counts from the first time the step has to wait (or
+    // an earlier step's wait that was dropped unfinished).
     poll_fn(|cx| {
         if let Poll::Ready(out) = step.as_mut().poll(cx) {
+            timers.idle_until = None;
             // A peer that always has bytes ready never makes us wait, so the
             // total deadline is checked here too (one clock read, only for
             // requests that have one).
@@ -1233,10 +1240,13 @@ async fn limited<T>(
         // A fresh clock read, once per wait that has to wait: the loop's
         // cached clock may be as old as a task that blocked the loop, and
         // a limit counted from it could end before the wait began.
-        let until = *idle_until.get_or_insert_with(|| crate::time::deadline_after(clock.idle));
+        let until = *timers
+            .idle_until
+            .get_or_insert_with(|| crate::time::deadline_after(clock.idle));
         let idle = timers.idle.get_or_insert_with(|| sleep_until(until));
         while Pin::new(&mut *idle).poll(cx).is_ready() {
             if idle.deadline() >= until {
+                timers.idle_until = None;
                 return Poll::Ready(Err(Error::new(
                     ErrorKind::Timeout,
                     format!("{doing}: nothing happened for {:?}", clock.idle),
@@ -1247,6 +1257,7 @@ async fn limited<T>(
         if let Some(deadline) = clock.deadline {
             let total = timers.total.get_or_insert_with(|| sleep_until(deadline.at));
             if Pin::new(total).poll(cx).is_ready() {
+                timers.idle_until = None;
                 return Poll::Ready(Err(deadline.error()));
             }
         }
@@ -1512,6 +1523,14 @@ impl StreamingResponse {
         let Some(conn) = self.body.conn.as_mut() else {
             return Ok(());
         };
+        // A response carried to another loop: its socket cannot wait there.
+        if crate::context::with_current(|_| ()).is_some() && !conn.stream.on_current_loop() {
+            let err = Error::new(
+                ErrorKind::Closed,
+                "the response's connection belongs to an earlier event loop; read its body on the loop that sent it",
+            );
+            return Err(self.body.fail(err).at(&self.url));
+        }
         match conn.fill().await {
             Ok(()) => Ok(()),
             Err(err) => Err(self.body.fail(err).at(&self.url)),
