@@ -10,7 +10,7 @@
 # link to each other (21 pages in all), plus a 5 MB binary file. For each
 # server it checks: `fetch URL` (status + headers), `fetch -I` (HEAD),
 # `fetch -o FILE` of the 5 MB file (compared with `cmp`), a 404 (fetch
-# still exits 0 and prints it), and `crawler --url` (all 21 pages, 0 errors).
+# still exits 0 and prints it), and `crawler --url` (all 21 pages ok, 0 failed).
 #
 # Not part of `cargo test` or CI: it needs nginx and Python on the machine
 # (nginx is installed with apt-get if missing). Every step is bounded by
@@ -122,8 +122,8 @@ check_server() {
     else fail "$name: fetch 404"; fi
 
     if run "$BIN/crawler" --url "$base/" --max-pages 50 --concurrency 4 --quiet &&
-        grep -qE "pages +$((PAGES + 1)) fetched, 0 errors" "$TMP/out"; then
-        pass "$name: crawler ($(grep -oE '[0-9]+ fetched, [0-9]+ errors' "$TMP/out"))"
+        grep -qE "pages +$((PAGES + 1)): $((PAGES + 1)) ok, 0 failed" "$TMP/out"; then
+        pass "$name: crawler ($(grep -oE '[0-9]+: [0-9]+ ok, [0-9]+ failed' "$TMP/out"))"
     else fail "$name: crawler --url $base/"; fi
 }
 
