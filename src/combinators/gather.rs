@@ -80,7 +80,10 @@ impl<F: Future> Children<F> {
 /// the outputs are `Result<T, TaskError>`). Only the futures that were woken
 /// are polled again. Dropped before it returns (a timeout, a `select`),
 /// it drops the outputs it has taken so far; a task's panic inside them,
-/// seen by nobody, is reported as unretrieved.
+/// seen by nobody, is reported as unretrieved. It drops the futures it
+/// still holds too: for tasks, dropping a handle detaches the task, which
+/// runs on — unlike asyncio's `wait_for(gather(..))`, which cancels them;
+/// pass [`cancel_on_drop`](crate::Task::cancel_on_drop) handles for that.
 ///
 /// # Examples
 ///
