@@ -80,7 +80,10 @@ impl<F: Future> Children<F> {
 /// the outputs are `Result<T, TaskError>`). Only the futures that were woken
 /// are polled again. Dropped before it returns (a timeout, a `select`),
 /// it drops the outputs it has taken so far; a task's panic inside them,
-/// seen by nobody, is reported as unretrieved. It drops the futures it
+/// seen by nobody, is reported as unretrieved. A plain future (not a
+/// `Task`) that panics is not contained: the panic goes through `gather`
+/// to the task awaiting it, which drops the other futures — for
+/// asyncio's `return_exceptions=True`, give `gather` tasks. It drops the futures it
 /// still holds too: for tasks, dropping a handle detaches the task, which
 /// runs on — unlike asyncio's `wait_for(gather(..))`, which cancels them;
 /// pass [`cancel_on_drop`](crate::Task::cancel_on_drop) handles for that.
@@ -139,8 +142,8 @@ where
 ///
 /// "The order they complete" is the order in which `as_completed` sees
 /// them complete, and it first looks at the first `next()`: tasks that had
-/// already finished by then come out in input order (as asyncio's do for
-/// futures already done when `as_completed` is called).
+/// already finished by then come out in input order (asyncio's come out
+/// in the order of a set it builds from the input: no order to rely on).
 ///
 /// Each `next()` polls every child that was woken and keeps the outputs
 /// that are not handed out yet. Dropping the stream drops those outputs

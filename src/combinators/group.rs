@@ -51,6 +51,11 @@ impl<E: fmt::Debug + fmt::Display> std::error::Error for GroupError<E> {}
 /// group without joining it (or dropping the `join` future) cancels the
 /// children still running.
 ///
+/// Only the first failure is returned (asyncio gathers them all in an
+/// `ExceptionGroup`): a later child's panic is reported as unretrieved,
+/// to the exception handler, and a later `Err` is dropped. `join` takes
+/// the group, so children cannot add to it while it is joined.
+///
 /// # Examples
 ///
 /// ```
@@ -109,7 +114,9 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
         }
     }
 
-    /// Spawns a child on the running loop.
+    /// Spawns a child on the running loop. Once the group has failed, a
+    /// new child is cancelled at once and never runs (asyncio's
+    /// `create_task` raises `RuntimeError` then).
     ///
     /// # Panics
     ///

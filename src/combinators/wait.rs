@@ -39,6 +39,12 @@ pub enum ReturnWhen {
 /// Nothing is taken from the tasks: await the done ones to get their
 /// outcomes (they are ready at once). An empty input returns at once.
 ///
+/// There is no `timeout` argument (asyncio's `wait(timeout=)`): wrapped in
+/// [`time::timeout`](crate::time::timeout), an elapsed wait drops every
+/// handle, and the tasks run on detached with no `(done, pending)` to look
+/// at. To wait until a deadline and keep the handles, add a task that
+/// sleeps until it, with [`ReturnWhen::FirstCompleted`].
+///
 /// # Examples
 ///
 /// ```

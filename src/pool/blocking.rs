@@ -31,8 +31,8 @@ pub(crate) fn default_pool() -> ThreadPool {
 /// gives a [`Task`] for its result.
 ///
 /// The loop's default pool is created on first use, with asyncio's size
-/// (`min(32, cores + 4)` threads, kept once started) and an unbounded
-/// queue. When the closure returns, the task is woken through the loop's
+/// (`min(32, cores + 4)` threads, kept once started, named
+/// `corio-blocking-1`, `corio-blocking-2`, ...) and an unbounded queue. When the closure returns, the task is woken through the loop's
 /// `mio::Waker`: a loop asleep in `mio::Poll` wakes at once — no polling.
 ///
 /// Awaiting the task gives `Ok(output)`, or `Err(TaskError::Panicked)` if

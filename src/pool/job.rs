@@ -49,8 +49,10 @@ pub enum JobError {
     /// [`JobHandle::cancel`], or by [`ThreadPool::shutdown`](super::ThreadPool::shutdown)
     /// without waiting).
     Cancelled,
-    /// The pool was full and its policy (`Discard`, `DiscardOldest`)
-    /// dropped this job instead of running it.
+    /// The pool did not take this job: it was full and its policy
+    /// dropped the job (`Discard`, `DiscardOldest`; `Abort` in
+    /// [`ThreadPool::map`](super::ThreadPool::map)), or — in `map` — it
+    /// was shut down.
     Rejected,
     /// The job panicked, with this message. Its worker thread survived.
     Panicked(String),
@@ -73,9 +75,9 @@ impl fmt::Display for JobError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             JobError::Cancelled => f.write_str("the job was cancelled before it started"),
-            JobError::Rejected => {
-                f.write_str("the job was dropped by the pool's rejection policy: the pool was full")
-            }
+            JobError::Rejected => f.write_str(
+                "the pool did not take the job: it was full (its rejection policy) or shut down",
+            ),
             JobError::Panicked(message) => write!(f, "the job panicked: {message}"),
         }
     }
@@ -398,7 +400,7 @@ impl<T: Send + 'static> JobHandle<T> {
     /// and done callbacks get [`JobError::Cancelled`]. Returns whether it
     /// did. A job that is already running cannot be stopped (threads cannot
     /// be interrupted safely): it runs to its end, and `cancel` returns
-    /// `false`.
+    /// `false` — as does a second `cancel` (Python's returns `True` again).
     ///
     /// # Examples
     ///
