@@ -78,15 +78,19 @@ impl<F: Future> Children<F> {
 /// The futures are polled in place, inside the task that awaits `gather`;
 /// pass [`Task`](crate::Task)s to have them run as tasks of their own (then
 /// the outputs are `Result<T, TaskError>`). Only the futures that were woken
-/// are polled again. Dropped before it returns (a timeout, a `select`),
-/// it drops the outputs it has taken so far; a task's panic inside them,
-/// seen by nobody, is reported as unretrieved. A plain future (not a
-/// `Task`) that panics is not contained: the panic goes through `gather`
-/// to the task awaiting it, which drops the other futures — for
-/// asyncio's `return_exceptions=True`, give `gather` tasks. It drops the futures it
-/// still holds too: for tasks, dropping a handle detaches the task, which
-/// runs on — unlike asyncio's `wait_for(gather(..))`, which cancels them;
-/// pass [`cancel_on_drop`](crate::Task::cancel_on_drop) handles for that.
+/// are polled again.
+///
+/// Dropped before it returns (a timeout, a `select`), it drops the outputs
+/// it has taken so far — a task's panic inside them, seen by nobody, is
+/// reported as unretrieved — and the futures it still holds: for tasks,
+/// dropping a handle detaches the task, which runs on (unlike asyncio's
+/// `wait_for(gather(..))`, which cancels them); pass
+/// [`cancel_on_drop`](crate::Task::cancel_on_drop) handles for that.
+///
+/// Given tasks, a panic is contained in its task's `Err(TaskError)`
+/// (asyncio's `return_exceptions=True`). A plain future that panics is
+/// not contained: the panic goes through `gather` to the task awaiting
+/// it, and the other futures are dropped.
 ///
 /// # Examples
 ///
