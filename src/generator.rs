@@ -23,6 +23,13 @@
 //! awaiting a sleep or a socket inside one would wait for a waker that
 //! nobody calls, so `resume` reports it as a [`GenError`] instead.
 //!
+//! Not here, beside Python's: `throw()` (send a `Result` as the resume
+//! argument and let the body match on it); `yield from` (loop over the
+//! sub-generator's `resume`, yielding each value and passing each
+//! argument on); async generators (a task sending into a
+//! [`sync::mpsc`](crate::sync::mpsc) channel is corio's `async for`). A
+//! [`Gen`] stays on the thread that made it (it is not `Send`).
+//!
 //! # Examples
 //!
 //! Python's `def fib(): a, b = 0, 1; while True: yield a; a, b = b, a + b`:
@@ -546,7 +553,8 @@ impl<Y, R, A, F: Future<Output = R> + ?Sized> Gen<Y, R, A, F> {
     /// at any yield yet, so its `arg` is dropped (Python requires
     /// `send(None)` there). Resuming a finished generator is
     /// `Err(GenError::Finished)`; a body that awaited anything but
-    /// `co.yield_` gives `Err(GenError::ForeignAwait)` and is finished.
+    /// `co.yield_` that was not ready at once gives
+    /// `Err(GenError::ForeignAwait)` and is finished.
     ///
     /// # Examples
     ///

@@ -117,7 +117,10 @@ impl<T> Lock<T> {
         }
     }
 
-    /// Is the lock held?
+    /// Is the lock held — or handed to a waiter that has not run yet?
+    /// (asyncio's `locked()` is `False` in that moment; corio hands the
+    /// lock straight to the first waiter, so that no newcomer can take it
+    /// first.)
     ///
     /// # Examples
     ///
