@@ -410,6 +410,71 @@ fn a_dropped_channel_receiver_does_not_leave_its_waker_with_the_senders() {
     });
 }
 
+#[test]
+fn no_sync_primitive_keeps_the_waker_of_a_wait_that_was_dropped() {
+    // Each wait parks the main future's waker, times out (dropped), and
+    // the primitive lives on, unchanged: nothing can wake the main future
+    // any more, and the loop must say so instead of waiting for ever.
+    use corio::sync::{Barrier, Condition, Event, Lock, Queue, Semaphore, mpsc, oneshot};
+    let short = || Duration::from_millis(2);
+    eprintln!("case 1");
+    hang_report(move |_| async move {
+        let (tx, rx) = oneshot::channel::<u8>();
+        let _ = corio::time::timeout(short(), rx).await; // the receiver goes with it
+        let _keep = tx;
+        std::future::pending::<()>().await;
+    });
+    eprintln!("case 2");
+    hang_report(move |_| async move {
+        // (A live receiver keeps its place in line — and the waker — across
+        // a dropped `recv`, for its `Stream` form, as tokio's does.)
+        let (_tx, mut rx) = mpsc::channel::<u8>(1);
+        let _ = corio::time::timeout(short(), rx.recv()).await;
+        drop(rx);
+        std::future::pending::<()>().await;
+    });
+    eprintln!("case 3");
+    hang_report(move |_| async move {
+        let lock = Lock::new(());
+        let _held = lock.lock().await;
+        let _ = corio::time::timeout(short(), lock.lock()).await;
+        std::future::pending::<()>().await;
+    });
+    eprintln!("case 4");
+    hang_report(move |_| async move {
+        let semaphore = Semaphore::new(0);
+        let _ = corio::time::timeout(short(), semaphore.acquire()).await;
+        std::future::pending::<()>().await;
+    });
+    eprintln!("case 5");
+    hang_report(move |_| async move {
+        let event = Event::new();
+        let _ = corio::time::timeout(short(), event.wait()).await;
+        std::future::pending::<()>().await;
+    });
+    eprintln!("case 6");
+    hang_report(move |_| async move {
+        let (lock, condition) = (Lock::new(()), Condition::new());
+        let _ = corio::time::timeout(short(), condition.wait(lock.lock().await)).await;
+        std::future::pending::<()>().await;
+    });
+    eprintln!("case 7");
+    hang_report(move |_| async move {
+        let barrier = Barrier::new(2);
+        let _ = corio::time::timeout(short(), barrier.wait()).await;
+        std::future::pending::<()>().await;
+    });
+    eprintln!("case 8");
+    hang_report(move |_| async move {
+        let queue = Queue::<u8>::new(1);
+        let _ = corio::time::timeout(short(), queue.get()).await;
+        queue.put_nowait(1).unwrap();
+        let _ = corio::time::timeout(short(), queue.put(2)).await;
+        let _ = corio::time::timeout(short(), queue.join()).await;
+        std::future::pending::<()>().await;
+    });
+}
+
 /// The main future parks its waker in a channel receiver (a `recv` that
 /// timed out), hands the receiver to `drop_later`, keeps the sender and
 /// waits: once the receiver is gone nothing can wake it, and the loop —

@@ -717,8 +717,9 @@ impl fmt::Display for Dump {
         if !self.debug {
             writeln!(
                 f,
-                "(debug mode is off: a wait on an Event, Lock, Queue … shows as a waker held \
-                 elsewhere, and ages, counts and spawn sites are missing; set CORIO_DEBUG=1)"
+                "(debug mode is off: a wait on an Event, Lock, Queue … that began while it was \
+                 off shows as a waker held elsewhere, and ages, counts and spawn sites are \
+                 missing; set CORIO_DEBUG=1)"
             )?;
         }
         Ok(())

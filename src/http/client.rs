@@ -17,9 +17,10 @@
 //!    error drops it instead: a connection whose response went wrong is
 //!    never reused.
 //!
-//! If step 2 or 3 fails on a *reused* connection before a single byte of
-//! response arrived, the server probably closed it while it sat idle: an
-//! idempotent request is retried once on a fresh connection.
+//! If step 2 or 3 fails on a *reused* connection because it was closed or
+//! reset before a single byte of response arrived, the server probably
+//! closed it while it sat idle: an idempotent request is retried once on a
+//! fresh connection. (Any other failure — a timeout, say — is not retried.)
 
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
@@ -776,7 +777,10 @@ impl Builder {
     }
 
     /// Whether to keep connections open for reuse. Default: yes. Without,
-    /// every request says `Connection: close` and gets its own connection.
+    /// every request says `Connection: close` and gets its own connection
+    /// — unless the request sets a `Connection` field of its own, which
+    /// replaces this default like any other (`keep-alive` there keeps
+    /// that connection for reuse).
     ///
     /// # Examples
     ///

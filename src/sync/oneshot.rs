@@ -182,12 +182,17 @@ impl<T> Future for Receiver<T> {
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        let value = {
+        // The waker it parked goes too: kept with a live sender, it would
+        // count as a way to wake its task (hiding a hang) and show in dumps
+        // as a wait on this channel.
+        let (value, waker) = {
             let mut st = self.state.borrow_mut();
             st.receiver_alive = false;
-            st.value.take()
+            (st.value.take(), st.waker.take())
         };
+        // Outside the borrow (invariant 6).
         drop(value);
+        drop(waker);
     }
 }
 
