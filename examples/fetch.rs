@@ -31,17 +31,25 @@ use corio::http::{Client, Method};
 /// `SIGPIPE` (128 + 13): Rust ignores that signal, and `println!` would
 /// panic instead.
 macro_rules! say {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let mut stdout = std::io::stdout().lock();
-        if let Err(err) = writeln!(stdout, $($arg)*).and_then(|()| stdout.flush()) {
-            if err.kind() == std::io::ErrorKind::BrokenPipe {
-                std::process::exit(141);
-            }
-            eprintln!("fetch: cannot write to stdout: {err}");
-            std::process::exit(1);
+    () => {
+        write_stdout(b"\n")
+    };
+    ($($arg:tt)*) => {
+        write_stdout(format!("{}\n", format_args!($($arg)*)).as_bytes())
+    };
+}
+
+/// Writes `bytes` to stdout as they are; a closed stdout ends the program
+/// quietly with status 141, another failure with one line and status 1.
+fn write_stdout(bytes: &[u8]) {
+    let mut stdout = std::io::stdout().lock();
+    if let Err(err) = stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        if err.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(141);
         }
-    }};
+        eprintln!("fetch: cannot write to stdout: {err}");
+        std::process::exit(1);
+    }
 }
 
 const USAGE: &str = "usage: fetch [-I] [-o FILE] [--body] [--timeout SECS] [--idle SECS] URL
@@ -229,13 +237,17 @@ async fn fetch(mut options: Options) -> Result<(), String> {
         }
     }
     if options.print_body && file.is_none() {
-        say!("{}", String::from_utf8_lossy(&shown));
+        // The server's bytes as they are (as `curl -i` prints them), not
+        // text made valid UTF-8: after the head's blank line, the output
+        // is the body.
+        write_stdout(&shown);
     }
     let total = began.elapsed();
     let per_second = body_bytes as f64 / total.as_secs_f64().max(1e-9);
     let rate = match per_second {
         r if r >= 1e6 => format!(", {:.1} MB/s", r / 1e6),
-        r if r >= 1.0 => format!(", {:.1} kB/s", r / 1e3),
+        r if r >= 1e3 => format!(", {:.1} kB/s", r / 1e3),
+        r if r >= 1.0 => format!(", {r:.0} B/s"),
         _ => String::new(),
     };
     eprintln!(

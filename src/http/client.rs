@@ -1622,6 +1622,38 @@ impl StreamingResponse {
         self.headers.get_str(name)
     }
 
+    /// Decodes `body` — bytes read from this response with
+    /// [`chunk`](Self::chunk) — by the `charset` of its `Content-Type`,
+    /// exactly as [`Response::text`] does: for a body collected piece by
+    /// piece (under a size cap of the caller's, say).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::http::{Client, server::{Reply, Server}};
+    ///
+    /// corio::run(async {
+    ///     let server = Server::bind("127.0.0.1:0", |_req| async {
+    ///         Reply::new(200)
+    ///             .header("Content-Type", "text/html; charset=iso-8859-1")
+    ///             .body(vec![b'h', 0xe9])
+    ///             .chunked()
+    ///     })
+    ///     .await?;
+    ///     let mut response = Client::new().get(server.url("/")).send_streaming().await?;
+    ///     let mut body = Vec::new();
+    ///     while let Some(piece) = response.chunk().await? {
+    ///         body.extend_from_slice(piece);
+    ///     }
+    ///     assert_eq!(response.decode_text(&body), "hé");
+    ///     Ok::<_, Box<dyn std::error::Error>>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn decode_text<'a>(&self, body: &'a [u8]) -> Cow<'a, str> {
+        decode_text(&self.headers, body)
+    }
+
     /// The URL that answered (after redirects).
     ///
     /// # Examples
@@ -1790,20 +1822,7 @@ impl Response {
     /// .unwrap();
     /// ```
     pub fn text(&self) -> Cow<'_, str> {
-        let latin1 = self
-            .headers
-            .get("content-type")
-            .and_then(charset)
-            .is_some_and(|name| {
-                ["iso-8859-1", "iso8859-1", "latin1", "latin-1", "l1"]
-                    .iter()
-                    .any(|known| name.eq_ignore_ascii_case(known.as_bytes()))
-            });
-        if latin1 {
-            Cow::Owned(self.body.iter().map(|&byte| char::from(byte)).collect())
-        } else {
-            String::from_utf8_lossy(&self.body)
-        }
+        decode_text(&self.headers, &self.body)
     }
 
     /// The first value of header `name` (any case), if it is UTF-8; the
@@ -2038,6 +2057,24 @@ impl Hasher for WordHash {
 }
 
 /// The `charset` parameter of a `Content-Type` value, unquoted.
+/// `body` as text, by the `charset` of the `Content-Type` in `headers`
+/// (see [`Response::text`]).
+fn decode_text<'a>(headers: &Headers, body: &'a [u8]) -> Cow<'a, str> {
+    let latin1 = headers
+        .get("content-type")
+        .and_then(charset)
+        .is_some_and(|name| {
+            ["iso-8859-1", "iso8859-1", "latin1", "latin-1", "l1"]
+                .iter()
+                .any(|known| name.eq_ignore_ascii_case(known.as_bytes()))
+        });
+    if latin1 {
+        Cow::Owned(body.iter().map(|&byte| char::from(byte)).collect())
+    } else {
+        String::from_utf8_lossy(body)
+    }
+}
+
 fn charset(content_type: &[u8]) -> Option<&[u8]> {
     content_type
         .split(|&b| b == b';')
