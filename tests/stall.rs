@@ -475,6 +475,45 @@ fn no_sync_primitive_keeps_the_waker_of_a_wait_that_was_dropped() {
     });
 }
 
+/// The main future awaits a pool job that never ends, gives up after a
+/// moment, and lets the handle go — at once, inside a `gather`, or on
+/// another thread later: nothing can wake it any more (the job runs on,
+/// detached), and the loop must say so.
+fn a_job_handle_let_go(how: u8) {
+    hang_report(move |_| async move {
+        let pool = corio::pool::ThreadPool::new(1);
+        let (release, blocked) = std::sync::mpsc::channel::<()>();
+        let mut job = pool
+            .submit(move || {
+                let _ = blocked.recv(); // until the test's end drops `release`
+            })
+            .unwrap();
+        let short = Duration::from_millis(5);
+        match how {
+            0 => {
+                let _ = corio::time::timeout(short, &mut job).await;
+                drop(job);
+            }
+            1 => {
+                let _ = corio::time::timeout(short, corio::gather([job])).await;
+            }
+            _ => {
+                let _ = corio::time::timeout(short, &mut job).await;
+                drop_soon_on_another_thread(Box::new(job));
+            }
+        }
+        let _keep = (release, pool);
+        std::future::pending::<()>().await;
+    });
+}
+
+#[test]
+fn a_dropped_job_handle_does_not_leave_its_waker_with_the_job() {
+    a_job_handle_let_go(0);
+    a_job_handle_let_go(1);
+    a_job_handle_let_go(2);
+}
+
 /// The main future parks its waker in a channel receiver (a `recv` that
 /// timed out), hands the receiver to `drop_later`, keeps the sender and
 /// waits: once the receiver is gone nothing can wake it, and the loop —

@@ -720,7 +720,8 @@ impl<T> Drop for OneshotReceiver<T> {
     }
 }
 
-/// A receiver dropped on another thread than the one its task parked on
+/// A receiver (or a [`JobHandle`](super::JobHandle)) dropped on another
+/// thread than the one its task parked on
 /// (a plain thread, a pool worker, another loop's) wakes the waker it had
 /// parked instead of just dropping it: else the waker's task would lose a
 /// possible waker without its loop hearing of it, and that loop, blocked
@@ -729,7 +730,7 @@ impl<T> Drop for OneshotReceiver<T> {
 /// parking thread the waker is just dropped: the task's loop, if it runs,
 /// looks again before it blocks — and waking there would make a task that
 /// drops a receiver in its own poll spin.
-fn wake_parked(parked: Option<(Waker, Option<ThreadId>)>) {
+pub(super) fn wake_parked(parked: Option<(Waker, Option<ThreadId>)>) {
     if let Some((waker, parked_on)) = parked {
         if parked_on != Some(this_thread()) {
             crate::contain::wake_contained(waker);
@@ -739,7 +740,7 @@ fn wake_parked(parked: Option<(Waker, Option<ThreadId>)>) {
 
 /// This thread's id, read once per thread (`thread::current()` costs an
 /// `Arc` clone).
-fn this_thread() -> ThreadId {
+pub(super) fn this_thread() -> ThreadId {
     thread_local! {
         static ID: ThreadId = std::thread::current().id();
     }

@@ -109,8 +109,9 @@ enum Stage<T> {
 
 struct JobState<T> {
     stage: Stage<T>,
-    /// Whoever awaits the handle on a loop.
+    /// Whoever awaits the handle on a loop, and the thread it parked on.
     waker: Option<Waker>,
+    parked_on: Option<std::thread::ThreadId>,
     callbacks: Vec<DoneCallback<T>>,
 }
 
@@ -134,6 +135,7 @@ impl<T: Send + 'static> JobShared<T> {
             state: Mutex::new(JobState {
                 stage: Stage::Queued,
                 waker: None,
+                parked_on: None,
                 callbacks: Vec::new(),
             }),
             done: Condvar::new(),
@@ -576,11 +578,30 @@ impl<T: Send + 'static> Future for JobHandle<T> {
         }
         let replaced = match &st.waker {
             Some(old) if old.will_wake(cx.waker()) => None,
-            _ => st.waker.replace(cx.waker().clone()),
+            _ => {
+                st.parked_on = Some(super::channel::this_thread());
+                st.waker.replace(cx.waker().clone())
+            }
         };
         drop(st);
         drop(replaced);
         Poll::Pending
+    }
+}
+
+impl<T> Drop for JobHandle<T> {
+    /// The waker a poll parked goes with the handle (the job runs on,
+    /// detached): kept, it would count as a way to wake its task until the
+    /// job ended, hiding a hang from the loop's "would block forever"
+    /// check. Dropped on another thread, it is woken instead, as a dropped
+    /// channel receiver's is (see `channel::wake_parked`).
+    fn drop(&mut self) {
+        let parked = {
+            let mut st = self.shared.state.lock().unwrap_or_else(|e| e.into_inner());
+            let parked_on = st.parked_on;
+            st.waker.take().map(|waker| (waker, parked_on))
+        };
+        super::channel::wake_parked(parked);
     }
 }
 
