@@ -260,6 +260,13 @@ impl EventLoop {
     /// callbacks, stalls and pending tasks at `Warn`), as it does every
     /// line corio writes.
     ///
+    /// Not through the handler: a panic in a destructor the loop runs
+    /// outside any poll or callback — a cancelled task's future, the
+    /// output of a finished task nobody awaits, a callback or timer
+    /// dropped unrun — and a panicking waker of another executor. Those
+    /// are contained and written as one line to stderr (or the log), like
+    /// the thread pool's; a cancelled task stays `Cancelled`.
+    ///
     /// # Examples
     ///
     /// ```

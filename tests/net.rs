@@ -993,3 +993,31 @@ fn a_read_made_afresh_at_each_poll_waits_without_spinning_and_is_woken() {
         "polled {polls} times in 200 ms with nothing to read"
     );
 }
+
+#[test]
+fn a_keepalive_idle_time_under_a_second_is_rounded_up_and_zero_is_refused_without_a_change() {
+    run(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let stream = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let socket = socket2::SockRef::from(&stream);
+        let zero = stream.set_keepalive(Some(Duration::ZERO));
+        assert_eq!(zero.unwrap_err().kind(), ErrorKind::InvalidInput);
+        assert!(
+            !socket.keepalive().unwrap(),
+            "a refused call changes nothing"
+        );
+        stream
+            .set_keepalive(Some(Duration::from_millis(500)))
+            .unwrap();
+        assert!(socket.keepalive().unwrap());
+        assert_eq!(socket.keepalive_time().unwrap(), Duration::from_secs(1));
+        stream
+            .set_keepalive(Some(Duration::from_millis(1900)))
+            .unwrap();
+        assert_eq!(socket.keepalive_time().unwrap(), Duration::from_secs(2));
+        stream.set_keepalive(None).unwrap();
+        assert!(!socket.keepalive().unwrap());
+    });
+}

@@ -53,7 +53,13 @@ impl<E: fmt::Debug + fmt::Display> std::error::Error for GroupError<E> {}
 ///
 /// Only the first failure is returned (asyncio gathers them all in an
 /// `ExceptionGroup`): a later child's panic is reported as unretrieved,
-/// to the exception handler, and a later `Err` is dropped. `join` takes
+/// to the exception handler, and a later `Err` is dropped. (A panic in
+/// the destructor of a child the group cancelled is written to stderr,
+/// as for any cancelled task: see
+/// [`set_exception_handler`](crate::EventLoop::set_exception_handler).)
+/// Unlike asyncio's, a child cancelled from outside the group counts as
+/// a failure (asyncio ignores it): it cancels the others, and `join`
+/// returns `GroupError::Task(TaskError::Cancelled)`. `join` takes
 /// the group, so children cannot add to it while it is joined.
 ///
 /// # Examples

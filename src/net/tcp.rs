@@ -817,23 +817,42 @@ impl TcpStream {
     }
 
     /// Turns TCP keep-alive on with this idle time before the first probe
-    /// (`Some`), or off (`None`) — through socket2.
+    /// (`Some`), or off (`None`) — through socket2. The kernel counts the
+    /// idle time in whole seconds: a fraction is rounded up (so 500 ms is
+    /// 1 s, and a zero idle time is refused with `InvalidInput`, leaving
+    /// keep-alive as it was).
     ///
     /// # Examples
     ///
     /// ```
     /// # corio::run(async {
     /// # let listener = corio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// use std::time::Duration;
+    ///
     /// let stream = corio::net::TcpStream::connect(listener.local_addr()?).await?;
-    /// stream.set_keepalive(Some(std::time::Duration::from_secs(60)))?;
+    /// stream.set_keepalive(Some(Duration::from_secs(60)))?;
+    /// stream.set_keepalive(Some(Duration::from_millis(500)))?; // 1 s
+    /// let zero = stream.set_keepalive(Some(Duration::ZERO));
+    /// assert_eq!(zero.unwrap_err().kind(), std::io::ErrorKind::InvalidInput);
+    /// stream.set_keepalive(None)?;
     /// # std::io::Result::Ok(()) }).unwrap();
     /// ```
     pub fn set_keepalive(&self, idle: Option<Duration>) -> io::Result<()> {
         let socket = SockRef::from(self.io.get_ref());
-        match idle {
-            Some(idle) => socket.set_tcp_keepalive(&socket2::TcpKeepalive::new().with_time(idle)),
-            None => socket.set_keepalive(false),
+        let Some(idle) = idle else {
+            return socket.set_keepalive(false);
+        };
+        // socket2 turns SO_KEEPALIVE on before it sets the idle time (in
+        // whole seconds, truncated): a zero it would refuse only after.
+        if idle.is_zero() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a keep-alive idle time of zero",
+            ));
         }
+        let seconds = idle.as_secs() + u64::from(idle.subsec_nanos() > 0);
+        let idle = Duration::from_secs(seconds);
+        socket.set_tcp_keepalive(&socket2::TcpKeepalive::new().with_time(idle))
     }
 
     /// Splits the stream into a read half and a write half, each usable

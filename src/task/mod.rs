@@ -554,8 +554,10 @@ impl<T: 'static> Task<T> {
     /// Cancels the task (asyncio's `Task.cancel`, gevent's `kill`).
     ///
     /// The task is marked at once; its future is dropped when the loop next
-    /// reaches the task — later in this turn if it is already queued, else
-    /// at the next turn; never inside `cancel` — so its destructors run then, its done
+    /// reaches the task — later in this turn if it is in the batch this
+    /// turn took at its start, else at the next turn (a task woken during
+    /// this turn waits for the next one too); never inside `cancel` — so
+    /// its destructors run then, its done
     /// callbacks see `Err(Cancelled)`, and awaiting the handle gives
     /// `Err(TaskError::Cancelled)`. Returns `false` if the task had already
     /// finished (or was already cancelled), `true` otherwise. A task that
