@@ -24,6 +24,9 @@
 //! Run it: `cargo run --release --example cpu_vs_io` (in release: a debug
 //! build computes far slower).
 
+#[macro_use]
+mod common;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -118,15 +121,16 @@ fn two_sleeps() {
 
 /// Prints a timing line.
 fn show(label: &str, took: Duration) {
-    println!("  {label:<46} {:>4} ms", took.as_millis());
+    say!("  {label:<46} {:>4} ms", took.as_millis());
 }
 
 fn main() {
+    common::no_arguments("seeds 003/004: threads and tasks speed up waiting, not computing");
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let n = calibrate();
-    println!("在python：计算密集型多线程单任务没啥提升，IO密集型可以加速");
-    println!("(CPU-bound work gains nothing from concurrency; waiting does)");
-    println!(
+    say!("在python：计算密集型多线程单任务没啥提升，IO密集型可以加速");
+    say!("(CPU-bound work gains nothing from concurrency; waiting does)");
+    say!(
         "available_parallelism: {cores} core(s); one chunk = sum of {n} numbers ≈ {} ms\n",
         CHUNK_TIME.as_millis()
     );
@@ -144,23 +148,23 @@ fn main() {
     }
     let [serial, tasks, threads] = fastest;
 
-    println!("(a) CPU-bound: two chunks (fastest of {ROUNDS} rounds)");
+    say!("(a) CPU-bound: two chunks (fastest of {ROUNDS} rounds)");
     show("one after the other (no_mult):", serial);
     show("two tasks on one loop (mult):", tasks);
-    println!(
+    say!(
         "  -> tasks / serial = {:.2}: no gain, the loop runs one task at a time\n",
         tasks.as_secs_f64() / serial.as_secs_f64()
     );
 
-    println!("(b) waiting: two sleeps of {} ms", SLEEP_TIME.as_millis());
+    say!("(b) waiting: two sleeps of {} ms", SLEEP_TIME.as_millis());
     let slept = time(two_sleeps);
     show("two tasks on one loop, await sleep:", slept);
-    println!(
+    say!(
         "  -> {:.2} × one sleep, not 2 ×: they overlap, the loop switches while they wait\n",
         slept.as_secs_f64() / SLEEP_TIME.as_secs_f64()
     );
 
-    println!("(c) CPU-bound again, sent to threads with spawn_blocking");
+    say!("(c) CPU-bound again, sent to threads with spawn_blocking");
     show("two spawn_blocking jobs, awaited by the loop:", threads);
     let ratio = threads.as_secs_f64() / serial.as_secs_f64();
     let expected = if cores >= 2 {
@@ -168,8 +172,8 @@ fn main() {
     } else {
         "one core cannot run them in parallel, ≈ 1 expected"
     };
-    println!("  -> threads / serial = {ratio:.2} on {cores} core(s): {expected}");
+    say!("  -> threads / serial = {ratio:.2} on {cores} core(s): {expected}");
     if cores >= 2 && ratio > 0.75 {
-        println!("     (slower than that here: are other programs busy on the cores?)");
+        say!("     (slower than that here: are other programs busy on the cores?)");
     }
 }

@@ -66,9 +66,12 @@
 //! times (failed ones included): their ratio is how much waiting the loop
 //! overlapped. With `--concurrency 1` it is about 1×.
 
+#[macro_use]
+mod common;
+
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -78,13 +81,6 @@ use corio::http::server::{Reply, Server};
 use corio::http::{self, Client};
 use corio::sync::{Event, Semaphore};
 
-/// `println!`, except that a closed stdout ends the program quietly (see
-/// [`out`]).
-macro_rules! say {
-    ($($arg:tt)*) => {
-        out(format_args!("{}\n", format_args!($($arg)*)))
-    };
-}
 use url::Url;
 
 /// The people of seed 004's site, and more of them.
@@ -771,9 +767,9 @@ impl Progress {
             return;
         }
         if self.live {
-            out(format_args!("\r\x1b[K"));
+            say_part!("\r\x1b[K");
         }
-        out(format_args!("  {text}\n"));
+        say_part!("  {text}\n");
     }
 
     fn status(&self, crawl: &Crawl) {
@@ -782,7 +778,7 @@ impl Progress {
         }
         let stats = &crawl.stats;
         let fetching = crawl.concurrency - crawl.slots.available_permits();
-        out(format_args!(
+        say_part!(
             "\r\x1b[K  [{:>4} done | {:>9} | {} failed | {} fetching, {} waiting | {:.1} s]",
             stats.ok.get() + stats.errors.borrow().len(),
             human_bytes(stats.bytes.get()),
@@ -790,28 +786,13 @@ impl Progress {
             fetching,
             crawl.in_flight.get().saturating_sub(fetching),
             crawl.began.elapsed().as_secs_f64()
-        ));
+        );
     }
 
     fn finish(&self) {
         if self.live {
-            out(format_args!("\r\x1b[K"));
+            say_part!("\r\x1b[K");
         }
-    }
-}
-
-/// Writes to stdout. When the reader has gone (`crawler | head`), the
-/// program ends quietly, with the status of a Unix tool stopped by
-/// `SIGPIPE` (128 + 13): Rust ignores that signal, and `print!` would panic
-/// instead — in a done callback, once per page.
-fn out(text: std::fmt::Arguments<'_>) {
-    let mut stdout = std::io::stdout().lock();
-    if let Err(err) = stdout.write_fmt(text).and_then(|()| stdout.flush()) {
-        if err.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(141);
-        }
-        eprintln!("crawler: cannot write to stdout: {err}");
-        std::process::exit(1);
     }
 }
 

@@ -21,6 +21,9 @@
 //!
 //! Run it: `cargo run --release --example creation_cost`
 
+#[macro_use]
+mod common;
+
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -48,7 +51,7 @@ fn report(label: &str, count: u32, total: Duration) -> f64 {
         .map(|c| if c > '\u{2e80}' { 2 } else { 1 })
         .sum();
     let pad = " ".repeat(36usize.saturating_sub(width));
-    println!("  {label}{pad} {count:>6} × {micros:>8.2} µs");
+    say!("  {label}{pad} {count:>6} × {micros:>8.2} µs");
     micros
 }
 
@@ -60,11 +63,11 @@ fn time_processes(count: u32) -> Option<Duration> {
         match Command::new(TRUE).status() {
             Ok(status) if status.success() => {}
             Ok(status) => {
-                println!("  进程 process: skipped, {TRUE} ended with {status}");
+                say!("  进程 process: skipped, {TRUE} ended with {status}");
                 return None;
             }
             Err(err) => {
-                println!("  进程 process: skipped, cannot start {TRUE}: {err}");
+                say!("  进程 process: skipped, cannot start {TRUE}: {err}");
                 return None;
             }
         }
@@ -117,8 +120,11 @@ fn time_tasks(count: u32) -> Duration {
 }
 
 fn main() {
-    println!("创建开销：进程 > 线程 > 协程  (creation cost: process > thread > coroutine)");
-    println!("(rough wall-clock timings, not a benchmark)\n");
+    common::no_arguments(
+        "seed 003: a process costs more to create than a thread, a thread more than a task",
+    );
+    say!("创建开销：进程 > 线程 > 协程  (creation cost: process > thread > coroutine)");
+    say!("(rough wall-clock timings, not a benchmark)\n");
 
     let process =
         time_processes(PROCESSES).map(|t| report("进程 process (/bin/true + wait):", PROCESSES, t));
@@ -138,15 +144,15 @@ fn main() {
         time_pool_jobs(POOL_JOBS),
     );
 
-    println!();
+    say!();
     if let Some(process) = process {
-        println!("  a process costs ≈ {:>5.0} × a thread", process / thread);
+        say!("  a process costs ≈ {:>5.0} × a thread", process / thread);
     }
-    println!("  a thread  costs ≈ {:>5.0} × a task", thread / task);
+    say!("  a thread  costs ≈ {:>5.0} × a task", thread / task);
     if let Some(process) = process {
-        println!("  a process costs ≈ {:>5.0} × a task", process / task);
+        say!("  a process costs ≈ {:>5.0} × a task", process / task);
     }
-    println!(
+    say!(
         "  a job on a running pool thread costs ≈ {:.1} × a task, {:.2} × a new thread: \
          no thread is created",
         pooled / task,

@@ -42,6 +42,8 @@
 //!
 //! [`StreamingResponse::chunk`]: corio::http::StreamingResponse::chunk
 
+mod common;
+
 use std::error::Error;
 use std::fs::File;
 use std::io::Write;
@@ -58,7 +60,11 @@ use corio::time::sleep;
 /// quietly.
 macro_rules! say {
     ($($arg:tt)*) => {
-        writeln!(std::io::stdout(), $($arg)*)?
+        writeln!(std::io::stdout(), $($arg)*).map_err(|err| {
+            // The same kind (a closed pipe stays a closed pipe), and a
+            // message that says which output failed.
+            std::io::Error::new(err.kind(), format!("cannot write to stdout: {err}"))
+        })?
     };
 }
 
@@ -218,6 +224,9 @@ async fn lesson() -> Result<()> {
 }
 
 fn main() {
+    common::no_arguments(
+        "seed 003: three downloads from a local server, with threads, then with tasks",
+    );
     if let Err(err) = corio::run(lesson()) {
         let closed = err
             .downcast_ref::<std::io::Error>()

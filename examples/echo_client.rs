@@ -32,6 +32,9 @@
 //! * options: `--connections C` (default 64), `--messages M` (default
 //!   1000), `--size SIZE` in bytes (default 64).
 
+#[macro_use]
+mod common;
+
 use std::cell::Cell;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
@@ -253,7 +256,7 @@ fn main() {
     let args = match parse_args() {
         Ok(args) => args,
         Err(msg) if msg.is_empty() => {
-            println!("{USAGE}");
+            say!("{USAGE}");
             return;
         }
         Err(msg) => {
@@ -266,7 +269,7 @@ fn main() {
         Some(addr) => (addr, None),
         None => match start_server_thread() {
             Ok((addr, handle, thread)) => {
-                println!(
+                say!(
                     "no --addr: started an echo server on {addr}, on a thread of its own (its \
                      own corio loop)"
                 );
@@ -280,7 +283,7 @@ fn main() {
     };
 
     let (connections, messages, size) = (args.connections, args.messages, args.size);
-    println!(
+    say!(
         "{connections} connections × {} round trips × {size} bytes, one task per connection, \
          all on this thread's loop",
         thousands(messages as u64)
@@ -313,7 +316,7 @@ fn main() {
     }
     let secs = elapsed.as_secs_f64();
     if round_trips > 0 {
-        println!(
+        say!(
             "  {} round trips in {secs:.2} s: {} round trips/s ({:.1} MB/s each way), every \
              echo checked",
             thousands(round_trips),
@@ -322,12 +325,12 @@ fn main() {
         );
     }
     if failed == connections {
-        println!(
+        say!(
             "  all {connections} connections failed (see above). Is an echo server running on \
              {addr}? Start one with: cargo run --release --example echo_server -- --addr {addr}"
         );
     } else if failed > 0 {
-        println!("  {failed} of {connections} connections failed (see above)");
+        say!("  {failed} of {connections} connections failed (see above)");
     }
 
     if let Some((handle, thread)) = own_server {
@@ -335,7 +338,7 @@ fn main() {
         // makes its run_forever() return.
         handle.stop();
         let served = thread.join().expect("the server thread panicked");
-        println!("  the server thread served {served} connections, then its loop stopped");
+        say!("  the server thread served {served} connections, then its loop stopped");
     }
     if failed > 0 {
         std::process::exit(1);

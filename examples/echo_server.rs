@@ -48,6 +48,9 @@
 //!
 //! [`ListenOptions::reuse_port`]: corio::net::ListenOptions::reuse_port
 
+#[macro_use]
+mod common;
+
 use std::cell::Cell;
 use std::io;
 use std::net::SocketAddr;
@@ -159,9 +162,9 @@ async fn accept_loop(listener: &TcpListener, name: &str, stats: &Rc<Stats>) {
         let count = stats.connections.get() + 1;
         stats.connections.set(count);
         if count <= SHOW_CONNECTIONS {
-            println!("  {name}: connection {count} from {peer}");
+            say!("  {name}: connection {count} from {peer}");
         } else if count == SHOW_CONNECTIONS + 1 {
-            println!("  {name}: more connections (not shown one by one)");
+            say!("  {name}: more connections (not shown one by one)");
         }
         let stats = Rc::clone(stats);
         let name = name.to_string();
@@ -218,7 +221,7 @@ fn main() {
         Ok(args) => args,
         Err(msg) => {
             if msg.is_empty() {
-                println!("{USAGE}");
+                say!("{USAGE}");
                 return;
             }
             eprintln!("echo_server: {msg}\n{USAGE}");
@@ -261,27 +264,27 @@ fn main() {
     }
 
     if reuse_port {
-        println!(
+        say!(
             "echo server listening on {addr}: {} threads, one corio loop each, one listener \
              each (SO_REUSEPORT: the kernel spreads the connections over them)",
             args.threads
         );
     } else {
-        println!("echo server listening on {addr}: one thread, one corio loop");
+        say!("echo server listening on {addr}: one thread, one corio loop");
     }
-    println!("  try: cargo run --release --example echo_client -- --addr {addr}");
-    println!(
+    say!("  try: cargo run --release --example echo_client -- --addr {addr}");
+    say!(
         "   or, with netcat: nc {} {}   (type lines; they come back)",
         addr.ip(),
         addr.port()
     );
     match args.seconds {
-        Some(s) if !args.seconds_given => println!(
+        Some(s) if !args.seconds_given => say!(
             "  stopping by itself after {s} s (--seconds S to choose, --seconds 0 to keep it \
              running until Ctrl-C)"
         ),
-        Some(s) => println!("  stopping after {s} s"),
-        None => println!("  running until Ctrl-C"),
+        Some(s) => say!("  stopping after {s} s"),
+        None => say!("  running until Ctrl-C"),
     }
 
     let mut total = (0, 0);
@@ -295,16 +298,16 @@ fn main() {
         ));
         total = (total.0 + connections, total.1 + bytes);
     }
-    println!(
+    say!(
         "{:.1} s are up: the accept loop{} stopped (open connections were closed).",
         started.elapsed().as_secs_f64(),
         if args.threads == 1 { "" } else { "s" }
     );
     for report in reports {
-        println!("{report}");
+        say!("{report}");
     }
     if args.threads > 1 {
-        println!(
+        say!(
             "  all together: {} connections, {}",
             total.0,
             human_bytes(total.1)

@@ -28,6 +28,9 @@
 //!
 //! Run it: `cargo run --release --example event_condition`
 
+#[macro_use]
+mod common;
+
 use std::collections::VecDeque;
 use std::fmt::Display;
 use std::rc::Rc;
@@ -40,7 +43,7 @@ const STEP: Duration = Duration::from_millis(50);
 
 /// Prints one line with the time since `start`.
 fn say(start: Instant, what: impl Display) {
-    println!("  [{:4.2} s] {what}", start.elapsed().as_secs_f64());
+    say!("  [{:4.2} s] {what}", start.elapsed().as_secs_f64());
 }
 
 /// Spawns `count` tasks made by `make` and waits for them all.
@@ -262,17 +265,18 @@ async fn wait_for_method(start: Instant) {
 }
 
 fn main() {
+    common::no_arguments("seed 002: the methods of Event and Condition, one by one");
     let start = Instant::now();
     corio::run(async move {
-        println!("1) Event: set, is_set, clear, wait");
+        say!("1) Event: set, is_set, clear, wait");
         event_methods(start).await;
-        println!("\n2) Condition: wait, notify(n), notify_all");
+        say!("\n2) Condition: wait, notify(n), notify_all");
         condition_methods(start).await;
-        println!(
+        say!(
             "\n3) Condition: wait_for(guard, predicate) — every notify_all wakes every waiter; \
              wait_for checks its predicate and sleeps again while it is false"
         );
         wait_for_method(start).await;
     });
-    println!("\n总耗时 (total): {:.2} s", start.elapsed().as_secs_f64());
+    say!("\n总耗时 (total): {:.2} s", start.elapsed().as_secs_f64());
 }

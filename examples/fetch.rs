@@ -18,6 +18,9 @@
 //!
 //! [`StreamingResponse::chunk`]: corio::http::StreamingResponse::chunk
 
+#[macro_use]
+mod common;
+
 use std::fs::File;
 use std::io::Write;
 use std::process::ExitCode;
@@ -25,32 +28,6 @@ use std::time::{Duration, Instant};
 
 use corio::http::server::{Reply, Server};
 use corio::http::{Client, Method};
-
-/// `println!`, except that a closed stdout (`fetch --body URL | head`) ends
-/// the program quietly, with the status of a Unix tool stopped by
-/// `SIGPIPE` (128 + 13): Rust ignores that signal, and `println!` would
-/// panic instead.
-macro_rules! say {
-    () => {
-        write_stdout(b"\n")
-    };
-    ($($arg:tt)*) => {
-        write_stdout(format!("{}\n", format_args!($($arg)*)).as_bytes())
-    };
-}
-
-/// Writes `bytes` to stdout as they are; a closed stdout ends the program
-/// quietly with status 141, another failure with one line and status 1.
-fn write_stdout(bytes: &[u8]) {
-    let mut stdout = std::io::stdout().lock();
-    if let Err(err) = stdout.write_all(bytes).and_then(|()| stdout.flush()) {
-        if err.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(141);
-        }
-        eprintln!("fetch: cannot write to stdout: {err}");
-        std::process::exit(1);
-    }
-}
 
 const USAGE: &str = "usage: fetch [-I] [-o FILE] [--body] [--timeout SECS] [--idle SECS] URL
        fetch --demo   (fetch from a demo server started in-process)
@@ -105,6 +82,18 @@ fn parse_args() -> Result<Options, String> {
             "--demo fetches from a server of its own: give it no URL (got {:?})",
             options.url
         ));
+    }
+    if !options.url.is_empty() {
+        // A URL that cannot be fetched is a mistake in the arguments
+        // (status 2), found before anything is sent. (The client checks it
+        // again, and says the same.)
+        let text = &options.url;
+        let url = url::Url::parse(text).map_err(|e| format!("{text:?} is not a URL: {e}"))?;
+        match url.scheme() {
+            "http" => {}
+            "https" => return Err(format!("{text:?}: only http:// URLs (corio has no TLS)")),
+            other => return Err(format!("{text:?}: only http:// URLs, not {other}:")),
+        }
     }
     Ok(options)
 }
@@ -240,7 +229,7 @@ async fn fetch(mut options: Options) -> Result<(), String> {
         // The server's bytes as they are (as `curl -i` prints them), not
         // text made valid UTF-8: after the head's blank line, the output
         // is the body.
-        write_stdout(&shown);
+        common::write_stdout(&shown);
     }
     let total = began.elapsed();
     let per_second = body_bytes as f64 / total.as_secs_f64().max(1e-9);

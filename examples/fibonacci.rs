@@ -42,6 +42,9 @@
 //! Run it: `cargo run --release --example fibonacci` (an optional argument
 //! sets how many numbers, e.g. `-- 20`).
 
+#[macro_use]
+mod common;
+
 // The module is `generator`, not `gen`: `gen` is a reserved keyword in
 // Rust 2024 (it is kept for future built-in generators).
 use corio::generator::{Gen, GenState};
@@ -107,7 +110,7 @@ fn print_all(label: &str, numbers: impl Iterator<Item = u64>) -> Vec<u64> {
     let numbers: Vec<u64> = numbers.collect();
     let line: Vec<String> = numbers.iter().map(u64::to_string).collect();
     let out = format!("  {label:<15} {}", line.join(" "));
-    println!("{}", out.trim_end());
+    say!("{}", out.trim_end());
     numbers
 }
 
@@ -115,24 +118,24 @@ fn print_all(label: &str, numbers: impl Iterator<Item = u64>) -> Vec<u64> {
 /// runs only inside `resume`, from one `yield` to the next.
 fn step_by_step() {
     let mut obj = Gen::new(|co| async move {
-        println!("      body: started, a, b = 0, 1");
+        say!("      body: started, a, b = 0, 1");
         let (mut a, mut b) = (0u64, 1u64);
         for _ in 0..3 {
-            println!("      body: yield {a}");
+            say!("      body: yield {a}");
             co.yield_(a).await;
-            println!("      body: back after the yield, a, b = b, a + b");
+            say!("      body: back after the yield, a, b = b, a + b");
             (a, b) = (b, a + b);
         }
-        println!("      body: loop over, return \"done\"");
+        say!("      body: loop over, return \"done\"");
         "done"
     });
-    println!("    obj = a talking create_num(3): nothing has run yet");
+    say!("    obj = a talking create_num(3): nothing has run yet");
     loop {
-        println!("    resume →");
+        say!("    resume →");
         match obj.resume(()) {
-            Ok(GenState::Yielded(n)) => println!("    ← Yielded({n})"),
+            Ok(GenState::Yielded(n)) => say!("    ← Yielded({n})"),
             Ok(GenState::Complete(r)) => {
-                println!("    ← Complete({r:?})  (Python: StopIteration, value {r:?})");
+                say!("    ← Complete({r:?})  (Python: StopIteration, value {r:?})");
                 break;
             }
             Err(err) => panic!("unexpected: {err}"),
@@ -145,7 +148,7 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let arg = args.next();
     if matches!(arg.as_deref(), Some("-h" | "--help")) {
-        println!("{usage}");
+        say!("{usage}");
         return;
     }
     if let Some(extra) = args.next() {
@@ -163,16 +166,16 @@ fn main() {
         },
     };
 
-    println!("1) 迭代器 (iterator): struct Fibonacci + impl Iterator");
+    say!("1) 迭代器 (iterator): struct Fibonacci + impl Iterator");
     let from_iterator = print_all(&format!("Fibonacci({all_num}):"), Fibonacci::new(all_num));
 
-    println!("2) 生成器 (generator): Gen + co.yield_(a).await");
+    say!("2) 生成器 (generator): Gen + co.yield_(a).await");
     let from_generator = print_all(&format!("create_num({all_num}):"), create_num(all_num));
 
     assert_eq!(from_iterator, from_generator);
-    println!("   same numbers: {}", from_iterator == from_generator);
+    say!("   same numbers: {}", from_iterator == from_generator);
 
-    println!("\n3) 通过 next() 执行 (driven by next): where the body stops");
+    say!("\n3) 通过 next() 执行 (driven by next): where the body stops");
     step_by_step();
 
     // A `for` loop (the `Iterator` impl) drops the body's return value;
@@ -180,9 +183,9 @@ fn main() {
     // its `.value`.
     let mut obj = create_num(all_num);
     let taken = obj.by_ref().take(all_num as usize).count();
-    println!("\n   took {taken} numbers with next(); the body waits at its last yield");
-    println!("   resume(()) → {:?}", obj.resume(()));
-    println!(
+    say!("\n   took {taken} numbers with next(); the body waits at its last yield");
+    say!("   resume(()) → {:?}", obj.resume(()));
+    say!(
         "   next()     → {:?}  (finished: StopIteration again)",
         obj.next()
     );

@@ -16,11 +16,14 @@
 //!
 //! Run it: `cargo run --example gevent_style`
 
+#[macro_use]
+mod common;
+
 use corio::Builder;
 
 async fn f(n: u32, yield_each_time: bool) -> u32 {
     for i in 1..n {
-        println!("  {} {i}", corio::current_task().expect("f runs as a task"));
+        say!("  {} {i}", corio::current_task().expect("f runs as a task"));
         if yield_each_time {
             corio::yield_now().await; // gevent.sleep(0): let the others run
         }
@@ -29,19 +32,22 @@ async fn f(n: u32, yield_each_time: bool) -> u32 {
 }
 
 fn main() {
+    common::no_arguments(
+        "seed 003: named tasks interleave, printing the current task, joined with gather",
+    );
     corio::run(async {
-        println!("Without yielding (like the seed's output): one after the other");
+        say!("Without yielding (like the seed's output): one after the other");
         let tasks: Vec<_> = (0..3)
             .map(|_| Builder::new().name("f(5)").spawn(f(5, false)))
             .collect();
         corio::gather(tasks).await; // gevent.joinall
 
-        println!("\nWith yield_now() in the loop: they take turns");
+        say!("\nWith yield_now() in the loop: they take turns");
         let tasks: Vec<_> = ["g1", "g2", "g3"]
             .into_iter()
             .map(|name| Builder::new().name(name).spawn(f(5, true)))
             .collect();
         let results = corio::gather(tasks).await;
-        println!("\njoined: {results:?}");
+        say!("\njoined: {results:?}");
     });
 }

@@ -1,11 +1,13 @@
 //! Seed 004: coroutine object → task object → done callback → event loop.
 //!
-//! The Python lesson:
+//! The Python lesson (it sleeps with a blocking `time.sleep(2)`: with one
+//! task, nothing else waits — the next lesson, `sleep_lesson`, shows why
+//! that matters; this twin awaits `corio::time::sleep`, for half a second):
 //!
 //! ```python
 //! async def get_request(url):
 //!     print('正在请求的网址是:', url)
-//!     await asyncio.sleep(2)
+//!     time.sleep(2)
 //!     print('请求网址结束!')
 //!     return 123
 //!
@@ -22,27 +24,33 @@
 //!
 //! Run it: `cargo run --example hello_task`
 
+#[macro_use]
+mod common;
+
 use std::time::Duration;
 
 use corio::{EventLoop, TaskError};
 
 /// 特殊函数 (the "special function"): calling it only builds a future.
 async fn get_request(url: &str) -> u32 {
-    println!("正在请求的网址是 (requesting): {url}");
+    say!("正在请求的网址是 (requesting): {url}");
     corio::time::sleep(Duration::from_millis(500)).await;
-    println!("请求网址结束! (request done)");
+    say!("请求网址结束! (request done)");
     123
 }
 
 /// 回调函数 (the callback): gets the task's outcome by reference.
 fn t_callback(outcome: &Result<u32, TaskError>) {
     match outcome {
-        Ok(data) => println!("我是任务对象的回调函数! (the task's callback) got: {data}"),
-        Err(err) => println!("the task failed: {err}"),
+        Ok(data) => say!("我是任务对象的回调函数! (the task's callback) got: {data}"),
+        Err(err) => say!("the task failed: {err}"),
     }
 }
 
 fn main() -> std::io::Result<()> {
+    common::no_arguments(
+        "seed 004: a coroutine becomes a task on the loop; its done callback runs when it finishes",
+    );
     // 协程对象 (coroutine object): a future; nothing has run yet.
     let c = get_request("www.1.com");
 
@@ -53,6 +61,6 @@ fn main() -> std::io::Result<()> {
 
     // Start the loop; it returns when the task is done.
     let result = lp.run_until_complete(task);
-    println!("run_until_complete returned {result:?}");
+    say!("run_until_complete returned {result:?}");
     Ok(())
 }

@@ -40,6 +40,9 @@
 //!
 //! Run it: `cargo run --release --example pool_callbacks`
 
+#[macro_use]
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -52,7 +55,7 @@ const PAGE_TIME: Duration = Duration::from_millis(40);
 /// pool thread such as `crawler-2`.
 fn say(line: &str) {
     let thread = std::thread::current();
-    println!("  [{:<9}] {line}", thread.name().unwrap_or("?"));
+    say!("  [{:<9}] {line}", thread.name().unwrap_or("?"));
 }
 
 /// Seed 001's `task(num)`: sleeps (1 s in the seed, 0.1 s here), prints
@@ -199,6 +202,9 @@ fn start_crawl(crawl: Crawl, pages: u32) {
 }
 
 fn main() {
+    common::no_arguments(
+        "seed 001: done callbacks on thread-pool jobs, from threads and from a loop",
+    );
     let pool = Arc::new(
         ThreadPool::builder()
             .core_threads(8)
@@ -206,17 +212,17 @@ fn main() {
             .build(),
     );
 
-    println!("1) submit(task, 123).add_done_callback(callback), from the main thread:");
+    say!("1) submit(task, 123).add_done_callback(callback), from the main thread:");
     let res = submit_with_callback(&pool);
     assert_eq!(res.wait(), Ok("hello python")); // after the callback ran
-    println!("   -> the callback ran on the pool thread that finished the job\n");
+    say!("   -> the callback ran on the pool thread that finished the job\n");
 
-    println!("2) the same, submitted from a task inside corio::run:");
+    say!("2) the same, submitted from corio::run's main future (on the loop):");
     let res = corio::run(async { submit_with_callback(&pool).await });
     assert_eq!(res, Ok("hello python"));
-    println!("   -> the callback ran on the loop's thread, main\n");
+    say!("   -> the callback ran on the loop's thread, main\n");
 
-    println!("3) the crawler, submitted from the main thread (callbacks on pool threads):");
+    say!("3) the crawler, submitted from the main thread (callbacks on pool threads):");
     let (tx, rx) = std::sync::mpsc::channel();
     let crawl = Crawl {
         pool: Arc::clone(&pool),
@@ -225,23 +231,23 @@ fn main() {
     start_crawl(crawl, 2);
     // Ends once the last job or callback of the crawl has dropped its sender.
     let saved: Vec<String> = rx.iter().collect();
-    println!("   -> saved {} videos: {saved:?}\n", saved.len());
+    say!("   -> saved {} videos: {saved:?}\n", saved.len());
 
-    println!("4) the crawler, submitted from inside corio::run (callbacks on the loop):");
+    say!("4) the crawler, submitted from inside corio::run (callbacks on the loop):");
     let saved = corio::run(async {
         let (tx, mut rx) = corio::pool::channel::unbounded();
         let crawl = Crawl {
             pool: Arc::clone(&pool),
-            saved: Arc::new(move |video| tx.send(video).expect("the task is receiving")),
+            saved: Arc::new(move |video| tx.send(video).expect("the main future is receiving")),
         };
         start_crawl(crawl, 2);
         let mut saved = Vec::new();
         // `None` once every sender is gone: the whole chain has finished.
         while let Some(video) = rx.recv().await {
-            say(&format!("main task got {video}"));
+            say(&format!("main future got {video}"));
             saved.push(video);
         }
         saved
     });
-    println!("   -> saved {} videos: {saved:?}", saved.len());
+    say!("   -> saved {} videos: {saved:?}", saved.len());
 }

@@ -25,6 +25,9 @@
 //!
 //! Run it: `cargo run --release --example pool_policies`
 
+#[macro_use]
+mod common;
+
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::ThreadId;
 
@@ -155,7 +158,7 @@ fn outcome(result: &JobResult<String>) -> String {
 
 /// Five gated jobs on a core-1, max-2, queue-1 pool under `policy`.
 fn try_policy(policy: Policy, seed_name: &str) {
-    println!("{policy:?} ({seed_name}):");
+    say!("{policy:?} ({seed_name}):");
     let pool = ThreadPool::builder()
         .core_threads(CORE)
         .max_threads(MAX)
@@ -172,7 +175,7 @@ fn try_policy(policy: Policy, seed_name: &str) {
         let before = (pool.threads(), pool.queued());
         let submitted = pool.submit(job(n, Arc::clone(&gate)));
         let after = (pool.threads(), pool.queued());
-        println!(
+        say!(
             "  submit job {n} -> {}  [threads {}, queued {}]",
             where_it_went(policy, &submitted, before, after),
             after.0,
@@ -182,7 +185,7 @@ fn try_policy(policy: Policy, seed_name: &str) {
         // ended during this submit was dropped to make room (DiscardOldest).
         for m in done_jobs(&handles) {
             if !done_before.contains(&m) {
-                println!("      (job {m} was dropped from the queue to make room)");
+                say!("      (job {m} was dropped from the queue to make room)");
             }
         }
         handles.push(submitted);
@@ -190,20 +193,23 @@ fn try_policy(policy: Policy, seed_name: &str) {
 
     // Let the jobs go one by one, in order, so that which thread takes a
     // queued job is the same on every run.
-    println!("  -- all submitted; now letting the jobs finish one by one:");
+    say!("  -- all submitted; now letting the jobs finish one by one:");
     for (n, submitted) in (1..).zip(handles) {
         gate.release(n);
         match submitted {
-            Err(rejected) => println!("  job {n}: never accepted (Err(Rejected::{rejected:?}))"),
-            Ok(handle) => println!("  job {n}: {}", outcome(&handle.wait())),
+            Err(rejected) => say!("  job {n}: never accepted (Err(Rejected::{rejected:?}))"),
+            Ok(handle) => say!("  job {n}: {}", outcome(&handle.wait())),
         }
     }
-    println!();
+    say!();
     // Dropping the pool joins its threads.
 }
 
 fn main() {
-    println!(
+    common::no_arguments(
+        "seed 003: a bounded thread pool: core threads, a queue, extra threads, rejection policies",
+    );
+    say!(
         "任务来临: 核心线程 → 队列 → 非核心线程 → 拒绝策略\n\
          a new job goes to: core threads → the queue → extra threads → the rejection policy\n\
          (pool: core_threads {CORE}, max_threads {MAX}, queue_capacity {QUEUE}; \

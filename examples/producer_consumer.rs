@@ -22,9 +22,11 @@
 //!             print(img_name + "下载完成")
 //! ```
 //!
-//! Five producers put page URLs into a bounded [`Queue`] (`maxsize` 5: a
-//! producer waits while it is full); five consumers take them and
-//! "download" each one (a short sleep). The timestamps show both sides
+//! Simpler than the seed, which chains two queues (producers take pages
+//! from `page_queue` and put the image URLs they find into `img_queue`,
+//! which the consumers download): here five producers put page URLs into
+//! one bounded [`Queue`] (`maxsize` 5: a producer waits while it is full);
+//! five consumers take them and "download" each one (a short sleep). The timestamps show both sides
 //! overlapping, and the producers held back by the full queue. (`qsize`
 //! counts the URLs in the queue, as asyncio's does — also one promised to
 //! a consumer waiting in `get()` that has not run yet: so the first puts
@@ -45,6 +47,9 @@
 //! At the end every URL is checked to have been downloaded exactly once.
 //!
 //! Run it: `cargo run --release --example producer_consumer`
+
+#[macro_use]
+mod common;
 
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -84,7 +89,7 @@ async fn producer(p: usize, queue: Rc<Queue<(usize, String)>>, start: Instant) {
             .put((page, page_url(page)))
             .await
             .expect("the queue is shut down only after the producers are done");
-        println!(
+        say!(
             "  [{:4.2} s] 生产线程-{p} (producer) put page={page:<2} qsize {}{}",
             secs(start),
             queue.qsize(),
@@ -95,7 +100,7 @@ async fn producer(p: usize, queue: Rc<Queue<(usize, String)>>, start: Instant) {
             }
         );
     }
-    println!(
+    say!(
         "  [{:4.2} s] 生产线程-{p} 任务完成~ (producer done)",
         secs(start)
     );
@@ -107,7 +112,7 @@ async fn consumer(c: usize, queue: Rc<Queue<(usize, String)>>, start: Instant) -
     let mut downloaded = Vec::new();
     while let Ok((page, url)) = queue.get().await {
         download(page).await;
-        println!(
+        say!(
             "  [{:4.2} s] 消费线程-{c} (consumer) 下载完成 (downloaded) {url}",
             secs(start)
         );
@@ -115,7 +120,7 @@ async fn consumer(c: usize, queue: Rc<Queue<(usize, String)>>, start: Instant) -
         queue.task_done().expect("one task_done per item got");
     }
     // get() failed: the queue was shut down and is empty.
-    println!(
+    say!(
         "  [{:4.2} s] 消费线程-{c} 任务完成~ (consumer done: queue shut down)",
         secs(start)
     );
@@ -123,6 +128,7 @@ async fn consumer(c: usize, queue: Rc<Queue<(usize, String)>>, start: Instant) -
 }
 
 fn main() {
+    common::no_arguments("seed 002: producers and consumers sharing a bounded queue");
     let start = Instant::now();
     let downloads = corio::run(async move {
         let queue = Rc::new(Queue::new(MAXSIZE)); // Queue(5)
@@ -136,12 +142,12 @@ fn main() {
         for outcome in corio::gather(producers).await {
             outcome.expect("a producer does not panic");
         }
-        println!(
+        say!(
             "  [{:4.2} s] all producers done; queue.join() …",
             secs(start)
         );
         queue.join().await; // every URL put has had its task_done()
-        println!(
+        say!(
             "  [{:4.2} s] queue.join() returned: every URL downloaded; queue.shutdown(false)",
             secs(start)
         );
@@ -156,13 +162,13 @@ fn main() {
 
     // Every page, downloaded exactly once.
     for (c, pages) in downloads.iter().enumerate() {
-        println!("消费线程-{c} downloaded pages {pages:?}");
+        say!("消费线程-{c} downloaded pages {pages:?}");
     }
     let mut all: Vec<usize> = downloads.concat();
     all.sort_unstable();
     let expected: Vec<usize> = (1..=PRODUCERS * PAGES_EACH).collect();
     assert_eq!(all, expected, "every URL downloaded exactly once");
-    println!(
+    say!(
         "{} URLs put, {} downloaded, each exactly once; 总耗时 (total): {:.2} s",
         expected.len(),
         all.len(),

@@ -34,6 +34,9 @@
 //!
 //! Run it: `cargo run --release --example round_robin`
 
+#[macro_use]
+mod common;
+
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -56,7 +59,7 @@ const JOBS: [(&str, u32); 3] = [("t1", 2), ("t2", 4), ("t3", 3)];
 fn forever(mark: &'static str) -> Gen<()> {
     Gen::new(move |co| async move {
         loop {
-            println!("    {mark}");
+            say!("    {mark}");
             // time.sleep(0.1): blocks the thread. Here nothing else could
             // run meanwhile anyway — the caller is waiting in `next`.
             std::thread::sleep(PAUSE);
@@ -115,7 +118,7 @@ fn run_generators() -> Vec<String> {
                 Err(err) => panic!("{name}: {err}"),
             }
         }
-        println!("    turn {turn}: {}", log[start..].join(" | "));
+        say!("    turn {turn}: {}", log[start..].join(" | "));
     }
     log
 }
@@ -130,8 +133,8 @@ fn sleep_in_a_generator() {
             co.yield_(()).await;
         });
         match g.resume(()) {
-            Err(err) => println!("    resume → Err({err:?}):\n      {err}"),
-            other => println!("    resume → {other:?} (unexpected)"),
+            Err(err) => say!("    resume → Err({err:?}):\n      {err}"),
+            other => say!("    resume → {other:?} (unexpected)"),
         }
     });
 }
@@ -165,40 +168,41 @@ fn run_tasks() -> std::io::Result<Vec<String>> {
         if lp.run_once().idle {
             break; // nothing ready, nothing could ever be: all done
         }
-        println!("    turn {turn}: {}", log.borrow()[start..].join(" | "));
+        say!("    turn {turn}: {}", log.borrow()[start..].join(" | "));
     }
     // The tasks are done; collect their results (asyncio.gather).
     let results = lp.run_until_complete(corio::gather(tasks));
-    println!("    results: {results:?}");
+    say!("    results: {results:?}");
     Ok(log.take())
 }
 
 fn main() -> std::io::Result<()> {
-    println!("1) yield 实现多任务: next(task1); next(task2), {ROUNDS} rounds");
+    common::no_arguments("seed 003: multitasking with yield: generators taking turns, then tasks");
+    say!("1) yield 实现多任务: next(task1); next(task2), {ROUNDS} rounds");
     let (mut task1, mut task2) = (forever("---1----"), forever("---2----"));
     let start = Instant::now();
     for round in 1..=ROUNDS {
-        println!("  round {round}");
+        say!("  round {round}");
         task1.next(); // next(task1)
         task2.next(); // next(task2)
     }
-    println!(
+    say!(
         "  {} × 2 steps × {} ms of time.sleep = {:.2} s: one step at a time\n",
         ROUNDS,
         PAUSE.as_millis(),
         start.elapsed().as_secs_f64()
     );
 
-    println!("2) a scheduler: generators in a VecDeque, pop front / resume / push back");
+    say!("2) a scheduler: generators in a VecDeque, pop front / resume / push back");
     let by_hand = run_generators();
 
-    println!("\n3) a generator cannot await a sleep: no event loop wakes it");
+    say!("\n3) a generator cannot await a sleep: no event loop wakes it");
     sleep_in_a_generator();
 
-    println!("\n4) the same with tasks: yield_now().await on an event loop, run_once per turn");
+    say!("\n4) the same with tasks: yield_now().await on an event loop, run_once per turn");
     let by_loop = run_tasks()?;
 
     assert_eq!(by_hand, by_loop);
-    println!("\nsame interleaving in 2) and 4): {}", by_hand == by_loop);
+    say!("\nsame interleaving in 2) and 4): {}", by_hand == by_loop);
     Ok(())
 }

@@ -37,6 +37,9 @@
 //!
 //! Run it: `cargo run --release --example running_average`
 
+#[macro_use]
+mod common;
+
 // The module is `generator`, not `gen`: `gen` is a keyword in Rust 2024.
 use corio::generator::{Gen, GenError, GenState};
 
@@ -87,31 +90,32 @@ fn send(avg: &mut Averager, term: Option<f64>) {
         Err(err) => (format!("Err({err:?})"), "unexpected"),
     };
     let line = format!("  {call:<18} → {answer:<19} {note}");
-    println!("{}", line.trim_end());
+    say!("{}", line.trim_end());
 }
 
 fn main() {
-    println!("1) 启动生成器 (priming): the first resume runs the body to its first yield");
+    common::no_arguments("seed 003: send passes values into a generator (a running average)");
+    say!("1) 启动生成器 (priming): the first resume runs the body to its first yield");
     let mut avg = averager();
-    println!("  avg = averager(): nothing has run yet");
+    say!("  avg = averager(): nothing has run yet");
     send(&mut avg, None); // next(avg): the argument goes nowhere
 
-    println!("\n2) send 可向生成器传参 (send passes a value in): each resume returns the average");
+    say!("\n2) send 可向生成器传参 (send passes a value in): each resume returns the average");
     for term in [10.0, 30.0, 5.0] {
         send(&mut avg, Some(term));
     }
 
-    println!("\n3) the sentinel None ends the body; after that the generator is finished");
+    say!("\n3) the sentinel None ends the body; after that the generator is finished");
     send(&mut avg, None); // Python: StopIteration, value (3, 15.0)
     send(&mut avg, Some(1.0)); // Python: StopIteration again
-    println!("  is_finished() = {}", avg.is_finished());
+    say!("  is_finished() = {}", avg.is_finished());
 
-    println!("\n4) forgetting to prime: the first term is lost, silently");
+    say!("\n4) forgetting to prime: the first term is lost, silently");
     let mut unprimed = averager();
     send(&mut unprimed, Some(10.0)); // only starts the body: 10 is dropped
     send(&mut unprimed, Some(30.0)); // 30 alone: 30, not 20
     send(&mut unprimed, None);
-    println!("  fix: prime it first — primed(averager()), like Python's @coroutine decorator");
+    say!("  fix: prime it first — primed(averager()), like Python's @coroutine decorator");
     let mut avg = primed(averager());
     send(&mut avg, Some(10.0));
     send(&mut avg, Some(30.0));

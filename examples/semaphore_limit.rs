@@ -22,6 +22,9 @@
 //!
 //! Run it: `cargo run --release --example semaphore_limit`
 
+#[macro_use]
+mod common;
+
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -45,7 +48,7 @@ struct Room {
 impl Room {
     /// Prints one line, with the time since the start.
     fn say(&self, what: std::fmt::Arguments<'_>) {
-        println!("  [{:4.2} s] {what}", self.start.elapsed().as_secs_f64());
+        say!("  [{:4.2} s] {what}", self.start.elapsed().as_secs_f64());
     }
 }
 
@@ -79,6 +82,7 @@ async fn worker(i: usize, room: Rc<Room>) {
 }
 
 fn main() {
+    common::no_arguments("seed 002: ten workers, at most three inside a semaphore at once");
     let start = Instant::now();
     let room = Rc::new(Room {
         sema: Semaphore::new(LIMIT), // Semaphore(3)
@@ -105,7 +109,7 @@ fn main() {
         total >= WORK * rounds,
         "{rounds} rounds of work take at least that"
     );
-    println!(
+    say!(
         "most inside at once: {} (limit {LIMIT}); 总耗时 (total): {:.2} s ≈ ceil({WORKERS} / \
          {LIMIT}) = {rounds} × {:.2} s = {:.2} s",
         room.most.get(),

@@ -11,22 +11,25 @@
 //! Run it: `cargo run --release --example sleep_lesson` (an optional
 //! argument sets the seconds per request, e.g. `-- 0.5`).
 
+#[macro_use]
+mod common;
+
 use std::time::{Duration, Instant};
 
 const URLS: [&str; 3] = ["www.1.com", "www.2.com", "www.3.com"];
 
 /// Like seed 004's first try: `time.sleep(2)` inside a coroutine.
 async fn get_request_blocking(url: &'static str, secs: Duration) {
-    println!("  正在请求 (requesting): {url}");
+    say!("  正在请求 (requesting): {url}");
     std::thread::sleep(secs); // blocks the thread: no other task can run
-    println!("  请求结束 (done):       {url}");
+    say!("  请求结束 (done):       {url}");
 }
 
 /// Like seed 004's fix: `await asyncio.sleep(2)`.
 async fn get_request(url: &'static str, secs: Duration) {
-    println!("  正在请求 (requesting): {url}");
+    say!("  正在请求 (requesting): {url}");
     corio::time::sleep(secs).await; // parks the task: the loop runs others
-    println!("  请求结束 (done):       {url}");
+    say!("  请求结束 (done):       {url}");
 }
 
 /// Spawns one task per URL on a new loop, waits for all (asyncio's
@@ -40,7 +43,7 @@ fn time_three_requests<F: Future<Output = ()> + 'static>(
         corio::gather(tasks).await;
     });
     let total = start.elapsed();
-    println!("   总耗时 (total): {:.2} s\n", total.as_secs_f64());
+    say!("   总耗时 (total): {:.2} s\n", total.as_secs_f64());
     total
 }
 
@@ -49,7 +52,7 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let arg = args.next();
     if matches!(arg.as_deref(), Some("-h" | "--help")) {
-        println!("{usage}");
+        say!("{usage}");
         return;
     }
     if let Some(extra) = args.next() {
@@ -67,12 +70,12 @@ fn main() {
         },
     };
 
-    println!("1) time.sleep inside tasks (blocking the loop):");
+    say!("1) time.sleep inside tasks (blocking the loop):");
     let blocking = time_three_requests(|url| get_request_blocking(url, secs));
-    println!("2) await sleep inside tasks (the loop switches while they wait):");
+    say!("2) await sleep inside tasks (the loop switches while they wait):");
     let awaited = time_three_requests(|url| get_request(url, secs));
 
-    println!(
+    say!(
         "blocking: {:.2} s ≈ 3 × {:.2} s; awaited: {:.2} s ≈ 1 × {:.2} s",
         blocking.as_secs_f64(),
         secs.as_secs_f64(),

@@ -13,39 +13,43 @@
 //!
 //! Run it: `cargo run --example step_by_step`
 
+#[macro_use]
+mod common;
+
 use std::time::{Duration, Instant};
 
 use corio::EventLoop;
 use corio::time::sleep;
 
 fn main() -> std::io::Result<()> {
+    common::no_arguments("prints each turn of the event loop running a small program");
     let mut lp = EventLoop::new()?;
     let start = Instant::now();
     let at = move || format!("{:>5.1} ms", start.elapsed().as_secs_f64() * 1e3);
 
     let pinger = lp.spawn(async move {
-        println!("    [{}] ping: started, yielding once", at());
+        say!("    [{}] ping: started, yielding once", at());
         corio::yield_now().await;
-        println!("    [{}] ping: back, sleeping 20 ms", at());
+        say!("    [{}] ping: back, sleeping 20 ms", at());
         sleep(Duration::from_millis(20)).await;
-        println!("    [{}] ping: woke up, spawning a child", at());
-        let child = corio::spawn(async move { println!("    [{}] child: ran", at()) });
+        say!("    [{}] ping: woke up, spawning a child", at());
+        let child = corio::spawn(async move { say!("    [{}] child: ran", at()) });
         child.id()
     });
-    pinger.add_done_callback(move |_| println!("    [{}] done callback of ping", at()));
-    lp.call_soon(move || println!("    [{}] call_soon callback", at()));
+    pinger.add_done_callback(move |_| say!("    [{}] done callback of ping", at()));
+    lp.call_soon(move || say!("    [{}] call_soon callback", at()));
     lp.call_later(Duration::from_millis(10), move || {
-        println!("    [{}] call_later(10 ms) callback", at())
+        say!("    [{}] call_later(10 ms) callback", at())
     });
 
     for n in 1.. {
-        println!("── turn {n}");
+        say!("── turn {n}");
         let turn = lp.run_once();
         if turn.idle {
-            println!("   idle: nothing is ready and nothing ever could be — stop stepping");
+            say!("   idle: nothing is ready and nothing ever could be — stop stepping");
             break;
         }
-        println!(
+        say!(
             "   → polled {} task(s), ran {} callback(s), fired {} timer(s), slept {:.1} ms",
             turn.tasks_polled,
             turn.callbacks_run,

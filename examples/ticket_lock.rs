@@ -30,6 +30,9 @@
 //!
 //! Run it: `cargo run --release --example ticket_lock`
 
+#[macro_use]
+mod common;
+
 use std::cell::Cell;
 use std::rc::Rc;
 
@@ -44,7 +47,7 @@ const TRACED: u32 = 3;
 /// Prints one step of a sale, for the first sale of the first few sellers.
 fn trace(seller: u32, sale: u32, step: &str) {
     if sale == 0 && seller < TRACED {
-        println!("    售票员 (seller) {seller}: {step}");
+        say!("    售票员 (seller) {seller}: {step}");
     }
 }
 
@@ -104,7 +107,7 @@ fn report(left: u32) -> u32 {
     let sold = SELLERS * SALES_EACH;
     let should = TICKETS - sold;
     let lost = left - should;
-    println!(
+    say!(
         "  {sold} 张票已售出 (tickets sold); 剩余车票数量为 (tickets left): {left}, \
          should be {should} → {lost} sales lost\n"
     );
@@ -112,26 +115,29 @@ fn report(left: u32) -> u32 {
 }
 
 fn main() {
-    println!(
+    common::no_arguments(
+        "seed 004: a shared ticket counter loses sales without a lock, none with one",
+    );
+    say!(
         "{SELLERS} sellers × {SALES_EACH} sales from {TICKETS} tickets; \
          each sale: read, .await, write\n"
     );
 
-    println!("1) 未上锁 (no lock): Rc<Cell<u32>>");
+    say!("1) 未上锁 (no lock): Rc<Cell<u32>>");
     let unlocked = report(corio::run(async {
         let tickets = Rc::new(Cell::new(TICKETS));
         run_sellers(|seller| sell_without_lock(seller, tickets.clone())).await;
         tickets.get()
     }));
 
-    println!("2) 上锁 (with the lock): Rc<Lock<u32>>");
+    say!("2) 上锁 (with the lock): Rc<Lock<u32>>");
     let locked = report(corio::run(async {
         let tickets = Rc::new(Lock::new(TICKETS));
         run_sellers(|seller| sell_with_lock(seller, tickets.clone())).await;
         *tickets.lock().await
     }));
 
-    println!("3) no lock, but no .await between the read and the write:");
+    say!("3) no lock, but no .await between the read and the write:");
     let one_step = report(corio::run(async {
         let tickets = Rc::new(Cell::new(TICKETS));
         run_sellers(|_| sell_in_one_step(tickets.clone())).await;
@@ -141,7 +147,7 @@ fn main() {
     let should = TICKETS - SELLERS * SALES_EACH;
     assert_eq!(locked, should, "the lock loses no sale");
     assert_eq!(one_step, should, "a sale with no .await inside is atomic");
-    println!(
+    say!(
         "no lock: {unlocked} left (wrong); lock: {locked} left; one step: {one_step} left \
          (right)"
     );

@@ -20,6 +20,9 @@
 //! writes the awaited run's trace for <https://ui.perfetto.dev>.
 //! `scripts/timeline_png.sh` renders the SVG to a PNG with headless Chromium.
 
+#[macro_use]
+mod common;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -31,16 +34,16 @@ const URLS: [&str; 3] = ["www.1.com", "www.2.com", "www.3.com"];
 
 /// Seed 004's first try: a blocking sleep inside a coroutine.
 async fn get_request_blocking(url: &'static str, secs: Duration) {
-    println!("  正在请求 (requesting): {url}");
+    say!("  正在请求 (requesting): {url}");
     std::thread::sleep(secs); // holds the loop: no other task can run
-    println!("  请求结束 (done):       {url}");
+    say!("  请求结束 (done):       {url}");
 }
 
 /// Seed 004's fix: an awaited sleep.
 async fn get_request(url: &'static str, secs: Duration) {
-    println!("  正在请求 (requesting): {url}");
+    say!("  正在请求 (requesting): {url}");
     corio::time::sleep(secs).await; // parks the task: the loop runs others
-    println!("  请求结束 (done):       {url}");
+    say!("  请求结束 (done):       {url}");
 }
 
 /// Runs the three requests on a new, tracing loop; returns its trace.
@@ -57,7 +60,7 @@ fn traced<F: Future<Output = ()> + 'static>(
     lp.set_trace(false);
     if let Some(path) = chrome {
         match lp.write_chrome_trace(path) {
-            Ok(()) => println!("  wrote {path} (open it in https://ui.perfetto.dev)"),
+            Ok(()) => say!("  wrote {path} (open it in https://ui.perfetto.dev)"),
             Err(e) => {
                 eprintln!("timeline: could not write {path}: {e}");
                 std::process::exit(1);
@@ -287,7 +290,7 @@ fn main() {
             "--out" => out = value(),
             "--chrome" => chrome = Some(value()),
             "-h" | "--help" => {
-                println!("timeline: draws seed 004's three requests as an SVG timeline\n{USAGE}");
+                say!("timeline: draws seed 004's three requests as an SVG timeline\n{USAGE}");
                 return;
             }
             other => usage(&format!("unknown argument {other:?}")),
@@ -303,9 +306,9 @@ fn main() {
         }
     }
 
-    println!("time.sleep inside the tasks (blocks the loop):");
+    say!("time.sleep inside the tasks (blocks the loop):");
     let blocking = traced(|url| get_request_blocking(url, secs), None);
-    println!("await sleep (the tasks overlap):");
+    say!("await sleep (the tasks overlap):");
     let awaited = traced(|url| get_request(url, secs), chrome.as_deref());
 
     let (rows_b, end_b) = rows(&blocking);
@@ -326,7 +329,7 @@ fn main() {
         eprintln!("timeline: could not write {out}: {e}");
         std::process::exit(1);
     }
-    println!("wrote {out}: {end_b:.2} s blocking, {end_a:.2} s awaiting");
+    say!("wrote {out}: {end_b:.2} s blocking, {end_a:.2} s awaiting");
 }
 
 /// Can `path` be written? Opened for appending (so an existing file keeps

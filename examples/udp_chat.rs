@@ -45,6 +45,9 @@
 //! loopback address when the peer is on this machine, and to all
 //! interfaces (`0.0.0.0` / `::`) otherwise.
 
+#[macro_use]
+mod common;
+
 use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::rc::Rc;
@@ -70,7 +73,7 @@ async fn recv_msg(socket: Rc<UdpSocket>) {
         match socket.recv_from(&mut buf).await {
             Ok((n, from)) => {
                 let text = String::from_utf8_lossy(&buf[..n]);
-                println!("\n收到 (received) from {from}: {text}");
+                say!("\n收到 (received) from {from}: {text}");
                 prompt("要发的数据 (message to send): ");
             }
             Err(err) => eprintln!("\nrecvfrom failed: {err}"),
@@ -85,7 +88,7 @@ async fn send_msg(socket: &UdpSocket, peer: SocketAddr) -> io::Result<()> {
     loop {
         prompt("要发的数据 (message to send): ");
         let Some(line) = input.next_line().await? else {
-            println!("\n(end of input: bye)");
+            say!("\n(end of input: bye)");
             return Ok(());
         };
         if line.is_empty() {
@@ -102,7 +105,7 @@ async fn send_msg(socket: &UdpSocket, peer: SocketAddr) -> io::Result<()> {
 /// Prints `text` without a newline and shows it at once (like `input`'s
 /// prompt).
 fn prompt(text: &str) {
-    print!("{text}");
+    say_part!("{text}");
     let _ = io::stdout().flush();
 }
 
@@ -124,7 +127,7 @@ async fn ask_peer() -> io::Result<Option<SocketAddr>> {
         };
         match answer.parse::<IpAddr>() {
             Ok(ip) => break ip,
-            Err(_) => println!("  not an IP address: {answer:?}"),
+            Err(_) => say!("  not an IP address: {answer:?}"),
         }
     };
     let port = loop {
@@ -134,7 +137,7 @@ async fn ask_peer() -> io::Result<Option<SocketAddr>> {
         };
         match answer.parse::<u16>() {
             Ok(port) if port > 0 => break port,
-            _ => println!("  not a port (1 to 65535): {answer:?}"),
+            _ => say!("  not a port (1 to 65535): {answer:?}"),
         }
     };
     Ok(Some(SocketAddr::new(ip, port)))
@@ -147,7 +150,7 @@ async fn chat(port: u16, peer: Option<SocketAddr>) -> io::Result<()> {
         None => match ask_peer().await? {
             Some(peer) => peer,
             None => {
-                println!("\n(end of input: bye)");
+                say!("\n(end of input: bye)");
                 return Ok(());
             }
         },
@@ -172,7 +175,7 @@ async fn chat(port: u16, peer: Option<SocketAddr>) -> io::Result<()> {
             ));
         }
     };
-    println!(
+    say!(
         "chatting on {} with {peer}; type lines, Ctrl-D to end",
         socket.local_addr()?
     );
@@ -227,7 +230,7 @@ async fn demo_sender(
         }
         corio::time::sleep_until(start + Duration::from_millis(ms)).await;
         // send_data = input('要发的数据:') — here, from the script.
-        println!("{} {me:?} sendto   {to}: {text}", at(start));
+        say!("{} {me:?} sendto   {to}: {text}", at(start));
         socket.send_to(text.as_bytes(), to).await?;
     }
     Ok(())
@@ -242,12 +245,12 @@ async fn demo_receiver(me: Peer, socket: Rc<UdpSocket>, start: Instant) -> io::R
     for _ in 0..expected {
         let received = corio::time::timeout(Duration::from_secs(1), socket.recv_from(&mut buf));
         let Ok(result) = received.await else {
-            println!("{} {me:?} (nothing more arrived)", at(start));
+            say!("{} {me:?} (nothing more arrived)", at(start));
             break;
         };
         let (n, from) = result?;
         let text = String::from_utf8_lossy(&buf[..n]);
-        println!("{}   {me:?} recvfrom {from}: {text}", at(start));
+        say!("{}   {me:?} recvfrom {from}: {text}", at(start));
     }
     Ok(())
 }
@@ -258,7 +261,7 @@ async fn demo() -> io::Result<()> {
     let a = Rc::new(UdpSocket::bind("127.0.0.1:0").await?);
     let b = Rc::new(UdpSocket::bind("127.0.0.1:0").await?);
     let (a_addr, b_addr) = (a.local_addr()?, b.local_addr()?);
-    println!("A is {a_addr}, B is {b_addr}; four tasks on one thread:\n");
+    say!("A is {a_addr}, B is {b_addr}; four tasks on one thread:\n");
 
     let start = Instant::now();
     let tasks = [
@@ -270,12 +273,12 @@ async fn demo() -> io::Result<()> {
     for outcome in corio::gather(tasks).await {
         outcome.map_err(io::Error::other)??;
     }
-    println!(
+    say!(
         "\ndone in {:.2} s. To chat yourself, in two terminals (end with Ctrl-D):",
         start.elapsed().as_secs_f64()
     );
-    println!("  cargo run --release --example udp_chat -- --port 7070 --peer 127.0.0.1:7071");
-    println!("  cargo run --release --example udp_chat -- --port 7071 --peer 127.0.0.1:7070");
+    say!("  cargo run --release --example udp_chat -- --port 7070 --peer 127.0.0.1:7071");
+    say!("  cargo run --release --example udp_chat -- --port 7071 --peer 127.0.0.1:7070");
     Ok(())
 }
 
@@ -322,7 +325,7 @@ fn main() {
         Ok(None) => corio::run(demo()),
         Ok(Some((port, peer))) => corio::run(chat(port, peer)),
         Err(msg) if msg.is_empty() => {
-            println!("{USAGE}");
+            say!("{USAGE}");
             return;
         }
         Err(msg) => {
