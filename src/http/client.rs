@@ -2056,7 +2056,6 @@ impl Hasher for WordHash {
     }
 }
 
-/// The `charset` parameter of a `Content-Type` value, unquoted.
 /// `body` as text, by the `charset` of the `Content-Type` in `headers`
 /// (see [`Response::text`]).
 fn decode_text<'a>(headers: &Headers, body: &'a [u8]) -> Cow<'a, str> {
@@ -2075,6 +2074,7 @@ fn decode_text<'a>(headers: &Headers, body: &'a [u8]) -> Cow<'a, str> {
     }
 }
 
+/// The `charset` parameter of a `Content-Type` value, unquoted.
 fn charset(content_type: &[u8]) -> Option<&[u8]> {
     content_type
         .split(|&b| b == b';')
