@@ -146,21 +146,10 @@ impl Options {
                 "--max-pages" | "-n" => options.max_pages = number("--max-pages")?,
                 "--url" => {
                     let text = args.next().ok_or("--url needs a URL")?;
-                    let mut url =
-                        Url::parse(&text).map_err(|e| format!("{text:?} is not a URL: {e}"))?;
-                    match url.scheme() {
-                        "http" => {}
-                        "https" => {
-                            return Err(format!(
-                                "{text:?}: only http:// URLs can be crawled (corio has no TLS)"
-                            ));
-                        }
-                        other => {
-                            return Err(format!(
-                                "{text:?}: only http:// URLs can be crawled, not {other}:"
-                            ));
-                        }
-                    }
+                    // The client's own rules (http:// only, a host, no
+                    // credentials): a URL it would refuse is a usage error.
+                    corio::http::check_url(&text).map_err(|e| e.to_string())?;
+                    let mut url = Url::parse(&text).map_err(|e| e.to_string())?;
                     // A fragment names a place in a page, not another page.
                     url.set_fragment(None);
                     options.url = Some(url);
@@ -560,18 +549,16 @@ struct PageLinks {
     /// The first `<base href>`: what relative links are relative to, as in
     /// a browser (else the page's own URL).
     base: Option<String>,
-    /// The `href` of the first tag whose `id` is `feng` (seed 004's
-    /// `//a[@id="feng"]/@href`).
+    /// The `href` of the first `<a>` whose `id` is `feng` and that has
+    /// one (seed 004's `//a[@id="feng"]/@href`).
     feng: Option<String>,
 }
 
 impl PageLinks {
     fn of(html: &str) -> PageLinks {
         let mut page = PageLinks::default();
-        let mut feng_found = false;
         for_each_tag(html, |tag| {
-            if !feng_found && tag.id.as_deref() == Some("feng") {
-                feng_found = true;
+            if page.feng.is_none() && tag.a && tag.id.as_deref() == Some("feng") {
                 page.feng = tag.href.clone();
             }
             if tag.base {
@@ -600,9 +587,10 @@ impl PageLinks {
 
 /// A start tag, as far as the crawler cares: the first `href`, `src` and
 /// `id` it carries (values with their character references decoded), and
-/// whether it is `<base>`.
+/// whether it is `<base>` or `<a>`.
 struct Tag {
     base: bool,
+    a: bool,
     href: Option<String>,
     src: Option<String>,
     id: Option<String>,
@@ -627,6 +615,7 @@ fn for_each_tag(html: &str, mut f: impl FnMut(Tag)) {
             .unwrap_or(rest.len());
         let mut tag = Tag {
             base: rest[..name_end].eq_ignore_ascii_case("base"),
+            a: rest[..name_end].eq_ignore_ascii_case("a"),
             href: None,
             src: None,
             id: None,
@@ -920,8 +909,9 @@ mod tests {
         let html = r#"<a href="/a">a</a> <a ID='feng' href="/jay/feng">x</a> <a id=feng href=/b>"#;
         assert_eq!(PageLinks::of(html).feng.as_deref(), Some("/jay/feng"));
         assert_eq!(PageLinks::of(r#"<a id="lily" href="/a">"#).feng, None);
-        // An `id` without an `href`: the first tag with the id counts.
-        assert_eq!(PageLinks::of("<p id=feng> <a id=feng href=/x>").feng, None);
+        // As the XPath reads it: only an `<a>`, and only one with an `href`.
+        let html = "<p id=feng href=/p> <a id=feng>x</a> <a id=feng href=/x>";
+        assert_eq!(PageLinks::of(html).feng.as_deref(), Some("/x"));
     }
 
     #[test]

@@ -85,15 +85,8 @@ fn parse_args() -> Result<Options, String> {
     }
     if !options.url.is_empty() {
         // A URL that cannot be fetched is a mistake in the arguments
-        // (status 2), found before anything is sent. (The client checks it
-        // again, and says the same.)
-        let text = &options.url;
-        let url = url::Url::parse(text).map_err(|e| format!("{text:?} is not a URL: {e}"))?;
-        match url.scheme() {
-            "http" => {}
-            "https" => return Err(format!("{text:?}: only http:// URLs (corio has no TLS)")),
-            other => return Err(format!("{text:?}: only http:// URLs, not {other}:")),
-        }
+        // (status 2), found before anything is sent, by the client's rules.
+        corio::http::check_url(&options.url).map_err(|e| e.to_string())?;
     }
     Ok(options)
 }

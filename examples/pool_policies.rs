@@ -92,8 +92,8 @@ impl Gate {
 }
 
 /// Opens the gate all the way when dropped — also when `main` unwinds (a
-/// `println!` to a closed pipe panics), so that no job is left waiting at
-/// it while dropping the pool joins the threads.
+/// failed assertion, say), so that no job is left waiting at it while
+/// dropping the pool joins the threads.
 struct OpenOnDrop(Arc<Gate>);
 
 impl Drop for OpenOnDrop {

@@ -48,7 +48,7 @@
 #[macro_use]
 mod common;
 
-use std::io::{self, Write};
+use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -103,10 +103,9 @@ async fn send_msg(socket: &UdpSocket, peer: SocketAddr) -> io::Result<()> {
 }
 
 /// Prints `text` without a newline and shows it at once (like `input`'s
-/// prompt).
+/// prompt: `say_part!` flushes).
 fn prompt(text: &str) {
     say_part!("{text}");
-    let _ = io::stdout().flush();
 }
 
 /// Asks for one line, like the seed's `input(question)`; `None` at the end

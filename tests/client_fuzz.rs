@@ -423,6 +423,12 @@ fn every_answer_reaches_its_request_intact_or_as_an_error_never_as_another_answe
                                     "{what}: {damage:?} gave {:?}",
                                     String::from_utf8_lossy(&response.body)
                                 );
+                                // A body read to its end that was damaged
+                                // is an error, not a shorter body.
+                                assert!(
+                                    !plan.has_body(head_request) || how == How::FirstPiece,
+                                    "{what}: {damage:?} accepted"
+                                );
                                 counts[2] += 1;
                             }
                         }

@@ -995,7 +995,7 @@ fn a_read_made_afresh_at_each_poll_waits_without_spinning_and_is_woken() {
 }
 
 #[test]
-fn a_keepalive_idle_time_under_a_second_is_rounded_up_and_zero_is_refused_without_a_change() {
+fn a_keepalive_idle_time_under_a_second_is_rounded_up_and_one_the_kernel_refuses_changes_nothing() {
     run(async {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let stream = TcpStream::connect(listener.local_addr().unwrap())
@@ -1019,5 +1019,12 @@ fn a_keepalive_idle_time_under_a_second_is_rounded_up_and_zero_is_refused_withou
         assert_eq!(socket.keepalive_time().unwrap(), Duration::from_secs(2));
         stream.set_keepalive(None).unwrap();
         assert!(!socket.keepalive().unwrap());
+        // Too long for the kernel (Linux: 32,767 s at most), or for any
+        // count of seconds: refused, and keep-alive stays off.
+        for idle in [Duration::from_secs(40_000), Duration::MAX] {
+            let refused = stream.set_keepalive(Some(idle));
+            assert_eq!(refused.unwrap_err().kind(), ErrorKind::InvalidInput);
+            assert!(!socket.keepalive().unwrap(), "{idle:?}");
+        }
     });
 }

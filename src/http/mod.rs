@@ -114,3 +114,23 @@ pub use request::Method;
 pub async fn get(url: impl AsRef<str>) -> Result<Response, Error> {
     Client::new().get(url).send().await
 }
+
+/// Checks `url` the way every request does before anything is sent: a
+/// URL, `http://` (no TLS: `https://` is [`ErrorKind::Unsupported`]), a
+/// host, no credentials (`user:password@`). The error is the one a
+/// request for it would give — for a tool to tell a mistake in its
+/// arguments from a failure on the network.
+///
+/// # Examples
+///
+/// ```
+/// use corio::http::{check_url, ErrorKind};
+///
+/// assert!(check_url("http://127.0.0.1:8000/a?b=c").is_ok());
+/// assert_eq!(check_url("https://example.com/").unwrap_err().kind(), ErrorKind::Unsupported);
+/// assert_eq!(check_url("not a url").unwrap_err().kind(), ErrorKind::InvalidRequest);
+/// assert_eq!(check_url("http://me:pw@host/").unwrap_err().kind(), ErrorKind::Unsupported);
+/// ```
+pub fn check_url(url: &str) -> Result<(), Error> {
+    request::parse_url(url).map(drop)
+}

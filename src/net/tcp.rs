@@ -819,8 +819,9 @@ impl TcpStream {
     /// Turns TCP keep-alive on with this idle time before the first probe
     /// (`Some`), or off (`None`) — through socket2. The kernel counts the
     /// idle time in whole seconds: a fraction is rounded up (so 500 ms is
-    /// 1 s, and a zero idle time is refused with `InvalidInput`, leaving
-    /// keep-alive as it was).
+    /// 1 s). An idle time the kernel refuses (zero; on Linux, more than
+    /// 32,767 s) is an `InvalidInput` error that leaves keep-alive as it
+    /// was.
     ///
     /// # Examples
     ///
@@ -842,17 +843,18 @@ impl TcpStream {
         let Some(idle) = idle else {
             return socket.set_keepalive(false);
         };
-        // socket2 turns SO_KEEPALIVE on before it sets the idle time (in
-        // whole seconds, truncated): a zero it would refuse only after.
-        if idle.is_zero() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "a keep-alive idle time of zero",
-            ));
+        let seconds = idle
+            .as_secs()
+            .saturating_add(u64::from(idle.subsec_nanos() > 0));
+        let was_on = socket.keepalive()?;
+        let keepalive = socket2::TcpKeepalive::new().with_time(Duration::from_secs(seconds));
+        let set = socket.set_tcp_keepalive(&keepalive);
+        // socket2 turns SO_KEEPALIVE on before it sets the time: a time the
+        // kernel refused must not leave it on.
+        if set.is_err() && !was_on {
+            let _ = socket.set_keepalive(false);
         }
-        let seconds = idle.as_secs() + u64::from(idle.subsec_nanos() > 0);
-        let idle = Duration::from_secs(seconds);
-        socket.set_tcp_keepalive(&socket2::TcpKeepalive::new().with_time(idle))
+        set
     }
 
     /// Splits the stream into a read half and a write half, each usable

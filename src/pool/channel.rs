@@ -151,9 +151,7 @@ struct Chan<T> {
     senders: usize,
     receiver_alive: bool,
     /// The receiving task, parked.
-    waker: Option<Waker>,
-    /// The thread it parked on (see [`wake_parked`]).
-    parked_on: Option<ThreadId>,
+    parked: Parked,
     /// The receiver is blocked in `recv_blocking` (a plain thread).
     receiver_blocked: bool,
 }
@@ -180,8 +178,7 @@ fn channel<T>(capacity: Option<usize>) -> (Sender<T>, Receiver<T>) {
             capacity,
             senders: 1,
             receiver_alive: true,
-            waker: None,
-            parked_on: None,
+            parked: Parked::default(),
             receiver_blocked: false,
         }),
         not_full: Condvar::new(),
@@ -335,7 +332,7 @@ impl<T> Sender<T> {
 /// Queues `value` and wakes the receiver (outside the lock).
 fn push<T>(shared: &ChanShared<T>, mut chan: MutexGuard<'_, Chan<T>>, value: T) {
     chan.queue.push_back(value);
-    let waker = chan.waker.take();
+    let waker = chan.parked.take();
     let blocked = chan.receiver_blocked;
     drop(chan);
     if let Some(waker) = waker {
@@ -363,7 +360,7 @@ impl<T> Drop for Sender<T> {
             if chan.senders > 0 {
                 return;
             }
-            chan.waker.take()
+            chan.parked.take()
         };
         if let Some(waker) = waker {
             waker.wake(); // the receiver sees the end
@@ -498,13 +495,7 @@ impl<T> Receiver<T> {
         if chan.senders == 0 {
             return Poll::Ready(None);
         }
-        let replaced = match &chan.waker {
-            Some(old) if old.will_wake(cx.waker()) => None,
-            _ => {
-                chan.parked_on = Some(this_thread());
-                chan.waker.replace(cx.waker().clone())
-            }
-        };
+        let replaced = chan.parked.park(cx);
         drop(chan);
         drop(replaced);
         Poll::Pending
@@ -518,8 +509,7 @@ impl<T> Drop for Receiver<T> {
         let (dropped, waker) = {
             let mut chan = self.shared.lock();
             chan.receiver_alive = false;
-            let parked = chan.waker.take().map(|waker| (waker, chan.parked_on));
-            (std::mem::take(&mut chan.queue), parked)
+            (std::mem::take(&mut chan.queue), chan.parked.leave())
         };
         self.shared.not_full.notify_all(); // blocked senders see the close
         drop(dropped);
@@ -576,9 +566,8 @@ struct Once<T> {
     value: Option<T>,
     sender_alive: bool,
     receiver_alive: bool,
-    waker: Option<Waker>,
-    /// The thread it parked on (see [`wake_parked`]).
-    parked_on: Option<ThreadId>,
+    /// The receiving task, parked.
+    parked: Parked,
 }
 
 /// A channel for one value: a thread's answer to a task.
@@ -595,8 +584,7 @@ pub fn oneshot<T>() -> (OneshotSender<T>, OneshotReceiver<T>) {
         value: None,
         sender_alive: true,
         receiver_alive: true,
-        waker: None,
-        parked_on: None,
+        parked: Parked::default(),
     }));
     (
         OneshotSender {
@@ -641,7 +629,7 @@ impl<T> OneshotSender<T> {
                 return Err(value);
             }
             once.value = Some(value);
-            once.waker.take()
+            once.parked.take()
         };
         if let Some(waker) = waker {
             waker.wake();
@@ -655,7 +643,7 @@ impl<T> Drop for OneshotSender<T> {
         let waker = {
             let mut once = lock_once(&self.shared);
             once.sender_alive = false;
-            once.waker.take()
+            once.parked.take()
         };
         if let Some(waker) = waker {
             waker.wake();
@@ -694,13 +682,7 @@ impl<T> Future for OneshotReceiver<T> {
         if !once.sender_alive {
             return Poll::Ready(Err(RecvError));
         }
-        let replaced = match &once.waker {
-            Some(old) if old.will_wake(cx.waker()) => None,
-            _ => {
-                once.parked_on = Some(this_thread());
-                once.waker.replace(cx.waker().clone())
-            }
-        };
+        let replaced = once.parked.park(cx);
         drop(once);
         drop(replaced);
         Poll::Pending
@@ -712,11 +694,43 @@ impl<T> Drop for OneshotReceiver<T> {
         let (value, waker) = {
             let mut once = lock_once(&self.shared);
             once.receiver_alive = false;
-            let parked = once.waker.take().map(|waker| (waker, once.parked_on));
-            (once.value.take(), parked)
+            (once.value.take(), once.parked.leave())
         };
         drop(value);
         wake_parked(waker);
+    }
+}
+
+/// The waker of a task awaiting a receiver (or a
+/// [`JobHandle`](super::JobHandle)), and the thread it parked on.
+#[derive(Default)]
+pub(super) struct Parked {
+    waker: Option<Waker>,
+    on: Option<ThreadId>,
+}
+
+impl Parked {
+    /// Parks `cx`'s waker, unless it is the one parked already. Returns
+    /// the waker it replaced, to be dropped outside the lock.
+    pub(super) fn park(&mut self, cx: &Context<'_>) -> Option<Waker> {
+        match &self.waker {
+            Some(old) if old.will_wake(cx.waker()) => None,
+            _ => {
+                self.on = Some(this_thread());
+                self.waker.replace(cx.waker().clone())
+            }
+        }
+    }
+
+    /// The waker, to wake (a value came, the other side went).
+    pub(super) fn take(&mut self) -> Option<Waker> {
+        self.waker.take()
+    }
+
+    /// The waker and its thread, as the receiver goes: for
+    /// [`wake_parked`], outside the lock.
+    pub(super) fn leave(&mut self) -> Option<(Waker, Option<ThreadId>)> {
+        self.waker.take().map(|waker| (waker, self.on))
     }
 }
 
@@ -740,7 +754,7 @@ pub(super) fn wake_parked(parked: Option<(Waker, Option<ThreadId>)>) {
 
 /// This thread's id, read once per thread (`thread::current()` costs an
 /// `Arc` clone).
-pub(super) fn this_thread() -> ThreadId {
+fn this_thread() -> ThreadId {
     thread_local! {
         static ID: ThreadId = std::thread::current().id();
     }

@@ -23,9 +23,10 @@ use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use super::channel::{Parked, wake_parked};
 use crate::handle::Shared;
 use crate::report::panic_message;
 
@@ -109,9 +110,8 @@ enum Stage<T> {
 
 struct JobState<T> {
     stage: Stage<T>,
-    /// Whoever awaits the handle on a loop, and the thread it parked on.
-    waker: Option<Waker>,
-    parked_on: Option<std::thread::ThreadId>,
+    /// Whoever awaits the handle on a loop.
+    parked: Parked,
     callbacks: Vec<DoneCallback<T>>,
 }
 
@@ -126,6 +126,14 @@ pub(crate) struct JobShared<T> {
     delivered: std::sync::atomic::AtomicBool,
 }
 
+impl<T> JobShared<T> {
+    fn lock(&self) -> MutexGuard<'_, JobState<T>> {
+        // No invariant of the state can be broken half-way by a panic (user
+        // code never runs under the lock): a poisoned lock is still good.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 impl<T: Send + 'static> JobShared<T> {
     pub(crate) fn new(home: Option<Arc<Shared>>) -> Arc<JobShared<T>> {
         if let Some(home) = &home {
@@ -134,20 +142,13 @@ impl<T: Send + 'static> JobShared<T> {
         Arc::new(JobShared {
             state: Mutex::new(JobState {
                 stage: Stage::Queued,
-                waker: None,
-                parked_on: None,
+                parked: Parked::default(),
                 callbacks: Vec::new(),
             }),
             done: Condvar::new(),
             home,
             delivered: std::sync::atomic::AtomicBool::new(false),
         })
-    }
-
-    fn lock(&self) -> MutexGuard<'_, JobState<T>> {
-        // No invariant of the state can be broken half-way by a panic (user
-        // code never runs under the lock): a poisoned lock is still good.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The worker is about to run the job: `false` if it was cancelled (or
@@ -247,7 +248,7 @@ impl<T: Send + 'static> JobShared<T> {
     /// Makes the result visible to the handle and wakes whoever waits.
     fn publish(&self, mut st: MutexGuard<'_, JobState<T>>, result: JobResult<T>) {
         st.stage = Stage::Done(result);
-        let waker = st.waker.take();
+        let waker = st.parked.take();
         drop(st);
         self.done.notify_all();
         if let Some(waker) = waker {
@@ -273,7 +274,7 @@ impl<T> Drop for JobShared<T> {
         let st = self.state.get_mut().unwrap_or_else(|e| e.into_inner());
         let stage = std::mem::replace(&mut st.stage, Stage::Taken);
         let callbacks = std::mem::take(&mut st.callbacks);
-        let waker = st.waker.take();
+        let waker = st.parked.take();
         if matches!(stage, Stage::Done(_)) || !callbacks.is_empty() || waker.is_some() {
             crate::contain::drop_contained((stage, callbacks, waker));
         }
@@ -576,13 +577,7 @@ impl<T: Send + 'static> Future for JobHandle<T> {
         if matches!(st.stage, Stage::Taken) {
             panic!("corio: a JobHandle was polled after it returned its result");
         }
-        let replaced = match &st.waker {
-            Some(old) if old.will_wake(cx.waker()) => None,
-            _ => {
-                st.parked_on = Some(super::channel::this_thread());
-                st.waker.replace(cx.waker().clone())
-            }
-        };
+        let replaced = st.parked.park(cx);
         drop(st);
         drop(replaced);
         Poll::Pending
@@ -596,12 +591,8 @@ impl<T> Drop for JobHandle<T> {
     /// check. Dropped on another thread, it is woken instead, as a dropped
     /// channel receiver's is (see `channel::wake_parked`).
     fn drop(&mut self) {
-        let parked = {
-            let mut st = self.shared.state.lock().unwrap_or_else(|e| e.into_inner());
-            let parked_on = st.parked_on;
-            st.waker.take().map(|waker| (waker, parked_on))
-        };
-        super::channel::wake_parked(parked);
+        let parked = self.shared.lock().parked.leave();
+        wake_parked(parked);
     }
 }
 
