@@ -284,9 +284,11 @@ fn main() {
 
     let (connections, messages, size) = (args.connections, args.messages, args.size);
     say!(
-        "{connections} connections × {} round trips × {size} bytes, one task per connection, \
+        "{connections} connection{} × {} round trip{} × {size} bytes, one task per connection, \
          all on this thread's loop",
-        thousands(messages as u64)
+        if connections == 1 { "" } else { "s" },
+        thousands(messages as u64),
+        if messages == 1 { "" } else { "s" },
     );
     let start = Instant::now();
     let results = corio::run(async {
@@ -317,9 +319,10 @@ fn main() {
     let secs = elapsed.as_secs_f64();
     if round_trips > 0 {
         say!(
-            "  {} round trips in {secs:.2} s: {} round trips/s ({:.1} MB/s each way), every \
+            "  {} round trip{} in {secs:.2} s: {} round trips/s ({:.1} MB/s each way), every \
              echo checked",
             thousands(round_trips),
+            if round_trips == 1 { "" } else { "s" },
             thousands((round_trips as f64 / secs) as u64),
             (round_trips * size as u64) as f64 / secs / 1e6
         );
@@ -338,7 +341,10 @@ fn main() {
         // makes its run_forever() return.
         handle.stop();
         let served = thread.join().expect("the server thread panicked");
-        say!("  the server thread served {served} connections, then its loop stopped");
+        say!(
+            "  the server thread served {served} connection{}, then its loop stopped",
+            if served == 1 { "" } else { "s" }
+        );
     }
     if failed > 0 {
         std::process::exit(1);

@@ -308,8 +308,9 @@ fn main() {
     }
     if args.threads > 1 {
         say!(
-            "  all together: {} connections, {}",
+            "  all together: {} connection{}, {}",
             total.0,
+            if total.0 == 1 { "" } else { "s" },
             human_bytes(total.1)
         );
     }

@@ -114,7 +114,7 @@ check_server() {
 
     rm -f "$TMP/big.out"
     if run "$BIN/fetch" -o "$TMP/big.out" "$base/big.bin" && cmp -s "$SITE/big.bin" "$TMP/big.out"; then
-        pass "$name: fetch -o big.bin (5 MB, identical) $(grep -o '([0-9.]* kB/s)' "$TMP/out")"
+        pass "$name: fetch -o big.bin (5 MB, identical) $(grep -oE '[0-9.]+ [kM]?B/s' "$TMP/out")"
     else fail "$name: fetch -o big.bin + cmp"; fi
 
     if run "$BIN/fetch" "$base/no-such-page.html" && grep -qE '^HTTP/1\.[01] 404( |$)' "$TMP/out"; then

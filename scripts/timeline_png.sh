@@ -17,7 +17,13 @@ fi
 cargo run --release --quiet --example timeline -- --secs "$secs" --out "$out/timeline.svg"
 # The SVG's own size, so the screenshot has no margins to crop.
 size=$(sed -n 's/.*<svg[^>]* width="\([0-9.]*\)" height="\([0-9.]*\)".*/\1,\2/p' "$out/timeline.svg")
-chromium --headless --no-sandbox --disable-gpu --hide-scrollbars \
+rm -f "$out/timeline.png"
+# Chromium's chatter goes to a log, shown if it fails.
+if ! chromium --headless --no-sandbox --disable-gpu --hide-scrollbars \
   --window-size="$size" --screenshot="$PWD/$out/timeline.png" \
-  "file://$PWD/$out/timeline.svg" 2>/dev/null
+  "file://$PWD/$out/timeline.svg" 2>"$out/chromium.log" || [ ! -s "$out/timeline.png" ]; then
+  echo "timeline_png: chromium wrote no PNG; its output:" >&2
+  cat "$out/chromium.log" >&2
+  exit 1
+fi
 echo "wrote $out/timeline.png ($size)"

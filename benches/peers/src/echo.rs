@@ -517,6 +517,11 @@ fn free_port() -> u16 {
 pub fn median(mut v: Vec<f64>) -> (f64, f64, f64) {
     v.sort_by(f64::total_cmp);
     let n = v.len();
+    if n == 0 {
+        // Nothing measured (a runtime not in `--runtimes`, raw mio
+        // included): no figure, as `w6` prints it.
+        return (f64::NAN, f64::NAN, f64::NAN);
+    }
     let med = if n % 2 == 1 {
         v[n / 2]
     } else {
