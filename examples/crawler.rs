@@ -104,14 +104,14 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(message) => {
-            eprintln!("crawler: {message}\n\n{USAGE}");
+            tell!("crawler: {message}\n\n{USAGE}");
             return ExitCode::from(2);
         }
     };
     match corio::run(crawl_main(options)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("crawler: {message}");
+            tell!("crawler: {message}");
             ExitCode::FAILURE
         }
     }

@@ -236,7 +236,7 @@ fn main() {
             // of a Unix tool stopped by SIGPIPE (128 + 13).
             std::process::exit(141);
         }
-        eprintln!("download: {err}");
+        let _ = writeln!(std::io::stderr(), "download: {err}"); // never panics
         std::process::exit(1);
     }
 }

@@ -213,12 +213,12 @@ fn start_server_thread() -> io::Result<(SocketAddr, LoopHandle, JoinHandle<u64>)
                             count.set(count.get() + 1);
                             drop(corio::spawn(async move {
                                 if let Err(err) = echo(stream).await {
-                                    eprintln!("  echo-server: {err}");
+                                    tell!("  echo-server: {err}");
                                 }
                             }));
                         }
                         Err(err) => {
-                            eprintln!("  echo-server: accept failed: {err}");
+                            tell!("  echo-server: accept failed: {err}");
                             corio::time::sleep(Duration::from_millis(10)).await;
                         }
                     }
@@ -260,7 +260,7 @@ fn main() {
             return;
         }
         Err(msg) => {
-            eprintln!("echo_client: {msg}\n{USAGE}");
+            tell!("echo_client: {msg}\n{USAGE}");
             std::process::exit(2);
         }
     };
@@ -276,7 +276,7 @@ fn main() {
                 (addr, Some((handle, thread)))
             }
             Err(err) => {
-                eprintln!("echo_client: could not start the echo server: {err}");
+                tell!("echo_client: could not start the echo server: {err}");
                 std::process::exit(1);
             }
         },
@@ -307,12 +307,12 @@ fn main() {
             Ok(Err(err)) => {
                 failed += 1;
                 if failed <= 3 {
-                    eprintln!("  connection {conn}: {err}");
+                    tell!("  connection {conn}: {err}");
                 }
             }
             Err(err) => {
                 failed += 1;
-                eprintln!("  connection {conn}: the task failed: {err}");
+                tell!("  connection {conn}: the task failed: {err}");
             }
         }
     }

@@ -154,7 +154,7 @@ async fn accept_loop(listener: &TcpListener, name: &str, stats: &Rc<Stats>) {
             Err(err) => {
                 // Out of file descriptors and the like: wait a little
                 // rather than spin on the same error.
-                eprintln!("  {name}: accept failed: {err}");
+                tell!("  {name}: accept failed: {err}");
                 corio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             }
@@ -173,7 +173,7 @@ async fn accept_loop(listener: &TcpListener, name: &str, stats: &Rc<Stats>) {
             match echo(stream, stats).await {
                 Ok(()) => {}
                 Err(err) if err.kind() == io::ErrorKind::ConnectionReset => {}
-                Err(err) => eprintln!("  {name}: connection from {peer}: {err}"),
+                Err(err) => tell!("  {name}: connection from {peer}: {err}"),
             }
         }));
     }
@@ -224,7 +224,7 @@ fn main() {
                 say!("{USAGE}");
                 return;
             }
-            eprintln!("echo_server: {msg}\n{USAGE}");
+            tell!("echo_server: {msg}\n{USAGE}");
             std::process::exit(2);
         }
     };
@@ -249,14 +249,14 @@ fn main() {
         match ready_rx.recv() {
             Ok(Ok(bound)) => addr = bound,
             Ok(Err(err)) => {
-                eprintln!("echo_server: could not listen on {addr}: {err}");
+                tell!("echo_server: could not listen on {addr}: {err}");
                 if err.kind() == io::ErrorKind::AddrInUse {
-                    eprintln!("  (is another server running? try --addr 127.0.0.1:0)");
+                    tell!("  (is another server running? try --addr 127.0.0.1:0)");
                 }
                 std::process::exit(1);
             }
             Err(_) => {
-                eprintln!("echo_server: thread loop-{i} died before listening");
+                tell!("echo_server: thread loop-{i} died before listening");
                 std::process::exit(1);
             }
         }

@@ -125,14 +125,14 @@ fn main() -> ExitCode {
     let options = match parse_args() {
         Ok(options) => options,
         Err(message) => {
-            eprintln!("fetch: {message}");
+            tell!("fetch: {message}");
             return ExitCode::from(2);
         }
     };
     match corio::run(fetch(options)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("fetch: {message}");
+            tell!("fetch: {message}");
             ExitCode::FAILURE
         }
     }
@@ -232,7 +232,7 @@ async fn fetch(mut options: Options) -> Result<(), String> {
         r if r >= 1.0 => format!(", {r:.0} B/s"),
         _ => String::new(),
     };
-    eprintln!(
+    tell!(
         "-- {} body bytes{} | head after {:.1} ms, done after {:.1} ms{} | {}",
         body_bytes,
         options

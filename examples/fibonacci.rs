@@ -152,7 +152,7 @@ fn main() {
         return;
     }
     if let Some(extra) = args.next() {
-        eprintln!("{usage}; one argument at most, got {extra:?} too");
+        tell!("{usage}; one argument at most, got {extra:?} too");
         std::process::exit(2);
     }
     let all_num = match arg {
@@ -160,7 +160,7 @@ fn main() {
         Some(arg) => match arg.parse::<u32>() {
             Ok(n) if n <= 92 => n, // past 92, `a + b` overflows a u64
             _ => {
-                eprintln!("{usage}; got {arg:?}");
+                tell!("{usage}; got {arg:?}");
                 std::process::exit(2);
             }
         },

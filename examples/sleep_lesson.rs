@@ -56,7 +56,7 @@ fn main() {
         return;
     }
     if let Some(extra) = args.next() {
-        eprintln!("{usage}; one argument at most, got {extra:?} too");
+        tell!("{usage}; one argument at most, got {extra:?} too");
         std::process::exit(2);
     }
     let secs = match arg {
@@ -64,7 +64,7 @@ fn main() {
         Some(arg) => match arg.parse::<f64>() {
             Ok(s) if s.is_finite() && (0.0..=60.0).contains(&s) => Duration::from_secs_f64(s),
             _ => {
-                eprintln!("{usage}; got {arg:?}");
+                tell!("{usage}; got {arg:?}");
                 std::process::exit(2);
             }
         },

@@ -128,7 +128,7 @@ fn main() {
         return;
     }
     if let Some(extra) = args.next() {
-        eprintln!("{usage}; one argument at most, got {extra:?} too");
+        tell!("{usage}; one argument at most, got {extra:?} too");
         std::process::exit(2);
     }
     let unit = match arg {
@@ -138,7 +138,7 @@ fn main() {
                 Duration::from_secs_f64(s)
             }
             _ => {
-                eprintln!("{usage}; got {arg:?}");
+                tell!("{usage}; got {arg:?}");
                 std::process::exit(2);
             }
         },

@@ -62,7 +62,7 @@ fn traced<F: Future<Output = ()> + 'static>(
         match lp.write_chrome_trace(path) {
             Ok(()) => say!("  wrote {path} (open it in https://ui.perfetto.dev)"),
             Err(e) => {
-                eprintln!("timeline: could not write {path}: {e}");
+                tell!("timeline: could not write {path}: {e}");
                 std::process::exit(1);
             }
         }
@@ -264,8 +264,8 @@ const USAGE: &str = "usage: timeline [--secs SECONDS per request, 0.01 to 10; de
                      [--out FILE.svg] [--chrome TRACE.json]";
 
 fn usage(problem: &str) -> ! {
-    eprintln!("timeline: {problem}");
-    eprintln!("{USAGE}");
+    tell!("timeline: {problem}");
+    tell!("{USAGE}");
     std::process::exit(2);
 }
 
@@ -301,7 +301,7 @@ fn main() {
     // without emptying one that exists, or leaving a new one behind.
     for path in std::iter::once(&out).chain(&chrome) {
         if let Err(e) = check_writable(path) {
-            eprintln!("timeline: cannot write {path}: {e}");
+            tell!("timeline: cannot write {path}: {e}");
             std::process::exit(1);
         }
     }
@@ -326,7 +326,7 @@ fn main() {
         ),
     ]);
     if let Err(e) = std::fs::write(&out, picture) {
-        eprintln!("timeline: could not write {out}: {e}");
+        tell!("timeline: could not write {out}: {e}");
         std::process::exit(1);
     }
     say!("wrote {out}: {end_b:.2} s blocking, {end_a:.2} s awaiting");

@@ -76,7 +76,7 @@ async fn recv_msg(socket: Rc<UdpSocket>) {
                 say!("\n收到 (received) from {from}: {text}");
                 prompt("要发的数据 (message to send): ");
             }
-            Err(err) => eprintln!("\nrecvfrom failed: {err}"),
+            Err(err) => tell!("\nrecvfrom failed: {err}"),
         }
     }
 }
@@ -97,7 +97,7 @@ async fn send_msg(socket: &UdpSocket, peer: SocketAddr) -> io::Result<()> {
         // One line that cannot go (longer than a datagram can be, say) is
         // reported; the chat goes on.
         if let Err(err) = socket.send_to(line.as_bytes(), peer).await {
-            eprintln!("\n(not sent: {err})");
+            tell!("\n(not sent: {err})");
         }
     }
 }
@@ -328,12 +328,12 @@ fn main() {
             return;
         }
         Err(msg) => {
-            eprintln!("udp_chat: {msg}\n{USAGE}");
+            tell!("udp_chat: {msg}\n{USAGE}");
             std::process::exit(2);
         }
     };
     if let Err(err) = result {
-        eprintln!("udp_chat: {err}");
+        tell!("udp_chat: {err}");
         std::process::exit(1);
     }
 }

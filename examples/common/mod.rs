@@ -1,12 +1,14 @@
 //! What the examples share: printing that ends a program the way a Unix
 //! tool ends, and the argument check of the lesson twins.
 //!
-//! `println!` panics when it cannot write — when the output is piped into
-//! `head`, which closes the pipe early, or sent to a full disk. A Python
-//! script ends there with one `BrokenPipeError`; a Rust program would
-//! panic in every task that prints next. [`say!`] ends the program
-//! instead: quietly, with status 141 (128 + `SIGPIPE`: what a shell shows
-//! for a tool stopped by a closed pipe), or with one line and status 1.
+//! `println!` (and `eprintln!`) panics when it cannot write — when the
+//! output is piped into `head`, which closes the pipe early, or sent to a
+//! full disk. A Python script ends there with one `BrokenPipeError`; a
+//! Rust program would panic in every task that prints next. [`say!`] ends
+//! the program instead: quietly, with status 141 (128 + `SIGPIPE`: what a
+//! shell shows for a tool stopped by a closed pipe), or with one line and
+//! status 1. [`tell!`] is an `eprintln!` that drops a line stderr cannot
+//! take.
 //!
 //! (Not an example itself: Cargo takes `examples/*.rs` and
 //! `examples/*/main.rs` as examples, and each one says `mod common;`.)
@@ -32,6 +34,15 @@ macro_rules! say_part {
     };
 }
 
+/// `eprintln!` that never panics: a line that stderr cannot take (a closed
+/// pipe, a full disk) is dropped — the exit status still tells.
+macro_rules! tell {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 /// Writes `bytes` to stdout as they are and flushes them. A closed stdout
 /// ends the program quietly with status 141; any other failure with one
 /// line on stderr and status 1.
@@ -41,7 +52,7 @@ pub fn write_stdout(bytes: &[u8]) {
         if err.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(141);
         }
-        eprintln!("{}: cannot write to stdout: {err}", env!("CARGO_BIN_NAME"));
+        tell!("{}: cannot write to stdout: {err}", env!("CARGO_BIN_NAME"));
         std::process::exit(1);
     }
 }
@@ -58,7 +69,7 @@ pub fn no_arguments(about: &str) {
             std::process::exit(0);
         }
         Some(other) => {
-            eprintln!("usage: {name}   (no arguments; got {other:?})");
+            tell!("usage: {name}   (no arguments; got {other:?})");
             std::process::exit(2);
         }
     }
