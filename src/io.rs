@@ -73,6 +73,11 @@ pub struct BufReader<R> {
     buf: Box<[u8]>,
     pos: usize,
     filled: usize,
+    /// The longest line `read_line`, `lines` and `read_until` accept.
+    max_line: Option<usize>,
+    /// After a line too long: the rest of it, up to this byte, is dropped
+    /// as it comes.
+    skip_to: Option<u8>,
 }
 
 impl<R: AsyncRead + Unpin> BufReader<R> {
@@ -102,7 +107,40 @@ impl<R: AsyncRead + Unpin> BufReader<R> {
             buf: vec![0; capacity.max(1)].into_boxed_slice(),
             pos: 0,
             filled: 0,
+            max_line: None,
+            skip_to: None,
         }
+    }
+
+    /// Refuses lines longer than `limit` bytes (with their ending) in
+    /// [`read_line`](Self::read_line), [`lines`](Self::lines) and
+    /// [`read_until`](Self::read_until): asyncio's `StreamReader` `limit`
+    /// (64 KiB there). Without one (the default, as std's and tokio's), a
+    /// peer that never sends `\n` makes the line — and the memory — grow
+    /// for as long as it sends: set one for input from the network.
+    ///
+    /// A line too long is an `InvalidData` error as soon as its first
+    /// `limit + 1` bytes are in (they are dropped, never appended to
+    /// `line`); the rest of it is dropped as it comes, and the next call
+    /// reads the line after it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::io::BufReader;
+    ///
+    /// corio::run(async {
+    ///     let input = format!("hi\n{}\nbye\n", "x".repeat(100_000));
+    ///     let mut lines = BufReader::new(input.as_bytes()).max_line_length(1024).lines();
+    ///     assert_eq!(lines.next_line().await.unwrap().as_deref(), Some("hi"));
+    ///     let too_long = lines.next_line().await.unwrap_err();
+    ///     assert_eq!(too_long.kind(), std::io::ErrorKind::InvalidData);
+    ///     assert_eq!(lines.next_line().await.unwrap().as_deref(), Some("bye"));
+    /// });
+    /// ```
+    pub fn max_line_length(mut self, limit: usize) -> BufReader<R> {
+        self.max_line = Some(limit);
+        self
     }
 
     /// The bytes read from the inner reader but not yet consumed.
@@ -159,16 +197,46 @@ impl<R: AsyncRead + Unpin> BufReader<R> {
     }
 
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
-        if self.pos >= self.filled {
-            let n = ready!(Pin::new(&mut self.inner).poll_read(cx, &mut self.buf))?;
-            self.pos = 0;
-            self.filled = n;
+        loop {
+            if self.pos >= self.filled {
+                let n = ready!(Pin::new(&mut self.inner).poll_read(cx, &mut self.buf))?;
+                self.pos = 0;
+                self.filled = n;
+                if n == 0 {
+                    self.skip_to = None; // the end ends a line too
+                }
+            }
+            // The rest of a line too long goes as it comes.
+            let Some(end) = self.skip_to else { break };
+            match self.buf[self.pos..self.filled]
+                .iter()
+                .position(|&b| b == end)
+            {
+                Some(i) => {
+                    self.pos += i + 1;
+                    self.skip_to = None;
+                }
+                None => self.pos = self.filled,
+            }
         }
         Poll::Ready(Ok(&self.buf[self.pos..self.filled]))
     }
 
+    /// The error for a line longer than the limit; the rest of it, up to
+    /// `end`, will be dropped as it comes (`found`: it has ended already).
+    fn line_too_long(&mut self, end: u8, found: bool) -> io::Error {
+        if !found {
+            self.skip_to = Some(end);
+        }
+        let limit = self.max_line.unwrap_or(usize::MAX);
+        io::Error::new(io::ErrorKind::InvalidData, LineTooLong(limit))
+    }
+
     /// Reads into `buf` up to and including `byte` (or to the end of the
-    /// stream); returns how many bytes it appended.
+    /// stream); returns how many bytes it appended. With a
+    /// [`max_line_length`](Self::max_line_length), a piece longer than it
+    /// is an `InvalidData` error (what was appended stays in `buf`; the
+    /// rest of the piece is dropped as it comes).
     ///
     /// Not cancel safe: bytes appended before a drop stay in `buf`, but a
     /// retry starts a new search.
@@ -192,15 +260,23 @@ impl<R: AsyncRead + Unpin> BufReader<R> {
                         .map(|r| r.map(|b| (b.len(), b.iter().position(|&c| c == byte))))
                 })
                 .await?;
-                let slice = &self.buf[self.pos..self.filled];
+                let limit = self.max_line.unwrap_or(usize::MAX);
                 match available {
                     (0, _) => (true, 0),
+                    (_, Some(i)) if read + i + 1 > limit => {
+                        self.pos += i + 1;
+                        return Err(self.line_too_long(byte, true));
+                    }
+                    (len, None) if read + len > limit => {
+                        self.pos += len;
+                        return Err(self.line_too_long(byte, false));
+                    }
                     (_, Some(i)) => {
-                        buf.extend_from_slice(&slice[..=i]);
+                        buf.extend_from_slice(&self.buf[self.pos..=self.pos + i]);
                         (true, i + 1)
                     }
                     (len, None) => {
-                        buf.extend_from_slice(slice);
+                        buf.extend_from_slice(&self.buf[self.pos..self.filled]);
                         (false, len)
                     }
                 }
@@ -243,7 +319,15 @@ impl<R: AsyncRead + Unpin> BufReader<R> {
             reader: self,
             bytes: Vec::new(),
         };
-        let n = taken.reader.read_until(b'\n', &mut taken.bytes).await?;
+        let n = match taken.reader.read_until(b'\n', &mut taken.bytes).await {
+            Ok(n) => n,
+            Err(err) => {
+                if is_too_long(&err) {
+                    taken.bytes.clear(); // a line too long: dropped, not read again
+                }
+                return Err(err);
+            }
+        };
         // The line is complete: from here on it is ours.
         let bytes = std::mem::take(&mut taken.bytes);
         match String::from_utf8(bytes) {
@@ -285,7 +369,7 @@ impl<R: AsyncRead + Unpin> AsyncRead for BufReader<R> {
         out: &mut [u8],
     ) -> Poll<io::Result<usize>> {
         // A read at least as large as the buffer skips it.
-        if self.pos >= self.filled && out.len() >= self.buf.len() {
+        if self.pos >= self.filled && out.len() >= self.buf.len() && self.skip_to.is_none() {
             return Pin::new(&mut self.inner).poll_read(cx, out);
         }
         let available = ready!(self.poll_fill(cx))?;
@@ -383,6 +467,7 @@ impl<R: AsyncRead + Unpin> Lines<R> {
     }
 
     fn poll_line(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Option<String>>> {
+        let limit = self.reader.max_line.unwrap_or(usize::MAX);
         loop {
             let available = ready!(self.reader.poll_fill(cx))?;
             if available.is_empty() {
@@ -395,11 +480,21 @@ impl<R: AsyncRead + Unpin> Lines<R> {
                 return Poll::Ready(finish_line(line, false).map(Some));
             }
             match available.iter().position(|&c| c == b'\n') {
+                Some(i) if self.partial.len() + i + 1 > limit => {
+                    self.partial.clear();
+                    self.reader.pos += i + 1;
+                    return Poll::Ready(Err(self.reader.line_too_long(b'\n', true)));
+                }
                 Some(i) => {
                     self.partial.extend_from_slice(&available[..i]);
                     self.reader.pos += i + 1;
                     let line = std::mem::take(&mut self.partial);
                     return Poll::Ready(finish_line(line, true).map(Some));
+                }
+                None if self.partial.len() + available.len() > limit => {
+                    self.partial.clear();
+                    self.reader.pos += available.len();
+                    return Poll::Ready(Err(self.reader.line_too_long(b'\n', false)));
                 }
                 None => {
                     let len = available.len();
@@ -421,6 +516,27 @@ impl<R: AsyncRead + Unpin> Lines<R> {
     pub fn into_inner(self) -> BufReader<R> {
         self.reader
     }
+}
+
+/// The inner error of a line longer than
+/// [`BufReader::max_line_length`] (its limit).
+#[derive(Debug)]
+struct LineTooLong(usize);
+
+impl fmt::Display for LineTooLong {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "a line longer than {} bytes (BufReader::max_line_length)",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for LineTooLong {}
+
+fn is_too_long(err: &io::Error) -> bool {
+    err.get_ref().is_some_and(|inner| inner.is::<LineTooLong>())
 }
 
 /// A line's text, without the `\r` of a `\r\n` ending (`newline`: a

@@ -379,3 +379,73 @@ fn lines_go_on_after_a_line_that_is_not_utf8() {
         assert_eq!(lines.next_line().await.unwrap(), None);
     });
 }
+
+#[test]
+fn a_line_longer_than_the_limit_is_an_error_and_the_next_line_reads_whole() {
+    run(async {
+        // Over a socket, in pieces: the over-long line keeps coming after
+        // the error, and is dropped as it comes, never held in memory.
+        let (client, mut server) = pair().await;
+        let _writer = corio::spawn(async move {
+            server.write_all(b"short\n").await.unwrap();
+            for _ in 0..64 {
+                server.write_all(&[b'x'; 16 * 1024]).await.unwrap(); // 1 MiB, no newline
+                corio::yield_now().await;
+            }
+            server
+                .write_all(b"\nexactly-16-byte\n\nlast")
+                .await
+                .unwrap();
+        });
+        let mut reader = BufReader::new(client).max_line_length(16);
+        let mut line = String::new();
+        assert_eq!(reader.read_line(&mut line).await.unwrap(), 6);
+        assert_eq!(line, "short\n");
+        line.clear();
+        let err = reader.read_line(&mut line).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidData);
+        assert!(err.to_string().contains("longer than 16 bytes"), "{err}");
+        assert_eq!(line, "", "nothing of the long line is appended");
+        // The next call skips the rest of the long line, then reads on;
+        // a line of exactly the limit (with its `\n`) passes.
+        assert_eq!(reader.read_line(&mut line).await.unwrap(), 16);
+        assert_eq!(line, "exactly-16-byte\n");
+        assert!(
+            reader.buffer().len() <= 8 * 1024,
+            "the long line was not kept"
+        );
+        let mut lines = reader.lines();
+        assert_eq!(lines.next_line().await.unwrap().as_deref(), Some(""));
+        assert_eq!(lines.next_line().await.unwrap().as_deref(), Some("last"));
+        assert_eq!(lines.next_line().await.unwrap(), None);
+    });
+}
+
+#[test]
+fn lines_and_read_until_keep_the_limit_too_and_an_over_long_last_line_ends_with_the_stream() {
+    run(async {
+        let input = format!("ok\n{}\nafter\n{}", "y".repeat(50), "z".repeat(50));
+        let mut lines = BufReader::with_capacity(8, input.as_bytes())
+            .max_line_length(10)
+            .lines();
+        assert_eq!(lines.next_line().await.unwrap().as_deref(), Some("ok"));
+        let err = lines.next_line().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidData);
+        assert_eq!(lines.next_line().await.unwrap().as_deref(), Some("after"));
+        assert!(
+            lines.next_line().await.is_err(),
+            "the last line is too long too"
+        );
+        assert_eq!(lines.next_line().await.unwrap(), None);
+
+        let mut reader = BufReader::new(&b"k=v;0123456789abcdef;next;"[..]).max_line_length(8);
+        let mut field = Vec::new();
+        assert_eq!(reader.read_until(b';', &mut field).await.unwrap(), 4);
+        field.clear();
+        let err = reader.read_until(b';', &mut field).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidData);
+        field.clear();
+        assert_eq!(reader.read_until(b';', &mut field).await.unwrap(), 5);
+        assert_eq!(field, b"next;");
+    });
+}
