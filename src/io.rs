@@ -2,7 +2,10 @@
 //! and small tools need on top of `futures_io`'s `AsyncRead`/`AsyncWrite`.
 //!
 //! * [`BufReader`] — [`read_line`](BufReader::read_line),
-//!   [`lines`](BufReader::lines), [`read_until`](BufReader::read_until).
+//!   [`lines`](BufReader::lines), [`read_until`](BufReader::read_until);
+//!   [`max_line_length`](BufReader::max_line_length) caps a line (for
+//!   input from the network: a [`LineTooLong`] error, not unbounded
+//!   memory).
 //! * [`BufWriter`] — many small writes become few system calls; call
 //!   [`flush`](BufWriter::flush) before dropping it.
 //! * [`copy`] — everything from a reader into a writer.
@@ -112,17 +115,22 @@ impl<R: AsyncRead + Unpin> BufReader<R> {
         }
     }
 
-    /// Refuses lines longer than `limit` bytes (with their ending) in
+    /// Refuses lines longer than `limit` bytes (counting their ending) in
     /// [`read_line`](Self::read_line), [`lines`](Self::lines) and
-    /// [`read_until`](Self::read_until): asyncio's `StreamReader` `limit`
-    /// (64 KiB there). Without one (the default, as std's and tokio's), a
-    /// peer that never sends `\n` makes the line — and the memory — grow
-    /// for as long as it sends: set one for input from the network.
+    /// [`read_until`](Self::read_until) — a cap like asyncio's
+    /// `StreamReader` `limit` (64 KiB there, not counting the `\n`).
+    /// Without one (the default, as std's and tokio's), a peer that never
+    /// sends `\n` makes the line — and the memory — grow for as long as it
+    /// sends: set one for input from the network.
     ///
-    /// A line too long is an `InvalidData` error as soon as its first
-    /// `limit + 1` bytes are in (they are dropped, never appended to
-    /// `line`); the rest of it is dropped as it comes, and the next call
-    /// reads the line after it.
+    /// A line too long is an `InvalidData` error, whose inner error is a
+    /// [`LineTooLong`], as soon as its first `limit + 1` bytes are in.
+    /// `read_line` and `lines` return nothing of it (asyncio drops it too);
+    /// `read_until` leaves in its `buf` what it had appended before (as on
+    /// any error). The rest of the line is dropped as it comes — never
+    /// held — and the next call reads the line after it. (An end of the
+    /// stream ends the line too: from a terminal, bytes typed after a
+    /// Ctrl-D count as a new line.)
     ///
     /// # Examples
     ///
@@ -229,7 +237,7 @@ impl<R: AsyncRead + Unpin> BufReader<R> {
             self.skip_to = Some(end);
         }
         let limit = self.max_line.unwrap_or(usize::MAX);
-        io::Error::new(io::ErrorKind::InvalidData, LineTooLong(limit))
+        io::Error::new(io::ErrorKind::InvalidData, LineTooLong { limit })
     }
 
     /// Reads into `buf` up to and including `byte` (or to the end of the
@@ -300,7 +308,10 @@ impl<R: AsyncRead + Unpin> BufReader<R> {
     /// Cancel safe: a call dropped before its line is complete (a timeout
     /// around it, say) puts the bytes it took back into the buffer, and so
     /// does one that fails reading; the next call reads them again.
-    /// Nothing is appended to `line` until the whole line is there.
+    /// Nothing is appended to `line` until the whole line is there. (A
+    /// line longer than [`max_line_length`](Self::max_line_length) is the
+    /// exception: an `InvalidData` error with a [`LineTooLong`] inside, and
+    /// dropped.)
     ///
     /// # Examples
     ///
@@ -342,7 +353,9 @@ impl<R: AsyncRead + Unpin> BufReader<R> {
     /// The lines, without their `\n` or `\r\n`, as a `Stream` of
     /// `io::Result<String>` (use [`Lines::next_line`] to await one). A line
     /// that is not UTF-8 is an error as in [`read_line`](Self::read_line),
-    /// its bytes inside; the next line follows.
+    /// its bytes inside, and so is one longer than
+    /// [`max_line_length`](Self::max_line_length) (dropped); the next line
+    /// follows.
     ///
     /// # Examples
     ///
@@ -518,17 +531,53 @@ impl<R: AsyncRead + Unpin> Lines<R> {
     }
 }
 
-/// The inner error of a line longer than
-/// [`BufReader::max_line_length`] (its limit).
-#[derive(Debug)]
-struct LineTooLong(usize);
+/// The inner error of the `InvalidData` error for a line longer than
+/// [`BufReader::max_line_length`]: tells it from a line that is not
+/// UTF-8.
+///
+/// # Examples
+///
+/// ```
+/// use corio::io::{BufReader, LineTooLong};
+///
+/// corio::run(async {
+///     let mut reader = BufReader::new(&b"a very long line\nok\n"[..]).max_line_length(8);
+///     let mut line = String::new();
+///     let err = reader.read_line(&mut line).await.unwrap_err();
+///     let too_long = err.get_ref().and_then(|e| e.downcast_ref::<LineTooLong>());
+///     assert_eq!(too_long.map(LineTooLong::limit), Some(8));
+///     assert_eq!(reader.read_line(&mut line).await.unwrap(), 3); // "ok\n"
+/// });
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineTooLong {
+    limit: usize,
+}
+
+impl LineTooLong {
+    /// The limit the line went over.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # corio::run(async {
+    /// let mut lines = corio::io::BufReader::new(&b"0123456789\n"[..]).max_line_length(4).lines();
+    /// let err = lines.next_line().await.unwrap_err();
+    /// let inner = err.into_inner().unwrap().downcast::<corio::io::LineTooLong>().unwrap();
+    /// assert_eq!(inner.limit(), 4);
+    /// # });
+    /// ```
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+}
 
 impl fmt::Display for LineTooLong {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
             "a line longer than {} bytes (BufReader::max_line_length)",
-            self.0
+            self.limit
         )
     }
 }
