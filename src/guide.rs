@@ -447,7 +447,7 @@
 //! | 事件 | `threading.Event`: `set`, `clear`, `wait` | [`sync::Event`](crate::sync::Event) | `set` wakes every waiter |
 //! | 条件变量 | `threading.Condition` (the seeds' "Condition对象") | [`sync::Condition`](crate::sync::Condition) | `wait(guard)` releases the lock while waiting |
 //! | 队列 (生产者 / 消费者) | `queue.Queue`, `asyncio.Queue` | [`sync::Queue`](crate::sync::Queue), [`pool::channel`](crate::pool::channel) | between tasks (`put` waits when full) / from threads to tasks |
-//! | 管道 | `multiprocessing.Pipe` | [`sync::mpsc`](crate::sync::mpsc) | one way, between tasks |
+//! | 管道 | `multiprocessing.Pipe` | [`sync::mpsc`](crate::sync::mpsc) | one way, between tasks (Python's pipe is two-way by default: two channels) |
 //! | 迭代器 / 可迭代对象 | `__iter__`, `__next__` | `Iterator`, [`generator::Gen`](crate::generator::Gen) | a `Gen` that takes no `send` values is an `Iterator` |
 //! | 生成器 | `yield`, `next(g)`, `g.send(v)` | [`generator::Gen`](crate::generator::Gen), [`generator::Co`](crate::generator::Co) | an `async` body driven by hand, no loop |
 //! | 协程 (gevent) | `gevent.spawn`, `joinall`, `getcurrent` | [`spawn`](crate::spawn), [`gather`](crate::gather), [`current_task`](crate::current_task) | no monkey-patching: use corio's sockets and timers |

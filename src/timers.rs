@@ -21,8 +21,11 @@
 //! Rebuilding costs O(n) and happens at most once per n/2 cancels: O(1)
 //! amortized.
 //!
-//! Deadlines are stored as nanoseconds since the loop's creation (`u64`,
-//! good for 584 years), which keeps an entry at 24 bytes.
+//! Deadlines are stored as nanoseconds since an epoch up to a century
+//! before the loop's creation (`u64`: 584 years in all, about four
+//! centuries past the loop's creation; later deadlines saturate, and
+//! sleeps are capped at a century anyway), which keeps an entry at 24
+//! bytes.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
