@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 
 use slab::Slab;
 
-use crate::contain::drop_contained;
 use crate::context;
 use crate::core::{Core, Runnable};
 use crate::report::{Report, ReportKind, panic_message};
@@ -83,7 +82,7 @@ impl Core {
             let timer = slot.timer.and_then(|timer| st.timers.cancel(timer));
             (slot, timer)
         };
-        drop_contained(removed);
+        self.drop_reported(removed);
         true
     }
 
@@ -119,7 +118,7 @@ impl Core {
             };
             if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
                 let message = panic_message(&*payload);
-                drop_contained(payload);
+                self.drop_reported(payload);
                 self.report(Report::new(ReportKind::CallbackPanic, message, None));
             }
         });

@@ -5,12 +5,12 @@
 //! whose own destructor could panic again, is leaked. (Panics *inside* a
 //! poll or a callback are caught where those run, and become outcomes or
 //! reports.) Any layer may use this: it depends on nothing but the report
-//! line writer.
+//! line writer and `context` (to reach the loop's exception handler).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::task::Waker;
 
-use crate::report::{Severity, emit, panic_message};
+use crate::report::{Report, ReportKind, Severity, emit, panic_message};
 
 /// Wakes `waker` — whoever awaits a task's outcome, a task parked on a
 /// socket or a timer: a waker of another executor is foreign code, and its
@@ -40,17 +40,16 @@ pub(crate) fn wake_all_contained(wakers: &mut Vec<Waker>) {
     }
 }
 
-/// Drops user data, containing a panicking destructor.
+/// Drops user data, containing a panicking destructor: the panic is
+/// reported to the loop running (or being closed) on this thread — its
+/// exception handler, as a [`ReportKind::DestructorPanic`] — else on
+/// stderr. (Callers drop with nothing borrowed, as for any user code, so
+/// the handler may run here.)
 pub(crate) fn drop_contained<T>(value: T) {
     if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(value))) {
-        emit(
-            Severity::Error,
-            format_args!(
-                "a destructor panicked while the loop dropped it: {}",
-                panic_message(&*payload)
-            ),
-        );
+        let message = panic_message(&*payload);
         // The payload's own destructor could panic again: leak it.
         std::mem::forget(payload);
+        crate::context::report_here(Report::new(ReportKind::DestructorPanic, message, None));
     }
 }

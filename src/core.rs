@@ -505,7 +505,7 @@ impl Core {
         };
         let Some(waker) = waker else {
             // Cancelled: drop the future instead of polling it.
-            drop_contained(future);
+            self.drop_reported(future);
             self.finish(key, Ending::Cancelled, None);
             return false;
         };
@@ -565,9 +565,9 @@ impl Core {
                         self.finish(key, output, Some(waker));
                     }
                     Err(payload) => {
-                        drop_contained(output);
+                        self.drop_reported(output);
                         let message = panic_message(&*payload);
-                        drop_contained(payload);
+                        self.drop_reported(payload);
                         self.finish(key, Ending::Panic(message), Some(waker));
                     }
                 }
@@ -587,8 +587,8 @@ impl Core {
         payload: Box<dyn std::any::Any + Send>,
     ) {
         let message = panic_message(&*payload);
-        drop_contained(payload);
-        drop_contained(future);
+        self.drop_reported(payload);
+        self.drop_reported(future);
         self.finish(key, Ending::Panic(message), Some(waker));
     }
 
@@ -658,7 +658,7 @@ impl Core {
             }
         }
         drop(kept_waker);
-        drop_contained((unwanted, released));
+        self.drop_reported((unwanted, released));
         if let Some(report) = report {
             self.report(report);
         }
@@ -714,7 +714,7 @@ impl Core {
                 }
             }
         }
-        drop_contained(released);
+        self.drop_reported(released);
         for message in panics {
             let task = Some((id, name.clone()));
             self.report(Report::new(ReportKind::CallbackPanic, message, task));
@@ -828,6 +828,20 @@ impl Core {
 
     /// Hands a report to the exception handler (stderr by default). A
     /// panicking handler is itself contained, and both are printed.
+    /// Drops user data of this loop (a cancelled task's future, an output
+    /// nobody takes, a callback dropped unrun), containing a panicking
+    /// destructor: it is reported to this loop's exception handler as a
+    /// `DestructorPanic` — whichever loop runs on this thread, if any.
+    /// Call it with nothing borrowed, as any user code.
+    pub(crate) fn drop_reported<T>(&self, value: T) {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(value))) {
+            let message = panic_message(&*payload);
+            // The payload's own destructor could panic again: leak it.
+            std::mem::forget(payload);
+            self.report(Report::new(ReportKind::DestructorPanic, message, None));
+        }
+    }
+
     pub(crate) fn report(&self, report: Report) {
         let handler = self.exception_handler.borrow().clone();
         match handler {
@@ -1000,7 +1014,7 @@ impl Core {
                 break;
             }
             for (key, future) in pending {
-                drop_contained(future);
+                self.drop_reported(future);
                 self.finish(key, Ending::Cancelled, None);
             }
         }
@@ -1070,11 +1084,20 @@ impl Core {
             .into_iter()
             .for_each(DoneCallbacks::drop_each_contained);
         join_wakers.into_iter().for_each(wake_contained);
-        freed.into_iter().for_each(drop_contained);
+        freed
+            .into_iter()
+            .for_each(|value| self.drop_reported(value));
         drop(ready); // keys only
-        callbacks.into_iter().for_each(drop_contained);
-        timers.into_iter().for_each(drop_contained);
-        remote.items.into_iter().for_each(drop_contained);
+        callbacks
+            .into_iter()
+            .for_each(|value| self.drop_reported(value));
+        timers
+            .into_iter()
+            .for_each(|value| self.drop_reported(value));
+        remote
+            .items
+            .into_iter()
+            .for_each(|value| self.drop_reported(value));
         // Last, so that reports raised while the rest was dropped (a
         // panicked task's handle in a callback that never ran) still reach
         // it. A handler may hold handles of this loop: drop it, or the two

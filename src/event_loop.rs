@@ -253,19 +253,23 @@ impl EventLoop {
     }
 
     /// Sets the function that receives the loop's [`Report`]s: panics that
-    /// nobody retrieved and panicking callbacks (asyncio's
-    /// `loop.set_exception_handler`). The default prints them to stderr —
+    /// nobody retrieved, panicking callbacks, panicking destructors the
+    /// loop ran outside any poll (asyncio's `loop.set_exception_handler`).
+    /// The default prints them to stderr —
     /// or, with the crate's `log` feature, logs them to the `log` facade
     /// (target `corio`; panics and failures at level `Error`, slow
     /// callbacks, stalls and pending tasks at `Warn`), as it does every
     /// line corio writes.
     ///
-    /// Not through the handler: a panic in a destructor the loop runs
-    /// outside any poll or callback — a cancelled task's future, the
-    /// output of a finished task nobody awaits, a callback or timer
-    /// dropped unrun — and a panicking waker of another executor. Those
-    /// are contained and written as one line to stderr (or the log), like
-    /// the thread pool's; a cancelled task stays `Cancelled`.
+    /// A destructor the loop runs outside any poll or callback — a
+    /// cancelled task's future, the output of a finished task nobody
+    /// awaits, a callback or timer dropped unrun — that panics comes as
+    /// [`ReportKind::DestructorPanic`](crate::ReportKind::DestructorPanic)
+    /// (a cancelled task stays `Cancelled`), to the handler of the loop
+    /// that dropped it. Not through the handler: a panicking waker of
+    /// another executor, and the thread pool's own lines (a job's done
+    /// callback that panics, wherever it runs) — one line on stderr (or
+    /// the log) each.
     ///
     /// # Examples
     ///

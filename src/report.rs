@@ -51,6 +51,15 @@ pub enum ReportKind {
     /// the orderly cancellation of [`corio::run`](crate::run) (asyncio:
     /// "Task was destroyed but it is pending!"). The message lists them.
     DestroyedPending,
+    /// A destructor panicked when the loop dropped user data outside any
+    /// poll or callback: a cancelled task's future, the output of a
+    /// finished task nobody will take, a callback or timer dropped unrun,
+    /// what a closing loop still held. The panic is contained (a cancelled
+    /// task stays `Cancelled`) and reported to the loop that dropped it.
+    /// (A destructor that panics where corio drops things for no loop — a
+    /// pool job's output dropped on a plain thread — is reported to the
+    /// loop running on that thread, if any, else on stderr.)
+    DestructorPanic,
     /// Debug mode: the main future has waited for the stall grace period
     /// with nothing ready, no timer and no I/O, and corio cannot prove that
     /// nothing will wake it. The message has the dump.
@@ -220,6 +229,11 @@ impl fmt::Display for Report {
                 write!(f, "destroyed but pending: {}", self.message)
             }
             (ReportKind::Stall, _) => write!(f, "stalled? {}", self.message),
+            (ReportKind::DestructorPanic, _) => write!(
+                f,
+                "a destructor panicked while the loop dropped it: {}",
+                self.message
+            ),
             (_, _) => write!(f, "{:?}: {}", self.kind, self.message),
         }
     }
@@ -228,7 +242,9 @@ impl fmt::Display for Report {
 /// The default exception handler: one line on stderr.
 pub(crate) fn print_report(report: &Report) {
     let severity = match report.kind() {
-        ReportKind::UnretrievedPanic | ReportKind::CallbackPanic => Severity::Error,
+        ReportKind::UnretrievedPanic | ReportKind::CallbackPanic | ReportKind::DestructorPanic => {
+            Severity::Error
+        }
         _ => Severity::Warn,
     };
     emit(severity, format_args!("{report}"));

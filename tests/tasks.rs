@@ -1101,3 +1101,80 @@ fn the_destructor_of_a_finished_future_runs_as_its_task_whatever_the_futures_siz
     assert!(current_for_the_destructor_of_a_finished_future::<8>());
     assert!(current_for_the_destructor_of_a_finished_future::<512>());
 }
+
+/// Panics when dropped, with a message that `quiet_panics` silences.
+struct PanicsWhenDropped(&'static str);
+
+impl Drop for PanicsWhenDropped {
+    fn drop(&mut self) {
+        panic!("expected: {} panicked", self.0);
+    }
+}
+
+#[test]
+fn a_panicking_destructor_the_loop_runs_outside_a_poll_reaches_the_exception_handler() {
+    quiet_panics();
+    use PanicsWhenDropped as PanicOnDrop;
+    let mut lp = EventLoop::new().unwrap();
+    let reports = capture_reports(&lp);
+    let outcome = lp.run_until_complete(async {
+        // A cancelled task's future, dropped by the loop.
+        let task = Builder::new().name("doomed").spawn(async {
+            let _guard = PanicOnDrop("the cancelled future");
+            std::future::pending::<()>().await
+        });
+        corio::yield_now().await;
+        assert!(task.cancel());
+        let outcome = task.await;
+        // The output of a detached task, dropped when it finishes.
+        corio::spawn(async { PanicOnDrop("the unwanted output") }).detach();
+        corio::yield_now().await;
+        corio::yield_now().await;
+        outcome
+    });
+    assert_eq!(outcome, Err(TaskError::Cancelled), "still cancelled");
+    let reports = reports.borrow();
+    let destructors: Vec<String> = reports
+        .iter()
+        .filter(|r| r.kind() == ReportKind::DestructorPanic)
+        .map(|r| r.to_string())
+        .collect();
+    assert_eq!(
+        destructors,
+        [
+            "a destructor panicked while the loop dropped it: expected: the cancelled future panicked",
+            "a destructor panicked while the loop dropped it: expected: the unwanted output panicked",
+        ],
+        "{:?}",
+        reports.iter().map(|r| r.to_string()).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_callback_cancelled_while_its_loop_is_not_running_reports_to_that_loops_handler() {
+    quiet_panics();
+    let lp = EventLoop::new().unwrap();
+    let reports = capture_reports(&lp);
+    let guard = PanicsWhenDropped("a callback cancelled outside run");
+    let handle = lp.call_soon(move || drop(guard));
+    assert!(handle.cancel());
+    let kinds: Vec<_> = reports.borrow().iter().map(|r| r.kind()).collect();
+    assert_eq!(kinds, [ReportKind::DestructorPanic]);
+}
+
+#[test]
+fn a_destructor_panic_goes_to_the_handler_of_the_loop_that_dropped_it_not_the_one_running() {
+    quiet_panics();
+    let mut a = EventLoop::new().unwrap();
+    let b = EventLoop::new().unwrap();
+    let (reports_a, reports_b) = (capture_reports(&a), capture_reports(&b));
+    let guard = PanicsWhenDropped("b's callback");
+    let handle = b.call_soon(move || drop(guard));
+    a.run_until_complete(async move { assert!(handle.cancel()) });
+    assert!(
+        reports_a.borrow().is_empty(),
+        "a is not the loop that dropped it"
+    );
+    let kinds: Vec<_> = reports_b.borrow().iter().map(|r| r.kind()).collect();
+    assert_eq!(kinds, [ReportKind::DestructorPanic]);
+}

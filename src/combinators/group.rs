@@ -54,8 +54,8 @@ impl<E: fmt::Debug + fmt::Display> std::error::Error for GroupError<E> {}
 /// Only the first failure is returned (asyncio gathers them all in an
 /// `ExceptionGroup`): a later child's panic is reported as unretrieved,
 /// to the exception handler, and a later `Err` is dropped. (A panic in
-/// the destructor of a child the group cancelled is written to stderr,
-/// as for any cancelled task: see
+/// the destructor of a child the group cancelled reaches the exception
+/// handler too, as a `DestructorPanic`, as for any cancelled task: see
 /// [`set_exception_handler`](crate::EventLoop::set_exception_handler).)
 /// Unlike asyncio's, a child cancelled from outside the group counts as
 /// a failure (asyncio ignores it): it cancels the others, and `join`
