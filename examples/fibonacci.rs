@@ -145,24 +145,11 @@ fn step_by_step() {
 
 fn main() {
     let usage = "usage: fibonacci [HOW MANY, 0 to 92; default 10]";
-    let mut args = std::env::args().skip(1);
-    let arg = args.next();
-    if matches!(arg.as_deref(), Some("-h" | "--help")) {
-        say!("{usage}");
-        return;
-    }
-    if let Some(extra) = args.next() {
-        tell!("{usage}; one argument at most, got {extra:?} too");
-        std::process::exit(2);
-    }
-    let all_num = match arg {
+    let all_num = match common::one_argument(usage) {
         None => 10,
         Some(arg) => match arg.parse::<u32>() {
             Ok(n) if n <= 92 => n, // past 92, `a + b` overflows a u64
-            _ => {
-                tell!("{usage}; got {arg:?}");
-                std::process::exit(2);
-            }
+            _ => common::bad_argument(usage, &arg),
         },
     };
 

@@ -49,24 +49,11 @@ fn time_three_requests<F: Future<Output = ()> + 'static>(
 
 fn main() {
     let usage = "usage: sleep_lesson [SECONDS per request, 0 to 60; default 2]";
-    let mut args = std::env::args().skip(1);
-    let arg = args.next();
-    if matches!(arg.as_deref(), Some("-h" | "--help")) {
-        say!("{usage}");
-        return;
-    }
-    if let Some(extra) = args.next() {
-        tell!("{usage}; one argument at most, got {extra:?} too");
-        std::process::exit(2);
-    }
-    let secs = match arg {
+    let secs = match common::one_argument(usage) {
         None => Duration::from_secs(2),
         Some(arg) => match arg.parse::<f64>() {
             Ok(s) if s.is_finite() && (0.0..=60.0).contains(&s) => Duration::from_secs_f64(s),
-            _ => {
-                tell!("{usage}; got {arg:?}");
-                std::process::exit(2);
-            }
+            _ => common::bad_argument(usage, &arg),
         },
     };
 

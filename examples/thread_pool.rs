@@ -121,26 +121,13 @@ fn with_map(unit: Duration) -> Duration {
 
 fn main() {
     let usage = "usage: thread_pool [real SECONDS per seed-second, above 0 up to 10; default 0.05]";
-    let mut args = std::env::args().skip(1);
-    let arg = args.next();
-    if matches!(arg.as_deref(), Some("-h" | "--help")) {
-        say!("{usage}");
-        return;
-    }
-    if let Some(extra) = args.next() {
-        tell!("{usage}; one argument at most, got {extra:?} too");
-        std::process::exit(2);
-    }
-    let unit = match arg {
+    let unit = match common::one_argument(usage) {
         None => Duration::from_millis(50),
         Some(arg) => match arg.parse::<f64>() {
             Ok(s) if s.is_finite() && (0.0..=10.0).contains(&s) && s > 0.0 => {
                 Duration::from_secs_f64(s)
             }
-            _ => {
-                tell!("{usage}; got {arg:?}");
-                std::process::exit(2);
-            }
+            _ => common::bad_argument(usage, &arg),
         },
     };
     say!("(1 seed-second = {:.2} s real here)\n", unit.as_secs_f64());

@@ -74,3 +74,27 @@ pub fn no_arguments(about: &str) {
         }
     }
 }
+
+/// The check of a lesson twin with one knob: at most one argument, which
+/// it returns. `--help` prints `usage` and exits; a second argument is a
+/// usage error, status 2.
+pub fn one_argument(usage: &str) -> Option<String> {
+    let mut args = std::env::args().skip(1);
+    let arg = args.next();
+    if matches!(arg.as_deref(), Some("-h" | "--help")) {
+        say!("{usage}");
+        std::process::exit(0);
+    }
+    if let Some(extra) = args.next() {
+        tell!("{usage}; one argument at most, got {extra:?} too");
+        std::process::exit(2);
+    }
+    arg
+}
+
+/// Ends the program for an argument it cannot use: `usage` and what it
+/// got, status 2.
+pub fn bad_argument(usage: &str, arg: &str) -> ! {
+    tell!("{usage}; got {arg:?}");
+    std::process::exit(2);
+}
