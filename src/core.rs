@@ -826,8 +826,6 @@ impl Core {
         drop(old);
     }
 
-    /// Hands a report to the exception handler (stderr by default). A
-    /// panicking handler is itself contained, and both are printed.
     /// Drops user data of this loop (a cancelled task's future, an output
     /// nobody takes, a callback dropped unrun), containing a panicking
     /// destructor: it is reported to this loop's exception handler as a
@@ -842,6 +840,8 @@ impl Core {
         }
     }
 
+    /// Hands a report to the exception handler (stderr by default). A
+    /// panicking handler is itself contained, and both are printed.
     pub(crate) fn report(&self, report: Report) {
         let handler = self.exception_handler.borrow().clone();
         match handler {
