@@ -385,6 +385,30 @@ fn a_panicking_done_callback_is_contained_and_the_result_still_arrives() {
 }
 
 #[test]
+fn a_panicking_done_callback_on_the_loop_goes_to_the_loops_exception_handler() {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    let mut lp = EventLoop::new().unwrap();
+    let reports = Rc::new(RefCell::new(Vec::new()));
+    let log = Rc::clone(&reports);
+    lp.set_exception_handler(move |report| {
+        log.borrow_mut()
+            .push((report.kind(), report.message().to_owned()))
+    });
+    let got = lp.run_until_complete(async {
+        let pool = ThreadPool::new(1);
+        let job = pool.submit(|| 5).unwrap();
+        job.add_done_callback(|_| panic!("callback bug"));
+        job.await
+    });
+    assert_eq!(got, Ok(5));
+    let reports = reports.borrow();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0].0, corio::ReportKind::CallbackPanic);
+    assert!(reports[0].1.contains("callback bug"), "{reports:?}");
+}
+
+#[test]
 fn map_keeps_the_order_of_the_items() {
     let pool = ThreadPool::new(4);
     // Later items finish first.

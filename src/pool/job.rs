@@ -225,14 +225,18 @@ impl<T: Send + 'static> JobShared<T> {
         loop {
             for callback in callbacks {
                 if let Err(payload) = catch_unwind(AssertUnwindSafe(|| callback(&result))) {
-                    crate::report::emit(
-                        crate::report::Severity::Error,
-                        format_args!(
-                            "a thread-pool job's done callback panicked: {}",
-                            panic_message(&*payload)
-                        ),
+                    // Like any callback's panic: to the exception handler
+                    // of the loop it ran on, else (a worker) on stderr.
+                    let message = format!(
+                        "{} (a thread-pool job's done callback)",
+                        panic_message(&*payload)
                     );
                     crate::contain::drop_contained(payload);
+                    crate::context::report_here(crate::report::Report::new(
+                        crate::report::ReportKind::CallbackPanic,
+                        message,
+                        None,
+                    ));
                 }
             }
             let st = self.lock();
@@ -349,7 +353,8 @@ where
 /// The handle is `Send`, so it can go to another thread. Dropping it
 /// detaches the job (it still runs); a result nobody takes is dropped on
 /// the worker, or with the handle if the job finished first — either way a
-/// panic in its destructor is reported on stderr, not propagated. Awaiting
+/// panic in its destructor is reported, not propagated (to the exception
+/// handler of a loop running on that thread, else on stderr). Awaiting
 /// gives the job's [`JobResult`].
 ///
 /// # Examples
@@ -434,7 +439,9 @@ impl<T: Send + 'static> JobHandle<T> {
     /// If that loop has been closed meanwhile, the callback runs on the
     /// finishing thread instead, so it is never lost. The handle gets the
     /// result only after the callbacks ran. A panicking callback is
-    /// contained and reported on stderr. Returns `false`, dropping the
+    /// contained and reported as any callback's panic is: to the exception
+    /// handler of the loop it ran on ([`ReportKind::CallbackPanic`](crate::ReportKind::CallbackPanic)),
+    /// or on stderr where it ran on a worker. Returns `false`, dropping the
     /// callback, if the handle has already taken the result. Callbacks are
     /// `Send` even when they will run on the loop's thread, since the job
     /// may end on a worker: to touch loop-only state (`Rc`), `.await` the
