@@ -888,8 +888,12 @@ pub struct Stdin {
     _private: (),
 }
 
-/// A line read from standard input on a pool thread.
-type LineRead = crate::pool::JobHandle<io::Result<Option<String>>>;
+/// A line read from standard input on a pool thread, with its place in
+/// line: reads are numbered as they start.
+type LineRead = (u64, crate::pool::JobHandle<io::Result<Option<String>>>);
+
+/// The number of the next read to start.
+static STARTED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// Reads left by calls that were dropped, oldest first, shared by every
 /// [`Stdin`] of the process, as the terminal is: a line read for a call (or
@@ -903,13 +907,17 @@ fn left_reads() -> std::sync::MutexGuard<'static, std::collections::VecDeque<Lin
     LEFT.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Leaves an unfinished read to the next caller if the call is dropped.
+/// Leaves an unfinished read to the next caller if the call is dropped —
+/// in its place among the reads left, by when it started (a read taken
+/// over from an earlier call and dropped again is still the oldest).
 struct Reading(Option<LineRead>);
 
 impl Drop for Reading {
     fn drop(&mut self) {
         if let Some(read) = self.0.take() {
-            left_reads().push_back(read);
+            let mut left = left_reads();
+            let place = left.partition_point(|(started, _)| *started < read.0);
+            left.insert(place, read);
         }
     }
 }
@@ -939,9 +947,9 @@ impl Stdin {
     /// Cancel safe: a line being read when the call is dropped is returned
     /// by the next call — on any `Stdin` of the process, since they share
     /// the terminal. Reads left by several dropped calls each give their
-    /// line to a later call: no line is lost, but reads that were waiting
-    /// at the same time take lines in whichever order they reach the
-    /// terminal, so their lines may come back swapped. (Two calls waiting
+    /// line to a later call, oldest read first: no line is lost, but reads
+    /// that were waiting at the same time take lines in whichever order
+    /// they reach the terminal, so their lines may come back swapped. (Two calls waiting
     /// at once each read a line of their own. When the loop closes, a read
     /// still blocked on the terminal is left to its thread, not waited
     /// for.)
@@ -966,14 +974,20 @@ impl Stdin {
         for read in [left, None] {
             let read = match read {
                 Some(read) => read,
-                None => crate::context::current("corio::io::Stdin::next_line")
-                    .default_pool()
-                    .submit(read_stdin_line)
-                    .map_err(io::Error::other)?,
+                None => {
+                    let job = crate::context::current("corio::io::Stdin::next_line")
+                        .default_pool()
+                        .submit(read_stdin_line)
+                        .map_err(io::Error::other)?;
+                    (
+                        STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+                        job,
+                    )
+                }
             };
             let mut reading = Reading(Some(read));
             let result = poll_fn(|cx| match reading.0.as_mut() {
-                Some(read) => Pin::new(read).poll(cx),
+                Some((_, read)) => Pin::new(read).poll(cx),
                 None => Poll::Pending, // not reached: it returns once
             })
             .await;

@@ -368,6 +368,62 @@ fn two_dropped_stdin_reads_lose_no_line() {
     );
 }
 
+/// The child half of the next test: a read started early, handed from
+/// one dropped call to the next, must still give the first line.
+#[test]
+#[ignore = "run by a_read_left_by_dropped_calls_keeps_its_place_in_line in a child process"]
+fn left_read_keeps_its_place_child() {
+    if !is_child("left_read_keeps_its_place_child") {
+        return;
+    }
+    corio::run(async {
+        let ms = Duration::from_millis;
+        // Read 1 starts (nothing typed yet) and is left by its call...
+        assert!(
+            timeout(ms(100), corio::io::stdin().next_line())
+                .await
+                .is_err()
+        );
+        // ... taken over by a second call, left again ...
+        assert!(
+            timeout(ms(50), corio::io::stdin().next_line())
+                .await
+                .is_err()
+        );
+        // ... taken over by one of these two (the other starts read 2),
+        // both left ...
+        let (mut a, mut b) = (corio::io::stdin(), corio::io::stdin());
+        let _ = timeout(ms(100), corio::gather([a.next_line(), b.next_line()])).await;
+        // ... and taken over once more.
+        assert!(
+            timeout(ms(50), corio::io::stdin().next_line())
+                .await
+                .is_err()
+        );
+        let first = timeout(ms(3000), corio::io::stdin().next_line()).await;
+        let second = timeout(ms(3000), corio::io::stdin().next_line()).await;
+        println!("GOT {first:?} {second:?}");
+    });
+}
+
+#[test]
+fn a_read_left_by_dropped_calls_keeps_its_place_in_line() {
+    use std::io::Write;
+
+    let out = run_child("left_read_keeps_its_place_child", |stdin| {
+        std::thread::sleep(Duration::from_millis(600));
+        stdin.write_all(b"one\ntwo\n").unwrap();
+        stdin.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+    });
+    let got = child_line(&out, "GOT ");
+    assert_eq!(
+        got.as_deref(),
+        Some("GOT Ok(Ok(Some(\"one\"))) Ok(Ok(Some(\"two\")))"),
+        "{out}"
+    );
+}
+
 #[test]
 fn lines_go_on_after_a_line_that_is_not_utf8() {
     run(async {
