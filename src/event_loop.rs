@@ -623,12 +623,17 @@ impl EventLoop {
     /// `corio::run`'s orderly end (asyncio's `_cancel_all_tasks`): the
     /// tasks still pending are cancelled, and the loop turns until their
     /// futures are dropped and their done callbacks have run — a bounded
-    /// number of turns, since destructors may spawn.
+    /// number of turns, since destructors may spawn. Timers already due
+    /// fire in those turns (asyncio's last turns run them too); later
+    /// ones are dropped unrun.
     fn cancel_leftovers(&mut self) {
         let _enter = Enter::new(&self.core);
         for _ in 0..64 {
             self.core.cancel_all();
-            if self.core.state.borrow().ready.is_empty() {
+            let now = self.core.refresh_now();
+            // (Then a turn does not wait: something is ready or due.)
+            let due = self.core.next_timer_timeout(now) == Some(Duration::ZERO);
+            if !due && self.core.state.borrow().ready.is_empty() {
                 break;
             }
             self.turn(None, Wait::UnlessIdle, false);
@@ -943,7 +948,8 @@ impl std::fmt::Debug for EventLoop {
 }
 
 /// Runs `future` on a new event loop and returns its output; then cancels
-/// and drops whatever tasks are left (asyncio's `asyncio.run`).
+/// and drops whatever tasks are left (asyncio's `asyncio.run`). Callbacks
+/// already queued or due then still run; timers due later are dropped.
 ///
 /// # Panics
 ///

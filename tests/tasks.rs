@@ -4,7 +4,7 @@ mod common;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{DropFlag, Log, Probe, capture_reports, quiet_panics};
 use corio::{Builder, EventLoop, ReportKind, TaskError, TaskState};
@@ -488,6 +488,26 @@ fn corio_run_drops_the_tasks_left_over() {
         corio::yield_now().await;
     });
     assert!(dropped.get());
+}
+
+#[test]
+fn corio_run_runs_the_callbacks_already_due_when_the_main_future_ends_and_drops_the_later_ones() {
+    let ran = Rc::new(RefCell::new(Vec::new()));
+    let log = ran.clone();
+    corio::run(async move {
+        let (a, b, c, d) = (log.clone(), log.clone(), log.clone(), log.clone());
+        corio::call_at(Instant::now() - Duration::from_millis(1), move || {
+            a.borrow_mut().push("call_at in the past")
+        });
+        corio::call_later(Duration::ZERO, move || b.borrow_mut().push("call_later(0)"));
+        corio::call_soon(move || c.borrow_mut().push("call_soon"));
+        corio::call_later(Duration::from_secs(3600), move || {
+            d.borrow_mut().push("in an hour")
+        });
+    });
+    let mut ran = ran.borrow().clone();
+    ran.sort();
+    assert_eq!(ran, ["call_at in the past", "call_later(0)", "call_soon"]);
 }
 
 #[test]

@@ -62,6 +62,11 @@ impl<E: fmt::Debug + fmt::Display> std::error::Error for GroupError<E> {}
 /// returns `GroupError::Task(TaskError::Cancelled)`. `join` takes
 /// the group, so children cannot add to it while it is joined.
 ///
+/// A failure cancels the children, not the code that spawned them:
+/// asyncio also cancels the body of `async with TaskGroup()`, while here
+/// the spawning task goes on until it awaits `join`. Work that should
+/// stop on a failure too belongs in the group, as one more child.
+///
 /// # Examples
 ///
 /// ```

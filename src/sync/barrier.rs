@@ -74,13 +74,15 @@ impl BarrierWaitResult {
 }
 
 impl Barrier {
-    /// A barrier for `parties` tasks (at least 1).
+    /// A barrier for `parties` tasks. `0` is taken as 1 (each task passes
+    /// alone), where asyncio raises `ValueError`.
     ///
     /// # Examples
     ///
     /// ```
     /// let barrier = corio::sync::Barrier::new(4);
     /// assert_eq!(barrier.parties(), 4);
+    /// assert_eq!(corio::sync::Barrier::new(0).parties(), 1);
     /// ```
     pub fn new(parties: usize) -> Barrier {
         Barrier {

@@ -328,7 +328,11 @@ impl<T, S: Store<T>> State<T, S> {
 /// The order is FIFO; [`LifoQueue`] and [`PriorityQueue`] are the same
 /// type with another [`Order`]. Waiting producers and consumers are served
 /// in the order they came: a `get` that arrives while getters wait (even
-/// ones woken for an item that have not run yet) waits behind them.
+/// ones woken for an item that have not run yet) waits behind them unless
+/// there are more items than those promised to them. Then it takes one at
+/// once — the next in the queue's order, as every getter does when it
+/// runs, so a woken getter that has not run yet gets the item after
+/// (asyncio's getters, too, take from the queue when they run).
 /// `get_nowait`, like asyncio's, takes any item there is, as `empty()` and
 /// `qsize()` count it; a woken getter that then finds none waits again.
 ///

@@ -567,6 +567,11 @@ impl<T: 'static> Task<T> {
     /// [`CancelOnDrop`], and then failed), the panic, which nobody can
     /// receive then, is reported as unretrieved.
     ///
+    /// Cancelling does not reach into what the task awaits: a `Task`
+    /// handle the cancelled future held is dropped with it, which
+    /// *detaches* that task — asyncio would cancel it too. Hold it as
+    /// [`cancel_on_drop`](Task::cancel_on_drop) to pass the cancel on.
+    ///
     /// # Examples
     ///
     /// ```
