@@ -106,8 +106,10 @@ impl Default for Config {
 /// 64 MiB of body, idle connections kept 30 s (16 per host).
 ///
 /// A `Client` belongs to one thread (it is `!Send`), like the sockets it
-/// keeps; it may outlive a loop, and connections left from an earlier loop
-/// are dropped rather than used.
+/// keeps; it may outlive a loop: the idle connections of a loop are closed
+/// as it ends (a client kept across `corio::run` calls does not keep their
+/// loops open), and a client used on two loops at once drops one loop's
+/// connections rather than use them on the other.
 ///
 /// # Examples
 ///
@@ -1914,7 +1916,8 @@ struct Reaper {
     /// Cleared by the task when it ends.
     running: Rc<Cell<bool>>,
     /// Its loop: a client used on another loop needs a reaper there.
-    on: Rc<crate::core::Core>,
+    /// (Weak: a client that outlives the loop must not keep it open.)
+    on: std::rc::Weak<crate::core::Core>,
     /// Cancelled when the pool goes (the client dropped), or when a new
     /// reaper replaces it, so that it does not sleep on until the next
     /// expiry.
@@ -1949,17 +1952,39 @@ impl Pool {
         idle.push(Idle { conn, since });
         let here = pool.reaper.as_ref().is_some_and(|reaper| {
             reaper.running.get()
-                && crate::context::with_current(|core| Rc::ptr_eq(core, &reaper.on)) == Some(true)
+                && crate::context::with_current(|core| {
+                    std::ptr::eq(Rc::as_ptr(core), reaper.on.as_ptr())
+                }) == Some(true)
         });
         if !here {
+            // A reaper starts on this loop: connections of loops that have
+            // closed are of no use any more (their reapers dropped their
+            // own as they went; these were left without one).
+            let on = Rc::downgrade(&crate::context::current("corio::http"));
+            drop(pool.take_idle(TcpStream::loop_closed));
             let running = Rc::new(Cell::new(true));
-            let task = crate::spawn(reap(Rc::downgrade(inner), Rc::clone(&running)));
+            let task = crate::spawn(reap(Rc::downgrade(inner), Rc::clone(&running), on.clone()));
             pool.reaper = Some(Reaper {
                 running,
-                on: crate::context::current("corio::http"),
+                on,
                 _task: task.cancel_on_drop(),
             });
         }
+    }
+
+    /// Takes out the idle connections whose stream is `doomed`, for the
+    /// caller to close.
+    fn take_idle(&mut self, doomed: impl Fn(&TcpStream) -> bool) -> Vec<Idle> {
+        let mut taken = Vec::new();
+        for idle in self.idle.values_mut() {
+            let (gone, kept): (Vec<Idle>, Vec<Idle>) = std::mem::take(idle)
+                .into_iter()
+                .partition(|entry| doomed(&entry.conn.stream));
+            *idle = kept;
+            taken.extend(gone);
+        }
+        self.idle.retain(|_, idle| !idle.is_empty());
+        taken
     }
 
     /// Closes connections idle for `timeout` or more; returns when the
@@ -1981,40 +2006,83 @@ impl Pool {
 
 /// The pool's reaper: a task that sleeps until the next idle connection
 /// expires, closes it, and ends once the pool has stayed empty for a
-/// moment (or the client is gone). Dropping it (the loop closing) clears
-/// the flag too.
-async fn reap(client: Weak<Inner>, running: Rc<Cell<bool>>) {
-    struct Clear(Rc<Cell<bool>>);
+/// moment (or the client is gone). Dropped unfinished — its loop ending,
+/// or a reaper on another loop taking over — it clears the flag too, and
+/// closes the idle connections of its loop (and of closed ones): a client
+/// that outlives a loop must not keep it open with them.
+fn reap(
+    client: Weak<Inner>,
+    running: Rc<Cell<bool>>,
+    on: Weak<crate::core::Core>,
+) -> impl Future<Output = ()> {
+    struct Clear {
+        running: Rc<Cell<bool>>,
+        client: Weak<Inner>,
+        on: Weak<crate::core::Core>,
+        finished: bool,
+    }
     impl Drop for Clear {
         fn drop(&mut self) {
-            self.0.set(false);
-        }
-    }
-    let _clear = Clear(running);
-    // An empty pool is often empty only for a moment — every connection
-    // is out serving a request — so the reaper ends only when the pool is
-    // still empty a little later (else a busy client would start a reaper
-    // for nearly every request). A little: while it lingers, its timer
-    // keeps a loop that is otherwise stuck from being reported.
-    let mut was_empty = false;
-    loop {
-        let (next, linger, empty) = {
-            let Some(inner) = client.upgrade() else {
+            self.running.set(false);
+            if self.finished {
+                return;
+            }
+            let Some(inner) = self.client.upgrade() else {
                 return;
             };
-            let mut pool = inner.pool.borrow_mut();
-            let timeout = inner.config.pool_idle_timeout;
-            let next = pool.purge(timeout);
-            (next, timeout.min(REAPER_LINGER), pool.idle.is_empty())
-        };
-        match next {
-            Some(at) => crate::time::sleep_until(at).await,
-            // Nothing left (for a while now), or nothing that will ever
-            // expire (a timeout too long to add to an instant).
-            None if was_empty || !empty => return,
-            None => crate::time::sleep(linger).await,
+            // (Not while the pool is borrowed: then it is being worked on,
+            // and the next reaper's start drops closed loops' connections.)
+            // Its own handle goes too: a task handle keeps its loop.
+            let doomed = inner.pool.try_borrow_mut().map(|mut pool| {
+                let reaper = pool
+                    .reaper
+                    .take_if(|reaper| std::ptr::eq(reaper.on.as_ptr(), self.on.as_ptr()));
+                let idle =
+                    pool.take_idle(|stream| stream.of_loop(&self.on) || stream.loop_closed());
+                (reaper, idle)
+            });
+            drop(doomed); // closed outside the pool's borrow
         }
-        was_empty = empty;
+    }
+    // Made here, outside the `async` block, so that it is dropped with a
+    // reaper that never ran as well.
+    let clear = Clear {
+        running,
+        client: client.clone(),
+        on,
+        finished: false,
+    };
+    async move {
+        let mut clear = clear; // (the whole guard, not just the field used)
+        // An empty pool is often empty only for a moment — every connection
+        // is out serving a request — so the reaper ends only when the pool is
+        // still empty a little later (else a busy client would start a reaper
+        // for nearly every request). A little: while it lingers, its timer
+        // keeps a loop that is otherwise stuck from being reported.
+        let mut was_empty = false;
+        loop {
+            let (next, linger, empty) = {
+                let Some(inner) = client.upgrade() else {
+                    clear.finished = true;
+                    return;
+                };
+                let mut pool = inner.pool.borrow_mut();
+                let timeout = inner.config.pool_idle_timeout;
+                let next = pool.purge(timeout);
+                (next, timeout.min(REAPER_LINGER), pool.idle.is_empty())
+            };
+            match next {
+                Some(at) => crate::time::sleep_until(at).await,
+                // Nothing left (for a while now), or nothing that will ever
+                // expire (a timeout too long to add to an instant).
+                None if was_empty || !empty => {
+                    clear.finished = true;
+                    return;
+                }
+                None => crate::time::sleep(linger).await,
+            }
+            was_empty = empty;
+        }
     }
 }
 

@@ -47,6 +47,16 @@ impl<T: mio::event::Source> IoSource<T> {
         context::with_current(|core| Rc::ptr_eq(core, &self.core)) == Some(true)
     }
 
+    /// Was this source registered with `core`'s loop?
+    pub(crate) fn of_loop(&self, core: &std::rc::Weak<Core>) -> bool {
+        std::ptr::eq(Rc::as_ptr(&self.core), core.as_ptr())
+    }
+
+    /// Has the loop this source was registered with closed?
+    pub(crate) fn loop_closed(&self) -> bool {
+        self.core.shared().is_closed()
+    }
+
     /// The clock of the loop this source belongs to (`Core::loop_time`).
     pub(crate) fn loop_time(&self) -> std::time::Instant {
         self.core.loop_time()

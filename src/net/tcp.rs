@@ -533,6 +533,17 @@ impl TcpStream {
         self.io.on_current_loop()
     }
 
+    /// Was this stream created on `core`'s loop?
+    pub(crate) fn of_loop(&self, core: &std::rc::Weak<crate::core::Core>) -> bool {
+        self.io.of_loop(core)
+    }
+
+    /// Has the loop this stream was created on closed? (It is of no use
+    /// then.)
+    pub(crate) fn loop_closed(&self) -> bool {
+        self.io.loop_closed()
+    }
+
     /// The clock of the loop this stream belongs to, as it last read it:
     /// for bookkeeping that may lag by a turn (idle-connection stamps).
     pub(crate) fn loop_time(&self) -> std::time::Instant {
