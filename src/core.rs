@@ -48,6 +48,17 @@ pub(crate) enum Runnable {
 }
 
 /// Debug mode: who a timed poll is about, and when it began.
+/// What a wake found (`Core::schedule`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scheduled {
+    /// The task is queued (now, or it already was).
+    Live,
+    /// The task has finished, or the key is stale: nothing to do.
+    Gone,
+    /// The loop's state is borrowed: wake by the remote path.
+    Busy,
+}
+
 struct TimedPoll {
     task: Option<(crate::task::TaskId, String)>,
     /// The future will be polled (not a stale key, not a cancelled task
@@ -365,30 +376,38 @@ impl Core {
     /// Puts a task on the ready queue unless it is there already, finished,
     /// or the key is stale. This is all a wake does.
     ///
-    /// Returns `false` only if the state is busy (a wake from inside the
-    /// loop's own bookkeeping), so the caller takes the remote path instead.
+    /// Says whether the task is live (queued now or already), gone (a wake
+    /// that did nothing: not counted as one), or whether the state is busy
+    /// (a wake from inside the loop's own bookkeeping): then the caller
+    /// takes the remote path instead.
     #[inline(always)]
-    pub(crate) fn schedule(&self, key: TaskKey) -> bool {
+    pub(crate) fn schedule(&self, key: TaskKey) -> Scheduled {
         let Ok(mut st) = self.state.try_borrow_mut() else {
-            return false;
+            return Scheduled::Busy;
         };
         let st = &mut *st;
         if key.is_root() {
-            if let Some(root) = &mut st.root {
-                if root.seq == key.seq && !root.queued {
-                    root.queued = true;
+            return match &mut st.root {
+                Some(root) if root.seq == key.seq => {
+                    if !root.queued {
+                        root.queued = true;
+                        st.ready.push(Runnable::Task(key));
+                    }
+                    Scheduled::Live
+                }
+                _ => Scheduled::Gone,
+            };
+        }
+        match slot_mut(&mut st.tasks, key) {
+            Some(slot) if matches!(slot.stage, Stage::Pending(_) | Stage::Running) => {
+                if !slot.queued {
+                    slot.queued = true;
                     st.ready.push(Runnable::Task(key));
                 }
+                Scheduled::Live
             }
-            return true;
+            _ => Scheduled::Gone,
         }
-        if let Some(slot) = slot_mut(&mut st.tasks, key) {
-            if !slot.queued && matches!(slot.stage, Stage::Pending(_) | Stage::Running) {
-                slot.queued = true;
-                st.ready.push(Runnable::Task(key));
-            }
-        }
-        true
     }
 
     /// Takes in what other threads queued: their wakes and their callbacks.
@@ -416,12 +435,14 @@ impl Core {
         for item in remote.items {
             match item {
                 RemoteItem::Wake(waker) => {
-                    wakes += 1;
                     waker.clear_remote_queued();
-                    if self.debug.watching() {
-                        self.debug.woke(waker.key(), true);
+                    // (The state is not borrowed here: never busy.)
+                    if self.schedule(waker.key()) == Scheduled::Live {
+                        wakes += 1;
+                        if self.debug.watching() {
+                            self.debug.woke(waker.key(), true);
+                        }
                     }
-                    self.schedule(waker.key());
                 }
                 RemoteItem::Callback(callback) => {
                     self.call_soon(callback);
@@ -909,8 +930,13 @@ impl Core {
     #[inline(never)]
     fn after_timed_poll(&self, timed: TimedPoll) {
         if let Some(took) = self.debug.too_slow(timed.started) {
-            let TimedPoll { task, site, .. } = timed;
-            self.report_slow_poll(task, site, took);
+            let TimedPoll {
+                task,
+                site,
+                will_poll,
+                ..
+            } = timed;
+            self.report_slow_poll(task, site, took, will_poll);
         }
     }
 
@@ -934,18 +960,27 @@ impl Core {
         task: Option<(crate::task::TaskId, String)>,
         site: Option<&'static std::panic::Location<'static>>,
         took: std::time::Duration,
+        polled: bool,
     ) {
         let at = match site {
             Some(site) => format!(", spawned at {site}"),
             None => String::new(),
         };
         let name = task.as_ref().map_or("?", |(_, name)| name.as_str());
-        let message = format!(
-            "a poll of task {name:?}{at} held the loop for {:.0?} (slow_callback_duration is {:?}): \
-             blocking work belongs in spawn_blocking, long loops need a yield_now().await",
-            took,
-            self.debug.threshold()
-        );
+        let threshold = self.debug.threshold();
+        let message = if polled {
+            format!(
+                "a poll of task {name:?}{at} held the loop for {took:.0?} (slow_callback_duration \
+                 is {threshold:?}): blocking work belongs in spawn_blocking, long loops need a \
+                 yield_now().await"
+            )
+        } else {
+            // Not a poll: the future of a cancelled task was dropped.
+            format!(
+                "dropping cancelled task {name:?}{at} held the loop for {took:.0?} \
+                 (slow_callback_duration is {threshold:?}): its future's destructors are slow"
+            )
+        };
         self.report(Report::new(ReportKind::SlowCallback, message, task).with_site(site));
     }
 

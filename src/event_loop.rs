@@ -53,7 +53,12 @@ pub struct Turn {
     pub slept: Duration,
     /// Nothing was ready and nothing could ever make anything ready: no
     /// timer, no I/O, no other thread holding a way to wake the loop. The
-    /// turn returned at once instead of waiting forever. (One known limit:
+    /// turn returned at once instead of waiting forever. A waker held
+    /// anywhere counts as a way to wake — even one parked in a
+    /// `corio::sync` primitive that only this loop's pending tasks could
+    /// release — except in debug mode, which proves such stalls (the turn
+    /// is idle then, and reported as a
+    /// [`ReportKind::Stall`](crate::ReportKind::Stall)). (One known limit:
     /// the done callbacks a thread-pool job will queue on this loop when it
     /// ends are not counted — see the README's "Known limits".)
     pub idle: bool,
@@ -837,18 +842,25 @@ impl EventLoop {
         // Debug mode: a quiet main future may be stalled for good (then
         // this turn is idle), or for a while (then wait no longer than the
         // grace period, and report it once that is over).
+        // (`run_once` gets the proof too, and a proven stall is an idle
+        // turn, reported — nobody else can tell; an unproven one waits, as
+        // without debug mode.)
         let mut timeout = timeout;
         let mut stall_watch = false;
-        if may_be_idle && root.is_some() && core.debug.is_on() {
-            match core.stall_verdict() {
+        if may_be_idle && core.debug.is_on() {
+            match core.stall_verdict(root.is_some()) {
                 Verdict::Proven => {
+                    if root.is_none() {
+                        core.report_proven_stall();
+                    }
                     turn.idle = true;
                     return false;
                 }
-                Verdict::Unproven => {
+                Verdict::Unproven if root.is_some() => {
                     timeout = core.debug.stall.wait_before_warning(Instant::now());
                     stall_watch = true;
                 }
+                Verdict::Unproven => {}
                 Verdict::Quiet => core.debug.stall.progress(),
             }
         }

@@ -62,7 +62,9 @@ pub enum ReportKind {
     DestructorPanic,
     /// Debug mode: the main future has waited for the stall grace period
     /// with nothing ready, no timer and no I/O, and corio cannot prove that
-    /// nothing will wake it. The message has the dump.
+    /// nothing will wake it; or a `run_once` turn found pending tasks that
+    /// it can prove nothing will ever wake (the turn is idle). The message
+    /// has the dump.
     Stall,
 }
 

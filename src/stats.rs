@@ -38,11 +38,12 @@ pub struct Stats {
     /// Task polls, the main future of `run_until_complete` included.
     pub polls: u64,
     /// Task wakes done on the loop's own thread (a wake of a task that is
-    /// already queued counts too; one that finds the loop busy takes the
-    /// cross-thread path and counts in `remote_wakes` instead).
+    /// already queued counts too, a wake of a finished task does not; one
+    /// that finds the loop busy takes the cross-thread path and counts in
+    /// `remote_wakes` instead).
     pub wakes: u64,
     /// Task wakes that came through the loop's remote queue, as the loop
-    /// received them: wakes from other threads (a pool job finishing, a
+    /// received them (a finished task's do not count): wakes from other threads (a pool job finishing, a
     /// waker sent away), and wakes from this thread while the loop was not
     /// running (between two `run_once` calls, say).
     pub remote_wakes: u64,

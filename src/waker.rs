@@ -36,7 +36,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering, fence};
 use futures_task::ArcWake;
 
 use crate::context;
-use crate::core::Core;
+use crate::core::{Core, Scheduled};
 use crate::handle::Shared;
 
 /// Names a task: its slab index and the sequence number it was spawned with.
@@ -125,17 +125,23 @@ impl TaskWaker {
     fn wake_on(core: &Core, this: &Arc<Self>) -> bool {
         // The waker of the task being polled (a yield, mostly) is this
         // loop's by definition; any other must be checked.
-        let done = core.wake_polling(this)
-            || (Arc::ptr_eq(core.shared(), &this.shared) && core.schedule(this.key()));
-        if done {
-            core.counters.wake();
-            // (A wake that had to take the remote path is noted when the
-            // loop takes it in.)
-            if core.debug.watching() {
-                core.debug.woke(this.key(), false);
+        if !core.wake_polling(this) {
+            if !Arc::ptr_eq(core.shared(), &this.shared) {
+                return false; // another loop's
+            }
+            match core.schedule(this.key()) {
+                Scheduled::Live => {}
+                Scheduled::Gone => return true, // finished: not a wake to count
+                Scheduled::Busy => return false,
             }
         }
-        done
+        core.counters.wake();
+        // (A wake that had to take the remote path is noted when the loop
+        // takes it in.)
+        if core.debug.watching() {
+            core.debug.woke(this.key(), false);
+        }
+        true
     }
 
     /// The remote path of a wake that consumes its waker (`wake()`, not
@@ -209,20 +215,21 @@ impl Waiter {
     /// unwind through the loop, nor cost the wakes after it.
     pub(crate) fn wake(self, core: &crate::core::Core) {
         match self {
-            Waiter::Task(key) => {
-                if core.debug.watching() {
-                    core.debug.woke(key, false);
-                }
-                if core.schedule(key) {
+            Waiter::Task(key) => match core.schedule(key) {
+                Scheduled::Live => {
                     core.counters.wake();
-                } else {
-                    // The state is busy (a wake from inside the loop's own
-                    // bookkeeping): take the remote path, as a waker would
-                    // (counted when the loop takes it in).
-                    core.shared()
-                        .push_remote_wake(TaskWaker::new(core.shared(), key));
+                    if core.debug.watching() {
+                        core.debug.woke(key, false);
+                    }
                 }
-            }
+                Scheduled::Gone => {}
+                // The state is busy (a wake from inside the loop's own
+                // bookkeeping): take the remote path, as a waker would
+                // (counted when the loop takes it in).
+                Scheduled::Busy => core
+                    .shared()
+                    .push_remote_wake(TaskWaker::new(core.shared(), key)),
+            },
             Waiter::Waker(waker) => crate::contain::wake_contained(waker),
         }
     }

@@ -19,6 +19,36 @@ fn debug_loop() -> (EventLoop, Rc<RefCell<Vec<Report>>>) {
 }
 
 #[test]
+fn a_slow_destructor_of_a_cancelled_task_is_reported_as_a_drop_not_as_a_poll() {
+    struct SlowDrop;
+    impl Drop for SlowDrop {
+        fn drop(&mut self) {
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    }
+    let (mut lp, reports) = debug_loop();
+    lp.run_until_complete(async {
+        let task = corio::Builder::new().name("victim").spawn(async {
+            let _slow = SlowDrop;
+            std::future::pending::<()>().await;
+        });
+        corio::yield_now().await; // it parks
+        task.cancel();
+        let _ = task.await;
+    });
+    let reports = reports.borrow();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0].kind(), ReportKind::SlowCallback);
+    assert_eq!(reports[0].task_name(), Some("victim"));
+    let message = reports[0].message();
+    assert!(
+        message.starts_with("dropping cancelled task \"victim\""),
+        "{message}"
+    );
+    assert!(!message.contains("yield_now"), "{message}");
+}
+
+#[test]
 fn a_task_that_blocks_the_loop_is_reported_with_its_name_and_spawn_site() {
     let (mut lp, reports) = debug_loop();
     lp.run_until_complete(async {

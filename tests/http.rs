@@ -2477,6 +2477,7 @@ fn bytes_behind_an_urgent_byte_that_came_after_the_loop_last_looked_are_not_take
 
     struct Gate<F> {
         inner: Pin<Box<F>>,
+        waiting: Arc<AtomicBool>,
         answered: Arc<AtomicBool>,
         held: Arc<AtomicBool>,
         sent: Arc<AtomicBool>,
@@ -2492,22 +2493,37 @@ fn bytes_behind_an_urgent_byte_that_came_after_the_loop_last_looked_are_not_take
                     std::thread::sleep(Duration::from_millis(1));
                 }
             }
-            self.inner.as_mut().poll(cx)
+            let poll = self.inner.as_mut().poll(cx);
+            if poll.is_pending() {
+                // The request is out and the client waits: now the server
+                // may answer (an answer inside this poll would skip the gate).
+                self.waiting.store(true, SeqCst);
+            }
+            poll
         }
     }
 
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
+    let waiting = Arc::new(AtomicBool::new(false));
     let answered = Arc::new(AtomicBool::new(false));
     let held = Arc::new(AtomicBool::new(false));
     let sent = Arc::new(AtomicBool::new(false));
-    let (a, h, s) = (answered.clone(), held.clone(), sent.clone());
+    let (w, a, h, s) = (
+        waiting.clone(),
+        answered.clone(),
+        held.clone(),
+        sent.clone(),
+    );
     let server = std::thread::spawn(move || {
         use std::io::{Read, Write};
         let (mut first, _) = listener.accept().unwrap();
         first.set_nodelay(true).unwrap();
         let mut request = [0u8; 1024];
         let _ = first.read(&mut request).unwrap();
+        while !w.load(SeqCst) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
         a.store(true, SeqCst);
         first
             .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na")
@@ -2552,6 +2568,7 @@ fn bytes_behind_an_urgent_byte_that_came_after_the_loop_last_looked_are_not_take
         let url = format!("http://{addr}/");
         let first = Gate {
             inner: Box::pin(client.get(&url).send()),
+            waiting,
             answered,
             held,
             sent,

@@ -49,6 +49,59 @@ fn a_main_future_waiting_on_an_event_nobody_will_set_fails_with_who_waits_on_wha
 }
 
 #[test]
+fn a_run_once_turn_that_nothing_could_ever_end_is_idle_and_reported_in_debug_mode() {
+    // Run on a thread of its own: without the proof the turn blocks for
+    // ever, and the test must fail, not hang.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut lp, reports) = debug_loop();
+        let event = Rc::new(Event::new());
+        let e = Rc::clone(&event);
+        let task = corio::Builder::new()
+            .name("waiter")
+            .spawn_on(&lp, async move { e.wait().await });
+        let first = lp.run_once(); // the task parks on the event
+        drop(event); // only the task's own future reaches the event now
+        let second = lp.run_once();
+        let reports: Vec<_> = reports
+            .borrow()
+            .iter()
+            .map(|r| (r.kind(), r.message().to_owned()))
+            .collect();
+        drop(task);
+        tx.send((first.idle, second.idle, reports)).unwrap();
+    });
+    let (first, second, reports) = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the second turn returned");
+    assert!(!first && second, "{first} {second}");
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0].0, ReportKind::Stall);
+    assert!(
+        reports[0].1.starts_with("run_once would block forever"),
+        "{reports:?}"
+    );
+    assert!(reports[0].1.contains("\"waiter\""), "{reports:?}");
+}
+
+#[test]
+fn a_run_once_turn_waits_for_an_event_that_a_timer_will_set() {
+    // Not a stall: the event is set by a timer's callback.
+    let (mut lp, reports) = debug_loop();
+    let event = Rc::new(Event::new());
+    let e = Rc::clone(&event);
+    let task = lp.spawn(async move { e.wait().await });
+    lp.call_later(Duration::from_millis(20), move || event.set());
+    let mut turns = 0;
+    while !task.is_done() && turns < 100 {
+        assert!(!lp.run_once().idle);
+        turns += 1;
+    }
+    assert!(task.is_done());
+    assert!(reports.borrow().is_empty(), "{:?}", reports.borrow());
+}
+
+#[test]
 fn a_chain_of_waiters_is_explained_link_by_link() {
     let (mut lp, _reports) = debug_loop();
     let outcome = catch_unwind(AssertUnwindSafe(|| {

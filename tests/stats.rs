@@ -99,3 +99,33 @@ fn a_task_woken_by_its_own_timer_counts_as_a_wake() {
         "each fired timer woke the task: {stats:?}"
     );
 }
+
+#[test]
+fn wakes_of_a_finished_task_are_not_counted_from_this_thread_or_another() {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    use std::task::{Poll, Waker};
+
+    let mut lp = EventLoop::new().unwrap();
+    let kept: Rc<RefCell<Option<Waker>>> = Rc::default();
+    let k = Rc::clone(&kept);
+    lp.run_until_complete(async move {
+        // A task that keeps its waker and finishes at once.
+        let keep = Rc::clone(&k);
+        let task = corio::spawn(std::future::poll_fn(move |cx| {
+            *keep.borrow_mut() = Some(cx.waker().clone());
+            Poll::Ready(())
+        }));
+        task.await.unwrap();
+        let waker = k.borrow_mut().take().unwrap();
+        let before = corio::stats();
+        for _ in 0..10 {
+            waker.wake_by_ref();
+        }
+        assert_eq!(corio::stats().wakes, before.wakes);
+        let remote = waker.clone();
+        std::thread::spawn(move || remote.wake()).join().unwrap();
+        corio::yield_now().await; // the loop takes the remote wake in
+        assert_eq!(corio::stats().remote_wakes, before.remote_wakes);
+    });
+}

@@ -100,8 +100,9 @@ impl Stall {
 
 impl Core {
     /// Looks at a quiet moment of `run_until_complete` (debug mode: the
-    /// main future is pending, nothing is ready, no timer is armed).
-    pub(crate) fn stall_verdict(&self) -> Verdict {
+    /// main future is pending, nothing is ready, no timer is armed) — or,
+    /// without a main future (`!main`), of `run_once`: tasks are pending.
+    pub(crate) fn stall_verdict(&self, main: bool) -> Verdict {
         // Order matters (see `could_be_woken`): what other threads hold is
         // counted first — pool jobs, handles, waker clones in the dump —
         // and the remote queue is looked at last.
@@ -118,9 +119,14 @@ impl Core {
         if handles > 0 || !dump.only_the_loop_can_wake() {
             return Verdict::Unproven;
         }
+        let what = if main {
+            "run_until_complete would block forever: the main future is pending and nothing \
+             can ever wake it"
+        } else {
+            "run_once would block forever: tasks are pending and nothing can ever wake them"
+        };
         let message = format!(
-            "corio: run_until_complete would block forever: the main future is pending and \
-             nothing can ever wake it.\n\
+            "corio: {what}.\n\
              Nothing is ready to run, no timer is armed, no I/O is awaited, no thread-pool job \
              is in flight, and no other thread holds a LoopHandle or a waker. Who waits on what:\n\
              {}\
@@ -144,6 +150,15 @@ impl Core {
             dump.who_waits()
         );
         *self.debug.stall.proven.borrow_mut() = Some(message);
+    }
+
+    /// A stall proven in `run_once`: the turn is idle, and the proof is
+    /// reported (`run_until_complete` panics with it instead).
+    pub(crate) fn report_proven_stall(&self) {
+        if let Some(proof) = self.debug.stall.take_proven() {
+            let proof = proof.strip_prefix("corio: ").unwrap_or(&proof).to_owned();
+            self.report(Report::new(ReportKind::Stall, proof, None));
+        }
     }
 
     /// The grace period of an unproven stall is over: report the dump.
