@@ -253,13 +253,21 @@ impl Future for Sleep {
         if !self.core.is_running() {
             self.rehome();
         }
-        // The loop's cached clock is never ahead of the real one: if it says
-        // the deadline passed, it did. If it lags, the timer is armed and
-        // fires at the loop's next look at its timers — still never early,
-        // and without a clock read per poll. A loop that is not running
-        // keeps no fresh clock: then read the real one.
-        let due = self.core.cached_now() >= self.deadline
-            || (!self.core.is_running() && Instant::now() >= self.deadline);
+        // A sleep whose timer is in the queue ends when the loop fires it,
+        // so that sleeps end in deadline order (the loop fires due timers
+        // in that order), however their tasks are polled meanwhile. One not
+        // queued yet asks the loop's cached clock, which is never ahead of
+        // the real one — if it says the deadline passed, it did; if it
+        // lags, the timer is armed below and fires at the loop's next look
+        // at its timers: never early, and no clock read per poll. A loop
+        // that is not running keeps no fresh clock: then read the real one.
+        let due = if !self.core.is_running() {
+            self.core.cached_now() >= self.deadline || Instant::now() >= self.deadline
+        } else if self.timer.is_some() {
+            self.core.timer_fired(self.deadline)
+        } else {
+            self.core.cached_now() >= self.deadline
+        };
         if due {
             self.disarm();
             return Poll::Ready(());

@@ -579,3 +579,41 @@ fn a_sleep_and_a_call_at_with_one_deadline_run_in_arming_order() {
     while !lp.run_once().idle {}
     assert_eq!(log.take(), ["sleep", "call_at"]);
 }
+
+#[test]
+fn sleeps_already_queued_end_in_deadline_order_even_when_the_later_one_is_polled_first() {
+    use std::future::Future;
+    use std::task::Poll;
+
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let l = log.clone();
+    corio::run(async move {
+        let t0 = Instant::now();
+        let la = l.clone();
+        let a = corio::spawn(async move {
+            sleep_until(t0 + Duration::from_millis(10)).await;
+            la.borrow_mut().push("A at 10 ms");
+        });
+        let lb = l.clone();
+        let b = corio::spawn(async move {
+            let mut later = Box::pin(sleep_until(t0 + Duration::from_millis(12)));
+            // Polled once: its timer is in the queue.
+            std::future::poll_fn(|cx| {
+                assert!(later.as_mut().poll(cx).is_pending());
+                Poll::Ready(())
+            })
+            .await;
+            corio::yield_now().await;
+            // Both deadlines pass while the loop is held; a new sleep reads
+            // the clock afresh; then the later sleep is polled again before
+            // the loop has fired any timer.
+            std::thread::sleep(Duration::from_millis(20));
+            drop(sleep(Duration::ZERO));
+            later.await;
+            lb.borrow_mut().push("B at 12 ms");
+        });
+        a.await.unwrap();
+        b.await.unwrap();
+    });
+    assert_eq!(*log.borrow(), ["A at 10 ms", "B at 12 ms"]);
+}
