@@ -503,11 +503,14 @@ impl Core {
                 return false;
             };
             slot.queued = false;
-            if !matches!(slot.stage, Stage::Pending(_)) {
-                return false;
-            }
-            let Stage::Pending(future) = std::mem::replace(&mut slot.stage, Stage::Running) else {
-                unreachable!()
+            let future = match std::mem::replace(&mut slot.stage, Stage::Running) {
+                Stage::Pending(future) => future,
+                // Running, or finished: nothing to poll. (Put back as it
+                // was; running is what the slot holds already.)
+                other => {
+                    slot.stage = other;
+                    return false;
+                }
             };
             if slot.cancelled {
                 // Its waker goes too (to the pool, or just a count down): a

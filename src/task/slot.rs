@@ -84,6 +84,8 @@ where
     F::Output: 'static,
 {
     let output_size = std::mem::size_of::<F::Output>();
+    // (`poll_task` relies on it: a future with a zero-sized output is never
+    // wrapped, so its polls need not look at `COMPLETED`.)
     if output_size > 0 && std::mem::size_of::<F>() <= INLINE_OUTPUT_MAX {
         Box::pin(async move {
             let output = future.await;
@@ -132,7 +134,11 @@ where
                 Poll::Ready(Finished::Boxed(output))
             }
             // A wrapped future parks in `Completed` once it has its output.
-            Poll::Pending if COMPLETED.with(Cell::take) => Poll::Ready(Finished::InPlace),
+            // (Only futures with a non-zero-sized output are wrapped: the
+            // others need not look at the flag.)
+            Poll::Pending if std::mem::size_of::<F::Output>() > 0 && COMPLETED.with(Cell::take) => {
+                Poll::Ready(Finished::InPlace)
+            }
             Poll::Pending => Poll::Pending,
         }
     }
