@@ -1604,6 +1604,39 @@ fn an_endless_body_that_never_makes_the_client_wait_still_meets_the_total_timeou
     });
 }
 
+#[test]
+fn a_response_shows_the_url_as_parsed_not_as_typed() {
+    run_bounded(async {
+        let server = Server::bind("127.0.0.1:0", |_req| async { Reply::text("ok") })
+            .await
+            .unwrap();
+        let typed = format!("  HTTP://{}/a  ", server.local_addr());
+        let client = Client::new();
+        let response = client.get(&typed).send().await.unwrap();
+        assert_eq!(response.url(), format!("http://{}/a", server.local_addr()));
+        // Asked again the same way (the parse is reused): the same.
+        let again = client.get(&typed).send().await.unwrap();
+        assert_eq!(again.url(), response.url());
+    });
+}
+
+#[test]
+fn debug_output_of_clients_and_requests_hides_credentials() {
+    let client = Client::builder()
+        .default_header("Authorization", "Bearer s3cret")
+        .build()
+        .unwrap();
+    let request = client
+        .get("http://127.0.0.1:9/")
+        .header("Cookie", "session=abc")
+        .header("Proxy-Authorization", "Basic cGFzcw==");
+    let shown = format!("{client:?} {request:?}");
+    for secret in ["s3cret", "session=abc", "cGFzcw=="] {
+        assert!(!shown.contains(secret), "{shown}");
+    }
+    assert!(shown.contains("<redacted>"), "{shown}");
+}
+
 mod demo_server_edges {
     //! The demo server on bad or unusual input: it answers, and its answer
     //! arrives.

@@ -159,7 +159,7 @@ impl RequestUrl {
     fn as_str(&self) -> &str {
         match self {
             RequestUrl::Text(text) => text,
-            RequestUrl::Parsed(parsed) => &parsed.text,
+            RequestUrl::Parsed(parsed) => &parsed.shown,
         }
     }
 }
@@ -172,9 +172,13 @@ impl fmt::Debug for RequestUrl {
 
 /// A checked URL and where it sends a request.
 struct Parsed {
-    /// Shared with the responses from this URL (an `Arc`: a `Response` is
-    /// `Send`), so they need no copy of it.
+    /// The URL as given: what the next request's URL is compared with.
     text: Arc<str>,
+    /// The URL as parsed (`url.as_str()`: no stray spaces, the scheme and
+    /// host in lower case): what responses and errors show. Shared with
+    /// the responses from this URL (an `Arc`: a `Response` is `Send`), so
+    /// they need no copy of it.
+    shown: Arc<str>,
     url: Url,
     target: Target,
     /// The bytes of a GET of this URL with the client's default headers,
@@ -185,8 +189,15 @@ struct Parsed {
 impl Parsed {
     fn new(text: String, url: Url) -> Parsed {
         let target = request::target(&url);
+        let text: Arc<str> = text.into();
+        let shown = if *text == *url.as_str() {
+            Arc::clone(&text)
+        } else {
+            url.as_str().into()
+        };
         Parsed {
-            text: text.into(),
+            text,
+            shown,
             url,
             target,
             plain_get: std::cell::OnceCell::new(),
@@ -496,7 +507,7 @@ impl Client {
                         version: head.version,
                         reason: head.reason,
                         headers: head.headers,
-                        url: Arc::clone(&url.text),
+                        url: Arc::clone(&url.shown),
                         body: Body {
                             conn: Some(conn),
                             pool: Rc::downgrade(&self.inner),
@@ -1038,7 +1049,7 @@ impl RequestBuilder {
             let response = client
                 .exchange(method, &url, headers, &defaults, body, deadline)
                 .await
-                .map_err(|err| err.at(&url.text))?;
+                .map_err(|err| err.at(&url.shown))?;
             let redirect = matches!(response.status, 301 | 302 | 303 | 307 | 308);
             if !redirect || !config.follow_redirects {
                 return Ok(response);
@@ -1046,7 +1057,7 @@ impl RequestBuilder {
             let Some(location) = response.headers.get("location").map(<[u8]>::to_vec) else {
                 return Ok(response); // a 3xx without a Location is just a response
             };
-            let next = redirect_target(&url.url, &location).map_err(|err| err.at(&url.text))?;
+            let next = redirect_target(&url.url, &location).map_err(|err| err.at(&url.shown))?;
             if visited.is_empty() {
                 visited.push((method, url.url.clone()));
             }
@@ -1058,7 +1069,7 @@ impl RequestBuilder {
                         config.max_redirects
                     ),
                 )
-                .at(&url.text));
+                .at(&url.shown));
             }
             // 303 turns anything but HEAD into GET; 301 and 302 turn POST
             // into GET (what browsers do, allowed by §15.4.2-3); 307 and
@@ -1088,7 +1099,7 @@ impl RequestBuilder {
                     ErrorKind::TooManyRedirects,
                     format!("redirect loop: {next} was visited before"),
                 )
-                .at(&url.text));
+                .at(&url.shown));
             }
             // Boxed: rare, and it should not grow every request's future.
             Box::pin(response.discard()).await;
@@ -1656,7 +1667,8 @@ impl StreamingResponse {
         decode_text(&self.headers, body)
     }
 
-    /// The URL that answered (after redirects).
+    /// The URL that answered (after redirects), as parsed: without stray
+    /// spaces, the scheme and host in lower case.
     ///
     /// # Examples
     ///
@@ -1846,7 +1858,8 @@ impl Response {
         self.headers.get_str(name)
     }
 
-    /// The URL that answered (after redirects).
+    /// The URL that answered (after redirects), as parsed: without stray
+    /// spaces, the scheme and host in lower case.
     ///
     /// # Examples
     ///

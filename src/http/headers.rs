@@ -306,10 +306,32 @@ impl PartialEq for Headers {
 
 impl Eq for Headers {}
 
+/// Shows every field, except the values of credentials
+/// (`Authorization`, `Proxy-Authorization`, `Cookie`): a debug line or a
+/// log should not leak them.
+///
+/// ```
+/// let mut headers = corio::http::Headers::new();
+/// headers.append("Accept", "*/*").unwrap();
+/// headers.append("authorization", "Bearer s3cret").unwrap();
+/// assert_eq!(
+///     format!("{headers:?}"),
+///     r#"{"Accept": "*/*", "authorization": "<redacted>"}"#
+/// );
+/// assert_eq!(headers.get_str("Authorization"), Some("Bearer s3cret"));
+/// ```
 impl fmt::Debug for Headers {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const SECRET: [&str; 3] = ["authorization", "proxy-authorization", "cookie"];
         f.debug_map()
-            .entries(self.iter().map(|(n, v)| (n, String::from_utf8_lossy(v))))
+            .entries(self.iter().map(|(name, value)| {
+                let shown = if SECRET.iter().any(|s| name.eq_ignore_ascii_case(s)) {
+                    std::borrow::Cow::Borrowed("<redacted>")
+                } else {
+                    String::from_utf8_lossy(value)
+                };
+                (name, shown)
+            }))
             .finish()
     }
 }
