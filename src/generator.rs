@@ -127,9 +127,10 @@ impl fmt::Display for GenError {
         match self {
             GenError::Finished => f.write_str("the generator has already finished"),
             GenError::ForeignAwait => f.write_str(
-                "the generator awaited something other than co.yield_(): a generator runs \
-                 without an event loop, so sleeps, sockets and locks never wake it; await them \
-                 in a task (corio::spawn) instead, or yield the values they produce",
+                "the generator awaited something other than its own co.yield_() (another \
+                 future, or another generator's Co): a generator runs without an event loop, \
+                 so sleeps, sockets and locks never wake it; await them in a task \
+                 (corio::spawn) instead, or yield the values they produce",
             ),
         }
     }

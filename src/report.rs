@@ -233,7 +233,7 @@ impl fmt::Display for Report {
             (ReportKind::Stall, _) => write!(f, "stalled? {}", self.message),
             (ReportKind::DestructorPanic, _) => write!(
                 f,
-                "a destructor panicked while the loop dropped it: {}",
+                "a destructor panicked while corio dropped it: {}",
                 self.message
             ),
             (_, _) => write!(f, "{:?}: {}", self.kind, self.message),

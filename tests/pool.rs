@@ -409,6 +409,57 @@ fn a_panicking_done_callback_on_the_loop_goes_to_the_loops_exception_handler() {
 }
 
 #[test]
+fn a_pool_shut_down_without_waiting_is_dropped_on_its_loop_without_waiting() {
+    // The job waits for a task of the loop: a drop that joined it would
+    // hold the loop, and the task would never run.
+    let got = within(10, || {
+        corio::run(async {
+            let pool = ThreadPool::new(1);
+            let (tx, rx) = mpsc::channel::<u32>();
+            let job = pool.submit(move || rx.recv().unwrap()).unwrap();
+            let feeder = corio::spawn(async move {
+                corio::time::sleep(Duration::from_millis(20)).await;
+                tx.send(7).unwrap();
+            });
+            pool.shutdown(false);
+            drop(pool);
+            feeder.await.unwrap();
+            job.await
+        })
+    });
+    assert_eq!(got, Some(Ok(7)));
+}
+
+#[test]
+fn a_map_dropped_before_its_end_cancels_the_jobs_still_queued() {
+    let pool = ThreadPool::new(1);
+    let ran = Arc::new(AtomicUsize::new(0));
+    let r = Arc::clone(&ran);
+    // The first job runs at once; the others wait at the gate, so that
+    // the second is running and the rest are queued when the map goes.
+    let gate = Gate::default();
+    let g = gate.clone();
+    let mut results = pool.map(
+        move |i: u32| {
+            if i > 0 {
+                g.wait();
+            }
+            r.fetch_add(1, Ordering::SeqCst);
+            i
+        },
+        0..10,
+    );
+    assert_eq!(results.next(), Some(Ok(0)));
+    drop(results);
+    gate.open();
+    pool.shutdown(true);
+    // The first ran, and the second if the thread had taken it already;
+    // the rest were cancelled while queued.
+    let ran = ran.load(Ordering::SeqCst);
+    assert!((1..=2).contains(&ran), "{ran} ran");
+}
+
+#[test]
 fn map_keeps_the_order_of_the_items() {
     let pool = ThreadPool::new(4);
     // Later items finish first.
@@ -1226,4 +1277,15 @@ fn a_map_awaited_in_part_then_iterated_gives_every_result_in_line() {
     tx.send(()).unwrap();
     let rest: Vec<_> = map.collect();
     assert_eq!(rest, vec![Ok(0), Ok(1), Ok(2)]);
+}
+
+#[test]
+fn the_default_pools_thread_names_fit_in_what_linux_keeps() {
+    let name = corio::run(async {
+        corio::spawn_blocking(|| std::thread::current().name().map(String::from)).await
+    })
+    .unwrap()
+    .unwrap();
+    assert!(name.starts_with("corio-blk-"), "{name}");
+    assert!(name.len() <= 15, "{name}");
 }

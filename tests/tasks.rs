@@ -782,7 +782,7 @@ fn panicking_destructors_of_a_dropped_loops_leftovers_are_each_contained() {
     assert!(out.status.success(), "{:?}\n{stderr}", out.status);
     assert_eq!(
         stderr
-            .matches("a destructor panicked while the loop dropped it")
+            .matches("a destructor panicked while corio dropped it")
             .count(),
         4,
         "{stderr}"
@@ -1162,8 +1162,8 @@ fn a_panicking_destructor_the_loop_runs_outside_a_poll_reaches_the_exception_han
     assert_eq!(
         destructors,
         [
-            "a destructor panicked while the loop dropped it: expected: the cancelled future panicked",
-            "a destructor panicked while the loop dropped it: expected: the unwanted output panicked",
+            "a destructor panicked while corio dropped it: expected: the cancelled future panicked",
+            "a destructor panicked while corio dropped it: expected: the unwanted output panicked",
         ],
         "{:?}",
         reports.iter().map(|r| r.to_string()).collect::<Vec<_>>()

@@ -23,7 +23,7 @@ pub(crate) fn default_pool() -> ThreadPool {
     ThreadPool::builder()
         .core_threads(n)
         .max_threads(n)
-        .thread_name("corio-blocking")
+        .thread_name("corio-blk") // short: Linux keeps 15 bytes of a name
         .build()
 }
 
@@ -32,7 +32,7 @@ pub(crate) fn default_pool() -> ThreadPool {
 ///
 /// The loop's default pool is created on first use, with asyncio's size
 /// (`min(32, cores + 4)` threads, kept once started, named
-/// `corio-blocking-1`, `corio-blocking-2`, ...) and an unbounded queue. When the closure returns, the task is woken through the loop's
+/// `corio-blk-1`, `corio-blk-2`, ...) and an unbounded queue. When the closure returns, the task is woken through the loop's
 /// `mio::Waker`: a loop asleep in `mio::Poll` wakes at once — no polling.
 ///
 /// Awaiting the task gives `Ok(output)`, or `Err(TaskError::Panicked)` if

@@ -221,7 +221,9 @@ impl Builder {
     }
 
     /// The prefix of the threads' names: `<prefix>-1`, `<prefix>-2`, ...
-    /// (default `corio-pool`).
+    /// (default `corio-pool`). Linux keeps the first 15 bytes of a name
+    /// for `ps`, `top -H`, `perf` and debuggers: with a longer prefix they
+    /// show every thread under the same name.
     ///
     /// # Examples
     ///
@@ -266,6 +268,7 @@ impl Builder {
                     workers: Vec::new(),
                     ids: Vec::new(),
                     detached: false,
+                    no_wait: false,
                     shutdown_callers: Vec::new(),
                     joining: 0,
                 }),
@@ -301,6 +304,8 @@ struct State {
     ids: Vec<std::thread::ThreadId>,
     /// Shut down with its threads let go: nobody waits for them.
     detached: bool,
+    /// `shutdown(false)` was called: dropping the pool does not wait.
+    no_wait: bool,
     /// Pool threads whose job called `shutdown(true)`, until they exit:
     /// such a call cannot wait for them (nor they for each other — two of
     /// them may go on to wait for one another).
@@ -348,7 +353,9 @@ impl Inner {
 /// Python's `with ThreadPoolExecutor() as pool:`); [`shutdown`](Self::shutdown)
 /// does it explicitly. Both block the calling thread until the jobs end: on
 /// a loop thread, a job that waits for a task of that loop would then never
-/// end — there, use `shutdown(false)` first, or keep the pool off the loop.
+/// end — there, use `shutdown(false)` first (a pool shut down that way is
+/// dropped without waiting: its running jobs finish on their own threads,
+/// as after Python's `shutdown(wait=False)`), or keep the pool off the loop.
 ///
 /// A cancelled job leaves the queue when a thread reaches it or when the
 /// queue is full and its place is wanted; its closure is dropped then.
@@ -626,6 +633,7 @@ impl ThreadPool {
         let (cancelled, in_pool) = {
             let mut st = self.inner.lock();
             st.shut_down = true;
+            st.no_wait |= !wait;
             let cancelled: Vec<_> = if wait {
                 Vec::new()
             } else {
@@ -752,7 +760,13 @@ impl ThreadPool {
 
 impl Drop for ThreadPool {
     fn drop(&mut self) {
-        self.shutdown(true);
+        // After `shutdown(false)`, the caller chose not to wait: neither
+        // does the drop (it may be on a loop whose tasks the jobs await).
+        if self.inner.lock().no_wait {
+            self.shutdown_detached();
+        } else {
+            self.shutdown(true);
+        }
     }
 }
 
@@ -878,7 +892,9 @@ fn spin_for_work(inner: &Inner) -> MutexGuard<'_, State> {
 /// it (all the results left, in order); the two may be mixed — a `Map`
 /// awaited in part and given up (by a `timeout`) still gives every result
 /// once, in line. Awaited again after it gave its results, it gives an
-/// empty `Vec`.
+/// empty `Vec`. Dropped before the end, it cancels the jobs still queued
+/// (those running finish), as Python's `Executor.map` does when its
+/// results are not all taken.
 ///
 /// # Examples
 ///
@@ -888,8 +904,8 @@ fn spin_for_work(inner: &Inner) -> MutexGuard<'_, State> {
 /// let all = corio::run(pool.map(|x: u32| x + 1, [1, 2, 3]));
 /// assert_eq!(all, [Ok(2), Ok(3), Ok(4)]);
 /// ```
-#[must_use = "a Map does nothing to the jobs if dropped; iterate or await it"]
-pub struct Map<T> {
+#[must_use = "a Map cancels the jobs still queued if dropped; iterate or await it"]
+pub struct Map<T: Send + 'static> {
     jobs: VecDeque<Option<JobHandle<T>>>,
     /// Results the future already took from the front of `jobs` (it was
     /// polled, then given up — by a `timeout`, say): the next ones in
@@ -898,7 +914,15 @@ pub struct Map<T> {
 }
 
 // The results are never pinned: they are only moved into a `Vec`.
-impl<T> Unpin for Map<T> {}
+impl<T: Send + 'static> Unpin for Map<T> {}
+
+impl<T: Send + 'static> Drop for Map<T> {
+    fn drop(&mut self) {
+        for job in self.jobs.iter().flatten() {
+            job.cancel(); // (a running or finished job is left as it is)
+        }
+    }
+}
 
 impl<T: Send + 'static> Iterator for Map<T> {
     type Item = JobResult<T>;
@@ -943,7 +967,7 @@ impl<T: Send + 'static> std::future::Future for Map<T> {
     }
 }
 
-impl<T> fmt::Debug for Map<T> {
+impl<T: Send + 'static> fmt::Debug for Map<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Map({} left)", self.done.len() + self.jobs.len())
     }
