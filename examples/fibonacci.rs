@@ -1,7 +1,37 @@
 //! Seed 003's 迭代器 (iterator) and 生成器 (generator) lessons, side by side.
 //!
-//! The seed prints the first ten Fibonacci numbers twice. First with an
-//! iterator class that keeps its state in fields and hands out one number
+//! The 迭代器 lesson has two programs. The first (part 0 here) is an
+//! *iterable* whose `__iter__` hands out a separate *iterator* object:
+//!
+//! ```python
+//! class my_class():
+//!     def __init__(self): self.names = list()
+//!     def add(self, name): self.names.append(name)
+//!     def __iter__(self): return itor_class(self)   # a new iterator each time
+//!
+//! class itor_class():
+//!     def __init__(self, obj): self.index = 0; self.obj = obj
+//!     def __next__(self):
+//!         if self.index < len(self.obj.names):
+//!             ret = self.obj.names[self.index]; self.index += 1; return ret
+//!         else:
+//!             raise StopIteration
+//!
+//! for name in my_iter: print(name)
+//! print('是否为可迭代对象;', isinstance(my_iter, Iterable))
+//! ```
+//!
+//! In Rust, `__iter__` is `impl IntoIterator for &MyClass`, whose
+//! `into_iter` returns a fresh [`ItorClass`] that borrows the names and
+//! keeps its own index. Watch for: the iterable can be looped over again
+//! and again (each `for` gets a new iterator), while one iterator, once
+//! used up, yields nothing more. `isinstance` becomes a question for the
+//! compiler: a function that takes `impl IntoIterator` (Python's
+//! `Iterable`) or `impl Iterator` (`Iterator`) compiles only for values
+//! that are one.
+//!
+//! The second program, and the 生成器 lesson after it, print the first
+//! ten Fibonacci numbers: first with an iterator class that keeps its state in fields and hands out one number
 //! per `__next__`:
 //!
 //! ```python
@@ -37,7 +67,8 @@
 //! `None` where Python raises `StopIteration`), and the generator is a
 //! [`Gen`] whose `async` body calls `co.yield_(a).await`. Both print the
 //! same numbers; the last part resumes the generator by hand to show where
-//! its body stops.
+//! its body stops. (`Fibonacci` is its own iterator, like the seed's
+//! `__iter__` returning `self`: it can be looped over only once.)
 //!
 //! Run it: `cargo run --release --example fibonacci` (an optional argument
 //! sets how many numbers, e.g. `-- 20`).
@@ -48,6 +79,115 @@ mod common;
 // The module is `generator`, not `gen`: `gen` is a reserved keyword in
 // Rust 2024 (it is kept for future built-in generators).
 use corio::generator::{Gen, GenState};
+
+/// Seed 003's `my_class`: an *iterable*. It holds the names; it does not
+/// remember how far a loop has got — each iterator does that.
+struct MyClass {
+    names: Vec<String>,
+}
+
+impl MyClass {
+    fn new() -> MyClass {
+        MyClass { names: Vec::new() }
+    }
+
+    fn add(&mut self, name: &str) {
+        self.names.push(name.to_string());
+    }
+}
+
+/// `__iter__`: `for name in &my_iter` calls this, and gets a *new*
+/// iterator every time.
+impl<'a> IntoIterator for &'a MyClass {
+    type Item = &'a str;
+    type IntoIter = ItorClass<'a>;
+
+    fn into_iter(self) -> ItorClass<'a> {
+        ItorClass {
+            obj: self,
+            index: 0,
+        } // itor_class(self)
+    }
+}
+
+/// Seed 003's `itor_class`: the *iterator*. It points at the names
+/// (`self.obj`) and keeps the index of the next one.
+struct ItorClass<'a> {
+    obj: &'a MyClass,
+    index: usize,
+}
+
+impl<'a> Iterator for ItorClass<'a> {
+    type Item = &'a str;
+
+    /// `__next__`: `None` where Python raises `StopIteration`.
+    fn next(&mut self) -> Option<&'a str> {
+        if self.index < self.obj.names.len() {
+            let ret = &self.obj.names[self.index];
+            self.index += 1;
+            Some(ret)
+        } else {
+            None
+        }
+    }
+}
+
+/// `isinstance(x, Iterable)`, asked of the compiler: this call compiles
+/// only when `x` is something a `for` loop takes.
+fn is_iterable<T: IntoIterator>(_x: &T) -> bool {
+    true
+}
+
+/// `isinstance(x, Iterator)`: compiles only when `x` has a `next`.
+fn is_iterator<T: Iterator>(_x: &T) -> bool {
+    true
+}
+
+/// Part 0: the iterable and its separate iterator.
+fn iterable_and_iterator() {
+    let mut my_iter = MyClass::new();
+    my_iter.add("a");
+    my_iter.add("b");
+    my_iter.add("c");
+
+    // The seed's loop, twice: each `for` calls `into_iter` (`__iter__`)
+    // again, so the second loop starts from the first name too.
+    for round in 1..=2 {
+        let names: Vec<&str> = (&my_iter).into_iter().collect();
+        say!(
+            "  for name in my_iter (loop {round}):   {}",
+            names.join(" ")
+        );
+    }
+
+    // One iterator, by hand: `iter(my_iter)`, then two loops over *it*.
+    // It keeps its index, so the second loop finds it used up.
+    let mut itor = (&my_iter).into_iter();
+    let first: Vec<&str> = itor.by_ref().collect();
+    let second: Vec<&str> = itor.collect();
+    say!(
+        "  itor = iter(my_iter); loop 1 over itor: {}",
+        first.join(" ")
+    );
+    say!("                        loop 2 over itor: {second:?}  (used up)");
+
+    say!(
+        "  是否为可迭代对象 isinstance(my_iter, Iterable): {}  (&MyClass: IntoIterator)",
+        is_iterable(&&my_iter)
+    );
+    say!(
+        "  isinstance(iter(my_iter), Iterator):          {}  (ItorClass: Iterator)",
+        is_iterator(&(&my_iter).into_iter())
+    );
+    // `is_iterator(&my_iter)` does not compile — Python's
+    // `isinstance(my_iter, Iterator)` is False: `my_class` has no
+    // `__next__`. And every iterator is iterable too (Rust gives each
+    // `Iterator` an `IntoIterator` that returns itself, as `__iter__`
+    // returning `self`): `is_iterable` accepts an `ItorClass` as well.
+    say!(
+        "  isinstance(my_iter, Iterator):                false (is_iterator(&my_iter) does not compile)\n"
+    );
+}
 
 /// Seed 003's `class Fibonacci`: the state lives in fields, and each call
 /// of `next` (Python's `__next__`) computes one number from them.
@@ -153,6 +293,9 @@ fn main() {
         },
     };
 
+    say!("0) 可迭代对象 (iterable) my_class and its iterator itor_class:");
+    iterable_and_iterator();
+
     say!("1) 迭代器 (iterator): struct Fibonacci + impl Iterator");
     let from_iterator = print_all(&format!("Fibonacci({all_num}):"), Fibonacci::new(all_num));
 
@@ -170,7 +313,11 @@ fn main() {
     // its `.value`.
     let mut obj = create_num(all_num);
     let taken = obj.by_ref().take(all_num as usize).count();
-    say!("\n   took {taken} numbers with next(); the body waits at its last yield");
+    if taken > 0 {
+        say!("\n   took {taken} numbers with next(); the body waits at its last yield");
+    } else {
+        say!("\n   took no number with next(); the body has not started");
+    }
     say!("   resume(()) → {:?}", obj.resume(()));
     say!(
         "   next()     → {:?}  (finished: StopIteration again)",

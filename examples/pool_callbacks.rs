@@ -2,6 +2,30 @@
 //! crawler built from chained callbacks (爬虫三部曲: get_page → parse →
 //! save).
 //!
+//! First (part 0), the seed's 异步回调 (asynchronous callback) on a plain
+//! thread, and the way it replaces 轮询 (polling: "重复的隔一段时间就问一次 —
+//! 效率低 无法及时获取结果", asking again and again, wasteful and late):
+//!
+//! ```python
+//! def task(callback):
+//!     print("run")
+//!     for i in range(100000000): 1+1
+//!     callback("ok")
+//!
+//! def finished(res):
+//!     print("任务完成!", res)
+//!
+//! print("start")
+//! t = Thread(target=task, args=(finished,))
+//! t.start()        # 执行task时 没有导致主线程卡主 (main is not held up)
+//! print("over")
+//! ```
+//!
+//! `Thread(target=task, args=(finished,))` is `std::thread::spawn(move ||
+//! task(finished))`: a function handed to the thread, which calls it when
+//! the work is done. Watch for "over" before "任务完成!", and for the
+//! polling version, which asks many times and still learns late.
+//!
 //! ```python
 //! def task(num):
 //!     time.sleep(1)
@@ -57,6 +81,56 @@ fn say(line: &str) {
     let thread = std::thread::current();
     say!("  [{:<9}] {line}", thread.name().unwrap_or("?"));
 }
+
+// ---------------------------------------------------------------------------
+// Part 0: a plain thread, polled or calling back.
+
+/// Seed 001's first `task(callback)`: some work (a 100 ms sleep here,
+/// for the seed's counting loop), then it calls the function it was given.
+fn task_with_callback(callback: impl FnOnce(&str)) {
+    say("run   (task)");
+    std::thread::sleep(Duration::from_millis(100));
+    callback("ok");
+}
+
+/// Seed 001's `finished(res)`: the callback, called on the task's thread.
+fn finished(res: &str) {
+    say(&format!("任务完成! {res}   (finished, the callback)"));
+}
+
+/// 轮询 (polling): main asks "done yet?" every 30 ms, and each answer can
+/// be up to 30 ms late.
+fn polling() {
+    let start = std::time::Instant::now();
+    let t = std::thread::Builder::new()
+        .name("Thread-1".into())
+        .spawn(|| task_with_callback(|_res| {})) // a callback that does nothing
+        .expect("a thread can be started");
+    let mut asked = 1;
+    while !t.is_finished() {
+        std::thread::sleep(Duration::from_millis(30)); // doing nothing useful
+        asked += 1;
+    }
+    say(&format!(
+        "asked {asked} times; learned it was done after {:.0} ms",
+        start.elapsed().as_secs_f64() * 1000.0
+    ));
+    t.join().expect("the task does not panic");
+}
+
+/// 异步回调: `t = Thread(target=task, args=(finished,)); t.start()`.
+fn thread_with_callback() -> std::thread::JoinHandle<()> {
+    say("start");
+    let t = std::thread::Builder::new()
+        .name("Thread-2".into())
+        .spawn(|| task_with_callback(finished)) // target=task, args=(finished,)
+        .expect("a thread can be started");
+    say("over   (main goes on at once)");
+    t
+}
+
+// ---------------------------------------------------------------------------
+// Parts 1 and 2: a callback on a thread-pool job.
 
 /// Seed 001's `task(num)`: sleeps (1 s in the seed, 0.1 s here), prints
 /// `num`, returns `"hello python"`.
@@ -203,7 +277,8 @@ fn start_crawl(crawl: Crawl, pages: u32) {
 
 fn main() {
     common::no_arguments(
-        "seed 001: done callbacks on thread-pool jobs, from threads and from a loop",
+        "seed 001: a callback handed to a thread (vs polling), then done callbacks on \
+         thread-pool jobs, from threads and from a loop",
     );
     let pool = Arc::new(
         ThreadPool::builder()
@@ -211,6 +286,14 @@ fn main() {
             .thread_name("crawler")
             .build(),
     );
+
+    say!("0) a plain thread, polled (轮询), then handed a callback (异步回调):");
+    polling();
+    let t = thread_with_callback();
+    // Python waits for a (non-daemon) thread at exit; Rust's main does not,
+    // so join it before going on.
+    t.join().expect("the task does not panic");
+    say!("   -> the callback ran on the task's own thread, as soon as it was done\n");
 
     say!("1) submit(task, 123).add_done_callback(callback), from the main thread:");
     let res = submit_with_callback(&pool);

@@ -26,6 +26,11 @@
 //! The third part does the same with [`ThreadPool::map`], the twin of
 //! `concurrent.futures`' `Executor.map`: results come back in name order.
 //!
+//! The fourth is seed 001's `ProcessPoolExecutor(2)` given three tasks that
+//! print `os.getpid()`: two workers serve the three, the third task waiting
+//! for a free one — here two threads, named, and `pool.threads()` in place
+//! of `threading.enumerate()`.
+//!
 //! Run it: `cargo run --release --example thread_pool`. An optional argument
 //! sets the real seconds per seed-second, e.g. `-- 1` for the seed's own
 //! timings.
@@ -119,6 +124,33 @@ fn with_map(unit: Duration) -> Duration {
     report(start.elapsed(), unit, "≈ the slowest again")
 }
 
+/// Seed 001: a pool of two workers given three tasks, each printing which
+/// worker runs it (the seed's `os.getpid()`): the workers are reused.
+fn reused_workers(unit: Duration) {
+    let start = Instant::now();
+    let pool = ThreadPool::new(2);
+    let jobs: Vec<_> = (1..=3)
+        .map(|task| {
+            pool.submit(move || {
+                std::thread::sleep(unit * 2); // time.sleep(1)
+                say!(
+                    "  [{:5.2} s] task {task} ran on {}",
+                    start.elapsed().as_secs_f64(),
+                    std::thread::current().name().unwrap_or("?")
+                );
+            })
+            .expect("the pool takes the job")
+        })
+        .collect();
+    for job in jobs {
+        job.wait().expect("the task does not panic");
+    }
+    say!(
+        "  -> three tasks, {} threads: the third waited for a free one and reused it",
+        pool.threads()
+    );
+}
+
 fn main() {
     let usage = "usage: thread_pool [real SECONDS per seed-second, above 0 up to 10; default 0.05]";
     let unit = match common::one_argument(usage) {
@@ -146,4 +178,9 @@ fn main() {
         pooled.as_secs_f64(),
         mapped.as_secs_f64()
     );
+
+    say!(
+        "\n4) ThreadPool::new(2) given three tasks (seed 001's ProcessPoolExecutor(2), os.getpid()):"
+    );
+    reused_workers(unit);
 }

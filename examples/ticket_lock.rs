@@ -28,6 +28,12 @@
 //! The seed's other version (抢票, a `db.txt` with `{"count": 1}` read, slept
 //! on, and written back by three processes) is the same race.
 //!
+//! The fourth part times the seed's warning, "加锁的代价就是使得程序失去了异步
+//! 效果" (the price of a lock is losing the concurrency): with a real sleep
+//! inside each sale, the sellers without the lock overlap their sleeps
+//! (fast, and wrong); with it, they take turns (right, and as slow as
+//! selling one by one).
+//!
 //! Run it: `cargo run --release --example ticket_lock`
 
 #[macro_use]
@@ -52,7 +58,8 @@ fn trace(seller: u32, sale: u32, step: &str) {
 }
 
 /// The seed's first `work()`, without a lock: `temp = n`, sleep,
-/// `n = temp - 1`, ten times.
+/// `n = temp - 1` (the seed sells once per thread; here each seller sells
+/// ten times, so that the loss is plain to see).
 async fn sell_without_lock(seller: u32, tickets: Rc<Cell<u32>>) {
     for sale in 0..SALES_EACH {
         let temp = tickets.get(); // temp = n
@@ -151,4 +158,42 @@ fn main() {
         "no lock: {unlocked} left (wrong); lock: {locked} left; one step: {one_step} left \
          (right)"
     );
+    say!("\n4) 加锁的代价 (the price of the lock): one sale each, sleeping 20 ms inside it");
+    let pause = std::time::Duration::from_millis(20);
+    for with_lock in [false, true] {
+        let started = std::time::Instant::now();
+        let left = corio::run(async move {
+            let tickets = Rc::new(Lock::new(SELLERS));
+            let sellers: Vec<_> = (0..SELLERS)
+                .map(|_| {
+                    let tickets = Rc::clone(&tickets);
+                    corio::spawn(async move {
+                        if with_lock {
+                            let mut n = tickets.lock().await;
+                            corio::time::sleep(pause).await;
+                            *n -= 1;
+                        } else {
+                            let temp = *tickets.lock().await; // read, then let go
+                            corio::time::sleep(pause).await;
+                            *tickets.lock().await = temp - 1;
+                        }
+                    })
+                })
+                .collect();
+            for outcome in corio::gather(sellers).await {
+                outcome.expect("a seller does not panic");
+            }
+            *tickets.lock().await
+        });
+        say!(
+            "  {}: {left} of {SELLERS} left after {:.0?}",
+            if with_lock {
+                "with the lock   "
+            } else {
+                "without the lock"
+            },
+            started.elapsed()
+        );
+    }
+    say!("  -> the lock makes the sales right, and makes them wait for each other");
 }
