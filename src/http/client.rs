@@ -602,7 +602,8 @@ impl Client {
             // connection in that expired that much ago, and the checks
             // below and the retry of a stale connection cover it.)
             let now = entry.conn.stream.loop_time();
-            let fresh = now.duration_since(entry.since) < timeout;
+            // (`since + timeout` compared, not `now - since`: cheaper.)
+            let fresh = entry.since.checked_add(timeout).is_none_or(|end| now < end);
             let stream = &entry.conn.stream;
             if fresh
                 && stream.on_current_loop()
@@ -1955,7 +1956,12 @@ impl Pool {
             return; // no pooling: the connection closes
         }
         let mut pool = inner.pool.borrow_mut();
-        let idle = pool.idle.entry(Rc::clone(&conn.key)).or_default();
+        // The key is usually there already (its connections are out
+        // serving requests): look it up without cloning it.
+        let idle = match pool.idle.get_mut(&conn.key) {
+            Some(idle) => idle,
+            None => pool.idle.entry(Rc::clone(&conn.key)).or_default(),
+        };
         if idle.len() >= config.pool_max_idle_per_host {
             idle.remove(0); // the oldest goes
         }

@@ -571,12 +571,20 @@ impl TcpStream {
             // would have kept the readiness: `URGENT` in reactor.rs), with
             // data behind it: it counts only within that millisecond — the
             // window a fresh look has always had.
+            // (Instants compared with `t + FRESH`, not durations
+            // subtracted: a pooled connection is checked on every request.)
+            let within_fresh = |t: std::time::Instant, of: std::time::Instant| {
+                of.checked_add(FRESH).is_none_or(|end| t < end)
+            };
+            if self.io.is_ready(Direction::Read) {
+                return false;
+            }
             let look = self.io.looked_at();
             let known = match read_dry_at {
-                Some(at) if at.saturating_duration_since(look) < FRESH => at.max(look),
+                Some(at) if within_fresh(at, look) => at.max(look),
                 _ => look,
             };
-            !self.io.is_ready(Direction::Read) && known.elapsed() < FRESH
+            within_fresh(std::time::Instant::now(), known)
         };
         if !sure && trusted() {
             return true;
