@@ -56,7 +56,7 @@ pub(crate) struct Enter {
 impl Enter {
     #[track_caller]
     pub(crate) fn new(core: &Rc<Core>) -> Enter {
-        let entered = CURRENT.with(|cur| {
+        let entered = CURRENT.try_with(|cur| {
             let mut cur = cur.borrow_mut();
             if cur.is_some() {
                 return false;
@@ -64,6 +64,12 @@ impl Enter {
             *cur = Some(Rc::clone(core));
             true
         });
+        let Ok(entered) = entered else {
+            panic!(
+                "corio: cannot run an event loop on a thread that is ending (from a \
+                 thread-local's destructor, after corio's own thread-locals are gone)"
+            );
+        };
         if !entered {
             panic!(
                 "corio: cannot run an event loop while another one is running on this thread \
@@ -85,7 +91,10 @@ impl Drop for Enter {
     fn drop(&mut self) {
         self.core.set_running(false);
         // Take the Rc out first, drop it after the slot is released.
-        let core = CURRENT.with(|cur| cur.borrow_mut().take());
+        let core = CURRENT
+            .try_with(|cur| cur.borrow_mut().take())
+            .ok()
+            .flatten();
         drop(core);
     }
 }

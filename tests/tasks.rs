@@ -1198,3 +1198,82 @@ fn a_destructor_panic_goes_to_the_handler_of_the_loop_that_dropped_it_not_the_on
     let kinds: Vec<_> = reports_b.borrow().iter().map(|r| r.kind()).collect();
     assert_eq!(kinds, [ReportKind::DestructorPanic]);
 }
+
+#[test]
+fn a_detached_tasks_output_whose_destructor_panics_is_a_destructor_panic_whatever_its_size() {
+    quiet_panics();
+    struct PanicsWhenDropped(&'static str);
+    impl Drop for PanicsWhenDropped {
+        fn drop(&mut self) {
+            panic!("expected: {} output dropped", self.0);
+        }
+    }
+    struct ZeroSized;
+    impl Drop for ZeroSized {
+        fn drop(&mut self) {
+            panic!("expected: zero-sized output dropped");
+        }
+    }
+    let mut lp = EventLoop::new().unwrap();
+    let reports = capture_reports(&lp);
+    let states = lp.run_until_complete(async {
+        let ballast = [0u8; 256]; // a large future: its output is not kept inside it
+        let large = corio::spawn(async move {
+            let _ballast = ballast;
+            corio::yield_now().await;
+            PanicsWhenDropped("large future's")
+        });
+        let zero = corio::spawn(async {
+            corio::yield_now().await;
+            ZeroSized
+        });
+        let small = corio::spawn(async {
+            corio::yield_now().await;
+            PanicsWhenDropped("small future's")
+        });
+        let refs = [large.task_ref(), zero.task_ref(), small.task_ref()];
+        large.detach();
+        zero.detach();
+        small.detach();
+        for _ in 0..4 {
+            corio::yield_now().await;
+        }
+        refs.map(|r| r.state())
+    });
+    // Each finished as it should (its future returned), and each output's
+    // destructor panic is reported as what it is.
+    assert_eq!(states, [TaskState::Finished; 3]);
+    let kinds: Vec<_> = reports.borrow().iter().map(|r| r.kind()).collect();
+    assert_eq!(kinds, [ReportKind::DestructorPanic; 3]);
+}
+
+#[test]
+fn a_task_that_awaits_its_own_handle_fails_at_once_instead_of_waiting_for_itself() {
+    quiet_panics();
+    let mut lp = EventLoop::new().unwrap();
+    let reports = capture_reports(&lp);
+    lp.run_until_complete(async {
+        let slot: Rc<RefCell<Option<corio::Task<()>>>> = Rc::default();
+        let own = Rc::clone(&slot);
+        let task = corio::spawn(async move {
+            corio::yield_now().await; // its handle is in the slot by now
+            let me = own.borrow_mut().take().expect("the handle was put there");
+            let _ = me.await;
+        });
+        let watch = task.task_ref();
+        *slot.borrow_mut() = Some(task);
+        let ended = corio::time::timeout(Duration::from_secs(5), async {
+            while watch.state() != TaskState::Finished {
+                corio::yield_now().await;
+            }
+        });
+        ended.await.expect("the task ended");
+    });
+    let reports = reports.borrow();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0].kind(), ReportKind::UnretrievedPanic);
+    assert!(
+        reports[0].message().contains("its own handle"),
+        "{reports:?}"
+    );
+}

@@ -32,3 +32,37 @@ fn an_as_completed_kept_in_a_thread_local_can_be_dropped_as_its_thread_ends() {
     });
     assert!(thread.join().is_ok());
 }
+
+#[test]
+fn running_a_loop_from_a_thread_locals_destructor_after_corios_are_gone_is_a_clear_error() {
+    static SEEN: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+    struct RunsOnDrop;
+    impl Drop for RunsOnDrop {
+        fn drop(&mut self) {
+            let ran = std::panic::catch_unwind(|| corio::run(async { 7 }));
+            let seen = match ran {
+                Ok(n) => format!("ran: {n}"),
+                Err(payload) => match payload.downcast_ref::<&str>() {
+                    Some(text) => text.to_string(),
+                    None => payload
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .unwrap_or_else(|| "a panic without a message".into()),
+                },
+            };
+            *SEEN.lock().unwrap() = Some(seen);
+        }
+    }
+    thread_local! {
+        static FLUSH: std::cell::RefCell<Option<RunsOnDrop>> = const { std::cell::RefCell::new(None) };
+    }
+    let thread = std::thread::spawn(|| {
+        // FLUSH's destructor is registered first; corio's CURRENT (first
+        // used by this run) after it, so it is gone when FLUSH's runs.
+        FLUSH.with(|flush| *flush.borrow_mut() = Some(RunsOnDrop));
+        corio::run(async {});
+    });
+    assert!(thread.join().is_ok());
+    let seen = SEEN.lock().unwrap().clone().unwrap();
+    assert!(seen.contains("a thread that is ending"), "{seen}");
+}

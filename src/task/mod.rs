@@ -517,6 +517,10 @@ impl<T: 'static> Task<T> {
 
     /// Has the task finished — with an output, a panic, or cancelled?
     ///
+    /// Done is not yet ready to hand over: a finished task's done callbacks
+    /// run first (at a later turn), so until they have run, polling the
+    /// handle still gives `Pending` — await it rather than poll it once.
+    ///
     /// # Examples
     ///
     /// ```
@@ -763,6 +767,11 @@ impl<T: 'static> Future for Task<T> {
             Ok(released) => released,
             Err(replaced) => {
                 drop(replaced); // after the borrow: a waker may be foreign code
+                assert!(
+                    self.core.polling_key() != Some(self.key),
+                    "corio: a task awaited its own handle, and would wait for itself forever \
+                     (asyncio: \"Task cannot await on itself\")"
+                );
                 return Poll::Pending;
             }
         };

@@ -129,9 +129,14 @@ where
         debug_assert!(!COMPLETED.with(Cell::get));
         match self.poll(cx) {
             // An unwrapped future.
+            Poll::Ready(output) if keep => {
+                Poll::Ready(Finished::Boxed(Some(Box::new(output) as Box<dyn Any>)))
+            }
+            // Nobody can take it: dropped now — a panic in its destructor
+            // is the output's, reported as such, not the task's.
             Poll::Ready(output) => {
-                let output = keep.then(|| Box::new(output) as Box<dyn Any>);
-                Poll::Ready(Finished::Boxed(output))
+                crate::contain::drop_contained(output);
+                Poll::Ready(Finished::Boxed(None))
             }
             // A wrapped future parks in `Completed` once it has its output.
             // (Only futures with a non-zero-sized output are wrapped: the
