@@ -488,6 +488,9 @@ fn parse_page(crawl: &Rc<Crawl>, page: &Page, took: Duration, shown: &dyn Fn(&Ur
             })
             .filter(|next| crawl.follows(next));
         let what = match &followed {
+            Some(next) if crawl.seen.borrow().contains(next) => {
+                format!("redirect → {}, seen already", shown(next))
+            }
             Some(next) => format!("redirect → {}", shown(next)),
             None => format!("redirect off the site, not followed: {location}"),
         };
@@ -502,9 +505,15 @@ fn parse_page(crawl: &Rc<Crawl>, page: &Page, took: Duration, shown: &dyn Fn(&Ur
         }
         return;
     }
-    let Some(html) = page.html.as_deref() else {
+    // An error page is not parsed, whatever it holds: its links are not
+    // the site's (a 404 page's are often the same everywhere).
+    let html = match page.html.as_deref() {
+        Some(html) if page.status < 400 => Some(html),
+        _ => None,
+    };
+    let Some(html) = html else {
         let why = if page.status >= 400 {
-            "an error page: nothing to parse"
+            "an error page: not parsed"
         } else {
             page.skipped
         };

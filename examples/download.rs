@@ -36,7 +36,9 @@
 //! `down` is `requests.get` with corio's [`Client`]: the body is read
 //! piece by piece with [`StreamingResponse::chunk`] and written to a file
 //! in a temporary directory (removed at the end), then checked against
-//! the bytes the server sent.
+//! the bytes the server sent. (A run stopped by Ctrl-C runs no destructor
+//! and leaves its directory: the next run removes those whose process is
+//! gone.)
 //!
 //! Run it: `cargo run --release --example download`
 //!
@@ -165,6 +167,27 @@ async fn all_at_once(client: &Client, server: &Server, dir: &Path) -> Result<Dur
 
 /// A directory that is removed, with its files, when this is dropped —
 /// also if the example fails half-way.
+/// Removes the directories that interrupted runs left behind — those
+/// whose process is gone (a Ctrl-C ends a program without running its
+/// destructors).
+fn remove_leftovers() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let pid = name
+            .to_str()
+            .and_then(|name| name.strip_prefix("corio-download-"))
+            .and_then(|pid| pid.parse::<u32>().ok());
+        if let Some(pid) = pid {
+            if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+}
+
 struct TempDir(PathBuf);
 
 impl Drop for TempDir {
@@ -191,6 +214,7 @@ async fn lesson() -> Result<()> {
         sizes.join(", "),
         server.url("/")
     );
+    remove_leftovers();
     let path = std::env::temp_dir().join(format!("corio-download-{}", std::process::id()));
     if let Err(e) = std::fs::create_dir(&path) {
         let message = format!("cannot create the directory {}: {e}", path.display());

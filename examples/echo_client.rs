@@ -87,9 +87,12 @@ fn parse_args() -> Result<Args, String> {
         };
         match flag.as_str() {
             "--addr" => {
-                let addr = value
+                let addr: SocketAddr = value
                     .parse()
                     .map_err(|_| format!("--addr wants IP:PORT, got {value:?}"))?;
+                if addr.port() == 0 {
+                    return Err(format!("--addr wants a server's port, not 0: {value:?}"));
+                }
                 args.addr = Some(addr);
             }
             "--connections" => args.connections = number(10_000)?,
@@ -98,8 +101,21 @@ fn parse_args() -> Result<Args, String> {
             _ => return Err(format!("unknown option {flag:?}")),
         }
     }
+    // Each connection holds its message twice (sent, and echoed back).
+    let memory = 2 * args.connections * args.size;
+    if memory > MAX_MEMORY {
+        return Err(format!(
+            "--connections × --size would hold {} MB of messages (each connection keeps its \
+             message twice); at most {} MB",
+            memory / 1_000_000,
+            MAX_MEMORY / 1_000_000
+        ));
+    }
     Ok(args)
 }
+
+/// The most message memory the options may ask for.
+const MAX_MEMORY: usize = 1 << 30;
 
 /// The bytes of message `i` on connection `conn`: a pattern that differs
 /// from one message to the next, so a lost, repeated or reordered echo
@@ -118,7 +134,20 @@ const PIECE: usize = 64 * 1024;
 ///
 /// Each echo must come within `ECHO_WAIT`.
 async fn client(addr: SocketAddr, conn: usize, messages: usize, size: usize) -> io::Result<usize> {
-    let mut stream = TcpStream::connect(addr).await?;
+    // A server whose backlog is full never answers the handshake: the
+    // kernel would retry for two minutes.
+    let mut stream = match corio::time::timeout(ECHO_WAIT, TcpStream::connect(addr)).await {
+        Ok(connected) => connected?,
+        Err(_) => {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "connecting to {addr}: no answer within {} s",
+                    ECHO_WAIT.as_secs()
+                ),
+            ));
+        }
+    };
     stream.set_nodelay(true)?; // small messages go out at once
     let mut message = vec![0; size];
     let mut echoed = vec![0; size];
@@ -150,7 +179,7 @@ async fn client(addr: SocketAddr, conn: usize, messages: usize, size: usize) -> 
         if echoed != message {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
-                format!("connection {conn}, message {i}: the echo differs from what was sent"),
+                format!("message {i}: the echo differs from what was sent"),
             ));
         }
     }
@@ -160,7 +189,7 @@ async fn client(addr: SocketAddr, conn: usize, messages: usize, size: usize) -> 
     if stream.read(&mut echoed).await? != 0 {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
-            format!("connection {conn}: bytes arrived after the last echo"),
+            "bytes arrived after the last echo",
         ));
     }
     Ok(messages)
@@ -301,11 +330,15 @@ fn main() {
 
     let mut round_trips = 0;
     let mut failed = 0;
+    let mut refused = 0;
     for (conn, result) in results.into_iter().enumerate() {
         match result {
             Ok(Ok(n)) => round_trips += n as u64,
             Ok(Err(err)) => {
                 failed += 1;
+                if err.kind() == io::ErrorKind::ConnectionRefused {
+                    refused += 1;
+                }
                 if failed <= 3 {
                     tell!("  connection {conn}: {err}");
                 }
@@ -327,10 +360,24 @@ fn main() {
             (round_trips * size as u64) as f64 / secs / 1e6
         );
     }
-    if failed == connections {
+    if failed == connections && refused == connections {
         say!(
-            "  all {connections} connections failed (see above). Is an echo server running on \
-             {addr}? Start one with: cargo run --release --example echo_server -- --addr {addr}"
+            "  {} refused (see above). Is an echo server running on {addr}? Start one with: \
+             cargo run --release --example echo_server -- --addr {addr}",
+            if connections == 1 {
+                "the connection was"
+            } else {
+                "every connection was"
+            }
+        );
+    } else if failed == connections {
+        say!(
+            "  {} failed (see above)",
+            if connections == 1 {
+                "the connection"
+            } else {
+                "every connection"
+            }
         );
     } else if failed > 0 {
         say!("  {failed} of {connections} connections failed (see above)");

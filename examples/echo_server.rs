@@ -111,8 +111,12 @@ fn parse_args() -> Result<Args, String> {
                 // 0 means "no deadline"; a day is plenty otherwise.
                 args.seconds = match value.parse::<f64>() {
                     Ok(0.0) => None,
-                    Ok(s) if s > 0.0 && s <= 86_400.0 => Some(s),
-                    _ => return Err(format!("--seconds wants 0 to 86400, got {value:?}")),
+                    Ok(s) if (0.001..=86_400.0).contains(&s) => Some(s),
+                    _ => {
+                        return Err(format!(
+                            "--seconds wants 0 (no deadline) or 0.001 to 86400, got {value:?}"
+                        ));
+                    }
                 };
                 args.seconds_given = true;
             }
@@ -148,17 +152,28 @@ async fn echo(mut stream: TcpStream, stats: Rc<Stats>) -> io::Result<()> {
 /// Accepts connections forever, one task each (the accept loop never
 /// ends by itself; a timeout around it stops it).
 async fn accept_loop(listener: &TcpListener, name: &str, stats: &Rc<Stats>) {
+    // Failures in a row, and how long to wait before the next try.
+    let (mut failures, mut pause) = (0u64, Duration::from_millis(10));
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(err) => {
-                // Out of file descriptors and the like: wait a little
-                // rather than spin on the same error.
-                tell!("  {name}: accept failed: {err}");
-                corio::time::sleep(Duration::from_millis(10)).await;
+                // Out of file descriptors and the like: wait rather than
+                // spin on the same error — longer each time, up to a
+                // second — and say so once, not at every try.
+                failures += 1;
+                if failures == 1 {
+                    tell!("  {name}: accept failed: {err} (trying again, less and less often)");
+                }
+                corio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(1));
                 continue;
             }
         };
+        if failures > 0 {
+            tell!("  {name}: accepting again after {failures} failed tries");
+            (failures, pause) = (0, Duration::from_millis(10));
+        }
         let count = stats.connections.get() + 1;
         stats.connections.set(count);
         if count <= SHOW_CONNECTIONS {
@@ -190,7 +205,9 @@ fn serve_on_this_thread(
 ) -> Rc<Stats> {
     let name = std::thread::current().name().unwrap_or("loop").to_string();
     let stats = Rc::new(Stats::default());
-    corio::run(async {
+    // `try_run`, not `run`: out of file descriptors, this thread's loop
+    // cannot even be created — say so on `ready` instead of panicking.
+    let ran = corio::try_run(async {
         // Sockets belong to the loop that creates them: bind in here.
         let options = ListenOptions::new().reuse_port(reuse_port).backlog(1024);
         let listener = match options.bind(addr).await {
@@ -213,6 +230,10 @@ fn serve_on_this_thread(
         // Leaving `run` drops the loop, and with it the connection tasks
         // still open: their sockets close.
     });
+    if let Err(err) = ran {
+        let why = format!("could not create an event loop: {err}");
+        let _ = ready.send(Err(io::Error::new(err.kind(), why)));
+    }
     stats
 }
 

@@ -61,7 +61,15 @@ fn parse_args() -> Result<Options, String> {
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "-I" | "--head" => options.head = true,
-            "-o" | "--output" => options.output = Some(args.next().ok_or("-o needs a file name")?),
+            "-o" | "--output" => {
+                let path = args.next().ok_or("-o needs a file name")?;
+                match path.as_str() {
+                    "" => return Err("-o needs a file name, got an empty one".into()),
+                    // (curl's `-o -` is stdout: here that is --body.)
+                    "-" => return Err("-o - : to write the body to stdout, use --body".into()),
+                    _ => options.output = Some(path),
+                }
+            }
             "--body" => options.print_body = true,
             "--demo" => options.demo = true,
             "--timeout" => options.timeout = Some(seconds("--timeout", args.next())?),
@@ -108,7 +116,19 @@ fn seconds(flag: &str, text: Option<String>) -> Result<Duration, String> {
 /// Can `path` be written? An existing file is opened for writing but left
 /// as it is; a new one is created and removed again.
 fn check_writable(path: &str) -> Result<(), String> {
-    let cannot = |e: std::io::Error| format!("cannot create {path}: {e}");
+    use std::os::unix::fs::FileTypeExt;
+    let cannot = |e: std::io::Error| format!("cannot create {path:?}: {e}");
+    // Opening a FIFO (or a socket's path) for writing would block until a
+    // reader comes — outside any timeout: refused instead.
+    if let Ok(meta) = std::fs::metadata(path) {
+        let kind = meta.file_type();
+        if kind.is_fifo() || kind.is_socket() {
+            return Err(format!(
+                "{path:?} is a pipe or a socket: -o writes files (for a pipe, use --body and \
+                 a shell redirection)"
+            ));
+        }
+    }
     if std::path::Path::new(path).exists() {
         std::fs::OpenOptions::new()
             .write(true)
@@ -184,10 +204,6 @@ async fn fetch(mut options: Options) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     let head_after = began.elapsed();
-    let mut file = match &options.output {
-        Some(path) => Some(File::create(path).map_err(|e| format!("cannot create {path}: {e}"))?),
-        None => None,
-    };
 
     say!(
         "{} {} {}",
@@ -199,6 +215,12 @@ async fn fetch(mut options: Options) -> Result<(), String> {
         say!("{name}: {}", String::from_utf8_lossy(value));
     }
     say!();
+    // Created (or emptied) only now: if the head could not be shown
+    // (stdout closed or full), an existing file is left as it was.
+    let mut file = match &options.output {
+        Some(path) => Some(File::create(path).map_err(|e| format!("cannot create {path:?}: {e}"))?),
+        None => None,
+    };
 
     let mut body_bytes = 0u64;
     let mut shown = Vec::new();

@@ -84,12 +84,23 @@ async fn recv_msg(socket: Rc<UdpSocket>) {
 /// The seed's `send_msg`: send each line typed to `peer`, until the end of
 /// input (Ctrl-D).
 async fn send_msg(socket: &UdpSocket, peer: SocketAddr) -> io::Result<()> {
-    let mut input = corio::io::stdin();
+    // No line longer than a datagram can be: input with no newline (a
+    // binary file piped in) must not grow without bound.
+    let mut input = corio::io::stdin().max_line_length(MAX_DATAGRAM + 1);
     loop {
         prompt("要发的数据 (message to send): ");
-        let Some(line) = input.next_line().await? else {
-            say!("\n(end of input: bye)");
-            return Ok(());
+        let line = match input.next_line().await {
+            Ok(Some(line)) => line,
+            Ok(None) => {
+                say!("\n(end of input: bye)");
+                return Ok(());
+            }
+            // A line too long, or not UTF-8: skipped, and the chat goes on.
+            Err(err) if err.kind() == io::ErrorKind::InvalidData => {
+                tell!("\n(not sent: stdin: {err})");
+                continue;
+            }
+            Err(err) => return Err(err),
         };
         if line.is_empty() {
             continue;
@@ -112,13 +123,18 @@ fn prompt(text: &str) {
 /// of input.
 async fn ask(input: &mut corio::io::Stdin, question: &str) -> io::Result<Option<String>> {
     prompt(question);
-    Ok(input.next_line().await?.map(|line| line.trim().to_string()))
+    match input.next_line().await {
+        Ok(line) => Ok(line.map(|line| line.trim().to_string())),
+        // Too long or not UTF-8: no answer, so the question comes again.
+        Err(err) if err.kind() == io::ErrorKind::InvalidData => Ok(Some(String::new())),
+        Err(err) => Err(err),
+    }
 }
 
 /// The seed's `dest_ip = input(..)` and `dest_port = int(input(..))`,
 /// asked again until they make sense.
 async fn ask_peer() -> io::Result<Option<SocketAddr>> {
-    let mut input = corio::io::stdin();
+    let mut input = corio::io::stdin().max_line_length(1024);
     let ip = loop {
         let Some(answer) = ask(&mut input, "请输入对方ip (peer ip, e.g. 127.0.0.1): ").await?
         else {

@@ -983,13 +983,34 @@ impl std::fmt::Debug for EventLoop {
 /// ```
 #[track_caller]
 pub fn run<F: Future>(future: F) -> F::Output {
-    let mut lp = match EventLoop::new() {
-        Ok(lp) => lp,
+    match try_run(future) {
+        Ok(output) => output,
         Err(e) => panic!("corio::run: could not create an event loop: {e}"),
-    };
+    }
+}
+
+/// [`run`], for a program that wants to handle the one error of its own:
+/// the event loop could not be created (the process is out of file
+/// descriptors, say) — then `future` is dropped unpolled.
+///
+/// # Panics
+///
+/// As [`run`], but for that error.
+///
+/// # Examples
+///
+/// ```
+/// match corio::try_run(async { 6 * 7 }) {
+///     Ok(answer) => assert_eq!(answer, 42),
+///     Err(err) => eprintln!("no event loop: {err}"),
+/// }
+/// ```
+#[track_caller]
+pub fn try_run<F: Future>(future: F) -> io::Result<F::Output> {
+    let mut lp = EventLoop::new()?;
     let output = lp.run_until_complete(future);
     lp.cancel_leftovers();
-    output
+    Ok(output)
 }
 
 /// Runs a closure when dropped (also while unwinding).

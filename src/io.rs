@@ -532,8 +532,8 @@ impl<R: AsyncRead + Unpin> Lines<R> {
 }
 
 /// The inner error of the `InvalidData` error for a line longer than
-/// [`BufReader::max_line_length`]: tells it from a line that is not
-/// UTF-8.
+/// [`BufReader::max_line_length`] or [`Stdin::max_line_length`]: tells it
+/// from a line that is not UTF-8.
 ///
 /// # Examples
 ///
@@ -576,7 +576,7 @@ impl fmt::Display for LineTooLong {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "a line longer than {} bytes (BufReader::max_line_length)",
+            "a line longer than {} bytes (max_line_length)",
             self.limit
         )
     }
@@ -885,7 +885,8 @@ where
 /// });
 /// ```
 pub struct Stdin {
-    _private: (),
+    /// The longest line taken (`max_line_length`).
+    max_line: Option<usize>,
 }
 
 /// A line read from standard input on a pool thread, with its place in
@@ -937,10 +938,35 @@ impl Drop for Reading {
 /// });
 /// ```
 pub fn stdin() -> Stdin {
-    Stdin { _private: () }
+    Stdin { max_line: None }
 }
 
 impl Stdin {
+    /// Refuses lines longer than `limit` bytes (the `\n` counted), as
+    /// [`BufReader::max_line_length`] does: such a line is an
+    /// `InvalidData` error whose inner error is a [`LineTooLong`], its
+    /// bytes dropped as they are read, and the next call reads the line
+    /// after it. Without a limit a line is read whole, however long — input
+    /// without a newline (a binary file piped in) would grow without
+    /// bound. (A read left by a dropped call keeps the limit of the call
+    /// that started it.)
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// corio::run(async {
+    ///     let mut input = corio::io::stdin().max_line_length(64 * 1024);
+    ///     match input.next_line().await {
+    ///         Ok(line) => println!("{line:?}"),
+    ///         Err(err) => eprintln!("skipped: {err}"), // too long, or not UTF-8
+    ///     }
+    /// });
+    /// ```
+    pub fn max_line_length(mut self, limit: usize) -> Stdin {
+        self.max_line = Some(limit);
+        self
+    }
+
     /// The next line typed, without its `\n` / `\r\n`; `None` at the end of
     /// input (Ctrl-D).
     ///
@@ -977,7 +1003,10 @@ impl Stdin {
                 None => {
                     let job = crate::context::current("corio::io::Stdin::next_line")
                         .default_pool()
-                        .submit(read_stdin_line)
+                        .submit({
+                            let limit = self.max_line;
+                            move || read_stdin_line(limit)
+                        })
                         .map_err(io::Error::other)?;
                     (
                         STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
@@ -1002,12 +1031,40 @@ impl Stdin {
     }
 }
 
-/// One line from the process's standard input (blocking).
-fn read_stdin_line() -> io::Result<Option<String>> {
-    let mut line = String::new();
-    if io::stdin().read_line(&mut line)? == 0 {
+/// One line from the process's standard input (blocking), at most
+/// `limit` bytes with its `\n` if there is a limit.
+fn read_stdin_line(limit: Option<usize>) -> io::Result<Option<String>> {
+    use std::io::{BufRead, Read};
+    let stdin = io::stdin();
+    let mut input = stdin.lock();
+    let mut bytes = Vec::new();
+    let n = match limit {
+        None => input.read_until(b'\n', &mut bytes)?,
+        Some(limit) => {
+            let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
+            let n = (&mut input).take(cap).read_until(b'\n', &mut bytes)?;
+            if n > limit {
+                // Too long: drop the rest of it as it comes, then say so.
+                if !bytes.ends_with(b"\n") {
+                    skip_line(&mut input)?;
+                }
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    LineTooLong { limit },
+                ));
+            }
+            n
+        }
+    };
+    if n == 0 {
         return Ok(None);
     }
+    let mut line = String::from_utf8(bytes).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        )
+    })?;
     if line.ends_with('\n') {
         line.pop();
         if line.ends_with('\r') {
@@ -1015,6 +1072,26 @@ fn read_stdin_line() -> io::Result<Option<String>> {
         }
     }
     Ok(Some(line))
+}
+
+/// Reads and drops bytes up to the next `\n` (or the end of the input).
+fn skip_line(input: &mut impl io::BufRead) -> io::Result<()> {
+    loop {
+        let buf = input.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(());
+        }
+        match buf.iter().position(|&b| b == b'\n') {
+            Some(end) => {
+                input.consume(end + 1);
+                return Ok(());
+            }
+            None => {
+                let len = buf.len();
+                input.consume(len);
+            }
+        }
+    }
 }
 
 impl fmt::Debug for Stdin {

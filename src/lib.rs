@@ -94,7 +94,7 @@ pub use combinators::{
     AsCompleted, Either, GroupError, ReturnWhen, TaskGroup, as_completed, gather, race, select,
     wait,
 };
-pub use event_loop::{EventLoop, Turn, run};
+pub use event_loop::{EventLoop, Turn, run, try_run};
 pub use handle::LoopHandle;
 pub use pool::spawn_blocking;
 pub use report::{Report, ReportKind};

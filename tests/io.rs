@@ -424,6 +424,56 @@ fn a_read_left_by_dropped_calls_keeps_its_place_in_line() {
     );
 }
 
+/// The child half of the next test.
+#[test]
+#[ignore = "run by stdin_refuses_lines_over_its_limit_and_goes_on in a child process"]
+fn stdin_limit_child() {
+    if !is_child("stdin_limit_child") {
+        return;
+    }
+    corio::run(async {
+        let mut input = corio::io::stdin().max_line_length(1024);
+        let mut got = Vec::new();
+        for _ in 0..5 {
+            let line = timeout(Duration::from_secs(5), input.next_line()).await;
+            got.push(match line {
+                Ok(Ok(line)) => format!("{line:?}"),
+                Ok(Err(err)) => {
+                    let too_long = err
+                        .get_ref()
+                        .and_then(|e| e.downcast_ref::<corio::io::LineTooLong>())
+                        .is_some();
+                    format!(
+                        "{:?}{}",
+                        err.kind(),
+                        if too_long { "(too long)" } else { "" }
+                    )
+                }
+                Err(_) => "timed out".to_string(),
+            });
+        }
+        println!("GOT {}", got.join(" | "));
+    });
+}
+
+#[test]
+fn stdin_refuses_lines_over_its_limit_and_goes_on() {
+    use std::io::Write;
+
+    let out = run_child("stdin_limit_child", |stdin| {
+        let mut input = b"hi\n".to_vec();
+        input.extend(std::iter::repeat_n(b'x', 100_000));
+        input.extend_from_slice(b"\n\xff\xfe\nbye\n");
+        stdin.write_all(&input).unwrap();
+    });
+    let got = child_line(&out, "GOT ");
+    assert_eq!(
+        got.as_deref(),
+        Some("GOT Some(\"hi\") | InvalidData(too long) | InvalidData | Some(\"bye\") | None"),
+        "{out}"
+    );
+}
+
 #[test]
 fn lines_go_on_after_a_line_that_is_not_utf8() {
     run(async {
