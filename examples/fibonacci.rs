@@ -31,8 +31,8 @@
 //! that are one.
 //!
 //! The second program, and the 生成器 lesson after it, print the first
-//! ten Fibonacci numbers: first with an iterator class that keeps its state in fields and hands out one number
-//! per `__next__`:
+//! ten Fibonacci numbers: first with an iterator class that keeps its
+//! state in fields and hands out one number per `__next__`:
 //!
 //! ```python
 //! class Fibonacci():
@@ -160,30 +160,33 @@ fn iterable_and_iterator() {
         );
     }
 
-    // One iterator, by hand: `iter(my_iter)`, then two loops over *it*.
-    // It keeps its index, so the second loop finds it used up.
+    // One iterator, driven by hand: `itor = iter(my_iter)`, then
+    // `next(itor)` until it is used up (Python: `StopIteration`; Rust:
+    // `None`). It keeps its index: used up, it stays used up.
     let mut itor = (&my_iter).into_iter();
-    let first: Vec<&str> = itor.by_ref().collect();
-    let second: Vec<&str> = itor.collect();
+    let nexts: Vec<String> = (0..4).map(|_| format!("{:?}", itor.next())).collect();
     say!(
-        "  itor = iter(my_iter); loop 1 over itor: {}",
-        first.join(" ")
+        "  itor = iter(my_iter); next(itor) × 4: {}",
+        nexts.join(" ")
     );
-    say!("                        loop 2 over itor: {second:?}  (used up)");
 
     say!(
         "  是否为可迭代对象 isinstance(my_iter, Iterable): {}  (&MyClass: IntoIterator)",
         is_iterable(&&my_iter)
     );
     say!(
-        "  isinstance(iter(my_iter), Iterator):          {}  (ItorClass: Iterator)",
+        "  ItorClass is an Iterator:                     {}  (Python says False for \
+         itor_class: it has no __iter__)",
         is_iterator(&(&my_iter).into_iter())
     );
     // `is_iterator(&my_iter)` does not compile — Python's
     // `isinstance(my_iter, Iterator)` is False: `my_class` has no
-    // `__next__`. And every iterator is iterable too (Rust gives each
-    // `Iterator` an `IntoIterator` that returns itself, as `__iter__`
-    // returning `self`): `is_iterable` accepts an `ItorClass` as well.
+    // `__next__`. Here Rust and Python part: Rust gives every `Iterator`
+    // an `IntoIterator` that returns itself, so an `ItorClass` can be
+    // looped over and is an `Iterator`. Python does not: the seed's
+    // `itor_class` has `__next__` but no `__iter__`, so `for x in itor`
+    // is a TypeError and `isinstance(itor, Iterator)` is False — a
+    // Python iterator needs `def __iter__(self): return self` too.
     say!(
         "  isinstance(my_iter, Iterator):                false (is_iterator(&my_iter) does not compile)\n"
     );

@@ -33,14 +33,14 @@
 //! 3. seed 002's `join(timeout=)` and `is_alive()`: [`corio::time::timeout`]
 //!    around `&mut task` gives up waiting but leaves the task running, as a
 //!    thread keeps running after a `join` that timed out;
-//! 4. 守护线程 (`daemon = True`): a task nobody awaits is cancelled when
+//! 4. 守护线程 (`daemon = True`, seed 004's program): a task nobody awaits is cancelled when
 //!    the main future of [`corio::run`] returns — every corio task is a
 //!    daemon. To wait for one, await it (or `gather`).
 //!
 //! The seed's sleep is `time.sleep`, which would block the whole loop
 //! (seed 004's lesson); the twin uses `corio::time::sleep(..).await`.
 //!
-//! Run it: `cargo run --release --example join_order` (about 2.5 s).
+//! Run it: `cargo run --release --example join_order` (about 3 s).
 
 #[macro_use]
 mod common;
@@ -103,7 +103,7 @@ fn main() {
     });
     say!("   -> t2 ran while t1 slept: the total is t1's alone\n");
 
-    say!("3) t1.join(timeout=0.3); t1.is_alive(); threading.active_count():");
+    say!("3) t1.join(timeout=0.3); t1.is_alive(); threading.enumerate():");
     let start = Instant::now();
     corio::run(async move {
         let mut t1 = Builder::new().name("t1").spawn(f(start));

@@ -28,7 +28,8 @@
 //!    the read–await–write that does lose updates);
 //! 2. with a [`Lock`] that owns `A` (corio's lock guards a value, so `A`
 //!    cannot be touched without it), held across the whole loop: every `f3`
-//!    line, then every `f4` line — and f2's wait is printed.
+//!    line, then every `f4` line — and the moment f2's task gets the lock
+//!    (0.5 s, after all ten of f1's sleeps) is printed.
 //!
 //! There is no `release()` to forget: the guard releases the lock when it
 //! is dropped, at the end of the block (Python's `with lock:`). Seed 002's

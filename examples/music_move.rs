@@ -76,11 +76,11 @@ async fn movie(func: &str, start: Instant, unit: Duration) {
 }
 
 fn main() {
-    let usage = "usage: music_move [real SECONDS per seed-second, above 0 up to 10; default 0.2]";
+    let usage = "usage: music_move [real SECONDS per seed-second, 0.01 up to 10; default 0.2]";
     let unit = match common::one_argument(usage) {
         None => Duration::from_millis(200),
         Some(arg) => match arg.parse::<f64>() {
-            Ok(s) if s.is_finite() && s > 0.0 && s <= 10.0 => Duration::from_secs_f64(s),
+            Ok(s) if (0.01..=10.0).contains(&s) => Duration::from_secs_f64(s),
             _ => common::bad_argument(usage, &arg),
         },
     };

@@ -21,7 +21,8 @@
 //! On the pool they all run at once, so the whole batch takes as long as
 //! the slowest one, 'aa': 10 seed-seconds. The seconds are scaled down: one
 //! seed-second is 0.05 s here, so the whole run (0.8 s one by one, 0.5 s on
-//! the pool, 0.5 s with `map`) takes about 1.8 s.
+//! the pool, 0.5 s with `map`, 0.1 s for the fourth part) takes about
+//! 1.9 s.
 //!
 //! The third part does the same with [`ThreadPool::map`], the twin of
 //! `concurrent.futures`' `Executor.map`: results come back in name order.
@@ -132,7 +133,7 @@ fn reused_workers(unit: Duration) {
     let jobs: Vec<_> = (1..=3)
         .map(|task| {
             pool.submit(move || {
-                std::thread::sleep(unit * 2); // time.sleep(1)
+                std::thread::sleep(unit); // time.sleep(1)
                 say!(
                     "  [{:5.2} s] task {task} ran on {}",
                     start.elapsed().as_secs_f64(),

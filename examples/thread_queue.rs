@@ -21,8 +21,10 @@
 //! it through a `Queue`. Twice here:
 //!
 //! 1. four **tasks** on one loop, and a [`corio::sync::Queue`] (`maxsize`
-//!    0: no limit, as `Queue()`). `put` and `get` are awaited: a `get` on
-//!    an empty queue parks the main future until a task puts something;
+//!    0: no limit, as `Queue()`). `put` and `get` are awaited (a `get` on
+//!    an empty queue would park the main future until a task puts
+//!    something; here, as in the seed, the joins come first, so all four
+//!    are in already);
 //! 2. four **threads** of a [`ThreadPool`], and a
 //!    [`corio::pool::channel`] — the queue from threads to a task. Real
 //!    threads finish in any order, so the results may come out in another

@@ -173,7 +173,10 @@ fn main() {
                             corio::time::sleep(pause).await;
                             *n -= 1;
                         } else {
-                            let temp = *tickets.lock().await; // read, then let go
+                            // The lock guards each access, not the sale: read,
+                            // let go, sleep, write — the seed's unlocked
+                            // `temp = n; sleep; n = temp - 1`.
+                            let temp = *tickets.lock().await;
                             corio::time::sleep(pause).await;
                             *tickets.lock().await = temp - 1;
                         }
