@@ -696,3 +696,35 @@ fn a_child_panic_seen_by_a_join_that_is_dropped_mid_way_is_still_reported() {
         sleep(Duration::from_millis(10)).await;
     }));
 }
+
+#[test]
+fn as_completed_goes_on_with_the_other_children_after_a_child_panic_was_caught() {
+    use futures_core::Stream;
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    use std::task::{Context, Poll, Waker};
+
+    quiet_panics();
+    let children: Vec<Pin<Box<dyn Future<Output = u32>>>> = vec![
+        Box::pin(async { 1 }),
+        Box::pin(async { panic!("expected: a child panics") }),
+        Box::pin(async { 3 }),
+        Box::pin(async { 4 }),
+    ];
+    let mut stream = corio::as_completed(children);
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut got = Vec::new();
+    for _ in 0..10 {
+        let polled = catch_unwind(AssertUnwindSafe(|| {
+            Pin::new(&mut stream).poll_next(&mut cx)
+        }));
+        match polled {
+            Ok(Poll::Ready(Some(n))) => got.push(n.to_string()),
+            Ok(Poll::Ready(None)) => break,
+            Ok(Poll::Pending) => got.push("pending".into()),
+            Err(_) => got.push("panic".into()),
+        }
+    }
+    got.sort();
+    assert_eq!(got, ["1", "3", "4", "panic"]);
+    assert_eq!(stream.len(), 0);
+}

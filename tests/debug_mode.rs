@@ -196,3 +196,39 @@ fn a_panic_reported_when_its_handle_is_dropped_later_names_its_spawn_site() {
     let site = panics[0].spawn_site().expect("a spawn site");
     assert_eq!((site.file(), site.line()), (file!(), line));
 }
+
+#[test]
+fn a_gather_of_many_children_woken_one_at_a_time_stays_linear_in_debug_mode() {
+    // A chain: each child wakes the one before it, so every turn wakes
+    // one child. Debug mode notes the parent's waker at each wake; had it
+    // listed all the children every time, 16,000 of them would take tens
+    // of seconds.
+    let n = 16_000;
+    let mut lp = EventLoop::new().unwrap();
+    lp.set_debug(true);
+    let (mut senders, mut receivers) = (Vec::new(), Vec::new());
+    for _ in 0..=n {
+        let (tx, rx) = corio::sync::oneshot::channel::<()>();
+        senders.push(Some(tx));
+        receivers.push(Some(rx));
+    }
+    let first = senders[0].take().unwrap();
+    let mut children: Vec<_> = (0..n)
+        .map(|i| {
+            let rx = receivers[i].take().unwrap();
+            let tx = senders[i + 1].take().unwrap();
+            async move {
+                let _ = rx.await;
+                let _ = tx.send(());
+            }
+        })
+        .collect();
+    children.reverse(); // each wake lands on an earlier child
+    let began = std::time::Instant::now();
+    lp.run_until_complete(async move {
+        let _ = first.send(());
+        corio::gather(children).await;
+    });
+    let took = began.elapsed();
+    assert!(took < Duration::from_secs(4), "took {took:?}");
+}

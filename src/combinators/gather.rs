@@ -1,6 +1,7 @@
 //! `gather` and `as_completed`: many futures polled in place.
 
 use std::collections::VecDeque;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -48,18 +49,33 @@ impl<F: Future> Children<F> {
         mut done: impl FnMut(usize, F::Output, Vec<Arc<HandOff>>),
     ) {
         self.wake.take_woken(cx.waker(), &mut self.woken);
-        for &index in &self.woken {
+        for position in 0..self.woken.len() {
+            let index = self.woken[position];
             let Some(future) = self.futures[index].as_mut() else {
                 continue;
             };
             let waker = self.wake.waker(index);
             let mut child_cx = Context::from_waker(&waker);
-            let polled = match self.handoffs.get_mut(index) {
+            let polled = catch_unwind(AssertUnwindSafe(|| match self.handoffs.get_mut(index) {
                 None => future.as_mut().poll(&mut child_cx),
                 Some(given) => {
                     let (polled, taken) = handoff::watch(|| future.as_mut().poll(&mut child_cx));
                     given.extend(taken);
                     polled
+                }
+            }));
+            let polled = match polled {
+                Ok(polled) => polled,
+                Err(payload) => {
+                    // The panic goes on to the caller; one that catches it
+                    // (a stream held across it) finds the panicked child
+                    // gone and the children woken after it still woken.
+                    self.futures[index] = None;
+                    self.remaining -= 1;
+                    for &later in &self.woken[position + 1..] {
+                        self.wake.waker(later).wake_by_ref();
+                    }
+                    std::panic::resume_unwind(payload);
                 }
             };
             if let Poll::Ready(output) = polled {

@@ -65,6 +65,7 @@ pub(crate) struct WakeSet {
     noted: Cell<usize>,
     /// The set's number in debug dumps.
     object: crate::debug::Number,
+    relays: std::cell::RefCell<Option<crate::debug::park::Relays>>,
 }
 
 impl WakeSet {
@@ -75,6 +76,7 @@ impl WakeSet {
             children: Vec::with_capacity(n),
             noted: Cell::new(0),
             object: crate::debug::Number::default(),
+            relays: Default::default(),
         };
         for _ in 0..n {
             set.push();
@@ -109,7 +111,7 @@ impl WakeSet {
                 None
             } else {
                 self.noted.set(self.children.len());
-                let children = || {
+                let build = || -> crate::debug::park::Relays {
                     let address = |c: &Arc<ChildWaker>| Arc::as_ptr(c) as *const () as usize;
                     self.children
                         .iter()
@@ -118,7 +120,19 @@ impl WakeSet {
                             let weak: std::sync::Weak<dyn std::any::Any + Send + Sync> = weak;
                             (address(c), weak)
                         })
-                        .collect()
+                        .collect::<Vec<_>>()
+                        .into()
+                };
+                let children = || {
+                    let mut cached = self.relays.borrow_mut();
+                    match &*cached {
+                        Some(r) if r.len() == self.children.len() => r.clone(),
+                        _ => {
+                            let r = build();
+                            *cached = Some(r.clone());
+                            r
+                        }
+                    }
                 };
                 let kept = ParkedWaker::relay("combinator", &self.object, parent, children);
                 inner.parent.replace(kept)

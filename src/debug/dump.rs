@@ -317,7 +317,7 @@ impl Core {
                 let Some(&key) = owner.get(&record.waker) else {
                     continue;
                 };
-                for (child, weak) in &record.relays {
+                for (child, weak) in record.relays.iter() {
                     owner.insert(*child, key);
                     // Minus the set's own reference.
                     let extra = weak.strong_count().saturating_sub(1);

@@ -81,7 +81,7 @@
 //! [`ReportKind::Stall`]: crate::ReportKind::Stall
 
 mod dump;
-mod park;
+pub(crate) mod park;
 mod stall;
 mod trace;
 

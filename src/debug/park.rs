@@ -16,6 +16,9 @@ use std::task::Waker;
 
 use crate::context;
 
+/// Children's wakers by address, shared.
+pub(crate) type Relays = Arc<[(usize, Weak<dyn Any + Send + Sync>)]>;
+
 /// One noted waker clone.
 #[derive(Clone)]
 pub(crate) struct Record {
@@ -29,7 +32,7 @@ pub(crate) struct Record {
     /// and hands each child a waker of its own: the children's wakers,
     /// by address. A wake of any of them wakes the parent, so the dump
     /// counts their clones as the parent's.
-    pub(crate) relays: Vec<(usize, Weak<dyn Any + Send + Sync>)>,
+    pub(crate) relays: Relays,
 }
 
 /// The loop's table of noted clones. (Behind a `Mutex` only so that a
@@ -84,7 +87,7 @@ impl std::fmt::Debug for ParkNote {
 /// `kind` — if a loop in debug mode runs on this thread.
 #[inline]
 pub(crate) fn park_note(kind: &'static str, object: &Number, waker: &Waker) -> Option<ParkNote> {
-    note(kind, object, waker, Vec::new)
+    note(kind, object, waker, || Arc::from(Vec::new()))
 }
 
 /// The note, if some loop of the process is in debug mode (one load when
@@ -94,7 +97,7 @@ fn note(
     kind: &'static str,
     object: &Number,
     waker: &Waker,
-    relays: impl FnOnce() -> Vec<(usize, Weak<dyn Any + Send + Sync>)>,
+    relays: impl FnOnce() -> Relays,
 ) -> Option<ParkNote> {
     if !super::any_debug_loop() {
         return None;
@@ -108,7 +111,7 @@ fn note_slow(
     kind: &'static str,
     object: &Number,
     waker: &Waker,
-    relays: impl FnOnce() -> Vec<(usize, Weak<dyn Any + Send + Sync>)>,
+    relays: impl FnOnce() -> Relays,
 ) -> Option<ParkNote> {
     context::with_current(|core| {
         if !core.debug.is_on() {
@@ -202,7 +205,7 @@ impl ParkedWaker {
         kind: &'static str,
         object: &Number,
         waker: &Waker,
-        relays: impl FnOnce() -> Vec<(usize, Weak<dyn Any + Send + Sync>)>,
+        relays: impl FnOnce() -> Relays,
     ) -> ParkedWaker {
         ParkedWaker {
             _note: note(kind, object, waker, relays),
