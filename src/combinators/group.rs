@@ -81,6 +81,7 @@ impl<E: fmt::Debug + fmt::Display> std::error::Error for GroupError<E> {}
 ///     assert_eq!(group.join().await, Err(GroupError::Failed("no route to host")));
 /// });
 /// ```
+#[must_use = "dropping a TaskGroup cancels its children; join it"]
 pub struct TaskGroup<T: 'static, E: 'static> {
     tasks: Vec<Option<Task<Result<T, E>>>>,
     failures: Rc<Failures>,

@@ -34,6 +34,17 @@ impl<L, R> Either<L, R> {
         matches!(self, Either::Left(_))
     }
 
+    /// Did the second future win?
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(corio::Either::<(), ()>::Right(()).is_right());
+    /// ```
+    pub fn is_right(&self) -> bool {
+        matches!(self, Either::Right(_))
+    }
+
     /// The first future's output, if it won.
     ///
     /// # Examples

@@ -354,6 +354,26 @@ impl Client {
         self.request(Method::Delete, url)
     }
 
+    /// A `PATCH` request (not idempotent: never retried on a fresh
+    /// connection).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::http::{Client, server::{Reply, Server}};
+    ///
+    /// corio::run(async {
+    ///     let server = Server::bind("127.0.0.1:0", |req| async move { Reply::text(req.method) }).await?;
+    ///     let response = Client::new().patch(server.url("/x")).body("a=1").send().await?;
+    ///     assert_eq!(response.text(), "PATCH");
+    ///     Ok::<_, Box<dyn std::error::Error>>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn patch(&self, url: impl AsRef<str>) -> RequestBuilder {
+        self.request(Method::Patch, url)
+    }
+
     /// A request with any [`Method`].
     ///
     /// # Examples
@@ -1666,6 +1686,26 @@ impl StreamingResponse {
     /// ```
     pub fn decode_text<'a>(&self, body: &'a [u8]) -> Cow<'a, str> {
         decode_text(&self.headers, body)
+    }
+
+    /// Is the status a success (2xx)? As [`Response::is_success`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::http::server::{Reply, Server};
+    ///
+    /// corio::run(async {
+    ///     let server = Server::bind("127.0.0.1:0", |_req| async { Reply::new(404) }).await?;
+    ///     let url = server.url("/");
+    ///     let response = corio::http::Client::new().get(url).send_streaming().await?;
+    ///     assert!(!response.is_success());
+    ///     Ok::<_, Box<dyn std::error::Error>>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
     }
 
     /// The URL that answered (after redirects), as parsed: without stray

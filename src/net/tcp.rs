@@ -279,13 +279,18 @@ impl TcpListener {
     /// Registers a std listener (bound and listening) with the running
     /// loop; it is made nonblocking.
     ///
+    /// # Panics
+    ///
+    /// Outside a running loop.
+    ///
     /// # Examples
     ///
     /// ```
     /// corio::run(async {
     ///     let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    ///     let addr = std_listener.local_addr().unwrap();
     ///     let listener = corio::net::TcpListener::from_std(std_listener).unwrap();
-    ///     # drop(listener);
+    ///     assert_eq!(listener.local_addr().unwrap(), addr);
     /// });
     /// ```
     pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
@@ -619,14 +624,19 @@ impl TcpStream {
     /// Registers a connected std stream with the running loop; it is made
     /// nonblocking.
     ///
+    /// # Panics
+    ///
+    /// Outside a running loop.
+    ///
     /// # Examples
     ///
     /// ```
     /// corio::run(async {
     ///     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    ///     let std_stream = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    ///     let addr = listener.local_addr().unwrap();
+    ///     let std_stream = std::net::TcpStream::connect(addr).unwrap();
     ///     let stream = corio::net::TcpStream::from_std(std_stream).unwrap();
-    ///     # drop(stream);
+    ///     assert_eq!(stream.peer_addr().unwrap(), addr);
     /// });
     /// ```
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {

@@ -66,13 +66,18 @@ impl UdpSocket {
     /// Registers a bound std socket with the running loop; it is made
     /// nonblocking.
     ///
+    /// # Panics
+    ///
+    /// Outside a running loop.
+    ///
     /// # Examples
     ///
     /// ```
     /// corio::run(async {
     ///     let std_socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    ///     let addr = std_socket.local_addr().unwrap();
     ///     let socket = corio::net::UdpSocket::from_std(std_socket).unwrap();
-    ///     # drop(socket);
+    ///     assert_eq!(socket.local_addr().unwrap(), addr);
     /// });
     /// ```
     pub fn from_std(socket: std::net::UdpSocket) -> io::Result<UdpSocket> {

@@ -70,6 +70,54 @@ impl JobError {
     pub fn is_cancelled(&self) -> bool {
         matches!(self, JobError::Cancelled)
     }
+
+    /// Did the pool refuse the job?
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(corio::pool::JobError::Rejected.is_rejected());
+    /// ```
+    pub fn is_rejected(&self) -> bool {
+        matches!(self, JobError::Rejected)
+    }
+
+    /// Did the job panic?
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = corio::pool::ThreadPool::new(1);
+    /// let err = pool.submit(|| panic!("oops")).unwrap().wait().unwrap_err();
+    /// assert!(err.is_panic());
+    /// ```
+    pub fn is_panic(&self) -> bool {
+        matches!(self, JobError::Panicked(_))
+    }
+}
+
+/// For `?` in functions that return `io::Result`: `Interrupted` for a
+/// cancelled job, `Other` otherwise, with the `JobError` inside.
+///
+/// # Examples
+///
+/// ```
+/// fn checked() -> std::io::Result<u32> {
+///     let pool = corio::pool::ThreadPool::new(1);
+///     Ok(pool.submit(|| 7).unwrap().wait()?)
+/// }
+/// assert_eq!(checked().unwrap(), 7);
+/// let err = std::io::Error::from(corio::pool::JobError::Cancelled);
+/// assert_eq!(err.kind(), std::io::ErrorKind::Interrupted);
+/// ```
+impl From<JobError> for std::io::Error {
+    fn from(err: JobError) -> std::io::Error {
+        let kind = match err {
+            JobError::Cancelled => std::io::ErrorKind::Interrupted,
+            _ => std::io::ErrorKind::Other,
+        };
+        std::io::Error::new(kind, err)
+    }
 }
 
 impl fmt::Display for JobError {
@@ -490,6 +538,11 @@ impl<T: Send + 'static> JobHandle<T> {
     /// after they ran on that task's loop: that loop must keep running, or
     /// be closed, for `wait` to return.)
     ///
+    /// # Panics
+    ///
+    /// On a thread that is running a corio loop, and if the result was
+    /// already taken (the handle was awaited to the end elsewhere).
+    ///
     /// # Examples
     ///
     /// ```
@@ -514,6 +567,11 @@ impl<T: Send + 'static> JobHandle<T> {
 
     /// Like [`wait`](JobHandle::wait), but gives up after `timeout`:
     /// `None` then, and the handle can be waited on (or awaited) again.
+    ///
+    /// # Panics
+    ///
+    /// As [`wait`](JobHandle::wait): on a loop thread, or once the result
+    /// was taken.
     ///
     /// # Examples
     ///

@@ -139,8 +139,8 @@ impl<T> Sender<T> {
     ///     assert_eq!(rx.recv().await, Some("hi"));
     /// });
     /// ```
-    pub fn send(&self, value: T) -> Send<'_, T> {
-        Send {
+    pub fn send(&self, value: T) -> SendFuture<'_, T> {
+        SendFuture {
             put: self.chan.queue.put(value),
         }
     }
@@ -199,23 +199,24 @@ impl<T> fmt::Debug for Sender<T> {
     }
 }
 
-/// The future of [`Sender::send`].
+/// The future of [`Sender::send`]. (Not named `Send`: a glob import of
+/// this module would hide the `Send` trait.)
 ///
 /// # Examples
 ///
 /// ```
 /// corio::run(async {
 ///     let (tx, _rx) = corio::sync::mpsc::channel(1);
-///     let send: corio::sync::mpsc::Send<'_, u8> = tx.send(1);
+///     let send: corio::sync::mpsc::SendFuture<'_, u8> = tx.send(1);
 ///     send.await.unwrap();
 /// });
 /// ```
 #[must_use = "futures do nothing unless awaited"]
-pub struct Send<'a, T> {
+pub struct SendFuture<'a, T> {
     put: Put<'a, T>,
 }
 
-impl<T> Future for Send<'_, T> {
+impl<T> Future for SendFuture<'_, T> {
     type Output = Result<(), SendError<T>>;
 
     #[inline]
@@ -226,9 +227,9 @@ impl<T> Future for Send<'_, T> {
     }
 }
 
-impl<T> fmt::Debug for Send<'_, T> {
+impl<T> fmt::Debug for SendFuture<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("mpsc::Send")
+        f.write_str("mpsc::SendFuture")
     }
 }
 

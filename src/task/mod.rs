@@ -1147,6 +1147,25 @@ impl PartialEq for TaskRef {
 
 impl Eq for TaskRef {}
 
+/// Hashes what `==` compares (the loop and the task), so that task
+/// references can key a `HashMap` or fill a `HashSet`.
+///
+/// # Examples
+///
+/// ```
+/// corio::run(async {
+///     let task = corio::spawn(async {});
+///     let seen: std::collections::HashSet<_> = [task.task_ref(), task.task_ref()].into();
+///     assert_eq!(seen.len(), 1);
+/// });
+/// ```
+impl std::hash::Hash for TaskRef {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        Rc::as_ptr(&self.core).hash(state);
+        self.key.hash(state);
+    }
+}
+
 /// The task being polled right now, or `None` when called from the main
 /// future of `run_until_complete`, from a callback, or outside a loop
 /// (asyncio's `current_task`, gevent's `getcurrent`).
