@@ -1230,9 +1230,9 @@ fn mpsc_scenario(seed: u64, r: &mut Rng) {
                 if wr.below(4) == 0 {
                     match tx.try_send(it) {
                         Ok(()) => sent.borrow_mut().push_back(id),
-                        Err(TryPutError::Full(_)) => check!(cap > 0, "unbounded Full"),
-                        Err(TryPutError::ShutDown(_)) => {
-                            check!(closed.get(), "try_send ShutDown while open")
+                        Err(mpsc::TrySendError::Full(_)) => check!(cap > 0, "unbounded Full"),
+                        Err(mpsc::TrySendError::Closed(_)) => {
+                            check!(closed.get(), "try_send Closed while open")
                         }
                     }
                     continue;
@@ -1288,14 +1288,11 @@ fn mpsc_scenario(seed: u64, r: &mut Rng) {
                     let got = rx.try_recv();
                     match got {
                         Ok(it) => check_got(&Some(it)),
-                        Err(TryGetError::Empty) => {
+                        Err(mpsc::TryRecvError::Empty) => {
                             check!(sent2.borrow().is_empty(), "try_recv Empty with items sent")
                         }
-                        Err(TryGetError::ShutDown) => {
-                            check!(
-                                sent2.borrow().is_empty(),
-                                "try_recv ShutDown with items sent"
-                            );
+                        Err(mpsc::TryRecvError::Closed) => {
+                            check!(sent2.borrow().is_empty(), "try_recv Closed with items sent");
                             break;
                         }
                     }

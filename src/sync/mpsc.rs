@@ -60,6 +60,85 @@ impl<T> fmt::Display for SendError<T> {
 
 impl<T: fmt::Debug> std::error::Error for SendError<T> {}
 
+/// Why [`Sender::try_send`] did not send; the value is given back.
+///
+/// # Examples
+///
+/// ```
+/// use corio::sync::mpsc::{channel, TrySendError};
+///
+/// let (tx, rx) = channel(1);
+/// tx.try_send(1).unwrap();
+/// assert_eq!(tx.try_send(2), Err(TrySendError::Full(2)));
+/// drop(rx);
+/// assert_eq!(tx.try_send(3), Err(TrySendError::Closed(3)));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrySendError<T> {
+    /// The channel holds its capacity of values.
+    Full(T),
+    /// The receiver is gone (or closed the channel).
+    Closed(T),
+}
+
+impl<T> TrySendError<T> {
+    /// The value that was not sent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(corio::sync::mpsc::TrySendError::Full(7).into_inner(), 7);
+    /// ```
+    pub fn into_inner(self) -> T {
+        match self {
+            TrySendError::Full(value) | TrySendError::Closed(value) => value,
+        }
+    }
+}
+
+impl<T> fmt::Display for TrySendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TrySendError::Full(_) => f.write_str("the channel is full"),
+            TrySendError::Closed(_) => f.write_str("the channel's receiver is gone"),
+        }
+    }
+}
+
+impl<T: fmt::Debug> std::error::Error for TrySendError<T> {}
+
+/// Why [`Receiver::try_recv`] got nothing.
+///
+/// # Examples
+///
+/// ```
+/// use corio::sync::mpsc::{unbounded_channel, TryRecvError};
+///
+/// let (tx, mut rx) = unbounded_channel::<u8>();
+/// assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+/// drop(tx);
+/// assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TryRecvError {
+    /// Nothing is there yet.
+    Empty,
+    /// Nothing is there, and nothing will come: every sender is gone (or
+    /// the receiver closed the channel).
+    Closed,
+}
+
+impl fmt::Display for TryRecvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TryRecvError::Empty => f.write_str("the channel is empty"),
+            TryRecvError::Closed => f.write_str("the channel is empty and every sender is gone"),
+        }
+    }
+}
+
+impl std::error::Error for TryRecvError {}
+
 struct Chan<T> {
     queue: Queue<T>,
     senders: Cell<usize>,
@@ -155,8 +234,11 @@ impl<T> Sender<T> {
     /// assert!(tx.try_send(2).is_err());
     /// drop(rx);
     /// ```
-    pub fn try_send(&self, value: T) -> Result<(), super::TryPutError<T>> {
-        self.chan.queue.put_nowait(value)
+    pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
+        self.chan.queue.put_nowait(value).map_err(|err| match err {
+            super::TryPutError::Full(value) => TrySendError::Full(value),
+            super::TryPutError::ShutDown(value) => TrySendError::Closed(value),
+        })
     }
 
     /// Is the receiver gone?
@@ -281,13 +363,16 @@ impl<T> Receiver<T> {
     /// tx.try_send(1).unwrap();
     /// assert_eq!(rx.try_recv(), Ok(1));
     /// ```
-    pub fn try_recv(&mut self) -> Result<T, super::TryGetError> {
+    pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
         // A `recv` dropped while waiting left its place in line: give it up
         // first, so that a value promised to it is free to take.
         if let Some(ticket) = self.ticket.take() {
             self.chan.queue.cancel_get(ticket);
         }
-        self.chan.queue.get_nowait()
+        self.chan.queue.get_nowait().map_err(|err| match err {
+            super::TryGetError::Empty => TryRecvError::Empty,
+            super::TryGetError::ShutDown => TryRecvError::Closed,
+        })
     }
 
     /// Closes the channel from the receiving side: sends fail from now on;
