@@ -62,66 +62,10 @@ impl<T> fmt::Display for SendError<T> {
 
 impl<T: fmt::Debug> std::error::Error for SendError<T> {}
 
-/// Why [`Sender::try_send`] did not send; the value is given back.
-///
-/// # Examples
-///
-/// ```
-/// use corio::pool::channel::{bounded, TrySendError};
-///
-/// let (tx, _rx) = bounded(1);
-/// tx.try_send(1).unwrap();
-/// assert_eq!(tx.try_send(2), Err(TrySendError::Full(2)));
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TrySendError<T> {
-    /// A bounded channel is full.
-    Full(T),
-    /// The receiver is gone.
-    Closed(T),
-}
-
-impl<T> fmt::Display for TrySendError<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TrySendError::Full(_) => f.write_str("the channel is full"),
-            TrySendError::Closed(_) => f.write_str("the channel's receiver is gone"),
-        }
-    }
-}
-
-impl<T: fmt::Debug> std::error::Error for TrySendError<T> {}
-
-/// Why [`Receiver::try_recv`] got nothing.
-///
-/// # Examples
-///
-/// ```
-/// use corio::pool::channel::{unbounded, TryRecvError};
-///
-/// let (tx, mut rx) = unbounded::<u8>();
-/// assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
-/// drop(tx);
-/// assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TryRecvError {
-    /// Nothing is there yet.
-    Empty,
-    /// Nothing is there, and every sender is gone.
-    Closed,
-}
-
-impl fmt::Display for TryRecvError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TryRecvError::Empty => f.write_str("the channel is empty"),
-            TryRecvError::Closed => f.write_str("the channel is empty and every sender is gone"),
-        }
-    }
-}
-
-impl std::error::Error for TryRecvError {}
+/// Why [`Sender::try_send`] did not send, and why [`Receiver::try_recv`]
+/// got nothing: the same errors as [`corio::sync::mpsc`](crate::sync::mpsc)'s
+/// channels between tasks (one set for both families).
+pub use crate::sync::mpsc::{TryRecvError, TrySendError};
 
 /// The sender of a oneshot channel was dropped without sending.
 ///
