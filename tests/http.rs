@@ -1690,6 +1690,46 @@ mod demo_server_edges {
     }
 
     #[test]
+    fn a_reply_that_closes_reaches_a_client_that_pipelined_another_request() {
+        run_bounded(async {
+            let server = Server::bind("127.0.0.1:0", |req| async move {
+                if req.path() == "/big" {
+                    sleep(Duration::from_millis(100)).await; // the next request arrives
+                    Reply::new(200).body(vec![b'z'; 8 << 20]).close()
+                } else {
+                    Reply::text("second")
+                }
+            })
+            .await
+            .unwrap();
+            let mut stream = TcpStream::connect(server.local_addr()).await.unwrap();
+            // Two requests at once (RFC 9112 §9.3.2); the first is answered
+            // with a close, the second is never read — yet the first's
+            // reply must arrive whole, ending in a close, not a reset.
+            // (The second comes while the handler runs: the server has not
+            // read it when it closes.)
+            stream
+                .write_all(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+                .await
+                .unwrap();
+            sleep(Duration::from_millis(30)).await;
+            stream
+                .write_all(b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+                .await
+                .unwrap();
+            sleep(Duration::from_millis(400)).await; // the server has closed by now
+            let answer = read_all(&mut stream).await;
+            let head_end = answer
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+                .expect("a head")
+                + 4;
+            assert!(answer.starts_with(b"HTTP/1.1 200 "));
+            assert_eq!(answer.len() - head_end, 8 << 20);
+        });
+    }
+
+    #[test]
     fn an_http10_request_gets_no_chunked_reply() {
         run_bounded(async {
             let server = Server::bind("127.0.0.1:0", |_req| async {

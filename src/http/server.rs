@@ -9,9 +9,10 @@
 //! as long as it keeps moving, with no pause longer than that timeout).
 //! What it does, it does by the book: keep-alive by default for HTTP/1.1,
 //! `Connection: close` honoured, no body for `HEAD`, no chunked reply to
-//! an HTTP/1.0 request, an error reply that reaches the client (the server
-//! reads what the client still sends before closing, instead of resetting
-//! the connection), and the server closes idle connections first (so that
+//! an HTTP/1.0 request, a last reply (an error, or one that closes) that
+//! reaches the client (the server reads what the client still sends —
+//! a pipelined request, the rest of a body — before closing, instead of
+//! resetting the connection), and the server closes idle connections first (so that
 //! the client side does not pile up `TIME_WAIT`). Running out of file
 //! descriptors pauses accepting; it does not end the server.
 //!
@@ -758,8 +759,17 @@ where
         let closes = reply.close || reply.headers.has_token("connection", "close");
         let keep_alive = keep_alive && !closes;
         let sent = reply.send(&mut stream, version, head_request, keep_alive, idle);
-        if sent.await.is_err() || !keep_alive {
-            break;
+        match sent.await {
+            Err(_) => break,
+            // The server closes: as after an error reply, it reads what the
+            // client still sends (a pipelined request) before it lets go —
+            // closing on unread bytes resets the connection, and the reset
+            // destroys the reply the client has not read yet.
+            Ok(()) if !keep_alive => {
+                linger(&mut stream).await;
+                break;
+            }
+            Ok(()) => {}
         }
     }
 }
