@@ -47,7 +47,6 @@ pub(crate) enum Runnable {
     DoneCallbacks(TaskKey),
 }
 
-/// Debug mode: who a timed poll is about, and when it began.
 /// What a wake found (`Core::schedule`).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Scheduled {
@@ -59,6 +58,7 @@ pub(crate) enum Scheduled {
     Busy,
 }
 
+/// Debug mode: who a timed poll is about, and when it began.
 struct TimedPoll {
     task: Option<(crate::task::TaskId, String)>,
     /// The future will be polled (not a stale key, not a cancelled task

@@ -1001,6 +1001,8 @@ impl Stdin {
             let read = match read {
                 Some(read) => read,
                 None => {
+                    // Numbered before it is submitted: its place in line.
+                    let number = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let job = crate::context::current("corio::io::Stdin::next_line")
                         .default_pool()
                         .submit({
@@ -1008,10 +1010,7 @@ impl Stdin {
                             move || read_stdin_line(limit)
                         })
                         .map_err(io::Error::other)?;
-                    (
-                        STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-                        job,
-                    )
+                    (number, job)
                 }
             };
             let mut reading = Reading(Some(read));
@@ -1023,11 +1022,11 @@ impl Stdin {
             reading.0 = None;
             match result {
                 Err(crate::pool::JobError::Cancelled) => continue,
-                Err(err) => return Err(io::Error::other(err)),
+                Err(err) => return Err(err.into()),
                 Ok(line) => return line,
             }
         }
-        Err(io::Error::other(crate::pool::JobError::Cancelled))
+        Err(crate::pool::JobError::Cancelled.into())
     }
 }
 
@@ -1046,7 +1045,7 @@ fn read_stdin_line(limit: Option<usize>) -> io::Result<Option<String>> {
             if n > limit {
                 // Too long: drop the rest of it as it comes, then say so.
                 if !bytes.ends_with(b"\n") {
-                    skip_line(&mut input)?;
+                    input.skip_until(b'\n')?;
                 }
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
@@ -1059,39 +1058,13 @@ fn read_stdin_line(limit: Option<usize>) -> io::Result<Option<String>> {
     if n == 0 {
         return Ok(None);
     }
-    let mut line = String::from_utf8(bytes).map_err(|_| {
-        io::Error::new(
-            io::ErrorKind::InvalidData,
-            "stream did not contain valid UTF-8",
-        )
-    })?;
-    if line.ends_with('\n') {
-        line.pop();
-        if line.ends_with('\r') {
-            line.pop();
-        }
+    // As `BufReader`'s lines: without the `\n` or `\r\n`, and a line that
+    // is not UTF-8 is an `InvalidData` error that keeps its bytes.
+    let newline = bytes.last() == Some(&b'\n');
+    if newline {
+        bytes.pop();
     }
-    Ok(Some(line))
-}
-
-/// Reads and drops bytes up to the next `\n` (or the end of the input).
-fn skip_line(input: &mut impl io::BufRead) -> io::Result<()> {
-    loop {
-        let buf = input.fill_buf()?;
-        if buf.is_empty() {
-            return Ok(());
-        }
-        match buf.iter().position(|&b| b == b'\n') {
-            Some(end) => {
-                input.consume(end + 1);
-                return Ok(());
-            }
-            None => {
-                let len = buf.len();
-                input.consume(len);
-            }
-        }
-    }
+    finish_line(bytes, newline).map(Some)
 }
 
 impl fmt::Debug for Stdin {

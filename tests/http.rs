@@ -1730,6 +1730,18 @@ mod demo_server_edges {
     }
 
     #[test]
+    fn a_handler_that_replies_with_an_interim_status_gets_its_client_a_500() {
+        common::quiet_panics();
+        run_bounded(async {
+            let server = Server::bind("127.0.0.1:0", |_req| async { Reply::new(100) })
+                .await
+                .unwrap();
+            let response = corio::http::get(server.url("/")).await.unwrap();
+            assert_eq!(response.status, 500);
+        });
+    }
+
+    #[test]
     fn an_http10_request_gets_no_chunked_reply() {
         run_bounded(async {
             let server = Server::bind("127.0.0.1:0", |_req| async {

@@ -63,6 +63,8 @@ fn a_run_once_turn_that_nothing_could_ever_end_is_idle_and_reported_in_debug_mod
         let first = lp.run_once(); // the task parks on the event
         drop(event); // only the task's own future reaches the event now
         let second = lp.run_once();
+        // Turned again at once: idle again, and not reported again.
+        assert!(lp.run_once().idle && lp.run_once().idle);
         let reports: Vec<_> = reports
             .borrow()
             .iter()

@@ -65,7 +65,7 @@ pub(crate) struct WakeSet {
     noted: Cell<usize>,
     /// The set's number in debug dumps.
     object: crate::debug::Number,
-    relays: std::cell::RefCell<Option<crate::debug::park::Relays>>,
+    relays: std::cell::RefCell<Option<crate::debug::Relays>>,
 }
 
 impl WakeSet {
@@ -111,7 +111,7 @@ impl WakeSet {
                 None
             } else {
                 self.noted.set(self.children.len());
-                let build = || -> crate::debug::park::Relays {
+                let build = || -> crate::debug::Relays {
                     let address = |c: &Arc<ChildWaker>| Arc::as_ptr(c) as *const () as usize;
                     self.children
                         .iter()

@@ -81,7 +81,7 @@
 //! [`ReportKind::Stall`]: crate::ReportKind::Stall
 
 mod dump;
-pub(crate) mod park;
+mod park;
 mod stall;
 mod trace;
 
@@ -94,7 +94,7 @@ use crate::task::TaskId;
 use crate::waker::TaskKey;
 
 pub use dump::{Dump, MainDump, Status, TaskDump, Waiting, dump};
-pub(crate) use park::{Number, ParkedWaker};
+pub(crate) use park::{Number, ParkedWaker, Relays};
 pub(crate) use stall::{Stall, Verdict};
 pub(crate) use trace::Recorder;
 pub use trace::{TraceEvent, TraceKind};

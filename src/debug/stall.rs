@@ -111,22 +111,25 @@ impl Core {
             return Verdict::Quiet;
         }
         let handles = shared.live_handles();
-        let dump = self.dump();
+        // (A live handle makes the stall unprovable: no dump needed.)
+        let dump = (handles == 0).then(|| self.dump());
         std::sync::atomic::fence(std::sync::atomic::Ordering::Acquire);
         if shared.has_remote() {
             return Verdict::Quiet;
         }
-        if handles > 0 || !dump.only_the_loop_can_wake() {
+        let Some(dump) = dump.filter(|dump| dump.only_the_loop_can_wake()) else {
             return Verdict::Unproven;
-        }
+        };
         let what = if main {
             "run_until_complete would block forever: the main future is pending and nothing \
              can ever wake it"
         } else {
             "run_once would block forever: tasks are pending and nothing can ever wake them"
         };
+        // (A panic's message names corio; a report is corio's already.)
+        let prefix = if main { "corio: " } else { "" };
         let message = format!(
-            "corio: {what}.\n\
+            "{prefix}{what}.\n\
              Nothing is ready to run, no timer is armed, no I/O is awaited, no thread-pool job \
              is in flight, and no other thread holds a LoopHandle or a waker. Who waits on what:\n\
              {}\
@@ -154,9 +157,11 @@ impl Core {
 
     /// A stall proven in `run_once`: the turn is idle, and the proof is
     /// reported (`run_until_complete` panics with it instead).
+    /// Once per stall: a caller that turns again at once (`while !done {
+    /// lp.run_once(); }`) hears it once, until something runs.
     pub(crate) fn report_proven_stall(&self) {
-        if let Some(proof) = self.debug.stall.take_proven() {
-            let proof = proof.strip_prefix("corio: ").unwrap_or(&proof).to_owned();
+        let proof = self.debug.stall.take_proven();
+        if let Some(proof) = proof.filter(|_| !self.debug.stall.warned.replace(true)) {
             self.report(Report::new(ReportKind::Stall, proof, None));
         }
     }

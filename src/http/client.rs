@@ -1112,8 +1112,9 @@ impl RequestBuilder {
                 != (url.url.host(), url.url.port_or_known_default())
             {
                 // Credentials are for the origin they were given to.
-                let credentials = ["authorization", "proxy-authorization", "cookie", "host"];
-                drop_headers(headers, &mut defaults, &credentials);
+                drop_headers(headers, &mut defaults, &super::headers::CREDENTIALS);
+                // (and a `Host` of the request's own: it named the old origin)
+                drop_headers(headers, &mut defaults, &["host"]);
             }
             if visited.iter().any(|(m, u)| *m == method && *u == next) {
                 return Err(Error::new(
@@ -2020,14 +2021,16 @@ impl Pool {
             // closed are of no use any more (their reapers dropped their
             // own as they went; these were left without one).
             let on = Rc::downgrade(&crate::context::current("corio::http"));
-            drop(pool.take_idle(TcpStream::loop_closed));
+            let closed = pool.take_idle(TcpStream::loop_closed);
             let running = Rc::new(Cell::new(true));
             let task = crate::spawn(reap(Rc::downgrade(inner), Rc::clone(&running), on.clone()));
-            pool.reaper = Some(Reaper {
+            let old = pool.reaper.replace(Reaper {
                 running,
                 on,
                 _task: task.cancel_on_drop(),
             });
+            drop(pool);
+            drop((closed, old)); // closed, and cancelled, outside the pool's borrow
         }
     }
 
@@ -2036,6 +2039,9 @@ impl Pool {
     fn take_idle(&mut self, doomed: impl Fn(&TcpStream) -> bool) -> Vec<Idle> {
         let mut taken = Vec::new();
         for idle in self.idle.values_mut() {
+            if !idle.iter().any(|entry| doomed(&entry.conn.stream)) {
+                continue; // the usual case: nothing to take, nothing to move
+            }
             let (gone, kept): (Vec<Idle>, Vec<Idle>) = std::mem::take(idle)
                 .into_iter()
                 .partition(|entry| doomed(&entry.conn.stream));

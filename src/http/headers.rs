@@ -306,6 +306,10 @@ impl PartialEq for Headers {
 
 impl Eq for Headers {}
 
+/// The fields that carry credentials: hidden by `Debug`, and not carried
+/// to another origin by a redirect.
+pub(crate) const CREDENTIALS: [&str; 3] = ["authorization", "proxy-authorization", "cookie"];
+
 /// Shows every field, except the values of credentials
 /// (`Authorization`, `Proxy-Authorization`, `Cookie`): a debug line or a
 /// log should not leak them.
@@ -322,10 +326,10 @@ impl Eq for Headers {}
 /// ```
 impl fmt::Debug for Headers {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const SECRET: [&str; 3] = ["authorization", "proxy-authorization", "cookie"];
         f.debug_map()
             .entries(self.iter().map(|(name, value)| {
-                let shown = if SECRET.iter().any(|s| name.eq_ignore_ascii_case(s)) {
+                let secret = CREDENTIALS.iter().any(|s| name.eq_ignore_ascii_case(s));
+                let shown = if secret {
                     std::borrow::Cow::Borrowed("<redacted>")
                 } else {
                     String::from_utf8_lossy(value)

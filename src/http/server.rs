@@ -192,6 +192,13 @@ pub struct Reply {
 impl Reply {
     /// An empty reply with `status`.
     ///
+    /// # Panics
+    ///
+    /// If `status` is not a final status, 200 to 599 (RFC 9110 §15: a 1xx
+    /// is only ever an interim answer, and a client given one as the reply
+    /// would wait for ever) — a handler's mistake, as for
+    /// [`header`](Reply::header); the client gets a `500`.
+    ///
     /// # Examples
     ///
     /// ```
@@ -199,6 +206,10 @@ impl Reply {
     /// assert_eq!(reply.status(), 204);
     /// ```
     pub fn new(status: u16) -> Reply {
+        assert!(
+            (200..=599).contains(&status),
+            "corio::http::server::Reply::new: {status} is not a final status (200 to 599)"
+        );
         Reply {
             status,
             headers: Headers::new(),
@@ -239,6 +250,11 @@ impl Reply {
 
     /// A redirect (`301`, `302`, `303`, `307` or `308`) to `location`.
     ///
+    /// # Panics
+    ///
+    /// If `status` is not one of those, or `location` is not a valid field
+    /// value (CR, LF, NUL: see [`header`](Reply::header)).
+    ///
     /// # Examples
     ///
     /// ```
@@ -246,6 +262,10 @@ impl Reply {
     /// assert_eq!(reply.status(), 302);
     /// ```
     pub fn redirect(status: u16, location: &str) -> Reply {
+        assert!(
+            matches!(status, 301 | 302 | 303 | 307 | 308),
+            "corio::http::server::Reply::redirect: {status} is not a redirect status"
+        );
         Reply::new(status).header("Location", location)
     }
 

@@ -96,8 +96,9 @@ impl JobError {
     }
 }
 
-/// For `?` in functions that return `io::Result`: `Interrupted` for a
-/// cancelled job, `Other` otherwise, with the `JobError` inside.
+/// For `?` in functions that return `io::Result`: kind `Other`, with the
+/// `JobError` inside. (Not `Interrupted` for a cancelled job: std's I/O
+/// loops retry on that kind, and a cancelled job stays cancelled.)
 ///
 /// # Examples
 ///
@@ -108,15 +109,11 @@ impl JobError {
 /// }
 /// assert_eq!(checked().unwrap(), 7);
 /// let err = std::io::Error::from(corio::pool::JobError::Cancelled);
-/// assert_eq!(err.kind(), std::io::ErrorKind::Interrupted);
+/// assert_eq!(err.kind(), std::io::ErrorKind::Other);
 /// ```
 impl From<JobError> for std::io::Error {
     fn from(err: JobError) -> std::io::Error {
-        let kind = match err {
-            JobError::Cancelled => std::io::ErrorKind::Interrupted,
-            _ => std::io::ErrorKind::Other,
-        };
-        std::io::Error::new(kind, err)
+        std::io::Error::other(err)
     }
 }
 
