@@ -87,8 +87,12 @@ impl std::fmt::Debug for ParkNote {
 /// `kind` — if a loop in debug mode runs on this thread.
 #[inline]
 pub(crate) fn park_note(kind: &'static str, object: &Number, waker: &Waker) -> Option<ParkNote> {
-    note(kind, object, waker, || Arc::from(Vec::new()))
+    note(kind, object, waker, || Arc::clone(&NO_RELAYS))
 }
+
+/// The relay list of a plain note: one shared empty list, so that a note
+/// costs no allocation for it.
+static NO_RELAYS: std::sync::LazyLock<Relays> = std::sync::LazyLock::new(|| Arc::from(Vec::new()));
 
 /// The note, if some loop of the process is in debug mode (one load when
 /// none is) and it is the one running here.
