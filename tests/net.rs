@@ -268,6 +268,61 @@ fn two_tasks_use_the_two_halves_of_one_stream_at_once() {
 }
 
 #[test]
+fn reunited_halves_are_the_stream_again_with_its_write_side_still_open() {
+    run(async {
+        let (client, mut server) = connected_pair().await;
+        let (reader, writer) = client.into_split();
+        let mut client = reader.reunite(writer).unwrap();
+        // Nothing was shut down: the server reads what comes after, and no
+        // end of stream before it.
+        client.write_all(b"still here").await.unwrap();
+        let mut buf = [0; 10];
+        server.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"still here");
+        server.write_all(b"ok").await.unwrap();
+        let mut two = [0; 2];
+        client.read_exact(&mut two).await.unwrap();
+        assert_eq!(&two, b"ok");
+        // Dropping the stream closes it: now the server sees the end.
+        drop(client);
+        let mut rest = Vec::new();
+        assert_eq!(server.read_to_end(&mut rest).await.unwrap(), 0);
+    });
+}
+
+#[test]
+fn halves_of_two_streams_do_not_reunite_and_come_back_working() {
+    run(async {
+        let (a, mut a_server) = connected_pair().await;
+        let (b, mut b_server) = connected_pair().await;
+        let (a_reader, a_writer) = a.into_split();
+        let (b_reader, b_writer) = b.into_split();
+        let err = a_reader.reunite(b_writer).unwrap_err();
+        assert!(err.to_string().contains("different TCP streams"));
+        let corio::net::ReuniteError(a_reader, mut b_writer) = err;
+        let err = a_writer.reunite(b_reader).unwrap_err();
+        let corio::net::ReuniteError(b_reader, a_writer) = err;
+        // The halves still work, and each write half still shuts its side
+        // down when dropped.
+        b_writer.write_all(b"b").await.unwrap();
+        drop(b_writer);
+        let mut got = Vec::new();
+        b_server.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, b"b");
+        drop(a_writer);
+        got.clear();
+        a_server.read_to_end(&mut got).await.unwrap();
+        assert!(got.is_empty());
+        a_server.write_all(b"to a").await.unwrap();
+        let mut a_reader = a_reader;
+        let mut buf = [0; 4];
+        a_reader.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"to a");
+        drop(b_reader);
+    });
+}
+
+#[test]
 fn streams_work_through_futures_io_traits() {
     use std::future::poll_fn;
     use std::pin::Pin;

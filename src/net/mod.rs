@@ -66,7 +66,9 @@ pub(crate) mod io_source;
 mod tcp;
 mod udp;
 
-pub use tcp::{Incoming, ListenOptions, OwnedReadHalf, OwnedWriteHalf, TcpListener, TcpStream};
+pub use tcp::{
+    Incoming, ListenOptions, OwnedReadHalf, OwnedWriteHalf, ReuniteError, TcpListener, TcpStream,
+};
 pub use udp::UdpSocket;
 
 use std::io;

@@ -920,7 +920,10 @@ impl TcpStream {
             OwnedReadHalf {
                 io: Rc::clone(&self.io),
             },
-            OwnedWriteHalf { io: self.io },
+            OwnedWriteHalf {
+                io: self.io,
+                shut_on_drop: true,
+            },
         )
     }
 }
@@ -1181,7 +1184,86 @@ impl OwnedReadHalf {
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.io.get_ref().peer_addr()
     }
+
+    /// The local address.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # corio::run(async {
+    /// # let listener = corio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let stream = corio::net::TcpStream::connect(listener.local_addr()?).await?;
+    /// let local = stream.local_addr()?;
+    /// let (reader, _writer) = stream.into_split();
+    /// assert_eq!(reader.local_addr()?, local);
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().local_addr()
+    }
+
+    /// Puts the two halves of one stream back together (the write side is
+    /// not shut down). Halves of two different streams are an error that
+    /// gives both back.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # corio::run(async {
+    /// # let listener = corio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// # let addr = listener.local_addr()?;
+    /// let (reader, writer) = corio::net::TcpStream::connect(addr).await?.into_split();
+    /// let (other_reader, other_writer) = corio::net::TcpStream::connect(addr).await?.into_split();
+    /// // Not a pair: both halves come back in the error.
+    /// let err = reader.reunite(other_writer).unwrap_err();
+    /// let (reader, _other_writer) = (err.0, err.1);
+    /// let stream = reader.reunite(writer).expect("halves of one stream");
+    /// assert_eq!(stream.peer_addr()?, addr);
+    /// # drop(other_reader);
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub fn reunite(self, other: OwnedWriteHalf) -> Result<TcpStream, ReuniteError> {
+        if !Rc::ptr_eq(&self.io, &other.io) {
+            return Err(ReuniteError(self, other));
+        }
+        drop(self);
+        Ok(other.into_stream())
+    }
 }
+
+/// Two halves passed to `reunite` came from different streams; both are
+/// in here, unharmed.
+///
+/// # Examples
+///
+/// ```
+/// # corio::run(async {
+/// # let listener = corio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// # let addr = listener.local_addr()?;
+/// let (a_reader, _a_writer) = corio::net::TcpStream::connect(addr).await?.into_split();
+/// let (_b_reader, b_writer) = corio::net::TcpStream::connect(addr).await?.into_split();
+/// let err: corio::net::ReuniteError = a_reader.reunite(b_writer).unwrap_err();
+/// assert_eq!(err.to_string(), "tried to reunite halves of two different TCP streams");
+/// # std::io::Result::Ok(()) }).unwrap();
+/// ```
+pub struct ReuniteError(pub OwnedReadHalf, pub OwnedWriteHalf);
+
+impl fmt::Debug for ReuniteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("ReuniteError")
+            .field(&self.0)
+            .field(&self.1)
+            .finish()
+    }
+}
+
+impl fmt::Display for ReuniteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("tried to reunite halves of two different TCP streams")
+    }
+}
+
+impl std::error::Error for ReuniteError {}
 
 impl fmt::Debug for OwnedReadHalf {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -1216,6 +1298,8 @@ impl futures_io::AsyncRead for OwnedReadHalf {
 /// ```
 pub struct OwnedWriteHalf {
     io: Rc<Source>,
+    /// Cleared when the half goes back into a stream (`reunite`).
+    shut_on_drop: bool,
 }
 
 impl OwnedWriteHalf {
@@ -1263,12 +1347,54 @@ impl OwnedWriteHalf {
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.io.get_ref().local_addr()
     }
+
+    /// The address of the peer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # corio::run(async {
+    /// # let listener = corio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let (_r, writer) = corio::net::TcpStream::connect(listener.local_addr()?).await?.into_split();
+    /// assert_eq!(writer.peer_addr()?, listener.local_addr()?);
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().peer_addr()
+    }
+
+    /// [`OwnedReadHalf::reunite`] the other way round.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # corio::run(async {
+    /// # let listener = corio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let (reader, writer) = corio::net::TcpStream::connect(listener.local_addr()?).await?.into_split();
+    /// let stream = writer.reunite(reader).expect("halves of one stream");
+    /// assert!(stream.local_addr()?.ip().is_loopback());
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub fn reunite(self, other: OwnedReadHalf) -> Result<TcpStream, ReuniteError> {
+        other.reunite(self)
+    }
+
+    /// The stream again, its write side left open (for `reunite`, once the
+    /// read half is gone).
+    fn into_stream(mut self) -> TcpStream {
+        self.shut_on_drop = false;
+        TcpStream {
+            io: Rc::clone(&self.io),
+        }
+    }
 }
 
 impl Drop for OwnedWriteHalf {
     fn drop(&mut self) {
         // The peer sees end of stream; errors (already closed) don't matter.
-        let _ = self.io.get_ref().shutdown(Shutdown::Write);
+        if self.shut_on_drop {
+            let _ = self.io.get_ref().shutdown(Shutdown::Write);
+        }
     }
 }
 
