@@ -711,6 +711,24 @@ fn oneshot_delivers_once_and_reports_a_dropped_sender() {
 }
 
 #[test]
+#[should_panic(expected = "oneshot Receiver was polled after it returned its value")]
+fn a_oneshot_receiver_polled_again_after_its_value_panics_instead_of_blaming_the_sender() {
+    use corio::sync::oneshot;
+    use std::future::Future;
+    use std::task::{Context, Poll};
+    let (tx, mut rx) = oneshot::channel();
+    tx.send(1).unwrap();
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    assert_eq!(
+        std::pin::Pin::new(&mut rx).poll(&mut cx),
+        Poll::Ready(Ok(1))
+    );
+    // A second poll used to answer `Err(RecvError)`: "the sender was
+    // dropped without sending", which it was not.
+    let _ = std::pin::Pin::new(&mut rx).poll(&mut cx);
+}
+
+#[test]
 fn mpsc_ends_when_every_sender_is_gone_and_fails_sends_when_the_receiver_is() {
     use corio::sync::mpsc;
     corio::run(async {
@@ -749,5 +767,102 @@ fn an_mpsc_recv_dropped_midway_loses_nothing_and_the_receiver_is_a_stream() {
         tx.try_send("kept").unwrap();
         let next = std::future::poll_fn(|cx| std::pin::Pin::new(&mut rx).poll_next(cx)).await;
         assert_eq!(next, Some("kept"));
+    });
+}
+
+#[test]
+fn debug_output_names_each_queue_kind_and_shows_a_bounded_semaphore_plainly() {
+    let fifo: Queue<u8> = Queue::new(3);
+    let lifo: LifoQueue<u8> = LifoQueue::new(3);
+    let prio: PriorityQueue<u8> = PriorityQueue::new(3);
+    assert!(format!("{fifo:?}").starts_with("Queue {"), "{fifo:?}");
+    assert!(format!("{lifo:?}").starts_with("LifoQueue {"), "{lifo:?}");
+    assert!(
+        format!("{prio:?}").starts_with("PriorityQueue {"),
+        "{prio:?}"
+    );
+    let sem = BoundedSemaphore::new(2);
+    assert_eq!(
+        format!("{sem:?}"),
+        "BoundedSemaphore { bound: 2, permits: 2, waiting: 0 }"
+    );
+}
+
+/// A queued item whose destructor panics (user code, run by the queue).
+#[derive(Debug)]
+struct PanicsWhenDropped(bool);
+
+impl Drop for PanicsWhenDropped {
+    fn drop(&mut self) {
+        if self.0 && !std::thread::panicking() {
+            panic!("an item's destructor panics");
+        }
+    }
+}
+
+#[test]
+fn an_immediate_shutdown_wakes_its_putters_and_joiners_even_if_an_item_destructor_panics() {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    corio::run(async {
+        let queue = Rc::new(Queue::new(1));
+        queue.put_nowait(PanicsWhenDropped(true)).unwrap();
+        let q = queue.clone();
+        let putter = corio::spawn(async move { q.put(PanicsWhenDropped(false)).await.is_err() });
+        let q = queue.clone();
+        let joiner = corio::spawn(async move { q.join().await });
+        corio::yield_now().await;
+        corio::yield_now().await;
+        let shut = catch_unwind(AssertUnwindSafe(|| queue.shutdown(true)));
+        assert!(shut.is_err(), "the destructor's panic reaches the caller");
+        // They were answered before the items were dropped: they used to
+        // sleep for good.
+        let put = corio::time::timeout(Duration::from_secs(5), putter).await;
+        assert!(matches!(put, Ok(Ok(true))), "putter: {put:?}");
+        let join = corio::time::timeout(Duration::from_secs(5), joiner).await;
+        assert!(matches!(join, Ok(Ok(()))), "joiner: {join:?}");
+    });
+}
+
+#[test]
+fn a_sender_waiting_on_a_full_channel_fails_when_the_receiver_task_is_cancelled_with_a_panicking_value_queued()
+ {
+    use corio::sync::mpsc;
+    corio::run(async {
+        let (tx, mut rx) = mpsc::channel(1);
+        tx.try_send(PanicsWhenDropped(true)).unwrap();
+        let receiver = corio::spawn(async move {
+            corio::time::sleep(Duration::from_secs(3600)).await;
+            rx.recv().await.is_some()
+        });
+        let sender = corio::spawn(async move { tx.send(PanicsWhenDropped(false)).await.is_err() });
+        corio::yield_now().await;
+        // The loop drops the cancelled task's future, the receiver in it,
+        // and contains the value's panic.
+        receiver.cancel();
+        let sent = corio::time::timeout(Duration::from_secs(5), sender).await;
+        assert!(matches!(sent, Ok(Ok(true))), "sender: {sent:?}");
+    });
+}
+
+#[test]
+fn a_lock_whose_holder_panicked_goes_to_the_next_waiter_unpoisoned() {
+    corio::run(async {
+        let lock = Rc::new(Lock::new(0));
+        let l = lock.clone();
+        let holder = corio::spawn(async move {
+            let mut guard = l.lock().await;
+            *guard = 1;
+            corio::yield_now().await;
+            *guard = 2;
+            panic!("panics while it holds the lock");
+        });
+        corio::yield_now().await;
+        let l = lock.clone();
+        let waiter = corio::spawn(async move { *l.lock().await });
+        assert!(holder.await.is_err());
+        assert_eq!(
+            corio::time::timeout(Duration::from_secs(5), waiter).await,
+            Ok(Ok(2))
+        );
     });
 }

@@ -22,6 +22,11 @@ use super::semaphore::{Acquire, Semaphore, SemaphorePermit};
 /// `lock()` future dropped at any moment loses nothing — if the lock had
 /// already been handed to it (bpo-27585), it goes to the next in line.
 ///
+/// **Panics.** A task that panics while it holds the guard releases the
+/// lock as it unwinds (asyncio's `async with lock:` releases on an
+/// exception too). The lock is not poisoned, unlike `std::sync::Mutex`:
+/// the next owner sees the value as the panicking task left it.
+///
 /// # Examples
 ///
 /// ```

@@ -35,6 +35,8 @@ struct State<T> {
     value: Option<T>,
     sender_alive: bool,
     receiver_alive: bool,
+    /// The receiver has returned the value (polling it again is a bug).
+    received: bool,
     waker: Option<ParkedWaker>,
     /// Its number in debug dumps.
     object: crate::debug::Number,
@@ -58,6 +60,7 @@ pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
         value: None,
         sender_alive: true,
         receiver_alive: true,
+        received: false,
         waker: None,
         object: crate::debug::Number::default(),
     }));
@@ -142,6 +145,11 @@ impl<T> fmt::Debug for Sender<T> {
 /// Awaits the one value: `Err(RecvError)` if the sender was dropped
 /// without sending. Cancel safe: dropping it drops the value, if any.
 ///
+/// # Panics
+///
+/// When polled again after it returned the value (a future is done once
+/// it is ready).
+///
 /// # Examples
 ///
 /// ```
@@ -160,7 +168,12 @@ impl<T> Future for Receiver<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, RecvError>> {
         let mut st = self.state.borrow_mut();
+        assert!(
+            !st.received,
+            "corio: a oneshot Receiver was polled after it returned its value"
+        );
         if let Some(value) = st.value.take() {
+            st.received = true;
             return Poll::Ready(Ok(value));
         }
         if !st.sender_alive {

@@ -27,6 +27,9 @@ use super::wait_queue::{Ticket, WaitQueue, share_number};
 pub trait Order<T>: sealed::Sealed {
     #[doc(hidden)]
     type Store: Store<T>;
+    /// The queue's name in `Debug` output.
+    #[doc(hidden)]
+    const NAME: &'static str;
 }
 
 mod sealed {
@@ -86,12 +89,15 @@ impl sealed::Sealed for Priority {}
 
 impl<T> Order<T> for Fifo {
     type Store = VecDeque<T>;
+    const NAME: &'static str = "Queue";
 }
 impl<T> Order<T> for Lifo {
     type Store = Vec<T>;
+    const NAME: &'static str = "LifoQueue";
 }
 impl<T: Ord> Order<T> for Priority {
     type Store = BinaryHeap<Reverse<T>>;
+    const NAME: &'static str = "PriorityQueue";
 }
 
 impl<T> Store<T> for VecDeque<T> {
@@ -615,10 +621,13 @@ impl<T, O: Order<T>> GenericQueue<T, O> {
             st.getters.hand_all(false, &mut wakers);
             dropped
         };
-        drop(dropped);
+        // Wake first: the items' destructors are user code, and one that
+        // panics must not leave the putters, getters and joiners that were
+        // just handed their answer asleep for good.
         for waker in wakers {
             waker.wake();
         }
+        drop(dropped);
     }
 
     /// Would a put fail because the queue is shut down?
@@ -682,7 +691,7 @@ impl<T, O: Order<T>> GenericQueue<T, O> {
 impl<T, O: Order<T>> fmt::Debug for GenericQueue<T, O> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let st = self.state.borrow();
-        f.debug_struct("Queue")
+        f.debug_struct(O::NAME)
             .field("qsize", &st.items.len())
             .field("maxsize", &st.maxsize)
             .field("shut_down", &st.shut_down)

@@ -475,9 +475,11 @@ impl BoundedSemaphore {
 
 impl fmt::Debug for BoundedSemaphore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let st = self.sem.state.borrow();
         f.debug_struct("BoundedSemaphore")
-            .field("bound", &self.sem.bound)
-            .field("permits", &self.sem.available_permits())
+            .field("bound", &self.sem.bound.unwrap_or(usize::MAX))
+            .field("permits", &st.permits)
+            .field("waiting", &st.waiters.waiting())
             .finish()
     }
 }
