@@ -2414,6 +2414,49 @@ fn the_demo_server_answers_431_to_heads_too_large_or_with_too_many_fields() {
 }
 
 #[test]
+fn the_demo_server_reads_a_head_trickled_byte_by_byte_and_still_refuses_a_bad_line_without_its_end()
+{
+    run_bounded(async {
+        let server = echo_or_panic_server().await;
+        server.set_keep_alive_timeout(Duration::from_millis(300));
+        // Byte by byte, each byte its own segment (the server reads them in
+        // small pieces): it reads on to each line end before it parses
+        // again — 8 parses here, against 42 when it parsed after every
+        // read — and answers.
+        let head = format!(
+            "GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Long: {}\r\n\r\n",
+            "y".repeat(2000)
+        );
+        let mut stream = TcpStream::connect(server.local_addr()).await.unwrap();
+        stream.set_nodelay(true).unwrap();
+        for byte in head.as_bytes() {
+            stream.write_all(&[*byte]).await.unwrap();
+            corio::yield_now().await;
+        }
+        let mut answer = Vec::new();
+        let read = corio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer));
+        read.await.unwrap().unwrap();
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert!(answer.ends_with("GET /slow "), "{answer}");
+        // A bad byte in a line that never ends, then the client's end of
+        // stream: still a 400 (from the last parse), not a silent close.
+        for ending in ["fin", "silence"] {
+            let mut stream = TcpStream::connect(server.local_addr()).await.unwrap();
+            stream.write_all(b"GET /\x01bad HTTP/1.1").await.unwrap();
+            if ending == "fin" {
+                stream.shutdown(std::net::Shutdown::Write).unwrap();
+            } // else: the head's time (300 ms here) runs out
+            let mut out = Vec::new();
+            let read = corio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut out));
+            read.await.unwrap().unwrap();
+            let out = String::from_utf8_lossy(&out);
+            assert!(out.starts_with("HTTP/1.1 400"), "{ending}: {out}");
+        }
+    });
+}
+
+#[test]
 fn a_stalled_upload_meets_the_read_timeout_once_even_after_a_100_continue() {
     for first in [&b""[..], b"HTTP/1.1 100 Continue\r\n\r\n"] {
         // The server answers `first`, then neither reads nor writes.

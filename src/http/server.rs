@@ -864,6 +864,8 @@ async fn read_request(
 ) -> Result<Option<(Request, bool)>, (Reply, bool)> {
     let bad = |status: u16, why: &str| Reply::new(status).body(why.to_owned()).close();
     let head_deadline = deadline_after(idle);
+    // The client stopped sending (closed, or its time for the head ran out).
+    let mut ended = false;
     loop {
         let mut fields = [httparse::EMPTY_HEADER; 64];
         let mut parsed = httparse::Request::new(&mut fields);
@@ -956,10 +958,24 @@ async fn read_request(
             Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD => {
                 return Err((bad(431, "request head too large"), head_request));
             }
+            Ok(httparse::Status::Partial) if ended => return Ok(None),
             Ok(httparse::Status::Partial) => {
-                match timeout_at(head_deadline, read_more(stream, buf)).await {
-                    Ok(0) | Err(_) => return Ok(None),
-                    Ok(_) => {}
+                // A head can end only at a line end: bytes without one are
+                // read on before parsing again, so a head trickled byte by
+                // byte costs a parse per line, not per byte (the parse
+                // starts from the first byte each time). A bad byte inside
+                // a line is found at that line's end, or when the client
+                // stops sending — then the last parse answers `400`.
+                loop {
+                    let before = buf.len();
+                    match timeout_at(head_deadline, read_more(stream, buf)).await {
+                        Ok(0) | Err(_) => {
+                            ended = true;
+                            break;
+                        }
+                        Ok(_) if buf.len() > MAX_HEAD || buf[before..].contains(&b'\n') => break,
+                        Ok(_) => {}
+                    }
                 }
             }
             Err(httparse::Error::TooManyHeaders) => {
