@@ -94,7 +94,10 @@ impl Core {
 /// The deadline is `now + duration`, taken when `sleep` is called; the
 /// timer is armed at the first poll and disarmed if the future is dropped
 /// first. `sleep(Duration::ZERO)` completes at once, without
-/// yielding; use [`yield_now`](crate::yield_now) to let others run.
+/// yielding; use [`yield_now`](crate::yield_now) to let others run. (It
+/// does take from the task's poll budget, as a socket operation does: a
+/// task in `loop { sleep(Duration::ZERO).await }` still lets the others
+/// run every 128 rounds instead of holding the loop for ever.)
 ///
 /// # Panics
 ///
@@ -269,6 +272,16 @@ impl Future for Sleep {
             self.core.cached_now() >= self.deadline
         };
         if due {
+            // Due at its first look (a zero or past deadline, an interval
+            // that is behind): done without a wait — but not without a
+            // cost to the poll's budget, as for a socket operation (tokio
+            // counts its sleeps too), or `loop { sleep(ZERO).await }` and
+            // an `Interval` whose work outlasts its period would hold the
+            // loop for as long as they run.
+            if self.timer.is_none() && !self.core.take_io_budget(cx.waker()) {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
             self.disarm();
             return Poll::Ready(());
         }
@@ -475,7 +488,9 @@ pub fn timeout_at<F: Future>(
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MissedTickBehavior {
     /// Fire the missed ticks at once, back to back, then carry on on the
-    /// original schedule.
+    /// original schedule. (Back to back within the task's poll budget: a
+    /// task that stays behind — its work outlasts the period — still lets
+    /// the others run every so many ticks.)
     Burst,
     /// Fire one tick now; if more than a whole period was missed, the next
     /// one comes a full period from now (the schedule shifts, like

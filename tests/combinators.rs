@@ -728,3 +728,40 @@ fn as_completed_goes_on_with_the_other_children_after_a_child_panic_was_caught()
     assert_eq!(got, ["1", "3", "4", "panic"]);
     assert_eq!(stream.len(), 0);
 }
+
+#[test]
+fn a_group_that_let_go_of_finished_children_still_joins_in_spawn_order_and_still_fails_on_a_late_error()
+ {
+    corio::run(async {
+        // Many children finishing while others are spawned: the group takes
+        // the outputs of the finished ones early (past 64 of them).
+        let mut group = TaskGroup::<u32, u32>::new();
+        for i in 0..500u32 {
+            group.spawn(async move {
+                if i % 7 == 0 {
+                    corio::yield_now().await;
+                }
+                Ok(i)
+            });
+            if i % 10 == 0 {
+                corio::yield_now().await;
+                corio::yield_now().await;
+            }
+        }
+        assert_eq!(group.join().await, Ok((0..500).collect::<Vec<_>>()));
+        // A failure after hundreds of children were let go still cancels
+        // the ones running and is what `join` returns.
+        let mut group = TaskGroup::<u32, u32>::new();
+        for i in 0..500u32 {
+            group.spawn(async move { Ok(i) });
+            corio::yield_now().await;
+        }
+        group.spawn(async { Err(9) });
+        let slow = group.spawn(async {
+            corio::time::sleep(Duration::from_secs(60)).await;
+            Ok(0)
+        });
+        assert_eq!(group.join().await, Err(GroupError::Failed(9)));
+        assert!(slow.is_done());
+    });
+}

@@ -617,3 +617,65 @@ fn sleeps_already_queued_end_in_deadline_order_even_when_the_later_one_is_polled
     });
     assert_eq!(*log.borrow(), ["A at 10 ms", "B at 12 ms"]);
 }
+
+#[test]
+fn a_task_that_loops_on_zero_sleeps_still_lets_the_others_run() {
+    // asyncio's `while not done: await asyncio.sleep(0)`, written with
+    // `sleep(ZERO)` (which does not yield by itself): the poll budget makes
+    // it yield every so often, so the task that sets `done` gets its turn.
+    let done = Rc::new(std::cell::Cell::new(false));
+    let rounds = corio::run({
+        let done = done.clone();
+        async move {
+            let d = done.clone();
+            let waiter = corio::spawn(async move {
+                let mut rounds = 0u32;
+                while !d.get() && rounds < 1_000_000 {
+                    sleep(Duration::ZERO).await;
+                    rounds += 1;
+                }
+                rounds
+            });
+            let setter = corio::spawn(async move { done.set(true) });
+            setter.await.unwrap();
+            waiter.await.unwrap()
+        }
+    });
+    assert!(done.get());
+    assert!(
+        rounds < 1_000,
+        "the setter waited {rounds} rounds of the zero sleep"
+    );
+}
+
+#[test]
+fn an_interval_bursting_through_missed_ticks_still_lets_the_others_run() {
+    let other_ran_at = Rc::new(std::cell::Cell::new(None));
+    corio::run({
+        let other_ran_at = other_ran_at.clone();
+        async move {
+            let ticks = Rc::new(std::cell::Cell::new(0u32));
+            let t = ticks.clone();
+            let mut every = interval(Duration::from_micros(100));
+            every.set_missed_tick_behavior(MissedTickBehavior::Burst);
+            every.tick().await;
+            // Hundreds of ticks missed at once, all due.
+            std::thread::sleep(Duration::from_millis(50));
+            let ticker = corio::spawn(async move {
+                every.tick().await; // armed on a stale clock: it waits once
+                // From here every tick is due already. Another task asks
+                // for its turn now.
+                corio::spawn(async move { other_ran_at.set(Some(ticks.get())) }).detach();
+                for _ in 0..400 {
+                    every.tick().await;
+                    t.set(t.get() + 1);
+                }
+            });
+            ticker.await.unwrap();
+            corio::yield_now().await;
+        }
+    });
+    // Back to back within the task's poll budget, not all 400 in one poll.
+    let at = other_ran_at.get().unwrap();
+    assert!(at < 400, "the other task ran only after all {at} ticks");
+}

@@ -106,7 +106,10 @@ impl<F: Future> Children<F> {
 /// Given tasks, a panic is contained in its task's `Err(TaskError)`
 /// (asyncio's `return_exceptions=True`). A plain future that panics is
 /// not contained: the panic goes through `gather` to the task awaiting
-/// it, and the other futures are dropped.
+/// it, and the other futures are dropped — while that panic unwinds, so
+/// a destructor among them that panics too aborts the process (Rust's
+/// rule for a panic during a panic; tasks, whose futures the loop drops,
+/// do not have this problem).
 ///
 /// # Examples
 ///

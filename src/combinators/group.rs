@@ -67,6 +67,12 @@ impl<E: fmt::Debug + fmt::Display> std::error::Error for GroupError<E> {}
 /// the spawning task goes on until it awaits `join`. Work that should
 /// stop on a failure too belongs in the group, as one more child.
 ///
+/// A group kept open for a long time (a server's supervisor spawning a
+/// child per connection) keeps what `join` must return — each child's
+/// output, in spawn order — and little more: as new children come, it
+/// takes the outputs of the ones that succeeded and lets their tasks go.
+/// With `T = ()` that is a few bytes per child spawned so far.
+///
 /// # Examples
 ///
 /// ```
@@ -84,6 +90,9 @@ impl<E: fmt::Debug + fmt::Display> std::error::Error for GroupError<E> {}
 #[must_use = "dropping a TaskGroup cancels its children; join it"]
 pub struct TaskGroup<T: 'static, E: 'static> {
     tasks: Vec<Option<Task<Result<T, E>>>>,
+    /// Outputs of children that succeeded and were reaped before `join`
+    /// (their handles and loop slots let go), by spawn index.
+    outputs: Vec<Option<T>>,
     failures: Rc<Failures>,
 }
 
@@ -93,6 +102,8 @@ pub struct TaskGroup<T: 'static, E: 'static> {
 struct Failures {
     first: Cell<Option<usize>>,
     children: RefCell<Vec<TaskRef>>,
+    /// Children whose watcher saw `Ok(Ok(_))`, not reaped yet.
+    succeeded: RefCell<Vec<usize>>,
 }
 
 impl Failures {
@@ -122,6 +133,7 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
     pub fn new() -> TaskGroup<T, E> {
         TaskGroup {
             tasks: Vec::new(),
+            outputs: Vec::new(),
             failures: Rc::default(),
         }
     }
@@ -149,6 +161,7 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
     where
         F: Future<Output = Result<T, E>> + 'static,
     {
+        self.reap();
         let task = crate::spawn(future);
         let task_ref = task.task_ref();
         let index = self.tasks.len();
@@ -159,12 +172,51 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
         }
         let failures = Rc::clone(&self.failures);
         task.add_watcher(move |outcome| {
-            if !matches!(outcome, Ok(Ok(_))) {
+            if matches!(outcome, Ok(Ok(_))) {
+                failures.succeeded.borrow_mut().push(index);
+            } else {
                 failures.failed(index);
             }
         });
         self.tasks.push(Some(task));
+        self.outputs.push(None);
         task_ref
+    }
+
+    /// Takes the outputs of the children that succeeded, letting their
+    /// handles go, once there are enough of them to pay for a pass over the
+    /// children still listed for cancelling: a long-lived group (a server's
+    /// connections) holds what it must return, not every finished task.
+    fn reap(&mut self) {
+        let due = {
+            let succeeded = self.failures.succeeded.borrow();
+            succeeded.len() >= 64.max(self.failures.children.borrow().len() / 2)
+        };
+        if !due {
+            return;
+        }
+        let succeeded = std::mem::take(&mut *self.failures.succeeded.borrow_mut());
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        for index in succeeded {
+            let Some(task) = self.tasks[index].as_mut() else {
+                continue;
+            };
+            if task.poll_finished(&mut cx).is_pending() {
+                // (Its watcher ran, but not all its callbacks yet.)
+                task.forget_join_waker();
+                self.failures.succeeded.borrow_mut().push(index);
+                continue;
+            }
+            let Poll::Ready(Ok(Ok(output))) = Pin::new(task).poll(&mut cx) else {
+                unreachable!("corio: its watcher saw this child succeed")
+            };
+            self.outputs[index] = Some(output);
+            self.tasks[index] = None;
+        }
+        self.failures
+            .children
+            .borrow_mut()
+            .retain(|child| !child.is_done());
     }
 
     /// How many children were spawned.
@@ -220,14 +272,14 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
     pub async fn join(mut self) -> Result<Vec<T>, GroupError<E>> {
         let n = self.tasks.len();
         let wake = WakeSet::new(n);
-        let mut outputs: Vec<Option<T>> = (0..n).map(|_| None).collect();
+        let mut outputs: Vec<Option<T>> = std::mem::take(&mut self.outputs);
         let mut errors: Vec<Option<GroupError<E>>> = (0..n).map(|_| None).collect();
         // A child that panicked keeps its outcome in its handle until the
         // end: only the failure `join` returns is taken; the handles of any
         // other panics are dropped with the group, which reports them as
         // panics nobody saw — also when this future is dropped mid-way.
         let mut panicked = vec![false; n];
-        let mut remaining = n;
+        let mut remaining = self.tasks.iter().flatten().count();
         let mut woken = Vec::new();
         std::future::poll_fn(|cx| {
             wake.take_woken(cx.waker(), &mut woken);
