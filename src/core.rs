@@ -1142,6 +1142,9 @@ impl Core {
         // would keep each other alive. Later reports go to stderr.
         let handler = self.exception_handler.take();
         drop_contained(handler);
+        // The epoll fd goes now, not when the last handle of this loop (a
+        // `Task`, a socket) does. (The eventfd went with `shared.close()`.)
+        self.reactor.borrow_mut().close();
     }
 
     /// Debug mode: lists the tasks that `close` is about to cancel.

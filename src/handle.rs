@@ -8,7 +8,8 @@
 //!   `call_soon_threadsafe` callbacks, which the loop drains once per turn;
 //! * the loop's `mio::Waker`, which interrupts a loop blocked in
 //!   `mio::Poll::poll` — written at most once per batch thanks to the
-//!   `notified` flag;
+//!   `notified` flag, and closed (its eventfd) when the loop closes, however
+//!   long handles and wakers live on;
 //! * the stop request and the closed flag.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -43,7 +44,10 @@ pub(crate) struct Shared {
     /// True once something was queued remotely and the loop was poked; the
     /// loop clears it before it drains the queue.
     notified: AtomicBool,
-    waker: mio::Waker,
+    /// `None` once the loop is closed: a handle or waker that outlives the
+    /// loop must not keep its eventfd open. (Locked only by the write that
+    /// starts a batch.)
+    waker: Mutex<Option<mio::Waker>>,
     stop: AtomicBool,
     closed: AtomicBool,
     /// Live [`LoopHandle`]s: while one exists, another thread may still
@@ -60,7 +64,7 @@ impl Shared {
         Shared {
             remote: Mutex::new(Remote::default()),
             notified: AtomicBool::new(false),
-            waker,
+            waker: Mutex::new(Some(waker)),
             stop: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             handles: AtomicUsize::new(0),
@@ -111,7 +115,10 @@ impl Shared {
             // A failed write to the eventfd means the loop is gone or the
             // process is out of resources; the loop picks the queue up at its
             // next turn either way.
-            let _ = self.waker.wake();
+            let waker = self.waker.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(waker) = &*waker {
+                let _ = waker.wake();
+            }
         }
     }
 
@@ -156,6 +163,8 @@ impl Shared {
         let mut remote = self.lock();
         self.closed.store(true, Ordering::Release);
         self.notified.store(false, Ordering::Release);
+        // Nothing will wait for it any more: close the eventfd now.
+        drop(self.waker.lock().unwrap_or_else(|e| e.into_inner()).take());
         std::mem::take(&mut *remote)
     }
 
@@ -196,7 +205,7 @@ impl Shared {
 ///
 /// This is the asyncio idiom `loop.call_soon_threadsafe(cb)` plus
 /// `loop.stop()`: the only ways another thread may touch a loop. A handle
-/// never keeps the loop alive; once the loop is dropped,
+/// never keeps the loop alive (nor its file descriptors); once the loop is dropped,
 /// [`is_closed`](LoopHandle::is_closed) says so, `call_soon_threadsafe`
 /// refuses new callbacks and `stop` does nothing.
 ///

@@ -424,7 +424,9 @@ pub(crate) struct Polled {
 }
 
 pub(crate) struct Reactor {
-    poll: Poll,
+    /// `None` once the loop is closed (`close`): a task handle or socket
+    /// that outlives the loop must not keep its epoll fd open.
+    poll: Option<Poll>,
     events: Events,
     sources: Slab<Rc<Source>>,
     /// Registrations so far: the generation part of the next token.
@@ -440,7 +442,7 @@ impl Reactor {
         let poll = Poll::new()?;
         let waker = mio::Waker::new(poll.registry(), Reactor::WAKER)?;
         let reactor = Reactor {
-            poll,
+            poll: Some(poll),
             events: Events::with_capacity(1024),
             sources: Slab::new(),
             registrations: 0,
@@ -464,7 +466,10 @@ impl Reactor {
         self.registrations = self.registrations.wrapping_add(1);
         let generation = (self.registrations as usize) & INDEX_MASK;
         let token = Token((generation << INDEX_BITS) | index);
-        self.poll.registry().register(io, token, interest)?;
+        let Some(poll) = &self.poll else {
+            return Err(io::Error::other("corio: the event loop is closed"));
+        };
+        poll.registry().register(io, token, interest)?;
         let source = Rc::new(Source {
             token,
             ready: Cell::new(READABLE | WRITABLE),
@@ -484,7 +489,10 @@ impl Reactor {
     ) -> Vec<Waker> {
         // Failing only if the fd is already gone from the epoll set, which
         // is what we want anyway.
-        let _ = self.poll.registry().deregister(io);
+        // (A closed loop's epoll set is gone with its fd.)
+        if let Some(poll) = &self.poll {
+            let _ = poll.registry().deregister(io);
+        }
         let index = source.token.0 & INDEX_MASK;
         if self
             .sources
@@ -494,6 +502,13 @@ impl Reactor {
             self.sources.remove(index);
         }
         source.take_wakers()
+    }
+
+    /// The loop is closing: lets go of the epoll fd (sources dropped later
+    /// just close their own fds) and of the event buffer.
+    pub(crate) fn close(&mut self) {
+        self.poll = None;
+        self.events = Events::with_capacity(0);
     }
 
     /// Does any task wait on I/O?
@@ -517,7 +532,10 @@ impl Reactor {
     /// the loop simply goes round again.
     pub(crate) fn poll(&mut self, timeout: Option<Duration>, wake: &mut Vec<Waker>) -> Polled {
         let mut polled = Polled::default();
-        match self.poll.poll(&mut self.events, timeout) {
+        let Some(poll) = &mut self.poll else {
+            unreachable!("corio: a closed loop is never polled");
+        };
+        match poll.poll(&mut self.events, timeout) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return polled,
             // epoll_wait fails otherwise only on a bad descriptor or a bad

@@ -18,6 +18,36 @@ fn dropping_a_loop_returns_its_file_descriptors() {
     a_wake_after_the_loop_was_dropped_does_not_keep_it_alive();
     an_exception_handler_holding_a_task_ref_does_not_keep_the_loop_alive();
     a_done_callback_holding_handles_does_not_keep_the_loop_alive();
+    handles_that_outlive_their_loop_do_not_keep_its_file_descriptors();
+}
+
+fn handles_that_outlive_their_loop_do_not_keep_its_file_descriptors() {
+    let before = open_fds();
+    let handles: Vec<_> = (0..10)
+        .map(|_| corio::EventLoop::new().unwrap().handle())
+        .collect();
+    assert_eq!(open_fds(), before, "LoopHandles of dropped loops");
+    assert!(handles.iter().all(|h| h.is_closed()));
+    assert!(!handles[0].call_soon_threadsafe(|| ()));
+    handles[0].stop(); // does nothing, and does not fail
+    let tasks: Vec<_> = (0..10)
+        .map(|_| corio::EventLoop::new().unwrap().spawn(async {}))
+        .collect();
+    assert_eq!(open_fds(), before, "Task handles of dropped loops");
+    let callbacks: Vec<_> = (0..10)
+        .map(|_| corio::EventLoop::new().unwrap().call_soon(|| ()))
+        .collect();
+    assert_eq!(open_fds(), before, "callback handles of dropped loops");
+    // A socket that outlives its loop closes its own fd when dropped.
+    let mut lp = corio::EventLoop::new().unwrap();
+    let listener = lp
+        .run_until_complete(corio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    drop(lp);
+    assert_eq!(open_fds(), before + 1, "only the listener's own fd");
+    drop(listener);
+    assert_eq!(open_fds(), before);
+    drop((handles, tasks, callbacks));
 }
 
 fn a_dropped_loop_closes_its_epoll_and_eventfd() {
