@@ -458,8 +458,18 @@ impl EventLoop {
     /// # Examples
     ///
     /// ```
-    /// let lp = corio::EventLoop::new()?;
-    /// lp.set_slow_callback_duration(std::time::Duration::from_millis(50));
+    /// use std::{cell::RefCell, rc::Rc, time::Duration};
+    /// use corio::ReportKind;
+    ///
+    /// let mut lp = corio::EventLoop::new()?;
+    /// lp.set_debug(true);
+    /// lp.set_slow_callback_duration(Duration::from_millis(5));
+    /// let kinds = Rc::new(RefCell::new(Vec::new()));
+    /// let k = kinds.clone();
+    /// lp.set_exception_handler(move |report| k.borrow_mut().push(report.kind()));
+    /// lp.call_soon(|| std::thread::sleep(Duration::from_millis(20))); // holds the loop
+    /// lp.run_once();
+    /// assert_eq!(*kinds.borrow(), [ReportKind::SlowCallback]);
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn set_slow_callback_duration(&self, limit: Duration) {
@@ -519,8 +529,24 @@ impl EventLoop {
     /// # Examples
     ///
     /// ```
-    /// let lp = corio::EventLoop::new()?;
-    /// lp.set_stall_grace(std::time::Duration::from_secs(30));
+    /// use std::{cell::RefCell, rc::Rc, time::Duration};
+    /// use corio::ReportKind;
+    ///
+    /// let mut lp = corio::EventLoop::new()?;
+    /// lp.set_debug(true);
+    /// lp.set_stall_grace(Duration::from_millis(10));
+    /// let kinds = Rc::new(RefCell::new(Vec::new()));
+    /// let k = kinds.clone();
+    /// lp.set_exception_handler(move |report| k.borrow_mut().push(report.kind()));
+    /// // A thread answers after 50 ms: nothing on the loop can tell whether it will.
+    /// let (tx, rx) = corio::pool::channel::oneshot();
+    /// let answer = std::thread::spawn(move || {
+    ///     std::thread::sleep(Duration::from_millis(50));
+    ///     tx.send(7)
+    /// });
+    /// assert_eq!(lp.run_until_complete(rx), Ok(7));
+    /// assert_eq!(*kinds.borrow(), [ReportKind::Stall]); // reported after 10 ms, and waited on
+    /// # answer.join().unwrap().unwrap();
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn set_stall_grace(&self, grace: Duration) {

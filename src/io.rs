@@ -101,8 +101,13 @@ impl<R: AsyncRead + Unpin> BufReader<R> {
     /// # Examples
     ///
     /// ```
-    /// let reader = corio::io::BufReader::with_capacity(64, &b"data"[..]);
-    /// # drop(reader);
+    /// corio::run(async {
+    ///     let mut reader = corio::io::BufReader::with_capacity(2, &b"ab\ncd\n"[..]);
+    ///     let mut line = String::new();
+    ///     reader.read_line(&mut line).await.unwrap();
+    ///     assert_eq!(line, "ab\n"); // a line longer than the buffer still comes whole
+    ///     assert!(reader.buffer().len() <= 2); // the buffer holds at most 2 bytes
+    /// });
     /// ```
     pub fn with_capacity(capacity: usize, inner: R) -> BufReader<R> {
         BufReader {
@@ -185,8 +190,10 @@ impl<R: AsyncRead + Unpin> BufReader<R> {
     /// # Examples
     ///
     /// ```
-    /// let mut reader = corio::io::BufReader::new(&b"x"[..]);
-    /// let _inner: &mut &[u8] = reader.get_mut();
+    /// let mut reader = corio::io::BufReader::new(&b"xyz"[..]);
+    /// let inner: &mut &[u8] = reader.get_mut();
+    /// *inner = &inner[1..]; // skips a byte behind the reader's back
+    /// assert_eq!(reader.into_inner(), b"yz");
     /// ```
     pub fn get_mut(&mut self) -> &mut R {
         &mut self.inner
@@ -523,8 +530,14 @@ impl<R: AsyncRead + Unpin> Lines<R> {
     /// # Examples
     ///
     /// ```
-    /// let lines = corio::io::BufReader::new(&b""[..]).lines();
-    /// let _reader = lines.into_inner();
+    /// corio::run(async {
+    ///     let mut lines = corio::io::BufReader::new(&b"a\nb\n"[..]).lines();
+    ///     assert_eq!(lines.next_line().await.unwrap().as_deref(), Some("a"));
+    ///     let mut reader = lines.into_inner(); // with what it had buffered
+    ///     let mut rest = String::new();
+    ///     reader.read_line(&mut rest).await.unwrap();
+    ///     assert_eq!(rest, "b\n");
+    /// });
     /// ```
     pub fn into_inner(self) -> BufReader<R> {
         self.reader
@@ -649,8 +662,13 @@ impl<W: AsyncWrite + Unpin> BufWriter<W> {
     /// # Examples
     ///
     /// ```
-    /// let writer = corio::io::BufWriter::new(Vec::<u8>::new());
-    /// # drop(writer);
+    /// corio::run(async {
+    ///     let mut writer = corio::io::BufWriter::new(Vec::<u8>::new());
+    ///     writer.write_all(b"hi").await.unwrap();
+    ///     assert!(writer.get_ref().is_empty()); // still in the buffer
+    ///     writer.flush().await.unwrap();
+    ///     assert_eq!(writer.get_ref(), b"hi");
+    /// });
     /// ```
     pub fn new(inner: W) -> BufWriter<W> {
         BufWriter::with_capacity(DEFAULT_CAPACITY, inner)
@@ -661,8 +679,13 @@ impl<W: AsyncWrite + Unpin> BufWriter<W> {
     /// # Examples
     ///
     /// ```
-    /// let writer = corio::io::BufWriter::with_capacity(64, Vec::<u8>::new());
-    /// # drop(writer);
+    /// corio::run(async {
+    ///     let mut writer = corio::io::BufWriter::with_capacity(4, Vec::<u8>::new());
+    ///     writer.write_all(b"abc").await.unwrap();
+    ///     assert_eq!(writer.buffer(), b"abc"); // fits: kept
+    ///     writer.write_all(b"defg").await.unwrap();
+    ///     assert_eq!(writer.get_ref(), b"abcdefg"); // would not fit: written out
+    /// });
     /// ```
     pub fn with_capacity(capacity: usize, inner: W) -> BufWriter<W> {
         BufWriter {
@@ -689,8 +712,13 @@ impl<W: AsyncWrite + Unpin> BufWriter<W> {
     /// # Examples
     ///
     /// ```
-    /// let mut writer = corio::io::BufWriter::new(Vec::<u8>::new());
-    /// writer.get_mut().push(1);
+    /// corio::run(async {
+    ///     let mut writer = corio::io::BufWriter::new(Vec::<u8>::new());
+    ///     writer.write_all(&[1]).await.unwrap();
+    ///     writer.get_mut().push(2); // jumps the queue
+    ///     writer.flush().await.unwrap();
+    ///     assert_eq!(writer.get_ref(), &[2, 1]);
+    /// });
     /// ```
     pub fn get_mut(&mut self) -> &mut W {
         &mut self.inner

@@ -255,8 +255,10 @@ impl Dump {
 ///
 /// ```
 /// corio::run(async {
-///     let _idle = corio::Builder::new().name("idle").spawn(async {});
-///     println!("{}", corio::debug::dump());
+///     let idle = corio::Builder::new().name("idle").spawn(async {});
+///     let dump = corio::debug::dump();
+///     assert_eq!(dump.task(idle.id()).unwrap().name, "idle");
+///     assert!(dump.to_string().contains("idle")); // the table
 /// });
 /// ```
 #[track_caller]

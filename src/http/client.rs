@@ -218,7 +218,8 @@ impl Client {
     ///
     /// ```
     /// let client = corio::http::Client::new();
-    /// # drop(client);
+    /// assert_eq!(client.idle_connections(), 0);
+    /// assert!(format!("{client:?}").contains("max_redirects: 10")); // a default
     /// ```
     pub fn new() -> Client {
         Client::from_config(Config::default())
@@ -236,7 +237,8 @@ impl Client {
     ///     .max_redirects(3)
     ///     .build()
     ///     .unwrap();
-    /// # drop(client);
+    /// let settings = format!("{client:?}");
+    /// assert!(settings.contains("read_timeout: 5s") && settings.contains("max_redirects: 3"));
     /// ```
     pub fn builder() -> Builder {
         Builder {
@@ -659,7 +661,10 @@ impl fmt::Debug for Client {
 ///     .default_header("Accept-Language", "zh-CN")
 ///     .build()
 ///     .unwrap();
-/// # drop(client);
+/// let settings = format!("{client:?}");
+/// assert!(settings.contains("connect_timeout: 2s"));
+/// assert!(settings.contains(r#""User-Agent": "my-crawler/1.0""#));
+/// assert!(settings.contains(r#""Accept-Language": "zh-CN""#));
 /// ```
 #[derive(Debug)]
 pub struct Builder {
@@ -674,7 +679,7 @@ impl Builder {
     ///
     /// ```
     /// let builder = corio::http::Client::builder().connect_timeout(std::time::Duration::from_secs(1));
-    /// # drop(builder);
+    /// assert!(format!("{builder:?}").contains("connect_timeout: 1s"));
     /// ```
     pub fn connect_timeout(mut self, timeout: Duration) -> Builder {
         self.config.connect_timeout = timeout;
@@ -689,8 +694,18 @@ impl Builder {
     /// # Examples
     ///
     /// ```
-    /// let builder = corio::http::Client::builder().read_timeout(std::time::Duration::from_secs(5));
-    /// # drop(builder);
+    /// use std::time::{Duration, Instant};
+    /// use corio::http::{Client, ErrorKind};
+    ///
+    /// # corio::run(async {
+    /// # let silent = std::net::TcpListener::bind("127.0.0.1:0")?; // accepts (backlog), never answers
+    /// # let url = format!("http://{}/", silent.local_addr()?);
+    /// let client = Client::builder().read_timeout(Duration::from_millis(30)).build()?;
+    /// let started = Instant::now();
+    /// let err = client.get(url).send().await.unwrap_err(); // the server never answers
+    /// assert_eq!(err.kind(), ErrorKind::Timeout);
+    /// assert!(started.elapsed() < Duration::from_secs(5));
+    /// # Ok::<_, Box<dyn std::error::Error>>(()) }).unwrap();
     /// ```
     pub fn read_timeout(mut self, timeout: Duration) -> Builder {
         self.config.read_timeout = timeout;
@@ -704,8 +719,18 @@ impl Builder {
     /// # Examples
     ///
     /// ```
-    /// let builder = corio::http::Client::builder().total_timeout(std::time::Duration::from_secs(60));
-    /// # drop(builder);
+    /// use std::time::{Duration, Instant};
+    /// use corio::http::{Client, ErrorKind};
+    ///
+    /// # corio::run(async {
+    /// # let silent = std::net::TcpListener::bind("127.0.0.1:0")?; // accepts (backlog), never answers
+    /// # let url = format!("http://{}/", silent.local_addr()?);
+    /// let client = Client::builder().total_timeout(Duration::from_millis(30)).build()?;
+    /// let started = Instant::now();
+    /// let err = client.get(url).send().await.unwrap_err(); // the server never answers
+    /// assert_eq!(err.kind(), ErrorKind::Timeout);
+    /// assert!(started.elapsed() < Duration::from_secs(5)); // not the 30 s read timeout
+    /// # Ok::<_, Box<dyn std::error::Error>>(()) }).unwrap();
     /// ```
     pub fn total_timeout(mut self, timeout: Duration) -> Builder {
         self.config.total_timeout = Some(timeout);
@@ -718,8 +743,15 @@ impl Builder {
     /// # Examples
     ///
     /// ```
-    /// let builder = corio::http::Client::builder().follow_redirects(false);
-    /// # drop(builder);
+    /// use corio::http::{Client, server::{Reply, Server}};
+    ///
+    /// # corio::run(async {
+    /// let server = Server::bind("127.0.0.1:0", |_req| async { Reply::redirect(302, "/elsewhere") }).await?;
+    /// let client = Client::builder().follow_redirects(false).build()?;
+    /// let response = client.get(server.url("/")).send().await?;
+    /// assert_eq!(response.status, 302);
+    /// assert_eq!(response.header("location"), Some("/elsewhere"));
+    /// # Ok::<_, Box<dyn std::error::Error>>(()) }).unwrap();
     /// ```
     pub fn follow_redirects(mut self, follow: bool) -> Builder {
         self.config.follow_redirects = follow;
@@ -732,8 +764,23 @@ impl Builder {
     /// # Examples
     ///
     /// ```
-    /// let builder = corio::http::Client::builder().max_redirects(3);
-    /// # drop(builder);
+    /// use corio::http::{Client, ErrorKind, server::{Reply, Server}};
+    ///
+    /// # corio::run(async {
+    /// let server = Server::bind("127.0.0.1:0", |req| async move {
+    ///     match req.path() {
+    ///         "/a" => Reply::redirect(302, "/b"),
+    ///         "/b" => Reply::redirect(302, "/c"),
+    ///         _ => Reply::text("end"),
+    ///     }
+    /// })
+    /// .await?;
+    /// let one = Client::builder().max_redirects(1).build()?;
+    /// let err = one.get(server.url("/a")).send().await.unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::TooManyRedirects);
+    /// let two = Client::builder().max_redirects(2).build()?;
+    /// assert_eq!(two.get(server.url("/a")).send().await?.text(), "end");
+    /// # Ok::<_, Box<dyn std::error::Error>>(()) }).unwrap();
     /// ```
     pub fn max_redirects(mut self, max: usize) -> Builder {
         self.config.max_redirects = max;
@@ -745,8 +792,17 @@ impl Builder {
     /// # Examples
     ///
     /// ```
-    /// let builder = corio::http::Client::builder().max_head_bytes(8 * 1024);
-    /// # drop(builder);
+    /// use corio::http::{Client, ErrorKind, server::{Reply, Server}};
+    ///
+    /// # corio::run(async {
+    /// let server = Server::bind("127.0.0.1:0", |_req| async {
+    ///     Reply::new(200).header("X-Padding", "x".repeat(200))
+    /// })
+    /// .await?;
+    /// let client = Client::builder().max_head_bytes(128).build()?;
+    /// let err = client.get(server.url("/")).send().await.unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::TooLarge);
+    /// # Ok::<_, Box<dyn std::error::Error>>(()) }).unwrap();
     /// ```
     pub fn max_head_bytes(mut self, max: usize) -> Builder {
         self.config.max_head_bytes = max;
@@ -761,8 +817,14 @@ impl Builder {
     /// # Examples
     ///
     /// ```
-    /// let builder = corio::http::Client::builder().max_body_bytes(u64::MAX);
-    /// # drop(builder);
+    /// use corio::http::{Client, ErrorKind, server::{Reply, Server}};
+    ///
+    /// # corio::run(async {
+    /// let server = Server::bind("127.0.0.1:0", |_req| async { Reply::text("twelve bytes") }).await?;
+    /// let client = Client::builder().max_body_bytes(4).build()?;
+    /// let err = client.get(server.url("/")).send().await.unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::TooLarge);
+    /// # Ok::<_, Box<dyn std::error::Error>>(()) }).unwrap();
     /// ```
     pub fn max_body_bytes(mut self, max: u64) -> Builder {
         self.config.max_body_bytes = max;
@@ -774,8 +836,16 @@ impl Builder {
     /// # Examples
     ///
     /// ```
-    /// let builder = corio::http::Client::builder().user_agent("fetch/1.0");
-    /// # drop(builder);
+    /// use corio::http::{Client, server::{Reply, Server}};
+    ///
+    /// # corio::run(async {
+    /// let server = Server::bind("127.0.0.1:0", |req| async move {
+    ///     Reply::text(req.headers.get_str("user-agent").unwrap_or("").to_owned())
+    /// })
+    /// .await?;
+    /// let client = Client::builder().user_agent("fetch/1.0").build()?;
+    /// assert_eq!(client.get(server.url("/")).send().await?.text(), "fetch/1.0");
+    /// # Ok::<_, Box<dyn std::error::Error>>(()) }).unwrap();
     /// ```
     pub fn user_agent(self, agent: impl AsRef<[u8]>) -> Builder {
         self.default_header("User-Agent", agent)
@@ -819,8 +889,16 @@ impl Builder {
     /// # Examples
     ///
     /// ```
-    /// let builder = corio::http::Client::builder().keep_alive(false);
-    /// # drop(builder);
+    /// use corio::http::{Client, server::{Reply, Server}};
+    ///
+    /// # corio::run(async {
+    /// let server = Server::bind("127.0.0.1:0", |_req| async { Reply::text("hi") }).await?;
+    /// let client = Client::builder().keep_alive(false).build()?;
+    /// client.get(server.url("/")).send().await?;
+    /// client.get(server.url("/")).send().await?;
+    /// assert_eq!(client.idle_connections(), 0);
+    /// assert_eq!(server.connections(), 2); // one connection per request
+    /// # Ok::<_, Box<dyn std::error::Error>>(()) }).unwrap();
     /// ```
     pub fn keep_alive(mut self, keep: bool) -> Builder {
         let value = if keep { "keep-alive" } else { "close" };
@@ -837,8 +915,18 @@ impl Builder {
     /// # Examples
     ///
     /// ```
-    /// let builder = corio::http::Client::builder().pool(std::time::Duration::from_secs(5), 4);
-    /// # drop(builder);
+    /// use std::time::Duration;
+    /// use corio::http::{Client, server::{Reply, Server}};
+    ///
+    /// # corio::run(async {
+    /// let server = Server::bind("127.0.0.1:0", |_req| async { Reply::text("hi") }).await?;
+    /// let pooled = Client::builder().pool(Duration::from_secs(5), 4).build()?;
+    /// pooled.get(server.url("/")).send().await?;
+    /// assert_eq!(pooled.idle_connections(), 1); // kept for the next request
+    /// let unpooled = Client::builder().pool(Duration::from_secs(5), 0).build()?;
+    /// unpooled.get(server.url("/")).send().await?;
+    /// assert_eq!(unpooled.idle_connections(), 0);
+    /// # Ok::<_, Box<dyn std::error::Error>>(()) }).unwrap();
     /// ```
     pub fn pool(mut self, idle_timeout: Duration, max_idle_per_host: usize) -> Builder {
         self.config.pool_idle_timeout = idle_timeout;
@@ -947,8 +1035,13 @@ impl RequestBuilder {
     /// # Examples
     ///
     /// ```
-    /// let request = corio::http::Client::new().post("http://127.0.0.1/").body("name=corio");
-    /// # drop(request);
+    /// use corio::http::{Client, server::{Reply, Server}};
+    ///
+    /// # corio::run(async {
+    /// let server = Server::bind("127.0.0.1:0", |req| async move { Reply::new(200).body(req.body) }).await?;
+    /// let response = Client::new().post(server.url("/")).body("name=corio").send().await?;
+    /// assert_eq!(response.text(), "name=corio"); // echoed back
+    /// # Ok::<_, Box<dyn std::error::Error>>(()) }).unwrap();
     /// ```
     pub fn body(mut self, body: impl Into<Vec<u8>>) -> RequestBuilder {
         self.body = body.into();
@@ -961,8 +1054,17 @@ impl RequestBuilder {
     /// # Examples
     ///
     /// ```
-    /// let request = corio::http::Client::new().get("http://127.0.0.1/").timeout(std::time::Duration::from_secs(3));
-    /// # drop(request);
+    /// use std::time::{Duration, Instant};
+    /// use corio::http::{Client, ErrorKind};
+    ///
+    /// # corio::run(async {
+    /// # let silent = std::net::TcpListener::bind("127.0.0.1:0")?; // accepts (backlog), never answers
+    /// # let url = format!("http://{}/", silent.local_addr()?);
+    /// let started = Instant::now();
+    /// let err = Client::new().get(url).timeout(Duration::from_millis(30)).send().await.unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::Timeout);
+    /// assert!(started.elapsed() < Duration::from_secs(5)); // not the client's 30 s
+    /// # Ok::<_, Box<dyn std::error::Error>>(()) }).unwrap();
     /// ```
     pub fn timeout(mut self, timeout: Duration) -> RequestBuilder {
         self.timeout = Some(timeout);

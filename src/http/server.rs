@@ -119,11 +119,13 @@ impl Request {
     /// # Examples
     ///
     /// ```
-    /// # use corio::http::server::Request;
-    /// # fn check(req: &Request) {
-    /// // For "GET /a/b?c=d": "/a/b"
-    /// let path: &str = req.path();
-    /// # }
+    /// # use corio::http::{Headers, Version, server::Request};
+    /// # let req = Request {
+    /// #     method: "GET".into(), target: "/a/b?c=d".into(), version: Version::Http11,
+    /// #     headers: Headers::new(), body: Vec::new(), peer: ([127, 0, 0, 1], 9).into(),
+    /// # };
+    /// // For "GET /a/b?c=d":
+    /// assert_eq!(req.path(), "/a/b");
     /// ```
     pub fn path(&self) -> &str {
         match self.origin_form().split('?').next() {
@@ -154,11 +156,13 @@ impl Request {
     /// # Examples
     ///
     /// ```
-    /// # use corio::http::server::Request;
-    /// # fn check(req: &Request) {
-    /// // For "GET /a/b?c=d": Some("c=d")
-    /// let query: Option<&str> = req.query();
-    /// # }
+    /// # use corio::http::{Headers, Version, server::Request};
+    /// # let req = Request {
+    /// #     method: "GET".into(), target: "/a/b?c=d".into(), version: Version::Http11,
+    /// #     headers: Headers::new(), body: Vec::new(), peer: ([127, 0, 0, 1], 9).into(),
+    /// # };
+    /// // For "GET /a/b?c=d":
+    /// assert_eq!(req.query(), Some("c=d"));
     /// ```
     pub fn query(&self) -> Option<&str> {
         self.origin_form().split_once('?').map(|(_, query)| query)
@@ -177,7 +181,8 @@ impl Request {
 /// let created = Reply::new(201).header("Location", "/items/7").body("made");
 /// let slow = Reply::text("x".repeat(1000)).paced(100, Duration::from_millis(10)); // 100 B every 10 ms
 /// let streamed = Reply::text("in pieces").chunked();
-/// # drop((page, created, slow, streamed));
+/// assert_eq!((page.status(), created.status()), (200, 201));
+/// assert!(format!("{slow:?} {streamed:?}").contains("chunked: true"));
 /// ```
 #[derive(Debug, Clone)]
 pub struct Reply {
@@ -296,8 +301,13 @@ impl Reply {
     /// # Examples
     ///
     /// ```
-    /// let reply = corio::http::server::Reply::new(200).header("Cache-Control", "no-store");
-    /// # drop(reply);
+    /// use corio::http::server::{Reply, Server};
+    ///
+    /// # corio::run(async {
+    /// let server = Server::bind("127.0.0.1:0", |_req| async { Reply::new(200).header("Cache-Control", "no-store") }).await?;
+    /// let response = corio::http::get(server.url("/")).await?;
+    /// assert_eq!(response.header("cache-control"), Some("no-store"));
+    /// # Ok::<_, Box<dyn std::error::Error>>(()) }).unwrap();
     /// ```
     #[track_caller]
     pub fn header(mut self, name: &str, value: impl AsRef<[u8]>) -> Reply {
@@ -321,8 +331,14 @@ impl Reply {
     /// # Examples
     ///
     /// ```
-    /// let reply = corio::http::server::Reply::new(200).body(vec![0u8; 1024]);
-    /// # drop(reply);
+    /// use corio::http::server::{Reply, Server};
+    ///
+    /// # corio::run(async {
+    /// let server = Server::bind("127.0.0.1:0", |_req| async { Reply::new(200).body(vec![0u8; 1024]) }).await?;
+    /// let response = corio::http::get(server.url("/")).await?;
+    /// assert_eq!(response.header("content-length"), Some("1024"));
+    /// assert_eq!(response.body, vec![0u8; 1024]);
+    /// # Ok::<_, Box<dyn std::error::Error>>(()) }).unwrap();
     /// ```
     pub fn body(mut self, body: impl Into<Vec<u8>>) -> Reply {
         self.body = body.into();
@@ -336,8 +352,14 @@ impl Reply {
     /// # Examples
     ///
     /// ```
-    /// let reply = corio::http::server::Reply::text("abc").chunked();
-    /// # drop(reply);
+    /// use corio::http::server::{Reply, Server};
+    ///
+    /// # corio::run(async {
+    /// let server = Server::bind("127.0.0.1:0", |_req| async { Reply::text("abc").chunked() }).await?;
+    /// let response = corio::http::get(server.url("/")).await?;
+    /// assert_eq!(response.header("transfer-encoding"), Some("chunked"));
+    /// assert_eq!(response.text(), "abc");
+    /// # Ok::<_, Box<dyn std::error::Error>>(()) }).unwrap();
     /// ```
     pub fn chunked(mut self) -> Reply {
         self.chunked = true;
@@ -350,10 +372,19 @@ impl Reply {
     /// # Examples
     ///
     /// ```
-    /// use std::time::Duration;
+    /// use std::time::{Duration, Instant};
+    /// use corio::http::server::{Reply, Server};
     ///
-    /// let reply = corio::http::server::Reply::text("slow").paced(1, Duration::from_millis(100));
-    /// # drop(reply);
+    /// # corio::run(async {
+    /// let server = Server::bind("127.0.0.1:0", |_req| async {
+    ///     Reply::text("slow").paced(1, Duration::from_millis(10)) // 1 byte every 10 ms
+    /// })
+    /// .await?;
+    /// let started = Instant::now();
+    /// let response = corio::http::get(server.url("/")).await?;
+    /// assert_eq!(response.text(), "slow");
+    /// assert!(started.elapsed() >= Duration::from_millis(40)); // 4 pauses
+    /// # Ok::<_, Box<dyn std::error::Error>>(()) }).unwrap();
     /// ```
     pub fn paced(mut self, piece: usize, every: Duration) -> Reply {
         self.pace = Some((piece.max(1), every));
@@ -365,8 +396,15 @@ impl Reply {
     /// # Examples
     ///
     /// ```
-    /// let reply = corio::http::server::Reply::text("bye").close();
-    /// # drop(reply);
+    /// use corio::http::server::{Reply, Server};
+    ///
+    /// # corio::run(async {
+    /// let server = Server::bind("127.0.0.1:0", |_req| async { Reply::text("bye").close() }).await?;
+    /// let client = corio::http::Client::new();
+    /// let response = client.get(server.url("/")).send().await?;
+    /// assert_eq!(response.header("connection"), Some("close"));
+    /// assert_eq!(client.idle_connections(), 0); // not kept for reuse
+    /// # Ok::<_, Box<dyn std::error::Error>>(()) }).unwrap();
     /// ```
     pub fn close(mut self) -> Reply {
         self.close = true;
@@ -666,12 +704,17 @@ impl Server {
     /// # Examples
     ///
     /// ```
-    /// use std::time::Duration;
+    /// use std::time::{Duration, Instant};
     /// use corio::http::server::{Reply, Server};
     ///
     /// corio::run(async {
     ///     let server = Server::bind("127.0.0.1:0", |_req| async { Reply::new(204) }).await?;
-    ///     server.set_keep_alive_timeout(Duration::from_millis(100));
+    ///     server.set_keep_alive_timeout(Duration::from_millis(20));
+    ///     let mut silent = corio::net::TcpStream::connect(server.local_addr()).await?;
+    ///     let started = Instant::now();
+    ///     let mut rest = Vec::new();
+    ///     silent.read_to_end(&mut rest).await?; // ends when the server closes the idle connection
+    ///     assert!(started.elapsed() < Duration::from_secs(5));
     ///     Ok::<_, std::io::Error>(())
     /// })
     /// .unwrap();

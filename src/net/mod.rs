@@ -89,7 +89,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV
 ///     let b = corio::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
 ///     let c = corio::net::UdpSocket::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
 ///     let d = corio::net::UdpSocket::bind(("localhost", 0)).await.unwrap(); // resolved
-///     # drop((a, b, c, d));
+///     for socket in [a, b, c, d] {
+///         assert!(socket.local_addr().unwrap().ip().is_loopback());
+///     }
 /// });
 /// ```
 pub trait ToSocketAddrs: sealed::Sealed {

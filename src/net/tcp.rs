@@ -58,7 +58,8 @@ impl ListenOptions {
     ///
     /// ```
     /// let options = corio::net::ListenOptions::new();
-    /// # drop(options);
+    /// let shown = format!("{options:?}"); // the defaults
+    /// assert!(shown.contains("reuse_address: true") && shown.contains("backlog: 1024"));
     /// ```
     pub fn new() -> ListenOptions {
         ListenOptions {
@@ -75,7 +76,7 @@ impl ListenOptions {
     ///
     /// ```
     /// let options = corio::net::ListenOptions::new().reuse_address(false);
-    /// # drop(options);
+    /// assert!(format!("{options:?}").contains("reuse_address: false"));
     /// ```
     pub fn reuse_address(mut self, on: bool) -> ListenOptions {
         self.reuse_address = on;
@@ -91,8 +92,15 @@ impl ListenOptions {
     /// # Examples
     ///
     /// ```
-    /// let options = corio::net::ListenOptions::new().reuse_port(true);
-    /// # drop(options);
+    /// corio::run(async {
+    ///     let options = corio::net::ListenOptions::new().reuse_port(true);
+    ///     let first = options.bind("127.0.0.1:0").await.unwrap();
+    ///     let addr = first.local_addr().unwrap();
+    ///     let second = options.bind(addr).await.unwrap(); // the same port, no "address in use"
+    ///     assert_eq!(second.local_addr().unwrap(), addr);
+    ///     // Without it, the port is taken:
+    ///     assert!(corio::net::ListenOptions::new().bind(addr).await.is_err());
+    /// });
     /// ```
     pub fn reuse_port(mut self, on: bool) -> ListenOptions {
         self.reuse_port = on;
@@ -106,7 +114,7 @@ impl ListenOptions {
     ///
     /// ```
     /// let options = corio::net::ListenOptions::new().backlog(4096);
-    /// # drop(options);
+    /// assert!(format!("{options:?}").contains("backlog: 4096"));
     /// ```
     pub fn backlog(mut self, backlog: u32) -> ListenOptions {
         self.backlog = i32::try_from(backlog).unwrap_or(i32::MAX);
@@ -168,9 +176,14 @@ impl TcpListener {
     ///
     /// ```
     /// corio::run(async {
-    ///     let listener = corio::net::TcpListener::bind("[::1]:0").await;
+    ///     let v6 = corio::net::TcpListener::bind("[::1]:0").await;
     ///     // IPv6 may be off on some machines; IPv4 always works:
     ///     let listener = corio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    ///     let addr = listener.local_addr().unwrap();
+    ///     assert!(addr.ip().is_loopback() && addr.port() != 0); // port 0: the system picked one
+    ///     if let Ok(v6) = v6 {
+    ///         assert!(v6.local_addr().unwrap().is_ipv6());
+    ///     }
     /// });
     /// ```
     pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
@@ -213,8 +226,9 @@ impl TcpListener {
     ///
     /// corio::run(async {
     ///     let listener = corio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    ///     corio::spawn(corio::net::TcpStream::connect(listener.local_addr().unwrap()));
-    ///     let (_stream, _peer) = poll_fn(|cx| listener.poll_accept(cx)).await.unwrap();
+    ///     let client = corio::spawn(corio::net::TcpStream::connect(listener.local_addr().unwrap()));
+    ///     let (_stream, peer) = poll_fn(|cx| listener.poll_accept(cx)).await.unwrap();
+    ///     assert_eq!(peer, client.await.unwrap().unwrap().local_addr().unwrap());
     /// });
     /// ```
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
@@ -335,8 +349,10 @@ impl fmt::Debug for TcpListener {
 /// ```
 /// corio::run(async {
 ///     let listener = corio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-///     let incoming: corio::net::Incoming<'_> = listener.incoming();
-///     # drop(incoming);
+///     let addr = listener.local_addr().unwrap();
+///     corio::spawn(corio::net::TcpStream::connect(addr)).detach();
+///     let mut incoming: corio::net::Incoming<'_> = listener.incoming();
+///     assert_eq!(incoming.next().await.unwrap().local_addr().unwrap(), addr);
 /// });
 /// ```
 pub struct Incoming<'a> {
@@ -370,7 +386,7 @@ impl Incoming<'_> {
     ///     corio::spawn(corio::net::TcpStream::connect(addr)).detach();
     ///     let mut incoming = listener.incoming();
     ///     let conn = incoming.next().await.unwrap();
-    ///     # drop(conn);
+    ///     assert_eq!(conn.local_addr().unwrap(), addr);
     /// });
     /// ```
     pub async fn next(&mut self) -> io::Result<TcpStream> {
@@ -652,7 +668,9 @@ impl TcpStream {
     /// corio::run(async {
     ///     let listener = corio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     ///     let stream = corio::net::TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+    ///     let local = stream.local_addr().unwrap();
     ///     let std_stream = stream.into_std().unwrap();
+    ///     assert_eq!(std_stream.local_addr().unwrap(), local); // the same socket
     ///     std_stream.set_nonblocking(false).unwrap();
     /// });
     /// ```
@@ -729,8 +747,16 @@ impl TcpStream {
     /// ```
     /// # corio::run(async {
     /// # let listener = corio::net::TcpListener::bind("127.0.0.1:0").await?;
-    /// let mut stream = corio::net::TcpStream::connect(listener.local_addr()?).await?;
+    /// # let addr = listener.local_addr()?;
+    /// # let peer = corio::spawn(async move {
+    /// #     let (mut c, _) = listener.accept().await?;
+    /// #     let mut got = Vec::new();
+    /// #     c.read_to_end(&mut got).await.map(|_| got)
+    /// # });
+    /// let mut stream = corio::net::TcpStream::connect(addr).await?;
     /// stream.write_all(b"GET / HTTP/1.0\r\n\r\n").await?;
+    /// drop(stream);
+    /// assert_eq!(peer.await.unwrap()?, b"GET / HTTP/1.0\r\n\r\n"); // all of it arrived
     /// # std::io::Result::Ok(()) }).unwrap();
     /// ```
     pub async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
@@ -766,8 +792,17 @@ impl TcpStream {
     /// ```
     /// # corio::run(async {
     /// # let listener = corio::net::TcpListener::bind("127.0.0.1:0").await?;
-    /// let mut stream = corio::net::TcpStream::connect(listener.local_addr()?).await?;
-    /// stream.flush().await?;
+    /// # let addr = listener.local_addr()?;
+    /// # let peer = corio::spawn(async move {
+    /// #     let (mut c, _) = listener.accept().await?;
+    /// #     let mut got = Vec::new();
+    /// #     c.read_to_end(&mut got).await.map(|_| got)
+    /// # });
+    /// let mut stream = corio::net::TcpStream::connect(addr).await?;
+    /// stream.write_all(b"sent").await?;
+    /// stream.flush().await?; // nothing to do: the bytes went out with `write_all`
+    /// drop(stream);
+    /// assert_eq!(peer.await.unwrap()?, b"sent");
     /// # std::io::Result::Ok(()) }).unwrap();
     /// ```
     pub async fn flush(&mut self) -> io::Result<()> {
@@ -782,8 +817,17 @@ impl TcpStream {
     /// ```
     /// # corio::run(async {
     /// # let listener = corio::net::TcpListener::bind("127.0.0.1:0").await?;
-    /// let stream = corio::net::TcpStream::connect(listener.local_addr()?).await?;
+    /// # let addr = listener.local_addr()?;
+    /// # let peer = corio::spawn(async move {
+    /// #     let (mut c, _) = listener.accept().await?;
+    /// #     let mut got = Vec::new();
+    /// #     c.read_to_end(&mut got).await.map(|_| got)
+    /// # });
+    /// let mut stream = corio::net::TcpStream::connect(addr).await?;
+    /// stream.write_all(b"bye").await?;
     /// stream.shutdown(std::net::Shutdown::Write)?;
+    /// assert_eq!(peer.await.unwrap()?, b"bye"); // the peer saw the end, with `stream` still open
+    /// assert!(stream.local_addr().is_ok());
     /// # std::io::Result::Ok(()) }).unwrap();
     /// ```
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
@@ -1144,6 +1188,7 @@ impl OwnedReadHalf {
     /// let (mut reader, _writer) = corio::net::TcpStream::connect(addr).await?.into_split();
     /// let mut buf = [0; 2];
     /// reader.read_exact(&mut buf).await?;
+    /// assert_eq!(&buf, b"xy");
     /// # std::io::Result::Ok(()) }).unwrap();
     /// ```
     pub async fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
@@ -1325,8 +1370,16 @@ impl OwnedWriteHalf {
     /// ```
     /// # corio::run(async {
     /// # let listener = corio::net::TcpListener::bind("127.0.0.1:0").await?;
-    /// let (_r, mut writer) = corio::net::TcpStream::connect(listener.local_addr()?).await?.into_split();
+    /// # let addr = listener.local_addr()?;
+    /// # let peer = corio::spawn(async move {
+    /// #     let (mut c, _) = listener.accept().await?;
+    /// #     let mut got = Vec::new();
+    /// #     c.read_to_end(&mut got).await.map(|_| got)
+    /// # });
+    /// let (_r, mut writer) = corio::net::TcpStream::connect(addr).await?.into_split();
     /// writer.write_all(b"all").await?;
+    /// drop(writer); // shuts the write side down
+    /// assert_eq!(peer.await.unwrap()?, b"all");
     /// # std::io::Result::Ok(()) }).unwrap();
     /// ```
     pub async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {

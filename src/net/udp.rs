@@ -96,7 +96,9 @@ impl UdpSocket {
     /// ```
     /// corio::run(async {
     ///     let socket = corio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    ///     let local = socket.local_addr().unwrap();
     ///     let std_socket = socket.into_std().unwrap();
+    ///     assert_eq!(std_socket.local_addr().unwrap(), local); // the same socket
     ///     std_socket.set_nonblocking(false).unwrap();
     /// });
     /// ```

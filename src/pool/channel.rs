@@ -204,8 +204,11 @@ impl<T> Sender<T> {
     /// # Examples
     ///
     /// ```
-    /// let (tx, _rx) = corio::pool::channel::unbounded();
+    /// let (tx, mut rx) = corio::pool::channel::unbounded();
     /// tx.send(1).unwrap();
+    /// assert_eq!(rx.try_recv(), Ok(1));
+    /// drop(rx);
+    /// assert!(tx.send(2).is_err()); // nobody receives any more
     /// ```
     #[track_caller]
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {

@@ -60,9 +60,17 @@ use job::{Job, JobShared, Work};
 /// ```
 /// use corio::pool::{Policy, ThreadPool};
 ///
-/// let pool = ThreadPool::builder().max_threads(1).queue_capacity(1)
+/// let pool = ThreadPool::builder().max_threads(1).queue_capacity(0)
 ///     .policy(Policy::CallerRuns).build();
-/// # drop(pool);
+/// # let (release, gate) = std::sync::mpsc::channel::<()>();
+/// # let (started_tx, started) = std::sync::mpsc::channel();
+/// # let busy = pool.submit(move || { started_tx.send(()).unwrap(); gate.recv().ok() }).unwrap();
+/// # started.recv().unwrap(); // the only thread is busy now
+/// // Full (its thread busy, no queue): the job runs right here, in `submit`.
+/// let here = pool.submit(|| std::thread::current().id()).unwrap();
+/// assert_eq!(here.wait(), Ok(std::thread::current().id()));
+/// # release.send(()).unwrap();
+/// # busy.wait().unwrap();
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Policy {
@@ -153,8 +161,16 @@ impl Builder {
     /// # Examples
     ///
     /// ```
-    /// let pool = corio::pool::ThreadPool::builder().core_threads(4).build();
-    /// # drop(pool);
+    /// use std::sync::{Arc, Barrier};
+    ///
+    /// let pool = corio::pool::ThreadPool::builder().core_threads(2).build();
+    /// let all_in = Arc::new(Barrier::new(3)); // two jobs and this thread
+    /// for _ in 0..2 {
+    ///     let all_in = all_in.clone();
+    ///     pool.submit(move || { all_in.wait(); }).unwrap();
+    /// }
+    /// all_in.wait(); // both jobs run at once: two threads
+    /// assert_eq!(pool.threads(), 2);
     /// ```
     pub fn core_threads(mut self, n: usize) -> Builder {
         self.core = n;
@@ -168,8 +184,23 @@ impl Builder {
     /// # Examples
     ///
     /// ```
-    /// let pool = corio::pool::ThreadPool::builder().core_threads(1).max_threads(8).build();
-    /// # drop(pool);
+    /// use std::sync::{Arc, Barrier};
+    /// use corio::pool::{Rejected, ThreadPool};
+    ///
+    /// let pool = ThreadPool::builder().core_threads(1).max_threads(2).queue_capacity(0).build();
+    /// let all_in = Arc::new(Barrier::new(3)); // two jobs and this thread
+    /// let release = Arc::new(Barrier::new(3));
+    /// let jobs: Vec<_> = (0..2)
+    ///     .map(|_| {
+    ///         let (all_in, release) = (all_in.clone(), release.clone());
+    ///         pool.submit(move || { all_in.wait(); release.wait(); }).unwrap()
+    ///     })
+    ///     .collect();
+    /// all_in.wait();
+    /// assert_eq!(pool.threads(), 2); // one beyond the core, as no queue could take the job
+    /// assert_eq!(pool.submit(|| ()).unwrap_err(), Rejected::Full); // no third
+    /// release.wait();
+    /// # for job in jobs { job.wait().unwrap(); }
     /// ```
     pub fn max_threads(mut self, n: usize) -> Builder {
         self.max = Some(n);
@@ -182,9 +213,25 @@ impl Builder {
     /// # Examples
     ///
     /// ```
-    /// use std::time::Duration;
-    /// let pool = corio::pool::ThreadPool::builder().keep_alive(Duration::from_millis(500)).build();
-    /// # drop(pool);
+    /// use std::sync::{Arc, Barrier};
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let pool = corio::pool::ThreadPool::builder()
+    ///     .core_threads(1).max_threads(2).queue_capacity(0)
+    ///     .keep_alive(Duration::from_millis(20))
+    ///     .build();
+    /// let all_in = Arc::new(Barrier::new(3));
+    /// for _ in 0..2 {
+    ///     let all_in = all_in.clone();
+    ///     pool.submit(move || { all_in.wait(); }).unwrap();
+    /// }
+    /// all_in.wait();
+    /// assert_eq!(pool.threads(), 2);
+    /// let started = Instant::now();
+    /// while pool.threads() > 1 && started.elapsed() < Duration::from_secs(5) {
+    ///     std::thread::sleep(Duration::from_millis(5));
+    /// }
+    /// assert_eq!(pool.threads(), 1); // the one beyond the core left after 20 ms idle
     /// ```
     pub fn keep_alive(mut self, keep_alive: Duration) -> Builder {
         self.keep_alive = keep_alive;
@@ -197,8 +244,18 @@ impl Builder {
     /// # Examples
     ///
     /// ```
-    /// let pool = corio::pool::ThreadPool::builder().queue_capacity(16).build();
-    /// # drop(pool);
+    /// use corio::pool::{Rejected, ThreadPool};
+    ///
+    /// let pool = ThreadPool::builder().queue_capacity(1).build();
+    /// # let (release, gate) = std::sync::mpsc::channel::<()>();
+    /// # let (started_tx, started) = std::sync::mpsc::channel();
+    /// # let busy = pool.submit(move || { started_tx.send(()).unwrap(); gate.recv().ok() }).unwrap();
+    /// # started.recv().unwrap(); // the only thread is busy now
+    /// let queued = pool.submit(|| 2).unwrap(); // waits in the queue
+    /// assert_eq!(pool.queued(), 1);
+    /// assert_eq!(pool.submit(|| 3).unwrap_err(), Rejected::Full); // no room for a second
+    /// # release.send(()).unwrap();
+    /// assert_eq!(queued.wait(), Ok(2));
     /// ```
     pub fn queue_capacity(mut self, capacity: usize) -> Builder {
         self.capacity = capacity;
@@ -211,9 +268,16 @@ impl Builder {
     /// # Examples
     ///
     /// ```
-    /// use corio::pool::{Policy, ThreadPool};
-    /// let pool = ThreadPool::builder().policy(Policy::Discard).build();
-    /// # drop(pool);
+    /// use corio::pool::{JobError, Policy, ThreadPool};
+    ///
+    /// let pool = ThreadPool::builder().queue_capacity(0).policy(Policy::Discard).build();
+    /// # let (release, gate) = std::sync::mpsc::channel::<()>();
+    /// # let (started_tx, started) = std::sync::mpsc::channel();
+    /// # let busy = pool.submit(move || { started_tx.send(()).unwrap(); gate.recv().ok() }).unwrap();
+    /// # started.recv().unwrap(); // the only thread is busy now
+    /// let dropped = pool.submit(|| "never").unwrap(); // full: taken, but not run
+    /// assert_eq!(dropped.wait(), Err(JobError::Rejected));
+    /// # release.send(()).unwrap();
     /// ```
     pub fn policy(mut self, policy: Policy) -> Builder {
         self.policy = policy;
@@ -244,7 +308,9 @@ impl Builder {
     ///
     /// ```
     /// let pool = corio::pool::ThreadPool::builder().build();
-    /// # drop(pool);
+    /// assert_eq!(pool.threads(), 0); // none yet
+    /// assert_eq!(pool.submit(|| 6 * 7).unwrap().wait(), Ok(42));
+    /// assert_eq!(pool.threads(), 1);
     /// ```
     pub fn build(self) -> ThreadPool {
         let core = self.core;
@@ -397,8 +463,9 @@ impl ThreadPool {
     /// # Examples
     ///
     /// ```
-    /// let pool = corio::pool::ThreadPool::builder().core_threads(2).build();
-    /// # drop(pool);
+    /// let pool = corio::pool::ThreadPool::builder().thread_name("worker").build();
+    /// let name = pool.submit(|| std::thread::current().name().map(String::from)).unwrap().wait();
+    /// assert_eq!(name, Ok(Some("worker-1".to_string())));
     /// ```
     pub fn builder() -> Builder {
         Builder {

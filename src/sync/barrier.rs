@@ -100,9 +100,16 @@ impl Barrier {
     /// # Examples
     ///
     /// ```
+    /// use std::rc::Rc;
+    ///
     /// corio::run(async {
-    ///     let barrier = corio::sync::Barrier::new(1);
-    ///     barrier.wait().await;
+    ///     let barrier = Rc::new(corio::sync::Barrier::new(2));
+    ///     let b = barrier.clone();
+    ///     let other = corio::spawn(async move { b.wait().await.is_leader() });
+    ///     corio::yield_now().await;
+    ///     assert_eq!(barrier.n_waiting(), 1); // the other task waits for a second party
+    ///     let mine = barrier.wait().await.is_leader();
+    ///     assert!(mine ^ other.await.unwrap()); // both passed; exactly one leads
     /// });
     /// ```
     pub fn wait(&self) -> BarrierWait<'_> {
@@ -152,7 +159,7 @@ impl fmt::Debug for Barrier {
 /// corio::run(async {
 ///     let barrier = corio::sync::Barrier::new(1);
 ///     let wait: corio::sync::BarrierWait<'_> = barrier.wait();
-///     wait.await;
+///     assert!(wait.await.is_leader()); // the only party leads its round
 /// });
 /// ```
 #[must_use = "futures do nothing unless awaited"]

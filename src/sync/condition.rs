@@ -62,8 +62,13 @@ impl Condition {
     /// # Examples
     ///
     /// ```
-    /// let cond = corio::sync::Condition::new();
-    /// cond.notify_all(); // nobody waits: nothing happens
+    /// corio::run(async {
+    ///     let (lock, cond) = (corio::sync::Lock::new(0), corio::sync::Condition::new());
+    ///     cond.notify_all(); // nobody waits: nothing happens, nothing is remembered
+    ///     let guard = lock.lock().await;
+    ///     let timed_out = corio::time::timeout(std::time::Duration::from_millis(10), cond.wait(guard)).await;
+    ///     assert!(timed_out.is_err());
+    /// });
     /// ```
     pub fn new() -> Condition {
         Condition {
@@ -88,13 +93,14 @@ impl Condition {
     ///     let waiter = corio::spawn(async move {
     ///         let mut ready = l.lock().await;
     ///         while !*ready {
-    ///             ready = c.wait(ready).await;
+    ///             ready = c.wait(ready).await; // the lock is free while it waits
     ///         }
+    ///         *ready
     ///     });
     ///     corio::yield_now().await;
     ///     *lock.lock().await = true;
     ///     cond.notify_all();
-    ///     waiter.await.unwrap();
+    ///     assert!(waiter.await.unwrap()); // woke, with the lock held again
     /// });
     /// ```
     pub fn wait<'a, 'c, T>(&'c self, guard: LockGuard<'a, T>) -> CondWait<'c, 'a, T> {
@@ -146,8 +152,23 @@ impl Condition {
     /// # Examples
     ///
     /// ```
-    /// let cond = corio::sync::Condition::new();
+    /// # use std::{cell::Cell, rc::Rc};
+    /// # use corio::sync::{Condition, Lock};
+    /// # corio::run(async {
+    /// let (lock, cond) = (Rc::new(Lock::new(())), Rc::new(Condition::new()));
+    /// let woken = Rc::new(Cell::new(0));
+    /// for _ in 0..3 {
+    ///     let (lock, cond, woken) = (lock.clone(), cond.clone(), woken.clone());
+    ///     corio::spawn(async move {
+    ///         drop(cond.wait(lock.lock().await).await);
+    ///         woken.set(woken.get() + 1);
+    ///     });
+    /// }
+    /// corio::yield_now().await; // all three wait
     /// cond.notify(2);
+    /// corio::yield_now().await;
+    /// assert_eq!(woken.get(), 2); // the third still waits
+    /// # });
     /// ```
     pub fn notify(&self, n: usize) {
         let mut wakers = Vec::new();
@@ -170,8 +191,23 @@ impl Condition {
     /// # Examples
     ///
     /// ```
-    /// let cond = corio::sync::Condition::new();
+    /// # use std::{cell::Cell, rc::Rc};
+    /// # use corio::sync::{Condition, Lock};
+    /// # corio::run(async {
+    /// let (lock, cond) = (Rc::new(Lock::new(())), Rc::new(Condition::new()));
+    /// let woken = Rc::new(Cell::new(0));
+    /// for _ in 0..3 {
+    ///     let (lock, cond, woken) = (lock.clone(), cond.clone(), woken.clone());
+    ///     corio::spawn(async move {
+    ///         drop(cond.wait(lock.lock().await).await);
+    ///         woken.set(woken.get() + 1);
+    ///     });
+    /// }
+    /// corio::yield_now().await; // all three wait
     /// cond.notify_all();
+    /// corio::yield_now().await;
+    /// assert_eq!(woken.get(), 3);
+    /// # });
     /// ```
     pub fn notify_all(&self) {
         let mut wakers = Vec::new();

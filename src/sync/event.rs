@@ -118,9 +118,16 @@ impl Event {
     /// # Examples
     ///
     /// ```
+    /// use std::rc::Rc;
+    ///
     /// corio::run(async {
-    ///     let event = corio::sync::Event::new();
+    ///     let event = Rc::new(corio::sync::Event::new());
+    ///     let e = event.clone();
+    ///     let waiter = corio::spawn(async move { e.wait().await; "woken" });
+    ///     corio::yield_now().await;
+    ///     assert!(!waiter.is_done()); // waits for the set
     ///     event.set();
+    ///     assert_eq!(waiter.await.unwrap(), "woken");
     ///     event.wait().await; // set already: returns at once
     /// });
     /// ```
@@ -149,9 +156,10 @@ impl fmt::Debug for Event {
 /// ```
 /// corio::run(async {
 ///     let event = corio::sync::Event::new();
-///     event.set();
 ///     let wait: corio::sync::EventWait<'_> = event.wait();
+///     event.set(); // before the first poll: still seen
 ///     wait.await;
+///     assert!(event.is_set()); // waiting does not clear it
 /// });
 /// ```
 #[must_use = "futures do nothing unless awaited"]

@@ -180,7 +180,11 @@ impl<T> fmt::Debug for Lock<T> {
 /// corio::run(async {
 ///     let lock = corio::sync::Lock::new(());
 ///     let future: corio::sync::LockFuture<'_, ()> = lock.lock();
-///     let _guard = future.await;
+///     assert!(!lock.locked()); // nothing until awaited
+///     let guard = future.await;
+///     assert!(lock.locked());
+///     drop(guard);
+///     assert!(!lock.locked());
 /// });
 /// ```
 #[must_use = "futures do nothing unless awaited"]

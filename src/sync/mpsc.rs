@@ -196,9 +196,11 @@ fn make<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
 /// # Examples
 ///
 /// ```
-/// let (tx, _rx) = corio::sync::mpsc::unbounded_channel::<u8>();
+/// let (tx, mut rx) = corio::sync::mpsc::unbounded_channel::<u8>();
 /// let tx2 = tx.clone();
 /// tx2.try_send(1).unwrap();
+/// tx.try_send(2).unwrap();
+/// assert_eq!((rx.try_recv(), rx.try_recv()), (Ok(1), Ok(2))); // one channel
 /// ```
 pub struct Sender<T> {
     chan: Rc<Chan<T>>,
@@ -288,9 +290,10 @@ impl<T> fmt::Debug for Sender<T> {
 ///
 /// ```
 /// corio::run(async {
-///     let (tx, _rx) = corio::sync::mpsc::channel(1);
+///     let (tx, mut rx) = corio::sync::mpsc::channel(1);
 ///     let send: corio::sync::mpsc::SendFuture<'_, u8> = tx.send(1);
 ///     send.await.unwrap();
+///     assert_eq!(rx.recv().await, Some(1));
 /// });
 /// ```
 #[must_use = "futures do nothing unless awaited"]

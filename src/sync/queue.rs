@@ -384,7 +384,9 @@ pub type Queue<T> = GenericQueue<T, Fifo>;
 /// use corio::sync::{GenericQueue, Lifo};
 ///
 /// let stack: GenericQueue<u8, Lifo> = corio::sync::LifoQueue::new(0);
-/// # drop(stack);
+/// stack.put_nowait(1).unwrap();
+/// stack.put_nowait(2).unwrap();
+/// assert_eq!(stack.get_nowait(), Ok(2)); // last in, first out
 /// ```
 pub struct GenericQueue<T, O: Order<T>> {
     state: RefCell<State<T, O::Store>>,
@@ -571,9 +573,19 @@ impl<T, O: Order<T>> GenericQueue<T, O> {
     /// # Examples
     ///
     /// ```
+    /// use std::rc::Rc;
+    ///
     /// corio::run(async {
-    ///     let queue = corio::sync::Queue::<u8>::new(0);
+    ///     let queue = Rc::new(corio::sync::Queue::<u8>::new(0));
     ///     queue.join().await; // nothing put: done at once
+    ///     queue.put_nowait(7).unwrap();
+    ///     let q = queue.clone();
+    ///     let joiner = corio::spawn(async move { q.join().await });
+    ///     corio::yield_now().await;
+    ///     assert!(!joiner.is_done()); // 7 is not done yet
+    ///     assert_eq!(queue.get_nowait(), Ok(7));
+    ///     queue.task_done().unwrap();
+    ///     joiner.await.unwrap(); // every item put is done
     /// });
     /// ```
     pub fn join(&self) -> Join<'_, T, O> {
@@ -709,7 +721,9 @@ impl<T, O: Order<T>> fmt::Debug for GenericQueue<T, O> {
 /// corio::run(async {
 ///     let queue = corio::sync::Queue::new(0);
 ///     let put: corio::sync::Put<'_, i32> = queue.put(1);
+///     assert_eq!(queue.qsize(), 0); // nothing until awaited
 ///     put.await.unwrap();
+///     assert_eq!(queue.get_nowait(), Ok(1));
 /// });
 /// ```
 #[must_use = "futures do nothing unless awaited"]
@@ -954,8 +968,12 @@ impl<T, O: Order<T>> fmt::Debug for Get<'_, T, O> {
 /// ```
 /// corio::run(async {
 ///     let queue = corio::sync::Queue::<u8>::new(0);
+///     queue.put_nowait(1).unwrap();
+///     queue.get_nowait().unwrap();
+///     queue.task_done().unwrap();
 ///     let join: corio::sync::Join<'_, u8> = queue.join();
-///     join.await;
+///     let done = corio::time::timeout(std::time::Duration::from_secs(5), join).await;
+///     assert!(done.is_ok()); // every item taken and marked done: ready at once
 /// });
 /// ```
 #[must_use = "futures do nothing unless awaited"]

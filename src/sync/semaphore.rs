@@ -212,7 +212,10 @@ impl fmt::Debug for Semaphore {
 /// corio::run(async {
 ///     let sem = corio::sync::Semaphore::new(1);
 ///     let acquire: corio::sync::Acquire<'_> = sem.acquire();
-///     let _permit = acquire.await;
+///     let permit = acquire.await;
+///     assert_eq!(sem.available_permits(), 0);
+///     drop(permit);
+///     assert_eq!(sem.available_permits(), 1);
 /// });
 /// ```
 #[must_use = "futures do nothing unless awaited"]
@@ -404,7 +407,10 @@ impl BoundedSemaphore {
     /// ```
     /// corio::run(async {
     ///     let sem = corio::sync::BoundedSemaphore::new(1);
-    ///     let _permit = sem.acquire().await;
+    ///     let permit = sem.acquire().await;
+    ///     assert!(sem.locked()); // the one permit is out
+    ///     drop(permit);
+    ///     assert_eq!(sem.available_permits(), 1);
     /// });
     /// ```
     pub fn acquire(&self) -> Acquire<'_> {

@@ -663,9 +663,14 @@ impl<T: 'static> Task<T> {
     /// # Examples
     ///
     /// ```
+    /// use std::{cell::Cell, rc::Rc};
+    ///
     /// corio::run(async {
-    ///     corio::spawn(async { println!("in the background") }).detach();
+    ///     let ran = Rc::new(Cell::new(false));
+    ///     let r = ran.clone();
+    ///     corio::spawn(async move { r.set(true) }).detach(); // no handle left to await
     ///     corio::yield_now().await;
+    ///     assert!(ran.get()); // it ran all the same
     /// });
     /// ```
     pub fn detach(self) {
