@@ -2339,6 +2339,44 @@ impl Drop for PendingThenBoom {
 }
 
 #[test]
+fn the_exception_handler_told_of_a_demo_handler_panic_runs_outside_corio_s_borrows() {
+    let mut lp = corio::EventLoop::new().unwrap();
+    let seen = Rc::new(RefCell::new(Vec::<String>::new()));
+    let log = seen.clone();
+    lp.set_exception_handler(move |_report| {
+        // A handler that (wrongly) runs a loop: it must get corio's own
+        // message, not a `RefCell already borrowed` from inside corio.
+        let tried = std::panic::catch_unwind(|| {
+            corio::EventLoop::new()
+                .unwrap()
+                .run_until_complete(async {})
+        });
+        let payload = tried.unwrap_err();
+        let message = payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
+        log.borrow_mut().push(message);
+    });
+    lp.run_until_complete(async {
+        let server = Server::bind("127.0.0.1:0", |_req| async {
+            panic!("expected: the handler panics");
+        })
+        .await
+        .unwrap();
+        let url = server.url("/");
+        let _ = corio::time::timeout(Duration::from_secs(5), corio::http::get(&url)).await;
+    });
+    let seen = seen.borrow();
+    assert!(
+        seen.first()
+            .is_some_and(|m| m.contains("another one is running")),
+        "{seen:?}"
+    );
+}
+
+#[test]
 fn a_handler_future_dropped_with_the_server_has_its_destructor_panic_reported() {
     common::quiet_panics();
     let mut lp = corio::EventLoop::new().unwrap();

@@ -875,7 +875,9 @@ fn report_handler_panic(message: &str) {
         format!("a demo server handler panicked: {message}"),
         None,
     );
-    crate::context::with_current(|core| core.report(report));
+    // Not inside `with_current`: the exception handler is user code, and
+    // must not run while the running-loop slot is borrowed (invariant 6).
+    crate::context::report_here(report);
 }
 
 /// Holds a handler's future; drops it with a panic contained and reported,

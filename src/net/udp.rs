@@ -18,7 +18,8 @@ use crate::reactor::Direction;
 ///
 /// A datagram larger than the buffer given to `recv` or `recv_from` is
 /// **truncated silently** by the operating system: the call returns
-/// `buf.len()` bytes and the rest of that datagram is gone. Use a buffer as
+/// `buf.len()` bytes and the rest of that datagram is gone (an empty
+/// buffer receives a whole datagram as 0 bytes). Use a buffer as
 /// large as the largest datagram you expect (65,507 bytes covers any UDP
 /// datagram over IPv4).
 ///

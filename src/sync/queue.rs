@@ -71,6 +71,12 @@ pub struct Lifo;
 /// Smallest first (asyncio's `PriorityQueue`; items are `Ord`, e.g.
 /// `(priority, data)` tuples).
 ///
+/// The items' `Ord` runs while the queue is borrowed (inside `put`, `get`
+/// and their `_nowait` forms): it must not call the queue's own methods,
+/// which would panic (`RefCell already borrowed`). An `Ord` that panics
+/// propagates to the caller and may leave a waiting getter or putter
+/// unwoken — keep it a plain comparison.
+///
 /// # Examples
 ///
 /// ```
