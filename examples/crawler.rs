@@ -50,7 +50,11 @@
 //! Links are every `href` and `src` of the page, read as browsers read
 //! attributes (any case, any quoting, `&amp;` decoded) by a small scanner
 //! — not an HTML parser — and resolved against the page's `<base href>`
-//! if it has one. A body without a Content-Type is read as HTML unless it
+//! if it has one. A page in a charset the client does not decode (GBK,
+//! Shift_JIS: `Response::text` knows UTF-8 and Latin-1) has its links
+//! followed only where they survived the decoding — plain ASCII, or
+//! percent-encoded as most are; a link that came out with U+FFFD in it
+//! names no page, so it is left alone. A body without a Content-Type is read as HTML unless it
 //! announces more than 8 MiB (then it is skipped). A page is read up to
 //! 64 MiB: a larger one is skipped at its head, or cut off there when it
 //! does not say its length. Piped into `head`, the crawler stops quietly
@@ -368,7 +372,10 @@ async fn get_page(client: &Client, url: &Url) -> Result<Page, http::Error> {
     };
     let location = (300..400)
         .contains(&response.status)
-        .then(|| response.header("location").map(str::to_owned))
+        // Its bytes, not `header()` (UTF-8 values only): a Location in GBK
+        // or Latin-1 is a redirect still, its bytes beyond ASCII
+        // percent-encoded — as the client does when it follows one.
+        .then(|| response.headers.get("location").map(escape_high_bytes))
         .flatten();
     let page_url = Url::parse(response.url()).unwrap_or_else(|_| url.clone());
     let status = response.status;
@@ -415,6 +422,19 @@ async fn get_page(client: &Client, url: &Url) -> Result<Page, http::Error> {
         skipped,
         location,
     })
+}
+
+/// A header's bytes as URL text: bytes beyond ASCII percent-encoded.
+fn escape_high_bytes(bytes: &[u8]) -> String {
+    let mut text = String::with_capacity(bytes.len());
+    for &b in bytes {
+        if b.is_ascii() {
+            text.push(char::from(b));
+        } else {
+            text.push_str(&format!("%{b:02X}"));
+        }
+    }
+    text
 }
 
 /// The done callback (seed 004's `parse(t)`, seed 001's `parse_index`):
@@ -539,13 +559,23 @@ fn parse_page(crawl: &Rc<Crawl>, page: &Page, took: Duration, shown: &dyn Fn(&Ur
         feng.map(|f| format!(", feng → {f}")).unwrap_or_default()
     ));
     for link in links {
-        if let Ok(mut next) = base.join(&link) {
-            next.set_fragment(None);
-            if crawl.follows(&next) {
-                Crawl::visit(crawl, next);
-            }
+        if let Some(next) = resolve(&base, &link).filter(|next| crawl.follows(next)) {
+            Crawl::visit(crawl, next);
         }
     }
+}
+
+/// Where `link` leads from a page whose base is `base` (without its
+/// fragment); `None` if it is no URL — among them a link with bytes the
+/// decoding could not read (U+FFFD, on a GBK page): it names no page, and
+/// two different ones would read the same.
+fn resolve(base: &Url, link: &str) -> Option<Url> {
+    if link.contains('\u{FFFD}') {
+        return None;
+    }
+    let mut next = base.join(link).ok()?;
+    next.set_fragment(None);
+    Some(next)
 }
 
 /// What the crawler reads of a page: its links, its `<base href>` and the
@@ -877,6 +907,31 @@ mod tests {
 
     fn links(html: &str) -> Vec<String> {
         PageLinks::of(html).links
+    }
+
+    #[test]
+    fn links_the_decoding_could_not_read_are_left_alone() {
+        // `<a href="/中文">` and `<a href="/北京">` in GBK, decoded lossily
+        // (the client reads UTF-8 and Latin-1): both would be the same
+        // four U+FFFD — a page that does not exist, fetched once for two.
+        let body = b"<a href=\"/\xd6\xd0\xce\xc4\">x</a><a href=\"/ok%20page\">y</a>";
+        let html = String::from_utf8_lossy(body);
+        let page = Url::parse("http://h/dir/").unwrap();
+        let found: Vec<_> = links(&html)
+            .iter()
+            .filter_map(|link| resolve(&page, link))
+            .map(|url| url.to_string())
+            .collect();
+        assert_eq!(found, ["http://h/ok%20page"]);
+        assert_eq!(
+            resolve(&page, "next#part").map(|u| u.to_string()),
+            Some("http://h/dir/next".into())
+        );
+    }
+
+    #[test]
+    fn a_location_that_is_not_utf8_is_still_a_redirect() {
+        assert_eq!(escape_high_bytes(b"/\xd6\xd0 x"), "/%D6%D0 x");
     }
 
     #[test]

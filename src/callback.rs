@@ -296,6 +296,11 @@ pub fn call_later(delay: Duration, f: impl FnOnce() + 'static) -> CallbackHandle
 /// Schedules `f` to run on the current loop once `when` has come
 /// (asyncio's `loop.call_at`, with `Instant` as the clock).
 ///
+/// Never early. A `when` already past runs `f` at the loop's next look at
+/// its timers: the next turn if nothing else is ready, else within the
+/// loop's look interval of 61 polls and callbacks (asyncio looks at its
+/// timers every turn; see ARCHITECTURE.md, invariant 2).
+///
 /// # Panics
 ///
 /// Outside a running loop.

@@ -4,20 +4,12 @@
 //! Its own test binary, with one test: it reads this process's resident
 //! memory, which anything running beside it would disturb.
 
+mod common;
+
+use common::rss;
 use std::time::Duration;
 
 use corio::TaskGroup;
-
-/// Resident memory of this process, in bytes.
-fn rss() -> usize {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let kb: usize = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap();
-    kb * 1024
-}
 
 #[test]
 fn a_long_lived_group_lets_go_of_children_that_finished() {

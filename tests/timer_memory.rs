@@ -5,22 +5,14 @@
 //! reads this process's resident memory, which anything running beside it
 //! would disturb.
 
+mod common;
+
+use common::rss;
 use std::pin::Pin;
 use std::task::Poll;
 use std::time::Duration;
 
 use corio::time::{Sleep, sleep};
-
-/// Resident memory of this process, in bytes.
-fn rss() -> usize {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let kb: usize = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap();
-    kb * 1024
-}
 
 /// Polls a sleep once, so that its timer is really armed.
 async fn arm(sleep: &mut Sleep) {

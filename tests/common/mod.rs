@@ -316,3 +316,15 @@ pub async fn connected_pair() -> (corio::net::TcpStream, corio::net::TcpStream) 
     let (server, _) = listener.accept().await.unwrap();
     (client, server)
 }
+
+/// Resident memory of this process, in bytes (for the memory tests, each
+/// in a test binary of its own).
+pub fn rss() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let kb: usize = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kb * 1024
+}
