@@ -2339,6 +2339,45 @@ impl Drop for PendingThenBoom {
 }
 
 #[test]
+fn a_streaming_response_complete_as_it_stands_gives_its_connection_back_when_dropped() {
+    run_bounded(async {
+        let server = Server::bind("127.0.0.1:0", |_req| async { Reply::text("abcde") })
+            .await
+            .unwrap();
+        let client = Client::new();
+        // A HEAD's has no body to read: nothing was left unread.
+        drop(client.head(server.url("/")).send_streaming().await.unwrap());
+        assert_eq!(client.idle_connections(), 1, "after a HEAD");
+        // Read to its last byte, not to the `None` after it.
+        let mut response = client.get(server.url("/")).send_streaming().await.unwrap();
+        assert_eq!(response.chunk().await.unwrap().unwrap(), b"abcde");
+        drop(response);
+        assert_eq!(client.idle_connections(), 1, "after the last byte");
+        assert_eq!(server.connections(), 1);
+    });
+}
+
+#[test]
+fn a_complete_streaming_response_dropped_as_its_loop_closes_is_no_trouble() {
+    let client = Client::new();
+    let c = client.clone();
+    corio::run(async move {
+        let server = Server::bind("127.0.0.1:0", |_req| async { Reply::text("abc") })
+            .await
+            .unwrap();
+        let response = c.head(server.url("/")).send_streaming().await.unwrap();
+        // Held by a task that the closing loop drops, with the response.
+        corio::spawn(async move {
+            let _held = response;
+            std::future::pending::<()>().await;
+        })
+        .detach();
+        corio::yield_now().await;
+    });
+    assert_eq!(client.idle_connections(), 0);
+}
+
+#[test]
 fn the_exception_handler_told_of_a_demo_handler_panic_runs_outside_corio_s_borrows() {
     let mut lp = corio::EventLoop::new().unwrap();
     let seen = Rc::new(RefCell::new(Vec::<String>::new()));

@@ -298,3 +298,60 @@ fn a_reason_beyond_ascii_survives_empty_lines_before_the_status_line() {
     .unwrap();
     assert_eq!(reason, "Ça va");
 }
+
+#[test]
+fn a_field_folded_over_two_lines_is_unfolded_not_refused() {
+    // RFC 9112 §5.2: a user agent MUST replace each obs-fold with spaces
+    // (curl and Python's http.client accept it too).
+    let wire = b"HTTP/1.1 200 OK\r\nX-Folded: a\r\n b\r\nContent-Length: 1\r\n\r\nx";
+    let mut decoder = ResponseDecoder::new(false);
+    let (used, event) = decoder.decode(wire, false).expect("obs-fold refused");
+    let Event::Head(head) = event else {
+        panic!("{event:?}")
+    };
+    let value = head.headers.get("x-folded").unwrap();
+    assert!(
+        !value.contains(&b'\r') && !value.contains(&b'\n'),
+        "{value:?}"
+    );
+    let words: Vec<_> = String::from_utf8_lossy(value)
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    assert_eq!(words, ["a", "b"]);
+    assert_eq!(
+        decoder.decode(&wire[used..], false).unwrap().1,
+        Event::Data(b"x")
+    );
+    // A framing field folded is read unfolded: "1 0" is no length.
+    let wire = b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n 0\r\n\r\nx";
+    let err = ResponseDecoder::new(false).decode(wire, false).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Malformed, "{err}");
+}
+
+#[test]
+fn one_trailer_field_over_the_limit_is_too_large_as_many_small_ones_are() {
+    let kind = |trailers: String| {
+        let wire =
+            format!("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n{trailers}\r\n");
+        let mut decoder = ResponseDecoder::new(false).max_head_bytes(1024);
+        let (used, _) = decoder.decode(wire.as_bytes(), false).unwrap();
+        decoder
+            .decode(&wire.as_bytes()[used..], false)
+            .unwrap_err()
+            .kind()
+    };
+    let many: String = (0..200).map(|i| format!("X-T{i}: v\r\n")).collect();
+    assert_eq!(kind(many), ErrorKind::TooLarge);
+    assert_eq!(
+        kind(format!("X-Big: {}\r\n", "a".repeat(2000))),
+        ErrorKind::TooLarge
+    );
+}
+
+#[test]
+fn whitespace_after_the_status_line_is_still_refused_not_taken_for_a_fold() {
+    let wire = b"HTTP/1.1 200 OK\r\n X-Sneaky: 1\r\nContent-Length: 0\r\n\r\n";
+    let err = ResponseDecoder::new(false).decode(wire, false).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Malformed, "{err}");
+}

@@ -671,3 +671,27 @@ fn a_cancelled_task_whose_old_waker_is_held_does_not_hide_a_hang() {
         }
     });
 }
+
+#[test]
+fn a_detached_pool_job_does_not_delay_a_proven_stall() {
+    // A job whose handle was dropped, with no done callback: nothing it does
+    // can reach the loop any more, so the stall is proven while it runs.
+    let pool = corio::pool::ThreadPool::new(1);
+    let (mut lp, _reports) = debug_loop();
+    let (release, gate) = std::sync::mpsc::channel::<()>();
+    let started = Instant::now();
+    let failed = catch_unwind(AssertUnwindSafe(|| {
+        lp.run_until_complete(async {
+            drop(
+                pool.submit(move || gate.recv_timeout(Duration::from_secs(30)))
+                    .unwrap(),
+            );
+            Event::new().wait().await;
+        })
+    }));
+    let took = started.elapsed();
+    release.send(()).unwrap();
+    let message = panic_text(failed.unwrap_err());
+    assert!(message.contains("would block forever"), "{message}");
+    assert!(took < Duration::from_secs(10), "proven only after {took:?}");
+}

@@ -1538,7 +1538,9 @@ impl Conn {
 
 /// A response whose head has arrived and whose body is read on demand:
 /// from [`RequestBuilder::send_streaming`]. Dropping it before the end of
-/// the body closes the connection.
+/// the body closes the connection — unless the rest of the body has already
+/// arrived (a `HEAD`'s or `204`'s response, a body read to its last byte):
+/// then the connection goes back to the pool, as if read to the end.
 ///
 /// # Examples
 ///
@@ -1896,6 +1898,41 @@ impl Body {
             && !conn.cut_short;
         if let (true, Some(inner)) = (clean, self.pool.upgrade()) {
             Pool::checkin(&inner, conn);
+        }
+    }
+}
+
+impl Drop for Body {
+    /// A response dropped unread may still be complete as it stands — a
+    /// `HEAD`'s, a `204`'s, a body read to its last byte but not to the
+    /// `None` after it, or one whose rest is already buffered: then its
+    /// connection goes back to the pool as if it had been read to the end.
+    /// (Decoding the buffered bytes only: nothing waits here. On no loop,
+    /// or another loop than the connection's, it just closes.)
+    fn drop(&mut self) {
+        let Some(conn) = self.conn.as_mut() else {
+            return;
+        };
+        if std::thread::panicking()
+            || crate::context::with_current(|_| ()).is_none()
+            || !conn.stream.on_current_loop()
+        {
+            return;
+        }
+        loop {
+            match conn
+                .decoder
+                .decode(&conn.buf[conn.start..conn.end], conn.eof)
+            {
+                Ok((used, Event::Data(_))) => conn.start += used,
+                Ok((used, Event::End)) => {
+                    conn.start += used;
+                    self.finish();
+                    return;
+                }
+                // More is to come (or the body is broken): the connection closes.
+                _ => return,
+            }
         }
     }
 }

@@ -10,7 +10,9 @@
 //!
 //! The rules it enforces (RFC 9112):
 //!
-//! * the head is parsed by `httparse`, and must fit in `max_head_bytes`;
+//! * the head is parsed by `httparse`, and must fit in `max_head_bytes`; a
+//!   field value folded over lines (obs-fold) is unfolded, each line end of
+//!   the fold becoming spaces (RFC 9112 §5.2);
 //! * `1xx` interim heads are skipped; `101` is refused (corio never asks to
 //!   switch protocols);
 //! * a response to `HEAD`, and `204` and `304`, have no body, whatever
@@ -21,7 +23,7 @@
 //!   coding other than `chunked` are errors;
 //! * chunk sizes are checked strictly (hex digits only, not empty, no
 //!   overflow), chunk data must be followed by CRLF, trailers are read and
-//!   dropped;
+//!   dropped (together at most `max_head_bytes`, or `TooLarge`);
 //! * the body may not exceed `max_body_bytes`.
 
 use super::error::{Error, ErrorKind};
@@ -438,6 +440,22 @@ impl ResponseDecoder {
                     ));
                 }
                 Err(err) => {
+                    // Perhaps a field folded over lines (obs-fold), which
+                    // the strict parse refuses: RFC 9112 §5.2 says a user
+                    // agent MUST replace each fold with spaces instead. Only
+                    // then is the head copied (folds made spaces: the same
+                    // length) and decoded again — a response without one
+                    // pays nothing; the copy has none left, so this happens
+                    // once.
+                    if let Some(unfolded) = unfold(rest) {
+                        self.head_seen += used;
+                        let (n, event) = self.decode_head(&unfolded, eof)?;
+                        let event = match event {
+                            Event::Head(head) => Event::Head(head),
+                            _ => Event::NeedMore, // (a head decodes to a head or to more)
+                        };
+                        return Ok((used + n, event));
+                    }
                     return Err(Error::new(
                         ErrorKind::Malformed,
                         format!("bad response head ({err}), starting {:?}", preview(rest)),
@@ -615,7 +633,20 @@ impl ResponseDecoder {
                     self.state = State::Chunked(Chunk::Size);
                 }
                 Chunk::Trailers => {
-                    let Some(line) = take_line(rest, self.max_head)? else {
+                    // A line longer than what is left of the limit is the
+                    // limit passed (`TooLarge`, as in a head), not bad framing.
+                    let left = self.max_head.saturating_sub(self.trailer_len);
+                    let too_long = match rest.iter().position(|&b| b == b'\n') {
+                        Some(lf) => lf.saturating_sub(1) > left,
+                        None => rest.len() > left.saturating_add(1),
+                    };
+                    if too_long {
+                        return Err(Error::new(
+                            ErrorKind::TooLarge,
+                            format!("the trailers are longer than {} bytes", self.max_head),
+                        ));
+                    }
+                    let Some(line) = take_line(rest, left)? else {
                         return need_more(used);
                     };
                     used += line.len() + 2;
@@ -792,6 +823,33 @@ impl Framing {
 /// over ASCII phrases only (any byte from 0x80 makes it give `""`), so an
 /// empty one is looked up in the head itself: the bytes after
 /// `HTTP/1.x NNN ` up to the end of the line.
+/// A copy of the head at the start of `bytes` with each obs-fold (a line
+/// end followed by a space or tab, inside the fields) made spaces — the
+/// same length, so positions stay as they were; `None` if it has none.
+/// (Whitespace opening the line after the status line is no fold: that
+/// stays an error, RFC 9112 §2.2.)
+#[cold]
+#[inline(never)]
+fn unfold(bytes: &[u8]) -> Option<Vec<u8>> {
+    let status_line_end = bytes.iter().position(|&b| b == b'\n')?;
+    let end = bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(bytes.len(), |at| at + 2);
+    let mut copy = bytes.to_vec();
+    let mut folded = false;
+    for at in status_line_end + 1..end.saturating_sub(1) {
+        if copy[at] == b'\n' && matches!(copy[at + 1], b' ' | b'\t') {
+            copy[at] = b' ';
+            if at > 0 && copy[at - 1] == b'\r' {
+                copy[at - 1] = b' ';
+            }
+            folded = true;
+        }
+    }
+    folded.then_some(copy)
+}
+
 fn reason(parsed: Option<&str>, head: &[u8]) -> String {
     match parsed {
         Some(reason) if !reason.is_empty() => reason.to_owned(),

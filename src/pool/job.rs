@@ -177,6 +177,17 @@ impl<T> JobShared<T> {
         // code never runs under the lock): a poisoned lock is still good.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    /// Tells the home loop that this job will not wake it any more by
+    /// itself (what it woke or queued, the loop sees).
+    fn delivered(&self) {
+        let first = !self
+            .delivered
+            .swap(true, std::sync::atomic::Ordering::AcqRel);
+        if let (Some(home), true) = (&self.home, first) {
+            home.job_delivered();
+        }
+    }
 }
 
 impl<T: Send + 'static> JobShared<T> {
@@ -235,17 +246,6 @@ impl<T: Send + 'static> JobShared<T> {
         };
         self.lend(callbacks, result);
         self.delivered();
-    }
-
-    /// Tells the home loop that this job will not wake it any more by
-    /// itself (what it woke or queued, the loop sees).
-    fn delivered(&self) {
-        let first = !self
-            .delivered
-            .swap(true, std::sync::atomic::Ordering::AcqRel);
-        if let (Some(home), true) = (&self.home, first) {
-            home.job_delivered();
-        }
     }
 
     /// Runs `callbacks` with the result — on the home loop if there is one
@@ -653,8 +653,21 @@ impl<T> Drop for JobHandle<T> {
     /// check. Dropped on another thread, it is woken instead, as a dropped
     /// channel receiver's is (see `channel::wake_parked`).
     fn drop(&mut self) {
-        let parked = self.shared.lock().parked.leave();
+        let (parked, silent) = {
+            let mut st = self.shared.lock();
+            // With the handle gone and no done callback waiting, nothing
+            // the job does from now on reaches its home loop (no callback
+            // can be added any more): it has nothing left to deliver.
+            // (Once it has ended, `complete` says so itself, after it has
+            // queued what it had to.)
+            let silent =
+                st.callbacks.is_empty() && matches!(st.stage, Stage::Queued | Stage::Running);
+            (st.parked.leave(), silent)
+        };
         wake_parked(parked);
+        if silent {
+            self.shared.delivered();
+        }
     }
 }
 

@@ -638,7 +638,9 @@ impl ThreadPool {
     }
 
     /// Like Python's `Executor.map`: runs `f` on every item, and gives the
-    /// results in the order of the items (however the jobs finish).
+    /// results in the order of the items (however the jobs finish). As
+    /// Python's, it takes the items up front — every job is submitted
+    /// before `map` returns — so `items` must be finite.
     ///
     /// Items the pool rejects (full under `Abort`, or shut down) give
     /// `Err(JobError::Rejected)` in their place, so the results always

@@ -663,6 +663,7 @@ impl<T, O: Order<T>> GenericQueue<T, O> {
     /// queue.put_nowait(()).unwrap();
     /// assert_eq!(queue.qsize(), 1);
     /// ```
+    #[doc(alias = "len")]
     pub fn qsize(&self) -> usize {
         self.state.borrow().items.len()
     }
@@ -685,6 +686,7 @@ impl<T, O: Order<T>> GenericQueue<T, O> {
     /// ```
     /// assert!(corio::sync::Queue::<u8>::new(0).empty());
     /// ```
+    #[doc(alias = "is_empty")]
     pub fn empty(&self) -> bool {
         self.qsize() == 0
     }
@@ -701,6 +703,7 @@ impl<T, O: Order<T>> GenericQueue<T, O> {
     /// queue.put_nowait(1).unwrap();
     /// assert!(queue.full());
     /// ```
+    #[doc(alias = "is_full")]
     pub fn full(&self) -> bool {
         !self.state.borrow().has_room()
     }
