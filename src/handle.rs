@@ -287,6 +287,7 @@ impl LoopHandle {
     /// assert_eq!(rx.recv().unwrap(), loop_thread, "ran on the loop's thread");
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[must_use = "`false` means the loop is closed and `f` was dropped unrun"]
     pub fn call_soon_threadsafe(&self, f: impl FnOnce() + Send + 'static) -> bool {
         // On the loop's own thread, while it runs, this is `call_soon`
         // (asyncio's too): in line with what the thread scheduled before.

@@ -33,7 +33,7 @@ use crate::task::TaskId;
 /// assert_eq!(*kinds.borrow(), [ReportKind::CallbackPanic, ReportKind::UnretrievedPanic]);
 /// # Ok::<(), std::io::Error>(())
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ReportKind {
     /// A task panicked and nobody observed its outcome: its handle was

@@ -29,7 +29,7 @@ use std::cell::Cell;
 /// assert!(stats.turns >= 2 && stats.wakes >= 1);
 /// # Ok::<(), std::io::Error>(())
 /// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct Stats {
     /// Loop turns (asyncio's `_run_once`), including turns that only ran

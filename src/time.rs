@@ -485,7 +485,7 @@ pub fn timeout_at<F: Future>(
 ///
 /// assert_eq!(MissedTickBehavior::default(), MissedTickBehavior::Skip);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum MissedTickBehavior {
     /// Fire the missed ticks at once, back to back, then carry on on the
     /// original schedule. (Back to back within the task's poll budget: a

@@ -1083,3 +1083,19 @@ fn a_keepalive_idle_time_under_a_second_is_rounded_up_and_one_the_kernel_refuses
         }
     });
 }
+
+#[test]
+fn sockets_give_their_raw_descriptor_for_system_calls() {
+    use std::os::fd::{AsFd, AsRawFd};
+    run(async {
+        let (listener, addr) = listener().await;
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        assert_eq!(listener.as_raw_fd(), listener.as_fd().as_raw_fd());
+        assert_eq!(udp.as_raw_fd(), udp.as_fd().as_raw_fd());
+        let raw = stream.as_raw_fd();
+        let (reader, writer) = stream.into_split();
+        assert_eq!(reader.as_raw_fd(), raw);
+        assert_eq!(writer.as_raw_fd(), raw);
+    });
+}

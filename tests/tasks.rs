@@ -1277,3 +1277,21 @@ fn a_task_that_awaits_its_own_handle_fails_at_once_instead_of_waiting_for_itself
         "{reports:?}"
     );
 }
+
+#[test]
+fn task_states_and_report_kinds_can_be_tallied_in_a_hash_map() {
+    use std::collections::HashMap;
+    corio::run(async {
+        let _a = corio::spawn(corio::yield_now());
+        let _b = corio::spawn(std::future::pending::<()>());
+        corio::yield_now().await;
+        let mut by_state: HashMap<corio::TaskState, usize> = HashMap::new();
+        for task in corio::all_tasks() {
+            *by_state.entry(task.state()).or_default() += 1;
+        }
+        assert_eq!(by_state.values().sum::<usize>(), corio::all_tasks().len());
+        let mut by_kind: HashMap<corio::ReportKind, u64> = HashMap::new();
+        *by_kind.entry(corio::ReportKind::CallbackPanic).or_default() += 1;
+        assert_eq!(by_kind.len(), 1);
+    });
+}

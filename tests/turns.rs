@@ -103,7 +103,7 @@ fn a_self_waking_task_does_not_starve_a_call_soon_threadsafe_callback() {
     });
     let thread = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(10));
-        handle.call_soon_threadsafe(move || d.store(true, Ordering::SeqCst));
+        assert!(handle.call_soon_threadsafe(move || d.store(true, Ordering::SeqCst)));
     });
     let started = Instant::now();
     lp.run_until_complete(async {

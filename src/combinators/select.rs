@@ -14,7 +14,7 @@ use std::task::Poll;
 /// assert!(e.is_left());
 /// assert_eq!(e.left(), Some(1));
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Either<L, R> {
     /// The first future won.
     Left(L),

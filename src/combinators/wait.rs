@@ -22,7 +22,7 @@ use crate::task::Task;
 ///     pending[0].cancel();
 /// });
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ReturnWhen {
     /// As soon as any task is done.
     FirstCompleted,

@@ -35,7 +35,7 @@ use crate::waker::{TaskKey, TaskWaker, Waiter};
 ///     assert_eq!(me.await, Ok(Status::Running));
 /// });
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Status {
     /// Being polled right now (the task that asked for the dump).

@@ -96,11 +96,12 @@ impl Headers {
     /// let all: Vec<&[u8]> = headers.get_all("VIA").collect();
     /// assert_eq!(all, [&b"a"[..], &b"b"[..]]);
     /// ```
-    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.fields
-            .iter()
-            .filter(move |field| self.is_named(field, name))
-            .map(|field| field_value(&self.bytes, field))
+    pub fn get_all<'a>(&'a self, name: &'a str) -> GetAll<'a> {
+        GetAll {
+            headers: self,
+            fields: self.fields.iter(),
+            name,
+        }
     }
 
     /// Is there a field called `name`?
@@ -188,13 +189,11 @@ impl Headers {
     /// let names: Vec<&str> = headers.iter().map(|(name, _)| name).collect();
     /// assert_eq!(names, ["A", "B"]);
     /// ```
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
-        self.fields.iter().map(|field| {
-            (
-                field_name(&self.bytes, field),
-                field_value(&self.bytes, field),
-            )
-        })
+    pub fn iter(&self) -> Fields<'_> {
+        Fields {
+            bytes: &self.bytes,
+            fields: self.fields.iter(),
+        }
     }
 
     /// How many fields (counting repeats).
@@ -295,6 +294,93 @@ fn field_name<'a>(bytes: &'a [u8], field: &Field) -> &'a str {
 
 fn field_value<'a>(bytes: &'a [u8], field: &Field) -> &'a [u8] {
     span(bytes, field.value)
+}
+
+/// The fields of [`Headers`] in order, as (name, value): from
+/// [`Headers::iter`], or `for (name, value) in &headers`.
+///
+/// # Examples
+///
+/// ```
+/// let mut headers = corio::http::Headers::new();
+/// headers.append("A", "1").unwrap();
+/// let mut fields: corio::http::Fields<'_> = headers.iter();
+/// assert_eq!(fields.next(), Some(("A", &b"1"[..])));
+/// assert_eq!(fields.next(), None);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Fields<'a> {
+    bytes: &'a [u8],
+    fields: std::slice::Iter<'a, Field>,
+}
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = (&'a str, &'a [u8]);
+
+    fn next(&mut self) -> Option<(&'a str, &'a [u8])> {
+        let field = self.fields.next()?;
+        Some((
+            field_name(self.bytes, field),
+            field_value(self.bytes, field),
+        ))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.fields.size_hint()
+    }
+}
+
+impl ExactSizeIterator for Fields<'_> {}
+
+/// # Examples
+///
+/// ```
+/// let mut headers = corio::http::Headers::new();
+/// headers.append("Via", "a").unwrap();
+/// let mut seen = Vec::new();
+/// for (name, value) in &headers {
+///     seen.push((name.to_owned(), value.to_vec()));
+/// }
+/// assert_eq!(seen, [("Via".to_owned(), b"a".to_vec())]);
+/// ```
+impl<'a> IntoIterator for &'a Headers {
+    type Item = (&'a str, &'a [u8]);
+    type IntoIter = Fields<'a>;
+
+    fn into_iter(self) -> Fields<'a> {
+        self.iter()
+    }
+}
+
+/// The values of one field name, in order: from [`Headers::get_all`].
+///
+/// # Examples
+///
+/// ```
+/// let mut headers = corio::http::Headers::new();
+/// headers.append("Via", "a").unwrap();
+/// headers.append("X", "b").unwrap();
+/// headers.append("via", "c").unwrap();
+/// let vias: corio::http::GetAll<'_> = headers.get_all("via");
+/// assert_eq!(vias.collect::<Vec<_>>(), [&b"a"[..], &b"c"[..]]);
+/// ```
+#[derive(Debug, Clone)]
+pub struct GetAll<'a> {
+    headers: &'a Headers,
+    fields: std::slice::Iter<'a, Field>,
+    name: &'a str,
+}
+
+impl<'a> Iterator for GetAll<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let headers = self.headers;
+        let name = self.name;
+        self.fields
+            .find(|field| headers.is_named(field, name))
+            .map(|field| field_value(&headers.bytes, field))
+    }
 }
 
 /// Equal when the fields, in order, are equal (names compared as given).

@@ -83,7 +83,7 @@ pub mod server;
 pub use client::{Builder, Client, RequestBuilder, Response, StreamingResponse};
 pub use decode::{Event, Head, ResponseDecoder, Version};
 pub use error::{Error, ErrorKind};
-pub use headers::Headers;
+pub use headers::{Fields, GetAll, Headers};
 pub use request::Method;
 
 /// `GET url` with a fresh [`Client`] of default settings: the whole

@@ -81,6 +81,42 @@ impl fmt::Display for Method {
     }
 }
 
+/// A method by its name, as sent (method names are case-sensitive, RFC
+/// 9110 §9.1): for a tool's `-X PUT` option. Others are an
+/// `InvalidRequest` error.
+///
+/// # Examples
+///
+/// ```
+/// use corio::http::{ErrorKind, Method};
+///
+/// assert_eq!("PUT".parse::<Method>().unwrap(), Method::Put);
+/// assert_eq!("put".parse::<Method>().unwrap_err().kind(), ErrorKind::InvalidRequest);
+/// ```
+impl std::str::FromStr for Method {
+    type Err = Error;
+
+    fn from_str(name: &str) -> Result<Method, Error> {
+        const ALL: [Method; 7] = [
+            Method::Get,
+            Method::Head,
+            Method::Post,
+            Method::Put,
+            Method::Delete,
+            Method::Patch,
+            Method::Options,
+        ];
+        ALL.into_iter()
+            .find(|method| method.as_str() == name)
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::InvalidRequest,
+                    format!("{name:?} is not a method corio sends (GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS)"),
+                )
+            })
+    }
+}
+
 /// Where a URL sends a request: the server to connect to, the `Host`
 /// header and the request target.
 #[derive(Debug, Clone)]

@@ -1310,6 +1310,27 @@ impl fmt::Display for ReuniteError {
 
 impl std::error::Error for ReuniteError {}
 
+/// For `?` in functions that return `io::Result` (the halves are dropped:
+/// an `io::Error` must be `Send`, and they are not).
+///
+/// # Examples
+///
+/// ```
+/// # corio::run(async {
+/// # let listener = corio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// # let addr = listener.local_addr()?;
+/// let (a, _) = corio::net::TcpStream::connect(addr).await?.into_split();
+/// let (_, b) = corio::net::TcpStream::connect(addr).await?.into_split();
+/// let err = std::io::Error::from(a.reunite(b).unwrap_err());
+/// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+/// # std::io::Result::Ok(()) }).unwrap();
+/// ```
+impl From<ReuniteError> for io::Error {
+    fn from(err: ReuniteError) -> io::Error {
+        io::Error::new(io::ErrorKind::InvalidInput, err.to_string())
+    }
+}
+
 impl fmt::Debug for OwnedReadHalf {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OwnedReadHalf")
@@ -1384,6 +1405,43 @@ impl OwnedWriteHalf {
     /// ```
     pub async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
         write_all(&self.io, buf).await
+    }
+
+    /// Like [`TcpStream::flush`]: does nothing (no user-space buffer).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # corio::run(async {
+    /// # let listener = corio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let (_r, mut writer) = corio::net::TcpStream::connect(listener.local_addr()?).await?.into_split();
+    /// writer.write_all(b"x").await?;
+    /// assert!(writer.flush().await.is_ok());
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub async fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// Shuts down the write side now (the peer reads end of stream), keeping
+    /// the half — to [`reunite`](Self::reunite) it later, say; dropping it
+    /// does the same.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # corio::run(async {
+    /// # let listener = corio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let (reader, writer) = corio::net::TcpStream::connect(listener.local_addr()?).await?.into_split();
+    /// let (mut peer, _) = listener.accept().await?;
+    /// writer.shutdown()?;
+    /// let mut all = Vec::new();
+    /// assert_eq!(peer.read_to_end(&mut all).await?, 0); // end of stream
+    /// let _stream = reader.reunite(writer).unwrap();
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub fn shutdown(&self) -> io::Result<()> {
+        self.io.get_ref().shutdown(Shutdown::Write)
     }
 
     /// The local address.
@@ -1510,4 +1568,16 @@ mod fd {
             self.io.get_ref().as_fd()
         }
     }
+
+    /// The raw descriptor, as std's and mio's sockets give it (for libc calls).
+    macro_rules! as_raw_fd {
+        ($($t:ty),*) => {$(
+            impl std::os::fd::AsRawFd for $t {
+                fn as_raw_fd(&self) -> std::os::fd::RawFd {
+                    self.as_fd().as_raw_fd()
+                }
+            }
+        )*};
+    }
+    as_raw_fd!(TcpListener, TcpStream, OwnedReadHalf, OwnedWriteHalf);
 }

@@ -286,3 +286,11 @@ impl std::os::fd::AsFd for UdpSocket {
         self.io.get_ref().as_fd()
     }
 }
+
+/// The raw descriptor, as std's and mio's sockets give it (for libc calls).
+#[cfg(unix)]
+impl std::os::fd::AsRawFd for UdpSocket {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsFd::as_fd(self).as_raw_fd()
+    }
+}

@@ -72,7 +72,7 @@ use job::{Job, JobShared, Work};
 /// # release.send(()).unwrap();
 /// # busy.wait().unwrap();
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Policy {
     /// `submit` returns `Err(Rejected::Full)` (Java's `AbortPolicy`). The
     /// default.

@@ -55,7 +55,7 @@ struct State {
 ///     assert!(barrier.wait().await.is_leader());
 /// });
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct BarrierWaitResult(bool);
 
 impl BarrierWaitResult {

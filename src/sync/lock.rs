@@ -105,6 +105,7 @@ impl<T> Lock<T> {
     /// assert!(lock.try_lock().is_none());
     /// drop(guard);
     /// ```
+    #[must_use = "the lock is released as soon as the guard is dropped"]
     pub fn try_lock(&self) -> Option<LockGuard<'_, T>> {
         let permit = self.sem.try_acquire()?;
         Some(self.guard(permit))

@@ -194,6 +194,23 @@ pub enum TryPutError<T> {
     ShutDown(T),
 }
 
+impl<T> TryPutError<T> {
+    /// The item that was not put, whichever the reason.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let queue = corio::sync::Queue::new(1);
+    /// queue.put_nowait(1).unwrap();
+    /// assert_eq!(queue.put_nowait(2).unwrap_err().into_inner(), 2);
+    /// ```
+    pub fn into_inner(self) -> T {
+        match self {
+            TryPutError::Full(item) | TryPutError::ShutDown(item) => item,
+        }
+    }
+}
+
 impl<T> fmt::Display for TryPutError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -138,6 +138,7 @@ impl Semaphore {
     /// drop(permit);
     /// assert!(sem.try_acquire().is_some());
     /// ```
+    #[must_use = "a permit is released as soon as it is dropped"]
     pub fn try_acquire(&self) -> Option<SemaphorePermit<'_>> {
         let mut st = self.state.borrow_mut();
         if st.permits > 0 && !st.waiters.has_waiting() {
@@ -425,6 +426,7 @@ impl BoundedSemaphore {
     /// let sem = corio::sync::BoundedSemaphore::new(1);
     /// assert!(sem.try_acquire().is_some());
     /// ```
+    #[must_use = "a permit is released as soon as it is dropped"]
     pub fn try_acquire(&self) -> Option<SemaphorePermit<'_>> {
         self.sem.try_acquire()
     }

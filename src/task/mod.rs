@@ -270,7 +270,7 @@ impl std::error::Error for PanicError {}
 ///     assert_eq!(task.await, Ok(TaskState::Running));
 /// });
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TaskState {
     /// Waiting to be polled: queued, or parked until a wake.
     Pending,
