@@ -297,9 +297,10 @@ pub fn call_later(delay: Duration, f: impl FnOnce() + 'static) -> CallbackHandle
 /// (asyncio's `loop.call_at`, with `Instant` as the clock).
 ///
 /// Never early. A `when` already past runs `f` at the loop's next look at
-/// its timers: the next turn if nothing else is ready, else within the
-/// loop's look interval of 61 polls and callbacks (asyncio looks at its
-/// timers every turn; see ARCHITECTURE.md, invariant 2).
+/// its timers: the next turn if nothing else is ready, else the first turn
+/// that starts after 61 polls and callbacks have run since the last look
+/// (the current turn's batch runs whole first, however long; asyncio looks
+/// at its timers every turn; see ARCHITECTURE.md, invariant 2).
 ///
 /// # Panics
 ///

@@ -106,8 +106,9 @@ pub(crate) struct State {
     next_root_seq: u64,
 }
 
-/// Socket operations one poll may complete before it yields
-/// ([`Core::take_io_budget`]).
+/// Socket operations one poll may attempt before it yields — done or not
+/// (a try that gets `WouldBlock` counts too), and sleeps found due at their
+/// first poll ([`Core::take_io_budget`]).
 pub(crate) const IO_BUDGET: u32 = 128;
 
 /// An event loop's insides, shared by everything that belongs to the loop.
@@ -118,8 +119,8 @@ pub(crate) struct Core {
     /// The key of whatever is being polled right now (a task, or the main
     /// future); meaningless while `polling_waker` is null.
     polling_key: Cell<TaskKey>,
-    /// How many more socket operations may succeed in the current poll
-    /// before it must yield ([`Core::take_io_budget`]).
+    /// How many more socket operations (or due sleeps) the current poll may
+    /// attempt before it must yield ([`Core::take_io_budget`]).
     io_budget: Cell<u32>,
     /// The address of its waker, null when nothing is polled: to recognise
     /// that waker in [`Core::own_key`] and on the hottest wake path, in one
@@ -136,7 +137,8 @@ pub(crate) struct Core {
     /// When the reactor last looked at I/O: what it knows of the sockets
     /// is that old ([`Core::looked_at`]).
     looked_at: Cell<Instant>,
-    /// Polls run since the loop last looked at I/O and timers.
+    /// Ready-queue entries (task polls and callbacks) run since the loop
+    /// last looked at I/O and timers.
     polls_since_look: Cell<usize>,
     /// Every timer due at or before this instant has fired (left the timer
     /// queue); `None` before the first firing.
@@ -313,10 +315,12 @@ impl Core {
     /// The time for bookkeeping that may lag a little (asyncio's
     /// `loop.time()` is read fresh; this one is not): the clock as the
     /// loop last read it — when it starts running, at every look at I/O
-    /// and timers, and after every wait — so it can be behind by as long
-    /// as the current turn has run (a task that blocks the loop makes that
-    /// long). A loop that is not running reads the real clock. Never ahead
-    /// of the real clock.
+    /// and timers, after every wait, and when a sleep is made or reset — so
+    /// it can be behind by as long as everything that ran since then: up to
+    /// `LOOK_INTERVAL` polls and callbacks, over many chained turns of
+    /// `run_until_complete` or `run_forever`, or one larger batch (a task
+    /// that blocks the loop makes that long). A loop that is not running
+    /// reads the real clock. Never ahead of the real clock.
     pub(crate) fn loop_time(&self) -> Instant {
         if self.is_running() {
             self.cached_now()
@@ -1042,10 +1046,11 @@ impl Core {
         if let Some(pool) = self.default_pool.get() {
             pool.shutdown_detached();
         }
-        // Dropping a future may spawn tasks or cancel others: go round until
-        // none is left, within reason (destructors that spawn without end
-        // leave the last round's tasks pending; they are dropped with the
-        // loop's state, unless they keep it alive themselves).
+        // Each round takes every pending future at once. A destructor cannot
+        // add tasks to this loop: it is not entered, so `corio::spawn` there
+        // finds no running loop (a panic, reported) or an outer one, which
+        // gets the task. So a second round finds none; the bound of rounds
+        // is only a safeguard.
         for _ in 0..Self::CLOSE_ROUNDS {
             let pending = self.take_pending_futures();
             if pending.is_empty() {

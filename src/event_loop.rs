@@ -690,8 +690,9 @@ impl EventLoop {
         let announced = core.take_remote();
 
         // 2. Look outside — wait for I/O and fire timers — whenever nothing
-        //    is ready (then we may block), and otherwise every
-        //    `LOOK_INTERVAL` polls: a zero-timeout `epoll_wait` and a clock
+        //    is ready (then we may block), and otherwise once
+        //    `LOOK_INTERVAL` polls and callbacks have run since the last
+        //    look: a zero-timeout `epoll_wait` and a clock
         //    read cost more than a task poll, so a busy loop batches them
         //    (tokio's `event_interval`), yet a task that keeps waking itself
         //    still lets I/O and timers in within that many polls.
@@ -848,9 +849,10 @@ impl EventLoop {
         // 2. How long may we wait? Not at all if work is ready (or a stop
         //    was asked for); else until the next timer; else until an event
         //    — if any event could ever come.
-        //    Every look reads the clock (so the cached clock lags by at
-        //    most a turn: `Core::loop_time`); a look that may block reads it
-        //    once more after the wait.
+        //    Every look reads the clock (so the cached clock lags by what
+        //    ran since the last look — up to `LOOK_INTERVAL` entries, over
+        //    many chained turns, or one larger batch: `Core::loop_time`); a
+        //    look that may block reads it once more after the wait.
         let now = core.refresh_now();
         let timeout = if ready {
             Some(Duration::ZERO)
@@ -959,14 +961,20 @@ impl EventLoop {
     }
 }
 
-/// How many polls a busy loop runs between two looks at I/O and timers.
+/// How many ready-queue entries (task polls and callbacks) a busy loop
+/// runs at least between two looks at I/O and timers: the look comes at
+/// the start of the first turn after that many (a turn's batch always runs
+/// whole, however long).
 const LOOK_INTERVAL: usize = 61;
 
 impl Drop for EventLoop {
     fn drop(&mut self) {
-        // Not entered: what the loop drops now finds no running loop (as in
-        // asyncio, whose pending tasks are destroyed after `close`), so
-        // their destructors cannot start work that nothing would finish.
+        // Not entered: what the loop drops now does not see this loop as
+        // running (as in asyncio, whose pending tasks are destroyed after
+        // `close`) — it finds no running loop, or, when this loop is dropped
+        // inside a task or callback of another loop, that outer loop — so
+        // their destructors cannot start work on this loop, which nothing
+        // would run any more (work they start on an outer loop runs there).
         // `corio::run` cancels its leftovers while the loop still runs.
         // (Reports made meanwhile still reach this loop's handler.)
         let _closing = crate::context::Closing::new(&self.core);

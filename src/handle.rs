@@ -41,12 +41,14 @@ pub(crate) struct Remote {
 /// The part of a loop that other threads may use.
 pub(crate) struct Shared {
     remote: Mutex<Remote>,
-    /// True once something was queued remotely and the loop was poked; the
-    /// loop clears it before it drains the queue.
+    /// True once another thread poked the loop — having queued something,
+    /// or not (the last `LoopHandle` going, a pool job delivered while a
+    /// loop is in debug mode); the loop clears it before it drains the
+    /// queue.
     notified: AtomicBool,
     /// `None` once the loop is closed: a handle or waker that outlives the
     /// loop must not keep its eventfd open. (Locked only by the write that
-    /// starts a batch.)
+    /// starts a batch, and by `close`.)
     waker: Mutex<Option<mio::Waker>>,
     stop: AtomicBool,
     closed: AtomicBool,
@@ -122,7 +124,8 @@ impl Shared {
         }
     }
 
-    /// Is there remote work the loop has not taken yet?
+    /// Has another thread queued work, or poked the loop, since the loop
+    /// last took the queue?
     pub(crate) fn has_remote(&self) -> bool {
         self.notified.load(Ordering::Acquire)
     }

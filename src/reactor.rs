@@ -9,7 +9,9 @@
 //! mio is edge-triggered: an event says "this socket *became* readable",
 //! once. So each source remembers its readiness between events: an event
 //! sets the bit, and only an operation that fails with `WouldBlock` clears
-//! it (see `net::io_source`). A task that finds its source not ready parks
+//! it — or, for `READABLE` alone, a read that came back short and so
+//! drained the socket ([`Source::drained`]; see `net::io_source`). A task
+//! that finds its source not ready parks
 //! its waker in the source; the event wakes it. Spurious events are
 //! harmless — the woken task tries, gets `WouldBlock`, parks again.
 //!
@@ -64,10 +66,12 @@ const INDEX_MASK: usize = (1 << INDEX_BITS) - 1;
 
 const READABLE: u8 = 1;
 const WRITABLE: u8 = 2;
-/// The peer closed its side, or the socket failed: final states, never
-/// cleared — every later operation returns at once (EOF or the error). A
-/// read that drained the last data before a FIN must not park forever
-/// waiting for an edge that already came.
+/// The peer closed its side, or the socket failed: kept through a short
+/// read ([`Source::drained`]) — every later operation returns at once (EOF
+/// or the error), since a read that drained the last data before a FIN
+/// must not park forever waiting for an edge that already came — and
+/// cleared only by a `WouldBlock` ([`Source::clear_ready`]: a socket that
+/// says "would block" is not closed).
 const READ_CLOSED: u8 = 4;
 const WRITE_CLOSED: u8 = 8;
 /// Urgent (out-of-band) TCP data was announced (`EPOLLPRI`). A read stops
@@ -155,8 +159,9 @@ impl Waiters {
     ///
     /// A flush that comes less than two turns after the previous one may
     /// have been refilled by the tasks it woke — the limit is too small for
-    /// the tasks that really wait (40 tasks receiving on one UDP socket
-    /// against a limit of 32 would flush and refill for ever, a busy loop)
+    /// the tasks that really wait (40 tasks polling one socket's reads
+    /// against a limit of 32 would flush and refill for ever, a busy loop;
+    /// UDP receives and `accept` register instead, see [`Source::register`])
     /// — so the limit doubles; 16,000 tasks parking at once then cost two
     /// polls each. A flush that comes later halves it (not below this). So
     /// the limit follows about twice the wakers parked within two turns,

@@ -38,13 +38,14 @@ use crate::core::Core;
 use crate::timers::{TimerAction, TimerKey};
 use crate::waker::Waiter;
 
-/// `Instant::now() + delay`, saturating at about a century from now instead
-/// of overflowing.
+/// `Instant::now() + delay`; a delay that would overflow an `Instant`
+/// becomes about a century instead (a shorter one, even of centuries, is
+/// kept as it is).
 pub(crate) fn deadline_after(delay: Duration) -> Instant {
     later(Instant::now(), delay)
 }
 
-/// `t + delay`, saturating at about a century after `t`.
+/// `t + delay`, or about a century after `t` if that would overflow.
 fn later(t: Instant, delay: Duration) -> Instant {
     t.checked_add(delay)
         .unwrap_or_else(|| t + Duration::from_secs(100 * 365 * 24 * 3600))

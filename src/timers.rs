@@ -4,7 +4,9 @@
 //! corio sorts its deadlines into *buckets* of about 4 ms instead (2^22 ns
 //! of the loop's clock each), kept in order in a `BTreeMap`: arming
 //! a timer finds its bucket and pushes the entry at the end; the loop sorts
-//! a bucket only when it comes due, then fires from its front. A heap with
+//! a bucket only once it is the earliest one (when the turn asks how long
+//! it may wait, or fires it) — again only if a later arming broke its
+//! order — then fires from its front. A heap with
 //! 100,000 timers pops through 17 levels spread over megabytes, a cache miss
 //! at most of them; a bucket is a short run of memory read in order. (A
 //! timer wheel, tokio's way, gets the same effect with fixed slots.)
@@ -23,9 +25,9 @@
 //!
 //! Deadlines are stored as nanoseconds since an epoch up to a century
 //! before the loop's creation (`u64`: 584 years in all, about four
-//! centuries past the loop's creation; later deadlines saturate, and
-//! sleeps are capped at a century anyway), which keeps an entry at 24
-//! bytes.
+//! centuries past the loop's creation; later deadlines saturate — sleeps
+//! are not capped below that: only a delay that would overflow an
+//! `Instant` becomes a century), which keeps an entry at 24 bytes.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

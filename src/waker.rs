@@ -10,10 +10,13 @@
 //! Waking never runs anything (invariant 1 of `ARCHITECTURE.md`); it only
 //! enqueues:
 //!
-//! * **Same thread** (the common case): the loop is found in the thread-local
-//!   [`context`](crate::context), and the task is pushed on the ready queue
-//!   unless it is already there. No atomics, no locks.
-//! * **Another thread**: the waker puts itself on the loop's remote queue,
+//! * **Its loop running on this thread** (the common case): the loop is
+//!   found in the thread-local [`context`](crate::context), and the task is
+//!   pushed on the ready queue unless it is already there. No atomics, no
+//!   locks.
+//! * **Anywhere else** — another thread, or this one while the waker's loop
+//!   is not the one running here (or its state is borrowed): the waker puts
+//!   itself on the loop's remote queue,
 //!   at most once until the loop has taken it (`remote_queued`), and pokes
 //!   the loop's `mio::Waker` so a loop blocked in `poll` wakes up. A wake
 //!   that consumes its clone (`wake()`) queues that very clone (or, if the
@@ -26,9 +29,11 @@
 //! ignored (invariant 4).
 //!
 //! Allocating an `Arc` per task would cost a malloc per spawn, so the loop
-//! keeps a [`WakerPool`]: after a poll, a waker that nobody else holds
-//! (`Arc::strong_count == 1`) goes back to the pool and is re-keyed for the
-//! next task that needs one. A waker that someone kept stays with its task.
+//! keeps a [`WakerPool`]: after a poll that leaves the task parked, a waker
+//! that nobody else holds (`Arc::strong_count == 1`) goes back to the pool
+//! and is re-keyed for the next task that needs one. A waker that someone
+//! kept stays with its task, and so does that of a task queued again by its
+//! poll (a yield): it runs again soon.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering, fence};
@@ -264,10 +269,11 @@ impl WakerPool {
         }
     }
 
-    /// Takes `waker` back if nobody else holds it; otherwise drops our share.
+    /// Takes `waker` back if nobody else holds it (keeping it unless the
+    /// pool is full); otherwise gives it back.
     ///
     /// Returns the waker when somebody else still holds a clone, so the
-    /// caller can keep it with its task.
+    /// caller can keep it with its task (or drop its share).
     #[inline(always)]
     pub(crate) fn put(&mut self, waker: Arc<TaskWaker>) -> Option<Arc<TaskWaker>> {
         if Arc::strong_count(&waker) == 1 {

@@ -620,7 +620,7 @@ impl Client {
         while let Some(entry) = idle.pop() {
             // Anything that arrived while it sat idle (a FIN, a late `408`,
             // stray bytes) would be read as the answer to the next request.
-            // (The loop's clock, not a fresh read: a turn's lag only lets a
+            // (The loop's clock, not a fresh read: its lag only lets a
             // connection in that expired that much ago, and the checks
             // below and the retry of a stale connection cover it.)
             let now = entry.conn.stream.loop_time();
@@ -2145,8 +2145,8 @@ impl Pool {
         if idle.len() >= config.pool_max_idle_per_host {
             idle.remove(0); // the oldest goes
         }
-        // The loop's clock: it may lag by a turn, which only shortens the
-        // connection's stay by that much.
+        // The loop's clock: it may lag (`Core::loop_time`), which only
+        // shortens the connection's stay by that much.
         let since = conn.stream.loop_time();
         idle.push(Idle { conn, since });
         let here = pool.reaper.as_ref().is_some_and(|reaper| {

@@ -566,7 +566,8 @@ impl TcpStream {
     }
 
     /// The clock of the loop this stream belongs to, as it last read it:
-    /// for bookkeeping that may lag by a turn (idle-connection stamps).
+    /// for bookkeeping that may lag (by what ran since the loop's last look
+    /// at I/O and timers: `Core::loop_time`) — idle-connection stamps.
     pub(crate) fn loop_time(&self) -> std::time::Instant {
         self.io.loop_time()
     }

@@ -312,7 +312,8 @@ pub(crate) struct TaskSlot {
     /// The sequence number the task was spawned with; it is also its id.
     pub(crate) seq: u64,
     pub(crate) stage: Stage,
-    /// The task's waker, kept while somebody else holds a clone of it.
+    /// The task's waker, kept while somebody else holds a clone of it, or
+    /// while the task is queued again after a poll (it woke itself).
     pub(crate) waker: Option<Arc<TaskWaker>>,
     /// The waker of whoever awaits the handle. (A plain `Waker`, not a
     /// `Waiter`: a 24-byte waiter here would cost every task 8 bytes.)
