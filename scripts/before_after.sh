@@ -14,7 +14,9 @@ rev=${1:?usage: scripts/before_after.sh REV [WORKLOAD ...]}
 shift
 workloads=("$@")
 [ ${#workloads[@]} -gt 0 ] || workloads=(W1 W2 W3 W4)
-command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install valgrind)"; exit 2; }
+command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install valgrind)" >&2; exit 2; }
+size() { case "$1" in W1|W4c) echo 100000 ;; W2|W3) echo 200000 ;; W4) echo 50000 ;; *) echo "unknown workload $1 (W1 W2 W3 W4 W4c)" >&2; exit 2 ;; esac; }
+for w in "${workloads[@]}"; do size "$w" >/dev/null; done # before two builds, not after
 
 tmp=$(mktemp -d)
 cleanup() { git -C "$root" worktree remove --force "$tmp/before" >/dev/null 2>&1 || true; rm -rf "$tmp"; }
@@ -26,7 +28,6 @@ cp "$CARGO_TARGET_DIR/release/corio-peers" "$tmp/before.bin"
 (cd "$root/benches/peers" && cargo build --release --quiet)
 cp "$CARGO_TARGET_DIR/release/corio-peers" "$tmp/after.bin"
 
-size() { case "$1" in W1) echo 100000 ;; W2|W3) echo 200000 ;; W4) echo 50000 ;; *) echo "unknown workload $1" >&2; exit 2 ;; esac; }
 instructions() { # binary workload n
   valgrind --tool=callgrind --callgrind-out-file=/dev/null "$1" run corio "$2" --n "$3" --reps 1 2>&1 \
     | awk '/Collected/ {print $4}'

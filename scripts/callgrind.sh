@@ -9,16 +9,18 @@
 # Needs valgrind (Debian: apt-get install valgrind); builds benches/peers.
 set -euo pipefail
 cd "$(dirname "$0")/../benches/peers"
-command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install valgrind)"; exit 2; }
+command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install valgrind)" >&2; exit 2; }
 cargo build --release --quiet
-bin=./target/release/corio-peers
+bin=${CARGO_TARGET_DIR:-target}/release/corio-peers # where cargo just built it
 
 workloads=("$@")
 [ ${#workloads[@]} -gt 0 ] || workloads=(W1 W2 W3 W4 W4c)
 
 count() { # runtime workload n -> instructions of one process (warm-up + 1 rep)
-  valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" run "$1" "$2" --n "$3" --reps 1 2>&1 \
-    | awk '/Collected/ {print $4}'
+  local out
+  out=$(valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" run "$1" "$2" --n "$3" --reps 1 2>&1) \
+    || { echo "callgrind.sh: $1 $2 failed:" >&2; grep -v '^==' <<<"$out" | tail -n 5 >&2; exit 1; }
+  awk '/Collected/ {print $4}' <<<"$out"
 }
 
 printf '| workload | n | corio | tokio | smol | monoio |\n|---|---|---|---|---|---|\n'

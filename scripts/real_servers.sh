@@ -22,7 +22,7 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-BIN=target/release/examples
+BIN=${CARGO_TARGET_DIR:-target}/release/examples # where cargo builds them
 PAGES=20
 BIG_SIZE=$((5 * 1024 * 1024))
 
@@ -50,14 +50,14 @@ fail() {
 # ----- tools ----------------------------------------------------------------------
 
 echo "== building the examples"
-timeout 900 cargo build --release --examples --quiet
+timeout --foreground 900 cargo build --release --examples --quiet
 
 NGINX=$(command -v nginx || true)
 [[ -z $NGINX && -x /usr/sbin/nginx ]] && NGINX=/usr/sbin/nginx
 if [[ -z $NGINX ]]; then
     echo "== installing nginx"
-    timeout 300 apt-get update -qq
-    timeout 300 apt-get install -y -qq nginx-light || timeout 300 apt-get install -y -qq nginx
+    timeout --foreground 300 apt-get update -qq
+    timeout --foreground 300 apt-get install -y -qq nginx-light || timeout --foreground 300 apt-get install -y -qq nginx
     NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 fi
 
@@ -90,13 +90,13 @@ free_port() {
 }
 
 wait_for_port() {
-    timeout 10 bash -c "until (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null; do sleep 0.1; done"
+    timeout --foreground 10 bash -c "until (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null; do sleep 0.1; done"
 }
 
 # ----- the checks -----------------------------------------------------------------
 
 # check NAME COMMAND...: runs COMMAND (bounded) into $TMP/out.
-run() { timeout 60 "$@" >"$TMP/out" 2>&1; }
+run() { timeout --foreground 60 "$@" >"$TMP/out" 2>&1; }
 
 check_server() {
     local name=$1 base=$2

@@ -20,7 +20,7 @@ for tool in valgrind callgrind_control perf; do
   command -v "$tool" >/dev/null || { echo "$tool is not installed" >&2; exit 2; }
 done
 cargo build --release --quiet
-bin=./target/release/corio-peers
+bin=${CARGO_TARGET_DIR:-target}/release/corio-peers # where cargo just built it
 runtimes=("$@")
 [ ${#runtimes[@]} -gt 0 ] || runtimes=(raw corio tokio smol monoio)
 work=$(mktemp -d)

@@ -25,4 +25,4 @@ fi
 
 cd benches/peers
 cargo build --release
-exec timeout 3600 ./target/release/corio-peers w6 "$@"
+exec timeout 3600 "${CARGO_TARGET_DIR:-target}/release/corio-peers" w6 "$@"

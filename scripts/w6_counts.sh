@@ -18,7 +18,7 @@ for tool in valgrind perf; do
   command -v "$tool" >/dev/null || { echo "$tool is not installed" >&2; exit 2; }
 done
 cargo build --release --quiet
-bin=./target/release/corio-peers
+bin=${CARGO_TARGET_DIR:-target}/release/corio-peers # where cargo just built it
 clients=("$@")
 [ ${#clients[@]} -gt 0 ] || clients=(raw corio tokio hyper)
 work=$(mktemp -d)
@@ -34,9 +34,11 @@ addr=$(grep -m1 '^127\.' "$work/nginx.log") || { echo "nginx did not start: $(ca
 
 events=syscalls:sys_enter_recvfrom,syscalls:sys_enter_sendto,syscalls:sys_enter_epoll_wait,syscalls:sys_enter_epoll_ctl,syscalls:sys_enter_read,syscalls:sys_enter_write
 
-count() {
-  valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" http-client "$1" "$addr" 64 "$2" /1k.bin 2>&1 \
-    | awk '/Collected/ {print $4}'
+count() { # a failing client says why (its output went to awk before)
+  local out
+  out=$(valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" http-client "$1" "$addr" 64 "$2" /1k.bin 2>&1) \
+    || { echo "w6_counts: the $1 client failed:" >&2; grep -v '^==' <<<"$out" | tail -n 5 >&2; exit 1; }
+  awk '/Collected/ {print $4}' <<<"$out"
 }
 
 echo "| client | instructions per request | system calls per request |"

@@ -272,7 +272,9 @@
 //! [`Sleep`](crate::time::Sleep) disarms it: its entry stays in the queue,
 //! dead, and is skipped when its bucket comes due (a queue of 64 entries
 //! or more is rebuilt once over half of them are dead). `sleep(Duration::ZERO)` completes at once,
-//! without yielding; [`yield_now`](crate::yield_now) is `asyncio.sleep(0)`.
+//! without yielding — unless the task's poll has spent its budget of 128
+//! operations (socket operations and due sleeps): then it yields once;
+//! [`yield_now`](crate::yield_now) is `asyncio.sleep(0)`.
 //!
 //! ```rust
 //! use std::cell::RefCell;

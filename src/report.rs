@@ -7,7 +7,8 @@
 //! reported too. In debug mode, so are polls and callbacks that hold the
 //! loop too long, tasks still pending when their loop is dropped, and a
 //! main future that may be stalled. Reports go to one hook per loop (asyncio's
-//! `loop.set_exception_handler`); the default prints to stderr.
+//! `loop.set_exception_handler`); the default prints to stderr (with the
+//! `log` feature, it logs through the `log` facade).
 
 use std::fmt;
 use std::panic::Location;
@@ -241,7 +242,8 @@ impl fmt::Display for Report {
     }
 }
 
-/// The default exception handler: one line on stderr.
+/// The default exception handler: one line on stderr (or, with the `log`
+/// feature, one `log` record).
 pub(crate) fn print_report(report: &Report) {
     let severity = match report.kind() {
         ReportKind::UnretrievedPanic | ReportKind::CallbackPanic | ReportKind::DestructorPanic => {

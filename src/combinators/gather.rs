@@ -168,8 +168,9 @@ where
 /// already finished by then come out in input order (asyncio's come out
 /// in the order of a set it builds from the input: no order to rely on).
 ///
-/// Each `next()` polls every child that was woken and keeps the outputs
-/// that are not handed out yet. Dropping the stream drops those outputs
+/// A `next()` with no output kept polls every child that was woken and
+/// keeps the outputs that are not handed out yet; one with outputs kept
+/// returns the first of them and polls nothing. Dropping the stream drops those outputs
 /// too; a task's panic inside them — one a child took from its task and
 /// finished with, unseen — is then reported as unretrieved (to the loop's
 /// exception handler, or on stderr with no loop running or closing), as it

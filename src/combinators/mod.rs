@@ -2,8 +2,10 @@
 //! `select`/`race` and [`TaskGroup`].
 //!
 //! These are ordinary futures built from other futures; the loop knows
-//! nothing of them. Each child gets its own waker (see `wake_set.rs`), so a
-//! combinator polls only the children that were woken.
+//! nothing of them. Each child of `gather`, `wait`, `as_completed` and
+//! `TaskGroup` gets its own waker (see `wake_set.rs`), so they poll only the
+//! children that were woken; `select`/`race` poll both of their two futures
+//! each time, with the awaiting task's waker.
 
 mod gather;
 mod group;

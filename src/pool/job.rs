@@ -53,7 +53,8 @@ pub enum JobError {
     /// The pool did not take this job: it was full and its policy
     /// dropped the job (`Discard`, `DiscardOldest`; `Abort` in
     /// [`ThreadPool::map`](super::ThreadPool::map)), or — in `map` — it
-    /// was shut down.
+    /// was shut down, or no thread could be started for it and none was
+    /// running.
     Rejected,
     /// The job panicked, with this message. Its worker thread survived.
     Panicked(String),
@@ -478,11 +479,13 @@ impl<T: Send + 'static> JobHandle<T> {
     /// (`concurrent.futures.Future.add_done_callback`).
     ///
     /// Where it runs: on the event loop the job was submitted from, if it
-    /// was submitted from a task or callback (it is queued there like
-    /// `call_soon_threadsafe`); otherwise on the thread that finished the
-    /// job — or, if the job had already ended, right here in the caller.
-    /// If that loop has been closed meanwhile, the callback runs on the
-    /// finishing thread instead, so it is never lost. The handle gets the
+    /// was submitted on a thread running a loop (from a task, a callback or
+    /// the main future; it is queued there like `call_soon_threadsafe`);
+    /// otherwise on the thread that finished the job — or, if the job had
+    /// already ended, right here in the caller. If that loop has been
+    /// closed meanwhile, the callback runs on the finishing thread instead
+    /// (here in the caller, for a job that had already ended), so it is
+    /// never lost. The handle gets the
     /// result only after the callbacks ran. A panicking callback is
     /// contained and reported as any callback's panic is: to the exception
     /// handler of the loop it ran on ([`ReportKind::CallbackPanic`](crate::ReportKind::CallbackPanic)),
@@ -531,8 +534,8 @@ impl<T: Send + 'static> JobHandle<T> {
     ///
     /// For plain threads. On a thread that is running a corio loop it
     /// panics instead of blocking the loop: `.await` the handle there. (A
-    /// job submitted from a task, with done callbacks, delivers its result
-    /// after they ran on that task's loop: that loop must keep running, or
+    /// job submitted on a loop's thread, with done callbacks, delivers its
+    /// result after they ran on that loop: that loop must keep running, or
     /// be closed, for `wait` to return.)
     ///
     /// # Panics

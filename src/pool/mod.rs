@@ -384,7 +384,7 @@ struct State {
 struct Inner {
     config: Config,
     state: Mutex<State>,
-    /// Signalled when a job is queued, and at shutdown.
+    /// Signalled when a job is queued for an idle thread, and at shutdown.
     work: Condvar,
     /// Signalled when a thread exits.
     exited: Condvar,
@@ -483,8 +483,9 @@ impl ThreadPool {
     /// Returns the job's handle, or `Err` if the pool is shut down or full
     /// under [`Policy::Abort`]. Under the other policies the handle is
     /// always returned (a discarded job's handle gives
-    /// [`JobError::Rejected`]). Done callbacks of a job submitted from a
-    /// task run on that task's loop ([`JobHandle::add_done_callback`]).
+    /// [`JobError::Rejected`]). Done callbacks of a job submitted on a
+    /// thread running a loop (from a task, a callback or the main future)
+    /// run on that loop ([`JobHandle::add_done_callback`]).
     ///
     /// # Examples
     ///

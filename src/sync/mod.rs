@@ -14,10 +14,12 @@
 //! [`pool::channel`](crate::pool::channel).)
 //!
 //! **Fair and cancel safe.** Waiters are served in the order they came, and
-//! what a waiter waits for — a permit, the lock, an item — is *handed* to
-//! it. A waiter dropped at any moment (by `timeout`, `select`, a cancelled
-//! task), even after it was handed its due but before it ran, passes it on:
-//! nothing is lost. Each method's docs say what it does when dropped.
+//! what a waiter waits for — a permit, the lock, a notification, for a
+//! queue's getter the promise of an item (the item stays in the queue
+//! until the getter runs and takes it) — is *handed* to it. A waiter
+//! dropped at any moment (by `timeout`, `select`, a cancelled task), even
+//! after it was handed its due but before it ran, passes it on: nothing is
+//! lost. Each method's docs say what it does when dropped.
 //!
 //! # Examples
 //!

@@ -38,7 +38,7 @@ use std::task::{Context, Poll};
 use super::queue::{Put, Queue, QueueShutDown};
 use super::wait_queue::Ticket;
 
-/// The receiver is gone; the value is given back.
+/// The receiver is gone (or closed the channel); the value is given back.
 ///
 /// # Examples
 ///
@@ -208,7 +208,7 @@ pub struct Sender<T> {
 
 impl<T> Sender<T> {
     /// Sends a value, waiting while the channel is full; fails (giving the
-    /// value back) if the receiver is gone. Cancel safe in the queue's
+    /// value back) if the receiver is gone or closed the channel. Cancel safe in the queue's
     /// sense: dropped before it completed, it sent nothing.
     ///
     /// # Examples
@@ -243,7 +243,7 @@ impl<T> Sender<T> {
         })
     }
 
-    /// Is the receiver gone?
+    /// Is the receiver gone, or has it closed the channel (so sends fail)?
     ///
     /// # Examples
     ///
@@ -339,8 +339,8 @@ pub struct Receiver<T> {
 }
 
 impl<T> Receiver<T> {
-    /// The next value; `None` once every sender is gone and the channel is
-    /// empty. Cancel safe: a value that arrived for a dropped `recv` stays
+    /// The next value; `None` once every sender is gone (or
+    /// [`close`](Self::close) was called) and the channel is empty. Cancel safe: a value that arrived for a dropped `recv` stays
     /// first in the channel.
     ///
     /// # Examples

@@ -188,7 +188,9 @@ impl<T: fmt::Debug> std::error::Error for QueueShutDown<T> {}
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TryPutError<T> {
-    /// The queue holds `maxsize` items (asyncio's `QueueFull`).
+    /// The queue has no room (asyncio's `QueueFull`): it holds `maxsize`
+    /// items, or places freed by `get`s are handed to waiting `put`s that
+    /// have not run yet (see [`full`](GenericQueue::full)).
     Full(T),
     /// The queue was shut down.
     ShutDown(T),
@@ -709,7 +711,8 @@ impl<T, O: Order<T>> GenericQueue<T, O> {
     }
 
     /// Is there no room for another item — would `put_nowait` fail with
-    /// `Full`? That is `qsize() >= maxsize()`, except while a place freed
+    /// `Full`? Never for an unbounded queue (`maxsize` 0); for a bounded
+    /// one that is `qsize() >= maxsize()`, except while a place freed
     /// by a `get` is handed to a waiting `put` that has not run yet: the
     /// place is that putter's, so the queue is full (and may be empty).
     ///

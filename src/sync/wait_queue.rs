@@ -1,7 +1,7 @@
 //! [`WaitQueue`]: the FIFO line of waiting futures every primitive uses.
 //!
-//! A waiting future holds a [`Ticket`]. What it waits for — a permit, an
-//! item, a notification — is *handed* to the first ticket in line
+//! A waiting future holds a [`Ticket`]. What it waits for — a permit, the
+//! promise of an item, a notification — is *handed* to the first ticket in line
 //! ([`WaitQueue::hand`]), so nobody can barge ahead, and a handed gift
 //! waits in the entry until its future takes it. The cancel-safety rule
 //! follows: a future dropped with a gift in its entry gets the gift back

@@ -403,6 +403,11 @@ fn raw_client(port: u16, conns: usize, msgs: usize) -> io::Result<()> {
         for event in &events {
             let conn = &mut list[event.token().0];
             if !conn.connected {
+                // A refused connect: report it, instead of waiting forever
+                // for an event that never comes.
+                if let Some(err) = conn.stream.take_error()? {
+                    return Err(err);
+                }
                 if event.is_writable() && conn.stream.peer_addr().is_ok() {
                     conn.connected = true;
                     conn.stream.set_nodelay(true)?;
@@ -462,10 +467,16 @@ impl ServerProcess {
             .stdout(Stdio::piped())
             .spawn()
             .expect("start the server");
-        // Wait for "ready".
+        // Wait for "ready"; a server that died first (its port taken, say)
+        // would leave the raw client waiting on nothing.
         let mut out = child.stdout.take().expect("stdout");
-        let mut byte = [0u8; 6];
-        let _ = out.read_exact(&mut byte);
+        let mut ready = [0u8; 6];
+        if out.read_exact(&mut ready).is_err() || &ready != b"ready\n" {
+            let _ = child.kill();
+            let _ = child.wait();
+            eprintln!("w5: the {runtime} echo server on port {port} did not start");
+            std::process::exit(1);
+        }
         ServerProcess { child }
     }
 }

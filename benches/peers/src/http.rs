@@ -335,6 +335,7 @@ impl Nginx {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
+        remove_stale();
         let dir = std::env::temp_dir().join(format!("corio-w6-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("html"))?;
         std::fs::write(dir.join("html/1k.bin"), vec![b'x'; 1024])?;
@@ -370,6 +371,40 @@ impl Nginx {
             std::thread::sleep(Duration::from_millis(20));
         }
         Ok(Nginx { child, dir, addr })
+    }
+}
+
+/// What runs that were interrupted left behind: Ctrl-C or a kill skips
+/// `Drop`, so the directory stays, and after a kill (not Ctrl-C, which the
+/// whole process group gets) nginx itself keeps serving from it. Only
+/// directories whose owner process is gone are touched.
+fn remove_stale() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(owner) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("corio-w6-"))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if std::path::Path::new(&format!("/proc/{owner}")).exists() {
+            continue; // still running
+        }
+        let dir = entry.path();
+        let nginx = std::fs::read_to_string(dir.join("nginx.pid"))
+            .ok()
+            .and_then(|p| p.trim().parse::<u32>().ok());
+        if let Some(nginx) = nginx {
+            let cmdline = std::fs::read(format!("/proc/{nginx}/cmdline")).unwrap_or_default();
+            if String::from_utf8_lossy(&cmdline).contains(&*dir.to_string_lossy()) {
+                let _ = Command::new("kill").arg(nginx.to_string()).status();
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
 

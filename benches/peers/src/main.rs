@@ -94,6 +94,41 @@ fn measure_on(runtime: &str, workload: &str, n: usize) -> f64 {
     }
 }
 
+const USAGE: &str = "usage: corio-peers [COMMAND]
+  table [--rounds 5] [--only W1,W2] [--runtimes corio,tokio] [--n N]   (the default)
+  run <runtime> <workload> [--n N] [--reps R]
+  w5 [--rounds 5] [--conns 64] [--msgs 5000] [--runtimes raw,corio] [--pin]
+  echo-server <runtime> <port>
+  echo-client <runtime> <port> <conns> <msgs>
+  w6 [--rounds 5] [--conns 64] [--requests 100000] [--runtimes raw,corio] [--server nginx|demo]
+  http-client <runtime> <addr> <conns> <requests> [path]
+  http-server | nginx";
+
+/// A wrong command line: one message and the usage, exit status 2 (no panic).
+fn usage_error(message: &str) -> ! {
+    eprintln!("corio-peers: {message}\n{USAGE}");
+    std::process::exit(2);
+}
+
+/// The positional argument `i`, parsed.
+fn arg<T: std::str::FromStr>(args: &[String], i: usize, what: &str) -> T {
+    let Some(v) = args.get(i) else {
+        usage_error(&format!("missing {what}"))
+    };
+    v.parse()
+        .unwrap_or_else(|_| usage_error(&format!("bad {what} {v:?}")))
+}
+
+/// A count that must be at least 1 (0 connections or messages would hang
+/// the raw clients or print a rate of nothing).
+fn count(args: &[String], i: usize, what: &str) -> usize {
+    let n: usize = arg(args, i, what);
+    if n == 0 {
+        usage_error(&format!("{what} must be at least 1"));
+    }
+    n
+}
+
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     let mid = values.len() / 2;
@@ -113,8 +148,15 @@ fn flag<T: std::str::FromStr>(args: &[String], name: &str) -> Option<T> {
 
 /// One process, one (runtime, workload): prints the median of the reps.
 fn run(args: &[String]) {
-    let runtime = args.first().expect("runtime").as_str();
-    let workload = args.get(1).expect("workload").as_str();
+    let runtime: String = arg(args, 0, "runtime");
+    let workload: String = arg(args, 1, "workload");
+    let (runtime, workload) = (runtime.as_str(), workload.as_str());
+    if !WORKLOADS.iter().any(|w| w.0 == workload) {
+        usage_error(&format!("unknown workload {workload:?}"));
+    }
+    if !["corio", "tokio", "smol", "monoio", "genawaiter", "iterator"].contains(&runtime) {
+        usage_error(&format!("unknown runtime {runtime:?}"));
+    }
     let default_n = WORKLOADS
         .iter()
         .find(|w| w.0 == workload)
@@ -259,35 +301,43 @@ fn main() {
     match args.first().map(String::as_str) {
         Some("run") => run(&args[1..]),
         Some("echo-server") => {
-            let port = args.get(2).and_then(|p| p.parse().ok()).expect("port");
-            echo::server(&args[1], port);
+            let runtime: String = arg(&args, 1, "runtime");
+            echo::server(&runtime, arg(&args, 2, "port"));
         }
         Some("echo-client") => {
-            let num = |i: usize| args.get(i).and_then(|v| v.parse().ok()).expect("number");
-            echo::client_main(&args[1], num(2) as u16, num(3), num(4));
+            let runtime: String = arg(&args, 1, "runtime");
+            let port = arg(&args, 2, "port");
+            echo::client_main(
+                &runtime,
+                port,
+                count(&args, 3, "conns"),
+                count(&args, 4, "msgs"),
+            );
         }
         Some("w5") => {
             let rest = &args[1..];
-            echo::w5(
-                flag(rest, "--rounds").unwrap_or(5),
+            let (conns, msgs) = (
                 flag(rest, "--conns").unwrap_or(64),
                 flag(rest, "--msgs").unwrap_or(5000),
+            );
+            if conns == 0 || msgs == 0 {
+                usage_error("--conns and --msgs must be at least 1");
+            }
+            echo::w5(
+                flag(rest, "--rounds").unwrap_or(5),
+                conns,
+                msgs,
                 flag(rest, "--runtimes"),
                 rest.iter().any(|a| a == "--pin"),
             );
         }
         Some("http-client") => {
-            let num = |i: usize| {
-                args.get(i)
-                    .and_then(|v| v.parse::<usize>().ok())
-                    .expect("number")
-            };
-            let addr = args.get(2).and_then(|a| a.parse().ok()).expect("address");
+            let runtime: String = arg(&args, 1, "runtime");
             http::client_main(
-                &args[1],
-                addr,
-                num(3),
-                num(4),
+                &runtime,
+                arg(&args, 2, "address (IP:PORT)"),
+                count(&args, 3, "conns"),
+                count(&args, 4, "requests"),
                 args.get(5).map_or("/1k.bin", String::as_str),
             );
         }
@@ -299,19 +349,26 @@ fn main() {
         }
         Some("w6") => {
             let rest = &args[1..];
+            let conns = flag(rest, "--conns").unwrap_or(64);
+            let requests = flag(rest, "--requests").unwrap_or(100_000);
+            let server = flag::<String>(rest, "--server").unwrap_or_else(|| "nginx".to_owned());
+            if conns == 0 || requests == 0 {
+                usage_error("--conns and --requests must be at least 1");
+            }
+            if server != "nginx" && server != "demo" {
+                usage_error(&format!("--server takes nginx or demo, not {server:?}"));
+            }
             http::w6(
                 flag(rest, "--rounds").unwrap_or(5),
-                flag(rest, "--conns").unwrap_or(64),
-                flag(rest, "--requests").unwrap_or(100_000),
+                conns,
+                requests,
                 flag(rest, "--runtimes"),
-                &flag::<String>(rest, "--server").unwrap_or_else(|| "nginx".to_owned()),
+                &server,
             );
         }
         Some("http-server") => http::demo_server_main(),
         Some("table") | None => table(args.get(1..).unwrap_or(&[])),
-        Some(other) => {
-            eprintln!("unknown command {other:?}; use `table` or `run <runtime> <workload>`");
-            std::process::exit(2);
-        }
+        Some("help" | "-h" | "--help") => println!("{USAGE}"),
+        Some(other) => usage_error(&format!("unknown command {other:?}")),
     }
 }
