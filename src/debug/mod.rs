@@ -30,7 +30,9 @@
 //!   `Semaphore`, `Queue` …, which report themselves in debug mode).
 //! * **The stall report**: in debug mode, when the main future of
 //!   `run_until_complete` is pending and nothing is ready, no timer is
-//!   armed, no I/O is awaited and no thread-pool job is in flight, the loop
+//!   armed, no I/O is awaited and no thread-pool job submitted from this
+//!   loop still has an outcome to deliver (a detached job — its handle
+//!   dropped, no done callback — does not count, even while it runs), the loop
 //!   checks who holds the wakers of the waiting tasks (through `gather`,
 //!   `wait` and `TaskGroup` too). If every one is held
 //!   by corio's own waiters (a task, an `Event`, a `Queue` …), nothing can

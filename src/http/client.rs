@@ -1570,7 +1570,6 @@ pub struct StreamingResponse {
     body: Body,
 }
 
-/// The body half of a streaming response: the connection and the decoder.
 /// What [`StreamingResponse::decode_buffered`] found.
 enum Piece {
     /// Body bytes: their place in the connection's buffer.
@@ -1581,6 +1580,7 @@ enum Piece {
     NeedMore,
 }
 
+/// The body half of a streaming response: the connection and the decoder.
 struct Body {
     /// `None` once the body ended or failed.
     /// (Its decoder and time limits are the connection's.)

@@ -16,7 +16,9 @@
 //! * `1xx` interim heads are skipped; `101` is refused (corio never asks to
 //!   switch protocols);
 //! * a response to `HEAD`, and `204` and `304`, have no body, whatever
-//!   their headers say;
+//!   length or coding their headers announce (framing fields that break
+//!   the rules below — a bad or conflicting `Content-Length`, both
+//!   framings at once — are still errors);
 //! * otherwise the body is framed by `Transfer-Encoding: chunked`, by
 //!   `Content-Length`, or by the connection closing. Both framings at
 //!   once, differing lengths, a length that is not a decimal number, or a
@@ -258,9 +260,12 @@ impl ResponseDecoder {
         self
     }
 
-    /// After [`Event::End`]: may the connection carry another request? True
-    /// for a complete response whose body was framed (not ended by a close)
-    /// on a connection neither side asked to close.
+    /// After [`Event::End`]: may the connection carry another request, as
+    /// far as the response says? True for a complete response whose body
+    /// was framed (not ended by a close) and whose server keeps the
+    /// connection open (HTTP/1.1 without `Connection: close`, HTTP/1.0
+    /// with `Connection: keep-alive`). The decoder never sees the request:
+    /// a `Connection: close` of your own is yours to honour.
     ///
     /// # Examples
     ///
@@ -819,10 +824,6 @@ impl Framing {
     }
 }
 
-/// The reason phrase of a status line, lossily decoded. httparse hands
-/// over ASCII phrases only (any byte from 0x80 makes it give `""`), so an
-/// empty one is looked up in the head itself: the bytes after
-/// `HTTP/1.x NNN ` up to the end of the line.
 /// A copy of the head at the start of `bytes` with each obs-fold (a line
 /// end followed by a space or tab, inside the fields) made spaces — the
 /// same length, so positions stay as they were; `None` if it has none.
@@ -850,6 +851,10 @@ fn unfold(bytes: &[u8]) -> Option<Vec<u8>> {
     folded.then_some(copy)
 }
 
+/// The reason phrase of a status line, lossily decoded. httparse hands
+/// over ASCII phrases only (any byte from 0x80 makes it give `""`), so an
+/// empty one is looked up in the head itself: the bytes after
+/// `HTTP/1.x NNN ` up to the end of the line.
 fn reason(parsed: Option<&str>, head: &[u8]) -> String {
     match parsed {
         Some(reason) if !reason.is_empty() => reason.to_owned(),

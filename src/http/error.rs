@@ -68,8 +68,9 @@ impl fmt::Display for ErrorKind {
 /// what happened, and the URL it happened at.
 ///
 /// It converts into `std::io::Error` (so `?` works in functions returning
-/// `io::Result`): `Timeout` becomes `TimedOut`, `Io` keeps the underlying
-/// error's kind, the rest become `InvalidData` or `Unsupported`.
+/// `io::Result`): `Timeout` becomes `TimedOut`, `Closed` `UnexpectedEof`,
+/// `Unsupported` `Unsupported`, `InvalidRequest` `InvalidInput`, `Io` keeps
+/// the underlying error's kind, and the rest become `InvalidData`.
 ///
 /// # Examples
 ///
@@ -79,7 +80,7 @@ impl fmt::Display for ErrorKind {
 /// corio::run(async {
 ///     let err = http::get("http://exa mple.com/").await.unwrap_err();
 ///     assert_eq!(err.kind(), ErrorKind::InvalidRequest);
-///     println!("{err}"); // invalid request: `http://exa mple.com/` is not a URL: ...
+///     println!("{err}"); // invalid request: not a URL: invalid international domain name (http://exa mple.com/)
 /// });
 /// ```
 pub struct Error {

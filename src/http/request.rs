@@ -217,8 +217,9 @@ pub(crate) fn wire_form(headers: &Headers) -> Vec<u8> {
 }
 
 /// Writes a request head (and body) into `out`, ready for one `write`.
-/// The fields the client owns come first, unless `headers` sets them;
-/// `headers` was validated when it was built.
+/// `Host` and the default fields come first, unless `headers` sets them;
+/// then `headers`, then the `Content-Length` the client computes from the
+/// body. `headers` was validated when it was built.
 pub(crate) fn encode(
     out: &mut Vec<u8>,
     method: Method,

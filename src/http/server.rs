@@ -72,9 +72,10 @@ const MAX_HEAD: usize = 64 * 1024;
 const MAX_BODY: usize = 16 * 1024 * 1024;
 /// The pieces a chunked reply is cut into (unless paced).
 const CHUNK: usize = 8 * 1024;
-/// After an error reply, how long and how much the server reads (and
-/// discards) of what the client still sends, so that closing does not
-/// reset the connection before the client has read the reply.
+/// After a last reply (an error, or one that closes the connection), how
+/// long and how much the server reads (and discards) of what the client
+/// still sends, so that closing does not reset the connection before the
+/// client has read the reply.
 const LINGER_TIME: Duration = Duration::from_secs(2);
 const LINGER_BYTES: usize = 64 * 1024 * 1024;
 
@@ -1031,8 +1032,9 @@ async fn read_request(
     }
 }
 
-/// After an error reply: closes the sending side, then reads (and drops)
-/// what the client still sends — its body, the rest of a head too large —
+/// After a last reply (an error, or one that closes the connection):
+/// closes the sending side, then reads (and drops) what the client still
+/// sends — its body, the rest of a head too large, a pipelined request —
 /// until it closes too, for at most `LINGER_TIME` and `LINGER_BYTES`.
 /// Closing a socket with unread bytes resets the connection, and the reset
 /// can reach the client before it has read the reply.

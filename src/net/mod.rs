@@ -22,8 +22,10 @@
 //! **Cancel safety.** Dropping an unfinished `read`, `write`, `recv`,
 //! `send`, `recv_from`, `send_to` or `accept` future loses nothing: each
 //! completes at most one system call, and only when it returns. Dropping a
-//! `read_exact`, `read_to_end` or `write_all` future part-way loses the
-//! progress it made (bytes read into your buffer, or written to the peer).
+//! `read_exact` or `write_all` future part-way loses the progress it made
+//! (bytes read into your buffer, or written to the peer); a `read_to_end`
+//! dropped part-way leaves the bytes it read in your `Vec` (only their
+//! count is lost).
 //! Dropping a `connect` closes the half-open socket.
 //!
 //! **Fairness.** A task's poll attempts at most 128 socket operations;
