@@ -14,6 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 
 seconds="${1:-300}"
+# libFuzzer reads a bad number as 0, which means "no limit".
+[[ "$seconds" =~ ^[1-9][0-9]*$ ]] || { echo "usage: scripts/fuzz.sh [SECONDS]  (a whole number above 0, got '$seconds')" >&2; exit 2; }
 target=decode_response
 
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked

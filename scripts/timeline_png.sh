@@ -12,6 +12,7 @@ out=target/timeline
 mkdir -p "$out"
 if ! command -v chromium >/dev/null; then
   echo "installing chromium (Debian package)..."
+  apt-get update -qq # a fresh image has empty package lists
   apt-get install -y -q chromium >/dev/null
 fi
 cargo run --release --quiet --example timeline -- --secs "$secs" --out "$out/timeline.svg"

@@ -18,8 +18,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
+# (Not for `--server demo`, which needs no nginx.)
+needs_nginx=true
+for arg in "$@"; do [ "$arg" = demo ] && needs_nginx=false; done
+if $needs_nginx && [ ! -x /usr/sbin/nginx ] && [ ! -x /usr/local/sbin/nginx ] && [ ! -x /usr/bin/nginx ]; then
     echo "installing nginx (Debian package)..."
+    apt-get update -qq # a fresh image has empty package lists
     apt-get install -y nginx-light >/dev/null 2>&1 || apt-get install -y nginx
 fi
 
