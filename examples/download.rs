@@ -165,8 +165,6 @@ async fn all_at_once(client: &Client, server: &Server, dir: &Path) -> Result<Dur
     Ok(start.elapsed())
 }
 
-/// A directory that is removed, with its files, when this is dropped —
-/// also if the example fails half-way.
 /// Removes the directories that interrupted runs left behind — those
 /// whose process is gone (a Ctrl-C ends a program without running its
 /// destructors).
@@ -188,6 +186,8 @@ fn remove_leftovers() {
     }
 }
 
+/// A directory that is removed, with its files, when this is dropped —
+/// also if the example fails half-way.
 struct TempDir(PathBuf);
 
 impl Drop for TempDir {
@@ -249,7 +249,7 @@ async fn lesson() -> Result<()> {
 
 fn main() {
     common::no_arguments(
-        "seed 003: three downloads from a local server, with threads, then with tasks",
+        "seed 003: three downloads from a local server, one by one, then as three tasks",
     );
     if let Err(err) = corio::run(lesson()) {
         let closed = err

@@ -13,8 +13,9 @@
 //! (refused) or `not-a-url`.
 //!
 //! The body is read with [`StreamingResponse::chunk`]: a download larger
-//! than memory goes to the file piece by piece (the body limit is lifted
-//! for `-o`).
+//! than memory goes to the file piece by piece (the client's 64 MiB body
+//! limit is lifted unless `--body` is given, which keeps the body in memory
+//! to print it).
 //!
 //! [`StreamingResponse::chunk`]: corio::http::StreamingResponse::chunk
 
