@@ -2932,3 +2932,12 @@ fn a_streaming_response_carried_to_a_second_loop_fails_cleanly() {
     let result = outcome.expect("reading the rest of the body on another loop panicked");
     assert_eq!(result.map_err(|err| err.kind()), Err(ErrorKind::Closed));
 }
+
+#[test]
+fn a_cloned_client_builder_carries_its_first_bad_setting_to_each_build() {
+    let bad = Client::builder().default_header("X-Bad", "a\r\nInjected: 1");
+    let copy = bad.clone();
+    let (first, second) = (bad.build().unwrap_err(), copy.build().unwrap_err());
+    assert_eq!(first.kind(), ErrorKind::InvalidRequest);
+    assert_eq!(first.to_string(), second.to_string());
+}

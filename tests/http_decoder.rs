@@ -355,3 +355,34 @@ fn whitespace_after_the_status_line_is_still_refused_not_taken_for_a_fold() {
     let err = ResponseDecoder::new(false).decode(wire, false).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Malformed, "{err}");
 }
+
+#[test]
+fn a_run_of_line_feeds_after_a_bad_head_is_refused_without_deep_recursion() {
+    // A bad byte, then thousands of bare LFs ending in a space: each LF
+    // once looked like a fold to unfold, one decode per LF — a server's
+    // 8 KB response overflowed the client's stack.
+    let mut input = b"HTTP/1.1 200 OK\r\nA: \x01\r\n".to_vec();
+    input.extend(std::iter::repeat_n(b'\n', 60_000));
+    input.extend(b" x");
+    let decoded = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || {
+            let mut decoder = ResponseDecoder::new(false).max_head_bytes(64 * 1024);
+            decoder.decode(&input, false).map(|(n, _)| n)
+        })
+        .unwrap()
+        .join()
+        .expect("the decoder's thread died");
+    assert_eq!(decoded.unwrap_err().kind(), ErrorKind::Malformed);
+}
+
+#[test]
+fn a_body_that_starts_with_a_space_is_no_fold_of_a_bare_lf_head() {
+    let input = b"HTTP/1.1 200 OK\nX: a\n b\nContent-Length: 3\n\n ab";
+    let (n, event) = ResponseDecoder::new(false).decode(input, false).unwrap();
+    let Event::Head(head) = event else {
+        panic!("{event:?}")
+    };
+    assert_eq!(head.headers.get_str("content-length"), Some("3"));
+    assert_eq!(n, input.len() - 3);
+}

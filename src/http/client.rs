@@ -672,6 +672,43 @@ pub struct Builder {
     error: Option<Error>,
 }
 
+/// One set of settings for several clients (a first bad setting comes
+/// along, to fail each `build`).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let settings = corio::http::Client::builder().read_timeout(Duration::from_secs(3));
+/// let a = settings.clone().max_redirects(0).build().unwrap();
+/// let b = settings.build().unwrap();
+/// assert!(format!("{a:?}").contains("read_timeout: 3s") && format!("{b:?}").contains("read_timeout: 3s"));
+/// assert!(format!("{a:?}").contains("max_redirects: 0") && format!("{b:?}").contains("max_redirects: 10"));
+/// ```
+impl Clone for Builder {
+    fn clone(&self) -> Builder {
+        Builder {
+            config: self.config.clone(),
+            error: self.error.as_ref().map(Error::duplicate),
+        }
+    }
+}
+
+/// The same as [`Client::builder`].
+///
+/// # Examples
+///
+/// ```
+/// let client = corio::http::Builder::default().build().unwrap();
+/// assert!(format!("{client:?}").contains("max_redirects: 10"));
+/// ```
+impl Default for Builder {
+    fn default() -> Builder {
+        Client::builder()
+    }
+}
+
 impl Builder {
     /// How long a connect (name resolution included) may take. Default 10 s.
     ///

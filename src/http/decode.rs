@@ -346,7 +346,7 @@ impl ResponseDecoder {
     /// ```
     pub fn decode<'a>(&mut self, input: &'a [u8], eof: bool) -> Result<(usize, Event<'a>), Error> {
         match self.state {
-            State::Head => self.decode_head(input, eof),
+            State::Head => self.decode_head(input, eof, true),
             State::Length(remaining) => {
                 if remaining == 0 {
                     self.state = State::Done;
@@ -401,7 +401,16 @@ impl ResponseDecoder {
     // Out of line, like the chunked decoder: `decode` runs two or three
     // times per response, and most of those calls only slice a body.
     #[inline(never)]
-    fn decode_head<'a>(&mut self, input: &'a [u8], eof: bool) -> Result<(usize, Event<'a>), Error> {
+    ///
+    /// With `may_unfold`, a head the strict parse refuses is tried once
+    /// more with its obs-folds made spaces (never twice: the copy is
+    /// decoded with `may_unfold` false).
+    fn decode_head<'a>(
+        &mut self,
+        input: &'a [u8],
+        eof: bool,
+        may_unfold: bool,
+    ) -> Result<(usize, Event<'a>), Error> {
         if input.is_empty() && !eof {
             // Nothing yet (a request just sent): no parse to try.
             return Ok((0, Event::NeedMore));
@@ -450,11 +459,11 @@ impl ResponseDecoder {
                     // agent MUST replace each fold with spaces instead. Only
                     // then is the head copied (folds made spaces: the same
                     // length) and decoded again — a response without one
-                    // pays nothing; the copy has none left, so this happens
-                    // once.
-                    if let Some(unfolded) = unfold(rest) {
+                    // pays nothing. Once only: the copy is decoded without
+                    // this step (it has no fold left anyway).
+                    if let Some(unfolded) = may_unfold.then(|| unfold(rest)).flatten() {
                         self.head_seen += used;
-                        let (n, event) = self.decode_head(&unfolded, eof)?;
+                        let (n, event) = self.decode_head(&unfolded, eof, false)?;
                         let event = match event {
                             Event::Head(head) => Event::Head(head),
                             _ => Event::NeedMore, // (a head decodes to a head or to more)
@@ -833,19 +842,27 @@ impl Framing {
 #[inline(never)]
 fn unfold(bytes: &[u8]) -> Option<Vec<u8>> {
     let status_line_end = bytes.iter().position(|&b| b == b'\n')?;
-    let end = bytes
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map_or(bytes.len(), |at| at + 2);
     let mut copy = bytes.to_vec();
     let mut folded = false;
-    for at in status_line_end + 1..end.saturating_sub(1) {
-        if copy[at] == b'\n' && matches!(copy[at + 1], b' ' | b'\t') {
-            copy[at] = b' ';
-            if at > 0 && copy[at - 1] == b'\r' {
-                copy[at - 1] = b' ';
+    // Up to the head's end, the first empty line (CRLF or bare LF): what
+    // follows is the body, whose leading spaces are no fold. (So no fold
+    // is left in the copy, nor made by the replacements: a second pass
+    // finds none.)
+    for at in status_line_end..bytes.len().saturating_sub(1) {
+        if bytes[at] != b'\n' {
+            continue;
+        }
+        match bytes[at + 1] {
+            b'\n' => break,
+            b'\r' if bytes.get(at + 2) == Some(&b'\n') => break,
+            b' ' | b'\t' if at > status_line_end => {
+                copy[at] = b' ';
+                if bytes[at - 1] == b'\r' {
+                    copy[at - 1] = b' ';
+                }
+                folded = true;
             }
-            folded = true;
+            _ => {}
         }
     }
     folded.then_some(copy)

@@ -115,6 +115,27 @@ impl fmt::Debug for Error {
 }
 
 impl Error {
+    /// A copy (an `io::Error` source is copied as its kind and message):
+    /// for a builder that holds the first bad setting and is cloned.
+    pub(crate) fn duplicate(&self) -> Error {
+        let Inner {
+            kind,
+            message,
+            url,
+            source,
+        } = &*self.inner;
+        Error {
+            inner: Box::new(Inner {
+                kind: *kind,
+                message: message.clone(),
+                url: url.clone(),
+                source: source
+                    .as_ref()
+                    .map(|err| io::Error::new(err.kind(), err.to_string())),
+            }),
+        }
+    }
+
     pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
         Error {
             inner: Box::new(Inner {
