@@ -729,6 +729,75 @@ fn as_completed_goes_on_with_the_other_children_after_a_child_panic_was_caught()
     assert_eq!(stream.len(), 0);
 }
 
+/// Ready with its number at once, or a panic in its poll if it has none;
+/// its destructor panics.
+struct PanicsWhenDropped(Option<u32>);
+
+impl Future for PanicsWhenDropped {
+    type Output = u32;
+    fn poll(self: Pin<&mut Self>, _: &mut std::task::Context<'_>) -> std::task::Poll<u32> {
+        match self.0 {
+            Some(n) => std::task::Poll::Ready(n),
+            None => panic!("expected: a child panics"),
+        }
+    }
+}
+
+impl Drop for PanicsWhenDropped {
+    fn drop(&mut self) {
+        panic!("expected: a child's destructor panics");
+    }
+}
+
+/// Polls `stream` with a no-op waker until it ends, catching panics: what
+/// each poll gave, sorted.
+fn drain_catching<S: futures_core::Stream<Item = u32> + Unpin>(stream: &mut S) -> Vec<String> {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    use std::task::{Context, Poll, Waker};
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut got = Vec::new();
+    for _ in 0..10 {
+        match catch_unwind(AssertUnwindSafe(|| {
+            Pin::new(&mut *stream).poll_next(&mut cx)
+        })) {
+            Ok(Poll::Ready(Some(n))) => got.push(n.to_string()),
+            Ok(Poll::Ready(None)) => break,
+            Ok(Poll::Pending) => got.push("pending".into()),
+            Err(_) => got.push("panic".into()),
+        }
+    }
+    got.sort();
+    got
+}
+
+#[test]
+fn as_completed_keeps_a_finished_childs_output_and_the_others_when_its_destructor_panics() {
+    quiet_panics();
+    let children: Vec<Pin<Box<dyn Future<Output = u32>>>> = vec![
+        Box::pin(PanicsWhenDropped(Some(1))),
+        Box::pin(async { 2 }),
+        Box::pin(async { 3 }),
+    ];
+    let mut stream = corio::as_completed(children);
+    // Before: the panicking destructor left the child counted and the
+    // children after it unwoken — the stream said "pending" for ever.
+    assert_eq!(drain_catching(&mut stream), ["1", "2", "3", "panic"]);
+    assert_eq!(stream.len(), 0);
+}
+
+#[test]
+fn as_completed_goes_on_after_a_child_whose_poll_and_destructor_both_panic() {
+    quiet_panics();
+    let children: Vec<Pin<Box<dyn Future<Output = u32>>>> = vec![
+        Box::pin(PanicsWhenDropped(None)),
+        Box::pin(async { 2 }),
+        Box::pin(async { 3 }),
+    ];
+    let mut stream = corio::as_completed(children);
+    assert_eq!(drain_catching(&mut stream), ["2", "3", "panic"]);
+    assert_eq!(stream.len(), 0);
+}
+
 #[test]
 fn a_group_that_let_go_of_finished_children_still_joins_in_spawn_order_and_still_fails_on_a_late_error()
  {

@@ -70,20 +70,37 @@ impl<F: Future> Children<F> {
                     // The panic goes on to the caller; one that catches it
                     // (a stream held across it) finds the panicked child
                     // gone and the children woken after it still woken.
-                    self.futures[index] = None;
+                    // (Taken out and counted before its destructor runs,
+                    // which may panic too: then the poll's panic goes on.)
+                    let dead = self.futures[index].take();
                     self.remaining -= 1;
-                    for &later in &self.woken[position + 1..] {
-                        self.wake.waker(later).wake_by_ref();
-                    }
+                    self.wake_after(position);
+                    drop(catch_unwind(AssertUnwindSafe(move || drop(dead))));
                     std::panic::resume_unwind(payload);
                 }
             };
             if let Poll::Ready(output) = polled {
-                self.futures[index] = None;
+                // Counted and its output handed to `done` before the
+                // finished future is dropped: a destructor that panics
+                // goes on to the caller like a panicking poll, and one
+                // that catches it loses neither the output nor a wake.
+                let finished = self.futures[index].take();
                 self.remaining -= 1;
                 let given = self.handoffs.get_mut(index).map(std::mem::take);
                 done(index, output, given.unwrap_or_default());
+                if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(finished))) {
+                    self.wake_after(position);
+                    std::panic::resume_unwind(payload);
+                }
             }
+        }
+    }
+
+    /// Wakes the children after `position` on the list being polled: a
+    /// panic stopped the pass before it reached them.
+    fn wake_after(&self, position: usize) {
+        for &later in &self.woken[position + 1..] {
+            self.wake.waker(later).wake_by_ref();
         }
     }
 }
