@@ -91,7 +91,13 @@ struct Root<'a> {
 /// An `EventLoop` is `!Send`: it and its tasks stay on the thread that made
 /// it. Run one loop per thread to use more cores. Dropping the loop cancels
 /// the tasks still pending (their futures are dropped; their handles give
-/// `Err(Cancelled)`).
+/// `Err(Cancelled)`). Those futures' destructors run with this loop no
+/// longer running (as asyncio destroys the tasks a closed loop left): a
+/// `spawn`, `call_soon` or `sleep` there panics — contained and reported
+/// as a [`ReportKind::DestructorPanic`](crate::ReportKind::DestructorPanic)
+/// — or, if the loop is dropped inside another loop's task, lands on that
+/// other loop. [`corio::run`](crate::run)
+/// instead cancels its leftovers while its loop still runs.
 ///
 /// # Examples
 ///

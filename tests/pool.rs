@@ -318,6 +318,24 @@ fn waiting_on_a_loop_thread_is_a_clear_error() {
 }
 
 #[test]
+fn iterating_a_map_on_a_loop_thread_is_a_clear_error_that_loses_no_item() {
+    let pool = ThreadPool::new(2);
+    let mut results = pool.map(|x: u32| x + 1, [1, 2]);
+    let refused = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        corio::run(async { results.next() })
+    }));
+    let err = refused.expect_err("blocking the loop is refused");
+    let message = err.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(
+        message.contains("(Map::next) would block the event loop") && message.contains("the Map"),
+        "{message}"
+    );
+    // Before: the first item's job left the Map before the check, its
+    // result lost: [Ok(3)].
+    assert_eq!(results.collect::<Vec<_>>(), [Ok(2), Ok(3)]);
+}
+
+#[test]
 fn done_callbacks_of_jobs_submitted_from_a_plain_thread_run_on_the_worker() {
     let pool = ThreadPool::builder().thread_name("w").build();
     let (tx, rx) = mpsc::channel();

@@ -552,7 +552,7 @@ impl<T: Send + 'static> JobHandle<T> {
     /// ```
     #[track_caller]
     pub fn wait(self) -> JobResult<T> {
-        refuse_on_loop("JobHandle::wait");
+        refuse_on_loop("JobHandle::wait", "the handle");
         let mut st = self.shared.lock();
         loop {
             if let Some(result) = take_done(&mut st) {
@@ -585,7 +585,7 @@ impl<T: Send + 'static> JobHandle<T> {
     /// ```
     #[track_caller]
     pub fn wait_timeout(&mut self, timeout: Duration) -> Option<JobResult<T>> {
-        refuse_on_loop("JobHandle::wait_timeout");
+        refuse_on_loop("JobHandle::wait_timeout", "the handle");
         let deadline = Instant::now().checked_add(timeout);
         let mut st = self.shared.lock();
         loop {
@@ -621,12 +621,13 @@ fn take_done<T>(st: &mut JobState<T>) -> Option<JobResult<T>> {
     }
 }
 
+/// Panics if a corio loop runs on this thread: `what` would block it
+/// (`.await` `instead` there).
 #[track_caller]
-fn refuse_on_loop(what: &str) {
+pub(super) fn refuse_on_loop(what: &str, instead: &str) {
     if crate::context::with_current(|_| ()).is_some() {
         panic!(
-            "{what} would block the event loop running on this thread; `.await` the handle \
-             instead"
+            "{what} would block the event loop running on this thread; `.await` {instead} instead"
         );
     }
 }

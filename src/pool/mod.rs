@@ -958,8 +958,9 @@ fn spin_for_work(inner: &Inner) -> MutexGuard<'_, State> {
 
 /// The results of [`ThreadPool::map`], in the order of the items.
 ///
-/// Iterate it (each `next` blocks this thread for the next result) or await
-/// it (all the results left, in order); the two may be mixed — a `Map`
+/// Iterate it (each `next` blocks this thread for the next result; on a
+/// thread running a corio loop it panics instead, losing no result) or
+/// await it (all the results left, in order); the two may be mixed — a `Map`
 /// awaited in part and given up (by a `timeout`) still gives every result
 /// once, in line. Awaited again after it gave its results, it gives an
 /// empty `Vec`. Dropped before the end, it cancels the jobs still queued
@@ -998,9 +999,17 @@ impl<T: Send + 'static> Iterator for Map<T> {
     type Item = JobResult<T>;
 
     /// Waits (blocking this thread) for the next item's result.
+    ///
+    /// On a thread running a corio loop it panics instead of blocking the
+    /// loop — before taking the item, so a caller that catches the panic
+    /// loses nothing; `.await` the `Map` there.
+    #[track_caller]
     fn next(&mut self) -> Option<JobResult<T>> {
         if let Some(result) = self.done.pop_front() {
             return Some(result);
+        }
+        if matches!(self.jobs.front(), Some(Some(_))) {
+            job::refuse_on_loop("iterating a ThreadPool::map (Map::next)", "the Map");
         }
         Some(match self.jobs.pop_front()? {
             Some(job) => job.wait(),
