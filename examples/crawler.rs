@@ -50,7 +50,8 @@
 //! Links are every `href` and `src` of the page, read as browsers read
 //! attributes (any case, any quoting, `&amp;` decoded) by a small scanner
 //! — not an HTML parser — and resolved against the page's `<base href>`
-//! if it has one. A page in a charset the client does not decode (GBK,
+//! if it has one; `user:password@` in a link is dropped (it names the
+//! same page, and the client sends no credentials from a URL). A page in a charset the client does not decode (GBK,
 //! Shift_JIS: `Response::text` knows UTF-8 and Latin-1) has its links
 //! followed only where they survived the decoding — plain ASCII, or
 //! percent-encoded as most are; a link that came out with U+FFFD in it
@@ -288,6 +289,7 @@ impl Crawl {
     /// Spawns a fetch of `url` unless it was seen, with `parse` as its done
     /// callback: seed 004's `ensure_future` + `add_done_callback`.
     fn visit(crawl: &Rc<Crawl>, url: Url) {
+        let url = without_credentials(url);
         {
             let mut seen = crawl.seen.borrow_mut();
             if seen.len() >= crawl.max_pages || !seen.insert(url.clone()) {
@@ -563,6 +565,16 @@ fn parse_page(crawl: &Rc<Crawl>, page: &Page, took: Duration, shown: &dyn Fn(&Ur
             Crawl::visit(crawl, next);
         }
     }
+}
+
+/// `url` without `user:password@`: it names no other page, and the client
+/// refuses a URL that carries it — followed as it was, such a link (or
+/// every link under such a `<base href>`) would count as a failed page
+/// that no request ever reached.
+fn without_credentials(mut url: Url) -> Url {
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url
 }
 
 /// Where `link` leads from a page whose base is `base` (without its
@@ -927,6 +939,15 @@ mod tests {
             resolve(&page, "next#part").map(|u| u.to_string()),
             Some("http://h/dir/next".into())
         );
+    }
+
+    #[test]
+    fn a_link_with_credentials_is_the_page_without_them() {
+        let base = PageLinks::of(r#"<base href="http://me:pw@h:8/"><a href="a">"#)
+            .base_for(&Url::parse("http://h:8/").unwrap());
+        let link = without_credentials(resolve(&base, "a").unwrap());
+        assert_eq!(link.as_str(), "http://h:8/a");
+        assert!(corio::http::check_url(link.as_str()).is_ok());
     }
 
     #[test]
