@@ -277,10 +277,13 @@ impl EventLoop {
     /// awaits, a callback or timer dropped unrun — that panics comes as
     /// [`ReportKind::DestructorPanic`](crate::ReportKind::DestructorPanic)
     /// (a cancelled task stays `Cancelled`), to the handler of the loop
-    /// that dropped it. Not through the handler: a panicking waker of
-    /// another executor, and the thread pool's own lines (a job's done
-    /// callback that panics, wherever it runs) — one line on stderr (or
-    /// the log) each.
+    /// that dropped it. A thread-pool job's done callback that panics on
+    /// this loop comes as a
+    /// [`ReportKind::CallbackPanic`](crate::ReportKind::CallbackPanic) too
+    /// (one that ran on a worker is a line on stderr). Not through the
+    /// handler: a panicking waker of another executor, and the thread
+    /// pool's own lines (a destructor that panicked on a pool thread) —
+    /// one line on stderr (or the log) each.
     ///
     /// # Examples
     ///
