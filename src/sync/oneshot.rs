@@ -1,4 +1,31 @@
-//! A oneshot channel between tasks of one loop.
+//! A oneshot channel between tasks of one loop: one value, sent once —
+//! asyncio's "a `Future` you set a result on". A receiver whose sender
+//! went away without sending gets [`RecvError`]; a send whose receiver
+//! went away gives its value back. For a value from another thread use
+//! [`pool::channel::oneshot`](crate::pool::channel::oneshot).
+//!
+//! # Examples
+//!
+//! ```
+//! use corio::sync::oneshot;
+//!
+//! corio::run(async {
+//!     // A task hands back one answer (asyncio: fut.set_result(...)).
+//!     let (tx, rx) = oneshot::channel();
+//!     corio::spawn(async move { tx.send(6 * 7).unwrap() }).detach();
+//!     assert_eq!(rx.await, Ok(42));
+//!
+//!     // Nobody left to answer: the receiver is told.
+//!     let (tx, rx) = oneshot::channel::<u32>();
+//!     drop(tx);
+//!     assert_eq!(rx.await, Err(oneshot::RecvError));
+//!
+//!     // Nobody left to listen: the value comes back.
+//!     let (tx, rx) = oneshot::channel();
+//!     drop(rx);
+//!     assert_eq!(tx.send("unheard"), Err("unheard"));
+//! });
+//! ```
 
 use std::cell::RefCell;
 use std::fmt;
