@@ -1218,8 +1218,9 @@ impl Core {
         cancelled
     }
 
-    /// How many rounds `close` spends cancelling tasks spawned by
-    /// destructors of cancelled tasks.
+    /// At most how many rounds `close` takes pending futures in. One
+    /// suffices: a destructor cannot add tasks to this loop, which is not
+    /// entered while it closes (see `close`); the bound is a safeguard.
     const CLOSE_ROUNDS: usize = 16;
 
     /// Takes the futures of all pending tasks, marking them cancelled.

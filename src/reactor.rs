@@ -96,9 +96,10 @@ pub(crate) struct Source {
 #[derive(Default)]
 struct Waiters {
     first: Cell<Option<Waker>>,
-    /// Usually `None`: every event takes the waiters of both directions,
-    /// and `None` is cheaper to take and test than an empty list is to move
-    /// out and back.
+    /// Usually `None`: an event takes the waiters of every direction it
+    /// reports — on epoll usually both, since it reports all of a socket's
+    /// current readiness — and `None` is cheaper to take and test than an
+    /// empty list is to move out and back.
     others: Cell<Option<Box<Others>>>,
     /// The list's limit (0 means [`Waiters::MIN_CAP`]) and the turn of its
     /// last flush; see [`Waiters::park`].
@@ -434,7 +435,8 @@ pub(crate) struct Reactor {
     poll: Option<Poll>,
     events: Events,
     sources: Slab<Rc<Source>>,
-    /// Registrations so far: the generation part of the next token.
+    /// Registrations so far: the generation part of the latest token (the
+    /// next one's is this plus one).
     registrations: u32,
 }
 

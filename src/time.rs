@@ -71,7 +71,8 @@ impl Core {
     }
 
     /// Moves an armed sleep to `deadline`, keeping whoever waits on it;
-    /// `None` if it is no longer armed.
+    /// `None` if it is no longer armed, or if `deadline` has passed on the
+    /// cached clock (then its waiter is woken now instead of re-armed).
     fn move_sleep(&self, key: TimerKey, deadline: Instant) -> Option<TimerKey> {
         let mut st = self.state.borrow_mut();
         let action = st.timers.cancel(key);

@@ -12,8 +12,9 @@
 //!
 //! * **Its loop running on this thread** (the common case): the loop is
 //!   found in the thread-local [`context`](crate::context), and the task is
-//!   pushed on the ready queue unless it is already there. No atomics, no
-//!   locks.
+//!   pushed on the ready queue unless it is already there — or, if it is
+//!   the task being polled right now (a yield), only noted, and queued when
+//!   its poll returns (`Core::wake_polling`). No atomics, no locks.
 //! * **Anywhere else** — another thread, or this one while the waker's loop
 //!   is not the one running here (or its state is borrowed): the waker puts
 //!   itself on the loop's remote queue,

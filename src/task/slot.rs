@@ -327,7 +327,8 @@ pub(crate) struct TaskSlot {
     pub(crate) detached: bool,
     /// A `DoneCallbacks` entry is on the ready queue.
     pub(crate) callbacks_queued: bool,
-    /// A done callback has seen the outcome.
+    /// A done callback of the user's has seen the outcome (corio's own
+    /// watchers do not count: `DoneCallbacks::observing`).
     pub(crate) observed: bool,
 }
 
