@@ -363,8 +363,8 @@ async fn get_page(client: &Client, url: &Url) -> Result<Page, http::Error> {
     // streaming response closes its connection.
     let response = client.get(url.as_str()).send_streaming().await?;
     // Without a Content-Type, a body may be HTML — unless it says it is
-    // larger than any page worth parsing. (The client's body limit still
-    // bounds a body that does not say.)
+    // larger than any page worth parsing. (A body that does not say is
+    // bounded below, by `MAX_HTML`: this client has no body limit.)
     let is_html = match response.header("content-type") {
         Some(kind) => kind.to_ascii_lowercase().contains("html"),
         None => response

@@ -585,7 +585,8 @@ impl Client {
                 .await?
             }
         };
-        // Requests go out in one write; replies should not wait for Nagle.
+        // Requests go out from one buffer, written as fast as the socket
+        // takes them; replies should not wait for Nagle.
         stream
             .set_nodelay(true)
             .map_err(|e| Error::io(e, "setting TCP_NODELAY"))?;

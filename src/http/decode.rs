@@ -753,7 +753,8 @@ fn parse_chunk_size(line: &[u8]) -> Result<u64, Error> {
 #[derive(Debug, Default)]
 pub(super) struct Framing {
     /// `Content-Length`: every value (across repeated fields and comma
-    /// lists) must be the same run of decimal digits.
+    /// lists) must be decimal digits giving the same number (`7` and `007`
+    /// agree).
     pub(super) length: Option<u64>,
     /// A `Transfer-Encoding` field is present, even one that lists no
     /// coding (`Transfer-Encoding:` or `: ,`): beside a `Content-Length`

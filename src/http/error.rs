@@ -22,18 +22,22 @@ use std::io;
 pub enum ErrorKind {
     /// A connect, read, write or total time limit passed.
     Timeout,
-    /// The response head or body is larger than the client's limit.
+    /// The response head (trailers included) or body is larger than the
+    /// client's limit, or the head has more than 128 header fields.
     TooLarge,
     /// The response breaks HTTP/1.1's rules: a bad status line or header,
     /// bad chunk framing, conflicting or invalid `Content-Length`, a
     /// `Location` that is not a URL.
     Malformed,
-    /// The server closed the connection before the response was complete.
+    /// The server closed the connection before the response was complete
+    /// (or a streaming body was read on another event loop than the one
+    /// that sent its request: its connection cannot be used there).
     Closed,
     /// The network said no: connection refused or reset, name not found.
     Io,
-    /// Something corio does not do: `https://` and other schemes, a
-    /// transfer coding other than `chunked`, `101 Switching Protocols`.
+    /// Something corio does not do: `https://` and other schemes,
+    /// credentials in the URL (`user:password@`), a transfer coding other
+    /// than `chunked`, `101 Switching Protocols`.
     Unsupported,
     /// More redirects than the client allows, or a redirect loop.
     TooManyRedirects,

@@ -216,7 +216,8 @@ pub(crate) fn wire_form(headers: &Headers) -> Vec<u8> {
     out
 }
 
-/// Writes a request head (and body) into `out`, ready for one `write`.
+/// Writes a request head (and body) into `out`: one buffer, which the
+/// connection writes out write by write.
 /// `Host` and the default fields come first, unless `headers` sets them;
 /// then `headers`, then the `Content-Length` the client computes from the
 /// body. `headers` was validated when it was built.
