@@ -179,7 +179,9 @@ impl Builder {
 
     /// The most threads at once (Java's `maximumPoolSize`; default: the
     /// core count). Threads beyond the core start only when the queue is
-    /// full. Values below the core count (or 0) are raised to it, and to 1.
+    /// full — or, with no core threads, for a job that finds no thread
+    /// running (it would wait in the queue for ever; Java starts one then
+    /// too). Values below the core count (or 0) are raised to it, and to 1.
     ///
     /// # Examples
     ///
@@ -404,7 +406,8 @@ impl Inner {
 /// A new job goes, in this order (seed 003, exactly):
 /// 1. to an idle thread, or to a new core thread if fewer than
 ///    `core_threads` run;
-/// 2. else to the queue, if it has room;
+/// 2. else to the queue, if it has room and some thread runs (with
+///    `core_threads(0)`, a job that finds no thread running goes on to 3);
 /// 3. else to a new thread, if fewer than `max_threads` run;
 /// 4. else to the [`Policy`].
 ///

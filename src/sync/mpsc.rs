@@ -54,7 +54,7 @@ pub struct SendError<T>(pub T);
 
 impl<T> fmt::Display for SendError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("sending on a channel whose receiver is gone")
+        f.write_str("sending on a closed channel (its receiver is gone or closed it)")
     }
 }
 
@@ -100,7 +100,9 @@ impl<T> fmt::Display for TrySendError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TrySendError::Full(_) => f.write_str("the channel is full"),
-            TrySendError::Closed(_) => f.write_str("the channel's receiver is gone"),
+            TrySendError::Closed(_) => {
+                f.write_str("the channel is closed (its receiver is gone or closed it)")
+            }
         }
     }
 }
@@ -132,7 +134,9 @@ impl fmt::Display for TryRecvError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TryRecvError::Empty => f.write_str("the channel is empty"),
-            TryRecvError::Closed => f.write_str("the channel is empty and every sender is gone"),
+            TryRecvError::Closed => f.write_str(
+                "the channel is empty and closed (every sender is gone, or the receiver closed it)",
+            ),
         }
     }
 }

@@ -177,7 +177,9 @@ impl<T> WaitQueue<T> {
     }
 
     /// How many wait without a gift (counting stale places too — an upper
-    /// bound, exact after `has_waiting`).
+    /// bound: `has_waiting` drops only the stale places at the front, and
+    /// those behind a live one stay until the line reaches them or a sweep
+    /// removes them).
     pub(crate) fn waiting(&self) -> usize {
         self.line.len()
     }
