@@ -60,10 +60,19 @@ fn decode_in_reads(
 fn random_response(rng: &mut Rng) -> (Vec<u8>, Vec<u8>, bool) {
     let body: Vec<u8> = (0..rng.below(3000)).map(|_| rng.next() as u8).collect();
     let mut wire = Vec::new();
-    if rng.below(4) == 0 {
-        wire.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+    // Now and then a field folded over lines (obs-fold), in the interim
+    // head, the final one or both: unfolded however the reads fall.
+    match rng.below(8) {
+        0 | 1 => wire.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n"),
+        2 => wire.extend_from_slice(b"HTTP/1.1 100 Continue\r\nX-Hint: a\r\n\tb\r\n\r\n"),
+        _ => {}
     }
-    wire.extend_from_slice(b"HTTP/1.1 200 OK\r\nServer: test\r\n");
+    wire.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
+    if rng.below(3) == 0 {
+        wire.extend_from_slice(b"Server: te\r\n st\r\n");
+    } else {
+        wire.extend_from_slice(b"Server: test\r\n");
+    }
     let framing = rng.below(3);
     match framing {
         0 => {
@@ -385,4 +394,37 @@ fn a_body_that_starts_with_a_space_is_no_fold_of_a_bare_lf_head() {
     };
     assert_eq!(head.headers.get_str("content-length"), Some("3"));
     assert_eq!(n, input.len() - 3);
+}
+
+#[test]
+fn a_folded_interim_head_and_a_folded_final_head_decode_together_as_apart() {
+    // The obs-fold pass once unfolded the first head only and parsed the
+    // rest strictly: arriving together they were refused, apart accepted.
+    let wire = b"HTTP/1.1 100 Continue\r\nA: b\r\n c\r\n\r\nHTTP/1.1 200 OK\r\nB: d\r\n e\r\nContent-Length: 0\r\n\r\n";
+    assert!(
+        matches!(ResponseDecoder::new(false).decode(wire, false), Ok((n, Event::Head(h))) if h.status == 200 && n == wire.len())
+    );
+    let wire = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nL: a\r\n b\r\n\r\nHTTP/1.1 200 OK\r\nB: d\r\n e\r\nContent-Length: 0\r\n\r\n";
+    assert!(
+        matches!(ResponseDecoder::new(false).decode(wire, false), Ok((_, Event::Head(h))) if h.status == 200)
+    );
+}
+
+#[test]
+fn empty_lines_before_the_status_line_change_nothing_about_folds() {
+    // One leading empty line once made whitespace after the status line a
+    // "fold" (the reason phrase became "OK   X: y"); two made a real fold
+    // a refused head.
+    let wire = b"\r\nHTTP/1.1 200 OK\r\n X: y\r\nContent-Length: 0\r\n\r\n";
+    assert_eq!(
+        ResponseDecoder::new(false)
+            .decode(wire, false)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Malformed
+    );
+    let wire = b"\r\n\r\nHTTP/1.1 200 OK\r\nA: b\r\n c\r\nContent-Length: 0\r\n\r\n";
+    assert!(
+        matches!(ResponseDecoder::new(false).decode(wire, false), Ok((_, Event::Head(h))) if h.headers.get_str("a").is_some())
+    );
 }

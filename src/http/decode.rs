@@ -346,7 +346,7 @@ impl ResponseDecoder {
     /// ```
     pub fn decode<'a>(&mut self, input: &'a [u8], eof: bool) -> Result<(usize, Event<'a>), Error> {
         match self.state {
-            State::Head => self.decode_head(input, eof, true),
+            State::Head => self.decode_head(input, eof),
             State::Length(remaining) => {
                 if remaining == 0 {
                     self.state = State::Done;
@@ -401,32 +401,49 @@ impl ResponseDecoder {
     // Out of line, like the chunked decoder: `decode` runs two or three
     // times per response, and most of those calls only slice a body.
     #[inline(never)]
-    ///
-    /// With `may_unfold`, a head the strict parse refuses is tried once
-    /// more with its obs-folds made spaces (never twice: the copy is
-    /// decoded with `may_unfold` false).
-    fn decode_head<'a>(
-        &mut self,
-        input: &'a [u8],
-        eof: bool,
-        may_unfold: bool,
-    ) -> Result<(usize, Event<'a>), Error> {
+    fn decode_head<'a>(&mut self, input: &'a [u8], eof: bool) -> Result<(usize, Event<'a>), Error> {
         if input.is_empty() && !eof {
             // Nothing yet (a request just sent): no parse to try.
             return Ok((0, Event::NeedMore));
         }
+        let config = httparse::ParserConfig::default();
         let mut used = 0;
         loop {
             let rest = &input[used..];
+            // The bytes this head is parsed from: `rest`, or a copy of the
+            // head with its obs-folds made spaces (declared before the
+            // fields, which may point into it).
+            let unfolded: Vec<u8>;
+            let mut bytes = rest;
             // Uninitialized slots: no 4 KiB of zeroing per parse.
             let mut fields =
                 [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
             let mut response = httparse::Response::new(&mut []);
-            let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
-                &mut response,
-                rest,
-                &mut fields,
-            );
+            let mut parsed =
+                config.parse_response_with_uninit_headers(&mut response, bytes, &mut fields);
+            if let Err(err) = parsed {
+                if err != httparse::Error::TooManyHeaders {
+                    // Perhaps a field folded over lines (obs-fold), which
+                    // the strict parse refuses: RFC 9112 §5.2 says a user
+                    // agent MUST replace each fold with spaces instead. Only
+                    // then is the head copied — this head alone: the heads
+                    // after it (a final one after a `100 Continue`) get
+                    // their own turn in this loop, so they decode the same
+                    // whether they arrive together or apart — and parsed
+                    // again. A response without a fold pays nothing.
+                    unfolded = unfold(rest).ok_or_else(|| bad_head(err, rest))?;
+                    bytes = &unfolded;
+                    response = httparse::Response::new(&mut []);
+                    parsed = config.parse_response_with_uninit_headers(
+                        &mut response,
+                        bytes,
+                        &mut fields,
+                    );
+                    if matches!(parsed, Err(e) if e != httparse::Error::TooManyHeaders) {
+                        return Err(bad_head(err, rest));
+                    }
+                }
+            }
             let len = match parsed {
                 Ok(httparse::Status::Complete(len)) => len,
                 Ok(httparse::Status::Partial) => {
@@ -447,32 +464,11 @@ impl ResponseDecoder {
                     self.head_seen += used; // interim heads, used up
                     return Ok((used, Event::NeedMore));
                 }
-                Err(httparse::Error::TooManyHeaders) => {
+                Err(_) => {
+                    // (The only error left: the other ones returned above.)
                     return Err(Error::new(
                         ErrorKind::TooLarge,
                         format!("the response head has more than {MAX_HEADERS} header fields"),
-                    ));
-                }
-                Err(err) => {
-                    // Perhaps a field folded over lines (obs-fold), which
-                    // the strict parse refuses: RFC 9112 §5.2 says a user
-                    // agent MUST replace each fold with spaces instead. Only
-                    // then is the head copied (folds made spaces: the same
-                    // length) and decoded again — a response without one
-                    // pays nothing. Once only: the copy is decoded without
-                    // this step (it has no fold left anyway).
-                    if let Some(unfolded) = may_unfold.then(|| unfold(rest)).flatten() {
-                        self.head_seen += used;
-                        let (n, event) = self.decode_head(&unfolded, eof, false)?;
-                        let event = match event {
-                            Event::Head(head) => Event::Head(head),
-                            _ => Event::NeedMore, // (a head decodes to a head or to more)
-                        };
-                        return Ok((used + n, event));
-                    }
-                    return Err(Error::new(
-                        ErrorKind::Malformed,
-                        format!("bad response head ({err}), starting {:?}", preview(rest)),
                     ));
                 }
             };
@@ -504,7 +500,7 @@ impl ResponseDecoder {
                 continue;
             }
             // What the framing needs from the fields; then the fields
-            // themselves, which point into `rest`: keep one copy of the
+            // themselves, which point into `bytes`: keep one copy of the
             // head and where each field is in it.
             let mut framing = Framing::default();
             for field in response.headers.iter() {
@@ -514,11 +510,11 @@ impl ResponseDecoder {
                 .headers
                 .iter()
                 .map(|field| (field.name.as_bytes(), field.value));
-            let headers = Headers::from_head(&rest[..len], fields);
+            let headers = Headers::from_head(&bytes[..len], fields);
             let head = Head {
                 status,
                 version,
-                reason: reason(response.reason, &rest[..len]),
+                reason: reason(response.reason, &bytes[..len]),
                 headers,
             };
             self.begin_body(&head, &framing)?;
@@ -834,39 +830,61 @@ impl Framing {
     }
 }
 
-/// A copy of the head at the start of `bytes` with each obs-fold (a line
-/// end followed by a space or tab, inside the fields) made spaces — the
-/// same length, so positions stay as they were; `None` if it has none.
-/// (Whitespace opening the line after the status line is no fold: that
-/// stays an error, RFC 9112 §2.2.)
+/// The error for a head httparse refused (with no fold to explain it).
+#[cold]
+fn bad_head(err: httparse::Error, rest: &[u8]) -> Error {
+    Error::new(
+        ErrorKind::Malformed,
+        format!("bad response head ({err}), starting {:?}", preview(rest)),
+    )
+}
+
+/// A copy of the head at the start of `bytes` — that head alone, up to and
+/// with the empty line that ends it — with each obs-fold (a line end
+/// followed by a space or tab, inside the fields) made spaces: the same
+/// length, so positions stay as they were; `None` if it has none. Empty
+/// lines before the status line (which httparse skips) are no end of the
+/// head. (Whitespace opening the line after the status line is no fold:
+/// that stays an error, RFC 9112 §2.2.)
 #[cold]
 #[inline(never)]
 fn unfold(bytes: &[u8]) -> Option<Vec<u8>> {
-    let status_line_end = bytes.iter().position(|&b| b == b'\n')?;
-    let mut copy = bytes.to_vec();
-    let mut folded = false;
+    let start = bytes.iter().position(|&b| b != b'\r' && b != b'\n')?;
+    let status_line_end = start + bytes[start..].iter().position(|&b| b == b'\n')?;
+    let mut folds = Vec::new();
     // Up to the head's end, the first empty line (CRLF or bare LF): what
-    // follows is the body, whose leading spaces are no fold. (So no fold
-    // is left in the copy, nor made by the replacements: a second pass
-    // finds none.)
+    // follows is the body or the next head, whose folds (if it is one) are
+    // its own to unfold. (So no fold is left in the copy, nor made by the
+    // replacements: a second pass finds none.)
+    let mut end = bytes.len();
     for at in status_line_end..bytes.len().saturating_sub(1) {
         if bytes[at] != b'\n' {
             continue;
         }
         match bytes[at + 1] {
-            b'\n' => break,
-            b'\r' if bytes.get(at + 2) == Some(&b'\n') => break,
-            b' ' | b'\t' if at > status_line_end => {
-                copy[at] = b' ';
-                if bytes[at - 1] == b'\r' {
-                    copy[at - 1] = b' ';
-                }
-                folded = true;
+            b'\n' => {
+                end = at + 2;
+                break;
             }
+            b'\r' if bytes.get(at + 2) == Some(&b'\n') => {
+                end = at + 3;
+                break;
+            }
+            b' ' | b'\t' if at > status_line_end => folds.push(at),
             _ => {}
         }
     }
-    folded.then_some(copy)
+    if folds.is_empty() {
+        return None;
+    }
+    let mut copy = bytes[..end].to_vec();
+    for at in folds {
+        copy[at] = b' ';
+        if bytes[at - 1] == b'\r' {
+            copy[at - 1] = b' ';
+        }
+    }
+    Some(copy)
 }
 
 /// The reason phrase of a status line, lossily decoded. httparse hands
