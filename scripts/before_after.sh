@@ -10,8 +10,13 @@
 # Needs git, awk and valgrind; builds benches/peers twice (sharing its target dir).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-rev=${1:?usage: scripts/before_after.sh REV [WORKLOAD ...]}
+usage="usage: scripts/before_after.sh REV [WORKLOAD ...]   (default: W1 W2 W3 W4)"
+case "${1:-}" in -h|--help) echo "$usage"; exit 0 ;; "") echo "$usage" >&2; exit 2 ;; esac
+rev=$1
 shift
+if ! git -C "$root" rev-parse --verify --quiet "$rev^{commit}" >/dev/null; then
+  echo "before_after.sh: no such revision '$rev'" >&2; echo "$usage" >&2; exit 2
+fi
 workloads=("$@")
 [ ${#workloads[@]} -gt 0 ] || workloads=(W1 W2 W3 W4)
 command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install valgrind)" >&2; exit 2; }

@@ -8,8 +8,12 @@
 # Usage: scripts/callgrind.sh [WORKLOAD ...]   (default: W1 W2 W3 W4 W4c)
 # Needs valgrind (Debian: apt-get install valgrind); builds benches/peers.
 set -euo pipefail
+case "${1:-}" in -h|--help) echo "usage: scripts/callgrind.sh [WORKLOAD ...]   (W1 W2 W3 W4 W4c; default: all five)"; exit 0 ;; esac
 cd "$(dirname "$0")/../benches/peers"
 command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install valgrind)" >&2; exit 2; }
+for w in "$@"; do
+  case "$w" in W1|W2|W3|W4|W4c) ;; *) echo "unknown workload $w (W1 W2 W3 W4 W4c)" >&2; exit 2 ;; esac
+done
 cargo build --release --quiet
 bin=${CARGO_TARGET_DIR:-target}/release/corio-peers # where cargo just built it
 

@@ -21,6 +21,12 @@
 
 set -euo pipefail
 
+case "${1:-}" in
+    "") ;;
+    -h | --help) echo "usage: scripts/real_servers.sh   (no arguments)"; exit 0 ;;
+    *) echo "usage: scripts/real_servers.sh   (no arguments; got '$1')" >&2; exit 2 ;;
+esac
+
 cd "$(dirname "$0")/.."
 BIN=${CARGO_TARGET_DIR:-target}/release/examples # where cargo builds them
 PAGES=20

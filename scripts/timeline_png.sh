@@ -2,12 +2,18 @@
 # Renders the `timeline` example's SVG to a PNG with headless Chromium, to
 # look at (outside CI: Chromium is not on a fresh machine).
 #
-# Usage: scripts/timeline_png.sh [SECONDS per request, default 0.5]
+# Usage: scripts/timeline_png.sh [SECONDS per request, 0.01 to 10; default 0.5]
 # Writes target/timeline/timeline.svg and target/timeline/timeline.png;
 # installs Debian's chromium package if it is missing (needs root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+usage="usage: scripts/timeline_png.sh [SECONDS per request, 0.01 to 10; default 0.5]"
+case "${1:-}" in -h|--help) echo "$usage"; exit 0 ;; esac
+[ $# -le 1 ] || { echo "$usage" >&2; exit 2; }
 secs=${1:-0.5}
+# Checked here, before Chromium is installed (the example checks it again).
+awk -v s="$secs" 'BEGIN { exit !(s ~ /^[0-9]*\.?[0-9]+$/ && s >= 0.01 && s <= 10) }' \
+  || { echo "$usage (got '$secs')" >&2; exit 2; }
 out=target/timeline
 mkdir -p "$out"
 if ! command -v chromium >/dev/null; then

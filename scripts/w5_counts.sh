@@ -15,9 +15,13 @@
 # Needs valgrind and perf (Debian: valgrind, linux-perf) with access to the
 # syscalls tracepoints (root, or kernel.perf_event_paranoid ≤ 1).
 set -euo pipefail
+case "${1:-}" in -h|--help) echo "usage: scripts/w5_counts.sh [RUNTIME ...]   (raw corio tokio smol monoio; default: all)"; exit 0 ;; esac
 cd "$(dirname "$0")/../benches/peers"
 for tool in valgrind callgrind_control perf; do
   command -v "$tool" >/dev/null || { echo "$tool is not installed" >&2; exit 2; }
+done
+for rt in "$@"; do
+  case "$rt" in raw|corio|tokio|smol|monoio) ;; *) echo "unknown runtime $rt (raw corio tokio smol monoio)" >&2; exit 2 ;; esac
 done
 cargo build --release --quiet
 bin=${CARGO_TARGET_DIR:-target}/release/corio-peers # where cargo just built it

@@ -17,6 +17,9 @@
 # nginx: the same clients, on a machine without nginx.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+for arg in "$@"; do
+  case "$arg" in -h|--help) sed -n 's/^# \{0,1\}//; /^Usage:/,/without nginx/p' "$0"; exit 0 ;; esac
+done
 
 # (Not for `--server demo`, which needs no nginx.)
 needs_nginx=true

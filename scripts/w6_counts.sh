@@ -13,9 +13,13 @@
 # valgrind, linux-perf) with access to the syscalls tracepoints (root, or
 # kernel.perf_event_paranoid ≤ 1).
 set -euo pipefail
+case "${1:-}" in -h|--help) echo "usage: scripts/w6_counts.sh [CLIENT ...]   (raw corio tokio hyper corio-hand; default: raw corio tokio hyper)"; exit 0 ;; esac
 cd "$(dirname "$0")/../benches/peers"
 for tool in valgrind perf; do
   command -v "$tool" >/dev/null || { echo "$tool is not installed" >&2; exit 2; }
+done
+for c in "$@"; do
+  case "$c" in raw|corio|tokio|hyper|corio-hand) ;; *) echo "unknown client $c (raw corio tokio hyper corio-hand)" >&2; exit 2 ;; esac
 done
 cargo build --release --quiet
 bin=${CARGO_TARGET_DIR:-target}/release/corio-peers # where cargo just built it

@@ -628,8 +628,15 @@ pub fn w5(rounds: usize, conns: usize, msgs: usize, only: Option<String>, pin: b
                 let (p, plo, phi) = median(paired);
                 format!("{p:.3} ({plo:.3}–{phi:.3})")
             };
+            // CPU time comes in 10 ms ticks: a run too short for one says
+            // nothing (not zero).
+            let cpu = if cpu > 0.0 {
+                format!("{cpu:.0}")
+            } else {
+                "— (run under a 10 ms tick)".to_owned()
+            };
             println!(
-                "| {rt} | {rate:.0} ({lo:.0}–{hi:.0}) | {:.3} | {paired} | {cpu:.0} |",
+                "| {rt} | {rate:.0} ({lo:.0}–{hi:.0}) | {:.3} | {paired} | {cpu} |",
                 rate / raw
             );
         }

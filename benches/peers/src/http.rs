@@ -12,7 +12,7 @@
 //!
 //! ```text
 //! corio-peers w6 [--rounds 5] [--conns 64] [--requests 100000] [--runtimes raw,corio,tokio,hyper] [--server nginx|demo]
-//! corio-peers http-client <runtime> <addr> <conns> <requests> <path>   # prints "req/s cpu_ns_per_req"
+//! corio-peers http-client <runtime> <addr> <conns> <requests> [path]   # prints "req/s cpu_ns_per_req"
 //! corio-peers http-server                     # corio's demo server with /1k.bin; prints its address
 //! corio-peers nginx                           # nginx with /1k.bin until stdin closes; prints its address
 //! ```
@@ -31,7 +31,7 @@ use crate::echo::{cpu_ns, median, run_self};
 
 pub const RUNTIMES: [&str; 4] = ["raw", "corio", "tokio", "hyper"];
 /// Clients measured only when `--runtimes` names them.
-const EXTRA_RUNTIMES: [&str; 1] = ["corio-hand"];
+pub const EXTRA_RUNTIMES: [&str; 1] = ["corio-hand"];
 const PATH: &str = "/1k.bin";
 
 /// CPU time of this process so far, in ns, from the scheduler's own
@@ -145,11 +145,11 @@ fn tokio_client(addr: SocketAddr, conns: usize, requests: usize, path: &str) {
                         let n = stream.read(&mut buf[filled..]).await.unwrap();
                         assert!(n > 0, "nginx closed the connection");
                         filled += n;
-                        if let Some((head, body)) = parse_head(&buf[..filled]) {
-                            if filled >= head + body {
-                                assert_eq!(filled, head + body, "no pipelining here");
-                                break;
-                            }
+                        if let Some((head, body)) = parse_head(&buf[..filled])
+                            && filled >= head + body
+                        {
+                            assert_eq!(filled, head + body, "no pipelining here");
+                            break;
                         }
                     }
                 }
@@ -184,11 +184,11 @@ fn corio_hand_client(addr: SocketAddr, conns: usize, requests: usize, path: &str
                         let n = stream.read(&mut buf[filled..]).await.unwrap();
                         assert!(n > 0, "nginx closed the connection");
                         filled += n;
-                        if let Some((head, body)) = parse_head(&buf[..filled]) {
-                            if filled >= head + body {
-                                assert_eq!(filled, head + body, "no pipelining here");
-                                break;
-                            }
+                        if let Some((head, body)) = parse_head(&buf[..filled])
+                            && filled >= head + body
+                        {
+                            assert_eq!(filled, head + body, "no pipelining here");
+                            break;
                         }
                     }
                 }

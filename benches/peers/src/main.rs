@@ -25,6 +25,8 @@ use std::process::Command;
 use runtimes::{Blocking, Corio, Monoio, Runtime, Smol, TokioLocal};
 
 const RUNTIMES: [&str; 4] = ["corio", "tokio", "smol", "monoio"];
+/// What `run` and `table --runtimes` accept (the last two: G1 and G2 only).
+const TABLE_RUNTIMES: [&str; 6] = ["corio", "tokio", "smol", "monoio", "genawaiter", "iterator"];
 
 /// (id, default n, unit); lower is better for all
 const WORKLOADS: [(&str, usize, &str); 16] = [
@@ -129,6 +131,10 @@ fn count(args: &[String], i: usize, what: &str) -> usize {
     n
 }
 
+fn workload_names() -> String {
+    WORKLOADS.iter().map(|w| w.0).collect::<Vec<_>>().join(",")
+}
+
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     let mid = values.len() / 2;
@@ -139,11 +145,75 @@ fn median(values: &mut [f64]) -> f64 {
     }
 }
 
+/// The value of flag `name`, parsed; a flag without a value or with one
+/// that does not parse is a usage error (not the default, silently).
 fn flag<T: std::str::FromStr>(args: &[String], name: &str) -> Option<T> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
+    let i = args.iter().position(|a| a == name)?;
+    let Some(v) = args.get(i + 1) else {
+        usage_error(&format!("{name} needs a value"))
+    };
+    Some(
+        v.parse()
+            .unwrap_or_else(|_| usage_error(&format!("bad value for {name}: {v:?}"))),
+    )
+}
+
+/// A count flag that must be at least 1 when given.
+fn count_flag(args: &[String], name: &str, default: usize) -> usize {
+    let n = flag(args, name).unwrap_or(default);
+    if n == 0 {
+        usage_error(&format!("{name} must be at least 1"));
+    }
+    n
+}
+
+/// Every argument must be one of `with_value` (followed by its value) or
+/// `switches`: a typo (`--round 1`) is a usage error instead of a run with
+/// the defaults. `-h`/`--help` prints the usage.
+fn check_flags(args: &[String], with_value: &[&str], switches: &[&str]) {
+    let mut i = 0;
+    while i < args.len() {
+        let a = args[i].as_str();
+        if a == "-h" || a == "--help" {
+            println!("{USAGE}");
+            std::process::exit(0);
+        } else if switches.contains(&a) {
+            i += 1;
+        } else if with_value.contains(&a) {
+            if i + 1 >= args.len() {
+                usage_error(&format!("{a} needs a value"));
+            }
+            i += 2;
+        } else {
+            usage_error(&format!("unknown argument {a:?}"));
+        }
+    }
+}
+
+/// `--runtimes` / `--only`: a comma list whose every name is in `known`.
+fn name_list(args: &[String], name: &str, known: &[&str]) -> Option<String> {
+    let list: String = flag(args, name)?;
+    for x in list.split(',') {
+        if !known.contains(&x) {
+            usage_error(&format!(
+                "{name}: unknown name {x:?} (one of {})",
+                known.join(",")
+            ));
+        }
+    }
+    Some(list)
+}
+
+/// A positional runtime name that must be in `known`.
+fn runtime_arg(args: &[String], i: usize, known: &[&str]) -> String {
+    let runtime: String = arg(args, i, "runtime");
+    if !known.contains(&runtime.as_str()) {
+        usage_error(&format!(
+            "unknown runtime {runtime:?} (one of {})",
+            known.join(",")
+        ));
+    }
+    runtime
 }
 
 /// One process, one (runtime, workload): prints the median of the reps.
@@ -151,17 +221,29 @@ fn run(args: &[String]) {
     let runtime: String = arg(args, 0, "runtime");
     let workload: String = arg(args, 1, "workload");
     let (runtime, workload) = (runtime.as_str(), workload.as_str());
+    check_flags(args.get(2..).unwrap_or(&[]), &["--n", "--reps"], &[]);
     if !WORKLOADS.iter().any(|w| w.0 == workload) {
-        usage_error(&format!("unknown workload {workload:?}"));
+        usage_error(&format!(
+            "unknown workload {workload:?} (one of {})",
+            workload_names()
+        ));
     }
-    if !["corio", "tokio", "smol", "monoio", "genawaiter", "iterator"].contains(&runtime) {
-        usage_error(&format!("unknown runtime {runtime:?}"));
+    if !TABLE_RUNTIMES.contains(&runtime) {
+        usage_error(&format!(
+            "unknown runtime {runtime:?} (one of {})",
+            TABLE_RUNTIMES.join(",")
+        ));
+    }
+    if matches!(runtime, "genawaiter" | "iterator") && !workload.starts_with('G') {
+        usage_error(&format!(
+            "{runtime} runs only the generator workloads G1 and G2"
+        ));
     }
     let default_n = WORKLOADS
         .iter()
         .find(|w| w.0 == workload)
         .map_or(0, |w| w.1);
-    let n = flag(args, "--n").unwrap_or(default_n);
+    let n = count_flag(args, "--n", default_n);
     if workload == "W8-raw" {
         let thread = workloads::w8_thread(n);
         let process = workloads::w8_process(n / 5);
@@ -173,7 +255,7 @@ fn run(args: &[String]) {
         println!("{:.1}", measure_on(runtime, workload, n));
         return;
     }
-    let reps = flag(args, "--reps").unwrap_or(5);
+    let reps = count_flag(args, "--reps", 5);
     measure_on(runtime, workload, n); // warm-up
     let mut samples: Vec<f64> = (0..reps)
         .map(|_| measure_on(runtime, workload, n))
@@ -203,13 +285,16 @@ fn run_child(runtime: &str, workload: &str, extra: &[String]) -> Vec<f64> {
 }
 
 fn table(args: &[String]) {
-    let rounds: usize = flag(args, "--rounds").unwrap_or(5);
-    let only: Option<String> = flag(args, "--only");
-    let runtimes: Vec<String> = flag::<String>(args, "--runtimes")
+    check_flags(args, &["--rounds", "--only", "--runtimes", "--n"], &[]);
+    let rounds = count_flag(args, "--rounds", 5);
+    let names: Vec<&str> = WORKLOADS.iter().map(|w| w.0).collect();
+    let only: Option<String> = name_list(args, "--only", &names);
+    let runtimes: Vec<String> = name_list(args, "--runtimes", &TABLE_RUNTIMES)
         .map(|r| r.split(',').map(String::from).collect())
         .unwrap_or_else(|| RUNTIMES.iter().map(|s| s.to_string()).collect());
     let mut extra = Vec::new();
-    if let Some(n) = flag::<usize>(args, "--n") {
+    if args.iter().any(|a| a == "--n") {
+        let n = count_flag(args, "--n", 1);
         extra = vec!["--n".to_string(), n.to_string()];
     }
     let workloads: Vec<_> = WORKLOADS
@@ -234,6 +319,9 @@ fn table(args: &[String]) {
             // Rotate the order every round: A B C D, B C D A, ...
             for k in 0..runtimes.len() {
                 let rt = &runtimes[(k + round) % runtimes.len()];
+                if matches!(rt.as_str(), "genawaiter" | "iterator") && !id.starts_with('G') {
+                    continue; // generators only: a "—" in the table
+                }
                 let v = run_child(rt, id, &extra);
                 results
                     .entry((rt.clone(), id.to_string()))
@@ -253,13 +341,12 @@ fn table(args: &[String]) {
             if let Some(v) = results
                 .get(&("raw".into(), id.to_string()))
                 .and_then(|r| r.first())
+                && v.len() == 2
             {
-                if v.len() == 2 {
-                    println!(
-                        "| W8 thread · process ({unit}) | {:.0} · {:.0} |",
-                        v[0], v[1]
-                    );
-                }
+                println!(
+                    "| W8 thread · process ({unit}) | {:.0} · {:.0} |",
+                    v[0], v[1]
+                );
             }
             continue;
         }
@@ -298,14 +385,19 @@ fn table(args: &[String]) {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // `corio-peers w6 --help` prints the usage: it must not start a run.
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        println!("{USAGE}");
+        return;
+    }
     match args.first().map(String::as_str) {
         Some("run") => run(&args[1..]),
         Some("echo-server") => {
-            let runtime: String = arg(&args, 1, "runtime");
+            let runtime = runtime_arg(&args, 1, &echo::RUNTIMES);
             echo::server(&runtime, arg(&args, 2, "port"));
         }
         Some("echo-client") => {
-            let runtime: String = arg(&args, 1, "runtime");
+            let runtime = runtime_arg(&args, 1, &echo::RUNTIMES);
             let port = arg(&args, 2, "port");
             echo::client_main(
                 &runtime,
@@ -316,23 +408,30 @@ fn main() {
         }
         Some("w5") => {
             let rest = &args[1..];
-            let (conns, msgs) = (
-                flag(rest, "--conns").unwrap_or(64),
-                flag(rest, "--msgs").unwrap_or(5000),
+            check_flags(
+                rest,
+                &["--rounds", "--conns", "--msgs", "--runtimes"],
+                &["--pin"],
             );
-            if conns == 0 || msgs == 0 {
-                usage_error("--conns and --msgs must be at least 1");
-            }
+            let (conns, msgs) = (
+                count_flag(rest, "--conns", 64),
+                count_flag(rest, "--msgs", 5000),
+            );
             echo::w5(
-                flag(rest, "--rounds").unwrap_or(5),
+                count_flag(rest, "--rounds", 5),
                 conns,
                 msgs,
-                flag(rest, "--runtimes"),
+                name_list(rest, "--runtimes", &echo::RUNTIMES),
                 rest.iter().any(|a| a == "--pin"),
             );
         }
         Some("http-client") => {
-            let runtime: String = arg(&args, 1, "runtime");
+            let known: Vec<&str> = http::RUNTIMES
+                .iter()
+                .chain(&http::EXTRA_RUNTIMES)
+                .copied()
+                .collect();
+            let runtime = runtime_arg(&args, 1, &known);
             http::client_main(
                 &runtime,
                 arg(&args, 2, "address (IP:PORT)"),
@@ -349,26 +448,40 @@ fn main() {
         }
         Some("w6") => {
             let rest = &args[1..];
-            let conns = flag(rest, "--conns").unwrap_or(64);
-            let requests = flag(rest, "--requests").unwrap_or(100_000);
+            check_flags(
+                rest,
+                &[
+                    "--rounds",
+                    "--conns",
+                    "--requests",
+                    "--runtimes",
+                    "--server",
+                ],
+                &[],
+            );
+            let conns = count_flag(rest, "--conns", 64);
+            let requests = count_flag(rest, "--requests", 100_000);
             let server = flag::<String>(rest, "--server").unwrap_or_else(|| "nginx".to_owned());
-            if conns == 0 || requests == 0 {
-                usage_error("--conns and --requests must be at least 1");
-            }
             if server != "nginx" && server != "demo" {
                 usage_error(&format!("--server takes nginx or demo, not {server:?}"));
             }
+            let known: Vec<&str> = http::RUNTIMES
+                .iter()
+                .chain(&http::EXTRA_RUNTIMES)
+                .copied()
+                .collect();
             http::w6(
-                flag(rest, "--rounds").unwrap_or(5),
+                count_flag(rest, "--rounds", 5),
                 conns,
                 requests,
-                flag(rest, "--runtimes"),
+                name_list(rest, "--runtimes", &known),
                 &server,
             );
         }
         Some("http-server") => http::demo_server_main(),
-        Some("table") | None => table(args.get(1..).unwrap_or(&[])),
-        Some("help" | "-h" | "--help") => println!("{USAGE}"),
+        Some("table") => table(&args[1..]),
+        None => table(&[]),
+        Some("help") => println!("{USAGE}"),
         Some(other) => usage_error(&format!("unknown command {other:?}")),
     }
 }

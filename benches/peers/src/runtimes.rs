@@ -136,10 +136,8 @@ impl Runtime for Smol {
         handle.detach();
     }
 
-    fn sleep(duration: Duration) -> impl Future<Output = ()> + 'static {
-        async move {
-            async_io::Timer::after(duration).await;
-        }
+    async fn sleep(duration: Duration) {
+        async_io::Timer::after(duration).await;
     }
 }
 
