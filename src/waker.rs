@@ -38,6 +38,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering, fence};
+use std::thread::ThreadId;
 
 use futures_task::ArcWake;
 
@@ -289,4 +290,32 @@ impl WakerPool {
             Some(waker)
         }
     }
+}
+
+/// What to do with a waker that corio parked for a task (in a channel
+/// receiver, a [`JobHandle`](crate::pool::JobHandle), a combinator's child
+/// wakers) when the thing holding it goes, given the thread it was parked
+/// on. On another thread (a plain thread, a pool worker, another loop's)
+/// it is woken instead of just dropped: else the task would lose a
+/// possible waker without its loop hearing of it, and that loop, blocked
+/// already, would never see that nothing can wake the task any more (the
+/// "would block forever" check counts waker clones). The task gets one
+/// spurious poll. On the parking thread the waker is just dropped: the
+/// task's loop, if it runs, looks again before it blocks — and waking there
+/// would make a task that drops a receiver in its own poll spin.
+pub(crate) fn wake_parked(parked: Option<(std::task::Waker, Option<ThreadId>)>) {
+    if let Some((waker, parked_on)) = parked {
+        if parked_on != Some(this_thread()) {
+            crate::contain::wake_contained(waker);
+        }
+    }
+}
+
+/// This thread's id, read once per thread (`thread::current()` costs an
+/// `Arc` clone).
+pub(crate) fn this_thread() -> ThreadId {
+    thread_local! {
+        static ID: ThreadId = std::thread::current().id();
+    }
+    ID.with(|id| *id)
 }

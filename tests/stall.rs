@@ -695,3 +695,99 @@ fn a_detached_pool_job_does_not_delay_a_proven_stall() {
     assert!(message.contains("would block forever"), "{message}");
     assert!(took < Duration::from_secs(10), "proven only after {took:?}");
 }
+
+/// A future that hands a clone of its waker (under `gather`: the child
+/// waker) to another thread, which wakes it at once and lets the clone go
+/// 50 ms later, while the loop waits; ready once woken.
+fn woken_from_a_thread_that_keeps_the_waker_a_while() -> impl Future<Output = ()> {
+    let woken = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut sent = false;
+    std::future::poll_fn(move |cx| {
+        if woken.load(std::sync::atomic::Ordering::SeqCst) {
+            return std::task::Poll::Ready(());
+        }
+        if !sent {
+            sent = true;
+            let (waker, woken) = (cx.waker().clone(), std::sync::Arc::clone(&woken));
+            std::thread::spawn(move || {
+                woken.store(true, std::sync::atomic::Ordering::SeqCst);
+                waker.wake_by_ref();
+                std::thread::sleep(Duration::from_millis(50));
+                drop(waker);
+            });
+        }
+        std::task::Poll::Pending
+    })
+}
+
+#[test]
+fn a_gather_child_waker_let_go_on_another_thread_after_the_gather_does_not_hide_a_hang() {
+    // The gather ends; the clone of the task's waker it kept for its child
+    // waker lives on with that child waker, on the other thread, until it
+    // goes while the loop waits: the loop must hear of it. (A child waker
+    // woken by value does the same in a shorter window — its `Arc` goes
+    // after the wake — which the seeded stall_fuzz test hit.)
+    hang_report(|_| async {
+        corio::gather([woken_from_a_thread_that_keeps_the_waker_a_while()]).await;
+        std::future::pending::<()>().await;
+    });
+}
+
+#[test]
+fn a_gather_child_waker_let_go_on_another_thread_does_not_hide_a_proven_stall() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut lp, reports) = debug_loop();
+        let started = Instant::now();
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            lp.run_until_complete(async {
+                corio::gather([woken_from_a_thread_that_keeps_the_waker_a_while()]).await;
+                Event::new().wait().await;
+            })
+        }));
+        let took = started.elapsed();
+        let kinds: Vec<_> = reports.borrow().iter().map(|r| r.kind()).collect();
+        let _ = tx.send((outcome.map_err(panic_text), kinds, took));
+    });
+    // (It used to be proven only after the grace period, with a warning
+    // first.)
+    let (outcome, kinds, took) = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the stall was never proven");
+    let text = outcome.expect_err("run_until_complete should report the stall");
+    assert!(text.contains("would block forever"), "{text}");
+    assert!(text.contains("the main future waits on Event#"), "{text}");
+    assert!(kinds.is_empty(), "{kinds:?}");
+    assert!(took < Duration::from_secs(2), "proven after {took:?}");
+}
+
+#[test]
+fn a_gather_child_waker_woken_by_value_on_another_thread_does_not_hide_a_hang() {
+    // The documented safe way: the thread wakes by value. The child
+    // waker's `Arc` goes just after the wake, so the gather may be over by
+    // then (a race: before the fix, one of a few hundred runs hung).
+    fn woken_by_value() -> impl Future<Output = ()> {
+        let woken = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut sent = false;
+        std::future::poll_fn(move |cx| {
+            if woken.load(std::sync::atomic::Ordering::SeqCst) {
+                return std::task::Poll::Ready(());
+            }
+            if !sent {
+                sent = true;
+                let (waker, woken) = (cx.waker().clone(), std::sync::Arc::clone(&woken));
+                std::thread::spawn(move || {
+                    woken.store(true, std::sync::atomic::Ordering::SeqCst);
+                    waker.wake();
+                });
+            }
+            std::task::Poll::Pending
+        })
+    }
+    for _ in 0..500 {
+        hang_report(|_| async {
+            corio::gather([woken_by_value()]).await;
+            std::future::pending::<()>().await;
+        });
+    }
+}

@@ -21,6 +21,22 @@ struct Inner {
     /// The parent's waker, with a debug note that lists the children's
     /// wakers (so a dump counts them as the parent's).
     parent: Option<ParkedWaker>,
+    /// The thread the parent's waker was kept on (the combinator's).
+    parked_on: Option<std::thread::ThreadId>,
+}
+
+impl Drop for Inner {
+    /// The last child waker went on another thread (the combinator was
+    /// dropped before): the parent's waker is woken instead of just dropped,
+    /// as a channel receiver's is (`waker::wake_parked`). Else the parent
+    /// task's loop, which counted this clone before it blocked, would never
+    /// hear that nothing can wake the task any more ("would block forever",
+    /// debug mode's proof): a child waker woken *by value* on another
+    /// thread wakes the parent and then drops its `Arc` — after the parent
+    /// may have run, finished the combinator and left a fresh clone here.
+    fn drop(&mut self) {
+        crate::waker::wake_parked(self.parent.take().map(|p| (p.into_waker(), self.parked_on)));
+    }
 }
 
 #[derive(Default)]
@@ -135,6 +151,7 @@ impl WakeSet {
                     }
                 };
                 let kept = ParkedWaker::relay("combinator", &self.object, parent, children);
+                inner.parked_on = Some(crate::waker::this_thread());
                 inner.parent.replace(kept)
             }
         };

@@ -41,6 +41,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::thread::ThreadId;
 
+use crate::waker::{this_thread, wake_parked};
+
 /// The value could not be sent: the receiver is gone. The value is given
 /// back.
 ///
@@ -675,37 +677,10 @@ impl Parked {
     }
 
     /// The waker and its thread, as the receiver goes: for
-    /// [`wake_parked`], outside the lock.
+    /// [`wake_parked`](crate::waker::wake_parked), outside the lock.
     pub(super) fn leave(&mut self) -> Option<(Waker, Option<ThreadId>)> {
         self.waker.take().map(|waker| (waker, self.on))
     }
-}
-
-/// A receiver (or a [`JobHandle`](super::JobHandle)) dropped on another
-/// thread than the one its task parked on
-/// (a plain thread, a pool worker, another loop's) wakes the waker it had
-/// parked instead of just dropping it: else the waker's task would lose a
-/// possible waker without its loop hearing of it, and that loop, blocked
-/// already, would never see that nothing can wake the task any more (its
-/// "would block forever" check). The task gets one spurious poll. On the
-/// parking thread the waker is just dropped: the task's loop, if it runs,
-/// looks again before it blocks — and waking there would make a task that
-/// drops a receiver in its own poll spin.
-pub(super) fn wake_parked(parked: Option<(Waker, Option<ThreadId>)>) {
-    if let Some((waker, parked_on)) = parked {
-        if parked_on != Some(this_thread()) {
-            crate::contain::wake_contained(waker);
-        }
-    }
-}
-
-/// This thread's id, read once per thread (`thread::current()` costs an
-/// `Arc` clone).
-fn this_thread() -> ThreadId {
-    thread_local! {
-        static ID: ThreadId = std::thread::current().id();
-    }
-    ID.with(|id| *id)
 }
 
 impl<T> fmt::Debug for OneshotReceiver<T> {

@@ -26,9 +26,10 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use super::channel::{Parked, wake_parked};
+use super::channel::Parked;
 use crate::handle::Shared;
 use crate::report::panic_message;
+use crate::waker::wake_parked;
 
 /// Why a job gave no output.
 ///
@@ -655,7 +656,7 @@ impl<T> Drop for JobHandle<T> {
     /// detached): kept, it would count as a way to wake its task until the
     /// job ended, hiding a hang from the loop's "would block forever"
     /// check. Dropped on another thread, it is woken instead, as a dropped
-    /// channel receiver's is (see `channel::wake_parked`).
+    /// channel receiver's is (see `waker::wake_parked`).
     fn drop(&mut self) {
         let (parked, silent) = {
             let mut st = self.shared.lock();
