@@ -21,7 +21,9 @@
 //! that is not ready yet — a timer, a socket, a lock — whose waker puts it
 //! back in line when it can go on. A generator knows only `co.yield_`:
 //! awaiting a sleep or a socket inside one would wait for a waker that
-//! nobody calls, so `resume` reports it as a [`GenError`] instead.
+//! nobody calls, so `resume` reports it as a [`GenError`] instead. (With
+//! no loop running at all, `sleep` panics already where the sleep is
+//! made: "no running event loop".)
 //!
 //! Not here, beside Python's: `throw()` (send a `Result` as the resume
 //! argument and let the body match on it); `yield from` (loop over the
@@ -117,8 +119,8 @@ pub enum GenError {
     /// (Python raises `StopIteration` again).
     Finished,
     /// The body awaited something other than `co.yield_` — a sleep, a
-    /// socket, a lock — which only an event loop can finish. The generator
-    /// is finished from then on.
+    /// socket, a lock, a `yield_now` — which only an event loop can
+    /// finish. The generator is finished from then on.
     ForeignAwait,
 }
 
@@ -206,8 +208,9 @@ impl<Y, A> Co<Y, A> {
     /// A body stops at one yield at a time: two yields awaited at once
     /// (joined, or both branches of a `select`) panic with a clear message.
     /// So does a yield first polled outside its generator's
-    /// [`resume`](Gen::resume) — a `Co` smuggled into a task, say: only
-    /// the body can stop.
+    /// [`resume`](Gen::resume) — a `Co` smuggled into a task, say — or
+    /// awaited by an event loop run inside the body: only the body can
+    /// stop.
     ///
     /// # Examples
     ///
@@ -311,7 +314,7 @@ impl<Y, A> Future for Yield<'_, Y, A> {
                 // then moved to a task) no wake: the task parks instead of
                 // spinning.
                 if mailbox.phase.get() != Phase::Idle {
-                    cx.waker().wake_by_ref();
+                    polled_again_in_a_resume(cx);
                 }
                 Poll::Pending
             }
@@ -352,6 +355,34 @@ fn outside_a_resume() -> ! {
         "corio: co.yield_() awaited outside its generator: a yield stops the generator's \
          body, so only the body, driven by Gen::resume, may await it (to send values to \
          a task, use a channel)"
+    )
+}
+
+/// A yield polled again, not resumed yet, while a resume runs: wakes, so
+/// that a combinator in the body polls it at the next resume. Unless a
+/// corio loop polls it with the waker of its task or main future: no body
+/// is polled with one (`resume` polls with a no-op waker, combinators with
+/// their children's), so it is a loop run inside the body awaiting the
+/// body's yield — woken, that loop would poll it for ever. (Out of line:
+/// only yields inside combinators, or misused, come here.)
+#[cold]
+#[inline(never)]
+fn polled_again_in_a_resume(cx: &Context<'_>) {
+    let by_a_loop = crate::context::with_current(|core| core.own_key(cx.waker()).is_some());
+    if by_a_loop == Some(true) {
+        awaited_by_a_loop_inside_the_body();
+    }
+    cx.waker().wake_by_ref();
+}
+
+/// See [`polled_again_in_a_resume`]: the task (or main future) fails.
+#[cold]
+#[inline(never)]
+fn awaited_by_a_loop_inside_the_body() -> ! {
+    panic!(
+        "corio: co.yield_() awaited outside its generator: by a task or main future of an \
+         event loop run inside the generator's body — a yield stops the body, so only the \
+         body, driven by Gen::resume, may await it (yield the loop's result instead)"
     )
 }
 

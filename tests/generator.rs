@@ -523,3 +523,38 @@ fn a_value_handed_in_by_a_yield_that_outlives_a_panicking_body_is_not_dropped_in
     drop(g);
     assert_eq!(drops.get(), 1);
 }
+
+#[test]
+fn a_yield_awaited_by_a_loop_run_inside_the_body_fails_clearly_instead_of_spinning() {
+    // The body runs an event loop of its own (a generator resumed outside
+    // any loop may) whose main future awaits the body's yield: the loop,
+    // not the body, would stop there. That is a yield awaited outside its
+    // generator's body: a clear panic, not a loop polling it for ever.
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut g = Gen::new(|co: Co<i32>| async move {
+            let co = &co;
+            let mut lp = corio::EventLoop::new().unwrap();
+            lp.run_until_complete(async move { co.yield_(1).await });
+            "end"
+        });
+        let resumed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| g.resume(())));
+        let message = match resumed {
+            Ok(state) => format!("no panic: {state:?}"),
+            Err(payload) => payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_default(),
+        };
+        let _ = done.send((message, g.is_finished()));
+    });
+    let (message, finished) = finished
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("resume returned (it spun for ever)");
+    assert!(
+        message.contains("awaited outside its generator"),
+        "{message}"
+    );
+    assert!(finished);
+}
