@@ -1145,23 +1145,11 @@ fn run_one(seed: u64) -> Result<(), String> {
 
 #[test]
 fn pool_fuzz() {
-    let seeds = common::seeds(150);
     common::quiet_panics();
-    let mut fails = Vec::new();
-    let start = Instant::now();
-    for &seed in &seeds {
-        match std::panic::catch_unwind(|| run_one(seed)) {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => fails.push(e),
-            Err(p) => fails.push(format!("seed {seed}: panic {}", common::panic_text(&*p))),
-        }
-    }
-    eprintln!(
-        "{} seeds in {:?}, {} failing",
-        seeds.len(),
-        start.elapsed(),
-        fails.len()
+    common::run_seeds(
+        "pool_fuzz",
+        150,
+        |seed, _| run_one(seed),
+        || format!("{:?}", STATS.lock().unwrap()),
     );
-    eprintln!("{:?}", STATS.lock().unwrap());
-    assert!(fails.is_empty(), "{}", fails.join("\n"));
 }

@@ -1127,29 +1127,8 @@ fn quiet_stall_panics() {
 
 #[test]
 fn stall_fuzz() {
-    let seeds = common::seeds(150);
-    let verbose = seeds.len() == 1;
-    let watchdog = common::Watchdog::start("stall_fuzz");
     quiet_stall_panics();
-    let started = Instant::now();
-    let mut fails = Vec::new();
-    for &seed in &seeds {
-        watchdog.seed(seed);
-        match catch_unwind(|| run_one(seed, verbose)) {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => fails.push(e),
-            Err(p) => fails.push(format!("seed {seed}: panic {}", common::panic_text(&*p))),
-        }
-    }
-    eprintln!(
-        "stall_fuzz: {} seeds in {:?}: {:?}, {} failing",
-        seeds.len(),
-        started.elapsed(),
-        STATS.with(|c| c.get()),
-        fails.len()
-    );
-    for f in fails.iter().take(8) {
-        eprintln!("{f}");
-    }
-    assert!(fails.is_empty());
+    common::run_seeds("stall_fuzz", 150, run_one, || {
+        format!("{:?}", STATS.with(|c| c.get()))
+    });
 }

@@ -1372,29 +1372,12 @@ fn run_one(seed: u64) -> Result<(), String> {
 
 #[test]
 fn sync_fuzz() {
-    let seeds = common::seeds(20000);
+    // The seeds' panics are expected (each is checked): silenced.
     std::panic::set_hook(Box::new(|_| {}));
-    let mut fails = Vec::new();
-    for &seed in &seeds {
-        let res = std::panic::catch_unwind(|| run_one(seed));
-        match res {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => fails.push(e),
-            Err(p) => {
-                let msg = common::panic_text(&*p);
-                fails.push(format!("seed {seed}: panic {msg}"));
-            }
-        }
-    }
-    let _ = std::panic::take_hook();
-    eprintln!(
-        "{} seeds: {:?}, {} failing",
-        seeds.len(),
-        STATS.with(|c| c.get()),
-        fails.len()
+    common::run_seeds(
+        "sync_fuzz",
+        20000,
+        |seed, _| run_one(seed),
+        || format!("{:?}", STATS.with(|c| c.get())),
     );
-    for f in fails.iter().take(8) {
-        eprintln!("{f}");
-    }
-    assert!(fails.is_empty());
 }

@@ -1373,30 +1373,9 @@ fn run_one(seed: u64, verbose: bool) -> Result<(), String> {
 
 #[test]
 fn task_fuzz() {
-    let seeds = common::seeds(200);
-    let verbose = seeds.len() == 1;
     // Nothing may hang: a seed that takes 10 s ends the run.
-    let watchdog = common::Watchdog::start("task_fuzz");
     common::quiet_panics();
-    let began = Instant::now();
-    let mut fails = Vec::new();
-    for &seed in &seeds {
-        watchdog.seed(seed);
-        match std::panic::catch_unwind(|| run_one(seed, verbose)) {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => fails.push(e),
-            Err(p) => fails.push(format!("seed {seed}: panic {}", common::panic_text(&*p))),
-        }
-    }
-    eprintln!(
-        "task_fuzz: {} seeds in {:?}, {:?}, {} failing",
-        seeds.len(),
-        began.elapsed(),
-        COUNTS.with(|c| c.get()),
-        fails.len()
-    );
-    for f in fails.iter().take(5) {
-        eprintln!("{f}");
-    }
-    assert!(fails.is_empty());
+    common::run_seeds("task_fuzz", 200, run_one, || {
+        format!("{:?}", COUNTS.with(|c| c.get()))
+    });
 }

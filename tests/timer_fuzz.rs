@@ -894,30 +894,8 @@ fn run_one(seed: u64, verbose: bool) -> Result<(), String> {
 
 #[test]
 fn timer_fuzz() {
-    let seeds = common::seeds(100);
-    let verbose = seeds.len() == 1;
     // Nothing may hang: a seed that takes 10 s ends the run.
-    let watchdog = common::Watchdog::start("timer_fuzz");
-    let began = Instant::now();
-    let mut fails = Vec::new();
-    for &seed in &seeds {
-        watchdog.seed(seed);
-        let res = std::panic::catch_unwind(|| run_one(seed, verbose));
-        match res {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => fails.push(e),
-            Err(p) => fails.push(format!("seed {seed}: panic {}", common::panic_text(&*p))),
-        }
-    }
-    eprintln!(
-        "timer_fuzz: {} seeds in {:?}, {:?}, {} failing",
-        seeds.len(),
-        began.elapsed(),
-        COUNTS.with(|c| c.get()),
-        fails.len()
-    );
-    for f in fails.iter().take(5) {
-        eprintln!("{f}");
-    }
-    assert!(fails.is_empty());
+    common::run_seeds("timer_fuzz", 100, run_one, || {
+        format!("{:?}", COUNTS.with(|c| c.get()))
+    });
 }

@@ -133,13 +133,7 @@ pub fn quiet_panics() {
     ONCE.call_once(|| {
         let default = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            let msg = info
-                .payload()
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| info.payload().downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            if !msg.starts_with("expected:") {
+            if !panic_text(info.payload()).starts_with("expected:") {
                 default(info);
             }
         }));
@@ -180,6 +174,44 @@ pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
         .map(|s| s.to_string())
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_default()
+}
+
+/// Runs a seeded model test: `run_one(seed, verbose)` for each of
+/// [`seeds`]`(default)` — verbose when one seed is asked for — under a
+/// [`Watchdog`]. A seed that returns an error or panics is collected; at
+/// the end a line gives `test`, the seeds, the time and `counts()` (what
+/// the seeds ran into), then the first failures, and the test fails if
+/// there were any.
+pub fn run_seeds(
+    test: &'static str,
+    default: u64,
+    run_one: impl Fn(u64, bool) -> Result<(), String>,
+    counts: impl FnOnce() -> String,
+) {
+    let seeds = seeds(default);
+    let verbose = seeds.len() == 1;
+    let watchdog = Watchdog::start(test);
+    let began = std::time::Instant::now();
+    let mut fails = Vec::new();
+    for &seed in &seeds {
+        watchdog.seed(seed);
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_one(seed, verbose))) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => fails.push(e),
+            Err(p) => fails.push(format!("seed {seed}: panic {}", panic_text(&*p))),
+        }
+    }
+    eprintln!(
+        "{test}: {} seeds in {:?}, {}, {} failing",
+        seeds.len(),
+        began.elapsed(),
+        counts(),
+        fails.len()
+    );
+    for f in fails.iter().take(8) {
+        eprintln!("{f}");
+    }
+    assert!(fails.is_empty(), "{test}: {} seeds failed", fails.len());
 }
 
 /// The seeds a model test runs: `SEED=n` runs that one, `SEEDS=n` the
