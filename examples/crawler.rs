@@ -51,11 +51,13 @@
 //! attributes (any case, any quoting, `&amp;` decoded) by a small scanner
 //! — not an HTML parser — and resolved against the page's `<base href>`
 //! if it has one; `user:password@` in a link is dropped (it names the
-//! same page, and the client sends no credentials from a URL). A page in a charset the client does not decode (GBK,
-//! Shift_JIS: `Response::text` knows UTF-8 and Latin-1) has its links
-//! followed only where they survived the decoding — plain ASCII, or
-//! percent-encoded as most are; a link that came out with U+FFFD in it
-//! names no page, so it is left alone. A body without a Content-Type is read as HTML unless it
+//! same page, and the client sends no credentials from a URL), and its
+//! escapes are normalized (`/%61` and `/a` are one page). A page in a
+//! charset the client does not decode (GBK, Shift_JIS: `Response::text`
+//! knows UTF-8 and Latin-1) has its links followed only where they
+//! survived the decoding — plain ASCII, or percent-encoded as most are; a
+//! link that came out with U+FFFD in it names no page, so it is left
+//! alone. A body without a Content-Type is read as HTML unless it
 //! announces more than 8 MiB (then it is skipped). A page is read up to
 //! 64 MiB: a larger one is skipped at its head, or cut off there when it
 //! does not say its length. Piped into `head`, the crawler stops quietly
@@ -587,7 +589,55 @@ fn resolve(base: &Url, link: &str) -> Option<Url> {
     }
     let mut next = base.join(link).ok()?;
     next.set_fragment(None);
+    // The same page spelled two ways is one page (RFC 3986 §6.2.2.1–2):
+    // `/%61` is `/a`, `%2f` is `%2F`. (The `url` crate already lowercases
+    // the scheme and host, drops a default port and removes dot segments.)
+    if let Some(path) = normalize_escapes(next.path()) {
+        next.set_path(&path);
+    }
+    if let Some(query) = next.query().and_then(normalize_escapes) {
+        next.set_query(Some(&query));
+    }
     Some(next)
+}
+
+/// `text` with its percent-escapes normalized, or `None` if it needs no
+/// change: an escaped unreserved character (letter, digit, `-._~`) is
+/// written as itself, any other escape in upper-case hex.
+fn normalize_escapes(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let hex = |b: u8| char::from(b).to_digit(16);
+    let mut out = String::with_capacity(text.len());
+    let mut changed = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        let escape = match bytes.get(i..i + 3) {
+            Some(&[b'%', hi, lo]) => hex(hi).zip(hex(lo)),
+            _ => None,
+        };
+        let Some((hi, lo)) = escape else {
+            // Copied as it is up to the next `%` (a byte that is never
+            // inside another character, so both ends are boundaries).
+            let next = bytes[i + 1..]
+                .iter()
+                .position(|&b| b == b'%')
+                .map_or(text.len(), |at| i + 1 + at);
+            out.push_str(&text[i..next]);
+            i = next;
+            continue;
+        };
+        let byte = (hi * 16 + lo) as u8;
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+            changed = true;
+        } else {
+            let upper = format!("%{byte:02X}");
+            changed |= upper != text[i..i + 3];
+            out.push_str(&upper);
+        }
+        i += 3;
+    }
+    changed.then_some(out)
 }
 
 /// What the crawler reads of a page: its links, its `<base href>` and the
@@ -939,6 +989,21 @@ mod tests {
             resolve(&page, "next#part").map(|u| u.to_string()),
             Some("http://h/dir/next".into())
         );
+    }
+
+    #[test]
+    fn a_page_spelled_with_different_escapes_is_one_page() {
+        let page = Url::parse("http://h/dir/").unwrap();
+        let url = |link| resolve(&page, link).unwrap().to_string();
+        assert_eq!(url("/%61"), "http://h/a");
+        assert_eq!(url("/%7Ejay/%2d%2E%5f"), "http://h/~jay/-._");
+        assert_eq!(url("/a%2fb?q=%2f%41"), "http://h/a%2Fb?q=%2FA");
+        assert_eq!(url("/%E4%b8%ad"), "http://h/%E4%B8%AD");
+        // Not escapes: left as they are, and so is what needs no change.
+        assert_eq!(url("/100%25?x=%zz&y=%4"), "http://h/100%25?x=%zz&y=%4");
+        assert_eq!(normalize_escapes("/plain/%20/中"), None);
+        assert_eq!(normalize_escapes("%4"), None);
+        assert_eq!(normalize_escapes("中%61"), Some("中a".into()));
     }
 
     #[test]
