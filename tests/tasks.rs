@@ -47,6 +47,38 @@ fn a_dropped_handle_detaches_the_task_which_keeps_running() {
 }
 
 #[test]
+fn a_task_whose_await_timed_out_runs_on_as_under_asyncio_shield_unless_cancel_on_drop() {
+    let log = Log::default();
+    let l = log.clone();
+    corio::run(async move {
+        let go = Rc::new(corio::sync::Event::new());
+        let work = |name: &'static str| {
+            let (go, l) = (go.clone(), l.clone());
+            corio::spawn(async move {
+                go.wait().await;
+                l.push(name);
+            })
+        };
+        // `asyncio.wait_for(asyncio.shield(t), ..)`: only the await ends.
+        let shielded = corio::time::timeout(Duration::from_millis(1), work("shielded")).await;
+        assert!(shielded.is_err());
+        // `asyncio.wait_for(t, ..)`: the task is cancelled with the await.
+        let plain = work("cancelled").cancel_on_drop();
+        assert!(
+            corio::time::timeout(Duration::from_millis(1), plain)
+                .await
+                .is_err()
+        );
+        go.set();
+        for _ in 0..3 {
+            corio::yield_now().await;
+        }
+        l.push("main");
+    });
+    assert_eq!(log.take(), ["shielded", "main"]);
+}
+
+#[test]
 fn done_callbacks_run_on_the_loop_after_completion_in_registration_order() {
     let mut lp = EventLoop::new().unwrap();
     let log = Log::default();
