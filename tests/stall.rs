@@ -696,10 +696,19 @@ fn a_detached_pool_job_does_not_delay_a_proven_stall() {
     assert!(took < Duration::from_secs(10), "proven only after {took:?}");
 }
 
+/// How the other thread of `woken_from_another_thread` wakes the future.
+#[derive(Clone, Copy)]
+enum Wake {
+    /// `wake_by_ref`, then the clone is kept 50 ms before it goes.
+    ByRefKeptAWhile,
+    /// `wake()`: the clone goes just after the wake.
+    ByValue,
+}
+
 /// A future that hands a clone of its waker (under `gather`: the child
-/// waker) to another thread, which wakes it at once and lets the clone go
-/// 50 ms later, while the loop waits; ready once woken.
-fn woken_from_a_thread_that_keeps_the_waker_a_while() -> impl Future<Output = ()> {
+/// waker) to another thread, which wakes it at once as `how` says, while
+/// the loop waits; ready once woken.
+fn woken_from_another_thread(how: Wake) -> impl Future<Output = ()> {
     let woken = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut sent = false;
     std::future::poll_fn(move |cx| {
@@ -711,9 +720,14 @@ fn woken_from_a_thread_that_keeps_the_waker_a_while() -> impl Future<Output = ()
             let (waker, woken) = (cx.waker().clone(), std::sync::Arc::clone(&woken));
             std::thread::spawn(move || {
                 woken.store(true, std::sync::atomic::Ordering::SeqCst);
-                waker.wake_by_ref();
-                std::thread::sleep(Duration::from_millis(50));
-                drop(waker);
+                match how {
+                    Wake::ByValue => waker.wake(),
+                    Wake::ByRefKeptAWhile => {
+                        waker.wake_by_ref();
+                        std::thread::sleep(Duration::from_millis(50));
+                        drop(waker);
+                    }
+                }
             });
         }
         std::task::Poll::Pending
@@ -728,7 +742,7 @@ fn a_gather_child_waker_let_go_on_another_thread_after_the_gather_does_not_hide_
     // woken by value does the same in a shorter window — its `Arc` goes
     // after the wake — which the seeded stall_fuzz test hit.)
     hang_report(|_| async {
-        corio::gather([woken_from_a_thread_that_keeps_the_waker_a_while()]).await;
+        corio::gather([woken_from_another_thread(Wake::ByRefKeptAWhile)]).await;
         std::future::pending::<()>().await;
     });
 }
@@ -741,7 +755,7 @@ fn a_gather_child_waker_let_go_on_another_thread_does_not_hide_a_proven_stall() 
         let started = Instant::now();
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             lp.run_until_complete(async {
-                corio::gather([woken_from_a_thread_that_keeps_the_waker_a_while()]).await;
+                corio::gather([woken_from_another_thread(Wake::ByRefKeptAWhile)]).await;
                 Event::new().wait().await;
             })
         }));
@@ -766,27 +780,9 @@ fn a_gather_child_waker_woken_by_value_on_another_thread_does_not_hide_a_hang() 
     // The documented safe way: the thread wakes by value. The child
     // waker's `Arc` goes just after the wake, so the gather may be over by
     // then (a race: before the fix, one of a few hundred runs hung).
-    fn woken_by_value() -> impl Future<Output = ()> {
-        let woken = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let mut sent = false;
-        std::future::poll_fn(move |cx| {
-            if woken.load(std::sync::atomic::Ordering::SeqCst) {
-                return std::task::Poll::Ready(());
-            }
-            if !sent {
-                sent = true;
-                let (waker, woken) = (cx.waker().clone(), std::sync::Arc::clone(&woken));
-                std::thread::spawn(move || {
-                    woken.store(true, std::sync::atomic::Ordering::SeqCst);
-                    waker.wake();
-                });
-            }
-            std::task::Poll::Pending
-        })
-    }
     for _ in 0..500 {
         hang_report(|_| async {
-            corio::gather([woken_by_value()]).await;
+            corio::gather([woken_from_another_thread(Wake::ByValue)]).await;
             std::future::pending::<()>().await;
         });
     }
