@@ -26,7 +26,7 @@ use slab::Slab;
 
 use crate::callback::{CallbackKey, CallbackSlot, Watch};
 use crate::contain::{drop_contained, wake_contained};
-use crate::debug::{Debug, TraceKind};
+use crate::debug::{self, Debug, TraceKind};
 use crate::handle::{RemoteItem, Shared};
 use crate::reactor::Reactor;
 use crate::report::{Report, ReportKind, Severity, emit, panic_message, print_report};
@@ -1169,7 +1169,7 @@ impl Core {
         let pending: Vec<_> = dump
             .tasks
             .iter()
-            .filter(|t| t.status != crate::debug::Status::Done)
+            .filter(|t| !matches!(t.status, debug::Status::Done | debug::Status::Cancelled))
             .filter(|t| !cancelled.contains(&t.id.as_u64()))
             .collect();
         if pending.is_empty() {

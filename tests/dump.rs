@@ -193,6 +193,26 @@ fn debug_mode_keeps_spawn_site_parent_age_polls_and_wakes() {
 }
 
 #[test]
+fn a_cancelled_task_is_ready_until_its_future_is_dropped_then_cancelled_not_done() {
+    let mut lp = EventLoop::new().unwrap();
+    let napper = Builder::new().name("napper").spawn_on(&lp, async {
+        corio::time::sleep(Duration::from_secs(60)).await
+    });
+    let quick = lp.spawn(async {});
+    lp.run_once();
+    assert!(napper.cancel());
+    assert!(!quick.cancel(), "already finished");
+    assert_eq!(lp.dump().task(napper.id()).unwrap().status, Status::Ready);
+    lp.run_once(); // the cancelled future is dropped
+    let dump = lp.dump();
+    assert_eq!(dump.task(napper.id()).unwrap().status, Status::Cancelled);
+    assert_eq!(dump.task(quick.id()).unwrap().status, Status::Done);
+    let text = dump.to_string();
+    let row = text.lines().find(|l| l.contains("napper")).unwrap();
+    assert!(row.contains("cancelled"), "{text}");
+}
+
+#[test]
 fn without_debug_mode_the_dump_still_finds_what_tasks_wait_on() {
     let mut lp = EventLoop::new().unwrap();
     let napper = lp.spawn(async { corio::time::sleep(Duration::from_secs(60)).await });

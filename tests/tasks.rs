@@ -567,6 +567,25 @@ fn a_task_stays_cancelled_after_its_outcome_was_taken() {
 }
 
 #[test]
+fn a_task_awaited_again_after_its_outcome_panics_saying_so_and_still_answers() {
+    corio::run(async {
+        let mut task = corio::spawn(async { 42 });
+        assert_eq!((&mut task).await, Ok(42));
+        let again = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            let _ = std::pin::Pin::new(&mut task).poll(&mut cx);
+        }));
+        let message = common::panic_text(&*again.unwrap_err());
+        assert!(
+            message.contains("polled after it returned its outcome"),
+            "{message}"
+        );
+        assert!(task.is_done());
+        assert!(!task.is_cancelled());
+    });
+}
+
+#[test]
 fn into_task_gives_back_a_handle_that_detaches() {
     corio::run(async {
         let task = corio::spawn(async {

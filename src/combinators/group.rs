@@ -65,7 +65,13 @@ impl<E: fmt::Debug + fmt::Display> std::error::Error for GroupError<E> {}
 /// A failure cancels the children, not the code that spawned them:
 /// asyncio also cancels the body of `async with TaskGroup()`, while here
 /// the spawning task goes on until it awaits `join`. Work that should
-/// stop on a failure too belongs in the group, as one more child.
+/// stop on a failure too belongs in the group, as one more child — above
+/// all work that waits on the children: a producer left in the spawning
+/// task, feeding workers through a bounded queue, would wait in `put` for
+/// ever once a failure had cancelled them (debug mode names such a wait:
+/// "the main future waits on Queue.put"). See the second example; it also
+/// stops its workers the way that does not count as a failure — by
+/// shutting their queue down, not by cancelling them.
 ///
 /// A group kept open for a long time (a server's supervisor spawning a
 /// child per connection) keeps what `join` must return — each child's
@@ -86,6 +92,49 @@ impl<E: fmt::Debug + fmt::Display> std::error::Error for GroupError<E> {}
 ///     group.spawn(async { sleep(Duration::from_secs(60)).await; Ok(3) }); // cancelled
 ///     assert_eq!(group.join().await, Err(GroupError::Failed("no route to host")));
 /// });
+/// ```
+///
+/// asyncio's producer–consumer pipeline under a `TaskGroup`, the producer
+/// a child too:
+///
+/// ```
+/// use std::rc::Rc;
+/// use corio::{GroupError, TaskGroup, sync::Queue};
+///
+/// async fn pipeline(bad_item: u32) -> Result<Vec<u32>, GroupError<String>> {
+///     let queue = Rc::new(Queue::new(5));
+///     let mut group = TaskGroup::new();
+///     for worker in 0..3 {
+///         let queue = Rc::clone(&queue);
+///         group.spawn(async move {
+///             let mut done = 0;
+///             // `get` fails once the queue is shut down and empty.
+///             while let Ok(item) = queue.get().await {
+///                 if item == bad_item {
+///                     return Err(format!("worker {worker} choked on {item}"));
+///                 }
+///                 done += 1;
+///                 queue.task_done().unwrap();
+///             }
+///             Ok(done)
+///         });
+///     }
+///     group.spawn(async move {
+///         for item in 0..20 {
+///             queue.put(item).await.map_err(|_| "queue shut down")?;
+///         }
+///         queue.join().await; // every item taken and done
+///         queue.shutdown(false); // the workers' `get`s fail: they return
+///         Ok(0)
+///     });
+///     group.join().await
+/// }
+///
+/// let done = corio::run(pipeline(99)).unwrap();
+/// assert_eq!(done.iter().sum::<u32>(), 20);
+/// // The failure cancels the others, the producer waiting in `put` among them.
+/// let failed = corio::run(pipeline(7));
+/// assert!(matches!(failed, Err(GroupError::Failed(e)) if e.ends_with("choked on 7")));
 /// ```
 #[must_use = "dropping a TaskGroup cancels its children; join it"]
 pub struct TaskGroup<T: 'static, E: 'static> {

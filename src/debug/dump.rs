@@ -46,6 +46,10 @@ pub enum Status {
     Waiting,
     /// Finished; its outcome waits for its handle or done callbacks.
     Done,
+    /// Finished by [`Task::cancel`](crate::Task::cancel): its future was
+    /// dropped, and its outcome (`Cancelled`) waits as a `Done` one does.
+    /// (Cancelled but not yet dropped, it is `Ready`.)
+    Cancelled,
 }
 
 /// One thing a waiting task waits on.
@@ -434,7 +438,10 @@ impl Core {
             // being dropped (a cancellation) — its own code runs now.
             let running =
                 current == Some(key) || matches!(slot.stage, crate::task::slot::Stage::Running);
-            let (status, waiting_on) = status_of(key, running, slot.is_finished(), slot.queued);
+            let (mut status, waiting_on) = status_of(key, running, slot.is_finished(), slot.queued);
+            if status == Status::Done && slot.cancelled {
+                status = Status::Cancelled;
+            }
             let info = self.debug.with_task(key, |info| {
                 (
                     taken_at.saturating_duration_since(info.born),
@@ -662,6 +669,7 @@ impl fmt::Display for Dump {
             Status::Ready => "ready",
             Status::Waiting => "waiting",
             Status::Done => "done",
+            Status::Cancelled => "cancelled",
         };
         let waits = |list: &[Waiting], s: Status| {
             if s != Status::Waiting {

@@ -414,6 +414,14 @@ impl Builder {
 /// panics with nobody to see it, the panic is reported (asyncio's "Task
 /// exception was never retrieved").
 ///
+/// # Panics
+///
+/// Awaiting gives the outcome once: the output is moved out, not shared.
+/// Polling the handle again after it returned `Ready` (`(&mut task).await`
+/// twice) panics — asyncio's `await task` gives the same result each time.
+/// Keep the result, or ask [`is_done`](Task::is_done) and
+/// [`is_cancelled`](Task::is_cancelled), which go on answering.
+///
 /// # Examples
 ///
 /// ```
