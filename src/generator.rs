@@ -130,9 +130,10 @@ impl fmt::Display for GenError {
             GenError::Finished => f.write_str("the generator has already finished"),
             GenError::ForeignAwait => f.write_str(
                 "the generator awaited something other than its own co.yield_() (another \
-                 future, or another generator's Co): a generator runs without an event loop, \
-                 so sleeps, sockets and locks never wake it; await them in a task \
-                 (corio::spawn) instead, or yield the values they produce",
+                 future, or another generator's Co): a generator's body is driven by resume \
+                 and next, never by an event loop — even when a task calls them — so sleeps, \
+                 sockets and locks never wake it; await them in the task that drives the \
+                 generator (passing results in with resume), or yield the values they produce",
             ),
         }
     }
@@ -676,6 +677,7 @@ impl<Y, R, A, F: Future<Output = R> + ?Sized> Gen<Y, R, A, F> {
 impl<Y, R, F: Future<Output = R> + ?Sized> Iterator for Gen<Y, R, (), F> {
     type Item = Y;
 
+    #[track_caller] // the panic points at the caller's `next` or `for` loop
     fn next(&mut self) -> Option<Y> {
         match self.resume(()) {
             Ok(GenState::Yielded(value)) => Some(value),

@@ -42,6 +42,27 @@ fn gather_returns_results_in_input_order_and_runs_them_concurrently() {
 }
 
 #[test]
+fn joinall_with_a_timeout_as_the_readme_writes_it_keeps_finished_outcomes_and_unfinished_handles() {
+    corio::run(async {
+        let mut tasks: Vec<_> = [1, 3_600_000, 2]
+            .map(|ms| corio::spawn(after(ms)))
+            .into_iter()
+            .collect();
+        sleep(Duration::from_millis(20)).await; // two of them are done
+        let deadline = Instant::now() + Duration::from_millis(10);
+        let mut results = Vec::new();
+        for task in &mut tasks {
+            results.push(corio::time::timeout_at(deadline, task).await);
+        }
+        assert_eq!(results[0], Ok(Ok(1)));
+        assert!(results[1].is_err(), "{:?}", results[1]);
+        assert_eq!(results[2], Ok(Ok(2)));
+        assert!(!tasks[1].is_done(), "still running, its handle kept");
+        assert!(tasks[1].cancel());
+    });
+}
+
+#[test]
 fn gather_of_tasks_gives_each_outcome() {
     quiet_panics();
     let out = corio::run(async {

@@ -179,7 +179,10 @@ fn awaiting_anything_but_yield_is_reported_not_hung() {
     assert_eq!(g.resume(()), Ok(GenState::Yielded(1)));
     let err = g.resume(()).unwrap_err();
     assert_eq!(err, GenError::ForeignAwait);
-    assert!(err.to_string().contains("await them in a task"));
+    assert!(
+        err.to_string()
+            .contains("await them in the task that drives the generator")
+    );
     assert_eq!(g.resume(()), Err(GenError::Finished));
 }
 
@@ -225,13 +228,41 @@ fn a_sleep_inside_a_generator_on_a_loop_is_reported_too() {
 }
 
 #[test]
-#[should_panic(expected = "await them in a task")]
+#[should_panic(expected = "await them in the task that drives the generator")]
 fn iterating_a_misused_generator_panics_with_the_explanation() {
     let g = Gen::new(|co: Co<u8>| async move {
         std::future::pending::<()>().await;
         co.yield_(1).await;
     });
     let _ = g.collect::<Vec<_>>();
+}
+
+#[test]
+fn a_misused_generator_in_a_for_loop_panics_at_the_loop() {
+    use std::sync::{Arc, Mutex};
+    let at = Arc::new(Mutex::new(None));
+    let seen = Arc::clone(&at);
+    let default = Arc::new(std::panic::take_hook());
+    let others = Arc::clone(&default);
+    std::panic::set_hook(Box::new(move |info| {
+        match info.payload().downcast_ref::<String>() {
+            Some(text) if text.contains("generator awaited something") => {
+                let location = info.location().map(|l| (l.file().to_string(), l.line()));
+                *seen.lock().unwrap() = location;
+            }
+            _ => others(info),
+        }
+    }));
+    let g = Gen::new(|co: Co<u8>| async move {
+        std::future::pending::<()>().await;
+        co.yield_(1).await;
+    });
+    let line = line!() + 1; // the `for` is on the next line
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| for _ in g {}));
+    drop(std::panic::take_hook()); // back to the default hook
+    assert!(outcome.is_err());
+    let at = at.lock().unwrap().clone();
+    assert_eq!(at, Some((file!().to_string(), line)));
 }
 
 #[test]

@@ -119,6 +119,11 @@ impl<F: Future> Children<F> {
 /// dropping a handle detaches the task, which runs on (unlike asyncio's
 /// `wait_for(gather(..))`, which cancels them); pass
 /// [`cancel_on_drop`](crate::Task::cancel_on_drop) handles for that.
+/// Given `&mut Task`s (`tasks.iter_mut()`), the handles stay yours, but
+/// the outcomes of the tasks that finished were taken and go with the
+/// `gather`: gevent's `joinall(timeout=..)`, which keeps each finished
+/// greenlet's value, is a loop that awaits each `&mut task` under
+/// [`timeout_at`](crate::time::timeout_at) one deadline.
 ///
 /// Given tasks, a panic is contained in its task's `Err(TaskError)`
 /// (asyncio's `return_exceptions=True`). A plain future that panics is

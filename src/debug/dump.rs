@@ -100,7 +100,8 @@ pub enum Waiting {
     },
     /// Clones of the task's waker that corio cannot see: held by another
     /// thread (a thread-pool job, a `LoopHandle` user) or by a future that
-    /// keeps wakers itself.
+    /// keeps wakers itself — and, with debug mode off, by a `sync`
+    /// primitive (debug mode tells those apart as [`Sync`](Waiting::Sync)).
     Elsewhere {
         /// How many clones.
         wakers: usize,
@@ -128,12 +129,17 @@ impl fmt::Display for Waiting {
             Waiting::Task { id, name } => write!(f, "task {} {name:?}", id.as_u64()),
             Waiting::Sync { kind, id } => write!(f, "{kind}#{id}"),
             Waiting::Elsewhere { wakers: 1 } => {
-                write!(f, "a waker held elsewhere (another thread, a pool job …)")
+                write!(
+                    f,
+                    "a waker held elsewhere (another thread, a pool job …; with debug mode \
+                     off, also an Event, Lock, Queue …)"
+                )
             }
             Waiting::Elsewhere { wakers } => {
                 write!(
                     f,
-                    "{wakers} wakers held elsewhere (other threads, pool jobs …)"
+                    "{wakers} wakers held elsewhere (other threads, pool jobs …; with debug \
+                     mode off, also Events, Locks, Queues …)"
                 )
             }
         }

@@ -421,8 +421,10 @@ impl Inner {
 /// Dropping the pool runs the queued jobs and joins every thread (like
 /// Python's `with ThreadPoolExecutor() as pool:`); [`shutdown`](Self::shutdown)
 /// does it explicitly. Both block the calling thread until the jobs end: on
-/// a loop thread, a job that waits for a task of that loop would then never
-/// end — there, use `shutdown(false)` first (a pool shut down that way is
+/// a loop thread, every task of the loop waits meanwhile (as under asyncio's
+/// `with ThreadPoolExecutor()` in a coroutine), and a job that waits for a
+/// task of that loop would never end — there, await the jobs' handles
+/// before the pool goes, use `shutdown(false)` first (a pool shut down that way is
 /// dropped without waiting: its running jobs finish on their own threads,
 /// as after Python's `shutdown(wait=False)`), or keep the pool off the loop.
 ///
@@ -683,12 +685,13 @@ impl ThreadPool {
     /// Stops taking jobs. With `wait`, runs every queued job, then joins
     /// all threads before returning (a thread that already left by
     /// keep-alive is joined only if no thread started since: a thread
-    /// start lets the handles of finished threads go). Called from one of the pool's own
-    /// jobs, it cannot wait for its own thread: it returns once every
-    /// thread but those whose jobs called `shutdown(true)` has finished —
-    /// jobs still queued then (on a one-thread pool, all of them) run after
-    /// the calling job returns, so that job must not wait for them.
-    /// Without `wait`, queued jobs end as
+    /// start lets the handles of finished threads go). That blocks the
+    /// calling thread — on a loop thread, the whole loop: see the type's
+    /// docs. Called from one of the pool's own jobs, it cannot wait for its
+    /// own thread: it returns once every thread but those whose jobs called
+    /// `shutdown(true)` has finished — jobs still queued then (on a
+    /// one-thread pool, all of them) run after the calling job returns, so
+    /// that job must not wait for them. Without `wait`, queued jobs end as
     /// [`JobError::Cancelled`] and it returns at once; running jobs finish
     /// on their threads, which then exit.
     ///

@@ -8,8 +8,8 @@ use std::task::{Context, Poll};
 
 use super::wait_queue::{Ticket, WaitQueue};
 
-/// Lets `n` tasks wait for each other (asyncio's `Barrier`,
-/// `threading.Barrier`): each [`wait`](Self::wait) blocks until the `n`th
+/// Lets `n` tasks of one loop wait for each other (asyncio's `Barrier`;
+/// `threading.Barrier`'s role between tasks, not threads): each [`wait`](Self::wait) blocks until the `n`th
 /// arrives, then all go on together, and the barrier is ready for the next
 /// round. One of each round is told it is the leader.
 ///

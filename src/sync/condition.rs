@@ -9,8 +9,8 @@ use std::task::{Context, Poll};
 use super::lock::{LockFuture, LockGuard};
 use super::wait_queue::{Ticket, WaitQueue};
 
-/// A condition variable for tasks (asyncio's `Condition`,
-/// `threading.Condition`), used with a [`Lock`](super::Lock):
+/// A condition variable for the tasks of one loop (asyncio's `Condition`;
+/// `threading.Condition`'s role between tasks, not threads), used with a [`Lock`](super::Lock):
 /// [`wait`](Self::wait) takes the guard, releases the lock while it waits
 /// for a [`notify`](Self::notify), and gives the guard back, locked again —
 /// std's `Condvar` shape. Use one lock with a given condition. Unlike

@@ -8,7 +8,9 @@ use std::task::{Context, Poll};
 
 use super::wait_queue::{Ticket, WaitQueue};
 
-/// A flag that tasks wait for (asyncio's `Event`, `threading.Event`):
+/// A flag that the tasks of one loop wait for (asyncio's `Event`;
+/// `threading.Event`'s role between tasks, not threads — an OS thread
+/// signals a task through [`pool::channel`](crate::pool::channel)):
 /// [`set`](Self::set) wakes every waiter, [`clear`](Self::clear) resets it.
 ///
 /// A waiter woken by `set` returns even if `clear` came right after (it was

@@ -9,8 +9,8 @@ use std::task::{Context, Poll};
 
 use super::semaphore::{Acquire, Semaphore, SemaphorePermit};
 
-/// A lock for tasks on one loop (asyncio's `Lock`, `threading.Lock`) that
-/// guards a value: `Lock<()>` is asyncio's bare lock, `Lock<Vec<u8>>` a
+/// A lock for tasks on one loop (asyncio's `Lock`; `threading.Lock`'s role
+/// between tasks, not threads) that guards a value: `Lock<()>` is asyncio's bare lock, `Lock<Vec<u8>>` a
 /// buffer only one task touches at a time.
 ///
 /// Why a lock on one thread? Because a task can be suspended at every

@@ -8,10 +8,13 @@
 //! [`Lock`]; whatever must be limited (3 downloads at once) a
 //! [`Semaphore`]; a producer/consumer pair a [`Queue`].
 //!
-//! These types are for one loop: `Rc` to share them, no atomics, `!Sync`.
-//! They need nothing but a `Waker`, so they also work under another
-//! executor. (For values coming from other threads, see
-//! [`pool::channel`](crate::pool::channel).)
+//! These types are for one loop: `Rc` to share them, no atomics, `!Sync`
+//! (an `Arc<Event>` handed to a thread is a compile error about a
+//! `RefCell`). They need nothing but a `Waker`, so they also work under
+//! another executor. An OS thread signals or feeds a task through
+//! [`pool::channel`](crate::pool::channel) (`oneshot` for one signal,
+//! `unbounded` for many), or runs code on the loop with
+//! [`LoopHandle::call_soon_threadsafe`](crate::LoopHandle::call_soon_threadsafe).
 //!
 //! **Fair and cancel safe.** Waiters are served in the order they came, and
 //! what a waiter waits for — a permit, the lock, a notification, for a

@@ -41,7 +41,8 @@ impl State {
     }
 }
 
-/// A semaphore (asyncio's `Semaphore`, `threading.Semaphore`): at most
+/// A semaphore for the tasks of one loop (asyncio's `Semaphore`;
+/// `threading.Semaphore`'s role between tasks, not threads): at most
 /// `permits` holders at once; the others wait in line, first come first
 /// served.
 ///

@@ -754,7 +754,9 @@ impl<T: 'static> Future for Task<T> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         assert!(
             self.taken.is_none(),
-            "corio: a Task was polled after it returned its outcome"
+            "corio: a Task was polled after it returned its outcome — it is given once: an \
+             earlier `.await` of `&mut task`, or a gather, select, wait or as_completed over \
+             `&mut task` (even one dropped by a timeout), took it"
         );
         let released = {
             let mut st = self.core.state.borrow_mut();
