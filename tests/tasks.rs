@@ -1346,3 +1346,24 @@ fn task_states_and_report_kinds_can_be_tallied_in_a_hash_map() {
         assert_eq!(by_kind.len(), 1);
     });
 }
+
+#[test]
+fn a_task_handle_awaited_again_with_another_waker_wakes_the_new_awaiter() {
+    let mut lp = EventLoop::new().unwrap();
+    let mut target = lp.spawn(async {
+        corio::yield_now().await;
+        7
+    });
+    // Polled once with a waker that will never matter again …
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    assert!(std::pin::Pin::new(&mut target).poll(&mut cx).is_pending());
+    // … then awaited by a task: its waker must replace that one.
+    let awaiter = lp.spawn(target); // a task whose future is the handle
+    let mut turns = 0;
+    while !awaiter.is_done() {
+        turns += 1;
+        assert!(!lp.run_once().idle, "the awaiter was never woken");
+        assert!(turns < 100);
+    }
+    assert_eq!(lp.run_until_complete(awaiter), Ok(Ok(7)));
+}

@@ -697,3 +697,31 @@ fn an_interval_bursting_through_missed_ticks_still_lets_the_others_run() {
     let at = other_ran_at.get().unwrap();
     assert!(at < 400, "the other task ran only after all {at} ticks");
 }
+
+#[test]
+fn resetting_an_armed_sleep_to_a_past_deadline_in_its_own_tasks_poll_wakes_that_task() {
+    let mut lp = EventLoop::new().unwrap();
+    let task = lp.spawn(async {
+        let mut nap = sleep(Duration::from_secs(3600));
+        let mut reset = false;
+        std::future::poll_fn(|cx| {
+            if std::pin::Pin::new(&mut nap).poll(cx).is_ready() {
+                return std::task::Poll::Ready(());
+            }
+            if !std::mem::replace(&mut reset, true) {
+                // Armed, with this task as its waiter: now due, while the
+                // task is still running.
+                nap.reset(Instant::now());
+            }
+            std::task::Poll::Pending
+        })
+        .await;
+    });
+    let mut turns = 0;
+    while !task.is_done() {
+        turns += 1;
+        assert!(!lp.run_once().idle, "the woken task was lost");
+        assert!(turns < 100);
+    }
+    assert_eq!(lp.run_until_complete(task), Ok(()));
+}

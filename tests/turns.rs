@@ -430,3 +430,129 @@ fn a_callback_sent_from_a_thread_before_it_wakes_a_task_runs_before_that_task() 
     lp.run_once();
     assert_eq!(*log.lock().unwrap(), ["callback", "task", "callback 2"]);
 }
+
+/// A task that yields forever, counting its polls.
+fn spin_counting(lp: &EventLoop) -> (Rc<Cell<usize>>, corio::Task<()>) {
+    let polls = Rc::new(Cell::new(0));
+    let p = polls.clone();
+    let task = lp.spawn(async move {
+        loop {
+            p.set(p.get() + 1);
+            corio::yield_now().await;
+        }
+    });
+    (polls, task)
+}
+
+#[test]
+fn a_stepped_busy_loop_looks_at_its_timers_once_61_entries_ran_since_the_last_look() {
+    let mut lp = EventLoop::new().unwrap();
+    let (_, spinner) = spin_counting(&lp); // one entry per turn
+    let fired = Rc::new(Cell::new(0));
+    let mut turns_to_fire = Vec::new();
+    for _ in 0..2 {
+        let f = fired.clone();
+        lp.call_later(Duration::ZERO, move || f.set(f.get() + 1)); // due at once
+        let before = fired.get();
+        let mut turns = 0;
+        while fired.get() == before {
+            turns += 1;
+            assert!(!lp.run_once().idle);
+            assert!(turns < 1000, "the due timer never fired");
+        }
+        turns_to_fire.push(turns);
+    }
+    // First: 61 turns of one poll each, then the look at the start of turn
+    // 62. Second: that turn ran 2 entries after its look (the spinner, the
+    // callback), 59 more turns make 61, and the next turn looks.
+    assert_eq!(turns_to_fire, [62, 60]);
+    spinner.cancel();
+    lp.run_once();
+}
+
+#[test]
+fn run_forever_with_a_self_waking_task_fires_a_due_timer_right_after_61_polls() {
+    let mut lp = EventLoop::new().unwrap();
+    let (polls, spinner) = spin_counting(&lp);
+    let seen = Rc::new(Cell::new(0));
+    let (p, s, handle) = (polls.clone(), seen.clone(), lp.handle());
+    lp.call_later(Duration::ZERO, move || {
+        s.set(p.get());
+        handle.stop();
+    });
+    lp.run_forever();
+    // 61 chained one-poll turns, then a turn that looks first: its batch
+    // is the spinner, then the callback the timer queued.
+    assert_eq!(seen.get(), 62);
+    spinner.cancel();
+    lp.run_once();
+}
+
+#[test]
+fn a_callback_sent_from_another_thread_during_a_busy_run_forever_runs_at_the_next_turn() {
+    use std::sync::atomic::AtomicUsize;
+    let mut lp = EventLoop::new().unwrap();
+    let polls = Arc::new(AtomicUsize::new(0));
+    let p = polls.clone();
+    let spinner = lp.spawn(async move {
+        loop {
+            p.fetch_add(1, Ordering::SeqCst);
+            corio::yield_now().await;
+        }
+    });
+    let seen = Arc::new(AtomicUsize::new(0));
+    let (p, s, handle) = (polls.clone(), seen.clone(), lp.handle());
+    drop(lp.spawn(async move {
+        // Sent — and the thread gone — before this poll returns.
+        let stopper = handle.clone();
+        let sent = std::thread::spawn(move || {
+            handle.call_soon_threadsafe(move || {
+                s.store(p.load(Ordering::SeqCst), Ordering::SeqCst);
+                stopper.stop();
+            })
+        });
+        assert!(sent.join().unwrap());
+    }));
+    lp.run_forever();
+    // Turn 1 polled the spinner and the sender; turn 2 takes the callback
+    // in, behind the spinner — not once a look comes due 61 polls later.
+    assert_eq!(seen.load(Ordering::SeqCst), 2);
+    spinner.cancel();
+    lp.run_once();
+}
+
+#[test]
+fn stop_before_run_forever_still_fires_the_timers_already_due_in_its_one_turn() {
+    let mut lp = EventLoop::new().unwrap();
+    let log = Log::default();
+    let (l1, l2) = (log.clone(), log.clone());
+    lp.call_later(Duration::ZERO, move || l1.push("due timer"));
+    lp.call_soon(move || l2.push("ready callback")); // something is ready
+    lp.stop();
+    lp.run_forever();
+    assert_eq!(log.take(), ["ready callback", "due timer"]);
+}
+
+#[test]
+fn a_turn_that_does_not_wait_reports_no_time_slept() {
+    let mut lp = EventLoop::new().unwrap();
+    for _ in 0..20 {
+        // Nothing ready, a timer due already: the turn looks, without
+        // waiting, and fires it.
+        lp.call_later(Duration::ZERO, || {});
+        let turn = lp.run_once();
+        assert_eq!((turn.timers_fired, turn.callbacks_run), (1, 1));
+        assert_eq!(turn.slept, Duration::ZERO, "{turn:?}");
+    }
+}
+
+#[test]
+fn a_main_future_that_wakes_itself_as_it_finishes_leaves_nothing_queued() {
+    let mut lp = EventLoop::new().unwrap();
+    lp.run_until_complete(std::future::poll_fn(|cx| {
+        cx.waker().wake_by_ref();
+        Poll::Ready(())
+    }));
+    let turn = lp.run_once();
+    assert!(turn.idle, "{turn:?}");
+}

@@ -54,6 +54,27 @@ fn a_loop_blocked_in_poll_with_no_timers_is_woken_by_another_thread() {
     assert_eq!(lp.run_until_complete(task), Ok(2));
 }
 
+#[test]
+fn a_run_once_that_waits_for_a_wake_from_another_thread_polls_the_woken_task_in_that_turn() {
+    let mut lp = EventLoop::new().unwrap();
+    let (probe, task) = spawn_parked(&mut lp); // the probe holds the waker
+    let waker = probe.waker();
+    let waker_thread = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        waker.wake();
+    });
+    let started = Instant::now();
+    // Nothing is ready: the turn waits for the wake, then runs what it
+    // made ready — not only the next turn.
+    let turn = lp.run_once();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    waker_thread.join().unwrap();
+    assert_eq!(turn.tasks_polled, 1, "{turn:?}");
+    assert_eq!(probe.polls(), 2);
+    task.cancel();
+    lp.run_once();
+}
+
 /// The next turn polls the parked probe task exactly once; then cancels it.
 fn polls_once_more(lp: &mut EventLoop, probe: &Probe, task: corio::Task<usize>) {
     let turn = lp.run_once();
@@ -324,4 +345,108 @@ fn a_thread_waking_one_waker_by_value_in_a_loop_leaves_one_queued_wake() {
         taken <= 2,
         "{taken} queued wakes for one waker ({wakes} wakes)"
     );
+}
+
+#[test]
+fn the_main_future_woken_twice_before_its_turn_is_polled_once() {
+    let mut lp = EventLoop::new().unwrap();
+    let done = std::rc::Rc::new(std::cell::Cell::new(false));
+    let mut polls = 0;
+    let polled = lp.run_until_complete(std::future::poll_fn(|cx| {
+        polls += 1;
+        if done.get() {
+            return Poll::Ready(polls);
+        }
+        if polls == 1 {
+            let waker = cx.waker().clone();
+            let d = done.clone();
+            corio::call_soon(move || {
+                waker.wake_by_ref();
+                waker.wake_by_ref(); // queued already: nothing more
+                corio::call_soon(move || {
+                    d.set(true);
+                    waker.wake();
+                });
+            });
+        }
+        Poll::Pending
+    }));
+    // Polled at the start, once for the two wakes, once when done.
+    assert_eq!(polled, 3);
+}
+
+#[test]
+fn a_parked_task_whose_only_waker_another_thread_holds_keeps_run_once_waiting() {
+    let mut lp = EventLoop::new().unwrap();
+    let thread = std::rc::Rc::new(std::cell::RefCell::new(None));
+    let t = thread.clone();
+    let mut first = true;
+    let task = lp.spawn(std::future::poll_fn(move |cx| {
+        if !std::mem::take(&mut first) {
+            return Poll::Ready(());
+        }
+        // The clone moves to the thread: nobody else holds this waker.
+        let waker = cx.waker().clone();
+        *t.borrow_mut() = Some(std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(30));
+            waker.wake();
+        }));
+        Poll::Pending
+    }));
+    let started = Instant::now();
+    while !task.is_done() {
+        let turn = lp.run_once();
+        assert!(!turn.idle, "the thread holds the task's waker: not idle");
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+    thread.borrow_mut().take().unwrap().join().unwrap();
+}
+
+#[test]
+fn a_waker_of_one_loop_woken_inside_another_loop_on_the_same_thread_wakes_its_own_task() {
+    let mut lp_b = EventLoop::new().unwrap();
+    let (probe, task_b) = spawn_parked(&mut lp_b); // slot 0, the first task
+    let mut lp_a = EventLoop::new().unwrap();
+    let waker = probe.waker();
+    // Loop A's first task has the same slot and sequence number as the
+    // probe's task on loop B.
+    let task_a = lp_a.spawn(async move {
+        waker.wake();
+        corio::yield_now().await;
+        "a done"
+    });
+    assert_eq!(lp_a.run_until_complete(task_a), Ok("a done"));
+    // Bounds the wait below, should the wake be lost.
+    lp_b.call_later(Duration::from_millis(200), || {});
+    let turn = lp_b.run_once();
+    assert_eq!(turn.tasks_polled, 1, "{turn:?}");
+    assert_eq!(probe.polls(), 2);
+    task_b.cancel();
+    lp_b.run_once();
+}
+
+#[test]
+fn a_task_dropping_a_pool_receiver_it_polled_in_the_same_poll_is_not_woken_by_it() {
+    let mut lp = EventLoop::new().unwrap();
+    let polls = std::rc::Rc::new(std::cell::Cell::new(0));
+    let p = polls.clone();
+    let (tx, rx) = corio::pool::channel::oneshot::<u8>();
+    let mut rx = Some(rx);
+    let task = lp.spawn(std::future::poll_fn(move |cx| {
+        p.set(p.get() + 1);
+        if let Some(mut rx) = rx.take() {
+            assert!(std::pin::Pin::new(&mut rx).poll(cx).is_pending()); // parks the waker
+            drop(rx); // on the thread it parked on: dropped, not woken
+        }
+        Poll::<()>::Pending
+    }));
+    for _ in 0..5 {
+        if lp.run_once().idle {
+            break;
+        }
+    }
+    assert_eq!(polls.get(), 1, "no spurious poll");
+    drop(tx);
+    task.cancel();
+    lp.run_once();
 }
