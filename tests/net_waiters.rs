@@ -29,8 +29,11 @@ fn park_all(n: usize) -> Duration {
 #[test]
 fn parking_n_tasks_on_one_socket_takes_time_linear_in_n() {
     park_all(1_000); // warm up
-    let small = park_all(2_000);
-    let large = park_all(16_000);
+    // The best of five of each: a run the machine's other work preempted
+    // (a loaded run once took 30× for 8×) does not count.
+    let best = |n| (0..5).map(|_| park_all(n)).min().unwrap();
+    let small = best(2_000);
+    let large = best(16_000);
     let ratio = large.as_secs_f64() / small.as_secs_f64();
     // 8× the tasks: linear is 8×, quadratic 64×.
     assert!(
