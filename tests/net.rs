@@ -1099,3 +1099,56 @@ fn sockets_give_their_raw_descriptor_for_system_calls() {
         assert_eq!(writer.as_raw_fd(), raw);
     });
 }
+
+#[test]
+fn a_wait_dropped_after_a_readiness_event_leaves_its_tasks_other_wait_on_the_socket_registered() {
+    use std::future::{Future, poll_fn};
+    use std::pin::pin;
+    use std::task::Poll;
+    run(async {
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = socket.local_addr().unwrap();
+        let sender = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let (mut buf_c, mut buf_a, mut buf_b) = ([0u8; 8], [0u8; 8], [0u8; 8]);
+        // Three receives in one task (one waker), all waiting.
+        let mut c = pin!(socket.recv_from(&mut buf_c));
+        let mut a = Some(Box::pin(socket.recv_from(&mut buf_a)));
+        let mut b = pin!(socket.recv_from(&mut buf_b));
+        poll_fn(|cx| {
+            assert!(c.as_mut().poll(cx).is_pending());
+            assert!(a.as_mut().unwrap().as_mut().poll(cx).is_pending());
+            assert!(b.as_mut().poll(cx).is_pending());
+            Poll::Ready(())
+        })
+        .await;
+        sender.send_to(b"one", addr).await.unwrap();
+        // The event wakes the task: c takes the datagram; a and b wait again.
+        poll_fn(|cx| match c.as_mut().poll(cx) {
+            Poll::Ready(got) => {
+                assert_eq!(got.unwrap().0, 3);
+                assert!(a.as_mut().unwrap().as_mut().poll(cx).is_pending());
+                assert!(b.as_mut().poll(cx).is_pending());
+                Poll::Ready(())
+            }
+            Poll::Pending => Poll::Pending,
+        })
+        .await;
+        drop(a.take()); // a gives up; b still waits
+        sender.send_to(b"two!", addr).await.unwrap();
+        // Without polling b again (which would register it afresh): only
+        // the socket, or the deadline, wakes the task.
+        let mut deadline = pin!(corio::time::sleep(Duration::from_secs(5)));
+        let mut first = true;
+        let got = poll_fn(|cx| {
+            if deadline.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(None);
+            }
+            if std::mem::take(&mut first) {
+                return Poll::Pending;
+            }
+            b.as_mut().poll(cx).map(Some)
+        })
+        .await;
+        assert_eq!(got.expect("b was never woken").unwrap().0, 4);
+    });
+}

@@ -1,6 +1,8 @@
 //! The thread pool: where jobs go, rejection policies, shutdown, handles
 //! on loops and on plain threads, spawn_blocking, and thread → task channels.
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::time::{Duration, Instant};
@@ -1306,4 +1308,30 @@ fn the_default_pools_thread_names_fit_in_what_linux_keeps() {
     .unwrap();
     assert!(name.starts_with("corio-blk-"), "{name}");
     assert!(name.len() <= 15, "{name}");
+}
+
+#[test]
+fn a_channel_recv_polled_again_with_another_waker_wakes_the_latest_one() {
+    use std::future::Future;
+    use std::task::Context;
+    let (first, first_wakes) = common::counting_waker();
+    let (second, second_wakes) = common::counting_waker();
+    let (tx, mut rx) = channel::unbounded::<u8>();
+    {
+        let mut recv = std::pin::pin!(rx.recv());
+        let pending = recv.as_mut().poll(&mut Context::from_waker(&first));
+        assert!(pending.is_pending());
+        // Moved to another task: polled with a new waker.
+        let pending = recv.as_mut().poll(&mut Context::from_waker(&second));
+        assert!(pending.is_pending());
+    }
+    std::thread::spawn(move || tx.send(1).unwrap())
+        .join()
+        .unwrap();
+    let wakes = (
+        first_wakes.load(Ordering::SeqCst),
+        second_wakes.load(Ordering::SeqCst),
+    );
+    assert_eq!(wakes, (0, 1));
+    assert_eq!(rx.try_recv(), Ok(1));
 }

@@ -2,6 +2,9 @@
 //! waker (no loop, no timing): places, handed items, shutdowns, bounds.
 #![allow(clippy::bool_assert_comparison)]
 
+mod common;
+
+use common::counting_waker;
 use corio::sync::{
     BoundedSemaphore, LifoQueue, PriorityQueue, Queue, QueueShutDown, TryGetError, TryPutError,
     mpsc,
@@ -562,4 +565,107 @@ fn an_unlimited_semaphore_stays_unlimited_after_a_release() {
     sem.release();
     assert_eq!(sem.available_permits(), usize::MAX);
     assert!(sem.try_acquire().is_some());
+}
+
+#[test]
+fn a_wait_polled_again_with_another_waker_wakes_the_latest_one() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let q: Queue<u32> = Queue::new(0);
+    let (first, first_wakes) = counting_waker();
+    let (second, second_wakes) = counting_waker();
+    let mut get = pin!(q.get());
+    assert!(
+        get.as_mut()
+            .poll(&mut Context::from_waker(&first))
+            .is_pending()
+    );
+    // Moved to another task (or a select polled it elsewhere): a new waker.
+    assert!(
+        get.as_mut()
+            .poll(&mut Context::from_waker(&second))
+            .is_pending()
+    );
+    q.put_nowait(7).unwrap();
+    assert_eq!(
+        (first_wakes.load(SeqCst), second_wakes.load(SeqCst)),
+        (0, 1)
+    );
+    assert_eq!(poll(get.as_mut()), Poll::Ready(Ok(7)));
+
+    let sem = BoundedSemaphore::new(1);
+    let held = sem.try_acquire().unwrap();
+    let (first, first_wakes) = counting_waker();
+    let (second, second_wakes) = counting_waker();
+    let mut acquire = pin!(sem.acquire());
+    assert!(
+        acquire
+            .as_mut()
+            .poll(&mut Context::from_waker(&first))
+            .is_pending()
+    );
+    assert!(
+        acquire
+            .as_mut()
+            .poll(&mut Context::from_waker(&second))
+            .is_pending()
+    );
+    drop(held);
+    assert_eq!(
+        (first_wakes.load(SeqCst), second_wakes.load(SeqCst)),
+        (0, 1)
+    );
+    assert!(poll(acquire.as_mut()).is_ready());
+
+    let (tx, mut rx) = corio::sync::oneshot::channel();
+    let (first, first_wakes) = counting_waker();
+    let (second, second_wakes) = counting_waker();
+    let mut rx = std::pin::Pin::new(&mut rx);
+    assert!(
+        rx.as_mut()
+            .poll(&mut Context::from_waker(&first))
+            .is_pending()
+    );
+    assert!(
+        rx.as_mut()
+            .poll(&mut Context::from_waker(&second))
+            .is_pending()
+    );
+    tx.send(3).unwrap();
+    assert_eq!(
+        (first_wakes.load(SeqCst), second_wakes.load(SeqCst)),
+        (0, 1)
+    );
+    assert_eq!(poll(rx.as_mut()), Poll::Ready(Ok(3)));
+}
+
+#[test]
+fn a_oneshot_receiver_already_waiting_is_woken_when_its_sender_is_dropped_unsent() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let (tx, mut rx) = corio::sync::oneshot::channel::<u8>();
+    let (waker, wakes) = counting_waker();
+    let mut rx = std::pin::Pin::new(&mut rx);
+    assert!(
+        rx.as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending()
+    );
+    drop(tx);
+    assert_eq!(wakes.load(SeqCst), 1);
+    assert_eq!(
+        poll(rx.as_mut()),
+        Poll::Ready(Err(corio::sync::oneshot::RecvError))
+    );
+}
+
+#[test]
+fn an_mpsc_channel_of_capacity_zero_holds_one_value() {
+    let (tx, mut rx) = mpsc::channel(0);
+    assert_eq!(tx.try_send(1), Ok(()));
+    assert_eq!(tx.try_send(2), Err(mpsc::TrySendError::Full(2)));
+    let mut send = pin!(tx.send(3));
+    assert!(poll(send.as_mut()).is_pending());
+    assert_eq!(rx.try_recv(), Ok(1));
+    assert_eq!(poll(send.as_mut()), Poll::Ready(Ok(())));
+    assert_eq!(tx.try_send(4), Err(mpsc::TrySendError::Full(4)));
+    assert_eq!(rx.try_recv(), Ok(3));
 }

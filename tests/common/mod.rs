@@ -140,6 +140,21 @@ pub fn quiet_panics() {
     });
 }
 
+/// A waker that counts its wakes (from any thread), as another executor's
+/// would: for polling corio's futures by hand.
+pub fn counting_waker() -> (Waker, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    struct Count(Arc<AtomicUsize>);
+    impl std::task::Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let count = Arc::new(AtomicUsize::new(0));
+    (Waker::from(Arc::new(Count(count.clone()))), count)
+}
+
 /// Runs `f` on a fresh loop, failing (not hanging) after 20 s: for tests
 /// that talk to sockets.
 pub fn run_bounded<F: std::future::Future>(f: F) -> F::Output {
