@@ -567,74 +567,41 @@ fn an_unlimited_semaphore_stays_unlimited_after_a_release() {
     assert!(sem.try_acquire().is_some());
 }
 
-#[test]
-fn a_wait_polled_again_with_another_waker_wakes_the_latest_one() {
+/// Polls `wait` with one waker, then with another (it moved to another
+/// task, or a select polled it elsewhere), then does `act`: only the
+/// second waker may be woken, once.
+fn only_the_latest_waker_is_woken<F: Future + ?Sized>(
+    mut wait: std::pin::Pin<&mut F>,
+    act: impl FnOnce(),
+) {
     use std::sync::atomic::Ordering::SeqCst;
-    let q: Queue<u32> = Queue::new(0);
     let (first, first_wakes) = counting_waker();
     let (second, second_wakes) = counting_waker();
+    for waker in [&first, &second] {
+        let polled = wait.as_mut().poll(&mut Context::from_waker(waker));
+        assert!(polled.is_pending());
+    }
+    act();
+    let wakes = (first_wakes.load(SeqCst), second_wakes.load(SeqCst));
+    assert_eq!(wakes, (0, 1));
+}
+
+#[test]
+fn a_wait_polled_again_with_another_waker_wakes_the_latest_one() {
+    let q: Queue<u32> = Queue::new(0);
     let mut get = pin!(q.get());
-    assert!(
-        get.as_mut()
-            .poll(&mut Context::from_waker(&first))
-            .is_pending()
-    );
-    // Moved to another task (or a select polled it elsewhere): a new waker.
-    assert!(
-        get.as_mut()
-            .poll(&mut Context::from_waker(&second))
-            .is_pending()
-    );
-    q.put_nowait(7).unwrap();
-    assert_eq!(
-        (first_wakes.load(SeqCst), second_wakes.load(SeqCst)),
-        (0, 1)
-    );
+    only_the_latest_waker_is_woken(get.as_mut(), || q.put_nowait(7).unwrap());
     assert_eq!(poll(get.as_mut()), Poll::Ready(Ok(7)));
 
     let sem = BoundedSemaphore::new(1);
     let held = sem.try_acquire().unwrap();
-    let (first, first_wakes) = counting_waker();
-    let (second, second_wakes) = counting_waker();
     let mut acquire = pin!(sem.acquire());
-    assert!(
-        acquire
-            .as_mut()
-            .poll(&mut Context::from_waker(&first))
-            .is_pending()
-    );
-    assert!(
-        acquire
-            .as_mut()
-            .poll(&mut Context::from_waker(&second))
-            .is_pending()
-    );
-    drop(held);
-    assert_eq!(
-        (first_wakes.load(SeqCst), second_wakes.load(SeqCst)),
-        (0, 1)
-    );
+    only_the_latest_waker_is_woken(acquire.as_mut(), || drop(held));
     assert!(poll(acquire.as_mut()).is_ready());
 
     let (tx, mut rx) = corio::sync::oneshot::channel();
-    let (first, first_wakes) = counting_waker();
-    let (second, second_wakes) = counting_waker();
     let mut rx = std::pin::Pin::new(&mut rx);
-    assert!(
-        rx.as_mut()
-            .poll(&mut Context::from_waker(&first))
-            .is_pending()
-    );
-    assert!(
-        rx.as_mut()
-            .poll(&mut Context::from_waker(&second))
-            .is_pending()
-    );
-    tx.send(3).unwrap();
-    assert_eq!(
-        (first_wakes.load(SeqCst), second_wakes.load(SeqCst)),
-        (0, 1)
-    );
+    only_the_latest_waker_is_woken(rx.as_mut(), || tx.send(3).unwrap());
     assert_eq!(poll(rx.as_mut()), Poll::Ready(Ok(3)));
 }
 
