@@ -549,18 +549,51 @@ fn shutdown_with_wait_runs_the_queued_jobs_first() {
 }
 
 #[test]
-fn shutdown_without_wait_cancels_the_queued_jobs() {
+fn shutdown_without_wait_returns_at_once_and_the_queued_jobs_still_run() {
     let pool = ThreadPool::new(1);
     let gate = Gate::default();
     let running = gated(&pool, &gate, 1).unwrap();
     let queued: Vec<_> = (2..5).map(|i| gated(&pool, &gate, i).unwrap()).collect();
+    pool.shutdown(false); // returns with the gate still shut
+    assert_eq!(pool.submit(|| ()).unwrap_err(), Rejected::ShutDown);
+    drop(pool); // does not wait either
+    gate.open();
+    assert_eq!(running.wait().unwrap().0, 1);
+    let got: Vec<_> = queued.into_iter().map(|j| j.wait().unwrap().0).collect();
+    assert_eq!(got, [2, 3, 4], "queued jobs run, as with Python's default");
+}
+
+#[test]
+fn cancel_queued_after_shutdown_cancels_only_the_jobs_not_started() {
+    let pool = ThreadPool::new(1);
+    let gate = Gate::default();
+    let running = gated(&pool, &gate, 1).unwrap();
+    let queued: Vec<_> = (2..5).map(|i| gated(&pool, &gate, i).unwrap()).collect();
+    queued[0].cancel(); // cancelled already: not counted again
     pool.shutdown(false);
+    let (first, second) = (pool.cancel_queued(), pool.cancel_queued());
+    gate.open(); // before any assertion: a failing one must not hang
+    assert_eq!((first, second), (2, 0), "nothing is left to cancel");
     for job in queued {
         assert_eq!(job.wait(), Err(JobError::Cancelled));
     }
-    gate.open();
     assert_eq!(running.wait().unwrap().0, 1, "the running job finishes");
     eventually("the thread exits", || pool.threads() == 0);
+}
+
+#[test]
+fn cancel_queued_on_a_running_pool_leaves_it_taking_jobs() {
+    let pool = ThreadPool::new(1);
+    let gate = Gate::default();
+    let running = gated(&pool, &gate, 1).unwrap();
+    let queued = gated(&pool, &gate, 2).unwrap();
+    let cancelled = pool.cancel_queued();
+    let later = gated(&pool, &gate, 3).unwrap();
+    gate.open(); // before any assertion: a failing one must not hang
+    assert_eq!(cancelled, 1);
+    assert_eq!(queued.wait(), Err(JobError::Cancelled));
+    assert_eq!(running.wait().unwrap().0, 1);
+    assert_eq!(later.wait().unwrap().0, 3);
 }
 
 #[test]
@@ -1097,6 +1130,7 @@ mod review_edges {
             let _worse = pool.submit(move || drop(second)).unwrap();
             let other = pool.submit(|| 2).unwrap();
             pool.shutdown(false);
+            pool.cancel_queued();
             tx.send(()).unwrap();
             other.wait()
         });

@@ -5,11 +5,12 @@
 //! against zero timeouts, dropped after one poll), `wait` them on threads,
 //! run `map`s (awaited or iterated), `spawn_blocking`, and move values over
 //! `pool::channel` (unbounded, bounded, oneshot) with either end dropped at
-//! random; then a random `shutdown(true|false)`.
+//! random; then a random `shutdown(true|false)`, with `cancel_queued` before
+//! or after it now and then.
 //!
 //! Checked: every job runs at most once; each outcome (handle or callback)
 //! is the job's own and consistent (Ok/Panicked only if it ran, Cancelled
-//! only if `cancel` said so or `shutdown(false)` came, Rejected only under
+//! only if `cancel` said so or `cancel_queued` came, Rejected only under
 //! Discard/DiscardOldest, `Err(Full)` only under Abort, `Err(ShutDown)` only
 //! after shutdown); every registered done callback runs exactly once; an
 //! awaited/waited handle delivers once; channel values arrive at most once,
@@ -70,6 +71,8 @@ struct Track {
     next_val: u64,
     shutdown_started: bool,
     shutdown_nowait: bool,
+    /// `cancel_queued` was called: a job accepted may end cancelled.
+    queue_cancelled: bool,
 }
 
 struct Ctx {
@@ -801,6 +804,7 @@ async fn driver(
     }
     let wait = rng.below(2) == 0;
     let shutdown_mode = rng.below(4);
+    let cancel_queued = rng.below(3) == 0;
     let await_first = rng.below(2) == 0;
     if await_first {
         for (job, h) in later.drain(..) {
@@ -811,6 +815,7 @@ async fn driver(
     ctx.with(|t| {
         t.shutdown_started = true;
         t.shutdown_nowait |= !wait;
+        t.queue_cancelled |= cancel_queued;
     });
     fn after_shutdown(ctx: &Shared, pool: &ThreadPool, wait: bool, outside: bool) {
         if wait
@@ -844,9 +849,15 @@ async fn driver(
             }
         }
     }
+    if cancel_queued && shutdown_mode != 0 {
+        pool.cancel_queued(); // before the shutdown: nothing is lost
+    }
     match shutdown_mode {
         0 => {
             pool.shutdown(wait);
+            if cancel_queued {
+                pool.cancel_queued(); // after it: Python's cancel_futures
+            }
             after_shutdown(&ctx, &pool, wait, true);
         }
         1 | 2 => {
@@ -1109,20 +1120,20 @@ fn run_one(seed: u64) -> Result<(), String> {
             match *k {
                 "ok" if r.panics || r.ran != 1 => e("ok".into()),
                 "panicked" if !r.panics || r.ran != 1 => e("panicked".into()),
-                "cancelled" if r.ran != 0 || !(r.cancel_true || t.shutdown_nowait) => {
+                "cancelled" if r.ran != 0 || !(r.cancel_true || t.queue_cancelled) => {
                     e("cancelled".into())
                 }
                 "rejected" if r.ran != 0 || !rejecting => e("rejected".into()),
                 _ => {}
             }
         }
-        if r.accepted && r.ran == 0 && !r.cancel_true && !t.shutdown_nowait && !rejecting {
+        if r.accepted && r.ran == 0 && !r.cancel_true && !t.queue_cancelled && !rejecting {
             e("accepted, never cancelled, but never ran".into());
         }
         if r.accepted
             && r.ran == 0
             && !r.cancel_true
-            && !t.shutdown_nowait
+            && !t.queue_cancelled
             && rejecting
             && !r.seen.is_empty()
             && !r.seen.contains(&"rejected")

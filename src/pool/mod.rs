@@ -424,12 +424,15 @@ impl Inner {
 /// a loop thread, every task of the loop waits meanwhile (as under asyncio's
 /// `with ThreadPoolExecutor()` in a coroutine), and a job that waits for a
 /// task of that loop would never end — there, await the jobs' handles
-/// before the pool goes, use `shutdown(false)` first (a pool shut down that way is
-/// dropped without waiting: its running jobs finish on their own threads,
-/// as after Python's `shutdown(wait=False)`), or keep the pool off the loop.
+/// before the pool goes, use `shutdown(false)` first (a pool shut down that
+/// way is dropped without waiting: its running and queued jobs finish on
+/// its threads, as after Python's `shutdown(wait=False)`), or keep the pool
+/// off the loop.
 ///
 /// A cancelled job leaves the queue when a thread reaches it or when the
 /// queue is full and its place is wanted; its closure is dropped then.
+/// [`cancel_queued`](Self::cancel_queued) cancels all the queued jobs at
+/// once (Python's `cancel_futures=True`).
 ///
 /// # Examples
 ///
@@ -682,18 +685,26 @@ impl ThreadPool {
         }
     }
 
-    /// Stops taking jobs. With `wait`, runs every queued job, then joins
-    /// all threads before returning (a thread that already left by
-    /// keep-alive is joined only if no thread started since: a thread
-    /// start lets the handles of finished threads go). That blocks the
-    /// calling thread — on a loop thread, the whole loop: see the type's
-    /// docs. Called from one of the pool's own jobs, it cannot wait for its
-    /// own thread: it returns once every thread but those whose jobs called
+    /// Stops taking jobs (a later [`submit`](Self::submit) gives
+    /// [`Rejected::ShutDown`]); the jobs already queued still run, as after
+    /// Python's `shutdown(wait)` (whose `cancel_futures` is false unless
+    /// asked: here, [`cancel_queued`](Self::cancel_queued)). Threads exit
+    /// once the queue is empty.
+    ///
+    /// With `wait`, it returns when every queued job has run and all
+    /// threads are joined (a thread that already left by keep-alive is
+    /// joined only if no thread started since: a thread start lets the
+    /// handles of finished threads go). That blocks the calling thread — on
+    /// a loop thread, the whole loop: see the type's docs. Called from one
+    /// of the pool's own jobs, it cannot wait for its own thread: it
+    /// returns once every thread but those whose jobs called
     /// `shutdown(true)` has finished — jobs still queued then (on a
     /// one-thread pool, all of them) run after the calling job returns, so
-    /// that job must not wait for them. Without `wait`, queued jobs end as
-    /// [`JobError::Cancelled`] and it returns at once; running jobs finish
-    /// on their threads, which then exit.
+    /// that job must not wait for them.
+    ///
+    /// Without `wait`, it returns at once, and dropping the pool afterwards
+    /// does not wait either: running and queued jobs finish on the pool's
+    /// threads, which then exit.
     ///
     /// # Examples
     ///
@@ -703,28 +714,28 @@ impl ThreadPool {
     /// pool.shutdown(true);
     /// assert_eq!(job.wait(), Ok(1));
     /// assert!(pool.submit(|| 2).is_err());
+    ///
+    /// // Without waiting, queued work still runs:
+    /// let pool = corio::pool::ThreadPool::new(1);
+    /// let jobs: Vec<_> = (0..3).map(|i| pool.submit(move || i).unwrap()).collect();
+    /// pool.shutdown(false);
+    /// drop(pool); // returns at once
+    /// let got: Vec<_> = jobs.into_iter().map(|job| job.wait()).collect();
+    /// assert_eq!(got, [Ok(0), Ok(1), Ok(2)]);
     /// ```
     pub fn shutdown(&self, wait: bool) {
         let me = std::thread::current().id();
-        let (cancelled, in_pool) = {
+        let in_pool = {
             let mut st = self.inner.lock();
             st.shut_down = true;
             st.no_wait |= !wait;
-            let cancelled: Vec<_> = if wait {
-                Vec::new()
-            } else {
-                st.queue.drain(..).collect()
-            };
             let in_pool = st.ids.contains(&me);
             if wait && in_pool && !st.shutdown_callers.contains(&me) {
                 st.shutdown_callers.push(me);
             }
-            (cancelled, in_pool)
+            in_pool
         };
         self.inner.work.notify_all();
-        for job in cancelled {
-            job.end(JobError::Cancelled); // contains its closure's destructor
-        }
         if !wait {
             return;
         }
@@ -771,6 +782,40 @@ impl ThreadPool {
         }
     }
 
+    /// Cancels every job still waiting in the queue: their handles give
+    /// [`JobError::Cancelled`] and their closures are dropped (running jobs
+    /// go on). Returns how many it cancelled. After
+    /// [`shutdown`](Self::shutdown) it is Python's `cancel_futures=True`:
+    /// nothing new can be queued behind it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::pool::{JobError, ThreadPool};
+    /// use std::sync::mpsc;
+    ///
+    /// let pool = ThreadPool::new(1);
+    /// let (tx, rx) = mpsc::channel::<()>();
+    /// let busy = pool.submit(move || rx.recv().is_ok()).unwrap(); // holds the thread
+    /// let queued = pool.submit(|| 2).unwrap();
+    /// pool.shutdown(false);
+    /// assert_eq!(pool.cancel_queued(), 1);
+    /// tx.send(()).unwrap();
+    /// assert_eq!(busy.wait(), Ok(true));
+    /// assert_eq!(queued.wait(), Err(JobError::Cancelled));
+    /// ```
+    pub fn cancel_queued(&self) -> usize {
+        let queued: Vec<_> = self.inner.lock().queue.drain(..).collect();
+        let mut cancelled = 0;
+        for job in queued {
+            if !job.has_ended() {
+                cancelled += 1;
+            }
+            job.end(JobError::Cancelled); // contains its closure's destructor
+        }
+        cancelled
+    }
+
     /// Waits for a thread to exit (or a join to end).
     fn wait_exited<'a>(
         &self,
@@ -782,11 +827,18 @@ impl ThreadPool {
             .unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Shuts down without waiting and forgets the threads (they exit after
-    /// their current job): for the loop's default pool, so that closing a
-    /// loop never waits on a job that blocks forever (a stdin read).
+    /// Shuts down without waiting, cancels the queued jobs and forgets the
+    /// threads (they exit after their current job): for the loop's default
+    /// pool, so that closing a loop never waits on a job that blocks
+    /// forever (a stdin read).
     pub(crate) fn shutdown_detached(&self) {
         self.shutdown(false);
+        self.cancel_queued();
+        self.forget_threads();
+    }
+
+    /// Lets the threads' join handles go: nobody waits for them.
+    fn forget_threads(&self) {
         let workers = {
             let mut st = self.inner.lock();
             st.detached = true;
@@ -839,7 +891,7 @@ impl Drop for ThreadPool {
         // After `shutdown(false)`, the caller chose not to wait: neither
         // does the drop (it may be on a loop whose tasks the jobs await).
         if self.inner.lock().no_wait {
-            self.shutdown_detached();
+            self.forget_threads(); // the queued jobs still run
         } else {
             self.shutdown(true);
         }
