@@ -91,8 +91,8 @@ pub mod time;
 
 pub use callback::{CallbackHandle, call_at, call_later, call_soon};
 pub use combinators::{
-    AsCompleted, Either, GroupError, ReturnWhen, TaskGroup, as_completed, gather, race, select,
-    wait,
+    AsCompleted, Either, GroupError, GroupFailed, ReturnWhen, TaskGroup, as_completed, gather,
+    race, select, wait,
 };
 pub use event_loop::{EventLoop, Turn, run, try_run};
 pub use handle::LoopHandle;

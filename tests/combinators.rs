@@ -302,6 +302,127 @@ fn a_failure_before_join_cancels_the_others_and_is_the_one_join_returns() {
 }
 
 #[test]
+fn group_failed_completes_at_the_first_failure_and_wakes_every_waiter() {
+    let out = corio::run(async {
+        let mut group = TaskGroup::<(), &str>::new();
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let failed = group.failed();
+                corio::spawn(async move {
+                    failed.await;
+                    "stopped"
+                })
+            })
+            .collect();
+        group.spawn(async {
+            sleep(Duration::from_millis(10)).await;
+            Err("boom")
+        });
+        let mut stopped = Vec::new();
+        for waiter in waiters {
+            stopped.push(waiter.await.unwrap());
+        }
+        (stopped, group.join().await)
+    });
+    assert_eq!(out, (vec!["stopped"; 2], Err(GroupError::Failed("boom"))));
+}
+
+#[test]
+fn group_failed_stays_pending_while_children_succeed_and_is_ready_at_once_after_a_failure() {
+    let (waker, wakes) = common::counting_waker();
+    let mut cx = std::task::Context::from_waker(&waker);
+    corio::run(async {
+        let mut group = TaskGroup::<u32, &str>::new();
+        let mut failed = Box::pin(group.failed());
+        group.spawn(async { Ok(1) });
+        assert!(failed.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(group.join().await, Ok(vec![1]));
+        assert!(failed.as_mut().poll(&mut cx).is_pending(), "nothing failed");
+
+        let mut group = TaskGroup::<u32, &str>::new();
+        group.spawn(async { Err("boom") });
+        let _ = corio::spawn(async {}).await; // the failure's watcher has run
+        let mut late = Box::pin(group.failed());
+        assert!(late.as_mut().poll(&mut cx).is_ready());
+        assert!(group.join().await.is_err());
+    });
+    assert_eq!(wakes.load(std::sync::atomic::Ordering::SeqCst), 0);
+}
+
+#[test]
+fn a_group_failed_future_keeps_only_its_latest_waker_and_none_once_dropped() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    struct Counted(AtomicUsize);
+    impl std::task::Wake for Counted {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, SeqCst);
+        }
+    }
+    let (a, b) = (
+        Arc::new(Counted(AtomicUsize::new(0))),
+        Arc::new(Counted(AtomicUsize::new(0))),
+    );
+    let (wa, wb) = (
+        std::task::Waker::from(Arc::clone(&a)),
+        std::task::Waker::from(Arc::clone(&b)),
+    );
+    corio::run(async {
+        let mut group = TaskGroup::<(), &str>::new();
+        // Polled in a loop, as a `select` in a loop would: no waker piles up.
+        for _ in 0..1000 {
+            let mut failed = Box::pin(group.failed());
+            assert!(
+                failed
+                    .as_mut()
+                    .poll(&mut std::task::Context::from_waker(&wa))
+                    .is_pending()
+            );
+        }
+        assert_eq!(Arc::strong_count(&a), 2, "a dropped future left its waker");
+        let mut failed = Box::pin(group.failed());
+        for waker in [&wa, &wb] {
+            assert!(
+                failed
+                    .as_mut()
+                    .poll(&mut std::task::Context::from_waker(waker))
+                    .is_pending()
+            );
+        }
+        assert_eq!((Arc::strong_count(&a), Arc::strong_count(&b)), (2, 3));
+        group.spawn(async { Err("boom") });
+        assert!(group.join().await.is_err());
+        assert_eq!(
+            (a.0.load(SeqCst), b.0.load(SeqCst)),
+            (0, 1),
+            "only the latest is woken"
+        );
+        assert!(
+            failed
+                .as_mut()
+                .poll(&mut std::task::Context::from_waker(&wa))
+                .is_ready()
+        );
+    });
+}
+
+#[test]
+fn dropping_a_group_unjoined_completes_its_failed_future() {
+    corio::run(async {
+        let mut group = TaskGroup::<(), ()>::new();
+        group.spawn(async {
+            after(5000).await;
+            Ok(())
+        });
+        let failed = group.failed();
+        drop(group); // cancels the child: its failure
+        corio::time::timeout(Duration::from_secs(5), failed)
+            .await
+            .unwrap();
+    });
+}
+
+#[test]
 fn a_child_spawned_into_a_group_that_has_failed_is_cancelled() {
     corio::run(async {
         let mut group = TaskGroup::<(), &str>::new();

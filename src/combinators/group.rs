@@ -4,7 +4,9 @@ use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
+
+use slab::Slab;
 
 use super::wake_set::WakeSet;
 use crate::task::{Task, TaskError, TaskRef};
@@ -71,7 +73,9 @@ impl<E: fmt::Debug + fmt::Display> std::error::Error for GroupError<E> {}
 /// ever once a failure had cancelled them (debug mode names such a wait:
 /// "the main future waits on Queue.put"). See the second example; it also
 /// stops its workers the way that does not count as a failure — by
-/// shutting their queue down, not by cancelling them.
+/// shutting their queue down, not by cancelling them. Or race such work
+/// against [`failed`](TaskGroup::failed), which completes at the first
+/// failure.
 ///
 /// A group kept open for a long time (a server's supervisor spawning a
 /// child per connection) keeps what `join` must return — each child's
@@ -146,17 +150,20 @@ pub struct TaskGroup<T: 'static, E: 'static> {
 }
 
 /// What the children's done callbacks share: who failed first, and whom
-/// to cancel then.
+/// to cancel and wake then.
 #[derive(Default)]
 struct Failures {
     first: Cell<Option<usize>>,
     children: RefCell<Vec<TaskRef>>,
     /// Children whose watcher saw `Ok(Ok(_))`, not reaped yet.
     succeeded: RefCell<Vec<usize>>,
+    /// The wakers of pending [`GroupFailed`] futures, each under its key.
+    waiting: RefCell<Slab<Waker>>,
 }
 
 impl Failures {
-    /// Child `index` failed: the first one to do so cancels the others.
+    /// Child `index` failed: the first one to do so cancels the others and
+    /// wakes whoever awaits [`TaskGroup::failed`].
     fn failed(&self, index: usize) {
         if self.first.get().is_some() {
             return;
@@ -167,6 +174,78 @@ impl Failures {
         for child in &children {
             child.cancel();
         }
+        let waiting = std::mem::take(&mut *self.waiting.borrow_mut());
+        for (_, waker) in waiting {
+            waker.wake();
+        }
+    }
+}
+
+/// Completes when a child of its [`TaskGroup`] has failed: see
+/// [`TaskGroup::failed`].
+///
+/// # Examples
+///
+/// ```
+/// corio::run(async {
+///     let mut group = corio::TaskGroup::<(), &str>::new();
+///     let failed = group.failed();
+///     group.spawn(async { Err("boom") });
+///     failed.await; // the child's failure
+///     assert!(group.join().await.is_err());
+/// });
+/// ```
+#[must_use = "futures do nothing unless awaited"]
+pub struct GroupFailed {
+    failures: Rc<Failures>,
+    /// Its waker's key in `failures.waiting`, while it has one there.
+    key: Option<usize>,
+}
+
+impl Future for GroupFailed {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        if this.failures.first.get().is_some() {
+            this.key = None; // (the failure took every waker)
+            return Poll::Ready(());
+        }
+        let waker = cx.waker().clone();
+        // (The waker it replaces is dropped after the borrow: a foreign
+        // waker's drop is code of its own.)
+        let _replaced = {
+            let mut waiting = this.failures.waiting.borrow_mut();
+            match this.key.and_then(|key| waiting.get_mut(key)) {
+                Some(kept) => Some(std::mem::replace(kept, waker)),
+                None => {
+                    this.key = Some(waiting.insert(waker));
+                    None
+                }
+            }
+        };
+        Poll::Pending
+    }
+}
+
+impl Drop for GroupFailed {
+    fn drop(&mut self) {
+        // Before the failure, the key is still this future's: nobody else
+        // inserts under it while it is taken.
+        if let Some(key) = self.key.take() {
+            if self.failures.first.get().is_none() {
+                let removed = self.failures.waiting.borrow_mut().try_remove(key);
+                drop(removed); // after the borrow
+            }
+        }
+    }
+}
+
+impl fmt::Debug for GroupFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GroupFailed")
+            .field("failed", &self.failures.first.get().is_some())
+            .finish()
     }
 }
 
@@ -293,6 +372,48 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
     /// ```
     pub fn is_empty(&self) -> bool {
         self.tasks.is_empty()
+    }
+
+    /// A future that completes once a child has failed (returned `Err`,
+    /// panicked, or was cancelled from outside): what asyncio's
+    /// `async with TaskGroup()` does to its body — cancel it — done by
+    /// racing the body against it. It owns what it needs, so the group
+    /// may still spawn and join meanwhile; if no child ever fails, it
+    /// never completes. Dropping the group without joining it cancels the
+    /// children, which counts as their failure.
+    ///
+    /// # Examples
+    ///
+    /// A producer in the spawning task stops when a worker fails, instead
+    /// of waiting in `put` for ever:
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    /// use corio::{Either, GroupError, TaskGroup, select, sync::Queue};
+    ///
+    /// corio::run(async {
+    ///     let queue = Rc::new(Queue::new(1));
+    ///     let mut group = TaskGroup::<(), String>::new();
+    ///     let q = Rc::clone(&queue);
+    ///     group.spawn(async move {
+    ///         let item: u32 = q.get().await.unwrap();
+    ///         Err(format!("choked on {item}"))
+    ///     });
+    ///     let feed = async {
+    ///         for item in 0.. {
+    ///             queue.put(item).await.unwrap(); // full for ever after item 1
+    ///         }
+    ///     };
+    ///     let stopped = select(feed, group.failed()).await;
+    ///     assert!(matches!(stopped, Either::Right(())));
+    ///     assert_eq!(group.join().await, Err(GroupError::Failed("choked on 0".into())));
+    /// });
+    /// ```
+    pub fn failed(&self) -> GroupFailed {
+        GroupFailed {
+            failures: Rc::clone(&self.failures),
+            key: None,
+        }
     }
 
     fn cancel_all(&self) {

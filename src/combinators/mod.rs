@@ -14,6 +14,6 @@ mod wait;
 mod wake_set;
 
 pub use gather::{AsCompleted, as_completed, gather};
-pub use group::{GroupError, TaskGroup};
+pub use group::{GroupError, GroupFailed, TaskGroup};
 pub use select::{Either, race, select};
 pub use wait::{ReturnWhen, wait};
