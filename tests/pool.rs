@@ -582,6 +582,41 @@ fn cancel_queued_after_shutdown_cancels_only_the_jobs_not_started() {
 }
 
 #[test]
+fn cancel_queued_racing_handle_cancels_counts_each_job_once() {
+    const JOBS: usize = 200;
+    for round in 0..50 {
+        let pool = ThreadPool::new(1);
+        let gate = Gate::default();
+        let running = gated(&pool, &gate, 0).unwrap();
+        let queued: Vec<_> = (1..=JOBS)
+            .map(|i| gated(&pool, &gate, i).unwrap())
+            .collect();
+        let start = Arc::new(std::sync::Barrier::new(2));
+        let canceller = {
+            let start = start.clone();
+            std::thread::spawn(move || {
+                start.wait();
+                let by_handles = queued.iter().filter(|job| job.cancel()).count();
+                (by_handles, queued)
+            })
+        };
+        start.wait();
+        let by_pool = pool.cancel_queued();
+        let (by_handles, queued) = canceller.join().unwrap();
+        gate.open(); // before any assertion: a failing one must not hang
+        assert_eq!(
+            by_pool + by_handles,
+            JOBS,
+            "round {round}: each job counted once"
+        );
+        for job in queued {
+            assert_eq!(job.wait(), Err(JobError::Cancelled));
+        }
+        assert_eq!(running.wait().unwrap().0, 0);
+    }
+}
+
+#[test]
 fn cancel_queued_on_a_running_pool_leaves_it_taking_jobs() {
     let pool = ThreadPool::new(1);
     let gate = Gate::default();

@@ -8,7 +8,7 @@
 //! ```text
 //!   Queued ──worker takes it──► Running ──f returns / panics──► Done(result)
 //!     │                                                             │
-//!   cancel() / shutdown / a Discard policy                   handle takes it
+//!   cancel() / cancel_queued / loop close / Discard policy   handle takes it
 //!     ▼                                                             ▼
 //!   Done(Err(Cancelled | Rejected))                                Taken
 //! ```
@@ -47,9 +47,10 @@ use crate::waker::wake_parked;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum JobError {
-    /// The job was cancelled before it started (by
-    /// [`JobHandle::cancel`], or by [`ThreadPool::shutdown`](super::ThreadPool::shutdown)
-    /// without waiting).
+    /// The job was cancelled before it started: by
+    /// [`JobHandle::cancel`], by
+    /// [`ThreadPool::cancel_queued`](super::ThreadPool::cancel_queued), or
+    /// because the loop whose default pool queued it closed.
     Cancelled,
     /// The pool did not take this job: it was full and its policy
     /// dropped the job (`Discard`, `DiscardOldest`; `Abort` in
@@ -354,8 +355,9 @@ impl<T: Send + 'static> Drop for Lent<T> {
 pub(crate) trait Work: Send {
     /// Runs the job on this thread (unless it was cancelled meanwhile).
     fn run(self: Box<Self>);
-    /// Ends the job without running it.
-    fn end(self: Box<Self>, err: JobError);
+    /// Ends the job without running it; `true` if this call ended it,
+    /// `false` if it had ended already (cancelled through its handle).
+    fn end(self: Box<Self>, err: JobError) -> bool;
     /// Has the job ended while still queued (cancelled)?
     fn has_ended(&self) -> bool;
 }
@@ -383,10 +385,11 @@ where
         shared.complete(result);
     }
 
-    fn end(self: Box<Self>, err: JobError) {
+    fn end(self: Box<Self>, err: JobError) -> bool {
         let Job { f, shared } = *self;
-        shared.end_unstarted(err);
+        let ended_here = shared.end_unstarted(err);
         crate::contain::drop_contained(f);
+        ended_here
     }
 
     fn has_ended(&self) -> bool {

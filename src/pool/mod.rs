@@ -808,10 +808,11 @@ impl ThreadPool {
         let queued: Vec<_> = self.inner.lock().queue.drain(..).collect();
         let mut cancelled = 0;
         for job in queued {
-            if !job.has_ended() {
+            // Counted only if this call ended it: a handle on another
+            // thread may cancel the same job at the same moment.
+            if job.end(JobError::Cancelled) {
                 cancelled += 1;
             }
-            job.end(JobError::Cancelled); // contains its closure's destructor
         }
         cancelled
     }
