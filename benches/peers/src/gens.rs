@@ -44,7 +44,7 @@ impl Iterator for Work {
 /// neighbours' (register pressure, spills), which is noise, not the cost of a
 /// generator. (When this was changed, corio's G1 loop inlined here took 32
 /// instructions per round trip and genawaiter's 29; each on its own, 23 and
-/// 28 — see the README.)
+/// 28 — see PERFORMANCE.md.)
 pub fn measure(runtime: &str, workload: &str, n: usize) -> f64 {
     let n64 = n as u64;
     let start = Instant::now();
