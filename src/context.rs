@@ -45,6 +45,13 @@ pub(crate) fn current(what: &str) -> Rc<Core> {
     }
 }
 
+/// Takes one operation from the budget of the task the running loop is
+/// polling (see `Core::take_io_budget`); true off a loop, or when `waker`
+/// is not that task's.
+pub(crate) fn take_io_budget(waker: &std::task::Waker) -> bool {
+    with_current(|core| core.take_io_budget(waker)).unwrap_or(true)
+}
+
 /// Marks `core` as the running loop until the guard is dropped.
 ///
 /// Entering while another loop runs on this thread panics: a nested

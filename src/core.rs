@@ -274,7 +274,9 @@ impl Core {
     /// reader) would otherwise never return `Pending`: its task would hold
     /// the loop, and a `timeout` around it, the timers and every other task
     /// would wait until the peer paused. tokio has the same budget (its
-    /// "cooperative scheduling"), also of 128.
+    /// "cooperative scheduling"), also of 128. A `BufReader` takes one
+    /// for each read it serves from its buffer (a line, say), so that a
+    /// line loop over one socket read of a thousand lines yields too.
     ///
     /// Only operations polled with the waker of the task this loop is
     /// polling count (directly, or through `timeout`, `select` and other

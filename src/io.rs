@@ -212,6 +212,14 @@ impl<R: AsyncRead + Unpin> BufReader<R> {
     }
 
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
+        // Bytes served from the buffer cost the task's poll budget too, as
+        // a socket read does: one 8 KiB read can hold a thousand short
+        // lines, and a line loop over a fast peer would otherwise keep the
+        // loop to itself (a chat server's writers starved behind it).
+        if self.pos < self.filled && !crate::context::take_io_budget(cx.waker()) {
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
         loop {
             if self.pos >= self.filled {
                 let n = ready!(Pin::new(&mut self.inner).poll_read(cx, &mut self.buf))?;

@@ -144,7 +144,14 @@ pub fn sleep(duration: Duration) -> Sleep {
 /// ```
 #[track_caller]
 pub fn sleep_until(deadline: Instant) -> Sleep {
-    let core = context::current("corio::time::sleep_until");
+    sleep_until_for("corio::time::sleep_until", deadline)
+}
+
+/// [`sleep_until`], with the name the "no running event loop" panic gives
+/// (`timeout` made outside a loop should say `timeout`).
+#[track_caller]
+fn sleep_until_for(what: &str, deadline: Instant) -> Sleep {
+    let core = context::current(what);
     core.refresh_now();
     Sleep::new(core, deadline)
 }
@@ -410,7 +417,7 @@ pub fn timeout<F: Future>(
     duration: Duration,
     future: F,
 ) -> impl Future<Output = Result<F::Output, Elapsed>> {
-    timeout_at(deadline_after(duration), future)
+    timeout_for("corio::time::timeout", deadline_after(duration), future)
 }
 
 /// asyncio's name for [`timeout`]: the same function.
@@ -435,7 +442,7 @@ pub fn wait_for<F: Future>(
     duration: Duration,
     future: F,
 ) -> impl Future<Output = Result<F::Output, Elapsed>> {
-    timeout(duration, future)
+    timeout_for("corio::time::wait_for", deadline_after(duration), future)
 }
 
 /// Like [`timeout`], with an absolute deadline.
@@ -461,7 +468,17 @@ pub fn timeout_at<F: Future>(
     deadline: Instant,
     future: F,
 ) -> impl Future<Output = Result<F::Output, Elapsed>> {
-    let mut sleep = sleep_until(deadline);
+    timeout_for("corio::time::timeout_at", deadline, future)
+}
+
+/// [`timeout_at`], with the name the "no running event loop" panic gives.
+#[track_caller]
+fn timeout_for<F: Future>(
+    what: &str,
+    deadline: Instant,
+    future: F,
+) -> impl Future<Output = Result<F::Output, Elapsed>> {
+    let mut sleep = sleep_until_for(what, deadline);
     async move {
         let mut future = pin!(future);
         std::future::poll_fn(|cx| {

@@ -1189,6 +1189,20 @@ fn other_schemes_and_bad_urls_are_clear_errors() {
             http::get("not a url").await.unwrap_err().kind(),
             ErrorKind::InvalidRequest
         );
+        // The URL standard would fetch http://x/ for these.
+        for url in ["http:///x", "http:/x", "http:x", " HTTP:////x/y"] {
+            let err = http::get(url).await.unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidRequest, "{url}");
+            assert!(err.to_string().contains("no host"), "{url}: {err}");
+        }
+        // Tabs and newlines are dropped by the URL standard: still a host.
+        for url in ["http:/\t/127.0.0.1:1/", "http:\n//127.0.0.1:1/"] {
+            assert_eq!(
+                http::check_url(url).map_err(|e| e.to_string()),
+                Ok(()),
+                "{url:?}"
+            );
+        }
         assert_eq!(
             http::get("http://user:pw@127.0.0.1/")
                 .await

@@ -555,3 +555,35 @@ fn lines_and_read_until_keep_the_limit_too_and_an_over_long_last_line_ends_with_
         assert_eq!(field, b"next;");
     });
 }
+
+#[test]
+fn a_line_loop_over_buffered_bytes_lets_other_tasks_run() {
+    run(async {
+        let text = "a line\n".repeat(10_000);
+        let ticks = Rc::new(Cell::new(0u32));
+        let done = Rc::new(Cell::new(false));
+        let (t, d) = (ticks.clone(), done.clone());
+        let ticker = corio::spawn(async move {
+            while !d.get() {
+                t.set(t.get() + 1);
+                corio::yield_now().await;
+            }
+        });
+        // The reader never waits for bytes: without a budget on buffered
+        // lines it would read all 10,000 in one poll.
+        let mut reader = BufReader::new(text.as_bytes());
+        let mut line = String::new();
+        let mut lines = 0;
+        while reader.read_line(&mut line).await.unwrap() > 0 {
+            lines += 1;
+        }
+        done.set(true);
+        assert_eq!(lines, 10_000);
+        assert!(
+            ticks.get() >= 10, // about 10,000 / 128 (the budget) in fact
+            "the other task ran {} times",
+            ticks.get()
+        );
+        ticker.await.unwrap();
+    });
+}

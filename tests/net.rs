@@ -154,9 +154,8 @@ fn a_peer_reset_gives_an_error_not_a_hang() {
         let _task = corio::spawn(async move {
             let (conn, _) = listener.accept().await.unwrap();
             // SO_LINGER 0: closing sends a reset instead of a FIN.
-            socket2::SockRef::from(&conn)
-                .set_linger(Some(Duration::ZERO))
-                .unwrap();
+            conn.set_zero_linger().unwrap();
+            assert_eq!(conn.linger().unwrap(), Some(Duration::ZERO));
             drop(conn);
         });
         let mut stream = TcpStream::connect(addr).await.unwrap();
@@ -371,6 +370,12 @@ fn names_are_resolved_off_the_loop_and_ipv6_works_where_the_machine_has_it() {
             .await
             .unwrap_err();
         assert_ne!(err.kind(), ErrorKind::TimedOut);
+        assert!(
+            err.to_string().starts_with("no-such-host.invalid:80: "),
+            "the message names what was looked up: {err}"
+        );
+        let inner = err.get_ref().expect("a lookup error");
+        assert!(inner.source().is_some(), "std's error stays the source");
     });
 }
 

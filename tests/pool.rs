@@ -1035,19 +1035,26 @@ fn a_plain_thread_can_block_on_a_channel_receiver() {
     assert_eq!(consumer.join().unwrap(), (0..100).collect::<Vec<_>>());
 }
 
+/// Occupies every thread of the running loop's default pool (asyncio's
+/// `min(32, cores + 4)`) with a job that waits for `gate`: the next job
+/// submitted waits in the queue.
+fn fill_the_default_pool(gate: &Gate) -> Vec<corio::Task<()>> {
+    let n = std::thread::available_parallelism().map_or(1, |n| n.get()) + 4;
+    (0..n.min(32))
+        .map(|_| {
+            let g = gate.clone();
+            corio::spawn_blocking(move || g.wait())
+        })
+        .collect()
+}
+
 #[test]
 fn cancelling_a_queued_spawn_blocking_task_keeps_its_job_from_running() {
     let ran = Arc::new(AtomicUsize::new(0));
     let gate = Gate::default();
     let (r, g) = (ran.clone(), gate.clone());
     corio::run(async move {
-        let n = std::thread::available_parallelism().map_or(1, |n| n.get()) + 4;
-        let busy: Vec<_> = (0..n.min(32))
-            .map(|_| {
-                let g = g.clone();
-                corio::spawn_blocking(move || g.wait())
-            })
-            .collect();
+        let busy = fill_the_default_pool(&g);
         let queued = corio::spawn_blocking(move || r.fetch_add(1, Ordering::SeqCst));
         corio::yield_now().await;
         assert!(queued.cancel());
@@ -1403,4 +1410,50 @@ fn a_channel_recv_polled_again_with_another_waker_wakes_the_latest_one() {
     );
     assert_eq!(wakes, (0, 1));
     assert_eq!(rx.try_recv(), Ok(1));
+}
+
+#[test]
+fn a_cancelled_awaiter_detaches_its_spawn_blocking_job_unless_it_holds_it_cancel_on_drop() {
+    let (detached, guarded) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let gate = Gate::default();
+    let (d, gd, g) = (detached.clone(), guarded.clone(), gate.clone());
+    corio::run(async move {
+        let busy = fill_the_default_pool(&g);
+        // Both jobs queue behind the busy ones; each awaiter is cancelled.
+        let d2 = d.clone();
+        let plain = corio::spawn(async move {
+            corio::spawn_blocking(move || d2.fetch_add(1, Ordering::SeqCst)).await
+        });
+        let held = corio::spawn(async move {
+            corio::spawn_blocking(move || gd.fetch_add(1, Ordering::SeqCst))
+                .cancel_on_drop()
+                .await
+        });
+        corio::yield_now().await;
+        assert!(plain.cancel());
+        assert!(held.cancel());
+        assert_eq!(plain.await, Err(TaskError::Cancelled));
+        assert_eq!(held.await, Err(TaskError::Cancelled));
+        // `cancel()` is carried out on the cancelled task's own turn: the
+        // inner task, cancelled while `held` was dropped, drops its job's
+        // handle at the next turn.
+        corio::yield_now().await;
+        g.open();
+        for task in busy {
+            task.await.unwrap();
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while d.load(Ordering::SeqCst) == 0 && Instant::now() < deadline {
+            corio::time::sleep(Duration::from_millis(1)).await;
+        }
+        // Time for the held job to run, had it not been cancelled.
+        corio::time::sleep(Duration::from_millis(20)).await;
+    });
+    assert_eq!(detached.load(Ordering::SeqCst), 1, "the detached job ran");
+    assert_eq!(
+        guarded.load(Ordering::SeqCst),
+        0,
+        "the held job was cancelled"
+    );
+    drop(gate);
 }

@@ -259,6 +259,55 @@ fn sleep_outside_a_loop_says_there_is_no_running_loop() {
     assert!(msg.contains("no running event loop"), "{msg}");
 }
 
+/// Runs `f`, which must panic with "no running event loop"; gives the
+/// message and the line the panic points at.
+fn no_loop_panic(f: impl FnOnce()) -> (String, u32) {
+    use std::sync::{Arc, Mutex};
+    let at = Arc::new(Mutex::new(None));
+    let seen = Arc::clone(&at);
+    let default = Arc::new(std::panic::take_hook());
+    let others = Arc::clone(&default);
+    let this_test = std::thread::current().id(); // tests run side by side
+    std::panic::set_hook(Box::new(move |info| {
+        match info.payload().downcast_ref::<String>() {
+            Some(text)
+                if text.contains("no running event loop")
+                    && std::thread::current().id() == this_test =>
+            {
+                let line = info.location().filter(|l| l.file() == file!());
+                *seen.lock().unwrap() = Some((text.clone(), line.map(|l| l.line())));
+            }
+            _ => others(info),
+        }
+    }));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    drop(std::panic::take_hook()); // back to the default hook
+    assert!(outcome.is_err());
+    let (msg, line) = at.lock().unwrap().take().expect("a no-loop panic");
+    (msg, line.expect("the panic points into this file"))
+}
+
+#[test]
+fn timeout_outside_a_loop_names_the_function_called_and_points_at_the_call() {
+    let line = line!() + 1;
+    let (msg, at) = no_loop_panic(|| drop(timeout(Duration::from_secs(1), async {})));
+    assert!(msg.starts_with("corio::time::timeout:"), "{msg}");
+    assert_eq!(at, line);
+    let line = line!() + 1;
+    let (msg, at) = no_loop_panic(|| drop(corio::time::wait_for(Duration::ZERO, async {})));
+    assert!(msg.starts_with("corio::time::wait_for:"), "{msg}");
+    assert_eq!(at, line);
+    let now = std::time::Instant::now();
+    let line = line!() + 1;
+    let (msg, at) = no_loop_panic(|| drop(corio::time::timeout_at(now, async {})));
+    assert!(msg.starts_with("corio::time::timeout_at:"), "{msg}");
+    assert_eq!(at, line);
+    let line = line!() + 1;
+    let (msg, at) = no_loop_panic(|| drop(sleep(Duration::from_secs(1))));
+    assert!(msg.starts_with("corio::time::sleep:"), "{msg}");
+    assert_eq!(at, line);
+}
+
 #[test]
 fn an_interval_with_a_huge_period_does_not_overflow() {
     corio::run(async {

@@ -129,6 +129,7 @@ pub async fn get(url: impl AsRef<str>) -> Result<Response, Error> {
 /// assert!(check_url("http://127.0.0.1:8000/a?b=c").is_ok());
 /// assert_eq!(check_url("https://example.com/").unwrap_err().kind(), ErrorKind::Unsupported);
 /// assert_eq!(check_url("not a url").unwrap_err().kind(), ErrorKind::InvalidRequest);
+/// assert_eq!(check_url("http:///path").unwrap_err().kind(), ErrorKind::InvalidRequest); // no host
 /// assert_eq!(check_url("http://me:pw@host/").unwrap_err().kind(), ErrorKind::Unsupported);
 /// ```
 pub fn check_url(url: &str) -> Result<(), Error> {

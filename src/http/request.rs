@@ -144,6 +144,23 @@ pub(crate) fn parse_url(url: &str) -> Result<Url, Error> {
         Error::new(ErrorKind::InvalidRequest, format!("not a URL: {err}")).at(url)
     })?;
     check_url(&parsed).map_err(|err| err.at(url))?;
+    // The URL standard reads `http:///x`, `http:/x` and `http:x` as
+    // `http://x/`, which a browser's address bar wants; in a program they
+    // are a forgotten host (Python's urllib: "no host given").
+    // (The first `:` ends the scheme: no scheme character is one.)
+    let after_scheme = url.split_once(':').map_or("", |(_, rest)| rest);
+    let slashes = after_scheme
+        .bytes()
+        .filter(|b| !matches!(b, b'\t' | b'\n' | b'\r')) // which the URL standard drops
+        .take_while(|b| matches!(b, b'/' | b'\\'))
+        .count();
+    if slashes != 2 {
+        return Err(Error::new(
+            ErrorKind::InvalidRequest,
+            "the URL has no host (write http://host/path)",
+        )
+        .at(url));
+    }
     Ok(parsed)
 }
 

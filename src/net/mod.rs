@@ -192,6 +192,9 @@ pub(crate) async fn resolve(addr: &(impl ToSocketAddrs + ?Sized)) -> io::Result<
             let lookup = crate::spawn_blocking(move || {
                 std::net::ToSocketAddrs::to_socket_addrs(&name)
                     .map(|addrs| addrs.collect::<Vec<_>>())
+                    // std's message ("failed to lookup address
+                    // information: ...") does not say which name.
+                    .map_err(|err| io::Error::new(err.kind(), LookupError { name, err }))
             });
             match lookup.await {
                 Ok(result) => result?,
@@ -206,6 +209,25 @@ pub(crate) async fn resolve(addr: &(impl ToSocketAddrs + ?Sized)) -> io::Result<
         ));
     }
     Ok(addrs)
+}
+
+/// A failed name lookup: the name, and std's error as the source.
+#[derive(Debug)]
+struct LookupError {
+    name: String,
+    err: io::Error,
+}
+
+impl std::fmt::Display for LookupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.name, self.err)
+    }
+}
+
+impl std::error::Error for LookupError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.err)
+    }
 }
 
 /// Tries `f` on each address in turn; the first success, or the last

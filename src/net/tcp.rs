@@ -939,6 +939,53 @@ impl TcpStream {
         set
     }
 
+    /// Sets `SO_LINGER` to zero: closing (dropping) the stream then
+    /// discards unsent data and sends the peer a reset (RST) instead of the
+    /// orderly FIN, and the socket skips `TIME_WAIT`. For a server that
+    /// drops a misbehaving client, or a test that needs a reset peer.
+    ///
+    /// There is no `set_linger(Some(t))` with `t > 0`: a nonzero linger
+    /// makes `close` *block* the loop's thread until the unsent data is
+    /// acknowledged or `t` runs out (tokio deprecated its `set_linger` for
+    /// this). To be sure the peer got everything, call
+    /// [`shutdown(Shutdown::Write)`](Self::shutdown) and then read to the
+    /// end instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # corio::run(async {
+    /// # let listener = corio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// use std::time::Duration;
+    ///
+    /// let stream = corio::net::TcpStream::connect(listener.local_addr()?).await?;
+    /// assert_eq!(stream.linger()?, None); // the default: an orderly close
+    /// stream.set_zero_linger()?;
+    /// assert_eq!(stream.linger()?, Some(Duration::ZERO));
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    #[doc(alias = "set_linger")]
+    #[doc(alias = "SO_LINGER")]
+    pub fn set_zero_linger(&self) -> io::Result<()> {
+        SockRef::from(self.io.get_ref()).set_linger(Some(Duration::ZERO))
+    }
+
+    /// The `SO_LINGER` setting: `None` (the default: `close` returns at
+    /// once and the kernel sends what is left), or the linger time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # corio::run(async {
+    /// # let listener = corio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let stream = corio::net::TcpStream::connect(listener.local_addr()?).await?;
+    /// assert_eq!(stream.linger()?, None);
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub fn linger(&self) -> io::Result<Option<Duration>> {
+        SockRef::from(self.io.get_ref()).linger()
+    }
+
     /// Splits the stream into a read half and a write half, each usable
     /// from its own task at the same time (one reader, one writer). Dropping
     /// the write half shuts down the write side.

@@ -36,11 +36,19 @@ pub(crate) fn default_pool() -> ThreadPool {
 /// `mio::Waker`: a loop asleep in `mio::Poll` wakes at once — no polling.
 ///
 /// Awaiting the task gives `Ok(output)`, or `Err(TaskError::Panicked)` if
-/// the closure panicked (its thread survives). Cancelling the task cancels
-/// the job if it has not started yet; a running closure cannot be stopped
-/// — it runs to its end and its output is dropped. When the loop closes,
-/// queued jobs are cancelled and running ones are not waited for (their
-/// threads exit when they return).
+/// the closure panicked (its thread survives).
+///
+/// **Cancelling.** [`cancel()`](Task::cancel) on *this* task cancels the
+/// job if it has not started yet; a running closure cannot be stopped —
+/// it runs to its end and its output is dropped. Dropping the handle
+/// detaches the job, as with every [`Task`]: so when a task that awaits
+/// `spawn_blocking(f)` is cancelled (or its `timeout` elapses), the handle
+/// is dropped and the job still runs — asyncio would cancel the pending
+/// job of `run_in_executor` there. Await
+/// `spawn_blocking(f).cancel_on_drop()` to get asyncio's behaviour. When
+/// the loop closes, queued jobs are cancelled and running ones are not
+/// waited for (their threads exit when they return; asyncio's `run` waits
+/// for them): await a job whose end matters.
 ///
 /// # Panics
 ///

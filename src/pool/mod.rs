@@ -451,14 +451,21 @@ pub struct ThreadPool {
 impl ThreadPool {
     /// A pool of `threads` threads (core = max), an unbounded queue and
     /// the `Abort` policy — `ThreadPoolExecutor(max_workers=threads)`.
+    /// `new(0)` is `new(1)`: Python raises `ValueError` there, but a
+    /// computed count (`cores - 1` on one core) should not stop a program.
     ///
     /// # Examples
     ///
     /// ```
     /// let pool = corio::pool::ThreadPool::new(8);
     /// assert_eq!(pool.submit(|| "hi").unwrap().wait(), Ok("hi"));
+    ///
+    /// let one = corio::pool::ThreadPool::new(0); // taken as 1
+    /// assert_eq!(one.submit(|| 7).unwrap().wait(), Ok(7));
+    /// assert_eq!(one.threads(), 1);
     /// ```
     pub fn new(threads: usize) -> ThreadPool {
+        let threads = threads.max(1);
         ThreadPool::builder()
             .core_threads(threads)
             .max_threads(threads)

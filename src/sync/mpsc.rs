@@ -148,8 +148,11 @@ struct Chan<T> {
     senders: Cell<usize>,
 }
 
-/// A channel holding at most `capacity` values (at least 1): `send` waits
-/// while it is full.
+/// A channel holding at most `capacity` values: `send` waits while it is
+/// full. `channel(0)` holds one value, as `channel(1)` does — corio has no
+/// rendezvous channel, and 0 does not mean "no limit" here as it does for
+/// [`Queue::new(0)`](crate::sync::Queue::new) (asyncio's `maxsize=0`):
+/// for no limit, use [`unbounded_channel`].
 ///
 /// # Examples
 ///
