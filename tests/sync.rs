@@ -866,3 +866,60 @@ fn a_lock_whose_holder_panicked_goes_to_the_next_waiter_unpoisoned() {
         );
     });
 }
+
+#[test]
+fn owned_permits_limit_spawned_tasks_and_a_cancelled_owned_waiter_passes_its_permit_on() {
+    let mut lp = EventLoop::new().unwrap();
+    let sem = Rc::new(Semaphore::new(1));
+    let inside = Rc::new(Cell::new(0));
+    let most = Rc::new(Cell::new(0));
+    // The caller takes each permit and hands it to the task it spawns.
+    let (s, i, m) = (sem.clone(), inside.clone(), most.clone());
+    let spawner = lp.spawn(async move {
+        let mut tasks = Vec::new();
+        for _ in 0..3 {
+            let permit = s.clone().acquire_owned().await;
+            let (i, m) = (i.clone(), m.clone());
+            tasks.push(corio::spawn(async move {
+                let _permit = permit;
+                i.set(i.get() + 1);
+                m.set(m.get().max(i.get()));
+                corio::yield_now().await;
+                i.set(i.get() - 1);
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+    });
+    settle(&mut lp);
+    assert!(spawner.is_done());
+    assert_eq!(most.get(), 1, "never two permit holders at once");
+    assert_eq!(sem.available_permits(), 1);
+
+    // python/cpython#90155 again, through acquire_owned.
+    sem.clone().try_acquire_owned().unwrap().forget();
+    assert_eq!(
+        Rc::strong_count(&sem),
+        1,
+        "a forgotten permit lets its Rc go"
+    );
+    let got = Rc::new(Cell::new(0));
+    let waiter = |lp: &mut EventLoop| {
+        let (sem, got) = (sem.clone(), got.clone());
+        lp.spawn(async move {
+            sem.acquire_owned().await.forget();
+            got.set(got.get() + 1);
+        })
+    };
+    let a = waiter(&mut lp);
+    let b = waiter(&mut lp);
+    settle(&mut lp);
+    sem.release(); // handed to A, A queued
+    assert!(a.cancel());
+    settle(&mut lp);
+    assert_eq!(got.get(), 1, "B got the permit A never used");
+    assert!(b.is_done());
+    assert_eq!(sem.available_permits(), 0);
+    assert_eq!(Rc::strong_count(&sem), 1);
+}

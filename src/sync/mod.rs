@@ -67,4 +67,6 @@ pub use queue::{
     Fifo, GenericQueue, Get, Join, Lifo, LifoQueue, Order, Priority, PriorityQueue, Put, Queue,
     QueueShutDown, TaskDoneError, TryGetError, TryPutError,
 };
-pub use semaphore::{Acquire, BoundedSemaphore, ReleaseError, Semaphore, SemaphorePermit};
+pub use semaphore::{
+    Acquire, BoundedSemaphore, OwnedSemaphorePermit, ReleaseError, Semaphore, SemaphorePermit,
+};

@@ -4,6 +4,7 @@ use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use super::wait_queue::{Ticket, WaitQueue};
@@ -13,8 +14,9 @@ struct State {
     /// Permits handed to waiters that have not run yet (they are neither
     /// free nor held by anybody's code).
     handed: usize,
-    /// Permits kept for good with [`SemaphorePermit::forget`]: what a
-    /// `BoundedSemaphore` may take back by hand.
+    /// Permits kept for good with [`SemaphorePermit::forget`] (or
+    /// [`OwnedSemaphorePermit::forget`]): what a `BoundedSemaphore` may
+    /// take back by hand.
     forgotten: usize,
     waiters: WaitQueue<()>,
 }
@@ -126,6 +128,54 @@ impl Semaphore {
             sem: self,
             ticket: None,
         }
+    }
+
+    /// Waits for a permit that owns an `Rc` of the semaphore instead of
+    /// borrowing it: one that can move into a spawned task (tokio's
+    /// `acquire_owned`). Cancel safe, as [`acquire`](Self::acquire).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    /// use corio::sync::Semaphore;
+    ///
+    /// corio::run(async {
+    ///     let limit = Rc::new(Semaphore::new(1));
+    ///     let permit = limit.clone().acquire_owned().await; // taken here ...
+    ///     let job = corio::spawn(async move {
+    ///         let _permit = permit; // ... held by the task ...
+    ///         corio::yield_now().await;
+    ///     });
+    ///     assert_eq!(limit.available_permits(), 0);
+    ///     job.await.unwrap();
+    ///     assert_eq!(limit.available_permits(), 1); // ... released when it ended
+    /// });
+    /// ```
+    pub async fn acquire_owned(self: Rc<Self>) -> OwnedSemaphorePermit {
+        // The borrowed permit's release moves to the owned one.
+        std::mem::forget(self.acquire().await);
+        OwnedSemaphorePermit { sem: Some(self) }
+    }
+
+    /// [`try_acquire`](Self::try_acquire), giving an owned permit (see
+    /// [`acquire_owned`](Self::acquire_owned)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    ///
+    /// let sem = Rc::new(corio::sync::Semaphore::new(1));
+    /// let permit = sem.clone().try_acquire_owned().unwrap();
+    /// assert!(sem.clone().try_acquire_owned().is_none());
+    /// drop(permit);
+    /// assert_eq!(sem.available_permits(), 1);
+    /// ```
+    #[must_use = "a permit is released as soon as it is dropped"]
+    pub fn try_acquire_owned(self: Rc<Self>) -> Option<OwnedSemaphorePermit> {
+        std::mem::forget(self.try_acquire()?);
+        Some(OwnedSemaphorePermit { sem: Some(self) })
     }
 
     /// A permit if one is free now and nobody waits in line before us.
@@ -340,6 +390,61 @@ impl Drop for SemaphorePermit<'_> {
 impl fmt::Debug for SemaphorePermit<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("SemaphorePermit")
+    }
+}
+
+/// A permit of a [`Semaphore`] that holds an `Rc` of it (from
+/// [`Semaphore::acquire_owned`]): `'static`, so it can move into a spawned
+/// task. Released when dropped.
+///
+/// # Examples
+///
+/// ```
+/// use std::rc::Rc;
+///
+/// let sem = Rc::new(corio::sync::Semaphore::new(1));
+/// let permit: corio::sync::OwnedSemaphorePermit = sem.clone().try_acquire_owned().unwrap();
+/// assert_eq!(sem.available_permits(), 0);
+/// drop(permit);
+/// assert_eq!(sem.available_permits(), 1);
+/// ```
+#[must_use = "a permit is released as soon as it is dropped"]
+pub struct OwnedSemaphorePermit {
+    /// `None` only once forgotten.
+    sem: Option<Rc<Semaphore>>,
+}
+
+impl OwnedSemaphorePermit {
+    /// Keeps the permit taken for good, as [`SemaphorePermit::forget`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    ///
+    /// let sem = Rc::new(corio::sync::Semaphore::new(1));
+    /// sem.clone().try_acquire_owned().unwrap().forget();
+    /// assert_eq!(sem.available_permits(), 0);
+    /// ```
+    pub fn forget(mut self) {
+        if let Some(sem) = self.sem.take() {
+            sem.state.borrow_mut().forgotten += 1;
+        }
+    }
+}
+
+impl Drop for OwnedSemaphorePermit {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(sem) = self.sem.take() {
+            sem.release();
+        }
+    }
+}
+
+impl fmt::Debug for OwnedSemaphorePermit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OwnedSemaphorePermit")
     }
 }
 
