@@ -9,6 +9,7 @@
 //! A callback waits in a slab until it runs, so its [`CallbackHandle`] can
 //! cancel it; `call_later` also arms a timer that queues it when due.
 
+use std::panic::Location;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -44,10 +45,18 @@ pub(crate) fn slot_mut(
 }
 
 impl Core {
-    fn insert_callback(&self, f: Box<dyn FnOnce()>, when: Option<Instant>) -> CallbackKey {
+    fn insert_callback(
+        &self,
+        f: Box<dyn FnOnce()>,
+        when: Option<Instant>,
+        site: Option<&'static Location<'static>>,
+    ) -> CallbackKey {
         let mut st = self.state.borrow_mut();
         let st = &mut *st;
         let seq = st.next_callback_seq;
+        if site.is_some() {
+            self.debug.callback_scheduled(seq, site);
+        }
         st.next_callback_seq += 1;
         let entry = st.callbacks.vacant_entry();
         let index =
@@ -61,12 +70,23 @@ impl Core {
         key
     }
 
-    pub(crate) fn call_soon(&self, f: Box<dyn FnOnce()>) -> CallbackKey {
-        self.insert_callback(f, None)
+    /// Queues `f`; `site` is where the user scheduled it (`None` for
+    /// corio's own callbacks), kept in debug mode for its reports.
+    pub(crate) fn call_soon(
+        &self,
+        f: Box<dyn FnOnce()>,
+        site: Option<&'static Location<'static>>,
+    ) -> CallbackKey {
+        self.insert_callback(f, None, site)
     }
 
-    pub(crate) fn call_at(&self, when: Instant, f: Box<dyn FnOnce()>) -> CallbackKey {
-        self.insert_callback(f, Some(when))
+    pub(crate) fn call_at(
+        &self,
+        when: Instant,
+        f: Box<dyn FnOnce()>,
+        site: Option<&'static Location<'static>>,
+    ) -> CallbackKey {
+        self.insert_callback(f, Some(when), site)
     }
 
     /// Cancels a callback that has not run yet. Returns whether it was
@@ -82,6 +102,7 @@ impl Core {
             let timer = slot.timer.and_then(|timer| st.timers.cancel(timer));
             (slot, timer)
         };
+        self.debug.callback_site(key.seq);
         self.drop_reported(removed);
         true
     }
@@ -93,8 +114,12 @@ impl Core {
     /// Debug mode: a callback held the loop for `took`.
     #[cold]
     pub(crate) fn report_slow_callback(&self, took: std::time::Duration) {
+        let what = match self.debug.running_callback.get() {
+            Some(site) => format!("the callback scheduled at {site}"),
+            None => "a callback".to_string(),
+        };
         let message = format!(
-            "a callback held the loop for {took:.0?} (slow_callback_duration is {:?})",
+            "{what} held the loop for {took:.0?} (slow_callback_duration is {:?})",
             self.debug.threshold()
         );
         self.report(Report::new(ReportKind::SlowCallback, message, None));
@@ -111,6 +136,10 @@ impl Core {
             }
             st.callbacks.remove(key.index as usize).f
         };
+        if watch.is_some() {
+            let site = self.debug.callback_site(key.seq);
+            self.debug.running_callback.set(site);
+        }
         let mut f = Some(f);
         watched(watch, &mut || {
             let Some(f) = f.take() else {
@@ -122,6 +151,7 @@ impl Core {
                 self.report(Report::new(ReportKind::CallbackPanic, message, None));
             }
         });
+        self.debug.running_callback.set(None);
         true
     }
 }
@@ -263,7 +293,7 @@ impl std::fmt::Debug for CallbackHandle {
 #[track_caller]
 pub fn call_soon(f: impl FnOnce() + 'static) -> CallbackHandle {
     let core = context::current("corio::call_soon");
-    let key = core.call_soon(Box::new(f));
+    let key = core.call_soon(Box::new(f), Some(Location::caller()));
     CallbackHandle::new(&core, key)
 }
 
@@ -322,6 +352,6 @@ pub fn call_later(delay: Duration, f: impl FnOnce() + 'static) -> CallbackHandle
 #[track_caller]
 pub fn call_at(when: Instant, f: impl FnOnce() + 'static) -> CallbackHandle {
     let core = context::current("corio::call_at");
-    let key = core.call_at(when, Box::new(f));
+    let key = core.call_at(when, Box::new(f), Some(Location::caller()));
     CallbackHandle::new(&core, key)
 }

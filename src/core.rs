@@ -451,7 +451,7 @@ impl Core {
                     }
                 }
                 RemoteItem::Callback(callback) => {
-                    self.call_soon(callback);
+                    self.call_soon(callback, None);
                 }
             }
         }
@@ -964,7 +964,10 @@ impl Core {
         }
     }
 
-    fn report_slow_poll(
+    /// Reports a slow poll of a task — or, with no `task`, of the main
+    /// future of `run_until_complete`.
+    #[cold]
+    pub(crate) fn report_slow_poll(
         &self,
         task: Option<(crate::task::TaskId, String)>,
         site: Option<&'static std::panic::Location<'static>>,
@@ -975,18 +978,21 @@ impl Core {
             Some(site) => format!(", spawned at {site}"),
             None => String::new(),
         };
-        let name = task.as_ref().map_or("?", |(_, name)| name.as_str());
+        let who = match &task {
+            Some((_, name)) => format!("task {name:?}"),
+            None => "the main future".to_string(),
+        };
         let threshold = self.debug.threshold();
         let message = if polled {
             format!(
-                "a poll of task {name:?}{at} held the loop for {took:.0?} (slow_callback_duration \
+                "a poll of {who}{at} held the loop for {took:.0?} (slow_callback_duration \
                  is {threshold:?}): blocking work belongs in spawn_blocking, long loops need a \
                  yield_now().await"
             )
         } else {
             // Not a poll: the future of a cancelled task was dropped.
             format!(
-                "dropping cancelled task {name:?}{at} held the loop for {took:.0?} \
+                "dropping cancelled {who}{at} held the loop for {took:.0?} \
                  (slow_callback_duration is {threshold:?}): its future's destructors are slow"
             )
         };

@@ -164,8 +164,11 @@ impl EventLoop {
     /// assert_eq!(lp.run_once().callbacks_run, 1);
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn call_soon(&self, f: impl FnOnce() + 'static) -> CallbackHandle {
-        let key = self.core.call_soon(Box::new(f));
+        let key = self
+            .core
+            .call_soon(Box::new(f), Some(std::panic::Location::caller()));
         CallbackHandle::new(&self.core, key)
     }
 
@@ -190,6 +193,7 @@ impl EventLoop {
     /// assert!(ran_at.get().unwrap() >= start + Duration::from_millis(5));
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn call_later(&self, delay: Duration, f: impl FnOnce() + 'static) -> CallbackHandle {
         self.call_at(crate::time::deadline_after(delay), f)
     }
@@ -214,8 +218,11 @@ impl EventLoop {
     /// assert!(ran_at.get().unwrap() >= when, "never early");
     /// # Ok::<(), std::io::Error>(())
     /// ```
+    #[track_caller]
     pub fn call_at(&self, when: Instant, f: impl FnOnce() + 'static) -> CallbackHandle {
-        let key = self.core.call_at(when, Box::new(f));
+        let key = self
+            .core
+            .call_at(when, Box::new(f), Some(std::panic::Location::caller()));
         CallbackHandle::new(&self.core, key)
     }
 
@@ -823,10 +830,13 @@ impl EventLoop {
             return false;
         }
         let watched = core.debug.watching();
-        if watched {
+        let started = if watched {
             core.debug.stall.progress();
             core.debug.poll_started(None);
-        }
+            Some(Instant::now())
+        } else {
+            None
+        };
         let waker = waker_ref(&root.waker);
         let mut cx = Context::from_waker(&waker);
         let polling = core.begin_polling(key, &root.waker);
@@ -834,8 +844,11 @@ impl EventLoop {
         if polling.end() && !root.done {
             core.schedule(key);
         }
-        if watched {
+        if let Some(started) = started {
             core.debug.poll_ended(None);
+            if let Some(took) = core.debug.too_slow(started) {
+                core.report_slow_poll(None, None, took, true);
+            }
         }
         core.counters.polled(1);
         root.done

@@ -471,9 +471,15 @@ impl<Y, A> fmt::Debug for Yield<'_, Y, A> {
 /// `Gen::new` keeps the body's own type (`F`), so each resume is a direct,
 /// inlinable call. [`boxed`](Gen::boxed) erases it: `Gen<Y, R, A>` (the
 /// default `F`) is one type for every body, so different generators can
-/// share a `Vec` or a `VecDeque` (the `round_robin` example). Dropping a generator part-way drops its body and
-/// runs the destructors of whatever it holds (Python's `close()`). A panic
-/// in the body propagates out of `resume`, and the generator is finished.
+/// share a `Vec` or a `VecDeque` (the `round_robin` example).
+///
+/// Dropping a generator part-way drops its body and runs the destructors
+/// of whatever it holds (Python's `close()`), in Rust's order: the body's
+/// live locals last declared first. So in a pipeline whose stage loops
+/// `for x in source` below a clean-up guard, `source` (declared later) is
+/// dropped — its own clean-up run — before the stage's guard; Python runs
+/// the stage's `finally` first and closes `source` after. A panic in the
+/// body propagates out of `resume`, and the generator is finished.
 ///
 /// # Examples
 ///

@@ -304,7 +304,7 @@ impl LoopHandle {
         });
         match here.flatten() {
             Some(core) => {
-                core.call_soon(Box::new(f));
+                core.call_soon(Box::new(f), None);
                 true
             }
             None => self.shared.push_remote_callback(Box::new(f)).is_ok(),

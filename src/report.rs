@@ -231,7 +231,9 @@ impl fmt::Display for Report {
             (ReportKind::DestroyedPending, _) => {
                 write!(f, "destroyed but pending: {}", self.message)
             }
-            (ReportKind::Stall, _) => write!(f, "stalled? {}", self.message),
+            // A proven stall says "would block forever"; one not proven
+            // says "stalled?" itself.
+            (ReportKind::Stall, _) => f.write_str(&self.message),
             (ReportKind::DestructorPanic, _) => write!(
                 f,
                 "a destructor panicked while corio dropped it: {}",

@@ -98,15 +98,14 @@ fn well_behaved_tasks_are_not_reported() {
 #[test]
 fn a_slow_callback_is_reported_and_nothing_is_reported_with_debug_off() {
     let (mut lp, reports) = debug_loop();
+    let line = line!() + 1;
     lp.call_soon(|| std::thread::sleep(Duration::from_millis(120)));
     lp.run_once();
     assert_eq!(reports.borrow().len(), 1);
     assert_eq!(reports.borrow()[0].kind(), ReportKind::SlowCallback);
-    assert!(
-        reports.borrow()[0]
-            .to_string()
-            .starts_with("slow: a callback held the loop")
-    );
+    let text = reports.borrow()[0].to_string();
+    let expected = format!("slow: the callback scheduled at tests/debug_mode.rs:{line}:");
+    assert!(text.starts_with(&expected), "{text}");
 
     lp.set_debug(false);
     lp.call_soon(|| std::thread::sleep(Duration::from_millis(120)));
@@ -231,4 +230,38 @@ fn a_gather_of_many_children_woken_one_at_a_time_stays_linear_in_debug_mode() {
     });
     let took = began.elapsed();
     assert!(took < Duration::from_secs(4), "took {took:?}");
+}
+
+#[test]
+fn a_slow_call_later_callback_names_where_it_was_scheduled() {
+    let (mut lp, reports) = debug_loop();
+    let line = lp.run_until_complete(async {
+        let line = line!() + 1;
+        corio::call_later(Duration::from_millis(1), || {
+            std::thread::sleep(Duration::from_millis(120))
+        });
+        corio::time::sleep(Duration::from_millis(5)).await;
+        line
+    });
+    let reports = reports.borrow();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    let text = reports[0].to_string();
+    let expected = format!("the callback scheduled at tests/debug_mode.rs:{line}:");
+    assert!(text.contains(&expected), "{text}");
+}
+
+#[test]
+fn a_slow_poll_of_the_main_future_is_reported() {
+    let (mut lp, reports) = debug_loop();
+    lp.run_until_complete(async {
+        std::thread::sleep(Duration::from_millis(120)); // blocking, in the main future
+    });
+    let reports = reports.borrow();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0].kind(), ReportKind::SlowCallback);
+    let text = reports[0].to_string();
+    assert!(
+        text.starts_with("slow: a poll of the main future held the loop"),
+        "{text}"
+    );
 }

@@ -419,3 +419,52 @@ fn a_task_dumping_from_its_destructor_while_cancelled_is_running_not_waiting_on_
         "its own code is running (its future is being dropped), not parked with nobody to wake it"
     );
 }
+
+#[test]
+fn waits_on_each_kind_of_queue_and_on_a_channel_are_named_as_the_program_names_them() {
+    let mut lp = debug_loop();
+    lp.run_until_complete(async {
+        let lifo = Rc::new(corio::sync::LifoQueue::<u8>::new(0));
+        let prio = Rc::new(corio::sync::PriorityQueue::<u8>::new(0));
+        let full = Rc::new(Queue::<u8>::new(1));
+        full.put_nowait(0).unwrap();
+        let (tx, mut rx) = corio::sync::mpsc::channel::<u8>(1);
+        let (_tx2, mut rx2) = corio::sync::mpsc::channel::<u8>(1);
+        tx.try_send(0).unwrap(); // full: the next send waits
+
+        let l = Rc::clone(&lifo);
+        let on_lifo = corio::spawn(async move { l.get().await });
+        let p = Rc::clone(&prio);
+        let on_prio = corio::spawn(async move { p.get().await });
+        let f = Rc::clone(&full);
+        let on_put = corio::spawn(async move { f.put(1).await.unwrap() });
+        let on_send = corio::spawn(async move { tx.send(1).await.unwrap() });
+        let on_recv = corio::spawn(async move { rx2.recv().await });
+        corio::yield_now().await;
+
+        let dump = corio::debug::dump();
+        let kind = |task: corio::TaskId| kinds(&dump.task(task).unwrap().waiting_on);
+        assert_eq!(kind(on_lifo.id()), ["LifoQueue.get"]);
+        assert_eq!(kind(on_prio.id()), ["PriorityQueue.get"]);
+        assert_eq!(kind(on_put.id()), ["Queue.put"]);
+        assert_eq!(kind(on_send.id()), ["mpsc.send"]);
+        assert_eq!(kind(on_recv.id()), ["mpsc.recv"]);
+        let table = dump.to_string();
+        for name in [
+            "LifoQueue.get#",
+            "PriorityQueue.get#",
+            "mpsc.send#",
+            "mpsc.recv#",
+        ] {
+            assert!(table.contains(name), "{name} missing from\n{table}");
+        }
+        assert_eq!(rx.recv().await, Some(0));
+        for task in [on_lifo, on_prio] {
+            task.cancel();
+        }
+        on_recv.cancel();
+        full.get().await.unwrap();
+        on_put.await.unwrap();
+        on_send.await.unwrap();
+    });
+}

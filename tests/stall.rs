@@ -68,7 +68,7 @@ fn a_run_once_turn_that_nothing_could_ever_end_is_idle_and_reported_in_debug_mod
         let reports: Vec<_> = reports
             .borrow()
             .iter()
-            .map(|r| (r.kind(), r.message().to_owned()))
+            .map(|r| (r.kind(), r.to_string()))
             .collect();
         drop(task);
         tx.send((first.idle, second.idle, reports)).unwrap();
@@ -81,7 +81,7 @@ fn a_run_once_turn_that_nothing_could_ever_end_is_idle_and_reported_in_debug_mod
     assert_eq!(reports[0].0, ReportKind::Stall);
     assert!(
         reports[0].1.starts_with("run_once would block forever"),
-        "{reports:?}"
+        "proven, so no \"stalled?\" before it: {reports:?}"
     );
     assert!(reports[0].1.contains("\"waiter\""), "{reports:?}");
 }
@@ -185,6 +185,11 @@ fn past_the_grace_an_unproven_stall_is_reported_once_and_the_loop_keeps_waiting(
     let text = reports[0].message();
     assert!(text.contains("1 LoopHandle(s) are alive"), "{text}");
     assert!(text.contains("the main future waits on Event#"), "{text}");
+    let shown = reports[0].to_string();
+    assert!(
+        shown.starts_with("stalled? the main future has waited"),
+        "{shown}"
+    );
 }
 
 #[test]

@@ -596,7 +596,7 @@ fn waits_on(link: Link) -> &'static str {
         Link::Queue => "Queue.get#",
         Link::Semaphore => "Semaphore#",
         Link::Oneshot => "oneshot#",
-        Link::Mpsc => "Queue.get#",
+        Link::Mpsc => "mpsc.recv#",
         Link::Condition => "Condition#",
         Link::Handle => "task ",
     }

@@ -9,11 +9,13 @@
 //! * **Debug mode** (asyncio's `loop.set_debug(True)`):
 //!   [`EventLoop::set_debug`](crate::EventLoop::set_debug), or
 //!   `CORIO_DEBUG=1` in the environment when the loop is created. Then:
-//!   - a task poll or a callback that holds the loop for
+//!   - a task poll (the main future's included) or a callback that holds
+//!     the loop for
 //!     [`slow_callback_duration`](crate::EventLoop::set_slow_callback_duration)
 //!     (100 ms) or longer is reported ([`ReportKind::SlowCallback`]) — a
-//!     task's report names it and, if it was spawned in debug mode, where
-//!     (the main future's polls are not timed);
+//!     task's report names it and, if it was spawned in debug mode, where;
+//!     a `call_soon`/`call_later`/`call_at` callback's names where it was
+//!     scheduled;
 //!   - tasks still pending when a loop is dropped are listed
 //!     ([`ReportKind::DestroyedPending`]; [`corio::run`](crate::run) cancels
 //!     them in order first, and a loop dropped by a panic stays quiet);
@@ -150,6 +152,11 @@ pub(crate) struct Debug {
     /// was traced already (the task finished in it).
     in_poll: Cell<Option<TaskKey>>,
     poll_closed: Cell<bool>,
+    /// Where each pending `call_soon`/`call_later`/`call_at` callback was
+    /// scheduled, by its sequence number (debug mode only).
+    callback_sites: RefCell<HashMap<u64, &'static Location<'static>>>,
+    /// The site of the callback running now, for a slow-callback report.
+    pub(crate) running_callback: Cell<Option<&'static Location<'static>>>,
 }
 
 impl Debug {
@@ -172,6 +179,8 @@ impl Debug {
             trace: Recorder::default(),
             in_poll: Cell::new(None),
             poll_closed: Cell::new(false),
+            callback_sites: RefCell::new(HashMap::new()),
+            running_callback: Cell::new(None),
         }
     }
 
@@ -185,7 +194,25 @@ impl Debug {
         self.set_flag(DEBUG, on);
         if !on {
             self.tasks.borrow_mut().clear();
+            self.callback_sites.borrow_mut().clear();
         }
+    }
+
+    /// Debug mode: a callback numbered `seq` was scheduled at `site`.
+    pub(crate) fn callback_scheduled(&self, seq: u64, site: Option<&'static Location<'static>>) {
+        if let Some(site) = site.filter(|_| self.is_on()) {
+            self.callback_sites.borrow_mut().insert(seq, site);
+        }
+    }
+
+    /// Forgets (and gives) where the callback numbered `seq` was
+    /// scheduled: it runs now, or was cancelled.
+    pub(crate) fn callback_site(&self, seq: u64) -> Option<&'static Location<'static>> {
+        let mut sites = self.callback_sites.borrow_mut();
+        if sites.is_empty() {
+            return None;
+        }
+        sites.remove(&seq)
     }
 
     pub(crate) fn set_trace(&self, on: bool) {

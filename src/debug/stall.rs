@@ -179,7 +179,7 @@ impl Core {
             String::new()
         };
         let message = format!(
-            "the main future has waited {waited:.1?} with nothing ready, no timer armed and no \
+            "stalled? the main future has waited {waited:.1?} with nothing ready, no timer armed and no \
              I/O awaited;{handles} something outside corio's sight (another thread, a future \
              that keeps wakers) may still wake it, so the loop keeps waiting. Who waits on \
              what:\n{}\n{dump}",

@@ -35,7 +35,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
-use super::queue::{Put, Queue, QueueShutDown};
+use super::queue::{Put, Queue, QueueShutDown, Waits};
 use super::wait_queue::Ticket;
 
 /// The receiver is gone (or closed the channel); the value is given back.
@@ -187,7 +187,7 @@ pub fn unbounded_channel<T>() -> (Sender<T>, Receiver<T>) {
 
 fn make<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     let chan = Rc::new(Chan {
-        queue: Queue::new(capacity),
+        queue: Queue::with_waits(capacity, Waits::MPSC),
         senders: Cell::new(1),
     });
     (

@@ -30,6 +30,27 @@ pub trait Order<T>: sealed::Sealed {
     /// The queue's name in `Debug` output.
     #[doc(hidden)]
     const NAME: &'static str;
+    /// What debug dumps call a wait in `get`, `put` and `join`.
+    #[doc(hidden)]
+    const WAITS: Waits;
+}
+
+/// The names debug dumps give to a queue's three lines of waiters.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy)]
+pub struct Waits {
+    get: &'static str,
+    put: &'static str,
+    join: &'static str,
+}
+
+impl Waits {
+    /// An `mpsc` channel's: a channel, not a `Queue`, to its user.
+    pub(crate) const MPSC: Waits = Waits {
+        get: "mpsc.recv",
+        put: "mpsc.send",
+        join: "mpsc.join",
+    };
 }
 
 mod sealed {
@@ -96,14 +117,29 @@ impl sealed::Sealed for Priority {}
 impl<T> Order<T> for Fifo {
     type Store = VecDeque<T>;
     const NAME: &'static str = "Queue";
+    const WAITS: Waits = Waits {
+        get: "Queue.get",
+        put: "Queue.put",
+        join: "Queue.join",
+    };
 }
 impl<T> Order<T> for Lifo {
     type Store = Vec<T>;
     const NAME: &'static str = "LifoQueue";
+    const WAITS: Waits = Waits {
+        get: "LifoQueue.get",
+        put: "LifoQueue.put",
+        join: "LifoQueue.join",
+    };
 }
 impl<T: Ord> Order<T> for Priority {
     type Store = BinaryHeap<Reverse<T>>;
     const NAME: &'static str = "PriorityQueue";
+    const WAITS: Waits = Waits {
+        get: "PriorityQueue.get",
+        put: "PriorityQueue.put",
+        join: "PriorityQueue.join",
+    };
 }
 
 impl<T> Store<T> for VecDeque<T> {
@@ -452,16 +488,21 @@ impl<T, O: Order<T>> GenericQueue<T, O> {
     /// assert_eq!(queue.maxsize(), 10);
     /// ```
     pub fn new(maxsize: usize) -> GenericQueue<T, O> {
+        GenericQueue::with_waits(maxsize, O::WAITS)
+    }
+
+    /// A queue whose waits debug dumps call by `waits`' names.
+    pub(crate) fn with_waits(maxsize: usize, waits: Waits) -> GenericQueue<T, O> {
         GenericQueue {
             state: RefCell::new(State {
                 items: O::Store::default(),
                 maxsize,
                 reserved: 0,
                 claimed: 0,
-                getters: WaitQueue::new("Queue.get"),
-                putters: WaitQueue::new("Queue.put"),
+                getters: WaitQueue::new(waits.get),
+                putters: WaitQueue::new(waits.put),
                 unfinished: 0,
-                joiners: WaitQueue::new("Queue.join"),
+                joiners: WaitQueue::new(waits.join),
                 shut_down: false,
                 _item: PhantomData,
             }),

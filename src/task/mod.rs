@@ -86,6 +86,13 @@ pub enum TaskError {
     /// (asyncio's `CancelledError`, gevent's `GreenletExit`).
     Cancelled,
     /// The task's future panicked. The loop went on; the panic is here.
+    ///
+    /// Rust's panic hook has already printed `thread '..' panicked at ..`
+    /// to stderr when the panic happened — before anybody could know it
+    /// would be handled (asyncio's `gather(return_exceptions=True)` prints
+    /// nothing). A program that expects panics and wants quiet installs
+    /// its own hook with `std::panic::set_hook`. corio adds its own report
+    /// only for a panic that nobody retrieved.
     Panicked(PanicError),
 }
 
@@ -665,8 +672,9 @@ impl<T: 'static> Task<T> {
     }
 
     /// Lets the task run on without its handle — the same as dropping it,
-    /// said out loud (`Task` is `#[must_use]`, so `let _ = spawn(..)` is
-    /// flagged).
+    /// said out loud. (`Task` is `#[must_use]`: rustc warns about a bare
+    /// `spawn(..);` statement, but not about `let _ = spawn(..)`, which
+    /// only clippy's `let_underscore_future` flags.)
     ///
     /// # Examples
     ///
