@@ -468,3 +468,46 @@ fn waits_on_each_kind_of_queue_and_on_a_channel_are_named_as_the_program_names_t
         on_send.await.unwrap();
     });
 }
+
+#[test]
+fn a_held_lock_names_its_holder_so_a_lock_order_deadlock_shows_both_sides() {
+    let mut lp = debug_loop();
+    lp.run_until_complete(async {
+        let a = Rc::new(Lock::new(()));
+        let b = Rc::new(Lock::new(()));
+        let transfer = |name: &str, first: Rc<Lock<()>>, second: Rc<Lock<()>>| {
+            Builder::new().name(name).spawn(async move {
+                let _one = first.lock().await;
+                corio::yield_now().await; // the other takes its first lock
+                let _two = second.lock().await;
+            })
+        };
+        let t1 = transfer("transfer-1", Rc::clone(&a), Rc::clone(&b));
+        let t2 = transfer("transfer-2", Rc::clone(&b), Rc::clone(&a));
+        for _ in 0..3 {
+            corio::yield_now().await;
+        }
+        let table = corio::debug::dump().to_string();
+        let (one, two) = (t1.id().as_u64(), t2.id().as_u64());
+        assert!(
+            table.contains(&format!("Lock#1 is held by task {one} \"transfer-1\"")),
+            "{table}"
+        );
+        assert!(
+            table.contains(&format!("Lock#2 is held by task {two} \"transfer-2\"")),
+            "{table}"
+        );
+        t1.cancel();
+        t2.cancel();
+        corio::yield_now().await;
+        let table = corio::debug::dump().to_string();
+        assert!(!table.contains("is held by"), "released: {table}");
+        // Held by the main future itself.
+        let _guard = a.lock().await;
+        let table = corio::debug::dump().to_string();
+        assert!(
+            table.contains("Lock#1 is held by the main future"),
+            "{table}"
+        );
+    });
+}

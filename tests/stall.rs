@@ -386,6 +386,11 @@ fn two_locks_taken_in_opposite_orders_are_a_proven_stall() {
     assert!(text.contains("waits on Lock#2"), "{text}");
     assert!(text.contains("task 2 \"bob\" (spawned at"), "{text}");
     assert!(text.contains("waits on Lock#1"), "{text}");
+    assert!(
+        text.contains("Lock#1 is held by task 1 \"alice\""),
+        "{text}"
+    );
+    assert!(text.contains("Lock#2 is held by task 2 \"bob\""), "{text}");
 }
 
 #[test]

@@ -73,8 +73,13 @@ fn a_newcomer_does_not_barge_ahead_of_a_waiter_that_was_handed_a_permit() {
 
 #[test]
 fn a_semaphore_waiter_cancelled_after_a_release_woke_it_passes_the_permit_on() {
-    // python/cpython#90155: the release wakes A; A is cancelled before it
-    // runs; the permit must not vanish.
+    a_waiter_handed_a_permit_then_cancelled_passes_it_on(false);
+}
+
+/// python/cpython#90155: the release wakes A; A is cancelled before it
+/// runs; the permit must not vanish. Through `acquire` or, if `owned`,
+/// `acquire_owned`.
+fn a_waiter_handed_a_permit_then_cancelled_passes_it_on(owned: bool) {
     let mut lp = EventLoop::new().unwrap();
     let sem = Rc::new(Semaphore::new(1));
     sem.try_acquire().unwrap().forget(); // the one permit is taken
@@ -82,7 +87,11 @@ fn a_semaphore_waiter_cancelled_after_a_release_woke_it_passes_the_permit_on() {
     let spawn_waiter = |lp: &mut EventLoop| {
         let (sem, got) = (sem.clone(), got.clone());
         lp.spawn(async move {
-            sem.acquire().await.forget();
+            if owned {
+                sem.acquire_owned().await.forget();
+            } else {
+                sem.acquire().await.forget();
+            }
             got.set(got.get() + 1);
         })
     };
@@ -95,6 +104,7 @@ fn a_semaphore_waiter_cancelled_after_a_release_woke_it_passes_the_permit_on() {
     assert_eq!(got.get(), 1, "B got the permit A never used");
     assert!(b.is_done());
     assert_eq!(sem.available_permits(), 0);
+    assert_eq!(Rc::strong_count(&sem), 1, "no permit keeps the semaphore");
 }
 
 #[test]
@@ -897,29 +907,11 @@ fn owned_permits_limit_spawned_tasks_and_a_cancelled_owned_waiter_passes_its_per
     assert_eq!(most.get(), 1, "never two permit holders at once");
     assert_eq!(sem.available_permits(), 1);
 
-    // python/cpython#90155 again, through acquire_owned.
     sem.clone().try_acquire_owned().unwrap().forget();
     assert_eq!(
         Rc::strong_count(&sem),
         1,
         "a forgotten permit lets its Rc go"
     );
-    let got = Rc::new(Cell::new(0));
-    let waiter = |lp: &mut EventLoop| {
-        let (sem, got) = (sem.clone(), got.clone());
-        lp.spawn(async move {
-            sem.acquire_owned().await.forget();
-            got.set(got.get() + 1);
-        })
-    };
-    let a = waiter(&mut lp);
-    let b = waiter(&mut lp);
-    settle(&mut lp);
-    sem.release(); // handed to A, A queued
-    assert!(a.cancel());
-    settle(&mut lp);
-    assert_eq!(got.get(), 1, "B got the permit A never used");
-    assert!(b.is_done());
-    assert_eq!(sem.available_permits(), 0);
-    assert_eq!(Rc::strong_count(&sem), 1);
+    a_waiter_handed_a_permit_then_cancelled_passes_it_on(true);
 }

@@ -236,6 +236,9 @@ pub struct Dump {
     /// Some waker was found held more often than it has clones: the
     /// accounting cannot be trusted for a proof.
     inconsistent: bool,
+    /// Debug mode: who holds each `Lock` that is held, one line each
+    /// (`Lock#1 is held by task 2 "transfer"`), by the lock's number.
+    holders: Vec<(u64, String)>,
 }
 
 impl Dump {
@@ -405,6 +408,29 @@ impl Core {
             }
         }
 
+        // Who holds which lock.
+        let mut holders: Vec<(u64, String)> = self
+            .debug
+            .parked
+            .holds()
+            .into_iter()
+            .map(|hold| {
+                let by = match owner.get(&hold.waker) {
+                    Some(&key) if Some(key) == root_key => "the main future".to_string(),
+                    Some(&key) => match st.tasks.get(key.index as usize) {
+                        Some(slot) if slot.seq == key.seq => {
+                            format!("task {} {:?}", slot.id().as_u64(), slot.name())
+                        }
+                        _ => "a task that has finished".to_string(),
+                    },
+                    None => "code outside any task (a callback, say)".to_string(),
+                };
+                let line = format!("{}#{} is held by {by}", hold.kind, hold.object);
+                (hold.object, line)
+            })
+            .collect();
+        holders.sort();
+
         let mut inconsistent = false;
         // A row's status, and what it waits on if it waits.
         let mut status_of = |key: TaskKey, running: bool, done: bool, queued: bool| {
@@ -476,6 +502,7 @@ impl Core {
             taken_at,
             debug: self.debug.is_on(),
             inconsistent,
+            holders,
         }
     }
 }
@@ -524,6 +551,9 @@ impl Dump {
                 task.name,
                 list(&task.waiting_on)
             ));
+        }
+        for (_, line) in &self.holders {
+            out.push_str(&format!("  {line}\n"));
         }
         for cycle in self.await_cycles() {
             let names: Vec<String> = cycle
@@ -729,6 +759,9 @@ impl fmt::Display for Dump {
                 site,
                 waits(&t.waiting_on, t.status)
             )?;
+        }
+        for (_, line) in &self.holders {
+            writeln!(f, "{line}")?;
         }
         if !self.debug {
             writeln!(

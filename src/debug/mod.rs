@@ -29,7 +29,10 @@
 //! * **The dump**: [`EventLoop::dump`](crate::EventLoop::dump) or [`dump`]
 //!   lists every task with what it waits on: a timer and its deadline, a
 //!   socket direction, another task, or a sync primitive (`Event`,
-//!   `Semaphore`, `Queue` …, which report themselves in debug mode).
+//!   `Semaphore`, `Queue` …, which report themselves in debug mode). In
+//!   debug mode it also says who holds each held `Lock` (`Lock#1 is held
+//!   by task 2 "transfer"`), which makes a lock-order deadlock plain; the
+//!   stall report has the same lines.
 //! * **The stall report**: in debug mode, when the main future of
 //!   `run_until_complete` is pending and nothing is ready, no timer is
 //!   armed, no I/O is awaited and no thread-pool job submitted from this
@@ -98,7 +101,7 @@ use crate::task::TaskId;
 use crate::waker::TaskKey;
 
 pub use dump::{Dump, MainDump, Status, TaskDump, Waiting, dump};
-pub(crate) use park::{Number, ParkedWaker, Relays};
+pub(crate) use park::{HoldNote, Number, ParkedWaker, Relays, hold_note};
 pub(crate) use stall::{Stall, Verdict};
 pub(crate) use trace::Recorder;
 pub use trace::{TraceEvent, TraceKind};

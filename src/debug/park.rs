@@ -47,7 +47,18 @@ pub(crate) struct Parked {
 #[derive(Default)]
 struct Table {
     records: HashMap<u64, Record>,
+    /// Who holds which `Lock` (see [`hold_note`]).
+    holds: HashMap<u64, Hold>,
     next: u64,
+}
+
+/// A `Lock` held: by the task whose waker lives at `waker` (0: not a
+/// task's poll — a callback's `try_lock`, say).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Hold {
+    pub(crate) waker: usize,
+    pub(crate) kind: &'static str,
+    pub(crate) object: u64,
 }
 
 fn lock(table: &Mutex<Table>) -> MutexGuard<'_, Table> {
@@ -61,20 +72,64 @@ impl Parked {
     pub(crate) fn records(&self) -> Vec<Record> {
         lock(&self.table).records.values().cloned().collect()
     }
+
+    /// A copy of every hold.
+    pub(crate) fn holds(&self) -> Vec<Hold> {
+        lock(&self.table).holds.values().copied().collect()
+    }
 }
 
-/// Registers a waker clone while it lives; keep it beside the clone.
+/// Registers a waker clone (a [`Record`]) or a hold (a [`Hold`]) while
+/// it lives; keep it beside the clone, or in the guard. (One counter
+/// numbers both maps' entries, so an id names one entry in either.)
 pub(crate) struct ParkNote {
     table: Weak<Mutex<Table>>,
     id: u64,
 }
 
+/// The note of a [`Hold`]: a `Lock` guard keeps it.
+pub(crate) type HoldNote = ParkNote;
+
 impl Drop for ParkNote {
     fn drop(&mut self) {
         if let Some(table) = self.table.upgrade() {
-            lock(&table).records.remove(&self.id);
+            let mut table = lock(&table);
+            if table.records.remove(&self.id).is_none() {
+                table.holds.remove(&self.id);
+            }
         }
     }
+}
+
+/// A note that the task being polled now holds the primitive `object` of
+/// type `kind` — if a loop in debug mode runs on this thread (one load
+/// when none is). Keep it in the guard.
+#[inline]
+pub(crate) fn hold_note(kind: &'static str, object: &Number) -> Option<HoldNote> {
+    if !super::any_debug_loop() {
+        return None;
+    }
+    hold_note_slow(kind, object)
+}
+
+#[cold]
+#[inline(never)]
+fn hold_note_slow(kind: &'static str, object: &Number) -> Option<HoldNote> {
+    context::with_current(|core| {
+        if !core.debug.is_on() {
+            return None;
+        }
+        let hold = Hold {
+            waker: core.polling_waker_address(),
+            kind,
+            object: object_id(kind, object),
+        };
+        let (table, id) = register(&core.debug.parked.table, |t, id| {
+            t.holds.insert(id, hold);
+        });
+        Some(HoldNote { table, id })
+    })
+    .flatten()
 }
 
 impl std::fmt::Debug for ParkNote {
@@ -127,17 +182,25 @@ fn note_slow(
             object: object_id(kind, object),
             relays: relays(),
         };
-        let table = &core.debug.parked.table;
-        let mut locked = lock(table);
-        let id = locked.next;
-        locked.next += 1;
-        locked.records.insert(id, record);
-        Some(ParkNote {
-            table: Arc::downgrade(table),
-            id,
-        })
+        let (table, id) = register(&core.debug.parked.table, |t, id| {
+            t.records.insert(id, record);
+        });
+        Some(ParkNote { table, id })
     })
     .flatten()
+}
+
+/// Adds an entry to the loop's table under a fresh id (`add` puts it in
+/// the right map); gives what a note needs to take it out again.
+fn register(
+    table: &Arc<Mutex<Table>>,
+    add: impl FnOnce(&mut Table, u64),
+) -> (Weak<Mutex<Table>>, u64) {
+    let mut locked = lock(table);
+    let id = locked.next;
+    locked.next += 1;
+    add(&mut locked, id);
+    (Arc::downgrade(table), id)
 }
 
 /// A primitive's number among those of its kind on this thread, given the

@@ -118,6 +118,7 @@ impl<T> Lock<T> {
                 value,
                 _permit: permit,
                 lock: self,
+                _hold: self.sem.hold_note(),
             },
             Err(_) => unreachable!("corio: a Lock's value is borrowed only by its one guard"),
         }
@@ -232,6 +233,8 @@ pub struct LockGuard<'a, T> {
     value: RefMut<'a, T>,
     _permit: SemaphorePermit<'a>,
     lock: &'a Lock<T>,
+    /// Debug mode: who holds the lock, for the dump.
+    _hold: Option<crate::debug::HoldNote>,
 }
 
 impl<'a, T> LockGuard<'a, T> {

@@ -178,6 +178,16 @@ impl Semaphore {
         Some(OwnedSemaphorePermit { sem: Some(self) })
     }
 
+    /// Debug mode: a note that the task polled now holds a permit (the
+    /// `Lock`'s guard keeps one).
+    #[inline]
+    pub(crate) fn hold_note(&self) -> Option<crate::debug::HoldNote> {
+        if !crate::debug::any_debug_loop() {
+            return None;
+        }
+        self.state.borrow().waiters.hold_note()
+    }
+
     /// A permit if one is free now and nobody waits in line before us.
     ///
     /// # Examples

@@ -65,6 +65,12 @@ impl<T> WaitQueue<T> {
         }
     }
 
+    /// Debug mode: a note that the task polled now holds this primitive.
+    #[inline]
+    pub(crate) fn hold_note(&self) -> Option<crate::debug::HoldNote> {
+        crate::debug::hold_note(self.kind, &self.object)
+    }
+
     fn park(&self, waker: &Waker) -> ParkedWaker {
         ParkedWaker::new(self.kind, &self.object, waker)
     }
