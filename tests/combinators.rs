@@ -988,3 +988,56 @@ fn a_group_that_let_go_of_finished_children_still_joins_in_spawn_order_and_still
         assert!(slow.is_done());
     });
 }
+
+#[test]
+fn join_all_gives_every_failure_in_the_order_they_happened_and_takes_the_panics() {
+    // asyncio's ExceptionGroup: both failures of one turn, the panic
+    // taken (so not reported), the children the group cancelled left out.
+    assert!(!reports_unretrieved_panic(async {
+        let mut group = TaskGroup::<u8, &str>::new();
+        group.spawn(async {
+            corio::yield_now().await; // fails second
+            Err("later")
+        });
+        group.spawn(async { panic!("expected: first") });
+        group.spawn(async {
+            sleep(Duration::from_secs(60)).await; // cancelled by the group
+            Ok(3)
+        });
+        let errors = group.join_all().await.unwrap_err();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(
+            matches!(&errors[0], GroupError::Task(TaskError::Panicked(p)) if p.message() == "expected: first"),
+            "{errors:?}"
+        );
+        assert_eq!(errors[1], GroupError::Failed("later"));
+    }));
+}
+
+#[test]
+fn join_all_counts_a_child_cancelled_from_outside_but_not_the_ones_the_group_cancelled() {
+    corio::run(async {
+        let mut group = TaskGroup::<u8, &str>::new();
+        let victim = group.spawn(then_ok(sleep(Duration::from_secs(60))));
+        for _ in 0..3 {
+            group.spawn(then_ok(sleep(Duration::from_secs(60))));
+        }
+        corio::yield_now().await;
+        assert!(victim.cancel()); // from outside: a failure, which cancels the rest
+        assert_eq!(
+            group.join_all().await,
+            Err(vec![GroupError::Task(TaskError::Cancelled)])
+        );
+
+        let mut fine = TaskGroup::<u8, &str>::new();
+        fine.spawn(async { Ok(1) });
+        fine.spawn(async { Ok(2) });
+        assert_eq!(fine.join_all().await, Ok(vec![1, 2]));
+    });
+}
+
+/// A child that waits for `wait`, then succeeds with 0.
+async fn then_ok(wait: impl Future<Output = ()>) -> Result<u8, &'static str> {
+    wait.await;
+    Ok(0)
+}

@@ -53,9 +53,10 @@ impl<E: fmt::Debug + fmt::Display> std::error::Error for GroupError<E> {}
 /// group without joining it (or dropping the `join` future) cancels the
 /// children still running.
 ///
-/// Only the first failure is returned (asyncio gathers them all in an
-/// `ExceptionGroup`): a later child's panic is reported as unretrieved,
-/// to the exception handler, and a later `Err` is dropped. (A panic in
+/// `join` returns only the first failure: a later child's panic is
+/// reported as unretrieved, to the exception handler, and a later `Err`
+/// is dropped. [`join_all`](TaskGroup::join_all) returns them all, in the
+/// order they happened (asyncio's `ExceptionGroup`). (A panic in
 /// the destructor of a child the group cancelled reaches the exception
 /// handler too, as a `DestructorPanic`, as for any cancelled task: see
 /// [`set_exception_handler`](crate::EventLoop::set_exception_handler).)
@@ -154,7 +155,13 @@ pub struct TaskGroup<T: 'static, E: 'static> {
 #[derive(Default)]
 struct Failures {
     first: Cell<Option<usize>>,
-    children: RefCell<Vec<TaskRef>>,
+    /// Every child that failed, in the order their watchers saw it —
+    /// not those the group cancelled itself.
+    all: RefCell<Vec<usize>>,
+    /// By spawn index: did the group's own cancel end this child?
+    cancelled_by_group: RefCell<Vec<bool>>,
+    /// The children to cancel at the first failure, by spawn index.
+    children: RefCell<Vec<(usize, TaskRef)>>,
     /// Children whose watcher saw `Ok(Ok(_))`, not reaped yet.
     succeeded: RefCell<Vec<usize>>,
     /// The wakers of pending [`GroupFailed`] futures, each under its key.
@@ -164,15 +171,21 @@ struct Failures {
 impl Failures {
     /// Child `index` failed: the first one to do so cancels the others and
     /// wakes whoever awaits [`TaskGroup::failed`].
-    fn failed(&self, index: usize) {
+    fn failed(&self, index: usize, outcome_is_cancelled: bool) {
+        if outcome_is_cancelled && self.cancelled_by_group.borrow()[index] {
+            return; // the group's own doing, not a failure
+        }
+        self.all.borrow_mut().push(index);
         if self.first.get().is_some() {
             return;
         }
         self.first.set(Some(index));
         // Taken out first: a cancel runs destructors, which may reach here.
         let children = std::mem::take(&mut *self.children.borrow_mut());
-        for child in &children {
-            child.cancel();
+        for (child_index, child) in &children {
+            if child.cancel() {
+                self.cancelled_by_group.borrow_mut()[*child_index] = true;
+            }
         }
         let waiting = std::mem::take(&mut *self.waiting.borrow_mut());
         for (_, waker) in waiting {
@@ -293,18 +306,24 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
         let task = crate::spawn(future);
         let task_ref = task.task_ref();
         let index = self.tasks.len();
-        if self.failures.first.get().is_some() {
+        let failed_already = self.failures.first.get().is_some();
+        self.failures
+            .cancelled_by_group
+            .borrow_mut()
+            .push(failed_already);
+        if failed_already {
             task.cancel(); // the group has failed already: it joins no one
         } else {
-            self.failures.children.borrow_mut().push(task.task_ref());
+            self.failures
+                .children
+                .borrow_mut()
+                .push((index, task.task_ref()));
         }
         let failures = Rc::clone(&self.failures);
-        task.add_watcher(move |outcome| {
-            if matches!(outcome, Ok(Ok(_))) {
-                failures.succeeded.borrow_mut().push(index);
-            } else {
-                failures.failed(index);
-            }
+        task.add_watcher(move |outcome| match outcome {
+            Ok(Ok(_)) => failures.succeeded.borrow_mut().push(index),
+            Err(TaskError::Cancelled) => failures.failed(index, true),
+            _ => failures.failed(index, false),
         });
         self.tasks.push(Some(task));
         self.outputs.push(None);
@@ -344,7 +363,7 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
         self.failures
             .children
             .borrow_mut()
-            .retain(|child| !child.is_done());
+            .retain(|(_, child)| !child.is_done());
     }
 
     /// How many children were spawned.
@@ -441,6 +460,85 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
     /// ```
     pub async fn join(mut self) -> Result<Vec<T>, GroupError<E>> {
         let n = self.tasks.len();
+        let (outputs, mut errors, panicked) = self.settle().await;
+        // A child's done callbacks run before its handle has the outcome,
+        // so the first failure to happen is known by now (else: the first
+        // that `join` saw).
+        let failed = |index: usize| errors[index].is_some() || panicked[index];
+        let first = self
+            .failures
+            .first
+            .get()
+            .filter(|&index| failed(index))
+            .or_else(|| (0..n).find(|&index| failed(index)));
+        let Some(index) = first else {
+            return Ok(outputs.into_iter().flatten().collect());
+        };
+        match errors[index].take() {
+            Some(error) => Err(error),
+            None => Err(self.take_panic(index).await),
+        }
+    }
+
+    /// Like [`join`](Self::join), but gives every failure, in the order
+    /// they happened — asyncio's `ExceptionGroup`. As there, a child the
+    /// group cancelled because another failed is not a failure; one
+    /// cancelled from outside is. The panics are taken too, so none is
+    /// reported as unretrieved.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use corio::{GroupError, TaskGroup, time::sleep};
+    ///
+    /// corio::run(async {
+    ///     let mut group = TaskGroup::<u32, String>::new();
+    ///     group.spawn(async { Err("first".to_string()) });
+    ///     group.spawn(async { Err("second, in the same turn".to_string()) });
+    ///     group.spawn(async { sleep(Duration::from_secs(60)).await; Ok(3) }); // cancelled: no failure
+    ///     let errors = group.join_all().await.unwrap_err();
+    ///     assert_eq!(
+    ///         errors,
+    ///         [GroupError::Failed("first".into()), GroupError::Failed("second, in the same turn".into())]
+    ///     );
+    /// });
+    /// ```
+    pub async fn join_all(mut self) -> Result<Vec<T>, Vec<GroupError<E>>> {
+        let (outputs, mut errors, panicked) = self.settle().await;
+        // (A child's watcher runs before its handle has the outcome: by now
+        // every failure is listed, in the order it happened.)
+        let order = std::mem::take(&mut *self.failures.all.borrow_mut());
+        if order.is_empty() {
+            return Ok(outputs.into_iter().flatten().collect());
+        }
+        let mut all = Vec::with_capacity(order.len());
+        for index in order {
+            if let Some(error) = errors[index].take() {
+                all.push(error);
+            } else if panicked[index] {
+                all.push(self.take_panic(index).await);
+            }
+        }
+        Err(all)
+    }
+
+    /// The panic of child `index`, which `settle` left in its handle.
+    async fn take_panic(&mut self, index: usize) -> GroupError<E> {
+        let Some(task) = self.tasks[index].take() else {
+            unreachable!("corio: a panicked child keeps its handle until here")
+        };
+        match task.await {
+            Err(e) => GroupError::Task(e),
+            Ok(_) => unreachable!("corio: a child that panicked has no output"),
+        }
+    }
+
+    /// Waits for every child: the outputs and the failures (a panic stays
+    /// in its handle, flagged in the third list), by spawn index.
+    #[allow(clippy::type_complexity)]
+    async fn settle(&mut self) -> (Vec<Option<T>>, Vec<Option<GroupError<E>>>, Vec<bool>) {
+        let n = self.tasks.len();
         let wake = WakeSet::new(n);
         let mut outputs: Vec<Option<T>> = std::mem::take(&mut self.outputs);
         let mut errors: Vec<Option<GroupError<E>>> = (0..n).map(|_| None).collect();
@@ -493,29 +591,7 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
             }
         })
         .await;
-        // A child's done callbacks run before its handle has the outcome,
-        // so the first failure to happen is known by now (else: the first
-        // that `join` saw).
-        let failed = |index: usize| errors[index].is_some() || panicked[index];
-        let first = self
-            .failures
-            .first
-            .get()
-            .filter(|&index| failed(index))
-            .or_else(|| (0..n).find(|&index| failed(index)));
-        let Some(index) = first else {
-            return Ok(outputs.into_iter().flatten().collect());
-        };
-        if let Some(error) = errors[index].take() {
-            return Err(error);
-        }
-        let Some(task) = self.tasks[index].take() else {
-            unreachable!("corio: a panicked child keeps its handle until here")
-        };
-        match task.await {
-            Err(e) => Err(GroupError::Task(e)),
-            Ok(_) => unreachable!("corio: a child that panicked has no output"),
-        }
+        (outputs, errors, panicked)
     }
 }
 
