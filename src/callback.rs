@@ -54,7 +54,7 @@ impl Core {
         let mut st = self.state.borrow_mut();
         let st = &mut *st;
         let seq = st.next_callback_seq;
-        if site.is_some() {
+        if site.is_some() && self.debug.is_on() {
             self.debug.callback_scheduled(seq, site);
         }
         st.next_callback_seq += 1;

@@ -266,12 +266,6 @@ impl Core {
         polled
     }
 
-    /// The address of the waker of the task (or main future) being polled
-    /// now — as `Waker::data` gives it — or 0 outside a poll.
-    pub(crate) fn polling_waker_address(&self) -> usize {
-        self.polling_waker.get() as usize
-    }
-
     /// Takes one socket operation from the current poll's budget; false
     /// when it is used up: the caller then wakes its task and returns
     /// `Pending` instead of doing the operation.
@@ -1131,6 +1125,7 @@ impl Core {
             )
         };
         let (callback_lists, join_wakers, freed, unseen, ready, callbacks, timers) = leftovers;
+        self.debug.forget_callback_sites();
         for report in unseen {
             self.report(report);
         }

@@ -1041,3 +1041,18 @@ async fn then_ok(wait: impl Future<Output = ()>) -> Result<u8, &'static str> {
     wait.await;
     Ok(0)
 }
+
+#[test]
+fn join_all_leaves_out_a_child_spawned_after_the_group_failed() {
+    corio::run(async {
+        let mut group = TaskGroup::<u8, &str>::new();
+        let failed = group.failed();
+        group.spawn(async { Err("boom") });
+        failed.await;
+        group.spawn(async { Ok(1) }); // cancelled at once: the group failed
+        assert_eq!(
+            group.join_all().await,
+            Err(vec![GroupError::Failed("boom")])
+        );
+    });
+}

@@ -511,3 +511,46 @@ fn a_held_lock_names_its_holder_so_a_lock_order_deadlock_shows_both_sides() {
         );
     });
 }
+
+#[test]
+fn a_lock_holder_that_sleeps_is_still_named_when_its_waker_went_back_to_the_pool() {
+    // A sleeping task keeps no waker clone (its timer names it by key):
+    // its waker may serve the next task spawned — which must not be
+    // taken for the holder.
+    let mut lp = debug_loop();
+    lp.run_until_complete(async {
+        let lock = Rc::new(Lock::new(()));
+        let l = Rc::clone(&lock);
+        let holder = Builder::new().name("holder").spawn(async move {
+            let _guard = l.lock().await;
+            corio::time::sleep(Duration::from_secs(60)).await;
+        });
+        corio::yield_now().await; // the holder takes the lock and sleeps
+        let l = Rc::clone(&lock);
+        let waiter = Builder::new()
+            .name("waiter")
+            .spawn(async move { drop(l.lock().await) });
+        corio::yield_now().await;
+        let table = corio::debug::dump().to_string();
+        let line = format!("Lock#1 is held by task {} \"holder\"", holder.id().as_u64());
+        assert!(table.contains(&line), "{table}");
+        holder.cancel();
+        waiter.await.unwrap();
+    });
+}
+
+#[test]
+fn a_lock_taken_by_a_callback_is_held_by_code_outside_any_task() {
+    let mut lp = debug_loop();
+    lp.run_until_complete(async {
+        let lock = Rc::new(Lock::new(()));
+        let l = Rc::clone(&lock);
+        corio::call_soon(move || std::mem::forget(l.try_lock().unwrap()));
+        corio::yield_now().await;
+        let table = corio::debug::dump().to_string();
+        assert!(
+            table.contains("Lock#1 is held by code outside any task"),
+            "{table}"
+        );
+    });
+}

@@ -1,6 +1,7 @@
 //! `TaskGroup`: structured concurrency (asyncio's `TaskGroup`).
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
 use std::fmt;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -158,8 +159,10 @@ struct Failures {
     /// Every child that failed, in the order their watchers saw it —
     /// not those the group cancelled itself.
     all: RefCell<Vec<usize>>,
-    /// By spawn index: did the group's own cancel end this child?
-    cancelled_by_group: RefCell<Vec<bool>>,
+    /// The children the group's own cancel ended, by spawn index (none
+    /// before the first failure: a long-lived group keeps no per-child
+    /// entry here).
+    cancelled_by_group: RefCell<HashSet<usize>>,
     /// The children to cancel at the first failure, by spawn index.
     children: RefCell<Vec<(usize, TaskRef)>>,
     /// Children whose watcher saw `Ok(Ok(_))`, not reaped yet.
@@ -172,7 +175,7 @@ impl Failures {
     /// Child `index` failed: the first one to do so cancels the others and
     /// wakes whoever awaits [`TaskGroup::failed`].
     fn failed(&self, index: usize, outcome_is_cancelled: bool) {
-        if outcome_is_cancelled && self.cancelled_by_group.borrow()[index] {
+        if outcome_is_cancelled && self.cancelled_by_group.borrow().contains(&index) {
             return; // the group's own doing, not a failure
         }
         self.all.borrow_mut().push(index);
@@ -180,13 +183,16 @@ impl Failures {
             return;
         }
         self.first.set(Some(index));
-        // Taken out first: a cancel runs destructors, which may reach here.
+        // (A cancel only marks the child and queues it: its future is
+        // dropped, and its watcher runs, on a later turn.)
         let children = std::mem::take(&mut *self.children.borrow_mut());
+        let mut cancelled = self.cancelled_by_group.borrow_mut();
         for (child_index, child) in &children {
             if child.cancel() {
-                self.cancelled_by_group.borrow_mut()[*child_index] = true;
+                cancelled.insert(*child_index);
             }
         }
+        drop(cancelled);
         let waiting = std::mem::take(&mut *self.waiting.borrow_mut());
         for (_, waker) in waiting {
             waker.wake();
@@ -306,13 +312,10 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
         let task = crate::spawn(future);
         let task_ref = task.task_ref();
         let index = self.tasks.len();
-        let failed_already = self.failures.first.get().is_some();
-        self.failures
-            .cancelled_by_group
-            .borrow_mut()
-            .push(failed_already);
-        if failed_already {
-            task.cancel(); // the group has failed already: it joins no one
+        if self.failures.first.get().is_some() {
+            // The group has failed already: it joins no one.
+            task.cancel();
+            self.failures.cancelled_by_group.borrow_mut().insert(index);
         } else {
             self.failures
                 .children
@@ -543,9 +546,10 @@ impl<T: 'static, E: 'static> TaskGroup<T, E> {
         let mut outputs: Vec<Option<T>> = std::mem::take(&mut self.outputs);
         let mut errors: Vec<Option<GroupError<E>>> = (0..n).map(|_| None).collect();
         // A child that panicked keeps its outcome in its handle until the
-        // end: only the failure `join` returns is taken; the handles of any
-        // other panics are dropped with the group, which reports them as
-        // panics nobody saw — also when this future is dropped mid-way.
+        // end: only the failures `join` or `join_all` return are taken;
+        // the handles of any other panics are dropped with the group, which
+        // reports them as panics nobody saw — also when this future is
+        // dropped mid-way.
         let mut panicked = vec![false; n];
         let mut remaining = self.tasks.iter().flatten().count();
         let mut woken = Vec::new();

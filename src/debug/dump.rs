@@ -415,9 +415,9 @@ impl Core {
             .holds()
             .into_iter()
             .map(|hold| {
-                let by = match owner.get(&hold.waker) {
-                    Some(&key) if Some(key) == root_key => "the main future".to_string(),
-                    Some(&key) => match st.tasks.get(key.index as usize) {
+                let by = match hold.task {
+                    Some(key) if Some(key) == root_key => "the main future".to_string(),
+                    Some(key) => match st.tasks.get(key.index as usize) {
                         Some(slot) if slot.seq == key.seq => {
                             format!("task {} {:?}", slot.id().as_u64(), slot.name())
                         }
@@ -551,9 +551,6 @@ impl Dump {
                 task.name,
                 list(&task.waiting_on)
             ));
-        }
-        for (_, line) in &self.holders {
-            out.push_str(&format!("  {line}\n"));
         }
         for cycle in self.await_cycles() {
             let names: Vec<String> = cycle

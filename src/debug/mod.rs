@@ -202,10 +202,17 @@ impl Debug {
     }
 
     /// Debug mode: a callback numbered `seq` was scheduled at `site`.
+    #[cold]
     pub(crate) fn callback_scheduled(&self, seq: u64, site: Option<&'static Location<'static>>) {
         if let Some(site) = site.filter(|_| self.is_on()) {
             self.callback_sites.borrow_mut().insert(seq, site);
         }
+    }
+
+    /// Forgets where every callback was scheduled (the loop closes: its
+    /// callbacks are dropped unrun).
+    pub(crate) fn forget_callback_sites(&self) {
+        self.callback_sites.borrow_mut().clear();
     }
 
     /// Forgets (and gives) where the callback numbered `seq` was

@@ -52,11 +52,13 @@ struct Table {
     next: u64,
 }
 
-/// A `Lock` held: by the task whose waker lives at `waker` (0: not a
-/// task's poll — a callback's `try_lock`, say).
+/// A `Lock` held: by the task (or main future) whose poll took it —
+/// `None`: not a poll (a callback's `try_lock`, say). By key, not by
+/// waker: a parked task's waker may go back to the pool and serve
+/// another task.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Hold {
-    pub(crate) waker: usize,
+    pub(crate) task: Option<crate::waker::TaskKey>,
     pub(crate) kind: &'static str,
     pub(crate) object: u64,
 }
@@ -120,7 +122,7 @@ fn hold_note_slow(kind: &'static str, object: &Number) -> Option<HoldNote> {
             return None;
         }
         let hold = Hold {
-            waker: core.polling_waker_address(),
+            task: core.polling_key(),
             kind,
             object: object_id(kind, object),
         };
