@@ -502,13 +502,20 @@ fn a_held_lock_names_its_holder_so_a_lock_order_deadlock_shows_both_sides() {
         corio::yield_now().await;
         let table = corio::debug::dump().to_string();
         assert!(!table.contains("is held by"), "released: {table}");
-        // Held by the main future itself.
-        let _guard = a.lock().await;
+        // Held by the main future itself, while a task waits for it.
+        let guard = a.lock().await;
+        let table = corio::debug::dump().to_string();
+        assert!(!table.contains("is held by"), "nobody waits: {table}");
+        let l = Rc::clone(&a);
+        let waiter = corio::spawn(async move { drop(l.lock().await) });
+        corio::yield_now().await;
         let table = corio::debug::dump().to_string();
         assert!(
             table.contains("Lock#1 is held by the main future"),
             "{table}"
         );
+        drop(guard);
+        waiter.await.unwrap();
     });
 }
 
@@ -546,6 +553,9 @@ fn a_lock_taken_by_a_callback_is_held_by_code_outside_any_task() {
         let lock = Rc::new(Lock::new(()));
         let l = Rc::clone(&lock);
         corio::call_soon(move || std::mem::forget(l.try_lock().unwrap()));
+        corio::yield_now().await;
+        let l = Rc::clone(&lock);
+        let _waiter = corio::spawn(async move { drop(l.lock().await) });
         corio::yield_now().await;
         let table = corio::debug::dump().to_string();
         assert!(

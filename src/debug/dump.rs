@@ -408,12 +408,19 @@ impl Core {
             }
         }
 
-        // Who holds which lock.
+        // Who holds which lock: the last task to take it, named only while
+        // a task waits for it (a lock's note is not cleared on release).
+        let waited_on = |kind: &str, object: u64| {
+            records
+                .iter()
+                .any(|r| r.kind == kind && r.object == object && owner.contains_key(&r.waker))
+        };
         let mut holders: Vec<(u64, String)> = self
             .debug
             .parked
             .holds()
             .into_iter()
+            .filter(|hold| waited_on(hold.kind, hold.object))
             .map(|hold| {
                 let by = match hold.task {
                     Some(key) if Some(key) == root_key => "the main future".to_string(),

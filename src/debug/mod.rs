@@ -30,9 +30,9 @@
 //!   lists every task with what it waits on: a timer and its deadline, a
 //!   socket direction, another task, or a sync primitive (`Event`,
 //!   `Semaphore`, `Queue` …, which report themselves in debug mode). In
-//!   debug mode it also says who holds each held `Lock` (`Lock#1 is held
-//!   by task 2 "transfer"`), which makes a lock-order deadlock plain; the
-//!   stall report has the same lines.
+//!   debug mode it also says who holds a `Lock` that a task waits for
+//!   (`Lock#1 is held by task 2 "transfer"`), which makes a lock-order
+//!   deadlock plain; the stall report has the same lines.
 //! * **The stall report**: in debug mode, when the main future of
 //!   `run_until_complete` is pending and nothing is ready, no timer is
 //!   armed, no I/O is awaited and no thread-pool job submitted from this

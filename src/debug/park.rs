@@ -89,8 +89,23 @@ pub(crate) struct ParkNote {
     id: u64,
 }
 
-/// The note of a [`Hold`]: a `Lock` guard keeps it.
-pub(crate) type HoldNote = ParkNote;
+/// The note of a [`Hold`], kept in the `Lock`: empty unless debug mode
+/// was on when the lock was last taken.
+pub(crate) struct HoldNote(Option<ParkNote>);
+
+impl HoldNote {
+    /// No note: debug mode is off.
+    #[inline]
+    pub(crate) fn none() -> HoldNote {
+        HoldNote(None)
+    }
+}
+
+impl std::fmt::Debug for HoldNote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
 
 impl Drop for ParkNote {
     fn drop(&mut self) {
@@ -107,16 +122,16 @@ impl Drop for ParkNote {
 /// type `kind` — if a loop in debug mode runs on this thread (one load
 /// when none is). Keep it in the guard.
 #[inline]
-pub(crate) fn hold_note(kind: &'static str, object: &Number) -> Option<HoldNote> {
+pub(crate) fn hold_note(kind: &'static str, object: &Number) -> HoldNote {
     if !super::any_debug_loop() {
-        return None;
+        return HoldNote(None);
     }
-    hold_note_slow(kind, object)
+    HoldNote(hold_note_slow(kind, object))
 }
 
 #[cold]
 #[inline(never)]
-fn hold_note_slow(kind: &'static str, object: &Number) -> Option<HoldNote> {
+fn hold_note_slow(kind: &'static str, object: &Number) -> Option<ParkNote> {
     context::with_current(|core| {
         if !core.debug.is_on() {
             return None;
@@ -129,7 +144,7 @@ fn hold_note_slow(kind: &'static str, object: &Number) -> Option<HoldNote> {
         let (table, id) = register(&core.debug.parked.table, |t, id| {
             t.holds.insert(id, hold);
         });
-        Some(HoldNote { table, id })
+        Some(ParkNote { table, id })
     })
     .flatten()
 }

@@ -178,12 +178,12 @@ impl Semaphore {
         Some(OwnedSemaphorePermit { sem: Some(self) })
     }
 
-    /// Debug mode: a note that the task polled now holds a permit (the
-    /// `Lock`'s guard keeps one).
+    /// Debug mode: a note that the task polled now holds a permit (a
+    /// `Lock` keeps the last one).
     #[inline]
-    pub(crate) fn hold_note(&self) -> Option<crate::debug::HoldNote> {
+    pub(crate) fn hold_note(&self) -> crate::debug::HoldNote {
         if !crate::debug::any_debug_loop() {
-            return None;
+            return crate::debug::HoldNote::none();
         }
         self.state.borrow().waiters.hold_note()
     }
