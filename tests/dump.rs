@@ -14,6 +14,14 @@ fn debug_loop() -> EventLoop {
     lp
 }
 
+/// A task that waits for `lock`, takes it and lets it go.
+fn lock_waiter(lock: &Rc<Lock<()>>, name: &str) -> corio::Task<()> {
+    let lock = Rc::clone(lock);
+    Builder::new()
+        .name(name)
+        .spawn(async move { drop(lock.lock().await) })
+}
+
 fn kinds(list: &[Waiting]) -> Vec<String> {
     list.iter()
         .map(|w| match w {
@@ -506,8 +514,7 @@ fn a_held_lock_names_its_holder_so_a_lock_order_deadlock_shows_both_sides() {
         let guard = a.lock().await;
         let table = corio::debug::dump().to_string();
         assert!(!table.contains("is held by"), "nobody waits: {table}");
-        let l = Rc::clone(&a);
-        let waiter = corio::spawn(async move { drop(l.lock().await) });
+        let waiter = lock_waiter(&a, "waiter");
         corio::yield_now().await;
         let table = corio::debug::dump().to_string();
         assert!(
@@ -533,10 +540,7 @@ fn a_lock_holder_that_sleeps_is_still_named_when_its_waker_went_back_to_the_pool
             corio::time::sleep(Duration::from_secs(60)).await;
         });
         corio::yield_now().await; // the holder takes the lock and sleeps
-        let l = Rc::clone(&lock);
-        let waiter = Builder::new()
-            .name("waiter")
-            .spawn(async move { drop(l.lock().await) });
+        let waiter = lock_waiter(&lock, "waiter");
         corio::yield_now().await;
         let table = corio::debug::dump().to_string();
         let line = format!("Lock#1 is held by task {} \"holder\"", holder.id().as_u64());
@@ -554,8 +558,7 @@ fn a_lock_taken_by_a_callback_is_held_by_code_outside_any_task() {
         let l = Rc::clone(&lock);
         corio::call_soon(move || std::mem::forget(l.try_lock().unwrap()));
         corio::yield_now().await;
-        let l = Rc::clone(&lock);
-        let _waiter = corio::spawn(async move { drop(l.lock().await) });
+        let _waiter = lock_waiter(&lock, "waiter");
         corio::yield_now().await;
         let table = corio::debug::dump().to_string();
         assert!(

@@ -101,7 +101,7 @@ use crate::task::TaskId;
 use crate::waker::TaskKey;
 
 pub use dump::{Dump, MainDump, Status, TaskDump, Waiting, dump};
-pub(crate) use park::{HoldNote, Number, ParkedWaker, Relays, hold_note};
+pub(crate) use park::{Number, ParkNote, ParkedWaker, Relays, hold_note};
 pub(crate) use stall::{Stall, Verdict};
 pub(crate) use trace::Recorder;
 pub use trace::{TraceEvent, TraceKind};

@@ -82,29 +82,11 @@ impl Parked {
 }
 
 /// Registers a waker clone (a [`Record`]) or a hold (a [`Hold`]) while
-/// it lives; keep it beside the clone, or in the guard. (One counter
+/// it lives; keep it beside the clone, or in the `Lock`. (One counter
 /// numbers both maps' entries, so an id names one entry in either.)
 pub(crate) struct ParkNote {
     table: Weak<Mutex<Table>>,
     id: u64,
-}
-
-/// The note of a [`Hold`], kept in the `Lock`: empty unless debug mode
-/// was on when the lock was last taken.
-pub(crate) struct HoldNote(Option<ParkNote>);
-
-impl HoldNote {
-    /// No note: debug mode is off.
-    #[inline]
-    pub(crate) fn none() -> HoldNote {
-        HoldNote(None)
-    }
-}
-
-impl std::fmt::Debug for HoldNote {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
 }
 
 impl Drop for ParkNote {
@@ -119,19 +101,12 @@ impl Drop for ParkNote {
 }
 
 /// A note that the task being polled now holds the primitive `object` of
-/// type `kind` — if a loop in debug mode runs on this thread (one load
-/// when none is). Keep it in the guard.
-#[inline]
-pub(crate) fn hold_note(kind: &'static str, object: &Number) -> HoldNote {
-    if !super::any_debug_loop() {
-        return HoldNote(None);
-    }
-    HoldNote(hold_note_slow(kind, object))
-}
-
+/// type `kind`, if the loop running here is in debug mode (the `Lock`
+/// checks [`any_debug_loop`](super::any_debug_loop) first). The `Lock`
+/// keeps it until it is taken again.
 #[cold]
 #[inline(never)]
-fn hold_note_slow(kind: &'static str, object: &Number) -> Option<ParkNote> {
+pub(crate) fn hold_note(kind: &'static str, object: &Number) -> Option<ParkNote> {
     context::with_current(|core| {
         if !core.debug.is_on() {
             return None;

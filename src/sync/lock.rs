@@ -59,7 +59,7 @@ pub struct Lock<T = ()> {
     /// work in the guard's drop (a field to drop, a check) kept it from
     /// inlining into its caller and cost a lock + unlock 20–27
     /// instructions (of 92) with debug mode off.
-    holder: RefCell<crate::debug::HoldNote>,
+    holder: RefCell<Option<crate::debug::ParkNote>>,
 }
 
 impl<T: Default> Default for Lock<T> {
@@ -81,7 +81,7 @@ impl<T> Lock<T> {
         Lock {
             sem: Semaphore::of_kind("Lock", 1),
             value: RefCell::new(value),
-            holder: RefCell::new(crate::debug::HoldNote::none()),
+            holder: RefCell::new(None),
         }
     }
 

@@ -181,10 +181,7 @@ impl Semaphore {
     /// Debug mode: a note that the task polled now holds a permit (a
     /// `Lock` keeps the last one).
     #[inline]
-    pub(crate) fn hold_note(&self) -> crate::debug::HoldNote {
-        if !crate::debug::any_debug_loop() {
-            return crate::debug::HoldNote::none();
-        }
+    pub(crate) fn hold_note(&self) -> Option<crate::debug::ParkNote> {
         self.state.borrow().waiters.hold_note()
     }
 

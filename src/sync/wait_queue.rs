@@ -67,7 +67,7 @@ impl<T> WaitQueue<T> {
 
     /// Debug mode: a note that the task polled now holds this primitive.
     #[inline]
-    pub(crate) fn hold_note(&self) -> crate::debug::HoldNote {
+    pub(crate) fn hold_note(&self) -> Option<crate::debug::ParkNote> {
         crate::debug::hold_note(self.kind, &self.object)
     }
 
