@@ -488,7 +488,7 @@ impl Reactor {
     }
 
     /// Deregisters `io` and forgets its source; returns the wakers still
-    /// parked there, for the caller to drop outside the reactor's borrow.
+    /// parked there, for the caller to wake outside the reactor's borrow.
     pub(crate) fn deregister(
         &mut self,
         io: &mut impl mio::event::Source,

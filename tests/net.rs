@@ -9,6 +9,7 @@ use std::cell::Cell;
 use std::io::ErrorKind;
 use std::net::{Shutdown, SocketAddr};
 use std::rc::Rc;
+use std::task::Poll;
 use std::time::Duration;
 
 use corio::net::{TcpListener, TcpStream, UdpSocket};
@@ -922,10 +923,81 @@ fn an_abandoned_read_does_not_strand_another_tasks_read_of_the_same_stream() {
     assert_eq!(got, Ok(b"hi".to_vec()), "task A was never woken");
 }
 
+/// A read through `AsyncRead` on a stream shared with the task that
+/// closes it (an `Rc<RefCell<Option<_>>>`: a server dropping a client from
+/// its map, say) — polled once, parked.
+async fn read_until_gone(shared: Rc<std::cell::RefCell<Option<TcpStream>>>) -> bool {
+    let mut buf = [0u8; 8];
+    let gone = std::future::poll_fn(|cx| match shared.borrow_mut().as_mut() {
+        Some(stream) => futures_io::AsyncRead::poll_read(std::pin::Pin::new(stream), cx, &mut buf)
+            .map(|_| false),
+        None => Poll::Ready(true),
+    });
+    gone.await
+}
+
+#[test]
+fn a_task_parked_on_a_stream_that_another_task_drops_is_woken_to_find_it_gone() {
+    let found_gone = run(async {
+        let (client, _server) = connected_pair().await;
+        let shared = Rc::new(std::cell::RefCell::new(Some(client)));
+        let reader = corio::spawn(read_until_gone(Rc::clone(&shared)));
+        corio::yield_now().await; // the reader parked its waker
+        drop(shared.borrow_mut().take());
+        timeout(Duration::from_secs(5), reader).await
+    });
+    assert_eq!(found_gone, Ok(Ok(true)), "the reader was never woken");
+}
+
+#[test]
+fn a_task_parked_in_poll_accept_on_a_listener_that_is_dropped_is_woken() {
+    let found_gone = run(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let shared = Rc::new(std::cell::RefCell::new(Some(listener)));
+        let polled = Rc::clone(&shared);
+        let acceptor = corio::spawn(std::future::poll_fn(move |cx| {
+            match polled.borrow().as_ref() {
+                Some(listener) => listener.poll_accept(cx).map(|_| false),
+                None => Poll::Ready(true),
+            }
+        }));
+        corio::yield_now().await; // the acceptor parked its waker
+        drop(shared.borrow_mut().take());
+        timeout(Duration::from_secs(5), acceptor).await
+    });
+    assert_eq!(found_gone, Ok(Ok(true)), "the acceptor was never woken");
+}
+
+#[test]
+fn the_main_future_parked_on_a_stream_that_a_task_drops_is_woken_not_reported_as_stuck() {
+    // Before the fix, nothing could wake the main future any more: `run`
+    // panicked with "would block forever" (here, the bound's timer polled
+    // it after 20 s, which the elapsed time tells apart).
+    let start = std::time::Instant::now();
+    let found_gone = run(async {
+        let (client, _server) = connected_pair().await;
+        let shared = Rc::new(std::cell::RefCell::new(Some(client)));
+        let closer = Rc::clone(&shared);
+        corio::spawn(async move {
+            // (Long enough for the connection's own first events to have
+            // come and gone: they would poll the main future once more.)
+            corio::time::sleep(Duration::from_millis(50)).await;
+            drop(closer.borrow_mut().take());
+        })
+        .detach();
+        read_until_gone(shared).await
+    });
+    assert!(found_gone);
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "the main future was not woken when the stream went"
+    );
+}
+
 #[test]
 fn a_panicking_foreign_waker_in_a_flushed_waiter_list_costs_no_other_wake() {
     use std::sync::Arc;
-    use std::task::{Context, Poll, Wake, Waker};
+    use std::task::{Context, Wake, Waker};
     struct Panicking;
     impl Wake for Panicking {
         fn wake(self: Arc<Self>) {
@@ -1109,7 +1181,6 @@ fn sockets_give_their_raw_descriptor_for_system_calls() {
 fn a_wait_dropped_after_a_readiness_event_leaves_its_tasks_other_wait_on_the_socket_registered() {
     use std::future::{Future, poll_fn};
     use std::pin::pin;
-    use std::task::Poll;
     run(async {
         let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let addr = socket.local_addr().unwrap();

@@ -221,14 +221,20 @@ impl<T: mio::event::Source> IoSource<T> {
         io
     }
 
+    /// Takes the socket out of the reactor and wakes whoever was parked on
+    /// it: a task polling it through `AsyncRead` or `poll_accept` may share
+    /// it with the task that drops it (an `Rc<RefCell<Option<_>>>`), and
+    /// must get a poll to find it gone — or it would wait for ever, on
+    /// events that can no longer come. (A waker of a task that gave up
+    /// waiting gets a spurious wake: harmless.)
     fn deregister(&self, io: &mut T) {
-        let wakers = match self.core.reactor.try_borrow_mut() {
+        let mut wakers = match self.core.reactor.try_borrow_mut() {
             Ok(mut reactor) => reactor.deregister(io, &self.source),
             // The reactor is busy only inside its own poll, which runs no
             // user code; closing the descriptor removes it from epoll anyway.
             Err(_) => Vec::new(),
         };
-        drop(wakers);
+        crate::contain::wake_all_contained(&mut wakers);
     }
 }
 
