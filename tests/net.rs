@@ -923,6 +923,32 @@ fn an_abandoned_read_does_not_strand_another_tasks_read_of_the_same_stream() {
     assert_eq!(got, Ok(b"hi".to_vec()), "task A was never woken");
 }
 
+#[test]
+fn an_accepted_stream_knows_its_peer_address_after_the_peer_reset_it() {
+    // A server's accept loop over `incoming()` (which yields the stream
+    // alone) logs who connected — also when that client reset the
+    // connection before the server looked: `getpeername` fails then.
+    let (client_addr, server_saw) = run(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let client_addr = client.local_addr().unwrap();
+        client.set_zero_linger().unwrap();
+        drop(client); // a reset (RST), before the server accepts
+        corio::time::sleep(Duration::from_millis(20)).await;
+        let stream = listener.incoming().next().await.unwrap();
+        let (reader, writer) = stream.into_split();
+        let seen = (reader.peer_addr(), writer.peer_addr());
+        let stream = reader.reunite(writer).unwrap();
+        (client_addr, (seen, stream.peer_addr()))
+    });
+    let ((from_reader, from_writer), from_stream) = server_saw;
+    assert_eq!(from_stream.unwrap(), client_addr);
+    assert_eq!(from_reader.unwrap(), client_addr);
+    assert_eq!(from_writer.unwrap(), client_addr);
+}
+
 /// A read through `AsyncRead` on a stream shared with the task that
 /// closes it (an `Rc<RefCell<Option<_>>>`: a server dropping a client from
 /// its map, say) — polled once, parked.

@@ -214,7 +214,7 @@ impl TcpListener {
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         let mut waiting = self.io.waiting(Direction::Read);
         let (stream, addr) = poll_fn(|cx| waiting.poll_io(cx, |l| l.accept())).await?;
-        TcpStream::from_mio(stream).map(|stream| (stream, addr))
+        TcpStream::from_mio(stream, Some(addr)).map(|stream| (stream, addr))
     }
 
     /// The poll form of [`accept`](Self::accept).
@@ -233,10 +233,12 @@ impl TcpListener {
     /// ```
     pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
         let (stream, addr) = ready!(self.io.poll_io(Direction::Read, cx, |l| l.accept()))?;
-        Poll::Ready(TcpStream::from_mio(stream).map(|stream| (stream, addr)))
+        Poll::Ready(TcpStream::from_mio(stream, Some(addr)).map(|stream| (stream, addr)))
     }
 
-    /// The connections, as a `Stream` of `io::Result<TcpStream>`.
+    /// The connections, as a `Stream` of `io::Result<TcpStream>` (each
+    /// stream's [`peer_addr`](TcpStream::peer_addr) is the address the
+    /// accept had, also once the peer has gone).
     ///
     /// An accept loop over it survives running out of file descriptors
     /// (`EMFILE`) and similar resource errors: the error is yielded, and
@@ -426,7 +428,7 @@ impl futures_core::Stream for Incoming<'_> {
             &mut this.reg,
             |l| l.accept()
         ))
-        .and_then(|(stream, _)| TcpStream::from_mio(stream));
+        .and_then(|(stream, peer)| TcpStream::from_mio(stream, Some(peer)));
         match accepted {
             Ok(stream) => Poll::Ready(Some(Ok(stream))),
             Err(err) => {
@@ -486,6 +488,9 @@ type Source = IoSource<mio::net::TcpStream>;
 /// ```
 pub struct TcpStream {
     io: Rc<Source>,
+    /// The peer's address as `accept` or `connect` knew it (see
+    /// [`peer_addr`](Self::peer_addr)).
+    peer: Option<SocketAddr>,
 }
 
 /// `EINPROGRESS`: a nonblocking `connect` has started.
@@ -627,7 +632,7 @@ impl TcpStream {
         matches!(self.io.get_ref().peek(&mut [0u8; 1]), Ok(n) if n > 0)
     }
 
-    fn from_mio(stream: mio::net::TcpStream) -> io::Result<TcpStream> {
+    fn from_mio(stream: mio::net::TcpStream, peer: Option<SocketAddr>) -> io::Result<TcpStream> {
         // Urgent data is watched for where a short read counts as drained
         // (epoll): see `poll_read`.
         #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -635,7 +640,10 @@ impl TcpStream {
         #[cfg(not(any(target_os = "linux", target_os = "android")))]
         let interest = Interest::READABLE | Interest::WRITABLE;
         let io = IoSource::new(stream, interest)?;
-        Ok(TcpStream { io: Rc::new(io) })
+        Ok(TcpStream {
+            io: Rc::new(io),
+            peer,
+        })
     }
 
     /// Registers a connected std stream with the running loop; it is made
@@ -658,7 +666,8 @@ impl TcpStream {
     /// ```
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
         stream.set_nonblocking(true)?;
-        TcpStream::from_mio(mio::net::TcpStream::from_std(stream))
+        let peer = stream.peer_addr().ok();
+        TcpStream::from_mio(mio::net::TcpStream::from_std(stream), peer)
     }
 
     /// Deregisters it and gives back the std stream (still nonblocking).
@@ -835,7 +844,16 @@ impl TcpStream {
         self.io.get_ref().shutdown(how)
     }
 
-    /// The address of the peer.
+    /// The address of the peer: the one `accept` or `connect` had (or,
+    /// for [`from_std`](Self::from_std), the one the socket had then).
+    ///
+    /// Remembered, not asked of the kernel each time: it still answers
+    /// after the peer has reset or closed the connection — when a server
+    /// most wants to log who it was — where `getpeername` (std's and
+    /// tokio's `peer_addr`) fails with `NotConnected`. asyncio's
+    /// `get_extra_info("peername")` keeps it the same way. So an accept
+    /// loop over [`TcpListener::incoming`], which yields only the stream,
+    /// loses nothing.
     ///
     /// # Examples
     ///
@@ -848,7 +866,7 @@ impl TcpStream {
     /// # std::io::Result::Ok(()) }).unwrap();
     /// ```
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get_ref().peer_addr()
+        peer_addr(&self.io, self.peer)
     }
 
     /// The local address.
@@ -1011,12 +1029,22 @@ impl TcpStream {
         (
             OwnedReadHalf {
                 io: Rc::clone(&self.io),
+                peer: self.peer,
             },
             OwnedWriteHalf {
                 io: self.io,
+                peer: self.peer,
                 shut_on_drop: true,
             },
         )
+    }
+}
+
+/// The remembered peer address, else the kernel's (`TcpStream::peer_addr`).
+fn peer_addr(io: &Source, peer: Option<SocketAddr>) -> io::Result<SocketAddr> {
+    match peer {
+        Some(addr) => Ok(addr),
+        None => io.get_ref().peer_addr(),
     }
 }
 
@@ -1029,7 +1057,7 @@ async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
         Err(err) => return Err(err),
     }
     let std_stream: std::net::TcpStream = socket.into();
-    let stream = TcpStream::from_mio(mio::net::TcpStream::from_std(std_stream))?;
+    let stream = TcpStream::from_mio(mio::net::TcpStream::from_std(std_stream), Some(addr))?;
     // Writable means the connect is done, one way or the other.
     poll_fn(|cx| {
         loop {
@@ -1203,6 +1231,7 @@ impl futures_io::AsyncWrite for TcpStream {
 /// ```
 pub struct OwnedReadHalf {
     io: Rc<Source>,
+    peer: Option<SocketAddr>,
 }
 
 impl OwnedReadHalf {
@@ -1263,7 +1292,8 @@ impl OwnedReadHalf {
         read_to_end(&self.io, buf).await
     }
 
-    /// The address of the peer.
+    /// The address of the peer, remembered as
+    /// [`TcpStream::peer_addr`] says.
     ///
     /// # Examples
     ///
@@ -1275,7 +1305,7 @@ impl OwnedReadHalf {
     /// # std::io::Result::Ok(()) }).unwrap();
     /// ```
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get_ref().peer_addr()
+        peer_addr(&self.io, self.peer)
     }
 
     /// The local address.
@@ -1412,6 +1442,7 @@ impl futures_io::AsyncRead for OwnedReadHalf {
 /// ```
 pub struct OwnedWriteHalf {
     io: Rc<Source>,
+    peer: Option<SocketAddr>,
     /// Cleared when the half goes back into a stream (`reunite`).
     shut_on_drop: bool,
 }
@@ -1507,7 +1538,8 @@ impl OwnedWriteHalf {
         self.io.get_ref().local_addr()
     }
 
-    /// The address of the peer.
+    /// The address of the peer, remembered as
+    /// [`TcpStream::peer_addr`] says.
     ///
     /// # Examples
     ///
@@ -1519,7 +1551,7 @@ impl OwnedWriteHalf {
     /// # std::io::Result::Ok(()) }).unwrap();
     /// ```
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.io.get_ref().peer_addr()
+        peer_addr(&self.io, self.peer)
     }
 
     /// [`OwnedReadHalf::reunite`] the other way round.
@@ -1544,6 +1576,7 @@ impl OwnedWriteHalf {
         self.shut_on_drop = false;
         TcpStream {
             io: Rc::clone(&self.io),
+            peer: self.peer,
         }
     }
 }
