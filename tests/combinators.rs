@@ -179,6 +179,95 @@ fn as_completed_yields_in_completion_order() {
     });
 }
 
+type Boxed<T> = Pin<Box<dyn Future<Output = T>>>;
+
+#[test]
+fn as_completed_takes_more_futures_while_it_runs_and_after_it_ran_dry() {
+    corio::run(async {
+        let mut running = corio::as_completed(Vec::<Boxed<u64>>::new());
+        assert_eq!(running.next().await, None);
+        running.push(Box::pin(after(20)));
+        running.push(Box::pin(after(1)));
+        assert_eq!(running.len(), 2);
+        assert_eq!(running.next().await, Some(1));
+        running.push(Box::pin(async { 0 }));
+        assert_eq!(running.next().await, Some(0));
+        assert_eq!(running.next().await, Some(20));
+        assert_eq!(running.next().await, None);
+        running.push(Box::pin(after(2)));
+        assert_eq!(running.len(), 1);
+        assert_eq!(running.next().await, Some(2));
+        assert!(running.is_empty());
+    });
+}
+
+#[test]
+fn a_late_wake_through_a_finished_futures_waker_polls_the_one_in_its_place_harmlessly() {
+    use std::cell::RefCell;
+    use std::future::poll_fn;
+    use std::task::{Poll, Waker};
+    corio::run(async {
+        let kept = Rc::new(RefCell::new(None::<Waker>));
+        let mut running = corio::as_completed(Vec::<Boxed<&str>>::new());
+        let keep = kept.clone();
+        running.push(Box::pin(poll_fn(move |cx| {
+            *keep.borrow_mut() = Some(cx.waker().clone()); // kept past its end
+            Poll::Ready("first")
+        })));
+        assert_eq!(running.next().await, Some("first"));
+        let stale = kept.borrow_mut().take().unwrap();
+
+        let polls = Rc::new(Cell::new(0));
+        let open = Rc::new(Cell::new(false));
+        let (p, o, keep) = (polls.clone(), open.clone(), kept.clone());
+        running.push(Box::pin(poll_fn(move |cx| {
+            p.set(p.get() + 1);
+            if o.get() {
+                return Poll::Ready("second");
+            }
+            *keep.borrow_mut() = Some(cx.waker().clone());
+            Poll::Pending
+        })));
+        corio::spawn(async move {
+            corio::yield_now().await;
+            stale.wake(); // the finished one's: a spurious poll of "second"
+            corio::yield_now().await;
+            open.set(true);
+            let waker = kept.borrow_mut().take();
+            waker.unwrap().wake();
+        })
+        .detach();
+        assert_eq!(running.next().await, Some("second"));
+        assert_eq!(polls.get(), 3, "pushed, woken by the stale waker, opened");
+        assert!(running.is_empty());
+    });
+}
+
+#[test]
+fn tasks_pushed_to_as_completed_with_cancel_on_drop_are_cancelled_when_it_is_dropped() {
+    // tokio's JoinSet aborts its tasks when dropped; pushed as plain
+    // `Task`s they would be detached and go on running.
+    let dropped = Rc::new(Cell::new(false));
+    let d = dropped.clone();
+    corio::run(async move {
+        let mut running = corio::as_completed(Vec::new());
+        running.push(
+            corio::spawn(async move {
+                let _flag = DropFlag(d);
+                after(5000).await
+            })
+            .cancel_on_drop(),
+        );
+        running.push(corio::spawn(after(1)).cancel_on_drop());
+        assert_eq!(running.next().await.map(Result::unwrap), Some(1));
+        drop(running);
+        for _ in 0..10 {
+            corio::yield_now().await; // the cancelled task is dropped on the loop
+        }
+    });
+    assert!(dropped.get(), "the slow task was cancelled, not detached");
+}
+
 #[test]
 fn select_returns_the_first_and_drops_the_loser() {
     let dropped = Rc::new(Cell::new(false));

@@ -949,6 +949,33 @@ fn an_accepted_stream_knows_its_peer_address_after_the_peer_reset_it() {
     assert_eq!(from_writer.unwrap(), client_addr);
 }
 
+#[test]
+fn peek_waits_for_bytes_leaves_them_to_read_and_sees_the_end_of_the_stream() {
+    let (peeks, read, at_end) = run(async {
+        let (mut client, mut server) = connected_pair().await;
+        let writer = corio::spawn(async move {
+            corio::time::sleep(Duration::from_millis(20)).await;
+            server.write_all(b"hello").await.unwrap();
+            server.shutdown(Shutdown::Write).unwrap();
+            server // kept open for reading until the client is done
+        });
+        let mut buf = [0u8; 8];
+        let n = client.peek(&mut buf).await.unwrap(); // waits for the write
+        let first = buf[..n].to_vec();
+        let n = client.peek(&mut buf).await.unwrap(); // the same bytes again
+        let second = buf[..n].to_vec();
+        let mut all = Vec::new();
+        client.read_to_end(&mut all).await.unwrap();
+        let at_end = client.peek(&mut buf).await.unwrap();
+        drop(writer.await.unwrap());
+        ((first, second), all, at_end)
+    });
+    assert!(!peeks.0.is_empty() && b"hello".starts_with(&peeks.0));
+    assert!(peeks.1.starts_with(&peeks.0));
+    assert_eq!(read, b"hello", "peeking took nothing");
+    assert_eq!(at_end, 0);
+}
+
 /// A read through `AsyncRead` on a stream shared with the task that
 /// closes it (an `Rc<RefCell<Option<_>>>`: a server dropping a client from
 /// its map, say) — polled once, parked.

@@ -19,6 +19,12 @@ struct Children<F: Future> {
     /// a combinator that may be dropped holding outputs it took. Empty if
     /// not watched.
     handoffs: Vec<Vec<Arc<HandOff>>>,
+    /// `handoffs` is kept (one entry per child).
+    watching: bool,
+    /// The indices of finished children, for [`push`](Self::push) to
+    /// reuse — kept only once something was pushed (`gather` and `wait`
+    /// never push, and need no list as long as their input).
+    free: Option<Vec<usize>>,
 }
 
 impl<F: Future> Children<F> {
@@ -31,12 +37,53 @@ impl<F: Future> Children<F> {
             remaining: n,
             woken: Vec::new(),
             handoffs: Vec::new(),
+            watching: false,
+            free: None,
+        }
+    }
+
+    /// Adds a child, to be polled at the next `poll_woken`. It takes the
+    /// place of a finished one if there is one, so that a long-lived
+    /// set (a server's) keeps as many places as it ever had children at
+    /// once. (A late wake through a clone of the finished child's waker
+    /// polls the new one spuriously: harmless.)
+    fn push(&mut self, future: F) {
+        let free = self.free.get_or_insert_with(|| {
+            let finished = self.futures.iter().enumerate();
+            finished
+                .filter(|(_, f)| f.is_none())
+                .map(|(i, _)| i)
+                .collect()
+        });
+        let future = Some(Box::pin(future));
+        match free.pop() {
+            Some(index) => {
+                self.futures[index] = future;
+                self.wake.rewake(index);
+            }
+            None => {
+                self.futures.push(future);
+                self.wake.push();
+                if self.watching {
+                    self.handoffs.push(Vec::new());
+                }
+            }
+        }
+        self.remaining += 1;
+    }
+
+    /// Notes that child `index` finished (its place may be reused).
+    fn finished(&mut self, index: usize) {
+        self.remaining -= 1;
+        if let Some(free) = &mut self.free {
+            free.push(index);
         }
     }
 
     /// Watches the task panics each child is given (see `handoffs`).
     fn watching_handoffs(mut self) -> Children<F> {
         self.handoffs = self.futures.iter().map(|_| Vec::new()).collect();
+        self.watching = true;
         self
     }
 
@@ -73,7 +120,7 @@ impl<F: Future> Children<F> {
                     // (Taken out and counted before its destructor runs,
                     // which may panic too: then the poll's panic goes on.)
                     let dead = self.futures[index].take();
-                    self.remaining -= 1;
+                    self.finished(index);
                     self.wake_after(position);
                     drop(catch_unwind(AssertUnwindSafe(move || drop(dead))));
                     std::panic::resume_unwind(payload);
@@ -85,7 +132,7 @@ impl<F: Future> Children<F> {
                 // goes on to the caller like a panicking poll, and one
                 // that catches it loses neither the output nor a wake.
                 let finished = self.futures[index].take();
-                self.remaining -= 1;
+                self.finished(index);
                 let given = self.handoffs.get_mut(index).map(std::mem::take);
                 done(index, output, given.unwrap_or_default());
                 if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(finished))) {
@@ -264,6 +311,48 @@ impl<F: Future> AsCompleted<F> {
         std::future::poll_fn(|cx| self.poll_next_output(cx)).await
     }
 
+    /// Adds a future: its output comes out of [`next`](Self::next) like
+    /// the others' — also after `next` returned `None` (then all earlier
+    /// ones were out). With tasks, this is tokio's `JoinSet` (`spawn` +
+    /// `join_next`) and `FuturesUnordered::push`: a server or a crawler
+    /// collects results as they finish while it starts more work. A
+    /// finished future's place is reused, so a long-lived stream holds as
+    /// many places as it ever had futures running at once.
+    ///
+    /// Dropping the stream drops the futures left: [`Task`](crate::Task)s
+    /// are detached then, and go on running; push
+    /// [`task.cancel_on_drop()`](crate::Task::cancel_on_drop) to have them
+    /// cancelled instead, as a `JoinSet` aborts its tasks.
+    ///
+    /// # Examples
+    ///
+    /// Results as they come, while more work starts:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// corio::run(async {
+    ///     let fetch = |ms: u64| corio::spawn(async move {
+    ///         corio::time::sleep(Duration::from_millis(ms)).await;
+    ///         ms
+    ///     });
+    ///     let mut running = corio::as_completed(vec![fetch(20)]);
+    ///     running.push(fetch(5));
+    ///     let mut order = Vec::new();
+    ///     while let Some(done) = running.next().await {
+    ///         let ms = done.unwrap();
+    ///         order.push(ms);
+    ///         if ms == 5 {
+    ///             running.push(fetch(1)); // found more work
+    ///         }
+    ///     }
+    ///     assert_eq!(order, [5, 1, 20]);
+    /// });
+    /// ```
+    pub fn push(&mut self, future: F) {
+        self.children.push(future);
+    }
+
     /// How many outputs are still to come.
     ///
     /// # Examples
@@ -333,5 +422,39 @@ impl<F: Future> std::fmt::Debug for AsCompleted<F> {
         f.debug_struct("AsCompleted")
             .field("remaining", &self.len())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::{Ready, ready};
+
+    #[test]
+    fn a_pushed_future_takes_the_place_of_a_finished_one() {
+        crate::run(async {
+            let mut running = crate::as_completed(vec![ready(0)]);
+            assert_eq!(running.next().await, Some(0));
+            for i in 1..100 {
+                running.push(ready(i));
+                assert_eq!(running.next().await, Some(i));
+            }
+            assert_eq!(running.children.futures.len(), 1, "one place, reused");
+            running.push(ready(1));
+            running.push(ready(2));
+            assert_eq!(running.children.futures.len(), 2);
+            assert_eq!(running.children.wake.len(), 2);
+        });
+    }
+
+    #[test]
+    fn pushing_into_a_watched_set_keeps_one_handoff_list_per_child() {
+        crate::run(async {
+            let mut running = crate::as_completed(Vec::<Ready<u32>>::new());
+            running.push(ready(1));
+            running.push(ready(2));
+            assert_eq!(running.children.handoffs.len(), 2);
+            assert_eq!(running.next().await, Some(1));
+            assert_eq!(running.next().await, Some(2));
+        });
     }
 }

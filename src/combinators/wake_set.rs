@@ -112,6 +112,15 @@ impl WakeSet {
         index
     }
 
+    /// Puts child `index` on the woken list, so that the next look polls
+    /// it (a new child in a finished one's place), unless it is there
+    /// already. The parent is not woken: it is the one adding the child.
+    pub(crate) fn rewake(&self, index: usize) {
+        if !self.children[index].queued.swap(true, Ordering::AcqRel) {
+            self.shared.lock().woken.push(index);
+        }
+    }
+
     /// Remembers `parent` as the waker to call when a child wakes, and moves
     /// the indices of the children woken since the last call into `out`.
     pub(crate) fn take_woken(&self, parent: &Waker, out: &mut Vec<usize>) {
@@ -159,6 +168,12 @@ impl WakeSet {
         for &index in out.iter() {
             self.children[index].queued.store(false, Ordering::Release);
         }
+    }
+
+    /// How many children it has.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.children.len()
     }
 
     /// The waker to poll child `index` with.

@@ -693,6 +693,36 @@ impl TcpStream {
         }
     }
 
+    /// Copies the bytes that are waiting to be read into `buf` without
+    /// taking them: the next read returns them again (`MSG_PEEK`; std's
+    /// and tokio's `peek`). Waits until there is at least one, or the end
+    /// of the stream (`Ok(0)`, as for an empty `buf`). For a protocol
+    /// sniffed by its first bytes, say. Cancel safe: it takes nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # corio::run(async {
+    /// # let listener = corio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// # let addr = listener.local_addr()?;
+    /// # corio::spawn(async move { let (mut c, _) = listener.accept().await?; c.write_all(b"GET /").await });
+    /// let mut stream = corio::net::TcpStream::connect(addr).await?;
+    /// let mut first = [0; 3];
+    /// let n = stream.peek(&mut first).await?;
+    /// assert!(n > 0 && b"GET".starts_with(&first[..n]));
+    /// let mut all = Vec::new();
+    /// stream.read_to_end(&mut all).await?;
+    /// assert_eq!(all, b"GET /"); // the peeked bytes too
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let mut waiting = self.io.waiting(Direction::Read);
+        poll_fn(|cx| waiting.poll_io(cx, |s| s.peek(&mut *buf))).await
+    }
+
     /// Reads some bytes into `buf`; `Ok(0)` at end of stream (or for an
     /// empty `buf`). Cancel safe.
     ///
