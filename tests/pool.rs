@@ -206,6 +206,33 @@ fn discard_oldest_completes_the_oldest_queued_job_with_rejected_and_queues_the_n
 }
 
 #[test]
+fn discard_oldest_keeps_the_job_handed_to_an_idle_thread_and_discards_the_oldest_waiting_one() {
+    // One thread, idle; x goes to it, y waits, z finds the queue full. If
+    // the thread has not taken x yet, x still sits at the queue's front —
+    // but it is not waiting, and must not be the one discarded.
+    for _ in 0..100 {
+        let pool = ThreadPool::builder()
+            .core_threads(1)
+            .max_threads(1)
+            .queue_capacity(2)
+            .policy(Policy::DiscardOldest)
+            .build();
+        pool.submit(|| ()).unwrap().wait().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while pool.idle_threads() == 0 {
+            assert!(Instant::now() < deadline, "the thread never went idle");
+            std::thread::sleep(Duration::from_micros(100));
+        }
+        let x = pool.submit(|| "x").unwrap();
+        let y = pool.submit(|| "y").unwrap();
+        let z = pool.submit(|| "z").unwrap();
+        assert_eq!(x.wait(), Ok("x"), "the job handed to the idle thread runs");
+        assert_eq!(z.wait(), Ok("z"), "the new job is queued");
+        assert!(matches!(y.wait(), Ok("y") | Err(JobError::Rejected)));
+    }
+}
+
+#[test]
 fn discard_oldest_without_a_queue_discards_the_new_job() {
     let pool = ThreadPool::builder()
         .core_threads(1)

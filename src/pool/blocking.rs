@@ -39,8 +39,12 @@ pub(crate) fn default_pool() -> ThreadPool {
 /// the closure panicked (its thread survives).
 ///
 /// **Cancelling.** [`cancel()`](Task::cancel) on *this* task cancels the
-/// job if it has not started yet; a running closure cannot be stopped —
-/// it runs to its end and its output is dropped. Dropping the handle
+/// job if it has not started by the time the loop drops the task's future
+/// — on its next turn, as for every cancelled task (asyncio's cancel
+/// reaches a `run_in_executor` future on the next iteration too): a pool
+/// thread that frees up in between may still start it. A running closure
+/// cannot be stopped — it runs to its end and its output is dropped;
+/// awaiting the task gives `Cancelled` either way. Dropping the handle
 /// detaches the job, as with every [`Task`]: so when a task that awaits
 /// `spawn_blocking(f)` is cancelled (or its `timeout` elapses), the handle
 /// is dropped and the job still runs — asyncio would cancel the pending

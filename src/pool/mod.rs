@@ -572,8 +572,12 @@ impl ThreadPool {
             }
             Policy::DiscardOldest => {
                 // Jobs meant for idle threads are not waiting: keep them.
+                // They are the first `idle` of the queue (each idle thread
+                // takes the front one), so the oldest waiting job comes
+                // after them.
                 let oldest = if st.queue.len() > st.idle {
-                    st.queue.pop_front()
+                    let first_waiting = st.idle;
+                    st.queue.remove(first_waiting)
                 } else {
                     None
                 };
