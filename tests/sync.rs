@@ -915,3 +915,179 @@ fn owned_permits_limit_spawned_tasks_and_a_cancelled_owned_waiter_passes_its_per
     );
     a_waiter_handed_a_permit_then_cancelled_passes_it_on(true);
 }
+
+// ----- broadcast -----------------------------------------------------------------
+
+/// A value that counts its clones and its drops.
+#[derive(Debug)]
+struct Counted {
+    clones: Rc<Cell<usize>>,
+    drops: Rc<Cell<usize>>,
+}
+
+impl Clone for Counted {
+    fn clone(&self) -> Self {
+        self.clones.set(self.clones.get() + 1);
+        Counted {
+            clones: self.clones.clone(),
+            drops: self.drops.clone(),
+        }
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.drops.set(self.drops.get() + 1);
+    }
+}
+
+#[test]
+fn broadcast_gives_every_receiver_every_value_in_order_cloning_for_all_but_the_last() {
+    use corio::sync::broadcast;
+    let (clones, drops) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(0)));
+    corio::run(async {
+        let (tx, mut a) = broadcast::channel(8);
+        let mut b = tx.subscribe();
+        let mut c = b.resubscribe();
+        for _ in 0..3 {
+            let value = Counted {
+                clones: clones.clone(),
+                drops: drops.clone(),
+            };
+            assert_eq!(tx.send(value).unwrap(), 3);
+        }
+        for rx in [&mut a, &mut b, &mut c] {
+            for _ in 0..3 {
+                drop(rx.recv().await.unwrap());
+            }
+            assert_eq!(rx.try_recv().unwrap_err(), broadcast::TryRecvError::Empty);
+        }
+    });
+    assert_eq!(
+        clones.get(),
+        6,
+        "two clones per value, the third receiver gets it moved"
+    );
+    assert_eq!(drops.get(), 9, "nothing left in the channel");
+}
+
+#[test]
+fn a_broadcast_receiver_that_lags_is_told_how_many_it_missed_and_goes_on_with_the_oldest_kept() {
+    use corio::sync::broadcast::{RecvError, channel};
+    corio::run(async {
+        let (tx, mut slow) = channel(2);
+        let mut fast = tx.subscribe();
+        for i in 0..5 {
+            tx.send(i).unwrap();
+            assert_eq!(fast.recv().await, Ok(i));
+        }
+        assert_eq!(slow.recv().await, Err(RecvError::Lagged(3)));
+        assert_eq!(slow.recv().await, Ok(3));
+        assert_eq!(slow.recv().await, Ok(4));
+        drop(tx);
+        assert_eq!(slow.recv().await, Err(RecvError::Closed));
+        assert_eq!(fast.recv().await, Err(RecvError::Closed));
+    });
+}
+
+#[test]
+fn a_broadcast_value_goes_once_every_receiver_took_it_or_was_dropped() {
+    use corio::sync::broadcast::channel;
+    let (clones, drops) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(0)));
+    let counted = || Counted {
+        clones: clones.clone(),
+        drops: drops.clone(),
+    };
+    let (tx, mut a) = channel(8);
+    let b = tx.subscribe();
+    tx.send(counted()).unwrap();
+    drop(a.try_recv().unwrap());
+    assert_eq!(drops.get(), 1, "a's clone; b still has to take it");
+    drop(b);
+    assert_eq!(drops.get(), 2, "b is gone: nobody waits for the value");
+    let late = tx.subscribe();
+    tx.send(counted()).unwrap();
+    drop(a);
+    drop(late);
+    assert_eq!(drops.get(), 3, "no receiver left to take the second");
+    assert!(tx.send(counted()).is_err(), "nobody subscribed");
+    assert_eq!(
+        drops.get(),
+        4,
+        "the value came back in the error, then went"
+    );
+}
+
+#[test]
+fn a_waiting_broadcast_recv_is_woken_by_a_send_and_by_the_last_sender_going() {
+    use corio::sync::broadcast::{RecvError, channel};
+    corio::run(async {
+        let (tx, rx) = channel::<&str>(4);
+        let waiters: Vec<_> = (0..3)
+            .map(|_| {
+                let mut rx = rx.resubscribe();
+                corio::spawn(async move { (rx.recv().await, rx.recv().await) })
+            })
+            .collect();
+        corio::yield_now().await; // all three wait
+        let tx2 = tx.clone();
+        tx.send("one").unwrap();
+        drop(tx);
+        corio::yield_now().await;
+        drop(tx2); // the last sender: the second recv of each ends
+        for waiter in waiters {
+            assert_eq!(waiter.await.unwrap(), (Ok("one"), Err(RecvError::Closed)));
+        }
+    });
+}
+
+#[test]
+fn a_broadcast_recv_dropped_while_waiting_takes_nothing() {
+    use corio::sync::broadcast::channel;
+    corio::run(async {
+        let (tx, mut rx) = channel(4);
+        for _ in 0..3 {
+            let timed_out = corio::time::timeout(Duration::from_millis(1), rx.recv()).await;
+            assert!(timed_out.is_err());
+        }
+        let sender = corio::spawn(async move {
+            corio::yield_now().await;
+            tx.send(7).unwrap();
+            tx
+        });
+        assert_eq!(rx.recv().await, Ok(7));
+        drop(sender.await.unwrap());
+        assert!(rx.recv().await.is_err());
+    });
+}
+
+#[test]
+fn a_broadcast_value_dropped_for_lack_of_room_may_use_the_channel_in_its_destructor() {
+    use corio::sync::broadcast::{Sender, channel};
+    // The oldest value goes inside `send`; its destructor sends again.
+    struct SendsOnDrop(Option<Sender<Msg>>);
+    #[derive(Clone)]
+    enum Msg {
+        Plain,
+        #[allow(dead_code, reason = "held only for its destructor")]
+        Loud(Rc<SendsOnDrop>),
+    }
+    impl Drop for SendsOnDrop {
+        fn drop(&mut self) {
+            if let Some(tx) = self.0.take() {
+                let _ = tx.send(Msg::Plain);
+            }
+        }
+    }
+    let (tx, mut rx) = channel(1);
+    tx.send(Msg::Loud(Rc::new(SendsOnDrop(Some(tx.clone())))))
+        .ok()
+        .unwrap();
+    tx.send(Msg::Plain).ok().unwrap(); // pushes the loud one out
+    assert_eq!(
+        rx.try_recv().err(),
+        Some(corio::sync::broadcast::TryRecvError::Lagged(2)),
+        "the loud one went, and the value it sent pushed out the plain one"
+    );
+    assert!(matches!(rx.try_recv(), Ok(Msg::Plain)));
+}

@@ -10,7 +10,9 @@
 //! queued), their order (FIFO / LIFO / smallest first), `maxsize`,
 //! shutdown and `join`. When the loop goes idle, no waiter the model says
 //! was served may still be pending; a run that never settles fails.
-//! `SEEDS=N` runs more or fewer (default 20,000); `SEED=n` runs one.
+//! `broadcast_fuzz` checks broadcast against a model of numbered values.
+//! `SEEDS=N` runs more or fewer (default 20,000; 5,000 for broadcast);
+//! `SEED=n` runs one.
 mod common;
 
 use std::cell::{Cell, RefCell};
@@ -1379,5 +1381,228 @@ fn sync_fuzz() {
         20000,
         |seed, _| run_one(seed),
         || format!("{:?}", STATS.with(|c| c.get())),
+    );
+}
+
+// ---------- broadcast ----------
+
+/// A value that keeps count of its live copies, by id.
+struct Tracked {
+    id: u64,
+    live: Rc<RefCell<HashMap<u64, i64>>>,
+}
+
+impl Tracked {
+    fn new(id: u64, live: &Rc<RefCell<HashMap<u64, i64>>>) -> Tracked {
+        *live.borrow_mut().entry(id).or_default() += 1;
+        Tracked {
+            id,
+            live: live.clone(),
+        }
+    }
+}
+
+impl Clone for Tracked {
+    fn clone(&self) -> Tracked {
+        Tracked::new(self.id, &self.live)
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        *self.live.borrow_mut().entry(self.id).or_default() -= 1;
+    }
+}
+
+/// What a receive should give, by the model: the value numbered `next`,
+/// or the gap before the oldest value kept, or nothing (yet, or for good).
+#[derive(Debug, PartialEq)]
+enum Expect {
+    Value(u64),
+    Lagged(u64),
+    Empty,
+    Closed,
+}
+
+/// One seeded run of broadcast: random sends, subscriptions, clones and
+/// drops of both ends, `try_recv`s, and `recv`s polled once and then
+/// dropped (or, when they wait, polled again after a send), against a
+/// model of numbered values — each receiver gets exactly the values sent
+/// while it was subscribed, in order, each gap reported as a `Lagged` of
+/// its exact size; every copy of every value is dropped by the end.
+fn broadcast_run(seed: u64) -> Result<(), String> {
+    use corio::sync::broadcast::{self, RecvError, TryRecvError};
+    let mut r = Rng::seeded(seed);
+    let live = Rc::new(RefCell::new(HashMap::new()));
+    let capacity = 1 + r.below(4) as usize;
+    let (tx, rx) = broadcast::channel::<Tracked>(capacity);
+    let mut senders = vec![tx];
+    let mut receivers = vec![(rx, 0u64)]; // (receiver, model: next number)
+    let mut end = 0u64; // the model: number of the next value sent
+    let expect = |next: &mut u64, end: u64, open: bool| -> Expect {
+        let first = end.saturating_sub(capacity as u64);
+        if *next < first {
+            let missed = first - *next;
+            *next = first;
+            Expect::Lagged(missed)
+        } else if *next < end {
+            *next += 1;
+            Expect::Value(*next - 1)
+        } else if open {
+            Expect::Empty
+        } else {
+            Expect::Closed
+        }
+    };
+    let got = |result: Result<Tracked, RecvError>| match result {
+        Ok(value) => Expect::Value(value.id),
+        Err(RecvError::Lagged(n)) => Expect::Lagged(n),
+        Err(RecvError::Closed) => Expect::Closed,
+    };
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    for step in 0..200 {
+        let open = !senders.is_empty();
+        match r.below(10) {
+            0..=2 if open => {
+                let tx = &senders[r.below(senders.len() as u64) as usize];
+                let sent = tx.send(Tracked::new(end, &live));
+                match (sent, receivers.len()) {
+                    (Err(_), 0) => {}
+                    (Ok(n), k) if n == k => end += 1,
+                    (sent, k) => {
+                        return Err(format!(
+                            "seed {seed} step {step}: send gave {:?} with {k} receivers",
+                            sent.map_err(|_| "SendError")
+                        ));
+                    }
+                }
+            }
+            3 | 4 if !receivers.is_empty() => {
+                let i = r.below(receivers.len() as u64) as usize;
+                let (rx, next) = &mut receivers[i];
+                let want = expect(next, end, open);
+                let have = match rx.try_recv() {
+                    Ok(value) => Expect::Value(value.id),
+                    Err(TryRecvError::Lagged(n)) => Expect::Lagged(n),
+                    Err(TryRecvError::Closed) => Expect::Closed,
+                    Err(TryRecvError::Empty) => Expect::Empty,
+                };
+                if have != want {
+                    return Err(format!(
+                        "seed {seed} step {step}: try_recv {have:?}, model {want:?}"
+                    ));
+                }
+            }
+            5 | 6 if !receivers.is_empty() => {
+                let i = r.below(receivers.len() as u64) as usize;
+                let (rx, next) = &mut receivers[i];
+                let want = expect(next, end, open);
+                let mut recv = std::pin::pin!(rx.recv());
+                let have = match recv.as_mut().poll(&mut cx) {
+                    Poll::Ready(result) => got(result),
+                    Poll::Pending => Expect::Empty,
+                };
+                if have != want {
+                    return Err(format!(
+                        "seed {seed} step {step}: recv {have:?}, model {want:?}"
+                    ));
+                }
+                // Waiting: dropped now, or woken by a send and polled again.
+                if have == Expect::Empty && r.below(2) == 0 {
+                    let count = senders[0].receiver_count();
+                    if senders[0].send(Tracked::new(end, &live)).ok() != Some(count) {
+                        return Err(format!("seed {seed} step {step}: send to a waiter failed"));
+                    }
+                    end += 1;
+                    let want = expect(next, end, true);
+                    let have = match recv.as_mut().poll(&mut cx) {
+                        Poll::Ready(result) => got(result),
+                        Poll::Pending => Expect::Empty,
+                    };
+                    if have != want {
+                        return Err(format!(
+                            "seed {seed} step {step}: woken recv {have:?}, model {want:?}"
+                        ));
+                    }
+                }
+            }
+            7 => {
+                let new = match (open, receivers.is_empty()) {
+                    (true, _) if r.below(2) == 0 => senders[0].subscribe(),
+                    (_, false) => receivers[0].0.resubscribe(),
+                    (true, true) => senders[0].subscribe(),
+                    (false, true) => continue,
+                };
+                receivers.push((new, end));
+            }
+            8 if !receivers.is_empty() => {
+                let i = r.below(receivers.len() as u64) as usize;
+                drop(receivers.swap_remove(i));
+            }
+            9 if open => {
+                if r.below(3) == 0 {
+                    drop(senders.pop());
+                } else {
+                    senders.push(senders[0].clone());
+                }
+            }
+            _ => {}
+        }
+        // The channel holds one copy of each value some receiver still has
+        // to take (all of them were subscribed when it was sent), among
+        // the last `capacity` — and no other.
+        for (&id, &copies) in live.borrow().iter() {
+            // (An id at `end` or past it belongs to a send that failed.)
+            let sent_and_kept = id < end && id + capacity as u64 >= end;
+            let kept = sent_and_kept && receivers.iter().any(|(_, next)| *next <= id);
+            if copies != i64::from(kept) {
+                return Err(format!(
+                    "seed {seed} step {step}: value {id} has {copies} copies, the model {}",
+                    i64::from(kept)
+                ));
+            }
+        }
+    }
+    drop(senders);
+    for (rx, next) in &mut receivers {
+        loop {
+            let want = expect(next, end, false);
+            let have = match rx.try_recv() {
+                Ok(value) => Expect::Value(value.id),
+                Err(TryRecvError::Lagged(n)) => Expect::Lagged(n),
+                Err(TryRecvError::Closed) => Expect::Closed,
+                Err(TryRecvError::Empty) => Expect::Empty,
+            };
+            if have != want {
+                return Err(format!(
+                    "seed {seed} draining: try_recv {have:?}, model {want:?}"
+                ));
+            }
+            if have == Expect::Closed {
+                break;
+            }
+        }
+    }
+    drop(receivers);
+    let leaked: Vec<_> = live
+        .borrow()
+        .iter()
+        .filter(|(_, n)| **n != 0)
+        .map(|(id, n)| (*id, *n))
+        .collect();
+    if leaked.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("seed {seed}: copies left (id, count): {leaked:?}"))
+    }
+}
+
+#[test]
+fn broadcast_fuzz() {
+    common::run_seeds(
+        "broadcast_fuzz",
+        5000,
+        |seed, _| broadcast_run(seed),
+        String::new,
     );
 }

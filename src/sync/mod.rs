@@ -6,7 +6,8 @@
 //! every `.await`: between reading shared state and writing it back, other
 //! tasks run. Whatever must look atomic across an `.await` needs a
 //! [`Lock`]; whatever must be limited (3 downloads at once) a
-//! [`Semaphore`]; a producer/consumer pair a [`Queue`].
+//! [`Semaphore`]; a producer/consumer pair a [`Queue`]; a fan-out to many
+//! readers a [`broadcast`] channel.
 //!
 //! These types are for one loop: `Rc` to share them, no atomics, `!Sync`
 //! (an `Arc<Event>` handed to a thread is a compile error about a
@@ -50,6 +51,7 @@
 //! ```
 
 mod barrier;
+pub mod broadcast;
 mod condition;
 mod event;
 mod lock;
