@@ -1091,3 +1091,39 @@ fn a_broadcast_value_dropped_for_lack_of_room_may_use_the_channel_in_its_destruc
     );
     assert!(matches!(rx.try_recv(), Ok(Msg::Plain)));
 }
+
+#[test]
+fn receivers_waiting_for_a_broadcast_are_woken_even_when_the_value_it_pushes_out_panics_in_drop() {
+    use corio::sync::broadcast::channel;
+    common::quiet_panics();
+    /// Panics when dropped, unless it is a clone.
+    struct Bomb {
+        armed: bool,
+    }
+    impl Clone for Bomb {
+        fn clone(&self) -> Self {
+            Bomb { armed: false }
+        }
+    }
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            if self.armed && !std::thread::panicking() {
+                panic!("expected: a value's destructor panics");
+            }
+        }
+    }
+    let got = corio::run(async {
+        let (tx, _keeps_it) = channel::<Bomb>(1);
+        tx.send(Bomb { armed: true }).ok().unwrap();
+        let mut rx = tx.subscribe();
+        let waiter = corio::spawn(async move { rx.recv().await.is_ok() });
+        corio::yield_now().await; // it waits
+        let send = std::panic::AssertUnwindSafe(|| tx.send(Bomb { armed: false }));
+        assert!(
+            std::panic::catch_unwind(send).is_err(),
+            "the sender sees the panic"
+        );
+        corio::time::timeout(Duration::from_secs(5), waiter).await
+    });
+    assert_eq!(got.map(Result::unwrap), Ok(true), "the waiter was woken");
+}

@@ -119,10 +119,14 @@ impl<F: Future> Children<F> {
                     // gone and the children woken after it still woken.
                     // (Taken out and counted before its destructor runs,
                     // which may panic too: then the poll's panic goes on.)
+                    // The task panics it was given go down with it (never
+                    // reported: it did not finish), not to a future pushed
+                    // into its place.
                     let dead = self.futures[index].take();
+                    let given = self.handoffs.get_mut(index).map(std::mem::take);
                     self.finished(index);
                     self.wake_after(position);
-                    drop(catch_unwind(AssertUnwindSafe(move || drop(dead))));
+                    drop(catch_unwind(AssertUnwindSafe(move || drop((dead, given)))));
                     std::panic::resume_unwind(payload);
                 }
             };
@@ -443,6 +447,45 @@ mod tests {
             running.push(ready(2));
             assert_eq!(running.children.futures.len(), 2);
             assert_eq!(running.children.wake.len(), 2);
+        });
+    }
+
+    #[test]
+    fn a_child_that_panics_leaves_its_task_panics_to_no_future_pushed_in_its_place() {
+        use std::future::Future;
+        use std::panic::{AssertUnwindSafe, catch_unwind};
+        use std::pin::Pin;
+        use std::task::Poll;
+        type Boxed = Pin<Box<dyn Future<Output = ()>>>;
+        crate::run(async {
+            let bad = crate::spawn(async { panic!("expected: a task panics") });
+            crate::yield_now().await;
+            let child: Boxed = Box::pin(async move {
+                let _held = bad.await; // the task's panic, given to this child
+                crate::yield_now().await;
+                panic!("expected: the child panics holding it");
+            });
+            let mut running = crate::as_completed(vec![child]);
+            let mut polls = 0;
+            std::future::poll_fn(|cx| {
+                polls += 1;
+                let mut next = std::pin::pin!(running.next());
+                if polls == 1 {
+                    assert!(next.as_mut().poll(cx).is_pending());
+                    return Poll::Pending; // the child woke itself
+                }
+                let polled = catch_unwind(AssertUnwindSafe(|| next.as_mut().poll(cx)));
+                assert!(polled.is_err(), "the child's panic goes on");
+                Poll::Ready(())
+            })
+            .await;
+            assert!(
+                running.children.handoffs[0].is_empty(),
+                "gone with the child"
+            );
+            running.push(Box::pin(async {}));
+            assert_eq!(running.children.futures.len(), 1, "its place reused");
+            assert_eq!(running.next().await, Some(()));
         });
     }
 

@@ -252,8 +252,10 @@ impl<T: Clone> Sender<T> {
             if st.receivers == 0 {
                 return Err(SendError(value));
             }
-            // Full: the oldest goes (dropped after the borrow: a value's
-            // destructor is user code, which may use the channel).
+            // Full: the oldest goes (dropped after the borrow and after the
+            // wakes: a value's destructor is user code, which may use the
+            // channel, or panic — the receivers handed this send must
+            // hear of it all the same).
             if st.slots.len() == st.capacity {
                 oldest = st.slots.pop_front();
                 st.first += 1;
@@ -266,8 +268,8 @@ impl<T: Clone> Sender<T> {
             st.waiters.hand_all((), &mut wakers);
             left
         };
-        drop(oldest);
         wakers.into_iter().for_each(std::task::Waker::wake);
+        drop(oldest);
         Ok(receivers)
     }
 
