@@ -19,7 +19,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures_task::waker_ref;
 use slab::Slab;
@@ -140,6 +140,9 @@ pub(crate) struct Core {
     /// Ready-queue entries (task polls and callbacks) run since the loop
     /// last looked at I/O and timers.
     polls_since_look: Cell<usize>,
+    /// How many a busy loop runs before it looks again ([`LOOK_INTERVAL`],
+    /// fewer while polls are slow: [`next_look_interval`]).
+    look_interval: Cell<usize>,
     /// Every timer due at or before this instant has fired (left the timer
     /// queue); `None` before the first firing.
     fired_through: Cell<Option<Instant>>,
@@ -187,6 +190,7 @@ impl Core {
             now: Cell::new(Instant::now()),
             looked_at: Cell::new(Instant::now()),
             polls_since_look: Cell::new(0),
+            look_interval: Cell::new(LOOK_INTERVAL),
             fired_through: Cell::new(None),
             running: Cell::new(false),
             io_wakers: Cell::new(Vec::new()),
@@ -355,8 +359,10 @@ impl Core {
         self.fired_through.get().is_some_and(|t| deadline <= t)
     }
 
-    pub(crate) fn polls_since_look(&self) -> usize {
-        self.polls_since_look.get()
+    /// Has a busy loop run enough since its last look to look again?
+    #[inline]
+    pub(crate) fn look_due(&self) -> bool {
+        self.polls_since_look.get() >= self.look_interval.get()
     }
 
     pub(crate) fn count_polls(&self, polls: usize) {
@@ -364,8 +370,12 @@ impl Core {
             .set(self.polls_since_look.get() + polls);
     }
 
-    pub(crate) fn looked(&self) {
-        self.polls_since_look.set(0);
+    /// The loop looked outside after `busy` of work since the look before
+    /// (its run phases, timers and callbacks): the count starts again, and
+    /// the next stretch is as long as those polls' speed asks for.
+    pub(crate) fn looked(&self, busy: Duration) {
+        let polls = self.polls_since_look.replace(0);
+        self.look_interval.set(next_look_interval(polls, busy));
     }
 
     /// Time from `now` until the next armed timer; `None` if no timer is
@@ -1274,6 +1284,35 @@ impl Drop for Polling<'_> {
 }
 
 /// The slot a key names, if it still holds that task.
+/// How many ready-queue entries (task polls and callbacks) a busy loop
+/// runs between two looks at I/O and timers while its polls are quick: a
+/// zero-timeout `epoll_wait` and a clock read cost more than a task poll,
+/// so a busy loop batches them (tokio's `event_interval`, also 61), yet a
+/// task that keeps waking itself still lets I/O and timers in within that
+/// many entries. (The look comes at the start of the first turn after
+/// them: a turn's batch always runs whole, however long.)
+pub(crate) const LOOK_INTERVAL: usize = 61;
+
+/// Roughly the work a busy loop with slow polls does between two looks.
+pub(crate) const LOOK_EVERY: Duration = Duration::from_millis(1);
+
+/// The length of the next stretch between two looks, from the last one's:
+/// `LOOK_INTERVAL` entries while they are quick; when they took longer than
+/// `LOOK_EVERY` together, about as many as fit in `LOOK_EVERY` at their
+/// speed — at least one. A task that computes in chunks between
+/// `yield_now()`s (asyncio's `sleep(0)` idiom) then delays timers and
+/// sockets by about one chunk, not 61, once a first stretch has shown how
+/// slow its polls are; the clock is read no more often than before (once
+/// per look). The look every `LOOK_INTERVAL` entries alone let a 50 ms
+/// `timeout` around 5 ms chunks fire after 300 ms.
+fn next_look_interval(polls: usize, busy: Duration) -> usize {
+    if busy <= LOOK_EVERY || polls == 0 {
+        return LOOK_INTERVAL;
+    }
+    let fit = polls as u128 * LOOK_EVERY.as_nanos() / busy.as_nanos();
+    (fit as usize).clamp(1, LOOK_INTERVAL)
+}
+
 pub(crate) fn slot_mut(tasks: &mut Slab<TaskSlot>, key: TaskKey) -> Option<&mut TaskSlot> {
     tasks
         .get_mut(key.index as usize)
@@ -1318,4 +1357,35 @@ pub(crate) fn unretrieved_panic(slot: &TaskSlot, debug: &Debug, index: u32) -> R
         Some((slot.id(), slot.name())),
     )
     .with_site(debug.site(key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_look_interval_shrinks_with_slow_polls_and_stays_at_61_for_quick_ones() {
+        let ms = Duration::from_millis;
+        assert_eq!(
+            next_look_interval(61, Duration::from_micros(50)),
+            LOOK_INTERVAL
+        );
+        assert_eq!(next_look_interval(61, ms(1)), LOOK_INTERVAL);
+        assert_eq!(
+            next_look_interval(0, ms(500)),
+            LOOK_INTERVAL,
+            "a look after a wait"
+        );
+        assert_eq!(next_look_interval(61, ms(2)), 30);
+        assert_eq!(
+            next_look_interval(61, ms(305)),
+            1,
+            "5 ms polls: a look after each"
+        );
+        assert_eq!(
+            next_look_interval(1000, ms(4)),
+            LOOK_INTERVAL,
+            "never above 61"
+        );
+    }
 }

@@ -707,16 +707,18 @@ impl EventLoop {
 
         // 2. Look outside — wait for I/O and fire timers — whenever nothing
         //    is ready (then we may block), and otherwise once
-        //    `LOOK_INTERVAL` polls and callbacks have run since the last
-        //    look: a zero-timeout `epoll_wait` and a clock
-        //    read cost more than a task poll, so a busy loop batches them
-        //    (tokio's `event_interval`), yet a task that keeps waking itself
-        //    still lets I/O and timers in within that many polls.
+        //    `LOOK_INTERVAL` (61) polls and callbacks have run since the
+        //    last look — fewer while they are slow, about one look per
+        //    millisecond of work (`core::next_look_interval`): a
+        //    zero-timeout `epoll_wait` and a clock read cost more than a
+        //    quick task poll, so a busy loop batches them (tokio's
+        //    `event_interval`), yet a task that keeps waking itself still
+        //    lets I/O and timers in within that many polls.
         let has_ready = !core.state.borrow().ready.is_empty();
         // A pending stop request matters only to run_forever, which returns
         // after this turn: don't wait then.
         let stopping = wait == Wait::Block && core.shared().stop_requested();
-        let must_look = !has_ready || stopping || core.polls_since_look() >= LOOK_INTERVAL;
+        let must_look = !has_ready || stopping || core.look_due();
         let ready = has_ready || stopping;
         if must_look && !self.look_outside(&mut turn, ready, announced, root.as_deref(), wait) {
             core.counters.turn();
@@ -742,7 +744,7 @@ impl EventLoop {
     /// May the next turn be just its run phase, without leaving `turn`?
     fn may_run_on(&self, root: Option<&Root<'_>>, wait: Wait) -> bool {
         let core = &*self.core;
-        if core.polls_since_look() >= LOOK_INTERVAL || core.shared().has_remote() {
+        if core.look_due() || core.shared().has_remote() {
             return false; // time to look outside
         }
         if root.is_some_and(|root| root.done) {
@@ -876,6 +878,7 @@ impl EventLoop {
         //    many chained turns, or one larger batch: `Core::loop_time`); a
         //    look that may block reads it once more after the wait.
         let now = core.refresh_now();
+        let busy = now.saturating_duration_since(core.looked_at());
         let timeout = if ready {
             Some(Duration::ZERO)
         } else {
@@ -978,16 +981,10 @@ impl EventLoop {
         {
             core.report_stall();
         }
-        core.looked();
+        core.looked(busy);
         true
     }
 }
-
-/// How many ready-queue entries (task polls and callbacks) a busy loop
-/// runs at least between two looks at I/O and timers: the look comes at
-/// the start of the first turn after that many (a turn's batch always runs
-/// whole, however long).
-const LOOK_INTERVAL: usize = 61;
 
 impl Drop for EventLoop {
     fn drop(&mut self) {

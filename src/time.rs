@@ -8,7 +8,15 @@
 //!
 //! Timers never fire early: a sleep completes only once the clock has
 //! reached its deadline. They may fire late by the time the loop is busy
-//! elsewhere, plus up to about a millisecond of `epoll` resolution.
+//! elsewhere, plus up to about a millisecond of `epoll` resolution. A busy
+//! loop looks at its timers (and sockets) after every 61 task polls and
+//! callbacks while they are quick, and about once per millisecond of work
+//! while they are slow — after every poll at the slowest: so a task that
+//! computes in chunks between [`yield_now`](crate::yield_now)s delays a
+//! timer by about one chunk, once the loop's first stretch of such polls
+//! (up to 61 of them) has shown how slow they are. A poll that blocks
+//! delays it by all of its length: hand blocking work to
+//! [`spawn_blocking`](crate::spawn_blocking).
 //! Dropping a sleep disarms its timer. Deadlines are fixed when
 //! [`sleep`] or [`timeout`] is *called* (as in tokio), not when the future
 //! is first awaited (as in asyncio).

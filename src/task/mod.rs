@@ -1251,7 +1251,11 @@ pub fn all_tasks() -> Vec<TaskRef> {
 /// itself (asyncio's `await asyncio.sleep(0)`, gevent's `sleep(0)`).
 ///
 /// The task goes to the back of the ready queue, so everything that was
-/// ready runs before it continues.
+/// ready runs before it continues. Timers and sockets are looked at after
+/// every 61 polls while polls are quick, and about once per millisecond of
+/// work while they are slow: a task that computes in chunks between
+/// yields delays the others' timers by about one chunk (see
+/// [`corio::time`](crate::time)).
 ///
 /// # Examples
 ///
