@@ -2959,3 +2959,26 @@ fn a_cloned_client_builder_carries_its_first_bad_setting_to_each_build() {
     assert_eq!(first.kind(), ErrorKind::InvalidRequest);
     assert_eq!(first.to_string(), second.to_string());
 }
+
+#[test]
+fn a_zero_time_limit_is_refused_before_anything_is_sent() {
+    // Zero would fail nearly every request at once (aiohttp reads it as
+    // "no limit", requests refuses it): refused, and said so.
+    let builders = [
+        Client::builder().connect_timeout(Duration::ZERO),
+        Client::builder().read_timeout(Duration::ZERO),
+        Client::builder().total_timeout(Duration::ZERO),
+    ];
+    for builder in builders {
+        let err = builder.build().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidRequest);
+        assert!(err.to_string().contains("of zero"), "{err}");
+    }
+    let err = run_bounded(async {
+        // Nobody listens there: a sent request would fail otherwise.
+        let request = Client::new().get("http://127.0.0.1:9/");
+        request.timeout(Duration::ZERO).send().await.unwrap_err()
+    });
+    assert_eq!(err.kind(), ErrorKind::InvalidRequest);
+    assert!(err.to_string().contains("request timeout of zero"), "{err}");
+}

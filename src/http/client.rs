@@ -710,22 +710,49 @@ impl Default for Builder {
     }
 }
 
+/// The error of a zero time limit (see `Builder::refuse_zero`).
+fn zero_timeout(what: &str) -> Error {
+    Error::new(
+        ErrorKind::InvalidRequest,
+        format!(
+            "a {what} of zero would fail every request at once; to keep the default, do not \
+             set it"
+        ),
+    )
+}
+
 impl Builder {
     /// How long a connect (name resolution included) may take. Default 10 s.
+    /// Zero is refused (as for every time limit here): [`build`](Self::build)
+    /// fails with [`ErrorKind::InvalidRequest`].
     ///
     /// # Examples
     ///
     /// ```
-    /// let builder = corio::http::Client::builder().connect_timeout(std::time::Duration::from_secs(1));
+    /// use std::time::Duration;
+    ///
+    /// let builder = corio::http::Client::builder().connect_timeout(Duration::from_secs(1));
     /// assert!(format!("{builder:?}").contains("connect_timeout: 1s"));
+    /// let zero = corio::http::Client::builder().connect_timeout(Duration::ZERO).build();
+    /// assert_eq!(zero.unwrap_err().kind(), corio::http::ErrorKind::InvalidRequest);
     /// ```
     pub fn connect_timeout(mut self, timeout: Duration) -> Builder {
+        self.refuse_zero(timeout, "connect timeout");
         self.config.connect_timeout = timeout;
         self
     }
 
+    /// A zero time limit would fail nearly every request at once (only
+    /// what is done at the first try would pass: `time::timeout`'s rule),
+    /// which is never what a setting means: [`build`](Self::build) fails.
+    fn refuse_zero(&mut self, timeout: Duration, what: &str) {
+        if timeout.is_zero() {
+            self.error.get_or_insert(zero_timeout(what));
+        }
+    }
+
     /// How long a read or write may wait with no progress: the longest
-    /// silence between bytes. Default 30 s. The silence is counted from
+    /// silence between bytes. Default 30 s; zero is refused. The silence is counted from
     /// when it began, also across [`StreamingResponse::chunk`] calls that
     /// a caller's own timeout cut short.
     ///
@@ -746,13 +773,14 @@ impl Builder {
     /// # Ok::<_, Box<dyn std::error::Error>>(()) }).unwrap();
     /// ```
     pub fn read_timeout(mut self, timeout: Duration) -> Builder {
+        self.refuse_zero(timeout, "read timeout");
         self.config.read_timeout = timeout;
         self
     }
 
     /// How long a whole request may take: connect, redirects and reading
     /// the body included. Default: no limit (the read timeout still
-    /// applies). [`RequestBuilder::timeout`] sets it for one request.
+    /// applies); zero is refused. [`RequestBuilder::timeout`] sets it for one request.
     ///
     /// # Examples
     ///
@@ -771,6 +799,7 @@ impl Builder {
     /// # Ok::<_, Box<dyn std::error::Error>>(()) }).unwrap();
     /// ```
     pub fn total_timeout(mut self, timeout: Duration) -> Builder {
+        self.refuse_zero(timeout, "total timeout");
         self.config.total_timeout = Some(timeout);
         self
     }
@@ -1087,7 +1116,8 @@ impl RequestBuilder {
     }
 
     /// A total time limit for this request (connect, redirects and body),
-    /// instead of the client's.
+    /// instead of the client's. Zero makes the request fail with
+    /// [`ErrorKind::InvalidRequest`] before anything is sent.
     ///
     /// # Examples
     ///
@@ -1105,6 +1135,9 @@ impl RequestBuilder {
     /// # Ok::<_, Box<dyn std::error::Error>>(()) }).unwrap();
     /// ```
     pub fn timeout(mut self, timeout: Duration) -> RequestBuilder {
+        if timeout.is_zero() {
+            self.error.get_or_insert(zero_timeout("request timeout"));
+        }
         self.timeout = Some(timeout);
         self
     }

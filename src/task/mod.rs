@@ -586,6 +586,14 @@ impl<T: 'static> Task<T> {
     /// [`CancelOnDrop`], and then failed), the panic, which nobody can
     /// receive then, is reported as unretrieved.
     ///
+    /// Cancelling is dropping: the future never runs again, so only
+    /// destructors run — there is no `except CancelledError:` to catch, no
+    /// `finally:` that awaits, and no way to refuse the cancel (asyncio
+    /// throws `CancelledError` into the coroutine, which may do all three).
+    /// Clean-up that must happen goes in a `Drop` guard: a consumer that
+    /// may be cancelled between a queue's `get` and its `task_done` holds
+    /// a guard whose `drop` calls `task_done`, or `join` waits for ever.
+    ///
     /// Cancelling does not reach into what the task awaits: a `Task`
     /// handle the cancelled future held is dropped with it, which
     /// *detaches* that task — asyncio would cancel it too. Hold it as
