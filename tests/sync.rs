@@ -1127,3 +1127,22 @@ fn receivers_waiting_for_a_broadcast_are_woken_even_when_the_value_it_pushes_out
     });
     assert_eq!(got.map(Result::unwrap), Ok(true), "the waiter was woken");
 }
+
+#[test]
+fn a_channel_recv_dropped_while_waiting_leaves_no_waker_for_the_next_value_to_wake() {
+    use std::future::Future;
+    // A `recv` under a timeout that expires: the task goes on to other
+    // things, and a later value must not wake it for nothing (nor a debug
+    // dump show it waiting there still).
+    let (waker, wakes) = common::counting_waker();
+    let mut cx = Context::from_waker(&waker);
+    let (tx, mut rx) = corio::sync::broadcast::channel::<u8>(4);
+    assert!(pin!(rx.recv()).poll(&mut cx).is_pending()); // then dropped
+    tx.send(1).unwrap();
+    let (mtx, mut mrx) = corio::sync::mpsc::unbounded_channel::<u8>();
+    assert!(pin!(mrx.recv()).poll(&mut cx).is_pending());
+    mtx.try_send(2).unwrap();
+    assert_eq!(wakes.load(std::sync::atomic::Ordering::SeqCst), 0);
+    assert_eq!(rx.try_recv(), Ok(1), "nothing was taken");
+    assert_eq!(mrx.try_recv(), Ok(2));
+}

@@ -369,7 +369,7 @@ impl<T: Clone> Receiver<T> {
     /// The next value; [`RecvError::Lagged`] if some were dropped before
     /// this receiver took them; [`RecvError::Closed`] once every sender
     /// is gone and it has taken the rest. Cancel safe: a dropped `recv`
-    /// takes nothing.
+    /// takes nothing, and leaves nothing behind (its waker goes with it).
     ///
     /// # Examples
     ///
@@ -381,7 +381,8 @@ impl<T: Clone> Receiver<T> {
     /// });
     /// ```
     pub async fn recv(&mut self) -> Result<T, RecvError> {
-        std::future::poll_fn(|cx| self.poll_recv(cx)).await
+        let waiting = LeaveOnDrop(self);
+        std::future::poll_fn(|cx| waiting.0.poll_recv(cx)).await
     }
 
     /// The next value if there is one now.
@@ -481,6 +482,16 @@ impl<T> Receiver<T> {
         let ticket = self.ticket.take()?;
         let (_, retired) = self.shared.borrow_mut().waiters.cancel(ticket);
         Some(retired)
+    }
+}
+
+/// Takes a dropped `recv`'s waker out of the line: a send would wake it for
+/// nothing, and a debug dump would show the task waiting here still.
+struct LeaveOnDrop<'a, T>(&'a mut Receiver<T>);
+
+impl<T> Drop for LeaveOnDrop<'_, T> {
+    fn drop(&mut self) {
+        drop(self.0.leave_line());
     }
 }
 

@@ -347,8 +347,11 @@ pub struct Receiver<T> {
 
 impl<T> Receiver<T> {
     /// The next value; `None` once every sender is gone (or
-    /// [`close`](Self::close) was called) and the channel is empty. Cancel safe: a value that arrived for a dropped `recv` stays
-    /// first in the channel.
+    /// [`close`](Self::close) was called) and the channel is empty. Cancel
+    /// safe: a value that arrived for a dropped `recv` stays first in the
+    /// channel, and the dropped `recv` leaves no waker behind. (The
+    /// `Stream` form keeps its place in line between polls: drop the
+    /// receiver, or call `try_recv`, to give it up.)
     ///
     /// # Examples
     ///
@@ -360,7 +363,8 @@ impl<T> Receiver<T> {
     /// });
     /// ```
     pub async fn recv(&mut self) -> Option<T> {
-        std::future::poll_fn(|cx| self.poll_recv(cx)).await
+        let waiting = LeaveOnDrop(self);
+        std::future::poll_fn(|cx| waiting.0.poll_recv(cx)).await
     }
 
     /// A value if one is there now.
@@ -407,6 +411,19 @@ impl<T> Receiver<T> {
             .queue
             .poll_get(&mut self.ticket, cx)
             .map(Result::ok)
+    }
+}
+
+/// Gives up a dropped `recv`'s place in line (passing on a value promised
+/// to it): a later value would wake its task for nothing, and a debug dump
+/// would show the task waiting here still.
+struct LeaveOnDrop<'a, T>(&'a mut Receiver<T>);
+
+impl<T> Drop for LeaveOnDrop<'_, T> {
+    fn drop(&mut self) {
+        if let Some(ticket) = self.0.ticket.take() {
+            self.0.chan.queue.cancel_get(ticket);
+        }
     }
 }
 
