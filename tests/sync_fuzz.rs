@@ -1454,6 +1454,12 @@ fn broadcast_run(seed: u64) -> Result<(), String> {
             Expect::Closed
         }
     };
+    let tried = |result: Result<Tracked, TryRecvError>| match result {
+        Ok(value) => Expect::Value(value.id),
+        Err(TryRecvError::Lagged(n)) => Expect::Lagged(n),
+        Err(TryRecvError::Closed) => Expect::Closed,
+        Err(TryRecvError::Empty) => Expect::Empty,
+    };
     let got = |result: Result<Tracked, RecvError>| match result {
         Ok(value) => Expect::Value(value.id),
         Err(RecvError::Lagged(n)) => Expect::Lagged(n),
@@ -1481,12 +1487,7 @@ fn broadcast_run(seed: u64) -> Result<(), String> {
                 let i = r.below(receivers.len() as u64) as usize;
                 let (rx, next) = &mut receivers[i];
                 let want = expect(next, end, open);
-                let have = match rx.try_recv() {
-                    Ok(value) => Expect::Value(value.id),
-                    Err(TryRecvError::Lagged(n)) => Expect::Lagged(n),
-                    Err(TryRecvError::Closed) => Expect::Closed,
-                    Err(TryRecvError::Empty) => Expect::Empty,
-                };
+                let have = tried(rx.try_recv());
                 if have != want {
                     return Err(format!(
                         "seed {seed} step {step}: try_recv {have:?}, model {want:?}"
@@ -1567,12 +1568,7 @@ fn broadcast_run(seed: u64) -> Result<(), String> {
     for (rx, next) in &mut receivers {
         loop {
             let want = expect(next, end, false);
-            let have = match rx.try_recv() {
-                Ok(value) => Expect::Value(value.id),
-                Err(TryRecvError::Lagged(n)) => Expect::Lagged(n),
-                Err(TryRecvError::Closed) => Expect::Closed,
-                Err(TryRecvError::Empty) => Expect::Empty,
-            };
+            let have = tried(rx.try_recv());
             if have != want {
                 return Err(format!(
                     "seed {seed} draining: try_recv {have:?}, model {want:?}"
