@@ -1283,7 +1283,6 @@ impl Drop for Polling<'_> {
     }
 }
 
-/// The slot a key names, if it still holds that task.
 /// How many ready-queue entries (task polls and callbacks) a busy loop
 /// runs between two looks at I/O and timers while its polls are quick: a
 /// zero-timeout `epoll_wait` and a clock read cost more than a task poll,
@@ -1291,10 +1290,10 @@ impl Drop for Polling<'_> {
 /// task that keeps waking itself still lets I/O and timers in within that
 /// many entries. (The look comes at the start of the first turn after
 /// them: a turn's batch always runs whole, however long.)
-pub(crate) const LOOK_INTERVAL: usize = 61;
+const LOOK_INTERVAL: usize = 61;
 
 /// Roughly the work a busy loop with slow polls does between two looks.
-pub(crate) const LOOK_EVERY: Duration = Duration::from_millis(1);
+const LOOK_EVERY: Duration = Duration::from_millis(1);
 
 /// The length of the next stretch between two looks, from the last one's:
 /// `LOOK_INTERVAL` entries while they are quick; when they took longer than
@@ -1313,6 +1312,7 @@ fn next_look_interval(polls: usize, busy: Duration) -> usize {
     (fit as usize).clamp(1, LOOK_INTERVAL)
 }
 
+/// The slot a key names, if it still holds that task.
 pub(crate) fn slot_mut(tasks: &mut Slab<TaskSlot>, key: TaskKey) -> Option<&mut TaskSlot> {
     tasks
         .get_mut(key.index as usize)
