@@ -493,13 +493,21 @@ pub struct TcpStream {
     peer: Option<SocketAddr>,
 }
 
-/// `EINPROGRESS`: a nonblocking `connect` has started.
+/// `EINPROGRESS`: a nonblocking `connect` has started. Only that code, as
+/// mio has it: on Linux a TCP `connect` fails with `EAGAIN` when the kernel
+/// has no room for the connection (its routing cache), and taking that
+/// for "in progress" would end, after a wait, in a misleading
+/// `NotConnected` instead of the kernel's own error. (Windows says
+/// `WSAEWOULDBLOCK` where unix says `EINPROGRESS`.)
 fn connect_in_progress(err: &io::Error) -> bool {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     const EINPROGRESS: i32 = 115;
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
     const EINPROGRESS: i32 = 36;
-    err.raw_os_error() == Some(EINPROGRESS) || err.kind() == io::ErrorKind::WouldBlock
+    if cfg!(windows) {
+        return err.kind() == io::ErrorKind::WouldBlock;
+    }
+    err.raw_os_error() == Some(EINPROGRESS)
 }
 
 impl TcpStream {
@@ -1691,4 +1699,20 @@ mod fd {
         )*};
     }
     as_raw_fd!(TcpListener, TcpStream, OwnedReadHalf, OwnedWriteHalf);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fn only_einprogress_means_a_connect_has_started() {
+        assert!(connect_in_progress(&io::Error::from_raw_os_error(115)));
+        // EAGAIN: the kernel had no room for it — an error, not a start.
+        let eagain = io::Error::from_raw_os_error(11);
+        assert_eq!(eagain.kind(), io::ErrorKind::WouldBlock);
+        assert!(!connect_in_progress(&eagain));
+        assert!(!connect_in_progress(&io::Error::from_raw_os_error(111)));
+    }
 }
