@@ -16,14 +16,11 @@ struct Children<F: Future> {
     remaining: usize,
     woken: Vec<usize>,
     /// Per child, the task panics it was given so far (`handoff.rs`), for
-    /// a combinator that may be dropped holding outputs it took. Empty if
-    /// not watched.
+    /// a combinator that may be dropped holding outputs it took.
     handoffs: Vec<Vec<Arc<HandOff>>>,
-    /// `handoffs` is kept (one entry per child).
-    watching: bool,
     /// The indices of finished children, for [`push`](Self::push) to
-    /// reuse — kept only once something was pushed (`gather` and `wait`
-    /// never push, and need no list as long as their input).
+    /// reuse — kept only once something was pushed (`gather` never
+    /// pushes, and needs no list as long as its input).
     free: Option<Vec<usize>>,
 }
 
@@ -36,8 +33,7 @@ impl<F: Future> Children<F> {
             wake: WakeSet::new(n),
             remaining: n,
             woken: Vec::new(),
-            handoffs: Vec::new(),
-            watching: false,
+            handoffs: (0..n).map(|_| Vec::new()).collect(),
             free: None,
         }
     }
@@ -64,9 +60,7 @@ impl<F: Future> Children<F> {
             None => {
                 self.futures.push(future);
                 self.wake.push();
-                if self.watching {
-                    self.handoffs.push(Vec::new());
-                }
+                self.handoffs.push(Vec::new());
             }
         }
         self.remaining += 1;
@@ -80,16 +74,9 @@ impl<F: Future> Children<F> {
         }
     }
 
-    /// Watches the task panics each child is given (see `handoffs`).
-    fn watching_handoffs(mut self) -> Children<F> {
-        self.handoffs = self.futures.iter().map(|_| Vec::new()).collect();
-        self.watching = true;
-        self
-    }
-
     /// Polls the children that were woken; hands each finished one's index
     /// and output to `done`, in the order they were polled — with the
-    /// hand-offs of the panics it was given, if they are watched.
+    /// hand-offs of the panics it was given.
     fn poll_woken(
         &mut self,
         cx: &mut Context<'_>,
@@ -103,13 +90,11 @@ impl<F: Future> Children<F> {
             };
             let waker = self.wake.waker(index);
             let mut child_cx = Context::from_waker(&waker);
-            let polled = catch_unwind(AssertUnwindSafe(|| match self.handoffs.get_mut(index) {
-                None => future.as_mut().poll(&mut child_cx),
-                Some(given) => {
-                    let (polled, taken) = handoff::watch(|| future.as_mut().poll(&mut child_cx));
-                    given.extend(taken);
-                    polled
-                }
+            let given = &mut self.handoffs[index];
+            let polled = catch_unwind(AssertUnwindSafe(|| {
+                let (polled, taken) = handoff::watch(|| future.as_mut().poll(&mut child_cx));
+                given.extend(taken);
+                polled
             }));
             let polled = match polled {
                 Ok(polled) => polled,
@@ -123,7 +108,7 @@ impl<F: Future> Children<F> {
                     // reported: it did not finish), not to a future pushed
                     // into its place.
                     let dead = self.futures[index].take();
-                    let given = self.handoffs.get_mut(index).map(std::mem::take);
+                    let given = std::mem::take(&mut self.handoffs[index]);
                     self.finished(index);
                     self.wake_after(position);
                     drop(catch_unwind(AssertUnwindSafe(move || drop((dead, given)))));
@@ -137,8 +122,8 @@ impl<F: Future> Children<F> {
                 // that catches it loses neither the output nor a wake.
                 let finished = self.futures[index].take();
                 self.finished(index);
-                let given = self.handoffs.get_mut(index).map(std::mem::take);
-                done(index, output, given.unwrap_or_default());
+                let given = std::mem::take(&mut self.handoffs[index]);
+                done(index, output, given);
                 if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(finished))) {
                     self.wake_after(position);
                     std::panic::resume_unwind(payload);
@@ -205,7 +190,7 @@ where
     I: IntoIterator,
     I::Item: Future,
 {
-    let mut children = Children::new(futures).watching_handoffs();
+    let mut children = Children::new(futures);
     // Dropped before the end (a timeout, a `select`), the outputs taken so
     // far report the task panics inside them as unretrieved.
     let mut taken = Unhanded::new(children.futures.iter().map(|_| None).collect::<Vec<_>>());
@@ -275,7 +260,7 @@ where
     I::Item: Future,
 {
     AsCompleted {
-        children: Children::new(futures).watching_handoffs(),
+        children: Children::new(futures),
         finished: Unhanded::new(VecDeque::new()),
     }
 }
@@ -490,7 +475,7 @@ mod tests {
     }
 
     #[test]
-    fn pushing_into_a_watched_set_keeps_one_handoff_list_per_child() {
+    fn pushing_keeps_one_handoff_list_per_child() {
         crate::run(async {
             let mut running = crate::as_completed(Vec::<Ready<u32>>::new());
             running.push(ready(1));

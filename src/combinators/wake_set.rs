@@ -57,17 +57,27 @@ struct ChildWaker {
     set: Arc<Shared>,
 }
 
+impl ChildWaker {
+    /// Puts the child on the woken list unless it is there already; then,
+    /// if `take_parent`, takes the parent's waker for the caller to wake
+    /// (outside the lock).
+    fn enqueue(&self, take_parent: bool) -> Option<ParkedWaker> {
+        if self.queued.swap(true, Ordering::AcqRel) {
+            return None;
+        }
+        let mut inner = self.set.lock();
+        inner.woken.push(self.index);
+        if take_parent {
+            inner.parent.take()
+        } else {
+            None
+        }
+    }
+}
+
 impl ArcWake for ChildWaker {
     fn wake_by_ref(this: &Arc<Self>) {
-        if this.queued.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let parent = {
-            let mut inner = this.set.lock();
-            inner.woken.push(this.index);
-            inner.parent.take()
-        };
-        if let Some(parent) = parent {
+        if let Some(parent) = this.enqueue(true) {
             parent.wake();
         }
     }
@@ -116,9 +126,7 @@ impl WakeSet {
     /// it (a new child in a finished one's place), unless it is there
     /// already. The parent is not woken: it is the one adding the child.
     pub(crate) fn rewake(&self, index: usize) {
-        if !self.children[index].queued.swap(true, Ordering::AcqRel) {
-            self.shared.lock().woken.push(index);
-        }
+        drop(self.children[index].enqueue(false));
     }
 
     /// Remembers `parent` as the waker to call when a child wakes, and moves

@@ -710,21 +710,26 @@ impl Default for Builder {
     }
 }
 
-/// The error of a zero time limit (see `Builder::refuse_zero`).
-fn zero_timeout(what: &str) -> Error {
-    Error::new(
-        ErrorKind::InvalidRequest,
-        format!(
-            "a {what} of zero would fail every request at once; to keep the default, do not \
-             set it"
-        ),
-    )
+/// A zero time limit would fail nearly every request at once (only what
+/// is done at the first try would pass: `time::timeout`'s rule), which is
+/// never what a setting means: it becomes the builder's first error, if it
+/// has none yet.
+fn refuse_zero(error: &mut Option<Error>, timeout: Duration, what: &str) {
+    if timeout.is_zero() {
+        error.get_or_insert_with(|| {
+            let message = format!(
+                "a {what} of zero would fail every request at once; to keep the default, do \
+                 not set it"
+            );
+            Error::new(ErrorKind::InvalidRequest, message)
+        });
+    }
 }
 
 impl Builder {
     /// How long a connect (name resolution included) may take. Default 10 s.
-    /// Zero is refused (as for every time limit here): [`build`](Self::build)
-    /// fails with [`ErrorKind::InvalidRequest`].
+    /// Zero is refused (as for the read and total timeouts):
+    /// [`build`](Self::build) fails with [`ErrorKind::InvalidRequest`].
     ///
     /// # Examples
     ///
@@ -737,18 +742,9 @@ impl Builder {
     /// assert_eq!(zero.unwrap_err().kind(), corio::http::ErrorKind::InvalidRequest);
     /// ```
     pub fn connect_timeout(mut self, timeout: Duration) -> Builder {
-        self.refuse_zero(timeout, "connect timeout");
+        refuse_zero(&mut self.error, timeout, "connect timeout");
         self.config.connect_timeout = timeout;
         self
-    }
-
-    /// A zero time limit would fail nearly every request at once (only
-    /// what is done at the first try would pass: `time::timeout`'s rule),
-    /// which is never what a setting means: [`build`](Self::build) fails.
-    fn refuse_zero(&mut self, timeout: Duration, what: &str) {
-        if timeout.is_zero() {
-            self.error.get_or_insert(zero_timeout(what));
-        }
     }
 
     /// How long a read or write may wait with no progress: the longest
@@ -773,7 +769,7 @@ impl Builder {
     /// # Ok::<_, Box<dyn std::error::Error>>(()) }).unwrap();
     /// ```
     pub fn read_timeout(mut self, timeout: Duration) -> Builder {
-        self.refuse_zero(timeout, "read timeout");
+        refuse_zero(&mut self.error, timeout, "read timeout");
         self.config.read_timeout = timeout;
         self
     }
@@ -799,7 +795,7 @@ impl Builder {
     /// # Ok::<_, Box<dyn std::error::Error>>(()) }).unwrap();
     /// ```
     pub fn total_timeout(mut self, timeout: Duration) -> Builder {
-        self.refuse_zero(timeout, "total timeout");
+        refuse_zero(&mut self.error, timeout, "total timeout");
         self.config.total_timeout = Some(timeout);
         self
     }
@@ -1135,9 +1131,7 @@ impl RequestBuilder {
     /// # Ok::<_, Box<dyn std::error::Error>>(()) }).unwrap();
     /// ```
     pub fn timeout(mut self, timeout: Duration) -> RequestBuilder {
-        if timeout.is_zero() {
-            self.error.get_or_insert(zero_timeout("request timeout"));
-        }
+        refuse_zero(&mut self.error, timeout, "request timeout");
         self.timeout = Some(timeout);
         self
     }

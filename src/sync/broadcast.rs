@@ -360,8 +360,8 @@ pub struct Receiver<T> {
     shared: Rc<RefCell<Shared<T>>>,
     /// The number of the next value it takes.
     next: u64,
-    /// Its place among the waiters while a `recv` waits (kept across
-    /// polls; given up by the next `recv`, `try_recv` or the drop).
+    /// Its place among the waiters while a `recv` waits (kept across its
+    /// polls; given up when it returns or is dropped).
     ticket: Option<Ticket>,
 }
 
@@ -398,8 +398,7 @@ impl<T: Clone> Receiver<T> {
     /// assert_eq!(rx.try_recv(), Ok(1));
     /// ```
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
-        let retired = self.leave_line();
-        drop(retired);
+        drop(self.leave_line());
         match self.take() {
             Some(Ok(value)) => Ok(value),
             Some(Err(RecvError::Lagged(n))) => Err(TryRecvError::Lagged(n)),
@@ -430,16 +429,17 @@ impl<T: Clone> Receiver<T> {
             return Poll::Ready(outcome);
         }
         // Nothing for it yet: it joins the line, or renews its waker there.
-        // (A gift in its entry would mean that a value or the close came,
-        // which `take` would have found; if one is there all the same, the
-        // line is joined afresh — a receiver out of line would never wake.)
+        // (No gift can be in its entry: one comes with a value or the
+        // close, which `take` would have found — and only a live `recv`
+        // holds a place in line.)
         let retired = {
             let mut st = self.shared.borrow_mut();
             let (poll, retired) = st.waiters.poll_wait(&mut self.ticket, false, cx.waker());
-            let again = poll
-                .is_ready()
-                .then(|| st.waiters.poll_wait(&mut self.ticket, false, cx.waker()).1);
-            (retired, again)
+            debug_assert!(
+                poll.is_pending(),
+                "corio: a broadcast gift that take missed"
+            );
+            retired
         };
         drop(retired);
         Poll::Pending

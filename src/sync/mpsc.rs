@@ -378,11 +378,9 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.try_recv(), Ok(1));
     /// ```
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
-        // A `recv` dropped while waiting left its place in line: give it up
+        // The `Stream` form may have left its place in line: give it up
         // first, so that a value promised to it is free to take.
-        if let Some(ticket) = self.ticket.take() {
-            self.chan.queue.cancel_get(ticket);
-        }
+        self.leave_line();
         self.chan.queue.get_nowait().map_err(|err| match err {
             super::TryGetError::Empty => TryRecvError::Empty,
             super::TryGetError::ShutDown => TryRecvError::Closed,
@@ -405,6 +403,14 @@ impl<T> Receiver<T> {
         self.chan.queue.shutdown(false);
     }
 
+    /// Gives up its place in line, if it has one (passing on a value
+    /// promised to it).
+    fn leave_line(&mut self) {
+        if let Some(ticket) = self.ticket.take() {
+            self.chan.queue.cancel_get(ticket);
+        }
+    }
+
     #[inline]
     fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         self.chan
@@ -421,17 +427,13 @@ struct LeaveOnDrop<'a, T>(&'a mut Receiver<T>);
 
 impl<T> Drop for LeaveOnDrop<'_, T> {
     fn drop(&mut self) {
-        if let Some(ticket) = self.0.ticket.take() {
-            self.0.chan.queue.cancel_get(ticket);
-        }
+        self.0.leave_line();
     }
 }
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        if let Some(ticket) = self.ticket.take() {
-            self.chan.queue.cancel_get(ticket);
-        }
+        self.leave_line();
         // Senders fail from now on; what is queued is dropped.
         self.chan.queue.shutdown(true);
     }
