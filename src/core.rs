@@ -143,6 +143,10 @@ pub(crate) struct Core {
     /// How many a busy loop runs before it looks again ([`LOOK_INTERVAL`],
     /// fewer while polls are slow: [`next_look_interval`]).
     look_interval: Cell<usize>,
+    /// The count at which [`look_due`](Self::look_due) next takes a closer
+    /// look: [`EARLY_CHECK`] while the stretch's early clock read is to
+    /// come, else `look_interval`.
+    check_at: Cell<usize>,
     /// Every timer due at or before this instant has fired (left the timer
     /// queue); `None` before the first firing.
     fired_through: Cell<Option<Instant>>,
@@ -191,6 +195,7 @@ impl Core {
             looked_at: Cell::new(Instant::now()),
             polls_since_look: Cell::new(0),
             look_interval: Cell::new(LOOK_INTERVAL),
+            check_at: Cell::new(EARLY_CHECK),
             fired_through: Cell::new(None),
             running: Cell::new(false),
             io_wakers: Cell::new(Vec::new()),
@@ -359,10 +364,33 @@ impl Core {
         self.fired_through.get().is_some_and(|t| deadline <= t)
     }
 
-    /// Has a busy loop run enough since its last look to look again?
+    /// Has a busy loop run enough since its last look to look again? After
+    /// its interval's worth of entries, or — found by one clock read once
+    /// [`EARLY_CHECK`] entries have run — after more than
+    /// [`LOOK_EVERY`] of work.
     #[inline]
     pub(crate) fn look_due(&self) -> bool {
-        self.polls_since_look.get() >= self.look_interval.get()
+        // (One compare on the hot path, as with a fixed interval.)
+        self.polls_since_look.get() >= self.check_at.get() && self.closer_look()
+    }
+
+    /// `check_at` reached: the end of the stretch, or its one early clock
+    /// read — has it taken longer than `LOOK_EVERY` already? Then it ends
+    /// here: the look is due until it has happened. (The read refreshes the
+    /// cached clock too.)
+    #[cold]
+    fn closer_look(&self) -> bool {
+        let interval = self.look_interval.get();
+        if self.check_at.get() >= interval {
+            return true;
+        }
+        let now = self.refresh_now();
+        if now.saturating_duration_since(self.looked_at.get()) > LOOK_EVERY {
+            self.look_interval.set(self.check_at.get());
+            return true;
+        }
+        self.check_at.set(interval);
+        self.polls_since_look.get() >= interval
     }
 
     pub(crate) fn count_polls(&self, polls: usize) {
@@ -375,7 +403,9 @@ impl Core {
     /// the next stretch is as long as those polls' speed asks for.
     pub(crate) fn looked(&self, busy: Duration) {
         let polls = self.polls_since_look.replace(0);
-        self.look_interval.set(next_look_interval(polls, busy));
+        let interval = next_look_interval(polls, busy);
+        self.look_interval.set(interval);
+        self.check_at.set(interval.min(EARLY_CHECK));
     }
 
     /// Time from `now` until the next armed timer; `None` if no timer is
@@ -1295,15 +1325,23 @@ const LOOK_INTERVAL: usize = 61;
 /// Roughly the work a busy loop with slow polls does between two looks.
 const LOOK_EVERY: Duration = Duration::from_millis(1);
 
+/// After this many entries of a stretch, the loop reads the clock once: a
+/// stretch that has taken longer than `LOOK_EVERY` by then ends there. So
+/// polls that turn slow (a task that starts computing in chunks between
+/// yields) delay timers by at most this many of them, not a whole
+/// `LOOK_INTERVAL`, before the interval adapts — for one clock read per
+/// stretch of quick polls.
+const EARLY_CHECK: usize = 8;
+
 /// The length of the next stretch between two looks, from the last one's:
 /// `LOOK_INTERVAL` entries while they are quick; when they took longer than
 /// `LOOK_EVERY` together, about as many as fit in `LOOK_EVERY` at their
 /// speed — at least one. A task that computes in chunks between
 /// `yield_now()`s (asyncio's `sleep(0)` idiom) then delays timers and
-/// sockets by about one chunk, not 61, once a first stretch has shown how
-/// slow its polls are; the clock is read no more often than before (once
-/// per look). The look every `LOOK_INTERVAL` entries alone let a 50 ms
-/// `timeout` around 5 ms chunks fire after 300 ms.
+/// sockets by about one chunk, not 61, once a first stretch (cut short
+/// after `EARLY_CHECK` slow entries) has shown how slow its polls are. The
+/// look every `LOOK_INTERVAL` entries alone let a 50 ms `timeout` around
+/// 5 ms chunks fire after 300 ms.
 fn next_look_interval(polls: usize, busy: Duration) -> usize {
     if busy <= LOOK_EVERY || polls == 0 {
         return LOOK_INTERVAL;

@@ -13,8 +13,9 @@
 //! callbacks while they are quick, and about once per millisecond of work
 //! while they are slow — after every poll at the slowest: so a task that
 //! computes in chunks between [`yield_now`](crate::yield_now)s delays a
-//! timer by about one chunk, once the loop's first stretch of such polls
-//! (up to 61 of them) has shown how slow they are. A poll that blocks
+//! timer by about one chunk, once the loop has seen how slow its polls
+//! are — after at most 8 of them (one clock read per stretch of quick
+//! polls tells). A poll that blocks
 //! delays it by all of its length: hand blocking work to
 //! [`spawn_blocking`](crate::spawn_blocking).
 //! Dropping a sleep disarms its timer. Deadlines are fixed when
