@@ -11,11 +11,13 @@
 //! elsewhere, plus up to about a millisecond of `epoll` resolution. A busy
 //! loop looks at its timers (and sockets) after every 61 task polls and
 //! callbacks while they are quick, and about once per millisecond of work
-//! while they are slow — after every poll at the slowest: so a task that
+//! while they are slow — after every poll at the slowest. So a task that
 //! computes in chunks between [`yield_now`](crate::yield_now)s delays a
-//! timer by about one chunk, once the loop has seen how slow its polls
-//! are — after at most 8 of them (one clock read per stretch of quick
-//! polls tells). A poll that blocks
+//! timer by about one chunk (by one chunk of each such task, when several
+//! compute at once: the ready tasks of a turn all run before the next
+//! look) — once the loop has seen how slow its polls are: up to 8 chunks
+//! late until then, each time the computing starts after a quiet spell
+//! (one clock read per stretch of quick polls tells). A poll that blocks
 //! delays it by all of its length: hand blocking work to
 //! [`spawn_blocking`](crate::spawn_blocking).
 //! Dropping a sleep disarms its timer. Deadlines are fixed when

@@ -705,7 +705,10 @@ impl TcpStream {
     /// taking them: the next read returns them again (`MSG_PEEK`; std's
     /// and tokio's `peek`). Waits until there is at least one, or the end
     /// of the stream (`Ok(0)`, as for an empty `buf`). For a protocol
-    /// sniffed by its first bytes, say. Cancel safe: it takes nothing.
+    /// sniffed by its first bytes, say. Cancel safe: it takes no bytes.
+    /// An error is the socket's, and is taken as a read's would be: after
+    /// a peer's reset, one `peek` gives `ConnectionReset` and the next
+    /// ones, like `read`, the end of the stream (Linux's `MSG_PEEK`).
     ///
     /// # Examples
     ///

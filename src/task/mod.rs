@@ -1262,8 +1262,8 @@ pub fn all_tasks() -> Vec<TaskRef> {
 /// ready runs before it continues. Timers and sockets are looked at after
 /// every 61 polls while polls are quick, and about once per millisecond of
 /// work while they are slow: a task that computes in chunks between
-/// yields delays the others' timers by about one chunk (see
-/// [`corio::time`](crate::time)).
+/// yields delays the others' timers by about one chunk — up to 8 while the
+/// loop finds the polls slow (see [`corio::time`](crate::time)).
 ///
 /// # Examples
 ///
