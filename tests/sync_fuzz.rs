@@ -1460,10 +1460,11 @@ fn broadcast_run(seed: u64) -> Result<(), String> {
         Err(TryRecvError::Closed) => Expect::Closed,
         Err(TryRecvError::Empty) => Expect::Empty,
     };
-    let got = |result: Result<Tracked, RecvError>| match result {
-        Ok(value) => Expect::Value(value.id),
-        Err(RecvError::Lagged(n)) => Expect::Lagged(n),
-        Err(RecvError::Closed) => Expect::Closed,
+    let got = |polled: Poll<Result<Tracked, RecvError>>| match polled {
+        Poll::Ready(Ok(value)) => Expect::Value(value.id),
+        Poll::Ready(Err(RecvError::Lagged(n))) => Expect::Lagged(n),
+        Poll::Ready(Err(RecvError::Closed)) => Expect::Closed,
+        Poll::Pending => Expect::Empty,
     };
     let mut cx = Context::from_waker(std::task::Waker::noop());
     for step in 0..200 {
@@ -1499,10 +1500,7 @@ fn broadcast_run(seed: u64) -> Result<(), String> {
                 let (rx, next) = &mut receivers[i];
                 let want = expect(next, end, open);
                 let mut recv = std::pin::pin!(rx.recv());
-                let have = match recv.as_mut().poll(&mut cx) {
-                    Poll::Ready(result) => got(result),
-                    Poll::Pending => Expect::Empty,
-                };
+                let have = got(recv.as_mut().poll(&mut cx));
                 if have != want {
                     return Err(format!(
                         "seed {seed} step {step}: recv {have:?}, model {want:?}"
@@ -1516,10 +1514,7 @@ fn broadcast_run(seed: u64) -> Result<(), String> {
                     }
                     end += 1;
                     let want = expect(next, end, true);
-                    let have = match recv.as_mut().poll(&mut cx) {
-                        Poll::Ready(result) => got(result),
-                        Poll::Pending => Expect::Empty,
-                    };
+                    let have = got(recv.as_mut().poll(&mut cx));
                     if have != want {
                         return Err(format!(
                             "seed {seed} step {step}: woken recv {have:?}, model {want:?}"
