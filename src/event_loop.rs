@@ -923,6 +923,9 @@ impl EventLoop {
         let waits = timeout != Some(Duration::ZERO);
         let mut io_wakers = core.take_io_wakers();
         let mut polled = core.reactor.borrow_mut().poll(timeout, &mut io_wakers);
+        if polled.asked {
+            core.counters.io_polled();
+        }
         // The `mio::Waker`'s event may be stale: the remote work it
         // announced was taken at step 1 of an earlier turn that did not look
         // outside, and its event stayed in epoll. (What step 1 of this turn
@@ -945,6 +948,7 @@ impl EventLoop {
                 break;
             }
             polled = core.reactor.borrow_mut().poll(rest, &mut io_wakers);
+            core.counters.io_polled(); // (it waits: always asked)
         }
         // After a wait, the one clock read measures it, refreshes the loop's
         // cached clock (`Core::loop_time`) and tells which timers are due.

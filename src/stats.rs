@@ -27,6 +27,7 @@ use std::cell::Cell;
 /// assert_eq!(stats.timers_fired, 1);
 /// assert_eq!(stats.callbacks_run, 1);
 /// assert!(stats.turns >= 2 && stats.wakes >= 1);
+/// assert!(stats.io_polls >= 1); // it waited for the sleep in `epoll_wait`
 /// # Ok::<(), std::io::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -49,6 +50,11 @@ pub struct Stats {
     pub remote_wakes: u64,
     /// I/O readiness events from the reactor.
     pub io_events: u64,
+    /// Times the loop asked the operating system for I/O readiness
+    /// (`epoll_wait`): whenever it waits, and every 61 polls or so while
+    /// work is ready — but only while a socket is open; a busy loop of
+    /// tasks alone asks nothing.
+    pub io_polls: u64,
     /// Timers that fired.
     pub timers_fired: u64,
     /// Callbacks run: `call_soon`, `call_later`, `call_soon_threadsafe`
@@ -84,6 +90,7 @@ pub(crate) struct Counters {
     wakes: Cell<u64>,
     remote_wakes: Cell<u64>,
     io_events: Cell<u64>,
+    io_polls: Cell<u64>,
     timers_fired: Cell<u64>,
     callbacks_run: Cell<u64>,
 }
@@ -126,6 +133,11 @@ impl Counters {
         add(&self.timers_fired, timers);
     }
 
+    /// The reactor asked the operating system (`epoll_wait`) once more.
+    pub(crate) fn io_polled(&self) {
+        add(&self.io_polls, 1);
+    }
+
     pub(crate) fn wake(&self) {
         add(&self.wakes, 1);
     }
@@ -141,6 +153,7 @@ impl Counters {
             wakes: self.wakes.get(),
             remote_wakes: self.remote_wakes.get(),
             io_events: self.io_events.get(),
+            io_polls: self.io_polls.get(),
             timers_fired: self.timers_fired.get(),
             callbacks_run: self.callbacks_run.get(),
         }

@@ -129,3 +129,48 @@ fn wakes_of_a_finished_task_are_not_counted_from_this_thread_or_another() {
         assert_eq!(corio::stats().remote_wakes, before.remote_wakes);
     });
 }
+
+/// Yields `n` times from each of two tasks: a busy loop of `2 n` polls.
+async fn busy(n: usize) {
+    let tasks: Vec<_> = (0..2)
+        .map(|_| {
+            corio::spawn(async move {
+                for _ in 0..n {
+                    corio::yield_now().await;
+                }
+            })
+        })
+        .collect();
+    corio::gather(tasks).await;
+}
+
+#[test]
+fn a_busy_loop_with_no_socket_open_never_asks_the_os_for_io() {
+    let mut lp = EventLoop::new().unwrap();
+    lp.run_until_complete(busy(5_000));
+    let stats = lp.stats();
+    assert!(stats.polls > 10_000, "{stats:?}");
+    assert_eq!(stats.io_polls, 0, "{stats:?}");
+}
+
+#[test]
+fn a_busy_loop_with_a_socket_open_looks_at_io_every_61_polls_or_so() {
+    let mut lp = EventLoop::new().unwrap();
+    let listener = lp
+        .run_until_complete(corio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let before = lp.stats().io_polls;
+    lp.run_until_complete(busy(5_000));
+    let looks = lp.stats().io_polls - before;
+    // 10,000 polls: one look per 61 of them at most, fewer if they are
+    // slow (about one per millisecond of work).
+    assert!((10..=10_000 / 61 + 5).contains(&looks), "{looks} looks");
+    drop(listener);
+}
+
+#[test]
+fn a_loop_that_waits_asks_the_os_even_with_no_socket_open() {
+    let mut lp = EventLoop::new().unwrap();
+    lp.run_until_complete(async { corio::time::sleep(Duration::from_millis(5)).await });
+    assert!(lp.stats().io_polls >= 1, "{:?}", lp.stats());
+}
