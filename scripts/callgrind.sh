@@ -2,7 +2,8 @@
 # Instructions per operation, corio beside its peers, counted by
 # `valgrind --tool=callgrind` — repeatable run to run, unlike wall time on a
 # shared machine. Each figure is a difference of two run sizes, so that
-# start-up and teardown cancel out:
+# start-up and teardown cancel out (the last column, "safe floor", is
+# benches/peers/src/floor.rs: the contract alone, in safe code):
 #   (instructions at 2n - instructions at n) / (n operations more, ×2 runs)
 #
 # Usage: scripts/callgrind.sh [WORKLOAD ...]   (default: W1 W2 W3 W4 W4c)
@@ -27,7 +28,7 @@ count() { # runtime workload n -> instructions of one process (warm-up + 1 rep)
   awk '/Collected/ {print $4}' <<<"$out"
 }
 
-printf '| workload | n | corio | tokio | smol | monoio |\n|---|---|---|---|---|---|\n'
+printf '| workload | n | corio | tokio | smol | monoio | safe floor |\n|---|---|---|---|---|---|---|\n'
 for w in "${workloads[@]}"; do
   case "$w" in
     W1|W4c) n=100000 ;;
@@ -36,7 +37,9 @@ for w in "${workloads[@]}"; do
     *) echo "unknown workload $w" >&2; exit 2 ;;
   esac
   row="| $w | $n"
-  for rt in corio tokio smol monoio; do
+  for rt in corio tokio smol monoio floor; do
+    # The safe floor (benches/peers/src/floor.rs) has no timers.
+    if [ "$rt" = floor ] && [ "${w#W4}" != "$w" ]; then row="$row | —"; continue; fi
     a=$(count "$rt" "$w" "$n"); b=$(count "$rt" "$w" $((2 * n)))
     # Two runs per process (warm-up + 1 rep): 2n more operations.
     row="$row | $(( (b - a) / (2 * n) ))"

@@ -13,6 +13,7 @@
 //! such process: a warm-up, then the median of `--reps` repetitions.
 
 mod echo;
+mod floor;
 mod gens;
 mod http;
 mod runtimes;
@@ -26,7 +27,17 @@ use runtimes::{Blocking, Corio, Monoio, Runtime, Smol, TokioLocal};
 
 const RUNTIMES: [&str; 4] = ["corio", "tokio", "smol", "monoio"];
 /// What `run` and `table --runtimes` accept (the last two: G1 and G2 only).
-const TABLE_RUNTIMES: [&str; 6] = ["corio", "tokio", "smol", "monoio", "genawaiter", "iterator"];
+/// (`floor`: the safe floor of `floor.rs`, W1–W3, W7 and W8 only; measured
+/// when named.)
+const TABLE_RUNTIMES: [&str; 7] = [
+    "corio",
+    "tokio",
+    "smol",
+    "monoio",
+    "genawaiter",
+    "iterator",
+    "floor",
+];
 
 /// (id, default n, unit); lower is better for all
 const WORKLOADS: [(&str, usize, &str); 16] = [
@@ -92,6 +103,10 @@ fn measure_on(runtime: &str, workload: &str, n: usize) -> f64 {
         "tokio" => measure::<TokioLocal>(workload, n),
         "smol" => measure::<Smol>(workload, n),
         "monoio" => measure::<Monoio>(workload, n),
+        "floor" if matches!(workload, "W1" | "W2" | "W3" | "W7" | "W7p" | "W8") => {
+            measure::<floor::Floor>(workload, n)
+        }
+        "floor" => f64::NAN, // no timers
         other => panic!("unknown runtime {other}"),
     }
 }
@@ -368,8 +383,9 @@ fn table(args: &[String]) {
             cells.push(format!("{med:.1} ({lo:.1}–{hi:.1})"));
         }
         // BENCHMARKS.md: monoio's yield re-polls the same task at once, so
-        // its W3 is not comparable.
-        let comparable = |rt: &str| rt != "corio" && !(*id == "W3" && rt == "monoio");
+        // its W3 is not comparable. The floor is a yardstick, not a peer.
+        let comparable =
+            |rt: &str| !(matches!(rt, "corio" | "floor") || *id == "W3" && rt == "monoio");
         let best_peer = medians
             .iter()
             .filter(|(rt, _)| comparable(rt))
