@@ -162,15 +162,30 @@ fn a_busy_loop_with_a_socket_open_looks_at_io_every_61_polls_or_so() {
     let before = lp.stats().io_polls;
     lp.run_until_complete(busy(5_000));
     let looks = lp.stats().io_polls - before;
-    // 10,000 polls: one look per 61 of them at most, fewer if they are
-    // slow (about one per millisecond of work).
-    assert!((10..=10_000 / 61 + 5).contains(&looks), "{looks} looks");
+    // 10,000 polls: a look after 61 of them at the latest (a turn of up
+    // to 3 entries may overshoot by 2) — sooner while polls are slow,
+    // about once per millisecond of work, so there is no useful upper
+    // bound.
+    assert!(looks >= 10_000 / 64, "{looks} looks");
     drop(listener);
 }
 
 #[test]
 fn a_loop_that_waits_asks_the_os_even_with_no_socket_open() {
     let mut lp = EventLoop::new().unwrap();
-    lp.run_until_complete(async { corio::time::sleep(Duration::from_millis(5)).await });
-    assert!(lp.stats().io_polls >= 1, "{:?}", lp.stats());
+    // Stepped, so that the check is about a turn that did wait: on a slow
+    // machine a short sleep may be due before the loop looks (then the
+    // look does not wait, and asks nothing); another sleep is tried then.
+    for _ in 0..20 {
+        let sleeper = lp.spawn(async { corio::time::sleep(Duration::from_millis(20)).await });
+        while !sleeper.is_done() {
+            let before = lp.stats().io_polls;
+            let turn = lp.run_once();
+            if turn.slept > Duration::ZERO {
+                assert!(lp.stats().io_polls > before, "{turn:?} {:?}", lp.stats());
+                return;
+            }
+        }
+    }
+    panic!("no turn waited in 20 sleeps of 20 ms");
 }
