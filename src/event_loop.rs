@@ -948,7 +948,9 @@ impl EventLoop {
                 break;
             }
             polled = core.reactor.borrow_mut().poll(rest, &mut io_wakers);
-            core.counters.io_polled(); // (it waits: always asked)
+            if polled.asked {
+                core.counters.io_polled();
+            }
         }
         // After a wait, the one clock read measures it, refreshes the loop's
         // cached clock (`Core::loop_time`) and tells which timers are due.

@@ -536,6 +536,12 @@ impl<T: 'static> Task<T> {
     /// run first (at a later turn), so until they have run, polling the
     /// handle still gives `Pending` — await it rather than poll it once.
     ///
+    /// It stays true after the outcome was taken. The outcome is handed
+    /// over once: an `.await` of `&mut task` that returned it — inside a
+    /// `gather` or a `timeout` that elapsed afterwards, too — leaves a handle
+    /// that panics if awaited again (gevent's `get()` answers every time:
+    /// keep the result the first await gave).
+    ///
     /// # Examples
     ///
     /// ```
