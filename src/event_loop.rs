@@ -542,6 +542,12 @@ impl EventLoop {
     /// ([`ReportKind::Stall`](crate::ReportKind::Stall)) — when it cannot
     /// prove the stall (a proven one panics at once). Default 5 s.
     ///
+    /// Without debug mode the same wait (and no pool job in flight, no
+    /// [`LoopHandle`] alive: only a waker held by a task or another thread
+    /// could end it) gets a one-line hint instead, once per loop, that
+    /// points to `CORIO_DEBUG=1` — a deadlock would otherwise hang in
+    /// silence. `Duration::MAX` turns both off.
+    ///
     /// # Examples
     ///
     /// ```
@@ -917,6 +923,15 @@ impl EventLoop {
                 Verdict::Quiet => core.debug.stall.progress(),
             }
         }
+        // Without debug mode: a quiet main future that only a held waker
+        // can wake gets a hint after the grace period (`debug/stall.rs`).
+        let mut hint_watch = false;
+        if may_be_idle && root.is_some() && !core.debug.is_on() {
+            if let Some(rest) = core.hint_wait(now) {
+                timeout = Some(rest);
+                hint_watch = true;
+            }
+        }
 
         // 3. Wait in `mio::Poll::poll` for I/O readiness, a cross-thread
         //    wake-up, or the timeout.
@@ -986,6 +1001,9 @@ impl EventLoop {
             && !core.shared().has_remote()
         {
             core.report_stall();
+        }
+        if hint_watch && core.state.borrow().ready.is_empty() && !core.shared().has_remote() {
+            core.hint_if_due();
         }
         core.looked(busy);
         true

@@ -797,3 +797,126 @@ fn a_gather_child_waker_woken_by_value_on_another_thread_does_not_hide_a_hang() 
         });
     }
 }
+
+/// A plain loop (no debug mode) that records its reports.
+fn plain_loop() -> (EventLoop, Rc<RefCell<Vec<Report>>>) {
+    let lp = EventLoop::new().unwrap();
+    let reports = Rc::new(RefCell::new(Vec::new()));
+    let log = Rc::clone(&reports);
+    lp.set_exception_handler(move |report| log.borrow_mut().push(report.clone()));
+    (lp, reports)
+}
+
+/// Two tasks that take two locks in opposite orders (a deadlock), beside
+/// a oneshot another thread fills after `delay`: the main future returns
+/// the thread's value.
+async fn deadlock_beside_a_late_thread(delay: Duration) -> u8 {
+    let first = Rc::new(corio::sync::Lock::new(()));
+    let second = Rc::new(corio::sync::Lock::new(()));
+    let (f, s) = (Rc::clone(&first), Rc::clone(&second));
+    let alice = corio::spawn(async move {
+        let _one = f.lock().await;
+        corio::yield_now().await;
+        let _two = s.lock().await;
+    });
+    let bob = corio::spawn(async move {
+        let _two = second.lock().await;
+        corio::yield_now().await;
+        let _one = first.lock().await;
+    });
+    let (tx, rx) = corio::pool::channel::oneshot();
+    let thread = std::thread::spawn(move || {
+        std::thread::sleep(delay);
+        let _ = tx.send(7u8);
+    });
+    let value = rx.await.unwrap();
+    thread.join().unwrap();
+    drop((alice, bob)); // detached: still deadlocked, cancelled when the loop goes
+    value
+}
+
+#[test]
+fn without_debug_mode_a_wait_only_a_held_waker_can_end_gets_one_hint_naming_corio_debug() {
+    let (mut lp, reports) = plain_loop();
+    lp.set_stall_grace(Duration::from_millis(50));
+    assert_eq!(
+        lp.run_until_complete(deadlock_beside_a_late_thread(Duration::from_millis(400))),
+        7
+    );
+    // Once per loop: a second quiet wait past the grace says nothing.
+    assert_eq!(
+        lp.run_until_complete(deadlock_beside_a_late_thread(Duration::from_millis(200))),
+        7
+    );
+    let reports = reports.borrow();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0].kind(), ReportKind::Stall);
+    let shown = reports[0].to_string();
+    assert!(
+        shown.starts_with("stalled? the main future has waited"),
+        "{shown}"
+    );
+    assert!(shown.contains("run with CORIO_DEBUG=1"), "{shown}");
+    assert!(shown.contains("said once per loop"), "{shown}");
+}
+
+#[test]
+fn without_debug_mode_no_hint_is_given_while_a_loop_handle_is_alive() {
+    let (mut lp, reports) = plain_loop();
+    lp.set_stall_grace(Duration::from_millis(20));
+    let other = set_go_from_another_thread(&lp, Duration::from_millis(300));
+    lp.run_until_complete(go().wait());
+    other.join().unwrap();
+    assert!(reports.borrow().is_empty(), "{:?}", reports.borrow());
+}
+
+#[test]
+fn without_debug_mode_no_hint_is_given_while_a_pool_job_runs() {
+    let (mut lp, reports) = plain_loop();
+    lp.set_stall_grace(Duration::from_millis(20));
+    let slept = lp.run_until_complete(async {
+        corio::spawn_blocking(|| {
+            std::thread::sleep(Duration::from_millis(300));
+            true
+        })
+        .await
+    });
+    assert_eq!(slept, Ok(true));
+    assert!(reports.borrow().is_empty(), "{:?}", reports.borrow());
+}
+
+#[test]
+fn without_debug_mode_a_thread_that_keeps_waking_the_main_future_gets_no_hint() {
+    // Each value wakes the main future: something runs, and each quiet
+    // wait is new — none lasts the grace period.
+    let (mut lp, reports) = plain_loop();
+    lp.set_stall_grace(Duration::from_secs(2));
+    let (tx, mut rx) = corio::pool::channel::unbounded();
+    let thread = std::thread::spawn(move || {
+        for i in 0..30u32 {
+            std::thread::sleep(Duration::from_millis(100));
+            tx.send(i).unwrap();
+        }
+    });
+    let sum = lp.run_until_complete(async move {
+        let mut sum = 0;
+        while let Some(i) = rx.recv().await {
+            sum += i;
+        }
+        sum
+    });
+    thread.join().unwrap();
+    assert_eq!(sum, (0..30).sum::<u32>());
+    assert!(reports.borrow().is_empty(), "{:?}", reports.borrow());
+}
+
+#[test]
+fn a_stall_grace_of_duration_max_turns_the_hint_off() {
+    let (mut lp, reports) = plain_loop();
+    lp.set_stall_grace(Duration::MAX);
+    assert_eq!(
+        lp.run_until_complete(deadlock_beside_a_late_thread(Duration::from_millis(200))),
+        7
+    );
+    assert!(reports.borrow().is_empty(), "{:?}", reports.borrow());
+}

@@ -1022,13 +1022,21 @@ fn run_one(seed: u64, verbose: bool) -> Result<(), String> {
         .iter()
         .filter(|r| r.kind() == ReportKind::Stall)
         .partition(|r| r.message().contains("would block forever"));
-    let may_warn = plan.debug
-        && plan.short_grace
+    // (Without debug mode the warning is the one-line hint, which a live
+    // `LoopHandle` rules out.)
+    let may_warn = plan.short_grace
         && plan.driver == Driver::RunUntilComplete
-        && matches!(
-            plan.source,
-            Some(Source::LoopHandle | Source::ForeignWaker | Source::Channel { .. })
-        );
+        && if plan.debug {
+            matches!(
+                plan.source,
+                Some(Source::LoopHandle | Source::ForeignWaker | Source::Channel { .. })
+            )
+        } else {
+            matches!(
+                plan.source,
+                Some(Source::ForeignWaker | Source::Channel { .. })
+            )
+        };
     for w in &warnings {
         if !may_warn || !w.message().contains("the loop keeps waiting") {
             return Err(fail(format!("an unexpected stall warning: {w:?}")));

@@ -48,7 +48,9 @@
 //!   [`LoopHandle`](crate::LoopHandle) is alive, it cannot prove anything:
 //!   after [`stall_grace`](crate::EventLoop::set_stall_grace) (5 s) it
 //!   reports the dump as a warning ([`ReportKind::Stall`]) and keeps
-//!   waiting. (The proof trusts that a primitive with waiters stays on
+//!   waiting. (Without debug mode, such a wait with no pool job in flight
+//!   and no `LoopHandle` alive gets a one-line hint after the grace period,
+//!   once per loop, that points here.) (The proof trusts that a primitive with waiters stays on
 //!   its loop's thread, which holds as long as each wait future is either
 //!   pending in a task or dropped: a wait leaked with `mem::forget`, its
 //!   primitive then sent to another thread that sets it, can be taken for

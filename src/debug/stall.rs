@@ -17,6 +17,15 @@
 //!   the grace period the dump is **reported** as a warning
 //!   ([`ReportKind::Stall`](crate::ReportKind::Stall)), once per stall, and
 //!   the loop keeps waiting.
+//!
+//! Without debug mode there are no claims to prove anything with, but the
+//! loop can still see the quiet moment itself: the main future pending,
+//! nothing ready, no timer armed, no I/O awaited, no pool job in flight, no
+//! `LoopHandle` alive — only a waker held somewhere can end the wait. If
+//! such a wait lasts the grace period with nothing run, the loop says so
+//! once, as a `Stall` report that points to `CORIO_DEBUG=1` (the hint: a
+//! deadlock otherwise hangs in silence, as in asyncio). It is said once per
+//! loop, since another thread may hold the waker on purpose.
 
 use std::cell::{Cell, RefCell};
 use std::time::{Duration, Instant};
@@ -33,6 +42,12 @@ pub(crate) struct Stall {
     warned: Cell<bool>,
     /// The explanation of a proven stall, for `run_until_complete`'s panic.
     proven: RefCell<Option<String>>,
+    /// Without debug mode: when the quiet wait being watched for the hint
+    /// began, and the polls and callbacks run by then (if they change,
+    /// something ran: a new wait begins).
+    quiet: Cell<Option<(Instant, (u64, u64))>>,
+    /// The hint was given (once per loop).
+    hinted: Cell<bool>,
 }
 
 /// What the loop concluded, looking at a quiet moment.
@@ -54,6 +69,8 @@ impl Stall {
             since: Cell::new(None),
             warned: Cell::new(false),
             proven: RefCell::new(None),
+            quiet: Cell::new(None),
+            hinted: Cell::new(false),
         }
     }
 
@@ -164,6 +181,64 @@ impl Core {
         if let Some(proof) = proof.filter(|_| !self.debug.stall.warned.replace(true)) {
             self.report(Report::new(ReportKind::Stall, proof, None));
         }
+    }
+
+    /// Without debug mode, at a quiet look of `run_until_complete` (the
+    /// main future pending, nothing ready, no timer armed): if nothing else
+    /// corio can see could end the wait either — no I/O awaited, no pool job
+    /// in flight, no `LoopHandle` alive, no wake queued by another thread —
+    /// how long the loop may wait before it gives the hint. `None`: wait as
+    /// usual (the hint was given, or is off, or something may yet act).
+    pub(crate) fn hint_wait(&self, now: Instant) -> Option<Duration> {
+        let stall = &self.debug.stall;
+        let grace = stall.grace.get();
+        if stall.hinted.get() || grace == Duration::MAX {
+            return None;
+        }
+        // Order matters, as in `could_be_woken`: what other threads hold is
+        // counted first, the remote queue looked at last.
+        let shared = self.shared();
+        let outside = shared.jobs_in_flight() > 0
+            || shared.live_handles() > 0
+            || self.reactor.borrow().has_waiters();
+        std::sync::atomic::fence(std::sync::atomic::Ordering::Acquire);
+        if outside || shared.has_remote() {
+            stall.quiet.set(None);
+            return None;
+        }
+        let ran = self.counters.run_so_far();
+        let since = match stall.quiet.get() {
+            Some((since, before)) if before == ran => since,
+            _ => {
+                stall.quiet.set(Some((now, ran)));
+                now
+            }
+        };
+        Some(grace.saturating_sub(now.saturating_duration_since(since)))
+    }
+
+    /// After a wait that `hint_wait` bounded, with nothing ready: if the
+    /// grace period went by and nothing ran meanwhile, give the hint.
+    pub(crate) fn hint_if_due(&self) {
+        let stall = &self.debug.stall;
+        let Some((since, ran)) = stall.quiet.get() else {
+            return;
+        };
+        let waited = since.elapsed();
+        if stall.hinted.get() || ran != self.counters.run_so_far() || waited < stall.grace.get() {
+            return;
+        }
+        stall.hinted.set(true);
+        let message = format!(
+            "stalled? the main future has waited {waited:.1?} with nothing ready, no timer armed, \
+             no I/O awaited, no thread-pool job in flight and no LoopHandle alive: only a waker \
+             held by a task or another thread can wake it now, so the loop keeps waiting. If this \
+             is a deadlock (tasks waiting on each other's locks, an Event nobody sets, a queue \
+             nobody feeds), run with CORIO_DEBUG=1 to be told who waits on what. If another \
+             thread will wake it, this can be ignored: it is said once per loop \
+             (EventLoop::set_stall_grace(Duration::MAX) turns it off)."
+        );
+        self.report(Report::new(ReportKind::Stall, message, None));
     }
 
     /// The grace period of an unproven stall is over: report the dump.
