@@ -39,14 +39,22 @@
 //! * `cargo run --release --example echo_server` — one thread on
 //!   127.0.0.1:7000; it stops by itself after 10 s;
 //! * `cargo run --release --example echo_server -- --threads 2 --seconds 0`
-//!   — two threads, until Ctrl-C (`--seconds 0` means forever);
+//!   — two threads, until Ctrl-C (`--seconds 0` means no deadline);
 //! * options: `--addr IP:PORT` (default 127.0.0.1:7000; port 0 picks a free
 //!   one), `--threads N` (default 1), `--seconds S` (default 10).
+//!
+//! **Stopping cleanly on Ctrl-C.** Each loop also awaits
+//! [`corio::signal::ctrl_c`] beside its accept loop (asyncio's
+//! `loop.add_signal_handler(SIGINT, ...)`): Ctrl-C stops every loop the
+//! way the deadline does — the accept loops end, open connections are
+//! closed, and the summary is printed — instead of killing the process
+//! mid-write. (Every listener gets every signal, so each thread hears it.)
 //!
 //! Then, in another terminal, `cargo run --release --example echo_client --
 //! --addr 127.0.0.1:7000`, or `nc 127.0.0.1 7000` and type lines.
 //!
 //! [`ListenOptions::reuse_port`]: corio::net::ListenOptions::reuse_port
+//! [`corio::signal::ctrl_c`]: corio::signal::ctrl_c
 
 #[macro_use]
 mod common;
@@ -58,6 +66,7 @@ use std::rc::Rc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use corio::Either;
 use corio::net::{ListenOptions, TcpListener, TcpStream};
 
 const USAGE: &str = "usage: echo_server [--addr IP:PORT] [--threads N] [--seconds S]
@@ -218,14 +227,26 @@ fn serve_on_this_thread(
             }
         };
         let _ = ready.send(listener.local_addr());
-        let serving = accept_loop(&listener, &name, &stats);
-        match deadline {
-            Some(deadline) => {
-                // asyncio.wait_for(serve_forever(), S): the accept loop is
-                // dropped at the deadline.
-                let _ = corio::time::timeout_at(deadline, serving).await;
+        let serving = async {
+            let serving = accept_loop(&listener, &name, &stats);
+            match deadline {
+                Some(deadline) => {
+                    // asyncio.wait_for(serve_forever(), S): the accept loop
+                    // is dropped at the deadline.
+                    let _ = corio::time::timeout_at(deadline, serving).await;
+                }
+                None => serving.await,
             }
-            None => serving.await,
+        };
+        // Whichever comes first: the deadline, or Ctrl-C.
+        let mut serving = std::pin::pin!(serving);
+        match corio::select(serving.as_mut(), corio::signal::ctrl_c()).await {
+            Either::Left(()) => {}
+            Either::Right(Ok(())) => say!("  {name}: Ctrl-C: stopping"),
+            Either::Right(Err(err)) => {
+                tell!("  {name}: cannot listen for Ctrl-C ({err}); it will end the process");
+                serving.await;
+            }
         }
         // Leaving `run` drops the loop, and with it the connection tasks
         // still open: their sockets close.
@@ -320,7 +341,7 @@ fn main() {
         total = (total.0 + connections, total.1 + bytes);
     }
     say!(
-        "{:.1} s are up: the accept loop{} stopped (open connections were closed).",
+        "after {:.1} s the accept loop{} stopped (open connections were closed).",
         started.elapsed().as_secs_f64(),
         if args.threads == 1 { "" } else { "s" }
     );

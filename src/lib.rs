@@ -21,6 +21,7 @@
 //! | `asyncio.current_task` / `gevent.getcurrent` | [`current_task`]                    |
 //! | `asyncio.to_thread` / `run_in_executor`  | [`spawn_blocking`]                      |
 //! | `ThreadPoolExecutor` / Java's `ThreadPoolExecutor` | [`pool::ThreadPool`]          |
+//! | `loop.add_signal_handler(SIGINT, cb)`    | [`signal::ctrl_c`], [`signal::Signals`] |
 //!
 //! # A first program
 //!
@@ -86,6 +87,7 @@ pub mod http;
 pub mod io;
 pub mod net;
 pub mod pool;
+pub mod signal;
 pub mod sync;
 pub mod time;
 

@@ -1,0 +1,300 @@
+//! Unix signals as things a task awaits: Ctrl-C and friends.
+//!
+//! asyncio has `loop.add_signal_handler(signal.SIGINT, cb)`, gevent
+//! `gevent.signal_handler`, tokio `signal::ctrl_c()`. Here:
+//!
+//! * [`ctrl_c`] — wait for the next Ctrl-C (`SIGINT`);
+//! * [`Signals`] — wait for any of several signals (`SIGTERM` from a
+//!   service manager, `SIGHUP` to reload …), again and again.
+//!
+//! **How a signal reaches a task.** A signal handler may do almost nothing
+//! (it interrupts the program anywhere, a lock may be held), so corio's
+//! handler — installed through the `signal-hook` crate — only writes a
+//! byte into a socket pair, one per signal of each [`Signals`]. The other
+//! end is registered with the loop like any socket: the byte makes it
+//! readable, the waiting task wakes, and the signal is handled as ordinary
+//! code in the loop's turn (the self-pipe trick, which is also how asyncio
+//! does it).
+//!
+//! **While nobody listens, a signal does what it always did.** As long as
+//! a `Signals` (or a pending `ctrl_c`) exists for a signal, that signal
+//! is delivered to it instead of its default action — Ctrl-C no longer
+//! ends the program. When the last one is dropped, the default action is
+//! back (asyncio's `remove_signal_handler`; tokio instead keeps the default
+//! off for the rest of the process). Several listeners — on different
+//! loops or threads too — each get every signal. Signals that arrive
+//! before `recv` is called again are merged into one (as they are by the
+//! operating system while one is pending).
+//!
+//! One caveat: corio's handler stays installed once a signal was
+//! listened to, and, with no listener left, performs the default action
+//! itself. Another library that installs its own handler for the same
+//! signal (`ctrlc`, say) conflicts with it; `signal-hook`'s own
+//! registrations run beside it.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use corio::{Either, select};
+//!
+//! corio::run(async {
+//!     let work = corio::time::sleep(Duration::from_secs(3600)); // a server, say
+//!     match select(work, corio::signal::ctrl_c()).await {
+//!         Either::Left(()) => println!("done"),
+//!         Either::Right(Ok(())) => println!("Ctrl-C: cleaning up"),
+//!         Either::Right(Err(err)) => eprintln!("cannot listen for Ctrl-C: {err}"),
+//!     }
+//! });
+//! ```
+
+use std::future::poll_fn;
+use std::io::{self, Read};
+use std::os::unix::net::UnixStream as StdUnixStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::Poll;
+
+use mio::Interest;
+use mio::net::UnixStream;
+
+use crate::net::io_source::IoSource;
+use crate::reactor::Direction;
+
+pub use signal_hook::consts::signal::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
+
+/// Waits for the next Ctrl-C (`SIGINT`), tokio's `signal::ctrl_c`.
+///
+/// Ctrl-C is taken from its default action (ending the program) while the
+/// returned future exists — from its first poll on — and given back when
+/// it is dropped. An error means the signal could not be listened to.
+///
+/// # Panics
+///
+/// When first polled outside a running loop (as sockets do).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// corio::run(async {
+///     // Nobody presses Ctrl-C here: the timeout ends the wait.
+///     let pressed = corio::time::timeout(Duration::from_millis(10), corio::signal::ctrl_c()).await;
+///     assert!(pressed.is_err());
+/// });
+/// ```
+pub async fn ctrl_c() -> io::Result<()> {
+    Signals::new([SIGINT])?.recv().await.map(drop)
+}
+
+/// A set of signals a task can await, again and again (asyncio's
+/// `add_signal_handler`, tokio's `signal::unix::signal`). See the [module
+/// docs](self) for how they arrive and what happens while nobody listens.
+///
+/// # Examples
+///
+/// ```
+/// use corio::signal::{SIGUSR1, SIGUSR2, Signals};
+///
+/// corio::run(async {
+///     let mut signals = Signals::new([SIGUSR1, SIGUSR2])?;
+///     // Another process would send it (`kill -USR2 PID`); here, we do.
+///     signal_hook::low_level::raise(SIGUSR2)?;
+///     assert_eq!(signals.recv().await?, SIGUSR2);
+///     Ok::<(), std::io::Error>(())
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct Signals {
+    pipes: Vec<Pipe>,
+}
+
+/// One signal of a [`Signals`]: the read end of the socket pair its
+/// handler writes to.
+struct Pipe {
+    signal: i32,
+    read: IoSource<UnixStream>,
+    /// The handler's registration (it owns the write end, closed when it
+    /// is unregistered).
+    id: signal_hook::SigId,
+}
+
+impl Signals {
+    /// Starts listening for `signals` (for example [`SIGINT`], [`SIGTERM`],
+    /// [`SIGHUP`]): from now on each of them is delivered here, not to its
+    /// default action, until this is dropped.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for a signal that cannot be handled (`SIGKILL`,
+    /// `SIGSTOP`, and those that mean the program is broken: `SIGSEGV`,
+    /// `SIGILL`, `SIGFPE`), for one the system does not know, or for an
+    /// empty list; the operating system's error if a socket pair cannot be
+    /// made (out of file descriptors, say).
+    ///
+    /// # Panics
+    ///
+    /// Outside a running loop (as sockets do).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::signal::{SIGTERM, Signals};
+    ///
+    /// corio::run(async {
+    ///     assert!(Signals::new([SIGTERM]).is_ok());
+    ///     let err = Signals::new([9]).err().unwrap(); // SIGKILL cannot be caught
+    ///     assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn new(signals: impl IntoIterator<Item = i32>) -> io::Result<Signals> {
+        let mut wanted: Vec<i32> = Vec::new();
+        for signal in signals {
+            check(signal)?;
+            if !wanted.contains(&signal) {
+                wanted.push(signal);
+            }
+        }
+        if wanted.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "Signals::new: no signal to listen for",
+            ));
+        }
+        let mut made = Signals { pipes: Vec::new() };
+        for signal in wanted {
+            made.pipes.push(Pipe::new(signal)?); // a failure drops the ones made
+        }
+        Ok(made)
+    }
+
+    /// Waits for the next of the signals and says which one came.
+    ///
+    /// Cancel safe: a signal that arrives while nobody awaits `recv` waits
+    /// for the next call.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::signal::{SIGUSR1, Signals};
+    ///
+    /// corio::run(async {
+    ///     let mut signals = Signals::new([SIGUSR1]).unwrap();
+    ///     std::thread::spawn(|| signal_hook::low_level::raise(SIGUSR1));
+    ///     assert_eq!(signals.recv().await.unwrap(), SIGUSR1);
+    /// });
+    /// ```
+    pub async fn recv(&mut self) -> io::Result<i32> {
+        let mut waits: Vec<_> = self
+            .pipes
+            .iter()
+            .map(|pipe| (pipe.signal, pipe.read.waiting(Direction::Read)))
+            .collect();
+        poll_fn(|cx| {
+            for (signal, wait) in &mut waits {
+                // Every byte waiting in the pipe is one signal: take them
+                // all, and report them as one.
+                let read = wait.poll_io(cx, |stream| {
+                    let mut bytes = [0u8; 64];
+                    (&*stream).read(&mut bytes)
+                });
+                match read {
+                    Poll::Ready(Ok(0)) => {
+                        return Poll::Ready(Err(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "corio::signal: the signal's socket pair closed",
+                        )));
+                    }
+                    Poll::Ready(Ok(_)) => return Poll::Ready(Ok(*signal)),
+                    Poll::Ready(Err(err)) => return Poll::Ready(Err(err)),
+                    Poll::Pending => {}
+                }
+            }
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+impl std::fmt::Debug for Signals {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let signals: Vec<i32> = self.pipes.iter().map(|pipe| pipe.signal).collect();
+        f.debug_struct("Signals")
+            .field("signals", &signals)
+            .finish()
+    }
+}
+
+impl Pipe {
+    #[track_caller]
+    fn new(signal: i32) -> io::Result<Pipe> {
+        let (read, write) = StdUnixStream::pair()?;
+        read.set_nonblocking(true)?;
+        let read = IoSource::new(UnixStream::from_std(read), Interest::READABLE)?;
+        // (The handler writes with `MSG_DONTWAIT`: a full pipe drops the
+        // byte, never blocks the handler.)
+        let id = signal_hook::low_level::pipe::register(signal, write)?;
+        if let Err(err) = listening(signal, true) {
+            signal_hook::low_level::unregister(id);
+            return Err(err);
+        }
+        Ok(Pipe { signal, read, id })
+    }
+}
+
+impl Drop for Pipe {
+    fn drop(&mut self) {
+        // Default action first, then the byte's handler goes: a signal in
+        // between finds one of the two, never neither.
+        let _ = listening(self.signal, false);
+        signal_hook::low_level::unregister(self.id);
+    }
+}
+
+/// Refuses what `signal-hook` would panic on or fail with, with a clear
+/// error.
+fn check(signal: i32) -> io::Result<()> {
+    if signal_hook::consts::FORBIDDEN.contains(&signal) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "signal {signal} cannot be handled (SIGKILL, SIGSTOP, SIGSEGV, SIGILL and SIGFPE cannot)"
+            ),
+        ));
+    }
+    if signal_hook::low_level::signal_name(signal).is_none() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{signal} is not a signal this system knows"),
+        ));
+    }
+    Ok(())
+}
+
+/// Per signal, for the whole process: how many pipes listen, and the flag
+/// that tells corio's handler to perform the default action (nobody does).
+static LISTENERS: Mutex<Vec<(i32, usize, Arc<AtomicBool>)>> = Mutex::new(Vec::new());
+
+/// One more (`start`) or one fewer listener for `signal`. The first ever
+/// installs the handler that performs the default action while nobody
+/// listens.
+fn listening(signal: i32, start: bool) -> io::Result<()> {
+    let mut all = LISTENERS.lock().unwrap_or_else(PoisonError::into_inner);
+    let at = match all.iter().position(|(s, ..)| *s == signal) {
+        Some(at) => at,
+        None => {
+            let nobody = Arc::new(AtomicBool::new(true));
+            signal_hook::flag::register_conditional_default(signal, Arc::clone(&nobody))?;
+            all.push((signal, 0, nobody));
+            all.len() - 1
+        }
+    };
+    let (_, count, nobody) = &mut all[at];
+    *count = if start {
+        *count + 1
+    } else {
+        count.saturating_sub(1)
+    };
+    nobody.store(*count == 0, Ordering::SeqCst);
+    Ok(())
+}

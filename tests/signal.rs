@@ -1,0 +1,161 @@
+//! Unix signals delivered to tasks, in their own test binary: signals are
+//! process-wide, so the tests here take turns (one lock), and one test
+//! checks the default action in a child process.
+
+use std::io;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use corio::signal::{SIGUSR1, SIGUSR2, Signals};
+use signal_hook::low_level::raise;
+
+/// One test at a time: each raises signals at the whole process.
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    static TURN: Mutex<()> = Mutex::new(());
+    TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+#[test]
+fn a_signal_from_another_thread_wakes_the_task_that_awaits_it() {
+    let _turn = one_at_a_time();
+    let got = corio::run(async {
+        let mut signals = Signals::new([SIGUSR1, SIGUSR2]).unwrap();
+        let sender = std::thread::spawn(|| {
+            std::thread::sleep(Duration::from_millis(50));
+            raise(SIGUSR2).unwrap();
+        });
+        let got = signals.recv().await.unwrap();
+        sender.join().unwrap();
+        got
+    });
+    assert_eq!(got, SIGUSR2);
+}
+
+#[test]
+fn a_signal_that_comes_before_recv_is_kept_for_it_and_repeats_merge_into_one() {
+    let _turn = one_at_a_time();
+    corio::run(async {
+        let mut signals = Signals::new([SIGUSR1]).unwrap();
+        for _ in 0..3 {
+            raise(SIGUSR1).unwrap();
+        }
+        assert_eq!(signals.recv().await.unwrap(), SIGUSR1);
+        // The three were one: nothing more is waiting.
+        let more = corio::time::timeout(Duration::from_millis(50), signals.recv()).await;
+        assert!(more.is_err(), "{more:?}");
+        // A later one comes through.
+        raise(SIGUSR1).unwrap();
+        assert_eq!(signals.recv().await.unwrap(), SIGUSR1);
+    });
+}
+
+#[test]
+fn every_listener_gets_every_signal_on_any_thread() {
+    let _turn = one_at_a_time();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let other = std::thread::spawn(move || {
+        corio::run(async move {
+            let mut signals = Signals::new([SIGUSR1]).unwrap();
+            ready_tx.send(()).unwrap();
+            signals.recv().await.unwrap()
+        })
+    });
+    ready_rx.recv().unwrap();
+    let here = corio::run(async {
+        let mut first = Signals::new([SIGUSR1]).unwrap();
+        let mut second = Signals::new([SIGUSR1, SIGUSR2]).unwrap();
+        raise(SIGUSR1).unwrap();
+        (first.recv().await.unwrap(), second.recv().await.unwrap())
+    });
+    assert_eq!(here, (SIGUSR1, SIGUSR1));
+    assert_eq!(other.join().unwrap(), SIGUSR1);
+}
+
+#[test]
+fn a_cancelled_recv_loses_no_signal() {
+    let _turn = one_at_a_time();
+    corio::run(async {
+        let mut signals = Signals::new([SIGUSR2]).unwrap();
+        let early = corio::time::timeout(Duration::from_millis(20), signals.recv()).await;
+        assert!(early.is_err());
+        raise(SIGUSR2).unwrap();
+        assert_eq!(signals.recv().await.unwrap(), SIGUSR2);
+    });
+}
+
+#[test]
+fn signals_that_cannot_be_handled_are_refused_with_a_clear_error() {
+    let _turn = one_at_a_time();
+    corio::run(async {
+        for (signal, says) in [
+            (9, "cannot be handled"),  // SIGKILL
+            (19, "cannot be handled"), // SIGSTOP
+            (11, "cannot be handled"), // SIGSEGV
+            (0, "not a signal"),
+            (1000, "not a signal"),
+            (-3, "not a signal"),
+        ] {
+            let err = Signals::new([SIGUSR1, signal]).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{signal}");
+            assert!(err.to_string().contains(says), "{signal}: {err}");
+        }
+        let none = Signals::new([]).unwrap_err();
+        assert_eq!(none.kind(), io::ErrorKind::InvalidInput);
+    });
+}
+
+#[test]
+fn dropping_signals_closes_both_ends_of_each_pipe() {
+    let _turn = one_at_a_time();
+    corio::run(async {
+        let before = open_fds();
+        let signals = Signals::new([SIGUSR1, SIGUSR2]).unwrap();
+        assert_eq!(open_fds(), before + 4);
+        drop(signals);
+        assert_eq!(open_fds(), before);
+    });
+}
+
+/// In a child process (this test binary run again with `CORIO_SIGNAL_CHILD`
+/// set): listen for SIGUSR2, stop listening, then raise it — the default
+/// action (ending the process) must be back.
+#[test]
+fn once_the_last_listener_is_gone_the_signal_does_its_default_action_again() {
+    if std::env::var_os("CORIO_SIGNAL_CHILD").is_some() {
+        corio::run(async {
+            let mut signals = Signals::new([SIGUSR2]).unwrap();
+            raise(SIGUSR2).unwrap(); // delivered, not deadly
+            assert_eq!(signals.recv().await.unwrap(), SIGUSR2);
+        });
+        println!("survived the first");
+        raise(SIGUSR2).unwrap(); // nobody listens: this ends the process
+        std::thread::sleep(Duration::from_secs(5));
+        println!("survived the second");
+        return;
+    }
+    let _turn = one_at_a_time();
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "once_the_last_listener_is_gone_the_signal_does_its_default_action_again",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("CORIO_SIGNAL_CHILD", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(
+        out.status.signal(),
+        Some(SIGUSR2),
+        "{:?}\n{stdout}",
+        out.status
+    );
+    assert!(stdout.contains("survived the first"), "{stdout}");
+    assert!(!stdout.contains("survived the second"), "{stdout}");
+}
