@@ -181,6 +181,8 @@ struct Parsed {
     shown: Arc<str>,
     url: Url,
     target: Target,
+    /// `target.authority` as the pool's key.
+    key: PoolKey,
     /// The bytes of a GET of this URL with the client's default headers,
     /// once one was sent.
     plain_get: std::cell::OnceCell<Box<[u8]>>,
@@ -189,6 +191,7 @@ struct Parsed {
 impl Parsed {
     fn new(text: String, url: Url) -> Parsed {
         let target = request::target(&url);
+        let key = PoolKey::new(Rc::clone(&target.authority));
         let text: Arc<str> = text.into();
         let shown = if *text == *url.as_str() {
             Arc::clone(&text)
@@ -200,6 +203,7 @@ impl Parsed {
             shown,
             url,
             target,
+            key,
             plain_get: std::cell::OnceCell::new(),
         }
     }
@@ -505,14 +509,14 @@ impl Client {
             let pooled = if fresh_only {
                 None
             } else {
-                self.checkout(&target.authority, method.is_idempotent())
+                self.checkout(&url.key, method.is_idempotent())
             };
             let reused = pooled.is_some();
             let mut conn = match pooled {
                 Some(conn) => conn,
                 // Boxed: connecting (name resolution included) is a large future,
                 // and a rare one — it should not make every request's future large.
-                None => match Box::pin(self.connect(target, deadline)).await {
+                None => match Box::pin(self.connect(target, &url.key, deadline)).await {
                     Ok(conn) => conn,
                     Err(err) => break Err(err),
                 },
@@ -558,6 +562,7 @@ impl Client {
     async fn connect(
         &self,
         target: &Target,
+        key: &PoolKey,
         deadline: Option<Deadline>,
     ) -> Result<Box<Conn>, Error> {
         let clock = Clock {
@@ -594,7 +599,7 @@ impl Client {
         // box moves as one pointer.
         Ok(Box::new(Conn {
             stream,
-            key: Rc::clone(&target.authority),
+            key: key.clone(),
             buf: vec![0; READ_BUFFER],
             start: 0,
             end: 0,
@@ -613,7 +618,7 @@ impl Client {
     /// request that cannot be retried on a fresh connection (`!retryable`:
     /// a POST), each candidate is checked with a `peek` even if the loop
     /// has seen nothing arrive on it.
-    fn checkout(&self, key: &str, retryable: bool) -> Option<Box<Conn>> {
+    fn checkout(&self, key: &PoolKey, retryable: bool) -> Option<Box<Conn>> {
         let timeout = self.inner.config.pool_idle_timeout;
         let mut pool = self.inner.pool.borrow_mut();
         let idle = pool.idle.get_mut(key)?;
@@ -1383,7 +1388,7 @@ struct Clock {
 struct Conn {
     stream: TcpStream,
     /// The pool key: `host:port`.
-    key: Rc<str>,
+    key: PoolKey,
     buf: Vec<u8>,
     /// `buf[start..end]` is received and not yet used.
     start: usize,
@@ -1531,6 +1536,12 @@ impl Conn {
             }
         }
         loop {
+            // Nothing there yet (the request just went out): the decoder
+            // would only say so.
+            if self.start == self.end && !self.eof && stalled.is_none() {
+                self.fill().await?;
+                continue;
+            }
             let (used, event) = self
                 .decoder
                 .decode(&self.buf[self.start..self.end], self.eof)?;
@@ -1796,6 +1807,7 @@ impl StreamingResponse {
     }
 
     /// The response with its whole `body`.
+    #[inline]
     fn with_body(self, body: Vec<u8>) -> Response {
         Response {
             status: self.status,
@@ -2165,7 +2177,7 @@ impl fmt::Debug for Response {
 /// Idle connections, by `host:port`, newest last.
 #[derive(Default)]
 struct Pool {
-    idle: HashMap<Rc<str>, Vec<Idle>, BuildHasherDefault<WordHash>>,
+    idle: HashMap<PoolKey, Vec<Idle>, BuildHasherDefault<KeyHash>>,
     /// The task closing expired connections, if one was started.
     reaper: Option<Reaper>,
 }
@@ -2205,7 +2217,7 @@ impl Pool {
         // serving requests): look it up without cloning it.
         let idle = match pool.idle.get_mut(&conn.key) {
             Some(idle) => idle,
-            None => pool.idle.entry(Rc::clone(&conn.key)).or_default(),
+            None => pool.idle.entry(conn.key.clone()).or_default(),
         };
         if idle.len() >= config.pool_max_idle_per_host {
             idle.remove(0); // the oldest goes
@@ -2357,6 +2369,62 @@ fn reap(
 
 /// How long the reaper waits on an empty pool before it ends.
 const REAPER_LINGER: Duration = Duration::from_secs(1);
+
+/// A key of the pool: `host:port`, with its hash worked out once (per URL
+/// parsed, or per connection), not at every check-out and check-in. Keys
+/// of the same URL share their text, so most comparisons are one of
+/// pointers.
+#[derive(Clone)]
+struct PoolKey {
+    hash: u64,
+    name: Rc<str>,
+}
+
+impl PoolKey {
+    fn new(name: Rc<str>) -> PoolKey {
+        let mut hasher = WordHash::default();
+        hasher.write(name.as_bytes());
+        PoolKey {
+            hash: hasher.finish(),
+            name,
+        }
+    }
+}
+
+impl PartialEq for PoolKey {
+    fn eq(&self, other: &PoolKey) -> bool {
+        Rc::ptr_eq(&self.name, &other.name) || (self.hash == other.hash && self.name == other.name)
+    }
+}
+
+impl Eq for PoolKey {}
+
+impl std::hash::Hash for PoolKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
+/// The pool map's hasher: a [`PoolKey`] brings its hash along.
+#[derive(Default)]
+struct KeyHash(u64);
+
+impl Hasher for KeyHash {
+    fn write(&mut self, bytes: &[u8]) {
+        // (Not used by `PoolKey`; any other key still hashes well.)
+        let mut words = WordHash(self.0);
+        words.write(bytes);
+        self.0 = words.0;
+    }
+
+    fn write_u64(&mut self, hash: u64) {
+        self.0 = hash;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
 
 /// The pool's hash: FxHash's multiply-and-rotate, eight bytes at a time
 /// (byte-at-a-time FNV cost more than the rest of a pool lookup). Keys are

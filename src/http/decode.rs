@@ -502,15 +502,14 @@ impl ResponseDecoder {
             // What the framing needs from the fields; then the fields
             // themselves, which point into `bytes`: keep one copy of the
             // head and where each field is in it.
+            // (One pass over the fields for both.)
+            let head_bytes = &bytes[..len];
             let mut framing = Framing::default();
+            let mut headers = Headers::for_head(head_bytes, response.headers.len());
             for field in response.headers.iter() {
                 framing.note(field.name, field.value)?;
+                headers.push_from_head(head_bytes, field.name.as_bytes(), field.value);
             }
-            let fields = response
-                .headers
-                .iter()
-                .map(|field| (field.name.as_bytes(), field.value));
-            let headers = Headers::from_head(&bytes[..len], fields);
             let head = Head {
                 status,
                 version,
@@ -792,7 +791,14 @@ impl Framing {
     fn note(&mut self, name: &str, value: &[u8]) -> Result<(), Error> {
         let items = || value.split(|&b| b == b',').map(<[u8]>::trim_ascii);
         let name = name.as_bytes();
-        if is_named(name, b"content-length") {
+        // (By length first: most fields are none of the three.)
+        let (content_length, transfer_encoding, connection) = match name.len() {
+            14 => (is_named(name, b"content-length"), false, false),
+            17 => (false, is_named(name, b"transfer-encoding"), false),
+            10 => (false, false, is_named(name, b"connection")),
+            _ => return Ok(()),
+        };
+        if content_length {
             for item in items() {
                 let parsed = parse_decimal(item).ok_or_else(|| {
                     Error::new(
@@ -810,7 +816,7 @@ impl Framing {
                     _ => self.length = Some(parsed),
                 }
             }
-        } else if is_named(name, b"transfer-encoding") {
+        } else if transfer_encoding {
             self.transfer_encoding = true;
             for coding in items().filter(|c| !c.is_empty()) {
                 self.codings += 1;
@@ -820,7 +826,7 @@ impl Framing {
                     self.other = Some(String::from_utf8_lossy(coding).to_ascii_lowercase());
                 }
             }
-        } else if is_named(name, b"connection") {
+        } else if connection {
             for token in items() {
                 self.close |= is_named(token, b"close");
                 self.keep_alive |= is_named(token, b"keep-alive");

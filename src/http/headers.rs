@@ -26,18 +26,50 @@ use super::error::{Error, ErrorKind};
 /// ```
 #[derive(Clone, Default)]
 pub struct Headers {
-    /// Every name and value, back to back: one allocation for a whole
-    /// response head instead of two per field. A removed field leaves its
-    /// bytes behind: headers are small and short-lived.
+    /// Every name and value, back to back (the text: for a response, its
+    /// head as it came), then the table: where each field's name and value
+    /// are in the text, [`ENTRY`] bytes a field. One allocation for a whole
+    /// response head. A removed field leaves its text behind: headers are
+    /// small and short-lived.
     bytes: Vec<u8>,
-    fields: Vec<Field>,
+    /// Where the table starts in `bytes`.
+    text_len: usize,
 }
 
-/// Where one field's name and value are in `Headers::bytes`.
+/// Where one field's name and value are in the text of `Headers::bytes`.
 #[derive(Clone, Copy, Debug)]
 struct Field {
     name: (u32, u32),
     value: (u32, u32),
+}
+
+/// The bytes of one table entry: four little-endian `u32`s.
+const ENTRY: usize = 16;
+
+impl Field {
+    fn encode(self) -> [u8; ENTRY] {
+        let mut out = [0u8; ENTRY];
+        let words = [self.name.0, self.name.1, self.value.0, self.value.1];
+        for (slot, word) in out.chunks_exact_mut(4).zip(words) {
+            slot.copy_from_slice(&word.to_le_bytes());
+        }
+        out
+    }
+
+    /// `entry` is a chunk of the table (`ENTRY` bytes; a shorter one reads
+    /// as zeros, never as a panic).
+    fn decode(entry: &[u8]) -> Field {
+        let word = |at: usize| {
+            entry
+                .get(at..at + 4)
+                .and_then(|word| <[u8; 4]>::try_from(word).ok())
+                .map_or(0, u32::from_le_bytes)
+        };
+        Field {
+            name: (word(0), word(4)),
+            value: (word(8), word(12)),
+        }
+    }
 }
 
 impl Headers {
@@ -63,11 +95,7 @@ impl Headers {
     /// assert_eq!(headers.get("age"), None);
     /// ```
     pub fn get(&self, name: &str) -> Option<&[u8]> {
-        let field = self
-            .fields
-            .iter()
-            .find(|field| self.is_named(field, name))?;
-        Some(field_value(&self.bytes, field))
+        find(self.text(), &mut self.table(), name.as_bytes())
     }
 
     /// The first value of `name`, if it is valid UTF-8.
@@ -98,8 +126,8 @@ impl Headers {
     /// ```
     pub fn get_all<'a>(&'a self, name: &'a str) -> GetAll<'a> {
         GetAll {
-            headers: self,
-            fields: self.fields.iter(),
+            text: self.text(),
+            table: self.table(),
             name,
         }
     }
@@ -171,11 +199,19 @@ impl Headers {
     /// assert!(!headers.remove("authorization"));
     /// ```
     pub fn remove(&mut self, name: &str) -> bool {
-        let before = self.fields.len();
-        let bytes = &self.bytes;
-        self.fields
-            .retain(|field| !span(bytes, field.name).eq_ignore_ascii_case(name.as_bytes()));
-        self.fields.len() != before
+        let before = self.len();
+        let split = self.text_len.min(self.bytes.len());
+        let (text, table) = self.bytes.split_at_mut(split);
+        let mut kept = 0;
+        for at in (0..before).map(|i| i * ENTRY) {
+            let field = Field::decode(&table[at..at + ENTRY]);
+            if !span(text, field.name).eq_ignore_ascii_case(name.as_bytes()) {
+                table.copy_within(at..at + ENTRY, kept * ENTRY);
+                kept += 1;
+            }
+        }
+        self.bytes.truncate(self.text_len + kept * ENTRY);
+        kept != before
     }
 
     /// The fields in order, as (name, value).
@@ -191,8 +227,8 @@ impl Headers {
     /// ```
     pub fn iter(&self) -> Fields<'_> {
         Fields {
-            bytes: &self.bytes,
-            fields: self.fields.iter(),
+            text: self.text(),
+            table: self.table(),
         }
     }
 
@@ -204,7 +240,7 @@ impl Headers {
     /// assert_eq!(corio::http::Headers::new().len(), 0);
     /// ```
     pub fn len(&self) -> usize {
-        self.fields.len()
+        self.bytes.len().saturating_sub(self.text_len) / ENTRY
     }
 
     /// No fields at all?
@@ -215,13 +251,20 @@ impl Headers {
     /// assert!(corio::http::Headers::new().is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
-        self.fields.is_empty()
+        self.bytes.len() <= self.text_len
     }
 
-    /// Is `field` called `name` (any case)? Compared as bytes: no UTF-8
-    /// check on the way.
-    fn is_named(&self, field: &Field, name: &str) -> bool {
-        span(&self.bytes, field.name).eq_ignore_ascii_case(name.as_bytes())
+    /// The names and values.
+    fn text(&self) -> &[u8] {
+        self.bytes.get(..self.text_len).unwrap_or_default()
+    }
+
+    /// Where each field is in the text.
+    fn table(&self) -> std::slice::ChunksExact<'_, u8> {
+        self.bytes
+            .get(self.text_len..)
+            .unwrap_or_default()
+            .chunks_exact(ENTRY)
     }
 
     /// The fields of a parsed head: `head` is the head's bytes and every
@@ -234,8 +277,36 @@ impl Headers {
         // Places are `u32`s: a head longer than that (far beyond any
         // `max_head_bytes` worth setting) keeps no fields rather than
         // wrong ones.
+        let mut headers = Headers::for_head(head, fields.len());
+        for (name, value) in fields {
+            headers.push_from_head(head, name, value);
+        }
+        headers
+    }
+
+    /// The headers of a parsed head, with no fields yet (room for
+    /// `fields` of them): add them with [`push_from_head`](Self::push_from_head).
+    pub(crate) fn for_head(head: &[u8], fields: usize) -> Headers {
+        // Places are `u32`s: a head longer than that (far beyond any
+        // `max_head_bytes` worth setting) keeps no fields rather than
+        // wrong ones.
         if u32::try_from(head.len()).is_err() {
             return Headers::default();
+        }
+        let mut bytes = Vec::with_capacity(head.len() + fields.saturating_mul(ENTRY));
+        bytes.extend_from_slice(head);
+        Headers {
+            bytes,
+            text_len: head.len(),
+        }
+    }
+
+    /// Adds a field of the head `self` was made [`for_head`](Self::for_head):
+    /// `name` and `value` are slices of `head`.
+    #[inline]
+    pub(crate) fn push_from_head(&mut self, head: &[u8], name: &[u8], value: &[u8]) {
+        if self.text_len != head.len() {
+            return; // a head too long for places (`for_head`)
         }
         let base = head.as_ptr() as usize;
         // Where `part` starts in `head`: it is a slice of it. (Were it not,
@@ -245,29 +316,29 @@ impl Headers {
             let at = (part.as_ptr() as usize).wrapping_sub(base);
             (at as u32, part.len() as u32)
         };
-        Headers {
-            bytes: head.to_vec(),
-            fields: fields
-                .map(|(name, value)| Field {
-                    name: place(name),
-                    value: place(value),
-                })
-                .collect(),
-        }
+        let field = Field {
+            name: place(name),
+            value: place(value),
+        };
+        self.bytes.extend_from_slice(&field.encode());
     }
 
     /// Adds a field that a parser already checked (the name is a token,
     /// so ASCII).
     pub(crate) fn push_unchecked(&mut self, name: &str, value: &[u8]) {
         let at = |len: usize| u32::try_from(len).unwrap_or(u32::MAX);
-        let name_at = at(self.bytes.len());
+        let text_len = self.text_len;
+        let field = Field {
+            name: (at(text_len), at(name.len())),
+            value: (at(text_len + name.len()), at(value.len())),
+        };
+        // The text grows at its end, before the table.
         self.bytes.extend_from_slice(name.as_bytes());
-        let value_at = at(self.bytes.len());
         self.bytes.extend_from_slice(value);
-        self.fields.push(Field {
-            name: (name_at, at(name.len())),
-            value: (value_at, at(value.len())),
-        });
+        let added = name.len() + value.len();
+        self.bytes[text_len..].rotate_right(added);
+        self.text_len += added;
+        self.bytes.extend_from_slice(&field.encode());
     }
 
     /// Does any `name` field list `token` (comma-separated, any case)?
@@ -287,13 +358,24 @@ fn span(bytes: &[u8], (at, len): (u32, u32)) -> &[u8] {
     bytes.get(at..at.saturating_add(len)).unwrap_or_default()
 }
 
-fn field_name<'a>(bytes: &'a [u8], field: &Field) -> &'a str {
-    // Names are checked tokens, so ASCII; the fallback is never taken.
-    std::str::from_utf8(span(bytes, field.name)).unwrap_or_default()
+/// The value of the next field in `table` called `name` (any case).
+fn find<'a>(
+    text: &'a [u8],
+    table: &mut std::slice::ChunksExact<'_, u8>,
+    name: &[u8],
+) -> Option<&'a [u8]> {
+    table.find_map(|entry| {
+        let field = Field::decode(entry);
+        // (Compared as bytes: no UTF-8 check on the way.)
+        span(text, field.name)
+            .eq_ignore_ascii_case(name)
+            .then(|| span(text, field.value))
+    })
 }
 
-fn field_value<'a>(bytes: &'a [u8], field: &Field) -> &'a [u8] {
-    span(bytes, field.value)
+fn field_name<'a>(text: &'a [u8], field: &Field) -> &'a str {
+    // Names are checked tokens, so ASCII; the fallback is never taken.
+    std::str::from_utf8(span(text, field.name)).unwrap_or_default()
 }
 
 /// The fields of [`Headers`] in order, as (name, value): from
@@ -310,23 +392,20 @@ fn field_value<'a>(bytes: &'a [u8], field: &Field) -> &'a [u8] {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Fields<'a> {
-    bytes: &'a [u8],
-    fields: std::slice::Iter<'a, Field>,
+    text: &'a [u8],
+    table: std::slice::ChunksExact<'a, u8>,
 }
 
 impl<'a> Iterator for Fields<'a> {
     type Item = (&'a str, &'a [u8]);
 
     fn next(&mut self) -> Option<(&'a str, &'a [u8])> {
-        let field = self.fields.next()?;
-        Some((
-            field_name(self.bytes, field),
-            field_value(self.bytes, field),
-        ))
+        let field = Field::decode(self.table.next()?);
+        Some((field_name(self.text, &field), span(self.text, field.value)))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        self.fields.size_hint()
+        self.table.size_hint()
     }
 }
 
@@ -366,8 +445,8 @@ impl<'a> IntoIterator for &'a Headers {
 /// ```
 #[derive(Debug, Clone)]
 pub struct GetAll<'a> {
-    headers: &'a Headers,
-    fields: std::slice::Iter<'a, Field>,
+    text: &'a [u8],
+    table: std::slice::ChunksExact<'a, u8>,
     name: &'a str,
 }
 
@@ -375,11 +454,7 @@ impl<'a> Iterator for GetAll<'a> {
     type Item = &'a [u8];
 
     fn next(&mut self) -> Option<&'a [u8]> {
-        let headers = self.headers;
-        let name = self.name;
-        self.fields
-            .find(|field| headers.is_named(field, name))
-            .map(|field| field_value(&headers.bytes, field))
+        find(self.text, &mut self.table, self.name.as_bytes())
     }
 }
 
