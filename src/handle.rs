@@ -186,11 +186,12 @@ impl Shared {
 
     /// A job submitted from this loop handed its outcome over (its waker
     /// was woken, or its done callbacks were queued here). In debug mode —
-    /// the only reader of the count, for its stall check — the loop is
-    /// poked too: it may have taken that wake, polled, and counted this
-    /// job as still in flight before the count came down; then, blocked,
-    /// it must look again. (Without debug mode no poke: it could cost a
-    /// system call per job.)
+    /// whose stall check reads the count — the loop is poked too: it may
+    /// have taken that wake, polled, and counted this job as still in
+    /// flight before the count came down; then, blocked, it must look
+    /// again. (Without debug mode no poke: it could cost a system call per
+    /// job. The plain loop's stall hint reads the count too, and looks
+    /// again after its grace period instead: `Core::hint_wait`.)
     pub(crate) fn job_delivered(&self) {
         self.jobs.fetch_sub(1, Ordering::AcqRel);
         if crate::debug::any_debug_loop() {

@@ -920,3 +920,71 @@ fn a_stall_grace_of_duration_max_turns_the_hint_off() {
     );
     assert!(reports.borrow().is_empty(), "{:?}", reports.borrow());
 }
+
+/// A future that only a waker held by another thread can end: the thread
+/// sets the flag and wakes it after `delay`.
+fn held_by_a_thread(delay: Duration) -> impl Future<Output = ()> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    let flag = Arc::new(AtomicBool::new(false));
+    let slot: Arc<Mutex<Option<std::task::Waker>>> = Arc::new(Mutex::new(None));
+    let (f, s) = (Arc::clone(&flag), Arc::clone(&slot));
+    std::thread::spawn(move || {
+        std::thread::sleep(delay);
+        f.store(true, Ordering::SeqCst);
+        if let Some(waker) = s.lock().unwrap().take() {
+            waker.wake();
+        }
+    });
+    std::future::poll_fn(move |cx| {
+        *slot.lock().unwrap() = Some(cx.waker().clone());
+        if flag.load(Ordering::SeqCst) {
+            return std::task::Poll::Ready(());
+        }
+        std::task::Poll::Pending
+    })
+}
+
+/// A waker that forwards its wake, then keeps the thread that woke it busy
+/// for a while: the pool thread's job count comes down only after that.
+struct SlowAfterWake(std::task::Waker);
+
+impl std::task::Wake for SlowAfterWake {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.wake_by_ref();
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn without_debug_mode_a_stall_right_after_a_pool_job_still_gets_the_hint() {
+    // The job wakes the main future before its in-flight count comes
+    // down, and nothing pokes a plain loop when it does: the loop must
+    // look again by itself.
+    let (mut lp, reports) = plain_loop();
+    lp.set_stall_grace(Duration::from_millis(50));
+    lp.run_until_complete(async {
+        let mut job = std::pin::pin!(corio::spawn_blocking(|| 7));
+        let out = std::future::poll_fn(|cx| {
+            let waker =
+                std::task::Waker::from(std::sync::Arc::new(SlowAfterWake(cx.waker().clone())));
+            job.as_mut()
+                .poll(&mut std::task::Context::from_waker(&waker))
+        })
+        .await;
+        assert_eq!(out, Ok(7));
+        held_by_a_thread(Duration::from_millis(800)).await;
+    });
+    let kinds: Vec<_> = reports.borrow().iter().map(|r| r.kind()).collect();
+    assert_eq!(kinds, [ReportKind::Stall]);
+    // Again and again, without the slow waker: the race is not lost.
+    for _ in 0..50 {
+        let (mut lp, reports) = plain_loop();
+        lp.set_stall_grace(Duration::from_millis(2));
+        lp.run_until_complete(async {
+            corio::spawn_blocking(|| ()).await.unwrap();
+            held_by_a_thread(Duration::from_millis(60)).await;
+        });
+        assert_eq!(reports.borrow().len(), 1, "{:?}", reports.borrow());
+    }
+}

@@ -189,6 +189,8 @@ impl Core {
     /// in flight, no `LoopHandle` alive, no wake queued by another thread —
     /// how long the loop may wait before it gives the hint. `None`: wait as
     /// usual (the hint was given, or is off, or something may yet act).
+    /// (Pool jobs count only if submitted from this loop: a job submitted
+    /// elsewhere is like another thread's waker, and the hint says so.)
     pub(crate) fn hint_wait(&self, now: Instant) -> Option<Duration> {
         let stall = &self.debug.stall;
         let grace = stall.grace.get();
@@ -198,13 +200,20 @@ impl Core {
         // Order matters, as in `could_be_woken`: what other threads hold is
         // counted first, the remote queue looked at last.
         let shared = self.shared();
-        let outside = shared.jobs_in_flight() > 0
-            || shared.live_handles() > 0
-            || self.reactor.borrow().has_waiters();
+        let jobs = shared.jobs_in_flight() > 0;
+        let outside = shared.live_handles() > 0 || self.reactor.borrow().has_waiters();
         std::sync::atomic::fence(std::sync::atomic::Ordering::Acquire);
         if outside || shared.has_remote() {
             stall.quiet.set(None);
             return None;
+        }
+        if jobs {
+            // Not quiet — but look again after the grace period: a job
+            // wakes its task before its count comes down, and without debug
+            // mode nothing pokes the loop when it does (that would cost a
+            // system call per job), so the count seen now may be stale.
+            stall.quiet.set(None);
+            return Some(grace);
         }
         let ran = self.counters.run_so_far();
         let since = match stall.quiet.get() {
@@ -231,8 +240,9 @@ impl Core {
         stall.hinted.set(true);
         let message = format!(
             "stalled? the main future has waited {waited:.1?} with nothing ready, no timer armed, \
-             no I/O awaited, no thread-pool job in flight and no LoopHandle alive: only a waker \
-             held by a task or another thread can wake it now, so the loop keeps waiting. If this \
+             no I/O awaited, no thread-pool job of this loop's in flight and no LoopHandle alive: \
+             only a waker held by a task or another thread (or a job submitted elsewhere) can wake \
+             it now, so the loop keeps waiting. If this \
              is a deadlock (tasks waiting on each other's locks, an Event nobody sets, a queue \
              nobody feeds), run with CORIO_DEBUG=1 to be told who waits on what. If another \
              thread will wake it, this can be ignored: it is said once per loop \
