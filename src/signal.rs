@@ -26,11 +26,15 @@
 //! before `recv` is called again are merged into one (as they are by the
 //! operating system while one is pending).
 //!
-//! One caveat: corio's handler stays installed once a signal was
-//! listened to, and, with no listener left, performs the default action
-//! itself. Another library that installs its own handler for the same
-//! signal (`ctrlc`, say) conflicts with it; `signal-hook`'s own
-//! registrations run beside it.
+//! The caveat: corio's handler stays installed once a signal was
+//! listened to, and, with no listener left, performs the signal's
+//! *default* action itself — whatever the signal did before. A signal the
+//! process ignored when the first listener came (`nohup` ignores
+//! `SIGHUP`) is not ignored after the last one went; an action of your own
+//! registered with `signal-hook` for that signal runs, and then the
+//! default action too; and another library that installs a handler of its
+//! own for it (`ctrlc`, say) conflicts with corio's. For a signal your
+//! program handles in some other way, do not listen to it here.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -46,7 +50,7 @@
 //! });
 //! ```
 
-use std::future::poll_fn;
+use std::future::{Future, poll_fn};
 use std::io::{self, Read};
 use std::os::unix::net::UnixStream as StdUnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -63,13 +67,13 @@ pub use signal_hook::consts::signal::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1,
 
 /// Waits for the next Ctrl-C (`SIGINT`), tokio's `signal::ctrl_c`.
 ///
-/// Ctrl-C is taken from its default action (ending the program) while the
-/// returned future exists — from its first poll on — and given back when
-/// it is dropped. An error means the signal could not be listened to.
+/// Ctrl-C is taken from its default action (ending the program) from this
+/// call on, while the returned future exists, and given back when it is
+/// dropped. An error means the signal could not be listened to.
 ///
 /// # Panics
 ///
-/// When first polled outside a running loop (as sockets do).
+/// Outside a running loop (as sockets do).
 ///
 /// # Examples
 ///
@@ -82,8 +86,12 @@ pub use signal_hook::consts::signal::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1,
 ///     assert!(pressed.is_err());
 /// });
 /// ```
-pub async fn ctrl_c() -> io::Result<()> {
-    Signals::new([SIGINT])?.recv().await.map(drop)
+#[track_caller]
+pub fn ctrl_c() -> impl Future<Output = io::Result<()>> {
+    // Listening starts now, not at the first poll: a Ctrl-C in between
+    // is not lost (nor does it end the program).
+    let signals = Signals::new([SIGINT]);
+    async move { signals?.recv().await.map(drop) }
 }
 
 /// A set of signals a task can await, again and again (asyncio's
@@ -194,10 +202,7 @@ impl Signals {
             for (signal, wait) in &mut waits {
                 // Every byte waiting in the pipe is one signal: take them
                 // all, and report them as one.
-                let read = wait.poll_io(cx, |stream| {
-                    let mut bytes = [0u8; 64];
-                    (&*stream).read(&mut bytes)
-                });
+                let read = wait.poll_io(cx, drain);
                 match read {
                     Poll::Ready(Ok(0)) => {
                         return Poll::Ready(Err(io::Error::new(
@@ -216,6 +221,25 @@ impl Signals {
     }
 }
 
+/// Reads every byte waiting in a signal's pipe: how many there were (0:
+/// the pipe closed; `WouldBlock`: none yet).
+fn drain(mut stream: &UnixStream) -> io::Result<usize> {
+    let mut bytes = [0u8; 64];
+    let mut total = 0;
+    loop {
+        match stream.read(&mut bytes) {
+            Ok(n) => {
+                total += n;
+                if n < bytes.len() {
+                    return Ok(total); // short: nothing more (or closed)
+                }
+            }
+            Err(err) if total > 0 && err.kind() == io::ErrorKind::WouldBlock => return Ok(total),
+            Err(err) => return Err(err),
+        }
+    }
+}
+
 impl std::fmt::Debug for Signals {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let signals: Vec<i32> = self.pipes.iter().map(|pipe| pipe.signal).collect();
@@ -230,14 +254,21 @@ impl Pipe {
     fn new(signal: i32) -> io::Result<Pipe> {
         let (read, write) = StdUnixStream::pair()?;
         read.set_nonblocking(true)?;
-        let read = IoSource::new(UnixStream::from_std(read), Interest::READABLE)?;
+        let read = IoSource::new_as(
+            UnixStream::from_std(read),
+            Interest::READABLE,
+            "corio::signal",
+            "signal listener",
+        )?;
+        // The default-action handler first: handlers run in the order they
+        // were registered, so it has looked at its flag before the byte
+        // wakes anybody (who might drop the last listener, and raise the
+        // flag, while this same signal's handlers still run).
+        install_default(signal)?;
         // (The handler writes with `MSG_DONTWAIT`: a full pipe drops the
         // byte, never blocks the handler.)
         let id = signal_hook::low_level::pipe::register(signal, write)?;
-        if let Err(err) = listening(signal, true) {
-            signal_hook::low_level::unregister(id);
-            return Err(err);
-        }
+        count(signal, true);
         Ok(Pipe { signal, read, id })
     }
 }
@@ -246,7 +277,7 @@ impl Drop for Pipe {
     fn drop(&mut self) {
         // Default action first, then the byte's handler goes: a signal in
         // between finds one of the two, never neither.
-        let _ = listening(self.signal, false);
+        count(self.signal, false);
         signal_hook::low_level::unregister(self.id);
     }
 }
@@ -275,26 +306,28 @@ fn check(signal: i32) -> io::Result<()> {
 /// that tells corio's handler to perform the default action (nobody does).
 static LISTENERS: Mutex<Vec<(i32, usize, Arc<AtomicBool>)>> = Mutex::new(Vec::new());
 
-/// One more (`start`) or one fewer listener for `signal`. The first ever
-/// installs the handler that performs the default action while nobody
-/// listens.
-fn listening(signal: i32, start: bool) -> io::Result<()> {
+/// Installs, once per process and signal, the handler that performs the
+/// signal's default action while nobody listens.
+fn install_default(signal: i32) -> io::Result<()> {
     let mut all = LISTENERS.lock().unwrap_or_else(PoisonError::into_inner);
-    let at = match all.iter().position(|(s, ..)| *s == signal) {
-        Some(at) => at,
-        None => {
-            let nobody = Arc::new(AtomicBool::new(true));
-            signal_hook::flag::register_conditional_default(signal, Arc::clone(&nobody))?;
-            all.push((signal, 0, nobody));
-            all.len() - 1
-        }
-    };
-    let (_, count, nobody) = &mut all[at];
-    *count = if start {
-        *count + 1
-    } else {
-        count.saturating_sub(1)
-    };
-    nobody.store(*count == 0, Ordering::SeqCst);
+    if !all.iter().any(|(s, ..)| *s == signal) {
+        let nobody = Arc::new(AtomicBool::new(true));
+        signal_hook::flag::register_conditional_default(signal, Arc::clone(&nobody))?;
+        all.push((signal, 0, nobody));
+    }
     Ok(())
+}
+
+/// One more (`start`) or one fewer listener for `signal` (whose default
+/// handler is installed).
+fn count(signal: i32, start: bool) {
+    let mut all = LISTENERS.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((_, count, nobody)) = all.iter_mut().find(|(s, ..)| *s == signal) {
+        *count = if start {
+            *count + 1
+        } else {
+            count.saturating_sub(1)
+        };
+        nobody.store(*count == 0, Ordering::SeqCst);
+    }
 }

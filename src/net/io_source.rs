@@ -25,6 +25,8 @@ pub(crate) struct IoSource<T: mio::event::Source> {
     io: Option<T>,
     source: Rc<Source>,
     core: Rc<Core>,
+    /// What the user holds, for messages: "socket", or "signal listener".
+    what: &'static str,
 }
 
 impl<T: mio::event::Source> IoSource<T> {
@@ -32,13 +34,26 @@ impl<T: mio::event::Source> IoSource<T> {
     ///
     /// Panics outside a running loop (asyncio's "no running event loop").
     #[track_caller]
-    pub(crate) fn new(mut io: T, interest: Interest) -> io::Result<IoSource<T>> {
-        let core = context::current("corio::net");
+    pub(crate) fn new(io: T, interest: Interest) -> io::Result<IoSource<T>> {
+        IoSource::new_as(io, interest, "corio::net", "socket")
+    }
+
+    /// [`new`](Self::new) for another API than sockets: `api` names it in
+    /// the panic outside a loop, `what` in the panics of a wrong loop.
+    #[track_caller]
+    pub(crate) fn new_as(
+        mut io: T,
+        interest: Interest,
+        api: &'static str,
+        what: &'static str,
+    ) -> io::Result<IoSource<T>> {
+        let core = context::current(api);
         let source = core.reactor.borrow_mut().register(&mut io, interest)?;
         Ok(IoSource {
             io: Some(io),
             source,
             core,
+            what,
         })
     }
 
@@ -171,16 +186,17 @@ impl<T: mio::event::Source> IoSource<T> {
 
     fn refuse_other_loops(&self) {
         let here = context::with_current(|core| Rc::ptr_eq(core, &self.core));
+        let what = self.what;
         match here {
             Some(false) => panic!(
-                "corio: this socket belongs to another event loop (sockets are registered \
+                "corio: this {what} belongs to another event loop ({what}s are registered \
                  with the loop that created them; create it on this loop instead)"
             ),
             // Polled with no loop running (by another executor, say) after
             // its own loop was closed: nothing will poll that reactor again.
             None if self.core.shared().is_closed() => panic!(
-                "corio: this socket's event loop has been closed, so nothing would ever \
-                 wake a wait on it (sockets are registered with the loop that created them; \
+                "corio: this {what}'s event loop has been closed, so nothing would ever \
+                 wake a wait on it ({what}s are registered with the loop that created them; \
                  create it on a running loop instead)"
             ),
             _ => {}
