@@ -2,6 +2,8 @@
 //! process-wide, so the tests here take turns (one lock), and one test
 //! checks the default action in a child process.
 
+mod common;
+
 use std::io;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -19,19 +21,27 @@ fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
 }
 
+/// Listens for `listen`, has another thread raise `raise` after `delay`,
+/// and says which signal `recv` gave.
+async fn raised_on_another_thread(listen: &[i32], raised: i32, delay: Duration) -> i32 {
+    let mut signals = Signals::new(listen.iter().copied()).unwrap();
+    let sender = std::thread::spawn(move || {
+        std::thread::sleep(delay);
+        raise(raised).unwrap();
+    });
+    let got = signals.recv().await.unwrap();
+    sender.join().unwrap();
+    got
+}
+
 #[test]
 fn a_signal_from_another_thread_wakes_the_task_that_awaits_it() {
     let _turn = one_at_a_time();
-    let got = corio::run(async {
-        let mut signals = Signals::new([SIGUSR1, SIGUSR2]).unwrap();
-        let sender = std::thread::spawn(|| {
-            std::thread::sleep(Duration::from_millis(50));
-            raise(SIGUSR2).unwrap();
-        });
-        let got = signals.recv().await.unwrap();
-        sender.join().unwrap();
-        got
-    });
+    let got = corio::run(raised_on_another_thread(
+        &[SIGUSR1, SIGUSR2],
+        SIGUSR2,
+        Duration::from_millis(50),
+    ));
     assert_eq!(got, SIGUSR2);
 }
 
@@ -169,19 +179,12 @@ fn a_loop_that_only_waits_for_a_signal_is_not_called_stalled() {
         let mut lp = corio::EventLoop::new().unwrap();
         lp.set_debug(debug);
         lp.set_stall_grace(Duration::from_millis(20));
-        let reports = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
-        let log = std::rc::Rc::clone(&reports);
-        lp.set_exception_handler(move |report| log.borrow_mut().push(report.clone()));
-        let got = lp.run_until_complete(async {
-            let mut signals = Signals::new([SIGUSR1]).unwrap();
-            let sender = std::thread::spawn(|| {
-                std::thread::sleep(Duration::from_millis(200));
-                raise(SIGUSR1).unwrap();
-            });
-            let got = signals.recv().await.unwrap();
-            sender.join().unwrap();
-            got
-        });
+        let reports = common::capture_reports(&lp);
+        let got = lp.run_until_complete(raised_on_another_thread(
+            &[SIGUSR1],
+            SIGUSR1,
+            Duration::from_millis(200),
+        ));
         assert_eq!(got, SIGUSR1);
         assert!(reports.borrow().is_empty(), "{:?}", reports.borrow());
     }
@@ -230,12 +233,7 @@ fn outside_a_loop_ctrl_c_and_signals_name_themselves() {
     for make in [(|| drop(corio::signal::ctrl_c())) as fn(), || {
         drop(Signals::new([SIGUSR1]))
     }] {
-        let panic = std::panic::catch_unwind(make).unwrap_err();
-        let text = panic
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_default();
+        let text = common::panic_text(&*std::panic::catch_unwind(make).unwrap_err());
         assert!(text.contains("corio::signal"), "{text}");
         assert!(!text.contains("corio::net"), "{text}");
     }

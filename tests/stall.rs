@@ -12,11 +12,8 @@ use corio::sync::{Event, Queue};
 use corio::{EventLoop, Report, ReportKind};
 
 fn debug_loop() -> (EventLoop, Rc<RefCell<Vec<Report>>>) {
-    let lp = EventLoop::new().unwrap();
+    let (lp, reports) = plain_loop();
     lp.set_debug(true);
-    let reports = Rc::new(RefCell::new(Vec::new()));
-    let log = Rc::clone(&reports);
-    lp.set_exception_handler(move |report| log.borrow_mut().push(report.clone()));
     (lp, reports)
 }
 
@@ -801,9 +798,7 @@ fn a_gather_child_waker_woken_by_value_on_another_thread_does_not_hide_a_hang() 
 /// A plain loop (no debug mode) that records its reports.
 fn plain_loop() -> (EventLoop, Rc<RefCell<Vec<Report>>>) {
     let lp = EventLoop::new().unwrap();
-    let reports = Rc::new(RefCell::new(Vec::new()));
-    let log = Rc::clone(&reports);
-    lp.set_exception_handler(move |report| log.borrow_mut().push(report.clone()));
+    let reports = common::capture_reports(&lp);
     (lp, reports)
 }
 
