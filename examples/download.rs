@@ -36,13 +36,16 @@
 //! `down` is `requests.get` with corio's [`Client`]: the body is read
 //! piece by piece with [`StreamingResponse::chunk`] and written to a file
 //! in a temporary directory (removed at the end), then checked against
-//! the bytes the server sent. (A run stopped by Ctrl-C runs no destructor
-//! and leaves its directory: the next run removes those whose process is
-//! gone.)
+//! the bytes the server sent. Ctrl-C cleans up: the lesson runs beside
+//! [`corio::signal::ctrl_c`], and when Ctrl-C wins, dropping the lesson's
+//! future cancels the downloads where they wait and runs its destructors —
+//! the directory's included. (A run killed any other way leaves its
+//! directory: the next run removes those whose process is gone.)
 //!
 //! Run it: `cargo run --release --example download`
 //!
 //! [`StreamingResponse::chunk`]: corio::http::StreamingResponse::chunk
+//! [`corio::signal::ctrl_c`]: corio::signal::ctrl_c
 
 mod common;
 
@@ -251,7 +254,20 @@ fn main() {
     common::no_arguments(
         "seed 003: three downloads from a local server, one by one, then as three tasks",
     );
-    if let Err(err) = corio::run(lesson()) {
+    // Ctrl-C or the lesson, whichever ends first; dropping the loser
+    // cancels it (asyncio's KeyboardInterrupt, without the exception).
+    let ran = corio::run(async {
+        match corio::select(lesson(), corio::signal::ctrl_c()).await {
+            corio::Either::Left(done) => done,
+            corio::Either::Right(_) => {
+                // (The lesson was dropped as `select` returned: its
+                // directory is gone already.)
+                say!("Ctrl-C: the downloads were cancelled and their directory removed");
+                std::process::exit(130); // 128 + SIGINT, as a shell reports it
+            }
+        }
+    });
+    if let Err(err) = ran {
         let closed = err
             .downcast_ref::<std::io::Error>()
             .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe);
