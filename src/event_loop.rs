@@ -544,9 +544,9 @@ impl EventLoop {
     ///
     /// Without debug mode the same wait (and no pool job submitted from
     /// this loop in flight, no [`LoopHandle`] alive: only a waker held by a
-    /// task or another thread could end it) gets a one-line hint instead, once per loop, that
-    /// points to `CORIO_DEBUG=1` — a deadlock would otherwise hang in
-    /// silence. `Duration::MAX` turns both off.
+    /// task or another thread could end it) gets a one-line hint instead,
+    /// once per loop, that points to `CORIO_DEBUG=1` — a deadlock would
+    /// otherwise hang in silence. `Duration::MAX` turns both off.
     ///
     /// # Examples
     ///

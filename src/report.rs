@@ -66,7 +66,7 @@ pub enum ReportKind {
     /// nothing will wake it; or a `run_once` turn found pending tasks that
     /// it can prove nothing will ever wake (the turn is idle). The message
     /// has the dump. Without debug mode: once per loop, the hint that such
-    /// a wait (no pool job in flight, no `LoopHandle` alive either) has
+    /// a wait (no pool job of its own in flight, no `LoopHandle` alive either) has
     /// lasted the grace period, pointing to `CORIO_DEBUG=1`
     /// ([`EventLoop::set_stall_grace`](crate::EventLoop::set_stall_grace)).
     Stall,

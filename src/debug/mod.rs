@@ -48,7 +48,7 @@
 //!   [`LoopHandle`](crate::LoopHandle) is alive, it cannot prove anything:
 //!   after [`stall_grace`](crate::EventLoop::set_stall_grace) (5 s) it
 //!   reports the dump as a warning ([`ReportKind::Stall`]) and keeps
-//!   waiting. (Without debug mode, such a wait with no pool job in flight
+//!   waiting. (Without debug mode, such a wait with no pool job of its own in flight
 //!   and no `LoopHandle` alive gets a one-line hint after the grace period,
 //!   once per loop, that points here.) (The proof trusts that a primitive with waiters stays on
 //!   its loop's thread, which holds as long as each wait future is either

@@ -20,8 +20,9 @@
 //!
 //! Without debug mode there are no claims to prove anything with, but the
 //! loop can still see the quiet moment itself: the main future pending,
-//! nothing ready, no timer armed, no I/O awaited, no pool job in flight, no
-//! `LoopHandle` alive — only a waker held somewhere can end the wait. If
+//! nothing ready, no timer armed, no I/O awaited, no pool job of its own in
+//! flight, no `LoopHandle` alive — only a waker held somewhere can end the
+//! wait (or a job submitted elsewhere, which it does not count). If
 //! such a wait lasts the grace period with nothing run, the loop says so
 //! once, as a `Stall` report that points to `CORIO_DEBUG=1` (the hint: a
 //! deadlock otherwise hangs in silence, as in asyncio). It is said once per
@@ -186,7 +187,8 @@ impl Core {
     /// Without debug mode, at a quiet look of `run_until_complete` (the
     /// main future pending, nothing ready, no timer armed): if nothing else
     /// corio can see could end the wait either — no I/O awaited, no pool job
-    /// in flight, no `LoopHandle` alive, no wake queued by another thread —
+    /// of this loop's in flight, no `LoopHandle` alive, no wake queued by
+    /// another thread —
     /// how long the loop may wait before it gives the hint. `None`: wait as
     /// usual (the hint was given, or is off, or something may yet act).
     /// (Pool jobs count only if submitted from this loop: a job submitted
@@ -239,11 +241,11 @@ impl Core {
         }
         stall.hinted.set(true);
         let message = format!(
-            "stalled? the main future has waited {waited:.1?} with nothing ready, no timer armed, \
-             no I/O awaited, no thread-pool job of this loop's in flight and no LoopHandle alive: \
-             only a waker held by a task or another thread (or a job submitted elsewhere) can wake \
-             it now, so the loop keeps waiting. If this \
-             is a deadlock (tasks waiting on each other's locks, an Event nobody sets, a queue \
+            "stalled? the main future has waited {waited:.1?} with nothing ready, no timer \
+             armed, no I/O awaited, no thread-pool job of this loop's in flight and no \
+             LoopHandle alive: only a waker held by a task or another thread (or a job \
+             submitted elsewhere) can wake it now, so the loop keeps waiting. If this is a \
+             deadlock (tasks waiting on each other's locks, an Event nobody sets, a queue \
              nobody feeds), run with CORIO_DEBUG=1 to be told who waits on what. If another \
              thread will wake it, this can be ignored: it is said once per loop \
              (EventLoop::set_stall_grace(Duration::MAX) turns it off)."
