@@ -1484,3 +1484,194 @@ fn a_cancelled_awaiter_detaches_its_spawn_blocking_job_unless_it_holds_it_cancel
     );
     drop(gate);
 }
+
+// ---- LoopHandle::run_coroutine_threadsafe: a thread runs a coroutine on a loop
+
+/// Runs a loop on a thread of its own until its handle stops it; gives the
+/// handle and the loop thread's join handle.
+fn loop_on_a_thread() -> (corio::LoopHandle, std::thread::JoinHandle<()>) {
+    let (tx, rx) = mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        let mut lp = EventLoop::new().unwrap();
+        tx.send(lp.handle()).unwrap();
+        lp.run_forever();
+    });
+    (rx.recv().unwrap(), thread)
+}
+
+#[test]
+fn a_thread_runs_a_coroutine_on_the_loop_and_waits_for_its_output() {
+    let mut lp = EventLoop::new().unwrap();
+    let handle = lp.handle();
+    let loop_thread = std::thread::current().id();
+    let worker = std::thread::spawn(move || {
+        let job = handle.run_coroutine_threadsafe(|| async {
+            let not_send = std::rc::Rc::new(2); // made and kept on the loop's thread
+            corio::time::sleep(Duration::from_millis(5)).await;
+            (*not_send * 21, std::thread::current().id())
+        });
+        let got = job.wait();
+        handle.stop();
+        got
+    });
+    lp.run_forever();
+    assert_eq!(worker.join().unwrap(), Ok((42, loop_thread)));
+}
+
+#[test]
+fn a_panicking_coroutine_gives_panicked_and_its_loop_goes_on() {
+    let (handle, thread) = loop_on_a_thread();
+    let job = handle.run_coroutine_threadsafe(|| async {
+        corio::yield_now().await;
+        if true {
+            panic!("coroutine blew up");
+        }
+    });
+    assert_eq!(
+        job.wait(),
+        Err(JobError::Panicked("coroutine blew up".into()))
+    );
+    let made =
+        handle.run_coroutine_threadsafe(|| -> std::future::Ready<u8> { panic!("make blew up") });
+    assert_eq!(made.wait(), Err(JobError::Panicked("make blew up".into())));
+    let after = handle.run_coroutine_threadsafe(|| async { "still running" });
+    assert_eq!(after.wait(), Ok("still running"));
+    handle.stop();
+    thread.join().unwrap();
+}
+
+/// Records on which thread it was dropped.
+struct DropsOn(Arc<Mutex<Option<std::thread::ThreadId>>>);
+
+impl Drop for DropsOn {
+    fn drop(&mut self) {
+        *self.0.lock().unwrap() = Some(std::thread::current().id());
+    }
+}
+
+#[test]
+fn cancelling_a_running_coroutine_drops_it_on_the_loop_thread_and_gives_cancelled() {
+    let (handle, thread) = loop_on_a_thread();
+    let dropped_on = Arc::new(Mutex::new(None));
+    let started = Gate::default();
+    let (d, s) = (Arc::clone(&dropped_on), started.clone());
+    let mut job = handle.run_coroutine_threadsafe(move || async move {
+        let _guard = DropsOn(d);
+        s.open();
+        std::future::pending::<()>().await;
+    });
+    started.wait();
+    assert_eq!(job.wait_timeout(Duration::from_millis(10)), None, "it runs");
+    assert!(job.cancel(), "a running coroutine can be cancelled");
+    assert!(!job.cancel(), "once");
+    assert_eq!(job.wait(), Err(JobError::Cancelled));
+    // The loop drops the future at its next turn, on its own thread.
+    let loop_thread = handle
+        .run_coroutine_threadsafe(|| async { std::thread::current().id() })
+        .wait()
+        .unwrap();
+    assert_eq!(*dropped_on.lock().unwrap(), Some(loop_thread));
+    handle.stop();
+    thread.join().unwrap();
+}
+
+#[test]
+fn a_coroutine_cancelled_before_its_turn_is_never_made() {
+    let mut lp = EventLoop::new().unwrap();
+    let handle = lp.handle();
+    let made = Arc::new(AtomicUsize::new(0));
+    let m = Arc::clone(&made);
+    let job = handle.run_coroutine_threadsafe(move || {
+        m.fetch_add(1, Ordering::SeqCst);
+        async {}
+    });
+    assert!(job.cancel());
+    lp.run_until_complete(async { corio::yield_now().await });
+    assert_eq!(made.load(Ordering::SeqCst), 0);
+    assert_eq!(
+        within(10, move || job.wait()),
+        Some(Err(JobError::Cancelled))
+    );
+}
+
+#[test]
+fn a_closed_loop_rejects_a_coroutine_and_a_closing_one_cancels_those_it_runs() {
+    let lp = EventLoop::new().unwrap();
+    let handle = lp.handle();
+    drop(lp);
+    let job = handle.run_coroutine_threadsafe(|| async { 1 });
+    assert_eq!(job.wait(), Err(JobError::Rejected));
+
+    // One queued when the loop closes, one running: neither waits forever.
+    let mut lp = EventLoop::new().unwrap();
+    let handle = lp.handle();
+    let running = handle.run_coroutine_threadsafe(std::future::pending::<u8>);
+    lp.run_until_complete(async { corio::yield_now().await });
+    let queued = handle.run_coroutine_threadsafe(|| async { 2 });
+    drop(lp);
+    assert_eq!(
+        within(10, move || running.wait()),
+        Some(Err(JobError::Cancelled))
+    );
+    assert_eq!(
+        within(10, move || queued.wait()),
+        Some(Err(JobError::Cancelled))
+    );
+}
+
+#[test]
+fn a_coroutine_handle_is_awaited_on_another_loop_with_done_callbacks() {
+    let (handle, thread) = loop_on_a_thread();
+    let (tx, rx) = mpsc::channel();
+    let got = corio::run(async move {
+        let job = handle.run_coroutine_threadsafe(|| async { 7 });
+        job.add_done_callback(move |result| tx.send(result.clone()).unwrap());
+        let got = job.await;
+        handle.stop();
+        got
+    });
+    assert_eq!(got, Ok(7));
+    assert_eq!(rx.recv().unwrap(), Ok(7), "the callback saw it first");
+    thread.join().unwrap();
+}
+
+#[test]
+fn a_coroutine_cancelled_as_it_finishes_delivers_one_outcome_and_drops_its_output_once() {
+    let (handle, thread) = loop_on_a_thread();
+    let made = Arc::new(AtomicUsize::new(0));
+    let drops = Arc::new(AtomicUsize::new(0));
+    struct Counted(Arc<AtomicUsize>);
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let (mut finished, mut cancelled) = (0, 0);
+    for _ in 0..300 {
+        let (m, d) = (Arc::clone(&made), Arc::clone(&drops));
+        let job = handle.run_coroutine_threadsafe(move || async move {
+            m.fetch_add(1, Ordering::SeqCst);
+            Counted(d)
+        });
+        let won = job.cancel();
+        match job.wait() {
+            Ok(output) => {
+                assert!(!won, "a cancel that won gives Cancelled");
+                finished += 1;
+                drop(output);
+            }
+            Err(JobError::Cancelled) => {
+                assert!(won, "only a cancel that won gives Cancelled");
+                cancelled += 1;
+            }
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    handle.run_coroutine_threadsafe(|| async {}).wait().unwrap(); // a turn later
+    assert_eq!(finished + cancelled, 300);
+    // Every output made was dropped exactly once: here, or on the loop
+    // when a cancel came first.
+    assert_eq!(drops.load(Ordering::SeqCst), made.load(Ordering::SeqCst));
+    handle.stop();
+    thread.join().unwrap();
+}

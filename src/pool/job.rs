@@ -50,13 +50,18 @@ pub enum JobError {
     /// The job was cancelled before it started: by
     /// [`JobHandle::cancel`], by
     /// [`ThreadPool::cancel_queued`](super::ThreadPool::cancel_queued), or
-    /// because the loop whose default pool queued it closed.
+    /// because the loop whose default pool queued it closed. (A coroutine
+    /// from [`LoopHandle::run_coroutine_threadsafe`](crate::LoopHandle::run_coroutine_threadsafe)
+    /// is cancelled by its handle even while it runs, and when its loop
+    /// closes before it ends.)
     Cancelled,
     /// The pool did not take this job: it was full and its policy
     /// dropped the job (`Discard`, `DiscardOldest`; `Abort` in
     /// [`ThreadPool::map`](super::ThreadPool::map)), or — in `map` — it
     /// was shut down, or no thread could be started for it and none was
-    /// running.
+    /// running. (For
+    /// [`LoopHandle::run_coroutine_threadsafe`](crate::LoopHandle::run_coroutine_threadsafe):
+    /// the loop was closed already.)
     Rejected,
     /// The job panicked, with this message. Its worker thread survived.
     Panicked(String),
@@ -161,6 +166,11 @@ struct JobState<T> {
     /// Whoever awaits the handle on a loop.
     parked: Parked,
     callbacks: Vec<DoneCallback<T>>,
+    /// A job that can be stopped while it runs — a coroutine on a loop
+    /// (`threadsafe.rs`), never a closure on a thread — has this: it tells
+    /// the running job to stop. Whoever takes it ends the job: a cancel,
+    /// or the job itself when it finishes first.
+    stop: Option<Box<dyn FnOnce() + Send>>,
 }
 
 /// The half of a job that both threads see.
@@ -203,6 +213,7 @@ impl<T: Send + 'static> JobShared<T> {
                 stage: Stage::Queued,
                 parked: Parked::default(),
                 callbacks: Vec::new(),
+                stop: None,
             }),
             done: Condvar::new(),
             home,
@@ -222,18 +233,47 @@ impl<T: Send + 'static> JobShared<T> {
         }
     }
 
-    /// Ends a job that has not started with `err`; `false` if it had
-    /// already started or ended.
+    /// Ends a job that has not started with `err` — or one that runs and
+    /// can be stopped (it has a `stop`, which is called); `false` if it
+    /// had already started (unstoppably) or ended.
     pub(crate) fn end_unstarted(self: &Arc<Self>, err: JobError) -> bool {
-        {
+        let stop = {
             let mut st = self.lock();
-            if !matches!(st.stage, Stage::Queued) {
+            let stoppable = matches!(st.stage, Stage::Running) && st.stop.is_some();
+            if !matches!(st.stage, Stage::Queued) && !stoppable {
                 return false;
             }
             st.stage = Stage::Running;
-        }
+            st.stop.take()
+        };
         self.complete(Err(err));
+        if let Some(stop) = stop {
+            stop(); // outside the lock
+        }
         true
+    }
+
+    /// Makes a queued job stoppable while it runs: a cancel calls `stop`.
+    pub(crate) fn set_stop(&self, stop: Box<dyn FnOnce() + Send>) {
+        self.lock().stop = Some(stop);
+    }
+
+    /// A stoppable job finished by itself: delivers `result`, unless a
+    /// cancel ended the job first — then `result` is given back.
+    pub(crate) fn finish_stoppable(self: &Arc<Self>, result: JobResult<T>) -> Option<JobResult<T>> {
+        let stop = {
+            let mut st = self.lock();
+            match st.stop.take() {
+                Some(stop) if matches!(st.stage, Stage::Running) => stop,
+                other => {
+                    st.stop = other;
+                    return Some(result);
+                }
+            }
+        };
+        drop(stop); // not called: nothing to stop
+        self.complete(result);
+        None
     }
 
     /// Stores the result, or lends it to the done callbacks first.
@@ -397,8 +437,10 @@ where
     }
 }
 
-/// A job on a [`ThreadPool`](super::ThreadPool): await it on a loop, or
-/// [`wait`](JobHandle::wait) for it on a plain thread.
+/// A job on a [`ThreadPool`](super::ThreadPool) — or a coroutine a thread
+/// runs on a loop ([`LoopHandle::run_coroutine_threadsafe`](crate::LoopHandle::run_coroutine_threadsafe)):
+/// await it on a loop, or [`wait`](JobHandle::wait) for it on a plain
+/// thread.
 ///
 /// The handle is `Send`, so it can go to another thread. Dropping it
 /// detaches the job (it still runs); a result nobody takes is dropped on
@@ -459,6 +501,11 @@ impl<T: Send + 'static> JobHandle<T> {
     /// did. A job that is already running cannot be stopped (threads cannot
     /// be interrupted safely): it runs to its end, and `cancel` returns
     /// `false` — as does a second `cancel` (Python's returns `True` again).
+    /// The exception is a coroutine from
+    /// [`LoopHandle::run_coroutine_threadsafe`](crate::LoopHandle::run_coroutine_threadsafe):
+    /// cancelling it while it runs returns `true`, the handle gets
+    /// `Cancelled` at once, and its loop drops the future at its next turn
+    /// (as asyncio cancels the task behind such a future).
     ///
     /// # Examples
     ///

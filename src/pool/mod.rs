@@ -15,6 +15,9 @@
 //!   [`submit`](ThreadPool::submit) gives a [`JobHandle`], awaited on a loop
 //!   or [`wait`](JobHandle::wait)ed on from any thread.
 //! * [`channel`] carries values from plain threads to tasks.
+//! * [`LoopHandle::run_coroutine_threadsafe`](crate::LoopHandle::run_coroutine_threadsafe)
+//!   goes the other way: a plain thread runs a coroutine on a loop and
+//!   waits for its result on the same [`JobHandle`].
 //!
 //! No polling anywhere: a finished job wakes the task awaiting it through
 //! the task's waker, which — from another thread — queues the wake for the
@@ -40,6 +43,7 @@
 pub(crate) mod blocking;
 pub mod channel;
 mod job;
+mod threadsafe;
 
 pub use blocking::spawn_blocking;
 pub use job::{JobError, JobHandle, JobResult};
