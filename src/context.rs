@@ -40,7 +40,9 @@ pub(crate) fn current(what: &str) -> Rc<Core> {
         Some(core) => core,
         None => panic!(
             "{what}: no running event loop on this thread; call it from a task or callback \
-             running on a corio loop, e.g. inside `corio::run(async {{ .. }})`"
+             running on a corio loop, e.g. inside `corio::run(async {{ .. }})` (a future made \
+             outside and handed to the loop, as in `lp.run_until_complete(sleep(d))`, is made \
+             too early: write `lp.run_until_complete(async {{ sleep(d).await }})`)"
         ),
     }
 }

@@ -321,7 +321,11 @@ impl LoopHandle {
     /// returns after finishing its current turn. Wakes a blocked loop.
     /// (`run_until_complete` and `corio::run` end with their future, not
     /// with `stop`; to end one from another thread, have its future await
-    /// a [`pool::channel::oneshot`](crate::pool::channel::oneshot).)
+    /// a [`pool::channel::oneshot`](crate::pool::channel::oneshot).) A stop
+    /// that finds no `run_forever` running — it came during a
+    /// `run_until_complete`, say — stays pending: the next `run_forever`
+    /// runs one turn and returns (asyncio's `run_until_complete` would fail
+    /// with "Event loop stopped before Future completed" instead).
     ///
     /// # Examples
     ///

@@ -69,6 +69,9 @@ pub enum ReportKind {
     /// a wait (no pool job of its own in flight, no `LoopHandle` alive either) has
     /// lasted the grace period, pointing to `CORIO_DEBUG=1`
     /// ([`EventLoop::set_stall_grace`](crate::EventLoop::set_stall_grace)).
+    /// In both modes: a [`ThreadPool::shutdown(true)`](crate::pool::ThreadPool::shutdown)
+    /// (or a pool's drop) that has held the loop's thread that long,
+    /// waiting for the pool's jobs.
     Stall,
 }
 

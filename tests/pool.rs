@@ -1675,3 +1675,26 @@ fn a_coroutine_cancelled_as_it_finishes_delivers_one_outcome_and_drops_its_outpu
     handle.stop();
     thread.join().unwrap();
 }
+
+#[test]
+fn shutting_a_pool_down_on_a_loop_thread_says_once_that_it_holds_the_loop_if_that_lasts() {
+    let mut lp = EventLoop::new().unwrap();
+    lp.set_stall_grace(Duration::from_millis(50));
+    let reports = common::capture_reports(&lp);
+    lp.run_until_complete(async {
+        let pool = ThreadPool::new(2);
+        let slow = pool
+            .submit(|| std::thread::sleep(Duration::from_millis(400)))
+            .unwrap();
+        drop(slow);
+        pool.shutdown(true); // holds the loop for ~400 ms
+    });
+    let reports = reports.borrow();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0].kind(), corio::ReportKind::Stall);
+    assert!(
+        reports[0].message().contains("ThreadPool::shutdown(true)"),
+        "{}",
+        reports[0].message()
+    );
+}

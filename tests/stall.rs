@@ -983,3 +983,35 @@ fn without_debug_mode_a_stall_right_after_a_pool_job_still_gets_the_hint() {
         assert_eq!(reports.borrow().len(), 1, "{:?}", reports.borrow());
     }
 }
+
+/// Loop B's main future awaits a task of loop A (not running) beside a
+/// future only a thread can end (after `delay`): what B's stall report says.
+fn stall_on_a_task_of_another_loop(debug: bool) -> Vec<Report> {
+    let lp_a = EventLoop::new().unwrap();
+    let task = corio::Builder::new()
+        .name("on-A")
+        .spawn_on(&lp_a, std::future::pending::<()>());
+    let (mut lp_b, reports) = if debug { debug_loop() } else { plain_loop() };
+    lp_b.set_stall_grace(Duration::from_millis(50));
+    let won = lp_b.run_until_complete(corio::select(
+        task,
+        held_by_a_thread(Duration::from_millis(400)),
+    ));
+    assert!(matches!(won, corio::Either::Right(_)));
+    drop(lp_a);
+    reports.take()
+}
+
+#[test]
+fn a_stall_on_a_task_of_another_loop_that_is_not_running_names_that_task() {
+    for debug in [false, true] {
+        let reports = stall_on_a_task_of_another_loop(debug);
+        assert_eq!(reports.len(), 1, "debug {debug}: {reports:?}");
+        let shown = reports[0].to_string();
+        assert!(
+            shown.contains("task \"on-A (id ")
+                && shown.contains("of another event loop, which is not running"),
+            "debug {debug}: {shown}"
+        );
+    }
+}

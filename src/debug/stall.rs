@@ -49,6 +49,10 @@ pub(crate) struct Stall {
     quiet: Cell<Option<(Instant, (u64, u64))>>,
     /// The hint was given (once per loop).
     hinted: Cell<bool>,
+    /// The last task of another loop that was awaited here while its own
+    /// loop was not running (its name, and that loop): said in the stall
+    /// messages, since a stall there looks like a waker held elsewhere.
+    foreign: RefCell<Option<(String, std::rc::Weak<Core>)>>,
 }
 
 /// What the loop concluded, looking at a quiet moment.
@@ -72,6 +76,33 @@ impl Stall {
             proven: RefCell::new(None),
             quiet: Cell::new(None),
             hinted: Cell::new(false),
+            foreign: RefCell::new(None),
+        }
+    }
+
+    /// A task of this loop (or its main future) awaits `task` of the loop
+    /// `of`, which is not running.
+    pub(crate) fn note_foreign_wait(&self, task: impl FnOnce() -> String, of: &std::rc::Rc<Core>) {
+        let mut foreign = self.foreign.borrow_mut();
+        let known = foreign
+            .as_ref()
+            .is_some_and(|(_, known)| std::ptr::eq(known.as_ptr(), std::rc::Rc::as_ptr(of)));
+        if !known {
+            *foreign = Some((task(), std::rc::Rc::downgrade(of)));
+        }
+    }
+
+    /// The stall messages' note on a task of another loop awaited here,
+    /// if that loop still exists and is not running; else empty.
+    fn foreign_note(&self) -> String {
+        match &*self.foreign.borrow() {
+            Some((task, of)) if of.upgrade().is_some_and(|of| !of.is_running()) => format!(
+                " Awaited here: task {task:?} of another event loop, which is not running — \
+                 one thread runs one loop at a time, so only running that loop (or dropping \
+                 it: the task ends Cancelled) can end that wait; to hand work between loops \
+                 on different threads, use LoopHandle::run_coroutine_threadsafe."
+            ),
+            _ => String::new(),
         }
     }
 
@@ -99,6 +130,11 @@ impl Stall {
                 .get()
                 .saturating_sub(now.saturating_duration_since(since)),
         )
+    }
+
+    /// The grace period (`EventLoop::set_stall_grace`).
+    pub(crate) fn grace(&self) -> Duration {
+        self.grace.get()
     }
 
     /// Is the grace period of the current stall over (and not reported)?
@@ -248,7 +284,8 @@ impl Core {
              deadlock (tasks waiting on each other's locks, an Event nobody sets, a queue \
              nobody feeds), run with CORIO_DEBUG=1 to be told who waits on what. If another \
              thread will wake it, this can be ignored: it is said once per loop \
-             (EventLoop::set_stall_grace(Duration::MAX) turns it off)."
+             (EventLoop::set_stall_grace(Duration::MAX) turns it off).{}",
+            stall.foreign_note()
         );
         self.report(Report::new(ReportKind::Stall, message, None));
     }
@@ -268,8 +305,9 @@ impl Core {
         let message = format!(
             "stalled? the main future has waited {waited:.1?} with nothing ready, no timer armed and no \
              I/O awaited;{handles} something outside corio's sight (another thread, a future \
-             that keeps wakers) may still wake it, so the loop keeps waiting. Who waits on \
+             that keeps wakers) may still wake it, so the loop keeps waiting.{} Who waits on \
              what:\n{}\n{dump}",
+            stall.foreign_note(),
             dump.who_waits()
         );
         self.report(Report::new(ReportKind::Stall, message, None));

@@ -431,7 +431,10 @@ impl Inner {
 /// before the pool goes, use `shutdown(false)` first (a pool shut down that
 /// way is dropped without waiting: its running and queued jobs finish on
 /// its threads, as after Python's `shutdown(wait=False)`), or keep the pool
-/// off the loop.
+/// off the loop. (A wait on a loop's thread that lasts the loop's
+/// [stall grace](crate::EventLoop::set_stall_grace), 5 s, is reported
+/// once, as a [`ReportKind::Stall`](crate::ReportKind::Stall): a hang there
+/// is not silent.)
 ///
 /// A cancelled job leaves the queue when a thread reaches it or when the
 /// queue is full and its place is wanted; its closure is dropped then.
@@ -710,7 +713,8 @@ impl ThreadPool {
     /// threads are joined (a thread that already left by keep-alive is
     /// joined only if no thread started since: a thread start lets the
     /// handles of finished threads go). That blocks the calling thread — on
-    /// a loop thread, the whole loop: see the type's docs. Called from one
+    /// a loop thread, the whole loop (said once if it lasts the loop's stall
+    /// grace): see the type's docs. Called from one
     /// of the pool's own jobs, it cannot wait for its own thread: it
     /// returns once every thread but those whose jobs called
     /// `shutdown(true)` has finished — jobs still queued then (on a
@@ -768,6 +772,9 @@ impl ThreadPool {
         // An outside caller joins every thread: the handles it takes, and
         // — waiting — those another outside caller took and is joining.
         let mut st = self.inner.lock();
+        if let Some(grace) = crate::context::with_current(|core| core.debug.stall.grace()) {
+            st = self.wait_on_loop_thread(st, grace);
+        }
         loop {
             if st.detached {
                 return;
@@ -830,6 +837,45 @@ impl ThreadPool {
             }
         }
         cancelled
+    }
+
+    /// `shutdown(true)` on a loop's thread holds the whole loop: waits for
+    /// the threads to end their jobs as `shutdown` does, but says so once
+    /// if that lasts the loop's stall grace — a job waiting for one of the
+    /// loop's tasks would never end, and the program would hang in silence.
+    fn wait_on_loop_thread<'a>(
+        &'a self,
+        mut st: MutexGuard<'a, State>,
+        grace: Duration,
+    ) -> MutexGuard<'a, State> {
+        let Some(hint_at) = std::time::Instant::now().checked_add(grace) else {
+            return st; // `Duration::MAX`: no hint
+        };
+        while !st.detached && st.threads > 0 {
+            let left = hint_at.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                let busy = st.threads;
+                drop(st);
+                crate::context::report_here(crate::report::Report::new(
+                    crate::report::ReportKind::Stall,
+                    format!(
+                        "corio: ThreadPool::shutdown(true) — which dropping a pool also does — has \
+                         held this event loop's thread for {grace:?}, waiting for {busy} pool \
+                         thread(s) to finish their jobs; no task of the loop runs meanwhile, so a \
+                         job that waits for one of them never ends. Await the jobs' handles before \
+                         the pool goes, or call shutdown(false) first (the jobs then finish on \
+                         their own threads)."
+                    ),
+                    None,
+                ));
+                return self.inner.lock();
+            }
+            st = match self.inner.exited.wait_timeout(st, left) {
+                Ok((st, _)) => st,
+                Err(e) => e.into_inner().0,
+            };
+        }
+        st
     }
 
     /// Waits for a thread to exit (or a join to end).

@@ -809,6 +809,9 @@ impl<T: 'static> Future for Task<T> {
                     "corio: a task awaited its own handle, and would wait for itself forever \
                      (asyncio: \"Task cannot await on itself\")"
                 );
+                if !self.core.is_running() {
+                    self.note_foreign_wait();
+                }
                 return Poll::Pending;
             }
         };
@@ -825,6 +828,21 @@ impl<T: 'static> Future for Task<T> {
             name,
         });
         Poll::Ready(result)
+    }
+}
+
+impl<T: 'static> Task<T> {
+    /// Awaited on another loop while its own is not running (one thread
+    /// runs one loop at a time): only running or dropping its loop can end
+    /// the wait. The running loop notes it for its stall messages, which
+    /// would otherwise blame "a waker held elsewhere". (Not refused: code
+    /// on that other loop may drop this one, which ends the task.)
+    #[cold]
+    fn note_foreign_wait(&self) {
+        crate::context::with_current(|current| {
+            let task = || format!("{} (id {})", self.name(), self.id().as_u64());
+            current.debug.stall.note_foreign_wait(task, &self.core);
+        });
     }
 }
 
