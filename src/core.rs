@@ -1014,9 +1014,10 @@ impl Core {
         took: std::time::Duration,
         polled: bool,
     ) {
-        let at = match site {
-            Some(site) => format!(", spawned at {site}"),
-            None => String::new(),
+        let at = match (site, &task) {
+            (Some(site), Some(_)) => format!(", spawned at {site}"),
+            (Some(site), None) => format!(" (run at {site})"),
+            (None, _) => String::new(),
         };
         let who = match &task {
             Some((_, name)) => format!("task {name:?}"),

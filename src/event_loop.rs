@@ -78,6 +78,9 @@ struct Root<'a> {
     waker: Arc<TaskWaker>,
     poll: &'a mut dyn FnMut(&mut Context<'_>) -> bool,
     done: bool,
+    /// Where `run_until_complete` (or `corio::run`) was called: debug
+    /// mode's slow-poll report names it.
+    site: &'static std::panic::Location<'static>,
 }
 
 /// A single-threaded event loop: tasks, callbacks, timers and I/O.
@@ -359,6 +362,7 @@ impl EventLoop {
             waker,
             poll: &mut poll,
             done: false,
+            site: std::panic::Location::caller(),
         };
         let core = Rc::clone(&self.core);
         let _end = scopeguard(move || core.end_root());
@@ -855,7 +859,7 @@ impl EventLoop {
         if let Some(started) = started {
             core.debug.poll_ended(None);
             if let Some(took) = core.debug.too_slow(started) {
-                core.report_slow_poll(None, None, took, true);
+                core.report_slow_poll(None, Some(root.site), took, true);
             }
         }
         core.counters.polled(1);

@@ -251,8 +251,9 @@ fn a_slow_call_later_callback_names_where_it_was_scheduled() {
 }
 
 #[test]
-fn a_slow_poll_of_the_main_future_is_reported() {
+fn a_slow_poll_of_the_main_future_is_reported_with_where_it_was_run() {
     let (mut lp, reports) = debug_loop();
+    let line = line!() + 1;
     lp.run_until_complete(async {
         std::thread::sleep(Duration::from_millis(120)); // blocking, in the main future
     });
@@ -260,8 +261,8 @@ fn a_slow_poll_of_the_main_future_is_reported() {
     assert_eq!(reports.len(), 1, "{reports:?}");
     assert_eq!(reports[0].kind(), ReportKind::SlowCallback);
     let text = reports[0].to_string();
-    assert!(
-        text.starts_with("slow: a poll of the main future held the loop"),
-        "{text}"
+    let expected = format!(
+        "slow: a poll of the main future (run at tests/debug_mode.rs:{line}:8) held the loop"
     );
+    assert!(text.starts_with(&expected), "{text}");
 }

@@ -1698,3 +1698,47 @@ fn shutting_a_pool_down_on_a_loop_thread_says_once_that_it_holds_the_loop_if_tha
         reports[0].message()
     );
 }
+
+#[test]
+fn a_detached_coroutine_that_can_never_finish_leaves_would_block_forever_to_the_loop() {
+    let told = within(10, || {
+        let mut lp = EventLoop::new().unwrap();
+        let handle = lp.handle();
+        drop(handle.run_coroutine_threadsafe(std::future::pending::<()>)); // detached
+        drop(handle);
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            lp.run_until_complete(async {
+                corio::yield_now().await; // the coroutine starts, and parks for ever
+                std::future::pending::<()>().await;
+            })
+        }));
+        let err = outcome.expect_err("nothing can ever wake the main future");
+        common::panic_text(&*err)
+    });
+    let told = told.expect("told at once, not left waiting");
+    assert!(told.contains("would block forever"), "{told}");
+}
+
+#[test]
+fn shutting_down_an_idle_pool_on_a_loop_thread_says_nothing_even_with_no_grace() {
+    let mut lp = EventLoop::new().unwrap();
+    lp.set_stall_grace(Duration::ZERO);
+    let reports = common::capture_reports(&lp);
+    lp.run_until_complete(async {
+        let pool = ThreadPool::new(2);
+        let jobs = [pool.submit(|| 1).unwrap(), pool.submit(|| 2).unwrap()];
+        for job in jobs {
+            job.await.unwrap();
+        }
+        // Wait until both threads are idle (their jobs are over).
+        for _ in 0..5_000 {
+            if pool.idle_threads() == pool.threads() {
+                break;
+            }
+            corio::time::sleep(Duration::from_millis(1)).await;
+        }
+        assert_eq!(pool.idle_threads(), pool.threads());
+        pool.shutdown(true);
+    });
+    assert!(reports.borrow().is_empty(), "{:?}", reports.borrow());
+}

@@ -128,9 +128,12 @@ impl From<JobError> for std::io::Error {
 impl fmt::Display for JobError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            JobError::Cancelled => f.write_str("the job was cancelled before it started"),
+            JobError::Cancelled => f.write_str(
+                "the job was cancelled (before it started; a coroutine on a loop, also while it ran)",
+            ),
             JobError::Rejected => f.write_str(
-                "the pool did not take the job: it was full (its rejection policy) or shut down",
+                "the job was not taken: the pool was full (its rejection policy) or shut down, \
+                 or the loop was closed",
             ),
             JobError::Panicked(message) => write!(f, "the job panicked: {message}"),
         }
@@ -531,7 +534,11 @@ impl<T: Send + 'static> JobHandle<T> {
     ///
     /// Where it runs: on the event loop the job was submitted from, if it
     /// was submitted on a thread running a loop (from a task, a callback or
-    /// the main future; it is queued there like `call_soon_threadsafe`);
+    /// the main future; it is queued there like `call_soon_threadsafe`) —
+    /// except for a coroutine from
+    /// [`LoopHandle::run_coroutine_threadsafe`](crate::LoopHandle::run_coroutine_threadsafe),
+    /// whose callbacks run on the loop that ran it (or on the thread that
+    /// cancels it);
     /// otherwise on the thread that finished the job — or, if the job had
     /// already ended, right here in the caller. If that loop has been
     /// closed meanwhile, the callback runs on the finishing thread instead
@@ -708,8 +715,20 @@ impl<T> Drop for JobHandle<T> {
     /// check. Dropped on another thread, it is woken instead, as a dropped
     /// channel receiver's is (see `waker::wake_parked`).
     fn drop(&mut self) {
-        let (parked, silent) = {
+        let (parked, silent, stop) = {
             let mut st = self.shared.lock();
+            // Nobody can cancel a running coroutine any more: its real
+            // `stop` goes (the task then stops listening for it, and its
+            // waker is no longer held there, so a loop with nothing else
+            // to do can still tell it would block forever). A no-op stays
+            // in its place: the job is still stoppable by its loop's close.
+            let state = &mut *st;
+            let stop = match &mut state.stop {
+                Some(stop) if matches!(state.stage, Stage::Queued | Stage::Running) => {
+                    Some(std::mem::replace(stop, Box::new(|| ())))
+                }
+                _ => None,
+            };
             // With the handle gone and no done callback waiting, nothing
             // the job does from now on reaches its home loop (no callback
             // can be added any more): it has nothing left to deliver.
@@ -717,8 +736,9 @@ impl<T> Drop for JobHandle<T> {
             // queued what it had to.)
             let silent =
                 st.callbacks.is_empty() && matches!(st.stage, Stage::Queued | Stage::Running);
-            (st.parked.leave(), silent)
+            (st.parked.leave(), silent, stop)
         };
+        drop(stop); // outside the lock
         wake_parked(parked);
         if silent {
             self.shared.delivered();

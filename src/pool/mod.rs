@@ -851,17 +851,19 @@ impl ThreadPool {
         let Some(hint_at) = std::time::Instant::now().checked_add(grace) else {
             return st; // `Duration::MAX`: no hint
         };
-        while !st.detached && st.threads > 0 {
+        // (Idle threads with nothing queued are on their way out: only
+        // jobs count.)
+        while !st.detached && st.threads > 0 && (st.threads > st.idle || !st.queue.is_empty()) {
             let left = hint_at.saturating_duration_since(std::time::Instant::now());
             if left.is_zero() {
-                let busy = st.threads;
+                let (running, queued) = (st.threads - st.idle, st.queue.len());
                 drop(st);
                 crate::context::report_here(crate::report::Report::new(
                     crate::report::ReportKind::Stall,
                     format!(
                         "corio: ThreadPool::shutdown(true) — which dropping a pool also does — has \
-                         held this event loop's thread for {grace:?}, waiting for {busy} pool \
-                         thread(s) to finish their jobs; no task of the loop runs meanwhile, so a \
+                         held this event loop's thread for {grace:?}, waiting for the pool's jobs \
+                         ({running} running, {queued} queued); no task of the loop runs meanwhile, so a \
                          job that waits for one of them never ends. Await the jobs' handles before \
                          the pool goes, or call shutdown(false) first (the jobs then finish on \
                          their own threads)."

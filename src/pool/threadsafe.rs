@@ -110,10 +110,16 @@ impl LoopHandle {
             };
             crate::spawn(async move {
                 let mut future = pin!(future);
-                let mut stopped = stopped;
+                // Listened to until the handle is dropped: then nobody can
+                // cancel, the sender goes, and this waker is not kept there.
+                let mut stopped = Some(stopped);
                 let result = poll_fn(|cx| {
-                    if Pin::new(&mut stopped).poll(cx).is_ready() {
-                        return Poll::Ready(None); // cancelled: the handle knows
+                    if let Some(listening) = &mut stopped {
+                        match Pin::new(listening).poll(cx) {
+                            Poll::Ready(Ok(())) => return Poll::Ready(None), // cancelled
+                            Poll::Ready(Err(_)) => stopped = None,           // detached
+                            Poll::Pending => {}
+                        }
                     }
                     match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
                         Ok(Poll::Ready(output)) => Poll::Ready(Some(Ok(output))),
