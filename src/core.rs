@@ -166,6 +166,10 @@ pub(crate) struct Core {
     /// The waker of the main future while one runs (weak: it must not
     /// count as a holder), for the dump.
     root_waker: RefCell<std::sync::Weak<TaskWaker>>,
+    /// Values that live as long as the loop, one per type
+    /// ([`loop_local`](Self::loop_local)): the Ctrl-C listener of
+    /// `signal::ctrl_c`. Dropped when the loop closes.
+    locals: RefCell<Vec<Rc<dyn std::any::Any>>>,
 }
 
 impl Core {
@@ -204,7 +208,30 @@ impl Core {
             counters: crate::stats::Counters::default(),
             debug: crate::debug::Debug::from_env(),
             root_waker: RefCell::new(std::sync::Weak::new()),
+            locals: RefCell::new(Vec::new()),
         }))
+    }
+
+    /// This loop's value of type `T`, made by `make` the first time (an
+    /// error is given back and nothing kept). It lives until the loop
+    /// closes.
+    pub(crate) fn loop_local<T: 'static, E>(
+        &self,
+        make: impl FnOnce() -> Result<T, E>,
+    ) -> Result<Rc<T>, E> {
+        let found = self
+            .locals
+            .borrow()
+            .iter()
+            .find_map(|value| Rc::clone(value).downcast::<T>().ok());
+        if let Some(value) = found {
+            return Ok(value);
+        }
+        let value = Rc::new(make()?);
+        self.locals
+            .borrow_mut()
+            .push(Rc::clone(&value) as Rc<dyn std::any::Any>);
+        Ok(value)
     }
 
     pub(crate) fn shared(&self) -> &Arc<Shared> {
@@ -1189,6 +1216,12 @@ impl Core {
             .for_each(|value| self.drop_reported(value));
         remote
             .items
+            .into_iter()
+            .for_each(|value| self.drop_reported(value));
+        // The loop's own values (each may hold a socket of this loop,
+        // whose source holds the loop: a cycle broken here).
+        let locals = std::mem::take(&mut *self.locals.borrow_mut());
+        locals
             .into_iter()
             .for_each(|value| self.drop_reported(value));
         // Last, so that reports raised while the rest was dropped (a

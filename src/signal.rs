@@ -17,11 +17,13 @@
 //! does it).
 //!
 //! **While nobody listens, a signal does what it always did.** As long as
-//! a `Signals` (or a pending `ctrl_c`) exists for a signal, that signal
-//! is delivered to it instead of its default action — Ctrl-C no longer
-//! ends the program. When the last one is dropped, the default action is
-//! back (asyncio's `remove_signal_handler`; tokio instead keeps the default
-//! off for the rest of the process). Several listeners — on different
+//! a `Signals` exists for a signal, that signal is delivered to it instead
+//! of its default action — Ctrl-C no longer ends the program. When the
+//! last one is dropped, the default action is back (asyncio's
+//! `remove_signal_handler`; tokio instead keeps the default off for the
+//! rest of the process). [`ctrl_c`] listens for as long as its loop lives,
+//! from the loop's first call on (so that one made anew for each step of a
+//! loop of work leaves no gap between two). Several listeners — on different
 //! loops or threads too — each get every signal. Signals that arrive
 //! before `recv` is called again are merged into one (as they are by the
 //! operating system while one is pending).
@@ -50,6 +52,7 @@
 //! });
 //! ```
 
+use std::cell::Cell;
 use std::future::{Future, poll_fn};
 use std::io::{self, Read};
 use std::os::unix::net::UnixStream as StdUnixStream;
@@ -67,9 +70,16 @@ pub use signal_hook::consts::signal::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1,
 
 /// Waits for the next Ctrl-C (`SIGINT`), tokio's `signal::ctrl_c`.
 ///
-/// Ctrl-C is taken from its default action (ending the program) from this
-/// call on, while the returned future exists, and given back when it is
-/// dropped. An error means the signal could not be listened to.
+/// The first `ctrl_c()` on a loop takes Ctrl-C from its default action
+/// (ending the program) for as long as that loop lives — asyncio's
+/// `add_signal_handler`, which lasts until the loop closes; tokio keeps it
+/// for the rest of the process. So `ctrl_c()` made anew in a loop (in a
+/// `select` beside each piece of work) never lets a Ctrl-C between two of
+/// them end the program: a Ctrl-C that comes while no `ctrl_c()` future
+/// waits is kept, and the next one made completes at once. Every
+/// `ctrl_c()` future that exists when Ctrl-C comes completes. For a
+/// listener that gives the default action back when it goes, use
+/// [`Signals`]. An error means the signal could not be listened to.
 ///
 /// # Panics
 ///
@@ -88,10 +98,55 @@ pub use signal_hook::consts::signal::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1,
 /// ```
 #[track_caller]
 pub fn ctrl_c() -> impl Future<Output = io::Result<()>> {
-    // Listening starts now, not at the first poll: a Ctrl-C in between
-    // is not lost (nor does it end the program).
-    let signals = Signals::new([SIGINT]);
-    async move { signals?.recv().await.map(drop) }
+    let core = crate::context::current("corio::signal::ctrl_c");
+    // Listening starts now (at the loop's first `ctrl_c`), not at the
+    // first poll: a Ctrl-C in between is not lost, nor does it end the
+    // program.
+    let listener = core.loop_local(|| {
+        Pipe::new(SIGINT).map(|pipe| CtrlC {
+            pipe,
+            heard: Cell::new(0),
+        })
+    });
+    // Ctrl-Cs read before this call are not this future's; one still in
+    // the pipe is.
+    let seen = listener.as_ref().map_or(0, |listener| listener.heard.get());
+    async move {
+        let listener = listener?;
+        let mut wait = listener.pipe.read.waiting(Direction::Read);
+        poll_fn(|cx| {
+            // Another `ctrl_c()` future read it first.
+            if listener.heard.get() > seen {
+                return Poll::Ready(Ok(()));
+            }
+            match wait.poll_io(cx, drain) {
+                Poll::Ready(Ok(0)) => Poll::Ready(Err(pipe_closed())),
+                Poll::Ready(Ok(_)) => {
+                    listener.heard.set(listener.heard.get() + 1);
+                    Poll::Ready(Ok(()))
+                }
+                Poll::Ready(Err(err)) => Poll::Ready(Err(err)),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await
+    }
+}
+
+/// A loop's Ctrl-C listener: made by its first [`ctrl_c`], kept until the
+/// loop closes (`Core::loop_local`).
+struct CtrlC {
+    pipe: Pipe,
+    /// How many times the pipe was read (each read takes every Ctrl-C
+    /// that had come: they merge).
+    heard: Cell<u64>,
+}
+
+fn pipe_closed() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "corio::signal: the signal's socket pair closed",
+    )
 }
 
 /// A set of signals a task can await, again and again (asyncio's
@@ -204,12 +259,7 @@ impl Signals {
                 // all, and report them as one.
                 let read = wait.poll_io(cx, drain);
                 match read {
-                    Poll::Ready(Ok(0)) => {
-                        return Poll::Ready(Err(io::Error::new(
-                            io::ErrorKind::UnexpectedEof,
-                            "corio::signal: the signal's socket pair closed",
-                        )));
-                    }
+                    Poll::Ready(Ok(0)) => return Poll::Ready(Err(pipe_closed())),
                     Poll::Ready(Ok(_)) => return Poll::Ready(Ok(*signal)),
                     Poll::Ready(Err(err)) => return Poll::Ready(Err(err)),
                     Poll::Pending => {}

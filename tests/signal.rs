@@ -238,3 +238,77 @@ fn outside_a_loop_ctrl_c_and_signals_name_themselves() {
         assert!(!text.contains("corio::net"), "{text}");
     }
 }
+
+/// In a child process: `ctrl_c()` made anew for each step, as in a loop
+/// of `select(step, ctrl_c())` — a Ctrl-C between two of them must neither
+/// end the program nor be lost; once the loop is closed, Ctrl-C ends the
+/// program again.
+#[test]
+fn ctrl_c_made_anew_for_each_step_leaves_no_gap_and_keeps_a_ctrl_c_for_the_next() {
+    use corio::signal::{SIGINT, ctrl_c};
+    if std::env::var_os("CORIO_CTRL_C_CHILD").is_some() {
+        corio::run(async {
+            let first = corio::time::timeout(Duration::from_millis(10), ctrl_c()).await;
+            assert!(first.is_err(), "nobody pressed it yet");
+            raise(SIGINT).unwrap(); // between two `ctrl_c()`s: no future exists
+            println!("survived the gap");
+            let next = corio::time::timeout(Duration::from_secs(5), ctrl_c()).await;
+            assert!(matches!(next, Ok(Ok(()))), "{next:?}");
+            println!("kept for the next");
+            let after = corio::time::timeout(Duration::from_millis(50), ctrl_c()).await;
+            assert!(after.is_err(), "given once: {after:?}");
+        });
+        raise(SIGINT).unwrap(); // the loop is closed: this ends the process
+        std::thread::sleep(Duration::from_secs(5));
+        println!("survived after the loop");
+        return;
+    }
+    let _turn = one_at_a_time();
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "ctrl_c_made_anew_for_each_step_leaves_no_gap_and_keeps_a_ctrl_c_for_the_next",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("CORIO_CTRL_C_CHILD", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(
+        out.status.signal(),
+        Some(SIGINT),
+        "{:?}\n{stdout}",
+        out.status
+    );
+    assert!(stdout.contains("survived the gap"), "{stdout}");
+    assert!(stdout.contains("kept for the next"), "{stdout}");
+    assert!(!stdout.contains("survived after the loop"), "{stdout}");
+}
+
+#[test]
+fn every_ctrl_c_future_waiting_when_ctrl_c_comes_completes() {
+    use corio::signal::{SIGINT, ctrl_c};
+    let _turn = one_at_a_time();
+    let fds = open_fds();
+    corio::run(async {
+        let (a, b) = (ctrl_c(), ctrl_c());
+        let sender = std::thread::spawn(|| {
+            std::thread::sleep(Duration::from_millis(50));
+            raise(SIGINT).unwrap();
+        });
+        let both = corio::time::timeout(
+            Duration::from_secs(5),
+            corio::gather(vec![
+                Box::pin(a) as std::pin::Pin<Box<dyn std::future::Future<Output = io::Result<()>>>>,
+                Box::pin(b),
+            ]),
+        )
+        .await
+        .expect("both complete");
+        assert!(both.iter().all(Result::is_ok), "{both:?}");
+        sender.join().unwrap();
+    });
+    assert_eq!(open_fds(), fds, "the loop's listener closed with it");
+}

@@ -8,6 +8,12 @@
 //! unlike a bounded queue per reader, and never makes the channel grow.
 //! asyncio has no such type; its programs keep a `Queue` per reader.
 //!
+//! Size the capacity for a burst, not for the average: sends never wait,
+//! and receivers run only when the sender's task yields — a task reading
+//! a pipelined client's lines gets through up to 128 of them (one poll's
+//! I/O budget) before it does, so a capacity below that makes every
+//! receiver lag behind one busy client.
+//!
 //! Values are cloned for each receiver, except the last one to take a
 //! value, which gets it moved; a value is dropped once every receiver
 //! that was subscribed when it was sent has taken (or skipped) it. (The
