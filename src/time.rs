@@ -76,6 +76,11 @@ impl Core {
         replaced.is_ok() // the old waiter is dropped here, after the borrow
     }
 
+    fn release_sleep_waker(&self, key: TimerKey) {
+        let waiter = self.state.borrow_mut().timers.take_waiter(key);
+        drop(waiter); // a waker: dropped outside the borrow
+    }
+
     fn cancel_sleep(&self, key: TimerKey) {
         let action = self.state.borrow_mut().timers.cancel(key);
         drop(action); // a waker: dropped outside the borrow
@@ -335,6 +340,18 @@ impl Sleep {
                  its timer (await it on a running loop)"
             ),
             None => {}
+        }
+    }
+
+    /// Nobody waits on this sleep for now: its timer stays armed (a later
+    /// wait reuses it), but it wakes nobody when it fires — not the task
+    /// that polled it last, which has moved on. (The HTTP client's pooled
+    /// connections keep their idle timers this way.)
+    pub(crate) fn release_waiter(&mut self) {
+        if let Some(key) = self.timer {
+            if !self.core.timer_fired(self.deadline) {
+                self.core.release_sleep_waker(key);
+            }
         }
     }
 

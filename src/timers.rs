@@ -223,6 +223,18 @@ impl<C> Timers<C> {
         }
     }
 
+    /// Takes the waiter out of an armed `Sleep` timer: it fires for
+    /// nobody, unless a poll registers a waiter again.
+    pub(crate) fn take_waiter(&mut self, key: TimerKey) -> Option<Waiter> {
+        match self.slot_mut(key) {
+            Some(TimerSlot {
+                action: TimerAction::Wake(slot),
+                ..
+            }) => slot.take(),
+            _ => None,
+        }
+    }
+
     /// The armed `Sleep` timers with their deadlines and waiters (for the
     /// debug dump), in no particular order.
     pub(crate) fn sleepers(&self) -> impl Iterator<Item = (Instant, &Waiter)> {

@@ -2982,3 +2982,47 @@ fn a_zero_time_limit_is_refused_before_anything_is_sent() {
     assert_eq!(err.kind(), ErrorKind::InvalidRequest);
     assert!(err.to_string().contains("request timeout of zero"), "{err}");
 }
+
+#[test]
+fn a_pooled_connections_idle_timer_is_not_something_its_last_requester_waits_on_and_corios_tasks_are_named()
+ {
+    run_bounded(async {
+        let server = Server::bind("127.0.0.1:0", |_req| async { Reply::text("ok") })
+            .await
+            .unwrap();
+        let client = Client::builder()
+            .read_timeout(Duration::from_secs(17))
+            .build()
+            .unwrap();
+        let url = server.url("/");
+        let fetcher = corio::Builder::new().name("fetcher").spawn(async move {
+            for _ in 0..3 {
+                assert_eq!(client.get(&url).send().await.unwrap().status, 200);
+            }
+            // The connection is back in the pool; this task waits on nothing.
+            let client = client; // kept: its pool keeps the connection
+            std::future::pending::<()>().await;
+            drop(client);
+        });
+        sleep(Duration::from_millis(100)).await;
+        let dump = corio::debug::dump();
+        // corio's own tasks say what they are.
+        let table = dump.to_string();
+        for name in [
+            "corio::http::server accept loop",
+            "corio::http::server connection",
+            "corio::http pool reaper",
+        ] {
+            assert!(table.contains(name), "{name}: {table}");
+        }
+        let row = dump.task(fetcher.id()).unwrap();
+        assert!(
+            !row.waiting_on
+                .iter()
+                .any(|w| matches!(w, corio::debug::Waiting::Timer { .. })),
+            "{:?}",
+            row.waiting_on
+        );
+        fetcher.cancel();
+    });
+}

@@ -1968,6 +1968,11 @@ impl Body {
             return;
         };
         conn.timers.total = None; // the request is over: disarm its deadline
+        // The idle timer stays armed for the connection's next request,
+        // but must not wake this one's task when it fires.
+        if let Some(idle) = &mut conn.timers.idle {
+            idle.release_waiter();
+        }
         let clean = self.reusable
             && conn.decoder.keep_alive()
             && conn.start == conn.end
@@ -2239,7 +2244,9 @@ impl Pool {
             let on = Rc::downgrade(&crate::context::current("corio::http"));
             let closed = pool.take_idle(TcpStream::loop_closed);
             let running = Rc::new(Cell::new(true));
-            let task = crate::spawn(reap(Rc::downgrade(inner), Rc::clone(&running), on.clone()));
+            let task = crate::Builder::new()
+                .name("corio::http pool reaper")
+                .spawn(reap(Rc::downgrade(inner), Rc::clone(&running), on.clone()));
             let old = pool.reaper.replace(Reaper {
                 running,
                 on,

@@ -616,7 +616,9 @@ impl Server {
             keep_alive_timeout: Cell::new(Duration::from_secs(5)),
             tasks: RefCell::new(Slab::new()),
         });
-        let accept = crate::spawn(accept_loop(listener, Rc::new(handler), Rc::clone(&shared)));
+        let accept = crate::Builder::new()
+            .name("corio::http::server accept loop")
+            .spawn(accept_loop(listener, Rc::new(handler), Rc::clone(&shared)));
         Ok(Server {
             addr,
             shared,
@@ -767,7 +769,11 @@ where
         let slot = tasks.vacant_entry();
         let key = slot.key();
         let connection = serve(stream, Rc::clone(&handler), Rc::clone(&shared), key);
-        slot.insert(crate::spawn(connection));
+        slot.insert(
+            crate::Builder::new()
+                .name("corio::http::server connection")
+                .spawn(connection),
+        );
     }
 }
 

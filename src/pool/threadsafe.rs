@@ -108,31 +108,33 @@ impl LoopHandle {
                 Ok(future) => future,
                 Err(payload) => return job.finish(Err(panicked(payload))),
             };
-            crate::spawn(async move {
-                let mut future = pin!(future);
-                // Listened to until the handle is dropped: then nobody can
-                // cancel, the sender goes, and this waker is not kept there.
-                let mut stopped = Some(stopped);
-                let result = poll_fn(|cx| {
-                    if let Some(listening) = &mut stopped {
-                        match Pin::new(listening).poll(cx) {
-                            Poll::Ready(Ok(())) => return Poll::Ready(None), // cancelled
-                            Poll::Ready(Err(_)) => stopped = None,           // detached
-                            Poll::Pending => {}
+            crate::Builder::new()
+                .name("run_coroutine_threadsafe")
+                .spawn(async move {
+                    let mut future = pin!(future);
+                    // Listened to until the handle is dropped: then nobody can
+                    // cancel, the sender goes, and this waker is not kept there.
+                    let mut stopped = Some(stopped);
+                    let result = poll_fn(|cx| {
+                        if let Some(listening) = &mut stopped {
+                            match Pin::new(listening).poll(cx) {
+                                Poll::Ready(Ok(())) => return Poll::Ready(None), // cancelled
+                                Poll::Ready(Err(_)) => stopped = None,           // detached
+                                Poll::Pending => {}
+                            }
                         }
-                    }
-                    match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
-                        Ok(Poll::Ready(output)) => Poll::Ready(Some(Ok(output))),
-                        Ok(Poll::Pending) => Poll::Pending,
-                        Err(payload) => Poll::Ready(Some(Err(panicked(payload)))),
+                        match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+                            Ok(Poll::Ready(output)) => Poll::Ready(Some(Ok(output))),
+                            Ok(Poll::Pending) => Poll::Pending,
+                            Err(payload) => Poll::Ready(Some(Err(panicked(payload)))),
+                        }
+                    })
+                    .await;
+                    if let Some(result) = result {
+                        job.finish(result);
                     }
                 })
-                .await;
-                if let Some(result) = result {
-                    job.finish(result);
-                }
-            })
-            .detach();
+                .detach();
         });
         JobHandle::new(shared)
     }
