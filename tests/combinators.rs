@@ -1145,3 +1145,73 @@ fn join_all_leaves_out_a_child_spawned_after_the_group_failed() {
         );
     });
 }
+
+mod select_macro {
+    use std::cell::Cell;
+    use std::rc::Rc;
+    use std::time::Duration;
+
+    /// Sets its flag when dropped.
+    struct Dropped(Rc<Cell<bool>>);
+
+    impl Drop for Dropped {
+        fn drop(&mut self) {
+            self.0.set(true);
+        }
+    }
+
+    #[test]
+    fn select_macro_runs_the_first_ready_branch_in_written_order_and_drops_the_others() {
+        let dropped = Rc::new(Cell::new(false));
+        let d = Rc::clone(&dropped);
+        let got = corio::run(async move {
+            let guard = Dropped(d);
+            corio::select! {
+                () = async move { let _guard = guard; std::future::pending::<()>().await } => 0,
+                a = async { 1 } => a,
+                b = async { 2 } => b, // ready too, but written later
+            }
+        });
+        assert_eq!(got, 1);
+        assert!(dropped.get(), "the losers were dropped");
+    }
+
+    #[test]
+    fn select_macro_branches_act_in_the_enclosing_function() {
+        async fn first_error(fail: bool) -> Result<u32, String> {
+            for round in 0.. {
+                corio::select! {
+                    () = corio::time::sleep(Duration::from_secs(60)) => unreachable!(),
+                    result = async { if fail { Err("failed".to_string()) } else { Ok(round) } } => {
+                        let value = result?; // `?` returns from first_error
+                        if value < 3 {
+                            continue; // the enclosing loop
+                        }
+                        return Ok(value);
+                    }
+                }
+            }
+            unreachable!()
+        }
+        assert_eq!(corio::run(first_error(false)), Ok(3));
+        assert_eq!(corio::run(first_error(true)), Err("failed".to_string()));
+    }
+
+    #[test]
+    fn select_macro_takes_one_branch_or_many() {
+        let one = corio::run(async {
+            corio::select! { x = async { 7 } => x * 2 }
+        });
+        assert_eq!(one, 14);
+        let many = corio::run(async {
+            corio::select! {
+                () = corio::time::sleep(Duration::from_secs(60)) => "a",
+                () = corio::time::sleep(Duration::from_secs(60)) => "b",
+                () = corio::time::sleep(Duration::from_secs(60)) => "c",
+                (x, y) = async { corio::yield_now().await; (1, 2) } => if x + y == 3 { "d" } else { "?" },
+                () = corio::time::sleep(Duration::from_secs(60)) => "e",
+            }
+        });
+        assert_eq!(many, "d");
+    }
+}

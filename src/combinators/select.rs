@@ -127,3 +127,92 @@ pub async fn race<T>(a: impl Future<Output = T>, b: impl Future<Output = T>) -> 
         Either::Left(out) | Either::Right(out) => out,
     }
 }
+
+/// Waits for the first of several futures and runs that branch — tokio's
+/// `select!` (with `biased;`), asyncio's `wait(.., FIRST_COMPLETED)` with
+/// the winner's code in place.
+///
+/// Each branch is `pattern = future => expression`. The futures are made
+/// at once, then polled in the order written (the first ready one wins,
+/// as in [`select`], which this nests); the others are dropped. The
+/// winner's output is matched against its pattern — which must be
+/// irrefutable (a name, `_`, a tuple) — and its expression is the value of
+/// the whole `select!`. The expressions run in the enclosing function, so
+/// `?`, `return`, `break` and `continue` act there. Use it inside `async`
+/// code (it `.await`s).
+///
+/// # Examples
+///
+/// A worker that takes messages until told to stop, and says when it is
+/// idle:
+///
+/// ```
+/// use std::rc::Rc;
+/// use std::time::Duration;
+/// use corio::{sync::{Event, mpsc}, time::sleep};
+///
+/// corio::run(async {
+///     let (tx, mut rx) = mpsc::channel::<u32>(8);
+///     let stop = Rc::new(Event::new());
+///     let stopper = Rc::clone(&stop);
+///     corio::spawn(async move {
+///         for n in 1..=3 {
+///             tx.send(n).await.unwrap();
+///         }
+///         sleep(Duration::from_millis(30)).await; // the worker goes idle
+///         stopper.set();
+///     })
+///     .detach();
+///     let (mut sum, mut idle) = (0, 0);
+///     loop {
+///         corio::select! {
+///             () = stop.wait() => break,
+///             message = rx.recv() => match message {
+///                 Some(n) => sum += n,
+///                 None => break, // every sender is gone
+///             },
+///             () = sleep(Duration::from_millis(10)) => idle += 1,
+///         }
+///     }
+///     assert_eq!(sum, 6);
+///     assert!(idle >= 1);
+/// });
+/// ```
+#[macro_export]
+macro_rules! select {
+    ($($pattern:pat = $future:expr => $then:expr),+ $(,)?) => {
+        $crate::__select_match!(
+            $crate::__select_nest!($($future),+).await;
+            $($pattern => $then),+
+        )
+    };
+}
+
+/// `select!`'s futures, nested: `select(a, select(b, c))`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __select_nest {
+    ($future:expr) => {
+        $future
+    };
+    ($future:expr, $($rest:expr),+) => {
+        $crate::select($future, $crate::__select_nest!($($rest),+))
+    };
+}
+
+/// `select!`'s branches, matched against the nested `Either`s.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __select_match {
+    ($output:expr; $pattern:pat => $then:expr) => {
+        match $output {
+            $pattern => $then,
+        }
+    };
+    ($output:expr; $pattern:pat => $then:expr, $($rest_pattern:pat => $rest_then:expr),+) => {
+        match $output {
+            $crate::Either::Left($pattern) => $then,
+            $crate::Either::Right(rest) => $crate::__select_match!(rest; $($rest_pattern => $rest_then),+),
+        }
+    };
+}

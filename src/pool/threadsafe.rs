@@ -58,6 +58,12 @@ impl LoopHandle {
     /// [`JobError::Rejected`] if the loop was closed already. Dropping the
     /// handle detaches the coroutine: it runs on.
     ///
+    /// `make` itself crosses threads, so it cannot capture the loop's own
+    /// `Rc` state. To reach state that lives on the loop, let a task there
+    /// own it and take commands from a [`pool::channel`](crate::pool::channel)
+    /// (the thread sends, the task awaits `recv`), or keep it in a
+    /// `thread_local!` of the loop's thread that `make`'s future reads.
+    ///
     /// # Examples
     ///
     /// A plain thread asks the loop for something only the loop has, and
