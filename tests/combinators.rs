@@ -1198,6 +1198,21 @@ mod select_macro {
     }
 
     #[test]
+    fn select_macro_binds_any_irrefutable_pattern_in_any_branch_and_takes_blocks_without_commas() {
+        let got = corio::run(async {
+            corio::select! {
+                () = std::future::pending::<()>() => { 0 }
+                ref mut v = async { vec![1] } => {
+                    v.push(2); // `ref mut`, and not the first branch
+                    v.len()
+                }
+                _ = std::future::pending::<u8>() => 9,
+            }
+        });
+        assert_eq!(got, 2);
+    }
+
+    #[test]
     fn select_macro_takes_one_branch_or_many() {
         let one = corio::run(async {
             corio::select! { x = async { 7 } => x * 2 }

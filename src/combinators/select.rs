@@ -132,12 +132,14 @@ pub async fn race<T>(a: impl Future<Output = T>, b: impl Future<Output = T>) -> 
 /// `select!` (with `biased;`), asyncio's `wait(.., FIRST_COMPLETED)` with
 /// the winner's code in place.
 ///
-/// Each branch is `pattern = future => expression`. The futures are made
-/// at once, then polled in the order written (the first ready one wins,
-/// as in [`select`], which this nests); the others are dropped. The
-/// winner's output is matched against its pattern — which must be
-/// irrefutable (a name, `_`, a tuple) — and its expression is the value of
-/// the whole `select!`. The expressions run in the enclosing function, so
+/// Each branch is `pattern = future => expression`, separated by commas
+/// (optional after a `{ .. }` body). The futures are made at once, then
+/// polled in the order written (the first ready one wins, as in
+/// [`select`], which this nests); the others are dropped. The winner's
+/// output is bound to its pattern by `let` — so the pattern must be
+/// irrefutable (a name, `_`, a tuple, `ref mut v`; tokio's `Some(v) =`
+/// gets "refutable pattern in local binding": match inside the body
+/// instead) — and its expression is the value of the whole `select!`. The expressions run in the enclosing function, so
 /// `?`, `return`, `break` and `continue` act there. Use it inside `async`
 /// code (it `.await`s).
 ///
@@ -180,11 +182,36 @@ pub async fn race<T>(a: impl Future<Output = T>, b: impl Future<Output = T>) -> 
 /// ```
 #[macro_export]
 macro_rules! select {
-    ($($pattern:pat = $future:expr => $then:expr),+ $(,)?) => {
+    ($($branches:tt)+) => {
+        $crate::__select_parse!([] $($branches)+)
+    };
+}
+
+/// `select!`'s branches, one at a time, into `(pattern, future, body)`
+/// groups: a `{ .. }` body may go without a comma after it, as in tokio.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __select_parse {
+    ([$(($pattern:pat, $future:expr, $then:expr))+]) => {
         $crate::__select_match!(
             $crate::__select_nest!($($future),+).await;
             $($pattern => $then),+
         )
+    };
+    ([$($done:tt)*] $pattern:pat = $future:expr => $then:block $(,)?) => {
+        $crate::__select_parse!([$($done)* ($pattern, $future, $then)])
+    };
+    ([$($done:tt)*] $pattern:pat = $future:expr => $then:block, $($rest:tt)+) => {
+        $crate::__select_parse!([$($done)* ($pattern, $future, $then)] $($rest)+)
+    };
+    ([$($done:tt)*] $pattern:pat = $future:expr => $then:block $($rest:tt)+) => {
+        $crate::__select_parse!([$($done)* ($pattern, $future, $then)] $($rest)+)
+    };
+    ([$($done:tt)*] $pattern:pat = $future:expr => $then:expr $(,)?) => {
+        $crate::__select_parse!([$($done)* ($pattern, $future, $then)])
+    };
+    ([$($done:tt)*] $pattern:pat = $future:expr => $then:expr, $($rest:tt)+) => {
+        $crate::__select_parse!([$($done)* ($pattern, $future, $then)] $($rest)+)
     };
 }
 
@@ -200,18 +227,23 @@ macro_rules! __select_nest {
     };
 }
 
-/// `select!`'s branches, matched against the nested `Either`s.
+/// `select!`'s branches, matched against the nested `Either`s. Each
+/// pattern is bound by `let` (so a refutable one is refused with the
+/// compiler's plain "refutable pattern in local binding", and `ref mut`
+/// works in every branch).
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __select_match {
-    ($output:expr; $pattern:pat => $then:expr) => {
-        match $output {
-            $pattern => $then,
-        }
-    };
+    ($output:expr; $pattern:pat => $then:expr) => {{
+        let $pattern = { $output };
+        $then
+    }};
     ($output:expr; $pattern:pat => $then:expr, $($rest_pattern:pat => $rest_then:expr),+) => {
         match $output {
-            $crate::Either::Left($pattern) => $then,
+            $crate::Either::Left(output) => {
+                let $pattern = { output };
+                $then
+            }
             $crate::Either::Right(rest) => $crate::__select_match!(rest; $($rest_pattern => $rest_then),+),
         }
     };
