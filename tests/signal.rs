@@ -17,6 +17,18 @@ fn one_at_a_time() -> MutexGuard<'static, ()> {
     TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Runs this binary's `test` again in a child process with `env` set (the
+/// child's side of the test), and gives its status and output.
+fn in_a_child(test: &str, env: &str) -> (std::process::Output, String) {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env(env, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    (out, stdout)
+}
+
 fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
 }
@@ -148,17 +160,10 @@ fn once_the_last_listener_is_gone_the_signal_does_its_default_action_again() {
         return;
     }
     let _turn = one_at_a_time();
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "once_the_last_listener_is_gone_the_signal_does_its_default_action_again",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("CORIO_SIGNAL_CHILD", "1")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let (out, stdout) = in_a_child(
+        "once_the_last_listener_is_gone_the_signal_does_its_default_action_again",
+        "CORIO_SIGNAL_CHILD",
+    );
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(
         out.status.signal(),
@@ -211,17 +216,10 @@ fn a_signal_heard_by_the_last_listener_does_not_also_end_the_program() {
     // ran in the order pipe, then default action, on the raising thread,
     // and the loop could drop the listener in between.)
     for _ in 0..30 {
-        let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "a_signal_heard_by_the_last_listener_does_not_also_end_the_program",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env("CORIO_SIGNAL_RACE", "1")
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
+        let (out, stdout) = in_a_child(
+            "a_signal_heard_by_the_last_listener_does_not_also_end_the_program",
+            "CORIO_SIGNAL_RACE",
+        );
         assert!(out.status.success(), "{:?}\n{stdout}", out.status);
         assert!(stdout.contains("lived on"), "{stdout}");
     }
@@ -264,17 +262,10 @@ fn ctrl_c_made_anew_for_each_step_leaves_no_gap_and_keeps_a_ctrl_c_for_the_next(
         return;
     }
     let _turn = one_at_a_time();
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "ctrl_c_made_anew_for_each_step_leaves_no_gap_and_keeps_a_ctrl_c_for_the_next",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("CORIO_CTRL_C_CHILD", "1")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let (out, stdout) = in_a_child(
+        "ctrl_c_made_anew_for_each_step_leaves_no_gap_and_keeps_a_ctrl_c_for_the_next",
+        "CORIO_CTRL_C_CHILD",
+    );
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(
         out.status.signal(),
