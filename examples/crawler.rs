@@ -111,7 +111,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(message) => {
-            tell!("crawler: {message}\n\n{USAGE}");
+            tell!("crawler: {message} (see --help)");
             return ExitCode::from(2);
         }
     };

@@ -78,7 +78,7 @@ fn parse_args() -> Result<Args, String> {
             return Err(String::new());
         }
         if !["--addr", "--connections", "--messages", "--size"].contains(&flag.as_str()) {
-            return Err(format!("unknown option {flag:?} (see --help)"));
+            return Err(format!("unknown option {flag:?}"));
         }
         let value = argv.next().ok_or_else(|| format!("{flag} needs a value"))?;
         let number = |max: usize| match value.parse::<usize>() {
@@ -289,7 +289,7 @@ fn main() {
             return;
         }
         Err(msg) => {
-            tell!("echo_client: {msg}\n{USAGE}");
+            tell!("echo_client: {msg} (see --help)");
             std::process::exit(2);
         }
     };

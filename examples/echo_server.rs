@@ -103,7 +103,7 @@ fn parse_args() -> Result<Args, String> {
             return Err(String::new());
         }
         if !["--addr", "--threads", "--seconds"].contains(&flag.as_str()) {
-            return Err(format!("unknown option {flag:?} (see --help)"));
+            return Err(format!("unknown option {flag:?}"));
         }
         let value = argv.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
@@ -266,7 +266,7 @@ fn main() {
                 say!("{USAGE}");
                 return;
             }
-            tell!("echo_server: {msg}\n{USAGE}");
+            tell!("echo_server: {msg} (see --help)");
             std::process::exit(2);
         }
     };

@@ -80,11 +80,11 @@ fn parse_args() -> Result<Options, String> {
                 std::process::exit(0);
             }
             url if !url.starts_with('-') && options.url.is_empty() => options.url = url.to_owned(),
-            other => return Err(format!("unexpected argument {other:?}\n{USAGE}")),
+            other => return Err(format!("unexpected argument {other:?}")),
         }
     }
     if options.url.is_empty() && !options.demo {
-        return Err(USAGE.into());
+        return Err("no URL to fetch".into());
     }
     if !options.url.is_empty() && options.demo {
         return Err(format!(
@@ -146,7 +146,7 @@ fn main() -> ExitCode {
     let options = match parse_args() {
         Ok(options) => options,
         Err(message) => {
-            tell!("fetch: {message}");
+            tell!("fetch: {message} (see --help)");
             return ExitCode::from(2);
         }
     };

@@ -21,8 +21,8 @@
 //! On the pool they all run at once, so the whole batch takes as long as
 //! the slowest one, 'aa': 10 seed-seconds. The seconds are scaled down: one
 //! seed-second is 0.05 s here, so the whole run (0.8 s one by one, 0.5 s on
-//! the pool, 0.5 s with `map`, 0.1 s for the fourth part) takes about
-//! 1.9 s.
+//! the pool, 0.5 s with `map`, 0.1 s for the fourth part, 0.2 s for the
+//! fifth) takes about 2.1 s.
 //!
 //! The third part does the same with [`ThreadPool::map`], the twin of
 //! `concurrent.futures`' `Executor.map`: results come back in name order.
@@ -31,6 +31,21 @@
 //! print `os.getpid()`: two workers serve the three, the third task waiting
 //! for a free one — here two threads, named, and `pool.threads()` in place
 //! of `threading.enumerate()`.
+//!
+//! The fifth is seed 004's "下述代码必须会" (must know): five `Thread`s that
+//! each "request" for 2 seed-seconds, joined, then the same five on
+//! `multiprocessing.dummy.Pool(5).map` — about 2 seed-seconds each way
+//! (another 0.2 s here):
+//!
+//! ```python
+//! for url in urls:
+//!     t = Thread(target=get_requests, args=(url,)); t.start(); ts.append(t)
+//! for t in ts: t.join()
+//! print('总耗时:', time.time()-start)
+//!
+//! pool = Pool(5)
+//! pool.map(get_regeust, urls)
+//! ```
 //!
 //! Run it: `cargo run --release --example thread_pool`. An optional argument
 //! sets the real seconds per seed-second, e.g. `-- 1` for the seed's own
@@ -152,14 +167,53 @@ fn reused_workers(unit: Duration) {
     );
 }
 
+/// Seed 004's "must know" (必须会): five requests of 2 seed-seconds each,
+/// on five `Thread`s joined one by one, then on `Pool(5).map` (its
+/// `multiprocessing.dummy.Pool`, a thread pool) — both take about one
+/// request's time, 2 seed-seconds.
+fn must_know(unit: Duration) {
+    const URLS: [&str; 5] = [
+        "www.1.com",
+        "www.2.com",
+        "www.3.com",
+        "www.4.com",
+        "www.5.com",
+    ];
+    fn get_request(url: &str, unit: Duration, start: Instant) {
+        let at = || start.elapsed().as_secs_f64();
+        say!("  [{:4.2} s] 正在请求数据 (requesting): {url}", at());
+        std::thread::sleep(unit * 2); // time.sleep(2)
+        say!("  [{:4.2} s] 请求结束 (done): {url}", at());
+    }
+
+    let start = Instant::now();
+    let threads: Vec<_> = URLS
+        .iter()
+        .map(|&url| std::thread::spawn(move || get_request(url, unit, start)))
+        .collect();
+    for thread in threads {
+        thread.join().expect("get_request does not panic");
+    }
+    say!("  five Threads, joined:");
+    report(start.elapsed(), unit, "≈ one request: 2");
+
+    let start = Instant::now();
+    let pool = ThreadPool::new(5); // Pool(5)
+    let done: Vec<_> = pool
+        .map(move |url: &str| get_request(url, unit, start), URLS)
+        .collect();
+    assert_eq!(done.len(), URLS.len());
+    say!("  pool.map on ThreadPool::new(5):");
+    report(start.elapsed(), unit, "≈ one request again");
+}
+
 fn main() {
-    let usage = "usage: thread_pool [real SECONDS per seed-second, above 0 up to 10; default 0.05]";
+    let usage = "usage: thread_pool [real SECONDS per seed-second, 0.001 up to 10; default 0.05]";
     let unit = match common::one_argument(usage) {
         None => Duration::from_millis(50),
+        // (A smaller unit rounds the lesson's sleeps to nothing.)
         Some(arg) => match arg.parse::<f64>() {
-            Ok(s) if s.is_finite() && (0.0..=10.0).contains(&s) && s > 0.0 => {
-                Duration::from_secs_f64(s)
-            }
+            Ok(s) if (0.001..=10.0).contains(&s) => Duration::from_secs_f64(s),
             _ => common::bad_argument(usage, &arg),
         },
     };
@@ -184,4 +238,7 @@ fn main() {
         "\n4) ThreadPool::new(2) given three tasks (seed 001's ProcessPoolExecutor(2), os.getpid()):"
     );
     reused_workers(unit);
+
+    say!("\n5) seed 004's must-know: five Threads, then Pool(5).map (multiprocessing.dummy):");
+    must_know(unit);
 }

@@ -264,8 +264,7 @@ const USAGE: &str = "usage: timeline [--secs SECONDS per request, 0.01 to 10; de
                      [--out FILE.svg] [--chrome TRACE.json]";
 
 fn usage(problem: &str) -> ! {
-    tell!("timeline: {problem}");
-    tell!("{USAGE}");
+    tell!("timeline: {problem} (see --help)");
     std::process::exit(2);
 }
 

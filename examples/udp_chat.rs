@@ -311,7 +311,7 @@ fn parse_args() -> Result<Option<(u16, Option<SocketAddr>)>, String> {
             return Err(String::new());
         }
         if !["--port", "--peer"].contains(&flag.as_str()) {
-            return Err(format!("unknown option {flag:?} (see --help)"));
+            return Err(format!("unknown option {flag:?}"));
         }
         let value = argv.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
@@ -344,7 +344,7 @@ fn main() {
             return;
         }
         Err(msg) => {
-            tell!("udp_chat: {msg}\n{USAGE}");
+            tell!("udp_chat: {msg} (see --help)");
             std::process::exit(2);
         }
     };
