@@ -35,7 +35,10 @@
 //!    thread keeps running after a `join` that timed out;
 //! 4. 守护线程 (`daemon = True`, seed 004's program): a task nobody awaits is cancelled when
 //!    the main future of [`corio::run`] returns — every corio task is a
-//!    daemon. To wait for one, await it (or `gather`).
+//!    daemon. To wait for one, await it (or `gather`);
+//! 5. 线程内存数据共享 (seed 004: a thread sets the global `n = 0`, and the
+//!    main thread prints `0`, where a process would have changed only its
+//!    own copy): a thread and a task each set a shared `n` to 0.
 //!
 //! The seed's sleep is `time.sleep`, which would block the whole loop
 //! (seed 004's lesson); the twin uses `corio::time::sleep(..).await`.
@@ -138,5 +141,30 @@ fn main() {
     say!(
         "  [{:4.2} s] run() returned: the unfinished task was cancelled, like a daemon thread",
         start.elapsed().as_secs_f64()
+    );
+    say!();
+
+    say!("5) 线程内存数据共享 (threads share memory): work() sets the global n = 0:");
+    // A thread: the global is shared on purpose (`Arc` + an atomic, since
+    // two threads touch it); the main thread sees the thread's write.
+    let n = std::sync::Arc::new(std::sync::atomic::AtomicI32::new(1)); // n = 1
+    let shared = std::sync::Arc::clone(&n);
+    let t = std::thread::spawn(move || shared.store(0, std::sync::atomic::Ordering::SeqCst));
+    t.join().expect("work does not panic"); // (the seed prints without joining: a race)
+    say!(
+        "  thread: print(n) -> {}",
+        n.load(std::sync::atomic::Ordering::SeqCst)
+    );
+    // A task: on one thread a `Cell` is enough.
+    let n = std::rc::Rc::new(std::cell::Cell::new(1));
+    let shared = std::rc::Rc::clone(&n);
+    corio::run(async move {
+        corio::spawn(async move { shared.set(0) })
+            .await
+            .expect("work does not panic");
+    });
+    say!(
+        "  task:   print(n) -> {} (a process would still print 1: its copy)",
+        n.get()
     );
 }
