@@ -71,7 +71,8 @@ pub use signal_hook::consts::signal::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1,
 /// Waits for the next Ctrl-C (`SIGINT`), tokio's `signal::ctrl_c`.
 ///
 /// The first `ctrl_c()` on a loop takes Ctrl-C from its default action
-/// (ending the program) for as long as that loop lives — asyncio's
+/// (ending the program) for as long as that loop lives (or a `ctrl_c()`
+/// future made on it, kept beyond its close) — asyncio's
 /// `add_signal_handler`, which lasts until the loop closes; tokio keeps it
 /// for the rest of the process. So `ctrl_c()` made anew in a loop (in a
 /// `select` beside each piece of work) never lets a Ctrl-C between two of
