@@ -424,6 +424,51 @@ fn a_read_left_by_dropped_calls_keeps_its_place_in_line() {
     );
 }
 
+/// The child half of the next test: counts the lines and checks their
+/// order, and how many pool jobs the loop ran for them.
+#[test]
+#[ignore = "run by many_stdin_lines_arrive_in_order_a_pipeful_per_pool_job in a child process"]
+fn stdin_many_lines_child() {
+    if !is_child("stdin_many_lines_child") {
+        return;
+    }
+    let mut lp = corio::EventLoop::new().unwrap();
+    let (count, in_order) = lp.run_until_complete(async {
+        let mut input = corio::io::stdin();
+        let (mut count, mut in_order) = (0u64, true);
+        while let Some(line) = timeout(Duration::from_secs(10), input.next_line())
+            .await
+            .unwrap()
+            .unwrap()
+        {
+            count += 1;
+            in_order &= line == count.to_string();
+        }
+        (count, in_order)
+    });
+    // Each pool job that ends wakes the loop from its thread.
+    println!(
+        "GOT {count} {in_order} jobs<{}",
+        lp.stats().remote_wakes < 1_000
+    );
+}
+
+#[test]
+fn many_stdin_lines_arrive_in_order_a_pipeful_per_pool_job() {
+    use std::io::Write;
+
+    let out = run_child("stdin_many_lines_child", |stdin| {
+        let mut input = String::new();
+        for i in 1..=100_000 {
+            input.push_str(&i.to_string());
+            input.push('\n');
+        }
+        stdin.write_all(input.as_bytes()).unwrap();
+    });
+    let got = child_line(&out, "GOT ");
+    assert_eq!(got.as_deref(), Some("GOT 100000 true jobs<true"), "{out}");
+}
+
 /// The child half of the next test.
 #[test]
 #[ignore = "run by stdin_refuses_lines_over_its_limit_and_goes_on in a child process"]
