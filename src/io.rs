@@ -10,7 +10,8 @@
 //!   [`flush`](BufWriter::flush) before dropping it.
 //! * [`copy`] — everything from a reader into a writer.
 //! * [`stdin`] — lines typed by the user, read on the thread pool so the
-//!   loop never blocks on the terminal.
+//!   loop never blocks on the terminal; [`stdout`] — output written there,
+//!   so a slow reader of a pipe never blocks the loop either.
 //!
 //! # Examples
 //!
@@ -1192,6 +1193,121 @@ impl fmt::Debug for Stdin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Stdin")
             .field("reads_left", &left_reads().len())
+            .finish()
+    }
+}
+
+// ----- stdout ----------------------------------------------------------------------
+
+/// Standard output for tasks, written on the thread pool; see [`stdout`].
+///
+/// # Examples
+///
+/// ```
+/// use corio::io::BufWriter;
+///
+/// corio::run(async {
+///     let mut out = BufWriter::new(corio::io::stdout());
+///     out.write_all(b"hello from a task\n").await?;
+///     out.flush().await // before the loop ends: see `stdout`
+/// })
+/// .unwrap();
+/// ```
+pub struct Stdout {
+    /// The write handed to a pool thread last, until its end is seen.
+    writing: Option<crate::pool::JobHandle<io::Result<()>>>,
+}
+
+/// Standard output as an [`AsyncWrite`], for tasks: a write hands its bytes
+/// (up to 64 KiB) to a thread of the loop's default pool and returns at
+/// once; the next write or [`flush`](futures_io::AsyncWrite::poll_flush)
+/// waits for that one to be done — so a slow reader at the other end of a
+/// pipe (`tool | less`) holds up only the task that writes, never the
+/// loop. Wrap it in a [`BufWriter`] for many small writes (asyncio:
+/// `connect_write_pipe`; tokio: `io::stdout()`).
+///
+/// A failed write (`BrokenPipe` once the reader has gone: `tool | head`)
+/// is reported by the next write or flush. **Flush before the loop ends**:
+/// a write still queued on the pool when the loop closes is dropped, as
+/// the loop's queued pool jobs are. Output from several `Stdout`s (or from
+/// `println!`) may interleave at write boundaries.
+///
+/// # Panics
+///
+/// Writing outside a running loop.
+///
+/// # Examples
+///
+/// ```
+/// use corio::io::BufWriter;
+///
+/// corio::run(async {
+///     let mut out = BufWriter::new(corio::io::stdout());
+///     for n in 1..=3 {
+///         out.write_all(format!("line {n}\n").as_bytes()).await?;
+///     }
+///     out.flush().await
+/// })
+/// .unwrap();
+/// ```
+pub fn stdout() -> Stdout {
+    Stdout { writing: None }
+}
+
+impl Stdout {
+    /// Waits for the write in flight, if any; its error, if it failed.
+    fn poll_written(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let Some(writing) = self.writing.as_mut() else {
+            return Poll::Ready(Ok(()));
+        };
+        let result = ready!(Pin::new(writing).poll(cx));
+        self.writing = None;
+        Poll::Ready(match result {
+            Ok(written) => written,
+            Err(err) => Err(io::Error::other(err)),
+        })
+    }
+}
+
+impl AsyncWrite for Stdout {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        ready!(this.poll_written(cx))?;
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        let bytes = buf[..buf.len().min(64 * 1024)].to_vec();
+        let n = bytes.len();
+        let job = crate::context::current("corio::io::Stdout")
+            .default_pool()
+            .submit(move || {
+                use std::io::Write;
+                let mut out = io::stdout().lock();
+                out.write_all(&bytes)?;
+                out.flush()
+            })
+            .map_err(io::Error::other)?;
+        this.writing = Some(job);
+        Poll::Ready(Ok(n))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().poll_written(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().poll_written(cx)
+    }
+}
+
+impl fmt::Debug for Stdout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stdout")
+            .field("writing", &self.writing.is_some())
             .finish()
     }
 }

@@ -424,6 +424,65 @@ fn a_read_left_by_dropped_calls_keeps_its_place_in_line() {
     );
 }
 
+/// The child half of the next test: writes 50,000 lines to stdout through
+/// `BufWriter<Stdout>` while a ticker task counts its ticks.
+#[test]
+#[ignore = "run by a_slow_reader_of_stdout_holds_up_the_writing_task_not_the_loop in a child process"]
+fn stdout_child() {
+    if !is_child("stdout_child") {
+        return;
+    }
+    let ticks = corio::run(async {
+        let ticks = std::rc::Rc::new(std::cell::Cell::new(0u32));
+        let counter = std::rc::Rc::clone(&ticks);
+        let ticker = corio::spawn(async move {
+            loop {
+                sleep(Duration::from_millis(20)).await;
+                counter.set(counter.get() + 1);
+            }
+        });
+        let mut out = corio::io::BufWriter::new(corio::io::stdout());
+        for i in 0..50_000 {
+            out.write_all(format!("line {i}\n").as_bytes())
+                .await
+                .unwrap();
+        }
+        out.flush().await.unwrap();
+        ticker.cancel();
+        ticks.get()
+    });
+    println!("TICKS {ticks}");
+}
+
+#[test]
+fn a_slow_reader_of_stdout_holds_up_the_writing_task_not_the_loop() {
+    let out = run_child("stdout_child", |_stdin| {
+        // Nobody reads the child's output for a while: its pipe fills.
+        std::thread::sleep(Duration::from_millis(500));
+    });
+    // (The harness's "test stdout_child ... " may start the first line.)
+    let lines: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.find("line ").map(|at| &l[at..]))
+        .collect();
+    assert_eq!(lines.len(), 50_000, "every line arrived");
+    assert!(
+        lines
+            .iter()
+            .enumerate()
+            .all(|(i, l)| *l == format!("line {i}")),
+        "in order"
+    );
+    let ticks: u32 = child_line(&out, "TICKS ")
+        .and_then(|l| l["TICKS ".len()..].trim().parse().ok())
+        .expect("the child says how often its ticker ran");
+    // ~25 in 500 ms; a loop blocked in the write would have ticked about once.
+    assert!(
+        ticks >= 5,
+        "the ticker ran {ticks} times while the pipe was full"
+    );
+}
+
 /// The child half of the next test: counts the lines and checks their
 /// order, and how many pool jobs the loop ran for them.
 #[test]
