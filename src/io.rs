@@ -1044,13 +1044,12 @@ impl Stdin {
     ///
     /// Cancel safe: a line being read when the call is dropped is returned
     /// by the next call — on any `Stdin` of the process, since they share
-    /// the terminal. Reads left by several dropped calls each give their
-    /// line to a later call, oldest read first: no line is lost, but reads
-    /// that were waiting at the same time take lines in whichever order
-    /// they reach the terminal, so their lines may come back swapped. (Two calls waiting
-    /// at once each read a line of their own. When the loop closes, a read
-    /// still blocked on the terminal is left to its thread, not waited
-    /// for.)
+    /// the terminal. Lines are cut in the order they were typed and handed
+    /// out in that order, whichever call (or `Stdin`) asks next: no line is
+    /// lost or read twice; calls waiting at the same time get them in the
+    /// order they look. (When the loop closes, a read still blocked on the
+    /// terminal is left to its thread, not waited for; the lines it reads
+    /// go to the next call, on any loop.)
     ///
     /// # Panics
     ///
