@@ -483,6 +483,67 @@ fn a_slow_reader_of_stdout_holds_up_the_writing_task_not_the_loop() {
     );
 }
 
+/// The child half of the next test: writes to a stdout nobody reads.
+#[test]
+#[ignore = "run by a_stdout_whose_reader_has_gone_reports_broken_pipe in a child process"]
+fn stdout_gone_child() {
+    if !is_child("stdout_gone_child") {
+        return;
+    }
+    let mut go = String::new();
+    std::io::stdin().read_line(&mut go).unwrap(); // once the reader has gone
+    let result = corio::run(async {
+        let mut out = corio::io::BufWriter::new(corio::io::stdout());
+        for _ in 0..1_000 {
+            out.write_all(&[b'x'; 1024]).await?;
+        }
+        out.flush().await
+    });
+    eprintln!("RESULT {:?}", result.map_err(|err| err.kind()));
+}
+
+#[test]
+fn a_stdout_whose_reader_has_gone_reports_broken_pipe() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "stdout_gone_child",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_ENV, "stdout_gone_child")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Past the test harness's own words (it names the test before it
+    // runs it), the reader goes (`tool | head`, say); then the child
+    // writes.
+    let mut harness = child.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    let mut byte = [0u8; 1];
+    while !String::from_utf8_lossy(&seen).contains("stdout_gone_child ...") {
+        use std::io::Read;
+        assert_eq!(
+            harness.read(&mut byte).unwrap(),
+            1,
+            "{}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.push(byte[0]);
+    }
+    drop(harness);
+    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("RESULT Err(BrokenPipe)"), "{stderr}");
+}
+
 /// The child half of the next test: counts the lines and checks their
 /// order, and how many pool jobs the loop ran for them.
 #[test]
