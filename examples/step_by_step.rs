@@ -7,7 +7,8 @@
 //! * a turn first waits — only if nothing is ready — for I/O, another thread
 //!   or the next timer;
 //! * then, if it looked outside (always when nothing was ready, else once
-//!   every 61 ready-queue entries), it fires the timers that are due;
+//!   every 61 quick ready-queue entries, or about once per millisecond of
+//!   slow ones), it fires the timers that are due;
 //! * then it runs what is ready *now*; what becomes ready meanwhile waits
 //!   for the next turn.
 //!

@@ -328,9 +328,11 @@ pub fn call_later(delay: Duration, f: impl FnOnce() + 'static) -> CallbackHandle
 ///
 /// Never early. A `when` already past runs `f` at the loop's next look at
 /// its timers: the next turn if nothing else is ready, else the first turn
-/// that starts after 61 polls and callbacks have run since the last look
+/// that starts after 61 quick polls and callbacks have run since the last
+/// look — fewer while they are slow, about one look per millisecond of work
 /// (the current turn's batch runs whole first, however long; asyncio looks
-/// at its timers every turn; see ARCHITECTURE.md, invariant 2).
+/// at its timers every turn; see [`corio::time`](crate::time) and
+/// ARCHITECTURE.md, invariant 2).
 ///
 /// # Panics
 ///

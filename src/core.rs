@@ -854,7 +854,10 @@ impl Core {
                     TimerAction::Wake(Some(_)) => {}
                 }
                 due.push(action);
-            })
+            });
+            // Counted: the timers that wake somebody or queue a callback
+            // (a released sleep's entry, due, wakes nobody).
+            due.len()
         };
         self.fired_through.set(Some(now));
         if fired > 0 && self.debug.tracing() {

@@ -47,7 +47,7 @@ pub struct Turn {
     pub callbacks_run: usize,
     /// I/O readiness events received.
     pub io_events: usize,
-    /// Timers that fired (sleeps woken, `call_later` callbacks queued).
+    /// Timers that fired: sleeps woken and `call_later` callbacks queued.
     pub timers_fired: usize,
     /// Time spent blocked waiting for an event or a deadline.
     pub slept: Duration,
@@ -71,6 +71,18 @@ enum Wait {
     Block,
     /// Wait if something could happen; return an idle turn if nothing can.
     UnlessIdle,
+}
+
+/// How a turn's wait for a wake that may never come is watched (debug mode
+/// and the stall hint: `EventLoop::watch_quiet_wait`).
+#[derive(Clone, Copy)]
+enum QuietWatch {
+    /// Not watched.
+    Off,
+    /// Debug mode: report a stall if the grace period ends the wait.
+    Stall,
+    /// Without debug mode: the one-line hint, once its wait is over.
+    Hint,
 }
 
 /// The main future of `run_until_complete`, as the turn sees it.
@@ -702,7 +714,22 @@ impl EventLoop {
     ///
     /// The order is asyncio's `_run_once`: first find out what is ready
     /// (waiting only if nothing is), then run it. So a turn ends right after
-    /// running its work, and `run_once` returns what that work did.
+    /// running its work, and `run_once` returns what that work did. The
+    /// steps, and where each lives:
+    ///
+    /// 1. take in what other threads sent (here);
+    /// 2. compute how long we may wait (`look_outside`, which is steps 2–5,
+    ///    and runs only when nothing is ready or a look is due);
+    /// 3. wait in `mio::Poll::poll`;
+    /// 4. wake the tasks whose I/O became ready;
+    /// 5. fire the due timers;
+    /// 6. run what is ready now (`run_ready`, one entry at a time in
+    ///    `run_entry`).
+    ///
+    /// With `chain` (the loop running on its own, not stepped by
+    /// `run_once`), step 6 may repeat for the next turns while no look is
+    /// due: each repeat is a turn of its own in `stats().turns`, and the
+    /// `Turn` returned is their sum.
     fn turn(&self, root: Option<&mut Root<'_>>, wait: Wait, chain: bool) -> Turn {
         let core = &*self.core;
         let mut turn = Turn::default();
@@ -713,9 +740,12 @@ impl EventLoop {
 
         // 1. Take in what other threads sent: cross-thread wakes and
         //    `call_soon_threadsafe` callbacks join the ready queue.
+        //    (`announced`: another thread had announced something — work,
+        //    a stop, the poke of its last `LoopHandle` going — so the
+        //    `mio::Waker` event step 3 may find is this turn's news.)
         let announced = core.take_remote();
 
-        // 2. Look outside — wait for I/O and fire timers — whenever nothing
+        // 2–5. Look outside — wait for I/O and fire timers — whenever nothing
         //    is ready (then we may block), and otherwise once
         //    `LOOK_INTERVAL` (61) polls and callbacks have run since the
         //    last look — fewer while they are slow, about one look per
@@ -729,8 +759,10 @@ impl EventLoop {
         // after this turn: don't wait then.
         let stopping = wait == Wait::Block && core.shared().stop_requested();
         let must_look = !has_ready || stopping || core.look_due();
-        let ready = has_ready || stopping;
-        if must_look && !self.look_outside(&mut turn, ready, announced, root.as_deref(), wait) {
+        let must_not_wait = has_ready || stopping;
+        if must_look
+            && !self.look_outside(&mut turn, must_not_wait, announced, root.as_deref(), wait)
+        {
             core.counters.turn();
             return turn; // idle: nothing is ready, nothing ever could be
         }
@@ -873,7 +905,7 @@ impl EventLoop {
     fn look_outside(
         &self,
         turn: &mut Turn,
-        ready: bool,
+        must_not_wait: bool,
         announced: bool,
         root: Option<&Root<'_>>,
         wait: Wait,
@@ -889,7 +921,7 @@ impl EventLoop {
         //    look that may block reads it once more after the wait.
         let now = core.refresh_now();
         let busy = now.saturating_duration_since(core.looked_at());
-        let timeout = if ready {
+        let timeout = if must_not_wait {
             Some(Duration::ZERO)
         } else {
             core.next_timer_timeout(now)
@@ -902,40 +934,20 @@ impl EventLoop {
             turn.idle = true;
             return false;
         }
-        // Debug mode: a quiet main future may be stalled for good (then
-        // this turn is idle), or for a while (then wait no longer than the
-        // grace period, and report it once that is over).
-        // (`run_once` gets the proof too, and a proven stall is an idle
-        // turn, reported — nobody else can tell; an unproven one waits, as
-        // without debug mode.)
+        // (Debug mode and the stall hint only — skip on a first read: they
+        // may shorten the wait, or end the turn idle on a proven stall.)
         let mut timeout = timeout;
-        let mut stall_watch = false;
-        if may_be_idle && core.debug.is_on() {
-            match core.stall_verdict(root.is_some()) {
-                Verdict::Proven => {
-                    if root.is_none() {
-                        core.report_proven_stall();
-                    }
+        let quiet = if may_be_idle {
+            match self.watch_quiet_wait(root.is_some(), now, &mut timeout) {
+                Some(quiet) => quiet,
+                None => {
                     turn.idle = true;
                     return false;
                 }
-                Verdict::Unproven if root.is_some() => {
-                    timeout = core.debug.stall.wait_before_warning(Instant::now());
-                    stall_watch = true;
-                }
-                Verdict::Unproven => {}
-                Verdict::Quiet => core.debug.stall.progress(),
             }
-        }
-        // Without debug mode: a quiet main future that only a held waker
-        // can wake gets a hint after the grace period (`debug/stall.rs`).
-        let mut hint_watch = false;
-        if may_be_idle && root.is_some() && !core.debug.is_on() {
-            if let Some(rest) = core.hint_wait(now) {
-                timeout = Some(rest);
-                hint_watch = true;
-            }
-        }
+        } else {
+            QuietWatch::Off
+        };
 
         // 3. Wait in `mio::Poll::poll` for I/O readiness, a cross-thread
         //    wake-up, or the timeout.
@@ -999,18 +1011,65 @@ impl EventLoop {
         //    `call_later` callbacks queued.
         turn.timers_fired = core.fire_timers();
         core.counters.looked(turn.io_events, turn.timers_fired);
-        if stall_watch
-            && core.debug.stall.grace_over()
-            && core.state.borrow().ready.is_empty()
-            && !core.shared().has_remote()
-        {
-            core.report_stall();
-        }
-        if hint_watch && core.state.borrow().ready.is_empty() && !core.shared().has_remote() {
-            core.hint_if_due();
-        }
+        self.end_quiet_wait(quiet);
         core.looked(busy);
         true
+    }
+
+    /// Debug mode and the stall hint, when the turn is about to wait for a
+    /// wake that may never come (nothing ready, no timer): returns `None`
+    /// if the wait is a proven stall (the turn is idle then), else how the
+    /// wait is watched, with `timeout` cut to when a warning is due.
+    ///
+    /// Debug mode: a quiet main future may be stalled for good (proven:
+    /// `run_until_complete` panics after this idle turn; a `run_once` turn
+    /// is reported here, as nobody else can tell) or for a while (then wait
+    /// no longer than the grace period, and report it once that is over).
+    /// Without debug mode: a quiet main future that only a held waker can
+    /// wake gets a one-line hint after the grace period (`debug/stall.rs`).
+    fn watch_quiet_wait(
+        &self,
+        has_root: bool,
+        now: Instant,
+        timeout: &mut Option<Duration>,
+    ) -> Option<QuietWatch> {
+        let core = &*self.core;
+        if core.debug.is_on() {
+            match core.stall_verdict(has_root) {
+                Verdict::Proven => {
+                    if !has_root {
+                        core.report_proven_stall();
+                    }
+                    return None;
+                }
+                Verdict::Unproven if has_root => {
+                    *timeout = core.debug.stall.wait_before_warning(Instant::now());
+                    return Some(QuietWatch::Stall);
+                }
+                Verdict::Unproven => {}
+                Verdict::Quiet => core.debug.stall.progress(),
+            }
+        } else if has_root {
+            if let Some(rest) = core.hint_wait(now) {
+                *timeout = Some(rest);
+                return Some(QuietWatch::Hint);
+            }
+        }
+        Some(QuietWatch::Off)
+    }
+
+    /// After a watched wait: if it ended with still nothing to do, the
+    /// stall warning (debug mode) or the hint, when due.
+    fn end_quiet_wait(&self, quiet: QuietWatch) {
+        let core = &*self.core;
+        let still_quiet = || core.state.borrow().ready.is_empty() && !core.shared().has_remote();
+        match quiet {
+            QuietWatch::Stall if core.debug.stall.grace_over() && still_quiet() => {
+                core.report_stall()
+            }
+            QuietWatch::Hint if still_quiet() => core.hint_if_due(),
+            _ => {}
+        }
     }
 }
 

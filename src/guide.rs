@@ -136,7 +136,8 @@
 //! 2. **Decides whether to look outside** (steps 2 to 5). With nothing
 //!    ready it always looks, and may wait; with work ready, only once every
 //!    61 ready-queue entries run — polls and callbacks (a zero-timeout
-//!    `epoll_wait` costs more than a poll), so a
+//!    `epoll_wait` costs more than a poll) — or fewer while they are slow,
+//!    about once per millisecond of work, so a
 //!    task that keeps waking itself cannot starve I/O and timers. The
 //!    timeout is zero if work is ready, else the time to the next timer,
 //!    else "forever" — unless nothing could ever bring work (no timer, no

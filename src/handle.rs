@@ -5,7 +5,10 @@
 //! other threads may touch lives in [`Shared`], behind an `Arc`:
 //!
 //! * a remote queue (a `Mutex<Vec<..>>`) of cross-thread wakes and
-//!   `call_soon_threadsafe` callbacks, which the loop drains once per turn;
+//!   `call_soon_threadsafe` callbacks, which the loop drains at the start
+//!   of each turn and again after a wait that another thread's poke ended
+//!   (turns chained inside one `EventLoop::turn` end first when it is not
+//!   empty);
 //! * the loop's `mio::Waker`, which interrupts a loop blocked in
 //!   `mio::Poll::poll` — written at most once per batch thanks to the
 //!   `notified` flag, and closed (its eventfd) when the loop closes, however

@@ -11,7 +11,7 @@
 //! enqueues:
 //!
 //! * **Its loop running on this thread** (the common case): the loop is
-//!   found in the thread-local [`context`](crate::context), and the task is
+//!   found in the thread-local [`crate::context`], and the task is
 //!   pushed on the ready queue unless it is already there — or, if it is
 //!   the task being polled right now (a yield), only noted, and queued when
 //!   its poll returns (`Core::wake_polling`). No atomics, no locks.

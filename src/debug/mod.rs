@@ -22,11 +22,11 @@
 //!   - the loop keeps, per task spawned in debug mode, where it was
 //!     spawned, by which task, when, and how often it was polled and woken
 //!     — in a side table that is filled only in debug mode (and emptied
-//!     when it is switched off), so normal tasks stay small; [`dump`] shows
+//!     when it is switched off), so normal tasks stay small; [`dump()`] shows
 //!     it;
 //!   - a main future that can never finish is a **stall**, explained (see
 //!     below).
-//! * **The dump**: [`EventLoop::dump`](crate::EventLoop::dump) or [`dump`]
+//! * **The dump**: [`EventLoop::dump`](crate::EventLoop::dump) or [`dump()`]
 //!   lists every task with what it waits on: a timer and its deadline, a
 //!   socket direction, another task, or a sync primitive (`Event`,
 //!   `Semaphore`, `Queue` …, which report themselves in debug mode). In

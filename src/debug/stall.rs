@@ -15,7 +15,7 @@
 //! * Otherwise a waker may have gone where corio cannot see (another
 //!   thread, a hand-written future), so something may yet happen: after
 //!   the grace period the dump is **reported** as a warning
-//!   ([`ReportKind::Stall`](crate::ReportKind::Stall)), once per stall, and
+//!   ([`crate::ReportKind::Stall`]), once per stall, and
 //!   the loop keeps waiting.
 //!
 //! Without debug mode there are no claims to prove anything with, but the

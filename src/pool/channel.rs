@@ -677,7 +677,7 @@ impl Parked {
     }
 
     /// The waker and its thread, as the receiver goes: for
-    /// [`wake_parked`](crate::waker::wake_parked), outside the lock.
+    /// [`crate::waker::wake_parked`], outside the lock.
     pub(super) fn leave(&mut self) -> Option<(Waker, Option<ThreadId>)> {
         self.waker.take().map(|waker| (waker, self.on))
     }
