@@ -1176,6 +1176,197 @@ fn header_values_with_other_control_bytes_are_refused_before_anything_is_sent() 
 }
 
 #[test]
+fn a_url_without_its_scheme_is_refused_with_the_url_it_probably_meant() {
+    run_bounded(async {
+        for url in [
+            "127.0.0.1:8080/x",
+            "localhost:8080",
+            "example.com/a?b=c",
+            " localhost:1/ ",
+        ] {
+            let err = http::get(url).await.unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidRequest, "{url}");
+            let expected = format!("did you mean http://{}?", url.trim());
+            assert!(err.to_string().contains(&expected), "{url}: {err}");
+        }
+        // A scheme that was meant stays an unsupported one; words stay no URL.
+        let err = http::get("mailto:corio@example.com").await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
+        let err = http::get("not a url").await.unwrap_err();
+        assert!(err.to_string().contains("not a URL"), "{err}");
+    });
+}
+
+#[test]
+fn query_parameters_are_form_encoded_after_the_query_there_is_and_before_the_fragment() {
+    run_bounded(async {
+        let server = Server::bind("127.0.0.1:0", |req| async move { Reply::text(req.target) })
+            .await
+            .unwrap();
+        let client = Client::new();
+        let cases = [
+            ("/p", "/p?a=1+2&b=%26%3D%23%2B%25"),
+            ("/p?", "/p?a=1+2&b=%26%3D%23%2B%25"),
+            ("/p?x=y", "/p?x=y&a=1+2&b=%26%3D%23%2B%25"),
+            ("/p?x=y&", "/p?x=y&a=1+2&b=%26%3D%23%2B%25"),
+            ("/p#frag", "/p?a=1+2&b=%26%3D%23%2B%25"),
+        ];
+        for (path, target) in cases {
+            let response = client
+                .get(server.url(path))
+                .query([("a", "1 2"), ("b", "&=#+%")])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.text(), target, "{path}");
+        }
+        // Twice: each call adds its own; none changes nothing.
+        let response = client
+            .get(server.url("/p"))
+            .query([("a", "1")])
+            .query(Vec::<(String, String)>::new())
+            .query(vec![("é".to_owned(), String::new())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.text(), "/p?a=1&%C3%A9=");
+    });
+}
+
+#[test]
+fn only_a_failure_to_connect_says_is_connect() {
+    run_bounded(async {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let refused = http::get(format!("http://127.0.0.1:{port}/"))
+            .await
+            .unwrap_err();
+        assert!(refused.is_connect(), "{refused}");
+        let (_listener, addr, _queued) = common::full_listener().await;
+        let (timed_out, _) =
+            common::get_with_connect_timeout(addr, Duration::from_millis(50)).await;
+        assert!(
+            timed_out.is_connect() && timed_out.is_timeout(),
+            "{timed_out}"
+        );
+        // Connected, then closed or silent: the server may have acted on it.
+        let closing = scripted(|_| vec![Close]).await;
+        let closed = http::get(closing.url("/")).await.unwrap_err();
+        assert!(!closed.is_connect(), "{closed}");
+        let silent = scripted(|_| vec![Pause(Duration::from_secs(5))]).await;
+        let client = Client::builder()
+            .read_timeout(Duration::from_millis(50))
+            .build()
+            .unwrap();
+        let read = client.get(silent.url("/")).send().await.unwrap_err();
+        assert!(read.is_timeout() && !read.is_connect(), "{read}");
+        assert!(
+            !http::get("http://exa mple.com/")
+                .await
+                .unwrap_err()
+                .is_connect()
+        );
+    });
+}
+
+/// A demo server whose handler takes `pause` and counts how many it
+/// serves at once: (server, the most at once).
+async fn counting_server(pause: Duration) -> (Server, Rc<Cell<usize>>) {
+    let (now, most) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(0)));
+    let seen = most.clone();
+    let server = Server::bind("127.0.0.1:0", move |_req| {
+        let (now, most) = (now.clone(), most.clone());
+        async move {
+            now.set(now.get() + 1);
+            most.set(most.get().max(now.get()));
+            sleep(pause).await;
+            now.set(now.get() - 1);
+            Reply::text("ok")
+        }
+    })
+    .await
+    .unwrap();
+    (server, seen)
+}
+
+#[test]
+fn max_connections_bounds_the_requests_that_hold_a_connection_at_once() {
+    run_bounded(async {
+        let (server, most) = counting_server(Duration::from_millis(2)).await;
+        let client = Client::builder().max_connections(3).build().unwrap();
+        let requests = (0..20).map(|_| client.get(server.url("/")).send());
+        for response in corio::gather(requests).await {
+            assert_eq!(response.unwrap().text(), "ok");
+        }
+        assert_eq!(most.get(), 3);
+        assert_eq!(server.connections(), 3); // reused by those that waited
+        assert_eq!(client.idle_connections(), 3);
+    });
+}
+
+#[test]
+fn a_streaming_response_holds_its_place_until_it_is_dropped_and_a_wait_meets_the_total_timeout() {
+    run_bounded(async {
+        let (server, _) = counting_server(Duration::ZERO).await;
+        let client = Client::builder().max_connections(1).build().unwrap();
+        let held = client.get(server.url("/")).send_streaming().await.unwrap();
+        let err = client
+            .get(server.url("/"))
+            .timeout(Duration::from_millis(30))
+            .send()
+            .await
+            .unwrap_err();
+        assert!(err.is_timeout() && err.is_connect(), "{err}");
+        assert!(err.to_string().contains("max_connections"), "{err}");
+        drop(held); // unread: its connection closes, its place is free
+        let response = client.get(server.url("/")).send().await.unwrap();
+        assert_eq!(response.text(), "ok");
+    });
+}
+
+#[test]
+fn a_request_that_fails_gives_its_place_back() {
+    run_bounded(async {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let (server, _) = counting_server(Duration::ZERO).await;
+        let client = Client::builder().max_connections(1).build().unwrap();
+        for _ in 0..3 {
+            let refused = client.get(format!("http://127.0.0.1:{port}/")).send().await;
+            assert!(refused.unwrap_err().is_connect());
+            let closing = scripted(|_| vec![Close]).await;
+            assert!(client.get(closing.url("/")).send().await.is_err());
+        }
+        assert_eq!(
+            client.get(server.url("/")).send().await.unwrap().text(),
+            "ok"
+        );
+        let err = Client::builder().max_connections(0).build().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidRequest, "{err}");
+    });
+}
+
+#[test]
+fn a_zero_idle_timeout_turns_pooling_off() {
+    run_bounded(async {
+        let server = scripted(|n| ok_with(&format!("response {n}"))).await;
+        let client = Client::builder().pool(Duration::ZERO, 4).build().unwrap();
+        for n in 0..3 {
+            let response = client.get(server.url("/")).send().await.unwrap();
+            assert_eq!(response.text(), format!("response {n}"));
+            assert_eq!(client.idle_connections(), 0);
+        }
+        assert_eq!(server.accepted.get(), 3);
+    });
+}
+
+#[test]
 fn other_schemes_and_bad_urls_are_clear_errors() {
     run_bounded(async {
         let err = http::get("https://example.com/").await.unwrap_err();

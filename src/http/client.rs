@@ -42,6 +42,7 @@ use super::error::{Error, ErrorKind};
 use super::headers::Headers;
 use super::request::{self, Connect, Method, Target};
 use crate::net::TcpStream;
+use crate::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::time::{Sleep, sleep_until};
 
 /// The first size of a connection's read buffer.
@@ -68,6 +69,8 @@ struct Config {
     default_headers: Headers,
     pool_idle_timeout: Duration,
     pool_max_idle_per_host: usize,
+    /// How many requests may hold a connection at once (`None`: any).
+    max_connections: Option<usize>,
 }
 
 impl Default for Config {
@@ -93,6 +96,7 @@ impl Default for Config {
             default_headers,
             pool_idle_timeout: Duration::from_secs(30),
             pool_max_idle_per_host: 16,
+            max_connections: None,
         }
     }
 }
@@ -103,7 +107,8 @@ impl Default for Config {
 ///
 /// Defaults: connect timeout 10 s, read timeout (idle between bytes) 30 s,
 /// no total timeout, up to 10 redirects followed, 64 KiB of response head,
-/// 64 MiB of body, idle connections kept 30 s (16 per host).
+/// 64 MiB of body, idle connections kept 30 s (16 per host), no limit on
+/// the connections in use at once.
 ///
 /// A `Client` belongs to one thread (it is `!Send`), like the sockets it
 /// keeps; it may outlive a loop: the idle connections of a loop are closed
@@ -146,6 +151,8 @@ struct Inner {
     defaults_wire: Vec<u8>,
     /// The default `Connection` field says `close`.
     defaults_close: bool,
+    /// `config.max_connections` permits: one per connection in use.
+    limit: Option<Rc<Semaphore>>,
 }
 
 /// A request's URL: the text as given, or — when it is the URL the
@@ -256,6 +263,9 @@ impl Client {
             inner: Rc::new(Inner {
                 defaults_wire: request::wire_form(&config.default_headers),
                 defaults_close: config.default_headers.has_token("connection", "close"),
+                limit: config
+                    .max_connections
+                    .map(|max| Rc::new(Semaphore::new(max))),
                 config,
                 pool: RefCell::new(Pool::default()),
                 last_url: RefCell::new(None),
@@ -504,6 +514,14 @@ impl Client {
             idle: config.read_timeout,
             deadline,
         };
+        // Under `max_connections`, wait for a place first (FIFO).
+        let mut permit = match &self.inner.limit {
+            None => None,
+            Some(limit) => match Rc::clone(limit).try_acquire_owned() {
+                Some(permit) => Some(permit),
+                None => Some(Box::pin(wait_for_place(limit, deadline)).await?),
+            },
+        };
         let mut fresh_only = false;
         let result = loop {
             let pooled = if fresh_only {
@@ -528,6 +546,7 @@ impl Client {
             conn.clock = clock;
             match conn.exchange(wire).await {
                 Ok(head) => {
+                    conn.permit = permit.take();
                     break Ok(StreamingResponse {
                         status: head.status,
                         version: head.version,
@@ -578,7 +597,7 @@ impl Client {
                     &clock,
                     what,
                 )
-                .await?
+                .await
             }
             Connect::Name(name, port) => {
                 limited(
@@ -587,9 +606,10 @@ impl Client {
                     &clock,
                     what,
                 )
-                .await?
+                .await
             }
-        };
+        }
+        .map_err(Error::connecting)?;
         // Requests go out from one buffer, written as fast as the socket
         // takes them; replies should not wait for Nagle.
         stream
@@ -611,6 +631,7 @@ impl Client {
             decoder: ResponseDecoder::new(false),
             clock,
             timers: Timers::default(),
+            permit: None,
         }))
     }
 
@@ -978,7 +999,8 @@ impl Builder {
     }
 
     /// How long an idle connection is kept for reuse (default 30 s), and
-    /// how many per `host:port` (default 16).
+    /// how many per `host:port` (default 16). Either one zero turns pooling
+    /// off: every connection closes after its response.
     ///
     /// # Examples
     ///
@@ -994,11 +1016,71 @@ impl Builder {
     /// let unpooled = Client::builder().pool(Duration::from_secs(5), 0).build()?;
     /// unpooled.get(server.url("/")).send().await?;
     /// assert_eq!(unpooled.idle_connections(), 0);
+    /// let expired = Client::builder().pool(Duration::ZERO, 4).build()?;
+    /// expired.get(server.url("/")).send().await?;
+    /// assert_eq!(expired.idle_connections(), 0); // would expire at once
     /// # Ok::<_, Box<dyn std::error::Error>>(()) }).unwrap();
     /// ```
     pub fn pool(mut self, idle_timeout: Duration, max_idle_per_host: usize) -> Builder {
         self.config.pool_idle_timeout = idle_timeout;
         self.config.pool_max_idle_per_host = max_idle_per_host;
+        self
+    }
+
+    /// At most `max` requests hold a connection at once (aiohttp's
+    /// `TCPConnector(limit=max)`); the others wait for a place, first come
+    /// first served. Default: no limit (as requests, reqwest and hyper;
+    /// aiohttp's is 100) — then a thousand requests at once open a
+    /// thousand sockets, and past the open-file limit they fail with "Too
+    /// many open files". A place is held from the request until its
+    /// response is read (a [`StreamingResponse`] holds it until read to
+    /// the end or dropped) and is let go as the connection goes back to
+    /// the pool: idle connections, at most `max_idle_per_host` per host
+    /// ([`pool`](Self::pool)), do not count. A wait counts against the total timeout
+    /// (its error is then a timeout that [`is_connect`](Error::is_connect));
+    /// without one it is not bounded: holding `max` streaming responses
+    /// unread while sending another waits for ever. Zero is refused, as
+    /// it would make every request wait for ever.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{cell::Cell, rc::Rc, time::Duration};
+    /// use corio::http::{Client, server::{Reply, Server}};
+    ///
+    /// # corio::run(async {
+    /// // A server that counts the requests it serves at once.
+    /// let (now, most) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(0)));
+    /// let (n, m) = (now.clone(), most.clone());
+    /// let server = Server::bind("127.0.0.1:0", move |_req| {
+    ///     let (n, m) = (n.clone(), m.clone());
+    ///     async move {
+    ///         n.set(n.get() + 1);
+    ///         m.set(m.get().max(n.get()));
+    ///         corio::time::sleep(Duration::from_millis(5)).await;
+    ///         n.set(n.get() - 1);
+    ///         Reply::text("ok")
+    ///     }
+    /// }).await?;
+    /// let client = Client::builder().max_connections(2).build()?;
+    /// let requests = (0..6).map(|_| client.get(server.url("/")).send());
+    /// for response in corio::gather(requests).await {
+    ///     assert_eq!(response?.text(), "ok");
+    /// }
+    /// assert_eq!(most.get(), 2); // never more than two at once
+    /// # Ok::<_, Box<dyn std::error::Error>>(()) }).unwrap();
+    /// ```
+    pub fn max_connections(mut self, max: usize) -> Builder {
+        if max == 0 {
+            self.error.get_or_insert_with(|| {
+                Error::new(
+                    ErrorKind::InvalidRequest,
+                    "max_connections of zero would make every request wait for ever; for no \
+                     limit, do not set it",
+                )
+            });
+        }
+        self.config.max_connections = Some(max);
         self
     }
 
@@ -1095,6 +1177,62 @@ impl RequestBuilder {
         if let Err(err) = checked {
             self.error.get_or_insert(err);
         }
+        self
+    }
+
+    /// Adds query parameters to the URL (requests' `params=`, aiohttp's
+    /// `params`), each name and value encoded as an HTML form does — a
+    /// space as `+`, and `&`, `=`, `#`, `+`, `%` and anything not ASCII
+    /// as `%XX` — after any query the URL already has, before its
+    /// fragment.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::http::{Client, server::{Reply, Server}};
+    ///
+    /// # corio::run(async {
+    /// let server = Server::bind("127.0.0.1:0", |req| async move {
+    ///     Reply::text(req.query().unwrap_or("").to_owned())
+    /// }).await?;
+    /// let response = Client::new()
+    ///     .get(server.url("/search?page=2"))
+    ///     .query([("q", "fish & chips"), ("lang", "fr=ça")])
+    ///     .send()
+    ///     .await?;
+    /// assert_eq!(response.text(), "page=2&q=fish+%26+chips&lang=fr%3D%C3%A7a");
+    /// # Ok::<_, Box<dyn std::error::Error>>(()) }).unwrap();
+    /// ```
+    pub fn query<K, V>(mut self, pairs: impl IntoIterator<Item = (K, V)>) -> RequestBuilder
+    where
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let text = match &self.url {
+            RequestUrl::Text(text) => text.as_str(),
+            RequestUrl::Parsed(parsed) => &parsed.text,
+        };
+        let (base, fragment) = text.split_at(text.find('#').unwrap_or(text.len()));
+        let mut url = String::with_capacity(text.len() + 32);
+        url.push_str(base);
+        let mut separator = match base.find('?') {
+            None => "?",
+            Some(_) if base.ends_with(['?', '&']) => "",
+            Some(_) => "&",
+        };
+        for (name, value) in pairs {
+            url.push_str(separator);
+            url.extend(url::form_urlencoded::byte_serialize(
+                name.as_ref().as_bytes(),
+            ));
+            url.push('=');
+            url.extend(url::form_urlencoded::byte_serialize(
+                value.as_ref().as_bytes(),
+            ));
+            separator = "&";
+        }
+        url.push_str(fragment);
+        self.url = RequestUrl::Text(url);
         self
     }
 
@@ -1303,6 +1441,28 @@ impl RequestBuilder {
     }
 }
 
+/// Waits for a place under the client's `max_connections`, within the
+/// total timeout if there is one.
+async fn wait_for_place(
+    limit: &Rc<Semaphore>,
+    deadline: Option<Deadline>,
+) -> Result<OwnedSemaphorePermit, Error> {
+    let place = Rc::clone(limit).acquire_owned();
+    match deadline {
+        None => Ok(place.await),
+        Some(deadline) => crate::time::timeout_at(deadline.at, place)
+            .await
+            .map_err(|_| {
+                let message = format!(
+                    "the request took longer than its total timeout of {:?} waiting for a \
+                     connection: all of max_connections were in use",
+                    deadline.total
+                );
+                Error::new(ErrorKind::Timeout, message).connecting()
+            }),
+    }
+}
+
 /// Where a `Location` points, resolved against the URL it came from.
 fn redirect_target(base: &Url, location: &[u8]) -> Result<Url, Error> {
     // Bytes beyond ASCII (a Location in Latin-1, say) are sent on
@@ -1411,6 +1571,9 @@ struct Conn {
     decoder: ResponseDecoder,
     clock: Clock,
     timers: Timers,
+    /// Its request's place under the client's `max_connections`, while
+    /// the connection serves it (let go when it goes back to the pool).
+    permit: Option<OwnedSemaphorePermit>,
 }
 
 /// A connection's timers, armed at most once per wait and moved lazily:
@@ -2212,11 +2375,13 @@ impl Pool {
 
     /// Puts a connection back, and makes sure a reaper will close it when
     /// it has been idle too long.
-    fn checkin(inner: &Rc<Inner>, conn: Box<Conn>) {
+    fn checkin(inner: &Rc<Inner>, mut conn: Box<Conn>) {
         let config = &inner.config;
-        if config.pool_max_idle_per_host == 0 {
+        if config.pool_max_idle_per_host == 0 || config.pool_idle_timeout.is_zero() {
             return; // no pooling: the connection closes
         }
+        // An idle connection does not count against `max_connections`.
+        conn.permit = None;
         let mut pool = inner.pool.borrow_mut();
         // The key is usually there already (its connections are out
         // serving requests): look it up without cloning it.

@@ -99,6 +99,8 @@ struct Inner {
     message: String,
     url: Option<String>,
     source: Option<io::Error>,
+    /// It failed while connecting: nothing was sent.
+    connect: bool,
 }
 
 impl fmt::Debug for Error {
@@ -108,12 +110,14 @@ impl fmt::Debug for Error {
             message,
             url,
             source,
+            connect,
         } = &*self.inner;
         f.debug_struct("Error")
             .field("kind", kind)
             .field("message", message)
             .field("url", url)
             .field("source", source)
+            .field("connect", connect)
             .finish()
     }
 }
@@ -127,6 +131,7 @@ impl Error {
             message,
             url,
             source,
+            connect,
         } = &*self.inner;
         Error {
             inner: Box::new(Inner {
@@ -136,6 +141,7 @@ impl Error {
                 source: source
                     .as_ref()
                     .map(|err| io::Error::new(err.kind(), err.to_string())),
+                connect: *connect,
             }),
         }
     }
@@ -147,8 +153,16 @@ impl Error {
                 message: message.into(),
                 url: None,
                 source: None,
+                connect: false,
             }),
         }
+    }
+
+    /// Marks a failure to connect (resolving the name, connecting, the
+    /// connect or total time limit passing meanwhile).
+    pub(crate) fn connecting(mut self) -> Error {
+        self.inner.connect = true;
+        self
     }
 
     /// An I/O error; timeouts and early closes get their own kinds.
@@ -213,6 +227,29 @@ impl Error {
     /// ```
     pub fn is_timeout(&self) -> bool {
         self.inner.kind == ErrorKind::Timeout
+    }
+
+    /// Did the request fail while connecting — resolving the name, a
+    /// refused connection, the connect timeout (or the total one passing
+    /// meanwhile)? Then nothing was sent, and trying again is safe
+    /// whatever the method (requests' `ConnectionError` and
+    /// `ConnectTimeout`, aiohttp's `ClientConnectorError`). A timeout or
+    /// a reset after the connection was made is not one: the server may
+    /// have acted on the request.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// // A port nobody listens on: bound, then let go.
+    /// let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    /// corio::run(async move {
+    ///     let client = corio::http::Client::new();
+    ///     let err = client.post(format!("http://127.0.0.1:{port}/")).send().await.unwrap_err();
+    ///     assert!(err.is_connect()); // refused: safe to retry, even a POST
+    /// });
+    /// ```
+    pub fn is_connect(&self) -> bool {
+        self.inner.connect
     }
 }
 

@@ -12,7 +12,8 @@
 //! * [`Client`] — settings and a pool of kept-alive connections:
 //!   connect / read / total timeouts, redirects (with a limit and loop
 //!   detection), size limits for the response head and body, default
-//!   headers. [`RequestBuilder::send`] gives a [`Response`] with the body
+//!   headers, an optional limit on the connections in use at once.
+//!   [`RequestBuilder::send`] gives a [`Response`] with the body
 //!   in memory; [`RequestBuilder::send_streaming`] a [`StreamingResponse`]
 //!   to read piece by piece.
 //! * [`ResponseDecoder`] — the response parser on its own, with no I/O

@@ -140,7 +140,16 @@ pub(crate) enum Connect {
 
 /// Parses `url` (with the `url` crate) and checks that corio can fetch it.
 pub(crate) fn parse_url(url: &str) -> Result<Url, Error> {
-    let parsed = Url::parse(url).map_err(|err| {
+    let parsed = Url::parse(url);
+    if no_scheme(url, &parsed) {
+        let shown = url.trim();
+        return Err(Error::new(
+            ErrorKind::InvalidRequest,
+            format!("the URL has no scheme (did you mean http://{shown}?)"),
+        )
+        .at(url));
+    }
+    let parsed = parsed.map_err(|err| {
         Error::new(ErrorKind::InvalidRequest, format!("not a URL: {err}")).at(url)
     })?;
     check_url(&parsed).map_err(|err| err.at(url))?;
@@ -162,6 +171,25 @@ pub(crate) fn parse_url(url: &str) -> Result<Url, Error> {
         .at(url));
     }
     Ok(parsed)
+}
+
+/// Is `url` a host and path without `http://` — `example.com/x`,
+/// `127.0.0.1:8080/x`, `localhost:8080` (which the URL standard reads as
+/// the scheme `localhost:`)?
+fn no_scheme(url: &str, parsed: &Result<Url, url::ParseError>) -> bool {
+    let url = url.trim();
+    if url.contains("://") || url.is_empty() || url.contains(char::is_whitespace) {
+        return false;
+    }
+    match parsed {
+        Err(url::ParseError::RelativeUrlWithoutBase) => true,
+        // `host:port...`: a "scheme" followed by a port number.
+        Ok(parsed) => {
+            !matches!(parsed.scheme(), "http" | "https")
+                && parsed.path().starts_with(|c: char| c.is_ascii_digit())
+        }
+        Err(_) => false,
+    }
 }
 
 /// Only `http://` URLs with a host and no credentials are fetched.
