@@ -2772,6 +2772,16 @@ fn a_stalled_upload_meets_the_read_timeout_once_even_after_a_100_continue() {
 /// A server that reads a request head, never reads the body, and sends
 /// `pieces` one after another, each after its delay (ms from the head).
 fn early_answer_server(pieces: Vec<(u64, &'static [u8])>, reset: bool) -> String {
+    early_answer_server_holding(pieces, reset, Duration::from_secs(3))
+}
+
+/// [`early_answer_server`], holding the connection open for `hold` after
+/// its answer when it does not reset.
+fn early_answer_server_holding(
+    pieces: Vec<(u64, &'static [u8])>,
+    reset: bool,
+    hold: Duration,
+) -> String {
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/", listener.local_addr().unwrap());
@@ -2793,10 +2803,92 @@ fn early_answer_server(pieces: Vec<(u64, &'static [u8])>, reset: bool) -> String
         if reset {
             drop(conn); // unread body bytes: a reset
         } else {
-            std::thread::sleep(Duration::from_secs(3));
+            std::thread::sleep(hold);
         }
     });
     url
+}
+
+#[test]
+fn an_error_answer_that_comes_while_an_upload_waits_ends_the_upload_at_once() {
+    // The server answers and neither reads nor closes for 10 s: the
+    // client does not wait out its read timeout (8 s) to read the answer.
+    for answer in [
+        EARLY_413,
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 503 No\r\nContent-Length: 2\r\n\r\nno",
+    ] {
+        let url = early_answer_server_holding(vec![(0, answer)], false, Duration::from_secs(10));
+        run_bounded(async move {
+            let client = Client::builder()
+                .read_timeout(Duration::from_secs(8))
+                .build()
+                .unwrap();
+            let start = std::time::Instant::now();
+            let response = client
+                .put(&url)
+                .body(vec![b'x'; 16 << 20])
+                .send()
+                .await
+                .unwrap();
+            assert!(
+                response.status == 413 || response.text() == "no",
+                "{}",
+                response.status
+            );
+            assert!(
+                start.elapsed() < Duration::from_secs(4),
+                "{:?}",
+                start.elapsed()
+            );
+            assert_eq!(client.idle_connections(), 0); // cut short: not reused
+        });
+    }
+}
+
+#[test]
+fn an_early_success_head_does_not_stop_an_upload_the_server_goes_on_reading() {
+    use std::io::{Read, Write};
+    // A streaming server: it answers `200` at once, reads the whole body
+    // (only after a pause, so that the upload has to wait), and ends its
+    // answer with the count of bytes it read.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let size = 16usize << 20;
+    std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let (mut head, mut byte) = (Vec::new(), [0u8]);
+        while !head.ends_with(b"\r\n\r\n") {
+            if conn.read(&mut byte).unwrap_or(0) == 0 {
+                return;
+            }
+            head.push(byte[0]);
+        }
+        conn.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        let (mut read, mut buf) = (0, vec![0u8; 64 << 10]);
+        while read < size {
+            match conn.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => read += n,
+            }
+        }
+        let count = read.to_string();
+        let tail = format!("{:x}\r\n{count}\r\n0\r\n\r\n", count.len());
+        let _ = conn.write_all(tail.as_bytes());
+    });
+    run_bounded(async move {
+        let response = Client::new()
+            .put(&url)
+            .body(vec![b'x'; size])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            (response.status, response.text().as_ref()),
+            (200, "16777216")
+        );
+    });
 }
 
 fn put_16mib(url: String) -> Result<u16, String> {

@@ -9,7 +9,8 @@
 //!    the silence between writes, not their total). If a write fails, or
 //!    waits past the idle limit, while the server's answer is already
 //!    there (a 413 to a body it does not want), that answer is the
-//!    response;
+//!    response — at once if it is an error answer (4xx, 5xx) that comes
+//!    while a write waits: the server will not read the rest;
 //! 3. read until the decoder has the head, and hand back a
 //!    [`StreamingResponse`] that owns the connection;
 //! 4. when the body has been read to its end, the whole request was sent,
@@ -1441,6 +1442,27 @@ impl RequestBuilder {
     }
 }
 
+/// Do `bytes` begin with an error answer's complete head (4xx or 5xx),
+/// after any interim (1xx) heads? For an upload the server answered
+/// before reading it all.
+fn is_error_answer(bytes: &[u8]) -> bool {
+    let mut rest = bytes;
+    loop {
+        let mut fields = [httparse::EMPTY_HEADER; 32];
+        let mut head = httparse::Response::new(&mut fields);
+        match head.parse(rest) {
+            Ok(httparse::Status::Complete(len)) => match head.code {
+                Some(100..=199) => rest = &rest[len..],
+                Some(code) => return code >= 400,
+                None => return false,
+            },
+            // Part of a head, or one we cannot judge here (too many
+            // fields): the write goes on, as before.
+            _ => return false,
+        }
+    }
+}
+
 /// Waits for a place under the client's `max_connections`, within the
 /// total timeout if there is one.
 async fn wait_for_place(
@@ -1666,29 +1688,35 @@ impl Conn {
         // A server may answer before it has read the whole request (a 413
         // for a body too large), then reset or stop reading: when the write
         // fails (or waits past the idle limit), an answer that is there is
-        // the response (RFC 9112 §9.5), read instead of the rest written.
-        // (Bytes that come while the write merely waits — a `100
-        // Continue`, a `103`, a streaming server's early head — are left
-        // for after the body.)
+        // the response (RFC 9112 §9.5), read instead of the rest written —
+        // and so is an error answer (4xx, 5xx) that comes while the write
+        // waits: the server has refused the request, and will not read the
+        // rest. (Other bytes that come while the write merely waits — a
+        // `100 Continue`, a `103`, a streaming server's early `200` — are
+        // left for after the body.)
         let mut rest = wire;
         // Why the write stopped, when it stopped with bytes there to read.
         let mut stalled = None;
         while !rest.is_empty() {
             let written = limited(
-                self.stream.write(rest),
+                self.stream.write_unless_answered(rest, is_error_answer),
                 &mut self.timers,
                 &self.clock,
                 "sending the request",
             )
             .await;
             match written {
-                Ok(0) => {
+                Ok(None) => {
+                    self.cut_short = true; // the rest is not sent
+                    break;
+                }
+                Ok(Some(0)) => {
                     return Err(Error::new(
                         ErrorKind::Closed,
                         "the connection closed while sending the request",
                     ));
                 }
-                Ok(n) => rest = &rest[n..],
+                Ok(Some(n)) => rest = &rest[n..],
                 // Answered first: the answer says more than the error.
                 Err(err) if self.stream.has_unread_bytes() => {
                     self.cut_short = true;

@@ -640,6 +640,39 @@ impl TcpStream {
         matches!(self.io.get_ref().peek(&mut [0u8; 1]), Ok(n) if n > 0)
     }
 
+    /// [`write`](Self::write), unless while it waits (the peer is not
+    /// reading) bytes arrive that `answered` says end the exchange — an
+    /// HTTP server's early error answer to an upload: then `Ok(None)`, the
+    /// bytes left to read (peeked, up to 1 KiB, not taken). Only bytes that
+    /// arrive first are looked at: bytes the check turns down are looked at
+    /// again only when the write is polled again.
+    pub(crate) async fn write_unless_answered(
+        &mut self,
+        buf: &[u8],
+        answered: impl Fn(&[u8]) -> bool,
+    ) -> io::Result<Option<usize>> {
+        // Made when the write first waits: most writes never do.
+        let mut peeked = Vec::new();
+        let mut reading = None;
+        poll_fn(|cx| {
+            if let Poll::Ready(out) = poll_write(&self.io, cx, buf) {
+                return Poll::Ready(out.map(Some));
+            }
+            if peeked.is_empty() {
+                peeked = vec![0; 1024];
+            }
+            let reading = reading.get_or_insert_with(|| self.io.waiting(Direction::Read));
+            match reading.poll_io(cx, |s| s.peek(&mut peeked)) {
+                Poll::Ready(Ok(n)) if n > 0 && answered(&peeked[..n]) => Poll::Ready(Ok(None)),
+                // Nothing yet (parked for it), or not an answer, the end of
+                // the stream or an error: the write goes on, and fails
+                // if the peer has gone.
+                _ => Poll::Pending,
+            }
+        })
+        .await
+    }
+
     fn from_mio(stream: mio::net::TcpStream, peer: Option<SocketAddr>) -> io::Result<TcpStream> {
         // Urgent data is watched for where a short read counts as drained
         // (epoll): see `poll_read`.
