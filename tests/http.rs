@@ -1353,6 +1353,37 @@ fn a_request_that_fails_gives_its_place_back() {
 }
 
 #[test]
+fn a_request_may_follow_redirects_or_not_whatever_its_client_says() {
+    run_bounded(async {
+        let server = Server::bind("127.0.0.1:0", |req| async move {
+            match req.path() {
+                "/old" => Reply::redirect(308, "/new"),
+                _ => Reply::text("new"),
+            }
+        })
+        .await
+        .unwrap();
+        let following = Client::new();
+        let staying = Client::builder().follow_redirects(false).build().unwrap();
+        for (client, follow, expected) in [
+            (&following, None, "new"),
+            (&following, Some(false), ""),
+            (&staying, None, ""),
+            (&staying, Some(true), "new"),
+        ] {
+            let mut request = client.post(server.url("/old")).body("kept");
+            if let Some(follow) = follow {
+                request = request.follow_redirects(follow);
+            }
+            let response = request.send().await.unwrap();
+            let status = if expected.is_empty() { 308 } else { 200 };
+            assert_eq!(response.status, status, "{follow:?}");
+            assert_eq!(response.text(), expected, "{follow:?}");
+        }
+    });
+}
+
+#[test]
 fn a_zero_idle_timeout_turns_pooling_off() {
     run_bounded(async {
         let server = scripted(|n| ok_with(&format!("response {n}"))).await;

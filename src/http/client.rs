@@ -423,6 +423,7 @@ impl Client {
             headers: Headers::new(),
             body: Vec::new(),
             timeout: self.inner.config.total_timeout,
+            follow_redirects: self.inner.config.follow_redirects,
             error: None,
         }
     }
@@ -460,6 +461,9 @@ impl Client {
     }
 
     /// Sends one request and reads the response head; follows no redirect.
+    // (The parts of one hop of the redirect loop, borrowed from it: a
+    // struct of them would only be taken apart again here.)
+    #[allow(clippy::too_many_arguments)]
     async fn exchange(
         &self,
         method: Method,
@@ -468,6 +472,7 @@ impl Client {
         defaults: &Headers,
         body: &[u8],
         deadline: Option<Deadline>,
+        follow: bool,
     ) -> Result<StreamingResponse, Error> {
         let config = &self.inner.config;
         let plain_defaults = std::ptr::eq(defaults, &config.default_headers);
@@ -543,7 +548,7 @@ impl Client {
             conn.decoder = ResponseDecoder::new(method == Method::Head)
                 .max_head_bytes(config.max_head_bytes)
                 .max_body_bytes(config.max_body_bytes)
-                .following_redirects(config.follow_redirects);
+                .following_redirects(follow);
             conn.clock = clock;
             match conn.exchange(wire).await {
                 Ok(head) => {
@@ -828,7 +833,8 @@ impl Builder {
     }
 
     /// Whether to follow redirects at all. Default: yes. Without, a `3xx`
-    /// response is returned as it is.
+    /// response is returned as it is. One request can say otherwise:
+    /// [`RequestBuilder::follow_redirects`].
     ///
     /// # Examples
     ///
@@ -1134,6 +1140,7 @@ pub struct RequestBuilder {
     headers: Headers,
     body: Vec<u8>,
     timeout: Option<Duration>,
+    follow_redirects: bool,
     error: Option<Error>,
 }
 
@@ -1255,6 +1262,33 @@ impl RequestBuilder {
         self
     }
 
+    /// Whether this request follows redirects, whatever the client's
+    /// setting ([`Builder::follow_redirects`]; requests' `allow_redirects`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use corio::http::{Client, server::{Reply, Server}};
+    ///
+    /// # corio::run(async {
+    /// let server = Server::bind("127.0.0.1:0", |req| async move {
+    ///     match req.path() {
+    ///         "/old" => Reply::redirect(301, "/new"),
+    ///         _ => Reply::text("here"),
+    ///     }
+    /// }).await?;
+    /// let client = Client::new();
+    /// let moved = client.get(server.url("/old")).follow_redirects(false).send().await?;
+    /// assert_eq!((moved.status, moved.header("location")), (301, Some("/new")));
+    /// let followed = client.get(server.url("/old")).send().await?;
+    /// assert_eq!(followed.text(), "here");
+    /// # Ok::<_, Box<dyn std::error::Error>>(()) }).unwrap();
+    /// ```
+    pub fn follow_redirects(mut self, follow: bool) -> RequestBuilder {
+        self.follow_redirects = follow;
+        self
+    }
+
     /// A total time limit for this request (connect, redirects and body),
     /// instead of the client's. Zero makes the request fail with
     /// [`ErrorKind::InvalidRequest`] before anything is sent.
@@ -1362,8 +1396,10 @@ impl RequestBuilder {
             headers,
             body,
             error,
+            follow_redirects,
             ..
         } = self;
+        let follow = *follow_redirects;
         let mut method = *method;
         if let Some(err) = error.take() {
             return Err(err.at(url.as_str()));
@@ -1379,11 +1415,11 @@ impl RequestBuilder {
         let mut defaults = Cow::Borrowed(&config.default_headers);
         loop {
             let response = client
-                .exchange(method, &url, headers, &defaults, body, deadline)
+                .exchange(method, &url, headers, &defaults, body, deadline, follow)
                 .await
                 .map_err(|err| err.at(&url.shown))?;
             let redirect = matches!(response.status, 301 | 302 | 303 | 307 | 308);
-            if !redirect || !config.follow_redirects {
+            if !redirect || !follow {
                 return Ok(response);
             }
             let Some(location) = response.headers.get("location").map(<[u8]>::to_vec) else {
@@ -1698,13 +1734,25 @@ impl Conn {
         // Why the write stopped, when it stopped with bytes there to read.
         let mut stalled = None;
         while !rest.is_empty() {
-            let written = limited(
-                self.stream.write_unless_answered(rest, is_error_answer),
-                &mut self.timers,
-                &self.clock,
-                "sending the request",
-            )
-            .await;
+            let doing = "sending the request";
+            let written = if rest.len() == wire.len() {
+                // The first write: nothing of this request has gone out, so
+                // nothing that arrives can answer it yet.
+                limited(
+                    self.stream.write(rest),
+                    &mut self.timers,
+                    &self.clock,
+                    doing,
+                )
+                .await
+                .map(Some)
+            } else {
+                // Boxed: only an upload larger than the socket's buffer
+                // gets here, and every request's future would otherwise
+                // carry this one's state.
+                let step = Box::pin(self.stream.write_unless_answered(rest, is_error_answer));
+                limited(step, &mut self.timers, &self.clock, doing).await
+            };
             match written {
                 Ok(None) => {
                     self.cut_short = true; // the rest is not sent
@@ -2262,6 +2310,9 @@ impl Response {
     /// included: a page labelled so is often UTF-8, and ASCII decodes the
     /// same either way) — as UTF-8, with invalid bytes replaced by `�`.
     /// (The raw bytes are in [`body`](Self::body), for other decoders.)
+    /// The body is as sent: corio asks for `Accept-Encoding: identity` and
+    /// decompresses nothing, so a server that compresses anyway gives
+    /// compressed bytes — its `Content-Encoding` header says so.
     ///
     /// # Examples
     ///

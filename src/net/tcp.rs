@@ -646,22 +646,26 @@ impl TcpStream {
     /// bytes left to read (peeked, up to 1 KiB, not taken). Only bytes that
     /// arrive first are looked at: bytes the check turns down are looked at
     /// again only when the write is polled again.
-    pub(crate) async fn write_unless_answered(
-        &mut self,
-        buf: &[u8],
-        answered: impl Fn(&[u8]) -> bool,
-    ) -> io::Result<Option<usize>> {
+    ///
+    /// (One `poll_fn`, not an `async fn` around one: it is on every HTTP
+    /// request's path.)
+    pub(crate) fn write_unless_answered<'a>(
+        &'a mut self,
+        buf: &'a [u8],
+        answered: fn(&[u8]) -> bool,
+    ) -> impl Future<Output = io::Result<Option<usize>>> + 'a {
         // Made when the write first waits: most writes never do.
         let mut peeked = Vec::new();
         let mut reading = None;
-        poll_fn(|cx| {
-            if let Poll::Ready(out) = poll_write(&self.io, cx, buf) {
+        let io = &self.io;
+        poll_fn(move |cx| {
+            if let Poll::Ready(out) = poll_write(io, cx, buf) {
                 return Poll::Ready(out.map(Some));
             }
             if peeked.is_empty() {
                 peeked = vec![0; 1024];
             }
-            let reading = reading.get_or_insert_with(|| self.io.waiting(Direction::Read));
+            let reading = reading.get_or_insert_with(|| io.waiting(Direction::Read));
             match reading.poll_io(cx, |s| s.peek(&mut peeked)) {
                 Poll::Ready(Ok(n)) if n > 0 && answered(&peeked[..n]) => Poll::Ready(Ok(None)),
                 // Nothing yet (parked for it), or not an answer, the end of
@@ -670,7 +674,6 @@ impl TcpStream {
                 _ => Poll::Pending,
             }
         })
-        .await
     }
 
     fn from_mio(stream: mio::net::TcpStream, peer: Option<SocketAddr>) -> io::Result<TcpStream> {
