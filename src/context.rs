@@ -8,7 +8,7 @@
 //! here, and a waker finds out here whether it is being called on its own
 //! loop's thread (the cheap, local path) or from elsewhere.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use crate::core::Core;
@@ -47,11 +47,69 @@ pub(crate) fn current(what: &str) -> Rc<Core> {
     }
 }
 
+thread_local! {
+    /// The cooperative budget of the poll running on this thread: the
+    /// address of the polled waker's data (null between polls) and how
+    /// many operations that poll may still complete at once (see
+    /// `Core::take_io_budget`). Here, not in `Core`, so that corio's
+    /// primitives reach it in one thread-local load (no destructor, so
+    /// no registration check) rather than through `CURRENT`.
+    static BUDGET: Cell<(*const (), u32)> = const { Cell::new((std::ptr::null(), 0)) };
+}
+
+/// A poll begins with `waker_data`'s waker: its budget is full.
+#[inline]
+pub(crate) fn start_budget(waker_data: *const ()) {
+    BUDGET.with(|budget| budget.set((waker_data, crate::core::IO_BUDGET)));
+}
+
+/// The poll has ended: no budget until the next begins.
+#[inline]
+pub(crate) fn end_budget() {
+    BUDGET.with(|budget| budget.set((std::ptr::null(), 0)));
+}
+
 /// Takes one operation from the budget of the task the running loop is
-/// polling (see `Core::take_io_budget`); true off a loop, or when `waker`
-/// is not that task's.
+/// polling (see `Core::take_io_budget`); true between polls, or when
+/// `waker` is not that task's.
+#[inline(always)]
 pub(crate) fn take_io_budget(waker: &std::task::Waker) -> bool {
-    with_current(|core| core.take_io_budget(waker)).unwrap_or(true)
+    BUDGET.with(|budget| {
+        let (polled, left) = budget.get();
+        if polled.is_null() || !std::ptr::eq(waker.data(), polled) {
+            return true;
+        }
+        if left == 0 {
+            return false;
+        }
+        budget.set((polled, left - 1));
+        true
+    })
+}
+
+/// The same budget for corio's own waiting primitives (locks, semaphores,
+/// queues and channels, events), as tokio's channels and locks take from
+/// its cooperative budget: `Pending` — with the task woken, so that it
+/// comes back at its next turn — once the polled task has spent its
+/// budget; else one is taken. Asked at the top of a primitive's poll,
+/// before anything changes, so that a task whose channel is never empty
+/// (or whose lock is never taken) still yields to timers, I/O and the
+/// other tasks.
+#[inline(always)]
+pub(crate) fn poll_budget(cx: &std::task::Context<'_>) -> std::task::Poll<()> {
+    if take_io_budget(cx.waker()) {
+        std::task::Poll::Ready(())
+    } else {
+        budget_spent(cx)
+    }
+}
+
+/// Out of line: once per `IO_BUDGET` operations at most.
+#[cold]
+#[inline(never)]
+fn budget_spent(cx: &std::task::Context<'_>) -> std::task::Poll<()> {
+    cx.waker().wake_by_ref();
+    std::task::Poll::Pending
 }
 
 /// Marks `core` as the running loop until the guard is dropped.
@@ -106,6 +164,44 @@ impl Drop for Enter {
             .flatten();
         drop(core);
     }
+}
+
+thread_local! {
+    /// The loop whose `spawn_blocking` job runs on this (pool) thread: so
+    /// that [`LoopHandle::current`](crate::LoopHandle::current) works
+    /// inside the job, as tokio's `Handle::current()` does inside its
+    /// `spawn_blocking`.
+    static JOB_LOOP: RefCell<Option<std::sync::Arc<crate::handle::Shared>>> =
+        const { RefCell::new(None) };
+}
+
+/// Runs `job` (on a pool thread) as a job of the loop `shared` belongs
+/// to: [`job_loop`] gives it back meanwhile, also if `job` panics.
+pub(crate) fn run_job_of<T>(
+    shared: std::sync::Arc<crate::handle::Shared>,
+    job: impl FnOnce() -> T,
+) -> T {
+    struct Restore(Option<std::sync::Arc<crate::handle::Shared>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let previous = self.0.take();
+            let _ = JOB_LOOP.try_with(|slot| *slot.borrow_mut() = previous);
+        }
+    }
+    let previous = JOB_LOOP
+        .try_with(|slot| slot.replace(Some(shared)))
+        .ok()
+        .flatten();
+    let _restore = Restore(previous);
+    job()
+}
+
+/// The loop of the `spawn_blocking` job running on this thread, if any.
+pub(crate) fn job_loop() -> Option<std::sync::Arc<crate::handle::Shared>> {
+    JOB_LOOP
+        .try_with(|slot| slot.borrow().clone())
+        .ok()
+        .flatten()
 }
 
 thread_local! {

@@ -119,9 +119,6 @@ pub(crate) struct Core {
     /// The key of whatever is being polled right now (a task, or the main
     /// future); meaningless while `polling_waker` is null.
     polling_key: Cell<TaskKey>,
-    /// How many more socket operations (or due sleeps) the current poll may
-    /// attempt before it must yield ([`Core::take_io_budget`]).
-    io_budget: Cell<u32>,
     /// The address of its waker, null when nothing is polled: to recognise
     /// that waker in [`Core::own_key`] and on the hottest wake path, in one
     /// load.
@@ -191,7 +188,6 @@ impl Core {
             shared: Arc::new(Shared::new(waker)),
             reactor: RefCell::new(reactor),
             polling_key: Cell::new(TaskKey { index: 0, seq: 0 }),
-            io_budget: Cell::new(IO_BUDGET),
             polling_waker: Cell::new(std::ptr::null()),
             woke_itself: Cell::new(false),
             exception_handler: RefCell::new(None),
@@ -284,7 +280,7 @@ impl Core {
     pub(crate) fn begin_polling(&self, key: TaskKey, waker: &Arc<TaskWaker>) -> Polling<'_> {
         let data = Arc::as_ptr(waker).cast();
         self.polling_key.set(key);
-        self.io_budget.set(IO_BUDGET);
+        crate::context::start_budget(data);
         self.polling_waker.set(data);
         self.woke_itself.set(false);
         Polling { core: self }
@@ -312,7 +308,11 @@ impl Core {
     /// would wait until the peer paused. tokio has the same budget (its
     /// "cooperative scheduling"), also of 128. A `BufReader` takes one
     /// for each read it serves from its buffer (a line, say), so that a
-    /// line loop over one socket read of a thousand lines yields too.
+    /// line loop over one socket read of a thousand lines yields too; and
+    /// corio's locks, semaphores, queues, channels and events take one per
+    /// poll (`context::poll_budget`), so that a channel with a backlog
+    /// does not hold the loop either. (The count is the thread's, in
+    /// `context`: one poll runs on a thread at a time.)
     ///
     /// Only operations polled with the waker of the task this loop is
     /// polling count (directly, or through `timeout`, `select` and other
@@ -324,16 +324,10 @@ impl Core {
     /// generator.
     #[inline]
     pub(crate) fn take_io_budget(&self, waker: &Waker) -> bool {
-        let polled = self.polling_waker.get();
-        if polled.is_null() || !std::ptr::eq(waker.data(), polled) {
-            return true;
-        }
-        let left = self.io_budget.get();
-        if left == 0 {
-            return false;
-        }
-        self.io_budget.set(left - 1);
-        true
+        // (The budget is the thread's, in `context`: one poll at a time
+        // runs on a thread, and corio's primitives reach it there without
+        // finding their loop first.)
+        crate::context::take_io_budget(waker)
     }
 
     /// Is this loop running (inside `run_*`)? Only then does it keep its
@@ -1347,6 +1341,7 @@ impl Polling<'_> {
 impl Drop for Polling<'_> {
     fn drop(&mut self) {
         self.core.polling_waker.set(std::ptr::null());
+        crate::context::end_budget();
     }
 }
 

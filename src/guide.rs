@@ -274,8 +274,9 @@
 //! dead, and is skipped when its bucket comes due (a queue of 64 entries
 //! or more is rebuilt once over half of them are dead). `sleep(Duration::ZERO)` completes at once,
 //! without yielding — unless the task's poll has spent its budget of 128
-//! operations (socket operations, due sleeps, and reads a
-//! [`BufReader`](crate::io::BufReader) serves from its buffer): then it yields once;
+//! operations (socket operations, due sleeps, reads a
+//! [`BufReader`](crate::io::BufReader) serves from its buffer, and polls of
+//! locks, semaphores, queues, channels and events): then it yields once;
 //! [`yield_now`](crate::yield_now) is `asyncio.sleep(0)`.
 //!
 //! ```rust

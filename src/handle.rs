@@ -248,11 +248,14 @@ impl LoopHandle {
         }
     }
 
-    /// A handle to the loop running on this thread.
+    /// A handle to the loop running on this thread — or, inside a
+    /// [`spawn_blocking`](crate::spawn_blocking) closure, to the loop that
+    /// started it (as tokio's `Handle::current()`).
     ///
     /// # Panics
     ///
-    /// If no loop runs on this thread.
+    /// If no loop runs on this thread, and it is not running a
+    /// `spawn_blocking` closure.
     ///
     /// # Examples
     ///
@@ -260,10 +263,22 @@ impl LoopHandle {
     /// corio::run(async {
     ///     let handle = corio::LoopHandle::current();
     ///     assert!(!handle.is_closed());
+    ///     // From the blocking closure: back to the loop with a callback.
+    ///     let (tx, rx) = corio::pool::channel::oneshot();
+    ///     corio::spawn_blocking(move || {
+    ///         corio::LoopHandle::current().call_soon_threadsafe(move || { let _ = tx.send("on the loop"); });
+    ///     });
+    ///     assert_eq!(rx.await, Ok("on the loop"));
     /// });
     /// ```
     #[track_caller]
     pub fn current() -> LoopHandle {
+        if let Some(handle) = crate::context::with_current(|core| LoopHandle::new(core.shared())) {
+            return handle;
+        }
+        if let Some(shared) = crate::context::job_loop() {
+            return LoopHandle::new(&shared);
+        }
         LoopHandle::new(crate::context::current("LoopHandle::current").shared())
     }
 

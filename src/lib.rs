@@ -92,6 +92,8 @@ pub mod sync;
 pub mod time;
 
 pub use callback::{CallbackHandle, call_at, call_later, call_soon};
+#[doc(hidden)]
+pub use combinators::__select_if; // for `select!`
 pub use combinators::{
     AsCompleted, Either, GroupError, GroupFailed, ReturnWhen, TaskGroup, as_completed, gather,
     race, select, wait,

@@ -1229,4 +1229,59 @@ mod select_macro {
         });
         assert_eq!(many, "d");
     }
+
+    #[test]
+    fn select_macro_guards_run_first_in_order_and_a_disabled_branch_is_made_but_never_polled() {
+        let order = Rc::new(std::cell::RefCell::new(Vec::new()));
+        let polled = Rc::new(Cell::new(false));
+        let (o, p) = (Rc::clone(&order), Rc::clone(&polled));
+        let got = corio::run(async move {
+            let note = |what: &'static str, value: bool| {
+                o.borrow_mut().push(what);
+                value
+            };
+            corio::select! {
+                () = async { p.set(true); }, if note("guard 1", false) => "disabled, though ready",
+                v = async { note("future 2", true); 2 }, if note("guard 2", true) => if v == 2 { "second" } else { "?" },
+                () = async {}, if { note("guard 3", true) } => "third",
+            }
+        });
+        assert_eq!(got, "second");
+        assert!(!polled.get(), "the disabled branch was polled");
+        // Guards first, in order; then the futures (made, for all) are polled.
+        assert_eq!(
+            *order.borrow(),
+            ["guard 1", "guard 2", "guard 3", "future 2"]
+        );
+    }
+
+    #[test]
+    fn select_macro_runs_else_when_every_branch_is_disabled_and_panics_without_one() {
+        let got = corio::run(async {
+            corio::select! {
+                () = async {}, if false => 1,
+                x = async { 2 }, if 1 > 2 => x,
+                else => 3,
+            }
+        });
+        assert_eq!(got, 3);
+        // `else` is not run while a branch is enabled.
+        let got = corio::run(async {
+            corio::select! {
+                () = async {}, if false => 1,
+                x = async { corio::yield_now().await; 2 } => x,
+                else => 3,
+            }
+        });
+        assert_eq!(got, 2);
+        let none = std::panic::catch_unwind(|| {
+            corio::run(async {
+                corio::select! {
+                    () = async {}, if false => 1,
+                }
+            })
+        });
+        let message = *none.unwrap_err().downcast::<&str>().unwrap();
+        assert!(message.contains("every branch is disabled"), "{message}");
+    }
 }

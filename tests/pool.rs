@@ -1742,3 +1742,30 @@ fn shutting_down_an_idle_pool_on_a_loop_thread_says_nothing_even_with_no_grace()
     });
     assert!(reports.borrow().is_empty(), "{:?}", reports.borrow());
 }
+
+#[test]
+fn loop_handle_current_inside_spawn_blocking_is_the_loop_that_started_the_job() {
+    // tokio's `Handle::current()` works inside `spawn_blocking`; so does
+    // corio's — and not in a job of a pool of one's own, nor after the job.
+    corio::run(async {
+        let (tx, rx) = channel::oneshot();
+        let job = corio::spawn_blocking(move || {
+            let handle = corio::LoopHandle::current();
+            handle.call_soon_threadsafe(move || {
+                let on_loop = corio::current_task().is_none(); // a callback, on the loop
+                assert!(tx.send(on_loop).is_ok());
+            })
+        });
+        assert_eq!(job.await, Ok(true));
+        assert_eq!(rx.await, Ok(true));
+        // A job that panics leaves nothing behind on its thread.
+        let panicked = corio::spawn_blocking(|| panic!("expected: a blocking job panics"));
+        assert!(matches!(panicked.await, Err(TaskError::Panicked(_))));
+    });
+    let pool = ThreadPool::new(1);
+    let outside = pool
+        .submit(|| std::panic::catch_unwind(corio::LoopHandle::current).is_err())
+        .unwrap()
+        .wait();
+    assert_eq!(outside, Ok(true));
+}

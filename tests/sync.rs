@@ -1146,3 +1146,138 @@ fn a_channel_recv_dropped_while_waiting_leaves_no_waker_for_the_next_value_to_wa
     assert_eq!(rx.try_recv(), Ok(1), "nothing was taken");
     assert_eq!(mrx.try_recv(), Ok(2));
 }
+
+/// Runs `busy` (which completes 10,000 operations that never have to
+/// wait) beside a task that counts its turns; returns that count.
+fn turns_beside(busy: impl std::future::Future<Output = ()> + 'static) -> u32 {
+    corio::run(async move {
+        let ticks = Rc::new(Cell::new(0u32));
+        let done = Rc::new(Cell::new(false));
+        let (t, d) = (ticks.clone(), done.clone());
+        let ticker = corio::spawn(async move {
+            while !d.get() {
+                t.set(t.get() + 1);
+                corio::yield_now().await;
+            }
+        });
+        corio::yield_now().await; // the ticker is running
+        let before = ticks.get();
+        busy.await;
+        done.set(true);
+        ticker.await.unwrap();
+        ticks.get() - before
+    })
+}
+
+#[test]
+fn a_task_whose_primitives_never_make_it_wait_still_lets_other_tasks_run() {
+    // tokio's channels and locks take from its cooperative budget; so do
+    // corio's: about one turn of the others per 128 operations (10,000 /
+    // 128 ≈ 78), where without a budget the busy task would hold the loop
+    // for all 10,000.
+    const N: usize = 10_000;
+    type Case = Box<dyn FnOnce() -> u32>;
+    let cases: Vec<(&str, Case)> = vec![
+        (
+            "mpsc",
+            Box::new(|| {
+                let (tx, mut rx) = corio::sync::mpsc::unbounded_channel();
+                (0..N).for_each(|i| tx.try_send(i).unwrap());
+                turns_beside(async move {
+                    for _ in 0..N {
+                        rx.recv().await.unwrap();
+                    }
+                })
+            }),
+        ),
+        (
+            "bounded mpsc send",
+            Box::new(|| {
+                let (tx, rx) = corio::sync::mpsc::channel(N);
+                turns_beside(async move {
+                    for i in 0..N {
+                        tx.send(i).await.unwrap();
+                    }
+                    drop(rx);
+                })
+            }),
+        ),
+        (
+            "Queue",
+            Box::new(|| {
+                let queue = Rc::new(Queue::new(0));
+                (0..N).for_each(|i| queue.put_nowait(i).unwrap());
+                turns_beside(async move {
+                    for _ in 0..N {
+                        queue.get().await.unwrap();
+                    }
+                })
+            }),
+        ),
+        (
+            "Lock",
+            Box::new(|| {
+                let lock = Rc::new(Lock::new(0));
+                turns_beside(async move {
+                    for _ in 0..N {
+                        *lock.lock().await += 1;
+                    }
+                })
+            }),
+        ),
+        (
+            "Semaphore",
+            Box::new(|| {
+                let sem = Rc::new(Semaphore::new(1));
+                turns_beside(async move {
+                    for _ in 0..N {
+                        drop(sem.acquire().await);
+                    }
+                })
+            }),
+        ),
+        (
+            "Event",
+            Box::new(|| {
+                let event = Rc::new(Event::new());
+                event.set();
+                turns_beside(async move {
+                    for _ in 0..N {
+                        event.wait().await;
+                    }
+                })
+            }),
+        ),
+        (
+            "broadcast",
+            Box::new(|| {
+                let (tx, mut rx) = corio::sync::broadcast::channel(N);
+                (0..N).for_each(|i| assert!(tx.send(i).is_ok()));
+                turns_beside(async move {
+                    for _ in 0..N {
+                        rx.recv().await.unwrap();
+                    }
+                })
+            }),
+        ),
+        (
+            "pool channel",
+            Box::new(|| {
+                let (tx, mut rx) = corio::pool::channel::unbounded();
+                (0..N).for_each(|i| tx.send(i).unwrap());
+                turns_beside(async move {
+                    for _ in 0..N {
+                        rx.recv().await.unwrap();
+                    }
+                })
+            }),
+        ),
+    ];
+    for (name, case) in cases {
+        let turns = case();
+        assert!(
+            (60..=100).contains(&turns),
+            "{name}: the other task ran {turns} times"
+        );
+    }
+}

@@ -15,5 +15,7 @@ mod wake_set;
 
 pub use gather::{AsCompleted, as_completed, gather};
 pub use group::{GroupError, GroupFailed, TaskGroup};
+#[doc(hidden)]
+pub use select::__select_if;
 pub use select::{Either, race, select};
 pub use wait::{ReturnWhen, wait};

@@ -143,6 +143,13 @@ pub async fn race<T>(a: impl Future<Output = T>, b: impl Future<Output = T>) -> 
 /// `?`, `return`, `break` and `continue` act there. Use it inside `async`
 /// code (it `.await`s).
 ///
+/// As in tokio, a branch may have a guard — `pattern = future, if
+/// condition => expression` — evaluated first (all guards, in written
+/// order): a branch whose guard is false is disabled for this `select!`,
+/// its future made but never polled (a loop's `next()` on a set that may
+/// be empty, say). An `else => expression` branch, last, runs when every
+/// branch is disabled; without one, that panics (as tokio's does).
+///
 /// # Examples
 ///
 /// A worker that takes messages until told to stop, and says when it is
@@ -180,6 +187,35 @@ pub async fn race<T>(a: impl Future<Output = T>, b: impl Future<Output = T>) -> 
 ///     assert!(idle >= 1);
 /// });
 /// ```
+///
+/// Guards: a server's loop that accepts work and reaps finished tasks —
+/// the reaping branch only while there are tasks (an empty
+/// [`as_completed`](crate::as_completed) set ends at once, and would win
+/// every time):
+///
+/// ```
+/// use std::time::Duration;
+/// use corio::time::sleep;
+///
+/// corio::run(async {
+///     let mut running = corio::as_completed(Vec::<corio::Task<u32>>::new());
+///     let (mut started, mut finished) = (0, 0);
+///     let mut ticks = corio::time::interval(Duration::from_millis(2));
+///     while finished < 3 {
+///         corio::select! {
+///             next = running.next(), if !running.is_empty() => {
+///                 finished += next.expect("not empty").expect("no task fails");
+///             }
+///             _ = ticks.tick(), if started < 3 => {
+///                 started += 1;
+///                 running.push(corio::spawn(async { sleep(Duration::from_millis(1)).await; 1 }));
+///             }
+///             else => unreachable!("a branch is always enabled here"),
+///         }
+///     }
+///     assert_eq!((started, finished), (3, 3));
+/// });
+/// ```
 #[macro_export]
 macro_rules! select {
     ($($branches:tt)+) => {
@@ -187,32 +223,87 @@ macro_rules! select {
     };
 }
 
-/// `select!`'s branches, one at a time, into `(pattern, future, body)`
-/// groups: a `{ .. }` body may go without a comma after it, as in tokio.
+/// `select!`'s branches, one at a time, into `(pattern, future, guard,
+/// body)` groups (the guard `true` where none is written), and the `else`
+/// body if there is one: a `{ .. }` body may go without a comma after it,
+/// as in tokio.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __select_parse {
-    ([$(($pattern:pat, $future:expr, $then:expr))+]) => {
-        $crate::__select_match!(
-            $crate::__select_nest!($($future),+).await;
-            $($pattern => $then),+
-        )
+    // Every branch read: with an `else`, or without (then a select whose
+    // every branch is disabled panics, as tokio's does).
+    ([$($done:tt)+] else => $else:expr $(,)?) => {
+        $crate::__select_build!([$($done)+] $else)
     };
+    ([$($done:tt)+]) => {
+        $crate::__select_build!([$($done)+] ::std::panic!(
+            "corio::select!: every branch is disabled (its `if` is false) and there is no `else` branch"
+        ))
+    };
+    // A branch with an `if` guard ...
+    ([$($done:tt)*] $pattern:pat = $future:expr, if $guard:expr => $then:block $(,)?) => {
+        $crate::__select_parse!([$($done)* ($pattern, $future, $guard, $then)])
+    };
+    ([$($done:tt)*] $pattern:pat = $future:expr, if $guard:expr => $then:block, $($rest:tt)+) => {
+        $crate::__select_parse!([$($done)* ($pattern, $future, $guard, $then)] $($rest)+)
+    };
+    ([$($done:tt)*] $pattern:pat = $future:expr, if $guard:expr => $then:block $($rest:tt)+) => {
+        $crate::__select_parse!([$($done)* ($pattern, $future, $guard, $then)] $($rest)+)
+    };
+    ([$($done:tt)*] $pattern:pat = $future:expr, if $guard:expr => $then:expr $(,)?) => {
+        $crate::__select_parse!([$($done)* ($pattern, $future, $guard, $then)])
+    };
+    ([$($done:tt)*] $pattern:pat = $future:expr, if $guard:expr => $then:expr, $($rest:tt)+) => {
+        $crate::__select_parse!([$($done)* ($pattern, $future, $guard, $then)] $($rest)+)
+    };
+    // ... and one without.
     ([$($done:tt)*] $pattern:pat = $future:expr => $then:block $(,)?) => {
-        $crate::__select_parse!([$($done)* ($pattern, $future, $then)])
+        $crate::__select_parse!([$($done)* ($pattern, $future, true, $then)])
     };
     ([$($done:tt)*] $pattern:pat = $future:expr => $then:block, $($rest:tt)+) => {
-        $crate::__select_parse!([$($done)* ($pattern, $future, $then)] $($rest)+)
+        $crate::__select_parse!([$($done)* ($pattern, $future, true, $then)] $($rest)+)
     };
     ([$($done:tt)*] $pattern:pat = $future:expr => $then:block $($rest:tt)+) => {
-        $crate::__select_parse!([$($done)* ($pattern, $future, $then)] $($rest)+)
+        $crate::__select_parse!([$($done)* ($pattern, $future, true, $then)] $($rest)+)
     };
     ([$($done:tt)*] $pattern:pat = $future:expr => $then:expr $(,)?) => {
-        $crate::__select_parse!([$($done)* ($pattern, $future, $then)])
+        $crate::__select_parse!([$($done)* ($pattern, $future, true, $then)])
     };
     ([$($done:tt)*] $pattern:pat = $future:expr => $then:expr, $($rest:tt)+) => {
-        $crate::__select_parse!([$($done)* ($pattern, $future, $then)] $($rest)+)
+        $crate::__select_parse!([$($done)* ($pattern, $future, true, $then)] $($rest)+)
     };
+}
+
+/// `select!` put together: the guards first, in written order; then, if
+/// any branch is enabled, the futures (a disabled branch's future is made
+/// but never polled, as in tokio), raced; else the `else` body.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __select_build {
+    ([$(($pattern:pat, $future:expr, $guard:expr, $then:expr))+] $else:expr) => {{
+        let guards = [$($guard),+];
+        if guards.contains(&true) {
+            let mut guards = guards.into_iter();
+            $crate::__select_match!(
+                $crate::__select_nest!($(
+                    $crate::__select_if(guards.next() == Some(true), $future)
+                ),+).await;
+                $($pattern => $then),+
+            )
+        } else {
+            $else
+        }
+    }};
+}
+
+/// A `select!` branch's future, polled only if its guard held.
+#[doc(hidden)]
+pub async fn __select_if<F: Future>(enabled: bool, future: F) -> F::Output {
+    if enabled {
+        future.await
+    } else {
+        std::future::pending().await
+    }
 }
 
 /// `select!`'s futures, nested: `select(a, select(b, c))`.

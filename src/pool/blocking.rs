@@ -75,7 +75,10 @@ where
     T: Send + 'static,
 {
     let core = context::current("corio::spawn_blocking");
-    let job = core.default_pool().submit(f);
+    let shared = std::sync::Arc::clone(core.shared());
+    let job = core
+        .default_pool()
+        .submit(move || context::run_job_of(shared, f));
     Task::spawn_on(core, None, Blocking { job: Some(job) })
 }
 

@@ -432,6 +432,7 @@ impl<T> Receiver<T> {
     }
 
     fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        std::task::ready!(crate::context::poll_budget(cx));
         let mut chan = self.shared.lock();
         if let Some(value) = chan.queue.pop_front() {
             let bounded = chan.capacity.is_some();

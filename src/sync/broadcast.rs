@@ -430,6 +430,7 @@ impl<T: Clone> Receiver<T> {
     }
 
     fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, RecvError>> {
+        std::task::ready!(crate::context::poll_budget(cx));
         if let Some(outcome) = self.take() {
             drop(self.leave_line());
             return Poll::Ready(outcome);

@@ -174,6 +174,7 @@ impl Future for EventWait<'_> {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        std::task::ready!(crate::context::poll_budget(cx));
         let this = &mut *self;
         let mut st = this.event.state.borrow_mut();
         let set = st.set;

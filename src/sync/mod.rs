@@ -25,6 +25,13 @@
 //! after it was handed its due but before it ran, passes it on: nothing is
 //! lost. Each method's docs say what it does when dropped.
 //!
+//! **Budgeted, as tokio's.** A task whose channel is never empty, or whose
+//! lock is never taken, would never have to wait — and never let the loop
+//! run anything else. So each poll of a lock, semaphore, queue, channel or
+//! event takes one from the task's budget of 128 operations per poll (the
+//! one sockets take from): once it is spent, the next one yields — the
+//! task is woken and comes back at its next turn — as a socket read does.
+//!
 //! # Examples
 //!
 //! ```

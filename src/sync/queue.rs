@@ -810,6 +810,7 @@ impl<T, O: Order<T>> Future for Put<'_, T, O> {
 
     #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        std::task::ready!(crate::context::poll_budget(cx));
         let this = &mut *self;
         // Declared before the borrow, so dropped after it.
         let _retired;
@@ -946,6 +947,7 @@ impl<T, O: Order<T>> GenericQueue<T, O> {
         ticket: &mut Option<Ticket>,
         cx: &mut Context<'_>,
     ) -> Poll<Result<T, QueueShutDown>> {
+        std::task::ready!(crate::context::poll_budget(cx));
         // Declared before the borrow, so dropped after it.
         let _retired;
         let mut st = self.state.borrow_mut();

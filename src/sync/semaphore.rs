@@ -286,8 +286,9 @@ pub struct Acquire<'a> {
 impl<'a> Future for Acquire<'a> {
     type Output = SemaphorePermit<'a>;
 
-    #[inline]
+    #[inline(always)]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<SemaphorePermit<'a>> {
+        std::task::ready!(crate::context::poll_budget(cx));
         let sem = self.sem;
         let mut st = sem.state.borrow_mut();
         match self.ticket {
