@@ -552,7 +552,11 @@ impl Client {
             conn.clock = clock;
             match conn.exchange(wire).await {
                 Ok(head) => {
-                    conn.permit = permit.take();
+                    // (Behind a test: the assignment's drop of the old
+                    // `None` is an out-of-line call on every request.)
+                    if permit.is_some() {
+                        conn.permit = permit.take();
+                    }
                     break Ok(StreamingResponse {
                         status: head.status,
                         version: head.version,
@@ -2460,7 +2464,9 @@ impl Pool {
             return; // no pooling: the connection closes
         }
         // An idle connection does not count against `max_connections`.
-        conn.permit = None;
+        if conn.permit.is_some() {
+            conn.permit = None;
+        }
         let mut pool = inner.pool.borrow_mut();
         // The key is usually there already (its connections are out
         // serving requests): look it up without cloning it.

@@ -32,7 +32,11 @@ pub(crate) fn default_pool() -> ThreadPool {
 ///
 /// The loop's default pool is created on first use, with asyncio's size
 /// (`min(32, cores + 4)` threads, kept once started, named
-/// `corio-blk-1`, `corio-blk-2`, ...) and an unbounded queue. When the closure returns, the task is woken through the loop's
+/// `corio-blk-1`, `corio-blk-2`, ...) and an unbounded queue. corio's
+/// own blocking work shares it — resolving host names for `connect`,
+/// reading stdin, writing stdout — so jobs that run for long (a blocking
+/// server loop, say) belong on a [`ThreadPool`] of their own, or they
+/// hold up the rest, as in asyncio. When the closure returns, the task is woken through the loop's
 /// `mio::Waker`: a loop asleep in `mio::Poll` wakes at once — no polling.
 ///
 /// Awaiting the task gives `Ok(output)`, or `Err(TaskError::Panicked)` if
